@@ -1,0 +1,27 @@
+// Lint rules that keep the layout honest: the pure core imports no I/O.
+import tseslint from 'typescript-eslint';
+
+const io = ['node:*', 'fs', 'path', 'os', 'child_process', '@aws-sdk/*', 'execa', 'fast-glob', 'clipanion'];
+const pureFolders = ['src/model/**', 'src/plan/**', 'src/manifest/**', 'src/view/**', 'src/config/parse.ts', 'src/ledger/merge.ts'];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.tools/**', '.dualsync/**', '.demo/**', 'coverage/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: pureFolders,
+    rules: {
+      'no-restricted-imports': ['error', { patterns: io.map((group) => ({ group: [group], message: 'pure modules do no I/O; move this to an adapter' })) }],
+      'no-restricted-globals': ['error', { name: 'process', message: 'pure modules read no environment' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'pure modules read no clock' },
+        { object: 'Math', property: 'random', message: 'pure modules use no randomness' },
+      ],
+    },
+  },
+);

@@ -1,0 +1,59 @@
+/**
+ * The three kinds of failure dualsync knows:
+ * - a user mistake (bad config, bad flag): message + hint, no stack, exit 1;
+ * - a known operational failure (a listing failed, s5cmd failed): stable code, and whether a retry can help;
+ * - a broken internal rule: "assertion failed", with the stack, asking for a bug report.
+ */
+
+export type ErrorKind = 'user' | 'operational' | 'internal';
+
+export interface DualsyncErrorOptions {
+  hint?: string;
+  retryable?: boolean;
+  cause?: unknown;
+  /** Extra lines printed under the message (e.g. one per config problem, or a diff). */
+  details?: string[];
+}
+
+export class DualsyncError extends Error {
+  readonly code: string;
+  readonly kind: ErrorKind;
+  readonly hint?: string;
+  readonly retryable: boolean;
+  readonly details: string[];
+
+  constructor(kind: ErrorKind, code: string, message: string, options: DualsyncErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'DualsyncError';
+    this.kind = kind;
+    this.code = code;
+    this.hint = options.hint;
+    this.retryable = options.retryable ?? false;
+    this.details = options.details ?? [];
+  }
+}
+
+/** A mistake the operator can fix: printed with its hint, never with a stack. */
+export function userError(code: string, message: string, options?: DualsyncErrorOptions): DualsyncError {
+  return new DualsyncError('user', code, message, options);
+}
+
+/** A known failure of the world (network, server, disk); `retryable` tells watch whether to try again. */
+export function opError(code: string, message: string, options?: DualsyncErrorOptions): DualsyncError {
+  return new DualsyncError('operational', code, message, options);
+}
+
+/** Throws an internal error when a rule the code relies on does not hold. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new DualsyncError('internal', 'E_ASSERT', `assertion failed: ${message}`);
+}
+
+export function isDualsyncError(error: unknown): error is DualsyncError {
+  return error instanceof DualsyncError;
+}
+
+/** A short, secret-free description of any thrown value. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,73 @@
+/** Validated, normalised configuration. Produced by src/config; read by everything else. */
+
+export type Addressing = 'path' | 'virtual';
+export type ListApi = 'v1' | 'v2';
+export type VerifyMode = 'size' | 'etag';
+
+/** How a hop authenticates. Secrets are resolved at load time and never written anywhere. */
+export type Credentials =
+  | { kind: 'static'; accessKeyId: string; secretAccessKey: string; sessionToken?: string; inline: boolean }
+  | { kind: 'profile'; profile: string }
+  | { kind: 'default' };
+
+export interface TlsConfig {
+  verify: boolean;
+  /** Absolute path of a PEM bundle (a Snowball's `get-certificate` output), if any. */
+  caBundle?: string;
+}
+
+export interface HopConfig {
+  bucket: string;
+  /** '' or a prefix ending in '/', never starting with '/'. */
+  prefix: string;
+  region: string;
+  /** Undefined means AWS's own endpoint for the region. */
+  endpoint?: string;
+  addressing: Addressing;
+  tls: TlsConfig;
+  proxy?: string;
+  listApi: ListApi;
+  /** Cap on workers x concurrency for this hop; undefined means no cap. */
+  maxConnections?: number;
+  credentials: Credentials;
+}
+
+/** A reserve is either an absolute byte count or a fraction of the volume's size. */
+export type Reserve = { kind: 'bytes'; bytes: number } | { kind: 'percent'; percent: number };
+
+export interface StagingConfig {
+  /** Entries as written (directories or globs), resolved against the config file's folder. */
+  volumes: string[];
+  reserve: Reserve;
+}
+
+export interface TransferConfig {
+  maxBatchBytes: number;
+  maxUploadBatchBytes: number;
+  workers: number;
+  /** s5cmd's per-file part concurrency (cp --concurrency). */
+  concurrency: number;
+  /** Multipart part size in bytes that uploads use (s5cmd cp --part-size, whole MiB). */
+  partSizeBytes: number;
+  verify: VerifyMode;
+  purgeAfterUpload: boolean;
+  include: string[];
+  exclude: string[];
+}
+
+export interface WatchConfig {
+  intervalMs: number;
+}
+
+export interface Config {
+  version: 1;
+  /** Absolute path of the file it came from ('' for an embedded config). */
+  file: string;
+  source: HopConfig;
+  destination: HopConfig;
+  staging: StagingConfig;
+  /** Absolute path. */
+  stateDir: string;
+  transfer: TransferConfig;
+  watch: WatchConfig;
+}

@@ -1,0 +1,3 @@
+export type * from './config.ts';
+export type * from './objects.ts';
+export type * from './plan.ts';

@@ -1,0 +1,69 @@
+/** A plan is a value: the planner makes it, views render it, apply consumes it. Types only. */
+
+export type ActionKind = 'download' | 'redownload' | 'upload' | 'purge' | 'adopt' | 'skip';
+
+export interface Action {
+  kind: ActionKind;
+  /** Relative key. */
+  key: string;
+  size: number;
+  /** Version ETag (the source's, or the destination's for an adopt of a key the source lacks). */
+  etag: string;
+  /** Volume root for download/redownload/upload/purge. */
+  volume?: string;
+  /** For upload/purge: true when the same plan downloads the object first. */
+  afterDownload?: boolean;
+  /** Why: the skip reason, or a short note ("destination lost it", "size differs locally"). */
+  reason?: string;
+}
+
+export interface HopSettings {
+  workers: number;
+  concurrency: number;
+  /** The cap that limited workers, if any. */
+  maxConnections?: number;
+}
+
+export interface PlanSummary {
+  download: { count: number; bytes: number };
+  upload: { count: number; bytes: number };
+  purge: { count: number; bytes: number };
+  adopt: { count: number; bytes: number };
+  skip: { count: number };
+  /** Objects left for a later plan because a budget or the volumes' room ran out. */
+  deferred: { count: number; bytes: number };
+  /** True when nothing but skips: `plan --detailed-exitcode` then exits 0. */
+  noChanges: boolean;
+}
+
+/** The per-volume view of a plan: what lands where. */
+export interface VolumePlan {
+  root: string;
+  freeBytes: number;
+  reserveBytes: number;
+  plannedDownloadBytes: number;
+  plannedDownloads: number;
+}
+
+export interface Plan {
+  formatVersion: 1;
+  actions: Action[];
+  summary: PlanSummary;
+  volumes: VolumePlan[];
+  hops: { download: HopSettings; upload: HopSettings };
+  /** Things an operator must know (incomplete listings, connection caps, ...). */
+  warnings: string[];
+}
+
+/** A plan as saved by `plan --out`: the plan plus what it was made from. */
+export interface PlanFile {
+  formatVersion: 1;
+  createdAt: string;
+  configDigest: string;
+  /** Digest of the inputs (listings, volumes scan, ledger serial). */
+  inputDigest: string;
+  ledgerSerial: number;
+  /** Digest of `plan` itself, so a hand-edited file is refused. */
+  planDigest: string;
+  plan: Plan;
+}
