@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import { applyEvent, emptyLedger } from '../../src/ledger/merge.ts';
+import type { LedgerEvent } from '../../src/model/ledger.ts';
+import type { LedgerRecord } from '../../src/model/objects.ts';
+
+const v1 = { key: 'a/b.bin', size: 10, etag: 'e1' };
+const v2 = { key: 'a/b.bin', size: 10, etag: 'e2' };
+
+const staged = (extra: Partial<Extract<LedgerEvent, { type: 'staged' }>> = {}): LedgerEvent => ({
+  ...v1,
+  type: 'staged',
+  volume: '/vol/1',
+  verifiedBy: 'size',
+  ...extra,
+});
+const delivered = (extra: Partial<Extract<LedgerEvent, { type: 'delivered' }>> = {}): LedgerEvent => ({
+  ...v1,
+  type: 'delivered',
+  verifiedBy: 'size',
+  ...extra,
+});
+const purged: LedgerEvent = { ...v1, type: 'purged' };
+const failed = (hop: 'download' | 'upload', error: string, version = v1): LedgerEvent => ({ ...version, type: 'failed', hop, error });
+
+function fold(events: LedgerEvent[]): LedgerRecord | undefined {
+  let record: LedgerRecord | undefined;
+  for (const event of events) record = applyEvent(record, event);
+  return record;
+}
+
+describe('applyEvent', () => {
+  const cases: { name: string; events: LedgerEvent[]; expected: Partial<LedgerRecord> & { stage: LedgerRecord['stage'] } }[] = [
+    {
+      name: 'new key, staged: a staged record on that volume',
+      events: [staged({ md5: 'abc', etagComparable: true })],
+      expected: { stage: 'staged', volume: '/vol/1', md5: 'abc', etagComparable: true, verifiedBy: 'size', attempts: 0 },
+    },
+    {
+      name: 'staged then delivered: delivered, the copy still on its volume',
+      events: [staged(), delivered({ verifiedBy: 'md5' })],
+      expected: { stage: 'delivered', volume: '/vol/1', verifiedBy: 'md5' },
+    },
+    {
+      name: 'staged, delivered, purged: purged, no volume left',
+      events: [staged(), delivered(), purged],
+      expected: { stage: 'purged', volume: undefined },
+    },
+    {
+      name: 'adopted at the destination without a local copy: delivered, no volume',
+      events: [delivered({ adopted: true })],
+      expected: { stage: 'delivered', volume: undefined },
+    },
+    {
+      name: 'delivered then staged again without again: stage does not move back',
+      events: [staged(), delivered(), staged({ volume: '/vol/2' })],
+      expected: { stage: 'delivered', volume: '/vol/1' },
+    },
+    {
+      name: 'purged then staged again (destination lost it): staged on the new volume',
+      events: [staged(), delivered(), purged, staged({ volume: '/vol/2', again: true })],
+      expected: { stage: 'staged', volume: '/vol/2' },
+    },
+    {
+      name: 'purged, staged again, delivered: delivered forward without again',
+      events: [staged(), delivered(), purged, staged({ volume: '/vol/2', again: true }), delivered()],
+      expected: { stage: 'delivered', volume: '/vol/2' },
+    },
+    {
+      name: 'purged then delivered again (re-verified at the destination): delivered, no volume',
+      events: [staged(), delivered(), purged, delivered({ again: true })],
+      expected: { stage: 'delivered', volume: undefined },
+    },
+    {
+      name: 'purged before delivery: ignored, the copy is still the only one',
+      events: [staged(), purged],
+      expected: { stage: 'staged', volume: '/vol/1' },
+    },
+    {
+      name: 'the same staged event twice (replay): no change',
+      events: [staged(), staged()],
+      expected: { stage: 'staged', volume: '/vol/1', attempts: 0 },
+    },
+    {
+      name: 'download failed twice: two attempts, last error kept, no stage',
+      events: [failed('download', 'timeout'), failed('download', 'reset')],
+      expected: { stage: undefined, attempts: 2, lastError: 'download: reset' },
+    },
+    {
+      name: 'failed then staged: progress clears attempts and the error',
+      events: [failed('download', 'timeout'), staged()],
+      expected: { stage: 'staged', attempts: 0, lastError: undefined },
+    },
+    {
+      name: 'upload failed on a staged record: stage kept, one attempt',
+      events: [staged(), failed('upload', 'AccessDenied')],
+      expected: { stage: 'staged', attempts: 1, lastError: 'upload: AccessDenied', volume: '/vol/1' },
+    },
+    {
+      name: 'skipped: the reason is kept, no stage',
+      events: [{ ...v1, type: 'skipped', reason: 'segment over 255 bytes' }],
+      expected: { stage: undefined, skipReason: 'segment over 255 bytes' },
+    },
+    {
+      name: 'skipped, then staged (the key became safe): skip reason cleared',
+      events: [{ ...v1, type: 'skipped', reason: 'collision' }, staged()],
+      expected: { stage: 'staged', skipReason: undefined },
+    },
+    {
+      name: 'delivered version, then a new version fails: a fresh record for the new version',
+      events: [staged(), delivered(), failed('download', 'timeout', v2)],
+      expected: { stage: undefined, etag: 'e2', attempts: 1, volume: undefined },
+    },
+    {
+      name: 'new version staged after the old one was purged: staged anew, attempts 0',
+      events: [failed('download', 'x'), staged(), delivered(), purged, { ...v2, type: 'staged', volume: '/vol/3', verifiedBy: 'size' }],
+      expected: { stage: 'staged', etag: 'e2', volume: '/vol/3', attempts: 0 },
+    },
+    {
+      name: 'same etag, other size: another version',
+      events: [staged(), delivered(), { ...v1, size: 11, type: 'staged', volume: '/vol/2', verifiedBy: 'size' }],
+      expected: { stage: 'staged', size: 11, volume: '/vol/2' },
+    },
+    {
+      name: 'purge of a version the ledger no longer tracks: ignored',
+      events: [staged(), delivered(), { ...v2, type: 'staged', volume: '/vol/2', verifiedBy: 'size' }, purged],
+      expected: { stage: 'staged', etag: 'e2', volume: '/vol/2' },
+    },
+    {
+      name: 'purge of an unknown key: a record of that version with no stage',
+      events: [purged],
+      expected: { stage: undefined, etag: 'e1', attempts: 0 },
+    },
+  ];
+
+  for (const { name, events, expected } of cases) {
+    it(name, () => {
+      const record = fold(events);
+      expect(record).toBeDefined();
+      for (const [field, value] of Object.entries(expected)) {
+        expect(record?.[field as keyof LedgerRecord], field).toEqual(value);
+      }
+    });
+  }
+
+  it('never mutates the record it is given', () => {
+    const before = fold([staged(), delivered()]);
+    const snapshot = structuredClone(before);
+    applyEvent(before, purged);
+    applyEvent(before, failed('upload', 'x'));
+    expect(before).toEqual(snapshot);
+  });
+
+  it('refuses an event for another key', () => {
+    const record = fold([staged()]);
+    expect(() => applyEvent(record, { ...staged(), key: 'other' })).toThrow(/assertion failed/);
+  });
+});
+
+describe('emptyLedger', () => {
+  it('starts at serial 0 with no records', () => {
+    expect(emptyLedger()).toEqual({ serial: 0, records: [] });
+  });
+});
