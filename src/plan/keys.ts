@@ -1,0 +1,146 @@
+/**
+ * The one mapping from a relative key to a local path, and the one judgement of whether a key can
+ * be staged faithfully. Pure. Keys are never normalised: NFC and NFD twins, case twins and every
+ * punctuation character pass through byte-exact; only keys that no local path can hold safely are
+ * refused, each with a reason an operator can act on.
+ */
+import { assert } from '../errors.ts';
+
+/**
+ * Apply downloads into `<volumeRoot>/.dualsync-tmp/<key>` and renames to `<volumeRoot>/<key>` once
+ * verified, so a half-written object never sits at its final path. s5cmd itself writes into
+ * `os.CreateTemp(dir, base)` beside that temporary path (see {@link isS5cmdLeftover}).
+ */
+export const TEMP_DIR = '.dualsync-tmp';
+
+/** Linux NAME_MAX: the longest file or directory name, in bytes. */
+const MAX_SEGMENT_BYTES = 255;
+
+/**
+ * s5cmd downloads into os.CreateTemp(dir, name), which appends up to 10 digits (a uint32) to the
+ * file name; a final segment longer than this makes every download of it fail with "file name too long".
+ */
+const MAX_FILE_NAME_BYTES = MAX_SEGMENT_BYTES - 10;
+
+/** A UTF-16 code unit costs at most 3 UTF-8 bytes, so shorter segments need no byte count. */
+const SAFE_SEGMENT_UNITS = Math.floor(MAX_FILE_NAME_BYTES / 3);
+
+/** Plain code-unit order: the one order every listing is sorted in before the merge. */
+export function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** UTF-8 length of `text.slice(start, end)` without encoding it. */
+function utf8Bytes(text: string, start: number, end: number): number {
+  let bytes = 0;
+  for (let i = start; i < end; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+function describeUnit(unit: number): string {
+  return `U+${unit.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** Why one segment `key.slice(start, end)` cannot be a path component, if it cannot. */
+function segmentProblem(key: string, start: number, end: number, last: boolean): string | undefined {
+  const units = end - start;
+  if (units === 0) return "empty path segment ('//' or a leading '/')";
+  if (units <= 2 && (key.slice(start, end) === '.' || key.slice(start, end) === '..')) {
+    return `'${key.slice(start, end)}' path segment (would leave its folder)`;
+  }
+  if (units <= SAFE_SEGMENT_UNITS) return undefined;
+  const bytes = utf8Bytes(key, start, end);
+  if (bytes > MAX_SEGMENT_BYTES) return `path segment of ${bytes} bytes (a file or folder name holds at most ${MAX_SEGMENT_BYTES})`;
+  if (last && bytes > MAX_FILE_NAME_BYTES) {
+    return `file name of ${bytes} bytes (s5cmd's temporary name adds up to 10 digits; at most ${MAX_FILE_NAME_BYTES} fit)`;
+  }
+  return undefined;
+}
+
+/**
+ * Undefined when the key can be staged faithfully; otherwise a short reason naming the problem.
+ * Refused only what no local path can hold safely: `.`/`..` or empty segments, a trailing `/` (a
+ * directory marker), an over-long segment, a control character or lone surrogate (a run file line
+ * cannot carry it), or the reserved first segment `.dualsync-tmp`.
+ */
+export function keySkipReason(key: string): string | undefined {
+  if (key.length === 0) return 'empty key';
+  if (key.charCodeAt(key.length - 1) === 0x2f) return "ends with '/' (a directory marker, not a file)";
+  let segmentStart = 0;
+  for (let i = 0; i < key.length; i++) {
+    const unit = key.charCodeAt(i);
+    if (unit === 0x2f) {
+      const problem = segmentProblem(key, segmentStart, i, false);
+      if (problem !== undefined) return problem;
+      if (segmentStart === 0 && i === TEMP_DIR.length && key.startsWith(TEMP_DIR)) {
+        return `first segment '${TEMP_DIR}' is reserved for dualsync's temporary files`;
+      }
+      segmentStart = i + 1;
+    } else if (unit < 0x20 || unit === 0x7f) {
+      return `control character ${describeUnit(unit)} (a run file line cannot carry it)`;
+    } else if (unit >= 0xd800 && unit <= 0xdfff) {
+      const low = key.charCodeAt(i + 1);
+      if (unit >= 0xdc00 || !(low >= 0xdc00 && low <= 0xdfff)) return `lone surrogate ${describeUnit(unit)} (not valid UTF-8)`;
+      i++;
+    }
+  }
+  if (segmentStart === 0 && key === TEMP_DIR) return `first segment '${TEMP_DIR}' is reserved for dualsync's temporary files`;
+  return segmentProblem(key, segmentStart, key.length, true);
+}
+
+/** The volume root without trailing slashes ('' for '/'), after checking it is an absolute, plain path. */
+function rootPrefix(volumeRoot: string): string {
+  assert(volumeRoot.startsWith('/'), `volume root ${JSON.stringify(volumeRoot)} is not an absolute path`);
+  let end = volumeRoot.length;
+  while (end > 0 && volumeRoot.charCodeAt(end - 1) === 0x2f) end--;
+  const root = volumeRoot.slice(0, end);
+  for (const segment of root.split('/').slice(1)) {
+    assert(segment !== '' && segment !== '.' && segment !== '..', `volume root ${JSON.stringify(volumeRoot)} is not a normalised path`);
+  }
+  return root;
+}
+
+function assertStageable(key: string): void {
+  const reason = keySkipReason(key);
+  assert(reason === undefined, `key ${JSON.stringify(key)} cannot become a local path: ${reason}`);
+}
+
+/** Where a staged object lives: `<volumeRoot>/<key>`. Throws an assertion for a key that {@link keySkipReason} refuses. */
+export function localPath(volumeRoot: string, key: string): string {
+  assertStageable(key);
+  return `${rootPrefix(volumeRoot)}/${key}`;
+}
+
+/** Where a download lands before verification: `<volumeRoot>/.dualsync-tmp/<key>`. Throws like {@link localPath}. */
+export function tempPath(volumeRoot: string, key: string): string {
+  assertStageable(key);
+  return `${rootPrefix(volumeRoot)}/${TEMP_DIR}/${key}`;
+}
+
+/**
+ * Whether `candidate` is a file a killed s5cmd left while downloading to `target`: Go's
+ * os.CreateTemp(dir, name) puts decimal digits in place of the name's last `*`, or after the name
+ * when it has none. Exact, so a real file such as `log.1` is never taken for a leftover of `log`
+ * unless it sits beside a download target named `log` in dualsync's own temporary folder.
+ */
+export function isS5cmdLeftover(target: string, candidate: string): boolean {
+  const slash = target.lastIndexOf('/');
+  const dir = target.slice(0, slash + 1);
+  if (!candidate.startsWith(dir) || candidate.indexOf('/', dir.length) !== -1) return false;
+  const name = target.slice(slash + 1);
+  const star = name.lastIndexOf('*');
+  const prefix = star === -1 ? name : name.slice(0, star);
+  const suffix = star === -1 ? '' : name.slice(star + 1);
+  const candidateName = candidate.slice(dir.length);
+  if (candidateName.length <= prefix.length + suffix.length) return false;
+  if (!candidateName.startsWith(prefix) || !candidateName.endsWith(suffix)) return false;
+  return /^[0-9]{1,10}$/.test(candidateName.slice(prefix.length, candidateName.length - suffix.length));
+}

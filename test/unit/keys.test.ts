@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isS5cmdLeftover, keySkipReason, localPath, TEMP_DIR, tempPath } from '../../src/plan/keys.ts';
+
+interface CorpusCase {
+  key: string;
+  expect: 'stage' | 'skip';
+  reason?: string;
+  note: string;
+}
+
+const corpus = (JSON.parse(readFileSync(new URL('../../fixtures/keys/hostile.json', import.meta.url), 'utf8')) as { keys: CorpusCase[] }).keys;
+
+describe('keySkipReason over the hostile corpus', () => {
+  it.each(corpus.map((c) => [c.note, c] as const))('%s', (_note, c) => {
+    const reason = keySkipReason(c.key);
+    if (c.expect === 'stage') expect(reason).toBeUndefined();
+    else expect(reason).toContain(c.reason);
+  });
+
+  it('covers every kind of key the design names', () => {
+    const notes = corpus.map((c) => c.note).join('\n');
+    for (const needle of ['NFC', 'NFD', 'case twin', 'backslash', 'double quote', 'single quote', 'leading dash', '1024-byte', '256-byte', 'double slash', 'directory marker', 'parent escape', 'newline']) {
+      expect(notes).toContain(needle);
+    }
+  });
+});
+
+describe('keySkipReason edges', () => {
+  it.each([
+    ['a 255-byte folder name', `${'f'.repeat(255)}/x`, undefined],
+    ['a 256-byte folder name', `${'f'.repeat(256)}/x`, 'path segment of 256 bytes'],
+    ['a 245-byte file name', 'x'.repeat(245), undefined],
+    ['a 246-byte file name', 'x'.repeat(246), 'file name of 246 bytes'],
+    ['81 three-byte characters (243 bytes)', '\u65e5'.repeat(81), undefined],
+    ['82 three-byte characters (246 bytes)', '\u65e5'.repeat(82), 'file name of 246 bytes'],
+    ['61 emoji (244 bytes)', '\u{1F680}'.repeat(61), undefined],
+    ['62 emoji (248 bytes)', '\u{1F680}'.repeat(62), 'file name of 248 bytes'],
+    ['a lone high surrogate', 'a\ud800b', 'lone surrogate U+D800'],
+    ['a lone low surrogate', 'a\udc00', 'lone surrogate U+DC00'],
+    ['the empty key', '', 'empty key'],
+    ['U+001F', 'unit\u001fsep', 'control character U+001F'],
+    ['U+0080 is carried', 'c1\u0080', undefined],
+    ['the temporary folder as a prefix of a longer name', `${TEMP_DIR}x/y`, undefined],
+    ['a trailing /. segment', 'a/.', "'.' path segment"],
+  ])('%s', (_name, key, expected) => {
+    const reason = keySkipReason(key);
+    if (expected === undefined) expect(reason).toBeUndefined();
+    else expect(reason).toContain(expected);
+  });
+});
+
+describe('localPath and tempPath (invariant 4: never outside the volume root)', () => {
+  const roots = ['/vol1', '/mnt/disk 2', '/', '/trailing/'];
+
+  it.each(roots)('every corpus key either maps below %s or is refused', (root) => {
+    const base = root === '/' ? '/' : `${root.replace(/\/+$/, '')}/`;
+    for (const c of corpus) {
+      if (c.expect === 'skip') {
+        expect(() => localPath(root, c.key), c.note).toThrow(/assertion failed/);
+        expect(() => tempPath(root, c.key), c.note).toThrow(/assertion failed/);
+        continue;
+      }
+      const path = localPath(root, c.key);
+      expect(path).toBe(`${base}${c.key}`);
+      expect(posix.normalize(path)).toBe(path);
+      expect(path.startsWith(base)).toBe(true);
+      const temp = tempPath(root, c.key);
+      expect(temp).toBe(`${base}${TEMP_DIR}/${c.key}`);
+      expect(posix.normalize(temp)).toBe(temp);
+    }
+  });
+
+  it.each([
+    ['a/../../etc'],
+    ['../../etc/passwd'],
+    ['..'],
+    ['a/..'],
+    ['./a'],
+    ['a//../b'],
+    ['/etc/passwd'],
+    [`${TEMP_DIR}/a`],
+  ])('refuses %j', (key) => {
+    expect(() => localPath('/vol1', key)).toThrow(/assertion failed/);
+    expect(() => tempPath('/vol1', key)).toThrow(/assertion failed/);
+  });
+
+  it.each([['relative/root'], [''], ['/a/../b'], ['/a//b']])('refuses the volume root %j', (root) => {
+    expect(() => localPath(root, 'a')).toThrow(/assertion failed/);
+  });
+});
+
+describe('isS5cmdLeftover', () => {
+  it.each([
+    ['digits after the name', '/v/.dualsync-tmp/log', '/v/.dualsync-tmp/log123456', true],
+    ['ten digits', '/v/.dualsync-tmp/log', '/v/.dualsync-tmp/log4294967295', true],
+    ['eleven digits is not a uint32', '/v/.dualsync-tmp/log', '/v/.dualsync-tmp/log42949672950', false],
+    ['the target itself', '/v/.dualsync-tmp/log', '/v/.dualsync-tmp/log', false],
+    ['a real log.1', '/v/.dualsync-tmp/log', '/v/.dualsync-tmp/log.1', false],
+    ['another folder', '/v/.dualsync-tmp/a/log', '/v/.dualsync-tmp/log1', false],
+    ['a deeper file', '/v/.dualsync-tmp/log', '/v/.dualsync-tmp/log1/x', false],
+    ['digits replace the last star', '/v/.dualsync-tmp/a*b*c', '/v/.dualsync-tmp/a*b77c', true],
+    ['a star name keeps its suffix', '/v/.dualsync-tmp/a*b*c', '/v/.dualsync-tmp/a*b*c77', false],
+    ['a lone star', '/v/.dualsync-tmp/star/*', '/v/.dualsync-tmp/star/9', true],
+  ])('%s', (_name, target, candidate, expected) => {
+    expect(isS5cmdLeftover(target, candidate)).toBe(expected);
+  });
+});
