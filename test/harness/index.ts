@@ -1,0 +1,22 @@
+/**
+ * The integration test harness: real MinIO servers, real s5cmd, tracked processes and temporary
+ * folders. Every integration test file ends with `afterAll(cleanup)`.
+ */
+import { stopAllProcesses } from './processes.ts';
+import { removeTempDirs } from './temp.ts';
+
+export { createBucket, getObjectMd5, listAll, md5, md5OfBucket, putMultipart, putObjects } from './buckets.ts';
+export type { ListedObject } from './buckets.ts';
+export { clientFor, freePort, hopFor, startMinio, startPair } from './minio.ts';
+export type { MinioPair, MinioServer } from './minio.ts';
+export { livingChildren, runProcess, startProcess, stopAllProcesses } from './processes.ts';
+export type { TrackedProcess } from './processes.ts';
+export { removeTempDirs, tempDir } from './temp.ts';
+export { requireTools, requireToxiproxy, toolsDir } from './tools.ts';
+export type { Tools } from './tools.ts';
+
+/** Stops every process the file started and removes its temporary folders; for afterAll. */
+export async function cleanup(): Promise<void> {
+  await stopAllProcesses();
+  await removeTempDirs();
+}
