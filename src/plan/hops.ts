@@ -1,0 +1,25 @@
+/**
+ * Workers and per-file concurrency per hop, under the hop's connection budget. Pure. A Snowball
+ * Edge drops connections beyond 1,000, and s5cmd opens up to workers x concurrency of them, so a
+ * hop with `maxConnections` gets fewer workers (and, if even one worker would exceed it, less
+ * concurrency) with a warning that says so.
+ */
+import type { HopSettings } from '../model/plan.ts';
+
+/** The settings for one hop, and the warning to show when the connection budget lowered them. */
+export function hopSettings(
+  workers: number,
+  concurrency: number,
+  maxConnections: number | undefined,
+  hop: 'source' | 'destination',
+): { settings: HopSettings; warning?: string } {
+  if (maxConnections === undefined) return { settings: { workers, concurrency } };
+  const cappedConcurrency = Math.max(1, Math.min(concurrency, maxConnections));
+  const cappedWorkers = Math.max(1, Math.min(workers, Math.floor(maxConnections / cappedConcurrency)));
+  if (cappedWorkers === workers && cappedConcurrency === concurrency) return { settings: { workers, concurrency } };
+  const what =
+    cappedConcurrency === concurrency
+      ? `workers ${workers} capped to ${cappedWorkers} by ${hop}.maxConnections ${maxConnections} with concurrency ${concurrency}`
+      : `workers ${workers} x concurrency ${concurrency} capped to ${cappedWorkers} x ${cappedConcurrency} by ${hop}.maxConnections ${maxConnections}`;
+  return { settings: { workers: cappedWorkers, concurrency: cappedConcurrency, maxConnections }, warning: what };
+}

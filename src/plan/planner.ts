@@ -1,0 +1,341 @@
+/**
+ * The planner: a pure function of (Config, Inventory) to Plan. No I/O, no clock, no randomness;
+ * the same plan whatever order the listings arrive in. It never plans a deletion at the source or
+ * the destination, and a listing that may be cut short never turns into "the object is gone".
+ *
+ * Per key (see DESIGN "Plan actions"), with the version = (size, ETag) the source lists, or the
+ * ledger's when the source no longer lists it:
+ * - delivered/purged per ledger: purge a local copy left behind; re-deliver when a complete
+ *   destination listing no longer shows it (upload the local copy, else download again);
+ * - otherwise: adopt when the destination already holds the version, upload a local copy of the
+ *   right size, re-download a copy of the wrong size or a staged copy that vanished, and
+ *   download everything else.
+ * Then budgets: uploads of copies already on disk first (they free staging space), then
+ * downloads in key order, each followed in the same plan by its upload and purge.
+ */
+import type { Config } from '../model/config.ts';
+import type { Inventory, LedgerRecord, LocalFile, ObjectEntry } from '../model/objects.ts';
+import type { Action, ActionKind, Plan, PlanSummary } from '../model/plan.ts';
+import { formatBytes } from '../config/units.ts';
+import { mergeListings, sortInputs, type KeyRow } from './compare.ts';
+import { keyFilter } from './filters.ts';
+import { hopSettings } from './hops.ts';
+import { keySkipReason } from './keys.ts';
+import { openVolumeBooks, placeDownload, recordDownload, volumePlans } from './volumes.ts';
+
+/** The order actions are listed in: the order apply works in. */
+export const ACTION_ORDER: readonly ActionKind[] = ['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'];
+
+const MD5_HEX = /^[0-9a-f]{32}$/i;
+
+interface Version {
+  size: number;
+  etag: string;
+}
+
+/**
+ * Whether the destination's object is the same version: equal sizes, and equal ETags when both
+ * are plain MD5 digests. ETags that cannot be compared (multipart, a Snowball's non-MD5) leave
+ * the size to decide, as `verify: size` does.
+ */
+export function sameVersionAtDestination(version: Version, destination: Version): boolean {
+  if (version.size !== destination.size) return false;
+  if (version.etag === destination.etag) return true;
+  if (MD5_HEX.test(version.etag) && MD5_HEX.test(destination.etag)) return version.etag.toLowerCase() === destination.etag.toLowerCase();
+  return true;
+}
+
+/** A download the budgets and volumes have yet to accept. */
+interface DownloadCandidate {
+  kind: 'download' | 'redownload';
+  key: string;
+  size: number;
+  etag: string;
+  /** A re-download goes back to the volume its copy was on, if that volume has room. */
+  preferredVolume?: string;
+  reason?: string;
+  /** Shown on the chained upload too: only a re-delivery's reason is about the upload. */
+  uploadReason?: string;
+}
+
+/** An upload of a copy already on disk, waiting for the upload budget. */
+interface UploadCandidate {
+  key: string;
+  size: number;
+  etag: string;
+  volume: string;
+  reason?: string;
+}
+
+/** Keys sharing one situation an operator must hear about, shown as a count and a few examples. */
+class KeyNotes {
+  readonly groups = new Map<string, { count: number; bytes: number; examples: string[] }>();
+
+  add(message: string, key: string, bytes = 0): void {
+    let group = this.groups.get(message);
+    if (group === undefined) {
+      group = { count: 0, bytes: 0, examples: [] };
+      this.groups.set(message, group);
+    }
+    group.count += 1;
+    group.bytes += bytes;
+    if (group.examples.length < 3) group.examples.push(key);
+  }
+
+  lines(withBytes: boolean): string[] {
+    return [...this.groups].map(([message, group]) => {
+      const size = withBytes ? ` (${formatBytes(group.bytes)})` : '';
+      const more = group.count > group.examples.length ? ', ...' : '';
+      const examples = group.examples.map((key) => JSON.stringify(key)).join(', ');
+      return `${group.count} ${group.count === 1 ? 'object' : 'objects'}${size} ${message}: ${examples}${more}`;
+    });
+  }
+}
+
+function action(kind: ActionKind, key: string, size: number, etag: string, extra?: { volume?: string; afterDownload?: boolean; reason?: string }): Action {
+  const result: Action = { kind, key, size, etag };
+  if (extra?.volume !== undefined) result.volume = extra.volume;
+  if (extra?.afterDownload === true) result.afterDownload = true;
+  if (extra?.reason !== undefined) result.reason = extra.reason;
+  return result;
+}
+
+function retryNote(record: LedgerRecord | undefined): string | undefined {
+  if (record === undefined || record.attempts === 0) return undefined;
+  return `retry after ${record.attempts} failed ${record.attempts === 1 ? 'attempt' : 'attempts'}`;
+}
+
+/** Merges action lists that are each in key order into one list in key order. */
+function mergeByKey(lists: Action[][]): Action[] {
+  return lists.reduce((merged, list) => {
+    if (list.length === 0) return merged;
+    if (merged.length === 0) return list;
+    const out: Action[] = new Array<Action>(merged.length + list.length);
+    let a = 0;
+    let b = 0;
+    let o = 0;
+    while (a < merged.length && b < list.length) {
+      out[o++] = (merged[a] as Action).key <= (list[b] as Action).key ? (merged[a++] as Action) : (list[b++] as Action);
+    }
+    while (a < merged.length) out[o++] = merged[a++] as Action;
+    while (b < list.length) out[o++] = list[b++] as Action;
+    return out;
+  }, []);
+}
+
+function sumSize(actions: readonly Action[]): number {
+  let bytes = 0;
+  for (const item of actions) bytes += item.size;
+  return bytes;
+}
+
+/** Makes the plan: what moves over which hop, onto which volume, within the budgets. */
+export function planSync(config: Config, inventory: Inventory): Plan {
+  const { transfer } = config;
+  const warnings: string[] = [];
+  const sourceListing = inventory.source;
+  const destinationListing = inventory.destination;
+  if (!sourceListing.complete) {
+    warnings.push('The source listing is incomplete: objects it did not show are left as they are until a complete listing shows them.');
+  }
+  for (const warning of sourceListing.warnings) warnings.push(`source: ${warning}`);
+  if (!destinationListing.complete) {
+    warnings.push('The destination listing is incomplete: nothing is taken as lost from it, and objects it did not show may be uploaded again.');
+  }
+  for (const warning of destinationListing.warnings) warnings.push(`destination: ${warning}`);
+
+  const download = hopSettings(transfer.workers, transfer.concurrency, config.source.maxConnections, 'source');
+  const upload = hopSettings(transfer.workers, transfer.concurrency, config.destination.maxConnections, 'destination');
+  if (download.warning !== undefined) warnings.push(download.warning);
+  if (upload.warning !== undefined) warnings.push(upload.warning);
+
+  const sorted = sortInputs(sourceListing.entries, destinationListing.entries, inventory.local, inventory.ledger.records);
+  warnings.push(...sorted.warnings);
+  const books = openVolumeBooks(inventory.volumes, sorted.locals, warnings);
+  const included = keyFilter(transfer.include, transfer.exclude);
+  const purgeAfterUpload = transfer.purgeAfterUpload;
+  const destinationComplete = destinationListing.complete;
+  const locals = sorted.locals;
+
+  const adopts: Action[] = [];
+  const purgesInPass: Action[] = [];
+  const skips: Action[] = [];
+  const uploadCandidates: UploadCandidate[] = [];
+  const downloadCandidates: DownloadCandidate[] = [];
+  const notes = new KeyNotes();
+
+  /** The local copy of `version` on `volume`, or on any volume not known to hold another version. */
+  const goodCopy = (row: KeyRow, version: Version, knownVolume: string | undefined, staleVolume: string | undefined): LocalFile | undefined => {
+    let fallback: LocalFile | undefined;
+    for (let i = row.localStart; i < row.localEnd; i++) {
+      const file = locals[i] as LocalFile;
+      if (file.size !== version.size || file.volume === staleVolume) continue;
+      if (file.volume === knownVolume) return file;
+      fallback ??= file;
+    }
+    return fallback;
+  };
+  const badCopy = (row: KeyRow, version: Version, knownVolume: string | undefined, staleVolume: string | undefined): LocalFile | undefined => {
+    let fallback: LocalFile | undefined;
+    for (let i = row.localStart; i < row.localEnd; i++) {
+      const file = locals[i] as LocalFile;
+      if (file.volume === knownVolume && file.size !== version.size) return file;
+      if (file.volume === staleVolume) return file;
+      fallback ??= file;
+    }
+    return fallback;
+  };
+
+  const decide = (row: KeyRow): void => {
+    const key = row.key;
+    if (!included(key)) return;
+    const source: ObjectEntry | undefined = row.source;
+    const record = row.record;
+    const skipReason = keySkipReason(key);
+    if (skipReason !== undefined) {
+      if (source !== undefined) skips.push(action('skip', key, source.size, source.etag, { reason: skipReason }));
+      return;
+    }
+    const version: Version | undefined = source ?? (record?.stage === undefined ? undefined : record);
+    if (version === undefined) return;
+    const matches = record !== undefined && record.size === version.size && record.etag === version.etag;
+    const stage = matches ? record.stage : undefined;
+    const knownVolume = matches ? record.volume : undefined;
+    const staleVolume = !matches && (record?.stage === 'staged' || record?.stage === 'delivered') ? record.volume : undefined;
+    const destination = row.destination;
+    const destinationHas = destination !== undefined && sameVersionAtDestination(version, destination);
+    const { size, etag } = version;
+
+    if (stage === 'delivered' || stage === 'purged') {
+      if (destination === undefined && destinationComplete) {
+        const reason = 'destination lost it';
+        const copy = goodCopy(row, version, knownVolume, staleVolume);
+        if (copy !== undefined) uploadCandidates.push({ key, size, etag, volume: copy.volume, reason });
+        else if (source !== undefined) downloadCandidates.push({ kind: 'download', key, size, etag, reason, uploadReason: reason });
+        else notes.add('lost by the destination cannot be re-delivered: no local copy, and the source no longer lists them', key);
+        return;
+      }
+      if (destination !== undefined && !destinationHas) {
+        // Someone wrote another version there since: neither overwrite it nor drop our copy.
+        notes.add('delivered earlier now differ at the destination; left as they are, local copies kept', key);
+        return;
+      }
+      if (destination === undefined) notes.add('delivered earlier are not in the incomplete destination listing; not taken as lost', key);
+      if (stage === 'delivered' && purgeAfterUpload) {
+        const copy = goodCopy(row, version, knownVolume, staleVolume);
+        if (copy !== undefined) purgesInPass.push(action('purge', key, size, etag, { volume: copy.volume }));
+      }
+      return;
+    }
+
+    const copy = goodCopy(row, version, knownVolume, staleVolume);
+    if (destinationHas) {
+      adopts.push(action('adopt', key, size, etag));
+      if (copy !== undefined && purgeAfterUpload) purgesInPass.push(action('purge', key, size, etag, { volume: copy.volume }));
+      return;
+    }
+    if (copy !== undefined) {
+      let reason: string | undefined;
+      if (stage === undefined) reason = 'local copy not in the ledger';
+      else if (copy.volume !== knownVolume) reason = `staged copy found on ${copy.volume}`;
+      else if (destination !== undefined) reason = 'destination differs';
+      uploadCandidates.push({ key, size, etag, volume: copy.volume, ...(reason === undefined ? {} : { reason }) });
+      return;
+    }
+    if (source === undefined) {
+      notes.add('staged earlier are missing or damaged, and the source no longer lists them', key);
+      return;
+    }
+    const bad = badCopy(row, version, knownVolume, staleVolume);
+    if (bad !== undefined) {
+      const reason = bad.volume === staleVolume ? 'older version on disk' : `size differs locally (${bad.size} bytes, expected ${size})`;
+      downloadCandidates.push({ kind: 'redownload', key, size, etag, preferredVolume: bad.volume, reason });
+    } else if (stage === 'staged') {
+      downloadCandidates.push({ kind: 'redownload', key, size, etag, ...(knownVolume === undefined ? {} : { preferredVolume: knownVolume }), reason: 'staged copy is missing' });
+    } else {
+      const reason = retryNote(matches ? record : undefined);
+      downloadCandidates.push({ kind: 'download', key, size, etag, ...(reason === undefined ? {} : { reason }) });
+    }
+  };
+  mergeListings(sorted, decide);
+
+  const deferred = new KeyNotes();
+  const maxUploadBytes = transfer.maxUploadBatchBytes;
+  const maxDownloadBytes = transfer.maxBatchBytes;
+  let uploadBytes = 0;
+  let downloadBytes = 0;
+
+  const stagedUploads: Action[] = [];
+  const stagedPurges: Action[] = [];
+  for (const candidate of uploadCandidates) {
+    const { key, size, etag, volume, reason } = candidate;
+    if (uploadBytes + size > maxUploadBytes) {
+      deferred.add(`deferred to a later upload: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
+      continue;
+    }
+    uploadBytes += size;
+    stagedUploads.push(action('upload', key, size, etag, { volume, ...(reason === undefined ? {} : { reason }) }));
+    if (purgeAfterUpload) stagedPurges.push(action('purge', key, size, etag, { volume }));
+  }
+
+  const downloads: Action[] = [];
+  const redownloads: Action[] = [];
+  const chainedUploads: Action[] = [];
+  const chainedPurges: Action[] = [];
+  for (const candidate of downloadCandidates) {
+    const { kind, key, size, etag, reason, uploadReason } = candidate;
+    if (downloadBytes + size > maxDownloadBytes) {
+      deferred.add(`deferred to a later download: transfer.maxBatchBytes (${formatBytes(maxDownloadBytes)}) reached`, key, size);
+      continue;
+    }
+    const placement = placeDownload(books, key, size, candidate.preferredVolume);
+    if ('noRoom' in placement) {
+      deferred.add('deferred to a later download: no volume has room above its reserve', key, size);
+      continue;
+    }
+    if ('collidesWith' in placement) {
+      deferred.add(`deferred to a later download: a file/prefix collision (e.g. with ${JSON.stringify(placement.collidesWith)}) on every volume with room`, key, size);
+      continue;
+    }
+    const volume = placement.volume.info.root;
+    recordDownload(placement.volume, key, size);
+    downloadBytes += size;
+    (kind === 'download' ? downloads : redownloads).push(action(kind, key, size, etag, { volume, ...(reason === undefined ? {} : { reason }) }));
+    if (uploadBytes + size > maxUploadBytes) {
+      deferred.add(`downloaded now, upload deferred: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
+      continue;
+    }
+    uploadBytes += size;
+    chainedUploads.push(action('upload', key, size, etag, { volume, afterDownload: true, ...(uploadReason === undefined ? {} : { reason: uploadReason }) }));
+    if (purgeAfterUpload) chainedPurges.push(action('purge', key, size, etag, { volume, afterDownload: true }));
+  }
+  warnings.push(...notes.lines(false), ...deferred.lines(true));
+
+  const uploads = mergeByKey([stagedUploads, chainedUploads]);
+  const purges = mergeByKey([purgesInPass, stagedPurges, chainedPurges]);
+  const actions = [...downloads, ...redownloads, ...adopts, ...uploads, ...purges, ...skips];
+
+  let deferredCount = 0;
+  let deferredBytes = 0;
+  for (const group of deferred.groups.values()) {
+    deferredCount += group.count;
+    deferredBytes += group.bytes;
+  }
+  const summary: PlanSummary = {
+    download: { count: downloads.length + redownloads.length, bytes: downloadBytes },
+    upload: { count: uploads.length, bytes: uploadBytes },
+    purge: { count: purges.length, bytes: sumSize(purges) },
+    adopt: { count: adopts.length, bytes: sumSize(adopts) },
+    skip: { count: skips.length },
+    deferred: { count: deferredCount, bytes: deferredBytes },
+    noChanges: actions.length === skips.length && deferredCount === 0 && sourceListing.complete && destinationComplete,
+  };
+  return {
+    formatVersion: 1,
+    actions,
+    summary,
+    volumes: volumePlans(books),
+    hops: { download: download.settings, upload: upload.settings },
+    warnings,
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * Where downloads land: room per volume (free minus reserve minus what this plan already put
+ * there), spreading so that several disks write at once, and file/prefix collisions (`a` and
+ * `a/b` cannot both be files on one volume). Pure.
+ */
+import type { LocalFile, VolumeInfo } from '../model/objects.ts';
+import type { VolumePlan } from '../model/plan.ts';
+
+/** One volume while a plan is being made. Key arrays stay in key order, so lookups are binary searches. */
+export interface VolumeBook {
+  info: VolumeInfo;
+  plannedBytes: number;
+  plannedCount: number;
+  /** Keys of the files already on the volume (any state), sorted. */
+  localKeys: string[];
+  /** Keys this plan downloads to the volume, appended in key order. */
+  plannedKeys: string[];
+}
+
+/** Why a download found no volume: out of room everywhere, or only volumes where its path collides. */
+export type Placement = { volume: VolumeBook } | { collidesWith: string } | { noRoom: true };
+
+/** Volume books in root order, one per distinct root (later duplicates are reported and dropped). */
+export function openVolumeBooks(volumes: readonly VolumeInfo[], sortedLocals: readonly LocalFile[], warnings: string[]): VolumeBook[] {
+  const byRoot = new Map<string, VolumeBook>();
+  for (const info of [...volumes].sort((a, b) => (a.root < b.root ? -1 : a.root > b.root ? 1 : 0))) {
+    if (byRoot.has(info.root)) {
+      warnings.push(`volume ${info.root} is listed twice; counted once`);
+      continue;
+    }
+    byRoot.set(info.root, { info, plannedBytes: 0, plannedCount: 0, localKeys: [], plannedKeys: [] });
+  }
+  for (const file of sortedLocals) byRoot.get(file.volume)?.localKeys.push(file.key);
+  return [...byRoot.values()];
+}
+
+/** Bytes the volume can still take in this plan; negative when the reserve is already eaten into. */
+export function roomLeft(book: VolumeBook): number {
+  return book.info.freeBytes - book.info.reserveBytes - book.plannedBytes;
+}
+
+/** Index of the first element >= target in a sorted array. */
+function lowerBound(sorted: readonly string[], target: string): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if ((sorted[mid] as string) < target) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+function contains(sorted: readonly string[], key: string): boolean {
+  return sorted[lowerBound(sorted, key)] === key;
+}
+
+function firstBelow(sorted: readonly string[], folder: string): string | undefined {
+  const found = sorted[lowerBound(sorted, folder)];
+  return found !== undefined && found.startsWith(folder) ? found : undefined;
+}
+
+/**
+ * The key on this volume that stops `key` from becoming a file there: a file at one of its
+ * parent folders (`a` for `a/b`), or a file below it (`a/b` for `a`). The same key is no
+ * collision: a re-download replaces it.
+ */
+export function collision(book: VolumeBook, key: string): string | undefined {
+  for (let slash = key.indexOf('/'); slash !== -1; slash = key.indexOf('/', slash + 1)) {
+    const parent = key.slice(0, slash);
+    if (contains(book.localKeys, parent) || contains(book.plannedKeys, parent)) return parent;
+  }
+  const folder = `${key}/`;
+  return firstBelow(book.localKeys, folder) ?? firstBelow(book.plannedKeys, folder);
+}
+
+/**
+ * The volume a download of `size` bytes goes to: `preferred` when it has room (a re-download
+ * stays where its copy was), else the volume with the fewest planned bytes that has room and no
+ * collision (ties: lowest root), so the disks fill evenly and write in parallel.
+ */
+export function placeDownload(books: readonly VolumeBook[], key: string, size: number, preferred?: string): Placement {
+  let collidesWith: string | undefined;
+  const usable = (book: VolumeBook): boolean => {
+    if (size > roomLeft(book)) return false;
+    const other = collision(book, key);
+    if (other === undefined) return true;
+    collidesWith ??= other;
+    return false;
+  };
+  if (preferred !== undefined) {
+    const book = books.find((candidate) => candidate.info.root === preferred);
+    if (book !== undefined && usable(book)) return { volume: book };
+  }
+  let best: VolumeBook | undefined;
+  for (const book of books) {
+    if ((best === undefined || book.plannedBytes < best.plannedBytes) && usable(book)) best = book;
+  }
+  if (best !== undefined) return { volume: best };
+  return collidesWith === undefined ? { noRoom: true } : { collidesWith };
+}
+
+/** Books the download on the volume. */
+export function recordDownload(book: VolumeBook, key: string, size: number): void {
+  book.plannedBytes += size;
+  book.plannedCount += 1;
+  book.plannedKeys.push(key);
+}
+
+/** The per-volume part of a plan. */
+export function volumePlans(books: readonly VolumeBook[]): VolumePlan[] {
+  return books.map((book) => ({
+    root: book.info.root,
+    freeBytes: book.info.freeBytes,
+    reserveBytes: book.info.reserveBytes,
+    plannedDownloadBytes: book.plannedBytes,
+    plannedDownloads: book.plannedCount,
+  }));
+}

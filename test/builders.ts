@@ -1,0 +1,171 @@
+/**
+ * In-memory inventories and configs, so planner tests read like the spec:
+ *
+ *   inventory().source('a', 10).dest('a', 10).volume('/v1', { free: 100 }).build()
+ *
+ * No I/O. ETags default to a fake MD5 derived from key and size, so the same (key, size) on
+ * both sides is the same version unless a test says otherwise.
+ */
+import type { Config, HopConfig, TransferConfig } from '../src/model/config.ts';
+import type { Inventory, LedgerRecord, Listing, LocalFile, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
+
+/** A deterministic 32-hex "MD5" for a key and size (FNV-1a, four rounds); not a real digest. */
+export function fakeEtag(key: string, size: number): string {
+  let out = '';
+  for (let round = 0; round < 4; round++) {
+    let hash = 0x811c9dc5 ^ round;
+    for (const char of `${key}\u0000${size}`) {
+      hash ^= char.codePointAt(0) ?? 0;
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    out += hash.toString(16).padStart(8, '0');
+  }
+  return out;
+}
+
+export interface VolumeSpec {
+  free: number;
+  reserve?: number;
+  total?: number;
+}
+
+export interface LedgerSpec {
+  key: string;
+  size: number;
+  etag?: string;
+  stage?: Stage;
+  volume?: string;
+  attempts?: number;
+  lastError?: string;
+  skipReason?: string;
+}
+
+/** A fluent builder of an {@link Inventory}; every method returns the builder. */
+export class InventoryBuilder {
+  private readonly sourceEntries: ObjectEntry[] = [];
+  private readonly destinationEntries: ObjectEntry[] = [];
+  private readonly localFiles: LocalFile[] = [];
+  private readonly volumeInfos: VolumeInfo[] = [];
+  private readonly records: LedgerRecord[] = [];
+  private sourceState: Omit<Listing, 'entries'> = { complete: true, warnings: [] };
+  private destinationState: Omit<Listing, 'entries'> = { complete: true, warnings: [] };
+  private serial = 0;
+
+  /** An object the source lists. */
+  source(key: string, size: number, etag = fakeEtag(key, size)): this {
+    this.sourceEntries.push({ key, size, etag });
+    return this;
+  }
+
+  /** An object the destination lists. */
+  dest(key: string, size: number, etag = fakeEtag(key, size)): this {
+    this.destinationEntries.push({ key, size, etag });
+    return this;
+  }
+
+  /** A regular file found under a volume root. */
+  local(volume: string, key: string, size: number): this {
+    this.localFiles.push({ volume, key, size });
+    return this;
+  }
+
+  /** A staging volume; reserve defaults to 0 and total to free + reserve. */
+  volume(root: string, spec: VolumeSpec): this {
+    const reserve = spec.reserve ?? 0;
+    this.volumeInfos.push({ root, freeBytes: spec.free, reserveBytes: reserve, totalBytes: spec.total ?? spec.free + reserve });
+    return this;
+  }
+
+  /** A ledger record; the etag defaults like the listings', attempts to 0. */
+  ledger(spec: LedgerSpec): this {
+    const record: LedgerRecord = { key: spec.key, size: spec.size, etag: spec.etag ?? fakeEtag(spec.key, spec.size), attempts: spec.attempts ?? 0 };
+    if (spec.stage !== undefined) record.stage = spec.stage;
+    if (spec.volume !== undefined) record.volume = spec.volume;
+    if (spec.lastError !== undefined) record.lastError = spec.lastError;
+    if (spec.skipReason !== undefined) record.skipReason = spec.skipReason;
+    this.records.push(record);
+    return this;
+  }
+
+  /** Shorthand: a verified staged copy on `volume` (ledger record and the file itself). */
+  staged(volume: string, key: string, size: number): this {
+    return this.ledger({ key, size, stage: 'staged', volume }).local(volume, key, size);
+  }
+
+  /** Marks the source listing as cut short, with the lister's warnings. */
+  sourceIncomplete(...warnings: string[]): this {
+    this.sourceState = { complete: false, warnings };
+    return this;
+  }
+
+  /** Marks the destination listing as cut short, with the lister's warnings. */
+  destIncomplete(...warnings: string[]): this {
+    this.destinationState = { complete: false, warnings };
+    return this;
+  }
+
+  ledgerSerial(serial: number): this {
+    this.serial = serial;
+    return this;
+  }
+
+  build(): Inventory {
+    return {
+      source: { entries: [...this.sourceEntries], ...this.sourceState, warnings: [...this.sourceState.warnings] },
+      destination: { entries: [...this.destinationEntries], ...this.destinationState, warnings: [...this.destinationState.warnings] },
+      volumes: [...this.volumeInfos],
+      local: [...this.localFiles],
+      ledger: { serial: this.serial, records: [...this.records] },
+    };
+  }
+}
+
+/** Starts an empty inventory: complete empty listings, no volumes, an empty ledger. */
+export function inventory(): InventoryBuilder {
+  return new InventoryBuilder();
+}
+
+export interface ConfigOverrides {
+  source?: Partial<HopConfig>;
+  destination?: Partial<HopConfig>;
+  transfer?: Partial<TransferConfig>;
+  staging?: Partial<Config['staging']>;
+  stateDir?: string;
+}
+
+function hop(bucket: string, prefix: string): HopConfig {
+  return {
+    bucket,
+    prefix,
+    region: 'us-east-1',
+    addressing: 'path',
+    tls: { verify: true },
+    listApi: 'v2',
+    credentials: { kind: 'default' },
+  };
+}
+
+/** A full, valid Config with generous budgets and no connection caps; override any part. */
+export function testConfig(overrides: ConfigOverrides = {}): Config {
+  return {
+    version: 1,
+    file: '',
+    source: { ...hop('edge', 'sensors/'), ...overrides.source },
+    destination: { ...hop('archive', 'site-7/'), ...overrides.destination },
+    staging: { volumes: ['/v1', '/v2'], reserve: { kind: 'bytes', bytes: 0 }, ...overrides.staging },
+    stateDir: overrides.stateDir ?? '/state',
+    transfer: {
+      maxBatchBytes: Number.MAX_SAFE_INTEGER,
+      maxUploadBatchBytes: Number.MAX_SAFE_INTEGER,
+      workers: 256,
+      concurrency: 5,
+      partSizeBytes: 50 * 1024 * 1024,
+      verify: 'size',
+      purgeAfterUpload: true,
+      include: ['**'],
+      exclude: [],
+      ...overrides.transfer,
+    },
+    watch: { intervalMs: 30_000 },
+  };
+}

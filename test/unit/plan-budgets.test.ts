@@ -1,0 +1,185 @@
+import { describe, expect, it } from 'vitest';
+import type { Plan } from '../../src/model/plan.ts';
+import { planSync } from '../../src/plan/planner.ts';
+import { inventory, type InventoryBuilder, testConfig, type ConfigOverrides } from '../builders.ts';
+
+const noPurge: ConfigOverrides['transfer'] = { purgeAfterUpload: false };
+
+function plan(builder: InventoryBuilder, transfer: ConfigOverrides['transfer'] = {}): Plan {
+  return planSync(testConfig({ transfer: { ...noPurge, ...transfer } }), builder.build());
+}
+
+/** `key@volume` for each download or re-download, in plan order. */
+function placed(result: Plan): string[] {
+  return result.actions.filter((a) => a.kind === 'download' || a.kind === 'redownload').map((a) => `${a.key}@${a.volume}`);
+}
+
+function uploaded(result: Plan): string[] {
+  return result.actions.filter((a) => a.kind === 'upload').map((a) => a.key);
+}
+
+const roomy = (builder: InventoryBuilder): InventoryBuilder => builder.volume('/v1', { free: 10_000 });
+
+describe('download budget (transfer.maxBatchBytes)', () => {
+  it.each<[string, [string, number][], number, string[], number]>([
+    ['exact fit: both', [['a', 60], ['b', 40]], 100, ['a@/v1', 'b@/v1'], 0],
+    ['one byte over: the second waits', [['a', 60], ['b', 41]], 100, ['a@/v1'], 41],
+    ['a smaller object after one that does not fit still goes', [['a', 60], ['b', 41], ['c', 40]], 100, ['a@/v1', 'c@/v1'], 41],
+    ['an object larger than the whole budget waits', [['a', 101], ['b', 1]], 100, ['b@/v1'], 101],
+    ['empty objects always fit', [['a', 100], ['b', 0]], 100, ['a@/v1', 'b@/v1'], 0],
+    ['a zero budget downloads only empty objects', [['a', 1], ['b', 0]], 0, ['b@/v1'], 1],
+  ])('%s', (_name, objects, budget, expected, deferredBytes) => {
+    const builder = roomy(inventory());
+    for (const [key, size] of objects) builder.source(key, size);
+    const result = plan(builder, { maxBatchBytes: budget });
+    expect(placed(result)).toEqual(expected);
+    expect(result.summary.download.bytes).toBeLessThanOrEqual(budget);
+    expect(result.summary.deferred.bytes).toBe(deferredBytes);
+    expect(result.summary.deferred.count).toBe(deferredBytes === 0 ? 0 : 1);
+  });
+
+  it('re-downloads count against the same budget', () => {
+    const builder = roomy(inventory()).source('a', 60).local('/v1', 'a', 10).source('b', 50);
+    const result = plan(builder, { maxBatchBytes: 100 });
+    expect(result.actions.filter((a) => a.kind === 'redownload').map((a) => a.key)).toEqual(['a']);
+    expect(placed(result)).toEqual(['a@/v1']);
+    expect(result.summary.download).toEqual({ count: 1, bytes: 60 });
+  });
+
+  it('says why objects wait, with a few examples', () => {
+    const builder = roomy(inventory()).source('a', 60).source('b', 50).source('c', 50).source('d', 50).source('e', 50);
+    const result = plan(builder, { maxBatchBytes: 100 });
+    expect(result.warnings).toContain('4 objects (200 B) deferred to a later download: transfer.maxBatchBytes (100 B) reached: "b", "c", "d", ...');
+    expect(result.summary.deferred).toEqual({ count: 4, bytes: 200 });
+    expect(result.summary.noChanges).toBe(false);
+  });
+});
+
+describe('upload budget (transfer.maxUploadBatchBytes)', () => {
+  it.each<[string, number, string[], number]>([
+    ['exact fit: both staged copies', 100, ['a', 'b'], 0],
+    ['one byte under: the second waits', 99, ['a'], 40],
+  ])('%s', (_name, budget, expected, deferredBytes) => {
+    const builder = roomy(inventory()).staged('/v1', 'a', 60).staged('/v1', 'b', 40);
+    const result = plan(builder, { maxUploadBatchBytes: budget });
+    expect(uploaded(result)).toEqual(expected);
+    expect(result.summary.upload.bytes).toBeLessThanOrEqual(budget);
+    expect(result.summary.deferred.bytes).toBe(deferredBytes);
+  });
+
+  it('copies already on disk go first; a new download still happens when only its upload must wait', () => {
+    const builder = roomy(inventory()).source('a-new', 50).staged('/v1', 'z-staged', 60);
+    const result = plan(builder, { maxUploadBatchBytes: 100, purgeAfterUpload: true });
+    expect(placed(result)).toEqual(['a-new@/v1']);
+    expect(uploaded(result)).toEqual(['z-staged']);
+    expect(result.actions.filter((a) => a.kind === 'purge').map((a) => a.key)).toEqual(['z-staged']);
+    expect(result.warnings).toContain('1 object (50 B) downloaded now, upload deferred: transfer.maxUploadBatchBytes (100 B) reached: "a-new"');
+    expect(result.summary.deferred).toEqual({ count: 1, bytes: 50 });
+  });
+
+  it('chained uploads fill what is left, in key order', () => {
+    const builder = roomy(inventory()).source('a', 30).source('b', 30).source('c', 10).staged('/v1', 's', 50);
+    const result = plan(builder, { maxUploadBatchBytes: 90 });
+    expect(uploaded(result)).toEqual(['a', 'c', 's']);
+    expect(result.summary.upload).toEqual({ count: 3, bytes: 90 });
+  });
+});
+
+describe('volume room (free - reserve - already planned)', () => {
+  it.each<[string, { free: number; reserve: number }, number, boolean]>([
+    ['exactly the room above the reserve', { free: 100, reserve: 10 }, 90, true],
+    ['one byte into the reserve', { free: 100, reserve: 10 }, 91, false],
+    ['an empty object on a volume with no room left', { free: 10, reserve: 10 }, 0, true],
+    ['nothing fits when the reserve is already eaten into', { free: 5, reserve: 10 }, 0, false],
+  ])('%s', (_name, volume, size, fits) => {
+    const result = plan(inventory().volume('/v1', volume).source('a', size));
+    expect(placed(result)).toEqual(fits ? ['a@/v1'] : []);
+    if (!fits) expect(result.warnings).toContain(`1 object (${size} B) deferred to a later download: no volume has room above its reserve: "a"`);
+  });
+
+  it('bytes already planned on a volume count against it', () => {
+    const result = plan(inventory().volume('/v1', { free: 100 }).source('a', 60).source('b', 41).source('c', 40));
+    expect(placed(result)).toEqual(['a@/v1', 'c@/v1']);
+    expect(result.volumes).toEqual([{ root: '/v1', freeBytes: 100, reserveBytes: 0, plannedDownloadBytes: 100, plannedDownloads: 2 }]);
+  });
+
+  it('no volumes at all: everything waits', () => {
+    const result = plan(inventory().source('a', 1));
+    expect(result.actions).toEqual([]);
+    expect(result.summary.deferred).toEqual({ count: 1, bytes: 1 });
+  });
+});
+
+describe('volume spreading', () => {
+  const two = (builder: InventoryBuilder): InventoryBuilder => builder.volume('/v2', { free: 1000 }).volume('/v1', { free: 1000 });
+
+  it('equal objects alternate between volumes, ties going to the lowest root', () => {
+    const result = plan(two(inventory()).source('a', 10).source('b', 10).source('c', 10).source('d', 10));
+    expect(placed(result)).toEqual(['a@/v1', 'b@/v2', 'c@/v1', 'd@/v2']);
+    expect(result.volumes.map((v) => [v.root, v.plannedDownloadBytes, v.plannedDownloads])).toEqual([
+      ['/v1', 20, 2],
+      ['/v2', 20, 2],
+    ]);
+  });
+
+  it('each download goes to the volume with the fewest planned bytes', () => {
+    const result = plan(two(inventory()).source('a', 30).source('b', 10).source('c', 10).source('d', 10).source('e', 10));
+    expect(placed(result)).toEqual(['a@/v1', 'b@/v2', 'c@/v2', 'd@/v2', 'e@/v1']);
+  });
+
+  it('a full volume is passed over', () => {
+    const result = plan(inventory().volume('/v1', { free: 15 }).volume('/v2', { free: 100 }).source('a', 10).source('b', 10).source('c', 10));
+    expect(placed(result)).toEqual(['a@/v1', 'b@/v2', 'c@/v2']);
+  });
+
+  it('a re-download stays on its volume when it has room, even if another has less planned', () => {
+    const result = plan(two(inventory()).source('a', 10).source('b', 10).local('/v2', 'a', 3));
+    expect(placed(result)).toEqual(['b@/v1', 'a@/v2']);
+  });
+
+  it('a re-download moves when its volume has no room', () => {
+    const result = plan(inventory().volume('/v1', { free: 100 }).volume('/v2', { free: 5 }).source('b', 10).local('/v2', 'b', 3));
+    expect(placed(result)).toEqual(['b@/v1']);
+  });
+
+  it('duplicate volume roots count once', () => {
+    const result = plan(inventory().volume('/v1', { free: 10 }).volume('/v1', { free: 10 }).source('a', 10).source('b', 10));
+    expect(placed(result)).toEqual(['a@/v1']);
+    expect(result.warnings).toContain('volume /v1 is listed twice; counted once');
+  });
+});
+
+describe('file/prefix collisions (a and a/b)', () => {
+  it('go to different volumes when there are two', () => {
+    const result = plan(inventory().volume('/v1', { free: 100 }).volume('/v2', { free: 100 }).source('a', 1).source('a/b', 1).source('a/c', 1));
+    expect(placed(result)).toEqual(['a@/v1', 'a/b@/v2', 'a/c@/v2']);
+  });
+
+  it('with one volume the file goes now and the folder waits (deferred, not skipped)', () => {
+    const result = plan(inventory().volume('/v1', { free: 100 }).source('a', 1).source('a/b', 1).source('a/b/c', 1));
+    expect(placed(result)).toEqual(['a@/v1']);
+    expect(result.actions.filter((a) => a.kind === 'skip')).toEqual([]);
+    expect(result.summary.deferred.count).toBe(2);
+    expect(result.warnings).toContain('2 objects (2 B) deferred to a later download: a file/prefix collision (e.g. with "a") on every volume with room: "a/b", "a/b/c"');
+  });
+
+  it('a file already on a volume keeps a new folder of the same name off it', () => {
+    const result = plan(inventory().volume('/v1', { free: 100 }).volume('/v2', { free: 100 }).staged('/v1', 'a', 1).source('a', 1).source('a/b', 1));
+    expect(placed(result)).toEqual(['a/b@/v2']);
+  });
+
+  it('a folder already on a volume keeps a new file of the same name off it', () => {
+    const result = plan(inventory().volume('/v1', { free: 100 }).volume('/v2', { free: 100 }).local('/v1', 'a/b/c', 1).source('a', 1));
+    expect(placed(result)).toEqual(['a@/v2']);
+  });
+
+  it('names that only share a prefix do not collide', () => {
+    const result = plan(inventory().volume('/v1', { free: 100 }).source('a', 1).source('a-b/c', 1).source('ab/c', 1).source('a.d/e', 1));
+    expect(placed(result)).toEqual(['a@/v1', 'a-b/c@/v1', 'a.d/e@/v1', 'ab/c@/v1']);
+  });
+
+  it('the next plan stages the folder once the file has gone', () => {
+    const next = plan(inventory().volume('/v1', { free: 100 }).source('a', 1).ledger({ key: 'a', size: 1, stage: 'purged' }).dest('a', 1).source('a/b', 1));
+    expect(placed(next)).toEqual(['a/b@/v1']);
+  });
+});

@@ -1,0 +1,274 @@
+import { describe, expect, it } from 'vitest';
+import type { Inventory } from '../../src/model/objects.ts';
+import type { Plan } from '../../src/model/plan.ts';
+import { planSync, sameVersionAtDestination } from '../../src/plan/planner.ts';
+import { fakeEtag, inventory, type InventoryBuilder, testConfig, type ConfigOverrides } from '../builders.ts';
+
+/** One readable line per action: `kind key [volume] [after download] [(reason)]`. */
+function lines(plan: Plan): string[] {
+  return plan.actions.map((a) =>
+    [a.kind, a.key, a.volume, a.afterDownload === true ? 'after download' : undefined, a.reason === undefined ? undefined : `(${a.reason})`]
+      .filter((part) => part !== undefined)
+      .join(' '),
+  );
+}
+
+function withVolumes(builder: InventoryBuilder): InventoryBuilder {
+  return builder.volume('/v1', { free: 1_000_000 }).volume('/v2', { free: 1_000_000 });
+}
+
+function plan(builder: InventoryBuilder, overrides?: ConfigOverrides): Plan {
+  return planSync(testConfig(overrides), withVolumes(builder).build());
+}
+
+const A = 'a.bin';
+const MULTIPART = 'd41d8cd98f00b204e9800998ecf8427e-3';
+
+describe('planSync: one situation per action', () => {
+  it.each<[string, InventoryBuilder, string[], ConfigOverrides?]>([
+    ['new object: download, then upload and purge in the same plan', inventory().source(A, 10), [`download ${A} /v1`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`]],
+    ['new object without purgeAfterUpload: no purge', inventory().source(A, 10), [`download ${A} /v1`, `upload ${A} /v1 after download`], { transfer: { purgeAfterUpload: false } }],
+    ['destination already holds the same version: adopt', inventory().source(A, 10).dest(A, 10), [`adopt ${A}`]],
+    ['destination same size, ETags not comparable (multipart): adopt', inventory().source(A, 10).dest(A, 10, MULTIPART), [`adopt ${A}`]],
+    ['destination same size, ETag not an MD5 (Snowball): adopt', inventory().source(A, 10, 'snowball-etag').dest(A, 10), [`adopt ${A}`]],
+    ['destination same size, MD5s differ: download', inventory().source(A, 10).dest(A, 10, 'f'.repeat(32)), [`download ${A} /v1`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`]],
+    ['destination MD5 in upper case is the same version', inventory().source(A, 10).dest(A, 10, fakeEtag(A, 10).toUpperCase()), [`adopt ${A}`]],
+    ['destination size differs: download', inventory().source(A, 10).dest(A, 11), [`download ${A} /v1`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`]],
+    ['staged copy not at the destination: upload, then purge', inventory().source(A, 10).staged('/v2', A, 10), [`upload ${A} /v2`, `purge ${A} /v2`]],
+    ['staged copy, destination differs: upload', inventory().source(A, 10).staged('/v2', A, 10).dest(A, 12), [`upload ${A} /v2 (destination differs)`, `purge ${A} /v2`]],
+    ['staged copy already at the destination: adopt and purge', inventory().source(A, 10).staged('/v2', A, 10).dest(A, 10), [`adopt ${A}`, `purge ${A} /v2`]],
+    ['staged copy already at the destination, no purgeAfterUpload: adopt only', inventory().source(A, 10).staged('/v2', A, 10).dest(A, 10), [`adopt ${A}`], { transfer: { purgeAfterUpload: false } }],
+    [
+      'staged per ledger but the file is gone: re-download to the same volume',
+      inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'staged', volume: '/v2' }),
+      [`redownload ${A} /v2 (staged copy is missing)`, `upload ${A} /v2 after download`, `purge ${A} /v2 after download`],
+    ],
+    [
+      'staged copy of the wrong size (partial): re-download',
+      inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'staged', volume: '/v2' }).local('/v2', A, 4),
+      [`redownload ${A} /v2 (size differs locally (4 bytes, expected 10))`, `upload ${A} /v2 after download`, `purge ${A} /v2 after download`],
+    ],
+    ['staged copy found on another volume (disk remounted): upload from there', inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'staged', volume: '/old' }).local('/v1', A, 10), [`upload ${A} /v1 (staged copy found on /v1)`, `purge ${A} /v1`]],
+    ['local file the ledger does not know, right size: upload it', inventory().source(A, 10).local('/v2', A, 10), [`upload ${A} /v2 (local copy not in the ledger)`, `purge ${A} /v2`]],
+    [
+      'local file the ledger does not know, wrong size: re-download there',
+      inventory().source(A, 10).local('/v2', A, 3),
+      [`redownload ${A} /v2 (size differs locally (3 bytes, expected 10))`, `upload ${A} /v2 after download`, `purge ${A} /v2 after download`],
+    ],
+    ['delivered, local copy left: purge', inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10), [`purge ${A} /v1`]],
+    ['delivered, local copy left, no purgeAfterUpload: nothing', inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10), [], { transfer: { purgeAfterUpload: false } }],
+    ['delivered and purged, destination has it: nothing', inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'purged', volume: '/v1' }), []],
+    [
+      'delivered, destination lost it, local copy still there: upload it again',
+      inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10),
+      [`upload ${A} /v1 (destination lost it)`, `purge ${A} /v1`],
+    ],
+    [
+      'purged, destination lost it: download again',
+      inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'purged', volume: '/v2' }),
+      [`download ${A} /v1 (destination lost it)`, `upload ${A} /v1 after download (destination lost it)`, `purge ${A} /v1 after download`],
+    ],
+    ['source no longer lists a staged copy: upload it anyway', inventory().staged('/v1', A, 10), [`upload ${A} /v1`, `purge ${A} /v1`]],
+    ['source no longer lists it, staged copy already at the destination: adopt and purge', inventory().staged('/v1', A, 10).dest(A, 10), [`adopt ${A}`, `purge ${A} /v1`]],
+    ['source no longer lists a delivered copy: purge', inventory().dest(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10), [`purge ${A} /v1`]],
+    ['a new version replaces a purged one: download', inventory().source(A, 12).dest(A, 10).ledger({ key: A, size: 10, stage: 'purged', volume: '/v1' }), [`download ${A} /v1`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`]],
+    [
+      'a new version of the same size replaces a staged one: re-download over it',
+      inventory().source(A, 10, 'e'.repeat(32)).staged('/v2', A, 10),
+      [`redownload ${A} /v2 (older version on disk)`, `upload ${A} /v2 after download`, `purge ${A} /v2 after download`],
+    ],
+    ['earlier failures are shown on the download', inventory().source(A, 10).ledger({ key: A, size: 10, attempts: 2, lastError: 'timeout' }), [`download ${A} /v1 (retry after 2 failed attempts)`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`]],
+    ['a key that cannot be a path: skip with the reason', inventory().source('a/../b', 10), ["skip a/../b ('..' path segment (would leave its folder))"]],
+    ['a directory marker: skip', inventory().source('folder/', 0), ["skip folder/ (ends with '/' (a directory marker, not a file))"]],
+    ['filtered out: not part of the plan', inventory().source('keep.csv', 1).source('drop.tmp', 1), ['download keep.csv /v1', 'upload keep.csv /v1 after download'], { transfer: { exclude: ['*.tmp'], purgeAfterUpload: false } }],
+    ['a destination-only object: nothing (never deleted)', inventory().dest(A, 10), []],
+    ['a local file nobody lists: nothing (never deleted)', inventory().local('/v1', A, 10), []],
+  ])('%s', (_name, builder, expected, overrides) => {
+    expect(lines(plan(builder, overrides))).toEqual(expected);
+  });
+
+  it('twins are separate objects: NFC and NFD, and case', () => {
+    const nfc = 'caf\u00e9';
+    const nfd = 'cafe\u0301';
+    const result = plan(inventory().source(nfc, 1).source(nfd, 2).source('Readme', 3).source('README', 4).dest(nfc, 1), { transfer: { purgeAfterUpload: false } });
+    expect(result.actions.filter((a) => a.kind === 'download').map((a) => a.key)).toEqual(['README', 'Readme', nfd]);
+    expect(result.actions.filter((a) => a.kind === 'adopt').map((a) => a.key)).toEqual([nfc]);
+  });
+});
+
+describe('planSync: invariant 8 and incomplete listings', () => {
+  it('a delivered object missing from an incomplete destination listing is not re-delivered', () => {
+    const result = plan(inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'purged' }).destIncomplete('cut at 1000 keys'));
+    expect(result.actions).toEqual([]);
+    expect(result.summary.noChanges).toBe(false);
+    expect(result.warnings).toContain('destination: cut at 1000 keys');
+    expect(result.warnings.some((w) => w.startsWith('1 object delivered earlier are not in the incomplete destination listing'))).toBe(true);
+  });
+
+  it('a delivered copy is still purged when the destination listing is incomplete (the ledger verified it)', () => {
+    const result = plan(inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10).destIncomplete());
+    expect(lines(result)).toEqual([`purge ${A} /v1`]);
+  });
+
+  it('a delivered object whose destination copy changed is left alone, and so is its local copy', () => {
+    const result = plan(inventory().source(A, 10).dest(A, 11).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10));
+    expect(result.actions).toEqual([]);
+    expect(result.warnings.some((w) => w.includes('now differ at the destination'))).toBe(true);
+  });
+
+  it('a lost object that cannot be re-delivered is reported, not guessed at', () => {
+    const result = plan(inventory().ledger({ key: A, size: 10, stage: 'purged' }));
+    expect(result.actions).toEqual([]);
+    expect(result.warnings).toContain(`1 object lost by the destination cannot be re-delivered: no local copy, and the source no longer lists them: "${A}"`);
+  });
+
+  it('a staged copy that vanished after the source dropped it is reported', () => {
+    const result = plan(inventory().ledger({ key: A, size: 10, stage: 'staged', volume: '/v1' }));
+    expect(result.actions).toEqual([]);
+    expect(result.warnings.some((w) => w.includes('missing or damaged, and the source no longer lists them'))).toBe(true);
+  });
+
+  it.each<[boolean, string, InventoryBuilder]>([
+    [true, 'everything complete and in sync', inventory().source(A, 1).dest(A, 1).ledger({ key: A, size: 1, stage: 'purged' })],
+    [true, 'only skips', inventory().source('a//b', 1)],
+    [true, 'nothing at all', inventory()],
+    [false, 'source listing incomplete, nothing else', inventory().sourceIncomplete()],
+    [false, 'destination listing incomplete, nothing else', inventory().destIncomplete()],
+    [false, 'in sync as far as listed, source incomplete', inventory().source(A, 1).dest(A, 1).ledger({ key: A, size: 1, stage: 'purged' }).sourceIncomplete()],
+    [false, 'only skips, destination incomplete', inventory().source('a//b', 1).destIncomplete()],
+    [false, 'work to do', inventory().source(A, 1)],
+  ])('noChanges is %s: %s', (expected, _name, builder) => {
+    expect(plan(builder).summary.noChanges).toBe(expected);
+  });
+
+  it('an incomplete source listing says so', () => {
+    const result = plan(inventory().source(A, 1).sourceIncomplete('ListObjectsV2 stopped at 1000 keys'));
+    expect(result.warnings[0]).toMatch(/^The source listing is incomplete/);
+    expect(result.warnings).toContain('source: ListObjectsV2 stopped at 1000 keys');
+  });
+
+  it('never plans anything but the six action kinds (no delete exists)', () => {
+    const result = plan(inventory().dest('only-at-destination', 5).local('/v1', 'only-local', 5).ledger({ key: 'gone', size: 1, stage: 'purged' }).source(A, 1));
+    expect(new Set(result.actions.map((a) => a.kind))).toEqual(new Set(['download', 'upload', 'purge']));
+  });
+});
+
+describe('planSync: listings that are unsorted or carry duplicates', () => {
+  it('duplicates keep the first entry in key order and warn once per listing', () => {
+    const result = plan(inventory().source(A, 20).source(A, 10).source(A, 10).dest('x', 1).dest('x', 1), { transfer: { purgeAfterUpload: false } });
+    expect(lines(result)).toEqual([`download ${A} /v1`, `upload ${A} /v1 after download`]);
+    expect(result.actions[0]?.size).toBe(10);
+    expect(result.warnings).toContain(`the source listing lists 2 duplicate entries (first: "${A}"); kept the first of each in key order`);
+    expect(result.warnings).toContain('the destination listing lists 1 duplicate entry (first: "x"); kept the first of each in key order');
+  });
+
+  it('does not mutate the inventory it is given', () => {
+    const inv = withVolumes(inventory().source('b', 1).source('a', 1).local('/v1', 'z', 1).local('/v1', 'y', 1)).build();
+    const before = structuredClone(inv);
+    planSync(testConfig(), inv);
+    expect(inv).toEqual(before);
+  });
+
+  /** A seeded shuffle (mulberry32), so a failure reproduces. */
+  function shuffled<T>(items: readonly T[], seed: number): T[] {
+    let state = seed;
+    const random = (): number => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const copy = items.slice();
+    for (let i = copy.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+    }
+    return copy;
+  }
+
+  function richInventory(): Inventory {
+    const builder = inventory().volume('/v1', { free: 700, reserve: 50 }).volume('/v2', { free: 500 }).volume('/v3', { free: 300, reserve: 300 });
+    for (let i = 0; i < 60; i++) {
+      const key = `k/${String(i).padStart(2, '0')}${i % 7 === 0 ? '/deep' : ''}`;
+      const size = 5 + ((i * 37) % 40);
+      builder.source(key, size);
+      if (i % 5 === 0) builder.dest(key, size);
+      if (i % 6 === 1) builder.staged(i % 2 === 0 ? '/v1' : '/v2', key, size);
+      if (i % 9 === 2) builder.ledger({ key, size, stage: 'delivered', volume: '/v2' }).local('/v2', key, size);
+      if (i % 11 === 3) builder.local('/v1', key, size - 1);
+    }
+    builder.source('k/00', 1).source('dup', 3).source('dup', 4).source('a', 5).source('a/b', 6).source('x//y', 1);
+    return builder.build();
+  }
+
+  it('gives the same plan whatever order the listings arrive in', () => {
+    const config = testConfig({ transfer: { maxBatchBytes: 600, maxUploadBatchBytes: 900 } });
+    const base = richInventory();
+    const expected = planSync(config, base);
+    expect(expected.actions.length).toBeGreaterThan(50);
+    expect(expected.summary.deferred.count).toBeGreaterThan(0);
+    for (let seed = 1; seed <= 20; seed++) {
+      const inv: Inventory = {
+        source: { ...base.source, entries: shuffled(base.source.entries, seed) },
+        destination: { ...base.destination, entries: shuffled(base.destination.entries, seed + 100) },
+        volumes: shuffled(base.volumes, seed + 200),
+        local: shuffled(base.local, seed + 300),
+        ledger: { ...base.ledger, records: shuffled(base.ledger.records, seed + 400) },
+      };
+      expect(planSync(config, inv)).toEqual(expected);
+    }
+  });
+
+  it('lists actions by kind (download, redownload, adopt, upload, purge, skip), then key', () => {
+    const result = planSync(testConfig(), richInventory());
+    const order = ['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'];
+    for (let i = 1; i < result.actions.length; i++) {
+      const previous = result.actions[i - 1]!;
+      const current = result.actions[i]!;
+      const byKind = order.indexOf(previous.kind) - order.indexOf(current.kind);
+      expect(byKind < 0 || (byKind === 0 && previous.key < current.key), `${previous.kind} ${previous.key} before ${current.kind} ${current.key}`).toBe(true);
+    }
+  });
+});
+
+describe('planSync: connection budgets per hop', () => {
+  it.each<[string, ConfigOverrides, { download: object; upload: object }, string[]]>([
+    ['no caps: workers as configured', {}, { download: { workers: 256, concurrency: 5 }, upload: { workers: 256, concurrency: 5 } }, []],
+    [
+      'a Snowball cap of 500 with concurrency 5 allows 100 workers',
+      { source: { maxConnections: 500 } },
+      { download: { workers: 100, concurrency: 5, maxConnections: 500 }, upload: { workers: 256, concurrency: 5 } },
+      ['workers 256 capped to 100 by source.maxConnections 500 with concurrency 5'],
+    ],
+    ['a cap above workers x concurrency changes nothing', { source: { maxConnections: 5000 }, destination: { maxConnections: 1280 } }, { download: { workers: 256, concurrency: 5 }, upload: { workers: 256, concurrency: 5 } }, []],
+    [
+      'a cap on the destination',
+      { destination: { maxConnections: 99 } },
+      { download: { workers: 256, concurrency: 5 }, upload: { workers: 19, concurrency: 5, maxConnections: 99 } },
+      ['workers 256 capped to 19 by destination.maxConnections 99 with concurrency 5'],
+    ],
+    [
+      'a cap below one worker x concurrency lowers concurrency too',
+      { source: { maxConnections: 3 } },
+      { download: { workers: 1, concurrency: 3, maxConnections: 3 }, upload: { workers: 256, concurrency: 5 } },
+      ['workers 256 x concurrency 5 capped to 1 x 3 by source.maxConnections 3'],
+    ],
+  ])('%s', (_name, overrides, hops, warnings) => {
+    const result = plan(inventory(), overrides);
+    expect(result.hops).toEqual(hops);
+    expect(result.warnings).toEqual(warnings);
+  });
+});
+
+describe('sameVersionAtDestination', () => {
+  const md5 = 'a'.repeat(32);
+  it.each([
+    ['equal sizes and MD5s', { size: 1, etag: md5 }, { size: 1, etag: md5 }, true],
+    ['different MD5s', { size: 1, etag: md5 }, { size: 1, etag: 'b'.repeat(32) }, false],
+    ['different sizes', { size: 1, etag: md5 }, { size: 2, etag: md5 }, false],
+    ['a multipart ETag is not comparable', { size: 1, etag: md5 }, { size: 1, etag: MULTIPART }, true],
+    ['identical non-MD5 strings', { size: 1, etag: 'x-2' }, { size: 1, etag: 'x-2' }, true],
+  ])('%s', (_name, a, b, expected) => {
+    expect(sameVersionAtDestination(a, b)).toBe(expected);
+  });
+});
