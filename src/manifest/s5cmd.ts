@@ -1,0 +1,90 @@
+/**
+ * Plan -> s5cmd run files, one per hop (each hop has its own endpoint and credentials). Pure.
+ * Credentials never appear here: s5cmd gets them from its environment.
+ *
+ * How `s5cmd run` (2.2.2, command/run.go) reads a file: it splits at '\n', trims each line
+ * (strings.TrimSpace), ignores empty lines and lines starting with '#', and splits the rest
+ * into words with github.com/kballard/go-shellquote, i.e. /bin/sh word splitting without any
+ * expansion. Inside double quotes a backslash escapes only `$`, backtick, `"`, `\` and newline,
+ * and is kept literally before anything else. {@link quoteWord} is written against exactly that.
+ */
+import { assert } from '../errors.ts';
+import type { Config } from '../model/config.ts';
+import type { Action, HopSettings, Plan } from '../model/plan.ts';
+import { localPath, tempPath } from '../plan/keys.ts';
+
+const MIB = 1024 * 1024;
+
+/**
+ * One word of a run file line, double-quoted so that go-shellquote gives back exactly `word`:
+ * spaces, single quotes and unicode need nothing; `\`, `"`, `$` and backtick get a backslash
+ * (the last two also keep a line pasted into a shell inert). A line break cannot be carried:
+ * run splits lines before it unquotes, so keys holding one are skipped long before this.
+ */
+export function quoteWord(word: string): string {
+  assert(!/[\n\r\0]/.test(word), `${JSON.stringify(word)} holds a line break or NUL, which an s5cmd run file cannot carry`);
+  return `"${word.replace(/[\\"$`]/g, '\\$&')}"`;
+}
+
+function s3Url(bucket: string, prefix: string, key: string): string {
+  return `s3://${bucket}/${prefix}${key}`;
+}
+
+function volumeOf(action: Action): string {
+  assert(action.volume !== undefined, `${action.kind} of ${JSON.stringify(action.key)} has no volume`);
+  return action.volume;
+}
+
+/**
+ * The run file line that downloads `action` (download or redownload) into its temporary path.
+ * `--raw` because `*`, `?` and `[` in a key are characters, never wildcards.
+ */
+export function downloadLine(action: Action, config: Config, hop: HopSettings): string {
+  assert(action.kind === 'download' || action.kind === 'redownload', `downloadLine given a ${action.kind} action`);
+  const source = s3Url(config.source.bucket, config.source.prefix, action.key);
+  return `cp --raw --concurrency ${hop.concurrency} ${quoteWord(source)} ${quoteWord(tempPath(volumeOf(action), action.key))}`;
+}
+
+/** The run file line that uploads `action`'s staged copy, in multipart parts of the configured size. */
+export function uploadLine(action: Action, config: Config, hop: HopSettings): string {
+  assert(action.kind === 'upload', `uploadLine given a ${action.kind} action`);
+  const partSizeMib = config.transfer.partSizeBytes / MIB;
+  assert(Number.isInteger(partSizeMib) && partSizeMib >= 1, `transfer.partSizeBytes ${config.transfer.partSizeBytes} is not a whole number of MiB`);
+  const destination = s3Url(config.destination.bucket, config.destination.prefix, action.key);
+  return `cp --raw --concurrency ${hop.concurrency} --part-size ${partSizeMib} ${quoteWord(localPath(volumeOf(action), action.key))} ${quoteWord(destination)}`;
+}
+
+/** A comment must stay one line, whatever a prefix holds. */
+function commentText(text: string): string {
+  return text.replace(/\p{Cc}/gu, '?');
+}
+
+function header(hop: 'download' | 'upload', lines: number, settings: HopSettings, config: Config): string {
+  const route = commentText(
+    hop === 'download'
+      ? `s3://${config.source.bucket}/${config.source.prefix} -> staging volumes`
+      : `staging volumes -> s3://${config.destination.bucket}/${config.destination.prefix}`,
+  );
+  const endpoint = hop === 'download' ? 'source' : 'destination';
+  return [
+    `# dualsync ${hop} manifest: ${lines} ${lines === 1 ? 'object' : 'objects'}, ${route}`,
+    `# By hand: s5cmd --numworkers ${settings.workers} --endpoint-url <${endpoint} endpoint> run <this file>, credentials in the environment.`,
+  ].join('\n');
+}
+
+/**
+ * Both run files of a plan: one line per download/redownload in download.s5cmd and one per
+ * upload in upload.s5cmd, in plan order, after a `#` header (run skips comment lines). Each ends
+ * with a newline.
+ */
+export function renderManifests(plan: Plan, config: Config): { download: string; upload: string } {
+  const downloads: string[] = [];
+  const uploads: string[] = [];
+  for (const action of plan.actions) {
+    if (action.kind === 'download' || action.kind === 'redownload') downloads.push(downloadLine(action, config, plan.hops.download));
+    else if (action.kind === 'upload') uploads.push(uploadLine(action, config, plan.hops.upload));
+  }
+  const file = (hop: 'download' | 'upload', lines: string[]): string =>
+    `${header(hop, lines.length, plan.hops[hop], config)}\n${lines.length === 0 ? '' : `${lines.join('\n')}\n`}`;
+  return { download: file('download', downloads), upload: file('upload', uploads) };
+}
