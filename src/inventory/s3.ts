@@ -1,0 +1,234 @@
+/**
+ * Listing a hop's bucket. A listing is complete or it is an error: a failed or cut-short listing
+ * must never look like "these objects are gone" (invariant 8), so every failure throws and
+ * every doubt about completeness is reported in `complete` and `warnings`.
+ */
+import { HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { S3ClientConfig, _Object } from '@aws-sdk/client-s3';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { describeError, isDualsyncError, opError, userError } from '../errors.ts';
+import type { DualsyncError } from '../errors.ts';
+import type { HopConfig } from '../model/config.ts';
+import type { Listing, ObjectEntry } from '../model/objects.ts';
+
+/** The most keys a Snowball's S3 adapter returns from ListObjectsV2, complete or not. */
+const SNOWBALL_V2_CUT = 1000;
+const DEFAULT_MAX_SOCKETS = 50;
+
+/**
+ * An S3 client for one hop: its endpoint, addressing, region (`snow` is the Snowball's signing
+ * region and is used as it is), credentials, TLS trust and proxy. Sockets are capped by the
+ * hop's connection budget, since a Snowball drops connections beyond 1,000.
+ */
+export function createS3Client(hop: HopConfig, options: { maxSockets?: number } = {}): S3Client {
+  const maxSockets = Math.max(1, Math.min(options.maxSockets ?? DEFAULT_MAX_SOCKETS, hop.maxConnections ?? Number.POSITIVE_INFINITY));
+  const agentOptions: https.AgentOptions & { proxyEnv?: Record<string, string> } = { keepAlive: true, maxSockets };
+  if (hop.tls.caBundle !== undefined) {
+    try {
+      agentOptions.ca = readFileSync(hop.tls.caBundle);
+    } catch (error) {
+      throw userError('E_CA_BUNDLE', `cannot read the CA bundle ${hop.tls.caBundle} of bucket ${hop.bucket}: ${describeError(error)}`, {
+        hint: 'Point tls.caBundle at the PEM file (for a Snowball: the output of `snowballEdge get-certificate`).',
+      });
+    }
+  }
+  if (!hop.tls.verify) agentOptions.rejectUnauthorized = false;
+  // Node's agents take a proxy from proxyEnv (Node 24.5+), so each hop can have its own.
+  if (hop.proxy !== undefined) agentOptions.proxyEnv = { HTTPS_PROXY: hop.proxy, HTTP_PROXY: hop.proxy };
+
+  const config: S3ClientConfig = {
+    region: hop.region,
+    forcePathStyle: hop.addressing === 'path',
+    requestHandler: { httpAgent: new http.Agent(agentOptions), httpsAgent: new https.Agent(agentOptions) },
+    // The hop's endpoint, or AWS's: never one picked up from AWS_ENDPOINT_URL* in the shell.
+    ignoreConfiguredEndpointUrls: true,
+    // Devices such as the Snowball adapter reject the newer flexible checksum headers.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  };
+  if (hop.endpoint !== undefined) config.endpoint = hop.endpoint;
+  const credentials = hop.credentials;
+  if (credentials.kind === 'static') {
+    config.credentials = { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, sessionToken: credentials.sessionToken };
+  } else if (credentials.kind === 'profile') {
+    config.profile = credentials.profile;
+  }
+  return new S3Client(config);
+}
+
+function where(hop: HopConfig, key?: string): string {
+  const at = hop.endpoint === undefined ? `region ${hop.region}` : hop.endpoint;
+  return `s3://${hop.bucket}/${hop.prefix}${key ?? ''} (${at})`;
+}
+
+const ACCESS_ERRORS = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'AllAccessDisabled', 'Forbidden']);
+const TLS_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number };
+  $fault?: 'client' | 'server';
+}
+
+/** Turns an SDK or network error into an operational error that says whether a retry can help. */
+export function classifyS3Error(error: unknown, hop: HopConfig, doing: string): DualsyncError {
+  const shape = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
+  const name = shape.name ?? '';
+  const status = shape.$metadata?.httpStatusCode;
+  const detail = describeError(error) || name;
+  const message = `${doing} ${where(hop)} failed: ${name && !detail.includes(name) ? `${name}: ` : ''}${detail}`;
+  const tlsCode = shape.code ?? (error as { cause?: { code?: string } })?.cause?.code ?? '';
+  if (ACCESS_ERRORS.has(name) || status === 403) {
+    return opError('E_S3_ACCESS', message, {
+      hint: `The credentials of this hop are wrong or may not list bucket ${hop.bucket}: check the access key, secret and profile, and s3:ListBucket / s3:GetObject permissions.`,
+      cause: error,
+    });
+  }
+  if (name === 'NoSuchBucket') {
+    const hint =
+      hop.region === 'snow'
+        ? `The Snowball's S3 adapter has no bucket ${hop.bucket}. Check the bucket name; if the device was reset or replaced, re-provision it as docs/snowball.md describes.`
+        : `Bucket ${hop.bucket} was not found at this endpoint: check the bucket name, endpoint and region of this hop.`;
+    return opError('E_S3_NO_BUCKET', message, { hint, cause: error });
+  }
+  if (TLS_ERRORS.has(tlsCode)) {
+    return opError('E_S3_TLS', message, {
+      hint: 'The server certificate is not trusted: set tls.caBundle to its CA (for a Snowball: `snowballEdge get-certificate`), or tls.verify: false on a trusted network.',
+      cause: error,
+    });
+  }
+  const retryable = status === undefined || status >= 500 || status === 429 || status === 408 || name === 'SlowDown' || name === 'RequestTimeout';
+  return opError('E_S3_FAILED', message, {
+    hint: retryable ? 'The server or the network failed; a later run retries.' : undefined,
+    retryable,
+    cause: error,
+  });
+}
+
+function unquote(etag: string | undefined): string {
+  if (etag === undefined) return '';
+  return etag.length >= 2 && etag.startsWith('"') && etag.endsWith('"') ? etag.slice(1, -1) : etag;
+}
+
+export interface ListOptions {
+  signal?: AbortSignal;
+  /** Called after each page with the number of entries listed so far (for progress). */
+  onPage?: (listed: number) => void;
+  /** Keys per page to ask for (the server may return fewer); the server's default when unset. */
+  maxKeys?: number;
+}
+
+/**
+ * Lists every object under the hop's prefix, following every page (ListObjectsV2 continuation
+ * tokens, or ListObjects v1 markers for `listApi: v1`). Keys come back relative to the prefix,
+ * in whatever order the server sent them (a Snowball's v1 answer is unsorted); the prefix's own
+ * "folder" object is left out. Throws an operational error rather than return a partial listing.
+ */
+export async function listHop(client: S3Client, hop: HopConfig, options: ListOptions = {}): Promise<Listing> {
+  const entries: ObjectEntry[] = [];
+  const warnings: string[] = [];
+  let complete = true;
+  let outsidePrefix = 0;
+  const take = (contents: _Object[] | undefined) => {
+    for (const object of contents ?? []) {
+      const key = object.Key ?? '';
+      if (!key.startsWith(hop.prefix)) {
+        outsidePrefix++;
+        continue;
+      }
+      const relative = key.slice(hop.prefix.length);
+      if (relative === '') continue;
+      entries.push({ key: relative, size: object.Size ?? 0, etag: unquote(object.ETag) });
+    }
+  };
+  const prefix = hop.prefix === '' ? undefined : hop.prefix;
+  const noProgress = (what: string) =>
+    opError('E_S3_LIST_LOOP', `listing ${where(hop)} repeated ${what}: the server is not making progress, so the listing was stopped`, {
+      hint: hop.listApi === 'v2' ? 'The server may not support ListObjectsV2 paging; try `listApi: v1` for this hop.' : 'Report this server behaviour; the listing cannot be trusted.',
+    });
+
+  try {
+    if (hop.listApi === 'v1') {
+      const seen = new Set<string>();
+      let marker: string | undefined;
+      for (;;) {
+        const page = await client.send(new ListObjectsCommand({ Bucket: hop.bucket, Prefix: prefix, Marker: marker, MaxKeys: options.maxKeys }), {
+          abortSignal: options.signal,
+        });
+        take(page.Contents);
+        options.onPage?.(entries.length);
+        if (page.IsTruncated !== true) break;
+        // v1 gives NextMarker only with a delimiter; otherwise the last key is the marker.
+        const next = page.NextMarker ?? page.Contents?.at(-1)?.Key;
+        if (next === undefined) throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a marker to continue from`, { retryable: true });
+        if (seen.has(next)) throw noProgress(`the marker ${JSON.stringify(next)}`);
+        seen.add(next);
+        marker = next;
+      }
+    } else {
+      const seen = new Set<string>();
+      let token: string | undefined;
+      let pages = 0;
+      let rawKeys = 0;
+      for (;;) {
+        const page = await client.send(
+          new ListObjectsV2Command({ Bucket: hop.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: options.maxKeys }),
+          { abortSignal: options.signal },
+        );
+        pages++;
+        rawKeys += page.Contents?.length ?? 0;
+        take(page.Contents);
+        options.onPage?.(entries.length);
+        if (page.IsTruncated !== true) break;
+        const next = page.NextContinuationToken;
+        if (next === undefined || next === '') {
+          throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a continuation token`, {
+            hint: 'The server may not support ListObjectsV2 paging; try `listApi: v1` for this hop.',
+            retryable: true,
+          });
+        }
+        if (seen.has(next)) throw noProgress('a continuation token');
+        seen.add(next);
+        token = next;
+      }
+      if (hop.region === 'snow' && pages === 1 && rawKeys === SNOWBALL_V2_CUT) {
+        complete = false;
+        warnings.push(
+          `listing ${where(hop)} returned exactly 1,000 keys: it was probably cut at 1,000 keys by the Snowball S3 adapter, which does not page ListObjectsV2; set listApi: v1 for this hop`,
+        );
+      }
+    }
+  } catch (error) {
+    if (isDualsyncError(error)) throw error;
+    if (options.signal?.aborted === true) {
+      throw opError('E_ABORTED', `listing ${where(hop)} was stopped`, { retryable: true, cause: error });
+    }
+    throw classifyS3Error(error, hop, 'listing');
+  }
+  if (outsidePrefix > 0) {
+    warnings.push(`listing ${where(hop)} returned ${outsidePrefix} keys outside the prefix (the server ignored it); they were left out`);
+  }
+  return { entries, complete, warnings };
+}
+
+/** One object's size and ETag by relative key; undefined only when the server says it does not exist. */
+export async function headObject(client: S3Client, hop: HopConfig, key: string): Promise<ObjectEntry | undefined> {
+  try {
+    const head = await client.send(new HeadObjectCommand({ Bucket: hop.bucket, Key: hop.prefix + key }));
+    return { key, size: head.ContentLength ?? 0, etag: unquote(head.ETag) };
+  } catch (error) {
+    const shape = error as SdkErrorShape;
+    if (shape.name === 'NotFound' || shape.name === 'NoSuchKey' || shape.$metadata?.httpStatusCode === 404) return undefined;
+    throw classifyS3Error(error, { ...hop, prefix: hop.prefix + key }, 'reading the header of');
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * Device behaviours MinIO cannot show: a Snowball's single unsorted v1 answer, v1 pages without
+ * NextMarker, servers that repeat a marker or token forever, ignore the prefix, or answer 503.
+ * A small scripted HTTP server on 127.0.0.1 plays each device; the real AWS SDK talks to it, so
+ * request signing, XML parsing and retries are the real ones. (MinIO-backed cases live in
+ * inventory.test.ts.)
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isDualsyncError } from '../../src/errors.ts';
+import type { DualsyncError } from '../../src/errors.ts';
+import { createS3Client, headObject, listHop } from '../../src/inventory/s3.ts';
+import type { HopConfig } from '../../src/model/config.ts';
+import { cleanup } from '../harness/index.ts';
+
+afterAll(cleanup);
+
+interface Page {
+  keys: string[];
+  truncated: boolean;
+  nextMarker?: string;
+  nextToken?: string;
+}
+
+type Script = (request: { query: URLSearchParams; headers: IncomingMessage['headers']; method: string }) => Page | { status: number; code: string } | 'head';
+
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+function pageXml(page: Page, v2: boolean): string {
+  const contents = page.keys
+    .map((key) => `<Contents><Key>${escapeXml(key)}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>&quot;etag-${escapeXml(key)}&quot;</ETag><Size>${key.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`)
+    .join('');
+  const paging = v2
+    ? `<KeyCount>${page.keys.length}</KeyCount>${page.nextToken === undefined ? '' : `<NextContinuationToken>${escapeXml(page.nextToken)}</NextContinuationToken>`}`
+    : page.nextMarker === undefined
+      ? ''
+      : `<NextMarker>${escapeXml(page.nextMarker)}</NextMarker>`;
+  return `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><Prefix></Prefix><MaxKeys>1000</MaxKeys><IsTruncated>${page.truncated}</IsTruncated>${paging}${contents}</ListBucketResult>`;
+}
+
+interface Device {
+  endpoint: string;
+  requests: { query: URLSearchParams; headers: IncomingMessage['headers'] }[];
+  maxConcurrent: number;
+  close(): Promise<void>;
+}
+
+const devices: Server[] = [];
+afterAll(() => Promise.all(devices.map((server) => new Promise<void>((resolve) => server.close(() => resolve())))));
+
+async function device(script: Script, delayMs = 0): Promise<Device> {
+  const state: Device = { endpoint: '', requests: [], maxConcurrent: 0, close: async () => {} };
+  let open = 0;
+  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const url = new URL(request.url ?? '/', 'http://device');
+    state.requests.push({ query: url.searchParams, headers: request.headers });
+    request.resume();
+    const answer = script({ query: url.searchParams, headers: request.headers, method: request.method ?? 'GET' });
+    setTimeout(() => {
+      if (answer === 'head') {
+        response.writeHead(200, { 'content-length': '3', etag: '"abc"' }).end();
+      } else if ('status' in answer) {
+        response.writeHead(answer.status, { 'content-type': 'application/xml' });
+        response.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${answer.code}</Code><Message>scripted</Message></Error>`);
+      } else {
+        response.writeHead(200, { 'content-type': 'application/xml' });
+        response.end(pageXml(answer, url.searchParams.get('list-type') === '2'));
+      }
+    }, delayMs);
+  });
+  server.on('connection', (socket) => {
+    open++;
+    state.maxConcurrent = Math.max(state.maxConcurrent, open);
+    socket.on('close', () => open--);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  devices.push(server);
+  state.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return state;
+}
+
+function hop(endpoint: string, extra: Partial<HopConfig> = {}): HopConfig {
+  return {
+    bucket: 'bucket',
+    prefix: '',
+    region: 'snow',
+    endpoint,
+    addressing: 'path',
+    tls: { verify: true },
+    listApi: 'v1',
+    credentials: { kind: 'static', accessKeyId: 'AKIDSNOW', secretAccessKey: 'snow-secret', inline: false },
+    ...extra,
+  };
+}
+
+async function failure(promise: Promise<unknown>): Promise<DualsyncError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isDualsyncError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('listHop against scripted devices', () => {
+  it('Snowball v1: one unsorted, unpaginated answer is taken whole, in the order sent', async () => {
+    const keys = Array.from({ length: 1500 }, (_, i) => `k${(i * 7919) % 1500}`);
+    const snow = await device(() => ({ keys, truncated: false }));
+    const config = hop(snow.endpoint);
+    const listing = await listHop(createS3Client(config), config);
+    expect(listing.entries.map((entry) => entry.key)).toEqual(keys);
+    expect(listing.complete).toBe(true);
+    expect(listing.entries[0]).toEqual({ key: keys[0], size: keys[0]!.length, etag: `etag-${keys[0]}` });
+    expect(snow.requests).toHaveLength(1);
+    // Signed for the Snowball's region as configured.
+    expect(String(snow.requests[0]?.headers.authorization)).toContain('/snow/s3/aws4_request');
+  });
+
+  it('v1 pages without NextMarker: the last key of each page is the next marker', async () => {
+    const pages = [['a', 'b'], ['c', 'd'], ['e']];
+    const server = await device(({ query }) => {
+      const index = ['', 'b', 'd'].indexOf(query.get('marker') ?? '');
+      return { keys: pages[index] ?? [], truncated: index < 2 };
+    });
+    const config = hop(server.endpoint);
+    const listing = await listHop(createS3Client(config), config);
+    expect(listing.entries.map((entry) => entry.key)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(server.requests.map((request) => request.query.get('marker'))).toEqual([null, 'b', 'd']);
+  });
+
+  const loops: { name: string; listApi: HopConfig['listApi']; page: Page }[] = [
+    { name: 'v1 repeating the same NextMarker', listApi: 'v1', page: { keys: ['a'], truncated: true, nextMarker: 'a' } },
+    { name: 'v2 repeating the same continuation token', listApi: 'v2', page: { keys: ['a'], truncated: true, nextToken: 'same-token' } },
+  ];
+  for (const { name, listApi, page } of loops) {
+    it(`${name}: stopped with E_S3_LIST_LOOP instead of looping`, async () => {
+      const server = await device(() => page);
+      const config = hop(server.endpoint, { listApi });
+      const error = await failure(listHop(createS3Client(config), config));
+      expect(error.code).toBe('E_S3_LIST_LOOP');
+      expect(server.requests.length).toBeLessThanOrEqual(3);
+    });
+  }
+
+  it('v2 truncated without a continuation token: E_S3_LIST_TRUNCATED suggesting listApi v1', async () => {
+    const server = await device(() => ({ keys: ['a'], truncated: true }));
+    const config = hop(server.endpoint, { listApi: 'v2' });
+    const error = await failure(listHop(createS3Client(config), config));
+    expect(error.code).toBe('E_S3_LIST_TRUNCATED');
+    expect(error.hint).toMatch(/listApi: v1/);
+  });
+
+  it('a server that ignores the prefix: foreign keys left out, with a warning', async () => {
+    const server = await device(() => ({ keys: ['sensors/a', 'other/b', 'sensors/', 'sensors/c/d'], truncated: false }));
+    const config = hop(server.endpoint, { prefix: 'sensors/' });
+    const listing = await listHop(createS3Client(config), config);
+    expect(listing.entries.map((entry) => entry.key)).toEqual(['a', 'c/d']);
+    expect(listing.warnings.join('\n')).toMatch(/1 keys outside the prefix/);
+  });
+
+  const statuses: { status: number; code: string; retryable: boolean }[] = [
+    { status: 503, code: 'SlowDown', retryable: true },
+    { status: 500, code: 'InternalError', retryable: true },
+    { status: 400, code: 'InvalidArgument', retryable: false },
+  ];
+  for (const { status, code, retryable } of statuses) {
+    it(`${status} ${code} on a page after the first: an error (retryable ${retryable}), never the first page alone`, async () => {
+      const server = await device(({ query }) => (query.get('marker') === null ? { keys: ['a'], truncated: true } : { status, code }));
+      const config = hop(server.endpoint);
+      const error = await failure(listHop(createS3Client(config), config));
+      expect(error.code).toBe('E_S3_FAILED');
+      expect(error.retryable).toBe(retryable);
+      expect(error.message).toContain(code);
+    });
+  }
+});
+
+describe('createS3Client', () => {
+  it("caps the client's sockets at the hop's connection budget", async () => {
+    const server = await device(() => 'head', 150);
+    const config = hop(server.endpoint, { maxConnections: 3 });
+    const client = createS3Client(config, { maxSockets: 64 });
+    const heads = await Promise.all(Array.from({ length: 12 }, (_, i) => headObject(client, config, `k${i}`)));
+    expect(heads.every((head) => head?.etag === 'abc' && head.size === 3)).toBe(true);
+    expect(server.maxConcurrent).toBeLessThanOrEqual(3);
+    expect(server.maxConcurrent).toBeGreaterThan(1);
+  });
+});

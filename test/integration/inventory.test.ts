@@ -1,0 +1,242 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isDualsyncError } from '../../src/errors.ts';
+import type { DualsyncError } from '../../src/errors.ts';
+import { createS3Client, headObject, listHop } from '../../src/inventory/s3.ts';
+import type { HopConfig } from '../../src/model/config.ts';
+import { cleanup, createBucket, hopFor, md5, putMultipart, putObjects, startMinio } from '../harness/index.ts';
+import type { MinioServer } from '../harness/index.ts';
+
+afterAll(cleanup);
+
+const MANY = 2_500;
+/** Keys that must come back byte-exact: spaces, quotes, wildcards, unicode twins, leading dashes. */
+const HOSTILE = [
+  'with space/file name.txt',
+  'quote\'s "double".bin',
+  'glob*star?.log',
+  'brackets[0]/x[1-2].csv',
+  'braces{a,b}(paren)!.dat',
+  'back\\slash.txt',
+  'ünïcödé/日本語.txt',
+  'caf\u00e9-nfc.txt',
+  'cafe\u0301-nfd.txt',
+  'Case.txt',
+  'case.txt',
+  '-leading-dash',
+  '%+#&=;|$`.weird',
+  'empty-object',
+];
+
+let edge: MinioServer;
+let bucket: string;
+const bodies = new Map<string, string>();
+
+async function listError(promise: Promise<unknown>): Promise<DualsyncError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isDualsyncError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected the listing to fail');
+}
+
+function keysOf(entries: { key: string }[]): string[] {
+  return entries.map((entry) => entry.key).sort();
+}
+
+beforeAll(async () => {
+  edge = await startMinio('edge');
+  bucket = await createBucket(edge);
+  const objects: { key: string; body: string }[] = [];
+  for (let i = 0; i < MANY; i++) objects.push({ key: `data/d${i % 10}/obj-${String(i).padStart(5, '0')}`, body: `body ${i}` });
+  for (const key of HOSTILE) objects.push({ key: `data/${key}`, body: key === 'empty-object' ? '' : `hostile ${key}` });
+  objects.push({ key: 'data/', body: '' }); // a "folder" object: the prefix itself
+  objects.push({ key: 'other/outside.txt', body: 'not under data/' });
+  for (const { key, body } of objects) bodies.set(key, body);
+  await putObjects(edge, bucket, objects);
+});
+
+function expectedUnder(prefix: string): string[] {
+  return [...bodies.keys()].filter((key) => key.startsWith(prefix) && key !== prefix).map((key) => key.slice(prefix.length)).sort();
+}
+
+describe('listHop against MinIO', () => {
+  const variants: { name: string; listApi: HopConfig['listApi']; maxKeys?: number; minPages: number }[] = [
+    { name: 'ListObjectsV2, 300 keys a page: every continuation page', listApi: 'v2', maxKeys: 300, minPages: 9 },
+    { name: 'ListObjectsV2, server page size', listApi: 'v2', minPages: 3 },
+    { name: 'ListObjects v1, 300 keys a page: marker paging', listApi: 'v1', maxKeys: 300, minPages: 9 },
+  ];
+  for (const { name, listApi, maxKeys, minPages } of variants) {
+    it(`${name}: all ${MANY} + hostile keys, relative, folder object left out`, async () => {
+      const hop = hopFor(edge, bucket, { prefix: 'data/', listApi });
+      const progress: number[] = [];
+      const listing = await listHop(createS3Client(hop), hop, { maxKeys, onPage: (listed) => progress.push(listed) });
+      expect(listing.complete).toBe(true);
+      expect(listing.warnings).toEqual([]);
+      expect(keysOf(listing.entries)).toEqual(expectedUnder('data/'));
+      expect(progress.length).toBeGreaterThanOrEqual(minPages);
+      expect(progress.at(-1)).toBe(MANY + HOSTILE.length);
+      expect(new Set(listing.entries.map((entry) => entry.key)).size).toBe(listing.entries.length);
+    });
+  }
+
+  it('keys with spaces, quotes, wildcards, unicode twins come back byte-exact with unquoted MD5 ETags', async () => {
+    const hop = hopFor(edge, bucket, { prefix: 'data/' });
+    const listing = await listHop(createS3Client(hop), hop);
+    const byKey = new Map(listing.entries.map((entry) => [entry.key, entry]));
+    for (const key of HOSTILE) {
+      const entry = byKey.get(key);
+      expect(entry, key).toBeDefined();
+      const body = bodies.get(`data/${key}`) ?? '';
+      expect(entry?.etag, key).toBe(md5(body));
+      expect(entry?.size, key).toBe(Buffer.byteLength(body));
+    }
+    expect(byKey.has('caf\u00e9-nfc.txt') && byKey.has('cafe\u0301-nfd.txt')).toBe(true);
+  });
+
+  it('a narrower prefix: only its keys, relative to it', async () => {
+    const hop = hopFor(edge, bucket, { prefix: 'data/d3/' });
+    const listing = await listHop(createS3Client(hop), hop, { maxKeys: 100 });
+    expect(listing.entries).toHaveLength(MANY / 10);
+    expect(keysOf(listing.entries)).toEqual(expectedUnder('data/d3/'));
+    expect(listing.entries.every((entry) => !entry.key.startsWith('data/'))).toBe(true);
+  });
+
+  it('no prefix: the whole bucket, the folder object included as "data/"', async () => {
+    const hop = hopFor(edge, bucket);
+    const listing = await listHop(createS3Client(hop), hop);
+    expect(listing.entries).toHaveLength(bodies.size);
+  });
+
+  it('multipart object: its "-N" ETag, unquoted', async () => {
+    const mp = await createBucket(edge);
+    const body = Buffer.alloc(6 * 1024 * 1024, 3);
+    const etag = await putMultipart(edge, mp, 'big/one.bin', body, 5 * 1024 * 1024);
+    const hop = hopFor(edge, mp, { prefix: 'big/' });
+    const listing = await listHop(createS3Client(hop), hop);
+    expect(listing.entries).toEqual([{ key: 'one.bin', size: body.length, etag }]);
+    expect(etag).toMatch(/^[0-9a-f]{32}-2$/);
+  });
+
+  it('an empty bucket: an empty, complete listing', async () => {
+    const hop = hopFor(edge, await createBucket(edge));
+    expect(await listHop(createS3Client(hop), hop)).toEqual({ entries: [], complete: true, warnings: [] });
+  });
+
+  describe('Snowball ListObjectsV2 cut at 1,000 keys', () => {
+    let exactly1000: string;
+    let fewer: string;
+    beforeAll(async () => {
+      exactly1000 = await createBucket(edge);
+      fewer = await createBucket(edge);
+      await putObjects(edge, exactly1000, Array.from({ length: 1000 }, (_, i) => ({ key: `k/${i}`, body: 'x' })));
+      await putObjects(edge, fewer, Array.from({ length: 999 }, (_, i) => ({ key: `k/${i}`, body: 'x' })));
+    });
+
+    it('region snow, v2, exactly 1,000 keys in one answer: incomplete, warning names cause and fix', async () => {
+      const hop = hopFor(edge, exactly1000, { region: 'snow' });
+      const listing = await listHop(createS3Client(hop), hop);
+      expect(listing.entries).toHaveLength(1000);
+      expect(listing.complete).toBe(false);
+      expect(listing.warnings.join('\n')).toMatch(/cut at 1,000 keys by the Snowball S3 adapter.*set listApi: v1/);
+    });
+
+    const fine: { name: string; bucket: () => string; overrides: Partial<HopConfig> }[] = [
+      { name: 'region snow, v1: complete', bucket: () => exactly1000, overrides: { region: 'snow', listApi: 'v1' } },
+      { name: 'region snow, v2, 999 keys: complete', bucket: () => fewer, overrides: { region: 'snow' } },
+      { name: 'an ordinary region, v2, 1,000 keys: complete', bucket: () => exactly1000, overrides: {} },
+    ];
+    for (const { name, bucket: which, overrides } of fine) {
+      it(name, async () => {
+        const hop = hopFor(edge, which(), overrides);
+        const listing = await listHop(createS3Client(hop), hop);
+        expect(listing.complete).toBe(true);
+        expect(listing.warnings).toEqual([]);
+      });
+    }
+  });
+
+  describe('failures are errors, never short listings', () => {
+    it('wrong secret: E_S3_ACCESS, not retryable, hint about credentials', async () => {
+      const hop = hopFor(edge, bucket, { credentials: { kind: 'static', accessKeyId: edge.accessKeyId, secretAccessKey: 'wrong-secret', inline: false } });
+      const error = await listError(listHop(createS3Client(hop), hop));
+      expect(error.code).toBe('E_S3_ACCESS');
+      expect(error.retryable).toBe(false);
+      expect(error.hint).toMatch(/credentials/);
+      expect(`${error.message} ${error.hint}`).not.toContain('wrong-secret');
+    });
+
+    it('unknown access key: E_S3_ACCESS', async () => {
+      const hop = hopFor(edge, bucket, { credentials: { kind: 'static', accessKeyId: 'cloud-admin', secretAccessKey: 'whatever1', inline: false } });
+      expect((await listError(listHop(createS3Client(hop), hop))).code).toBe('E_S3_ACCESS');
+    });
+
+    const missing: { name: string; region: string; hint: RegExp }[] = [
+      { name: 'missing bucket: E_S3_NO_BUCKET naming the bucket', region: 'us-east-1', hint: /bucket name/ },
+      { name: 'missing bucket on a Snowball: hint to re-provision', region: 'snow', hint: /re-provision.*docs\/snowball\.md/ },
+    ];
+    for (const { name, region, hint } of missing) {
+      for (const listApi of ['v1', 'v2'] as const) {
+        it(`${name} (${listApi})`, async () => {
+          const hop = hopFor(edge, 'no-such-bucket-here', { region, listApi });
+          const error = await listError(listHop(createS3Client(hop), hop));
+          expect(error.code).toBe('E_S3_NO_BUCKET');
+          expect(error.retryable).toBe(false);
+          expect(error.message).toContain('no-such-bucket-here');
+          expect(error.hint).toMatch(hint);
+        });
+      }
+    }
+
+    it('a listing that was asked to stop: E_ABORTED', async () => {
+      const hop = hopFor(edge, bucket, { prefix: 'data/' });
+      const controller = new AbortController();
+      controller.abort();
+      expect((await listError(listHop(createS3Client(hop), hop, { signal: controller.signal }))).code).toBe('E_ABORTED');
+    });
+
+    it('a stopped server: retryable E_S3_FAILED', async () => {
+      const gone = await startMinio('gone');
+      const goneBucket = await createBucket(gone);
+      const hop = hopFor(gone, goneBucket);
+      const client = createS3Client(hop);
+      expect((await listHop(client, hop)).complete).toBe(true);
+      await gone.stop();
+      const error = await listError(listHop(client, hop));
+      expect(error.code).toBe('E_S3_FAILED');
+      expect(error.retryable).toBe(true);
+      expect(error.message).toContain(gone.endpoint);
+    });
+
+    it('an unreadable CA bundle: a user error naming the file', () => {
+      let error: unknown;
+      try {
+        createS3Client(hopFor(edge, bucket, { tls: { verify: true, caBundle: '/nonexistent/snowball.pem' } }));
+      } catch (caught) {
+        error = caught;
+      }
+      expect(isDualsyncError(error) && error.kind === 'user' && error.message).toMatch(/\/nonexistent\/snowball\.pem/);
+    });
+  });
+});
+
+describe('headObject against MinIO', () => {
+  it('an existing key: its size and unquoted ETag, relative key', async () => {
+    const hop = hopFor(edge, bucket, { prefix: 'data/' });
+    const key = 'with space/file name.txt';
+    const body = bodies.get(`data/${key}`) ?? '';
+    expect(await headObject(createS3Client(hop), hop, key)).toEqual({ key, size: Buffer.byteLength(body), etag: md5(body) });
+  });
+
+  it('a missing key: undefined', async () => {
+    const hop = hopFor(edge, bucket, { prefix: 'data/' });
+    expect(await headObject(createS3Client(hop), hop, 'not/there')).toBeUndefined();
+  });
+
+  it('wrong credentials: an error, not "missing"', async () => {
+    const hop = hopFor(edge, bucket, { prefix: 'data/', credentials: { kind: 'static', accessKeyId: edge.accessKeyId, secretAccessKey: 'nope-nope', inline: false } });
+    const error = await listError(headObject(createS3Client(hop), hop, 'Case.txt'));
+    expect(error.code).toBe('E_S3_ACCESS');
+  });
+});
