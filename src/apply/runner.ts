@@ -1,0 +1,111 @@
+import { createInterface } from 'node:readline';
+import { execa } from 'execa';
+
+/** A success line of `s5cmd --json`: the exact source and destination of one finished copy. */
+export interface S5Success {
+  source: string;
+  destination: string;
+  size?: number;
+}
+
+/** An error line of `s5cmd --json` (stderr): the command as s5cmd re-joined it, and its error. */
+export interface S5Failure {
+  command: string;
+  error: string;
+}
+
+export interface HopRunResult {
+  exitCode: number | undefined;
+  failures: S5Failure[];
+  /** stderr lines that were not JSON (panics, usage errors). */
+  otherErrors: string[];
+  /** Set when the process was killed by a signal. */
+  signal?: string;
+}
+
+/**
+ * One long-lived `s5cmd --json run` for one hop. Lines written with `send` run as they arrive
+ * (s5cmd reads its standard input line by line), so apply can feed each upload as soon as its
+ * download is verified. Credentials travel in `env` only, never in the argument list.
+ */
+export class HopRunner {
+  readonly #process;
+  readonly #done: Promise<HopRunResult>;
+  #ended = false;
+
+  constructor(options: { s5cmd: string; args: string[]; env: Record<string, string>; onSuccess: (result: S5Success) => void; onFailure?: (failure: S5Failure) => void; signal?: AbortSignal }) {
+    this.#process = execa(options.s5cmd, [...options.args, 'run'], {
+      env: options.env,
+      extendEnv: false,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+      reject: false,
+      cancelSignal: options.signal,
+      forceKillAfterDelay: 5000,
+    });
+    const failures: S5Failure[] = [];
+    const otherErrors: string[] = [];
+    const stdoutDone = new Promise<void>((resolve) => {
+      createInterface({ input: this.#process.stdout! }).on('line', (line) => {
+        const parsed = parseJson(line);
+        if (parsed && parsed.success === true && typeof parsed.source === 'string' && typeof parsed.destination === 'string') {
+          const object = parsed.object as { size?: number } | undefined;
+          options.onSuccess({ source: parsed.source, destination: parsed.destination, size: object?.size });
+        }
+      }).on('close', resolve);
+    });
+    const stderrDone = new Promise<void>((resolve) => {
+      createInterface({ input: this.#process.stderr! }).on('line', (line) => {
+        const parsed = parseJson(line);
+        if (parsed && typeof parsed.error === 'string') {
+          const failure = { command: String(parsed.command ?? ''), error: parsed.error };
+          failures.push(failure);
+          options.onFailure?.(failure);
+        } else if (line.trim() !== '') {
+          otherErrors.push(line);
+        }
+      }).on('close', resolve);
+    });
+    // A broken pipe on stdin (s5cmd died) shows up in the exit result; do not crash on it.
+    this.#process.stdin!.on('error', () => undefined);
+    this.#done = Promise.all([this.#process, stdoutDone, stderrDone]).then(([result]) => ({
+      exitCode: result.exitCode,
+      failures,
+      otherErrors,
+      signal: result.signal ?? undefined,
+    }));
+  }
+
+  /** Queues one run-file line (without its newline). */
+  send(line: string): void {
+    if (this.#ended) throw new Error('assertion failed: line sent after the hop input was closed');
+    this.#process.stdin!.write(`${line}\n`);
+  }
+
+  /** No more lines: s5cmd finishes what it has and exits. */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#process.stdin!.end();
+  }
+
+  get pid(): number | undefined {
+    return this.#process.pid;
+  }
+
+  /** Resolves when s5cmd has exited and both its streams are read. */
+  done(): Promise<HopRunResult> {
+    return this.#done;
+  }
+}
+
+function parseJson(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}

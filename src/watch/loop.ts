@@ -1,0 +1,79 @@
+import { isDualsyncError } from '../errors.ts';
+
+export interface CycleResult {
+  /** Objects that moved or were recorded this cycle; 0 means the sites were in sync. */
+  changes: number;
+  failures: number;
+}
+
+export interface WatchOptions {
+  intervalMs: number;
+  /** One plan-and-apply cycle. */
+  cycle: () => Promise<CycleResult>;
+  /** Resolves after `ms`, or early when `signal` aborts. */
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Aborts when the operator asks to stop: the current cycle finishes, no new one starts. */
+  stop: AbortSignal;
+  random: () => number;
+  log: (line: string) => void;
+  once?: boolean;
+  /** Longest wait after repeated failures. */
+  maxBackoffMs?: number;
+}
+
+export interface WatchSummary {
+  cycles: number;
+  failedCycles: number;
+  /** The error that ended the loop, when it was not retryable. */
+  fatal?: unknown;
+}
+
+/**
+ * Delay before the next cycle after `failures` failed cycles in a row: exponential from the
+ * interval, capped, with full jitter so that many sites do not retry in step.
+ */
+export function backoffMs(intervalMs: number, failures: number, maxMs: number, random: () => number): number {
+  if (failures === 0) return intervalMs;
+  const ceiling = Math.min(maxMs, intervalMs * 2 ** Math.min(failures, 20));
+  return Math.round(intervalMs + random() * (ceiling - intervalMs));
+}
+
+/**
+ * `dualsync watch`: plan and apply in a loop. A retryable error (or a cycle with failed
+ * objects) backs off exponentially with jitter; a non-retryable one (bad credentials, a
+ * broken ledger) ends the loop, because repeating it cannot help.
+ */
+export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
+  const maxBackoff = options.maxBackoffMs ?? Math.max(options.intervalMs, 15 * 60_000);
+  let cycles = 0;
+  let failedCycles = 0;
+  let failuresInARow = 0;
+  while (!options.stop.aborted) {
+    cycles++;
+    try {
+      const result = await options.cycle();
+      if (result.failures > 0) {
+        failedCycles++;
+        failuresInARow++;
+        options.log(`cycle ${cycles}: ${result.failures} object(s) failed; they are retried next cycle`);
+      } else {
+        failuresInARow = 0;
+        options.log(result.changes === 0 ? `cycle ${cycles}: in sync` : `cycle ${cycles}: ${result.changes} change(s) applied`);
+      }
+    } catch (error) {
+      failedCycles++;
+      failuresInARow++;
+      const message = error instanceof Error ? error.message : String(error);
+      if (isDualsyncError(error) && !error.retryable) {
+        options.log(`cycle ${cycles}: ${message} (not retryable; stopping)`);
+        return { cycles, failedCycles, fatal: error };
+      }
+      options.log(`cycle ${cycles}: ${message}`);
+    }
+    if (options.once || options.stop.aborted) break;
+    const wait = backoffMs(options.intervalMs, failuresInARow, maxBackoff, options.random);
+    if (failuresInARow > 0) options.log(`retrying in ${Math.round(wait / 1000)}s`);
+    await options.sleep(wait, options.stop);
+  }
+  return { cycles, failedCycles };
+}

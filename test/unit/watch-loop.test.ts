@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { backoffMs, watchLoop, type CycleResult } from '../../src/watch/loop.ts';
+import { opError, userError } from '../../src/errors.ts';
+
+function harness(results: (CycleResult | Error)[], options: { stopAfter?: number } = {}) {
+  const stop = new AbortController();
+  const sleeps: number[] = [];
+  const logs: string[] = [];
+  let calls = 0;
+  return {
+    sleeps,
+    logs,
+    run: (once = false) =>
+      watchLoop({
+        intervalMs: 1000,
+        once,
+        stop: stop.signal,
+        random: () => 0.5,
+        log: (line) => logs.push(line),
+        sleep: async (ms) => {
+          sleeps.push(ms);
+          if (options.stopAfter !== undefined && sleeps.length >= options.stopAfter) stop.abort();
+        },
+        cycle: async () => {
+          const next = results[Math.min(calls++, results.length - 1)]!;
+          if (next instanceof Error) throw next;
+          return next;
+        },
+      }),
+  };
+}
+
+describe('watch loop', () => {
+  it('in sync: waits the interval between cycles until stopped', async () => {
+    const h = harness([{ changes: 0, failures: 0 }], { stopAfter: 3 });
+    const summary = await h.run();
+    expect(summary).toEqual({ cycles: 3, failedCycles: 0 });
+    expect(h.sleeps).toEqual([1000, 1000, 1000]);
+  });
+
+  it('retryable errors back off exponentially with jitter, then recover', async () => {
+    const flaky = opError('E_NET', 'connection reset', { retryable: true });
+    const h = harness([flaky, flaky, flaky, { changes: 1, failures: 0 }], { stopAfter: 4 });
+    const summary = await h.run();
+    expect(summary.failedCycles).toBe(3);
+    expect(h.sleeps).toEqual([1500, 2500, 4500, 1000]);
+  });
+
+  it('a non-retryable error ends the loop and is returned', async () => {
+    const denied = opError('E_DENIED', 'access denied', { retryable: false });
+    const h = harness([denied]);
+    const summary = await h.run();
+    expect(summary.fatal).toBe(denied);
+    expect(h.logs.join('\n')).toMatch(/not retryable/);
+  });
+
+  it('a user error (lock held) is not retried either', async () => {
+    const locked = userError('E_LOCKED', 'locked');
+    expect((await harness([locked]).run()).fatal).toBe(locked);
+  });
+
+  it('--once runs exactly one cycle', async () => {
+    const h = harness([{ changes: 2, failures: 0 }]);
+    expect((await h.run(true)).cycles).toBe(1);
+    expect(h.sleeps).toEqual([]);
+  });
+
+  it('failed objects count as a failed cycle and back off', async () => {
+    const h = harness([{ changes: 1, failures: 2 }, { changes: 0, failures: 0 }], { stopAfter: 2 });
+    await h.run();
+    expect(h.sleeps[0]).toBeGreaterThan(1000);
+  });
+});
+
+describe('backoff', () => {
+  it.each([
+    [0, 1000],
+    [1, 1000 + 0.5 * 1000],
+    [2, 1000 + 0.5 * 3000],
+    [30, 1000 + 0.5 * (60_000 - 1000)],
+  ])('after %i failures waits %i ms (random 0.5, cap 60 s)', (failures, expected) => {
+    expect(backoffMs(1000, failures, 60_000, () => 0.5)).toBe(expected);
+  });
+});
