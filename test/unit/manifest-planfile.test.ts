@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { isDualsyncError } from '../../src/errors.ts';
+import { canonicalPlanJson, parsePlanFile, serializePlanFile } from '../../src/manifest/planfile.ts';
+import type { Plan, PlanFile } from '../../src/model/plan.ts';
+import { planSync } from '../../src/plan/planner.ts';
+import { inventory, testConfig } from '../builders.ts';
+
+const plan: Plan = planSync(
+  testConfig({ source: { maxConnections: 500 } }),
+  inventory()
+    .volume('/v1', { free: 100, reserve: 5 })
+    .source('new "quoted" caf\u00e9', 10)
+    .staged('/v1', 'staged', 4)
+    .source('a//b', 1)
+    .destIncomplete('cut short')
+    .build(),
+);
+
+const planFile: PlanFile = {
+  formatVersion: 1,
+  createdAt: '2025-01-02T03:04:05.000Z',
+  configDigest: 'c'.repeat(64),
+  inputDigest: 'i'.repeat(64),
+  ledgerSerial: 7,
+  planDigest: 'p'.repeat(64),
+  plan,
+};
+
+function userErrorOf(run: () => unknown): { code: string; message: string; hint?: string } {
+  try {
+    run();
+  } catch (error) {
+    if (isDualsyncError(error) && error.kind === 'user') return { code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) };
+    throw error;
+  }
+  throw new Error('expected a user error');
+}
+
+describe('serializePlanFile and parsePlanFile', () => {
+  it('round-trips a plan file', () => {
+    expect(parsePlanFile(serializePlanFile(planFile), 'plan.json')).toEqual(planFile);
+  });
+
+  it('is stable: the same plan file gives the same text, whatever order its fields were set in', () => {
+    const reordered = JSON.parse(JSON.stringify({ plan: planFile.plan, planDigest: planFile.planDigest, ledgerSerial: 7, inputDigest: planFile.inputDigest, configDigest: planFile.configDigest, createdAt: planFile.createdAt, formatVersion: 1 })) as PlanFile;
+    expect(serializePlanFile(reordered)).toBe(serializePlanFile(planFile));
+  });
+
+  it('reads well: fixed key order, one action per line, a trailing newline', () => {
+    const text = serializePlanFile(planFile);
+    const lines = text.split('\n');
+    expect(lines.slice(0, 3)).toEqual(['{', '  "formatVersion": 1,', '  "createdAt": "2025-01-02T03:04:05.000Z",']);
+    expect(text).toContain('      {"kind": "download", "key": "new \\"quoted\\" caf\u00e9", "size": 10, "etag": ');
+    expect(text).toContain('"download": {"workers": 100, "concurrency": 5, "maxConnections": 500}');
+    expect(lines.filter((line) => line.includes('"kind": ')).length).toBe(plan.actions.length);
+    expect(text.endsWith('}\n')).toBe(true);
+  });
+
+  it.each<[string, string, RegExp, string?]>([
+    ['not JSON', '{"formatVersion": 1,', /^plan\.json is not a plan file: it is not valid JSON/],
+    ['JSON but not an object', '[1, 2]', /^plan\.json: the file should be an object/],
+    ['no formatVersion', '{}', /^plan\.json: formatVersion should be 1/],
+    ['an older or odd formatVersion', '{"formatVersion": 0}', /^plan\.json: formatVersion should be 1/],
+    ['written by a newer dualsync', '{"formatVersion": 2}', /^plan\.json was written by a newer dualsync \(plan format 2; this one reads format 1\)$/, 'E_PLAN_FILE_NEWER'],
+  ])('refuses a file that is %s, naming the file', (_name, text, message, code = 'E_PLAN_FILE') => {
+    const error = userErrorOf(() => parsePlanFile(text, 'plan.json'));
+    expect(error.message).toMatch(message);
+    expect(error.code).toBe(code);
+    expect(error.hint).toBeDefined();
+  });
+
+  it.each<[string, (pf: Record<string, unknown> & { plan: Record<string, unknown> }) => void, string]>([
+    ['a plan of a newer format', (pf) => (pf.plan.formatVersion = 3), 'was written by a newer dualsync (plan format 3'],
+    ['a missing digest', (pf) => delete pf.planDigest, 'planDigest should be a string'],
+    ['a negative ledger serial', (pf) => (pf.ledgerSerial = -1), 'ledgerSerial should be a whole number'],
+    ['an unknown action kind', (pf) => ((pf.plan.actions as Record<string, unknown>[])[0]!.kind = 'delete'), 'plan.actions[0].kind should be one of download, redownload, upload, purge, adopt, skip'],
+    ['a fractional size', (pf) => ((pf.plan.actions as Record<string, unknown>[])[1]!.size = 1.5), 'plan.actions[1].size should be a whole number'],
+    ['a volume that is not a string', (pf) => ((pf.plan.actions as Record<string, unknown>[])[0]!.volume = 1), 'plan.actions[0].volume should be a string'],
+    ['afterDownload that is not a boolean', (pf) => ((pf.plan.actions as Record<string, unknown>[])[0]!.afterDownload = 'yes'), 'plan.actions[0].afterDownload should be true or false'],
+    ['no summary', (pf) => delete pf.plan.summary, 'plan.summary should be an object'],
+    ['hops without workers', (pf) => delete (pf.plan.hops as { upload: Record<string, unknown> }).upload.workers, 'plan.hops.upload.workers should be'],
+    ['a warning that is not text', (pf) => ((pf.plan.warnings as unknown[])[0] = 5), 'plan.warnings[0] should be a string'],
+  ])('refuses %s, naming the field', (_name, damage, message) => {
+    const pf = JSON.parse(serializePlanFile(planFile)) as Record<string, unknown> & { plan: Record<string, unknown> };
+    damage(pf);
+    expect(userErrorOf(() => parsePlanFile(JSON.stringify(pf), '/state/plans/p.json')).message).toContain(message);
+  });
+});
+
+describe('canonicalPlanJson', () => {
+  it('is compact JSON with sorted keys, omitting undefined fields', () => {
+    const small: Plan = { ...plan, actions: [{ kind: 'download', key: 'k', size: 1, etag: 'e', volume: '/v1', reason: undefined }], warnings: [] };
+    const text = canonicalPlanJson(small);
+    expect(text.startsWith('{"actions":[{"etag":"e","key":"k","kind":"download","size":1,"volume":"/v1"}],"formatVersion":1,"hops":{')).toBe(true);
+    expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(small)));
+  });
+
+  it('does not depend on the order fields were set in', () => {
+    const reordered = JSON.parse(JSON.stringify({ warnings: plan.warnings, hops: plan.hops, volumes: plan.volumes, summary: plan.summary, actions: plan.actions, formatVersion: 1 })) as Plan;
+    expect(canonicalPlanJson(reordered)).toBe(canonicalPlanJson(plan));
+  });
+
+  it('changes when anything in the plan changes', () => {
+    const edited: Plan = { ...plan, actions: plan.actions.map((a, i) => (i === 0 ? { ...a, volume: '/elsewhere' } : a)) };
+    expect(canonicalPlanJson(edited)).not.toBe(canonicalPlanJson(plan));
+  });
+
+  it('survives the plan file round trip unchanged, so the digest still matches', () => {
+    const parsed = parsePlanFile(serializePlanFile(planFile), 'plan.json');
+    expect(canonicalPlanJson(parsed.plan)).toBe(canonicalPlanJson(plan));
+  });
+});
