@@ -1,0 +1,113 @@
+/**
+ * What the staging volumes hold: size and free space of each, every regular file under it (its
+ * key is the path under the root), and the leftovers of interrupted downloads in dualsync's
+ * temporary folder.
+ *
+ * fast-glob is used with the pattern `**` and the root as its working directory: the names it
+ * returns come from readdir, not from the pattern, so `* ? [ ] { } ( ) !`, backslashes, leading
+ * dashes and unicode twins come back byte-exact (test/unit/volumes.test.ts proves it). Its stream
+ * keeps one small record per file rather than an array of fs.Stats.
+ */
+import fg from 'fast-glob';
+import { stat, statfs } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { describeError, opError, userError } from '../errors.ts';
+import type { Reserve } from '../model/config.ts';
+import type { LocalFile, VolumeInfo } from '../model/objects.ts';
+import { TEMP_DIR } from '../plan/keys.ts';
+
+export interface VolumeScan {
+  volumes: VolumeInfo[];
+  /** Regular files outside the temporary folder; symbolic links and special files are not staged copies. */
+  local: LocalFile[];
+  /** Absolute paths of every file under `<root>/.dualsync-tmp/`: interrupted downloads, never staged. */
+  leftovers: string[];
+}
+
+/** Bytes a volume must keep free: a percentage of its size (rounded up), or a fixed count. */
+export function reserveBytes(reserve: Reserve, totalBytes: number): number {
+  return reserve.kind === 'bytes' ? reserve.bytes : Math.ceil((totalBytes * reserve.percent) / 100);
+}
+
+async function checkRoot(root: string): Promise<void> {
+  let info;
+  try {
+    info = await stat(root);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw userError('E_VOLUME_MISSING', `staging volume ${root} does not exist`, {
+        hint: 'Mount or create it (`dualsync volumes provision`), or remove it from staging.volumes.',
+      });
+    }
+    throw opError('E_VOLUME_SCAN', `cannot read staging volume ${root}: ${describeError(error)}`, { cause: error });
+  }
+  if (!info.isDirectory()) {
+    throw userError('E_VOLUME_NOT_DIR', `staging volume ${root} is not a directory`, { hint: 'List directories (or globs matching directories) in staging.volumes.' });
+  }
+}
+
+/** Two roots where one contains the other (or the same root twice) would see the same files twice. */
+function checkNesting(roots: string[]): void {
+  roots.forEach((outer, i) => {
+    roots.forEach((inner, j) => {
+      if (i === j) return;
+      const path = relative(outer, inner);
+      if (path === '' && i < j) {
+        throw userError('E_VOLUME_NESTED', `staging volume ${outer} is listed twice`, { hint: 'Remove the duplicate from staging.volumes.' });
+      }
+      if (path !== '' && path !== '..' && !path.startsWith(`..${sep}`) && !isAbsolute(path)) {
+        throw userError('E_VOLUME_NESTED', `staging volume ${inner} lies inside staging volume ${outer}`, {
+          hint: 'Each volume must be its own directory tree; remove one of them from staging.volumes.',
+        });
+      }
+    });
+  });
+}
+
+async function scanOne(root: string, reserve: Reserve, signal: AbortSignal | undefined): Promise<VolumeScan> {
+  await checkRoot(root);
+  let space;
+  try {
+    space = await statfs(root);
+  } catch (error) {
+    throw opError('E_VOLUME_SCAN', `cannot read the free space of staging volume ${root}: ${describeError(error)}`, { cause: error });
+  }
+  const totalBytes = space.blocks * space.bsize;
+  const volume: VolumeInfo = { root, totalBytes, freeBytes: space.bavail * space.bsize, reserveBytes: reserveBytes(reserve, totalBytes) };
+  const local: LocalFile[] = [];
+  const leftovers: string[] = [];
+  const tempPrefix = `${TEMP_DIR}/`;
+  try {
+    const entries = fg.stream('**', { cwd: root, dot: true, onlyFiles: true, followSymbolicLinks: false, stats: true, objectMode: true });
+    for await (const raw of entries) {
+      signal?.throwIfAborted();
+      const entry = raw as unknown as fg.Entry;
+      if (entry.path.startsWith(tempPrefix)) leftovers.push(join(root, entry.path));
+      else local.push({ volume: root, key: entry.path, size: entry.stats?.size ?? 0 });
+    }
+  } catch (error) {
+    if (signal?.aborted === true) throw opError('E_ABORTED', `scan of staging volume ${root} was stopped`, { retryable: true, cause: error });
+    throw opError('E_VOLUME_SCAN', `cannot scan staging volume ${root}: ${describeError(error)}`, {
+      hint: 'Check that every folder under the volume is readable by this user.',
+      cause: error,
+    });
+  }
+  return { volumes: [volume], local, leftovers };
+}
+
+/**
+ * Scans every volume root (in parallel: they are usually separate disks) and reports its space,
+ * its files and its leftovers. A missing root is a user error naming it; a file that cannot be
+ * read makes the scan fail rather than look absent.
+ */
+export async function scanVolumes(roots: string[], reserve: Reserve, options: { signal?: AbortSignal } = {}): Promise<VolumeScan> {
+  const absolute = roots.map((root) => resolve(root));
+  checkNesting(absolute);
+  const scans = await Promise.all(absolute.map((root) => scanOne(root, reserve, options.signal)));
+  return {
+    volumes: scans.flatMap((scan) => scan.volumes),
+    local: scans.flatMap((scan) => scan.local),
+    leftovers: scans.flatMap((scan) => scan.leftovers),
+  };
+}

@@ -1,0 +1,180 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, statfs, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isDualsyncError } from '../../src/errors.ts';
+import { reserveBytes, scanVolumes } from '../../src/inventory/volumes.ts';
+import type { Reserve } from '../../src/model/config.ts';
+import { removeTempDirs, tempDir } from '../harness/temp.ts';
+
+afterAll(removeTempDirs);
+
+const FIVE_PERCENT: Reserve = { kind: 'percent', percent: 5 };
+
+/** Names a glob library could mistake for patterns or escapes; each must come back as written. */
+const HOSTILE_NAMES = [
+  'star*.bin',
+  'question?.bin',
+  'brackets[0].bin',
+  'braces{a,b}.bin',
+  'parens(1).bin',
+  'bang!.bin',
+  'ext@(a|b).bin',
+  'back\\slash.bin',
+  'trailing\\',
+  '-leading-dash',
+  ' leading space',
+  '.hidden',
+  'caf\u00e9',
+  'cafe\u0301',
+  'Case',
+  'case',
+  '%+#&=;|$`',
+  'quote\'s "double"',
+  'dir[1]/{x}/inside*.txt',
+  '**/literal-stars',
+];
+
+async function put(root: string, key: string, body: string | Buffer): Promise<void> {
+  await mkdir(dirname(join(root, key)), { recursive: true });
+  await writeFile(join(root, key), body);
+}
+
+async function scanError(promise: Promise<unknown>) {
+  try {
+    await promise;
+  } catch (error) {
+    if (isDualsyncError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected the scan to fail');
+}
+
+describe('scanVolumes', () => {
+  it('every regular file with its key and size, names byte-exact, across two volumes', async () => {
+    const one = await tempDir('vol-a-');
+    const two = await tempDir('vol-b-');
+    for (const [index, name] of HOSTILE_NAMES.entries()) await put(one, name, 'x'.repeat(index));
+    await put(two, 'deep/a/b/c/d/e/f.bin', Buffer.alloc(4096, 1));
+    await put(two, 'empty', '');
+
+    const scan = await scanVolumes([one, two], FIVE_PERCENT);
+    const byKey = new Map(scan.local.map((file) => [`${file.volume}|${file.key}`, file.size]));
+    expect(scan.local).toHaveLength(HOSTILE_NAMES.length + 2);
+    for (const [index, name] of HOSTILE_NAMES.entries()) expect(byKey.get(`${one}|${name}`), name).toBe(index);
+    expect(byKey.get(`${two}|deep/a/b/c/d/e/f.bin`)).toBe(4096);
+    expect(byKey.get(`${two}|empty`)).toBe(0);
+    expect(scan.leftovers).toEqual([]);
+  });
+
+  it('files under .dualsync-tmp are leftovers (absolute paths), never staged files', async () => {
+    const root = await tempDir('vol-');
+    await put(root, 'kept/log.1', 'real file whose name ends in a digit');
+    await put(root, '.dualsync-tmp/kept/object.bin', 'half');
+    await put(root, '.dualsync-tmp/kept/object.bin3817264', 'the download tool wrote this');
+    await put(root, '.dualsync-tmp-not-ours/file', 'only the exact folder is ours');
+    const scan = await scanVolumes([root], FIVE_PERCENT);
+    expect(scan.local.map((file) => file.key).sort()).toEqual(['.dualsync-tmp-not-ours/file', 'kept/log.1']);
+    expect(scan.leftovers.sort()).toEqual([join(root, '.dualsync-tmp/kept/object.bin'), join(root, '.dualsync-tmp/kept/object.bin3817264')]);
+  });
+
+  it('symbolic links and special files are not staged copies', async () => {
+    const root = await tempDir('vol-');
+    await put(root, 'real.bin', 'abc');
+    await symlink(join(root, 'real.bin'), join(root, 'link-to-file'));
+    await symlink('/etc', join(root, 'link-to-dir'));
+    execFileSync('mkfifo', [join(root, 'fifo')]);
+    const scan = await scanVolumes([root], FIVE_PERCENT);
+    expect(scan.local.map((file) => file.key)).toEqual(['real.bin']);
+  });
+
+  it('volume space: size and free space from the filesystem, reserve resolved', async () => {
+    const root = await tempDir('vol-');
+    const fs = await statfs(root);
+    const [volume] = (await scanVolumes([root], FIVE_PERCENT)).volumes;
+    expect(volume?.root).toBe(root);
+    expect(volume?.totalBytes).toBe(fs.blocks * fs.bsize);
+    expect(volume?.freeBytes).toBeGreaterThan(0);
+    expect(volume?.freeBytes).toBeLessThanOrEqual(volume?.totalBytes ?? 0);
+    expect(volume?.reserveBytes).toBe(Math.ceil((fs.blocks * fs.bsize * 5) / 100));
+    const [fixed] = (await scanVolumes([root], { kind: 'bytes', bytes: 20 * 2 ** 30 })).volumes;
+    expect(fixed?.reserveBytes).toBe(20 * 2 ** 30);
+  });
+
+  it('an empty volume: no files, no leftovers', async () => {
+    const root = await tempDir('vol-');
+    const scan = await scanVolumes([root], FIVE_PERCENT);
+    expect(scan).toMatchObject({ local: [], leftovers: [] });
+    expect(scan.volumes).toHaveLength(1);
+  });
+
+  it('a relative root is resolved to an absolute one', async () => {
+    const root = await tempDir('vol-');
+    await put(root, 'a', 'x');
+    const scan = await scanVolumes([join(root, 'sub', '..')], FIVE_PERCENT);
+    expect(scan.volumes[0]?.root).toBe(root);
+    expect(scan.local[0]?.volume).toBe(root);
+  });
+
+  const refusals: { name: string; roots: (base: string) => Promise<string[]>; code: string; names: (base: string) => string }[] = [
+    { name: 'missing root: user error naming the volume', roots: async (base) => [join(base, 'not-mounted')], code: 'E_VOLUME_MISSING', names: (base) => join(base, 'not-mounted') },
+    {
+      name: 'root is a file: user error',
+      roots: async (base) => {
+        await writeFile(join(base, 'file'), 'x');
+        return [join(base, 'file')];
+      },
+      code: 'E_VOLUME_NOT_DIR',
+      names: (base) => join(base, 'file'),
+    },
+    {
+      name: 'one root inside another: user error',
+      roots: async (base) => {
+        await mkdir(join(base, 'inner'));
+        return [base, join(base, 'inner')];
+      },
+      code: 'E_VOLUME_NESTED',
+      names: (base) => join(base, 'inner'),
+    },
+    { name: 'the same root twice: user error', roots: async (base) => [base, `${base}/`], code: 'E_VOLUME_NESTED', names: (base) => base },
+  ];
+  for (const { name, roots, code, names } of refusals) {
+    it(name, async () => {
+      const base = await tempDir('vol-');
+      const error = await scanError(scanVolumes(await roots(base), FIVE_PERCENT));
+      expect(error.code).toBe(code);
+      expect(error.kind).toBe('user');
+      expect(error.message).toContain(names(base));
+      expect(error.hint).toBeTruthy();
+    });
+  }
+
+  it('siblings whose names share a prefix are not nested', async () => {
+    const base = await tempDir('vol-');
+    await mkdir(join(base, 'vol1'));
+    await mkdir(join(base, 'vol10'));
+    await mkdir(join(base, '..vol'));
+    const scan = await scanVolumes([join(base, 'vol1'), join(base, 'vol10'), join(base, '..vol')], FIVE_PERCENT);
+    expect(scan.volumes).toHaveLength(3);
+  });
+
+  it('a symbolic link loop is not followed: the scan ends', async () => {
+    const root = await tempDir('vol-');
+    await mkdir(join(root, 'loop'));
+    await symlink('..', join(root, 'loop', 'up'));
+    await put(root, 'loop/file', 'x');
+    const scan = await scanVolumes([root], FIVE_PERCENT);
+    expect(scan.local.map((file) => file.key)).toEqual(['loop/file']);
+  });
+});
+
+describe('reserveBytes', () => {
+  it.each([
+    [{ kind: 'percent', percent: 5 } as Reserve, 1000, 50],
+    [{ kind: 'percent', percent: 5 } as Reserve, 1001, 51],
+    [{ kind: 'percent', percent: 0 } as Reserve, 1000, 0],
+    [{ kind: 'bytes', bytes: 7 } as Reserve, 1000, 7],
+  ])('%j of %d bytes: %d', (reserve, total, expected) => {
+    expect(reserveBytes(reserve, total)).toBe(expected);
+  });
+});
