@@ -1,0 +1,169 @@
+/**
+ * A plan for people (Terraform style: warnings, what changes, per-hop and per-volume tables, one
+ * summary line) and for machines (--json: the same facts). Pure: returns text, prints nothing.
+ */
+import Table from 'cli-table3';
+import { formatBytes } from '../config/units.ts';
+import type { Action, ActionKind, Plan } from '../model/plan.ts';
+
+export interface RenderPlanOptions {
+  /** Most object lines shown per action kind; the rest are counted. Undefined: all. */
+  limit?: number;
+  color?: boolean;
+}
+
+const KINDS: readonly ActionKind[] = ['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'];
+
+const LOOK: Record<ActionKind, { symbol: string; color: number; heading: string }> = {
+  download: { symbol: '+', color: 32, heading: 'Download (source -> staging)' },
+  redownload: { symbol: '~', color: 33, heading: 'Re-download (local copy partial, stale or missing)' },
+  adopt: { symbol: '=', color: 36, heading: 'Adopt (already at the destination; recorded, nothing moves)' },
+  upload: { symbol: '+', color: 32, heading: 'Upload (staging -> destination)' },
+  purge: { symbol: '-', color: 31, heading: 'Purge (staged copy deleted once delivered and verified)' },
+  skip: { symbol: '!', color: 35, heading: 'Skip (cannot be staged safely; not a change)' },
+};
+
+function paint(color: boolean, code: number, text: string): string {
+  return color ? `\u001b[${code}m${text}\u001b[0m` : text;
+}
+
+/**
+ * A key as it can be shown on a terminal: as is, unless it holds control characters or
+ * surrounding spaces, which are shown escaped (a key must never move the cursor or hide itself).
+ */
+export function displayKey(key: string): string {
+  return /[\p{Cc}\p{Zl}\p{Zp}]|^\s|\s$/u.test(key) || key === '' ? JSON.stringify(key) : key;
+}
+
+function detail(action: Action): string {
+  const size = formatBytes(action.size);
+  const parts: string[] = [];
+  switch (action.kind) {
+    case 'download':
+    case 'redownload':
+      parts.push(`${size} -> ${action.volume ?? '?'}`);
+      break;
+    case 'upload':
+      parts.push(`${size} from ${action.volume ?? '?'}${action.afterDownload === true ? ', after its download' : ''}`);
+      break;
+    case 'purge':
+      parts.push(`${size} on ${action.volume ?? '?'}${action.afterDownload === true ? ', after its upload' : ''}`);
+      break;
+    case 'adopt':
+      parts.push(size);
+      break;
+    case 'skip':
+      break;
+  }
+  if (action.reason !== undefined) parts.push(action.reason);
+  return parts.join('; ');
+}
+
+function actionLines(plan: Plan, options: RenderPlanOptions): string[] {
+  const color = options.color === true;
+  const byKind = new Map<ActionKind, Action[]>(KINDS.map((kind) => [kind, []]));
+  for (const action of plan.actions) byKind.get(action.kind)?.push(action);
+  const out: string[] = [];
+  for (const kind of KINDS) {
+    const actions = byKind.get(kind) ?? [];
+    if (actions.length === 0) continue;
+    const look = LOOK[kind];
+    let bytes = 0;
+    for (const action of actions) bytes += action.size;
+    const total = kind === 'skip' ? `${actions.length}` : `${actions.length}, ${formatBytes(bytes)}`;
+    out.push(paint(color, 1, `${look.heading}: ${total}`));
+    const shown = options.limit === undefined ? actions.length : Math.max(0, Math.min(options.limit, actions.length));
+    for (let i = 0; i < shown; i++) {
+      const action = actions[i] as Action;
+      out.push(`  ${paint(color, look.color, `${look.symbol} ${kind.padEnd(10)}`)}  ${displayKey(action.key)}  (${detail(action)})`);
+    }
+    if (shown < actions.length) out.push(`  ... and ${actions.length - shown} more`);
+    out.push('');
+  }
+  return out;
+}
+
+function table(head: string[], rows: (string | number)[][], color: boolean): string {
+  const result = new Table({ head, style: { head: color ? ['bold'] : [], border: color ? ['grey'] : [] } });
+  for (const row of rows) result.push(row);
+  return result.toString();
+}
+
+function hopTable(plan: Plan, color: boolean): string {
+  const rows = (['download', 'upload'] as const).map((hop) => {
+    const settings = plan.hops[hop];
+    const counted = plan.summary[hop];
+    return [
+      hop === 'download' ? 'download (source -> staging)' : 'upload (staging -> destination)',
+      settings.workers,
+      settings.concurrency,
+      counted.count,
+      formatBytes(counted.bytes),
+      settings.maxConnections === undefined ? '-' : settings.maxConnections,
+    ];
+  });
+  return table(['hop', 'workers', 'concurrency', 'objects', 'bytes', 'connection cap'], rows, color);
+}
+
+function volumeTable(plan: Plan, color: boolean): string {
+  const rows = plan.volumes.map((volume) => [
+    volume.root,
+    formatBytes(volume.freeBytes),
+    formatBytes(volume.reserveBytes),
+    `${formatBytes(volume.plannedDownloadBytes)} (${volume.plannedDownloads})`,
+    formatBytes(volume.freeBytes - volume.reserveBytes - volume.plannedDownloadBytes),
+  ]);
+  return table(['volume', 'free', 'reserve', 'planned (objects)', 'left after'], rows, color);
+}
+
+/** True when the plan has nothing but skips and deferred nothing: only an incomplete listing can then keep it from "No changes". */
+function onlySkips(plan: Plan): boolean {
+  return plan.actions.every((action) => action.kind === 'skip') && plan.summary.deferred.count === 0;
+}
+
+/**
+ * The one-line verdict: `Plan: 120 to download (3.2 GiB), 80 to upload (2.1 GiB), 80 to purge,
+ * 2 adopted, 2 skipped, 5 deferred.` (zero parts left out except the three hops), or "No changes"
+ * — which an incomplete listing never earns.
+ */
+export function summaryLine(plan: Plan): string {
+  const { summary } = plan;
+  if (summary.noChanges) return 'No changes. Source, staging and destination are in sync.';
+  if (onlySkips(plan)) return 'No changes in what could be listed; the listing is incomplete (see warnings).';
+  const withBytes = (part: { count: number; bytes: number }, what: string): string =>
+    part.count === 0 ? `0 ${what}` : `${part.count} ${what} (${formatBytes(part.bytes)})`;
+  const parts = [withBytes(summary.download, 'to download'), withBytes(summary.upload, 'to upload'), `${summary.purge.count} to purge`];
+  if (summary.adopt.count > 0) parts.push(`${summary.adopt.count} adopted`);
+  if (summary.skip.count > 0) parts.push(`${summary.skip.count} skipped`);
+  if (summary.deferred.count > 0) parts.push(`${summary.deferred.count} deferred`);
+  return `Plan: ${parts.join(', ')}.`;
+}
+
+/** The human rendering of a plan: warnings, object lines per kind, hop and volume tables, the summary line. */
+export function renderPlan(plan: Plan, options: RenderPlanOptions = {}): string {
+  const color = options.color === true;
+  const out: string[] = [];
+  if (plan.warnings.length > 0) {
+    out.push(paint(color, 33, 'Warnings:'));
+    for (const warning of plan.warnings) out.push(`  ${paint(color, 33, '!')} ${warning.replace(/\p{Cc}/gu, '?')}`);
+    out.push('');
+  }
+  out.push(...actionLines(plan, options));
+  out.push(hopTable(plan, color), '');
+  if (plan.volumes.length > 0) out.push(volumeTable(plan, color), '');
+  out.push(paint(color, 1, summaryLine(plan)));
+  return `${out.join('\n')}\n`;
+}
+
+/** The same facts as {@link renderPlan}, for `--json`. */
+export function planToJson(plan: Plan): object {
+  return {
+    formatVersion: plan.formatVersion,
+    summaryLine: summaryLine(plan),
+    summary: plan.summary,
+    warnings: plan.warnings,
+    hops: plan.hops,
+    volumes: plan.volumes,
+    actions: plan.actions,
+  };
+}

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import type { Plan, PlanSummary } from '../../src/model/plan.ts';
+import { planSync } from '../../src/plan/planner.ts';
+import { displayKey, planToJson, renderPlan, summaryLine } from '../../src/view/plan.ts';
+import { inventory, testConfig } from '../builders.ts';
+
+const GiB = 1024 ** 3;
+
+function summary(parts: Partial<PlanSummary>): PlanSummary {
+  return {
+    download: { count: 0, bytes: 0 },
+    upload: { count: 0, bytes: 0 },
+    purge: { count: 0, bytes: 0 },
+    adopt: { count: 0, bytes: 0 },
+    skip: { count: 0 },
+    deferred: { count: 0, bytes: 0 },
+    noChanges: false,
+    ...parts,
+  };
+}
+
+function planWith(parts: Partial<PlanSummary>, actions: Plan['actions'] = [{ kind: 'download', key: 'k', size: 1, etag: 'e', volume: '/v1' }]): Plan {
+  return { formatVersion: 1, actions, summary: summary(parts), volumes: [], hops: { download: { workers: 1, concurrency: 1 }, upload: { workers: 1, concurrency: 1 } }, warnings: [] };
+}
+
+describe('summaryLine', () => {
+  it.each<[string, Plan, string]>([
+    [
+      'every part',
+      planWith({
+        download: { count: 120, bytes: 3.2 * GiB },
+        upload: { count: 80, bytes: 2.1 * GiB },
+        purge: { count: 80, bytes: 2.1 * GiB },
+        adopt: { count: 2, bytes: 5 },
+        skip: { count: 2 },
+        deferred: { count: 5, bytes: 9 },
+      }),
+      'Plan: 120 to download (3.2 GiB), 80 to upload (2.1 GiB), 80 to purge, 2 adopted, 2 skipped, 5 deferred.',
+    ],
+    ['zero parts left out, except the three hops', planWith({ upload: { count: 1, bytes: 1024 } }), 'Plan: 0 to download, 1 to upload (1 KiB), 0 to purge.'],
+    ['only deferred work is still work', planWith({ deferred: { count: 5, bytes: 1 } }, []), 'Plan: 0 to download, 0 to upload, 0 to purge, 5 deferred.'],
+    ['in sync', planWith({ noChanges: true }, []), 'No changes. Source, staging and destination are in sync.'],
+    ['in sync apart from skips', planWith({ noChanges: true, skip: { count: 1 } }, [{ kind: 'skip', key: 'a//b', size: 1, etag: 'e', reason: 'r' }]), 'No changes. Source, staging and destination are in sync.'],
+    ['nothing to do but a listing was incomplete', planWith({}, []), 'No changes in what could be listed; the listing is incomplete (see warnings).'],
+  ])('%s', (_name, plan, line) => {
+    expect(summaryLine(plan)).toBe(line);
+  });
+
+  it('an incomplete listing never reads "No changes." from the planner', () => {
+    const plan = planSync(testConfig(), inventory().destIncomplete('cut at 1000 keys').build());
+    expect(summaryLine(plan)).toBe('No changes in what could be listed; the listing is incomplete (see warnings).');
+  });
+});
+
+describe('renderPlan', () => {
+  const plan = planSync(
+    testConfig({ source: { maxConnections: 500 } }),
+    inventory()
+      .volume('/vol1', { free: 10 * GiB, reserve: GiB })
+      .source('photos/a.jpg', 1.2 * 1024 * 1024)
+      .source('photos/b.jpg', 2048)
+      .source('photos/c.jpg', 10)
+      .staged('/vol1', 'staged.bin', 100)
+      .source('adopted', 7)
+      .dest('adopted', 7)
+      .source('bad\nkey', 1)
+      .sourceIncomplete('listed with ListObjects v1; the device may hold more')
+      .build(),
+  );
+
+  it('shows warnings first, then object lines per kind, the tables, and the summary last', () => {
+    const text = renderPlan(plan);
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('Warnings:');
+    expect(text).toContain('  ! workers 256 capped to 100 by source.maxConnections 500 with concurrency 5');
+    expect(text).toContain('  + download    photos/a.jpg  (1.2 MiB -> /vol1)');
+    expect(text).toContain('  + upload      photos/a.jpg  (1.2 MiB from /vol1, after its download)');
+    expect(text).toContain('  + upload      staged.bin  (100 B from /vol1)');
+    expect(text).toContain('  - purge       staged.bin  (100 B on /vol1)');
+    expect(text).toContain('  = adopt       adopted  (7 B)');
+    expect(text).toContain('  ! skip        "bad\\nkey"  (control character U+000A (a run file line cannot carry it))');
+    expect(text.indexOf('Download (')).toBeLessThan(text.indexOf('Adopt ('));
+    expect(text.indexOf('Adopt (')).toBeLessThan(text.indexOf('Upload ('));
+    expect(text).toMatch(/workers.*concurrency.*objects.*bytes/);
+    expect(text).toMatch(/download \(source -> staging\)\s*│\s*100\s*│\s*5\s*│\s*3/);
+    expect(text).toMatch(/\/vol1\s*│\s*10 GiB\s*│\s*1 GiB/);
+    expect(lines.at(-2)).toBe('Plan: 3 to download (1.2 MiB), 4 to upload (1.2 MiB), 4 to purge, 1 adopted, 1 skipped.');
+    expect(text.endsWith('\n')).toBe(true);
+  });
+
+  it('shows at most `limit` lines per kind, then counts the rest', () => {
+    const text = renderPlan(plan, { limit: 1 });
+    expect(text).toContain('  + download    photos/a.jpg');
+    expect(text).not.toContain('  + download    photos/b.jpg');
+    expect(text).toContain('  ... and 2 more');
+    expect(text).toContain('  ... and 3 more');
+    expect(renderPlan(plan, { limit: 0 })).not.toContain('photos/a.jpg  (');
+  });
+
+  it('writes no colour codes unless asked', () => {
+    expect(renderPlan(plan)).not.toContain('\u001b[');
+    expect(renderPlan(plan, { color: true })).toContain('\u001b[32m+ download  \u001b[0m');
+  });
+
+  it('an in-sync plan says so in its last line', () => {
+    const synced = planSync(testConfig(), inventory().volume('/v1', { free: 1 }).source('a', 1).dest('a', 1).ledger({ key: 'a', size: 1, stage: 'purged' }).build());
+    expect(renderPlan(synced).trimEnd().split('\n').at(-1)).toBe('No changes. Source, staging and destination are in sync.');
+  });
+});
+
+describe('displayKey', () => {
+  it.each([
+    ['plain', 'a/b.txt', 'a/b.txt'],
+    ['inner spaces and quotes stay', `it's a "key"`, `it's a "key"`],
+    ['a newline is escaped', 'a\nb', '"a\\nb"'],
+    ['an escape sequence is escaped', 'a\u001b[2Jb', '"a\\u001b[2Jb"'],
+    ['a trailing space is made visible', 'a ', '"a "'],
+    ['a line separator is escaped', 'a\u2028b', '"a\u2028b"'],
+  ])('%s', (_name, key, shown) => {
+    expect(displayKey(key)).toBe(shown);
+  });
+});
+
+describe('planToJson', () => {
+  it('carries the same facts as the human view', () => {
+    const plan = planSync(testConfig(), inventory().volume('/v1', { free: 100 }).source('a', 1).build());
+    const json = planToJson(plan) as Record<string, unknown>;
+    expect(json).toEqual({
+      formatVersion: 1,
+      summaryLine: summaryLine(plan),
+      summary: plan.summary,
+      warnings: plan.warnings,
+      hops: plan.hops,
+      volumes: plan.volumes,
+      actions: plan.actions,
+    });
+    expect(JSON.parse(JSON.stringify(json))).toEqual(json);
+  });
+});
