@@ -5,15 +5,19 @@
  * request signing, XML parsing and retries are the real ones. (MinIO-backed cases live in
  * inventory.test.ts.)
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
 import type { DualsyncError } from '../../src/errors.ts';
 import { createS3Client, headObject, listHop } from '../../src/inventory/s3.ts';
 import type { HopConfig } from '../../src/model/config.ts';
-import { cleanup } from '../harness/index.ts';
+import { cleanup, tempDir } from '../harness/index.ts';
 
 afterAll(cleanup);
 
@@ -44,16 +48,15 @@ interface Device {
   endpoint: string;
   requests: { query: URLSearchParams; headers: IncomingMessage['headers'] }[];
   maxConcurrent: number;
-  close(): Promise<void>;
 }
 
 const devices: Server[] = [];
 afterAll(() => Promise.all(devices.map((server) => new Promise<void>((resolve) => server.close(() => resolve())))));
 
-async function device(script: Script, delayMs = 0): Promise<Device> {
-  const state: Device = { endpoint: '', requests: [], maxConcurrent: 0, close: async () => {} };
+async function device(script: Script, delayMs = 0, tls?: { key: Buffer; cert: Buffer }): Promise<Device> {
+  const state: Device = { endpoint: '', requests: [], maxConcurrent: 0 };
   let open = 0;
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const handler = (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://device');
     state.requests.push({ query: url.searchParams, headers: request.headers });
     request.resume();
@@ -69,7 +72,8 @@ async function device(script: Script, delayMs = 0): Promise<Device> {
         response.end(pageXml(answer, url.searchParams.get('list-type') === '2'));
       }
     }, delayMs);
-  });
+  };
+  const server = tls === undefined ? createServer(handler) : createTlsServer(tls, handler);
   server.on('connection', (socket) => {
     open++;
     state.maxConcurrent = Math.max(state.maxConcurrent, open);
@@ -77,7 +81,7 @@ async function device(script: Script, delayMs = 0): Promise<Device> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   devices.push(server);
-  state.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.endpoint = `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return state;
 }
 
@@ -179,6 +183,47 @@ describe('listHop against scripted devices', () => {
 });
 
 describe('createS3Client', () => {
+  describe('a device with its own certificate (as a Snowball has)', () => {
+    async function selfSigned(): Promise<{ key: Buffer; cert: Buffer; pem: string }> {
+      const dir = await tempDir('cert-');
+      const [key, pem] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', pem], { stdio: 'ignore' });
+      return { key: readFileSync(key), cert: readFileSync(pem), pem };
+    }
+
+    it('untrusted certificate: E_S3_TLS, not retryable, hint names caBundle', async () => {
+      const cert = await selfSigned();
+      const server = await device(() => ({ keys: ['a'], truncated: false }), 0, cert);
+      const config = hop(server.endpoint);
+      const error = await failure(listHop(createS3Client(config), config));
+      expect(error.code).toBe('E_S3_TLS');
+      expect(error.retryable).toBe(false);
+      expect(error.hint).toMatch(/caBundle/);
+    });
+
+    const trusted: { name: string; tls: (pem: string) => HopConfig['tls'] }[] = [
+      { name: 'its certificate as caBundle: listed', tls: (pem) => ({ verify: true, caBundle: pem }) },
+      { name: 'verify: false: listed', tls: () => ({ verify: false }) },
+    ];
+    for (const { name, tls } of trusted) {
+      it(name, async () => {
+        const cert = await selfSigned();
+        const server = await device(() => ({ keys: ['a'], truncated: false }), 0, cert);
+        const config = hop(server.endpoint, { tls: tls(cert.pem) });
+        expect((await listHop(createS3Client(config), config)).entries.map((entry) => entry.key)).toEqual(['a']);
+      });
+    }
+  });
+
+  it("sends the hop's requests through the hop's proxy", async () => {
+    // The scripted device plays the proxy; the endpoint itself is a port where nothing listens.
+    const proxy = await device(() => ({ keys: ['via-proxy'], truncated: false }));
+    const config = hop('http://127.0.0.1:9', { proxy: proxy.endpoint });
+    const listing = await listHop(createS3Client(config), config);
+    expect(listing.entries.map((entry) => entry.key)).toEqual(['via-proxy']);
+    expect(proxy.requests).toHaveLength(1);
+  });
+
   it("caps the client's sockets at the hop's connection budget", async () => {
     const server = await device(() => 'head', 150);
     const config = hop(server.endpoint, { maxConnections: 3 });

@@ -1,9 +1,11 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
 import type { DualsyncError } from '../../src/errors.ts';
 import { createS3Client, headObject, listHop } from '../../src/inventory/s3.ts';
 import type { HopConfig } from '../../src/model/config.ts';
-import { cleanup, createBucket, hopFor, md5, putMultipart, putObjects, startMinio } from '../harness/index.ts';
+import { cleanup, createBucket, hopFor, md5, putMultipart, putObjects, startMinio, tempDir } from '../harness/index.ts';
 import type { MinioServer } from '../harness/index.ts';
 
 afterAll(cleanup);
@@ -117,6 +119,29 @@ describe('listHop against MinIO', () => {
     const listing = await listHop(createS3Client(hop), hop);
     expect(listing.entries).toEqual([{ key: 'one.bin', size: body.length, etag }]);
     expect(etag).toMatch(/^[0-9a-f]{32}-2$/);
+  });
+
+  it('profile credentials: read from the shared credentials file, the right profile only', async () => {
+    const dir = await tempDir('aws-');
+    await writeFile(
+      join(dir, 'credentials'),
+      `[edge-site]\naws_access_key_id = ${edge.accessKeyId}\naws_secret_access_key = ${edge.secretAccessKey}\n\n[stale]\naws_access_key_id = ${edge.accessKeyId}\naws_secret_access_key = outdated-secret\n`,
+    );
+    await writeFile(join(dir, 'config'), '');
+    const saved = { credentials: process.env.AWS_SHARED_CREDENTIALS_FILE, config: process.env.AWS_CONFIG_FILE };
+    process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'credentials');
+    process.env.AWS_CONFIG_FILE = join(dir, 'config');
+    try {
+      const good = hopFor(edge, bucket, { prefix: 'data/d1/', credentials: { kind: 'profile', profile: 'edge-site' } });
+      expect((await listHop(createS3Client(good), good)).entries).toHaveLength(MANY / 10);
+      const stale = hopFor(edge, bucket, { prefix: 'data/d1/', credentials: { kind: 'profile', profile: 'stale' } });
+      expect((await listError(listHop(createS3Client(stale), stale))).code).toBe('E_S3_ACCESS');
+    } finally {
+      for (const [name, value] of [['AWS_SHARED_CREDENTIALS_FILE', saved.credentials], ['AWS_CONFIG_FILE', saved.config]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 
   it('an empty bucket: an empty, complete listing', async () => {
