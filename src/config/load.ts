@@ -3,7 +3,8 @@
  * that the volumes exist, that the CA bundle is readable, that the state directory is usable.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fg from 'fast-glob';
 import { userError } from '../errors.ts';
 import type { Config } from '../model/config.ts';
@@ -89,7 +90,7 @@ async function checkReferences(references: PathReference[], file: string): Promi
     const { directories, isFile } = await expandVolumeEntry(ref.path);
     if (isFile) problem(ref, `${ref.written} is a file, not a directory`, 'a volume is a directory (a mount point) that dualsync stages objects in');
     else if (directories.length === 0) {
-      problem(ref, `${ref.written} matches no directory`, 'create or mount the directory (see `dualsync volumes provision`), or fix the path or glob');
+      problem(ref, `${ref.written} matches no directory`, 'create or mount the directory, or fix the path or glob; `dualsync volumes provision` prepares volumes');
     }
     for (const directory of directories) volumes.push({ ref, directory });
   }
@@ -125,4 +126,16 @@ async function checkReferences(references: PathReference[], file: string): Promi
 
 function isInside(path: string, directory: string): boolean {
   return path === directory || path.startsWith(directory.endsWith('/') ? directory : `${directory}/`);
+}
+
+/**
+ * How a config file in `directory` should name schemas/sync.schema.json in its `$schema` comment:
+ * relative inside this package (so a checkout can move), absolute anywhere else.
+ */
+export function schemaReferenceFrom(directory: string): string {
+  const schema = fileURLToPath(new URL('../../schemas/sync.schema.json', import.meta.url));
+  const packageRoot = dirname(dirname(schema));
+  if (!isInside(resolve(directory), packageRoot)) return schema;
+  const path = relative(directory, schema);
+  return path.startsWith('.') ? path : `./${path}`;
 }

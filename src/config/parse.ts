@@ -8,6 +8,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import schemaJson from '../../schemas/sync.schema.json' with { type: 'json' };
 import { assert, isDualsyncError } from '../errors.ts';
 import type { Config, Credentials, HopConfig, Reserve } from '../model/config.ts';
+import { compileGlob } from '../plan/filters.ts';
 import { parseDuration, parsePercentOrSize, parseSize } from './units.ts';
 
 export interface Diagnostic {
@@ -454,7 +455,7 @@ function unknownFieldHint(name: string, segments: Segment[], allowed: string[]):
   const moved = elsewhere.find((path) => path.split('.').pop() === leaf);
   if (moved !== undefined) {
     const parent = moved.split('.').slice(0, -1).join('.');
-    return parent === '' ? `did you mean \`${moved}\` at the top level?` : `did you mean \`${moved}\`? (\`${leaf}\` belongs under \`${parent}\`)`;
+    return parent === '' ? `\`${leaf}\` belongs at the top level` : `\`${leaf}\` belongs under \`${parent}\`: did you mean \`${moved}\`?`;
   }
   return allowed.length > 0 ? `fields allowed here: ${allowed.join(', ')}` : 'remove it';
 }
@@ -600,6 +601,15 @@ function checkMeaning(raw: unknown, referenced: Set<string>, baseDir: string, re
     const ms = convert(report, ['watch', 'interval'], () => parseDuration(valueAt(raw, ['watch', 'interval']) as string));
     if (ms !== undefined && ms <= 0) report.at('error', ['watch', 'interval'], 'must be longer than 0', 'e.g. 30s');
     else checked.intervalMs = ms;
+  }
+
+  for (const list of ['include', 'exclude'] as const) {
+    const globs = valueAt(raw, ['transfer', list]);
+    if (!Array.isArray(globs)) continue;
+    globs.forEach((glob, index) => {
+      const segments = ['transfer', list, index];
+      if (typeof glob === 'string' && usable(segments)) convert(report, segments, () => compileGlob(glob));
+    });
   }
 
   const volumes = valueAt(raw, ['staging', 'volumes']);

@@ -61,7 +61,7 @@ describe('loadConfig', () => {
     expect(error.code).toBe('E_CONFIG');
     expect(error.message).toBe(`${join(dir, 'sync.yaml')}: 1 problem`);
     expect(error.details).toEqual([
-      `${join(dir, 'sync.yaml')}:10:22  staging.volumes[1]: ./missing-* matches no directory (create or mount the directory (see \`dualsync volumes provision\`), or fix the path or glob)`,
+      `${join(dir, 'sync.yaml')}:10:22  staging.volumes[1]: ./missing-* matches no directory (create or mount the directory, or fix the path or glob; \`dualsync volumes provision\` prepares volumes)`,
     ]);
   });
 

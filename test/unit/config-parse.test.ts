@@ -177,7 +177,7 @@ describe('parseConfig: diagnostics', () => {
   it('a field written at the wrong level points at where it belongs', () => {
     const error = only(errorsOf(`${MINIMAL}workers: 16\n`));
     expect(error).toMatchObject({ path: 'workers', line: 10, column: 1 });
-    expect(error.hint).toBe('did you mean `transfer.workers`? (`workers` belongs under `transfer`)');
+    expect(error.hint).toBe('`workers` belongs under `transfer`: did you mean `transfer.workers`?');
   });
 
   it('snake_case spellings are recognised as the camelCase field', () => {
@@ -317,5 +317,13 @@ describe('resolvePosix', () => {
     ['above the root', '/a', '../../x', '/x'],
   ])('%s', (_situation, base, path, expected) => {
     expect(resolvePosix(base, path)).toBe(expected);
+  });
+});
+
+describe('parseConfig: include and exclude', () => {
+  it('an invalid glob is reported at its entry', () => {
+    const error = only(errorsOf(`${MINIMAL}transfer:\n  exclude: ["**/*.tmp", "data/[z-a]*"]\n`));
+    expect(error).toMatchObject({ path: 'transfer.exclude[1]', line: 11, column: 25 });
+    expect(error.message).toContain('goes from high to low');
   });
 });
