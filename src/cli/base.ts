@@ -6,11 +6,11 @@ export abstract class BaseCommand extends Command {
   config = Option.String('-c,--config', {
     description: 'Config file (default: $DUALSYNC_CONFIG, else ./sync.yaml)',
   });
-  noColor = Option.Boolean('--no-color', false, { description: 'Plain output without colours' });
+  color = Option.Boolean('--color', true, { description: 'Colours on a terminal; --no-color for plain output' });
 
   /** The config path the operator asked for, in the documented order. */
   configPath(): string {
-    return this.config ?? process.env.DUALSYNC_CONFIG ?? 'sync.yaml';
+    return this.config ?? this.context.env.DUALSYNC_CONFIG ?? 'sync.yaml';
   }
 
   abstract run(): Promise<number>;

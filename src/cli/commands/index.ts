@@ -2,6 +2,10 @@ import type { CommandClass } from 'clipanion';
 import { ImportLegacyCommand } from './import-legacy.ts';
 import { InitCommand } from './init.ts';
 import { ValidateCommand } from './validate.ts';
+import { PlanCommand } from './plan.ts';
+import { ApplyCommand } from './apply.ts';
+import { WatchCommand } from './watch.ts';
+import { StatusCommand } from './status.ts';
 
 /** Every registered command. Only commands that work are listed here. */
-export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand];
+export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand, PlanCommand, ApplyCommand, WatchCommand, StatusCommand];

@@ -1,0 +1,273 @@
+import { mkdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Action, Config, LedgerEvent, LedgerRecord, ObjectEntry, Plan, VerifiedBy } from '../model/index.ts';
+import { downloadLine, uploadLine } from '../manifest/s5cmd.ts';
+import { localPath, tempPath } from '../plan/keys.ts';
+import { describeError } from '../errors.ts';
+import type { Recorder } from './recorder.ts';
+import { HopRunner, type HopRunResult, type S5Failure, type S5Success } from './runner.ts';
+import { s5cmdEnv, s5cmdGlobalArgs } from './s5cmd.ts';
+import { verifyDownloaded, verifyUploaded } from './verify.ts';
+
+export type Hop = 'download' | 'upload';
+
+/** What apply reports as it goes; the view turns it into a progress line. */
+export interface ProgressSink {
+  start(hop: Hop, objects: number, bytes: number): void;
+  done(hop: Hop, bytes: number): void;
+  failed(hop: Hop): void;
+}
+
+export interface Failure {
+  key: string;
+  hop: Hop | 'purge';
+  error: string;
+}
+
+export interface ApplyOutcome {
+  downloaded: { count: number; bytes: number };
+  uploaded: { count: number; bytes: number };
+  purged: { count: number; bytes: number };
+  adopted: number;
+  failures: Failure[];
+  /** How many objects were verified which way (size, md5, multipart-etag, size+local-md5). */
+  verifiedBy: Partial<Record<VerifiedBy, number>>;
+}
+
+export interface ExecuteContext {
+  config: Config;
+  s5cmd: string;
+  recorder: Recorder;
+  /** The ledger record of a key as it was when the plan was made (for MD5s carried between hops). */
+  ledgerRecord(key: string): LedgerRecord | undefined;
+  /** HEAD on the destination, by relative key. */
+  headDestination(key: string): Promise<ObjectEntry | undefined>;
+  progress?: ProgressSink;
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs a plan: one long-lived `s5cmd run` per hop, both at once. Each download is verified,
+ * renamed from its temporary name and recorded as staged; its upload line is written into the
+ * upload process at that moment, so the two links work in parallel object by object. Each
+ * upload is verified against a HEAD of the destination and recorded as delivered before its
+ * staged copy may be purged (invariant 1).
+ */
+export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<ApplyOutcome> {
+  const { config, recorder } = ctx;
+  const outcome: ApplyOutcome = {
+    downloaded: { count: 0, bytes: 0 },
+    uploaded: { count: 0, bytes: 0 },
+    purged: { count: 0, bytes: 0 },
+    adopted: 0,
+    failures: [],
+    verifiedBy: {},
+  };
+  const countVerified = (by: VerifiedBy) => (outcome.verifiedBy[by] = (outcome.verifiedBy[by] ?? 0) + 1);
+  const fail = async (action: Action, hop: Failure['hop'], error: string) => {
+    outcome.failures.push({ key: action.key, hop, error });
+    if (hop !== 'purge') ctx.progress?.failed(hop);
+    await recorder.record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: hop === 'purge' ? 'upload' : hop, error });
+  };
+
+  const downloads = plan.actions.filter((a) => a.kind === 'download' || a.kind === 'redownload');
+  const uploads = plan.actions.filter((a) => a.kind === 'upload');
+  const purges = plan.actions.filter((a) => a.kind === 'purge');
+  const chainedUploads = new Map(uploads.filter((a) => a.afterDownload).map((a) => [a.key, a]));
+  const purgeByKey = new Map(purges.map((a) => [a.key, a]));
+  /** MD5s learnt while verifying downloads, carried to the destination check. */
+  const md5ByKey = new Map<string, string>();
+
+  // Adopts and skips move nothing: record them first.
+  for (const action of plan.actions) {
+    if (action.kind === 'adopt') {
+      await recorder.record({ type: 'delivered', key: action.key, size: action.size, etag: action.etag, verifiedBy: 'size', adopted: true });
+      outcome.adopted++;
+    } else if (action.kind === 'skip') {
+      const known = ctx.ledgerRecord(action.key);
+      const alreadyKnown = known !== undefined && known.skipReason === action.reason && known.size === action.size && known.etag === action.etag;
+      if (!alreadyKnown) {
+        await recorder.record({ type: 'skipped', key: action.key, size: action.size, etag: action.etag, reason: action.reason ?? 'unsafe key' });
+      }
+    }
+  }
+
+  const deliverAndPurge = async (action: Action): Promise<void> => {
+    const volume = action.volume!;
+    const path = localPath(volume, action.key);
+    let remote: ObjectEntry | undefined;
+    try {
+      remote = await ctx.headDestination(action.key);
+    } catch (error) {
+      await fail(action, 'upload', `HEAD on the destination failed: ${describeError(error)}`);
+      return;
+    }
+    const expectedMd5 = md5ByKey.get(action.key) ?? ctx.ledgerRecord(action.key)?.md5;
+    const check = await verifyUploaded(path, remote, { size: action.size, md5: expectedMd5 }, config.transfer.verify, config.transfer.partSizeBytes);
+    if (!check.ok) {
+      await fail(action, 'upload', check.error ?? 'verification failed');
+      return;
+    }
+    const known = ctx.ledgerRecord(action.key);
+    const stagedThisVersion = known?.stage === 'staged' && known.size === action.size && known.etag === action.etag;
+    if (!action.afterDownload && !stagedThisVersion) {
+      // A local copy the ledger did not know (or knew as delivered before the destination lost it).
+      await recorder.record({ type: 'staged', key: action.key, size: action.size, etag: action.etag, volume, verifiedBy: 'size', again: known?.stage !== undefined });
+    }
+    await recorder.record({ type: 'delivered', key: action.key, size: action.size, etag: action.etag, verifiedBy: check.verifiedBy, again: known?.stage === 'delivered' || known?.stage === 'purged' });
+    countVerified(check.verifiedBy);
+    outcome.uploaded.count++;
+    outcome.uploaded.bytes += action.size;
+    ctx.progress?.done('upload', action.size);
+    const purge = purgeByKey.get(action.key);
+    if (purge) await purgeStaged(purge);
+  };
+
+  const purgeStaged = async (action: Action): Promise<void> => {
+    const path = localPath(action.volume!, action.key);
+    try {
+      await unlink(path);
+      await removeEmptyParents(dirname(path), action.volume!);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        outcome.failures.push({ key: action.key, hop: 'purge', error: describeError(error) });
+        return;
+      }
+    }
+    await recorder.record({ type: 'purged', key: action.key, size: action.size, etag: action.etag });
+    outcome.purged.count++;
+    outcome.purged.bytes += action.size;
+  };
+
+  // Purges of versions delivered by earlier runs: check the destination once more, then free the space.
+  for (const action of purges.filter((a) => !a.afterDownload && !uploads.some((u) => u.key === a.key))) {
+    const remote = await ctx.headDestination(action.key).catch(() => undefined);
+    if (!remote || remote.size !== action.size) {
+      outcome.failures.push({ key: action.key, hop: 'purge', error: 'the destination no longer holds this version; the staged copy is kept' });
+      continue;
+    }
+    await purgeStaged(action);
+  }
+
+  const uploadHop = plan.hops.upload;
+  const downloadHop = plan.hops.download;
+  const pendingWork: Promise<void>[] = [];
+  const uploadByLocal = new Map(uploads.map((a) => [localPath(a.volume!, a.key), a]));
+  const uploadSucceeded = new Set<string>();
+  let uploadRunner: HopRunner | undefined;
+  if (uploads.length > 0) {
+    ctx.progress?.start('upload', uploads.length, uploads.reduce((n, a) => n + a.size, 0));
+    uploadRunner = new HopRunner({
+      s5cmd: ctx.s5cmd,
+      args: s5cmdGlobalArgs(config.destination, uploadHop.workers),
+      env: s5cmdEnv(config.destination, ctx.env),
+      signal: ctx.signal,
+      onSuccess: (result: S5Success) => {
+        const action = uploadByLocal.get(result.source);
+        if (!action) return;
+        uploadSucceeded.add(action.key);
+        pendingWork.push(deliverAndPurge(action));
+      },
+    });
+    for (const action of uploads) if (!action.afterDownload) uploadRunner.send(uploadLine(action, config, uploadHop));
+  }
+
+  const downloadByTemp = new Map(downloads.map((a) => [tempPath(a.volume!, a.key), a]));
+  const downloadSucceeded = new Set<string>();
+  const verifications: Promise<void>[] = [];
+  let downloadResult: HopRunResult | undefined;
+  if (downloads.length > 0) {
+    ctx.progress?.start('download', downloads.length, downloads.reduce((n, a) => n + a.size, 0));
+    const downloadRunner = new HopRunner({
+      s5cmd: ctx.s5cmd,
+      args: s5cmdGlobalArgs(config.source, downloadHop.workers),
+      env: s5cmdEnv(config.source, ctx.env),
+      signal: ctx.signal,
+      onSuccess: (result: S5Success) => {
+        const action = downloadByTemp.get(result.destination);
+        if (!action) return;
+        downloadSucceeded.add(action.key);
+        verifications.push(stage(action));
+      },
+    });
+    const stage = async (action: Action): Promise<void> => {
+      const temp = tempPath(action.volume!, action.key);
+      const final = localPath(action.volume!, action.key);
+      const check = await verifyDownloaded(temp, action, config.transfer.verify).catch((error) => ({ ok: false, error: describeError(error), verifiedBy: 'size' as const }));
+      if (!check.ok) {
+        await rm(temp, { force: true });
+        await fail(action, 'download', check.error ?? 'verification failed');
+        return;
+      }
+      try {
+        await mkdir(dirname(final), { recursive: true });
+        await rename(temp, final);
+      } catch (error) {
+        await rm(temp, { force: true });
+        await fail(action, 'download', `could not move the verified file into place: ${describeError(error)}`);
+        return;
+      }
+      if ('md5' in check && check.md5) md5ByKey.set(action.key, check.md5);
+      const known = ctx.ledgerRecord(action.key);
+      const event: LedgerEvent = {
+        type: 'staged', key: action.key, size: action.size, etag: action.etag, volume: action.volume!,
+        verifiedBy: check.verifiedBy, md5: 'md5' in check ? check.md5 : undefined,
+        etagComparable: 'etagComparable' in check ? check.etagComparable : undefined,
+        again: known?.size === action.size && known.etag === action.etag && known.stage !== undefined,
+      };
+      await recorder.record(event);
+      countVerified(check.verifiedBy);
+      outcome.downloaded.count++;
+      outcome.downloaded.bytes += action.size;
+      ctx.progress?.done('download', action.size);
+      const upload = chainedUploads.get(action.key);
+      if (upload && uploadRunner) uploadRunner.send(uploadLine(upload, config, uploadHop));
+    };
+    for (const action of downloads) downloadRunner.send(downloadLine(action, config, downloadHop));
+    downloadRunner.end();
+    downloadResult = await downloadRunner.done();
+    await Promise.all(verifications);
+    for (const action of downloads) {
+      if (!downloadSucceeded.has(action.key)) await fail(action, 'download', s5cmdError(downloadResult, action, 'download', config));
+    }
+  }
+  // Every chained upload line that will ever be written is written now.
+  uploadRunner?.end();
+  const uploadResult = uploadRunner ? await uploadRunner.done() : undefined;
+  await Promise.all(pendingWork);
+  for (const action of uploads) {
+    if (uploadSucceeded.has(action.key)) continue;
+    if (action.afterDownload && !downloadSucceeded.has(action.key)) continue; // its download failed, already reported
+    if (action.afterDownload && outcome.failures.some((f) => f.key === action.key)) continue;
+    await fail(action, 'upload', uploadResult ? s5cmdError(uploadResult, action, 'upload', config) : 'not started');
+  }
+  await recorder.flush();
+  return outcome;
+}
+
+/** The s5cmd error for an action, matched by its source and destination, or what else is known. */
+function s5cmdError(result: HopRunResult, action: Action, hop: Hop, config: Config): string {
+  const tail = hop === 'download'
+    ? ` s3://${config.source.bucket}/${config.source.prefix}${action.key} ${tempPath(action.volume!, action.key)}`
+    : ` ${localPath(action.volume!, action.key)} s3://${config.destination.bucket}/${config.destination.prefix}${action.key}`;
+  const match: S5Failure | undefined = result.failures.find((f) => f.command.endsWith(tail));
+  if (match) return match.error;
+  if (result.signal) return `s5cmd was stopped (${result.signal})`;
+  if (result.otherErrors.length > 0) return `s5cmd: ${result.otherErrors.slice(-3).join(' | ')}`;
+  return `s5cmd exited with code ${result.exitCode ?? 'unknown'} without finishing this object`;
+}
+
+/** Removes directories left empty by a purge, up to (not including) the volume root. */
+async function removeEmptyParents(dir: string, root: string): Promise<void> {
+  let current = dir;
+  while (current.startsWith(`${root}/`) && current !== root) {
+    try {
+      await rmdir(current);
+    } catch {
+      return; // not empty, or already gone
+    }
+    current = dirname(current);
+  }
+}
+

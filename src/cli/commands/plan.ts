@@ -1,0 +1,47 @@
+import { Command, Option } from 'clipanion';
+import { BaseCommand } from '../base.ts';
+import { loadConfigFor, engineDeps } from '../context.ts';
+import { runPlan, writePlanFiles } from '../../engine.ts';
+import { planToJson, renderPlan } from '../../view/plan.ts';
+
+export class PlanCommand extends BaseCommand {
+  static override paths = [['plan']];
+  static override usage = Command.Usage({
+    description: 'show what would move, without changing anything',
+    details: `
+      Lists the source and the destination, scans the staging volumes and reads the ledger, then
+      shows every download, upload, purge, adopt and skip that \`apply\` would perform. Nothing is
+      written unless \`--out\` asks for a plan file; beside FILE it writes FILE's stem +
+      \`.download.s5cmd\` and \`.upload.s5cmd\`, plain s5cmd run files an operator can read.
+
+      Exit codes: 0 success, 1 error; with \`--detailed-exitcode\`, 0 no changes, 2 changes present.
+    `,
+    examples: [
+      ['See what would move', 'dualsync plan'],
+      ['Save a plan to review and apply later', 'dualsync plan --out plan.json'],
+      ['In a script: is there anything to do?', 'dualsync plan --detailed-exitcode >/dev/null; echo $?'],
+    ],
+  });
+
+  out = Option.String('--out', { description: 'Write the plan (JSON) and its two s5cmd manifests' });
+  json = Option.Boolean('--json', false, { description: 'Print the plan as JSON' });
+  detailedExitcode = Option.Boolean('--detailed-exitcode', false, { description: 'Exit 0 for no changes, 2 for changes' });
+  limit = Option.String('--limit', '20', { description: 'Object lines shown per action kind' });
+
+  async run(): Promise<number> {
+    const config = await loadConfigFor(this.context, this.configPath());
+    const run = await runPlan(config, engineDeps(this.context));
+    if (this.json) {
+      this.context.stdout.write(`${JSON.stringify({ ...planToJson(run.plan), inputDigest: run.planFile.inputDigest }, null, 2)}\n`);
+    } else {
+      this.context.stdout.write(renderPlan(run.plan, { limit: Number(this.limit), color: this.color && Boolean((this.context.stdout as { isTTY?: boolean }).isTTY) }));
+    }
+    if (this.out) {
+      const paths = await writePlanFiles(this.out, run);
+      const note = `Saved the plan to ${this.out} (manifests: ${paths.download}, ${paths.upload}).\nApply exactly this plan with: dualsync apply ${this.out}\n`;
+      (this.json ? this.context.stderr : this.context.stdout).write(note);
+    }
+    if (this.detailedExitcode) return run.plan.summary.noChanges ? 0 : 2;
+    return 0;
+  }
+}

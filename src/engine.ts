@@ -1,0 +1,312 @@
+/**
+ * The one seam where the pure core meets I/O: gather the inventory, plan, save a plan,
+ * apply a plan. Commands call these and hand the results to views.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import { createTwoFilesPatch } from 'diff';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Config, Inventory, Plan, PlanFile } from './model/index.ts';
+import { planSync } from './plan/planner.ts';
+import { TEMP_DIR } from './plan/keys.ts';
+import { canonicalPlanJson, parsePlanFile, serializePlanFile } from './manifest/planfile.ts';
+import { renderManifests } from './manifest/s5cmd.ts';
+import { createS3Client, headObject, listHop } from './inventory/s3.ts';
+import { scanVolumes } from './inventory/volumes.ts';
+import { expandVolumes } from './config/load.ts';
+import { LedgerStore } from './ledger/store.ts';
+import { acquireLock, lockHolder } from './apply/lock.ts';
+import { summariseLedger, type StatusReport } from './view/status.ts';
+import { Recorder } from './apply/recorder.ts';
+import { executePlan, type ApplyOutcome, type ProgressSink } from './apply/execute.ts';
+import { findS5cmd } from './apply/s5cmd.ts';
+import { userError } from './errors.ts';
+
+export interface EngineDeps {
+  now: () => Date;
+  env: NodeJS.ProcessEnv;
+  /** Non-fatal notes (a torn journal line, leftovers removed). */
+  warn: (message: string) => void;
+  progress?: ProgressSink;
+  signal?: AbortSignal;
+}
+
+export interface Clients {
+  source: S3Client;
+  destination: S3Client;
+}
+
+/** S3 clients for both hops, each capped by its hop's connection budget. */
+export function createClients(config: Config): Clients {
+  return {
+    source: createS3Client(config.source, { maxSockets: config.source.maxConnections }),
+    destination: createS3Client(config.destination, { maxSockets: config.destination.maxConnections }),
+  };
+}
+
+export interface Gathered {
+  inventory: Inventory;
+  /** Files of interrupted downloads in the volumes' temporary folders. */
+  leftovers: string[];
+  inputDigest: string;
+}
+
+/** Lists both hops, scans the volumes and reads the ledger, all at once. */
+export async function gatherInventory(config: Config, ledger: LedgerStore, clients: Clients, deps: EngineDeps): Promise<Gathered> {
+  const roots = await expandVolumes(config.staging.volumes);
+  const [source, destination, scanned] = await Promise.all([
+    listHop(clients.source, config.source, { signal: deps.signal }),
+    listHop(clients.destination, config.destination, { signal: deps.signal }),
+    scanVolumes(roots, config.staging.reserve),
+  ]);
+  const inventory: Inventory = { source, destination, volumes: scanned.volumes, local: scanned.local, ledger: ledger.state() };
+  return { inventory, leftovers: scanned.leftovers, inputDigest: digestInventory(inventory) };
+}
+
+/**
+ * Digest of what a plan was made from: both listings, the staged files and the ledger serial.
+ * Free space is left out on purpose: it moves with every write on the machine, and apply
+ * checks room again anyway.
+ */
+export function digestInventory(inventory: Inventory): string {
+  const hash = createHash('sha256');
+  const feed = (label: string, rows: string[]) => {
+    rows.sort();
+    hash.update(`${label}\n`);
+    for (const row of rows) hash.update(`${row}\n`);
+  };
+  feed('source', inventory.source.entries.map((e) => `${JSON.stringify(e.key)} ${e.size} ${e.etag}`));
+  feed('destination', inventory.destination.entries.map((e) => `${JSON.stringify(e.key)} ${e.size} ${e.etag}`));
+  feed('local', inventory.local.map((f) => `${JSON.stringify(f.volume)} ${JSON.stringify(f.key)} ${f.size}`));
+  hash.update(`ledger ${inventory.ledger.serial}\n`);
+  return hash.digest('hex');
+}
+
+/** Digest of the settings that shape a plan; credentials are left out so they can rotate. */
+export function digestConfig(config: Config): string {
+  const strip = (hop: Config['source']) => ({ ...hop, credentials: hop.credentials.kind });
+  const shape = { ...config, file: undefined, source: strip(config.source), destination: strip(config.destination), watch: undefined };
+  return createHash('sha256').update(JSON.stringify(shape)).digest('hex');
+}
+
+function digestPlan(plan: Plan): string {
+  return createHash('sha256').update(canonicalPlanJson(plan)).digest('hex');
+}
+
+export interface PlannedRun {
+  plan: Plan;
+  planFile: PlanFile;
+  manifests: { download: string; upload: string };
+  gathered: Gathered;
+}
+
+function planFrom(config: Config, gathered: Gathered, deps: EngineDeps): PlannedRun {
+  const plan = planSync(config, gathered.inventory);
+  if (gathered.leftovers.length > 0) {
+    plan.warnings.push(`${gathered.leftovers.length} temporary file(s) of interrupted downloads in ${TEMP_DIR}/ will be removed by apply`);
+  }
+  const planFile: PlanFile = {
+    formatVersion: 1,
+    createdAt: deps.now().toISOString(),
+    configDigest: digestConfig(config),
+    inputDigest: gathered.inputDigest,
+    ledgerSerial: gathered.inventory.ledger.serial,
+    planDigest: digestPlan(plan),
+    plan,
+  };
+  return { plan, planFile, manifests: renderManifests(plan, config), gathered };
+}
+
+/** `dualsync plan`: reads everything, changes nothing (invariant 6). */
+export async function runPlan(config: Config, deps: EngineDeps): Promise<PlannedRun> {
+  const ledger = await LedgerStore.open(config.stateDir, { onWarning: deps.warn });
+  try {
+    const gathered = await gatherInventory(config, ledger, createClients(config), deps);
+    return planFrom(config, gathered, deps);
+  } finally {
+    await ledger.close();
+  }
+}
+
+/** Paths of the two manifests beside a plan file: `plan.json` -> `plan.download.s5cmd`, `plan.upload.s5cmd`. */
+export function manifestPaths(planPath: string): { download: string; upload: string } {
+  const stem = join(dirname(planPath), basename(planPath, extname(planPath)));
+  return { download: `${stem}.download.s5cmd`, upload: `${stem}.upload.s5cmd` };
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const temporary = `${path}.tmp-${process.pid}`;
+  await writeFile(temporary, text, { mode: 0o600 });
+  await rename(temporary, path);
+}
+
+/** Writes the plan file and its two manifests, each complete or not at all. */
+export async function writePlanFiles(planPath: string, run: PlannedRun): Promise<{ download: string; upload: string }> {
+  await mkdir(dirname(planPath), { recursive: true });
+  const paths = manifestPaths(planPath);
+  await writeAtomically(paths.download, run.manifests.download);
+  await writeAtomically(paths.upload, run.manifests.upload);
+  await writeAtomically(planPath, serializePlanFile(run.planFile));
+  return paths;
+}
+
+export interface ApplyOptions {
+  /** A saved plan to execute, or undefined to plan now. */
+  planPath?: string;
+  /** Asked before anything moves when no saved plan is given; false stops the run. */
+  confirm?: (run: PlannedRun) => Promise<boolean>;
+  command?: string;
+}
+
+export interface ApplyReport {
+  run: PlannedRun;
+  outcome?: ApplyOutcome;
+  /** False when the operator declined. */
+  applied: boolean;
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** Reads a saved plan and refuses it when it was edited after `plan --out`. */
+async function readSavedPlan(planPath: string, config: Config): Promise<PlanFile> {
+  let text: string;
+  try {
+    text = await readFile(planPath, 'utf8');
+  } catch {
+    throw userError('E_PLAN_MISSING', `cannot read the plan file ${planPath}`, { hint: 'create one with `dualsync plan --out FILE`' });
+  }
+  const saved = parsePlanFile(text, planPath);
+  if (digestPlan(saved.plan) !== saved.planDigest) {
+    throw userError('E_PLAN_TAMPERED', `the plan file ${planPath} was changed after it was written`, {
+      hint: 'make a new plan with `dualsync plan --out FILE`; a saved plan is applied exactly as reviewed or not at all',
+    });
+  }
+  const paths = manifestPaths(planPath);
+  const rendered = renderManifests(saved.plan, config);
+  for (const hop of ['download', 'upload'] as const) {
+    const onDisk = await readFile(paths[hop], 'utf8').catch(() => undefined);
+    if (onDisk !== undefined && onDisk !== rendered[hop]) {
+      throw userError('E_PLAN_TAMPERED', `the manifest ${paths[hop]} differs from its plan file ${planPath}`, {
+        hint: 'make a new plan with `dualsync plan --out FILE`',
+      });
+    }
+  }
+  if (saved.configDigest !== digestConfig(config)) {
+    throw userError('E_PLAN_STALE', `the configuration changed since ${planPath} was made`, { hint: 'make a new plan with `dualsync plan --out FILE`' });
+  }
+  return saved;
+}
+
+/**
+ * `dualsync apply`: lock, freshness check, execute, record. With a saved plan, the world must
+ * still be what the plan saw; otherwise apply shows what changed as a diff and refuses.
+ */
+export async function runApply(config: Config, deps: EngineDeps, options: ApplyOptions = {}): Promise<ApplyReport> {
+  const startedAt = deps.now().toISOString();
+  const saved = options.planPath ? await readSavedPlan(options.planPath, config) : undefined;
+  const s5cmd = await findS5cmd(deps.env);
+  const lock = await acquireLock(config.stateDir, options.command ?? 'dualsync apply', deps.now);
+  try {
+    const ledger = await LedgerStore.open(config.stateDir, { onWarning: deps.warn });
+    try {
+      const clients = createClients(config);
+      const gathered = await gatherInventory(config, ledger, clients, deps);
+      let run = planFrom(config, gathered, deps);
+      if (saved) {
+        if (saved.inputDigest !== gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config);
+        run = { ...run, plan: saved.plan, planFile: saved, manifests: renderManifests(saved.plan, config) };
+      } else if (options.confirm && !(await options.confirm(run))) {
+        return { run, applied: false, startedAt, finishedAt: deps.now().toISOString() };
+      }
+      await removeLeftovers(gathered.leftovers, gathered.inventory.volumes.map((v) => v.root));
+      const recorder = new Recorder(ledger);
+      const outcome = await executePlan(
+        {
+          config,
+          s5cmd: s5cmd.path,
+          recorder,
+          ledgerRecord: (key) => ledger.get(key),
+          headDestination: (key) => headObject(clients.destination, config.destination, key),
+          progress: deps.progress,
+          signal: deps.signal,
+          env: deps.env,
+        },
+        run.plan,
+      );
+      const report: ApplyReport = { run, outcome, applied: true, startedAt, finishedAt: deps.now().toISOString() };
+      await writeLastRun(config.stateDir, report);
+      return report;
+    } finally {
+      await ledger.close();
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+function stalePlan(planPath: string, saved: PlanFile, fresh: PlannedRun, config: Config) {
+  const old = renderManifests(saved.plan, config);
+  const details: string[] = [];
+  for (const hop of ['download', 'upload'] as const) {
+    if (old[hop] === fresh.manifests[hop]) continue;
+    const patch = createTwoFilesPatch(`${hop}.s5cmd (saved plan)`, `${hop}.s5cmd (now)`, old[hop], fresh.manifests[hop], undefined, undefined, { context: 1 });
+    details.push(...patch.trimEnd().split('\n'));
+  }
+  if (details.length === 0) details.push('(the manifests are the same; the ledger or the listings moved in ways the plan does not show)');
+  return userError('E_PLAN_STALE', `the plan ${planPath} is stale: the source, the destination, the staging volumes or the ledger changed since it was made (ledger serial ${saved.ledgerSerial} -> ${fresh.planFile.ledgerSerial})`, {
+    details,
+    hint: 'review the changes above and make a new plan with `dualsync plan --out FILE`',
+  });
+}
+
+/** Removes what interrupted downloads left behind; they are never counted as staged. */
+async function removeLeftovers(leftovers: string[], roots: string[]): Promise<void> {
+  if (leftovers.length === 0) return;
+  for (const root of roots) await rm(join(root, TEMP_DIR), { recursive: true, force: true });
+}
+
+/** Where status finds the last run. */
+export function lastRunPath(stateDir: string): string {
+  return join(stateDir, 'last-run.json');
+}
+
+async function writeLastRun(stateDir: string, report: ApplyReport): Promise<void> {
+  const outcome = report.outcome!;
+  const summary = {
+    startedAt: report.startedAt,
+    finishedAt: report.finishedAt,
+    downloaded: outcome.downloaded,
+    uploaded: outcome.uploaded,
+    purged: outcome.purged,
+    adopted: outcome.adopted,
+    failures: outcome.failures.length,
+    verifiedBy: outcome.verifiedBy,
+  };
+  await writeAtomically(lastRunPath(stateDir), `${JSON.stringify(summary, null, 2)}\n`);
+}
+
+/** `dualsync status`: the ledger by stage, the volumes, the last run, who holds the lock. */
+export async function runStatus(config: Config, deps: EngineDeps): Promise<StatusReport> {
+  const ledger = await LedgerStore.open(config.stateDir, { onWarning: deps.warn });
+  try {
+    const state = ledger.state();
+    const roots = await expandVolumes(config.staging.volumes);
+    const scanned = await scanVolumes(roots, config.staging.reserve);
+    const volumes = scanned.volumes.map((volume) => {
+      const files = scanned.local.filter((f) => f.volume === volume.root);
+      return { ...volume, stagedFiles: files.length, stagedBytes: files.reduce((n, f) => n + f.size, 0) };
+    });
+    const lastRunText = await readFile(lastRunPath(config.stateDir), 'utf8').catch(() => undefined);
+    return {
+      stateDir: config.stateDir,
+      ledgerSerial: state.serial,
+      ...summariseLedger(state.records),
+      volumes,
+      lastRun: lastRunText ? (JSON.parse(lastRunText) as Record<string, unknown>) : undefined,
+      lock: await lockHolder(config.stateDir),
+    };
+  } finally {
+    await ledger.close();
+  }
+}

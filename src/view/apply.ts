@@ -1,0 +1,37 @@
+import Table from 'cli-table3';
+import type { ApplyOutcome } from '../apply/execute.ts';
+import { formatBytes } from '../config/units.ts';
+
+/** The closing line of an apply, in the manner of Terraform's "Apply complete!". */
+export function applySummaryLine(outcome: ApplyOutcome): string {
+  const parts = [
+    `${outcome.downloaded.count} downloaded (${formatBytes(outcome.downloaded.bytes)})`,
+    `${outcome.uploaded.count} delivered (${formatBytes(outcome.uploaded.bytes)})`,
+    `${outcome.purged.count} purged`,
+  ];
+  if (outcome.adopted > 0) parts.push(`${outcome.adopted} adopted`);
+  const head = outcome.failures.length === 0 ? 'Apply complete!' : `Apply finished with ${outcome.failures.length} failure(s):`;
+  return `${head} ${parts.join(', ')}.`;
+}
+
+/** Human report of an apply: failures as a table (key, hop, reason), verification counts, summary. */
+export function renderApplyOutcome(outcome: ApplyOutcome, options: { limit?: number } = {}): string {
+  const lines: string[] = [];
+  const limit = options.limit ?? 50;
+  if (outcome.failures.length > 0) {
+    const table = new Table({ head: ['object', 'hop', 'reason'], wordWrap: true, colWidths: [40, 10, 60], style: { head: [], border: [] } });
+    for (const failure of outcome.failures.slice(0, limit)) table.push([failure.key, failure.hop, failure.error]);
+    lines.push(table.toString());
+    if (outcome.failures.length > limit) lines.push(`... and ${outcome.failures.length - limit} more failures`);
+    lines.push('The next plan retries them; `dualsync status` shows the attempts.');
+  }
+  const verified = Object.entries(outcome.verifiedBy).map(([by, count]) => `${count} by ${by}`);
+  if (verified.length > 0) lines.push(`Verified: ${verified.join(', ')}.`);
+  lines.push(applySummaryLine(outcome));
+  return `${lines.join('\n')}\n`;
+}
+
+/** The same facts for machines. */
+export function applyToJson(outcome: ApplyOutcome): object {
+  return { ...outcome, ok: outcome.failures.length === 0 };
+}

@@ -1,0 +1,80 @@
+import Table from 'cli-table3';
+import type { LedgerRecord, VolumeInfo } from '../model/index.ts';
+import { formatBytes } from '../config/units.ts';
+
+export interface StageCount {
+  objects: number;
+  bytes: number;
+}
+
+export interface StatusReport {
+  stateDir: string;
+  ledgerSerial: number;
+  stages: Record<'staged' | 'delivered' | 'purged', StageCount>;
+  /** Versions whose last attempt failed and that have not moved on since. */
+  failing: { key: string; attempts: number; lastError: string }[];
+  skipped: { key: string; reason: string }[];
+  verifiedBy: Record<string, number>;
+  etagNotComparable: number;
+  volumes: (VolumeInfo & { stagedBytes: number; stagedFiles: number })[];
+  lastRun?: Record<string, unknown>;
+  lock?: { pid: number; host: string; startedAt: string; command: string };
+}
+
+/** Folds ledger records into the counts status shows. Pure. */
+export function summariseLedger(records: readonly LedgerRecord[]): Pick<StatusReport, 'stages' | 'failing' | 'skipped' | 'verifiedBy' | 'etagNotComparable'> {
+  const stages = { staged: { objects: 0, bytes: 0 }, delivered: { objects: 0, bytes: 0 }, purged: { objects: 0, bytes: 0 } };
+  const failing: StatusReport['failing'] = [];
+  const skipped: StatusReport['skipped'] = [];
+  const verifiedBy: Record<string, number> = {};
+  let etagNotComparable = 0;
+  for (const record of records) {
+    if (record.stage) {
+      stages[record.stage].objects++;
+      stages[record.stage].bytes += record.size;
+    }
+    if (record.lastError && record.stage !== 'delivered' && record.stage !== 'purged') {
+      failing.push({ key: record.key, attempts: record.attempts, lastError: record.lastError });
+    }
+    if (record.skipReason) skipped.push({ key: record.key, reason: record.skipReason });
+    if (record.verifiedBy) verifiedBy[record.verifiedBy] = (verifiedBy[record.verifiedBy] ?? 0) + 1;
+    if (record.etagComparable === false) etagNotComparable++;
+  }
+  return { stages, failing, skipped, verifiedBy, etagNotComparable };
+}
+
+/** Human status: stages, volumes, failures, last run. */
+export function renderStatus(report: StatusReport, options: { limit?: number } = {}): string {
+  const limit = options.limit ?? 20;
+  const out: string[] = [];
+  const stages = new Table({ head: ['stage', 'objects', 'bytes'], style: { head: [], border: [] } });
+  for (const stage of ['staged', 'delivered', 'purged'] as const) {
+    stages.push([stage, String(report.stages[stage].objects), formatBytes(report.stages[stage].bytes)]);
+  }
+  stages.push(['failing', String(report.failing.length), '']);
+  stages.push(['skipped', String(report.skipped.length), '']);
+  out.push(`Ledger ${report.stateDir} (serial ${report.ledgerSerial})`, stages.toString());
+  const verified = Object.entries(report.verifiedBy).map(([by, n]) => `${n} by ${by}`);
+  if (verified.length > 0) out.push(`Verified: ${verified.join(', ')}${report.etagNotComparable > 0 ? `; ${report.etagNotComparable} source ETag(s) not comparable (checked by size + local MD5)` : ''}.`);
+  const volumes = new Table({ head: ['volume', 'size', 'free', 'reserve', 'staged'], style: { head: [], border: [] } });
+  for (const v of report.volumes) {
+    volumes.push([v.root, formatBytes(v.totalBytes), formatBytes(v.freeBytes), formatBytes(v.reserveBytes), `${v.stagedFiles} (${formatBytes(v.stagedBytes)})`]);
+  }
+  out.push(volumes.toString());
+  if (report.failing.length > 0) {
+    const failing = new Table({ head: ['failing object', 'attempts', 'last error'], wordWrap: true, colWidths: [40, 10, 60], style: { head: [], border: [] } });
+    for (const f of report.failing.slice(0, limit)) failing.push([f.key, String(f.attempts), f.lastError]);
+    out.push(failing.toString());
+    if (report.failing.length > limit) out.push(`... and ${report.failing.length - limit} more`);
+  }
+  for (const s of report.skipped.slice(0, limit)) out.push(`skipped: ${JSON.stringify(s.key)}: ${s.reason}`);
+  if (report.skipped.length > limit) out.push(`... and ${report.skipped.length - limit} more skipped`);
+  if (report.lastRun) {
+    const r = report.lastRun as { finishedAt?: string; failures?: number; uploaded?: { count: number }; downloaded?: { count: number } };
+    out.push(`Last run: finished ${r.finishedAt}, ${r.downloaded?.count ?? 0} downloaded, ${r.uploaded?.count ?? 0} delivered, ${r.failures ?? 0} failed.`);
+  } else {
+    out.push('Last run: none yet.');
+  }
+  if (report.lock) out.push(`Running now: ${report.lock.command} (pid ${report.lock.pid} on ${report.lock.host}, since ${report.lock.startedAt}).`);
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cleanup, listAll, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
+import { makeSite } from './site.ts';
+
+let pair: MinioPair;
+beforeAll(async () => {
+  pair = await startPair();
+});
+afterAll(async () => {
+  await pair?.stop();
+  await cleanup();
+});
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('condition not reached in time');
+}
+
+describe('watch', () => {
+  it('--once runs one cycle and exits 0', async () => {
+    const site = await makeSite(pair);
+    await putObjects(pair.edge, site.sourceBucket, [{ key: 'a.txt', body: 'a' }, { key: 'b/c.txt', body: 'c' }]);
+    const result = await site.cli('watch', '--once');
+    expect(result.exitCode, result.stdout + result.stderr).toBe(0);
+    expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(await md5OfBucket(pair.edge, site.sourceBucket));
+  });
+
+  it('keeps delivering new data, and SIGTERM finishes the cycle, releases the lock and exits 0', async () => {
+    const site = await makeSite(pair);
+    await putObjects(pair.edge, site.sourceBucket, [{ key: 'first.txt', body: 'one' }]);
+    const child = site.spawn('watch', '--interval', '1s');
+    try {
+      await waitFor(async () => (await listAll(pair.cloud, site.destinationBucket)).length === 1, 30_000);
+      await putObjects(pair.edge, site.sourceBucket, [{ key: 'later/second.txt', body: 'two' }, { key: 'later/third.txt', body: 'three' }]);
+      await waitFor(async () => (await listAll(pair.cloud, site.destinationBucket)).length === 3, 30_000);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const result = await child;
+    expect(result.exitCode, String(result.stdout) + String(result.stderr)).toBe(0);
+    await expect(access(join(site.stateDir, 'lock'))).rejects.toThrow();
+    expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(await md5OfBucket(pair.edge, site.sourceBucket));
+  });
+});
