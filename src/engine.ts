@@ -15,7 +15,7 @@ import { renderManifests } from './manifest/s5cmd.ts';
 import { createS3Client, headObject, listHop } from './inventory/s3.ts';
 import { scanVolumes } from './inventory/volumes.ts';
 import { expandVolumes } from './config/load.ts';
-import { LedgerStore } from './ledger/store.ts';
+import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
 import { acquireLock, lockHolder } from './apply/lock.ts';
 import { summariseLedger, type StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
@@ -118,9 +118,26 @@ function planFrom(config: Config, gathered: Gathered, deps: EngineDeps): Planned
   return { plan, planFile, manifests: renderManifests(plan, config), gathered };
 }
 
+/**
+ * How the ledger is opened. DUALSYNC_COMPACT_AFTER is a test and operations knob: compact the
+ * ledger once its journal holds this many events (and at least one per record), instead of the
+ * store's default of 100,000. Crash tests set it low so that a kill can land inside a compaction;
+ * an operator can set it to keep the journal of a small state disk short.
+ */
+export function ledgerOptions(deps: Pick<EngineDeps, 'env' | 'warn'>): LedgerStoreOptions {
+  const raw = deps.env.DUALSYNC_COMPACT_AFTER;
+  if (raw === undefined || raw === '') return { onWarning: deps.warn };
+  if (!/^[1-9][0-9]{0,9}$/.test(raw)) {
+    throw userError('E_USAGE', `DUALSYNC_COMPACT_AFTER must be a positive whole number of journal events, got ${JSON.stringify(raw)}`, {
+      hint: 'unset it to use the default (100000), or set a count such as DUALSYNC_COMPACT_AFTER=1000',
+    });
+  }
+  return { onWarning: deps.warn, compactAfter: Number(raw) };
+}
+
 /** `dualsync plan`: reads everything, changes nothing (invariant 6). */
 export async function runPlan(config: Config, deps: EngineDeps): Promise<PlannedRun> {
-  const ledger = await LedgerStore.open(config.stateDir, { onWarning: deps.warn });
+  const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
   try {
     const gathered = await gatherInventory(config, ledger, createClients(config), deps);
     return planFrom(config, gathered, deps);
@@ -208,7 +225,7 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
   const s5cmd = await findS5cmd(deps.env);
   const lock = await acquireLock(config.stateDir, options.command ?? 'dualsync apply', deps.now);
   try {
-    const ledger = await LedgerStore.open(config.stateDir, { onWarning: deps.warn });
+    const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
     try {
       const clients = createClients(config);
       const gathered = await gatherInventory(config, ledger, clients, deps);
@@ -288,7 +305,7 @@ async function writeLastRun(stateDir: string, report: ApplyReport): Promise<void
 
 /** `dualsync status`: the ledger by stage, the volumes, the last run, who holds the lock. */
 export async function runStatus(config: Config, deps: EngineDeps): Promise<StatusReport> {
-  const ledger = await LedgerStore.open(config.stateDir, { onWarning: deps.warn });
+  const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
   try {
     const state = ledger.state();
     const roots = await expandVolumes(config.staging.volumes);
