@@ -78,6 +78,10 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   const purgeByKey = new Map(purges.map((a) => [a.key, a]));
   /** MD5s learnt while verifying downloads, carried to the destination check. */
   const md5ByKey = new Map<string, string>();
+  /** Folders that purges emptied, perhaps: tidied once at the end rather than per object. */
+  const purgedFrom = new Set<string>();
+  /** Folders already created for downloads in this run. */
+  const madeDirs = new Set<string>();
 
   // Adopts and skips move nothing: record them first.
   for (const action of plan.actions) {
@@ -128,7 +132,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     const path = localPath(action.volume!, action.key);
     try {
       await unlink(path);
-      await removeEmptyParents(dirname(path), action.volume!);
+      purgedFrom.add(`${action.volume!}\0${dirname(path)}`);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
         outcome.failures.push({ key: action.key, hop: 'purge', error: describeError(error) });
@@ -201,7 +205,11 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
         return;
       }
       try {
-        await mkdir(dirname(final), { recursive: true });
+        const folder = dirname(final);
+        if (!madeDirs.has(folder)) {
+          await mkdir(folder, { recursive: true });
+          madeDirs.add(folder);
+        }
         await rename(temp, final);
       } catch (error) {
         await rm(temp, { force: true });
@@ -243,6 +251,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     await fail(action, 'upload', uploadResult ? s5cmdError(uploadResult, action, 'upload', config) : 'not started');
   }
   await recorder.flush();
+  await removeEmptyFolders(purgedFrom);
   return outcome;
 }
 
@@ -258,16 +267,16 @@ function s5cmdError(result: HopRunResult, action: Action, hop: Hop, config: Conf
   return `s5cmd exited with code ${result.exitCode ?? 'unknown'} without finishing this object`;
 }
 
-/** Removes directories left empty by a purge, up to (not including) the volume root. */
-async function removeEmptyParents(dir: string, root: string): Promise<void> {
-  let current = dir;
-  while (current.startsWith(`${root}/`) && current !== root) {
-    try {
-      await rmdir(current);
-    } catch {
-      return; // not empty, or already gone
-    }
-    current = dirname(current);
+/**
+ * Removes folders that purges left empty, deepest first, up to (not including) each volume
+ * root. Done once per run: trying after every purge costs a failed rmdir per object.
+ */
+async function removeEmptyFolders(purgedFrom: Set<string>): Promise<void> {
+  const candidates = new Map<string, string>();
+  for (const entry of purgedFrom) {
+    const [root, folder] = entry.split('\0') as [string, string];
+    for (let current = folder; current.startsWith(`${root}/`); current = dirname(current)) candidates.set(current, root);
   }
+  const deepestFirst = [...candidates.keys()].sort((a, b) => b.length - a.length);
+  for (const folder of deepestFirst) await rmdir(folder).catch(() => undefined); // not empty, or gone
 }
-
