@@ -73,6 +73,24 @@ const TLS_ERRORS = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+const FETCH_CERTIFICATE =
+  'fetch the device certificate (`snowballEdge list-certificates`, then `snowballEdge get-certificate --certificate-arn ARN`) and save it as a PEM file';
+
+/**
+ * What to do about a certificate the hop does not trust. A Snowball's certificate is made by the
+ * device and names its IP, so it is new after the IP changes (or the device is unlocked after the
+ * old one was deleted or expired): a CA bundle that worked yesterday can be the cause today.
+ */
+function tlsHint(hop: HopConfig, tlsCode: string): string {
+  if (tlsCode === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return `The server's certificate does not name the host of ${hop.endpoint ?? 'this endpoint'}. Use the address the certificate was made for; a Snowball Edge's certificate names its IP, so if the device's IP changed, ${FETCH_CERTIFICATE} over tls.caBundle.`;
+  }
+  if (hop.tls.caBundle !== undefined) {
+    return `The server's certificate is not signed by tls.caBundle (${hop.tls.caBundle}). A Snowball Edge makes a new certificate when its IP changes or it is unlocked after the old one was deleted or expired: ${FETCH_CERTIFICATE} over ${hop.tls.caBundle}.`;
+  }
+  return `The server's certificate is not trusted. For a Snowball Edge, ${FETCH_CERTIFICATE}, then set tls.caBundle to that file (docs/snowball.md). Use tls.verify: false only on a network you trust.`;
+}
+
 interface SdkErrorShape {
   name?: string;
   code?: string;
@@ -102,10 +120,7 @@ export function classifyS3Error(error: unknown, hop: HopConfig, doing: string): 
     return opError('E_S3_NO_BUCKET', message, { hint, cause: error });
   }
   if (TLS_ERRORS.has(tlsCode)) {
-    return opError('E_S3_TLS', message, {
-      hint: 'The server certificate is not trusted: set tls.caBundle to its CA (for a Snowball: `snowballEdge get-certificate`), or tls.verify: false on a trusted network.',
-      cause: error,
-    });
+    return opError('E_S3_TLS', message, { hint: tlsHint(hop, tlsCode), cause: error });
   }
   const retryable = status === undefined || status >= 500 || status === 429 || status === 408 || name === 'SlowDown' || name === 'RequestTimeout';
   return opError('E_S3_FAILED', message, {
