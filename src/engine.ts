@@ -236,7 +236,7 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
       } else if (options.confirm && !(await options.confirm(run))) {
         return { run, applied: false, startedAt, finishedAt: deps.now().toISOString() };
       }
-      await removeLeftovers(gathered.leftovers, gathered.inventory.volumes.map((v) => v.root));
+      await clearTempFolders(gathered.inventory.volumes.map((v) => v.root));
       const recorder = new Recorder(ledger);
       const outcome = await executePlan(
         {
@@ -277,9 +277,14 @@ function stalePlan(planPath: string, saved: PlanFile, fresh: PlannedRun, config:
   });
 }
 
-/** Removes what interrupted downloads left behind; they are never counted as staged. */
-async function removeLeftovers(leftovers: string[], roots: string[]): Promise<void> {
-  if (leftovers.length === 0) return;
+/**
+ * Empties each volume's temporary folder before anything moves: files of interrupted downloads
+ * are never counted as staged, and the folders that earlier downloads left behind must go too.
+ * A folder `.dualsync-tmp/a` left by the download of `a/b` would make s5cmd treat the later
+ * download of `a` as a copy into that folder (`.dualsync-tmp/a/a`), a path the key mapping never
+ * yields. Under the lock nothing else uses these folders.
+ */
+async function clearTempFolders(roots: string[]): Promise<void> {
   for (const root of roots) await rm(join(root, TEMP_DIR), { recursive: true, force: true });
 }
 
