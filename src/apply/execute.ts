@@ -189,12 +189,24 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       env: s5cmdEnv(config.source, ctx.env),
       signal: ctx.signal,
       onSuccess: (result: S5Success) => {
+        feedNext();
         const action = downloadByTemp.get(result.destination);
         if (!action) return;
         downloadSucceeded.add(action.key);
         verifications.push(stage(action));
       },
+      onFailure: () => feedNext(),
     });
+    // A bounded window of lines in flight: objects then complete one after another instead
+    // of all together at the end (fair sharing of one link), so their uploads can start
+    // early. Only the timing of the manifest's lines changes, never the lines.
+    let nextDownload = 0;
+    const feedNext = () => {
+      if (nextDownload >= downloads.length) return;
+      downloadRunner.send(downloadLine(downloads[nextDownload]!, config, downloadHop));
+      nextDownload++;
+      if (nextDownload === downloads.length) downloadRunner.end();
+    };
     const stage = async (action: Action): Promise<void> => {
       const temp = tempPath(action.volume!, action.key);
       const final = localPath(action.volume!, action.key);
@@ -232,8 +244,8 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       const upload = chainedUploads.get(action.key);
       if (upload && uploadRunner) uploadRunner.send(uploadLine(upload, config, uploadHop));
     };
-    for (const action of downloads) downloadRunner.send(downloadLine(action, config, downloadHop));
-    downloadRunner.end();
+    const window = downloadWindow(downloads.length, downloadHop.workers);
+    for (let i = 0; i < window; i++) feedNext();
     downloadResult = await downloadRunner.done();
     await Promise.all(verifications);
     for (const action of downloads) {
@@ -253,6 +265,15 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   await recorder.flush();
   await removeEmptyFolders(purgedFrom);
   return outcome;
+}
+
+/**
+ * How many download lines are in flight at once: enough to keep every worker busy on a big
+ * batch, but at most about an eighth of a small one, so that the first objects are staged
+ * (and their uploads start) after an eighth of the hop rather than at its end.
+ */
+export function downloadWindow(objects: number, workers: number): number {
+  return Math.max(1, Math.min(objects, workers, Math.max(4, Math.ceil(objects / 8))));
 }
 
 /** The s5cmd error for an action, matched by its source and destination, or what else is known. */
