@@ -1,0 +1,88 @@
+/**
+ * Staging volumes for people: the `volumes list` table and the `volumes provision` plan. Pure:
+ * returns text; `--json` prints the same objects.
+ */
+import Table from 'cli-table3';
+import { formatBytes } from '../config/units.ts';
+import { commandLine, type ProvisionPlan } from '../ops/provision.ts';
+
+export interface VolumeRow {
+  /** The staging.volumes entry (absolute; may be a glob) this row comes from. */
+  entry: string;
+  /** The directory, or undefined when the entry matches none. */
+  root?: string;
+  /** Why the volume cannot be used (missing, unreadable); the other fields are then absent. */
+  problem?: string;
+  mountPoint?: string;
+  fsType?: string;
+  /** Device or source of the filesystem. */
+  device?: string;
+  /** True when the volume lies on the filesystem mounted at /: a disk that did not mount, perhaps. */
+  onRootFilesystem?: boolean;
+  totalBytes?: number;
+  freeBytes?: number;
+  reserveBytes?: number;
+  stagedFiles?: number;
+  stagedBytes?: number;
+  /** Files of interrupted downloads in `.dualsync-tmp/`. */
+  leftovers?: number;
+}
+
+export interface VolumeList {
+  volumes: VolumeRow[];
+}
+
+const plain = { head: [], border: [] };
+
+/** The `volumes list` table, then one line per problem or note. */
+export function renderVolumeList(list: VolumeList): string {
+  const table = new Table({ head: ['volume', 'mount point', 'fs', 'size', 'free', 'reserve', 'staged'], style: plain });
+  const notes: string[] = [];
+  for (const row of list.volumes) {
+    if (row.problem !== undefined) {
+      table.push([row.root ?? row.entry, { colSpan: 6, content: `PROBLEM: ${row.problem}` }]);
+      continue;
+    }
+    table.push([
+      row.root ?? row.entry,
+      row.mountPoint ?? '?',
+      row.fsType ?? '?',
+      formatBytes(row.totalBytes ?? 0),
+      formatBytes(row.freeBytes ?? 0),
+      formatBytes(row.reserveBytes ?? 0),
+      `${row.stagedFiles ?? 0} (${formatBytes(row.stagedBytes ?? 0)})`,
+    ]);
+    if (row.onRootFilesystem === true) {
+      notes.push(`Note: ${row.root} is on the root filesystem, not a disk of its own; if a disk should be mounted there, mount it (and add it to /etc/fstab).`);
+    }
+    if ((row.leftovers ?? 0) > 0) notes.push(`Note: ${row.root} holds ${row.leftovers} file(s) of interrupted downloads; the next apply removes them.`);
+  }
+  const usable = list.volumes.filter((row) => row.problem === undefined);
+  const room = usable.reduce((n, row) => n + Math.max(0, (row.freeBytes ?? 0) - (row.reserveBytes ?? 0)), 0);
+  const staged = usable.reduce((n, row) => n + (row.stagedBytes ?? 0), 0);
+  const problems = list.volumes.length - usable.length;
+  const summary = `${usable.length} volume(s): ${formatBytes(room)} free above the reserves, ${formatBytes(staged)} staged${problems > 0 ? `; ${problems} with a problem` : ''}.`;
+  return `${[table.toString(), ...notes, summary].join('\n')}\n`;
+}
+
+/** The provision plan: what each disk becomes, the commands, the fstab suggestion, the refusals. */
+export function renderProvisionPlan(plan: ProvisionPlan, options: { apply: boolean }): string {
+  const out: string[] = [];
+  if (plan.volumes.length > 0) {
+    const table = new Table({ head: ['disk', 'size', 'partition', 'mount point', 'erases'], style: plain });
+    for (const v of plan.volumes) table.push([v.device, formatBytes(v.sizeBytes), v.partition, v.mountPoint, v.erases ?? 'nothing (blank disk)']);
+    out.push(table.toString());
+    out.push('', options.apply ? 'Commands to run:' : 'Commands (printed only; run them with --apply, as root):');
+    for (const command of plan.commands) out.push(`  ${commandLine(command.argv)}`);
+    out.push('', 'To mount them again after a reboot, add them to /etc/fstab (a suggestion; dualsync never edits it):');
+    for (const line of plan.fstab) out.push(`  ${line}`);
+    const base = plan.volumes[0]?.mountPoint.replace(/\d+$/, '');
+    out.push('', `Then list them in sync.yaml:  staging: { volumes: ["${base}*"] }`);
+  }
+  if (plan.refusals.length > 0) {
+    if (out.length > 0) out.push('');
+    out.push(`Refused ${plan.refusals.length} device(s); nothing will be run while any device is refused:`);
+    for (const r of plan.refusals) out.push(`  ${r.device} ${r.reason}.`, `    Hint: ${r.hint}`);
+  }
+  return `${out.join('\n')}\n`;
+}
