@@ -3,13 +3,14 @@
  * key is the path under the root), and the leftovers of interrupted downloads in dualsync's
  * temporary folder.
  *
- * fast-glob is used with the pattern `**` and the root as its working directory: the names it
- * returns come from readdir, not from the pattern, so `* ? [ ] { } ( ) !`, backslashes, leading
- * dashes and unicode twins come back byte-exact (test/unit/volumes.test.ts proves it). Its stream
- * keeps one small record per file rather than an array of fs.Stats.
+ * The tree is walked with opendir rather than a glob: fast-glob's `**` silently drops names that
+ * hold U+2028/U+2029 (its patterns compile to regular expressions whose `.` stops at line
+ * terminators), and a staged file the scan cannot see is a file that is never uploaded. Names
+ * come from readdir, so `* ? [ ] { } ( ) !`, backslashes, leading dashes and unicode twins come
+ * back byte-exact (test/unit/volumes.test.ts proves it). Symbolic links are not followed and,
+ * like FIFOs and sockets, never count as staged files.
  */
-import fg from 'fast-glob';
-import { stat, statfs } from 'node:fs/promises';
+import { lstat, opendir, stat, statfs } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { describeError, opError, userError } from '../errors.ts';
 import type { Reserve } from '../model/config.ts';
@@ -65,6 +66,16 @@ function checkNesting(roots: string[]): void {
   });
 }
 
+/** Every regular file under `root/folder`, as a '/'-separated key relative to the root. */
+async function* walkFiles(root: string, folder: string): AsyncGenerator<{ key: string; size: number }> {
+  const directory = await opendir(folder === '' ? root : join(root, folder));
+  for await (const entry of directory) {
+    const key = folder === '' ? entry.name : `${folder}/${entry.name}`;
+    if (entry.isDirectory()) yield* walkFiles(root, key);
+    else if (entry.isFile()) yield { key, size: (await lstat(join(root, key))).size };
+  }
+}
+
 async function scanOne(root: string, reserve: Reserve, signal: AbortSignal | undefined): Promise<VolumeScan> {
   await checkRoot(root);
   let space;
@@ -79,12 +90,10 @@ async function scanOne(root: string, reserve: Reserve, signal: AbortSignal | und
   const leftovers: string[] = [];
   const tempPrefix = `${TEMP_DIR}/`;
   try {
-    const entries = fg.stream('**', { cwd: root, dot: true, onlyFiles: true, followSymbolicLinks: false, stats: true, objectMode: true });
-    for await (const raw of entries) {
+    for await (const file of walkFiles(root, '')) {
       signal?.throwIfAborted();
-      const entry = raw as unknown as fg.Entry;
-      if (entry.path.startsWith(tempPrefix)) leftovers.push(join(root, entry.path));
-      else local.push({ volume: root, key: entry.path, size: entry.stats?.size ?? 0 });
+      if (file.key.startsWith(tempPrefix)) leftovers.push(join(root, file.key));
+      else local.push({ volume: root, key: file.key, size: file.size });
     }
   } catch (error) {
     if (signal?.aborted === true) throw opError('E_ABORTED', `scan of staging volume ${root} was stopped`, { retryable: true, cause: error });

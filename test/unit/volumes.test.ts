@@ -33,6 +33,8 @@ const HOSTILE_NAMES = [
   'quote\'s "double"',
   'dir[1]/{x}/inside*.txt',
   '**/literal-stars',
+  'line\u2028separator',
+  'para\u2029graph/inside',
 ];
 
 async function put(root: string, key: string, body: string | Buffer): Promise<void> {
