@@ -6,7 +6,8 @@ import { PlanCommand } from './plan.ts';
 import { ApplyCommand } from './apply.ts';
 import { WatchCommand } from './watch.ts';
 import { StatusCommand } from './status.ts';
+import { DoctorCommand } from './doctor.ts';
 import { VolumesListCommand, VolumesProvisionCommand } from './volumes.ts';
 
 /** Every registered command. Only commands that work are listed here. */
-export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand, PlanCommand, ApplyCommand, WatchCommand, StatusCommand, VolumesListCommand, VolumesProvisionCommand];
+export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand, PlanCommand, ApplyCommand, WatchCommand, StatusCommand, DoctorCommand, VolumesListCommand, VolumesProvisionCommand];
