@@ -1,0 +1,108 @@
+import { createInterface } from 'node:readline/promises';
+import { Command, Option } from 'clipanion';
+import { BaseCommand } from '../base.ts';
+import { isTty, loadConfigFor } from '../context.ts';
+import { formatBytes } from '../../config/units.ts';
+import { userError } from '../../errors.ts';
+import { TEMP_DIR } from '../../plan/keys.ts';
+import { executeReset, planReset, resetIsEmpty, type ResetPlan } from '../../ops/reset.ts';
+
+const AFTER_RESET =
+  'After a reset dualsync remembers nothing it moved: the next plan lists everything again. Objects the destination ' +
+  'already holds (same size and ETag) are adopted without moving; everything else is downloaded and uploaded again.';
+
+function describePlan(plan: ResetPlan): string {
+  const lines: string[] = ['dualsync reset will:'];
+  if (plan.stateFiles.length > 0) {
+    lines.push(`  move the ledger (${plan.ledger.objects} object(s)) into ${plan.stateDir}/backup-<time>/:`);
+    for (const file of plan.stateFiles) lines.push(`    ${file}`);
+  } else {
+    lines.push(`  find no ledger in ${plan.stateDir}`);
+  }
+  if (plan.keepStaged) {
+    lines.push('  keep the staged files (--keep-staged)');
+  } else {
+    for (const v of plan.volumes) {
+      if (v.entries.length === 0) {
+        lines.push(`  find nothing staged in ${v.root}`);
+        continue;
+      }
+      const temporary = v.temporaryFiles > 0 ? `, ${v.temporaryFiles} of them interrupted downloads in ${TEMP_DIR}/` : '';
+      lines.push(`  remove everything in ${v.root} (${v.files} file(s), ${formatBytes(v.bytes)}${temporary}): ${v.entries.slice(0, 5).join(', ')}${v.entries.length > 5 ? ', ...' : ''}`);
+    }
+  }
+  if (!plan.keepStaged && plan.ledger.stagedNotDelivered > 0) {
+    lines.push(
+      '',
+      `Warning: ${plan.ledger.stagedNotDelivered} staged object(s) (${formatBytes(plan.ledger.stagedNotDeliveredBytes)}) have not reached the destination yet.`,
+      '  Their staged copies are deleted; if the source no longer has them (a device already shipped back), they are lost.',
+      '  Use --keep-staged to keep them: the next apply uploads them.',
+    );
+  }
+  lines.push('', `Warning: ${AFTER_RESET}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export class ResetCommand extends BaseCommand {
+  static override paths = [['reset']];
+  static override usage = Command.Usage({
+    description: 'start over: back up the ledger and remove the staged files',
+    details: `
+      Moves the ledger (and the record of the last run) into a timestamped backup folder in the
+      state directory, \`backup-YYYYMMDDTHHMMSSZ/\`, and removes everything staged on the volumes,
+      including interrupted downloads. The volume roots themselves stay, and nothing outside them
+      or the state directory is touched. \`--keep-staged\` leaves the staged files in place.
+
+      It shows what it will do first and asks for "yes" (on a terminal), unless \`--yes\` is given.
+      It refuses while another dualsync holds the lock.
+
+      After a reset dualsync remembers nothing it moved: the next plan lists everything again.
+      Objects the destination already holds (same size and ETag) are adopted without moving;
+      everything else is transferred again.
+    `,
+    examples: [
+      ['See what a reset would remove, and confirm', 'dualsync reset'],
+      ['Unattended', 'dualsync reset --yes'],
+      ['Forget the ledger but keep what is staged', 'dualsync reset --keep-staged --yes'],
+    ],
+  });
+
+  yes = Option.Boolean('--yes', false, { description: 'Do not ask for confirmation' });
+  keepStaged = Option.Boolean('--keep-staged', false, { description: 'Leave the staged files on the volumes' });
+
+  async run(): Promise<number> {
+    const config = await loadConfigFor(this.context, this.configPath());
+    const plan = await planReset(config, { keepStaged: this.keepStaged });
+    if (plan.lock) {
+      throw userError('E_LOCKED', `another dualsync holds the lock on ${config.stateDir}: ${plan.lock.command}, pid ${plan.lock.pid} on ${plan.lock.host}, since ${plan.lock.startedAt}`, {
+        hint: 'stop it first (Ctrl-C, or kill -TERM the pid), then reset',
+      });
+    }
+    const out = this.context.stdout;
+    if (resetIsEmpty(plan)) {
+      out.write(`Nothing to reset: no ledger in ${config.stateDir}${plan.keepStaged ? '' : ' and nothing staged'}.\n`);
+      return 0;
+    }
+    out.write(describePlan(plan));
+    if (!this.yes) {
+      if (!isTty(this.context.stdin) || !isTty(this.context.stdout)) {
+        throw userError('E_CONFIRM', 'reset needs a confirmation, and there is no terminal to ask on', { hint: 'run it on a terminal, or pass --yes' });
+      }
+      const rl = createInterface({ input: this.context.stdin, output: this.context.stdout });
+      try {
+        const answer = await rl.question('\nReset? Only "yes" will be accepted: ');
+        if (answer.trim() !== 'yes') {
+          out.write('Reset cancelled; nothing was changed.\n');
+          return 0;
+        }
+      } finally {
+        rl.close();
+      }
+    }
+    const outcome = await executeReset(config, plan, () => new Date());
+    const moved = outcome.backupDir ? `ledger moved to ${outcome.backupDir}` : 'no ledger to move';
+    const removed = plan.keepStaged ? 'staged files kept' : `${outcome.removedFiles} staged file(s) (${formatBytes(outcome.removedBytes)}) removed`;
+    out.write(`\nReset complete: ${moved}; ${removed}.\nThe next \`dualsync plan\` starts from nothing and adopts what the destination already holds.\n`);
+    return 0;
+  }
+}

@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { cleanup, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
+import { makeSite, type Site } from './site.ts';
+
+let pair: MinioPair;
+beforeAll(async () => {
+  pair = await startPair();
+});
+afterAll(async () => {
+  await pair?.stop();
+  await cleanup();
+});
+
+/** Everything under the volumes, directories included (a reset must leave them empty). */
+async function volumeContents(site: Site): Promise<string[]> {
+  const found: string[] = [];
+  for (const volume of site.volumes) {
+    for (const entry of await readdir(volume, { recursive: true, withFileTypes: true })) found.push(join(entry.parentPath, entry.name));
+  }
+  return found;
+}
+
+const objects = Array.from({ length: 12 }, (_, i) => ({ key: `site-7/day-${i % 3}/sensor ${i}.csv`, body: `reading ${i}\n`.repeat(20 + i) }));
+
+async function appliedSite(): Promise<Site> {
+  const site = await makeSite(pair, { transfer: ['purgeAfterUpload: false'] });
+  await putObjects(pair.edge, site.sourceBucket, [...objects, { key: 'odd/it\'s "quoted" *?[x].txt', body: 'odd' }]);
+  const applied = await site.cli('apply', '--auto-approve');
+  expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+  expect((await volumeContents(site)).length).toBeGreaterThan(0);
+  return site;
+}
+
+describe('reset', () => {
+  it('after an apply that kept its staged copies: empties the volumes, backs up the ledger, and the next plan adopts everything', async () => {
+    const site = await appliedSite();
+    const ledgerBefore = (await readdir(site.stateDir)).filter((name) => name.startsWith('ledger.'));
+    expect(ledgerBefore.length).toBeGreaterThan(0);
+    // An interrupted download left behind, as a killed s5cmd would.
+    await mkdir(join(site.volumes[0]!, '.dualsync-tmp', 'site-7'), { recursive: true });
+    await writeFile(join(site.volumes[0]!, '.dualsync-tmp', 'site-7', 'partial.csv123456'), 'half');
+
+    const reset = await site.cli('reset', '--yes');
+    expect(reset.stderr).not.toMatch(/Internal error/);
+    expect(reset.exitCode, reset.stdout + reset.stderr).toBe(0);
+    expect(reset.stdout).toMatch(/move the ledger \(13 object\(s\)\)/);
+    expect(reset.stdout).toMatch(/1 of them interrupted downloads in \.dualsync-tmp\//);
+    expect(reset.stdout).toMatch(/everything else is downloaded and uploaded again/);
+    expect(reset.stdout).toMatch(/Reset complete: ledger moved to .*backup-\d{8}T\d{6}Z; 14 staged file\(s\) .* removed\./);
+
+    expect(await volumeContents(site)).toEqual([]);
+    const state = await readdir(site.stateDir);
+    const backup = state.find((name) => /^backup-\d{8}T\d{6}Z$/.test(name));
+    expect(backup).toBeDefined();
+    expect((await readdir(join(site.stateDir, backup!))).sort()).toEqual([...ledgerBefore, 'last-run.json'].sort());
+    expect(state.filter((name) => name.startsWith('ledger.') || name === 'last-run.json')).toEqual([]);
+
+    const plan = await site.cli('plan', '--json');
+    expect(plan.exitCode, plan.stderr).toBe(0);
+    const kinds = (JSON.parse(plan.stdout).actions as { kind: string }[]).map((a) => a.kind);
+    expect(kinds.filter((kind) => kind !== 'adopt')).toEqual([]);
+    expect(kinds).toHaveLength(13);
+
+    const apply = await site.cli('apply', '--auto-approve');
+    expect(apply.exitCode, apply.stdout + apply.stderr).toBe(0);
+    expect(apply.stdout).toMatch(/0 downloaded .*0 delivered .*13 adopted/);
+    expect(await volumeContents(site)).toEqual([]);
+    expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(await md5OfBucket(pair.edge, site.sourceBucket));
+
+    const again = await site.cli('plan', '--detailed-exitcode');
+    expect(again.exitCode, again.stdout).toBe(0);
+    expect(again.stdout).toMatch(/No changes/);
+  });
+
+  it('--keep-staged backs up the ledger and leaves the staged files', async () => {
+    const site = await appliedSite();
+    const staged = await volumeContents(site);
+    const reset = await site.cli('reset', '--yes', '--keep-staged');
+    expect(reset.exitCode, reset.stdout + reset.stderr).toBe(0);
+    expect(reset.stdout).toMatch(/staged files kept/);
+    expect(await volumeContents(site)).toEqual(staged);
+    expect((await readdir(site.stateDir)).some((name) => name.startsWith('backup-'))).toBe(true);
+  });
+
+  it('refuses while another dualsync holds the lock, and changes nothing', async () => {
+    const site = await appliedSite();
+    const staged = await volumeContents(site);
+    // This test process is alive on this host: a lock that is really held.
+    const holder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command: 'dualsync watch' };
+    await writeFile(join(site.stateDir, 'lock'), `${JSON.stringify(holder)}\n`);
+    const reset = await site.cli('reset', '--yes');
+    expect(reset.exitCode).toBe(1);
+    expect(reset.stderr).toMatch(new RegExp(`another dualsync holds the lock .*dualsync watch, pid ${process.pid}`));
+    expect(await volumeContents(site)).toEqual(staged);
+    expect((await readdir(site.stateDir)).some((name) => name.startsWith('backup-'))).toBe(false);
+  });
+
+  it('without --yes and without a terminal: shows the plan, refuses, and changes nothing', async () => {
+    const site = await appliedSite();
+    const staged = await volumeContents(site);
+    const reset = await site.cli('reset');
+    expect(reset.exitCode).toBe(1);
+    expect(reset.stdout).toMatch(/dualsync reset will:/);
+    expect(reset.stderr).toMatch(/reset needs a confirmation, and there is no terminal/);
+    expect(reset.stderr).toMatch(/Hint: .*--yes/);
+    expect(await volumeContents(site)).toEqual(staged);
+    expect(await readFile(join(site.stateDir, 'last-run.json'), 'utf8')).toMatch(/finishedAt/);
+  });
+
+  it('a second reset finds nothing to do', async () => {
+    const site = await appliedSite();
+    expect((await site.cli('reset', '--yes')).exitCode).toBe(0);
+    const again = await site.cli('reset', '--yes');
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toMatch(/^Nothing to reset/);
+  });
+});
