@@ -19,7 +19,7 @@ export function renderApplyOutcome(outcome: ApplyOutcome, options: { limit?: num
   const lines: string[] = [];
   const limit = options.limit ?? 50;
   if (outcome.failures.length > 0) {
-    const table = new Table({ head: ['object', 'hop', 'reason'], wordWrap: true, colWidths: [40, 10, 60], style: { head: [], border: [] } });
+    const table = new Table({ head: ['object', 'hop', 'reason'], wordWrap: true, colWidths: [40, 10, 60], style: { head: [], border: [], compact: true } });
     for (const failure of outcome.failures.slice(0, limit)) table.push([failure.key, failure.hop, failure.error]);
     lines.push(table.toString());
     if (outcome.failures.length > limit) lines.push(`... and ${outcome.failures.length - limit} more failures`);

@@ -47,7 +47,7 @@ export function summariseLedger(records: readonly LedgerRecord[]): Pick<StatusRe
 export function renderStatus(report: StatusReport, options: { limit?: number } = {}): string {
   const limit = options.limit ?? 20;
   const out: string[] = [];
-  const stages = new Table({ head: ['stage', 'objects', 'bytes'], style: { head: [], border: [] } });
+  const stages = new Table({ head: ['stage', 'objects', 'bytes'], style: { head: [], border: [], compact: true } });
   for (const stage of ['staged', 'delivered', 'purged'] as const) {
     stages.push([stage, String(report.stages[stage].objects), formatBytes(report.stages[stage].bytes)]);
   }
@@ -56,13 +56,13 @@ export function renderStatus(report: StatusReport, options: { limit?: number } =
   out.push(`Ledger ${report.stateDir} (serial ${report.ledgerSerial})`, stages.toString());
   const verified = Object.entries(report.verifiedBy).map(([by, n]) => `${n} by ${by}`);
   if (verified.length > 0) out.push(`Verified: ${verified.join(', ')}${report.etagNotComparable > 0 ? `; ${report.etagNotComparable} source ETag(s) not comparable (checked by size + local MD5)` : ''}.`);
-  const volumes = new Table({ head: ['volume', 'size', 'free', 'reserve', 'staged'], style: { head: [], border: [] } });
+  const volumes = new Table({ head: ['volume', 'size', 'free', 'reserve', 'staged'], style: { head: [], border: [], compact: true } });
   for (const v of report.volumes) {
     volumes.push([v.root, formatBytes(v.totalBytes), formatBytes(v.freeBytes), formatBytes(v.reserveBytes), `${v.stagedFiles} (${formatBytes(v.stagedBytes)})`]);
   }
   out.push(volumes.toString());
   if (report.failing.length > 0) {
-    const failing = new Table({ head: ['failing object', 'attempts', 'last error'], wordWrap: true, colWidths: [40, 10, 60], style: { head: [], border: [] } });
+    const failing = new Table({ head: ['failing object', 'attempts', 'last error'], wordWrap: true, colWidths: [40, 10, 60], style: { head: [], border: [], compact: true } });
     for (const f of report.failing.slice(0, limit)) failing.push([f.key, String(f.attempts), f.lastError]);
     out.push(failing.toString());
     if (report.failing.length > limit) out.push(`... and ${report.failing.length - limit} more`);
