@@ -361,8 +361,15 @@ async function listCheck(side: Side, hop: HopConfig, configText: string, ms: num
     }
     return { skewMs, client, check: { scope, check: 'list', status: 'pass', detail: `${api} on ${where} works: credentials accepted${any ? '' : ' (nothing there yet)'}` } };
   } catch (error) {
-    const classified = classifyS3Error(error, hop, 'listing');
     const source = credentialSource(side, hop, configText);
+    if ((error as { name?: string }).name === 'CredentialsProviderError') {
+      return {
+        skewMs,
+        client,
+        check: { scope, check: 'list', status: 'fail', detail: `no credentials for the ${side} hop: ${describeError(error)}`, fix: `provide them through ${source}` },
+      };
+    }
+    const classified = classifyS3Error(error, hop, 'listing');
     let fix = classified.hint;
     if (classified.code === 'E_S3_ACCESS') {
       fix = `check ${source}: they must be keys that ${hop.endpoint ?? `AWS (${hop.region})`} knows, allowed to list bucket ${hop.bucket}${hop.region === 'snow' ? ' (a Snowball\'s keys: `snowballEdge list-access-keys` and `snowballEdge get-secret-access-key`)' : ''}`;

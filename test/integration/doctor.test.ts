@@ -93,6 +93,24 @@ describe('doctor against real MinIO servers', () => {
     expect(human.stdout).toMatch(/Doctor: .* 1 failed/);
   });
 
+  it('a profile that does not exist: the list check fails saying there are no credentials, naming the profile', async () => {
+    const site = await siteWithNamedVolumes();
+    const text = await readFile(site.configPath, 'utf8');
+    await writeFile(site.configPath, text.replace(/ {4}accessKeyId: \$\{EDGE_ACCESS_KEY_ID\}\n {4}secretAccessKey: \$\{EDGE_SECRET_ACCESS_KEY\}/, '    profile: no-such-profile'));
+    const empty = join(site.dir, 'empty-aws-file');
+    await writeFile(empty, '');
+    site.env.AWS_CONFIG_FILE = empty;
+    site.env.AWS_SHARED_CREDENTIALS_FILE = empty;
+    const { exitCode, report } = await doctor(site);
+    expect(exitCode).toBe(1);
+    expect(row(report, 'source', 'list')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/^no credentials for the source hop/),
+      fix: expect.stringContaining('the AWS profile "no-such-profile"'),
+    });
+    expect(row(report, 'destination', 'list').status).toBe('pass');
+  });
+
   it('a stopped server: reachability fails with "connection refused"; volumes and the other hop are still checked', async () => {
     const gone = await startMinio('gone');
     const site = await siteWithNamedVolumes({}, { edge: gone, cloud: pair.cloud, stop: async () => {} });
