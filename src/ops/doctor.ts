@@ -285,6 +285,9 @@ async function tlsCheck(side: Side, hop: HopConfig, target: EndpointTarget, ms: 
     return { scope, check: 'tls', status: 'pass', detail: `certificate of ${subject} ${trust}${until}` };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (code in REACH_FIX) {
+      return { scope, check: 'tls', status: 'skip', detail: `not checked: ${target.host}:${target.port} cannot be reached (see the reachable row)` };
+    }
     if (UNTRUSTED.has(code)) {
       return {
         scope,
