@@ -33,6 +33,10 @@ export const JOURNAL_FILE = 'ledger.journal.jsonl';
 const FORMAT_VERSION = 1;
 const DEFAULT_COMPACT_AFTER = 100_000;
 const READ_CHUNK = 1 << 20;
+/** The snapshot's first line up to its serial: `{"formatVersion":1,"serial":N,"records":[`. */
+const SNAPSHOT_HEAD_BYTES = 64;
+/** Reads of a ledger that keeps being compacted under the reader, before giving up. */
+const LOAD_ATTEMPTS = 20;
 
 export interface LedgerStoreOptions {
   /** Told about things that were recovered from, such as a torn last journal line. */
@@ -292,13 +296,27 @@ async function loadJournal(file: string, loaded: Loaded, warn: (message: string)
   }
 }
 
+/**
+ * What tells one snapshot from the next: inode, size and mtime, plus the header that holds the
+ * serial. The header is needed because a freed inode number is soon reused by the next
+ * temporary snapshot, and mtime only moves once per clock tick (a few ms), so two snapshots a
+ * few ms apart can share all three.
+ */
 async function snapshotIdentity(file: string): Promise<string> {
+  let handle: FileHandle;
   try {
-    const info = await stat(file, { bigint: true });
-    return `${info.ino}:${info.size}:${info.mtimeNs}`;
+    handle = await open(file, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
     throw error;
+  }
+  try {
+    const info = await handle.stat({ bigint: true });
+    const head = Buffer.alloc(SNAPSHOT_HEAD_BYTES);
+    const { bytesRead } = await handle.read(head, 0, SNAPSHOT_HEAD_BYTES, 0);
+    return `${info.ino}:${info.size}:${info.mtimeNs}:${head.subarray(0, bytesRead).toString('latin1')}`;
+  } finally {
+    await handle.close();
   }
 }
 
@@ -307,17 +325,33 @@ async function load(stateDir: string, warn: (message: string) => void): Promise<
   const journalFile = join(stateDir, JOURNAL_FILE);
   // A reader that holds no lock may meet a compaction: if the snapshot changed while the
   // journal was read, the two may not fit together, so read both again.
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     const before = await snapshotIdentity(snapshotFile);
     const loaded: Loaded = { records: new Map(), snapshotSerial: 0, serial: 0, journalEvents: 0, journalValidBytes: 0, journalBytes: 0 };
-    if (before !== 'none') loaded.snapshotSerial = await loadSnapshot(snapshotFile, loaded.records);
-    loaded.serial = loaded.snapshotSerial;
     const warnings: string[] = [];
-    if (await exists(journalFile)) await loadJournal(journalFile, loaded, (message) => warnings.push(message));
-    if ((await snapshotIdentity(snapshotFile)) === before || attempt >= 4) {
+    let failure: unknown;
+    try {
+      if (before !== 'none') loaded.snapshotSerial = await loadSnapshot(snapshotFile, loaded.records);
+      loaded.serial = loaded.snapshotSerial;
+      if (await exists(journalFile)) await loadJournal(journalFile, loaded, (message) => warnings.push(message));
+    } catch (error) {
+      failure = error;
+    }
+    if ((await snapshotIdentity(snapshotFile)) === before) {
+      if (failure !== undefined) throw failure;
       for (const message of warnings) warn(message);
       return loaded;
     }
+    // A compaction between the two reads empties the journal and starts it past the old
+    // snapshot's serial, so the pair may look like missing events or may silently lack some:
+    // neither is believed. Read both again; what is still wrong on a quiet ledger is damage.
+    if (attempt >= LOAD_ATTEMPTS) {
+      throw opError('E_LEDGER_BUSY', `the ledger in ${stateDir} was compacted ${LOAD_ATTEMPTS} times while it was being read`, {
+        hint: 'Another dualsync is writing this state directory; retry in a moment.',
+        retryable: true,
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, attempt * 5));
   }
 }
 
