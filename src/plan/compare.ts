@@ -7,35 +7,59 @@
 import type { LedgerRecord, LocalFile, ObjectEntry } from '../model/objects.ts';
 import { compareKeys } from './keys.ts';
 
-/** A sorted copy of `items` (the input is never mutated); skips the sort when already in order. */
-export function sortedCopy<T>(items: readonly T[], compare: (a: T, b: T) => number): T[] {
-  const copy = items.slice();
-  for (let i = 1; i < copy.length; i++) {
-    if (compare(copy[i - 1] as T, copy[i] as T) > 0) return copy.sort(compare);
+/**
+ * A copy of `items` sorted by key, then by `tieBreak` (the input is never mutated); skips the
+ * sort when already in order. Sorts an index array against an array of the keys rather than the
+ * objects themselves: at a million entries that is several times faster, because each
+ * comparison then touches two strings instead of two objects and their strings.
+ */
+export function sortedByKey<T extends { key: string }>(items: readonly T[], tieBreak: (a: T, b: T) => number): T[] {
+  const count = items.length;
+  const keys = new Array<string>(count);
+  let sorted = true;
+  for (let i = 0; i < count; i++) {
+    const key = (items[i] as T).key;
+    keys[i] = key;
+    if (sorted && i > 0) {
+      const previous = keys[i - 1] as string;
+      if (previous > key || (previous === key && tieBreak(items[i - 1] as T, items[i] as T) > 0)) sorted = false;
+    }
   }
-  return copy;
+  if (sorted) return items.slice();
+  const order = new Uint32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  order.sort((a, b) => {
+    const keyA = keys[a] as string;
+    const keyB = keys[b] as string;
+    if (keyA < keyB) return -1;
+    if (keyA !== keyB) return 1;
+    return tieBreak(items[a] as T, items[b] as T) || a - b;
+  });
+  const result = new Array<T>(count);
+  for (let i = 0; i < count; i++) result[i] = items[order[i] as number] as T;
+  return result;
 }
 
-/** Key order, then a total order on the rest so that duplicates resolve the same way whatever the input order. */
-export function compareEntries(a: ObjectEntry, b: ObjectEntry): number {
-  return compareKeys(a.key, b.key) || a.size - b.size || compareKeys(a.etag, b.etag);
+/** Among entries of one key: a total order, so duplicates resolve the same way whatever the input order. */
+function entryTieBreak(a: ObjectEntry, b: ObjectEntry): number {
+  return a.size - b.size || compareKeys(a.etag, b.etag);
 }
 
-/** Key order, then volume: one key's copies on several volumes sit together. */
-export function compareLocalFiles(a: LocalFile, b: LocalFile): number {
-  return compareKeys(a.key, b.key) || compareKeys(a.volume, b.volume) || a.size - b.size;
+/** Among one key's local files: volume order, so its copies on several volumes sit together. */
+function localTieBreak(a: LocalFile, b: LocalFile): number {
+  return compareKeys(a.volume, b.volume) || a.size - b.size;
 }
 
 const stageOrder = { staged: 1, delivered: 2, purged: 3 } as const;
 
-/** Key order, then a total order on the record's fields. */
-export function compareRecords(a: LedgerRecord, b: LedgerRecord): number {
+/** Among ledger records of one key: a total order on the record's fields. */
+function recordTieBreak(a: LedgerRecord, b: LedgerRecord): number {
   return (
-    compareKeys(a.key, b.key) ||
     a.size - b.size ||
     compareKeys(a.etag, b.etag) ||
     (a.stage === undefined ? 0 : stageOrder[a.stage]) - (b.stage === undefined ? 0 : stageOrder[b.stage]) ||
-    compareKeys(a.volume ?? '', b.volume ?? '')
+    compareKeys(a.volume ?? '', b.volume ?? '') ||
+    a.attempts - b.attempts
   );
 }
 
@@ -93,16 +117,16 @@ export function sortInputs(
   const sameKey = (a: { key: string }, b: { key: string }): boolean => a.key === b.key;
   const keyOf = (item: { key: string }): string => item.key;
   return {
-    source: dedupe(sortedCopy(source, compareEntries), sameKey, keyOf, 'the source listing', warnings),
-    destination: dedupe(sortedCopy(destination, compareEntries), sameKey, keyOf, 'the destination listing', warnings),
+    source: dedupe(sortedByKey(source, entryTieBreak), sameKey, keyOf, 'the source listing', warnings),
+    destination: dedupe(sortedByKey(destination, entryTieBreak), sameKey, keyOf, 'the destination listing', warnings),
     locals: dedupe(
-      sortedCopy(locals, compareLocalFiles),
+      sortedByKey(locals, localTieBreak),
       (a, b) => a.key === b.key && a.volume === b.volume,
       keyOf,
       'the volume scan',
       warnings,
     ),
-    records: dedupe(sortedCopy(records, compareRecords), sameKey, keyOf, 'the ledger', warnings),
+    records: dedupe(sortedByKey(records, recordTieBreak), sameKey, keyOf, 'the ledger', warnings),
     warnings,
   };
 }

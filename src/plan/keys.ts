@@ -96,8 +96,12 @@ export function keySkipReason(key: string): string | undefined {
   return segmentProblem(key, segmentStart, key.length, true);
 }
 
+/** The last root checked: manifests map a million keys onto a handful of roots. */
+let lastRoot: { root: string; prefix: string } | undefined;
+
 /** The volume root without trailing slashes ('' for '/'), after checking it is an absolute, plain path. */
 function rootPrefix(volumeRoot: string): string {
+  if (volumeRoot === lastRoot?.root) return lastRoot.prefix;
   assert(volumeRoot.startsWith('/'), `volume root ${JSON.stringify(volumeRoot)} is not an absolute path`);
   let end = volumeRoot.length;
   while (end > 0 && volumeRoot.charCodeAt(end - 1) === 0x2f) end--;
@@ -105,6 +109,7 @@ function rootPrefix(volumeRoot: string): string {
   for (const segment of root.split('/').slice(1)) {
     assert(segment !== '' && segment !== '.' && segment !== '..', `volume root ${JSON.stringify(volumeRoot)} is not a normalised path`);
   }
+  lastRoot = { root: volumeRoot, prefix: root };
   return root;
 }
 

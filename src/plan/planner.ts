@@ -21,7 +21,7 @@ import { mergeListings, sortInputs, type KeyRow } from './compare.ts';
 import { keyFilter } from './filters.ts';
 import { hopSettings } from './hops.ts';
 import { keySkipReason } from './keys.ts';
-import { openVolumeBooks, placeDownload, recordDownload, volumePlans } from './volumes.ts';
+import { openVolumeBooks, placeDownload, recordDownload, sortedContains, volumePlans } from './volumes.ts';
 
 /** The order actions are listed in: the order apply works in. */
 export const ACTION_ORDER: readonly ActionKind[] = ['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'];
@@ -52,10 +52,10 @@ interface DownloadCandidate {
   size: number;
   etag: string;
   /** A re-download goes back to the volume its copy was on, if that volume has room. */
-  preferredVolume?: string;
-  reason?: string;
+  preferredVolume: string | undefined;
+  reason: string | undefined;
   /** Shown on the chained upload too: only a re-delivery's reason is about the upload. */
-  uploadReason?: string;
+  uploadReason: string | undefined;
 }
 
 /** An upload of a copy already on disk, waiting for the upload budget. */
@@ -64,7 +64,7 @@ interface UploadCandidate {
   size: number;
   etag: string;
   volume: string;
-  reason?: string;
+  reason: string | undefined;
 }
 
 /** Keys sharing one situation an operator must hear about, shown as a count and a few examples. */
@@ -92,11 +92,12 @@ class KeyNotes {
   }
 }
 
-function action(kind: ActionKind, key: string, size: number, etag: string, extra?: { volume?: string; afterDownload?: boolean; reason?: string }): Action {
+/** An action with only the fields that mean something set (positional: no temporary objects per action). */
+function action(kind: ActionKind, key: string, size: number, etag: string, volume?: string, afterDownload?: boolean, reason?: string): Action {
   const result: Action = { kind, key, size, etag };
-  if (extra?.volume !== undefined) result.volume = extra.volume;
-  if (extra?.afterDownload === true) result.afterDownload = true;
-  if (extra?.reason !== undefined) result.reason = extra.reason;
+  if (volume !== undefined) result.volume = volume;
+  if (afterDownload === true) result.afterDownload = true;
+  if (reason !== undefined) result.reason = reason;
   return result;
 }
 
@@ -186,14 +187,22 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     return fallback;
   };
 
+  // Keys that are a prefix of the next key in sorted order: the only ones that can be both a
+  // file and a folder (everything starting with K sorts right after K), so the only ones whose
+  // downloads need a collision check. Usually none.
+  const prefixKeys: string[] = [];
+  let previousKey: string | undefined;
+
   const decide = (row: KeyRow): void => {
     const key = row.key;
+    if (previousKey !== undefined && key.startsWith(previousKey)) prefixKeys.push(previousKey);
+    previousKey = key;
     if (!included(key)) return;
     const source: ObjectEntry | undefined = row.source;
     const record = row.record;
     const skipReason = keySkipReason(key);
     if (skipReason !== undefined) {
-      if (source !== undefined) skips.push(action('skip', key, source.size, source.etag, { reason: skipReason }));
+      if (source !== undefined) skips.push(action('skip', key, source.size, source.etag, undefined, false, skipReason));
       return;
     }
     const version: Version | undefined = source ?? (record?.stage === undefined ? undefined : record);
@@ -211,7 +220,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
         const reason = 'destination lost it';
         const copy = goodCopy(row, version, knownVolume, staleVolume);
         if (copy !== undefined) uploadCandidates.push({ key, size, etag, volume: copy.volume, reason });
-        else if (source !== undefined) downloadCandidates.push({ kind: 'download', key, size, etag, reason, uploadReason: reason });
+        else if (source !== undefined) downloadCandidates.push({ kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: reason });
         else notes.add('lost by the destination cannot be re-delivered: no local copy, and the source no longer lists them', key);
         return;
       }
@@ -223,7 +232,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
       if (destination === undefined) notes.add('delivered earlier are not in the incomplete destination listing; not taken as lost', key);
       if (stage === 'delivered' && purgeAfterUpload) {
         const copy = goodCopy(row, version, knownVolume, staleVolume);
-        if (copy !== undefined) purgesInPass.push(action('purge', key, size, etag, { volume: copy.volume }));
+        if (copy !== undefined) purgesInPass.push(action('purge', key, size, etag, copy.volume));
       }
       return;
     }
@@ -231,7 +240,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     const copy = goodCopy(row, version, knownVolume, staleVolume);
     if (destinationHas) {
       adopts.push(action('adopt', key, size, etag));
-      if (copy !== undefined && purgeAfterUpload) purgesInPass.push(action('purge', key, size, etag, { volume: copy.volume }));
+      if (copy !== undefined && purgeAfterUpload) purgesInPass.push(action('purge', key, size, etag, copy.volume));
       return;
     }
     if (copy !== undefined) {
@@ -239,7 +248,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
       if (stage === undefined) reason = 'local copy not in the ledger';
       else if (copy.volume !== knownVolume) reason = `staged copy found on ${copy.volume}`;
       else if (destination !== undefined) reason = 'destination differs';
-      uploadCandidates.push({ key, size, etag, volume: copy.volume, ...(reason === undefined ? {} : { reason }) });
+      uploadCandidates.push({ key, size, etag, volume: copy.volume, reason });
       return;
     }
     if (source === undefined) {
@@ -249,15 +258,24 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     const bad = badCopy(row, version, knownVolume, staleVolume);
     if (bad !== undefined) {
       const reason = bad.volume === staleVolume ? 'older version on disk' : `size differs locally (${bad.size} bytes, expected ${size})`;
-      downloadCandidates.push({ kind: 'redownload', key, size, etag, preferredVolume: bad.volume, reason });
+      downloadCandidates.push({ kind: 'redownload', key, size, etag, preferredVolume: bad.volume, reason, uploadReason: undefined });
     } else if (stage === 'staged') {
-      downloadCandidates.push({ kind: 'redownload', key, size, etag, ...(knownVolume === undefined ? {} : { preferredVolume: knownVolume }), reason: 'staged copy is missing' });
+      downloadCandidates.push({ kind: 'redownload', key, size, etag, preferredVolume: knownVolume, reason: 'staged copy is missing', uploadReason: undefined });
     } else {
       const reason = retryNote(matches ? record : undefined);
-      downloadCandidates.push({ kind: 'download', key, size, etag, ...(reason === undefined ? {} : { reason }) });
+      downloadCandidates.push({ kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: undefined });
     }
   };
   mergeListings(sorted, decide);
+
+  const mayCollide = (key: string): boolean => {
+    if (prefixKeys.length === 0) return false;
+    if (sortedContains(prefixKeys, key)) return true;
+    for (let slash = key.indexOf('/'); slash !== -1; slash = key.indexOf('/', slash + 1)) {
+      if (sortedContains(prefixKeys, key.slice(0, slash))) return true;
+    }
+    return false;
+  };
 
   const deferred = new KeyNotes();
   const maxUploadBytes = transfer.maxUploadBatchBytes;
@@ -274,8 +292,8 @@ export function planSync(config: Config, inventory: Inventory): Plan {
       continue;
     }
     uploadBytes += size;
-    stagedUploads.push(action('upload', key, size, etag, { volume, ...(reason === undefined ? {} : { reason }) }));
-    if (purgeAfterUpload) stagedPurges.push(action('purge', key, size, etag, { volume }));
+    stagedUploads.push(action('upload', key, size, etag, volume, false, reason));
+    if (purgeAfterUpload) stagedPurges.push(action('purge', key, size, etag, volume));
   }
 
   const downloads: Action[] = [];
@@ -288,7 +306,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
       deferred.add(`deferred to a later download: transfer.maxBatchBytes (${formatBytes(maxDownloadBytes)}) reached`, key, size);
       continue;
     }
-    const placement = placeDownload(books, key, size, candidate.preferredVolume);
+    const placement = placeDownload(books, key, size, candidate.preferredVolume, mayCollide(key));
     if ('noRoom' in placement) {
       deferred.add('deferred to a later download: no volume has room above its reserve', key, size);
       continue;
@@ -300,14 +318,14 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     const volume = placement.volume.info.root;
     recordDownload(placement.volume, key, size);
     downloadBytes += size;
-    (kind === 'download' ? downloads : redownloads).push(action(kind, key, size, etag, { volume, ...(reason === undefined ? {} : { reason }) }));
+    (kind === 'download' ? downloads : redownloads).push(action(kind, key, size, etag, volume, false, reason));
     if (uploadBytes + size > maxUploadBytes) {
       deferred.add(`downloaded now, upload deferred: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
       continue;
     }
     uploadBytes += size;
-    chainedUploads.push(action('upload', key, size, etag, { volume, afterDownload: true, ...(uploadReason === undefined ? {} : { reason: uploadReason }) }));
-    if (purgeAfterUpload) chainedPurges.push(action('purge', key, size, etag, { volume, afterDownload: true }));
+    chainedUploads.push(action('upload', key, size, etag, volume, true, uploadReason));
+    if (purgeAfterUpload) chainedPurges.push(action('purge', key, size, etag, volume, true));
   }
   warnings.push(...notes.lines(false), ...deferred.lines(true));
 

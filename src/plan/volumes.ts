@@ -51,7 +51,8 @@ function lowerBound(sorted: readonly string[], target: string): number {
   return low;
 }
 
-function contains(sorted: readonly string[], key: string): boolean {
+/** Whether a sorted array holds `key` (binary search). */
+export function sortedContains(sorted: readonly string[], key: string): boolean {
   return sorted[lowerBound(sorted, key)] === key;
 }
 
@@ -68,7 +69,7 @@ function firstBelow(sorted: readonly string[], folder: string): string | undefin
 export function collision(book: VolumeBook, key: string): string | undefined {
   for (let slash = key.indexOf('/'); slash !== -1; slash = key.indexOf('/', slash + 1)) {
     const parent = key.slice(0, slash);
-    if (contains(book.localKeys, parent) || contains(book.plannedKeys, parent)) return parent;
+    if (sortedContains(book.localKeys, parent) || sortedContains(book.plannedKeys, parent)) return parent;
   }
   const folder = `${key}/`;
   return firstBelow(book.localKeys, folder) ?? firstBelow(book.plannedKeys, folder);
@@ -77,12 +78,14 @@ export function collision(book: VolumeBook, key: string): string | undefined {
 /**
  * The volume a download of `size` bytes goes to: `preferred` when it has room (a re-download
  * stays where its copy was), else the volume with the fewest planned bytes that has room and no
- * collision (ties: lowest root), so the disks fill evenly and write in parallel.
+ * collision (ties: lowest root), so the disks fill evenly and write in parallel. Collisions are
+ * looked for only when `mayCollide` (the caller knows most keys cannot collide at all).
  */
-export function placeDownload(books: readonly VolumeBook[], key: string, size: number, preferred?: string): Placement {
+export function placeDownload(books: readonly VolumeBook[], key: string, size: number, preferred: string | undefined, mayCollide: boolean): Placement {
   let collidesWith: string | undefined;
   const usable = (book: VolumeBook): boolean => {
     if (size > roomLeft(book)) return false;
+    if (!mayCollide) return true;
     const other = collision(book, key);
     if (other === undefined) return true;
     collidesWith ??= other;
