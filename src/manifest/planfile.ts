@@ -1,7 +1,8 @@
 /**
  * The plan file written by `plan --out` and read by `apply FILE`, and the canonical form of a
- * plan that its digest is taken over. Pure. The file is pretty JSON in a fixed key order with
- * one action per line, so a reviewer can read it and diff two of them.
+ * plan that its digest is taken over. Pure. The file is indented JSON in a fixed key order, with
+ * each flat object (an action, a volume, a count) compact on one line, so a reviewer can read it
+ * and diff two of them.
  */
 import { userError } from '../errors.ts';
 import type { ActionKind, Plan, PlanFile } from '../model/plan.ts';
@@ -55,12 +56,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function definedKeys(value: Record<string, unknown>, compare: (a: string, b: string) => number): string[] {
-  return Object.keys(value)
-    .filter((key) => value[key] !== undefined)
-    .sort(compare);
-}
-
 function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -71,77 +66,143 @@ function byReadingOrder(a: string, b: string): number {
   return rankA - rankB || byCodeUnit(a, b);
 }
 
-function isFlat(value: unknown): boolean {
-  if (Array.isArray(value)) return false;
-  if (!isRecord(value)) return true;
-  return Object.values(value).every((item) => item === null || typeof item !== 'object');
+/** An object's property names in output order, and each already quoted with its separator. */
+interface Shape {
+  names: string[];
+  labels: string[];
 }
 
-/** One line: `{"kind": "download", "key": "a", ...}`. */
-function inline(value: unknown): string {
-  if (!isRecord(value)) return JSON.stringify(value);
-  const parts = definedKeys(value, byReadingOrder).map((key) => `${JSON.stringify(key)}: ${JSON.stringify(value[key])}`);
-  return `{${parts.join(', ')}}`;
+/** How JSON is laid out: pretty (reading order, one flat object per line) or canonical (sorted, compact). */
+interface Style {
+  pretty: boolean;
+  compare: (a: string, b: string) => number;
+  /** Sorted names per distinct key list: a million actions share a handful of shapes. */
+  shapes: Map<string, Shape>;
 }
 
-function pretty(value: unknown, indent: string, out: string[]): void {
-  if (isFlat(value)) {
-    out.push(inline(value));
+function shapeOf(record: Record<string, unknown>, style: Style): Shape {
+  const keys = Object.keys(record);
+  const signature = JSON.stringify(keys);
+  let shape = style.shapes.get(signature);
+  if (shape === undefined) {
+    const names = keys.sort(style.compare);
+    const colon = style.pretty ? ': ' : ':';
+    shape = { names, labels: names.map((name) => `${JSON.stringify(name)}${colon}`) };
+    style.shapes.set(signature, shape);
+  }
+  return shape;
+}
+
+/**
+ * Concatenation as one flat string. Joins, unlike `+` and templates, do not leave a tree of
+ * fragments per action line alive until the whole text is joined.
+ */
+function joined(...parts: string[]): string {
+  return parts.join('');
+}
+
+/**
+ * The compact one-line text of a value holding no objects or arrays; undefined for anything
+ * deeper. The fields are copied into a fresh object in output order and handed to the native
+ * JSON.stringify: objects built in the same order share one hidden class, which keeps a million
+ * action lines fast, and JSON's own rules (undefined left out, non-finite numbers as null) apply.
+ */
+function flatText(value: unknown, style: Style): string | undefined {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return value.length === 0 ? '[]' : undefined;
+  const record = value as Record<string, unknown>;
+  const names = shapeOf(record, style).names;
+  const ordered: Record<string, unknown> = {};
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    // An assignment to __proto__ would set the prototype, not a field: take the general path.
+    if (name === '__proto__') return undefined;
+    const item = record[name];
+    if (item !== null && typeof item === 'object') return undefined;
+    ordered[name] = item;
+  }
+  return JSON.stringify(ordered);
+}
+
+/** Flat array elements joined per batch: few pieces, and no one giant array of them. */
+const BATCH = 4096;
+
+/**
+ * Writes the JSON text of `value` to `emit` in pieces (a batch of array elements at most), so a
+ * plan of millions of actions can be hashed or written as it goes.
+ */
+function writeJson(value: unknown, style: Style, indent: string, emit: (piece: string) => void): void {
+  const flat = flatText(value, style);
+  if (flat !== undefined) {
+    emit(flat);
     return;
   }
-  const inner = `${indent}  `;
+  const inner = style.pretty ? `${indent}  ` : '';
+  const open = style.pretty ? '\n' : '';
+  const between = style.pretty ? ',\n' : ',';
+  const close = style.pretty ? `${open}${indent}` : '';
   if (Array.isArray(value)) {
-    if (value.length === 0) {
-      out.push('[]');
-      return;
+    emit(`[${open}`);
+    let first = true;
+    let batch: string[] = [];
+    const flush = (): void => {
+      if (batch.length === 0) return;
+      emit(joined(first ? '' : between, batch.join(between)));
+      first = false;
+      batch = [];
+    };
+    for (const element of value) {
+      const text = flatText(element, style);
+      if (text !== undefined) {
+        batch.push(inner === '' ? text : joined(inner, text));
+        if (batch.length === BATCH) flush();
+        continue;
+      }
+      flush();
+      emit(joined(first ? '' : between, inner));
+      writeJson(element, style, inner, emit);
+      first = false;
     }
-    out.push('[\n');
-    value.forEach((item, index) => {
-      out.push(inner);
-      pretty(item, inner, out);
-      out.push(index === value.length - 1 ? '\n' : ',\n');
-    });
-    out.push(`${indent}]`);
+    flush();
+    emit(`${close}]`);
     return;
   }
   const record = value as Record<string, unknown>;
-  const keys = definedKeys(record, byReadingOrder);
-  out.push('{\n');
-  keys.forEach((key, index) => {
-    out.push(`${inner}${JSON.stringify(key)}: `);
-    pretty(record[key], inner, out);
-    out.push(index === keys.length - 1 ? '\n' : ',\n');
-  });
-  out.push(`${indent}}`);
-}
-
-/** The plan file's text: stable, pretty JSON (fixed key order, one action per line), ending in a newline. */
-export function serializePlanFile(pf: PlanFile): string {
-  const out: string[] = [];
-  pretty(pf, '', out);
-  out.push('\n');
-  return out.join('');
-}
-
-function canonical(value: unknown, out: string[]): void {
-  if (Array.isArray(value)) {
-    out.push('[');
-    value.forEach((item, index) => {
-      if (index > 0) out.push(',');
-      canonical(item, out);
-    });
-    out.push(']');
-  } else if (isRecord(value)) {
-    out.push('{');
-    definedKeys(value, byCodeUnit).forEach((key, index) => {
-      if (index > 0) out.push(',');
-      out.push(JSON.stringify(key), ':');
-      canonical(value[key], out);
-    });
-    out.push('}');
-  } else {
-    out.push(JSON.stringify(value));
+  const shape = shapeOf(record, style);
+  emit(`{${open}`);
+  let first = true;
+  for (let i = 0; i < shape.names.length; i++) {
+    const item = record[shape.names[i] as string];
+    if (item === undefined) continue;
+    emit(joined(first ? '' : between, inner, shape.labels[i] as string));
+    writeJson(item, style, inner, emit);
+    first = false;
   }
+  emit(`${close}}`);
+}
+
+/**
+ * Writes the plan file's text to `emit` piece by piece, for a plan too large to hold as one
+ * string (V8 caps a string at about 2^29 characters, roughly 3 million action lines).
+ */
+export function writePlanFile(pf: PlanFile, emit: (piece: string) => void): void {
+  writeJson(pf, { pretty: true, compare: byReadingOrder, shapes: new Map() }, '', emit);
+  emit('\n');
+}
+
+/** The plan file's text: stable JSON (fixed key order, one action per line), ending in a newline. */
+export function serializePlanFile(pf: PlanFile): string {
+  const pieces: string[] = [];
+  writePlanFile(pf, (piece) => pieces.push(piece));
+  return pieces.join('');
+}
+
+/**
+ * Writes {@link canonicalPlanJson} to `emit` piece by piece: feeding every piece to a hash in
+ * order gives the same digest as hashing the whole text, without ever holding it.
+ */
+export function writeCanonicalPlan(plan: Plan, emit: (piece: string) => void): void {
+  writeJson(plan, { pretty: false, compare: byCodeUnit, shapes: new Map() }, '', emit);
 }
 
 /**
@@ -150,9 +211,9 @@ function canonical(value: unknown, out: string[]): void {
  * The engine hashes it into `planDigest`, so a hand-edited plan file is refused.
  */
 export function canonicalPlanJson(plan: Plan): string {
-  const out: string[] = [];
-  canonical(plan, out);
-  return out.join('');
+  const pieces: string[] = [];
+  writeCanonicalPlan(plan, (piece) => pieces.push(piece));
+  return pieces.join('');
 }
 
 const ACTION_KINDS: ReadonlySet<string> = new Set<ActionKind>(['download', 'redownload', 'upload', 'purge', 'adopt', 'skip']);

@@ -15,6 +15,9 @@ import { localPath, tempPath } from '../plan/keys.ts';
 
 const MIB = 1024 * 1024;
 
+/** Anything quoteWord must escape or refuse; most keys hold none of it. */
+const SPECIAL = /[\\"$`\n\r\0]/;
+
 /**
  * One word of a run file line, double-quoted so that go-shellquote gives back exactly `word`:
  * spaces, single quotes and unicode need nothing; `\`, `"`, `$` and backtick get a backslash
@@ -22,8 +25,17 @@ const MIB = 1024 * 1024;
  * run splits lines before it unquotes, so keys holding one are skipped long before this.
  */
 export function quoteWord(word: string): string {
+  if (!SPECIAL.test(word)) return `"${word}"`;
   assert(!/[\n\r\0]/.test(word), `${JSON.stringify(word)} holds a line break or NUL, which an s5cmd run file cannot carry`);
   return `"${word.replace(/[\\"$`]/g, '\\$&')}"`;
+}
+
+/**
+ * One line from its words. A join builds each line as one flat string: a million lines made of
+ * template pieces would otherwise each stay a tree of string fragments until written.
+ */
+function line(words: string[]): string {
+  return words.join(' ');
 }
 
 function s3Url(bucket: string, prefix: string, key: string): string {
@@ -42,7 +54,7 @@ function volumeOf(action: Action): string {
 export function downloadLine(action: Action, config: Config, hop: HopSettings): string {
   assert(action.kind === 'download' || action.kind === 'redownload', `downloadLine given a ${action.kind} action`);
   const source = s3Url(config.source.bucket, config.source.prefix, action.key);
-  return `cp --raw --concurrency ${hop.concurrency} ${quoteWord(source)} ${quoteWord(tempPath(volumeOf(action), action.key))}`;
+  return line(['cp --raw --concurrency', String(hop.concurrency), quoteWord(source), quoteWord(tempPath(volumeOf(action), action.key))]);
 }
 
 /** The run file line that uploads `action`'s staged copy, in multipart parts of the configured size. */
@@ -51,7 +63,7 @@ export function uploadLine(action: Action, config: Config, hop: HopSettings): st
   const partSizeMib = config.transfer.partSizeBytes / MIB;
   assert(Number.isInteger(partSizeMib) && partSizeMib >= 1, `transfer.partSizeBytes ${config.transfer.partSizeBytes} is not a whole number of MiB`);
   const destination = s3Url(config.destination.bucket, config.destination.prefix, action.key);
-  return `cp --raw --concurrency ${hop.concurrency} --part-size ${partSizeMib} ${quoteWord(localPath(volumeOf(action), action.key))} ${quoteWord(destination)}`;
+  return line(['cp --raw --concurrency', String(hop.concurrency), '--part-size', String(partSizeMib), quoteWord(localPath(volumeOf(action), action.key)), quoteWord(destination)]);
 }
 
 /** A comment must stay one line, whatever a prefix holds. */

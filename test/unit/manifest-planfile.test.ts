@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
-import { canonicalPlanJson, parsePlanFile, serializePlanFile } from '../../src/manifest/planfile.ts';
+import { canonicalPlanJson, parsePlanFile, serializePlanFile, writeCanonicalPlan, writePlanFile } from '../../src/manifest/planfile.ts';
 import type { Plan, PlanFile } from '../../src/model/plan.ts';
 import { planSync } from '../../src/plan/planner.ts';
 import { inventory, testConfig } from '../builders.ts';
@@ -50,9 +50,9 @@ describe('serializePlanFile and parsePlanFile', () => {
     const text = serializePlanFile(planFile);
     const lines = text.split('\n');
     expect(lines.slice(0, 3)).toEqual(['{', '  "formatVersion": 1,', '  "createdAt": "2025-01-02T03:04:05.000Z",']);
-    expect(text).toContain('      {"kind": "download", "key": "new \\"quoted\\" caf\u00e9", "size": 10, "etag": ');
-    expect(text).toContain('"download": {"workers": 100, "concurrency": 5, "maxConnections": 500}');
-    expect(lines.filter((line) => line.includes('"kind": ')).length).toBe(plan.actions.length);
+    expect(text).toContain('      {"kind":"download","key":"new \\"quoted\\" caf\u00e9","size":10,"etag":');
+    expect(text).toContain('"download": {"workers":100,"concurrency":5,"maxConnections":500}');
+    expect(lines.filter((line) => line.includes('"kind":')).length).toBe(plan.actions.length);
     expect(text.endsWith('}\n')).toBe(true);
   });
 
@@ -87,6 +87,28 @@ describe('serializePlanFile and parsePlanFile', () => {
   });
 });
 
+describe('piece by piece, for plans too large for one string', () => {
+  const big: Plan = planSync(testConfig(), (() => {
+    const builder = inventory().volume('/v1', { free: 1e12 });
+    for (let i = 0; i < 10_000; i++) builder.source(`k${i}`, i);
+    return builder.build();
+  })());
+
+  it('the pieces of the plan file join to the plan file, in batches rather than one piece per action', () => {
+    const pieces: string[] = [];
+    writePlanFile({ ...planFile, plan: big }, (piece) => pieces.push(piece));
+    expect(pieces.join('')).toBe(serializePlanFile({ ...planFile, plan: big }));
+    expect(pieces.length).toBeLessThan(big.actions.length / 100);
+  });
+
+  it('the pieces of the canonical form join to the canonical form', () => {
+    const pieces: string[] = [];
+    writeCanonicalPlan(big, (piece) => pieces.push(piece));
+    expect(pieces.join('')).toBe(canonicalPlanJson(big));
+    expect(JSON.parse(canonicalPlanJson(big))).toEqual(JSON.parse(JSON.stringify(big)));
+  });
+});
+
 describe('canonicalPlanJson', () => {
   it('is compact JSON with sorted keys, omitting undefined fields', () => {
     const small: Plan = { ...plan, actions: [{ kind: 'download', key: 'k', size: 1, etag: 'e', volume: '/v1', reason: undefined }], warnings: [] };
@@ -98,6 +120,11 @@ describe('canonicalPlanJson', () => {
   it('does not depend on the order fields were set in', () => {
     const reordered = JSON.parse(JSON.stringify({ warnings: plan.warnings, hops: plan.hops, volumes: plan.volumes, summary: plan.summary, actions: plan.actions, formatVersion: 1 })) as Plan;
     expect(canonicalPlanJson(reordered)).toBe(canonicalPlanJson(plan));
+  });
+
+  it('keeps a field named __proto__ as a field', () => {
+    const odd = JSON.parse('{"formatVersion":1,"actions":[{"kind":"skip","key":"k","size":1,"etag":"e","__proto__":"x"}],"warnings":[]}') as Plan;
+    expect(canonicalPlanJson(odd)).toBe('{"actions":[{"__proto__":"x","etag":"e","key":"k","kind":"skip","size":1}],"formatVersion":1,"warnings":[]}');
   });
 
   it('changes when anything in the plan changes', () => {
