@@ -26,7 +26,8 @@ export function renderApplyOutcome(outcome: ApplyOutcome, options: { limit?: num
     lines.push('The next plan retries them; `dualsync status` shows the attempts.');
   }
   const verified = Object.entries(outcome.verifiedBy).map(([by, count]) => `${count} by ${by}`);
-  if (verified.length > 0) lines.push(`Verified: ${verified.join(', ')}.`);
+  const transfers = Object.values(outcome.verifiedBy).reduce((sum, count) => sum + count, 0);
+  if (verified.length > 0) lines.push(`Verified ${transfers} transfer(s) (each hop counts once): ${verified.join(', ')}.`);
   lines.push(applySummaryLine(outcome));
   return `${lines.join('\n')}\n`;
 }
