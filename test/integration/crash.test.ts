@@ -1,0 +1,573 @@
+/**
+ * kill -9 at random instants (invariant 3, and 1 and 2 after the restart): `apply` is killed during
+ * the listing, mid-download, mid-upload, during purges, inside ledger compactions and at uniformly
+ * random instants, and `watch` in its first and a later cycle. Half the kills take the s5cmd
+ * children down at the same instant (a power cut); the other half kill dualsync alone and leave
+ * its s5cmd processes orphaned (an operator's kill -9). After each kill: the ledger loads, every
+ * copy recorded as staged is on disk and byte-exact, and apply is run again until there are no
+ * changes; nothing recorded as delivered before the kill is planned or uploaded again (the
+ * destination bucket is versioned, so a second upload would show), and the destination ends
+ * complete and byte-exact.
+ *
+ * The instants come from a seeded PRNG; the seed is printed, and DUALSYNC_CRASH_SEED repeats a run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { ListObjectVersionsCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
+import { execa } from 'execa';
+import { cleanup, md5, md5OfBucket, putObjects, startPair, tempDir, type MinioPair } from '../harness/index.ts';
+import { JOURNAL_FILE, LedgerStore, SNAPSHOT_FILE } from '../../src/ledger/store.ts';
+import { localPath } from '../../src/plan/keys.ts';
+import type { LedgerRecord } from '../../src/model/index.ts';
+import { makeSite, type Site } from './site.ts';
+
+const SEED = Number(process.env.DUALSYNC_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+
+/** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const random = prng(SEED);
+const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const SMALL_OBJECTS = 40;
+
+interface Seeded {
+  key: string;
+  body: Buffer;
+}
+
+/** 40 objects of 0 to 256 KiB (some empty) and one of 12 MiB, so that every phase lasts a while. */
+function objectsFor(prefix: string): Seeded[] {
+  const objects: Seeded[] = [];
+  for (let i = 0; i < SMALL_OBJECTS; i++) {
+    const size = i % 13 === 0 ? 0 : between(1, 256 * 1024);
+    objects.push({ key: `${prefix}/d${i % 4}/obj ${String(i).padStart(2, '0')}.bin`, body: randomBytes(size) });
+  }
+  objects.push({ key: `${prefix}/big/twelve-mib.bin`, body: randomBytes(12 * 1024 * 1024) });
+  return objects;
+}
+
+interface Child {
+  pid: number;
+  args: string;
+}
+
+/** The s5cmd processes whose parent is `pid`, read from /proc. */
+function s5cmdChildren(pid: number): Child[] {
+  const found: Child[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // A zombie has finished already (and has no command line left).
+      if (Number(parent) === pid && comm === 's5cmd' && state !== 'Z') found.push({ pid: Number(name), args: readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ') });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+function isS5cmd(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 's5cmd';
+  } catch {
+    return false;
+  }
+}
+
+/** Event types in the journal now (a torn last line is ignored, as the store does). */
+function journalEvents(stateDir: string): { type: string; key: string }[] {
+  let text: string;
+  try {
+    text = readFileSync(join(stateDir, JOURNAL_FILE), 'utf8');
+  } catch {
+    return [];
+  }
+  const events: { type: string; key: string }[] = [];
+  for (const line of text.split('\n')) {
+    try {
+      const parsed = JSON.parse(line) as { event: { type: string; key: string } };
+      events.push(parsed.event);
+    } catch {
+      // torn or empty
+    }
+  }
+  return events;
+}
+
+function count(stateDir: string, type: string, keyPrefix = ''): number {
+  return journalEvents(stateDir).filter((event) => event.type === type && event.key.startsWith(keyPrefix)).length;
+}
+
+type Phase = 'listing' | 'download' | 'upload' | 'purge' | 'compaction' | 'anywhere' | 'watch, first cycle' | 'watch, later cycle';
+type Variant = 'power cut' | 'dualsync only';
+
+interface CrashPoint {
+  phase: Phase;
+  variant: Variant;
+}
+
+const CRASH_POINTS: CrashPoint[] = [
+  { phase: 'listing', variant: 'power cut' },
+  { phase: 'listing', variant: 'dualsync only' },
+  { phase: 'download', variant: 'power cut' },
+  { phase: 'download', variant: 'dualsync only' },
+  { phase: 'upload', variant: 'power cut' },
+  { phase: 'upload', variant: 'dualsync only' },
+  { phase: 'purge', variant: 'power cut' },
+  { phase: 'purge', variant: 'dualsync only' },
+  { phase: 'compaction', variant: 'power cut' },
+  { phase: 'compaction', variant: 'dualsync only' },
+  { phase: 'anywhere', variant: 'power cut' },
+  { phase: 'anywhere', variant: 'dualsync only' },
+  { phase: 'watch, first cycle', variant: 'power cut' },
+  { phase: 'watch, later cycle', variant: 'dualsync only' },
+];
+
+interface PlanJson {
+  summary: { noChanges: boolean };
+  actions: { kind: string; key: string; size: number; etag: string }[];
+}
+
+let pair: MinioPair;
+/** Time of one whole apply of objectsFor() as a child process, measured first. */
+let fullRunMs = 0;
+const report: string[] = [];
+const orphans = new Set<number>();
+const totals = { crashPoints: 0, objects: 0, compactionKills: 0, deliveredBeforeKills: 0, stagedBeforeKills: 0 };
+
+beforeAll(async () => {
+  pair = await startPair();
+  console.log(`crash tests: seed ${SEED} (DUALSYNC_CRASH_SEED=${SEED} repeats the same instants)`);
+});
+afterAll(async () => {
+  for (const pid of orphans) if (isS5cmd(pid)) process.kill(pid, 'SIGKILL');
+  console.log(
+    [
+      `crash tests (seed ${SEED}): ${totals.crashPoints} kill -9 points, ${totals.compactionKills} inside a ledger compaction, ` +
+        `${totals.objects} objects seeded; ${totals.deliveredBeforeKills} were delivered and ${totals.stagedBeforeKills} staged at their kill; nothing lost, nothing delivered moved again`,
+      ...report,
+    ].join('\n'),
+  );
+  await pair?.stop();
+  await cleanup();
+});
+
+async function newSite(): Promise<{ site: Site; objects: Seeded[] }> {
+  const site = await makeSite(pair, { transfer: ['workers: 4', 'partSize: 5MiB'] });
+  await pair.cloud.client.send(new PutBucketVersioningCommand({ Bucket: site.destinationBucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  await mkdir(site.stateDir, { recursive: true });
+  const objects = objectsFor('crash');
+  await putObjects(pair.edge, site.sourceBucket, objects);
+  totals.objects += objects.length;
+  return { site, objects };
+}
+
+/** How many versions of each key the destination holds; a delete marker fails the test (invariant 8). */
+async function destinationVersions(site: Site): Promise<Map<string, number>> {
+  const versions = new Map<string, number>();
+  let KeyMarker: string | undefined;
+  let VersionIdMarker: string | undefined;
+  for (;;) {
+    const page = await pair.cloud.client.send(new ListObjectVersionsCommand({ Bucket: site.destinationBucket, KeyMarker, VersionIdMarker }));
+    expect(page.DeleteMarkers ?? []).toEqual([]);
+    for (const version of page.Versions ?? []) versions.set(version.Key!, (versions.get(version.Key!) ?? 0) + 1);
+    if (!page.IsTruncated) return versions;
+    KeyMarker = page.NextKeyMarker;
+    VersionIdMarker = page.NextVersionIdMarker;
+  }
+}
+
+async function stagedFiles(site: Site): Promise<string[]> {
+  const files: string[] = [];
+  for (const volume of site.volumes) {
+    for (const entry of await readdir(volume, { recursive: true, withFileTypes: true })) if (!entry.isDirectory()) files.push(join(entry.parentPath, entry.name));
+  }
+  return files;
+}
+
+interface Killed {
+  at: string;
+  s5cmd: string;
+}
+
+/** kill -9 of dualsync, and with a power cut of its s5cmd children in the same instant. */
+function kill9(pid: number, variant: Variant, site: Site): Killed {
+  const children = s5cmdChildren(pid);
+  process.kill(pid, 'SIGKILL');
+  if (variant === 'power cut') {
+    for (const child of children) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  } else {
+    for (const child of children) orphans.add(child.pid);
+  }
+  const hops = children.map((child) => (child.args.includes(pair.edge.endpoint) ? 'download' : child.args.includes(pair.cloud.endpoint) ? 'upload' : 'other'));
+  const events = journalEvents(site.stateDir);
+  const tally = (type: string) => events.filter((event) => event.type === type).length;
+  return {
+    at: `journal ${tally('staged')} staged/${tally('delivered')} delivered/${tally('purged')} purged`,
+    s5cmd: hops.length === 0 ? 'no s5cmd running' : `s5cmd running: ${hops.sort().join('+')}`,
+  };
+}
+
+async function until(condition: () => boolean, what: string, exited: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (exited()) throw new Error(`the run ended before ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(3);
+  }
+}
+
+/** A compaction is caught in the middle when its temporary snapshot is left, or the journal still holds events the new snapshot already has. */
+function insideCompaction(stateDir: string): string | undefined {
+  if (existsSync(join(stateDir, `${SNAPSHOT_FILE}.tmp`))) return 'temporary snapshot left';
+  let snapshotSerial = 0;
+  try {
+    const head = readFileSync(join(stateDir, SNAPSHOT_FILE), 'utf8').split('\n', 1)[0] ?? '';
+    snapshotSerial = (JSON.parse(`${head}]}`) as { serial: number }).serial;
+  } catch {
+    return undefined;
+  }
+  const first = readFileSync(join(stateDir, JOURNAL_FILE), 'utf8').split('\n', 1)[0] ?? '';
+  try {
+    if ((JSON.parse(first) as { serial: number }).serial <= snapshotSerial) return 'snapshot renamed, journal not yet emptied';
+  } catch {
+    // empty journal
+  }
+  return undefined;
+}
+
+/** The run finished before its random instant came: not a crash point, draw again. */
+class Missed extends Error {}
+
+/** Shrinks the window of 'anywhere' kills after a run that was faster than the first one. */
+let anywhereScale = 1;
+
+/**
+ * Starts apply (or watch) as a child, kills it at an instant of `point`, and returns what the kill
+ * hit. The instant is drawn from the seeded PRNG.
+ */
+async function crash(site: Site, point: CrashPoint, objects: Seeded[]): Promise<{ killed: Killed; instant: string; compaction?: string }> {
+  const isWatch = point.phase.startsWith('watch');
+  if (point.phase === 'compaction') site.env.DUALSYNC_COMPACT_AFTER = '1';
+  const child = isWatch ? site.spawn('watch', '--interval', '1s') : site.spawn('apply', '--auto-approve');
+  delete site.env.DUALSYNC_COMPACT_AFTER;
+  const pid = child.pid!;
+  let exited = false;
+  void child.finally(() => (exited = true));
+  const hasExited = () => exited;
+  let killed: Killed | undefined;
+  let instant = '';
+  let watcher: FSWatcher | undefined;
+  try {
+    switch (point.phase) {
+      case 'listing': {
+        const delay = between(0, 15);
+        await until(() => existsSync(join(site.stateDir, 'lock')), 'the lock was taken', hasExited);
+        await sleep(delay);
+        instant = `${delay} ms after the lock was taken`;
+        break;
+      }
+      case 'download': {
+        const delay = between(0, 250);
+        await until(() => s5cmdChildren(pid).some((c) => c.args.includes(pair.edge.endpoint)), 'the download hop started', hasExited);
+        await sleep(delay);
+        instant = `${delay} ms after the download hop started`;
+        break;
+      }
+      case 'upload': {
+        const delivered = between(1, 10);
+        const delay = between(0, 40);
+        await until(() => count(site.stateDir, 'delivered') >= delivered, `${delivered} deliveries`, hasExited);
+        await sleep(delay);
+        instant = `${delay} ms after delivery ${delivered}`;
+        break;
+      }
+      case 'purge': {
+        const purged = between(1, 15);
+        await until(() => count(site.stateDir, 'purged') >= purged, `${purged} purges`, hasExited);
+        instant = `at purge ${purged}`;
+        break;
+      }
+      case 'compaction': {
+        const nth = between(1, 4);
+        const delay = between(0, 2);
+        let seen = 0;
+        await new Promise<void>((resolve, reject) => {
+          watcher = watch(site.stateDir, (event, name) => {
+            if (name !== `${SNAPSHOT_FILE}.tmp` || !existsSync(join(site.stateDir, name))) return;
+            if (++seen !== nth) return;
+            if (delay === 0) {
+              killed = kill9(pid, point.variant, site);
+              resolve();
+            } else {
+              setTimeout(resolve, delay);
+            }
+          });
+          void child.finally(() => reject(new Error(`the run ended before compaction ${nth}`)));
+        });
+        instant = `${delay} ms into compaction ${nth}`;
+        break;
+      }
+      case 'anywhere': {
+        const delay = between(0, Math.round(fullRunMs * anywhereScale));
+        await sleep(delay);
+        instant = `${delay} ms after the start (a whole run takes ${fullRunMs} ms)`;
+        break;
+      }
+      case 'watch, first cycle': {
+        const delivered = between(1, 20);
+        await until(() => count(site.stateDir, 'delivered') >= delivered, `${delivered} deliveries`, hasExited);
+        instant = `at delivery ${delivered} of the first cycle`;
+        break;
+      }
+      case 'watch, later cycle': {
+        await until(() => count(site.stateDir, 'purged') >= objects.length, 'the first cycle delivered everything', hasExited);
+        const late = Array.from({ length: 12 }, (_, i) => ({ key: `late/obj-${i}.bin`, body: randomBytes(between(1, 512 * 1024)) }));
+        await putObjects(pair.edge, site.sourceBucket, late);
+        objects.push(...late);
+        totals.objects += late.length;
+        const delay = between(0, 200);
+        await until(() => count(site.stateDir, 'staged', 'late/') >= 1, 'the later cycle staged a new object', hasExited);
+        await sleep(delay);
+        instant = `${delay} ms after the later cycle staged its first new object`;
+        break;
+      }
+    }
+    if (exited) throw new Missed(`the run ended before the kill (${instant})`);
+    killed ??= kill9(pid, point.variant, site);
+  } finally {
+    watcher?.close();
+  }
+  const result = await child;
+  expect(result.signal, `${String(result.stdout)}${String(result.stderr)}`).toBe('SIGKILL');
+  return { killed, instant, compaction: point.phase === 'compaction' ? insideCompaction(site.stateDir) : undefined };
+}
+
+interface Before {
+  delivered: Map<string, LedgerRecord>;
+  staged: Map<string, LedgerRecord>;
+  warnings: string[];
+}
+
+/** The ledger right after the kill: it must load, and every staged copy must be on disk, byte-exact. */
+async function ledgerAfterKill(site: Site, bodies: Map<string, Buffer>): Promise<Before> {
+  const warnings: string[] = [];
+  const ledger = await LedgerStore.open(site.stateDir, { onWarning: (message) => warnings.push(message) });
+  const records = ledger.state().records;
+  await ledger.close();
+  const delivered = new Map(records.filter((r) => r.stage === 'delivered' || r.stage === 'purged').map((r) => [r.key, r]));
+  const staged = new Map(records.filter((r) => r.stage === 'staged').map((r) => [r.key, r]));
+  for (const record of [...delivered.values(), ...staged.values()]) {
+    const body = bodies.get(record.key);
+    expect(body, `the ledger knows ${record.key}`).toBeDefined();
+    expect(record.size).toBe(body!.length);
+  }
+  for (const record of staged.values()) {
+    const copy = await readFile(localPath(record.volume!, record.key)).catch(() => undefined);
+    expect(copy, `the staged copy of ${record.key} is on ${record.volume}`).toBeDefined();
+    expect(md5(copy!), `the staged copy of ${record.key} is byte-exact`).toBe(md5(bodies.get(record.key)!));
+  }
+  for (const warning of warnings) expect(warning).toMatch(/torn last line/);
+  return { delivered, staged, warnings };
+}
+
+/** Applies again until a plan has no changes; no plan may move a delivered version or re-download a staged one. */
+async function recover(site: Site, before: Before): Promise<{ applies: number; moved: number }> {
+  let moved = 0;
+  for (let applies = 0; applies <= 4; applies++) {
+    const planned = await site.cli('plan', '--json');
+    expect(planned.exitCode, planned.stderr).toBe(0);
+    const plan = JSON.parse(planned.stdout) as PlanJson;
+    for (const action of plan.actions) {
+      if (action.kind === 'download' || action.kind === 'redownload' || action.kind === 'upload') {
+        expect(before.delivered.has(action.key), `${action.kind} of ${action.key}, delivered before the kill`).toBe(false);
+        moved++;
+      }
+      if (action.kind === 'download' || action.kind === 'redownload') {
+        expect(before.staged.has(action.key), `${action.kind} of ${action.key}, staged before the kill`).toBe(false);
+      }
+    }
+    if (plan.summary.noChanges) return { applies, moved };
+    const applied = await site.cli('apply', '--auto-approve');
+    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+  }
+  throw new Error('still changes after 4 applies');
+}
+
+async function expectComplete(site: Site, objects: Seeded[], before: Before): Promise<void> {
+  const expected = new Map(objects.map((o) => [o.key, md5(o.body)]));
+  expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(expected);
+  const versions = await destinationVersions(site);
+  for (const key of before.delivered.keys()) expect(versions.get(key), `versions of ${key}, delivered before the kill`).toBe(1);
+  expect(await stagedFiles(site)).toEqual([]);
+  // Everything ends purged, except a version whose purge the kill interrupted after the file was
+  // deleted: it stays recorded as delivered (see the report), and its copy is gone (checked above).
+  const ledger = await LedgerStore.open(site.stateDir);
+  try {
+    for (const object of objects) {
+      const stage = ledger.get(object.key)?.stage;
+      if (stage === 'delivered' && before.delivered.get(object.key)?.stage === 'delivered') continue;
+      expect(stage, object.key).toBe('purged');
+    }
+  } finally {
+    await ledger.close();
+  }
+  const status = await site.cli('status', '--json');
+  expect(status.exitCode, status.stderr).toBe(0);
+}
+
+describe('kill -9 at random instants', () => {
+  it('baseline: one uninterrupted apply as a child process completes (and sets the time scale)', async () => {
+    const { site, objects } = await newSite();
+    const started = Date.now();
+    const result = await site.spawn('apply', '--auto-approve');
+    fullRunMs = Date.now() - started;
+    expect(result.exitCode, String(result.stdout) + String(result.stderr)).toBe(0);
+    await expectComplete(site, objects, { delivered: new Map(), staged: new Map(), warnings: [] });
+  });
+
+  it.each(CRASH_POINTS.map((point, index) => ({ ...point, index: index + 1 })))('crash $index: $phase ($variant)', async (point) => {
+    expect(fullRunMs).toBeGreaterThan(0);
+    const attempts = point.phase === 'compaction' || point.phase === 'anywhere' ? 5 : 1;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const { site, objects } = await newSite();
+      let crashed: Awaited<ReturnType<typeof crash>>;
+      try {
+        crashed = await crash(site, point, objects);
+      } catch (error) {
+        if (!(error instanceof Missed) || point.phase !== 'anywhere' || attempt === attempts) throw error;
+        report.push(`  (anywhere attempt ${attempt}: ${error.message}; drawing again in a shorter window)`);
+        anywhereScale /= 2;
+        continue;
+      }
+      const { killed, instant, compaction } = crashed;
+      const bodies = new Map(objects.map((o) => [o.key, o.body]));
+      if (point.phase === 'compaction' && compaction === undefined) {
+        report.push(`  (compaction attempt ${attempt}: the kill came ${instant}, after the compaction had finished; trying again)`);
+        expect(attempt, 'no kill landed inside a compaction').toBeLessThan(attempts);
+        continue;
+      }
+      const before = await ledgerAfterKill(site, bodies);
+      const { applies, moved } = await recover(site, before);
+      await expectComplete(site, objects, before);
+      totals.crashPoints++;
+      if (compaction !== undefined) totals.compactionKills++;
+      totals.deliveredBeforeKills += before.delivered.size;
+      totals.stagedBeforeKills += before.staged.size;
+      report.push(
+        `  crash ${point.index} [${point.phase}, ${point.variant}] ${instant}${compaction ? ` (${compaction})` : ''}: ${killed.at}, ${killed.s5cmd}; ` +
+          `ledger loaded${before.warnings.length > 0 ? ' (torn last line ignored)' : ''} with ${before.delivered.size} delivered, ${before.staged.size} staged; ` +
+          `${applies} apply(s) to converge, ${moved} transfers planned, none of a delivered version`,
+      );
+      return;
+    }
+  });
+
+  it('a bad DUALSYNC_COMPACT_AFTER is refused with its name, before anything moves', async () => {
+    const { site } = await newSite();
+    site.env.DUALSYNC_COMPACT_AFTER = 'often';
+    const result = await site.cli('apply', '--auto-approve');
+    delete site.env.DUALSYNC_COMPACT_AFTER;
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('DUALSYNC_COMPACT_AFTER must be a positive whole number of journal events, got "often"');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(new Map());
+  });
+});
+
+/**
+ * The snapshot is never seen half-written: a child process appends and compacts the ledger in a
+ * loop while this process loads it over and over, and is killed -9 at random instants; every
+ * load, during the run and after each kill, is whole. Each event adds one attempt to one record,
+ * so the attempts of all records add up to the serial exactly when no event is lost or doubled.
+ */
+describe('ledger snapshot under kill -9 while compacting in a loop', () => {
+  const KEYS = 400;
+  const script = (storeUrl: string, dir: string) => `
+    const { LedgerStore } = await import(${JSON.stringify(storeUrl)});
+    const store = await LedgerStore.open(${JSON.stringify(dir)}, { compactAfter: 1 });
+    const pad = 'x'.repeat(300);
+    for (let i = store.serial; ; ) {
+      const events = [];
+      for (let j = 0; j < 25; j++, i++) events.push({ type: 'failed', key: 'key-' + (i % ${KEYS}), size: 1, etag: 'e', hop: 'download', error: 'attempt ' + i + ' ' + pad });
+      await store.append(events);
+      await store.compact();
+      process.stdout.write(store.serial + '\\n');
+    }
+  `;
+
+  async function loadWhole(dir: string): Promise<number> {
+    const ledger = await LedgerStore.open(dir);
+    try {
+      const { serial, records } = ledger.state();
+      const attempts = records.reduce((sum, record) => sum + record.attempts, 0);
+      expect(attempts, `serial ${serial}`).toBe(serial);
+      return serial;
+    } finally {
+      await ledger.close();
+    }
+  }
+
+  it('every load while it compacts and after each of 10 kills is whole, and no acknowledged event is lost', async () => {
+    const dir = await tempDir('dualsync-compact-');
+    const storeUrl = new URL('../../src/ledger/store.ts', import.meta.url).href;
+    let loads = 0;
+    let compactions = 0;
+    let acknowledged = 0;
+    for (let kill = 1; kill <= 10; kill++) {
+      const child = execa(process.execPath, ['--input-type=module', '-e', script(storeUrl, dir)], { reject: false, buffer: false });
+      let lastAck = acknowledged;
+      child.stdout!.on('data', (chunk: Buffer) => {
+        const lines = chunk.toString('utf8').trim().split('\n');
+        lastAck = Number(lines[lines.length - 1]);
+        compactions += lines.length;
+      });
+      try {
+        // Start the clock once the child has acknowledged its first batch of this life.
+        const started = Date.now();
+        while (lastAck <= acknowledged) {
+          expect(Date.now() - started, `kill ${kill}: the child acknowledged nothing`).toBeLessThan(30_000);
+          await loadWhole(dir);
+          loads++;
+        }
+        const stopAt = Date.now() + between(50, 400);
+        while (Date.now() < stopAt) {
+          await loadWhole(dir);
+          loads++;
+        }
+      } finally {
+        child.kill('SIGKILL');
+        await child;
+      }
+      const serial = await loadWhole(dir);
+      loads++;
+      expect(serial, `kill ${kill}: acknowledged ${lastAck}`).toBeGreaterThanOrEqual(lastAck);
+      acknowledged = lastAck;
+    }
+    expect(compactions).toBeGreaterThan(50);
+    report.push(`  compaction loop: 10 kills -9, ${compactions} acknowledged compactions, ${loads} loads, every one whole (serial ${acknowledged})`);
+  });
+});
