@@ -20,11 +20,15 @@ const DEFAULT_MAX_SOCKETS = 50;
 /**
  * An S3 client for one hop: its endpoint, addressing, region (`snow` is the Snowball's signing
  * region and is used as it is), credentials, TLS trust and proxy. Sockets are capped by the
- * hop's connection budget, since a Snowball drops connections beyond 1,000.
+ * hop's connection budget, since a Snowball drops connections beyond 1,000. On a hop with a
+ * budget the client also keeps no idle connection: the listing is done before s5cmd starts, and
+ * a kept-alive socket would hold one of the device's connections while s5cmd uses the whole
+ * budget (measured: one over the budget, and dropped connections, at a device capped at it).
  */
 export function createS3Client(hop: HopConfig, options: { maxSockets?: number } = {}): S3Client {
   const maxSockets = Math.max(1, Math.min(options.maxSockets ?? DEFAULT_MAX_SOCKETS, hop.maxConnections ?? Number.POSITIVE_INFINITY));
-  const agentOptions: https.AgentOptions & { proxyEnv?: Record<string, string> } = { keepAlive: true, maxSockets };
+  const keepAlive = hop.maxConnections === undefined;
+  const agentOptions: https.AgentOptions & { proxyEnv?: Record<string, string> } = { keepAlive, maxSockets };
   if (hop.tls.caBundle !== undefined) {
     try {
       agentOptions.ca = readFileSync(hop.tls.caBundle);

@@ -97,6 +97,19 @@ describe('device simulator: listings', () => {
     expect(cut.entries).toHaveLength(1000);
     expect(cut.warnings.join('\n')).toMatch(/exactly 1,000 keys.*listApi: v1/);
   });
+
+  it('after a listing, a hop with a connection budget keeps no idle connection to the device; one without keeps it alive', async () => {
+    const device = await sim();
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+    const capped = hopFor(edge, bucket, { endpoint: device.endpoint, region: 'snow', listApi: 'v1', maxConnections: 24 });
+    await listHop(createS3Client(capped), capped);
+    await settle();
+    expect(device.counters).toMatchObject({ accepted: 1, open: 0 });
+    const uncapped = { ...capped, maxConnections: undefined };
+    await listHop(createS3Client(uncapped), uncapped);
+    await settle();
+    expect(device.counters).toMatchObject({ accepted: 2, open: 1 });
+  });
 });
 
 describe('device simulator: forwarding', () => {
