@@ -78,18 +78,30 @@ interface Style {
   compare: (a: string, b: string) => number;
   /** Sorted names per distinct key list: a million actions share a handful of shapes. */
   shapes: Map<string, Shape>;
+  /** The key list seen last, in its own order, and its shape. */
+  last?: { keys: string[]; shape: Shape };
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function shapeOf(record: Record<string, unknown>, style: Style): Shape {
   const keys = Object.keys(record);
+  // Consecutive actions mostly share a key list: compare with the last one before building a signature.
+  const last = style.last;
+  if (last !== undefined && sameNames(keys, last.keys)) return last.shape;
   const signature = JSON.stringify(keys);
   let shape = style.shapes.get(signature);
   if (shape === undefined) {
-    const names = keys.sort(style.compare);
+    const names = [...keys].sort(style.compare);
     const colon = style.pretty ? ': ' : ':';
     shape = { names, labels: names.map((name) => `${JSON.stringify(name)}${colon}`) };
     style.shapes.set(signature, shape);
   }
+  style.last = { keys, shape };
   return shape;
 }
 

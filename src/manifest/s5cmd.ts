@@ -84,19 +84,48 @@ function header(hop: 'download' | 'upload', lines: number, settings: HopSettings
   ].join('\n');
 }
 
+/** Lines per chunk: a chunk of this many lines is large enough to live outside the young heap. */
+const CHUNK_LINES = 1024;
+
+/** Collects lines into chunks of joined text, so a million short-lived lines never all survive at once. */
+class RunFile {
+  private readonly chunks: string[] = [];
+  private pending: string[] = [];
+  count = 0;
+
+  add(line: string): void {
+    this.pending.push(line);
+    this.count += 1;
+    if (this.pending.length === CHUNK_LINES) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    this.pending.push('');
+    this.chunks.push(this.pending.join('\n'));
+    this.pending = [];
+  }
+
+  text(header: string): string {
+    this.flush();
+    return [`${header}\n`, ...this.chunks].join('');
+  }
+}
+
 /**
  * Both run files of a plan: one line per download/redownload in download.s5cmd and one per
  * upload in upload.s5cmd, in plan order, after a `#` header (run skips comment lines). Each ends
  * with a newline.
  */
 export function renderManifests(plan: Plan, config: Config): { download: string; upload: string } {
-  const downloads: string[] = [];
-  const uploads: string[] = [];
+  const downloads = new RunFile();
+  const uploads = new RunFile();
   for (const action of plan.actions) {
-    if (action.kind === 'download' || action.kind === 'redownload') downloads.push(downloadLine(action, config, plan.hops.download));
-    else if (action.kind === 'upload') uploads.push(uploadLine(action, config, plan.hops.upload));
+    if (action.kind === 'download' || action.kind === 'redownload') downloads.add(downloadLine(action, config, plan.hops.download));
+    else if (action.kind === 'upload') uploads.add(uploadLine(action, config, plan.hops.upload));
   }
-  const file = (hop: 'download' | 'upload', lines: string[]): string =>
-    `${header(hop, lines.length, plan.hops[hop], config)}\n${lines.length === 0 ? '' : `${lines.join('\n')}\n`}`;
-  return { download: file('download', downloads), upload: file('upload', uploads) };
+  return {
+    download: downloads.text(header('download', downloads.count, plan.hops.download, config)),
+    upload: uploads.text(header('upload', uploads.count, plan.hops.upload, config)),
+  };
 }

@@ -107,6 +107,19 @@ describe('renderManifests', () => {
     expect(empty.upload.endsWith('\n')).toBe(true);
   });
 
+  it('keeps every line, once and in order, across internal chunk boundaries', () => {
+    const builder = inventory().volume('/v1', { free: 1e9 });
+    for (let i = 0; i < 2500; i++) builder.source(`k/${String(i).padStart(4, '0')}`, 1);
+    const big = planSync(config, builder.build());
+    const text = renderManifests(big, config).download;
+    const lines = text.split('\n');
+    expect(lines.at(-1)).toBe('');
+    const commands = lines.filter((line) => !line.startsWith('#') && line !== '');
+    expect(commands).toHaveLength(2500);
+    expect(lines.slice(2, -1)).toEqual(commands);
+    expect(commands.map((line) => line.split('"')[1])).toEqual(big.actions.filter((a) => a.kind === 'download').map((a) => `s3://edge/sensors/${a.key}`));
+  });
+
   it('never carries a credential (invariant 5)', () => {
     for (const secret of ['AKIAEDGESECRETID', 'edge-secret-key-value', 'AKIACLOUDSECRETID', 'cloud-secret-key-value', 'cloud-session-token']) {
       expect(manifests.download).not.toContain(secret);
