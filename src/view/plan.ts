@@ -61,23 +61,27 @@ function detail(action: Action): string {
 
 function actionLines(plan: Plan, options: RenderPlanOptions): string[] {
   const color = options.color === true;
-  const byKind = new Map<ActionKind, Action[]>(KINDS.map((kind) => [kind, []]));
-  for (const action of plan.actions) byKind.get(action.kind)?.push(action);
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  // One pass, keeping only the lines shown: a plan may hold millions of actions.
+  const groups = new Map<ActionKind, { count: number; bytes: number; shown: Action[] }>(KINDS.map((kind) => [kind, { count: 0, bytes: 0, shown: [] }]));
+  for (const action of plan.actions) {
+    const group = groups.get(action.kind);
+    if (group === undefined) continue;
+    group.count += 1;
+    group.bytes += action.size;
+    if (group.shown.length < limit) group.shown.push(action);
+  }
   const out: string[] = [];
   for (const kind of KINDS) {
-    const actions = byKind.get(kind) ?? [];
-    if (actions.length === 0) continue;
+    const group = groups.get(kind);
+    if (group === undefined || group.count === 0) continue;
     const look = LOOK[kind];
-    let bytes = 0;
-    for (const action of actions) bytes += action.size;
-    const total = kind === 'skip' ? `${actions.length}` : `${actions.length}, ${formatBytes(bytes)}`;
+    const total = kind === 'skip' ? `${group.count}` : `${group.count}, ${formatBytes(group.bytes)}`;
     out.push(paint(color, 1, `${look.heading}: ${total}`));
-    const shown = options.limit === undefined ? actions.length : Math.max(0, Math.min(options.limit, actions.length));
-    for (let i = 0; i < shown; i++) {
-      const action = actions[i] as Action;
+    for (const action of group.shown) {
       out.push(`  ${paint(color, look.color, `${look.symbol} ${kind.padEnd(10)}`)}  ${displayKey(action.key)}  (${detail(action)})`);
     }
-    if (shown < actions.length) out.push(`  ... and ${actions.length - shown} more`);
+    if (group.shown.length < group.count) out.push(`  ... and ${group.count - group.shown.length} more`);
     out.push('');
   }
   return out;
@@ -118,7 +122,7 @@ function volumeTable(plan: Plan, color: boolean): string {
 
 /** True when the plan has nothing but skips and deferred nothing: only an incomplete listing can then keep it from "No changes". */
 function onlySkips(plan: Plan): boolean {
-  return plan.actions.every((action) => action.kind === 'skip') && plan.summary.deferred.count === 0;
+  return plan.actions.length === plan.summary.skip.count && plan.summary.deferred.count === 0;
 }
 
 /**
