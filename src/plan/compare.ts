@@ -23,12 +23,13 @@ export interface SortedListing<T> {
  */
 export function sortedByKey<T extends { key: string }>(items: readonly T[], tieBreak: (a: T, b: T) => number): SortedListing<T> {
   const count = items.length;
-  const keys = new Array<string>(count);
+  // Pushed, not preallocated: V8 makes `new Array(n)` beyond 100,000 elements a slow hash table.
+  const keys: string[] = [];
   let sorted = true;
   let sharedKeys = false;
   for (let i = 0; i < count; i++) {
     const key = (items[i] as T).key;
-    keys[i] = key;
+    keys.push(key);
     if (sorted && i > 0) {
       const previous = keys[i - 1] as string;
       if (previous > key) sorted = false;
@@ -50,8 +51,8 @@ export function sortedByKey<T extends { key: string }>(items: readonly T[], tieB
     sharedKeys = true;
     return tieBreak(items[a] as T, items[b] as T) || a - b;
   });
-  const result = new Array<T>(count);
-  for (let i = 0; i < count; i++) result[i] = items[order[i] as number] as T;
+  const result: T[] = [];
+  for (let i = 0; i < count; i++) result.push(items[order[i] as number] as T);
   return { items: result, sharedKeys };
 }
 

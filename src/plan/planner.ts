@@ -111,15 +111,14 @@ function mergeByKey(lists: Action[][]): Action[] {
   return lists.reduce((merged, list) => {
     if (list.length === 0) return merged;
     if (merged.length === 0) return list;
-    const out: Action[] = new Array<Action>(merged.length + list.length);
+    const out: Action[] = [];
     let a = 0;
     let b = 0;
-    let o = 0;
     while (a < merged.length && b < list.length) {
-      out[o++] = (merged[a] as Action).key <= (list[b] as Action).key ? (merged[a++] as Action) : (list[b++] as Action);
+      out.push((merged[a] as Action).key <= (list[b] as Action).key ? (merged[a++] as Action) : (list[b++] as Action));
     }
-    while (a < merged.length) out[o++] = merged[a++] as Action;
-    while (b < list.length) out[o++] = list[b++] as Action;
+    while (a < merged.length) out.push(merged[a++] as Action);
+    while (b < list.length) out.push(list[b++] as Action);
     return out;
   }, []);
 }
@@ -193,6 +192,16 @@ export function planSync(config: Config, inventory: Inventory): Plan {
   const prefixKeys: string[] = [];
   let previousKey: string | undefined;
 
+  /** Files of a key whose version is already at the destination, other than `kept`: nothing plans to touch them. */
+  const noteStrays = (row: KeyRow, kept: LocalFile | undefined): void => {
+    for (let i = row.localStart; i < row.localEnd; i++) {
+      if (locals[i] !== kept) {
+        notes.add('already at the destination with another local file (partial, older or unknown) left on disk', row.key);
+        return;
+      }
+    }
+  };
+
   const decide = (row: KeyRow): void => {
     const key = row.key;
     if (previousKey !== undefined && key.startsWith(previousKey)) prefixKeys.push(previousKey);
@@ -221,19 +230,18 @@ export function planSync(config: Config, inventory: Inventory): Plan {
         const copy = goodCopy(row, version, knownVolume, staleVolume);
         if (copy !== undefined) uploadCandidates.push({ key, size, etag, volume: copy.volume, reason });
         else if (source !== undefined) downloadCandidates.push({ kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: reason });
-        else notes.add('lost by the destination cannot be re-delivered: no local copy, and the source no longer lists them', key);
+        else notes.add('lost by the destination and not re-deliverable: no local copy, and the source no longer lists them', key);
         return;
       }
       if (destination !== undefined && !destinationHas) {
         // Someone wrote another version there since: neither overwrite it nor drop our copy.
-        notes.add('delivered earlier now differ at the destination; left as they are, local copies kept', key);
+        notes.add('delivered earlier but now different at the destination; left as they are, local copies kept', key);
         return;
       }
-      if (destination === undefined) notes.add('delivered earlier are not in the incomplete destination listing; not taken as lost', key);
-      if (stage === 'delivered' && purgeAfterUpload) {
-        const copy = goodCopy(row, version, knownVolume, staleVolume);
-        if (copy !== undefined) purgesInPass.push(action('purge', key, size, etag, copy.volume));
-      }
+      if (destination === undefined) notes.add('delivered earlier but missing from the incomplete destination listing; not taken as lost', key);
+      const copy = stage === 'delivered' ? goodCopy(row, version, knownVolume, staleVolume) : undefined;
+      if (copy !== undefined && purgeAfterUpload) purgesInPass.push(action('purge', key, size, etag, copy.volume));
+      noteStrays(row, copy);
       return;
     }
 
@@ -241,6 +249,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     if (destinationHas) {
       adopts.push(action('adopt', key, size, etag));
       if (copy !== undefined && purgeAfterUpload) purgesInPass.push(action('purge', key, size, etag, copy.volume));
+      noteStrays(row, copy);
       return;
     }
     if (copy !== undefined) {
@@ -252,7 +261,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
       return;
     }
     if (source === undefined) {
-      notes.add('staged earlier are missing or damaged, and the source no longer lists them', key);
+      notes.add('staged earlier but missing or damaged, and no longer listed by the source', key);
       return;
     }
     const bad = badCopy(row, version, knownVolume, staleVolume);

@@ -102,7 +102,7 @@ describe('planSync: invariant 8 and incomplete listings', () => {
     expect(result.actions).toEqual([]);
     expect(result.summary.noChanges).toBe(false);
     expect(result.warnings).toContain('destination: cut at 1000 keys');
-    expect(result.warnings.some((w) => w.startsWith('1 object delivered earlier are not in the incomplete destination listing'))).toBe(true);
+    expect(result.warnings.some((w) => w.startsWith('1 object delivered earlier but missing from the incomplete destination listing'))).toBe(true);
   });
 
   it('a delivered copy is still purged when the destination listing is incomplete (the ledger verified it)', () => {
@@ -113,19 +113,29 @@ describe('planSync: invariant 8 and incomplete listings', () => {
   it('a delivered object whose destination copy changed is left alone, and so is its local copy', () => {
     const result = plan(inventory().source(A, 10).dest(A, 11).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10));
     expect(result.actions).toEqual([]);
-    expect(result.warnings.some((w) => w.includes('now differ at the destination'))).toBe(true);
+    expect(result.warnings.some((w) => w.includes('now different at the destination'))).toBe(true);
+  });
+
+  it.each<[string, InventoryBuilder]>([
+    ['delivered, local file of another size', inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 3)],
+    ['purged, yet a file is back at the path', inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'purged', volume: '/v1' }).local('/v1', A, 10)],
+    ['adopted, an older version still on disk', inventory().source(A, 10, 'e'.repeat(32)).dest(A, 10, 'e'.repeat(32)).staged('/v1', A, 10)],
+  ])('a local file nothing will touch is reported, never deleted: %s', (_name, builder) => {
+    const result = plan(builder);
+    expect(result.actions.filter((a) => a.kind === 'purge')).toEqual([]);
+    expect(result.warnings).toContain(`1 object already at the destination with another local file (partial, older or unknown) left on disk: "${A}"`);
   });
 
   it('a lost object that cannot be re-delivered is reported, not guessed at', () => {
     const result = plan(inventory().ledger({ key: A, size: 10, stage: 'purged' }));
     expect(result.actions).toEqual([]);
-    expect(result.warnings).toContain(`1 object lost by the destination cannot be re-delivered: no local copy, and the source no longer lists them: "${A}"`);
+    expect(result.warnings).toContain(`1 object lost by the destination and not re-deliverable: no local copy, and the source no longer lists them: "${A}"`);
   });
 
   it('a staged copy that vanished after the source dropped it is reported', () => {
     const result = plan(inventory().ledger({ key: A, size: 10, stage: 'staged', volume: '/v1' }));
     expect(result.actions).toEqual([]);
-    expect(result.warnings.some((w) => w.includes('missing or damaged, and the source no longer lists them'))).toBe(true);
+    expect(result.warnings.some((w) => w.includes('missing or damaged, and no longer listed by the source'))).toBe(true);
   });
 
   it.each<[boolean, string, InventoryBuilder]>([
