@@ -164,7 +164,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
   const downloadCandidates: DownloadCandidate[] = [];
   const notes = new KeyNotes();
 
-  /** The local copy of `version` on `volume`, or on any volume not known to hold another version. */
+  /** A local file of the version's size: the one on `knownVolume` if there, else one on a volume not known to hold another version. */
   const goodCopy = (row: KeyRow, version: Version, knownVolume: string | undefined, staleVolume: string | undefined): LocalFile | undefined => {
     let fallback: LocalFile | undefined;
     for (let i = row.localStart; i < row.localEnd; i++) {
@@ -175,6 +175,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     }
     return fallback;
   };
+  /** A local file that cannot be the version: wrong size on `knownVolume`, any file on `staleVolume`, else any file. */
   const badCopy = (row: KeyRow, version: Version, knownVolume: string | undefined, staleVolume: string | undefined): LocalFile | undefined => {
     let fallback: LocalFile | undefined;
     for (let i = row.localStart; i < row.localEnd; i++) {
@@ -340,7 +341,8 @@ export function planSync(config: Config, inventory: Inventory): Plan {
 
   const uploads = mergeByKey([stagedUploads, chainedUploads]);
   const purges = mergeByKey([purgesInPass, stagedPurges, chainedPurges]);
-  const actions = [...downloads, ...redownloads, ...adopts, ...uploads, ...purges, ...skips];
+  const byKind: Record<ActionKind, Action[]> = { download: downloads, redownload: redownloads, adopt: adopts, upload: uploads, purge: purges, skip: skips };
+  const actions = ([] as Action[]).concat(...ACTION_ORDER.map((kind) => byKind[kind]));
 
   let deferredCount = 0;
   let deferredBytes = 0;

@@ -5,6 +5,7 @@
 import Table from 'cli-table3';
 import { formatBytes } from '../config/units.ts';
 import type { Action, ActionKind, Plan } from '../model/plan.ts';
+import { ACTION_ORDER } from '../plan/planner.ts';
 
 export interface RenderPlanOptions {
   /** Most object lines shown per action kind; the rest are counted. Undefined: all. */
@@ -12,7 +13,6 @@ export interface RenderPlanOptions {
   color?: boolean;
 }
 
-const KINDS: readonly ActionKind[] = ['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'];
 
 const LOOK: Record<ActionKind, { symbol: string; color: number; heading: string }> = {
   download: { symbol: '+', color: 32, heading: 'Download (source -> staging)' },
@@ -63,7 +63,7 @@ function actionLines(plan: Plan, options: RenderPlanOptions): string[] {
   const color = options.color === true;
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   // One pass, keeping only the lines shown: a plan may hold millions of actions.
-  const groups = new Map<ActionKind, { count: number; bytes: number; shown: Action[] }>(KINDS.map((kind) => [kind, { count: 0, bytes: 0, shown: [] }]));
+  const groups = new Map<ActionKind, { count: number; bytes: number; shown: Action[] }>(ACTION_ORDER.map((kind) => [kind, { count: 0, bytes: 0, shown: [] }]));
   for (const action of plan.actions) {
     const group = groups.get(action.kind);
     if (group === undefined) continue;
@@ -72,7 +72,7 @@ function actionLines(plan: Plan, options: RenderPlanOptions): string[] {
     if (group.shown.length < limit) group.shown.push(action);
   }
   const out: string[] = [];
-  for (const kind of KINDS) {
+  for (const kind of ACTION_ORDER) {
     const group = groups.get(kind);
     if (group === undefined || group.count === 0) continue;
     const look = LOOK[kind];
