@@ -8,8 +8,9 @@ import { assert } from '../errors.ts';
 
 /**
  * Apply downloads into `<volumeRoot>/.dualsync-tmp/<key>` and renames to `<volumeRoot>/<key>` once
- * verified, so a half-written object never sits at its final path. s5cmd itself writes into
- * `os.CreateTemp(dir, base)` beside that temporary path (see {@link isS5cmdLeftover}).
+ * verified, so a half-written object never sits at its final path. s5cmd itself writes into Go's
+ * `os.CreateTemp(dir, name)` beside that path: the name plus up to 10 digits, or, when the name
+ * holds a `*`, digits in place of its last `*`. Everything in this folder is dualsync's own.
  */
 export const TEMP_DIR = '.dualsync-tmp';
 
@@ -128,24 +129,4 @@ export function localPath(volumeRoot: string, key: string): string {
 export function tempPath(volumeRoot: string, key: string): string {
   assertStageable(key);
   return `${rootPrefix(volumeRoot)}/${TEMP_DIR}/${key}`;
-}
-
-/**
- * Whether `candidate` is a file a killed s5cmd left while downloading to `target`: Go's
- * os.CreateTemp(dir, name) puts decimal digits in place of the name's last `*`, or after the name
- * when it has none. Exact, so a real file such as `log.1` is never taken for a leftover of `log`
- * unless it sits beside a download target named `log` in dualsync's own temporary folder.
- */
-export function isS5cmdLeftover(target: string, candidate: string): boolean {
-  const slash = target.lastIndexOf('/');
-  const dir = target.slice(0, slash + 1);
-  if (!candidate.startsWith(dir) || candidate.indexOf('/', dir.length) !== -1) return false;
-  const name = target.slice(slash + 1);
-  const star = name.lastIndexOf('*');
-  const prefix = star === -1 ? name : name.slice(0, star);
-  const suffix = star === -1 ? '' : name.slice(star + 1);
-  const candidateName = candidate.slice(dir.length);
-  if (candidateName.length <= prefix.length + suffix.length) return false;
-  if (!candidateName.startsWith(prefix) || !candidateName.endsWith(suffix)) return false;
-  return /^[0-9]{1,10}$/.test(candidateName.slice(prefix.length, candidateName.length - suffix.length));
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isS5cmdLeftover, keySkipReason, localPath, TEMP_DIR, tempPath } from '../../src/plan/keys.ts';
+import { keySkipReason, localPath, TEMP_DIR, tempPath } from '../../src/plan/keys.ts';
 
 interface CorpusCase {
   key: string;
@@ -88,22 +88,5 @@ describe('localPath and tempPath (invariant 4: never outside the volume root)', 
 
   it.each([['relative/root'], [''], ['/a/../b'], ['/a//b']])('refuses the volume root %j', (root) => {
     expect(() => localPath(root, 'a')).toThrow(/assertion failed/);
-  });
-});
-
-describe('isS5cmdLeftover', () => {
-  it.each([
-    ['digits after the name', '/v/.dualsync-tmp/log', '/v/.dualsync-tmp/log123456', true],
-    ['ten digits', '/v/.dualsync-tmp/log', '/v/.dualsync-tmp/log4294967295', true],
-    ['eleven digits is not a uint32', '/v/.dualsync-tmp/log', '/v/.dualsync-tmp/log42949672950', false],
-    ['the target itself', '/v/.dualsync-tmp/log', '/v/.dualsync-tmp/log', false],
-    ['a real log.1', '/v/.dualsync-tmp/log', '/v/.dualsync-tmp/log.1', false],
-    ['another folder', '/v/.dualsync-tmp/a/log', '/v/.dualsync-tmp/log1', false],
-    ['a deeper file', '/v/.dualsync-tmp/log', '/v/.dualsync-tmp/log1/x', false],
-    ['digits replace the last star', '/v/.dualsync-tmp/a*b*c', '/v/.dualsync-tmp/a*b77c', true],
-    ['a star name keeps its suffix', '/v/.dualsync-tmp/a*b*c', '/v/.dualsync-tmp/a*b*c77', false],
-    ['a lone star', '/v/.dualsync-tmp/star/*', '/v/.dualsync-tmp/star/9', true],
-  ])('%s', (_name, target, candidate, expected) => {
-    expect(isS5cmdLeftover(target, candidate)).toBe(expected);
   });
 });
