@@ -87,29 +87,49 @@ function header(hop: 'download' | 'upload', lines: number, settings: HopSettings
 /** Lines per chunk: a chunk of this many lines is large enough to live outside the young heap. */
 const CHUNK_LINES = 1024;
 
-/** Collects lines into chunks of joined text, so a million short-lived lines never all survive at once. */
+/** Lines joined into chunks and handed on: a million short-lived lines never all survive at once. */
 class RunFile {
-  private readonly chunks: string[] = [];
   private pending: string[] = [];
-  count = 0;
+  private readonly emit: (piece: string) => void;
+
+  constructor(emit: (piece: string) => void) {
+    this.emit = emit;
+  }
 
   add(line: string): void {
     this.pending.push(line);
-    this.count += 1;
     if (this.pending.length === CHUNK_LINES) this.flush();
   }
 
-  private flush(): void {
+  flush(): void {
     if (this.pending.length === 0) return;
     this.pending.push('');
-    this.chunks.push(this.pending.join('\n'));
+    this.emit(this.pending.join('\n'));
     this.pending = [];
   }
+}
 
-  text(header: string): string {
-    this.flush();
-    return [`${header}\n`, ...this.chunks].join('');
+/** The download or upload run file's pieces, header first, to `emit`; joined, they are that file's text. */
+function writeRunFile(plan: Plan, config: Config, hop: 'download' | 'upload', emit: (piece: string) => void): void {
+  const isHop = hop === 'download' ? (kind: string): boolean => kind === 'download' || kind === 'redownload' : (kind: string): boolean => kind === 'upload';
+  let count = 0;
+  for (const action of plan.actions) if (isHop(action.kind)) count += 1;
+  emit(`${header(hop, count, plan.hops[hop], config)}\n`);
+  const file = new RunFile(emit);
+  for (const action of plan.actions) {
+    if (!isHop(action.kind)) continue;
+    file.add(hop === 'download' ? downloadLine(action, config, plan.hops.download) : uploadLine(action, config, plan.hops.upload));
   }
+  file.flush();
+}
+
+/**
+ * Writes both run files piece by piece (see {@link renderManifests} for their content), for plans
+ * whose run files would exceed V8's limit on one string (about 2^29 characters).
+ */
+export function writeManifests(plan: Plan, config: Config, sink: { download: (piece: string) => void; upload: (piece: string) => void }): void {
+  writeRunFile(plan, config, 'download', sink.download);
+  writeRunFile(plan, config, 'upload', sink.upload);
 }
 
 /**
@@ -118,14 +138,8 @@ class RunFile {
  * with a newline.
  */
 export function renderManifests(plan: Plan, config: Config): { download: string; upload: string } {
-  const downloads = new RunFile();
-  const uploads = new RunFile();
-  for (const action of plan.actions) {
-    if (action.kind === 'download' || action.kind === 'redownload') downloads.add(downloadLine(action, config, plan.hops.download));
-    else if (action.kind === 'upload') uploads.add(uploadLine(action, config, plan.hops.upload));
-  }
-  return {
-    download: downloads.text(header('download', downloads.count, plan.hops.download, config)),
-    upload: uploads.text(header('upload', uploads.count, plan.hops.upload, config)),
-  };
+  const download: string[] = [];
+  const upload: string[] = [];
+  writeManifests(plan, config, { download: (piece) => download.push(piece), upload: (piece) => upload.push(piece) });
+  return { download: download.join(''), upload: upload.join('') };
 }

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadLine, quoteWord, renderManifests, uploadLine } from '../../src/manifest/s5cmd.ts';
+import { downloadLine, quoteWord, renderManifests, uploadLine, writeManifests } from '../../src/manifest/s5cmd.ts';
 import type { Action, Plan } from '../../src/model/plan.ts';
 import { planSync } from '../../src/plan/planner.ts';
 import { keySkipReason, localPath, tempPath } from '../../src/plan/keys.ts';
@@ -118,6 +118,18 @@ describe('renderManifests', () => {
     expect(commands).toHaveLength(2500);
     expect(lines.slice(2, -1)).toEqual(commands);
     expect(commands.map((line) => line.split('"')[1])).toEqual(big.actions.filter((a) => a.kind === 'download').map((a) => `s3://edge/sensors/${a.key}`));
+  });
+
+  it('written piece by piece, the run files are the same text, in a few pieces rather than one per line', () => {
+    const builder = inventory().volume('/v1', { free: 1e9 });
+    for (let i = 0; i < 5000; i++) builder.source(`k${i}`, 1);
+    const big = planSync(config, builder.build());
+    const pieces = { download: [] as string[], upload: [] as string[] };
+    writeManifests(big, config, { download: (piece) => pieces.download.push(piece), upload: (piece) => pieces.upload.push(piece) });
+    const whole = renderManifests(big, config);
+    expect(pieces.download.join('')).toBe(whole.download);
+    expect(pieces.upload.join('')).toBe(whole.upload);
+    expect(pieces.download.length).toBeLessThan(10);
   });
 
   it('never carries a credential (invariant 5)', () => {
