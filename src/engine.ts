@@ -7,7 +7,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Config, Inventory, Plan, PlanFile } from './model/index.ts';
+import type { Config, Inventory, Plan, PlanFile, VolumeInfo } from './model/index.ts';
 import { planSync } from './plan/planner.ts';
 import { TEMP_DIR } from './plan/keys.ts';
 import { canonicalPlanJson, parsePlanFile, serializePlanFile } from './manifest/planfile.ts';
@@ -15,6 +15,7 @@ import { renderManifests } from './manifest/s5cmd.ts';
 import { createS3Client, headObject, listHop } from './inventory/s3.ts';
 import { scanVolumes } from './inventory/volumes.ts';
 import { expandVolumes } from './config/load.ts';
+import { formatBytes } from './config/units.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
 import { acquireLock, lockHolder } from './apply/lock.ts';
 import { summariseLedger, type StatusReport } from './view/status.ts';
@@ -138,12 +139,20 @@ export function ledgerOptions(deps: Pick<EngineDeps, 'env' | 'warn'>): LedgerSto
 /** `dualsync plan`: reads everything, changes nothing (invariant 6). */
 export async function runPlan(config: Config, deps: EngineDeps): Promise<PlannedRun> {
   const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
+  const clients = createClients(config);
   try {
-    const gathered = await gatherInventory(config, ledger, createClients(config), deps);
+    const gathered = await gatherInventory(config, ledger, clients, deps);
     return planFrom(config, gathered, deps);
   } finally {
+    destroyClients(clients);
     await ledger.close();
   }
+}
+
+/** Closes the clients' idle sockets: a watch cycle must not keep connections a device counts. */
+function destroyClients(clients: Clients): void {
+  clients.source.destroy();
+  clients.destination.destroy();
 }
 
 /** Paths of the two manifests beside a plan file: `plan.json` -> `plan.download.s5cmd`, `plan.upload.s5cmd`. */
@@ -226,12 +235,15 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
   const lock = await acquireLock(config.stateDir, options.command ?? 'dualsync apply', deps.now);
   try {
     const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
+    const clients = createClients(config);
     try {
-      const clients = createClients(config);
       const gathered = await gatherInventory(config, ledger, clients, deps);
+      // The source is not asked anything more: its sockets go back to the device's budget.
+      clients.source.destroy();
       let run = planFrom(config, gathered, deps);
       if (saved) {
         if (saved.inputDigest !== gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config);
+        checkRoom(options.planPath!, saved.plan, gathered.inventory.volumes, deps);
         run = { ...run, plan: saved.plan, planFile: saved, manifests: renderManifests(saved.plan, config) };
       } else if (options.confirm && !(await options.confirm(run))) {
         return { run, applied: false, startedAt, finishedAt: deps.now().toISOString() };
@@ -255,6 +267,7 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
       await writeLastRun(config.stateDir, report);
       return report;
     } finally {
+      destroyClients(clients);
       await ledger.close();
     }
   } finally {
@@ -275,6 +288,34 @@ function stalePlan(planPath: string, saved: PlanFile, fresh: PlannedRun, config:
     details,
     hint: 'review the changes above and make a new plan with `dualsync plan --out FILE`',
   });
+}
+
+/**
+ * A saved plan was sized to the free space it saw, and free space is left out of its digest
+ * (it moves with every write). So the room is checked again here: a plan that no longer fits a
+ * volume at all is refused before anything moves, rather than left to fail half-way with a
+ * full disk; one that would only eat into the reserve is applied with a warning.
+ */
+function checkRoom(planPath: string, plan: Plan, volumes: VolumeInfo[], deps: EngineDeps): void {
+  const full: string[] = [];
+  for (const planned of plan.volumes) {
+    if (planned.plannedDownloadBytes === 0) continue;
+    const now = volumes.find((volume) => volume.root === planned.root);
+    const free = now?.freeBytes ?? 0;
+    const aboveReserve = free - (now?.reserveBytes ?? planned.reserveBytes);
+    const wants = `the plan downloads ${formatBytes(planned.plannedDownloadBytes)} to ${planned.root}`;
+    if (planned.plannedDownloadBytes > free) {
+      full.push(`${wants}, which has ${formatBytes(free)} free now (${formatBytes(planned.freeBytes)} when the plan was made)`);
+    } else if (planned.plannedDownloadBytes > aboveReserve) {
+      deps.warn(`${wants}, which eats ${formatBytes(planned.plannedDownloadBytes - aboveReserve)} into its reserve: the disk filled since the plan was made`);
+    }
+  }
+  if (full.length > 0) {
+    throw userError('E_PLAN_STALE', `the plan ${planPath} no longer fits the staging volumes: ${full.length === 1 ? 'a volume has' : `${full.length} volumes have`} less free space than it downloads`, {
+      details: full,
+      hint: 'free space on the volume, or make a new plan with `dualsync plan --out FILE` (it defers what does not fit)',
+    });
+  }
 }
 
 /**

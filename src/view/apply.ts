@@ -15,7 +15,7 @@ export function applySummaryLine(outcome: ApplyOutcome): string {
 }
 
 /** Human report of an apply: failures as a table (key, hop, reason), verification counts, summary. */
-export function renderApplyOutcome(outcome: ApplyOutcome, options: { limit?: number } = {}): string {
+export function renderApplyOutcome(outcome: ApplyOutcome, options: { limit?: number; listingsComplete?: boolean } = {}): string {
   const lines: string[] = [];
   const limit = options.limit ?? 50;
   if (outcome.failures.length > 0) {
@@ -29,6 +29,9 @@ export function renderApplyOutcome(outcome: ApplyOutcome, options: { limit?: num
   const transfers = Object.values(outcome.verifiedBy).reduce((sum, count) => sum + count, 0);
   if (verified.length > 0) lines.push(`Verified ${transfers} transfer(s) (each hop counts once): ${verified.join(', ')}.`);
   lines.push(applySummaryLine(outcome));
+  if (options.listingsComplete === false) {
+    lines.push('A listing was incomplete: objects it did not show were not moved, and the destination may still lack them (see the warnings above).');
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -65,7 +65,10 @@ export class ApplyCommand extends BaseCommand {
     }
     const outcome = report.outcome!;
     if (this.json) this.context.stdout.write(`${JSON.stringify({ applied: true, ...applyToJson(outcome) }, null, 2)}\n`);
-    else this.context.stdout.write(renderApplyOutcome(outcome));
+    else {
+      const { source, destination } = report.run.gathered.inventory;
+      this.context.stdout.write(renderApplyOutcome(outcome, { listingsComplete: source.complete && destination.complete }));
+    }
     return outcome.failures.length === 0 ? 0 : 1;
   }
 }
