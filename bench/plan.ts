@@ -5,7 +5,8 @@
  *
  * The mix is what a site in mid-migration looks like: 1/3 new, 1/3 delivered and purged, 1/6
  * staged (half of those already at the destination), 1/6 delivered with the staged copy still
- * to purge; two volumes; the source listing shuffled (a Snowball lists unsorted); every listing
+ * to purge; two volumes; the source listing shuffled (a Snowball lists unsorted), the volume
+ * scan unsorted, destination and ledger sorted as their adapters deliver them; every listing
  * holds its own copies of the key strings, as separate parsers would produce.
  */
 import { execFileSync } from 'node:child_process';
@@ -102,8 +103,11 @@ export function syntheticInventory(objects: number): Inventory {
     source[i] = source[j] as ObjectEntry;
     source[j] = swap;
   }
+  // As the adapters deliver them: ListObjectsV2 answers in key order and the ledger store
+  // hands out its records sorted; the volume scan comes in directory order (unsorted here).
   const byKey = (a: { key: string }, b: { key: string }): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
   destination.sort(byKey);
+  records.sort(byKey);
   return {
     source: { entries: source, complete: true, warnings: [] },
     destination: { entries: destination, complete: true, warnings: [] },

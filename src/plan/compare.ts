@@ -32,10 +32,12 @@ export function sortedByKey<T extends { key: string }>(items: readonly T[], tieB
     keys.push(key);
     if (sorted && i > 0) {
       const previous = keys[i - 1] as string;
-      if (previous > key) sorted = false;
-      else if (previous === key) {
+      if (previous < key) continue;
+      if (previous === key) {
         sharedKeys = true;
         if (tieBreak(items[i - 1] as T, items[i] as T) > 0) sorted = false;
+      } else {
+        sorted = false;
       }
     }
   }
