@@ -230,7 +230,7 @@ describe('sync.example.yaml, mutated', () => {
       const where = `${command[0]}:\n${result.stderr}\n--- ${file}\n${text}`;
       expect(result.exitCode, where).toBe(1);
       expect(result.stderr, where).not.toMatch(/^\s+at |Internal error|assertion failed/m);
-      const reported = result.stderr.split('\n').find((l) => l.includes(`  ${field}: `) && l.includes(`${file}:${line ?? ''}`));
+      const reported = result.stderr.split('\n').find((l) => l.includes(`  ${field}: `) && l.includes(line === undefined ? `${file}:` : `${file}:${line}:`));
       expect(reported, where).toBeDefined();
       expect(reported, where).toMatch(new RegExp(`${file.replaceAll('.', '\\.')}:\\d+:\\d+ `));
       expect(reported, where).toMatch(mutation.says);
