@@ -47,6 +47,8 @@ export function sameVersionAtDestination(version: Version, destination: Version)
 
 /** A download the budgets and volumes have yet to accept. */
 interface DownloadCandidate {
+  /** Position of the key in the merged pass: key order as a number. */
+  rank: number;
   kind: 'download' | 'redownload';
   key: string;
   size: number;
@@ -60,6 +62,7 @@ interface DownloadCandidate {
 
 /** An upload of a copy already on disk, waiting for the upload budget. */
 interface UploadCandidate {
+  rank: number;
   key: string;
   size: number;
   etag: string;
@@ -106,21 +109,38 @@ function retryNote(record: LedgerRecord | undefined): string | undefined {
   return `retry after ${record.attempts} failed ${record.attempts === 1 ? 'attempt' : 'attempts'}`;
 }
 
-/** Merges action lists that are each in key order into one list in key order. */
-function mergeByKey(lists: Action[][]): Action[] {
-  return lists.reduce((merged, list) => {
-    if (list.length === 0) return merged;
-    if (merged.length === 0) return list;
-    const out: Action[] = [];
+/** Actions in key order, each with its key's rank, so lists merge by number rather than by string. */
+class RankedActions {
+  readonly actions: Action[] = [];
+  readonly ranks: number[] = [];
+
+  push(rank: number, item: Action): void {
+    this.actions.push(item);
+    this.ranks.push(rank);
+  }
+}
+
+/** Merges lists that are each in key order into one list in key order. */
+function mergeByRank(lists: RankedActions[]): Action[] {
+  let merged = new RankedActions();
+  for (const list of lists) {
+    if (list.actions.length === 0) continue;
+    if (merged.actions.length === 0) {
+      merged = list;
+      continue;
+    }
+    const out = new RankedActions();
     let a = 0;
     let b = 0;
-    while (a < merged.length && b < list.length) {
-      out.push((merged[a] as Action).key <= (list[b] as Action).key ? (merged[a++] as Action) : (list[b++] as Action));
+    while (a < merged.ranks.length && b < list.ranks.length) {
+      if ((merged.ranks[a] as number) <= (list.ranks[b] as number)) out.push(merged.ranks[a] as number, merged.actions[a++] as Action);
+      else out.push(list.ranks[b] as number, list.actions[b++] as Action);
     }
-    while (a < merged.length) out.push(merged[a++] as Action);
-    while (b < list.length) out.push(list[b++] as Action);
-    return out;
-  }, []);
+    while (a < merged.ranks.length) out.push(merged.ranks[a] as number, merged.actions[a++] as Action);
+    while (b < list.ranks.length) out.push(list.ranks[b] as number, list.actions[b++] as Action);
+    merged = out;
+  }
+  return merged.actions;
 }
 
 function sumSize(actions: readonly Action[]): number {
@@ -158,7 +178,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
   const locals = sorted.locals;
 
   const adopts: Action[] = [];
-  const purgesInPass: Action[] = [];
+  const purgesInPass = new RankedActions();
   const skips: Action[] = [];
   const uploadCandidates: UploadCandidate[] = [];
   const downloadCandidates: DownloadCandidate[] = [];
@@ -203,7 +223,9 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     }
   };
 
+  let rank = -1;
   const decide = (row: KeyRow): void => {
+    rank += 1;
     const key = row.key;
     if (previousKey !== undefined && key.startsWith(previousKey)) prefixKeys.push(previousKey);
     previousKey = key;
@@ -229,8 +251,8 @@ export function planSync(config: Config, inventory: Inventory): Plan {
       if (destination === undefined && destinationComplete) {
         const reason = 'destination lost it';
         const copy = goodCopy(row, version, knownVolume, staleVolume);
-        if (copy !== undefined) uploadCandidates.push({ key, size, etag, volume: copy.volume, reason });
-        else if (source !== undefined) downloadCandidates.push({ kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: reason });
+        if (copy !== undefined) uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason });
+        else if (source !== undefined) downloadCandidates.push({ rank, kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: reason });
         else notes.add('lost by the destination and not re-deliverable: no local copy, and the source no longer lists them', key);
         return;
       }
@@ -241,7 +263,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
       }
       if (destination === undefined) notes.add('delivered earlier but missing from the incomplete destination listing; not taken as lost', key);
       const copy = stage === 'delivered' ? goodCopy(row, version, knownVolume, staleVolume) : undefined;
-      if (copy !== undefined && purgeAfterUpload) purgesInPass.push(action('purge', key, size, etag, copy.volume));
+      if (copy !== undefined && purgeAfterUpload) purgesInPass.push(rank, action('purge', key, size, etag, copy.volume));
       noteStrays(row, copy);
       return;
     }
@@ -249,7 +271,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     const copy = goodCopy(row, version, knownVolume, staleVolume);
     if (destinationHas) {
       adopts.push(action('adopt', key, size, etag));
-      if (copy !== undefined && purgeAfterUpload) purgesInPass.push(action('purge', key, size, etag, copy.volume));
+      if (copy !== undefined && purgeAfterUpload) purgesInPass.push(rank, action('purge', key, size, etag, copy.volume));
       noteStrays(row, copy);
       return;
     }
@@ -258,7 +280,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
       if (stage === undefined) reason = 'local copy not in the ledger';
       else if (copy.volume !== knownVolume) reason = `staged copy found on ${copy.volume}`;
       else if (destination !== undefined) reason = 'destination differs';
-      uploadCandidates.push({ key, size, etag, volume: copy.volume, reason });
+      uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason });
       return;
     }
     if (source === undefined) {
@@ -268,12 +290,12 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     const bad = badCopy(row, version, knownVolume, staleVolume);
     if (bad !== undefined) {
       const reason = bad.volume === staleVolume ? 'older version on disk' : `size differs locally (${bad.size} bytes, expected ${size})`;
-      downloadCandidates.push({ kind: 'redownload', key, size, etag, preferredVolume: bad.volume, reason, uploadReason: undefined });
+      downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: bad.volume, reason, uploadReason: undefined });
     } else if (stage === 'staged') {
-      downloadCandidates.push({ kind: 'redownload', key, size, etag, preferredVolume: knownVolume, reason: 'staged copy is missing', uploadReason: undefined });
+      downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: knownVolume, reason: 'staged copy is missing', uploadReason: undefined });
     } else {
       const reason = retryNote(matches ? record : undefined);
-      downloadCandidates.push({ kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: undefined });
+      downloadCandidates.push({ rank, kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: undefined });
     }
   };
   mergeListings(sorted, decide);
@@ -293,25 +315,25 @@ export function planSync(config: Config, inventory: Inventory): Plan {
   let uploadBytes = 0;
   let downloadBytes = 0;
 
-  const stagedUploads: Action[] = [];
-  const stagedPurges: Action[] = [];
+  const stagedUploads = new RankedActions();
+  const stagedPurges = new RankedActions();
   for (const candidate of uploadCandidates) {
-    const { key, size, etag, volume, reason } = candidate;
+    const { rank, key, size, etag, volume, reason } = candidate;
     if (uploadBytes + size > maxUploadBytes) {
       deferred.add(`deferred to a later upload: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
       continue;
     }
     uploadBytes += size;
-    stagedUploads.push(action('upload', key, size, etag, volume, false, reason));
-    if (purgeAfterUpload) stagedPurges.push(action('purge', key, size, etag, volume));
+    stagedUploads.push(rank, action('upload', key, size, etag, volume, false, reason));
+    if (purgeAfterUpload) stagedPurges.push(rank, action('purge', key, size, etag, volume));
   }
 
   const downloads: Action[] = [];
   const redownloads: Action[] = [];
-  const chainedUploads: Action[] = [];
-  const chainedPurges: Action[] = [];
+  const chainedUploads = new RankedActions();
+  const chainedPurges = new RankedActions();
   for (const candidate of downloadCandidates) {
-    const { kind, key, size, etag, reason, uploadReason } = candidate;
+    const { rank, kind, key, size, etag, reason, uploadReason } = candidate;
     if (downloadBytes + size > maxDownloadBytes) {
       deferred.add(`deferred to a later download: transfer.maxBatchBytes (${formatBytes(maxDownloadBytes)}) reached`, key, size);
       continue;
@@ -334,13 +356,13 @@ export function planSync(config: Config, inventory: Inventory): Plan {
       continue;
     }
     uploadBytes += size;
-    chainedUploads.push(action('upload', key, size, etag, volume, true, uploadReason));
-    if (purgeAfterUpload) chainedPurges.push(action('purge', key, size, etag, volume, true));
+    chainedUploads.push(rank, action('upload', key, size, etag, volume, true, uploadReason));
+    if (purgeAfterUpload) chainedPurges.push(rank, action('purge', key, size, etag, volume, true));
   }
   warnings.push(...notes.lines(false), ...deferred.lines(true));
 
-  const uploads = mergeByKey([stagedUploads, chainedUploads]);
-  const purges = mergeByKey([purgesInPass, stagedPurges, chainedPurges]);
+  const uploads = mergeByRank([stagedUploads, chainedUploads]);
+  const purges = mergeByRank([purgesInPass, stagedPurges, chainedPurges]);
   const byKind: Record<ActionKind, Action[]> = { download: downloads, redownload: redownloads, adopt: adopts, upload: uploads, purge: purges, skip: skips };
   const actions = ([] as Action[]).concat(...ACTION_ORDER.map((kind) => byKind[kind]));
 
