@@ -120,27 +120,24 @@ class RankedActions {
   }
 }
 
-/** Merges lists that are each in key order into one list in key order. */
+/** Merges lists that are each in key order into one list in key order (a k-way merge on ranks). */
 function mergeByRank(lists: RankedActions[]): Action[] {
-  let merged = new RankedActions();
-  for (const list of lists) {
-    if (list.actions.length === 0) continue;
-    if (merged.actions.length === 0) {
-      merged = list;
-      continue;
+  const out: Action[] = [];
+  const next = lists.map(() => 0);
+  for (;;) {
+    let best = -1;
+    let bestRank = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < lists.length; i++) {
+      const rank = (lists[i] as RankedActions).ranks[next[i] as number];
+      if (rank !== undefined && rank < bestRank) {
+        best = i;
+        bestRank = rank;
+      }
     }
-    const out = new RankedActions();
-    let a = 0;
-    let b = 0;
-    while (a < merged.ranks.length && b < list.ranks.length) {
-      if ((merged.ranks[a] as number) <= (list.ranks[b] as number)) out.push(merged.ranks[a] as number, merged.actions[a++] as Action);
-      else out.push(list.ranks[b] as number, list.actions[b++] as Action);
-    }
-    while (a < merged.ranks.length) out.push(merged.ranks[a] as number, merged.actions[a++] as Action);
-    while (b < list.ranks.length) out.push(list.ranks[b] as number, list.actions[b++] as Action);
-    merged = out;
+    if (best === -1) return out;
+    out.push((lists[best] as RankedActions).actions[next[best] as number] as Action);
+    next[best] = (next[best] as number) + 1;
   }
-  return merged.actions;
 }
 
 function sumSize(actions: readonly Action[]): number {
