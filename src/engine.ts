@@ -4,12 +4,12 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config, Inventory, Plan, PlanFile, VolumeInfo } from './model/index.ts';
 import { planSync } from './plan/planner.ts';
-import { TEMP_DIR } from './plan/keys.ts';
+import { keySkipReason, TEMP_DIR } from './plan/keys.ts';
 import { canonicalPlanJson, parsePlanFile, serializePlanFile } from './manifest/planfile.ts';
 import { renderManifests } from './manifest/s5cmd.ts';
 import { createS3Client, headObject, listHop } from './inventory/s3.ts';
@@ -208,6 +208,7 @@ async function readSavedPlan(planPath: string, config: Config): Promise<PlanFile
       hint: 'make a new plan with `dualsync plan --out FILE`; a saved plan is applied exactly as reviewed or not at all',
     });
   }
+  checkPlaces(planPath, saved.plan, (await expandVolumes(config.staging.volumes)).map((root) => resolve(root)));
   const paths = manifestPaths(planPath);
   const rendered = renderManifests(saved.plan, config);
   for (const hop of ['download', 'upload'] as const) {
@@ -288,6 +289,31 @@ function stalePlan(planPath: string, saved: PlanFile, fresh: PlannedRun, config:
     details,
     hint: 'review the changes above and make a new plan with `dualsync plan --out FILE`',
   });
+}
+
+/**
+ * A saved plan may write to and delete from the configured volumes only, under keys that map
+ * to a path inside them (invariants 4 and 8). Its digest catches a careless edit, not one made
+ * by someone who recomputed it, and a purge pointed at another folder would delete a file that
+ * is not dualsync's.
+ */
+function checkPlaces(planPath: string, plan: Plan, volumeRoots: string[]): void {
+  const roots = new Set(volumeRoots);
+  const wrong: string[] = [];
+  for (const action of plan.actions) {
+    if (action.kind === 'skip') continue;
+    if (action.volume !== undefined && !roots.has(action.volume)) {
+      wrong.push(`${action.kind} ${JSON.stringify(action.key)} on ${action.volume}: not one of the configured staging volumes`);
+    } else if (keySkipReason(action.key) !== undefined) {
+      wrong.push(`${action.kind} ${JSON.stringify(action.key)}: ${keySkipReason(action.key)}`);
+    }
+  }
+  if (wrong.length > 0) {
+    throw userError('E_PLAN_TAMPERED', `the plan ${planPath} has ${wrong.length} action(s) that dualsync never plans`, {
+      details: wrong.slice(0, 10),
+      hint: 'make a new plan with `dualsync plan --out FILE`; a plan file must not be edited',
+    });
+  }
 }
 
 /**
