@@ -113,40 +113,44 @@ function joined(...parts: string[]): string {
   return parts.join('');
 }
 
+/** Marks a value that holds objects or arrays, which {@link flatValue} cannot lay out on one line. */
+const DEEP = Symbol('deep');
+
 /**
- * The compact one-line text of a value holding no objects or arrays; undefined for anything
- * deeper. The fields are copied into a fresh object in output order and handed to the native
- * JSON.stringify: objects built in the same order share one hidden class, which keeps a million
- * action lines fast, and JSON's own rules (undefined left out, non-finite numbers as null) apply.
+ * A value holding no objects or arrays, ready for the native JSON.stringify: primitives as they
+ * are, objects copied into a fresh object with their fields in output order (objects built in
+ * the same order share one hidden class, which keeps a million actions fast, and JSON's own
+ * rules apply: undefined left out, non-finite numbers as null). DEEP for anything deeper.
  */
-function flatText(value: unknown, style: Style): string | undefined {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return value.length === 0 ? '[]' : undefined;
+function flatValue(value: unknown, style: Style): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.length === 0 ? value : DEEP;
   const record = value as Record<string, unknown>;
   const names = shapeOf(record, style).names;
   const ordered: Record<string, unknown> = {};
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
     // An assignment to __proto__ would set the prototype, not a field: take the general path.
-    if (name === '__proto__') return undefined;
+    if (name === '__proto__') return DEEP;
     const item = record[name];
-    if (item !== null && typeof item === 'object') return undefined;
+    if (item !== null && typeof item === 'object') return DEEP;
     ordered[name] = item;
   }
-  return JSON.stringify(ordered);
+  return ordered;
 }
 
-/** Flat array elements joined per batch: few pieces, and no one giant array of them. */
+/** Flat array elements per piece: few pieces, and no one giant array of them. */
 const BATCH = 4096;
 
 /**
  * Writes the JSON text of `value` to `emit` in pieces (a batch of array elements at most), so a
- * plan of millions of actions can be hashed or written as it goes.
+ * plan of millions of actions can be hashed or written as it goes. Compact batches are laid out
+ * by one native JSON.stringify of the batch; indented ones line by line.
  */
 function writeJson(value: unknown, style: Style, indent: string, emit: (piece: string) => void): void {
-  const flat = flatText(value, style);
-  if (flat !== undefined) {
-    emit(flat);
+  const flat = flatValue(value, style);
+  if (flat !== DEEP) {
+    emit(JSON.stringify(flat) ?? 'null');
     return;
   }
   const inner = style.pretty ? `${indent}  ` : '';
@@ -156,17 +160,23 @@ function writeJson(value: unknown, style: Style, indent: string, emit: (piece: s
   if (Array.isArray(value)) {
     emit(`[${open}`);
     let first = true;
-    let batch: string[] = [];
+    let batch: unknown[] = [];
     const flush = (): void => {
       if (batch.length === 0) return;
-      emit(joined(first ? '' : between, batch.join(between)));
+      if (!first) emit(between);
+      if (style.pretty) {
+        emit(inner);
+        emit(batch.join(`${between}${inner}`));
+      } else {
+        emit(JSON.stringify(batch).slice(1, -1));
+      }
       first = false;
       batch = [];
     };
     for (const element of value) {
-      const text = flatText(element, style);
-      if (text !== undefined) {
-        batch.push(inner === '' ? text : joined(inner, text));
+      const item = flatValue(element, style);
+      if (item !== DEEP) {
+        batch.push(style.pretty ? (JSON.stringify(item) ?? 'null') : item);
         if (batch.length === BATCH) flush();
         continue;
       }
