@@ -345,11 +345,12 @@ async function crash(site: Site, point: CrashPoint, objects: Seeded[]): Promise<
       }
       case 'watch, later cycle': {
         await until(() => count(site.stateDir, 'purged') >= objects.length, 'the first cycle delivered everything', hasExited);
-        const late = Array.from({ length: 12 }, (_, i) => ({ key: `late/obj-${i}.bin`, body: randomBytes(between(1, 512 * 1024)) }));
+        const late = Array.from({ length: 20 }, (_, i) => ({ key: `late/obj-${i}.bin`, body: randomBytes(between(1, 256 * 1024)) }));
+        late.push({ key: 'late/big.bin', body: randomBytes(12 * 1024 * 1024) });
         await putObjects(pair.edge, site.sourceBucket, late);
         objects.push(...late);
         totals.objects += late.length;
-        const delay = between(0, 200);
+        const delay = between(0, 60);
         await until(() => count(site.stateDir, 'staged', 'late/') >= 1, 'the later cycle staged a new object', hasExited);
         await sleep(delay);
         instant = `${delay} ms after the later cycle staged its first new object`;
