@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { VerifiedBy } from '../model/index.ts';
-import { candidatePartSizes, etagShape, expectsMultipart } from './etag.ts';
+import { candidatePartSizes, etagShape, expectsMultipart } from '../plan/etag.ts';
 
 /** MD5 of the whole file and the multipart ETags for the given part sizes, in one read. */
 export async function fileDigests(path: string, partSizes: number[] = []): Promise<{ md5: string; multipart: Map<number, string> }> {

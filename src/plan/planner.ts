@@ -18,6 +18,7 @@ import type { Inventory, LedgerRecord, LocalFile, ObjectEntry } from '../model/o
 import type { Action, ActionKind, Plan, PlanSummary } from '../model/plan.ts';
 import { formatBytes } from '../config/units.ts';
 import { mergeListings, sortInputs, type KeyRow } from './compare.ts';
+import { etagShape } from './etag.ts';
 import { keyFilter } from './filters.ts';
 import { hopSettings } from './hops.ts';
 import { keySkipReason } from './keys.ts';
@@ -138,6 +139,27 @@ function mergeByRank(lists: RankedActions[]): Action[] {
     out.push((lists[best] as RankedActions).actions[next[best] as number] as Action);
     next[best] = (next[best] as number) + 1;
   }
+}
+
+/**
+ * With `verify: etag`, how the planned downloads will be checked: a source ETag that is not an
+ * MD5 cannot be compared, so such objects are checked by size and their local MD5 is carried
+ * to the destination check; a multipart ETag is compared when its part size can be found.
+ */
+function etagNotes(...lists: Action[][]): string[] {
+  let opaque = 0;
+  let multipart = 0;
+  for (const list of lists) {
+    for (const planned of list) {
+      const kind = etagShape(planned.etag).kind;
+      if (kind === 'opaque') opaque++;
+      else if (kind === 'multipart') multipart++;
+    }
+  }
+  const notes: string[] = [];
+  if (opaque > 0) notes.push(`${opaque} object(s) to download have source ETags that are not MD5s: verify: etag checks them by size and carries their local MD5 to the destination check`);
+  if (multipart > 0) notes.push(`${multipart} object(s) to download have multipart ETags: compared when their part size is one of the usual ones, otherwise checked like the above`);
+  return notes;
 }
 
 function sumSize(actions: readonly Action[]): number {
@@ -261,6 +283,11 @@ export function planSync(config: Config, inventory: Inventory): Plan {
       if (destination === undefined) notes.add('delivered earlier but missing from the incomplete destination listing; not taken as lost', key);
       const copy = stage === 'delivered' ? goodCopy(row, version, knownVolume, staleVolume) : undefined;
       if (copy !== undefined && purgeAfterUpload) purgesInPass.push(rank, action('purge', key, size, etag, copy.volume));
+      else if (stage === 'delivered' && copy === undefined && purgeAfterUpload && knownVolume !== undefined && row.localStart === row.localEnd) {
+        // The staged copy is gone but its purge was never recorded (a stop between the delete
+        // and its record): the purge completes, so the ledger and status say where things are.
+        purgesInPass.push(rank, action('purge', key, size, etag, knownVolume, false, 'staged copy already deleted; recording the purge'));
+      }
       noteStrays(row, copy);
       return;
     }
@@ -357,6 +384,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     if (purgeAfterUpload) chainedPurges.push(rank, action('purge', key, size, etag, volume, true));
   }
   warnings.push(...notes.lines(false), ...deferred.lines(true));
+  if (transfer.verify === 'etag') warnings.push(...etagNotes(downloads, redownloads));
 
   const uploads = mergeByRank([stagedUploads, chainedUploads]);
   const purges = mergeByRank([purgesInPass, stagedPurges, chainedPurges]);

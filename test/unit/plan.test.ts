@@ -59,6 +59,12 @@ describe('planSync: one situation per action', () => {
     ['delivered, local copy left, no purgeAfterUpload: nothing', inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10), [], { transfer: { purgeAfterUpload: false } }],
     ['delivered and purged, destination has it: nothing', inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'purged', volume: '/v1' }), []],
     [
+      'delivered, staged copy already deleted but its purge never recorded (a stop in between): record the purge',
+      inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }),
+      [`purge ${A} /v1 (staged copy already deleted; recording the purge)`],
+    ],
+    ['delivered, staged copy deleted, no purgeAfterUpload: nothing', inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }), [], { transfer: { purgeAfterUpload: false } }],
+    [
       'delivered, destination lost it, local copy still there: upload it again',
       inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10),
       [`upload ${A} /v1 (destination lost it)`, `purge ${A} /v1`],
@@ -280,5 +286,19 @@ describe('sameVersionAtDestination', () => {
     ['identical non-MD5 strings', { size: 1, etag: 'x-2' }, { size: 1, etag: 'x-2' }, true],
   ])('%s', (_name, a, b, expected) => {
     expect(sameVersionAtDestination(a, b)).toBe(expected);
+  });
+});
+
+describe('planSync: how verify: etag will check the downloads', () => {
+  it('counts source ETags that are not MD5s, and multipart ones, in a warning', () => {
+    const built = inventory().source('md5.bin', 10).source('snow.bin', 10, 'snowball-opaque').source('parts.bin', 10, MULTIPART);
+    const warnings = plan(built, { transfer: { verify: 'etag' } }).warnings.join('\n');
+    expect(warnings).toMatch(/1 object\(s\) to download have source ETags that are not MD5s/);
+    expect(warnings).toMatch(/1 object\(s\) to download have multipart ETags/);
+  });
+
+  it('says nothing of ETags under verify: size', () => {
+    const built = inventory().source('snow.bin', 10, 'snowball-opaque');
+    expect(plan(built).warnings.join('\n')).not.toMatch(/ETag/);
   });
 });

@@ -9,7 +9,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { candidatePartSizes, etagShape } from '../../src/apply/etag.ts';
+import { candidatePartSizes, etagShape } from '../../src/plan/etag.ts';
 import { s5cmdEnv, s5cmdGlobalArgs } from '../../src/apply/s5cmd.ts';
 import { verifyDownloaded, verifyUploaded } from '../../src/apply/verify.ts';
 import { parseConfig } from '../../src/config/parse.ts';

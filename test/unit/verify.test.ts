@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { candidatePartSizes, etagShape } from '../../src/apply/etag.ts';
+import { candidatePartSizes, etagShape } from '../../src/plan/etag.ts';
 import { fileDigests, verifyDownloaded, verifyUploaded } from '../../src/apply/verify.ts';
 
 const MIB = 1024 * 1024;
