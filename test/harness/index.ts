@@ -7,7 +7,7 @@ import { removeTempDirs } from './temp.ts';
 
 export { createBucket, getObjectMd5, listAll, md5, md5OfBucket, putMultipart, putObjects } from './buckets.ts';
 export type { ListedObject } from './buckets.ts';
-export { clientFor, freePort, hopFor, startMinio, startPair } from './minio.ts';
+export { clientFor, freePort, hopFor, startMinio, startPair, useMinioPair } from './minio.ts';
 export type { MinioPair, MinioServer } from './minio.ts';
 export { livingChildren, runProcess, startProcess, stopAllProcesses } from './processes.ts';
 export type { TrackedProcess } from './processes.ts';

@@ -8,9 +8,10 @@ import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { HopConfig } from '../../src/model/config.ts';
-import { startProcess } from './processes.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { startProcess, stopAllProcesses } from './processes.ts';
 import type { TrackedProcess } from './processes.ts';
-import { tempDir } from './temp.ts';
+import { removeTempDirs, tempDir } from './temp.ts';
 import { requireTools } from './tools.ts';
 
 const START_ATTEMPTS = 5;
@@ -171,4 +172,21 @@ export function hopFor(server: MinioServer, bucket: string, overrides: Partial<H
     credentials: { kind: 'static', accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, inline: false },
     ...overrides,
   };
+}
+
+/**
+ * The edge/cloud pair for one test file: started before its tests, stopped (with every other
+ * tracked process and temp folder) after them. The object is filled in by the beforeAll hook.
+ */
+export function useMinioPair(): MinioPair {
+  const pair = {} as MinioPair;
+  beforeAll(async () => {
+    Object.assign(pair, await startPair());
+  });
+  afterAll(async () => {
+    await pair.stop?.();
+    await stopAllProcesses();
+    await removeTempDirs();
+  });
+  return pair;
 }

@@ -1,19 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { cleanup, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
+import { md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
 import { makeSite, type Site } from './site.ts';
 
-let pair: MinioPair;
-beforeAll(async () => {
-  pair = await startPair();
-});
-afterAll(async () => {
-  await pair?.stop();
-  await cleanup();
-});
+const pair = useMinioPair();
 
 /** Every regular file under the volumes (the staging must end empty when purging is on). */
 async function stagedFiles(site: Site): Promise<string[]> {

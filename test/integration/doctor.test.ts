@@ -1,21 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { createServer, type Server } from 'node:tls';
 import { join } from 'node:path';
-import { cleanup, listAll, putObjects, startMinio, startPair, tempDir, type MinioPair } from '../harness/index.ts';
+import { listAll, putObjects, startMinio, tempDir, useMinioPair, type MinioPair } from '../harness/index.ts';
 import type { DoctorCheck, DoctorReport } from '../../src/view/doctor.ts';
 import { makeSite, runCli, type Site, type SiteOptions } from './site.ts';
 
-let pair: MinioPair;
-beforeAll(async () => {
-  pair = await startPair();
-});
-afterAll(async () => {
-  await pair?.stop();
-  await cleanup();
-});
+const pair = useMinioPair();
 
 /** A site whose config lists each volume by name (a glob cannot tell that one is missing). */
 async function siteWithNamedVolumes(options: SiteOptions = {}, sitePair: MinioPair = pair): Promise<Site> {

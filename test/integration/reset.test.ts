@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { cleanup, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
+import { md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
 import { makeSite, type Site } from './site.ts';
 
-let pair: MinioPair;
-beforeAll(async () => {
-  pair = await startPair();
-});
-afterAll(async () => {
-  await pair?.stop();
-  await cleanup();
-});
+const pair = useMinioPair();
 
 /** Everything under the volumes, directories included (a reset must leave them empty). */
 async function volumeContents(site: Site): Promise<string[]> {

@@ -4,24 +4,17 @@
  * volumes stay as they were, the ledger does not change, the source keeps every object. Even a
  * plan whose digest was recomputed after the edit may not reach outside the configured volumes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cleanup, listAll, md5, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
+import { listAll, md5, md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
 import { canonicalPlanJson, serializePlanFile } from '../../src/manifest/planfile.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
 import type { Action, PlanFile } from '../../src/model/index.ts';
 import { makeSite, type Site } from './site.ts';
 
-let pair: MinioPair;
-beforeAll(async () => {
-  pair = await startPair();
-});
-afterAll(async () => {
-  await pair?.stop();
-  await cleanup();
-});
+const pair = useMinioPair();
 
 const OBJECTS = [
   { key: 'site/day-0/sensor 0.dat', body: 'zero '.repeat(40) },

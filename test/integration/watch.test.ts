@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cleanup, listAll, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
+import { listAll, md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
 import { makeSite } from './site.ts';
 
-let pair: MinioPair;
-beforeAll(async () => {
-  pair = await startPair();
-});
-afterAll(async () => {
-  await pair?.stop();
-  await cleanup();
-});
+const pair = useMinioPair();
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
