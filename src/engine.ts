@@ -12,7 +12,7 @@ import { planSync } from './plan/planner.ts';
 import { keySkipReason, TEMP_DIR } from './plan/keys.ts';
 import { canonicalPlanJson, parsePlanFile, serializePlanFile } from './manifest/planfile.ts';
 import { renderManifests } from './manifest/s5cmd.ts';
-import { createS3Client, headObject, listHop } from './inventory/s3.ts';
+import { createS3Client, headObjects, listHop } from './inventory/s3.ts';
 import { scanVolumes } from './inventory/volumes.ts';
 import { expandVolumes } from './config/load.ts';
 import { formatBytes } from './config/units.ts';
@@ -257,7 +257,7 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
           s5cmd: s5cmd.path,
           recorder,
           ledgerRecord: (key) => ledger.get(key),
-          headDestination: (key) => headObject(clients.destination, config.destination, key),
+          describeDestination: (keys) => headObjects(clients.destination, config.destination, keys),
           progress: deps.progress,
           signal: deps.signal,
           env: deps.env,

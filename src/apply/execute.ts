@@ -4,6 +4,7 @@ import type { Action, Config, LedgerEvent, LedgerRecord, ObjectEntry, Plan, Veri
 import { downloadLine, uploadLine } from '../manifest/s5cmd.ts';
 import { localPath, tempPath } from '../plan/keys.ts';
 import { describeError } from '../errors.ts';
+import { Batcher, forEachLimited } from './batch.ts';
 import type { Recorder } from './recorder.ts';
 import { HopRunner, type HopRunResult, type S5Failure, type S5Success } from './runner.ts';
 import { s5cmdEnv, s5cmdGlobalArgs } from './s5cmd.ts';
@@ -40,8 +41,8 @@ export interface ExecuteContext {
   recorder: Recorder;
   /** The ledger record of a key as it was when the plan was made (for MD5s carried between hops). */
   ledgerRecord(key: string): LedgerRecord | undefined;
-  /** HEAD on the destination, by relative key. */
-  headDestination(key: string): Promise<ObjectEntry | undefined>;
+  /** The destination's entries for these relative keys (undefined: not there), read in one go. */
+  describeDestination(keys: string[]): Promise<Map<string, ObjectEntry | undefined>>;
   progress?: ProgressSink;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
@@ -97,16 +98,9 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     }
   }
 
-  const deliverAndPurge = async (action: Action): Promise<void> => {
+  const deliverAndPurge = async (action: Action, remote: ObjectEntry | undefined): Promise<void> => {
     const volume = action.volume!;
     const path = localPath(volume, action.key);
-    let remote: ObjectEntry | undefined;
-    try {
-      remote = await ctx.headDestination(action.key);
-    } catch (error) {
-      await fail(action, 'upload', `HEAD on the destination failed: ${describeError(error)}`);
-      return;
-    }
     const expectedMd5 = md5ByKey.get(action.key) ?? ctx.ledgerRecord(action.key)?.md5;
     const check = await verifyUploaded(path, remote, { size: action.size, md5: expectedMd5 }, config.transfer.verify, config.transfer.partSizeBytes);
     if (!check.ok) {
@@ -145,18 +139,39 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   };
 
   // Purges of versions delivered by earlier runs: check the destination once more, then free the space.
-  for (const action of purges.filter((a) => !a.afterDownload && !uploads.some((u) => u.key === a.key))) {
-    const remote = await ctx.headDestination(action.key).catch(() => undefined);
-    if (!remote || remote.size !== action.size) {
-      outcome.failures.push({ key: action.key, hop: 'purge', error: 'the destination no longer holds this version; the staged copy is kept' });
-      continue;
+  const uploadKeys = new Set(uploads.map((a) => a.key));
+  const standalonePurges = purges.filter((a) => !a.afterDownload && !uploadKeys.has(a.key));
+  if (standalonePurges.length > 0) {
+    const remotes = await ctx.describeDestination(standalonePurges.map((a) => a.key)).catch(() => new Map<string, ObjectEntry | undefined>());
+    for (const action of standalonePurges) {
+      const remote = remotes.get(action.key);
+      if (!remote || remote.size !== action.size) {
+        outcome.failures.push({ key: action.key, hop: 'purge', error: 'the destination no longer holds this version (or could not be read); the staged copy is kept' });
+        continue;
+      }
+      await purgeStaged(action);
     }
-    await purgeStaged(action);
   }
+
+  // Uploads are read back from the destination in batches: one listing per batch, not a HEAD each.
+  const confirmUploads = new Batcher<Action>(
+    async (batch) => {
+      let remotes: Map<string, ObjectEntry | undefined>;
+      try {
+        remotes = await ctx.describeDestination(batch.map((a) => a.key));
+      } catch (error) {
+        for (const action of batch) await fail(action, 'upload', `could not read the destination back: ${describeError(error)}`);
+        return;
+      }
+      await forEachLimited(batch, 16, (action) =>
+        deliverAndPurge(action, remotes.get(action.key)).catch((error: unknown) => fail(action, 'upload', `verification failed: ${describeError(error)}`)),
+      );
+    },
+    { maxItems: 1000, maxDelayMs: 200 },
+  );
 
   const uploadHop = plan.hops.upload;
   const downloadHop = plan.hops.download;
-  const pendingWork: Promise<void>[] = [];
   const uploadByLocal = new Map(uploads.map((a) => [localPath(a.volume!, a.key), a]));
   const uploadSucceeded = new Set<string>();
   let uploadRunner: HopRunner | undefined;
@@ -171,7 +186,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
         const action = uploadByLocal.get(result.source);
         if (!action) return;
         uploadSucceeded.add(action.key);
-        pendingWork.push(deliverAndPurge(action));
+        confirmUploads.add(action);
       },
     });
     for (const action of uploads) if (!action.afterDownload) uploadRunner.send(uploadLine(action, config, uploadHop));
@@ -255,7 +270,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   // Every chained upload line that will ever be written is written now.
   uploadRunner?.end();
   const uploadResult = uploadRunner ? await uploadRunner.done() : undefined;
-  await Promise.all(pendingWork);
+  await confirmUploads.drain();
   for (const action of uploads) {
     if (uploadSucceeded.has(action.key)) continue;
     if (action.afterDownload && !downloadSucceeded.has(action.key)) continue; // its download failed, already reported

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
 import type { DualsyncError } from '../../src/errors.ts';
-import { createS3Client, headObject, listHop } from '../../src/inventory/s3.ts';
+import { createS3Client, headObject, headObjects, listHop } from '../../src/inventory/s3.ts';
 import type { HopConfig } from '../../src/model/config.ts';
 import { cleanup, createBucket, hopFor, md5, putMultipart, putObjects, startMinio, tempDir } from '../harness/index.ts';
 import type { MinioServer } from '../harness/index.ts';
@@ -263,5 +263,38 @@ describe('headObject against MinIO', () => {
     const hop = hopFor(edge, bucket, { prefix: 'data/', credentials: { kind: 'static', accessKeyId: edge.accessKeyId, secretAccessKey: 'nope-nope', inline: false } });
     const error = await listError(headObject(createS3Client(hop), hop, 'Case.txt'));
     expect(error.code).toBe('E_S3_ACCESS');
+  });
+});
+
+describe('headObjects (batched read-back) against MinIO', () => {
+  const expected = (key: string) => {
+    const body = bodies.get(`data/${key}`);
+    return body === undefined ? undefined : { key, size: Buffer.byteLength(body), etag: md5(body) };
+  };
+
+  it('gives exactly what a HEAD of each key gives: present, missing, hostile names, far apart', async () => {
+    const hop = hopFor(edge, bucket, { prefix: 'data/' });
+    const client = createS3Client(hop);
+    const keys = ['d0/obj-00000', 'd0/obj-00010', 'd3/obj-00003', 'd9/obj-02499', 'not/there', 'zz-after-everything', ...HOSTILE];
+    const batched = await headObjects(client, hop, keys);
+    expect([...batched.keys()].sort()).toEqual([...new Set(keys)].sort());
+    for (const key of keys) expect(batched.get(key), key).toEqual(expected(key));
+    for (const key of keys) expect(batched.get(key), key).toEqual(await headObject(client, hop, key));
+  });
+
+  it('a thousand neighbours in one go, with a missing one among them', async () => {
+    const hop = hopFor(edge, bucket, { prefix: 'data/' });
+    const keys = Array.from({ length: 1000 }, (_, i) => `d1/obj-${String(i * 10 + 1).padStart(5, '0')}`).filter((key) => bodies.has(`data/${key}`));
+    keys.push('d1/obj-00001-missing');
+    const batched = await headObjects(createS3Client(hop), hop, keys);
+    for (const key of keys) expect(batched.get(key), key).toEqual(expected(key));
+    expect(batched.get('d1/obj-00001-missing')).toBeUndefined();
+  });
+
+  it('a v1 hop asks each key (a device may ignore markers)', async () => {
+    const hop = hopFor(edge, bucket, { prefix: 'data/', listApi: 'v1' });
+    const keys = ['d0/obj-00000', 'd5/obj-00005', 'nope'];
+    const batched = await headObjects(createS3Client(hop), hop, keys);
+    for (const key of keys) expect(batched.get(key), key).toEqual(expected(key));
   });
 });
