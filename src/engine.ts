@@ -3,15 +3,15 @@
  * apply a plan. Commands call these and hand the results to views.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config, Inventory, Plan, PlanFile, VolumeInfo } from './model/index.ts';
 import { planSync } from './plan/planner.ts';
 import { keySkipReason, TEMP_DIR } from './plan/keys.ts';
-import { canonicalPlanJson, parsePlanFile, serializePlanFile } from './manifest/planfile.ts';
-import { renderManifests } from './manifest/s5cmd.ts';
+import { parsePlanFile, writeCanonicalPlan, writePlanFile } from './manifest/planfile.ts';
+import { renderManifests, writeManifests } from './manifest/s5cmd.ts';
 import { createS3Client, headObjects, listHop } from './inventory/s3.ts';
 import { scanVolumes } from './inventory/volumes.ts';
 import { expandVolumes } from './config/load.ts';
@@ -92,13 +92,15 @@ export function digestConfig(config: Config): string {
 }
 
 function digestPlan(plan: Plan): string {
-  return createHash('sha256').update(canonicalPlanJson(plan)).digest('hex');
+  // Fed piece by piece: at a few million actions one string of it would pass V8's string limit.
+  const hash = createHash('sha256');
+  writeCanonicalPlan(plan, (piece) => hash.update(piece));
+  return hash.digest('hex');
 }
 
 export interface PlannedRun {
   plan: Plan;
   planFile: PlanFile;
-  manifests: { download: string; upload: string };
   gathered: Gathered;
 }
 
@@ -116,7 +118,7 @@ function planFrom(config: Config, gathered: Gathered, deps: EngineDeps): Planned
     planDigest: digestPlan(plan),
     plan,
   };
-  return { plan, planFile, manifests: renderManifests(plan, config), gathered };
+  return { plan, planFile, gathered };
 }
 
 /**
@@ -161,19 +163,57 @@ export function manifestPaths(planPath: string): { download: string; upload: str
   return { download: `${stem}.download.s5cmd`, upload: `${stem}.upload.s5cmd` };
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
+async function writeAtomically(path: string, text: string | string[]): Promise<void> {
   const temporary = `${path}.tmp-${process.pid}`;
-  await writeFile(temporary, text, { mode: 0o600 });
+  const handle = await open(temporary, 'w', 0o600);
+  try {
+    for (const chunk of typeof text === 'string' ? [text] : text) await handle.write(chunk);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
   await rename(temporary, path);
 }
 
+/** Collects emitted pieces into chunks of about 1 MiB, so that no single string grows huge. */
+function chunker(): { emit: (piece: string) => void; chunks: string[] } {
+  const chunks: string[] = [];
+  let pending: string[] = [];
+  let length = 0;
+  const emit = (piece: string) => {
+    pending.push(piece);
+    length += piece.length;
+    if (length >= 1 << 20) {
+      chunks.push(pending.join(''));
+      pending = [];
+      length = 0;
+    }
+  };
+  return {
+    emit,
+    get chunks() {
+      if (pending.length > 0) {
+        chunks.push(pending.join(''));
+        pending = [];
+        length = 0;
+      }
+      return chunks;
+    },
+  };
+}
+
 /** Writes the plan file and its two manifests, each complete or not at all. */
-export async function writePlanFiles(planPath: string, run: PlannedRun): Promise<{ download: string; upload: string }> {
+export async function writePlanFiles(planPath: string, run: PlannedRun, config: Config): Promise<{ download: string; upload: string }> {
   await mkdir(dirname(planPath), { recursive: true });
   const paths = manifestPaths(planPath);
-  await writeAtomically(paths.download, run.manifests.download);
-  await writeAtomically(paths.upload, run.manifests.upload);
-  await writeAtomically(planPath, serializePlanFile(run.planFile));
+  const download = chunker();
+  const upload = chunker();
+  writeManifests(run.plan, config, { download: download.emit, upload: upload.emit });
+  await writeAtomically(paths.download, download.chunks);
+  await writeAtomically(paths.upload, upload.chunks);
+  const planFile = chunker();
+  writePlanFile(run.planFile, planFile.emit);
+  await writeAtomically(planPath, planFile.chunks);
   return paths;
 }
 
@@ -245,7 +285,7 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
       if (saved) {
         if (saved.inputDigest !== gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config);
         checkRoom(options.planPath!, saved.plan, gathered.inventory.volumes, deps);
-        run = { ...run, plan: saved.plan, planFile: saved, manifests: renderManifests(saved.plan, config) };
+        run = { ...run, plan: saved.plan, planFile: saved };
       } else if (options.confirm && !(await options.confirm(run))) {
         return { run, applied: false, startedAt, finishedAt: deps.now().toISOString() };
       }
@@ -278,10 +318,11 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
 
 function stalePlan(planPath: string, saved: PlanFile, fresh: PlannedRun, config: Config) {
   const old = renderManifests(saved.plan, config);
+  const now = renderManifests(fresh.plan, config);
   const details: string[] = [];
   for (const hop of ['download', 'upload'] as const) {
-    if (old[hop] === fresh.manifests[hop]) continue;
-    const patch = createTwoFilesPatch(`${hop}.s5cmd (saved plan)`, `${hop}.s5cmd (now)`, old[hop], fresh.manifests[hop], undefined, undefined, { context: 1 });
+    if (old[hop] === now[hop]) continue;
+    const patch = createTwoFilesPatch(`${hop}.s5cmd (saved plan)`, `${hop}.s5cmd (now)`, old[hop], now[hop], undefined, undefined, { context: 1 });
     details.push(...patch.trimEnd().split('\n'));
   }
   if (details.length === 0) details.push('(the manifests are the same; the ledger or the listings moved in ways the plan does not show)');

@@ -37,7 +37,7 @@ export class PlanCommand extends BaseCommand {
       this.context.stdout.write(renderPlan(run.plan, { limit: Number(this.limit), color: this.color && Boolean((this.context.stdout as { isTTY?: boolean }).isTTY) }));
     }
     if (this.out) {
-      const paths = await writePlanFiles(this.out, run);
+      const paths = await writePlanFiles(this.out, run, config);
       const note = `Saved the plan to ${this.out} (manifests: ${paths.download}, ${paths.upload}).\nApply exactly this plan with: dualsync apply ${this.out}\n`;
       (this.json ? this.context.stderr : this.context.stdout).write(note);
     }
