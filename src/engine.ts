@@ -100,8 +100,8 @@ function digestPlan(plan: Plan): string {
 
 export interface PlannedRun {
   plan: Plan;
-  planFile: PlanFile;
   gathered: Gathered;
+  createdAt: string;
 }
 
 function planFrom(config: Config, gathered: Gathered, deps: EngineDeps): PlannedRun {
@@ -109,16 +109,20 @@ function planFrom(config: Config, gathered: Gathered, deps: EngineDeps): Planned
   if (gathered.leftovers.length > 0) {
     plan.warnings.push(`${gathered.leftovers.length} temporary file(s) of interrupted downloads in ${TEMP_DIR}/ will be removed by apply`);
   }
-  const planFile: PlanFile = {
+  return { plan, gathered, createdAt: deps.now().toISOString() };
+}
+
+/** The plan as a file records it. Digesting the plan is the costly part, so only a saved plan pays it. */
+function planFileOf(run: PlannedRun, config: Config): PlanFile {
+  return {
     formatVersion: 1,
-    createdAt: deps.now().toISOString(),
+    createdAt: run.createdAt,
     configDigest: digestConfig(config),
-    inputDigest: gathered.inputDigest,
-    ledgerSerial: gathered.inventory.ledger.serial,
-    planDigest: digestPlan(plan),
-    plan,
+    inputDigest: run.gathered.inputDigest,
+    ledgerSerial: run.gathered.inventory.ledger.serial,
+    planDigest: digestPlan(run.plan),
+    plan: run.plan,
   };
-  return { plan, planFile, gathered };
 }
 
 /**
@@ -212,7 +216,7 @@ export async function writePlanFiles(planPath: string, run: PlannedRun, config: 
   await writeAtomically(paths.download, download.chunks);
   await writeAtomically(paths.upload, upload.chunks);
   const planFile = chunker();
-  writePlanFile(run.planFile, planFile.emit);
+  writePlanFile(planFileOf(run, config), planFile.emit);
   await writeAtomically(planPath, planFile.chunks);
   return paths;
 }
@@ -285,7 +289,7 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
       if (saved) {
         if (saved.inputDigest !== gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config);
         checkRoom(options.planPath!, saved.plan, gathered.inventory.volumes, deps);
-        run = { ...run, plan: saved.plan, planFile: saved };
+        run = { ...run, plan: saved.plan };
       } else if (options.confirm && !(await options.confirm(run))) {
         return { run, applied: false, startedAt, finishedAt: deps.now().toISOString() };
       }
@@ -326,7 +330,7 @@ function stalePlan(planPath: string, saved: PlanFile, fresh: PlannedRun, config:
     details.push(...patch.trimEnd().split('\n'));
   }
   if (details.length === 0) details.push('(the manifests are the same; the ledger or the listings moved in ways the plan does not show)');
-  return userError('E_PLAN_STALE', `the plan ${planPath} is stale: the source, the destination, the staging volumes or the ledger changed since it was made (ledger serial ${saved.ledgerSerial} -> ${fresh.planFile.ledgerSerial})`, {
+  return userError('E_PLAN_STALE', `the plan ${planPath} is stale: the source, the destination, the staging volumes or the ledger changed since it was made (ledger serial ${saved.ledgerSerial} -> ${fresh.gathered.inventory.ledger.serial})`, {
     details,
     hint: 'review the changes above and make a new plan with `dualsync plan --out FILE`',
   });

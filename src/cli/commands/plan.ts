@@ -32,7 +32,7 @@ export class PlanCommand extends BaseCommand {
     const config = await loadConfigFor(this.context, this.configPath());
     const run = await runPlan(config, engineDeps(this.context));
     if (this.json) {
-      this.context.stdout.write(`${JSON.stringify({ ...planToJson(run.plan), inputDigest: run.planFile.inputDigest }, null, 2)}\n`);
+      this.context.stdout.write(`${JSON.stringify({ ...planToJson(run.plan), inputDigest: run.gathered.inputDigest }, null, 2)}\n`);
     } else {
       this.context.stdout.write(renderPlan(run.plan, { limit: Number(this.limit), color: this.color && Boolean((this.context.stdout as { isTTY?: boolean }).isTTY) }));
     }
