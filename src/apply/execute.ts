@@ -52,8 +52,8 @@ export interface ExecuteContext {
  * Runs a plan: one long-lived `s5cmd run` per hop, both at once. Each download is verified,
  * renamed from its temporary name and recorded as staged; its upload line is written into the
  * upload process at that moment, so the two links work in parallel object by object. Each
- * upload is verified against a HEAD of the destination and recorded as delivered before its
- * staged copy may be purged (invariant 1).
+ * upload is verified against the destination (read back in batches) and recorded as delivered
+ * before its staged copy may be purged (invariant 1).
  */
 export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<ApplyOutcome> {
   const { config, recorder } = ctx;
@@ -84,19 +84,22 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   /** Folders already created for downloads in this run. */
   const madeDirs = new Set<string>();
 
-  // Adopts and skips move nothing: record them first.
+  // Adopts and skips move nothing: record them first, all at once so that they share fsyncs
+  // (after a reset, a plan can hold a million adopts).
+  const recorded: Promise<void>[] = [];
   for (const action of plan.actions) {
     if (action.kind === 'adopt') {
-      await recorder.record({ type: 'delivered', key: action.key, size: action.size, etag: action.etag, verifiedBy: 'size', adopted: true });
+      recorded.push(recorder.record({ type: 'delivered', key: action.key, size: action.size, etag: action.etag, verifiedBy: 'size', adopted: true }));
       outcome.adopted++;
     } else if (action.kind === 'skip') {
       const known = ctx.ledgerRecord(action.key);
       const alreadyKnown = known !== undefined && known.skipReason === action.reason && known.size === action.size && known.etag === action.etag;
       if (!alreadyKnown) {
-        await recorder.record({ type: 'skipped', key: action.key, size: action.size, etag: action.etag, reason: action.reason ?? 'unsafe key' });
+        recorded.push(recorder.record({ type: 'skipped', key: action.key, size: action.size, etag: action.etag, reason: action.reason ?? 'unsafe key' }));
       }
     }
   }
+  await Promise.all(recorded);
 
   const deliverAndPurge = async (action: Action, remote: ObjectEntry | undefined): Promise<void> => {
     const volume = action.volume!;
@@ -143,14 +146,14 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   const standalonePurges = purges.filter((a) => !a.afterDownload && !uploadKeys.has(a.key));
   if (standalonePurges.length > 0) {
     const remotes = await ctx.describeDestination(standalonePurges.map((a) => a.key)).catch(() => new Map<string, ObjectEntry | undefined>());
-    for (const action of standalonePurges) {
+    await forEachLimited(standalonePurges, 16, async (action) => {
       const remote = remotes.get(action.key);
       if (!remote || remote.size !== action.size) {
         outcome.failures.push({ key: action.key, hop: 'purge', error: 'the destination no longer holds this version (or could not be read); the staged copy is kept' });
-        continue;
+        return;
       }
       await purgeStaged(action);
-    }
+    });
   }
 
   // Uploads are read back from the destination in batches: one listing per batch, not a HEAD each.
@@ -160,10 +163,12 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       try {
         remotes = await ctx.describeDestination(batch.map((a) => a.key));
       } catch (error) {
-        for (const action of batch) await fail(action, 'upload', `could not read the destination back: ${describeError(error)}`);
+        await Promise.all(batch.map((action) => fail(action, 'upload', `could not read the destination back: ${describeError(error)}`)));
         return;
       }
-      await forEachLimited(batch, 16, (action) =>
+      // Up to 64 at once: enough for their ledger records to share fsyncs, few enough that an
+      // etag check does not open a thousand files together.
+      await forEachLimited(batch, 64, (action) =>
         deliverAndPurge(action, remotes.get(action.key)).catch((error: unknown) => fail(action, 'upload', `verification failed: ${describeError(error)}`)),
       );
     },
@@ -263,20 +268,21 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     for (let i = 0; i < window; i++) feedNext();
     downloadResult = await downloadRunner.done();
     await Promise.all(verifications);
-    for (const action of downloads) {
-      if (!downloadSucceeded.has(action.key)) await fail(action, 'download', s5cmdError(downloadResult, action, 'download', config));
-    }
+    const result = downloadResult;
+    await Promise.all(downloads.filter((a) => !downloadSucceeded.has(a.key)).map((a) => fail(a, 'download', s5cmdError(result, a, 'download', config))));
   }
   // Every chained upload line that will ever be written is written now.
   uploadRunner?.end();
   const uploadResult = uploadRunner ? await uploadRunner.done() : undefined;
   await confirmUploads.drain();
-  for (const action of uploads) {
-    if (uploadSucceeded.has(action.key)) continue;
-    if (action.afterDownload && !downloadSucceeded.has(action.key)) continue; // its download failed, already reported
-    if (action.afterDownload && outcome.failures.some((f) => f.key === action.key)) continue;
-    await fail(action, 'upload', uploadResult ? s5cmdError(uploadResult, action, 'upload', config) : 'not started');
-  }
+  // Chained uploads whose download failed (or failed verification) were never sent: already reported.
+  const failedKeys = new Set(outcome.failures.map((f) => f.key));
+  const unsent = (action: Action) => action.afterDownload === true && (!downloadSucceeded.has(action.key) || failedKeys.has(action.key));
+  await Promise.all(
+    uploads
+      .filter((a) => !uploadSucceeded.has(a.key) && !unsent(a))
+      .map((a) => fail(a, 'upload', uploadResult ? s5cmdError(uploadResult, a, 'upload', config) : 'not started')),
+  );
   await recorder.flush();
   await removeEmptyFolders(purgedFrom);
   return outcome;
