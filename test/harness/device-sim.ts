@@ -23,6 +23,7 @@
  * fetches itself to make a v1 answer whole are signed by the simulator, with MinIO's keys, and
  * only after MinIO has accepted the client's own request for the first page.
  */
+import { seededRandom } from './random.ts';
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
@@ -184,17 +185,6 @@ function signedGetHeaders(host: string, path: string, query: [string, string][],
   };
 }
 
-/** A small seeded PRNG (mulberry32): the shuffle is arbitrary but replayable. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {

@@ -11,6 +11,7 @@
  *
  * The instants come from a seeded PRNG; the seed is printed, and DUALSYNC_CRASH_SEED repeats a run.
  */
+import { seededRandom as prng } from '../harness/random.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
@@ -26,17 +27,6 @@ import { makeSite, type Site } from './site.ts';
 
 const SEED = Number(process.env.DUALSYNC_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
-/** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = prng(SEED);
 const between = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
