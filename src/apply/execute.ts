@@ -6,7 +6,7 @@ import { localPath, tempPath } from '../plan/keys.ts';
 import { describeError } from '../errors.ts';
 import { Batcher, forEachLimited } from './batch.ts';
 import type { Recorder } from './recorder.ts';
-import { HopRunner, type HopRunResult, type S5Failure, type S5Success } from './runner.ts';
+import { HopRunner, type HopRunResult, type S5Success } from './runner.ts';
 import { s5cmdEnv, s5cmdGlobalArgs } from './s5cmd.ts';
 import { verifyDownloaded, verifyUploaded } from './verify.ts';
 
@@ -269,7 +269,9 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     downloadResult = await downloadRunner.done();
     await Promise.all(verifications);
     const result = downloadResult;
-    await Promise.all(downloads.filter((a) => !downloadSucceeded.has(a.key)).map((a) => fail(a, 'download', s5cmdError(result, a, 'download', config))));
+    const failed = downloads.filter((a) => !downloadSucceeded.has(a.key));
+    const errors = matchFailures(result, failed, 'download', config);
+    await Promise.all(failed.map((a) => fail(a, 'download', errors.get(a.key) ?? hopEndedWithout(result))));
   }
   // Every chained upload line that will ever be written is written now.
   uploadRunner?.end();
@@ -278,11 +280,9 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   // Chained uploads whose download failed (or failed verification) were never sent: already reported.
   const failedKeys = new Set(outcome.failures.map((f) => f.key));
   const unsent = (action: Action) => action.afterDownload === true && (!downloadSucceeded.has(action.key) || failedKeys.has(action.key));
-  await Promise.all(
-    uploads
-      .filter((a) => !uploadSucceeded.has(a.key) && !unsent(a))
-      .map((a) => fail(a, 'upload', uploadResult ? s5cmdError(uploadResult, a, 'upload', config) : 'not started')),
-  );
+  const failedUploads = uploads.filter((a) => !uploadSucceeded.has(a.key) && !unsent(a));
+  const uploadErrors = uploadResult ? matchFailures(uploadResult, failedUploads, 'upload', config) : new Map<string, string>();
+  await Promise.all(failedUploads.map((a) => fail(a, 'upload', uploadErrors.get(a.key) ?? (uploadResult ? hopEndedWithout(uploadResult) : 'not started'))));
   await recorder.flush();
   await removeEmptyFolders(purgedFrom);
   return outcome;
@@ -297,13 +297,35 @@ export function downloadWindow(objects: number, workers: number): number {
   return Math.max(1, Math.min(objects, workers, Math.max(4, Math.ceil(objects / 8))));
 }
 
-/** The s5cmd error for an action, matched by its source and destination, or what else is known. */
-function s5cmdError(result: HopRunResult, action: Action, hop: Hop, config: Config): string {
-  const tail = hop === 'download'
-    ? ` s3://${config.source.bucket}/${config.source.prefix}${action.key} ${tempPath(action.volume!, action.key)}`
-    : ` ${localPath(action.volume!, action.key)} s3://${config.destination.bucket}/${config.destination.prefix}${action.key}`;
-  const match: S5Failure | undefined = result.failures.find((f) => f.command.endsWith(tail));
-  if (match) return match.error;
+/**
+ * The s5cmd error of each failed action, by key. s5cmd names a failed line by its command,
+ * re-joined with spaces, so an action is found by the command's ending (" SOURCE DESTINATION"):
+ * each error line looks up its endings at its spaces in one map, rather than every failed action
+ * scanning every error line, which a dead link (all objects failed) made quadratic.
+ */
+function matchFailures(result: HopRunResult, failed: readonly Action[], hop: Hop, config: Config): Map<string, string> {
+  const byEnding = new Map<string, string>();
+  for (const action of failed) {
+    const ending = hop === 'download'
+      ? ` s3://${config.source.bucket}/${config.source.prefix}${action.key} ${tempPath(action.volume!, action.key)}`
+      : ` ${localPath(action.volume!, action.key)} s3://${config.destination.bucket}/${config.destination.prefix}${action.key}`;
+    byEnding.set(ending, action.key);
+  }
+  const errors = new Map<string, string>();
+  for (const failure of result.failures) {
+    const command: string = failure.command;
+    for (let space = command.indexOf(' '); space !== -1; space = command.indexOf(' ', space + 1)) {
+      const key = byEnding.get(command.slice(space));
+      if (key === undefined) continue;
+      if (!errors.has(key)) errors.set(key, failure.error);
+      break;
+    }
+  }
+  return errors;
+}
+
+/** What is known when s5cmd ended without reporting on an object. */
+function hopEndedWithout(result: HopRunResult): string {
   if (result.signal) return `s5cmd was stopped (${result.signal})`;
   if (result.otherErrors.length > 0) return `s5cmd: ${result.otherErrors.slice(-3).join(' | ')}`;
   return `s5cmd exited with code ${result.exitCode ?? 'unknown'} without finishing this object`;
