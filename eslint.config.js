@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 const io = ['node:*', 'fs', 'path', 'os', 'child_process', '@aws-sdk/*', 'execa', 'fast-glob', 'clipanion'];
-const pureFolders = ['src/model/**', 'src/plan/**', 'src/manifest/**', 'src/view/**', 'src/config/parse.ts', 'src/ledger/merge.ts'];
+const pureFolders = ['src/model/**', 'src/plan/**', 'src/manifest/**', 'src/view/**', 'src/config/parse.ts', 'src/config/place.ts', 'src/ledger/merge.ts'];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.tools/**', '.dualsync/**', '.demo/**', 'coverage/**'] },

@@ -2,13 +2,15 @@
  * Reads sync.yaml from disk, validates it (parse.ts) and checks what only the disk can tell:
  * that the volumes exist, that the CA bundle is readable, that the state directory is usable.
  */
+import { lookup } from 'node:dns/promises';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fg from 'fast-glob';
 import { userError } from '../errors.ts';
 import type { Config } from '../model/config.ts';
-import { parseConfig, type Diagnostic, type PathReference } from './parse.ts';
+import { loopbackOr } from './place.ts';
+import { parseConfig, type Diagnostic, type EndpointAliasCheck, type PathReference } from './parse.ts';
 
 export interface LoadedConfig {
   config: Config;
@@ -24,7 +26,7 @@ export async function loadConfig(path: string, env: Record<string, string | unde
   const absolute = resolve(path);
   const text = await readConfigText(path, absolute);
   const parsed = parseConfig(text, path, env, dirname(absolute));
-  const ioProblems = await checkReferences(parsed.references, path);
+  const ioProblems = [...(await checkReferences(parsed.references, path)), ...(await checkAliases(parsed.aliases, path))];
   const diagnostics = [...parsed.diagnostics, ...ioProblems].sort((a, b) => a.line - b.line || a.column - b.column);
   const errors = diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0 || !parsed.config) {
@@ -122,6 +124,45 @@ async function checkReferences(references: PathReference[], file: string): Promi
     }
   }
   return problems;
+}
+
+/** How long a DNS answer may take before the alias check gives up on a name (an offline site). */
+const LOOKUP_TIMEOUT_MS = 3000;
+
+/**
+ * Two host names on one port that resolve to a shared address are one server: the same-place
+ * refusal parse.ts could not decide from the text. A name that does not resolve (in time) proves
+ * nothing, so it is not refused here; the planner still never plans the destination's own output.
+ */
+export async function checkAliases(
+  aliases: EndpointAliasCheck[],
+  file: string,
+  resolveHost: (host: string) => Promise<string[] | undefined> = addressesOf,
+): Promise<Diagnostic[]> {
+  const problems: Diagnostic[] = [];
+  for (const alias of aliases) {
+    const [first, second] = await Promise.all(alias.hosts.map(resolveHost));
+    if (first === undefined || second === undefined || !first.some((address) => second.includes(address))) continue;
+    problems.push({ severity: 'error', file, line: alias.line, column: alias.column, path: alias.field, message: alias.message, hint: alias.hint });
+  }
+  return problems;
+}
+
+/** The addresses a host name resolves to, loopback ones as 'loopback'; undefined when DNS does not answer. */
+async function addressesOf(host: string): Promise<string[] | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), LOOKUP_TIMEOUT_MS);
+    timer.unref();
+  });
+  try {
+    const answers = await Promise.race([lookup(host, { all: true }), timeout]);
+    return answers?.map((answer) => loopbackOr(answer.address));
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function isInside(path: string, directory: string): boolean {

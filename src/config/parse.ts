@@ -9,6 +9,7 @@ import schemaJson from '../../schemas/sync.schema.json' with { type: 'json' };
 import { assert, isDualsyncError } from '../errors.ts';
 import type { Config, Credentials, HopConfig, Reserve } from '../model/config.ts';
 import { compileGlob } from '../plan/filters.ts';
+import { endpointPlace, nestedPrefixes, samePlaceByText } from './place.ts';
 import { parseDuration, parsePercentOrSize, parseSize } from './units.ts';
 
 export interface Diagnostic {
@@ -34,12 +35,27 @@ export interface PathReference {
   column: number;
 }
 
+/**
+ * Source and destination name one bucket with nested prefixes on two host names with one port:
+ * the same place if the names resolve to one address, which load.ts asks DNS.
+ */
+export interface EndpointAliasCheck {
+  field: string;
+  line: number;
+  column: number;
+  hosts: [string, string];
+  /** The error to report when the hosts are one. */
+  message: string;
+  hint: string;
+}
+
 export interface ParseResult {
   /** Present only when there is no error. */
   config?: Config;
   /** Errors and warnings, sorted by line. */
   diagnostics: Diagnostic[];
   references: PathReference[];
+  aliases: EndpointAliasCheck[];
 }
 
 /** Defaults the schema documents; a unit test keeps the two in step. */
@@ -136,7 +152,7 @@ export function parseConfig(text: string, file: string, env: Record<string, stri
       hint: YAML_HINTS[problem.code] ?? 'check the indentation and the quoting on this line and the ones above',
     });
   }
-  if (report.hasErrors()) return { diagnostics: report.sorted(), references: [] };
+  if (report.hasErrors()) return { diagnostics: report.sorted(), references: [], aliases: [] };
 
   const referenced = resolveEnvReferences(doc, env, report);
   const raw: unknown = doc.toJS();
@@ -148,6 +164,7 @@ export function parseConfig(text: string, file: string, env: Record<string, stri
     config: report.hasErrors() ? undefined : buildConfig(raw as RawConfig, checked, referenced, file),
     diagnostics: report.sorted(),
     references: checked.references,
+    aliases: checked.aliases,
   };
 }
 
@@ -553,6 +570,7 @@ interface Checked {
   intervalMs?: number;
   paths: Map<string, string>;
   references: PathReference[];
+  aliases: EndpointAliasCheck[];
 }
 
 function valueAt(raw: unknown, segments: Segment[]): unknown {
@@ -570,13 +588,13 @@ function stringAt(raw: unknown, segments: Segment[]): string | undefined {
 }
 
 function checkMeaning(raw: unknown, referenced: Set<string>, baseDir: string, report: Reporter): Checked {
-  const checked: Checked = { sizes: new Map(), paths: new Map(), references: [] };
+  const checked: Checked = { sizes: new Map(), paths: new Map(), references: [], aliases: [] };
   const usable = (segments: Segment[]): boolean => valueAt(raw, segments) !== undefined && !report.hasFailed(segments);
 
   for (const side of ['source', 'destination'] as const) {
     checkHop(raw, side, referenced, report, usable);
   }
-  checkSamePlace(raw, report, usable);
+  checkSamePlace(raw, report, usable, checked);
 
   for (const field of ['maxBatchBytes', 'maxUploadBatchBytes', 'partSize'] as const) {
     const segments = ['transfer', field];
@@ -681,26 +699,55 @@ function checkHop(raw: unknown, side: 'source' | 'destination', referenced: Set<
   }
 }
 
-/** Source and destination in the same bucket with overlapping prefixes would copy onto itself. */
-function checkSamePlace(raw: unknown, report: Reporter, usable: (s: Segment[]) => boolean): void {
-  const place = (side: string) => {
-    const bucket = stringAt(raw, [side, 'bucket']);
-    const prefix = stringAt(raw, [side, 'prefix']) ?? '';
-    const endpoint = stringAt(raw, [side, 'endpoint']);
-    return { bucket, prefix, endpoint: endpoint === undefined ? 'aws' : normalizedEndpoint(endpoint) };
-  };
+/**
+ * Source and destination in the same bucket on the same server with nested prefixes: every run
+ * would copy dualsync's own output again, one level deeper. Decided here from the text (AWS
+ * endpoints of one partition, one host and port, loopback names); two host names on one port may
+ * still be one server, which only DNS can tell, so that pair goes to load.ts as an alias check.
+ */
+function checkSamePlace(raw: unknown, report: Reporter, usable: (s: Segment[]) => boolean, checked: Checked): void {
   if (!usable(['source', 'bucket']) || !usable(['destination', 'bucket'])) return;
-  const source = place('source');
-  const destination = place('destination');
-  const overlap = source.prefix.startsWith(destination.prefix) || destination.prefix.startsWith(source.prefix);
-  if (source.bucket === destination.bucket && source.endpoint === destination.endpoint && overlap) {
-    report.at(
-      'error',
-      ['destination', 'bucket'],
-      `source and destination are the same place (s3://${source.bucket}/${source.prefix} and s3://${destination.bucket}/${destination.prefix} on ${source.endpoint === 'aws' ? 'AWS' : source.endpoint})`,
-      'use another destination bucket, or prefixes that do not contain each other',
-    );
+  if (!usable(['source', 'region']) || !usable(['destination', 'region'])) return;
+  const hop = (side: 'source' | 'destination') => {
+    const endpoint = stringAt(raw, [side, 'endpoint']);
+    return {
+      bucket: stringAt(raw, [side, 'bucket']) ?? '',
+      prefix: stringAt(raw, [side, 'prefix']) ?? '',
+      endpoint,
+      place: endpointPlace(endpoint, stringAt(raw, [side, 'region']) ?? ''),
+    };
+  };
+  const source = hop('source');
+  const destination = hop('destination');
+  if (source.bucket !== destination.bucket || !nestedPrefixes(source.prefix, destination.prefix)) return;
+  if (source.place === undefined || destination.place === undefined) return;
+  const described = samePlaceMessage(source, destination);
+  if (samePlaceByText(source.place, destination.place)) {
+    report.at('error', ['destination', 'bucket'], described.message('are the same place'), described.hint);
+    return;
   }
+  if (source.place.kind === 'host' && destination.place.kind === 'host' && source.place.port === destination.place.port) {
+    checked.aliases.push({
+      field: 'destination.bucket',
+      ...report.valuePosition(['destination', 'bucket']),
+      hosts: [source.place.host, destination.place.host],
+      message: described.message('are the same place: both host names resolve to one address'),
+      hint: described.hint,
+    });
+  }
+}
+
+/** The words of a same-place refusal: both hops, every field involved, and what to do. */
+function samePlaceMessage(
+  source: { bucket: string; prefix: string; endpoint: string | undefined },
+  destination: { bucket: string; prefix: string; endpoint: string | undefined },
+): { message: (why: string) => string; hint: string } {
+  const where = (side: string, hop: typeof source) =>
+    `s3://${hop.bucket}/${hop.prefix} (${side}.bucket, ${side}.prefix ${JSON.stringify(hop.prefix)}, ${hop.endpoint === undefined ? `no ${side}.endpoint: AWS` : `${side}.endpoint ${normalizedEndpoint(hop.endpoint)}`})`;
+  return {
+    message: (why) => `source and destination ${why}: ${where('source', source)} and ${where('destination', destination)}, and one prefix contains the other`,
+    hint: 'dualsync would copy its own output again on every run; use another destination bucket, or a source.prefix and destination.prefix that do not contain each other (e.g. "data/" and "archive/")',
+  };
 }
 
 function normalizedEndpoint(endpoint: string): string {

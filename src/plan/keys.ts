@@ -97,6 +97,26 @@ export function keySkipReason(key: string): string | undefined {
   return segmentProblem(key, segmentStart, key.length, true);
 }
 
+/**
+ * A judge of source keys that are dualsync's own output: when both hops name the same bucket and
+ * the destination prefix lies strictly inside the source prefix, the source listing holds what the
+ * destination hop wrote there, if both endpoints reach one server (127.0.0.1 and localhost, a
+ * proxy...). Planning them would copy them one level deeper on every run, without end, so they are
+ * skipped whatever the endpoints say. Equal prefixes, or a source prefix inside the destination's,
+ * are the ordinary layout of two servers with one bucket name; `validate` refuses them when it
+ * can tell the servers are one. Takes relative keys (source key minus the source prefix).
+ */
+export function ownOutputSkip(
+  source: { bucket: string; prefix: string },
+  destination: { bucket: string; prefix: string },
+): (relativeKey: string) => string | undefined {
+  if (source.bucket !== destination.bucket) return () => undefined;
+  if (destination.prefix.length <= source.prefix.length || !destination.prefix.startsWith(source.prefix)) return () => undefined;
+  const output = destination.prefix.slice(source.prefix.length);
+  const reason = `under the destination prefix ${destination.prefix} of the same bucket ${destination.bucket}: dualsync's own output`;
+  return (key) => (key.startsWith(output) ? reason : undefined);
+}
+
 /** The last root checked: manifests map a million keys onto a handful of roots. */
 let lastRoot: { root: string; prefix: string } | undefined;
 

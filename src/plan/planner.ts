@@ -21,7 +21,7 @@ import { mergeListings, sortInputs, type KeyRow } from './compare.ts';
 import { etagShape } from './etag.ts';
 import { keyFilter } from './filters.ts';
 import { hopSettings } from './hops.ts';
-import { keySkipReason } from './keys.ts';
+import { keySkipReason, ownOutputSkip } from './keys.ts';
 import { openVolumeBooks, placeDownload, recordDownload, sortedContains, volumePlans } from './volumes.ts';
 
 /** The order actions are listed in: the order apply works in. */
@@ -192,6 +192,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
   warnings.push(...sorted.warnings);
   const books = openVolumeBooks(inventory.volumes, sorted.locals, warnings);
   const included = keyFilter(transfer.include, transfer.exclude);
+  const ownOutput = ownOutputSkip(config.source, config.destination);
   const purgeAfterUpload = transfer.purgeAfterUpload;
   const destinationComplete = destinationListing.complete;
   const locals = sorted.locals;
@@ -251,7 +252,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     if (!included(key)) return;
     const source: ObjectEntry | undefined = row.source;
     const record = row.record;
-    const skipReason = keySkipReason(key);
+    const skipReason = keySkipReason(key) ?? ownOutput(key);
     if (skipReason !== undefined) {
       if (source !== undefined) skips.push(action('skip', key, source.size, source.etag, undefined, false, skipReason));
       return;

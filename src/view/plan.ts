@@ -20,7 +20,7 @@ const LOOK: Record<ActionKind, { symbol: string; color: number; heading: string 
   adopt: { symbol: '=', color: 36, heading: 'Adopt (already at the destination; recorded, nothing moves)' },
   upload: { symbol: '+', color: 32, heading: 'Upload (staging -> destination)' },
   purge: { symbol: '-', color: 31, heading: 'Purge (staged copy deleted once delivered and verified)' },
-  skip: { symbol: '!', color: 35, heading: 'Skip (cannot be staged safely; not a change)' },
+  skip: { symbol: '!', color: 35, heading: 'Skip (never moved, for the reason shown; not a change)' },
 };
 
 function paint(color: boolean, code: number, text: string): string {

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expandVolumes, formatDiagnostic, loadConfig } from '../../src/config/load.ts';
+import { checkAliases, expandVolumes, formatDiagnostic, loadConfig } from '../../src/config/load.ts';
 import { isDualsyncError, type DualsyncError } from '../../src/errors.ts';
 
 let dir: string;
@@ -121,5 +121,28 @@ describe('formatDiagnostic', () => {
     const base = { file: 'sync.yaml', line: 3, column: 5, path: 'transfer.workers', message: 'must be at least 1' };
     expect(formatDiagnostic({ severity: 'error', ...base })).toBe('sync.yaml:3:5  transfer.workers: must be at least 1');
     expect(formatDiagnostic({ severity: 'warning', ...base, hint: 'h' })).toBe('sync.yaml:3:5  warning: transfer.workers: must be at least 1 (h)');
+  });
+});
+
+describe('checkAliases: two host names on one port', () => {
+  const alias = { field: 'destination.bucket', line: 9, column: 11, hosts: ['minio-a.site', 'minio-b.site'] as [string, string], message: 'source and destination are the same place', hint: 'use another bucket' };
+  const resolver = (answers: Record<string, string[] | undefined>) => async (host: string) => answers[host];
+
+  it('names that share an address are one server: refused at the destination bucket', async () => {
+    const problems = await checkAliases([alias], 'sync.yaml', resolver({ 'minio-a.site': ['192.0.2.7', '192.0.2.8'], 'minio-b.site': ['192.0.2.8'] }));
+    expect(problems).toEqual([{ severity: 'error', file: 'sync.yaml', line: 9, column: 11, path: 'destination.bucket', message: alias.message, hint: alias.hint }]);
+  });
+
+  it('names with other addresses are two servers', async () => {
+    expect(await checkAliases([alias], 'sync.yaml', resolver({ 'minio-a.site': ['192.0.2.7'], 'minio-b.site': ['192.0.2.8'] }))).toEqual([]);
+  });
+
+  it('a name DNS does not answer for proves nothing', async () => {
+    expect(await checkAliases([alias], 'sync.yaml', resolver({ 'minio-a.site': ['192.0.2.7'] }))).toEqual([]);
+  });
+
+  it('with the real resolver, localhost and this machine\'s loopback name are one server', async () => {
+    const problems = await checkAliases([{ ...alias, hosts: ['localhost', '127.0.0.1'] }], 'sync.yaml');
+    expect(problems).toHaveLength(1);
   });
 });

@@ -327,3 +327,60 @@ describe('parseConfig: include and exclude', () => {
     expect(error.message).toContain('goes from high to low');
   });
 });
+
+describe('parseConfig: the same bucket under two names', () => {
+  /** Both hops name bucket `edge`: source prefix "" and destination prefix archive/, at the given endpoints and regions. */
+  function sameBucket(source: { endpoint?: string; region?: string }, destination: { endpoint?: string; region?: string }, prefixes = ['""', 'archive/']): string {
+    const hop = (name: string, prefix: string, side: { endpoint?: string; region?: string }) =>
+      [`${name}:`, '  bucket: edge', `  prefix: ${prefix}`, `  region: ${side.region ?? 'us-east-1'}`, ...(side.endpoint === undefined ? [] : [`  endpoint: ${side.endpoint}`])];
+    return [
+      'version: 1',
+      ...hop('source', prefixes[0] as string, source),
+      ...hop('destination', prefixes[1] as string, destination),
+      'staging:',
+      '  volumes: [/mnt/volume-*]',
+      '',
+    ].join('\n');
+  }
+
+  it.each<[string, { endpoint?: string; region?: string }, { endpoint?: string; region?: string }]>([
+    ['127.0.0.1 and localhost on one port', { endpoint: 'http://127.0.0.1:9000' }, { endpoint: 'http://localhost:9000' }],
+    ['[::1] and 127.0.0.1 on one port', { endpoint: 'http://[::1]:9000' }, { endpoint: 'http://127.0.0.1:9000' }],
+    ['host names in another case, trailing slash', { endpoint: 'http://Minio.Site:9000/' }, { endpoint: 'http://minio.site:9000' }],
+    ['an explicit default port', { endpoint: 'https://minio.site' }, { endpoint: 'https://minio.site:443' }],
+    ['an omitted endpoint and the regional AWS endpoint', {}, { endpoint: 'https://s3.us-east-1.amazonaws.com' }],
+    ['an omitted endpoint and the global AWS endpoint', {}, { endpoint: 'https://s3.amazonaws.com' }],
+    ['regional and dualstack AWS endpoints', { endpoint: 'https://s3.eu-west-1.amazonaws.com', region: 'eu-west-1' }, { endpoint: 'https://s3.dualstack.eu-west-1.amazonaws.com', region: 'eu-west-1' }],
+    ['AWS endpoints of two regions (bucket names are global on AWS)', { region: 'eu-west-1' }, { endpoint: 'https://s3-us-west-2.amazonaws.com', region: 'us-west-2' }],
+  ])('%s: refused, naming both hops and their fields', (_name, source, destination) => {
+    const error = only(errorsOf(sameBucket(source, destination)));
+    expect(error).toMatchObject({ path: 'destination.bucket', message: expect.stringContaining('source and destination are the same place') });
+    expect(error.message).toContain('source.prefix ""');
+    expect(error.message).toContain('destination.prefix "archive/"');
+    expect(error.message).toMatch(/source\.endpoint|no source\.endpoint/);
+    expect(error.hint).toContain('do not contain each other');
+  });
+
+  it.each<[string, { endpoint?: string; region?: string }, { endpoint?: string; region?: string }]>([
+    ['two ports of one host', { endpoint: 'http://127.0.0.1:9000' }, { endpoint: 'http://127.0.0.1:9001' }],
+    ['AWS and a device', {}, { endpoint: 'https://192.0.2.10:8443' }],
+    ['AWS and AWS China', {}, { endpoint: 'https://s3.cn-north-1.amazonaws.com.cn', region: 'cn-north-1' }],
+  ])('%s: two places', (_name, source, destination) => {
+    expect(errorsOf(sameBucket(source, destination))).toEqual([]);
+  });
+
+  it('one place with prefixes side by side is allowed', () => {
+    expect(errorsOf(sameBucket({ endpoint: 'http://127.0.0.1:9000' }, { endpoint: 'http://localhost:9000' }, ['data/', 'archive/']))).toEqual([]);
+  });
+
+  it('two host names on one port are handed to the DNS check, not decided here', () => {
+    const result = parse(sameBucket({ endpoint: 'http://minio-a.site:9000' }, { endpoint: 'http://minio-b.site:9000' }));
+    expect(result.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(result.aliases).toEqual([expect.objectContaining({ field: 'destination.bucket', hosts: ['minio-a.site', 'minio-b.site'], message: expect.stringContaining('resolve to one address') })]);
+  });
+
+  it('no DNS check when the buckets differ or the prefixes do not nest', () => {
+    expect(parse(sameBucket({ endpoint: 'http://minio-a.site:9000' }, { endpoint: 'http://minio-b.site:9000' }, ['data/', 'archive/'])).aliases).toEqual([]);
+    expect(parse(MINIMAL).aliases).toEqual([]);
+  });
+});

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keySkipReason, localPath, TEMP_DIR, tempPath } from '../../src/plan/keys.ts';
+import { keySkipReason, localPath, ownOutputSkip, TEMP_DIR, tempPath } from '../../src/plan/keys.ts';
 
 interface CorpusCase {
   key: string;
@@ -88,5 +88,25 @@ describe('localPath and tempPath (invariant 4: never outside the volume root)', 
 
   it.each([['relative/root'], [''], ['/a/../b'], ['/a//b']])('refuses the volume root %j', (root) => {
     expect(() => localPath(root, 'a')).toThrow(/assertion failed/);
+  });
+});
+
+describe("ownOutputSkip: the destination's own output in the source listing", () => {
+  const hop = (bucket: string, prefix: string) => ({ bucket, prefix });
+  it.each<[string, { bucket: string; prefix: string }, { bucket: string; prefix: string }, string, boolean]>([
+    ['same bucket, destination prefix inside the whole-bucket source: skipped', hop('edge', ''), hop('edge', 'archive/'), 'archive/a.txt', true],
+    ['same bucket, a copy of a copy: skipped', hop('edge', ''), hop('edge', 'archive/'), 'archive/archive/a.txt', true],
+    ['same bucket, a key beside the destination prefix: planned', hop('edge', ''), hop('edge', 'archive/'), 'a.txt', false],
+    ['same bucket, a key that only starts like the prefix: planned', hop('edge', ''), hop('edge', 'archive/'), 'archive-old/a.txt', false],
+    ['same bucket, nested source and destination prefixes: relative key under the difference', hop('edge', 'data/'), hop('edge', 'data/copy/'), 'copy/x', true],
+    ['same bucket, nested prefixes, other relative key: planned', hop('edge', 'data/'), hop('edge', 'data/copy/'), 'x', false],
+    ['same bucket, equal prefixes (two servers, one bucket name): planned', hop('edge', 'data/'), hop('edge', 'data/'), 'x', false],
+    ['same bucket, source prefix inside the destination prefix: planned', hop('edge', 'data/in/'), hop('edge', 'data/'), 'in/x', false],
+    ['same bucket, prefixes side by side: planned', hop('edge', 'data/'), hop('edge', 'archive/'), 'archive/x', false],
+    ['another bucket: planned', hop('edge', ''), hop('archive', 'archive/'), 'archive/a.txt', false],
+  ])('%s', (_name, source, destination, key, skipped) => {
+    const reason = ownOutputSkip(source, destination)(key);
+    if (skipped) expect(reason).toBe(`under the destination prefix ${destination.prefix} of the same bucket ${destination.bucket}: dualsync's own output`);
+    else expect(reason).toBeUndefined();
   });
 });

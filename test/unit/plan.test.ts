@@ -302,3 +302,18 @@ describe('planSync: how verify: etag will check the downloads', () => {
     expect(plan(built).warnings.join('\n')).not.toMatch(/ETag/);
   });
 });
+
+describe("planSync never plans the destination's own output", () => {
+  it('same bucket, destination prefix inside the source prefix: its keys are skipped with the reason, the rest moves', () => {
+    const built = inventory().source('a.txt', 3).source('archive/a.txt', 3).source('archive/archive/a.txt', 3).dest('archive/a.txt', 3);
+    const result = plan(built, { source: { bucket: 'edge', prefix: '' }, destination: { bucket: 'edge', prefix: 'archive/' }, transfer: { purgeAfterUpload: false } });
+    const reason = "under the destination prefix archive/ of the same bucket edge: dualsync's own output";
+    expect(lines(result)).toEqual(['download a.txt /v1', 'upload a.txt /v1 after download', `skip archive/a.txt (${reason})`, `skip archive/archive/a.txt (${reason})`]);
+  });
+
+  it('a staged copy under the destination prefix is not uploaded either', () => {
+    const built = inventory().source('archive/a.txt', 3).staged('/v1', 'archive/a.txt', 3);
+    const result = plan(built, { source: { bucket: 'edge', prefix: '' }, destination: { bucket: 'edge', prefix: 'archive/' } });
+    expect(result.actions.map((a) => a.kind)).toEqual(['skip']);
+  });
+});

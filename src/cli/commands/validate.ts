@@ -10,9 +10,10 @@ export class ValidateCommand extends BaseCommand {
     details: `
       Reads the config and reports every problem at once, each as \`file:line:col  field: message\`,
       with what was expected. Besides the schema it checks prefixes, \${VAR} references, sizes and
-      durations, that source and destination differ, that every staging volume entry matches a
-      directory and that a CA bundle is readable. Nothing is contacted over the network
-      (\`dualsync doctor\` does that).
+      durations, that source and destination are not one bucket on one server with nested
+      prefixes, that every staging volume entry matches a directory and that a CA bundle is
+      readable. Nothing is contacted over the network (\`dualsync doctor\` does that), except a DNS
+      lookup of both endpoints' host names when both hops name one bucket on one port.
 
       Exit codes: 0 valid (warnings are printed but do not fail), 1 problems found.
     `,
