@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { VerifiedBy } from '../model/index.ts';
-import { candidatePartSizes, etagShape, expectsMultipart } from '../plan/etag.ts';
+import { candidatePartSizes, etagShape, expectsMultipart, uploadPartSize } from '../plan/etag.ts';
 
 /** MD5 of the whole file and the multipart ETags for the given part sizes, in one read. */
 export async function fileDigests(path: string, partSizes: number[] = []): Promise<{ md5: string; multipart: Map<number, string> }> {
@@ -75,7 +75,8 @@ export async function verifyDownloaded(path: string, expected: { size: number; e
 
 /**
  * Checks the destination's copy after an upload: size always; with `etag`, the ETag the
- * upload must have produced from the local bytes (MD5, or multipart for the part size used).
+ * upload must have produced from the local bytes (MD5, or multipart for the part size s5cmd
+ * really used: `partSize`, raised for objects over 10,000 parts, see {@link uploadPartSize}).
  */
 export async function verifyUploaded(
   localPath: string,
@@ -90,15 +91,16 @@ export async function verifyUploaded(
   }
   if (mode === 'size') return { ok: true, verifiedBy: 'size' };
   const shape = etagShape(remote.etag);
+  const usedPartSize = uploadPartSize(expected.size, partSize);
   const multipart = expectsMultipart(expected.size, partSize);
   if (shape.kind === 'opaque') {
     return { ok: false, verifiedBy: 'md5', error: `destination ETag ${remote.etag} cannot be compared; use verify: size for this destination` };
   }
-  const digests = await fileDigests(localPath, multipart ? [partSize] : []);
+  const digests = await fileDigests(localPath, multipart ? [usedPartSize] : []);
   if (expected.md5 && digests.md5 !== expected.md5) {
     return { ok: false, verifiedBy: 'md5', error: `the staged copy changed since it was verified (MD5 ${digests.md5}, expected ${expected.md5})` };
   }
-  const want = multipart ? digests.multipart.get(partSize)! : digests.md5;
+  const want = multipart ? digests.multipart.get(usedPartSize)! : digests.md5;
   const got = shape.kind === 'md5' ? shape.md5 : `${shape.digest}-${shape.parts}`;
   return want === got
     ? { ok: true, verifiedBy: multipart ? 'multipart-etag' : 'md5', md5: digests.md5, etagComparable: true }

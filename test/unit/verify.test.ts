@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { candidatePartSizes, etagShape } from '../../src/plan/etag.ts';
+import { candidatePartSizes, etagShape, expectsMultipart, MAX_UPLOAD_PARTS, uploadPartSize } from '../../src/plan/etag.ts';
 import { fileDigests, verifyDownloaded, verifyUploaded } from '../../src/apply/verify.ts';
 
 const MIB = 1024 * 1024;
@@ -127,5 +127,67 @@ describe('verifying an upload', () => {
     const check = await verifyUploaded(path, { size: body.length, etag: multipartEtag(body, 5 * MIB) }, { size: body.length, md5: 'f'.repeat(32) }, 'etag', 5 * MIB);
     expect(check.ok).toBe(false);
     expect(check.error).toMatch(/changed/);
+  });
+});
+
+describe('uploadPartSize: the part size s5cmd (aws-sdk-go 1.44.256) really uses', () => {
+  const parts = (size: number, partSize: number) => Math.max(1, Math.ceil(size / partSize));
+  const P = 5 * MIB;
+  it.each<[string, number, number, number]>([
+    ['one byte under 10,000 full parts: as configured (10,000 parts, the last one short)', 10_000 * P - 1, P, P],
+    ['exactly 10,000 full parts: raised all the same (the SDK tests size / partSize >= 10000)', 10_000 * P, P, Math.floor((10_000 * P) / 10_000) + 1],
+    ['one byte over 10,000 full parts: raised to size / 10000 + 1', 10_000 * P + 1, P, Math.floor((10_000 * P + 1) / 10_000) + 1],
+    ['9,999 full parts and a bit: as configured', 9_999 * P + 17, P, P],
+    ['50 MiB parts, 600 GiB: raised', 600 * 1024 * 1024 * MIB, 50 * MIB, Math.floor((600 * 1024 * 1024 * MIB) / 10_000) + 1],
+    ['50 MiB parts, 488 GiB: as configured', 488 * 1024 * MIB, 50 * MIB, 50 * MIB],
+    ['a small object: as configured', 10, P, P],
+  ])('%s', (_name, size, partSize, expected) => {
+    expect(uploadPartSize(size, partSize)).toBe(expected);
+    expect(parts(size, uploadPartSize(size, partSize))).toBeLessThanOrEqual(MAX_UPLOAD_PARTS);
+  });
+
+  it('exactly 10,000 full parts of 5 MiB become 10,000 parts of 5 MiB + 1 byte, the last one short', () => {
+    const size = 10_000 * P;
+    const used = uploadPartSize(size, P);
+    expect(used).toBe(P + 1);
+    expect(parts(size, used)).toBe(10_000);
+    expect(size - 9_999 * used).toBe(P - 9_999);
+  });
+
+  it('never more than 10,000 parts, from the boundary to 5 TiB', () => {
+    for (const partSize of [P, 8 * MIB, 50 * MIB, 5 * 1024 * MIB]) {
+      for (const size of [10_000 * partSize - 1, 10_000 * partSize, 10_000 * partSize + 1, 10_001 * partSize, 5 * 1024 * 1024 * MIB, 5 * 1024 * 1024 * MIB - 1]) {
+        expect(parts(size, uploadPartSize(size, partSize)), `${size} at ${partSize}`).toBeLessThanOrEqual(MAX_UPLOAD_PARTS);
+      }
+    }
+  });
+
+  it('an object of one part or less is a single PutObject (plain MD5)', () => {
+    expect(expectsMultipart(P, P)).toBe(false);
+    expect(expectsMultipart(P + 1, P)).toBe(true);
+    expect(expectsMultipart(10_000 * P + 1, P)).toBe(true);
+  });
+
+  it('a source ETag from such an upload finds its part size among the candidates', () => {
+    const size = 10_000 * P + 1;
+    expect(candidatePartSizes(size, 10_000)).toContain(uploadPartSize(size, P));
+  });
+});
+
+describe('verifyUploaded over 10,000 parts', () => {
+  it('expects the ETag of the raised part size, not the configured one', async () => {
+    // The SDK's rule is the same arithmetic at any scale: 1 KiB parts put the boundary at 10,000 KiB,
+    // so a 10 MiB file crosses it without a 48.8 GiB one.
+    const configured = 1024;
+    const body = Buffer.alloc(10 * MIB + 5);
+    for (let i = 0; i < body.length; i += 4096) body.writeUInt32LE(i, i);
+    const used = uploadPartSize(body.length, configured);
+    expect(used).toBe(Math.floor(body.length / 10_000) + 1);
+    const path = await fileWith(body);
+    const etag = multipartEtag(body, used);
+    const check = await verifyUploaded(path, { size: body.length, etag }, { size: body.length, md5: md5(body) }, 'etag', configured);
+    expect(check).toMatchObject({ ok: true, verifiedBy: 'multipart-etag' });
+    const wrong = await verifyUploaded(path, { size: body.length, etag: multipartEtag(body, configured + 1) }, { size: body.length }, 'etag', configured);
+    expect(wrong).toMatchObject({ ok: false, error: expect.stringContaining('differs') });
   });
 });
