@@ -84,11 +84,45 @@ export function digestInventory(inventory: Inventory): string {
   return hash.digest('hex');
 }
 
+/** The settings that shape a plan: credentials reduced to their kind so they can rotate; no file path, no watch settings. */
+function plannedShape(config: Config): Record<string, unknown> {
+  const strip = (hop: Config['source']) => ({ ...hop, credentials: hop.credentials.kind });
+  return { ...config, file: undefined, source: strip(config.source), destination: strip(config.destination), watch: undefined };
+}
+
 /** Digest of the settings that shape a plan; credentials are left out so they can rotate. */
 export function digestConfig(config: Config): string {
-  const strip = (hop: Config['source']) => ({ ...hop, credentials: hop.credentials.kind });
-  const shape = { ...config, file: undefined, source: strip(config.source), destination: strip(config.destination), watch: undefined };
-  return createHash('sha256').update(JSON.stringify(shape)).digest('hex');
+  return createHash('sha256').update(JSON.stringify(plannedShape(config))).digest('hex');
+}
+
+/** Config fields whose name in sync.yaml differs from the Config model's. */
+const YAML_FIELD_NAMES: Record<string, string> = { partSizeBytes: 'partSize' };
+
+/**
+ * A short digest of each field that shapes a plan, named as in sync.yaml (`source.prefix`,
+ * `transfer.partSize`, `staging.volumes`), so that a stale plan can say which fields changed.
+ * Digests, not values: a plan file must not carry a proxy URL's password.
+ */
+export function digestConfigFields(config: Config): Record<string, string> {
+  const fields: Record<string, string> = {};
+  const short = (value: unknown) => createHash('sha256').update(JSON.stringify(value) ?? 'undefined').digest('hex').slice(0, 16);
+  for (const [section, value] of Object.entries(plannedShape(config))) {
+    if (value === undefined) continue;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      fields[section] = short(value);
+      continue;
+    }
+    for (const [name, inner] of Object.entries(value)) {
+      if (inner !== undefined) fields[`${section}.${YAML_FIELD_NAMES[name] ?? name}`] = short(inner);
+    }
+  }
+  return fields;
+}
+
+/** The fields whose digests differ between a saved plan and the config now, sorted. */
+function changedConfigFields(saved: Record<string, string>, now: Record<string, string>): string[] {
+  const names = new Set([...Object.keys(saved), ...Object.keys(now)]);
+  return [...names].filter((name) => saved[name] !== now[name]).sort();
 }
 
 function digestPlan(plan: Plan): string {
@@ -118,6 +152,7 @@ function planFileOf(run: PlannedRun, config: Config): PlanFile {
     formatVersion: 1,
     createdAt: run.createdAt,
     configDigest: digestConfig(config),
+    configFields: digestConfigFields(config),
     inputDigest: run.gathered.inputDigest,
     ledgerSerial: run.gathered.inventory.ledger.serial,
     planDigest: digestPlan(run.plan),
@@ -252,6 +287,15 @@ async function readSavedPlan(planPath: string, config: Config): Promise<PlanFile
       hint: 'make a new plan with `dualsync plan --out FILE`; a saved plan is applied exactly as reviewed or not at all',
     });
   }
+  // The config first: a changed config also changes the manifests and the volumes, and the
+  // operator should hear about the change made, not about an edit that never happened.
+  if (saved.configDigest !== digestConfig(config)) {
+    const fields = saved.configFields === undefined ? [] : changedConfigFields(saved.configFields, digestConfigFields(config));
+    const what = fields.length > 0 ? fields.join(', ') : 'this plan file does not record which fields';
+    throw userError('E_PLAN_STALE', `the config changed since this plan was made: ${what} (plan ${planPath}, config ${config.file})`, {
+      hint: 'make a new plan with `dualsync plan --out FILE`, or apply this one with the config it was made with',
+    });
+  }
   checkPlaces(planPath, saved.plan, (await expandVolumes(config.staging.volumes)).map((root) => resolve(root)));
   const paths = manifestPaths(planPath);
   const rendered = renderManifests(saved.plan, config);
@@ -262,9 +306,6 @@ async function readSavedPlan(planPath: string, config: Config): Promise<PlanFile
         hint: 'make a new plan with `dualsync plan --out FILE`',
       });
     }
-  }
-  if (saved.configDigest !== digestConfig(config)) {
-    throw userError('E_PLAN_STALE', `the configuration changed since ${planPath} was made`, { hint: 'make a new plan with `dualsync plan --out FILE`' });
   }
   return saved;
 }
@@ -344,11 +385,14 @@ function stalePlan(planPath: string, saved: PlanFile, fresh: PlannedRun, config:
  */
 function checkPlaces(planPath: string, plan: Plan, volumeRoots: string[]): void {
   const roots = new Set(volumeRoots);
+  const seenWhenPlanned = new Set(plan.volumes.map((volume) => volume.root));
   const wrong: string[] = [];
+  const gone = new Set<string>();
   for (const action of plan.actions) {
     if (action.kind === 'skip') continue;
     if (action.volume !== undefined && !roots.has(action.volume)) {
-      wrong.push(`${action.kind} ${JSON.stringify(action.key)} on ${action.volume}: not one of the configured staging volumes`);
+      if (seenWhenPlanned.has(action.volume)) gone.add(action.volume);
+      else wrong.push(`${action.kind} ${JSON.stringify(action.key)} on ${action.volume}: not one of the configured staging volumes`);
     } else if (keySkipReason(action.key) !== undefined) {
       wrong.push(`${action.kind} ${JSON.stringify(action.key)}: ${keySkipReason(action.key)}`);
     }
@@ -357,6 +401,13 @@ function checkPlaces(planPath: string, plan: Plan, volumeRoots: string[]): void 
     throw userError('E_PLAN_TAMPERED', `the plan ${planPath} has ${wrong.length} action(s) that dualsync never plans`, {
       details: wrong.slice(0, 10),
       hint: 'make a new plan with `dualsync plan --out FILE`; a plan file must not be edited',
+    });
+  }
+  if (gone.size > 0) {
+    // The file is as planned; a volume it uses was unmounted, or its glob no longer matches it.
+    const volumes = [...gone].sort();
+    throw userError('E_PLAN_STALE', `the config changed since this plan was made: staging.volumes no longer matches ${volumes.join(', ')} (plan ${planPath})`, {
+      hint: 'mount the volume again (the plan stages or uploads objects there), or make a new plan with `dualsync plan --out FILE`',
     });
   }
 }

@@ -15,6 +15,7 @@ const KEY_ORDER = [
   'formatVersion',
   'createdAt',
   'configDigest',
+  'configFields',
   'inputDigest',
   'ledgerSerial',
   'planDigest',
@@ -344,6 +345,9 @@ export function parsePlanFile(text: string, file: string): PlanFile {
   reader.formatVersion(root.formatVersion, 'formatVersion');
   reader.string(root.createdAt, 'createdAt');
   reader.string(root.configDigest, 'configDigest');
+  reader.optional(root.configFields, 'configFields', (value, field) => {
+    for (const [name, digest] of Object.entries(reader.record(value, field))) reader.string(digest, `${field}.${name}`);
+  });
   reader.string(root.inputDigest, 'inputDigest');
   reader.count(root.ledgerSerial, 'ledgerSerial');
   reader.string(root.planDigest, 'planDigest');

@@ -60,6 +60,12 @@ export interface PlanFile {
   formatVersion: 1;
   createdAt: string;
   configDigest: string;
+  /**
+   * A short digest of each config field the plan depends on (`transfer.partSize`,
+   * `staging.volumes`...), so that a refusal can name the fields that changed. Absent in plan
+   * files of older versions.
+   */
+  configFields?: Record<string, string>;
   /** Digest of the inputs (listings, volumes scan, ledger serial). */
   inputDigest: string;
   ledgerSerial: number;

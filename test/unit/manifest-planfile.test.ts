@@ -41,6 +41,13 @@ describe('serializePlanFile and parsePlanFile', () => {
     expect(parsePlanFile(serializePlanFile(planFile), 'plan.json')).toEqual(planFile);
   });
 
+  it('round-trips the config field digests, right after the config digest', () => {
+    const withFields: PlanFile = { ...planFile, configFields: { 'source.prefix': 'a'.repeat(16), 'transfer.partSize': 'b'.repeat(16) } };
+    const text = serializePlanFile(withFields);
+    expect(parsePlanFile(text, 'plan.json')).toEqual(withFields);
+    expect(text.split('\n')[4]).toMatch(/^ {2}"configFields": /);
+  });
+
   it('is stable: the same plan file gives the same text, whatever order its fields were set in', () => {
     const reordered = JSON.parse(JSON.stringify({ plan: planFile.plan, planDigest: planFile.planDigest, ledgerSerial: 7, inputDigest: planFile.inputDigest, configDigest: planFile.configDigest, createdAt: planFile.createdAt, formatVersion: 1 })) as PlanFile;
     expect(serializePlanFile(reordered)).toBe(serializePlanFile(planFile));
@@ -80,6 +87,7 @@ describe('serializePlanFile and parsePlanFile', () => {
     ['no summary', (pf) => delete pf.plan.summary, 'plan.summary should be an object'],
     ['hops without workers', (pf) => delete (pf.plan.hops as { upload: Record<string, unknown> }).upload.workers, 'plan.hops.upload.workers should be'],
     ['a warning that is not text', (pf) => ((pf.plan.warnings as unknown[])[0] = 5), 'plan.warnings[0] should be a string'],
+    ['config field digests that are not text', (pf) => (pf.configFields = { 'transfer.partSize': 5 }), 'configFields.transfer.partSize should be a string'],
   ])('refuses %s, naming the field', (_name, damage, message) => {
     const pf = JSON.parse(serializePlanFile(planFile)) as Record<string, unknown> & { plan: Record<string, unknown> };
     damage(pf);
