@@ -7,6 +7,7 @@ import { watchLoop } from '../../watch/loop.ts';
 import { applySummaryLine, renderApplyOutcome } from '../../view/apply.ts';
 import { summaryLine } from '../../view/plan.ts';
 import { userError } from '../../errors.ts';
+import { onStopSignals } from '../signals.ts';
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -55,29 +56,18 @@ export class WatchCommand extends BaseCommand {
         throw userError('E_USAGE', `--interval: ${(error as Error).message}`, { hint: 'write a duration such as 30s, 5m or 1h' });
       }
     }
-    const stop = new AbortController();
-    const abort = new AbortController();
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (!stop.signal.aborted) {
-        this.context.stderr.write(`\n${signal}: finishing the current cycle (again to stop at once)\n`);
-        stop.abort();
-      } else {
-        abort.abort();
-      }
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const signals = onStopSignals(this.context.stderr, 'finishing the current cycle');
     const log = (line: string) => this.context.stdout.write(`[${new Date().toISOString()}] ${line}\n`);
     try {
       const summary = await watchLoop({
         intervalMs,
         once: this.once,
-        stop: stop.signal,
+        stop: signals.stop,
         random: Math.random,
         sleep,
         log,
         cycle: async () => {
-          const deps = engineDeps(this.context, { progress: true, signal: abort.signal });
+          const deps = engineDeps(this.context, { progress: true, signal: signals.abort });
           const report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch' });
           deps.progressView?.finish();
           if (!report.outcome) {
@@ -94,8 +84,7 @@ export class WatchCommand extends BaseCommand {
       if (summary.fatal) throw summary.fatal;
       return this.once && summary.failedCycles > 0 ? 1 : 0;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      signals.dispose();
     }
   }
 }
