@@ -17,7 +17,7 @@ import { scanVolumes } from './inventory/volumes.ts';
 import { expandVolumes } from './config/load.ts';
 import { formatBytes } from './config/units.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
-import { acquireLock, lockHolder } from './apply/lock.ts';
+import { acquireLock, lockHolder, type Lock } from './apply/lock.ts';
 import { stateDiskFullOr } from './apply/state-disk.ts';
 import { summariseLedger, type StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
@@ -234,6 +234,8 @@ export interface ApplyOptions {
   /** Asked before anything moves when no saved plan is given; false stops the run. */
   confirm?: (run: PlannedRun) => Promise<boolean>;
   command?: string;
+  /** The state directory's lock, when the caller holds it for longer than this run (watch). */
+  lock?: Lock;
 }
 
 export interface ApplyReport {
@@ -293,7 +295,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
   const startedAt = deps.now().toISOString();
   const saved = options.planPath ? await readSavedPlan(options.planPath, config) : undefined;
   const s5cmd = await findS5cmd(deps.env);
-  const lock = await acquireLock(config.stateDir, options.command ?? 'dualsync apply', deps.now, deps.warn);
+  const lock = options.lock ?? (await acquireLock(config.stateDir, options.command ?? 'dualsync apply', deps.now, deps.warn));
   try {
     const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
     const clients = createClients(config);
@@ -339,7 +341,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       });
     }
   } finally {
-    await lock.release();
+    if (options.lock === undefined) await lock.release();
   }
 }
 

@@ -1,4 +1,4 @@
-import { link, mkdir, open, readdir, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { opError, userError } from '../errors.ts';
@@ -9,10 +9,14 @@ export interface LockHolder {
   host: string;
   startedAt: string;
   command: string;
+  /** `watch` holds the lock for its whole life and notes here how its last cycle ended. */
+  lastCycle?: { number: number; endedAt: string; result: string };
 }
 
 export interface Lock {
   readonly path: string;
+  /** Rewrites the holder's record (temporary file, renamed into place); the lock stays held throughout. */
+  update(changes: Pick<LockHolder, 'lastCycle'>): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -141,7 +145,7 @@ export async function acquireLock(stateDir: string, command: string, now: () => 
       }
       await unlink(temporary);
       await fsyncDirectory(stateDir);
-      return heldLock(path, handle);
+      return heldLock(stateDir, path, temporary, me, handle);
     }
   } catch (error) {
     await handle.close().catch(() => undefined);
@@ -154,10 +158,30 @@ export async function acquireLock(stateDir: string, command: string, now: () => 
   throw userError('E_LOCKED', `could not take the lock ${path}`, { hint: 'retry; if it persists, check the state directory' });
 }
 
-function heldLock(path: string, handle: FileHandle): Lock {
+function heldLock(stateDir: string, path: string, temporary: string, me: LockHolder, first: FileHandle): Lock {
+  let handle = first;
+  let holder = me;
   let released = false;
   return {
     path,
+    async update(changes) {
+      if (released) return;
+      const next = { ...holder, ...changes };
+      let fresh: FileHandle | undefined;
+      try {
+        fresh = await writeTemporary(temporary, next);
+        // Renamed over our own lock: the name never disappears, so no other run can slip in.
+        await rename(temporary, path);
+      } catch (error) {
+        await fresh?.close().catch(() => undefined);
+        await unlink(temporary).catch(() => undefined);
+        if (isDiskFull(error)) throw stateDiskFull(stateDir, error);
+        throw error;
+      }
+      await handle.close().catch(() => undefined);
+      handle = fresh;
+      holder = next;
+    },
     async release() {
       if (released) return;
       released = true;
@@ -183,8 +207,11 @@ async function clearStaleLock(stateDir: string, path: string, host: string, warn
       await unlink(path).catch(() => undefined);
       return;
     }
+    const watching = holder.command.startsWith('dualsync watch');
     throw userError('E_LOCKED', `another dualsync holds the lock on ${stateDir}: ${holder.command}, pid ${holder.pid} on ${holder.host}, since ${holder.startedAt}`, {
-      hint: 'wait for it to finish, or stop it (Ctrl-C, or kill -TERM the pid); a lock of a dead process on this host is recovered automatically',
+      hint: watching
+        ? 'watch holds the lock between its cycles too; stop it first (Ctrl-C where it runs, systemctl stop, or kill -TERM the pid): it finishes its cycle and releases the lock'
+        : 'wait for it to finish, or stop it (Ctrl-C, or kill -TERM the pid); a lock of a dead process on this host is recovered automatically',
     });
   }
   const contents = await stat(path).then((s) => (s.size === 0 ? 'empty' : 'unreadable'), () => undefined);

@@ -82,4 +82,17 @@ describe('state directory lock', () => {
     await expect(acquireLock(dir, 'dualsync apply')).rejects.toThrow(new RegExp(`pid ${process.pid} .* holds open`));
     await first.release();
   });
+
+  it('watch notes its last cycle in the lock it keeps: renamed into place, still held, still refused to others', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const lock = await acquireLock(dir, 'dualsync watch');
+    const lastCycle = { number: 3, endedAt: '2026-01-01T00:10:00.000Z', result: 'in sync' };
+    await lock.update({ lastCycle });
+    expect(await readdir(dir)).toEqual(['lock']);
+    expect(await lockHolder(dir)).toMatchObject({ pid: process.pid, command: 'dualsync watch', lastCycle });
+    expect(await processesHolding(join(dir, 'lock'))).toContain(process.pid);
+    await expect(acquireLock(dir, 'dualsync reset')).rejects.toThrow(new RegExp(`dualsync watch, pid ${process.pid}`));
+    await lock.release();
+    expect(await readdir(dir)).toEqual([]);
+  });
 });
