@@ -145,6 +145,7 @@ export async function acquireLock(stateDir: string, command: string, now: () => 
       }
       await unlink(temporary);
       await fsyncDirectory(stateDir);
+      await removeDeadTemporaries(stateDir, me.pid);
       return heldLock(stateDir, path, temporary, me, handle);
     }
   } catch (error) {
@@ -156,6 +157,15 @@ export async function acquireLock(stateDir: string, command: string, now: () => 
   await handle.close();
   await unlink(temporary).catch(() => undefined);
   throw userError('E_LOCKED', `could not take the lock ${path}`, { hint: 'retry; if it persists, check the state directory' });
+}
+
+/** Temporary lock files of runs killed before they could link theirs (kill -9 between write and link). */
+async function removeDeadTemporaries(stateDir: string, ownPid: number): Promise<void> {
+  const names = await readdir(stateDir).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(/^lock\.(\d+)\.tmp$/.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pid !== ownPid && !processAlive(pid)) await unlink(join(stateDir, name)).catch(() => undefined);
+  }
 }
 
 function heldLock(stateDir: string, path: string, temporary: string, me: LockHolder, first: FileHandle): Lock {

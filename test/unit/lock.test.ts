@@ -43,6 +43,14 @@ describe('state directory lock', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
+  it('the temporary lock file of a run killed before it linked its lock is removed by the next taker', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    await writeFile(join(dir, `lock.${2 ** 30}.tmp`), '{"pid":1073741824}');
+    const lock = await acquireLock(dir, 'dualsync apply');
+    expect(await readdir(dir)).toEqual(['lock']);
+    await lock.release();
+  });
+
   for (const [situation, contents] of [
     ['an empty lock file (created, then the disk was full or the power went)', ''],
     ['a garbage lock file', '{"pid": 12\u0000\u0000 torn'],
