@@ -151,4 +151,26 @@ describe('a stop signal to the whole process group', () => {
     expect(JSON.parse(again.stdout).summary.noChanges).toBe(true);
     report.push(`  a second SIGINT to the group: stopped ${Math.round(stoppedAfterMs)} ms later, exit 1, no s5cmd left; the next apply delivered the rest`);
   });
+
+  it('watch: the first Ctrl-C to the group lets the current cycle finish, then it exits 0 and frees the lock', async () => {
+    const site = await makeSite(pair, { volumes: 1, destinationEndpoint: cloud.endpoint, transfer: ['workers: 4'] });
+    const seeded = seed(8);
+    await putObjects(pair.edge, site.sourceBucket, seeded);
+    await cloud.addToxic({ name: 'slow', type: 'bandwidth', stream: 'upstream', attributes: { rate: 1000 } });
+    try {
+      const child = spawnGroupLeader(site, 'watch', '--interval', '10m');
+      await waitForTransfers(child.pid!);
+      process.kill(-child.pid!, 'SIGINT');
+      const result = await child;
+      const output = `${String(result.stdout)}\n${String(result.stderr)}`;
+      expect(result.exitCode, output).toBe(0);
+      expect(String(result.stderr)).toMatch(/SIGINT: finishing the current cycle/);
+      expect(String(result.stdout)).toMatch(/cycle 1: \d+ change\(s\) applied/);
+      expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(new Map(seeded.map((o) => [o.key, md5(o.body)])));
+      report.push(`  watch, one SIGINT to the group mid-cycle: the cycle finished, ${seeded.length} of ${seeded.length} delivered, exit 0`);
+    } finally {
+      await cloud.reset();
+    }
+    expect((await site.cli('status')).stdout).not.toMatch(/Running now/);
+  });
 });
