@@ -20,6 +20,9 @@ export interface Lock {
   release(): Promise<void>;
 }
 
+/** Numbers this process's temporary lock files, so that two locks taken in one process never share one. */
+let temporaries = 0;
+
 /** True when a process with this pid exists on this host (EPERM means it exists, owned by another user). */
 function processAlive(pid: number): boolean {
   try {
@@ -124,7 +127,7 @@ async function writeTemporary(temporary: string, holder: LockHolder): Promise<Fi
 export async function acquireLock(stateDir: string, command: string, now: () => Date = () => new Date(), warn: (message: string) => void = () => {}): Promise<Lock> {
   await mkdir(stateDir, { recursive: true });
   const path = join(stateDir, 'lock');
-  const temporary = join(stateDir, `lock.${process.pid}.tmp`);
+  const temporary = join(stateDir, `lock.${process.pid}.${++temporaries}.tmp`);
   const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: now().toISOString(), command };
   let handle: FileHandle;
   try {
@@ -163,7 +166,7 @@ export async function acquireLock(stateDir: string, command: string, now: () => 
 async function removeDeadTemporaries(stateDir: string, ownPid: number): Promise<void> {
   const names = await readdir(stateDir).catch(() => [] as string[]);
   for (const name of names) {
-    const pid = Number(/^lock\.(\d+)\.tmp$/.exec(name)?.[1]);
+    const pid = Number(/^lock\.(\d+)\.\d+\.tmp$/.exec(name)?.[1]);
     if (Number.isInteger(pid) && pid !== ownPid && !processAlive(pid)) await unlink(join(stateDir, name)).catch(() => undefined);
   }
 }

@@ -45,7 +45,7 @@ describe('state directory lock', () => {
 
   it('the temporary lock file of a run killed before it linked its lock is removed by the next taker', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'lock-'));
-    await writeFile(join(dir, `lock.${2 ** 30}.tmp`), '{"pid":1073741824}');
+    await writeFile(join(dir, `lock.${2 ** 30}.1.tmp`), '{"pid":1073741824}');
     const lock = await acquireLock(dir, 'dualsync apply');
     expect(await readdir(dir)).toEqual(['lock']);
     await lock.release();
