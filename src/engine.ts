@@ -17,7 +17,8 @@ import { scanVolumes } from './inventory/volumes.ts';
 import { expandVolumes } from './config/load.ts';
 import { formatBytes } from './config/units.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
-import { acquireLock, lockHolder } from './apply/lock.ts';
+import { acquireLock, lockHolder, type Lock } from './apply/lock.ts';
+import { stateDiskFullOr } from './apply/state-disk.ts';
 import { summariseLedger, type StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
 import { executePlan, type ApplyOutcome, type ProgressSink } from './apply/execute.ts';
@@ -206,12 +207,18 @@ async function writeAtomically(path: string, text: string | string[]): Promise<v
   const temporary = `${path}.tmp-${process.pid}`;
   const handle = await open(temporary, 'w', 0o600);
   try {
-    for (const chunk of typeof text === 'string' ? [text] : text) await handle.write(chunk);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    try {
+      for (const chunk of typeof text === 'string' ? [text] : text) await handle.write(chunk);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, path);
+  } catch (error) {
+    // A full disk: the half-written file would only take more of the little room left.
+    await rm(temporary, { force: true });
+    throw error;
   }
-  await rename(temporary, path);
 }
 
 /** Collects emitted pieces into chunks of about 1 MiB, so that no single string grows huge. */
@@ -262,6 +269,8 @@ export interface ApplyOptions {
   /** Asked before anything moves when no saved plan is given; false stops the run. */
   confirm?: (run: PlannedRun) => Promise<boolean>;
   command?: string;
+  /** The state directory's lock, when the caller holds it for longer than this run (watch). */
+  lock?: Lock;
 }
 
 export interface ApplyReport {
@@ -315,13 +324,23 @@ async function readSavedPlan(planPath: string, config: Config): Promise<PlanFile
  * still be what the plan saw; otherwise apply shows what changed as a diff and refuses.
  */
 export async function runApply(config: Config, deps: EngineDeps, options: ApplyOptions = {}): Promise<ApplyReport> {
+  try {
+    return await applyUnderLock(config, deps, options);
+  } catch (error) {
+    // A full state disk surfaces in the lock, a ledger write or the last-run record: one message for all.
+    throw stateDiskFullOr(config.stateDir, error);
+  }
+}
+
+async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOptions): Promise<ApplyReport> {
   const startedAt = deps.now().toISOString();
   const saved = options.planPath ? await readSavedPlan(options.planPath, config) : undefined;
   const s5cmd = await findS5cmd(deps.env);
-  const lock = await acquireLock(config.stateDir, options.command ?? 'dualsync apply', deps.now);
+  const lock = options.lock ?? (await acquireLock(config.stateDir, options.command ?? 'dualsync apply', deps.now, deps.warn));
   try {
     const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
     const clients = createClients(config);
+    let failed = false;
     try {
       const gathered = await gatherInventory(config, ledger, clients, deps);
       // The source is not asked anything more: its sockets go back to the device's budget.
@@ -352,12 +371,18 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
       const report: ApplyReport = { run, outcome, applied: true, startedAt, finishedAt: deps.now().toISOString() };
       await writeLastRun(config.stateDir, report);
       return report;
+    } catch (error) {
+      failed = true;
+      throw error;
     } finally {
       destroyClients(clients);
-      await ledger.close();
+      // After a failed write the store may refuse to close; that must not hide why the run failed.
+      await ledger.close().catch((error: unknown) => {
+        if (!failed) throw error;
+      });
     }
   } finally {
-    await lock.release();
+    if (options.lock === undefined) await lock.release();
   }
 }
 

@@ -66,10 +66,28 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     verifiedBy: {},
   };
   const countVerified = (by: VerifiedBy) => (outcome.verifiedBy[by] = (outcome.verifiedBy[by] ?? 0) + 1);
+  // A ledger write that fails (a full state disk) stops the run: what is not recorded did not
+  // happen, so nothing may follow from it (no upload line, no purge). The hops are stopped, every
+  // task settles, and only then is the error thrown: no ledger write outlives the run.
+  let ledgerError: unknown;
+  const halt = new AbortController();
+  const hopSignal = ctx.signal ? AbortSignal.any([ctx.signal, halt.signal]) : halt.signal;
+  /** Records one event; false when the ledger could not take it (the run is then halting). */
+  const record = async (event: LedgerEvent): Promise<boolean> => {
+    if (ledgerError !== undefined) return false;
+    try {
+      await recorder.record(event);
+      return true;
+    } catch (error) {
+      ledgerError ??= error;
+      halt.abort();
+      return false;
+    }
+  };
   const fail = async (action: Action, hop: Failure['hop'], error: string) => {
     outcome.failures.push({ key: action.key, hop, error });
     if (hop !== 'purge') ctx.progress?.failed(hop);
-    await recorder.record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: hop === 'purge' ? 'upload' : hop, error });
+    await record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: hop === 'purge' ? 'upload' : hop, error });
   };
 
   const downloads = plan.actions.filter((a) => a.kind === 'download' || a.kind === 'redownload');
@@ -86,20 +104,21 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
 
   // Adopts and skips move nothing: record them first, all at once so that they share fsyncs
   // (after a reset, a plan can hold a million adopts).
-  const recorded: Promise<void>[] = [];
+  const recorded: Promise<boolean>[] = [];
   for (const action of plan.actions) {
     if (action.kind === 'adopt') {
-      recorded.push(recorder.record({ type: 'delivered', key: action.key, size: action.size, etag: action.etag, verifiedBy: 'size', adopted: true }));
+      recorded.push(record({ type: 'delivered', key: action.key, size: action.size, etag: action.etag, verifiedBy: 'size', adopted: true }));
       outcome.adopted++;
     } else if (action.kind === 'skip') {
       const known = ctx.ledgerRecord(action.key);
       const alreadyKnown = known !== undefined && known.skipReason === action.reason && known.size === action.size && known.etag === action.etag;
       if (!alreadyKnown) {
-        recorded.push(recorder.record({ type: 'skipped', key: action.key, size: action.size, etag: action.etag, reason: action.reason ?? 'unsafe key' }));
+        recorded.push(record({ type: 'skipped', key: action.key, size: action.size, etag: action.etag, reason: action.reason ?? 'unsafe key' }));
       }
     }
   }
   await Promise.all(recorded);
+  if (ledgerError !== undefined) throw ledgerError; // nothing runs yet
 
   const deliverAndPurge = async (action: Action, remote: ObjectEntry | undefined): Promise<void> => {
     const volume = action.volume!;
@@ -114,9 +133,10 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     const stagedThisVersion = known?.stage === 'staged' && known.size === action.size && known.etag === action.etag;
     if (!action.afterDownload && !stagedThisVersion) {
       // A local copy the ledger did not know (or knew as delivered before the destination lost it).
-      await recorder.record({ type: 'staged', key: action.key, size: action.size, etag: action.etag, volume, verifiedBy: 'size', again: known?.stage !== undefined });
+      if (!(await record({ type: 'staged', key: action.key, size: action.size, etag: action.etag, volume, verifiedBy: 'size', again: known?.stage !== undefined }))) return;
     }
-    await recorder.record({ type: 'delivered', key: action.key, size: action.size, etag: action.etag, verifiedBy: check.verifiedBy, again: known?.stage === 'delivered' || known?.stage === 'purged' });
+    // Never purged without a recorded delivery (invariant 1).
+    if (!(await record({ type: 'delivered', key: action.key, size: action.size, etag: action.etag, verifiedBy: check.verifiedBy, again: known?.stage === 'delivered' || known?.stage === 'purged' }))) return;
     countVerified(check.verifiedBy);
     outcome.uploaded.count++;
     outcome.uploaded.bytes += action.size;
@@ -136,7 +156,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
         return;
       }
     }
-    await recorder.record({ type: 'purged', key: action.key, size: action.size, etag: action.etag });
+    if (!(await record({ type: 'purged', key: action.key, size: action.size, etag: action.etag }))) return;
     outcome.purged.count++;
     outcome.purged.bytes += action.size;
   };
@@ -186,7 +206,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       s5cmd: ctx.s5cmd,
       args: s5cmdGlobalArgs(config.destination, uploadHop.workers),
       env: s5cmdEnv(config.destination, ctx.env),
-      signal: ctx.signal,
+      signal: hopSignal,
       onSuccess: (result: S5Success) => {
         const action = uploadByLocal.get(result.source);
         if (!action) return;
@@ -207,7 +227,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       s5cmd: ctx.s5cmd,
       args: s5cmdGlobalArgs(config.source, downloadHop.workers),
       env: s5cmdEnv(config.source, ctx.env),
-      signal: ctx.signal,
+      signal: hopSignal,
       onSuccess: (result: S5Success) => {
         feedNext();
         const action = downloadByTemp.get(result.destination);
@@ -256,7 +276,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
         etagComparable: 'etagComparable' in check ? check.etagComparable : undefined,
         again: known?.size === action.size && known.etag === action.etag && known.stage !== undefined,
       };
-      await recorder.record(event);
+      if (!(await record(event))) return; // not recorded: its upload must not start
       countVerified(check.verifiedBy);
       outcome.downloaded.count++;
       outcome.downloaded.bytes += action.size;
@@ -285,6 +305,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   await Promise.all(failedUploads.map((a) => fail(a, 'upload', uploadErrors.get(a.key) ?? (uploadResult ? hopEndedWithout(uploadResult) : 'not started'))));
   await recorder.flush();
   await removeEmptyFolders(purgedFrom);
+  if (ledgerError !== undefined) throw ledgerError;
   return outcome;
 }
 

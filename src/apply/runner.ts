@@ -24,9 +24,36 @@ export interface HopRunResult {
 }
 
 /**
+ * The s5cmd processes running now. They run in process groups of their own (see HopRunner), so a
+ * signal to dualsync's group does not reach them, and nothing kills them when dualsync dies:
+ * `killRunningHops` does, from the CLI's exit hook.
+ */
+const running = new Set<number>();
+
+/**
+ * Kills every s5cmd still running, at once and synchronously (it may be called from an 'exit'
+ * handler). What was in flight is redone by the next run.
+ */
+export function killRunningHops(signal: NodeJS.Signals = 'SIGKILL'): void {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, signal); // its whole group: s5cmd leads one of its own
+    } catch {
+      // already gone
+    }
+  }
+  running.clear();
+}
+
+/**
  * One long-lived `s5cmd --json run` for one hop. Lines written with `send` run as they arrive
  * (s5cmd reads its standard input line by line), so apply can feed each upload as soon as its
  * download is verified. Credentials travel in `env` only, never in the argument list.
+ *
+ * s5cmd runs detached, in a process group of its own: Ctrl-C on a terminal signals the whole
+ * foreground group, and s5cmd would die on it with every transfer in flight, while dualsync
+ * promises to finish the cycle. So only dualsync decides when s5cmd stops: through `signal`
+ * (a second Ctrl-C), or `killRunningHops` when dualsync exits.
  */
 export class HopRunner {
   readonly #process;
@@ -44,7 +71,10 @@ export class HopRunner {
       reject: false,
       cancelSignal: options.signal,
       forceKillAfterDelay: 5000,
+      detached: true,
     });
+    const pid = this.#process.pid;
+    if (pid !== undefined) running.add(pid);
     const failures: S5Failure[] = [];
     const otherErrors: string[] = [];
     const stdoutDone = new Promise<void>((resolve) => {
@@ -70,12 +100,15 @@ export class HopRunner {
     });
     // A broken pipe on stdin (s5cmd died) shows up in the exit result; do not crash on it.
     this.#process.stdin!.on('error', () => undefined);
-    this.#done = Promise.all([this.#process, stdoutDone, stderrDone]).then(([result]) => ({
-      exitCode: result.exitCode,
-      failures,
-      otherErrors,
-      signal: result.signal ?? undefined,
-    }));
+    this.#done = Promise.all([this.#process, stdoutDone, stderrDone]).then(([result]) => {
+      if (pid !== undefined) running.delete(pid);
+      return {
+        exitCode: result.exitCode,
+        failures,
+        otherErrors,
+        signal: result.signal ?? undefined,
+      };
+    });
   }
 
   /** Queues one run-file line (without its newline). */

@@ -18,7 +18,7 @@ export interface StatusReport {
   etagNotComparable: number;
   volumes: (VolumeInfo & { stagedBytes: number; stagedFiles: number })[];
   lastRun?: Record<string, unknown>;
-  lock?: { pid: number; host: string; startedAt: string; command: string };
+  lock?: { pid: number; host: string; startedAt: string; command: string; lastCycle?: { number: number; endedAt: string; result: string } };
 }
 
 /** Folds ledger records into the counts status shows. Pure. */
@@ -75,6 +75,14 @@ export function renderStatus(report: StatusReport, options: { limit?: number } =
   } else {
     out.push('Last run: none yet.');
   }
-  if (report.lock) out.push(`Running now: ${report.lock.command} (pid ${report.lock.pid} on ${report.lock.host}, since ${report.lock.startedAt}).`);
+  if (report.lock) out.push(runningLine(report.lock));
   return `${out.join('\n')}\n`;
+}
+
+/** Who holds the lock now; `watch` holds it between cycles too, so its last cycle is shown. */
+function runningLine(lock: NonNullable<StatusReport['lock']>): string {
+  const who = `pid ${lock.pid} on ${lock.host}, since ${lock.startedAt}`;
+  if (!lock.command.startsWith('dualsync watch')) return `Running now: ${lock.command} (${who}).`;
+  const last = lock.lastCycle ? `last cycle #${lock.lastCycle.number} ended ${lock.lastCycle.endedAt}: ${lock.lastCycle.result}` : 'first cycle still running';
+  return `Running now: watch running (${who}; ${last}).`;
 }

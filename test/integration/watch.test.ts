@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listAll, md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
 import { makeSite } from './site.ts';
+import { LedgerStore } from '../../src/ledger/store.ts';
 
 const pair = useMinioPair();
 
@@ -39,5 +40,39 @@ describe('watch', () => {
     expect(result.exitCode, String(result.stdout) + String(result.stderr)).toBe(0);
     await expect(access(join(site.stateDir, 'lock'))).rejects.toThrow();
     expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(await md5OfBucket(pair.edge, site.sourceBucket));
+  });
+
+  it('holds the lock between cycles: apply and reset refuse naming it, status shows it; after SIGINT apply works', async () => {
+    const site = await makeSite(pair);
+    await putObjects(pair.edge, site.sourceBucket, [{ key: 'first.txt', body: 'one' }]);
+    const child = site.spawn('watch', '--interval', '10m');
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    try {
+      // Idle between cycles: the first cycle has ended and the next is ten minutes away.
+      await waitFor(async () => /cycle 1: /.test(stdout), 30_000);
+      const names = new RegExp(`dualsync watch, pid ${child.pid} on .*, since \\d{4}-`);
+      const apply = await site.cli('apply', '--auto-approve');
+      expect(apply.exitCode, apply.stdout + apply.stderr).toBe(1);
+      expect(apply.stderr).toMatch(names);
+      const reset = await site.cli('reset', '--yes');
+      expect(reset.exitCode, reset.stdout + reset.stderr).toBe(1);
+      expect(reset.stderr).toMatch(names);
+      const ledger = await LedgerStore.open(site.stateDir);
+      expect(ledger.get('first.txt')?.stage, 'reset went through under watch').toBeDefined();
+      await ledger.close();
+      const status = await site.cli('status');
+      expect(status.stdout).toMatch(new RegExp(`watch running \\(pid ${child.pid} on .*, since .*; last cycle #1 ended .*: \\d+ change\\(s\\) applied\\)`));
+    } finally {
+      child.kill('SIGINT');
+    }
+    const result = await child;
+    expect(result.exitCode, String(result.stdout) + String(result.stderr)).toBe(0);
+    await expect(access(join(site.stateDir, 'lock'))).rejects.toThrow();
+    await putObjects(pair.edge, site.sourceBucket, [{ key: 'second.txt', body: 'two' }]);
+    const apply = await site.cli('apply', '--auto-approve');
+    expect(apply.exitCode, apply.stdout + apply.stderr).toBe(0);
+    expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(await md5OfBucket(pair.edge, site.sourceBucket));
+    expect((await site.cli('status')).stdout).not.toMatch(/Running now/);
   });
 });

@@ -1,8 +1,10 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquireLock, lockHolder } from '../../src/apply/lock.ts';
+import { acquireLock, lockHolder, processesHolding } from '../../src/apply/lock.ts';
 
 describe('state directory lock', () => {
   it('a second taker is refused with the holder named; after release it is free', async () => {
@@ -29,5 +31,76 @@ describe('state directory lock', () => {
     const dir = await mkdtemp(join(tmpdir(), 'lock-'));
     await writeFile(join(dir, 'lock'), JSON.stringify({ pid: 2 ** 30, host: 'another-host', startedAt: '2026-01-01T00:00:00Z', command: 'dualsync watch' }));
     await expect(acquireLock(dir, 'dualsync apply')).rejects.toThrow(/another-host/);
+  });
+
+  it('the lock appears complete or not at all: linked from a temporary file, none left behind, held open by its holder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const lock = await acquireLock(dir, 'dualsync apply');
+    expect(await readdir(dir)).toEqual(['lock']);
+    expect(JSON.parse(await readFile(join(dir, 'lock'), 'utf8'))).toMatchObject({ pid: process.pid, command: 'dualsync apply' });
+    expect(await processesHolding(join(dir, 'lock'))).toContain(process.pid);
+    await lock.release();
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('the temporary lock file of a run killed before it linked its lock is removed by the next taker', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    await writeFile(join(dir, `lock.${2 ** 30}.1.tmp`), '{"pid":1073741824}');
+    const lock = await acquireLock(dir, 'dualsync apply');
+    expect(await readdir(dir)).toEqual(['lock']);
+    await lock.release();
+  });
+
+  for (const [situation, contents] of [
+    ['an empty lock file (created, then the disk was full or the power went)', ''],
+    ['a garbage lock file', '{"pid": 12\u0000\u0000 torn'],
+  ] as const) {
+    it(`${situation} that no process holds is taken over, with a warning`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+      await writeFile(join(dir, 'lock'), contents);
+      const warnings: string[] = [];
+      const lock = await acquireLock(dir, 'dualsync watch', undefined, (message) => warnings.push(message));
+      expect(JSON.parse(await readFile(join(dir, 'lock'), 'utf8'))).toMatchObject({ pid: process.pid, command: 'dualsync watch' });
+      expect(warnings.join('\n')).toMatch(/took over the (empty|unreadable) lock file .*no process holds it/);
+      await lock.release();
+    });
+  }
+
+  it('an empty lock file that a live process holds open is refused, naming that process', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const path = join(dir, 'lock');
+    await writeFile(path, '');
+    const fd = openSync(path, 'r');
+    const holder = spawn('sleep', ['30'], { stdio: ['ignore', fd, 'ignore'] });
+    closeSync(fd);
+    try {
+      await expect(acquireLock(dir, 'dualsync apply')).rejects.toThrow(new RegExp(`empty lock file .* pid ${holder.pid} \\(sleep 30\\) holds open`));
+    } finally {
+      holder.kill();
+      await new Promise((resolve) => holder.once('exit', resolve));
+    }
+    const lock = await acquireLock(dir, 'dualsync apply');
+    await lock.release();
+  });
+
+  it('a lock emptied under a live holder is not taken over', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const first = await acquireLock(dir, 'dualsync watch');
+    await truncate(join(dir, 'lock'), 0);
+    await expect(acquireLock(dir, 'dualsync apply')).rejects.toThrow(new RegExp(`pid ${process.pid} .* holds open`));
+    await first.release();
+  });
+
+  it('watch notes its last cycle in the lock it keeps: renamed into place, still held, still refused to others', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const lock = await acquireLock(dir, 'dualsync watch');
+    const lastCycle = { number: 3, endedAt: '2026-01-01T00:10:00.000Z', result: 'in sync' };
+    await lock.update({ lastCycle });
+    expect(await readdir(dir)).toEqual(['lock']);
+    expect(await lockHolder(dir)).toMatchObject({ pid: process.pid, command: 'dualsync watch', lastCycle });
+    expect(await processesHolding(join(dir, 'lock'))).toContain(process.pid);
+    await expect(acquireLock(dir, 'dualsync reset')).rejects.toThrow(new RegExp(`dualsync watch, pid ${process.pid}`));
+    await lock.release();
+    expect(await readdir(dir)).toEqual([]);
   });
 });

@@ -6,6 +6,8 @@ import { runApply, type PlannedRun } from '../../engine.ts';
 import { renderPlan, planToJson } from '../../view/plan.ts';
 import { applyToJson, renderApplyOutcome } from '../../view/apply.ts';
 import { userError } from '../../errors.ts';
+import { onStopSignals, type StopSignals } from '../signals.ts';
+import type { Config } from '../../model/index.ts';
 
 export class ApplyCommand extends BaseCommand {
   static override paths = [['apply']];
@@ -20,6 +22,9 @@ export class ApplyCommand extends BaseCommand {
       Both hops run at once: each object's upload starts as soon as its download is verified.
       Every object is verified (size; and MD5/ETag with \`verify: etag\`) and recorded in the
       ledger; a staged copy is purged only after the destination copy is verified.
+
+      Ctrl-C or SIGTERM: the apply finishes what it planned (nothing new is planned), the lock is
+      released. A second Ctrl-C stops the transfers at once (what was in flight is redone next time).
 
       Exit codes: 0 all done, 1 an error or at least one object failed (the next run retries it).
     `,
@@ -42,8 +47,19 @@ export class ApplyCommand extends BaseCommand {
         hint: 'review with `dualsync plan --out plan.json` and run `dualsync apply plan.json`, or pass --auto-approve',
       });
     }
-    const deps = engineDeps(this.context, { progress: !this.json });
+    const signals = onStopSignals(this.context.stderr, 'finishing this apply');
+    try {
+      return await this.apply(config, interactive, signals);
+    } finally {
+      signals.dispose();
+    }
+  }
+
+  async apply(config: Config, interactive: boolean, signals: StopSignals): Promise<number> {
+    const deps = engineDeps(this.context, { progress: !this.json, signal: signals.abort });
     const confirm = async (run: PlannedRun): Promise<boolean> => {
+      // Stopped while the plan was made: nothing has moved yet, so nothing is started.
+      if (signals.stop.aborted) return false;
       if (!this.json) this.context.stdout.write(renderPlan(run.plan, { limit: 20, color: this.color && interactive }));
       if (run.plan.summary.noChanges) return false;
       if (this.autoApprove) return true;

@@ -54,7 +54,8 @@ export class ResetCommand extends BaseCommand {
       or the state directory is touched. \`--keep-staged\` leaves the staged files in place.
 
       It shows what it will do first and asks for "yes" (on a terminal), unless \`--yes\` is given.
-      It refuses while another dualsync holds the lock.
+      It refuses while another dualsync holds the lock (a running \`watch\` holds it between its
+      cycles too): stop that first.
 
       After a reset dualsync remembers nothing it moved: the next plan lists everything again.
       Objects the destination already holds (same size and ETag) are adopted without moving;

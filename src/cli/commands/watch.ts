@@ -3,10 +3,13 @@ import { BaseCommand } from '../base.ts';
 import { engineDeps, loadConfigFor } from '../context.ts';
 import { runApply } from '../../engine.ts';
 import { parseDuration } from '../../config/units.ts';
-import { watchLoop } from '../../watch/loop.ts';
+import { backoffMs, watchLoop, type CycleResult } from '../../watch/loop.ts';
+import { acquireLock, type Lock } from '../../apply/lock.ts';
+import type { Config } from '../../model/index.ts';
 import { applySummaryLine, renderApplyOutcome } from '../../view/apply.ts';
 import { summaryLine } from '../../view/plan.ts';
-import { userError } from '../../errors.ts';
+import { describeError, isDualsyncError, userError } from '../../errors.ts';
+import { onStopSignals } from '../signals.ts';
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -32,6 +35,9 @@ export class WatchCommand extends BaseCommand {
       Failed objects are retried next cycle; errors back off exponentially with jitter; an error
       that a retry cannot fix (wrong credentials, a broken ledger) stops the loop with exit 1.
 
+      watch holds the state directory's lock for its whole life, also between cycles: \`apply\` and
+      \`reset\` refuse while it runs, and \`status\` shows it with its last cycle.
+
       Ctrl-C or SIGTERM: the current cycle finishes, the lock is released, exit 0. A second
       Ctrl-C stops the transfers at once (what was in flight is redone next time).
     `,
@@ -55,47 +61,83 @@ export class WatchCommand extends BaseCommand {
         throw userError('E_USAGE', `--interval: ${(error as Error).message}`, { hint: 'write a duration such as 30s, 5m or 1h' });
       }
     }
-    const stop = new AbortController();
-    const abort = new AbortController();
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (!stop.signal.aborted) {
-        this.context.stderr.write(`\n${signal}: finishing the current cycle (again to stop at once)\n`);
-        stop.abort();
-      } else {
-        abort.abort();
-      }
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    const signals = onStopSignals(this.context.stderr, 'finishing the current cycle');
     const log = (line: string) => this.context.stdout.write(`[${new Date().toISOString()}] ${line}\n`);
     try {
-      const summary = await watchLoop({
-        intervalMs,
-        once: this.once,
-        stop: stop.signal,
-        random: Math.random,
-        sleep,
-        log,
-        cycle: async () => {
-          const deps = engineDeps(this.context, { progress: true, signal: abort.signal });
-          const report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch' });
-          deps.progressView?.finish();
-          if (!report.outcome) {
-            log(summaryLine(report.run.plan));
-            return { changes: 0, failures: 0 };
-          }
-          const outcome = report.outcome;
-          if (outcome.failures.length > 0) this.context.stdout.write(renderApplyOutcome(outcome));
-          else log(applySummaryLine(outcome));
-          const changes = outcome.downloaded.count + outcome.uploaded.count + outcome.purged.count + outcome.adopted;
-          return { changes, failures: outcome.failures.length };
-        },
-      });
+      // Held for the whole life of watch, not per cycle: between cycles no apply or reset may
+      // change the ledger under it, and status names it.
+      const lock = await this.takeLock(config, intervalMs, signals.stop, log);
+      if (!lock) return 0;
+      let summary;
+      try {
+        let cycleNumber = 0;
+        summary = await watchLoop({
+          intervalMs,
+          once: this.once,
+          stop: signals.stop,
+          random: Math.random,
+          sleep,
+          log,
+          cycle: async () => {
+            const number = ++cycleNumber;
+            let result = 'stopped';
+            try {
+              const counts = await this.cycle(config, lock, signals.abort, log);
+              result = counts.failures > 0 ? `${counts.failures} object(s) failed` : counts.changes === 0 ? 'in sync' : `${counts.changes} change(s) applied`;
+              return counts;
+            } catch (error) {
+              result = `error: ${describeError(error)}`;
+              throw error;
+            } finally {
+              await lock.update({ lastCycle: { number, endedAt: new Date().toISOString(), result } }).catch((error: unknown) => {
+                this.context.stderr.write(`Warning: could not note the cycle in the lock: ${describeError(error)}\n`);
+              });
+            }
+          },
+        });
+      } finally {
+        await lock.release();
+      }
       if (summary.fatal) throw summary.fatal;
       return this.once && summary.failedCycles > 0 ? 1 : 0;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      signals.dispose();
     }
+  }
+
+  /** One plan-and-apply cycle under the lock watch holds. */
+  async cycle(config: Config, lock: Lock, abort: AbortSignal, log: (line: string) => void): Promise<CycleResult> {
+    const deps = engineDeps(this.context, { progress: true, signal: abort });
+    const report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch', lock });
+    deps.progressView?.finish();
+    if (!report.outcome) {
+      log(summaryLine(report.run.plan));
+      return { changes: 0, failures: 0 };
+    }
+    const outcome = report.outcome;
+    if (outcome.failures.length > 0) this.context.stdout.write(renderApplyOutcome(outcome));
+    else log(applySummaryLine(outcome));
+    const changes = outcome.downloaded.count + outcome.uploaded.count + outcome.purged.count + outcome.adopted;
+    return { changes, failures: outcome.failures.length };
+  }
+
+  /**
+   * Takes the state directory's lock for the life of watch. Another holder ends watch at once
+   * (it names who); a full state disk is waited out, backing off, since freeing space fixes it.
+   * Undefined when stopped while waiting.
+   */
+  async takeLock(config: Config, intervalMs: number, stop: AbortSignal, log: (line: string) => void): Promise<Lock | undefined> {
+    const warn = (message: string) => this.context.stderr.write(`Warning: ${message}\n`);
+    for (let failures = 1; !stop.aborted; failures++) {
+      try {
+        return await acquireLock(config.stateDir, 'dualsync watch', () => new Date(), warn);
+      } catch (error) {
+        if (!isDualsyncError(error) || !error.retryable) throw error;
+        const wait = backoffMs(intervalMs, failures, Math.max(intervalMs, 15 * 60_000), Math.random);
+        log(`cannot take the lock: ${error.message}; retrying in ${Math.round(wait / 1000)}s`);
+        await sleep(wait, stop);
+      }
+    }
+    return undefined;
   }
 }

@@ -1,0 +1,176 @@
+/**
+ * Stop signals as an operator sends them: Ctrl-C on a terminal signals the whole foreground
+ * process group, not dualsync alone. The real CLI runs here as the leader of its own group, and
+ * SIGINT goes to the group (`kill -INT -PGID`), mid-transfer through a slowed upload link.
+ * Expected: the s5cmd children are not in that group, so the first Ctrl-C lets the apply finish
+ * and every object arrives; a second one stops at once, kills the children, and leaves a ledger
+ * from which the next run finishes the rest.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { cleanup, md5, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
+import { startToxiproxy, type ToxiProxy, type ToxiproxyServer } from '../harness/toxiproxy.ts';
+import { LedgerStore } from '../../src/ledger/store.ts';
+import { makeSite, type Site } from './site.ts';
+
+const repoRoot = new URL('../..', import.meta.url).pathname;
+const MiB = 1024 * 1024;
+
+let pair: MinioPair;
+let toxiproxy: ToxiproxyServer;
+let cloud: ToxiProxy;
+const report: string[] = [];
+
+beforeAll(async () => {
+  pair = await startPair();
+  toxiproxy = await startToxiproxy();
+  cloud = await toxiproxy.proxy('cloud', pair.cloud.endpoint);
+});
+afterAll(async () => {
+  console.log(['stop signals to the whole process group:', ...report].join('\n'));
+  await toxiproxy?.stop();
+  await pair?.stop();
+  await cleanup();
+});
+
+/** bin/dualsync as the leader of a process group of its own, as a shell starts a foreground job. */
+function spawnGroupLeader(site: Site, ...args: string[]) {
+  return execa(process.execPath, [join(repoRoot, 'bin/dualsync'), ...args, '-c', site.configPath], {
+    env: site.env as Record<string, string>,
+    extendEnv: false,
+    reject: false,
+    detached: true,
+  });
+}
+
+/** Live processes whose parent is `pid` (from /proc/PID/stat). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid && fields[0] !== 'Z') children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until dualsync runs both hops' s5cmd, and gives the transfers a moment to get going. */
+async function waitForTransfers(pid: number): Promise<number[]> {
+  for (let i = 0; ; i++) {
+    expect(i, 's5cmd never started').toBeLessThan(600);
+    const children = childrenOf(pid);
+    if (children.length >= 2) {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      return children;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function seed(count: number): { key: string; body: Buffer }[] {
+  return Array.from({ length: count }, (_, i) => ({ key: `signals/obj-${i}.bin`, body: randomBytes(MiB) }));
+}
+
+describe('a stop signal to the whole process group', () => {
+  it('the first Ctrl-C lets the apply finish: every object is delivered, none fails', async () => {
+    const site = await makeSite(pair, { volumes: 1, destinationEndpoint: cloud.endpoint, transfer: ['workers: 4'] });
+    const seeded = seed(8);
+    await putObjects(pair.edge, site.sourceBucket, seeded);
+    await cloud.addToxic({ name: 'slow', type: 'bandwidth', stream: 'upstream', attributes: { rate: 1000 } });
+    try {
+      const child = spawnGroupLeader(site, 'apply', '--auto-approve');
+      await waitForTransfers(child.pid!);
+      const deliveredBefore = (await md5OfBucket(pair.cloud, site.destinationBucket)).size;
+      expect(deliveredBefore, 'the signal came after the apply had finished').toBeLessThan(seeded.length);
+      process.kill(-child.pid!, 'SIGINT');
+      const result = await child;
+      const output = `${String(result.stdout)}\n${String(result.stderr)}`;
+      expect(result.exitCode, output).toBe(0);
+      expect(String(result.stderr)).toMatch(/SIGINT: finishing this apply/);
+      expect(output).not.toMatch(/failure|s5cmd exited|was stopped/i);
+      expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(new Map(seeded.map((o) => [o.key, md5(o.body)])));
+      report.push(`  one SIGINT to the group with ${deliveredBefore} of ${seeded.length} delivered: the apply finished, ${seeded.length} of ${seeded.length} delivered, exit 0`);
+    } finally {
+      await cloud.reset();
+    }
+    const again = await site.cli('plan', '--json');
+    expect(JSON.parse(again.stdout).summary.noChanges).toBe(true);
+  });
+
+  it('a second Ctrl-C stops at once, kills s5cmd, and the next run finishes the rest', async () => {
+    const site = await makeSite(pair, { volumes: 1, destinationEndpoint: cloud.endpoint, transfer: ['workers: 4'] });
+    const seeded = seed(8);
+    await putObjects(pair.edge, site.sourceBucket, seeded);
+    await cloud.addToxic({ name: 'slow', type: 'bandwidth', stream: 'upstream', attributes: { rate: 300 } });
+    let stoppedAfterMs: number;
+    try {
+      const child = spawnGroupLeader(site, 'apply', '--auto-approve');
+      const s5cmds = await waitForTransfers(child.pid!);
+      process.kill(-child.pid!, 'SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const secondAt = performance.now();
+      process.kill(-child.pid!, 'SIGINT');
+      const result = await child;
+      stoppedAfterMs = performance.now() - secondAt;
+      const output = `${String(result.stdout)}\n${String(result.stderr)}`;
+      expect(stoppedAfterMs, output).toBeLessThan(10_000);
+      expect(result.exitCode, output).toBe(1);
+      expect(String(result.stderr)).toMatch(/stopping the transfers now/);
+      expect(output).not.toMatch(/\n\s+at |Internal error|assertion failed/);
+      expect(s5cmds.filter(alive), 's5cmd outlived the stop').toEqual([]);
+      // Not everything went through at 300 kB/s, so the stop did cut something short.
+      expect((await md5OfBucket(pair.cloud, site.destinationBucket)).size).toBeLessThan(seeded.length);
+    } finally {
+      await cloud.reset();
+    }
+    // The ledger reads, the lock is free, and the next run delivers the rest.
+    const ledger = await LedgerStore.open(site.stateDir);
+    await ledger.close();
+    const next = await site.cli('apply', '--auto-approve');
+    expect(next.exitCode, next.stdout + next.stderr).toBe(0);
+    expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(new Map(seeded.map((o) => [o.key, md5(o.body)])));
+    const again = await site.cli('plan', '--json');
+    expect(JSON.parse(again.stdout).summary.noChanges).toBe(true);
+    report.push(`  a second SIGINT to the group: stopped ${Math.round(stoppedAfterMs)} ms later, exit 1, no s5cmd left; the next apply delivered the rest`);
+  });
+
+  it('watch: the first Ctrl-C to the group lets the current cycle finish, then it exits 0 and frees the lock', async () => {
+    const site = await makeSite(pair, { volumes: 1, destinationEndpoint: cloud.endpoint, transfer: ['workers: 4'] });
+    const seeded = seed(8);
+    await putObjects(pair.edge, site.sourceBucket, seeded);
+    await cloud.addToxic({ name: 'slow', type: 'bandwidth', stream: 'upstream', attributes: { rate: 1000 } });
+    try {
+      const child = spawnGroupLeader(site, 'watch', '--interval', '10m');
+      await waitForTransfers(child.pid!);
+      process.kill(-child.pid!, 'SIGINT');
+      const result = await child;
+      const output = `${String(result.stdout)}\n${String(result.stderr)}`;
+      expect(result.exitCode, output).toBe(0);
+      expect(String(result.stderr)).toMatch(/SIGINT: finishing the current cycle/);
+      expect(String(result.stdout)).toMatch(/cycle 1: \d+ change\(s\) applied/);
+      expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(new Map(seeded.map((o) => [o.key, md5(o.body)])));
+      report.push(`  watch, one SIGINT to the group mid-cycle: the cycle finished, ${seeded.length} of ${seeded.length} delivered, exit 0`);
+    } finally {
+      await cloud.reset();
+    }
+    expect((await site.cli('status')).stdout).not.toMatch(/Running now/);
+  });
+});

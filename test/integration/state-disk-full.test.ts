@@ -1,0 +1,146 @@
+/**
+ * A full state directory: the state directory is a 12 KiB tmpfs of its own (the tests run as
+ * root; where mounting is not permitted these tests show as skipped, never as passed). Expected:
+ * one clear error naming the state directory and its mount, no stack and no unhandled rejection,
+ * no lock left behind (and never an empty one), nothing purged without a recorded delivery, and
+ * the next run, once there is room, finishes the rest.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmdirSync } from 'node:fs';
+import { access, mkdir, readdir, rm, statfs, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { cleanup, listAll, md5, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
+import { LedgerStore } from '../../src/ledger/store.ts';
+import { localPath } from '../../src/plan/keys.ts';
+import { makeSite, type Site } from './site.ts';
+
+function mountTmpfs(dir: string, size: string): boolean {
+  return spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' }).status === 0;
+}
+
+function unmount(dir: string): void {
+  if (spawnSync('umount', [dir], { stdio: 'ignore' }).status !== 0) spawnSync('umount', ['-l', dir], { stdio: 'ignore' });
+}
+
+/** Whether this machine lets the tests mount a tmpfs; decides whether the tests run, so it runs at load. */
+const CAN_MOUNT = (() => {
+  const probe = mkdtempSync(join(tmpdir(), 'dualsync-mount-probe-'));
+  try {
+    if (!mountTmpfs(probe, '1m')) return false;
+    unmount(probe);
+    return true;
+  } finally {
+    rmdirSync(probe);
+  }
+})();
+
+const mounted = new Set<string>();
+let pair: MinioPair;
+const report: string[] = [];
+
+beforeAll(async () => {
+  pair = await startPair();
+});
+afterAll(async () => {
+  for (const dir of mounted) unmount(dir);
+  console.log([`full state directory (${CAN_MOUNT ? '12 KiB tmpfs' : 'no mount permitted: not tried'}):`, ...report].join('\n'));
+  await pair?.stop();
+  await cleanup();
+});
+
+/** A site whose state directory is a 12 KiB tmpfs of its own. */
+async function smallStateSite(): Promise<Site> {
+  const site = await makeSite(pair, { volumes: 1, transfer: ['workers: 8', 'purgeAfterUpload: true'] });
+  await mkdir(site.stateDir);
+  expect(mountTmpfs(site.stateDir, '12k'), `mount -t tmpfs on ${site.stateDir}`).toBe(true);
+  mounted.add(site.stateDir);
+  return site;
+}
+
+function seed(count: number): { key: string; body: Buffer }[] {
+  return Array.from({ length: count }, (_, i) => ({ key: `state/obj-${String(i).padStart(3, '0')}.bin`, body: randomBytes(1024) }));
+}
+
+async function filesIn(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => !e.isDirectory()).map((e) => relative(dir, join(e.parentPath, e.name)));
+}
+
+function expectOneClearError(output: string, site: Site): void {
+  expect(output).toContain(`Error: the state directory's disk is full: ${site.stateDir} on ${site.stateDir} (tmpfs`);
+  expect(output).toMatch(/free space there/);
+  expect(output).not.toMatch(/\n\s+at |Internal error|assertion failed|used after close|Unhandled|E_LEDGER_WRITE/);
+}
+
+describe.skipIf(!CAN_MOUNT)('a full state directory (a 12 KiB tmpfs)', () => {
+  it('the ledger fills mid-apply: one clear error, a clean stop, no lock left, nothing purged unrecorded; the next run finishes', async () => {
+    const site = await smallStateSite();
+    const seeded = seed(60);
+    await putObjects(pair.edge, site.sourceBucket, seeded);
+    const result = await site.spawn('apply', '--auto-approve');
+    const output = `${String(result.stdout)}\n${String(result.stderr)}`;
+    expect(result.exitCode, output).toBe(1);
+    expectOneClearError(String(result.stderr), site);
+    report.push(...String(result.stderr).split('\n').filter((line) => /^(Error|Hint):/.test(line)).map((line) => `  ${line}`));
+    expect((await filesIn(site.stateDir)).filter((f) => f.startsWith('lock')), 'a lock or its temporary file was left behind').toEqual([]);
+
+    // Every copy gone from the volume that the destination holds has its delivery recorded.
+    const ledger = await LedgerStore.open(site.stateDir);
+    const atDestination = new Set((await listAll(pair.cloud, site.destinationBucket)).map((o) => o.key));
+    let purgedRecorded = 0;
+    for (const object of seeded) {
+      const staged = await access(localPath(site.volumes[0]!, object.key)).then(() => true, () => false);
+      const stage = ledger.get(object.key)?.stage;
+      if (!staged && atDestination.has(object.key)) {
+        expect(['delivered', 'purged'], `${object.key}: purged without a recorded delivery`).toContain(stage);
+        purgedRecorded++;
+      }
+    }
+    await ledger.close();
+    expect(atDestination.size, 'the ledger filled before anything was delivered: the test proves little').toBeGreaterThan(0);
+    expect(atDestination.size, 'the state disk never filled').toBeLessThanOrEqual(seeded.length);
+
+    // Room comes back: the next runs finish, and a last plan has nothing to do.
+    expect(spawnSync('mount', ['-o', 'remount,size=4m', site.stateDir]).status).toBe(0);
+    let applies = 0;
+    for (; applies < 3; applies++) {
+      const plan = JSON.parse((await site.cli('plan', '--json')).stdout) as { summary: { noChanges: boolean } };
+      if (plan.summary.noChanges) break;
+      const applied = await site.cli('apply', '--auto-approve');
+      expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+    }
+    expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(new Map(seeded.map((o) => [o.key, md5(o.body)])));
+    report.push(`  ledger full mid-apply: exit 1 with one clear error; ${atDestination.size} of ${seeded.length} at the destination, ${purgedRecorded} of them purged and all recorded; ${applies} apply(s) after the room came back`);
+  });
+
+  it('no room even for the lock: one clear error and no empty lock left, so the next run starts once there is room', async () => {
+    const site = await smallStateSite();
+    const seeded = seed(3);
+    await putObjects(pair.edge, site.sourceBucket, seeded);
+    const space = await statfs(site.stateDir);
+    await writeFile(join(site.stateDir, 'filler'), Buffer.alloc(space.bavail * space.bsize));
+    const result = await site.spawn('apply', '--auto-approve');
+    expect(result.exitCode, `${String(result.stdout)}\n${String(result.stderr)}`).toBe(1);
+    expectOneClearError(String(result.stderr), site);
+    expect(await filesIn(site.stateDir)).toEqual(['filler']);
+
+    await rm(join(site.stateDir, 'filler'));
+    const applied = await site.cli('apply', '--auto-approve');
+    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+    expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(new Map(seeded.map((o) => [o.key, md5(o.body)])));
+    report.push('  no room for the lock: exit 1 with one clear error, no lock file left; the next run went through');
+  });
+
+  it('an empty lock that an older version or a crash left is taken over, with a warning', async () => {
+    const site = await smallStateSite();
+    const seeded = seed(2);
+    await putObjects(pair.edge, site.sourceBucket, seeded);
+    await writeFile(join(site.stateDir, 'lock'), '');
+    const applied = await site.cli('apply', '--auto-approve');
+    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+    expect(applied.stderr).toMatch(/took over the empty lock file .*no process holds it/);
+    expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(new Map(seeded.map((o) => [o.key, md5(o.body)])));
+  });
+});
