@@ -70,7 +70,7 @@ describe('a volume belongs to one state directory', () => {
     expect(aPlan.stdout).toMatch(/upload deferred|deferred to a later upload/);
     const reset = await a.cli('reset', '--yes');
     expect(reset.exitCode, reset.stdout + reset.stderr).toBe(0);
-    expect(reset.stdout).toMatch(/Reset complete/);
+    expect(reset.stdout).toMatch(/3 staged file\(s\) .* removed; 2 volume\(s\) released/);
 
     const bApply = await b.cli('apply', '--auto-approve');
     expect(bApply.exitCode, bApply.stdout + bApply.stderr).toBe(0);
@@ -147,7 +147,7 @@ describe('the state directory stays outside the volumes', () => {
     await symlink(inside, link);
     const text = await readFile(site.configPath, 'utf8');
     await writeFile(site.configPath, text.replace(`stateDir: ${site.stateDir}`, `stateDir: ${link}`));
-    for (const command of [['validate'], ['apply', '--auto-approve']]) {
+    for (const command of [['validate'], ['apply', '--auto-approve'], ['reset', '--yes']]) {
       const refused = await site.cli(...command);
       expect(refused.exitCode, command.join(' ')).toBe(1);
       expect(refused.stderr).toContain(`stateDir: the state directory (really ${inside}) is inside volume ${site.volumes[0]}`);
