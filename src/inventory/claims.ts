@@ -111,13 +111,13 @@ export async function refuseForeignClaims(states: ClaimState[], config: Config):
   const owners = [...new Set(foreign.map((state) => state.claim.config))];
   const ownerConfig = owners.length === 1 ? owners[0]! : "<the owner's config>";
   const subject = foreign.length === 1 ? `staging volume ${foreign[0]!.root} belongs` : `${foreign.length} staging volumes belong`;
-  throw userError('E_VOLUME_CLAIMED', `${subject} to another state directory, not to ${resolve(config.stateDir)}; refusing to use it`, {
+  throw userError('E_VOLUME_CLAIMED', `${subject} to another state directory, not to ${resolve(config.stateDir)}; refusing to use ${foreign.length === 1 ? 'it' : 'them'}`, {
     details: await describeForeignClaims(states),
     hint:
       'a volume serves one state directory, or each config would take the other\'s staged files for its own. ' +
       'Give this config volumes of its own in staging.volumes, or hand the volume over from its owner: ' +
       `\`dualsync volumes release -c ${ownerConfig}\` (leaves its staged files) or \`dualsync reset -c ${ownerConfig}\` (removes them). ` +
-      'If that config and its state directory are gone, run `dualsync volumes release --force` with this config',
+      'If that config and its state directory are gone, run `dualsync volumes release --force` with this config.',
   });
 }
 

@@ -60,12 +60,17 @@ describe('volume claims on the command line', () => {
       const result = await runCli([command, '-c', b.path]);
       expect(result.exitCode, result.stderr).toBe(1);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toContain(`Error: 2 staging volumes belong to another state directory, not to ${b.stateDir}; refusing to use it`);
+      expect(result.stderr).toContain(`Error: 2 staging volumes belong to another state directory, not to ${b.stateDir}; refusing to use them`);
       expect(result.stderr).toContain(`${join(dir, 'vol-1')} belongs to state directory ${a.stateDir} of config ${a.path}, claimed on `);
       expect(result.stderr).toContain(`\`dualsync volumes release -c ${a.path}\``);
       expect(result.stderr).toContain(`\`dualsync reset -c ${a.path}\``);
       expect(result.stderr).not.toMatch(/^\s+at /m);
     }
+    const doctor = await runCli(['doctor', '--json', '-c', b.path]);
+    const claimRows = (JSON.parse(doctor.stdout).checks as { scope: string; check: string; status: string; detail: string; fix?: string }[]).filter((c) => c.check === 'claim');
+    expect(claimRows).toHaveLength(2);
+    expect(claimRows[0]).toMatchObject({ scope: `volume ${join(dir, 'vol-1')}`, status: 'fail', fix: expect.stringContaining(`dualsync volumes release -c ${a.path}`) });
+    expect(claimRows[0]!.detail).toContain(`belongs to state directory ${a.stateDir}`);
     // The owner's own validate passes, and the volume scan never takes the claim for an object.
     const own = await runCli(['validate', '-c', a.path]);
     expect(own.exitCode, own.stderr).toBe(0);
