@@ -53,7 +53,7 @@ describe('a volume belongs to one state directory', () => {
 
     // B's source holds another x.bin (B would download over A's) and nothing else.
     await putObjects(pair.edge, b.sourceBucket, [{ key: 'x.bin', body: 'B x, other bytes\n' }]);
-    for (const command of [['validate'], ['plan'], ['apply', '--auto-approve']]) {
+    for (const command of [['validate'], ['plan'], ['apply', '--auto-approve'], ['watch', '--once']]) {
       const refused = await b.cli(...command);
       expect(refused.exitCode, `${command.join(' ')}: ${refused.stdout}${refused.stderr}`).toBe(1);
       expect(refused.stderr).toMatch(/2 staging volumes belong to another state directory/);
