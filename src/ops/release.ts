@@ -25,9 +25,18 @@ export interface ReleaseVolume {
   foreign: boolean;
   /** For a foreign claim: which state directory and config it names. */
   ownerDescription?: string;
-  /** Copies this ledger records as staged on the volume and not yet delivered: the release leaves them behind. */
-  undelivered: { files: number; bytes: number };
+  /** Copies this ledger records on the volume (staged, or delivered and not purged): the release leaves them behind. */
+  left: LeftCopies;
 }
+
+export interface LeftCopies {
+  files: number;
+  bytes: number;
+  /** Of those, copies that have not reached the destination. */
+  undelivered: number;
+}
+
+const NONE_LEFT: LeftCopies = { files: 0, bytes: 0, undelivered: 0 };
 
 export interface ReleasePlan {
   stateDir: string;
@@ -57,7 +66,7 @@ export async function planRelease(config: Config, options: { force: boolean; onl
   const refused: string[] = [];
   const release: ReleaseVolume[] = [];
   const unclaimed: string[] = [];
-  const undelivered = await undeliveredByVolume(config.stateDir);
+  const left = await copiesByVolume(config.stateDir);
   for (const root of roots) {
     let claim: VolumeClaim | undefined;
     try {
@@ -65,7 +74,7 @@ export async function planRelease(config: Config, options: { force: boolean; onl
     } catch (error) {
       // A damaged claim names nobody: only --force removes it.
       if (!options.force || !isDualsyncError(error) || error.code !== 'E_VOLUME_CLAIM') throw error;
-      release.push({ root, foreign: true, ownerDescription: `${root}: ${error.message}`, undelivered: { files: 0, bytes: 0 } });
+      release.push({ root, foreign: true, ownerDescription: `${root}: ${error.message}`, left: NONE_LEFT });
       continue;
     }
     if (claim === undefined) {
@@ -78,7 +87,7 @@ export async function planRelease(config: Config, options: { force: boolean; onl
       refused.push(ownerDescription!);
       continue;
     }
-    release.push({ root, claim, foreign, ownerDescription, undelivered: undelivered.get(root) ?? { files: 0, bytes: 0 } });
+    release.push({ root, claim, foreign, ownerDescription, left: left.get(root) ?? NONE_LEFT });
   }
   if (refused.length > 0) {
     throw userError('E_VOLUME_CLAIMED', `${refused.length === 1 ? 'a volume belongs' : `${refused.length} volumes belong`} to another state directory, not to ${resolve(config.stateDir)}; nothing was released`, {
@@ -96,15 +105,17 @@ async function ownerAlive(claim: VolumeClaim): Promise<boolean> {
   return (await readStateId(claim.stateDir).catch(() => undefined)) === claim.stateDirId;
 }
 
-async function undeliveredByVolume(stateDir: string): Promise<Map<string, { files: number; bytes: number }>> {
-  const found = new Map<string, { files: number; bytes: number }>();
+/** Per volume root, the copies the ledger says are on it. */
+async function copiesByVolume(stateDir: string): Promise<Map<string, LeftCopies>> {
+  const found = new Map<string, LeftCopies>();
   const ledger = await LedgerStore.open(stateDir);
   try {
     for (const record of ledger.state().records) {
-      if (record.stage !== 'staged' || record.volume === undefined) continue;
-      const counts = found.get(record.volume) ?? { files: 0, bytes: 0 };
+      if ((record.stage !== 'staged' && record.stage !== 'delivered') || record.volume === undefined) continue;
+      const counts = found.get(record.volume) ?? { ...NONE_LEFT };
       counts.files++;
       counts.bytes += record.size;
+      if (record.stage === 'staged') counts.undelivered++;
       found.set(record.volume, counts);
     }
   } finally {

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.ts';
+import { claimVolumes } from '../../src/inventory/claims.ts';
 import { listAll, md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
 import { makeSite, type Site, type SiteOptions } from './site.ts';
 
@@ -107,6 +109,26 @@ describe('a volume belongs to one state directory', () => {
     expect(aApply.exitCode).toBe(1);
     expect(aApply.stderr).toContain(`state directory ${b.stateDir} of config ${b.configPath}`);
     expect((await b.cli('plan', '--detailed-exitcode')).exitCode).toBe(0);
+  });
+
+  it("release warns about the copies it leaves; a later reset of the old owner leaves the new owner's volume alone", async () => {
+    const { a, b } = await twoConfigs({ transfer: ['maxUploadBatchBytes: 1B'] });
+    await putObjects(pair.edge, a.sourceBucket, [{ key: 'x.bin', body: 'A x\n'.repeat(30) }]);
+    expect((await a.cli('apply', '--auto-approve')).exitCode).toBe(0);
+    const released = await a.cli('volumes', 'release', '--yes');
+    expect(released.exitCode, released.stdout + released.stderr).toBe(0);
+    expect(released.stdout).toMatch(/Warning: 1 file\(s\) this ledger staged \(120 B\) are still on it, 1 of them not yet at the destination\./);
+    expect(released.stdout).toMatch(/deliver them first \(`dualsync apply`\), then run `dualsync reset` instead/);
+    // B takes the volumes over, as its first apply does.
+    const { config } = await loadConfig(b.configPath, b.env);
+    await claimVolumes(a.volumes, config, () => new Date());
+    const before = await volumeFiles(a.volumes);
+
+    const reset = await a.cli('reset', '--yes');
+    expect(reset.exitCode, reset.stdout + reset.stderr).toBe(0);
+    expect(reset.stdout).toContain(`leave ${a.volumes[0]} alone: ${a.volumes[0]} belongs to state directory ${b.stateDir} of config ${b.configPath}`);
+    expect(reset.stdout).toMatch(/0 staged file\(s\) \(0 B\) removed, 1 other file\(s\) left in place/);
+    expect(await volumeFiles(a.volumes)).toEqual(before);
   });
 
   it('a claim whose state directory is gone is released only with --force, from the config that takes over', async () => {

@@ -120,10 +120,12 @@ function describeRelease(plan: ReleasePlan): string {
   for (const volume of plan.release) {
     if (volume.foreign) lines.push(`  release ${volume.root}, which another state directory claimed (--force): ${volume.ownerDescription}`);
     else lines.push(`  release ${volume.root} (remove ${CLAIM_FILE}, written at ${volume.claim?.claimedAt ?? '?'})`);
-    if (volume.undelivered.files > 0) {
+    if (volume.left.files > 0) {
+      const undelivered = volume.left.undelivered > 0 ? `, ${volume.left.undelivered} of them not yet at the destination` : '';
       lines.push(
-        `    Warning: this ledger records ${volume.undelivered.files} staged file(s) (${formatBytes(volume.undelivered.bytes)}) on it that have not reached the destination.`,
-        '    They stay on the volume, but a config that claims it next may download over them. Deliver them first (`dualsync apply`), or remove them with `dualsync reset`.',
+        `    Warning: ${volume.left.files} file(s) this ledger staged (${formatBytes(volume.left.bytes)}) are still on it${undelivered}.`,
+        '    They stay, and the config that claims the volume next sees them as local copies it did not stage. To hand over',
+        `    an empty volume, ${volume.left.undelivered > 0 ? 'deliver them first (`dualsync apply`), then ' : ''}run \`dualsync reset\` instead: it removes only what this ledger staged, then releases.`,
       );
     }
   }
