@@ -35,7 +35,7 @@ export interface ResetVolume {
   bytes: number;
   /** Of those, files of interrupted downloads in `.dualsync-tmp/` (only on a volume this state directory claims). */
   temporaryFiles: number;
-  /** Files the ledger did not stage, or that changed since: left in place. */
+  /** Files the ledger did not stage, or that changed since: left in place (not counted on another state directory's volume). */
   keptFiles: number;
   /** Whose the volume is: this state directory's claim is released; a volume another one claims is left alone. */
   owner: 'ours' | 'none' | 'other';
@@ -121,16 +121,18 @@ export async function planReset(config: Config, options: { keepStaged: boolean }
 
 /** Per volume: the files the ledger staged there (removed), the rest (kept), and whose the volume is. */
 async function planVolumes(config: Config, roots: string[], staged: Map<string, number>): Promise<ResetVolume[]> {
-  const [scan, claims] = await Promise.all([scanVolumes(roots, config.staging.reserve), claimStates(roots, config.stateDir)]);
+  const claims = await claimStates(roots, config.stateDir);
+  // Another state directory's volume is not even scanned: nothing on it is this ledger's any more.
+  const scan = await scanVolumes(claims.filter((c) => c.owner !== 'other').map((c) => c.root), config.staging.reserve);
   const volumes: ResetVolume[] = [];
   for (const claim of claims) {
     const root = claim.root;
-    const files = scan.local.filter((f) => f.volume === root);
     if (claim.owner === 'other') {
       const [ownerDescription] = await describeForeignClaims([claim]);
-      volumes.push({ root, stagedKeys: [], files: 0, bytes: 0, temporaryFiles: 0, keptFiles: files.length, owner: 'other', ownerDescription });
+      volumes.push({ root, stagedKeys: [], files: 0, bytes: 0, temporaryFiles: 0, keptFiles: 0, owner: 'other', ownerDescription });
       continue;
     }
+    const files = scan.local.filter((f) => f.volume === root);
     const ours = files.filter((f) => staged.get(`${root}\0${f.key}`) === f.size);
     const temporary = claim.owner === 'ours' ? scan.leftovers.filter((path) => isInside(path, root)).length : 0;
     volumes.push({
