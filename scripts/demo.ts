@@ -176,10 +176,10 @@ async function verifyInSync(edge: MinioServer, cloud: MinioServer): Promise<{ co
   return { count: source.size, bytes: listed.reduce((n, o) => n + o.size, 0) };
 }
 
-/** Regular files under `path`; empty folders left by purges do not count. */
+/** Regular files under `path`; empty folders left by purges, and the volume's claim, do not count. */
 async function filesUnder(path: string): Promise<number> {
   const entries = await readdir(path, { recursive: true, withFileTypes: true });
-  return entries.filter((entry) => entry.isFile()).length;
+  return entries.filter((entry) => entry.isFile() && !(entry.parentPath === path && entry.name === '.dualsync-volume')).length;
 }
 
 async function main(): Promise<number> {

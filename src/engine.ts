@@ -14,6 +14,7 @@ import { parsePlanFile, writeCanonicalPlan, writePlanFile } from './manifest/pla
 import { renderManifests, writeManifests } from './manifest/s5cmd.ts';
 import { createS3Client, headObjects, listHop } from './inventory/s3.ts';
 import { scanVolumes } from './inventory/volumes.ts';
+import { claimStates, claimVolumes, refuseForeignClaims } from './inventory/claims.ts';
 import { expandVolumes } from './config/load.ts';
 import { formatBytes } from './config/units.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
@@ -54,9 +55,12 @@ export interface Gathered {
   inputDigest: string;
 }
 
-/** Lists both hops, scans the volumes and reads the ledger, all at once. */
-export async function gatherInventory(config: Config, ledger: LedgerStore, clients: Clients, deps: EngineDeps): Promise<Gathered> {
-  const roots = await expandVolumes(config.staging.volumes);
+/**
+ * Lists both hops, scans the volumes and reads the ledger, all at once. `roots` are the volumes
+ * apply has just claimed; without them the volumes are expanded here.
+ */
+export async function gatherInventory(config: Config, ledger: LedgerStore, clients: Clients, deps: EngineDeps, roots?: string[]): Promise<Gathered> {
+  roots ??= await expandVolumes(config.staging.volumes);
   const [source, destination, scanned] = await Promise.all([
     listHop(clients.source, config.source, { signal: deps.signal }),
     listHop(clients.destination, config.destination, { signal: deps.signal }),
@@ -178,8 +182,18 @@ export function ledgerOptions(deps: Pick<EngineDeps, 'env' | 'warn'>): LedgerSto
   return { onWarning: deps.warn, compactAfter: Number(raw) };
 }
 
+/**
+ * Refuses volumes that another state directory claims (invariant 10), reading only: plan and
+ * validate change nothing, so an unclaimed volume stays unclaimed until the first apply.
+ */
+export async function checkVolumeClaims(config: Config): Promise<void> {
+  const roots = await expandVolumes(config.staging.volumes);
+  await refuseForeignClaims(await claimStates(roots, config.stateDir), config);
+}
+
 /** `dualsync plan`: reads everything, changes nothing (invariant 6). */
 export async function runPlan(config: Config, deps: EngineDeps): Promise<PlannedRun> {
+  await checkVolumeClaims(config);
   const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
   const clients = createClients(config);
   try {
@@ -338,11 +352,14 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
   const s5cmd = await findS5cmd(deps.env);
   const lock = options.lock ?? (await acquireLock(config.stateDir, options.command ?? 'dualsync apply', deps.now, deps.warn));
   try {
+    // A volume another state directory claims is refused before it is even scanned (invariant 10).
+    const roots = await expandVolumes(config.staging.volumes);
+    await refuseForeignClaims(await claimStates(roots, config.stateDir), config);
     const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
     const clients = createClients(config);
     let failed = false;
     try {
-      const gathered = await gatherInventory(config, ledger, clients, deps);
+      const gathered = await gatherInventory(config, ledger, clients, deps, roots);
       // The source is not asked anything more: its sockets go back to the device's budget.
       clients.source.destroy();
       let run = planFrom(config, gathered, deps);
@@ -353,6 +370,8 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       } else if (options.confirm && !(await options.confirm(run))) {
         return { run, applied: false, startedAt, finishedAt: deps.now().toISOString() };
       }
+      // Claimed only now that something will be written; a declined apply leaves the volumes unclaimed.
+      await claimVolumes(roots, config, deps.now);
       await clearTempFolders(gathered.inventory.volumes.map((v) => v.root));
       const recorder = new Recorder(ledger);
       const outcome = await executePlan(
@@ -470,7 +489,9 @@ function checkRoom(planPath: string, plan: Plan, volumes: VolumeInfo[], deps: En
  * are never counted as staged, and the folders that earlier downloads left behind must go too.
  * A folder `.dualsync-tmp/a` left by the download of `a/b` would make s5cmd treat the later
  * download of `a` as a copy into that folder (`.dualsync-tmp/a/a`), a path the key mapping never
- * yields. Under the lock nothing else uses these folders.
+ * yields. Only volumes this state directory has just claimed are passed here, and under its lock
+ * nothing else uses their temporary folders: another config's run refuses these volumes, so its
+ * in-flight downloads live on volumes of its own.
  */
 async function clearTempFolders(roots: string[]): Promise<void> {
   for (const root of roots) await rm(join(root, TEMP_DIR), { recursive: true, force: true });

@@ -3,8 +3,8 @@
  * that the volumes exist, that the CA bundle is readable, that the state directory is usable.
  */
 import { lookup } from 'node:dns/promises';
-import { readFile, stat } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, matchesGlob, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fg from 'fast-glob';
 import { userError } from '../errors.ts';
@@ -118,9 +118,8 @@ async function checkReferences(references: PathReference[], file: string): Promi
   for (const ref of references.filter((r) => r.kind === 'stateDir')) {
     const info = await stat(ref.path).catch(() => undefined);
     if (info && !info.isDirectory()) problem(ref, `${ref.written} exists and is not a directory`, 'point stateDir at a directory (it is created when missing)');
-    const volume = volumes.find((v) => isInside(ref.path, v.directory));
-    if (volume) {
-      problem(ref, `the state directory is inside volume ${volume.directory}`, 'the ledger would be taken for staged data; keep stateDir outside every volume');
+    for (const message of await stateDirOverlaps(ref, volumes, references.filter((r) => r.kind === 'volume'))) {
+      problem(message.at ?? ref, message.text, message.hint);
     }
   }
   return problems;
@@ -163,6 +162,75 @@ async function addressesOf(host: string): Promise<string[] | undefined> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Where the state directory and the volumes overlap. Compared by real path: a state directory
+ * reached through a symbolic link into a volume is inside that volume, whatever its name says,
+ * and `reset` would take the ledger for staged data. A glob that would match the state directory
+ * (or a folder above it) once it exists is refused too: the first apply creates the state
+ * directory, and from then on it would be a staging volume.
+ */
+async function stateDirOverlaps(
+  stateRef: PathReference,
+  volumes: { ref: PathReference; directory: string }[],
+  volumeRefs: PathReference[],
+): Promise<{ at?: PathReference; text: string; hint: string }[]> {
+  const found: { at?: PathReference; text: string; hint: string }[] = [];
+  const realState = await realPathOf(stateRef.path);
+  const really = realState === stateRef.path ? '' : ` (really ${realState})`;
+  for (const { ref, directory } of volumes) {
+    const realVolume = await realPathOf(directory);
+    if (isInside(realState, realVolume)) {
+      found.push({
+        text: `the state directory${really} is inside volume ${directory}${realVolume === directory ? '' : ` (really ${realVolume})`}, which ${ref.field} "${ref.written}" names`,
+        hint: 'the ledger would be taken for staged data; keep stateDir outside every volume',
+      });
+      return found;
+    }
+    if (isInside(realVolume, realState)) {
+      found.push({
+        at: ref,
+        text: `volume ${directory} is inside the state directory ${realState} (stateDir)`,
+        hint: 'the state directory holds the ledger and its backups; keep staging.volumes outside it',
+      });
+    }
+  }
+  for (const ref of volumeRefs) {
+    if (!fg.isDynamicPattern(ref.path)) continue;
+    const matched = [...ancestorsOf(stateRef.path), ...ancestorsOf(realState)].find((candidate) => matchesGlob(candidate, ref.path));
+    if (matched !== undefined) {
+      found.push({
+        text: `the state directory ${stateRef.written} would become a staging volume: ${ref.field} "${ref.written}" matches ${matched} once it exists`,
+        hint: 'move stateDir out of the volumes (for example beside the config file), or narrow the glob in staging.volumes',
+      });
+      break;
+    }
+  }
+  return found;
+}
+
+/** The real path of `path`; for a path that does not exist yet, the real path of its deepest existing folder plus the rest. */
+async function realPathOf(path: string): Promise<string> {
+  const missing: string[] = [];
+  let current = path;
+  for (;;) {
+    try {
+      return join(await realpath(current), ...missing.reverse());
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dirname(current) === current) return path;
+      missing.push(basename(current));
+      current = dirname(current);
+    }
+  }
+}
+
+/** `path` and every folder above it, up to (not including) `/`. */
+function ancestorsOf(path: string): string[] {
+  const found: string[] = [];
+  for (let current = path; dirname(current) !== current; current = dirname(current)) found.push(current);
+  return found;
 }
 
 function isInside(path: string, directory: string): boolean {

@@ -15,7 +15,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { describeError, opError, userError } from '../errors.ts';
 import type { Reserve } from '../model/config.ts';
 import type { LocalFile, VolumeInfo } from '../model/objects.ts';
-import { TEMP_DIR } from '../plan/keys.ts';
+import { CLAIM_FILE, TEMP_DIR } from '../plan/keys.ts';
 
 export interface VolumeScan {
   volumes: VolumeInfo[];
@@ -92,6 +92,7 @@ async function scanOne(root: string, reserve: Reserve, signal: AbortSignal | und
   try {
     for await (const file of walkFiles(root, '')) {
       signal?.throwIfAborted();
+      if (file.key === CLAIM_FILE) continue; // the volume's claim, not a staged object
       if (file.key.startsWith(tempPrefix)) leftovers.push(join(root, file.key));
       else local.push({ volume: root, key: file.key, size: file.size });
     }

@@ -22,6 +22,7 @@ import { lockHolder } from '../apply/lock.ts';
 import { formatBytes } from '../config/units.ts';
 import { describeError, isDualsyncError } from '../errors.ts';
 import { classifyS3Error, createS3Client } from '../inventory/s3.ts';
+import { claimStates, describeForeignClaims } from '../inventory/claims.ts';
 import { reserveBytes } from '../inventory/volumes.ts';
 import { LedgerStore } from '../ledger/store.ts';
 import type { Config, HopConfig, TransferConfig } from '../model/config.ts';
@@ -465,6 +466,25 @@ async function tryWrite(directory: string): Promise<string | undefined> {
   }
 }
 
+/** Whose the volume is: this state directory's, nobody's yet, or another's (which plan and apply refuse). */
+async function claimCheck(scope: string, root: string, config: Config): Promise<DoctorCheck> {
+  try {
+    const [state] = await claimStates([root], config.stateDir);
+    if (state?.owner === 'ours') return { scope, check: 'claim', status: 'pass', detail: `claimed by this state directory since ${state.claim.claimedAt}` };
+    if (state?.owner !== 'other') return { scope, check: 'claim', status: 'pass', detail: 'not claimed yet: the first apply claims it for this state directory' };
+    const [owner] = await describeForeignClaims([state]);
+    return {
+      scope,
+      check: 'claim',
+      status: 'fail',
+      detail: owner ?? `claimed by ${state.claim.stateDir}`,
+      fix: `hand it over with \`dualsync volumes release -c ${state.claim.config}\` (or \`dualsync reset\` there), or give this config volumes of its own`,
+    };
+  } catch (error) {
+    return { scope, check: 'claim', status: 'fail', detail: describeError(error), fix: isDualsyncError(error) ? error.hint : undefined };
+  }
+}
+
 async function volumeChecks(root: string, config: Config, mounts: readonly MountEntry[]): Promise<DoctorCheck[]> {
   const scope = `volume ${root}`;
   const info = await stat(root).catch((error: unknown) => error as NodeJS.ErrnoException);
@@ -489,6 +509,8 @@ async function volumeChecks(root: string, config: Config, mounts: readonly Mount
   } else {
     checks.push({ scope, check: 'present', status: 'pass', detail: `${mount.fsType} on ${mount.source}, mounted at ${mount.mountPoint}` });
   }
+
+  checks.push(await claimCheck(scope, root, config));
 
   // The probe goes where downloads go, so that it proves what apply needs.
   const temp = join(root, TEMP_DIR);

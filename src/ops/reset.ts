@@ -1,23 +1,25 @@
 /**
  * `dualsync reset`: start over. The ledger is not deleted but moved into a timestamped backup
  * folder in the state directory (it is the only record of what was delivered, and an operator
- * may want it back); the staged files are removed from the volumes. Nothing outside the volume
- * roots and the state directory is touched, and the volume roots themselves stay.
+ * may want it back); then the files the ledger records as staged are removed from the volumes,
+ * with the interrupted downloads in the temporary folder of each volume this state directory
+ * claims, and those claims are released so that another config may use the volumes. Nothing
+ * else is deleted: not a file the ledger did not stage (or that changed since), not a volume
+ * another state directory claims, never anything in the state directory (invariant 10).
  *
  * After a reset dualsync remembers nothing: the next plan lists everything again. Objects the
  * destination already holds (same size and ETag) are adopted, not moved; the rest moves again.
  */
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
 import { acquireLock, lockHolder, type LockHolder } from '../apply/lock.ts';
 import { expandVolumes } from '../config/load.ts';
 import { userError } from '../errors.ts';
+import { claimStates, describeForeignClaims, removeClaim } from '../inventory/claims.ts';
 import { scanVolumes } from '../inventory/volumes.ts';
 import { LedgerStore } from '../ledger/store.ts';
 import type { Config } from '../model/config.ts';
-
-/** Left on an ext4 volume root by mkfs; fsck wants it there. */
-const KEEP_AT_ROOT = new Set(['lost+found']);
+import { TEMP_DIR } from '../plan/keys.ts';
 
 /** Files of the state directory that make up dualsync's memory: the ledger (and its temporary files) and the last run. */
 function isStateFile(name: string): boolean {
@@ -26,12 +28,19 @@ function isStateFile(name: string): boolean {
 
 export interface ResetVolume {
   root: string;
-  /** Names directly under the root that will be removed (with everything below them). */
-  entries: string[];
+  /** Keys (paths under the root) of the files the ledger records as staged here, at the size it recorded: they are removed. */
+  stagedKeys: string[];
+  /** Files removed: the staged ones and the interrupted downloads. */
   files: number;
   bytes: number;
-  /** Of those, files of interrupted downloads in `.dualsync-tmp/`. */
+  /** Of those, files of interrupted downloads in `.dualsync-tmp/` (only on a volume this state directory claims). */
   temporaryFiles: number;
+  /** Files the ledger did not stage, or that changed since: left in place (not counted on another state directory's volume). */
+  keptFiles: number;
+  /** Whose the volume is: this state directory's claim is released; a volume another one claims is left alone. */
+  owner: 'ours' | 'none' | 'other';
+  /** For a volume another state directory claims: which one. */
+  ownerDescription?: string;
 }
 
 export interface ResetPlan {
@@ -49,6 +58,10 @@ export interface ResetOutcome {
   movedFiles: string[];
   removedFiles: number;
   removedBytes: number;
+  /** Files left on the volumes: not staged by this ledger, changed since, or on a volume another state directory claims. */
+  keptFiles: number;
+  /** Volumes whose claim was released. */
+  releasedVolumes: string[];
 }
 
 function isInside(path: string, directory: string): boolean {
@@ -66,35 +79,29 @@ async function namesIn(directory: string): Promise<string[]> {
   }
 }
 
+/** The real path of `path`, or `path` itself when it does not exist (yet). */
+async function realOrSelf(path: string): Promise<string> {
+  return realpath(path).catch(() => path);
+}
+
 /** What a reset would move and remove. Reads only. */
 export async function planReset(config: Config, options: { keepStaged: boolean }): Promise<ResetPlan> {
   const stateFiles = (await namesIn(config.stateDir)).filter(isStateFile).map((name) => join(config.stateDir, name));
   const roots = await expandVolumes(config.staging.volumes);
+  const [realState, realConfig] = await Promise.all([realOrSelf(config.stateDir), realOrSelf(config.file)]);
   for (const root of roots) {
-    // The volume roots are emptied; a root that holds the config or the ledger is not a staging area.
-    if (root === '/' || isInside(config.file, root) || isInside(config.stateDir, root)) {
-      throw userError('E_RESET_UNSAFE', `staging volume ${root} holds ${root === '/' ? 'the whole system' : isInside(config.file, root) ? `the config file ${config.file}` : `the state directory ${config.stateDir}`}; reset will not empty it`, {
+    // Compared by real path: a state directory reached through a link into a volume is inside it.
+    const realRoot = await realOrSelf(root);
+    if (realRoot === '/' || isInside(realConfig, realRoot) || isInside(realState, realRoot)) {
+      throw userError('E_RESET_UNSAFE', `staging volume ${root} holds ${realRoot === '/' ? 'the whole system' : isInside(realConfig, realRoot) ? `the config file ${config.file}` : `the state directory ${config.stateDir}`}; reset will not touch it`, {
         hint: 'point staging.volumes at directories that hold only staged data',
-      });
-    }
-  }
-  const volumes: ResetVolume[] = [];
-  if (!options.keepStaged && roots.length > 0) {
-    const scan = await scanVolumes(roots, config.staging.reserve);
-    for (const root of roots) {
-      const files = scan.local.filter((f) => f.volume === root);
-      const temporary = scan.leftovers.filter((path) => isInside(path, root));
-      volumes.push({
-        root,
-        entries: (await namesIn(root)).filter((name) => !KEEP_AT_ROOT.has(name)),
-        files: files.length + temporary.length,
-        bytes: files.reduce((n, f) => n + f.size, 0),
-        temporaryFiles: temporary.length,
       });
     }
   }
   const ledger = await LedgerStore.open(config.stateDir);
   const counts = { objects: 0, delivered: 0, stagedNotDelivered: 0, stagedNotDeliveredBytes: 0 };
+  /** `volume\0key` -> size, for every copy the ledger says is on a volume. */
+  const staged = new Map<string, number>();
   try {
     for (const record of ledger.state().records) {
       counts.objects++;
@@ -103,16 +110,47 @@ export async function planReset(config: Config, options: { keepStaged: boolean }
         counts.stagedNotDelivered++;
         counts.stagedNotDeliveredBytes += record.size;
       }
+      if ((record.stage === 'staged' || record.stage === 'delivered') && record.volume !== undefined) staged.set(`${record.volume}\0${record.key}`, record.size);
     }
   } finally {
     await ledger.close();
   }
+  const volumes = options.keepStaged || roots.length === 0 ? [] : await planVolumes(config, roots, staged);
   return { stateDir: config.stateDir, stateFiles, volumes, keepStaged: options.keepStaged, ledger: counts, lock: await lockHolder(config.stateDir) };
+}
+
+/** Per volume: the files the ledger staged there (removed), the rest (kept), and whose the volume is. */
+async function planVolumes(config: Config, roots: string[], staged: Map<string, number>): Promise<ResetVolume[]> {
+  const claims = await claimStates(roots, config.stateDir);
+  // Another state directory's volume is not even scanned: nothing on it is this ledger's any more.
+  const scan = await scanVolumes(claims.filter((c) => c.owner !== 'other').map((c) => c.root), config.staging.reserve);
+  const volumes: ResetVolume[] = [];
+  for (const claim of claims) {
+    const root = claim.root;
+    if (claim.owner === 'other') {
+      const [ownerDescription] = await describeForeignClaims([claim]);
+      volumes.push({ root, stagedKeys: [], files: 0, bytes: 0, temporaryFiles: 0, keptFiles: 0, owner: 'other', ownerDescription });
+      continue;
+    }
+    const files = scan.local.filter((f) => f.volume === root);
+    const ours = files.filter((f) => staged.get(`${root}\0${f.key}`) === f.size);
+    const temporary = claim.owner === 'ours' ? scan.leftovers.filter((path) => isInside(path, root)).length : 0;
+    volumes.push({
+      root,
+      stagedKeys: ours.map((f) => f.key),
+      files: ours.length + temporary,
+      bytes: ours.reduce((n, f) => n + f.size, 0),
+      temporaryFiles: temporary,
+      keptFiles: files.length - ours.length,
+      owner: claim.owner,
+    });
+  }
+  return volumes;
 }
 
 /** True when the plan has nothing to move or remove. */
 export function resetIsEmpty(plan: ResetPlan): boolean {
-  return plan.stateFiles.length === 0 && plan.volumes.every((v) => v.entries.length === 0);
+  return plan.stateFiles.length === 0 && plan.volumes.every((v) => v.files === 0 && v.owner !== 'ours');
 }
 
 /** `backup-YYYYMMDDTHHMMSSZ` (UTC), so backups sort by time. */
@@ -129,14 +167,17 @@ async function freeBackupDir(stateDir: string, now: Date): Promise<string> {
 }
 
 /**
- * Carries out a reset under the state directory's lock: first the ledger moves into the backup
- * folder (so that a crash half way leaves staged files without a ledger, which the next plan
- * handles, rather than a ledger that points at deleted files), then the staged files go.
+ * Carries out a reset under the state directory's lock. What to remove is worked out again under
+ * the lock (an apply may have staged more since the plan was shown). First the ledger moves into
+ * the backup folder (so that a crash half way leaves staged files without a ledger, which the
+ * next plan handles, rather than a ledger that points at deleted files), then the staged files
+ * go, then the claims are released.
  */
-export async function executeReset(config: Config, plan: ResetPlan, now: () => Date): Promise<ResetOutcome> {
+export async function executeReset(config: Config, shown: ResetPlan, now: () => Date): Promise<ResetOutcome> {
   const lock = await acquireLock(config.stateDir, 'dualsync reset', now);
   try {
-    const outcome: ResetOutcome = { movedFiles: [], removedFiles: 0, removedBytes: 0 };
+    const plan = await planReset(config, { keepStaged: shown.keepStaged });
+    const outcome: ResetOutcome = { movedFiles: [], removedFiles: 0, removedBytes: 0, keptFiles: 0, releasedVolumes: [] };
     const stateFiles = (await namesIn(config.stateDir)).filter(isStateFile);
     if (stateFiles.length > 0) {
       const backupDir = await freeBackupDir(config.stateDir, now());
@@ -148,16 +189,64 @@ export async function executeReset(config: Config, plan: ResetPlan, now: () => D
       outcome.backupDir = backupDir;
     }
     for (const volume of plan.volumes) {
-      for (const name of await namesIn(volume.root)) {
-        if (KEEP_AT_ROOT.has(name)) continue;
-        // A name from readdir has no separator, so this is always directly under the root.
-        await rm(join(volume.root, name), { recursive: true, force: true });
+      outcome.keptFiles += volume.keptFiles;
+      if (volume.owner === 'other') continue;
+      for (const key of volume.stagedKeys) {
+        const removed = await removeStagedFile(volume.root, key);
+        if (removed === undefined) {
+          outcome.keptFiles++;
+          continue;
+        }
+        outcome.removedFiles++;
+        outcome.removedBytes += removed;
       }
-      outcome.removedFiles += volume.files;
-      outcome.removedBytes += volume.bytes;
+      if (volume.owner === 'ours') {
+        outcome.removedFiles += await removeTempFolder(volume.root);
+        await removeClaim(volume.root);
+        outcome.releasedVolumes.push(volume.root);
+      }
     }
     return outcome;
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * Removes one staged file, and the folders above it that it leaves empty. Every folder on the
+ * way must be a real directory and the file a regular one: a symbolic link below a volume root is
+ * never followed (invariant 4). Returns its size, or undefined when it was left in place.
+ */
+async function removeStagedFile(root: string, key: string): Promise<number | undefined> {
+  const segments = key.split('/');
+  let folder = root;
+  for (const segment of segments.slice(0, -1)) {
+    folder = join(folder, segment);
+    const info = await lstat(folder).catch(() => undefined);
+    if (!info?.isDirectory()) return undefined;
+  }
+  const path = join(root, key);
+  const info = await lstat(path).catch(() => undefined);
+  if (!info?.isFile()) return undefined;
+  await unlink(path);
+  for (let parent = dirname(path); parent !== root && isInside(parent, root); parent = dirname(parent)) {
+    // rmdir removes only an empty folder: a folder that still holds anything stays.
+    if (!(await rmdir(parent).then(() => true, () => false))) break;
+  }
+  return info.size;
+}
+
+/** Removes the volume's temporary folder (interrupted downloads of this state directory); returns how many files it held. */
+async function removeTempFolder(root: string): Promise<number> {
+  const folder = join(root, TEMP_DIR);
+  const info = await lstat(folder).catch(() => undefined);
+  if (info === undefined) return 0;
+  if (!info.isDirectory()) {
+    throw userError('E_VOLUME_LINK', `${folder} is not a directory (a symbolic link?); reset leaves it and what it points to alone`, {
+      hint: `remove ${folder} by hand after checking what it is, then reset again`,
+    });
+  }
+  const entries = await readdir(folder, { recursive: true, withFileTypes: true });
+  await rm(folder, { recursive: true, force: true });
+  return entries.filter((entry) => !entry.isDirectory()).length;
 }

@@ -14,6 +14,12 @@ import { assert } from '../errors.ts';
  */
 export const TEMP_DIR = '.dualsync-tmp';
 
+/**
+ * `<volumeRoot>/.dualsync-volume` names the state directory that owns the volume
+ * (src/inventory/claims.ts); a key of that name would overwrite the claim.
+ */
+export const CLAIM_FILE = '.dualsync-volume';
+
 /** Linux NAME_MAX: the longest file or directory name, in bytes. */
 const MAX_SEGMENT_BYTES = 255;
 
@@ -70,7 +76,7 @@ function segmentProblem(key: string, start: number, end: number, last: boolean):
  * Undefined when the key can be staged faithfully; otherwise a short reason naming the problem.
  * Refused only what no local path can hold safely: `.`/`..` or empty segments, a trailing `/` (a
  * directory marker), an over-long segment, a control character or lone surrogate (a run file line
- * cannot carry it), or the reserved first segment `.dualsync-tmp`.
+ * cannot carry it), or the reserved first segments `.dualsync-tmp` and `.dualsync-volume`.
  */
 export function keySkipReason(key: string): string | undefined {
   if (key.length === 0) return 'empty key';
@@ -94,6 +100,7 @@ export function keySkipReason(key: string): string | undefined {
     }
   }
   if (segmentStart === 0 && key === TEMP_DIR) return `first segment '${TEMP_DIR}' is reserved for dualsync's temporary files`;
+  if (key === CLAIM_FILE || key.startsWith(`${CLAIM_FILE}/`)) return `first segment '${CLAIM_FILE}' is reserved for the volume's claim`;
   return segmentProblem(key, segmentStart, key.length, true);
 }
 

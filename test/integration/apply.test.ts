@@ -13,7 +13,8 @@ async function stagedFiles(site: Site): Promise<string[]> {
   const files: string[] = [];
   for (const volume of site.volumes) {
     for (const entry of await readdir(volume, { recursive: true, withFileTypes: true })) {
-      if (entry.isFile()) files.push(join(entry.parentPath, entry.name));
+      // The volume's claim (.dualsync-volume in its root) is not a staged file.
+      if (entry.isFile() && !(entry.parentPath === volume && entry.name === '.dualsync-volume')) files.push(join(entry.parentPath, entry.name));
     }
   }
   return files;

@@ -187,7 +187,10 @@ async function destinationVersions(site: Site): Promise<Map<string, number>> {
 async function stagedFiles(site: Site): Promise<string[]> {
   const files: string[] = [];
   for (const volume of site.volumes) {
-    for (const entry of await readdir(volume, { recursive: true, withFileTypes: true })) if (!entry.isDirectory()) files.push(join(entry.parentPath, entry.name));
+    for (const entry of await readdir(volume, { recursive: true, withFileTypes: true })) {
+      // The volume's claim (.dualsync-volume in its root) is not a staged file.
+      if (!entry.isDirectory() && !(entry.parentPath === volume && entry.name === '.dualsync-volume')) files.push(join(entry.parentPath, entry.name));
+    }
   }
   return files;
 }

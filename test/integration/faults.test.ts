@@ -83,7 +83,8 @@ async function volumeFiles(site: Site): Promise<{ volume: string; key: string }[
   const files: { volume: string; key: string }[] = [];
   for (const volume of site.volumes) {
     for (const entry of await readdir(volume, { recursive: true, withFileTypes: true })) {
-      if (!entry.isDirectory()) files.push({ volume, key: relative(volume, join(entry.parentPath, entry.name)) });
+      // The volume's claim (.dualsync-volume in its root) is not a staged file.
+      if (!entry.isDirectory() && !(entry.parentPath === volume && entry.name === '.dualsync-volume')) files.push({ volume, key: relative(volume, join(entry.parentPath, entry.name)) });
     }
   }
   return files;

@@ -100,7 +100,10 @@ async function fill(disk: string, leave: number): Promise<void> {
 }
 
 async function filesIn(dir: string): Promise<string[]> {
-  return (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => !e.isDirectory()).map((e) => relative(dir, join(e.parentPath, e.name)));
+  // A volume's claim (.dualsync-volume in its root) is not a staged file.
+  return (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((e) => !e.isDirectory() && !(e.parentPath === dir && e.name === '.dualsync-volume'))
+    .map((e) => relative(dir, join(e.parentPath, e.name)));
 }
 
 function objects(count: number, size: number): { key: string; body: Buffer }[] {

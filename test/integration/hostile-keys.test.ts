@@ -100,7 +100,8 @@ function rounds(items: CorpusCase[]): CorpusCase[][] {
 
 async function filesUnder(root: string): Promise<string[]> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((entry) => !entry.isDirectory()).map((entry) => join(entry.parentPath, entry.name));
+  // A volume's claim (.dualsync-volume in its root) is not a staged file.
+  return entries.filter((entry) => !entry.isDirectory() && !(entry.parentPath === root && entry.name === '.dualsync-volume')).map((entry) => join(entry.parentPath, entry.name));
 }
 
 async function setPurge(site: Site, on: boolean): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
@@ -42,7 +42,7 @@ describe('reset', () => {
     expect(reset.stdout).toMatch(/move the ledger \(13 object\(s\)\)/);
     expect(reset.stdout).toMatch(/1 of them interrupted downloads in \.dualsync-tmp\//);
     expect(reset.stdout).toMatch(/everything else is downloaded and uploaded again/);
-    expect(reset.stdout).toMatch(/Reset complete: ledger moved to .*backup-\d{8}T\d{6}Z; 14 staged file\(s\) .* removed\./);
+    expect(reset.stdout).toMatch(/Reset complete: ledger moved to .*backup-\d{8}T\d{6}Z; 14 staged file\(s\) .* removed; 2 volume\(s\) released\./);
 
     expect(await volumeContents(site)).toEqual([]);
     const state = await readdir(site.stateDir);
@@ -60,12 +60,52 @@ describe('reset', () => {
     const apply = await site.cli('apply', '--auto-approve');
     expect(apply.exitCode, apply.stdout + apply.stderr).toBe(0);
     expect(apply.stdout).toMatch(/0 downloaded .*0 delivered .*13 adopted/);
-    expect(await volumeContents(site)).toEqual([]);
+    // Nothing staged; the apply claimed the volumes again for this state directory.
+    expect(await volumeContents(site)).toEqual(site.volumes.map((volume) => join(volume, '.dualsync-volume')));
     expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(await md5OfBucket(pair.edge, site.sourceBucket));
 
     const again = await site.cli('plan', '--detailed-exitcode');
     expect(again.exitCode, again.stdout).toBe(0);
     expect(again.stdout).toMatch(/No changes/);
+  });
+
+  it('removes only what the ledger staged: a foreign file on a volume, a changed staged file and everything in the state directory stay', async () => {
+    const site = await appliedSite();
+    const [volume] = site.volumes as [string];
+    await mkdir(join(volume, 'operator'), { recursive: true });
+    await writeFile(join(volume, 'operator', 'notes.txt'), 'not dualsync\'s');
+    await writeFile(join(volume, 'README'), 'mine');
+    // A staged copy someone replaced with other bytes of another size: no longer what the ledger staged.
+    const staged = (await readdir(volume, { recursive: true, withFileTypes: true })).find((entry) => entry.isFile() && entry.name.endsWith('.csv'))!;
+    const changed = join(staged.parentPath, staged.name);
+    await writeFile(changed, 'edited by hand');
+    await writeFile(join(site.stateDir, 'operator-notes.txt'), 'keep me');
+    await mkdir(join(site.stateDir, 'backup-20000101T000000Z'));
+    await writeFile(join(site.stateDir, 'backup-20000101T000000Z', 'ledger.journal.jsonl'), 'an older backup\n');
+    // A link below the volume root into the state directory: never followed.
+    await symlink(site.stateDir, join(volume, 'state-link'));
+
+    const reset = await site.cli('reset', '--yes');
+    expect(reset.exitCode, reset.stdout + reset.stderr).toBe(0);
+    expect(reset.stdout).toMatch(/leave the 3 other file\(s\) in .*volume-01: this ledger did not stage them/);
+    expect(reset.stdout).toMatch(/3 other file\(s\) left in place/);
+
+    expect(await readFile(join(volume, 'operator', 'notes.txt'), 'utf8')).toBe('not dualsync\'s');
+    expect(await readFile(join(volume, 'README'), 'utf8')).toBe('mine');
+    expect(await readFile(changed, 'utf8')).toBe('edited by hand');
+    expect((await stat(join(volume, 'state-link'))).isDirectory()).toBe(true);
+    expect(await readFile(join(site.stateDir, 'operator-notes.txt'), 'utf8')).toBe('keep me');
+    expect(await readFile(join(site.stateDir, 'backup-20000101T000000Z', 'ledger.journal.jsonl'), 'utf8')).toBe('an older backup\n');
+    const backup = (await readdir(site.stateDir)).find((name) => /^backup-\d{8}T\d{6}Z$/.test(name) && name !== 'backup-20000101T000000Z');
+    const backedUp = await readdir(join(site.stateDir, backup!));
+    expect(backedUp).toContain('last-run.json');
+    expect(backedUp.some((name) => name.startsWith('ledger.'))).toBe(true);
+    // The other staged copies are gone; only what dualsync did not stage is left (with its folders).
+    const left: string[] = [];
+    for (const v of site.volumes) {
+      for (const entry of await readdir(v, { recursive: true, withFileTypes: true })) if (!entry.isDirectory()) left.push(join(entry.parentPath, entry.name));
+    }
+    expect(left.sort()).toEqual([join(volume, 'README'), join(volume, 'operator', 'notes.txt'), join(volume, 'state-link'), changed].sort());
   });
 
   it('--keep-staged backs up the ledger and leaves the staged files', async () => {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -85,6 +85,39 @@ describe('loadConfig', () => {
   it('the default state directory is checked too', async () => {
     const error = await loadError(configText('["."]'));
     expect(error.details[0]).toContain(':1:1  stateDir: the state directory is inside volume');
+  });
+
+  it('a state directory reached through a symbolic link into a volume is refused (real paths are compared)', async () => {
+    await mkdir(join(dir, 'vol-a', 'hidden-state'));
+    await symlink(join(dir, 'vol-a', 'hidden-state'), join(dir, 'state-link'));
+    const error = await loadError(configText('[./vol-a]', 'stateDir: ./state-link\n'));
+    expect(error.details[0]).toContain(`stateDir: the state directory (really ${join(dir, 'vol-a', 'hidden-state')}) is inside volume ${join(dir, 'vol-a')}, which staging.volumes[0] "./vol-a" names`);
+  });
+
+  it('a state directory not yet created is refused when a volume glob would match it once it exists', async () => {
+    await mkdir(join(dir, 'w', 'disk-1'), { recursive: true });
+    const error = await loadError(configText('["./w/*"]', 'stateDir: ./w/state\n'));
+    expect(error.details).toHaveLength(1);
+    expect(error.details[0]).toContain(':11:11  stateDir: the state directory ./w/state would become a staging volume: staging.volumes[0] "./w/*" matches');
+    expect(error.details[0]).toContain(join(dir, 'w', 'state'));
+  });
+
+  it('a state directory below a folder a volume glob would match is refused too', async () => {
+    await mkdir(join(dir, 'w', 'disk-1'), { recursive: true });
+    const error = await loadError(configText('["./w/*"]', 'stateDir: ./w/later/state\n'));
+    expect(error.details[0]).toContain(`staging.volumes[0] "./w/*" matches ${join(dir, 'w', 'later')} once it exists`);
+  });
+
+  it('a volume glob that cannot match the state directory passes', async () => {
+    await mkdir(join(dir, 'w', 'disk-1'), { recursive: true });
+    await writeFile(join(dir, 'sync.yaml'), configText('["./w/disk-*"]', 'stateDir: ./w/state\n'));
+    await expect(loadConfig(join(dir, 'sync.yaml'), {})).resolves.toBeDefined();
+  });
+
+  it('a volume inside the state directory is refused', async () => {
+    await mkdir(join(dir, 'state', 'staging'), { recursive: true });
+    const error = await loadError(configText('[./state/staging]', 'stateDir: ./state\n'));
+    expect(error.details[0]).toContain(`staging.volumes[0]: volume ${join(dir, 'state', 'staging')} is inside the state directory ${join(dir, 'state')} (stateDir)`);
   });
 
   it('a CA bundle that is missing or not PEM is reported at the field', async () => {

@@ -44,6 +44,10 @@ describe('keySkipReason edges', () => {
     ['U+0080 is carried', 'c1\u0080', undefined],
     ['the temporary folder as a prefix of a longer name', `${TEMP_DIR}x/y`, undefined],
     ['a trailing /. segment', 'a/.', "'.' path segment"],
+    ['the volume claim file (it names the owning state directory)', '.dualsync-volume', "first segment '.dualsync-volume' is reserved for the volume's claim"],
+    ['below the volume claim file', '.dualsync-volume/x', "first segment '.dualsync-volume' is reserved"],
+    ['the claim file name as a prefix of a longer name', '.dualsync-volumes', undefined],
+    ['the claim file name deeper down', 'a/.dualsync-volume', undefined],
   ])('%s', (_name, key, expected) => {
     const reason = keySkipReason(key);
     if (expected === undefined) expect(reason).toBeUndefined();

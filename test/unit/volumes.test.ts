@@ -80,6 +80,15 @@ describe('scanVolumes', () => {
     expect(scan.leftovers.sort()).toEqual([join(root, '.dualsync-tmp/kept/object.bin'), join(root, '.dualsync-tmp/kept/object.bin3817264')]);
   });
 
+  it("the volume's claim file at the root is not a staged file; the same name deeper down is", async () => {
+    const root = await tempDir('vol-');
+    await put(root, '.dualsync-volume', '{"format":"dualsync volume claim 1"}');
+    await put(root, 'a/.dualsync-volume', 'an object of that name below the root');
+    const scan = await scanVolumes([root], FIVE_PERCENT);
+    expect(scan.local.map((file) => file.key)).toEqual(['a/.dualsync-volume']);
+    expect(scan.leftovers).toEqual([]);
+  });
+
   it('symbolic links and special files are not staged copies', async () => {
     const root = await tempDir('vol-');
     await put(root, 'real.bin', 'abc');

@@ -7,8 +7,8 @@ import { ApplyCommand } from './apply.ts';
 import { WatchCommand } from './watch.ts';
 import { StatusCommand } from './status.ts';
 import { DoctorCommand } from './doctor.ts';
-import { VolumesListCommand, VolumesProvisionCommand } from './volumes.ts';
+import { VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand } from './volumes.ts';
 import { ResetCommand } from './reset.ts';
 
 /** Every registered command. Only commands that work are listed here. */
-export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand, PlanCommand, ApplyCommand, WatchCommand, StatusCommand, DoctorCommand, VolumesListCommand, VolumesProvisionCommand, ResetCommand];
+export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand, PlanCommand, ApplyCommand, WatchCommand, StatusCommand, DoctorCommand, VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand, ResetCommand];

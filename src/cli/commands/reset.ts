@@ -4,7 +4,7 @@ import { BaseCommand } from '../base.ts';
 import { isTty, loadConfigFor } from '../context.ts';
 import { formatBytes } from '../../config/units.ts';
 import { userError } from '../../errors.ts';
-import { TEMP_DIR } from '../../plan/keys.ts';
+import { CLAIM_FILE, TEMP_DIR } from '../../plan/keys.ts';
 import { executeReset, planReset, resetIsEmpty, type ResetPlan } from '../../ops/reset.ts';
 
 const AFTER_RESET =
@@ -20,15 +20,18 @@ function describePlan(plan: ResetPlan): string {
     lines.push(`  find no ledger in ${plan.stateDir}`);
   }
   if (plan.keepStaged) {
-    lines.push('  keep the staged files (--keep-staged)');
+    lines.push('  keep the staged files, and the volumes\' claims (--keep-staged)');
   } else {
     for (const v of plan.volumes) {
-      if (v.entries.length === 0) {
-        lines.push(`  find nothing staged in ${v.root}`);
+      if (v.owner === 'other') {
+        lines.push(`  leave ${v.root} alone: ${v.ownerDescription ?? 'another state directory claims it'}`);
         continue;
       }
       const temporary = v.temporaryFiles > 0 ? `, ${v.temporaryFiles} of them interrupted downloads in ${TEMP_DIR}/` : '';
-      lines.push(`  remove everything in ${v.root} (${v.files} file(s), ${formatBytes(v.bytes)}${temporary}): ${v.entries.slice(0, 5).join(', ')}${v.entries.length > 5 ? ', ...' : ''}`);
+      if (v.files === 0) lines.push(`  find nothing this ledger staged in ${v.root}`);
+      else lines.push(`  remove from ${v.root} the ${v.files} file(s) this ledger staged (${formatBytes(v.bytes)}${temporary})`);
+      if (v.keptFiles > 0) lines.push(`  leave the ${v.keptFiles} other file(s) in ${v.root}: this ledger did not stage them (or they changed since)`);
+      if (v.owner === 'ours') lines.push(`  release ${v.root} (remove ${CLAIM_FILE}), so that another config may use it`);
     }
   }
   if (!plan.keepStaged && plan.ledger.stagedNotDelivered > 0) {
@@ -46,12 +49,15 @@ function describePlan(plan: ResetPlan): string {
 export class ResetCommand extends BaseCommand {
   static override paths = [['reset']];
   static override usage = Command.Usage({
-    description: 'start over: back up the ledger and remove the staged files',
+    description: 'start over: back up the ledger, remove the files it staged, release the volumes',
     details: `
       Moves the ledger (and the record of the last run) into a timestamped backup folder in the
-      state directory, \`backup-YYYYMMDDTHHMMSSZ/\`, and removes everything staged on the volumes,
-      including interrupted downloads. The volume roots themselves stay, and nothing outside them
-      or the state directory is touched. \`--keep-staged\` leaves the staged files in place.
+      state directory, \`backup-YYYYMMDDTHHMMSSZ/\`, removes from the volumes the files the ledger
+      records as staged (and the interrupted downloads of this state directory), and releases the
+      volumes' claims so that another config may use them. Nothing else is deleted: a file the
+      ledger did not stage stays, a volume another state directory claims is left alone, and
+      nothing in the state directory is removed. \`--keep-staged\` leaves the staged files and
+      the claims in place.
 
       It shows what it will do first and asks for "yes" (on a terminal), unless \`--yes\` is given.
       It refuses while another dualsync holds the lock (a running \`watch\` holds it between its
@@ -102,7 +108,9 @@ export class ResetCommand extends BaseCommand {
     }
     const outcome = await executeReset(config, plan, () => new Date());
     const moved = outcome.backupDir ? `ledger moved to ${outcome.backupDir}` : 'no ledger to move';
-    const removed = plan.keepStaged ? 'staged files kept' : `${outcome.removedFiles} staged file(s) (${formatBytes(outcome.removedBytes)}) removed`;
+    const kept = outcome.keptFiles > 0 ? `, ${outcome.keptFiles} other file(s) left in place` : '';
+    const released = outcome.releasedVolumes.length > 0 ? `; ${outcome.releasedVolumes.length} volume(s) released` : '';
+    const removed = plan.keepStaged ? 'staged files kept' : `${outcome.removedFiles} staged file(s) (${formatBytes(outcome.removedBytes)}) removed${kept}${released}`;
     out.write(`\nReset complete: ${moved}; ${removed}.\nThe next \`dualsync plan\` starts from nothing and adopts what the destination already holds.\n`);
     return 0;
   }

@@ -2,6 +2,7 @@ import { Command } from 'clipanion';
 import { expandVolumes, formatDiagnostic, loadConfig } from '../../config/load.ts';
 import type { HopConfig } from '../../model/config.ts';
 import { BaseCommand } from '../base.ts';
+import { checkVolumeClaims } from '../../engine.ts';
 
 export class ValidateCommand extends BaseCommand {
   static override paths = [['validate']];
@@ -11,9 +12,12 @@ export class ValidateCommand extends BaseCommand {
       Reads the config and reports every problem at once, each as \`file:line:col  field: message\`,
       with what was expected. Besides the schema it checks prefixes, \${VAR} references, sizes and
       durations, that source and destination are not one bucket on one server with nested
-      prefixes, that every staging volume entry matches a directory and that a CA bundle is
-      readable. Nothing is contacted over the network (\`dualsync doctor\` does that), except a DNS
-      lookup of both endpoints' host names when both hops name one bucket on one port.
+      prefixes, that every staging volume entry matches a directory, that no volume is claimed by
+      another state directory (see \`dualsync volumes release\`), that the state directory lies
+      outside every volume (by real path, and outside what a volume glob could match later) and
+      that a CA bundle is readable. Nothing is contacted over the network (\`dualsync doctor\` does
+      that), except a DNS lookup of both endpoints' host names when both hops name one bucket on
+      one port.
 
       Exit codes: 0 valid (warnings are printed but do not fail), 1 problems found.
     `,
@@ -27,6 +31,7 @@ export class ValidateCommand extends BaseCommand {
     const path = this.configPath();
     const { config, warnings } = await loadConfig(path, this.context.env);
     for (const warning of warnings) this.context.stderr.write(`${formatDiagnostic(warning)}\n`);
+    await checkVolumeClaims(config);
     const volumes = await expandVolumes(config.staging.volumes);
     this.context.stdout.write(
       `${path} is valid: source ${describeHop(config.source)} -> ${volumes.length} volume${volumes.length === 1 ? '' : 's'} -> destination ${describeHop(config.destination)}\n`,

@@ -1,5 +1,10 @@
+import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
+import { isTty, loadConfigFor } from '../context.ts';
+import { formatBytes } from '../../config/units.ts';
+import { executeRelease, planRelease, type ReleasePlan } from '../../ops/release.ts';
+import { CLAIM_FILE } from '../../plan/keys.ts';
 import { userError } from '../../errors.ts';
 import { loadConfigForChecks } from '../../ops/config.ts';
 import { listVolumes } from '../../ops/volumes.ts';
@@ -106,6 +111,90 @@ export class VolumesProvisionCommand extends BaseCommand {
       });
     }
     out.write(`\nProvisioned ${plan.volumes.length} volume(s): ${plan.volumes.map((v) => v.mountPoint).join(', ')}.\n`);
+    return 0;
+  }
+}
+
+function describeRelease(plan: ReleasePlan): string {
+  const lines = ['dualsync volumes release will:'];
+  for (const volume of plan.release) {
+    if (volume.foreign) lines.push(`  release ${volume.root}, which another state directory claimed (--force): ${volume.ownerDescription}`);
+    else lines.push(`  release ${volume.root} (remove ${CLAIM_FILE}, written at ${volume.claim?.claimedAt ?? '?'})`);
+    if (volume.left.files > 0) {
+      const undelivered = volume.left.undelivered > 0 ? `, ${volume.left.undelivered} of them not yet at the destination` : '';
+      lines.push(
+        `    Warning: ${volume.left.files} file(s) this ledger staged (${formatBytes(volume.left.bytes)}) are still on it${undelivered}.`,
+        '    They stay, and the config that claims the volume next sees them as local copies it did not stage. To hand over',
+        `    an empty volume, ${volume.left.undelivered > 0 ? 'deliver them first (`dualsync apply`), then ' : ''}run \`dualsync reset\` instead: it removes only what this ledger staged, then releases.`,
+      );
+    }
+  }
+  for (const root of plan.unclaimed) lines.push(`  leave ${root}: no state directory claims it`);
+  lines.push('', 'The staged files stay. Unless the volumes leave staging.volumes, the next apply of this config claims them again.');
+  return `${lines.join('\n')}\n`;
+}
+
+export class VolumesReleaseCommand extends BaseCommand {
+  static override paths = [['volumes', 'release']];
+  static override usage = Command.Usage({
+    description: "hand staging volumes over: remove this state directory's claim on them",
+    details: `
+      A staging volume belongs to one state directory: the first apply writes a claim,
+      \`${CLAIM_FILE}\` in the volume root, naming the state directory and its config, and every
+      other config refuses the volume while it is there. This command removes the claims of this
+      config's state directory on its volumes (or only on the --volume given), so that another
+      config may use them. The staged files stay; \`dualsync reset\` removes them and releases the
+      volumes too.
+
+      A volume claimed by another state directory is released only with --force, and only when
+      that state directory is gone (deleted, or holding another id): a config that still exists
+      releases its volumes itself.
+
+      It shows what it will do first and asks for "yes" (on a terminal), unless --yes is given.
+      It refuses while another dualsync holds this state directory's lock.
+    `,
+    examples: [
+      ['Hand all volumes of this config over', 'dualsync volumes release -c site7.yaml'],
+      ['Only one volume, unattended', 'dualsync volumes release --volume /tmp/volume-02 --yes'],
+      ["Take over a volume whose old config and state directory are gone", 'dualsync volumes release --force -c new.yaml'],
+    ],
+  });
+
+  volumes = Option.Array('--volume', { description: 'Release only this volume (repeat for more); default: every configured volume' });
+  yes = Option.Boolean('--yes', false, { description: 'Do not ask for confirmation' });
+  force = Option.Boolean('--force', false, { description: 'Also release a claim of another state directory that no longer exists' });
+
+  async run(): Promise<number> {
+    const config = await loadConfigFor(this.context, this.configPath());
+    const plan = await planRelease(config, { force: this.force, only: this.volumes });
+    if (plan.lock) {
+      throw userError('E_LOCKED', `another dualsync holds the lock on ${config.stateDir}: ${plan.lock.command}, pid ${plan.lock.pid} on ${plan.lock.host}, since ${plan.lock.startedAt}`, {
+        hint: 'stop it first (Ctrl-C, or kill -TERM the pid), then release',
+      });
+    }
+    const out = this.context.stdout;
+    if (plan.release.length === 0) {
+      out.write(`Nothing to release: no configured volume is claimed by the state directory ${config.stateDir}.\n`);
+      return 0;
+    }
+    out.write(describeRelease(plan));
+    if (!this.yes) {
+      if (!isTty(this.context.stdin) || !isTty(this.context.stdout)) {
+        throw userError('E_CONFIRM', 'volumes release needs a confirmation, and there is no terminal to ask on', { hint: 'run it on a terminal, or pass --yes' });
+      }
+      const rl = createInterface({ input: this.context.stdin, output: this.context.stdout });
+      try {
+        const answer = await rl.question('\nRelease? Only "yes" will be accepted: ');
+        if (answer.trim() !== 'yes') {
+          out.write('Release cancelled; nothing was changed.\n');
+          return 0;
+        }
+      } finally {
+        rl.close();
+      }
+    }
+    const released = await executeRelease(config, plan, () => new Date());
+    out.write(`\nReleased ${released.length} volume(s)${released.length > 0 ? `: ${released.join(', ')}` : ''}.\n`);
     return 0;
   }
 }

@@ -1,0 +1,148 @@
+/**
+ * `dualsync volumes release`: hand staging volumes over. Removes the claim this state directory
+ * holds on its volumes (src/inventory/claims.ts), so that another config may use them. The
+ * staged files stay where they are; the ledger still knows them, but once another state
+ * directory claims the volume it may treat them as local copies it did not stage (which it
+ * uploads only once proven to be its source's current version, or else downloads over).
+ *
+ * A claim of another state directory is released only with `force`, and only when that state
+ * directory is gone: a live owner hands its volumes over itself.
+ */
+import { resolve } from 'node:path';
+import { acquireLock, lockHolder, type LockHolder } from '../apply/lock.ts';
+import { expandVolumes } from '../config/load.ts';
+import { isDualsyncError, userError } from '../errors.ts';
+import { describeForeignClaims, readClaim, removeClaim, type VolumeClaim } from '../inventory/claims.ts';
+import { readStateId } from '../ledger/identity.ts';
+import { LedgerStore } from '../ledger/store.ts';
+import type { Config } from '../model/config.ts';
+
+export interface ReleaseVolume {
+  root: string;
+  /** Undefined for a damaged claim file (released with --force). */
+  claim?: VolumeClaim;
+  /** True when the claim is another state directory's (released with --force because its owner is gone). */
+  foreign: boolean;
+  /** For a foreign claim: which state directory and config it names. */
+  ownerDescription?: string;
+  /** Copies this ledger records on the volume (staged, or delivered and not purged): the release leaves them behind. */
+  left: LeftCopies;
+}
+
+export interface LeftCopies {
+  files: number;
+  bytes: number;
+  /** Of those, copies that have not reached the destination. */
+  undelivered: number;
+}
+
+const NONE_LEFT: LeftCopies = { files: 0, bytes: 0, undelivered: 0 };
+
+export interface ReleasePlan {
+  stateDir: string;
+  release: ReleaseVolume[];
+  /** Configured volumes nobody claims: nothing to release. */
+  unclaimed: string[];
+  lock?: LockHolder;
+}
+
+/**
+ * What a release would do, or a refusal naming each volume that another, living state directory
+ * claims (or, without `force`, any other state directory). `only` limits it to some volumes.
+ */
+export async function planRelease(config: Config, options: { force: boolean; only?: string[] }): Promise<ReleasePlan> {
+  let roots = await expandVolumes(config.staging.volumes);
+  if (options.only !== undefined && options.only.length > 0) {
+    const wanted = options.only.map((path) => resolve(path));
+    const unknown = wanted.filter((path) => !roots.includes(path));
+    if (unknown.length > 0) {
+      throw userError('E_USAGE', `${unknown.join(', ')} ${unknown.length === 1 ? 'is not a staging volume' : 'are not staging volumes'} of ${config.file}`, {
+        hint: `name volumes that staging.volumes lists today: ${roots.join(', ') || '(none)'}`,
+      });
+    }
+    roots = roots.filter((root) => wanted.includes(root));
+  }
+  const ourId = await readStateId(config.stateDir);
+  const refused: string[] = [];
+  const release: ReleaseVolume[] = [];
+  const unclaimed: string[] = [];
+  const left = await copiesByVolume(config.stateDir);
+  for (const root of roots) {
+    let claim: VolumeClaim | undefined;
+    try {
+      claim = await readClaim(root);
+    } catch (error) {
+      // A damaged claim names nobody: only --force removes it.
+      if (!options.force || !isDualsyncError(error) || error.code !== 'E_VOLUME_CLAIM') throw error;
+      release.push({ root, foreign: true, ownerDescription: `${root}: ${error.message}`, left: NONE_LEFT });
+      continue;
+    }
+    if (claim === undefined) {
+      unclaimed.push(root);
+      continue;
+    }
+    const foreign = claim.stateDirId !== ourId;
+    const [ownerDescription] = foreign ? await describeForeignClaims([{ root, owner: 'other', claim }]) : [];
+    if (foreign && (!options.force || (await ownerAlive(claim)))) {
+      refused.push(ownerDescription!);
+      continue;
+    }
+    release.push({ root, claim, foreign, ownerDescription, left: left.get(root) ?? NONE_LEFT });
+  }
+  if (refused.length > 0) {
+    throw userError('E_VOLUME_CLAIMED', `${refused.length === 1 ? 'a volume belongs' : `${refused.length} volumes belong`} to another state directory, not to ${resolve(config.stateDir)}; nothing was released`, {
+      details: refused,
+      hint: options.force
+        ? 'that state directory still exists: release the volume with its own config (`dualsync volumes release -c THAT_CONFIG`), or run `dualsync reset` there'
+        : 'release a volume with the config that claimed it (`dualsync volumes release -c THAT_CONFIG`); `--force` releases it from here only when that state directory is gone',
+    });
+  }
+  return { stateDir: config.stateDir, release, unclaimed, lock: await lockHolder(config.stateDir) };
+}
+
+/** True when the state directory a claim names still exists with that id. */
+async function ownerAlive(claim: VolumeClaim): Promise<boolean> {
+  return (await readStateId(claim.stateDir).catch(() => undefined)) === claim.stateDirId;
+}
+
+/** Per volume root, the copies the ledger says are on it. */
+async function copiesByVolume(stateDir: string): Promise<Map<string, LeftCopies>> {
+  const found = new Map<string, LeftCopies>();
+  const ledger = await LedgerStore.open(stateDir);
+  try {
+    for (const record of ledger.state().records) {
+      if ((record.stage !== 'staged' && record.stage !== 'delivered') || record.volume === undefined) continue;
+      const counts = found.get(record.volume) ?? { ...NONE_LEFT };
+      counts.files++;
+      counts.bytes += record.size;
+      if (record.stage === 'staged') counts.undelivered++;
+      found.set(record.volume, counts);
+    }
+  } finally {
+    await ledger.close();
+  }
+  return found;
+}
+
+/**
+ * Releases the planned volumes under the state directory's lock (an apply of this state
+ * directory must not be writing to them meanwhile). A claim that changed since the plan was
+ * shown is left alone. Returns the roots released.
+ */
+export async function executeRelease(config: Config, plan: ReleasePlan, now: () => Date): Promise<string[]> {
+  const lock = await acquireLock(config.stateDir, 'dualsync volumes release', now);
+  try {
+    const released: string[] = [];
+    for (const volume of plan.release) {
+      if (volume.claim !== undefined) {
+        const current = await readClaim(volume.root);
+        if (current?.stateDirId !== volume.claim.stateDirId) continue;
+      }
+      await removeClaim(volume.root);
+      released.push(volume.root);
+    }
+    return released;
+  } finally {
+    await lock.release();
+  }
+}
