@@ -7,7 +7,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Pair } from 'yaml';
 import schemaJson from '../../schemas/sync.schema.json' with { type: 'json' };
 import { assert, isDualsyncError } from '../errors.ts';
-import type { Config, Credentials, HopConfig, Reserve } from '../model/config.ts';
+import type { Config, Credentials, HopConfig, Reserve, UnsetVariable } from '../model/config.ts';
 import { compileGlob } from '../plan/filters.ts';
 import { parseDuration, parsePercentOrSize, parseSize } from './units.ts';
 
@@ -32,6 +32,15 @@ export interface PathReference {
   field: string;
   line: number;
   column: number;
+}
+
+export interface ParseOptions {
+  /**
+   * Leave credential fields whose \${VAR} is not set unresolved instead of failing: they are
+   * recorded in the hop's Credentials.unset, and only a command that contacts that hop fails
+   * (requireCredentials). status, reset or volumes list then run without any secret.
+   */
+  deferCredentials?: boolean;
 }
 
 export interface ParseResult {
@@ -119,7 +128,7 @@ const TYPE_WORDS: Record<string, string> = {
  * `env` resolves `${VAR}` references; `baseDir` (absolute) anchors relative paths. Reports every
  * problem at once rather than the first.
  */
-export function parseConfig(text: string, file: string, env: Record<string, string | undefined>, baseDir: string): ParseResult {
+export function parseConfig(text: string, file: string, env: Record<string, string | undefined>, baseDir: string, options: ParseOptions = {}): ParseResult {
   assert(baseDir.startsWith('/'), `config base directory must be absolute, got ${baseDir}`);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -138,14 +147,14 @@ export function parseConfig(text: string, file: string, env: Record<string, stri
   }
   if (report.hasErrors()) return { diagnostics: report.sorted(), references: [] };
 
-  const referenced = resolveEnvReferences(doc, env, report);
+  const { referenced, unsetCredentials } = resolveEnvReferences(doc, env, report, options.deferCredentials ?? false);
   const raw: unknown = doc.toJS();
   if (!validateSchema(raw)) {
     for (const error of collapseErrors(validateSchema.errors ?? [])) reportSchemaError(error, raw, report);
   }
   const checked = checkMeaning(raw, referenced, baseDir, report);
   return {
-    config: report.hasErrors() ? undefined : buildConfig(raw as RawConfig, checked, referenced, file),
+    config: report.hasErrors() ? undefined : buildConfig(raw as RawConfig, checked, referenced, file, unsetCredentials),
     diagnostics: report.sorted(),
     references: checked.references,
   };
@@ -268,8 +277,14 @@ const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * Replaces `${VAR}` in every string value with the variable's value, in place. Returns the field
  * paths that held a reference, so that secrets written as references are not warned about.
  */
-function resolveEnvReferences(doc: Document, env: Record<string, string | undefined>, report: Reporter): Set<string> {
+function resolveEnvReferences(
+  doc: Document,
+  env: Record<string, string | undefined>,
+  report: Reporter,
+  deferCredentials: boolean,
+): { referenced: Set<string>; unsetCredentials: UnsetVariable[] } {
   const referenced = new Set<string>();
+  const unsetCredentials: UnsetVariable[] = [];
   const visit = (node: unknown, segments: Segment[]): void => {
     if (isMap(node)) {
       for (const pair of node.items as Pair[]) {
@@ -287,6 +302,12 @@ function resolveEnvReferences(doc: Document, env: Record<string, string | undefi
           return whole;
         }
         const value = env[name];
+        if (value === undefined && deferCredentials && segments[1] === 'credentials' && typeof segments[2] === 'string') {
+          const { line, column } = report.valuePosition(segments);
+          unsetCredentials.push({ variable: name, field: fieldPath(segments), where: `${report.file}:${line}:${column}` });
+          missing = true;
+          return whole;
+        }
         if (value === undefined) {
           report.at('error', segments, `environment variable ${name} is not set`, `set ${name} in the environment that runs dualsync, or change this field`);
           missing = true;
@@ -298,7 +319,7 @@ function resolveEnvReferences(doc: Document, env: Record<string, string | undefi
     }
   };
   visit(doc.contents, []);
-  return referenced;
+  return { referenced, unsetCredentials };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -749,14 +770,14 @@ export function resolvePosix(baseDir: string, path: string): string {
 // ---------------------------------------------------------------------------------------------
 // Defaults
 
-function buildConfig(raw: RawConfig, checked: Checked, referenced: Set<string>, file: string): Config {
+function buildConfig(raw: RawConfig, checked: Checked, referenced: Set<string>, file: string, unset: UnsetVariable[]): Config {
   const transfer = raw.transfer ?? {};
   const sizeOf = (field: string, fallback: string): number => checked.sizes.get(field) ?? parseSize(fallback);
   return {
     version: 1,
     file,
-    source: buildHop(raw.source, 'source', checked, referenced),
-    destination: buildHop(raw.destination, 'destination', checked, referenced),
+    source: buildHop(raw.source, 'source', checked, referenced, unset),
+    destination: buildHop(raw.destination, 'destination', checked, referenced, unset),
     staging: {
       volumes: raw.staging.volumes.map((_, index) => checked.paths.get(`staging.volumes[${index}]`) ?? ''),
       reserve: checked.reserve ?? parsePercentOrSize(DEFAULTS.reserve),
@@ -777,7 +798,7 @@ function buildConfig(raw: RawConfig, checked: Checked, referenced: Set<string>, 
   };
 }
 
-function buildHop(raw: RawHop, side: 'source' | 'destination', checked: Checked, referenced: Set<string>): HopConfig {
+function buildHop(raw: RawHop, side: 'source' | 'destination', checked: Checked, referenced: Set<string>, unset: UnsetVariable[]): HopConfig {
   const snow = raw.region === SNOW;
   const endpoint = raw.endpoint?.replace(/\/+$/, '');
   const caBundle = checked.paths.get(`${side}.tls.caBundle`);
@@ -792,11 +813,11 @@ function buildHop(raw: RawHop, side: 'source' | 'destination', checked: Checked,
     ...(raw.proxy === undefined ? {} : { proxy: raw.proxy }),
     listApi: raw.listApi ?? (snow ? 'v1' : 'v2'),
     ...(maxConnections === undefined ? {} : { maxConnections }),
-    credentials: buildCredentials(raw.credentials, side, referenced),
+    credentials: buildCredentials(raw.credentials, side, referenced, unset.filter((u) => u.field.startsWith(`${side}.`))),
   };
 }
 
-function buildCredentials(raw: RawHop['credentials'], side: string, referenced: Set<string>): Credentials {
+function buildCredentials(raw: RawHop['credentials'], side: string, referenced: Set<string>, unset: UnsetVariable[]): Credentials {
   if (raw === undefined) return { kind: 'default' };
   if (raw.profile !== undefined) return { kind: 'profile', profile: raw.profile };
   const inline = (['accessKeyId', 'secretAccessKey', 'sessionToken'] as const).some(
@@ -808,5 +829,6 @@ function buildCredentials(raw: RawHop['credentials'], side: string, referenced: 
     secretAccessKey: raw.secretAccessKey ?? '',
     ...(raw.sessionToken === undefined ? {} : { sessionToken: raw.sessionToken }),
     inline,
+    ...(unset.length === 0 ? {} : { unset }),
   };
 }
