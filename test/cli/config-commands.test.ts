@@ -40,7 +40,7 @@ describe('dualsync init', () => {
     await writeFile(target, 'mine\n');
     const refused = await runCli(['init', '--path', target]);
     expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toBe(`Error: ${target} already exists\nHint: pass --force to replace it, or --path to write another file\n`);
+    expect(refused.stderr).toBe(`Error [E_INIT_EXISTS]: ${target} already exists\nHint: pass --force to replace it, or --path to write another file\n`);
     expect(await readFile(target, 'utf8')).toBe('mine\n');
 
     const forced = await runCli(['init', '--path', target, '--force']);
@@ -105,7 +105,7 @@ describe('dualsync import-legacy', () => {
     await writeFile(out, 'mine\n');
     const result = await runCli(['import-legacy', 'fixtures/legacy/config.yaml', '--out', out]);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain(`Error: ${out} already exists`);
+    expect(result.stderr).toContain(`Error [E_LEGACY_EXISTS]: ${out} already exists`);
     expect(await readFile(out, 'utf8')).toBe('mine\n');
     expect((await runCli(['import-legacy', 'fixtures/legacy/config.yaml', '--out', out, '--force'])).exitCode).toBe(0);
   });
@@ -114,7 +114,7 @@ describe('dualsync import-legacy', () => {
     const out = join(dir, 'sync.yaml');
     const result = await runCli(['import-legacy', 'fixtures/legacy/unfilled.yaml', '--out', out]);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain('Error: fixtures/legacy/unfilled.yaml: cannot convert (5 problems)');
+    expect(result.stderr).toContain('Error [E_LEGACY]: fixtures/legacy/unfilled.yaml: cannot convert (5 problems)');
     expect(result.stderr).toContain('  source bucket name is missing or empty (key src_bucket_name)');
     await expect(stat(out)).rejects.toThrow(/ENOENT/);
   });
