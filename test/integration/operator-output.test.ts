@@ -51,3 +51,26 @@ describe('--json on failure', () => {
     expect(result.stderr).toMatch(/^Error \[E_S3_NO_BUCKET\]: /m);
   });
 });
+
+describe('watch output', () => {
+  it('one line per cycle that moved something, counted per hop; one "in sync" line, then quiet', async () => {
+    const site = await makeSite(pair);
+    await putObjects(pair.edge, site.sourceBucket, objects(20));
+    const child = site.spawn('watch', '--interval', '1s');
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    try {
+      for (let i = 0; i < 600 && !stdout.includes('in sync'); i++) await new Promise((r) => setTimeout(r, 100));
+      // Three more idle cycles at 1 s each.
+      await new Promise((r) => setTimeout(r, 3500));
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const ended = await child;
+    expect(ended.exitCode, stdout + String(ended.stderr)).toBe(0);
+    const cycles = stdout.split('\n').filter((line) => / cycle \d+: /.test(line));
+    expect(cycles[0], stdout).toMatch(/cycle 1: 20 downloaded \(.*\), 20 delivered \(.*\), 20 purged\.$/);
+    expect(stdout.match(/in sync/g), stdout).toHaveLength(1);
+    expect(stdout).not.toMatch(/Apply complete!|(?<!\d)0 downloaded|change\(s\)/);
+  });
+});

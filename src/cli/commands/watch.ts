@@ -5,7 +5,6 @@ import { runApply } from '../../engine.ts';
 import { parseDuration } from '../../config/units.ts';
 import { watchLoop } from '../../watch/loop.ts';
 import { applySummaryLine, renderApplyOutcome } from '../../view/apply.ts';
-import { summaryLine } from '../../view/plan.ts';
 import { userError } from '../../errors.ts';
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
@@ -80,15 +79,13 @@ export class WatchCommand extends BaseCommand {
           const deps = engineDeps(this.context, { progress: true, signal: abort.signal });
           const report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch' });
           deps.progressView?.finish();
-          if (!report.outcome) {
-            log(summaryLine(report.run.plan));
-            return { changes: 0, failures: 0 };
-          }
+          // Nothing to do: the loop says "in sync" once, not a summary every cycle.
+          if (!report.outcome) return { changes: 0, failures: 0 };
           const outcome = report.outcome;
           if (outcome.failures.length > 0) this.context.stdout.write(renderApplyOutcome(outcome));
-          else log(applySummaryLine(outcome));
+          // Actions per hop, not their sum: 20 objects downloaded, delivered and purged are 20 objects.
           const changes = outcome.downloaded.count + outcome.uploaded.count + outcome.purged.count + outcome.adopted;
-          return { changes, failures: outcome.failures.length };
+          return { changes, failures: outcome.failures.length, summary: applySummaryLine(outcome).replace(/^Apply complete! /, '') };
         },
       });
       if (summary.fatal) throw summary.fatal;
