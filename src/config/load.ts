@@ -29,7 +29,10 @@ export async function loadConfig(path: string, env: Record<string, string | unde
   const diagnostics = [...parsed.diagnostics, ...ioProblems].sort((a, b) => a.line - b.line || a.column - b.column);
   const errors = diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0 || !parsed.config) {
-    throw userError('E_CONFIG', `${path}: ${errors.length} problem${errors.length === 1 ? '' : 's'}`, {
+    // The count names every line listed below it: problems, and warnings when there are any.
+    const warningCount = diagnostics.length - errors.length;
+    const counted = `${errors.length} problem${errors.length === 1 ? '' : 's'}${warningCount === 0 ? '' : `, ${warningCount} warning${warningCount === 1 ? '' : 's'}`}`;
+    throw userError('E_CONFIG', `${path}: ${counted}`, {
       details: diagnostics.map(formatDiagnostic),
       hint: `fix the fields above, then run \`dualsync validate -c ${path}\``,
     });

@@ -638,6 +638,9 @@ function checkMeaning(raw: unknown, referenced: Set<string>, baseDir: string, re
     volumes.forEach((_entry, index) => localPath(raw, ['staging', 'volumes', index], 'volume', baseDir, report, checked));
   }
   for (const side of ['source', 'destination'] as const) {
+    // On http:// the tls settings have no effect (a warning says so): a bundle that is not
+    // there cannot be an error then.
+    if (stringAt(raw, [side, 'endpoint'])?.toLowerCase().startsWith('http:')) continue;
     localPath(raw, [side, 'tls', 'caBundle'], 'caBundle', baseDir, report, checked);
   }
   if (valueAt(raw, ['stateDir']) === undefined) {
@@ -675,7 +678,7 @@ function checkHop(raw: unknown, side: 'source' | 'destination', referenced: Set<
     report.at('warning', [side, 'tls', 'verify'], 'TLS certificates are not verified on this hop', 'prefer tls.caBundle with the server certificate (Snowball Edge: snowballEdge get-certificate)');
   }
   if (endpoint?.toLowerCase().startsWith('http:') && valueAt(raw, [side, 'tls']) !== undefined) {
-    report.at('warning', [side, 'tls'], 'tls settings have no effect on an http:// endpoint');
+    report.at('warning', [side, 'tls'], 'tls settings have no effect on an http:// endpoint', 'they are ignored, tls.caBundle included; use https:// to have them checked');
   }
 
   const region = stringAt(raw, [side, 'region']);
