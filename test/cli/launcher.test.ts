@@ -73,15 +73,28 @@ describe('bin/dualsync', () => {
       ].join('\n'),
     );
     await mkdir(join(dir, 'volume'));
-    let launcherPid = 0;
-    const result = run(['watch', '--interval', '1h'], { old: true, onStart: (pid) => (launcherPid = pid) });
-    // Wait until the command has started its first cycle, then stop the launcher alone.
-    for (let i = 0; i < 200 && !(await hasChild(launcherPid)); i++) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 1500));
-    process.kill(launcherPid, 'SIGTERM');
+    const child = spawn(PROJECT_NODE, ['--import', join(dir, 'old-node.mjs'), join(dir, 'dualsync'), 'watch', '--interval', '1h'], { cwd: dir });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const result = new Promise<Run>((done) => child.on('close', (code, signal) => done({ code, signal, stdout, stderr })));
+    // The first cycle has failed and the loop is backing off: its signal handlers are in place.
+    for (let i = 0; i < 600 && !stdout.includes('retrying in'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await hasChild(child.pid!)).toBe(true);
+    child.kill('SIGTERM');
     const ended = await result;
     expect(ended.stderr).toContain('SIGTERM: finishing the current cycle');
     expect(ended).toMatchObject({ code: 0, signal: null });
+  });
+
+  it('prints --help without colour escapes when stdout is not a terminal', async () => {
+    for (const args of [['--help'], ['plan', '--help']]) {
+      const result = await run(args);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('dualsync');
+      expect(result.stdout).not.toContain('\x1b[');
+    }
   });
 
   it('keeps package.json "engines" equal to the minimum the launcher enforces', async () => {
