@@ -24,4 +24,14 @@ describe('errors on the terminal and in --json', () => {
     expect(parsed.error.details).toHaveLength(5);
     expect(result.stderr).toContain('Error [E_CONFIG]:');
   });
+
+  it('a command line that does not parse gets a JSON error object too, with --json', async () => {
+    const result = await runCli(['plan', '--json', '--bogus']);
+    expect(result.exitCode).toBe(1);
+    const parsed = JSON.parse(result.stdout) as { error: { code: string; message: string } };
+    expect(parsed.error).toMatchObject({ code: 'E_USAGE', message: 'Unsupported option name ("--bogus").' });
+    const human = await runCli(['plan', '--bogus']);
+    expect(human.stdout).toContain('Unsupported option name');
+    expect(() => JSON.parse(human.stdout) as unknown).toThrow();
+  });
 });
