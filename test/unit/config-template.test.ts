@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/parse.ts';
 import { STARTER_VARIABLES, starterConfig } from '../../src/config/template.ts';
@@ -21,6 +22,15 @@ describe('starterConfig', () => {
 
   it('passes doctor\'s connection budget on both hops as written (workers x concurrency within maxConnections)', () => {
     const { config } = parseConfig(starterConfig('x'), 'sync.yaml', env, '/srv/site7');
+    expect(config).toBeDefined();
+    for (const side of ['source', 'destination'] as const) {
+      expect(connectionCheck(side, config![side], config!.transfer)).toMatchObject({ status: 'pass' });
+    }
+  });
+
+  it('sync.example.yaml passes the same connection budget', () => {
+    const text = readFileSync(new URL('../../sync.example.yaml', import.meta.url), 'utf8');
+    const { config } = parseConfig(text, 'sync.example.yaml', {}, '/srv/site7', { deferCredentials: true });
     expect(config).toBeDefined();
     for (const side of ['source', 'destination'] as const) {
       expect(connectionCheck(side, config![side], config!.transfer)).toMatchObject({ status: 'pass' });
