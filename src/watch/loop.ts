@@ -6,6 +6,8 @@ export interface CycleResult {
   failures: number;
   /** What the cycle did, per hop ("20 downloaded (1 MiB), 20 delivered (1 MiB), 20 purged."). */
   summary?: string;
+  /** False when nothing changed but a listing was incomplete: that is not "in sync". */
+  inSync?: boolean;
 }
 
 export interface WatchOptions {
@@ -61,7 +63,7 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
         failuresInARow++;
         saidInSync = false;
         options.log(`cycle ${cycles}: ${result.failures} object(s) failed; they are retried next cycle`);
-      } else if (result.changes === 0) {
+      } else if (result.changes === 0 && result.inSync !== false) {
         failuresInARow = 0;
         if (!saidInSync) options.log(`cycle ${cycles}: in sync; quiet until something changes`);
         saidInSync = true;

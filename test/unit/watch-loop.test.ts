@@ -89,6 +89,15 @@ describe('watch loop', () => {
     ]);
   });
 
+  it('nothing changed but a listing was incomplete: never "in sync", the cycle says why', async () => {
+    const h = harness([{ changes: 0, failures: 0, inSync: false, summary: 'no changes in what could be listed; a listing is incomplete (see the warnings)' }], { stopAfter: 2 });
+    await h.run();
+    expect(h.logs).toEqual([
+      'cycle 1: no changes in what could be listed; a listing is incomplete (see the warnings)',
+      'cycle 2: no changes in what could be listed; a listing is incomplete (see the warnings)',
+    ]);
+  });
+
   it('failed objects count as a failed cycle and back off', async () => {
     const h = harness([{ changes: 1, failures: 2 }, { changes: 0, failures: 0 }], { stopAfter: 2 });
     await h.run();

@@ -85,6 +85,10 @@ export class WatchCommand extends BaseCommand {
           if (outcome.failures.length > 0) this.context.stdout.write(renderApplyOutcome(outcome));
           // Actions per hop, not their sum: 20 objects downloaded, delivered and purged are 20 objects.
           const changes = outcome.downloaded.count + outcome.uploaded.count + outcome.purged.count + outcome.adopted;
+          const { source, destination } = report.run.gathered.inventory;
+          if (changes === 0 && !(source.complete && destination.complete)) {
+            return { changes, failures: 0, inSync: false, summary: 'no changes in what could be listed; a listing is incomplete (see the warnings)' };
+          }
           return { changes, failures: outcome.failures.length, summary: applySummaryLine(outcome).replace(/^Apply complete! /, '') };
         },
       });
