@@ -285,6 +285,8 @@ export interface ApplyOptions {
   command?: string;
   /** The state directory's lock, when the caller holds it for longer than this run (watch). */
   lock?: Lock;
+  /** Show the whole diff when a saved plan is stale, however long (`apply --diff`). */
+  showDiff?: boolean;
 }
 
 export interface ApplyReport {
@@ -364,7 +366,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       clients.source.destroy();
       let run = planFrom(config, gathered, deps);
       if (saved) {
-        if (saved.inputDigest !== gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config);
+        if (saved.inputDigest !== gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config, options.showDiff ?? false);
         checkRoom(options.planPath!, saved.plan, gathered.inventory.volumes, deps);
         run = { ...run, plan: saved.plan };
       } else if (options.confirm && !(await options.confirm(run))) {
@@ -405,19 +407,36 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
   }
 }
 
-function stalePlan(planPath: string, saved: PlanFile, fresh: PlannedRun, config: Config) {
+/** A stale plan's diff longer than this is summarised unless `--diff` asks for it. */
+const STALE_DIFF_LINES = 40;
+
+/**
+ * The refusal of a stale saved plan: a summary of what moved per manifest first, then the
+ * unified diff when it is short or when `showDiff` asks for it. After a power cut the diff can
+ * run to hundreds of lines, and the step is the same whatever it says: make a fresh plan.
+ */
+function stalePlan(planPath: string, saved: PlanFile, fresh: PlannedRun, config: Config, showDiff: boolean) {
   const old = renderManifests(saved.plan, config);
   const now = renderManifests(fresh.plan, config);
-  const details: string[] = [];
+  const summary: string[] = [];
+  const diff: string[] = [];
   for (const hop of ['download', 'upload'] as const) {
     if (old[hop] === now[hop]) continue;
     const patch = createTwoFilesPatch(`${hop}.s5cmd (saved plan)`, `${hop}.s5cmd (now)`, old[hop], now[hop], undefined, undefined, { context: 1 });
-    details.push(...patch.trimEnd().split('\n'));
+    const lines = patch.trimEnd().split('\n');
+    // Commands only: the comment lines at the top change with every plan.
+    const added = lines.filter((l) => l.startsWith('+') && !l.startsWith('+++') && !l.startsWith('+#')).length;
+    const removed = lines.filter((l) => l.startsWith('-') && !l.startsWith('---') && !l.startsWith('-#')).length;
+    summary.push(`${hop}.s5cmd: ${removed} command${removed === 1 ? '' : 's'} no longer planned, ${added} new`);
+    diff.push(...lines);
   }
-  if (details.length === 0) details.push('(the manifests are the same; the ledger or the listings moved in ways the plan does not show)');
+  const details = [...summary];
+  if (diff.length === 0) details.push('(the manifests are the same; the ledger or the listings moved in ways the plan does not show)');
+  else if (showDiff || diff.length <= STALE_DIFF_LINES) details.push(...diff);
+  else details.push(`(the diff has ${diff.length} lines: \`dualsync apply --diff ${planPath}\` shows it)`);
   return userError('E_PLAN_STALE', `the plan ${planPath} is stale: the source, the destination, the staging volumes or the ledger changed since it was made (ledger serial ${saved.ledgerSerial} -> ${fresh.gathered.inventory.ledger.serial})`, {
     details,
-    hint: 'review the changes above and make a new plan with `dualsync plan --out FILE`',
+    hint: `make a fresh plan: \`dualsync plan --out ${planPath}\`, review it and apply it, or \`dualsync apply\` to plan and apply in one step (after a power cut or a crash a saved plan is always stale: the ledger moved)`,
   });
 }
 

@@ -52,8 +52,15 @@ export function isDualsyncError(error: unknown): error is DualsyncError {
   return error instanceof DualsyncError;
 }
 
+/**
+ * Node (24+) appends "; if the root CA is installed locally, try running Node.js with
+ * --use-system-ca" to certificate errors: wrong for a device certificate, which is trusted
+ * through tls.caBundle, so it is dropped and dualsync's own hint stands.
+ */
+const NODE_CA_ADVICE = /;[^;]*--use-system-ca/g;
+
 /** A short, secret-free description of any thrown value. */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(NODE_CA_ADVICE, '');
 }

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { assert, describeError, userError } from '../errors.ts';
 import type { HopConfig } from '../model/config.ts';
+import { requireCredentials } from '../config/credentials.ts';
 
 const MINIMUM_VERSION = [2, 2, 2] as const;
 const INSTALL_HINT =
@@ -104,6 +105,7 @@ function isCredentialSource(name: string): boolean {
  * names one.
  */
 export function s5cmdEnv(hop: HopConfig, base: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  requireCredentials(hop);
   const env: Record<string, string> = {};
   const credentials = hop.credentials;
   for (const [name, value] of Object.entries(base)) {

@@ -23,11 +23,16 @@ export abstract class BaseCommand extends Command {
     }
   }
 
-  /** User and operational errors: message, details, hint; no stack. Anything else is a bug. */
+  /**
+   * User and operational errors: message with its code, details, hint; no stack. Anything else
+   * is a bug. With --json, stdout also gets one JSON error object, so a script always has a
+   * document to parse.
+   */
   protected report(error: unknown): number {
     const err = this.context.stderr;
+    if ((this as { json?: unknown }).json === true) this.context.stdout.write(`${JSON.stringify({ error: errorToJson(error) }, null, 2)}\n`);
     if (isDualsyncError(error) && error.kind !== 'internal') {
-      err.write(`Error: ${error.message}\n`);
+      err.write(`Error [${error.code}]: ${error.message}\n`);
       for (const line of error.details) err.write(`  ${line}\n`);
       if (error.hint) err.write(`Hint: ${error.hint}\n`);
       return 1;
@@ -37,4 +42,12 @@ export abstract class BaseCommand extends Command {
     err.write(`Internal error${code}: ${stack}\nThis is a bug in dualsync; please report it with the lines above.\n`);
     return 1;
   }
+}
+
+/** The JSON form of a failure: the same code, message, details and hint the terminal shows. */
+export function errorToJson(error: unknown): { code: string; kind: string; message: string; details: string[]; hint?: string; retryable: boolean } {
+  if (isDualsyncError(error)) {
+    return { code: error.code, kind: error.kind, message: error.message, details: error.details, ...(error.hint ? { hint: error.hint } : {}), retryable: error.retryable };
+  }
+  return { code: 'E_INTERNAL', kind: 'internal', message: error instanceof Error ? error.message : String(error), details: [], retryable: false };
 }

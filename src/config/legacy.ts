@@ -176,7 +176,7 @@ export function convertLegacyConfig(text: string, file: string, legacyDir: strin
     '',
     'staging:',
     "  # transfer_v5's multi-volume scripts staged to numbered folders (base path + 01..99): list",
-    '  # them here instead, e.g. "/mnt/vol[0-9][0-9]"; each matched directory is one volume.',
+    '  # them here instead, e.g. "/tmp/volume-*" (the base path + "*"); each matched directory is one volume.',
     `  volumes: [${quote(volume)}]`,
     '  reserve: 5%',
     '',

@@ -10,7 +10,7 @@ import fg from 'fast-glob';
 import { userError } from '../errors.ts';
 import type { Config } from '../model/config.ts';
 import { loopbackOr } from './place.ts';
-import { parseConfig, type Diagnostic, type EndpointAliasCheck, type PathReference } from './parse.ts';
+import { parseConfig, type Diagnostic, type EndpointAliasCheck, type ParseOptions, type PathReference } from './parse.ts';
 
 export interface LoadedConfig {
   config: Config;
@@ -19,18 +19,22 @@ export interface LoadedConfig {
 }
 
 /**
- * Loads and checks the config at `path`. Throws a user error (E_CONFIG) listing every problem,
+ * Loads and checks the config at `path`. Credentials whose variables are not set do not stop
+ * it (see ParseOptions.deferCredentials; validate asks for them with `deferCredentials: false`). Throws a user error (E_CONFIG) listing every problem,
  * one `file:line:col  field: message (hint)` line each, so that one run shows them all.
  */
-export async function loadConfig(path: string, env: Record<string, string | undefined> = process.env): Promise<LoadedConfig> {
+export async function loadConfig(path: string, env: Record<string, string | undefined> = process.env, options: ParseOptions = { deferCredentials: true }): Promise<LoadedConfig> {
   const absolute = resolve(path);
   const text = await readConfigText(path, absolute);
-  const parsed = parseConfig(text, path, env, dirname(absolute));
+  const parsed = parseConfig(text, path, env, dirname(absolute), options);
   const ioProblems = [...(await checkReferences(parsed.references, path)), ...(await checkAliases(parsed.aliases, path))];
   const diagnostics = [...parsed.diagnostics, ...ioProblems].sort((a, b) => a.line - b.line || a.column - b.column);
   const errors = diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0 || !parsed.config) {
-    throw userError('E_CONFIG', `${path}: ${errors.length} problem${errors.length === 1 ? '' : 's'}`, {
+    // The count names every line listed below it: problems, and warnings when there are any.
+    const warningCount = diagnostics.length - errors.length;
+    const counted = `${errors.length} problem${errors.length === 1 ? '' : 's'}${warningCount === 0 ? '' : `, ${warningCount} warning${warningCount === 1 ? '' : 's'}`}`;
+    throw userError('E_CONFIG', `${path}: ${counted}`, {
       details: diagnostics.map(formatDiagnostic),
       hint: `fix the fields above, then run \`dualsync validate -c ${path}\``,
     });

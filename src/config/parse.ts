@@ -7,7 +7,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Pair } from 'yaml';
 import schemaJson from '../../schemas/sync.schema.json' with { type: 'json' };
 import { assert, isDualsyncError } from '../errors.ts';
-import type { Config, Credentials, HopConfig, Reserve } from '../model/config.ts';
+import type { Config, Credentials, HopConfig, Reserve, UnsetVariable } from '../model/config.ts';
 import { compileGlob } from '../plan/filters.ts';
 import { endpointPlace, nestedPrefixes, samePlaceByText } from './place.ts';
 import { parseDuration, parsePercentOrSize, parseSize } from './units.ts';
@@ -47,6 +47,15 @@ export interface EndpointAliasCheck {
   /** The error to report when the hosts are one. */
   message: string;
   hint: string;
+}
+
+export interface ParseOptions {
+  /**
+   * Leave credential fields whose \${VAR} is not set unresolved instead of failing: they are
+   * recorded in the hop's Credentials.unset, and only a command that contacts that hop fails
+   * (requireCredentials). status, reset or volumes list then run without any secret.
+   */
+  deferCredentials?: boolean;
 }
 
 export interface ParseResult {
@@ -135,7 +144,7 @@ const TYPE_WORDS: Record<string, string> = {
  * `env` resolves `${VAR}` references; `baseDir` (absolute) anchors relative paths. Reports every
  * problem at once rather than the first.
  */
-export function parseConfig(text: string, file: string, env: Record<string, string | undefined>, baseDir: string): ParseResult {
+export function parseConfig(text: string, file: string, env: Record<string, string | undefined>, baseDir: string, options: ParseOptions = {}): ParseResult {
   assert(baseDir.startsWith('/'), `config base directory must be absolute, got ${baseDir}`);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
@@ -154,14 +163,14 @@ export function parseConfig(text: string, file: string, env: Record<string, stri
   }
   if (report.hasErrors()) return { diagnostics: report.sorted(), references: [], aliases: [] };
 
-  const referenced = resolveEnvReferences(doc, env, report);
+  const { referenced, unsetCredentials } = resolveEnvReferences(doc, env, report, options.deferCredentials ?? false);
   const raw: unknown = doc.toJS();
   if (!validateSchema(raw)) {
     for (const error of collapseErrors(validateSchema.errors ?? [])) reportSchemaError(error, raw, report);
   }
   const checked = checkMeaning(raw, referenced, baseDir, report);
   return {
-    config: report.hasErrors() ? undefined : buildConfig(raw as RawConfig, checked, referenced, file),
+    config: report.hasErrors() ? undefined : buildConfig(raw as RawConfig, checked, referenced, file, unsetCredentials),
     diagnostics: report.sorted(),
     references: checked.references,
     aliases: checked.aliases,
@@ -285,8 +294,14 @@ const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * Replaces `${VAR}` in every string value with the variable's value, in place. Returns the field
  * paths that held a reference, so that secrets written as references are not warned about.
  */
-function resolveEnvReferences(doc: Document, env: Record<string, string | undefined>, report: Reporter): Set<string> {
+function resolveEnvReferences(
+  doc: Document,
+  env: Record<string, string | undefined>,
+  report: Reporter,
+  deferCredentials: boolean,
+): { referenced: Set<string>; unsetCredentials: UnsetVariable[] } {
   const referenced = new Set<string>();
+  const unsetCredentials: UnsetVariable[] = [];
   const visit = (node: unknown, segments: Segment[]): void => {
     if (isMap(node)) {
       for (const pair of node.items as Pair[]) {
@@ -304,6 +319,12 @@ function resolveEnvReferences(doc: Document, env: Record<string, string | undefi
           return whole;
         }
         const value = env[name];
+        if (value === undefined && deferCredentials && segments[1] === 'credentials' && typeof segments[2] === 'string') {
+          const { line, column } = report.valuePosition(segments);
+          unsetCredentials.push({ variable: name, field: fieldPath(segments), where: `${report.file}:${line}:${column}` });
+          missing = true;
+          return whole;
+        }
         if (value === undefined) {
           report.at('error', segments, `environment variable ${name} is not set`, `set ${name} in the environment that runs dualsync, or change this field`);
           missing = true;
@@ -315,7 +336,7 @@ function resolveEnvReferences(doc: Document, env: Record<string, string | undefi
     }
   };
   visit(doc.contents, []);
-  return referenced;
+  return { referenced, unsetCredentials };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -635,6 +656,9 @@ function checkMeaning(raw: unknown, referenced: Set<string>, baseDir: string, re
     volumes.forEach((_entry, index) => localPath(raw, ['staging', 'volumes', index], 'volume', baseDir, report, checked));
   }
   for (const side of ['source', 'destination'] as const) {
+    // On http:// the tls settings have no effect (a warning says so): a bundle that is not
+    // there cannot be an error then.
+    if (stringAt(raw, [side, 'endpoint'])?.toLowerCase().startsWith('http:')) continue;
     localPath(raw, [side, 'tls', 'caBundle'], 'caBundle', baseDir, report, checked);
   }
   if (valueAt(raw, ['stateDir']) === undefined) {
@@ -672,7 +696,7 @@ function checkHop(raw: unknown, side: 'source' | 'destination', referenced: Set<
     report.at('warning', [side, 'tls', 'verify'], 'TLS certificates are not verified on this hop', 'prefer tls.caBundle with the server certificate (Snowball Edge: snowballEdge get-certificate)');
   }
   if (endpoint?.toLowerCase().startsWith('http:') && valueAt(raw, [side, 'tls']) !== undefined) {
-    report.at('warning', [side, 'tls'], 'tls settings have no effect on an http:// endpoint');
+    report.at('warning', [side, 'tls'], 'tls settings have no effect on an http:// endpoint', 'they are ignored, tls.caBundle included; use https:// to have them checked');
   }
 
   const region = stringAt(raw, [side, 'region']);
@@ -796,14 +820,14 @@ export function resolvePosix(baseDir: string, path: string): string {
 // ---------------------------------------------------------------------------------------------
 // Defaults
 
-function buildConfig(raw: RawConfig, checked: Checked, referenced: Set<string>, file: string): Config {
+function buildConfig(raw: RawConfig, checked: Checked, referenced: Set<string>, file: string, unset: UnsetVariable[]): Config {
   const transfer = raw.transfer ?? {};
   const sizeOf = (field: string, fallback: string): number => checked.sizes.get(field) ?? parseSize(fallback);
   return {
     version: 1,
     file,
-    source: buildHop(raw.source, 'source', checked, referenced),
-    destination: buildHop(raw.destination, 'destination', checked, referenced),
+    source: buildHop(raw.source, 'source', checked, referenced, unset),
+    destination: buildHop(raw.destination, 'destination', checked, referenced, unset),
     staging: {
       volumes: raw.staging.volumes.map((_, index) => checked.paths.get(`staging.volumes[${index}]`) ?? ''),
       reserve: checked.reserve ?? parsePercentOrSize(DEFAULTS.reserve),
@@ -824,7 +848,7 @@ function buildConfig(raw: RawConfig, checked: Checked, referenced: Set<string>, 
   };
 }
 
-function buildHop(raw: RawHop, side: 'source' | 'destination', checked: Checked, referenced: Set<string>): HopConfig {
+function buildHop(raw: RawHop, side: 'source' | 'destination', checked: Checked, referenced: Set<string>, unset: UnsetVariable[]): HopConfig {
   const snow = raw.region === SNOW;
   const endpoint = raw.endpoint?.replace(/\/+$/, '');
   const caBundle = checked.paths.get(`${side}.tls.caBundle`);
@@ -839,11 +863,11 @@ function buildHop(raw: RawHop, side: 'source' | 'destination', checked: Checked,
     ...(raw.proxy === undefined ? {} : { proxy: raw.proxy }),
     listApi: raw.listApi ?? (snow ? 'v1' : 'v2'),
     ...(maxConnections === undefined ? {} : { maxConnections }),
-    credentials: buildCredentials(raw.credentials, side, referenced),
+    credentials: buildCredentials(raw.credentials, side, referenced, unset.filter((u) => u.field.startsWith(`${side}.`))),
   };
 }
 
-function buildCredentials(raw: RawHop['credentials'], side: string, referenced: Set<string>): Credentials {
+function buildCredentials(raw: RawHop['credentials'], side: string, referenced: Set<string>, unset: UnsetVariable[]): Credentials {
   if (raw === undefined) return { kind: 'default' };
   if (raw.profile !== undefined) return { kind: 'profile', profile: raw.profile };
   const inline = (['accessKeyId', 'secretAccessKey', 'sessionToken'] as const).some(
@@ -855,5 +879,6 @@ function buildCredentials(raw: RawHop['credentials'], side: string, referenced: 
     secretAccessKey: raw.secretAccessKey ?? '',
     ...(raw.sessionToken === undefined ? {} : { sessionToken: raw.sessionToken }),
     inline,
+    ...(unset.length === 0 ? {} : { unset }),
   };
 }

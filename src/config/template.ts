@@ -36,7 +36,8 @@ destination:
   # credentials: { profile: archive-writer }
 
 staging:
-  volumes: ["/mnt/staging-*"]        # directories or globs; each matched directory is one volume
+  volumes: ["/tmp/volume-*"]         # directories or globs; each matched directory is one volume
+                                     # (\`dualsync volumes provision\` mounts disks at /tmp/volume-01, -02, ...)
   reserve: 5%                        # free space kept on every volume: a percentage or a size (20GiB)
 
 stateDir: ./.dualsync                # ledger, lock, saved plans and logs; keep it off the volumes
@@ -44,8 +45,8 @@ stateDir: ./.dualsync                # ledger, lock, saved plans and logs; keep 
 transfer:
   maxBatchBytes: 500GiB              # downloads per plan
   maxUploadBatchBytes: 500GiB        # uploads per plan
-  workers: 256                       # parallel transfers per hop (capped by a hop's maxConnections)
-  concurrency: 5                     # parallel parts per multipart transfer
+  workers: 100                       # parallel transfers per hop; workers x concurrency stays within
+  concurrency: 5                     # a hop's maxConnections (a Snowball: 500); parallel parts per multipart transfer
   partSize: 50MiB                    # multipart part size, whole MiB from 5MiB to 5GiB
   verify: size                       # size | etag
   purgeAfterUpload: true             # delete the staged copy once the destination holds a verified copy

@@ -12,6 +12,7 @@ import { describeError, isDualsyncError, opError, userError } from '../errors.ts
 import type { DualsyncError } from '../errors.ts';
 import type { HopConfig } from '../model/config.ts';
 import type { Listing, ObjectEntry } from '../model/objects.ts';
+import { requireCredentials } from '../config/credentials.ts';
 
 /** The most keys a Snowball's S3 adapter returns from ListObjectsV2, complete or not. */
 const SNOWBALL_V2_CUT = 1000;
@@ -26,6 +27,7 @@ const DEFAULT_MAX_SOCKETS = 50;
  * budget (measured: one over the budget, and dropped connections, at a device capped at it).
  */
 export function createS3Client(hop: HopConfig, options: { maxSockets?: number } = {}): S3Client {
+  requireCredentials(hop);
   const maxSockets = Math.max(1, Math.min(options.maxSockets ?? DEFAULT_MAX_SOCKETS, hop.maxConnections ?? Number.POSITIVE_INFINITY));
   const keepAlive = hop.maxConnections === undefined;
   const agentOptions: https.AgentOptions & { proxyEnv?: Record<string, string> } = { keepAlive, maxSockets };

@@ -9,7 +9,7 @@
  * and is kept literally before anything else. {@link quoteWord} is written against exactly that.
  */
 import { assert } from '../errors.ts';
-import type { Config } from '../model/config.ts';
+import type { Config, HopConfig } from '../model/config.ts';
 import type { Action, HopSettings, Plan } from '../model/plan.ts';
 import { localPath, tempPath } from '../plan/keys.ts';
 
@@ -77,11 +77,35 @@ function header(hop: 'download' | 'upload', lines: number, settings: HopSettings
       ? `s3://${config.source.bucket}/${config.source.prefix} -> staging volumes`
       : `staging volumes -> s3://${config.destination.bucket}/${config.destination.prefix}`,
   );
-  const endpoint = hop === 'download' ? 'source' : 'destination';
-  return [
-    `# dualsync ${hop} manifest: ${lines} ${lines === 1 ? 'object' : 'objects'}, ${route}`,
-    `# By hand: s5cmd --numworkers ${settings.workers} --endpoint-url <${endpoint} endpoint> run <this file>, credentials in the environment.`,
-  ].join('\n');
+  return [`# dualsync ${hop} manifest: ${lines} ${lines === 1 ? 'object' : 'objects'}, ${route}`, ...byHand(hop === 'download' ? 'source' : 'destination', config.source, config.destination, settings)].join('\n');
+}
+
+/** A word for a shell command line: as it is when plain, else in single quotes. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * The "By hand:" comment: the shell command that runs this file as apply runs it, so that it
+ * works copied as printed (a Snowball needs AWS_REGION=snow, its CA bundle and its endpoint).
+ * The same facts as s5cmdEnv and s5cmdGlobalArgs (src/apply/s5cmd.ts) without --json; the
+ * credentials are named, never written. A proxy is named only: its URL may hold a password.
+ */
+export function byHand(side: 'source' | 'destination', source: HopConfig, destination: HopConfig, settings: HopSettings): string[] {
+  const hop = side === 'source' ? source : destination;
+  const env = [`AWS_REGION=${shellWord(hop.region)}`];
+  if (hop.tls.caBundle !== undefined && hop.tls.verify) env.push(`AWS_CA_BUNDLE=${shellWord(hop.tls.caBundle)}`);
+  if (hop.credentials.kind === 'profile') env.push(`AWS_PROFILE=${shellWord(hop.credentials.profile)}`);
+  const workers = hop.maxConnections === undefined ? settings.workers : Math.max(1, Math.min(settings.workers, hop.maxConnections));
+  const flags = [`--numworkers ${workers}`];
+  if (hop.endpoint !== undefined) flags.push(`--endpoint-url ${shellWord(hop.endpoint)}`);
+  if (!hop.tls.verify) flags.push('--no-verify-ssl');
+  if (hop.listApi === 'v1') flags.push('--use-list-objects-v1');
+  const lines = [`# By hand: ${env.join(' ')} s5cmd ${flags.join(' ')} run <this file>`];
+  if (hop.credentials.kind === 'static') lines.push(`#   with the ${side}'s keys exported as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY${hop.credentials.sessionToken === undefined ? '' : ' (and AWS_SESSION_TOKEN)'}.`);
+  else if (hop.credentials.kind === 'default') lines.push('#   with credentials from the default AWS chain (environment, ~/.aws, instance role).');
+  if (hop.proxy !== undefined) lines.push(`#   and HTTPS_PROXY set to ${side}.proxy from the config.`);
+  return lines.map(commentText);
 }
 
 /** Lines per chunk: a chunk of this many lines is large enough to live outside the young heap. */

@@ -4,9 +4,22 @@ export type Addressing = 'path' | 'virtual';
 export type ListApi = 'v1' | 'v2';
 export type VerifyMode = 'size' | 'etag';
 
-/** How a hop authenticates. Secrets are resolved at load time and never written anywhere. */
+/** A credential field whose ${VAR} was not set when the config was loaded. */
+export interface UnsetVariable {
+  variable: string;
+  /** Field path, e.g. `source.credentials.secretAccessKey`. */
+  field: string;
+  /** `file:line:col` of the value. */
+  where: string;
+}
+
+/**
+ * How a hop authenticates. Secrets are resolved at load time and never written anywhere. A
+ * static key whose variable was not set is listed in `unset` (its value is then unusable):
+ * only a command that contacts the hop needs it, and fails then (config/credentials.ts).
+ */
 export type Credentials =
-  | { kind: 'static'; accessKeyId: string; secretAccessKey: string; sessionToken?: string; inline: boolean }
+  | { kind: 'static'; accessKeyId: string; secretAccessKey: string; sessionToken?: string; inline: boolean; unset?: UnsetVariable[] }
   | { kind: 'profile'; profile: string }
   | { kind: 'default' };
 

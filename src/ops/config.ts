@@ -37,7 +37,7 @@ export async function loadConfigForChecks(path: string, env: Record<string, stri
     const absolute = resolve(path);
     const text = await readFile(absolute, 'utf8').catch(() => undefined);
     if (text === undefined) throw error;
-    const parsed = parseConfig(text, path, env, dirname(absolute));
+    const parsed = parseConfig(text, path, env, dirname(absolute), { deferCredentials: true });
     // The file itself is wrong: loadConfig's message lists every problem with its line.
     if (!parsed.config || parsed.diagnostics.some((d) => d.severity === 'error')) throw error;
     const fromParse = new Set(parsed.diagnostics.map(formatDiagnostic));

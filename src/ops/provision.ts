@@ -197,6 +197,22 @@ function judge(found: Found, wanted: string, force: boolean): { refusal?: Omit<R
   };
 }
 
+/**
+ * The hint for a device lsblk does not list: the disks this command would accept (whole, not
+ * the system disk, nothing mounted, blank unless --force) and that were not named already, or
+ * that none qualifies. Listing every disk sent the operator to disks that are then refused.
+ */
+function acceptableDisksHint(lsblk: Lsblk, named: string[], force: boolean): string {
+  const namedPaths = new Set(named.map((wanted) => findDevice(lsblk, wanted)).filter((f) => f !== undefined).map((f) => devicePath(f.device)));
+  const acceptable = lsblk.blockdevices
+    .filter((d) => d.type === 'disk' && !namedPaths.has(devicePath(d)) && judge({ device: d }, devicePath(d), force).refusal === undefined)
+    .map(devicePath);
+  if (acceptable.length > 0) return `disks it would accept: ${acceptable.join(', ')}`;
+  const withForce = force ? [] : lsblk.blockdevices.filter((d) => d.type === 'disk' && !namedPaths.has(devicePath(d)) && judge({ device: d }, devicePath(d), true).refusal === undefined);
+  if (withForce.length > 0) return `no blank disk qualifies; with --force, which erases them: ${withForce.map(devicePath).join(', ')}`;
+  return 'no other disk lsblk lists qualifies (each is the system disk, in use, or has no medium): attach an empty disk, then run `lsblk` again';
+}
+
 /** Numbers already taken by mount points `<base>NN` that exist in lsblk's answer. */
 function takenNumbers(lsblk: Lsblk, base: string): Set<number> {
   const taken = new Set<number>();
@@ -245,8 +261,7 @@ export function planProvision(lsblk: Lsblk, devices: string[], options: Provisio
   for (const wanted of devices) {
     const found = findDevice(lsblk, wanted);
     if (!found) {
-      const disks = lsblk.blockdevices.filter((d) => d.type === 'disk').map(devicePath);
-      plan.refusals.push({ device: wanted, reason: 'is not in lsblk', hint: `give one of the disks lsblk lists: ${disks.join(', ') || '(none)'}` });
+      plan.refusals.push({ device: wanted, reason: 'is not in lsblk', hint: acceptableDisksHint(lsblk, devices, options.force) });
       continue;
     }
     const path = devicePath(found.device);

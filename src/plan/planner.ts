@@ -158,7 +158,7 @@ function etagNotes(...lists: Action[][]): string[] {
   }
   const notes: string[] = [];
   if (opaque > 0) notes.push(`${opaque} object(s) to download have source ETags that are not MD5s: verify: etag checks them by size and carries their local MD5 to the destination check`);
-  if (multipart > 0) notes.push(`${multipart} object(s) to download have multipart ETags: compared when their part size is one of the usual ones, otherwise checked like the above`);
+  if (multipart > 0) notes.push(`${multipart} object(s) to download have multipart ETags: compared when their part size is one of the usual ones; otherwise verify: etag checks them by size and carries their local MD5 to the destination check`);
   return notes;
 }
 

@@ -127,7 +127,7 @@ function onlySkips(plan: Plan): boolean {
 
 /**
  * The one-line verdict: `Plan: 120 to download (3.2 GiB), 80 to upload (2.1 GiB), 80 to purge,
- * 2 adopted, 2 skipped, 5 deferred.` (zero parts left out except the three hops), or "No changes"
+ * 2 adopted, 2 skipped, 5 deferred to a later plan (see the warnings).` (zero parts left out except the three hops), or "No changes"
  * — which an incomplete listing never earns.
  */
 export function summaryLine(plan: Plan): string {
@@ -139,7 +139,8 @@ export function summaryLine(plan: Plan): string {
   const parts = [withBytes(summary.download, 'to download'), withBytes(summary.upload, 'to upload'), `${summary.purge.count} to purge`];
   if (summary.adopt.count > 0) parts.push(`${summary.adopt.count} adopted`);
   if (summary.skip.count > 0) parts.push(`${summary.skip.count} skipped`);
-  if (summary.deferred.count > 0) parts.push(`${summary.deferred.count} deferred`);
+  // Deferred: within budget or volume room next time; the warnings say which limit held them.
+  if (summary.deferred.count > 0) parts.push(`${summary.deferred.count} deferred to a later plan (see the warnings)`);
   return `Plan: ${parts.join(', ')}.`;
 }
 

@@ -8,7 +8,20 @@ interface HopCounters {
   doneBytes: number;
   failed: number;
   startedMs: number;
+  /** When the first object finished: the rate is measured from there, not from start(). */
+  firstDoneMs?: number;
+  /** Completions inside the rate window, oldest first. */
+  recent: { ms: number; bytes: number }[];
 }
+
+/**
+ * The rate (and so the ETA) is measured over the last RATE_WINDOW_MS, from the first completion
+ * on: uploads wait for downloads and a run starts with a burst of small objects, so an average
+ * from the start said "ETA 5m13s" for an apply that ended 6.9 s later.
+ */
+const RATE_WINDOW_MS = 10_000;
+/** No ETA before this much of the window has been seen: one early object says little. */
+const ETA_AFTER_MS = 1_000;
 
 /**
  * Per-hop progress: objects, bytes, rate and ETA. On a terminal one line is redrawn in place;
@@ -30,7 +43,7 @@ export class Progress implements ProgressSink {
   }
 
   start(hop: Hop, objects: number, bytes: number): void {
-    this.#hops.set(hop, { objects, bytes, doneObjects: 0, doneBytes: 0, failed: 0, startedMs: this.#nowMs() });
+    this.#hops.set(hop, { objects, bytes, doneObjects: 0, doneBytes: 0, failed: 0, startedMs: this.#nowMs(), recent: [] });
     this.#maybePrint(true);
   }
 
@@ -39,6 +52,9 @@ export class Progress implements ProgressSink {
     if (!counters) return;
     counters.doneObjects++;
     counters.doneBytes += bytes;
+    const now = this.#nowMs();
+    counters.firstDoneMs ??= now;
+    counters.recent.push({ ms: now, bytes });
     this.#maybePrint(counters.doneObjects + counters.failed === counters.objects);
   }
 
@@ -57,11 +73,14 @@ export class Progress implements ProgressSink {
   /** The current progress as one line. */
   line(): string {
     const parts: string[] = [];
+    const now = this.#nowMs();
     for (const [hop, c] of this.#hops) {
-      const seconds = Math.max(0.001, (this.#nowMs() - c.startedMs) / 1000);
-      const rate = c.doneBytes / seconds;
+      while (c.recent.length > 0 && c.recent[0]!.ms <= now - RATE_WINDOW_MS) c.recent.shift();
+      const measuredMs = c.firstDoneMs === undefined ? 0 : Math.min(RATE_WINDOW_MS, now - c.firstDoneMs);
+      const windowBytes = c.recent.reduce((sum, event) => sum + event.bytes, 0);
+      const rate = measuredMs > 0 ? windowBytes / (measuredMs / 1000) : 0;
       const left = c.bytes - c.doneBytes;
-      const eta = rate > 0 && left > 0 ? ` ETA ${formatSeconds(left / rate)}` : '';
+      const eta = rate > 0 && left > 0 && measuredMs >= ETA_AFTER_MS ? ` ETA ${formatSeconds(left / rate)}` : '';
       const failed = c.failed > 0 ? `, ${c.failed} failed` : '';
       parts.push(`${hop} ${c.doneObjects}/${c.objects} (${formatBytes(c.doneBytes)}/${formatBytes(c.bytes)}, ${formatBytes(rate)}/s${eta}${failed})`);
     }

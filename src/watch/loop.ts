@@ -1,9 +1,13 @@
 import { isDualsyncError } from '../errors.ts';
 
 export interface CycleResult {
-  /** Objects that moved or were recorded this cycle; 0 means the sites were in sync. */
+  /** Transfers, purges and adoptions this cycle; 0 means the sites were in sync. */
   changes: number;
   failures: number;
+  /** What the cycle did, per hop ("20 downloaded (1 MiB), 20 delivered (1 MiB), 20 purged."). */
+  summary?: string;
+  /** False when nothing changed but a listing was incomplete: that is not "in sync". */
+  inSync?: boolean;
 }
 
 export interface WatchOptions {
@@ -48,6 +52,8 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
   let cycles = 0;
   let failedCycles = 0;
   let failuresInARow = 0;
+  // An idle watch says "in sync" once, then stays quiet until something changes.
+  let saidInSync = false;
   while (!options.stop.aborted) {
     cycles++;
     try {
@@ -55,10 +61,16 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
       if (result.failures > 0) {
         failedCycles++;
         failuresInARow++;
+        saidInSync = false;
         options.log(`cycle ${cycles}: ${result.failures} object(s) failed; they are retried next cycle`);
+      } else if (result.changes === 0 && result.inSync !== false) {
+        failuresInARow = 0;
+        if (!saidInSync) options.log(`cycle ${cycles}: in sync; quiet until something changes`);
+        saidInSync = true;
       } else {
         failuresInARow = 0;
-        options.log(result.changes === 0 ? `cycle ${cycles}: in sync` : `cycle ${cycles}: ${result.changes} change(s) applied`);
+        saidInSync = false;
+        options.log(`cycle ${cycles}: ${result.summary ?? `${result.changes} change(s) applied`}`);
       }
     } catch (error) {
       failedCycles++;
@@ -68,6 +80,7 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
         options.log(`cycle ${cycles}: ${message} (not retryable; stopping)`);
         return { cycles, failedCycles, fatal: error };
       }
+      saidInSync = false;
       options.log(`cycle ${cycles}: ${message}`);
     }
     if (options.once || options.stop.aborted) break;

@@ -18,17 +18,17 @@ afterEach(async () => {
 describe('dualsync init', () => {
   it('writes a starter that validates once its volume, certificate and variables exist', async () => {
     const target = join(dir, 'sync.yaml');
-    const init = await runCli(['init', '--path', target]);
+    const init = await runCli(['init', '--out', target]);
     expect(init.exitCode).toBe(0);
     expect(init.stdout).toContain(`Wrote ${target}. Next:`);
     expect(init.stdout).toContain('DUALSYNC_SOURCE_ACCESS_KEY_ID and DUALSYNC_SOURCE_SECRET_ACCESS_KEY');
     const text = await readFile(target, 'utf8');
     expect(text.split('\n')[0]).toBe(`# yaml-language-server: $schema=${SCHEMA}`);
 
-    // The starter names a Snowball certificate and /mnt/staging-*; give it a real pair here.
+    // The starter names a Snowball certificate and /tmp/volume-*; give it a real pair here.
     await copyFile('fixtures/config/good/snowball.pem', join(dir, 'snowball.pem'));
     await mkdir(join(dir, 'staging-1'));
-    await writeFile(target, text.replace('"/mnt/staging-*"', '"./staging-*"'));
+    await writeFile(target, text.replace('"/tmp/volume-*"', '"./staging-*"'));
     const env = { DUALSYNC_SOURCE_ACCESS_KEY_ID: 'id', DUALSYNC_SOURCE_SECRET_ACCESS_KEY: 'secret' };
     const validate = await runCli(['validate', '-c', target], { env });
     expect(validate).toMatchObject({ exitCode: 0, stderr: '' });
@@ -38,24 +38,33 @@ describe('dualsync init', () => {
   it('refuses to overwrite an existing file, and --force replaces it', async () => {
     const target = join(dir, 'sync.yaml');
     await writeFile(target, 'mine\n');
-    const refused = await runCli(['init', '--path', target]);
+    const refused = await runCli(['init', '--out', target]);
     expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toBe(`Error: ${target} already exists\nHint: pass --force to replace it, or --path to write another file\n`);
+    expect(refused.stderr).toBe(`Error [E_INIT_EXISTS]: ${target} already exists\nHint: pass --force to replace it, or --out to write another file\n`);
     expect(await readFile(target, 'utf8')).toBe('mine\n');
 
-    const forced = await runCli(['init', '--path', target, '--force']);
+    const forced = await runCli(['init', '--out', target, '--force']);
     expect(forced.exitCode).toBe(0);
     expect(await readFile(target, 'utf8')).toContain('version: 1');
   });
 
-  it('writes to -c when no --path is given', async () => {
+  it('--path, the earlier name of --out, still works but is not advertised', async () => {
+    const target = join(dir, 'old-name.yaml');
+    expect((await runCli(['init', '--path', target])).exitCode).toBe(0);
+    expect((await stat(target)).isFile()).toBe(true);
+    const help = await runCli(['init', '--help']);
+    expect(help.stdout).toContain('--out');
+    expect(help.stdout).not.toContain('--path');
+  });
+
+  it('writes to -c when no --out is given', async () => {
     const target = join(dir, 'site7.yaml');
     expect((await runCli(['init', '-c', target])).exitCode).toBe(0);
     expect((await stat(target)).isFile()).toBe(true);
   });
 
   it('a missing folder is a user error', async () => {
-    const result = await runCli(['init', '--path', join(dir, 'nope', 'sync.yaml')]);
+    const result = await runCli(['init', '--out', join(dir, 'nope', 'sync.yaml')]);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain('its folder does not exist');
     expect(result.stderr).not.toMatch(/^\s+at /m);
@@ -82,6 +91,8 @@ describe('dualsync import-legacy', () => {
       expect(result.stdout + result.stderr).not.toContain(secret);
     }
     expect(written).toContain('accessKeyId: ${DUALSYNC_SOURCE_ACCESS_KEY_ID}');
+    // The numbered folders are suggested as the guide and the old scripts name them.
+    expect(written).toContain('e.g. "/tmp/volume-*"');
   });
 
   it('the converted space-separated fixture passes dualsync validate', async () => {
@@ -105,7 +116,7 @@ describe('dualsync import-legacy', () => {
     await writeFile(out, 'mine\n');
     const result = await runCli(['import-legacy', 'fixtures/legacy/config.yaml', '--out', out]);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain(`Error: ${out} already exists`);
+    expect(result.stderr).toContain(`Error [E_LEGACY_EXISTS]: ${out} already exists`);
     expect(await readFile(out, 'utf8')).toBe('mine\n');
     expect((await runCli(['import-legacy', 'fixtures/legacy/config.yaml', '--out', out, '--force'])).exitCode).toBe(0);
   });
@@ -114,7 +125,7 @@ describe('dualsync import-legacy', () => {
     const out = join(dir, 'sync.yaml');
     const result = await runCli(['import-legacy', 'fixtures/legacy/unfilled.yaml', '--out', out]);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain('Error: fixtures/legacy/unfilled.yaml: cannot convert (5 problems)');
+    expect(result.stderr).toContain('Error [E_LEGACY]: fixtures/legacy/unfilled.yaml: cannot convert (5 problems)');
     expect(result.stderr).toContain('  source bucket name is missing or empty (key src_bucket_name)');
     await expect(stat(out)).rejects.toThrow(/ENOENT/);
   });

@@ -43,7 +43,7 @@ describe('dualsync validate on broken configs', () => {
     const result = await runCli(['validate', '-c', `${BROKEN}/${file}`], { env: { DUALSYNC_FIXTURE_UNSET_SECRET: undefined } });
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(new RegExp(`^Error: ${BROKEN}/${file}: \\d+ problems?$`, 'm'));
+    expect(result.stderr).toMatch(new RegExp(`^Error \\[E_CONFIG\\]: ${BROKEN}/${file}: \\d+ problems?(, \\d+ warnings?)?$`, 'm'));
     const reported = result.stderr.split('\n').find((l) => l.includes(`${BROKEN}/${file}:${line}:`) && l.includes(`  ${path}: `));
     expect(reported, result.stderr).toBeDefined();
     expect(reported).toContain(says);
@@ -61,7 +61,7 @@ describe('dualsync validate on broken configs', () => {
       '14 transfer.workers',
       '15 transfer.verify',
     ]);
-    expect(result.stderr).toContain('Error: fixtures/config/broken/many-problems.yaml: 5 problems');
+    expect(result.stderr).toContain('Error [E_CONFIG]: fixtures/config/broken/many-problems.yaml: 5 problems');
     expect(result.stderr).toContain('unknown field `listAPI` (did you mean `listApi`?)');
   });
 
@@ -74,7 +74,7 @@ describe('dualsync validate on broken configs', () => {
   it('a missing config file says so and suggests dualsync init', async () => {
     const result = await runCli(['validate', '-c', 'fixtures/config/no-such.yaml']);
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain('Error: config file fixtures/config/no-such.yaml does not exist');
+    expect(result.stderr).toContain('Error [E_CONFIG_MISSING]: config file fixtures/config/no-such.yaml does not exist');
     expect(result.stderr).toContain('dualsync init');
   });
 });

@@ -163,7 +163,7 @@ describe('network faults on both hops (Toxiproxy)', () => {
         expect(named.length, faulted.stdout).toBeGreaterThan(0);
         outcomes.failedWithTable++;
       } else {
-        expect(faulted.stderr, output).toMatch(/^Error: .*(list|s3:\/\/|failed)/m);
+        expect(faulted.stderr, output).toMatch(/^Error \[E_\w+\]: .*(list|s3:\/\/|failed)/m);
         outcomes.failedWithError++;
       }
     } else {

@@ -46,7 +46,16 @@ describe('plan --out run files, run by hand with s5cmd', () => {
       AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
       AWS_REGION: 'us-east-1',
     });
-    const down = await execa(s5cmd, ['--json', '--endpoint-url', pair.edge.endpoint, 'run', join(site.dir, 'plan.download.s5cmd')], { env: credentials(pair.edge), extendEnv: false, reject: false });
+    // Each file's own "By hand:" line, run as printed with <this file> filled in, s5cmd on the PATH.
+    const byHand = async (file: string, server: typeof pair.edge) => {
+      const comment = (await readFile(file, 'utf8')).split('\n').find((l) => l.startsWith('# By hand: '))!;
+      const command = comment.slice('# By hand: '.length).replace('<this file>', `'${file}'`);
+      expect(command).toContain(`--endpoint-url ${server.endpoint}`);
+      const env = { ...credentials(server), PATH: `${dirname(s5cmd)}:${process.env.PATH ?? ''}` };
+      delete (env as { AWS_REGION?: string }).AWS_REGION;
+      return execa('sh', ['-c', command], { env, extendEnv: false, reject: false });
+    };
+    const down = await byHand(join(site.dir, 'plan.download.s5cmd'), pair.edge);
     expect(down.exitCode, String(down.stderr)).toBe(0);
     for (const action of downloads) {
       const body = objects.find((o) => o.key === action.key)!.body;
@@ -57,7 +66,7 @@ describe('plan --out run files, run by hand with s5cmd', () => {
       await rename(staged, localPath(action.volume!, action.key));
     }
 
-    const up = await execa(s5cmd, ['--json', '--endpoint-url', pair.cloud.endpoint, 'run', join(site.dir, 'plan.upload.s5cmd')], { env: credentials(pair.cloud), extendEnv: false, reject: false });
+    const up = await byHand(join(site.dir, 'plan.upload.s5cmd'), pair.cloud);
     expect(up.exitCode, String(up.stderr)).toBe(0);
     expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(await md5OfBucket(pair.edge, site.sourceBucket));
   });

@@ -130,7 +130,7 @@ describe('loadConfig', () => {
   it('parse problems and disk problems come together, sorted by line, warnings included', async () => {
     const text = configText('[./missing]', 'transfer:\n  workers: 0\n').replace('  region: us-east-1\n', '  region: us-east-1\n  credentials: { accessKeyId: AKID, secretAccessKey: inline-secret }\n');
     const error = await loadError(text);
-    expect(error.message).toMatch(/: 2 problems$/);
+    expect(error.message).toMatch(/: 2 problems, 1 warning$/);
     expect(error.details.map((line) => line.replace(`${join(dir, 'sync.yaml')}:`, ''))).toEqual([
       expect.stringMatching(/^9:31 {2}warning: destination.credentials.accessKeyId: inline secrets/),
       expect.stringMatching(/^11:13 {2}staging.volumes\[0\]: \.\/missing matches no directory/),

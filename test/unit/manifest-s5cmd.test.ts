@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadLine, quoteWord, renderManifests, uploadLine, writeManifests } from '../../src/manifest/s5cmd.ts';
+import { byHand, downloadLine, quoteWord, renderManifests, uploadLine, writeManifests } from '../../src/manifest/s5cmd.ts';
 import type { Action, Plan } from '../../src/model/plan.ts';
 import { planSync } from '../../src/plan/planner.ts';
 import { keySkipReason, localPath, tempPath } from '../../src/plan/keys.ts';
@@ -116,7 +116,8 @@ describe('renderManifests', () => {
     expect(lines.at(-1)).toBe('');
     const commands = lines.filter((line) => !line.startsWith('#') && line !== '');
     expect(commands).toHaveLength(2500);
-    expect(lines.slice(2, -1)).toEqual(commands);
+    // The header's comment lines, then the commands and nothing else.
+    expect(lines.slice(lines.findIndex((line) => !line.startsWith('#')), -1)).toEqual(commands);
     expect(commands.map((line) => line.split('"')[1])).toEqual(big.actions.filter((a) => a.kind === 'download').map((a) => `s3://edge/sensors/${a.key}`));
   });
 
@@ -259,5 +260,47 @@ describe('s5cmd run reads the manifests byte-exactly (real .tools/s5cmd)', () =>
       expect(result!.destination).toBe(tempPath(volume, action.key));
     }
     expect(requests.filter((r) => !r.startsWith('HEAD '))).toEqual([]);
+  });
+});
+
+describe('the "By hand:" comment', () => {
+  const snow = testConfig({
+    source: {
+      region: 'snow',
+      endpoint: 'https://192.0.2.10:8443',
+      listApi: 'v1',
+      maxConnections: 500,
+      tls: { verify: true, caBundle: '/etc/dualsync/snow ball.pem' },
+      credentials: { kind: 'static', accessKeyId: 'AKIDSECRETLOOKING', secretAccessKey: 'never-printed', inline: false },
+    },
+    destination: { credentials: { kind: 'profile', profile: 'archive-writer' } },
+  });
+
+  it.each([
+    [
+      'a Snowball source: region snow, its CA bundle, its endpoint, listing v1, the connection cap',
+      'source' as const,
+      { workers: 1000, concurrency: 5 },
+      [
+        "# By hand: AWS_REGION=snow AWS_CA_BUNDLE='/etc/dualsync/snow ball.pem' s5cmd --numworkers 500 --endpoint-url https://192.0.2.10:8443 --use-list-objects-v1 run <this file>",
+        "#   with the source's keys exported as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
+      ],
+    ],
+    [
+      'an AWS destination with a profile: the region and the profile, no endpoint',
+      'destination' as const,
+      { workers: 64, concurrency: 5 },
+      ['# By hand: AWS_REGION=us-east-1 AWS_PROFILE=archive-writer s5cmd --numworkers 64 run <this file>'],
+    ],
+  ])('%s', (_name, side, settings, expected) => {
+    const lines = byHand(side, { ...snow.source }, snow.destination, settings);
+    expect(lines).toEqual(expected);
+    expect(lines.join('\n')).not.toMatch(/AKIDSECRETLOOKING|never-printed/);
+  });
+
+  it('tls.verify false: --no-verify-ssl and no bundle', () => {
+    const lines = byHand('source', { ...snow.source, tls: { verify: false, caBundle: '/x.pem' } }, snow.destination, { workers: 8, concurrency: 1 });
+    expect(lines[0]).toContain('s5cmd --numworkers 8 --endpoint-url https://192.0.2.10:8443 --no-verify-ssl --use-list-objects-v1 run');
+    expect(lines[0]).not.toContain('AWS_CA_BUNDLE');
   });
 });

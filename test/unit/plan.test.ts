@@ -297,6 +297,13 @@ describe('planSync: how verify: etag will check the downloads', () => {
     expect(warnings).toMatch(/1 object\(s\) to download have multipart ETags/);
   });
 
+  it('the multipart note says itself how the others are checked, even when it stands alone', () => {
+    const warnings = plan(inventory().source('parts.bin', 10, MULTIPART), { transfer: { verify: 'etag' } }).warnings;
+    expect(warnings).toEqual([
+      '1 object(s) to download have multipart ETags: compared when their part size is one of the usual ones; otherwise verify: etag checks them by size and carries their local MD5 to the destination check',
+    ]);
+  });
+
   it('says nothing of ETags under verify: size', () => {
     const built = inventory().source('snow.bin', 10, 'snowball-opaque');
     expect(plan(built).warnings.join('\n')).not.toMatch(/ETag/);

@@ -24,6 +24,13 @@ describe('dualsync volumes provision (printing only; no test formats a device)',
     expect(result.stdout).not.toContain('mkfs');
   });
 
+  it('a mistyped device beside a good one: the hint lists only the disks it would accept', async () => {
+    const result = await runCli(['volumes', 'provision', '--device', '/dev/vdx', '--device', '/dev/vdb', '--lsblk-json', fixture('vm-root-and-two-empty-disks')]);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toContain('disks it would accept: /dev/vdc');
+    expect(result.stdout).not.toContain('/dev/vda');
+  });
+
   it.each([
     ['an unknown filesystem', ['--fs', 'btrfs'], /--fs btrfs is not supported/],
     ['--apply on saved lsblk output', ['--apply'], /--apply cannot be combined with --lsblk-json/],

@@ -64,9 +64,21 @@ describe('planProvision on a VM with a root disk and two empty disks', () => {
     expect(plan.refusals[0]?.hint).not.toBe('');
   });
 
-  it('names the disks it knows when a device is not in lsblk', () => {
+  it('a device not in lsblk: the hint names only the disks it would accept (not the system disk)', () => {
     const plan = planProvision(lsblk, ['/dev/sdz'], options);
-    expect(plan.refusals[0]?.hint).toBe('give one of the disks lsblk lists: /dev/vda, /dev/vdb, /dev/vdc');
+    expect(plan.refusals[0]?.hint).toBe('disks it would accept: /dev/vdb, /dev/vdc');
+  });
+
+  it('a device not in lsblk beside another: the hint leaves out the disk already named', () => {
+    const plan = planProvision(lsblk, ['/dev/sdz', '/dev/vdb'], options);
+    expect(plan.refusals[0]?.hint).toBe('disks it would accept: /dev/vdc');
+  });
+
+  it('a device not in lsblk when no other disk qualifies: it says so', () => {
+    const plan = planProvision(lsblk, ['/dev/sdz', '/dev/vdb', '/dev/vdc'], options);
+    expect(plan.refusals[0]?.hint).toBe(
+      'no other disk lsblk lists qualifies (each is the system disk, in use, or has no medium): attach an empty disk, then run `lsblk` again',
+    );
   });
 
   it('refuses a device named twice and prepares it once', () => {
@@ -134,6 +146,11 @@ describe('planProvision with disks that hold a filesystem', () => {
     expect(plan.refusals).toEqual([]);
     expect(plan.volumes.map((v) => v.erases)).toEqual(['a filesystem (ext4 on /dev/sdb1)', 'a filesystem (ext4 on /dev/sdc)', undefined]);
     expect(lines(plan)).toContain('mkfs.ext4 -F /dev/sdc1');
+  });
+
+  it('a device not in lsblk when only disks with data are left: names them for --force', () => {
+    const plan = planProvision(lsblk, ['/dev/sdz', '/dev/sdd'], options);
+    expect(plan.refusals[0]?.hint).toBe('no blank disk qualifies; with --force, which erases them: /dev/sdb, /dev/sdc');
   });
 });
 

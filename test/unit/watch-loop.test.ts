@@ -65,6 +65,39 @@ describe('watch loop', () => {
     expect(h.sleeps).toEqual([]);
   });
 
+  it('idle: says "in sync" once, stays quiet, and speaks again after a change', async () => {
+    const idle = { changes: 0, failures: 0 };
+    const busy = { changes: 60, failures: 0, summary: '20 downloaded (20 KiB), 20 delivered (20 KiB), 20 purged.' };
+    let calls = 0;
+    const results = [idle, idle, idle, busy, idle, idle, idle];
+    const logs: string[] = [];
+    const stop = new AbortController();
+    await watchLoop({
+      intervalMs: 1000,
+      stop: stop.signal,
+      random: () => 0.5,
+      log: (line) => logs.push(line),
+      sleep: async () => {
+        if (calls >= results.length) stop.abort();
+      },
+      cycle: async () => results[calls++]!,
+    });
+    expect(logs).toEqual([
+      'cycle 1: in sync; quiet until something changes',
+      'cycle 4: 20 downloaded (20 KiB), 20 delivered (20 KiB), 20 purged.',
+      'cycle 5: in sync; quiet until something changes',
+    ]);
+  });
+
+  it('nothing changed but a listing was incomplete: never "in sync", the cycle says why', async () => {
+    const h = harness([{ changes: 0, failures: 0, inSync: false, summary: 'no changes in what could be listed; a listing is incomplete (see the warnings)' }], { stopAfter: 2 });
+    await h.run();
+    expect(h.logs).toEqual([
+      'cycle 1: no changes in what could be listed; a listing is incomplete (see the warnings)',
+      'cycle 2: no changes in what could be listed; a listing is incomplete (see the warnings)',
+    ]);
+  });
+
   it('failed objects count as a failed cycle and back off', async () => {
     const h = harness([{ changes: 1, failures: 2 }, { changes: 0, failures: 0 }], { stopAfter: 2 });
     await h.run();

@@ -16,8 +16,9 @@ export class ApplyCommand extends BaseCommand {
     details: `
       Without FILE, makes a plan, shows it and asks for confirmation (\`--auto-approve\` skips the
       question; without a terminal it is required). With FILE (from \`dualsync plan --out FILE\`),
-      applies exactly that plan, or refuses with a diff when the source, destination, volumes or
-      ledger changed since it was made.
+      applies exactly that plan, or refuses when the source, destination, volumes or
+      ledger changed since it was made: a summary first, and the diff when it is short or with
+      \`--diff\`. After a power cut a saved plan is always stale; make a fresh one.
 
       Both hops run at once: each object's upload starts as soon as its download is verified.
       Every object is verified (size; and MD5/ETag with \`verify: etag\`) and recorded in the
@@ -38,6 +39,7 @@ export class ApplyCommand extends BaseCommand {
   file = Option.String({ required: false, name: 'FILE' });
   autoApprove = Option.Boolean('--auto-approve', false, { description: 'Do not ask for confirmation' });
   json = Option.Boolean('--json', false, { description: 'Print the result as JSON' });
+  diff = Option.Boolean('--diff', false, { description: 'When a saved plan is stale, show the whole diff of its manifests' });
 
   async run(): Promise<number> {
     const config = await loadConfigFor(this.context, this.configPath());
@@ -71,7 +73,7 @@ export class ApplyCommand extends BaseCommand {
         rl.close();
       }
     };
-    const report = await runApply(config, deps, { planPath: this.file, confirm, command: `dualsync apply${this.file ? ` ${this.file}` : ''}` });
+    const report = await runApply(config, deps, { planPath: this.file, confirm, showDiff: this.diff, command: `dualsync apply${this.file ? ` ${this.file}` : ''}` });
     deps.progressView?.finish();
     if (!report.applied) {
       const reason = report.run.plan.summary.noChanges ? 'Nothing to apply.' : 'Apply cancelled; nothing was changed.';

@@ -29,7 +29,8 @@ export class ValidateCommand extends BaseCommand {
 
   async run(): Promise<number> {
     const path = this.configPath();
-    const { config, warnings } = await loadConfig(path, this.context.env);
+    // validate answers "will plan and apply run here?", so it asks for every credential variable too.
+    const { config, warnings } = await loadConfig(path, this.context.env, { deferCredentials: false });
     for (const warning of warnings) this.context.stderr.write(`${formatDiagnostic(warning)}\n`);
     await checkVolumeClaims(config);
     const volumes = await expandVolumes(config.staging.volumes);

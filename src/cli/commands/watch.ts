@@ -7,7 +7,6 @@ import { backoffMs, watchLoop, type CycleResult } from '../../watch/loop.ts';
 import { acquireLock, type Lock } from '../../apply/lock.ts';
 import type { Config } from '../../model/index.ts';
 import { applySummaryLine, renderApplyOutcome } from '../../view/apply.ts';
-import { summaryLine } from '../../view/plan.ts';
 import { describeError, isDualsyncError, userError } from '../../errors.ts';
 import { onStopSignals } from '../signals.ts';
 
@@ -82,8 +81,8 @@ export class WatchCommand extends BaseCommand {
             const number = ++cycleNumber;
             let result = 'stopped';
             try {
-              const counts = await this.cycle(config, lock, signals.abort, log);
-              result = counts.failures > 0 ? `${counts.failures} object(s) failed` : counts.changes === 0 ? 'in sync' : `${counts.changes} change(s) applied`;
+              const counts = await this.cycle(config, lock, signals.abort);
+              result = counts.failures > 0 ? `${counts.failures} object(s) failed` : counts.changes === 0 ? 'in sync' : (counts.summary ?? `${counts.changes} change(s) applied`);
               return counts;
             } catch (error) {
               result = `error: ${describeError(error)}`;
@@ -106,19 +105,21 @@ export class WatchCommand extends BaseCommand {
   }
 
   /** One plan-and-apply cycle under the lock watch holds. */
-  async cycle(config: Config, lock: Lock, abort: AbortSignal, log: (line: string) => void): Promise<CycleResult> {
+  async cycle(config: Config, lock: Lock, abort: AbortSignal): Promise<CycleResult> {
     const deps = engineDeps(this.context, { progress: true, signal: abort });
     const report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch', lock });
     deps.progressView?.finish();
-    if (!report.outcome) {
-      log(summaryLine(report.run.plan));
-      return { changes: 0, failures: 0 };
-    }
+    // Nothing to do: the loop says "in sync" once, not a summary every cycle.
+    if (!report.outcome) return { changes: 0, failures: 0 };
     const outcome = report.outcome;
     if (outcome.failures.length > 0) this.context.stdout.write(renderApplyOutcome(outcome));
-    else log(applySummaryLine(outcome));
+    // Actions per hop, not their sum: 20 objects downloaded, delivered and purged are 20 objects.
     const changes = outcome.downloaded.count + outcome.uploaded.count + outcome.purged.count + outcome.adopted;
-    return { changes, failures: outcome.failures.length };
+    const { source, destination } = report.run.gathered.inventory;
+    if (changes === 0 && !(source.complete && destination.complete)) {
+      return { changes, failures: 0, inSync: false, summary: 'no changes in what could be listed; a listing is incomplete (see the warnings)' };
+    }
+    return { changes, failures: outcome.failures.length, summary: applySummaryLine(outcome).replace(/^Apply complete! /, '') };
   }
 
   /**

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { Progress } from '../../src/view/progress.ts';
+
+const MIB = 1024 * 1024;
+
+function progressAt(): { progress: Progress; at: (ms: number) => void } {
+  let now = 0;
+  const progress = new Progress({ write: () => {}, tty: false, nowMs: () => now });
+  return { progress, at: (ms) => (now = ms) };
+}
+
+describe('Progress ETA', () => {
+  it('uploads that waited for their downloads: the ETA comes from the recent rate, not from the start', () => {
+    const { progress, at } = progressAt();
+    progress.start('upload', 303, 303 * MIB);
+    // Nothing to upload for 4 s (downloads first), then 10 MiB/s for 2 s.
+    for (let i = 1; i <= 20; i++) {
+      at(4000 + i * 100);
+      progress.done('upload', MIB);
+    }
+    // 283 MiB left at ~10 MiB/s: about 28 s, not the 3 minutes an average from the start gives.
+    expect(progress.line()).toMatch(/ETA (2\d|3\d)s\)/);
+  });
+
+  it('a stall shows no ETA rather than an old one', () => {
+    const { progress, at } = progressAt();
+    progress.start('download', 10, 10 * MIB);
+    for (let i = 1; i <= 5; i++) {
+      at(i * 500);
+      progress.done('download', MIB);
+    }
+    expect(progress.line()).toContain('ETA');
+    at(60_000);
+    expect(progress.line()).not.toContain('ETA');
+  });
+
+  it('one early object gives no ETA yet', () => {
+    const { progress, at } = progressAt();
+    progress.start('download', 100, 100 * MIB);
+    at(200);
+    progress.done('download', MIB);
+    at(300);
+    expect(progress.line()).not.toContain('ETA');
+  });
+});
