@@ -60,7 +60,7 @@ describe('volume claims on the command line', () => {
       const result = await runCli([command, '-c', b.path]);
       expect(result.exitCode, result.stderr).toBe(1);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toContain(`Error: 2 staging volumes belong to another state directory, not to ${b.stateDir}; refusing to use them`);
+      expect(result.stderr).toContain(`Error [E_VOLUME_CLAIMED]: 2 staging volumes belong to another state directory, not to ${b.stateDir}; refusing to use them`);
       expect(result.stderr).toContain(`${join(dir, 'vol-1')} belongs to state directory ${a.stateDir} of config ${a.path}, claimed on `);
       expect(result.stderr).toContain(`\`dualsync volumes release -c ${a.path}\``);
       expect(result.stderr).toContain(`\`dualsync reset -c ${a.path}\``);

@@ -69,7 +69,7 @@ async function filesIn(dir: string): Promise<string[]> {
 }
 
 function expectOneClearError(output: string, site: Site): void {
-  expect(output).toContain(`Error: the state directory's disk is full: ${site.stateDir} on ${site.stateDir} (tmpfs`);
+  expect(output).toContain(`Error [E_STATE_DISK_FULL]: the state directory's disk is full: ${site.stateDir} on ${site.stateDir} (tmpfs`);
   expect(output).toMatch(/free space there/);
   expect(output).not.toMatch(/\n\s+at |Internal error|assertion failed|used after close|Unhandled|E_LEDGER_WRITE/);
 }
