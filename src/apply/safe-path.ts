@@ -13,8 +13,9 @@
  * followed by those calls (`rename` and `unlink` act on a link itself, `mkdir` and `rmdir` refuse
  * one), and dualsync's temporary folder is created mode 0700, so that within it only this user
  * can make that swap. s5cmd writes the download itself, below `.dualsync-tmp/`, with Go's
- * `MkdirAll` and `CreateTemp`, which do follow links: that folder is emptied and checked to be a
- * real folder of ours before s5cmd starts.
+ * `MkdirAll` and `CreateTemp`, which do follow links: that folder is emptied, then made afresh
+ * and checked to be a real folder of ours before s5cmd starts; while s5cmd runs, only this user
+ * could put a link in it.
  */
 import { lstat, mkdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
@@ -171,32 +172,32 @@ export async function removeEmptyFolder(volume: ResolvedRoot, relative: string):
 }
 
 /**
- * Empties the volume's temporary folder of interrupted downloads and leaves it as a real, empty
- * folder that only this user can write into (mode 0700), ready for s5cmd. Refuses when
+ * Removes the volume's temporary folder of interrupted downloads, without following the links
+ * inside it (`rm` removes a link below the folder, never its target). Refuses when
  * `.dualsync-tmp` is a link or not a folder: nothing is removed, and no download may use it.
  */
 export async function resetTempFolder(volume: ResolvedRoot): Promise<void> {
   const path = `${volume.real}/${TEMP_DIR}`;
   const what = 'no download can use this volume';
   const info = await lstatOrUndefined(path);
-  if (info?.isSymbolicLink() === true) throw linkRefusal(volume, TEMP_DIR, what);
-  if (info !== undefined && !info.isDirectory()) throw notFolder(volume, TEMP_DIR, what);
-  // `rm` does not follow links below the folder: it removes the links themselves.
-  if (info !== undefined) await rm(path, { recursive: true, force: true });
-  await mkdir(path, { mode: 0o700 });
+  if (info === undefined) return;
+  if (info.isSymbolicLink()) throw linkRefusal(volume, TEMP_DIR, what);
+  if (!info.isDirectory()) throw notFolder(volume, TEMP_DIR, what);
+  await rm(path, { recursive: true, force: true });
 }
 
 /**
- * Checks that `.dualsync-tmp` is still a real folder (created by {@link resetTempFolder})
- * before s5cmd is pointed at it.
+ * Makes sure `.dualsync-tmp` is a real folder before s5cmd is pointed at it: created here, mode
+ * 0700, so that only this user can make entries (or links) in it; one that exists must not be a
+ * link.
  */
 export async function checkTempFolder(volume: ResolvedRoot): Promise<void> {
   const what = 'no download can use this volume';
-  const info = await lstatOrUndefined(`${volume.real}/${TEMP_DIR}`);
-  if (info === undefined) {
-    await mkdir(`${volume.real}/${TEMP_DIR}`, { mode: 0o700 });
-    return;
-  }
+  const path = `${volume.real}/${TEMP_DIR}`;
+  await mkdir(path, { mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  const info = await lstat(path);
   if (info.isSymbolicLink()) throw linkRefusal(volume, TEMP_DIR, what);
   if (!info.isDirectory()) throw notFolder(volume, TEMP_DIR, what);
 }

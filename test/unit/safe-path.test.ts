@@ -165,13 +165,14 @@ describe('safe-path: removeEmptyFolder', () => {
 });
 
 describe('safe-path: the temporary folder', () => {
-  it('resetTempFolder empties it without following the links inside, and leaves it mode 0700', async () => {
+  it('resetTempFolder removes it without following the links inside', async () => {
     const { volume, elsewhere, precious } = await setting();
     await put(join(volume.real, '.dualsync-tmp/a/b.bin123'), 'leftover');
     await symlink(elsewhere, join(volume.real, '.dualsync-tmp/evil'));
     await resetTempFolder(volume);
-    expect(await readdir(join(volume.real, '.dualsync-tmp'))).toEqual([]);
-    expect((await stat(join(volume.real, '.dualsync-tmp'))).mode & 0o777).toBe(0o700);
+    await resetTempFolder(volume);
+    expect(await readdir(volume.real)).toEqual([]);
+    expect(await readdir(elsewhere)).toEqual(['x.bin']);
     expect(await readFile(precious, 'utf8')).toBe('not dualsync');
   });
 
@@ -187,10 +188,18 @@ describe('safe-path: the temporary folder', () => {
     expect(await readFile(precious, 'utf8')).toBe('not dualsync');
   });
 
-  it('checkTempFolder creates a missing one as a real folder', async () => {
+  it('checkTempFolder creates a missing one as a real folder only this user can write into (mode 0700), and accepts an existing one', async () => {
     const { volume } = await setting();
     await checkTempFolder(volume);
     expect((await lstat(join(volume.real, '.dualsync-tmp'))).isDirectory()).toBe(true);
+    expect((await stat(join(volume.real, '.dualsync-tmp'))).mode & 0o777).toBe(0o700);
+    await checkTempFolder(volume);
+  });
+
+  it('checkTempFolder refuses a file in place of .dualsync-tmp', async () => {
+    const { volume } = await setting();
+    await writeFile(join(volume.real, '.dualsync-tmp'), 'a file');
+    expect((await refusal(checkTempFolder(volume))).code).toBe('E_PATH_NOT_FOLDER');
   });
 });
 
