@@ -3,7 +3,7 @@
  * apply a plan. Commands call these and hand the results to views.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -22,7 +22,8 @@ import { summariseLedger, type StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
 import { executePlan, type ApplyOutcome, type ProgressSink } from './apply/execute.ts';
 import { findS5cmd } from './apply/s5cmd.ts';
-import { userError } from './errors.ts';
+import { describeError, userError } from './errors.ts';
+import { resetTempFolder, VolumeRoots } from './apply/safe-path.ts';
 
 export interface EngineDeps {
   now: () => Date;
@@ -61,7 +62,7 @@ export async function gatherInventory(config: Config, ledger: LedgerStore, clien
     listHop(clients.destination, config.destination, { signal: deps.signal }),
     scanVolumes(roots, config.staging.reserve),
   ]);
-  const inventory: Inventory = { source, destination, volumes: scanned.volumes, local: scanned.local, ledger: ledger.state() };
+  const inventory: Inventory = { source, destination, volumes: scanned.volumes, local: scanned.local, links: scanned.links, ledger: ledger.state() };
   return { inventory, leftovers: scanned.leftovers, inputDigest: digestInventory(inventory) };
 }
 
@@ -80,6 +81,7 @@ export function digestInventory(inventory: Inventory): string {
   feed('source', inventory.source.entries.map((e) => `${JSON.stringify(e.key)} ${e.size} ${e.etag}`));
   feed('destination', inventory.destination.entries.map((e) => `${JSON.stringify(e.key)} ${e.size} ${e.etag}`));
   feed('local', inventory.local.map((f) => `${JSON.stringify(f.volume)} ${JSON.stringify(f.key)} ${f.size}`));
+  feed('links', (inventory.links ?? []).map((l) => `${JSON.stringify(l.volume)} ${JSON.stringify(l.path)}`));
   hash.update(`ledger ${inventory.ledger.serial}\n`);
   return hash.digest('hex');
 }
@@ -106,6 +108,9 @@ export interface PlannedRun {
 
 function planFrom(config: Config, gathered: Gathered, deps: EngineDeps): PlannedRun {
   const plan = planSync(config, gathered.inventory);
+  for (const link of gathered.inventory.links ?? []) {
+    plan.warnings.push(`staging volume ${link.volume}: ${link.path} is a symbolic link, not followed (nothing is staged through it, and it is left as it is)`);
+  }
   if (gathered.leftovers.length > 0) {
     plan.warnings.push(`${gathered.leftovers.length} temporary file(s) of interrupted downloads in ${TEMP_DIR}/ will be removed by apply`);
   }
@@ -293,7 +298,7 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
       } else if (options.confirm && !(await options.confirm(run))) {
         return { run, applied: false, startedAt, finishedAt: deps.now().toISOString() };
       }
-      await clearTempFolders(gathered.inventory.volumes.map((v) => v.root));
+      await clearTempFolders(gathered.inventory.volumes.map((v) => v.root), deps);
       const recorder = new Recorder(ledger);
       const outcome = await executePlan(
         {
@@ -394,10 +399,18 @@ function checkRoom(planPath: string, plan: Plan, volumes: VolumeInfo[], deps: En
  * are never counted as staged, and the folders that earlier downloads left behind must go too.
  * A folder `.dualsync-tmp/a` left by the download of `a/b` would make s5cmd treat the later
  * download of `a` as a copy into that folder (`.dualsync-tmp/a/a`), a path the key mapping never
- * yields. Under the lock nothing else uses these folders.
+ * yields. Under the lock nothing else uses these folders. A `.dualsync-tmp` that is a symbolic
+ * link is neither followed nor removed: a warning says so, and apply fails that volume's downloads.
  */
-async function clearTempFolders(roots: string[]): Promise<void> {
-  for (const root of roots) await rm(join(root, TEMP_DIR), { recursive: true, force: true });
+async function clearTempFolders(roots: string[], deps: Pick<EngineDeps, 'warn'>): Promise<void> {
+  const volumeRoots = new VolumeRoots();
+  for (const root of roots) {
+    try {
+      await resetTempFolder(await volumeRoots.resolve(root));
+    } catch (error) {
+      deps.warn(`${describeError(error)}; its interrupted downloads in ${TEMP_DIR}/ were not removed`);
+    }
+  }
 }
 
 /** Where status finds the last run. */

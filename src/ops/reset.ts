@@ -7,9 +7,10 @@
  * After a reset dualsync remembers nothing: the next plan lists everything again. Objects the
  * destination already holds (same size and ETag) are adopted, not moved; the rest moves again.
  */
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { acquireLock, lockHolder, type LockHolder } from '../apply/lock.ts';
+import { removeEntry, resolveRoot } from '../apply/safe-path.ts';
 import { expandVolumes } from '../config/load.ts';
 import { userError } from '../errors.ts';
 import { scanVolumes } from '../inventory/volumes.ts';
@@ -148,10 +149,11 @@ export async function executeReset(config: Config, plan: ResetPlan, now: () => D
       outcome.backupDir = backupDir;
     }
     for (const volume of plan.volumes) {
-      for (const name of await namesIn(volume.root)) {
+      const root = await resolveRoot(volume.root);
+      for (const name of await namesIn(root.real)) {
         if (KEEP_AT_ROOT.has(name)) continue;
-        // A name from readdir has no separator, so this is always directly under the root.
-        await rm(join(volume.root, name), { recursive: true, force: true });
+        // A name from readdir has no separator, so this is always directly under the root; a link there is not followed, nor removed.
+        await removeEntry(root, name);
       }
       outcome.removedFiles += volume.files;
       outcome.removedBytes += volume.bytes;
