@@ -141,13 +141,18 @@ describe('symbolic links below a volume root', () => {
   });
 
   it('links created between the plan and the apply: the downloads and the purge through them fail, naming the link; nothing outside changes', async () => {
-    const site = await makeSite(pair, { volumes: 1, transfer: ['purgeAfterUpload: false'] });
+    const site = await makeSite(pair, { volumes: 1, transfer: ['purgeAfterUpload: false', 'maxUploadBatchBytes: 3B'] });
     const volume = site.volumes[0]!;
     const outside = await elsewhere(site);
-    // A first run leaves a delivered copy staged: with purging turned on, the next plan purges it.
-    await putObjects(pair.edge, site.sourceBucket, [{ key: 'keep/p.bin', body: 'abc' }]);
+    // A first run leaves a delivered copy staged (with purging turned on, the next plan purges it)
+    // and a staged copy whose upload the budget deferred (the next plan uploads it).
+    await putObjects(pair.edge, site.sourceBucket, [
+      { key: 'keep/p.bin', body: 'abc' },
+      { key: 'up/x.bin', body: 'staged, upload deferred' },
+    ]);
     expect((await site.cli('apply', '--auto-approve')).exitCode).toBe(0);
-    await writeFile(site.configPath, (await readFile(site.configPath, 'utf8')).replace('purgeAfterUpload: false', 'purgeAfterUpload: true'));
+    const config1 = await readFile(site.configPath, 'utf8');
+    await writeFile(site.configPath, config1.replace('purgeAfterUpload: false', 'purgeAfterUpload: true').replace('maxUploadBatchBytes: 3B', 'maxUploadBatchBytes: 1MiB'));
     await putObjects(pair.edge, site.sourceBucket, [
       { key: 'late/x.bin', body: 'through a folder link made after the plan' },
       { key: 'swap.bin', body: 'over a link made after the plan' },
@@ -162,12 +167,19 @@ describe('symbolic links below a volume root', () => {
       // The operator reviews the plan; meanwhile someone makes the links.
       confirm: async (run) => {
         expect(run.plan.actions.map((a) => `${a.kind} ${a.key}`).sort()).toEqual(
-          ['download late/x.bin', 'download ok.bin', 'download swap.bin', 'purge keep/p.bin', 'purge late/x.bin', 'purge ok.bin', 'purge swap.bin', 'upload late/x.bin', 'upload ok.bin', 'upload swap.bin'],
+          [
+            'download late/x.bin', 'download ok.bin', 'download swap.bin',
+            'purge keep/p.bin', 'purge late/x.bin', 'purge ok.bin', 'purge swap.bin', 'purge up/x.bin',
+            'upload late/x.bin', 'upload ok.bin', 'upload swap.bin', 'upload up/x.bin',
+          ],
         );
         await symlink(outside, join(volume, 'late'));
         await symlink(join(outside, 'x.bin'), join(volume, 'swap.bin'));
         await rename(join(volume, 'keep'), join(volume, 'kept-aside'));
         await symlink(outside, join(volume, 'keep'));
+        // s5cmd would read the link's target: a file that is not ours would go to the destination.
+        await rename(join(volume, 'up'), join(volume, 'up-aside'));
+        await symlink(outside, join(volume, 'up'));
         return true;
       },
     });
@@ -177,17 +189,19 @@ describe('symbolic links below a volume root', () => {
       `keep/p.bin (purge): ${volume}/keep is a symbolic link; dualsync does not follow links below a volume root, so "keep/p.bin" was not deleted`,
       `late/x.bin (download): ${volume}/late is a symbolic link; dualsync does not follow links below a volume root, so "late/x.bin" was not moved into place`,
       `swap.bin (download): ${volume}/swap.bin is a symbolic link; dualsync does not follow links below a volume root, so "swap.bin" was not moved into place`,
+      `up/x.bin (upload): ${volume}/up is a symbolic link; dualsync does not follow links below a volume root, so "up/x.bin" was not uploaded`,
     ]);
     expect(report.outcome!.downloaded.count).toBe(1);
     expect(await snapshot(outside)).toEqual(before);
     expect(await destinationKeys(site)).toEqual(['keep/p.bin', 'ok.bin']);
     expect(await readFile(join(volume, 'kept-aside', 'p.bin'), 'utf8')).toBe('abc');
+    expect(await readFile(join(volume, 'up-aside', 'x.bin'), 'utf8')).toBe('staged, upload deferred');
     // Nothing of the failed downloads is left in the temporary folder either.
     expect(await readdir(join(volume, '.dualsync-tmp'), { recursive: true }).then((names) => names.filter((n) => n.endsWith('.bin')))).toEqual([]);
 
     // The next plan sees the links: the keys are skipped, the copy behind `keep` is left alone.
     const plan = await planJson(site);
-    expect(plan.actions.map((a) => `${a.kind} ${a.key}`)).toEqual(['skip late/x.bin', 'skip swap.bin']);
+    expect(plan.actions.map((a) => `${a.kind} ${a.key}`)).toEqual(['skip late/x.bin', 'skip swap.bin', 'skip up/x.bin']);
     expect(plan.warnings.join('\n')).toMatch(/passing through a symbolic link \(not followed\): left as it is: "keep\/p\.bin"/);
     await expectSecondRunDoesNothing(site, outside, before);
   });
