@@ -18,7 +18,7 @@
  * could put a link in it.
  */
 import { lstat, mkdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { lstatSync, mkdirSync, type Stats } from 'node:fs';
 import { describeError, opError, type DualsyncError } from '../errors.ts';
 import { TEMP_DIR } from '../plan/keys.ts';
 
@@ -84,16 +84,29 @@ async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
  * `create` is off. `what` ends the refusal's message ("... so <what>").
  */
 export async function checkFolders(volume: ResolvedRoot, relative: string, options: { create: boolean; what: string }): Promise<boolean> {
+  return checkFoldersNow(volume, relative, options);
+}
+
+/**
+ * {@link checkFolders}, with synchronous calls: an `lstat` of a cached folder takes about a
+ * microsecond, far less than a trip through libuv's thread pool, and a download checks about
+ * eight of them. Measured on 2,000 downloads three folders deep (a loaded 2-core box): 0.1-0.24 s
+ * to check and rename them all this way, 0.7-1.0 s with promises (queued behind the pool's four
+ * threads), 0.1-0.5 s for the unchecked mkdir and rename this replaced.
+ */
+function checkFoldersNow(volume: ResolvedRoot, relative: string, options: { create: boolean; what: string }): boolean {
   for (let slash = relative.indexOf('/'); slash !== -1; slash = relative.indexOf('/', slash + 1)) {
     const folder = relative.slice(0, slash);
     const path = `${volume.real}/${folder}`;
-    let info = await lstatOrUndefined(path);
+    let info = lstatSync(path, { throwIfNoEntry: false });
     if (info === undefined) {
       if (!options.create) return false;
-      await mkdir(path).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EEXIST') throw error;
-      });
-      info = await lstat(path);
+      try {
+        mkdirSync(path);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      info = lstatSync(path);
     }
     if (info.isSymbolicLink()) throw linkRefusal(volume, folder, options.what);
     if (!info.isDirectory()) throw notFolder(volume, folder, options.what);
@@ -109,12 +122,12 @@ export async function checkFolders(volume: ResolvedRoot, relative: string, optio
 export async function moveIntoPlace(volume: ResolvedRoot, key: string): Promise<void> {
   const temp = `${TEMP_DIR}/${key}`;
   const what = `${JSON.stringify(key)} was not moved into place`;
-  if (!(await checkFolders(volume, temp, { create: false, what }))) throw opError('E_PATH_MISSING', `${volume.root}/${temp} is missing, so ${what}`);
-  const downloaded = await lstat(`${volume.real}/${temp}`);
+  if (!checkFoldersNow(volume, temp, { create: false, what })) throw opError('E_PATH_MISSING', `${volume.root}/${temp} is missing, so ${what}`);
+  const downloaded = lstatSync(`${volume.real}/${temp}`);
   if (downloaded.isSymbolicLink()) throw linkRefusal(volume, temp, what);
   if (!downloaded.isFile()) throw opError('E_PATH_NOT_FILE', `${volume.root}/${temp} is not a regular file, so ${what}`);
-  await checkFolders(volume, key, { create: true, what });
-  const existing = await lstatOrUndefined(`${volume.real}/${key}`);
+  checkFoldersNow(volume, key, { create: true, what });
+  const existing = lstatSync(`${volume.real}/${key}`, { throwIfNoEntry: false });
   if (existing?.isSymbolicLink() === true) throw linkRefusal(volume, key, what);
   if (existing !== undefined && !existing.isFile()) throw opError('E_PATH_NOT_FILE', `${volume.root}/${key} is not a regular file, so ${what}`);
   // Race window: see the module comment (a folder on either path swapped for a link since the checks).
