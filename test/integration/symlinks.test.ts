@@ -238,6 +238,23 @@ describe('symbolic links below a volume root', () => {
     await expectSecondRunDoesNothing(site, outside, before);
   });
 
+  it('doctor does not probe through a linked .dualsync-tmp: the volume fails its check, nothing is written there', async () => {
+    const site = await makeSite(pair, { volumes: 1 });
+    const outside = await elsewhere(site);
+    const temp = join(site.volumes[0]!, '.dualsync-tmp');
+    await symlink(outside, temp);
+    const before = await snapshot(outside);
+    const doctor = await site.cli('doctor', '--json');
+    const checks = (JSON.parse(doctor.stdout) as { checks: { scope: string; check: string; status: string; detail: string }[] }).checks;
+    expect(checks.find((c) => c.scope === `volume ${site.volumes[0]}` && c.check === 'writable')).toMatchObject({
+      status: 'fail',
+      detail: `${temp} is a symbolic link; dualsync does not follow links below a volume root, so no download can use this volume`,
+    });
+    expect(doctor.exitCode).toBe(1);
+    expect(await snapshot(outside)).toEqual(before);
+    expect(await readlink(temp)).toBe(outside);
+  });
+
   it('a saved plan is refused as stale when a link appears under the volume after it was made', async () => {
     const site = await makeSite(pair, { volumes: 1 });
     const volume = site.volumes[0]!;
