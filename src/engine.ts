@@ -23,7 +23,7 @@ import { Recorder } from './apply/recorder.ts';
 import { executePlan, type ApplyOutcome, type ProgressSink } from './apply/execute.ts';
 import { findS5cmd } from './apply/s5cmd.ts';
 import { describeError, userError } from './errors.ts';
-import { resetTempFolder, VolumeRoots } from './apply/safe-path.ts';
+import { isLinkRefusal, resetTempFolder, VolumeRoots } from './apply/safe-path.ts';
 
 export interface EngineDeps {
   now: () => Date;
@@ -408,6 +408,8 @@ async function clearTempFolders(roots: string[], deps: Pick<EngineDeps, 'warn'>)
     try {
       await resetTempFolder(await volumeRoots.resolve(root));
     } catch (error) {
+      // Only a link (or a file) in its place is left for apply to refuse volume by volume; anything else stops the run as before.
+      if (!isLinkRefusal(error) && (error as { code?: string }).code !== 'E_PATH_NOT_FOLDER') throw error;
       deps.warn(`${describeError(error)}; its interrupted downloads in ${TEMP_DIR}/ were not removed`);
     }
   }
