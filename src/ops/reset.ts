@@ -7,7 +7,7 @@
  * After a reset dualsync remembers nothing: the next plan lists everything again. Objects the
  * destination already holds (same size and ETag) are adopted, not moved; the rest moves again.
  */
-import { mkdir, readdir, rename, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { acquireLock, lockHolder, type LockHolder } from '../apply/lock.ts';
 import { removeEntry, resolveRoot } from '../apply/safe-path.ts';
@@ -67,6 +67,12 @@ async function namesIn(directory: string): Promise<string[]> {
   }
 }
 
+/** The names that are not symbolic links: reset leaves links in place (it never follows nor removes them). */
+async function notLinks(root: string, names: string[]): Promise<string[]> {
+  const links = await Promise.all(names.map(async (name) => (await lstat(join(root, name)).catch(() => undefined))?.isSymbolicLink() === true));
+  return names.filter((_, index) => !links[index]);
+}
+
 /** What a reset would move and remove. Reads only. */
 export async function planReset(config: Config, options: { keepStaged: boolean }): Promise<ResetPlan> {
   const stateFiles = (await namesIn(config.stateDir)).filter(isStateFile).map((name) => join(config.stateDir, name));
@@ -87,7 +93,7 @@ export async function planReset(config: Config, options: { keepStaged: boolean }
       const temporary = scan.leftovers.filter((path) => isInside(path, root));
       volumes.push({
         root,
-        entries: (await namesIn(root)).filter((name) => !KEEP_AT_ROOT.has(name)),
+        entries: await notLinks(root, (await namesIn(root)).filter((name) => !KEEP_AT_ROOT.has(name))),
         files: files.length + temporary.length,
         bytes: files.reduce((n, f) => n + f.size, 0),
         temporaryFiles: temporary.length,

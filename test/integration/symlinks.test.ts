@@ -255,6 +255,22 @@ describe('symbolic links below a volume root', () => {
     expect(await readlink(temp)).toBe(outside);
   });
 
+  it('reset removes the staged files but neither follows nor removes a link at the top of a volume', async () => {
+    const site = await makeSite(pair, { volumes: 1, transfer: ['purgeAfterUpload: false'] });
+    const volume = site.volumes[0]!;
+    const outside = await elsewhere(site);
+    await putObjects(pair.edge, site.sourceBucket, [{ key: 'staged/a.bin', body: 'a' }]);
+    expect((await site.cli('apply', '--auto-approve')).exitCode).toBe(0);
+    await symlink(outside, join(volume, 'evil'));
+    const before = await snapshot(outside);
+    const reset = await site.cli('reset', '--yes');
+    expect(reset.exitCode, reset.stdout + reset.stderr).toBe(0);
+    expect(reset.stdout).toMatch(/remove everything in .*: \.dualsync-tmp, staged$/m);
+    expect(await snapshot(outside)).toEqual(before);
+    expect(await readdir(volume)).toEqual(['evil']);
+    expect(await readlink(join(volume, 'evil'))).toBe(outside);
+  });
+
   it('a saved plan is refused as stale when a link appears under the volume after it was made', async () => {
     const site = await makeSite(pair, { volumes: 1 });
     const volume = site.volumes[0]!;
