@@ -15,7 +15,9 @@
  * can make that swap. s5cmd writes the download itself, below `.dualsync-tmp/`, with Go's
  * `MkdirAll` and `CreateTemp`, which do follow links: that folder is emptied, then made afresh
  * and checked to be a real folder of ours before s5cmd starts; while s5cmd runs, only this user
- * could put a link in it.
+ * could put a link in it. s5cmd also reads each staged copy it uploads: {@link checkStagedFile}
+ * checks its path before the line is handed over, but s5cmd opens the file later (up to a queue
+ * of lines later), and that window is wider than the others.
  */
 import { lstat, mkdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { lstatSync, mkdirSync, type Stats } from 'node:fs';
@@ -42,7 +44,7 @@ export class VolumeRoots {
   }
 }
 
-/** The real path of a volume root, which must be a folder (the root itself may be a link). */
+/** The real path of a volume root (the root itself may be a link, to a mount). */
 export async function resolveRoot(root: string): Promise<ResolvedRoot> {
   let real: string;
   try {
