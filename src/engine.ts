@@ -24,7 +24,8 @@ import { summariseLedger, type StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
 import { executePlan, type ApplyOutcome, type ProgressSink } from './apply/execute.ts';
 import { findS5cmd } from './apply/s5cmd.ts';
-import { userError } from './errors.ts';
+import { describeError, userError } from './errors.ts';
+import { isLinkRefusal, resetTempFolder, VolumeRoots } from './apply/safe-path.ts';
 
 export interface EngineDeps {
   now: () => Date;
@@ -66,7 +67,7 @@ export async function gatherInventory(config: Config, ledger: LedgerStore, clien
     listHop(clients.destination, config.destination, { signal: deps.signal }),
     scanVolumes(roots, config.staging.reserve),
   ]);
-  const inventory: Inventory = { source, destination, volumes: scanned.volumes, local: scanned.local, ledger: ledger.state() };
+  const inventory: Inventory = { source, destination, volumes: scanned.volumes, local: scanned.local, links: scanned.links, ledger: ledger.state() };
   return { inventory, leftovers: scanned.leftovers, inputDigest: digestInventory(inventory) };
 }
 
@@ -85,6 +86,7 @@ export function digestInventory(inventory: Inventory): string {
   feed('source', inventory.source.entries.map((e) => `${JSON.stringify(e.key)} ${e.size} ${e.etag}`));
   feed('destination', inventory.destination.entries.map((e) => `${JSON.stringify(e.key)} ${e.size} ${e.etag}`));
   feed('local', inventory.local.map((f) => `${JSON.stringify(f.volume)} ${JSON.stringify(f.key)} ${f.size}`));
+  feed('links', (inventory.links ?? []).map((l) => `${JSON.stringify(l.volume)} ${JSON.stringify(l.path)}`));
   hash.update(`ledger ${inventory.ledger.serial}\n`);
   return hash.digest('hex');
 }
@@ -145,6 +147,9 @@ export interface PlannedRun {
 
 function planFrom(config: Config, gathered: Gathered, deps: EngineDeps): PlannedRun {
   const plan = planSync(config, gathered.inventory);
+  for (const link of gathered.inventory.links ?? []) {
+    plan.warnings.push(`staging volume ${link.volume}: ${link.path} is a symbolic link, not followed (nothing is staged through it, and it is left as it is)`);
+  }
   if (gathered.leftovers.length > 0) {
     plan.warnings.push(`${gathered.leftovers.length} temporary file(s) of interrupted downloads in ${TEMP_DIR}/ will be removed by apply`);
   }
@@ -374,7 +379,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       }
       // Claimed only now that something will be written; a declined apply leaves the volumes unclaimed.
       await claimVolumes(roots, config, deps.now);
-      await clearTempFolders(gathered.inventory.volumes.map((v) => v.root));
+      await clearTempFolders(gathered.inventory.volumes.map((v) => v.root), deps);
       const recorder = new Recorder(ledger);
       const outcome = await executePlan(
         {
@@ -510,10 +515,20 @@ function checkRoom(planPath: string, plan: Plan, volumes: VolumeInfo[], deps: En
  * download of `a` as a copy into that folder (`.dualsync-tmp/a/a`), a path the key mapping never
  * yields. Only volumes this state directory has just claimed are passed here, and under its lock
  * nothing else uses their temporary folders: another config's run refuses these volumes, so its
- * in-flight downloads live on volumes of its own.
+ * in-flight downloads live on volumes of its own. A `.dualsync-tmp` that is a symbolic link is
+ * neither followed nor removed: a warning says so, and apply fails that volume's downloads.
  */
-async function clearTempFolders(roots: string[]): Promise<void> {
-  for (const root of roots) await rm(join(root, TEMP_DIR), { recursive: true, force: true });
+async function clearTempFolders(roots: string[], deps: Pick<EngineDeps, 'warn'>): Promise<void> {
+  const volumeRoots = new VolumeRoots();
+  for (const root of roots) {
+    try {
+      await resetTempFolder(await volumeRoots.resolve(root));
+    } catch (error) {
+      // Only a link (or a file) in its place is left for apply to refuse volume by volume; anything else stops the run as before.
+      if (!isLinkRefusal(error) && (error as { code?: string }).code !== 'E_PATH_NOT_FOLDER') throw error;
+      deps.warn(`${describeError(error)}; its interrupted downloads in ${TEMP_DIR}/ were not removed`);
+    }
+  }
 }
 
 /** Where status finds the last run. */

@@ -7,7 +7,7 @@
  * both sides is the same version unless a test says otherwise.
  */
 import type { Config, HopConfig, TransferConfig } from '../src/model/config.ts';
-import type { Inventory, LedgerRecord, Listing, LocalFile, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
+import type { Inventory, LedgerRecord, Listing, LocalFile, LocalLink, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
 
 /** A deterministic 32-hex "MD5" for a key and size (FNV-1a, four rounds); not a real digest. */
 export function fakeEtag(key: string, size: number): string {
@@ -45,6 +45,7 @@ export class InventoryBuilder {
   private readonly sourceEntries: ObjectEntry[] = [];
   private readonly destinationEntries: ObjectEntry[] = [];
   private readonly localFiles: LocalFile[] = [];
+  private readonly localLinks: LocalLink[] = [];
   private readonly volumeInfos: VolumeInfo[] = [];
   private readonly records: LedgerRecord[] = [];
   private sourceState: Omit<Listing, 'entries'> = { complete: true, warnings: [] };
@@ -66,6 +67,12 @@ export class InventoryBuilder {
   /** A regular file found under a volume root. */
   local(volume: string, key: string, size: number): this {
     this.localFiles.push({ volume, key, size });
+    return this;
+  }
+
+  /** A symbolic link the volume scan met at `path` under the root. */
+  link(volume: string, path: string): this {
+    this.localLinks.push({ volume, path });
     return this;
   }
 
@@ -115,6 +122,7 @@ export class InventoryBuilder {
       destination: { entries: [...this.destinationEntries], ...this.destinationState, warnings: [...this.destinationState.warnings] },
       volumes: [...this.volumeInfos],
       local: [...this.localFiles],
+      links: [...this.localLinks],
       ledger: { serial: this.serial, records: [...this.records] },
     };
   }

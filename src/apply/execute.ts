@@ -1,10 +1,9 @@
-import { mkdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Action, Config, LedgerEvent, LedgerRecord, ObjectEntry, Plan, VerifiedBy } from '../model/index.ts';
 import { downloadLine, uploadLine } from '../manifest/s5cmd.ts';
-import { localPath, tempPath } from '../plan/keys.ts';
+import { localPath, TEMP_DIR, tempPath } from '../plan/keys.ts';
 import { describeError } from '../errors.ts';
 import { Batcher, forEachLimited } from './batch.ts';
+import { checkStagedFile, checkTempFolder, isLinkRefusal, moveIntoPlace, removeEmptyFolder, removeFile, VolumeRoots } from './safe-path.ts';
 import type { Recorder } from './recorder.ts';
 import { HopRunner, type HopRunResult, type S5Success } from './runner.ts';
 import { s5cmdEnv, s5cmdGlobalArgs } from './s5cmd.ts';
@@ -90,17 +89,17 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     await record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: hop === 'purge' ? 'upload' : hop, error });
   };
 
-  const downloads = plan.actions.filter((a) => a.kind === 'download' || a.kind === 'redownload');
+  const plannedDownloads = plan.actions.filter((a) => a.kind === 'download' || a.kind === 'redownload');
   const uploads = plan.actions.filter((a) => a.kind === 'upload');
   const purges = plan.actions.filter((a) => a.kind === 'purge');
   const chainedUploads = new Map(uploads.filter((a) => a.afterDownload).map((a) => [a.key, a]));
   const purgeByKey = new Map(purges.map((a) => [a.key, a]));
   /** MD5s learnt while verifying downloads, carried to the destination check. */
   const md5ByKey = new Map<string, string>();
-  /** Folders that purges emptied, perhaps: tidied once at the end rather than per object. */
+  /** Folders that purges emptied, perhaps (volume root, then the key's folder): tidied once at the end rather than per object. */
   const purgedFrom = new Set<string>();
-  /** Folders already created for downloads in this run. */
-  const madeDirs = new Set<string>();
+  /** Every file operation of dualsync's own below a volume root goes through safe-path: no link is followed. */
+  const volumeRoots = new VolumeRoots();
 
   // Adopts and skips move nothing: record them first, all at once so that they share fsyncs
   // (after a reset, a plan can hold a million adopts).
@@ -146,15 +145,13 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   };
 
   const purgeStaged = async (action: Action): Promise<void> => {
-    const path = localPath(action.volume!, action.key);
     try {
-      await unlink(path);
-      purgedFrom.add(`${action.volume!}\0${dirname(path)}`);
+      const removed = await removeFile(await volumeRoots.resolve(action.volume!), action.key);
+      const slash = action.key.lastIndexOf('/');
+      if (removed === 'removed' && slash !== -1) purgedFrom.add(`${action.volume!}\0${action.key.slice(0, slash)}`);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        outcome.failures.push({ key: action.key, hop: 'purge', error: describeError(error) });
-        return;
-      }
+      outcome.failures.push({ key: action.key, hop: 'purge', error: describeError(error) });
+      return;
     }
     if (!(await record({ type: 'purged', key: action.key, size: action.size, etag: action.etag }))) return;
     outcome.purged.count++;
@@ -199,6 +196,8 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   const downloadHop = plan.hops.download;
   const uploadByLocal = new Map(uploads.map((a) => [localPath(a.volume!, a.key), a]));
   const uploadSucceeded = new Set<string>();
+  /** Staged copies behind a link: never handed to s5cmd, already reported. */
+  const refusedUploads = new Set<string>();
   let uploadRunner: HopRunner | undefined;
   if (uploads.length > 0) {
     ctx.progress?.start('upload', uploads.length, uploads.reduce((n, a) => n + a.size, 0));
@@ -214,15 +213,35 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
         confirmUploads.add(action);
       },
     });
-    for (const action of uploads) if (!action.afterDownload) uploadRunner.send(uploadLine(action, config, uploadHop));
+    const staged = uploads.filter((a) => !a.afterDownload);
+    await forEachLimited(staged, 64, async (action) => {
+      try {
+        await checkStagedFile(await volumeRoots.resolve(action.volume!), action.key);
+      } catch (error) {
+        refusedUploads.add(action.key);
+        await fail(action, 'upload', describeError(error));
+      }
+    });
+    for (const action of staged) if (!refusedUploads.has(action.key)) uploadRunner.send(uploadLine(action, config, uploadHop));
   }
 
-  const downloadByTemp = new Map(downloads.map((a) => [tempPath(a.volume!, a.key), a]));
   const downloadSucceeded = new Set<string>();
   const verifications: Promise<void>[] = [];
   let downloadResult: HopRunResult | undefined;
+  // s5cmd follows links as it writes, so it is pointed only at a temporary folder that is a real folder of ours.
+  const unusableTemp = new Map<string, string>();
+  for (const root of new Set(plannedDownloads.map((a) => a.volume!))) {
+    try {
+      await checkTempFolder(await volumeRoots.resolve(root));
+    } catch (error) {
+      unusableTemp.set(root, describeError(error));
+    }
+  }
+  const downloads = plannedDownloads.filter((a) => !unusableTemp.has(a.volume!));
+  if (plannedDownloads.length > 0) ctx.progress?.start('download', plannedDownloads.length, plannedDownloads.reduce((n, a) => n + a.size, 0));
+  await Promise.all(plannedDownloads.filter((a) => unusableTemp.has(a.volume!)).map((a) => fail(a, 'download', unusableTemp.get(a.volume!)!)));
+  const downloadByTemp = new Map(downloads.map((a) => [tempPath(a.volume!, a.key), a]));
   if (downloads.length > 0) {
-    ctx.progress?.start('download', downloads.length, downloads.reduce((n, a) => n + a.size, 0));
     const downloadRunner = new HopRunner({
       s5cmd: ctx.s5cmd,
       args: s5cmdGlobalArgs(config.source, downloadHop.workers),
@@ -249,23 +268,19 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     };
     const stage = async (action: Action): Promise<void> => {
       const temp = tempPath(action.volume!, action.key);
-      const final = localPath(action.volume!, action.key);
+      const volume = await volumeRoots.resolve(action.volume!);
+      const dropTemp = () => removeFile(volume, `${TEMP_DIR}/${action.key}`).catch(() => undefined);
       const check = await verifyDownloaded(temp, action, config.transfer.verify).catch((error) => ({ ok: false, error: describeError(error), verifiedBy: 'size' as const }));
       if (!check.ok) {
-        await rm(temp, { force: true });
+        await dropTemp();
         await fail(action, 'download', check.error ?? 'verification failed');
         return;
       }
       try {
-        const folder = dirname(final);
-        if (!madeDirs.has(folder)) {
-          await mkdir(folder, { recursive: true });
-          madeDirs.add(folder);
-        }
-        await rename(temp, final);
+        await moveIntoPlace(volume, action.key);
       } catch (error) {
-        await rm(temp, { force: true });
-        await fail(action, 'download', `could not move the verified file into place: ${describeError(error)}`);
+        await dropTemp();
+        await fail(action, 'download', isLinkRefusal(error) ? describeError(error) : `could not move the verified file into place: ${describeError(error)}`);
         return;
       }
       if ('md5' in check && check.md5) md5ByKey.set(action.key, check.md5);
@@ -300,11 +315,11 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   // Chained uploads whose download failed (or failed verification) were never sent: already reported.
   const failedKeys = new Set(outcome.failures.map((f) => f.key));
   const unsent = (action: Action) => action.afterDownload === true && (!downloadSucceeded.has(action.key) || failedKeys.has(action.key));
-  const failedUploads = uploads.filter((a) => !uploadSucceeded.has(a.key) && !unsent(a));
+  const failedUploads = uploads.filter((a) => !uploadSucceeded.has(a.key) && !unsent(a) && !refusedUploads.has(a.key));
   const uploadErrors = uploadResult ? matchFailures(uploadResult, failedUploads, 'upload', config) : new Map<string, string>();
   await Promise.all(failedUploads.map((a) => fail(a, 'upload', uploadErrors.get(a.key) ?? (uploadResult ? hopEndedWithout(uploadResult) : 'not started'))));
   await recorder.flush();
-  await removeEmptyFolders(purgedFrom);
+  await removeEmptyFolders(purgedFrom, volumeRoots);
   if (ledgerError !== undefined) throw ledgerError;
   return outcome;
 }
@@ -354,14 +369,17 @@ function hopEndedWithout(result: HopRunResult): string {
 
 /**
  * Removes folders that purges left empty, deepest first, up to (not including) each volume
- * root. Done once per run: trying after every purge costs a failed rmdir per object.
+ * root. Done once per run: trying after every purge costs a failed rmdir per object. A folder
+ * behind a link is left as it is.
  */
-async function removeEmptyFolders(purgedFrom: Set<string>): Promise<void> {
-  const candidates = new Map<string, string>();
+async function removeEmptyFolders(purgedFrom: Set<string>, volumeRoots: VolumeRoots): Promise<void> {
+  const candidates = new Map<string, { root: string; folder: string }>();
   for (const entry of purgedFrom) {
-    const [root, folder] = entry.split('\0') as [string, string];
-    for (let current = folder; current.startsWith(`${root}/`); current = dirname(current)) candidates.set(current, root);
+    const [root, key] = entry.split('\0') as [string, string];
+    for (let folder = key; folder !== ''; folder = folder.slice(0, Math.max(0, folder.lastIndexOf('/')))) {
+      candidates.set(`${root}\0${folder}`, { root, folder });
+    }
   }
-  const deepestFirst = [...candidates.keys()].sort((a, b) => b.length - a.length);
-  for (const folder of deepestFirst) await rmdir(folder).catch(() => undefined); // not empty, or gone
+  const deepestFirst = [...candidates.values()].sort((a, b) => b.folder.length - a.folder.length);
+  for (const { root, folder } of deepestFirst) await removeEmptyFolder(await volumeRoots.resolve(root), folder); // false: not empty, or gone
 }

@@ -7,14 +7,18 @@
  * hold U+2028/U+2029 (its patterns compile to regular expressions whose `.` stops at line
  * terminators), and a staged file the scan cannot see is a file that is never uploaded. Names
  * come from readdir, so `* ? [ ] { } ( ) !`, backslashes, leading dashes and unicode twins come
- * back byte-exact (test/unit/volumes.test.ts proves it). Symbolic links are not followed and,
- * like FIFOs and sockets, never count as staged files.
+ * back byte-exact (test/unit/volumes.test.ts proves it).
+ *
+ * Each root is resolved once (`realpath`: a root may be a link to a mount) and walked from its real
+ * path. Below it, symbolic links are never followed (invariant 4): each one is reported, so that
+ * the plan can say so and place no download through it, and, like FIFOs and sockets, never counts
+ * as a staged file.
  */
-import { lstat, opendir, stat, statfs } from 'node:fs/promises';
+import { lstat, opendir, realpath, stat, statfs } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { describeError, opError, userError } from '../errors.ts';
 import type { Reserve } from '../model/config.ts';
-import type { LocalFile, VolumeInfo } from '../model/objects.ts';
+import type { LocalFile, LocalLink, VolumeInfo } from '../model/objects.ts';
 import { CLAIM_FILE, TEMP_DIR } from '../plan/keys.ts';
 
 export interface VolumeScan {
@@ -23,6 +27,8 @@ export interface VolumeScan {
   local: LocalFile[];
   /** Absolute paths of every file under `<root>/.dualsync-tmp/`: interrupted downloads, never staged. */
   leftovers: string[];
+  /** Symbolic links met below the roots (in the temporary folder too): never followed. */
+  links: LocalLink[];
 }
 
 /** Bytes a volume must keep free: a percentage of its size (rounded up), or a fixed count. */
@@ -66,13 +72,18 @@ function checkNesting(roots: string[]): void {
   });
 }
 
-/** Every regular file under `root/folder`, as a '/'-separated key relative to the root. */
-async function* walkFiles(root: string, folder: string): AsyncGenerator<{ key: string; size: number }> {
+/**
+ * Every regular file and symbolic link under `root/folder`, as a '/'-separated key relative to
+ * the root. readdir's types come from the entry itself (never its target), so a link to a folder
+ * is reported, not descended into.
+ */
+async function* walkFiles(root: string, folder: string): AsyncGenerator<{ key: string; size: number; link: boolean }> {
   const directory = await opendir(folder === '' ? root : join(root, folder));
   for await (const entry of directory) {
     const key = folder === '' ? entry.name : `${folder}/${entry.name}`;
     if (entry.isDirectory()) yield* walkFiles(root, key);
-    else if (entry.isFile()) yield { key, size: (await lstat(join(root, key))).size };
+    else if (entry.isSymbolicLink()) yield { key, size: 0, link: true };
+    else if (entry.isFile()) yield { key, size: (await lstat(join(root, key))).size, link: false };
   }
 }
 
@@ -88,12 +99,15 @@ async function scanOne(root: string, reserve: Reserve, signal: AbortSignal | und
   const volume: VolumeInfo = { root, totalBytes, freeBytes: space.bavail * space.bsize, reserveBytes: reserveBytes(reserve, totalBytes) };
   const local: LocalFile[] = [];
   const leftovers: string[] = [];
+  const links: LocalLink[] = [];
   const tempPrefix = `${TEMP_DIR}/`;
   try {
-    for await (const file of walkFiles(root, '')) {
+    const real = await realpath(root);
+    for await (const file of walkFiles(real, '')) {
       signal?.throwIfAborted();
-      if (file.key === CLAIM_FILE) continue; // the volume's claim, not a staged object
-      if (file.key.startsWith(tempPrefix)) leftovers.push(join(root, file.key));
+      if (file.link) links.push({ volume: root, path: file.key });
+      else if (file.key === CLAIM_FILE) continue; // the volume's claim, not a staged object
+      else if (file.key.startsWith(tempPrefix)) leftovers.push(join(root, file.key));
       else local.push({ volume: root, key: file.key, size: file.size });
     }
   } catch (error) {
@@ -103,7 +117,7 @@ async function scanOne(root: string, reserve: Reserve, signal: AbortSignal | und
       cause: error,
     });
   }
-  return { volumes: [volume], local, leftovers };
+  return { volumes: [volume], local, leftovers, links };
 }
 
 /**
@@ -119,5 +133,6 @@ export async function scanVolumes(roots: string[], reserve: Reserve, options: { 
     volumes: scans.flatMap((scan) => scan.volumes),
     local: scans.flatMap((scan) => scan.local),
     leftovers: scans.flatMap((scan) => scan.leftovers),
+    links: scans.flatMap((scan) => scan.links),
   };
 }

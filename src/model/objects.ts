@@ -34,6 +34,13 @@ export interface LocalFile {
   size: number;
 }
 
+/** A symbolic link met below a volume root: never followed, never a staged copy. */
+export interface LocalLink {
+  volume: string;
+  /** The link's path under the volume root, with '/' separators. */
+  path: string;
+}
+
 export type Stage = 'staged' | 'delivered' | 'purged';
 
 /** How an object's content was checked. */
@@ -70,5 +77,7 @@ export interface Inventory {
   destination: Listing;
   volumes: VolumeInfo[];
   local: LocalFile[];
+  /** Symbolic links the volume scan met (not followed): no download is placed through one. */
+  links?: LocalLink[];
   ledger: LedgerState;
 }

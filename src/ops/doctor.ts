@@ -11,7 +11,7 @@ import { DeleteObjectCommand, ListObjectsCommand, ListObjectsV2Command, PutObjec
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { constants } from 'node:fs';
-import { access, mkdir, readFile, rmdir, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { access, lstat, mkdir, readFile, rmdir, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { connect as netConnect, isIP } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -512,19 +512,23 @@ async function volumeChecks(root: string, config: Config, mounts: readonly Mount
 
   checks.push(await claimCheck(scope, root, config));
 
-  // The probe goes where downloads go, so that it proves what apply needs.
+  // The probe goes where downloads go, so that it proves what apply needs; never through a link (invariant 4).
   const temp = join(root, TEMP_DIR);
-  const made = await mkdir(temp).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => (error.code === 'EEXIST' ? false : error),
-  );
-  const problem = made instanceof Error ? describeError(made) : await tryWrite(temp);
-  if (made === true) await rmdir(temp).catch(() => undefined);
-  checks.push(
-    problem === undefined
-      ? { scope, check: 'writable', status: 'pass', detail: `created and removed a file in ${TEMP_DIR}/` }
-      : { scope, check: 'writable', status: 'fail', detail: `cannot write in ${temp}: ${problem}`, fix: `give the user running dualsync write access: \`sudo chown -R $(id -u):$(id -g) ${root}\`` },
-  );
+  if ((await lstat(temp).catch(() => undefined))?.isSymbolicLink() === true) {
+    checks.push({ scope, check: 'writable', status: 'fail', detail: `${temp} is a symbolic link; dualsync does not follow links below a volume root, so no download can use this volume`, fix: `remove the link: \`rm ${temp}\`` });
+  } else {
+    const made = await mkdir(temp).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => (error.code === 'EEXIST' ? false : error),
+    );
+    const problem = made instanceof Error ? describeError(made) : await tryWrite(temp);
+    if (made === true) await rmdir(temp).catch(() => undefined);
+    checks.push(
+      problem === undefined
+        ? { scope, check: 'writable', status: 'pass', detail: `created and removed a file in ${TEMP_DIR}/` }
+        : { scope, check: 'writable', status: 'fail', detail: `cannot write in ${temp}: ${problem}`, fix: `give the user running dualsync write access: \`sudo chown -R $(id -u):$(id -g) ${root}\`` },
+    );
+  }
 
   try {
     const space = await statfs(root);

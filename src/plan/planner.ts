@@ -21,8 +21,8 @@ import { mergeListings, sortInputs, type KeyRow } from './compare.ts';
 import { etagShape } from './etag.ts';
 import { keyFilter } from './filters.ts';
 import { hopSettings } from './hops.ts';
-import { keySkipReason, ownOutputSkip } from './keys.ts';
-import { openVolumeBooks, placeDownload, recordDownload, sortedContains, volumePlans } from './volumes.ts';
+import { compareKeys, keySkipReason, ownOutputSkip } from './keys.ts';
+import { linkOnPath, openVolumeBooks, placeDownload, recordDownload, sortedContains, volumePlans } from './volumes.ts';
 
 /** The order actions are listed in: the order apply works in. */
 export const ACTION_ORDER: readonly ActionKind[] = ['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'];
@@ -190,7 +190,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
 
   const sorted = sortInputs(sourceListing.entries, destinationListing.entries, inventory.local, inventory.ledger.records);
   warnings.push(...sorted.warnings);
-  const books = openVolumeBooks(inventory.volumes, sorted.locals, warnings);
+  const books = openVolumeBooks(inventory.volumes, sorted.locals, warnings, inventory.links);
   const included = keyFilter(transfer.include, transfer.exclude);
   const ownOutput = ownOutputSkip(config.source, config.destination);
   const purgeAfterUpload = transfer.purgeAfterUpload;
@@ -243,6 +243,14 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     }
   };
 
+  /** Whether the key's path on `volume` passes through a symbolic link the scan met (its copy is then out of sight, not gone). */
+  const pathThroughLink = (volume: string, key: string): boolean => {
+    const book = books.find((candidate) => candidate.info.root === volume);
+    if (book === undefined || linkOnPath(book, key) === undefined) return false;
+    notes.add(`delivered, with the staged copy's path on ${volume} passing through a symbolic link (not followed): left as it is`, key);
+    return true;
+  };
+
   let rank = -1;
   const decide = (row: KeyRow): void => {
     rank += 1;
@@ -284,7 +292,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
       if (destination === undefined) notes.add('delivered earlier but missing from the incomplete destination listing; not taken as lost', key);
       const copy = stage === 'delivered' ? goodCopy(row, version, knownVolume, staleVolume) : undefined;
       if (copy !== undefined && purgeAfterUpload) purgesInPass.push(rank, action('purge', key, size, etag, copy.volume));
-      else if (stage === 'delivered' && copy === undefined && purgeAfterUpload && knownVolume !== undefined && row.localStart === row.localEnd) {
+      else if (stage === 'delivered' && copy === undefined && purgeAfterUpload && knownVolume !== undefined && row.localStart === row.localEnd && !pathThroughLink(knownVolume, key)) {
         // The staged copy is gone but its purge was never recorded (a stop between the delete
         // and its record): the purge completes, so the ledger and status say where things are.
         purgesInPass.push(rank, action('purge', key, size, etag, knownVolume, false, 'staged copy already deleted; recording the purge'));
@@ -357,6 +365,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
   const redownloads: Action[] = [];
   const chainedUploads = new RankedActions();
   const chainedPurges = new RankedActions();
+  const linkSkips: Action[] = [];
   for (const candidate of downloadCandidates) {
     const { rank, kind, key, size, etag, reason, uploadReason } = candidate;
     if (downloadBytes + size > maxDownloadBytes) {
@@ -370,6 +379,10 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     }
     if ('collidesWith' in placement) {
       deferred.add(`deferred to a later download: a file/prefix collision (e.g. with ${JSON.stringify(placement.collidesWith)}) on every volume with room`, key, size);
+      continue;
+    }
+    if ('throughLink' in placement) {
+      linkSkips.push(action('skip', key, size, etag, undefined, false, `its local path passes through the symbolic link ${placement.throughLink} (links below a volume root are not followed)`));
       continue;
     }
     const volume = placement.volume.info.root;
@@ -389,6 +402,11 @@ export function planSync(config: Config, inventory: Inventory): Plan {
 
   const uploads = mergeByRank([stagedUploads, chainedUploads]);
   const purges = mergeByRank([purgesInPass, stagedPurges, chainedPurges]);
+  if (linkSkips.length > 0) {
+    // Skips stay in key order, however they were found.
+    skips.push(...linkSkips);
+    skips.sort((a, b) => compareKeys(a.key, b.key));
+  }
   const byKind: Record<ActionKind, Action[]> = { download: downloads, redownload: redownloads, adopt: adopts, upload: uploads, purge: purges, skip: skips };
   const actions = ([] as Action[]).concat(...ACTION_ORDER.map((kind) => byKind[kind]));
 

@@ -1,9 +1,11 @@
 /**
  * Where downloads land: room per volume (free minus reserve minus what this plan already put
- * there), spreading so that several disks write at once, and file/prefix collisions (`a` and
- * `a/b` cannot both be files on one volume). Pure.
+ * there), spreading so that several disks write at once, file/prefix collisions (`a` and
+ * `a/b` cannot both be files on one volume), and symbolic links the scan met (no download goes
+ * through one, nor replaces one). Pure.
  */
-import type { LocalFile, VolumeInfo } from '../model/objects.ts';
+import type { LocalFile, LocalLink, VolumeInfo } from '../model/objects.ts';
+import { TEMP_DIR } from './keys.ts';
 import type { VolumePlan } from '../model/plan.ts';
 
 /** One volume while a plan is being made. Key arrays stay in key order, so lookups are binary searches. */
@@ -15,22 +17,29 @@ export interface VolumeBook {
   localKeys: string[];
   /** Keys this plan downloads to the volume, appended in key order. */
   plannedKeys: string[];
+  /** Paths of the symbolic links below the root, sorted. */
+  links: string[];
 }
 
-/** Why a download found no volume: out of room everywhere, or only volumes where its path collides. */
-export type Placement = { volume: VolumeBook } | { collidesWith: string } | { noRoom: true };
+/**
+ * Why a download found no volume: out of room everywhere, only volumes where its path collides,
+ * or only volumes where its path passes through a symbolic link (`throughLink`: the link's path).
+ */
+export type Placement = { volume: VolumeBook } | { collidesWith: string } | { noRoom: true } | { throughLink: string };
 
 /** Volume books in root order, one per distinct root (later duplicates are reported and dropped). */
-export function openVolumeBooks(volumes: readonly VolumeInfo[], sortedLocals: readonly LocalFile[], warnings: string[]): VolumeBook[] {
+export function openVolumeBooks(volumes: readonly VolumeInfo[], sortedLocals: readonly LocalFile[], warnings: string[], links: readonly LocalLink[] = []): VolumeBook[] {
   const byRoot = new Map<string, VolumeBook>();
   for (const info of [...volumes].sort((a, b) => (a.root < b.root ? -1 : a.root > b.root ? 1 : 0))) {
     if (byRoot.has(info.root)) {
       warnings.push(`volume ${info.root} is listed twice; counted once`);
       continue;
     }
-    byRoot.set(info.root, { info, plannedBytes: 0, plannedCount: 0, localKeys: [], plannedKeys: [] });
+    byRoot.set(info.root, { info, plannedBytes: 0, plannedCount: 0, localKeys: [], plannedKeys: [], links: [] });
   }
   for (const file of sortedLocals) byRoot.get(file.volume)?.localKeys.push(file.key);
+  for (const link of links) byRoot.get(link.volume)?.links.push(link.path);
+  for (const book of byRoot.values()) book.links.sort();
   return [...byRoot.values()];
 }
 
@@ -75,6 +84,22 @@ export function collision(book: VolumeBook, key: string): string | undefined {
   return firstBelow(book.localKeys, folder) ?? firstBelow(book.plannedKeys, folder);
 }
 
+/** The symbolic link on this volume that `key`'s path passes through: a parent folder, or the path itself. */
+export function linkOnPath(book: VolumeBook, key: string): string | undefined {
+  if (book.links.length === 0) return undefined;
+  for (let slash = key.indexOf('/'); slash !== -1; slash = key.indexOf('/', slash + 1)) {
+    const parent = key.slice(0, slash);
+    if (sortedContains(book.links, parent)) return parent;
+  }
+  return sortedContains(book.links, key) ? key : undefined;
+}
+
+/** The symbolic link on this volume that a download of `key` would pass through: the temporary folder, or one on its path. */
+export function linkOnTheWay(book: VolumeBook, key: string): string | undefined {
+  if (book.links.length === 0) return undefined;
+  return sortedContains(book.links, TEMP_DIR) ? TEMP_DIR : linkOnPath(book, key);
+}
+
 /**
  * The volume a download of `size` bytes goes to: `preferred` when it has room (a re-download
  * stays where its copy was), else the volume with the fewest planned bytes that has room and no
@@ -83,8 +108,18 @@ export function collision(book: VolumeBook, key: string): string | undefined {
  */
 export function placeDownload(books: readonly VolumeBook[], key: string, size: number, preferred: string | undefined, mayCollide: boolean): Placement {
   let collidesWith: string | undefined;
+  let throughLink: string | undefined;
+  let outOfRoom = false;
   const usable = (book: VolumeBook): boolean => {
-    if (size > roomLeft(book)) return false;
+    const link = linkOnTheWay(book, key);
+    if (link !== undefined) {
+      throughLink ??= `${book.info.root}/${link}`;
+      return false;
+    }
+    if (size > roomLeft(book)) {
+      outOfRoom = true;
+      return false;
+    }
     if (!mayCollide) return true;
     const other = collision(book, key);
     if (other === undefined) return true;
@@ -100,7 +135,10 @@ export function placeDownload(books: readonly VolumeBook[], key: string, size: n
     if ((best === undefined || book.plannedBytes < best.plannedBytes) && usable(book)) best = book;
   }
   if (best !== undefined) return { volume: best };
-  return collidesWith === undefined ? { noRoom: true } : { collidesWith };
+  // Room may come back and a collision may clear within a few plans; a link stays until someone removes it.
+  if (collidesWith !== undefined) return { collidesWith };
+  if (throughLink !== undefined && !outOfRoom) return { throughLink };
+  return { noRoom: true };
 }
 
 /** Books the download on the volume. */

@@ -183,3 +183,57 @@ describe('file/prefix collisions (a and a/b)', () => {
     expect(placed(next)).toEqual(['a/b@/v1']);
   });
 });
+
+describe('symbolic links below a volume root (the scan reports them; no download goes through one)', () => {
+  const skipped = (result: Plan) => result.actions.filter((a) => a.kind === 'skip').map((a) => `${a.key}: ${a.reason}`);
+
+  it.each<[string, string, string]>([
+    ['a folder link at the top', 'evil', 'evil/x.bin'],
+    ['a folder link two levels down', 'a/b', 'a/b/c/x.bin'],
+    ['a link in place of the file', 'a/x.bin', 'a/x.bin'],
+  ])('%s, one volume: skipped with the link named, the other keys move', (_, link, key) => {
+    const result = plan(inventory().volume('/v1', { free: 100 }).link('/v1', link).source(key, 1).source('fine/y.bin', 1).source('evil-not/z', 1));
+    expect(placed(result)).toEqual(['evil-not/z@/v1', 'fine/y.bin@/v1']);
+    expect(skipped(result)).toEqual([`${key}: its local path passes through the symbolic link /v1/${link} (links below a volume root are not followed)`]);
+    expect(result.summary.skip.count).toBe(1);
+    expect(uploaded(result)).not.toContain(key);
+  });
+
+  it('a link in place of .dualsync-tmp keeps every download off that volume', () => {
+    const result = plan(inventory().volume('/v1', { free: 100 }).link('/v1', '.dualsync-tmp').source('a', 1).source('b/c', 1));
+    expect(placed(result)).toEqual([]);
+    expect(skipped(result)).toEqual([
+      'a: its local path passes through the symbolic link /v1/.dualsync-tmp (links below a volume root are not followed)',
+      'b/c: its local path passes through the symbolic link /v1/.dualsync-tmp (links below a volume root are not followed)',
+    ]);
+  });
+
+  it('with two volumes the key goes to the one without the link', () => {
+    const result = plan(inventory().volume('/v1', { free: 100 }).volume('/v2', { free: 100 }).link('/v1', 'evil').source('evil/x', 1).source('evil/y', 1));
+    expect(placed(result)).toEqual(['evil/x@/v2', 'evil/y@/v2']);
+    expect(skipped(result)).toEqual([]);
+  });
+
+  it('a plan with only link skips has no changes; skips stay in key order among unsafe-key skips', () => {
+    const result = plan(inventory().volume('/v1', { free: 100 }).link('/v1', 'm').source('m/x', 1).source('a/../b', 1).source('z/./q', 1));
+    expect(result.actions.map((a) => a.key)).toEqual(['a/../b', 'm/x', 'z/./q']);
+    expect(result.summary.noChanges).toBe(true);
+  });
+
+  it('a volume out of room for the key defers it rather than skipping (room may come back)', () => {
+    const result = plan(inventory().volume('/v1', { free: 100 }).volume('/v2', { free: 0 }).link('/v1', 'evil').source('evil/x', 5));
+    expect(skipped(result)).toEqual([]);
+    expect(result.summary.deferred.count).toBe(1);
+  });
+});
+
+describe('a delivered copy whose folder became a link', () => {
+  it('is not purged (nor recorded as purged): the path is out of sight, not gone', () => {
+    const result = planSync(
+      testConfig({ transfer: { purgeAfterUpload: true } }),
+      inventory().volume('/v1', { free: 100 }).link('/v1', 'keep').source('keep/p.bin', 3).dest('keep/p.bin', 3).ledger({ key: 'keep/p.bin', size: 3, stage: 'delivered', volume: '/v1' }).build(),
+    );
+    expect(result.actions).toEqual([]);
+    expect(result.warnings.join('\n')).toContain('passing through a symbolic link (not followed): left as it is: "keep/p.bin"');
+  });
+});

@@ -99,6 +99,45 @@ describe('scanVolumes', () => {
     expect(scan.local.map((file) => file.key)).toEqual(['real.bin']);
   });
 
+  it('every symbolic link below the root is reported, at any depth and in the temporary folder, and none is followed', async () => {
+    const root = await tempDir('vol-');
+    const elsewhere = await tempDir('elsewhere-');
+    await put(elsewhere, 'inside/secret.bin', 'not ours');
+    await symlink(elsewhere, join(root, 'evil'));
+    await put(root, 'a/b/real.bin', 'x');
+    await symlink(elsewhere, join(root, 'a/b/deep'));
+    await symlink(join(elsewhere, 'inside/secret.bin'), join(root, 'a/file-link'));
+    await put(root, '.dualsync-tmp/kept.bin1', 'leftover');
+    await symlink(elsewhere, join(root, '.dualsync-tmp/tmp-link'));
+    const scan = await scanVolumes([root], FIVE_PERCENT);
+    expect(scan.local.map((file) => file.key)).toEqual(['a/b/real.bin']);
+    expect(scan.links.map((link) => `${link.volume}:${link.path}`).sort()).toEqual(
+      ['.dualsync-tmp/tmp-link', 'a/b/deep', 'a/file-link', 'evil'].map((path) => `${root}:${path}`),
+    );
+    expect(scan.leftovers).toEqual([join(root, '.dualsync-tmp/kept.bin1')]);
+  });
+
+  it('a link in place of .dualsync-tmp is reported, not scanned as leftovers', async () => {
+    const root = await tempDir('vol-');
+    const elsewhere = await tempDir('elsewhere-');
+    await put(elsewhere, 'x.bin', 'not ours');
+    await symlink(elsewhere, join(root, '.dualsync-tmp'));
+    const scan = await scanVolumes([root], FIVE_PERCENT);
+    expect(scan).toMatchObject({ local: [], leftovers: [], links: [{ volume: root, path: '.dualsync-tmp' }] });
+  });
+
+  it('a root that is itself a link to a folder (a mount) is scanned, under the name it was given', async () => {
+    const real = await tempDir('mount-');
+    const base = await tempDir('links-');
+    await put(real, 'd/f.bin', 'abc');
+    const root = join(base, 'volume');
+    await symlink(real, root);
+    const scan = await scanVolumes([root], FIVE_PERCENT);
+    expect(scan.volumes[0]?.root).toBe(root);
+    expect(scan.local).toEqual([{ volume: root, key: 'd/f.bin', size: 3 }]);
+    expect(scan.links).toEqual([]);
+  });
+
   it('volume space: size and free space from the filesystem, reserve resolved', async () => {
     const root = await tempDir('vol-');
     const fs = await statfs(root);
