@@ -151,18 +151,25 @@ export async function claimVolumes(roots: string[], config: Config, now: () => D
   }
 }
 
-/** Writes a claim unless one exists; false when one did. */
+/**
+ * Writes a claim unless one exists; false when one did. The claim is written whole in the
+ * volume's temporary folder and hard-linked into place, so it appears complete or not at all and
+ * only one of two racing configs wins. Where that cannot be done (a filesystem without hard
+ * links, or a `.dualsync-tmp` that is not a real folder: a link is never written through, and
+ * apply refuses that volume's downloads on its own) the claim is created exclusively in place.
+ */
 async function writeClaim(root: string, claim: VolumeClaim): Promise<boolean> {
   const text = `${JSON.stringify(claim, null, 2)}\n`;
   const temporaryDir = join(root, TEMP_DIR);
-  await mkdir(temporaryDir, { recursive: true });
-  // The temporary folder must be the volume's own, not a link that leads the write elsewhere.
-  if (!(await lstat(temporaryDir)).isDirectory()) {
-    throw userError('E_VOLUME_LINK', `${temporaryDir} is not a directory (a symbolic link?); dualsync writes only into its own temporary folder`, {
-      hint: `remove ${temporaryDir}; dualsync creates it again`,
-    });
-  }
-  const temporary = join(temporaryDir, `${CLAIM_FILE}.${process.pid}.${randomUUID()}`);
+  await mkdir(temporaryDir, { recursive: true }).catch(() => undefined);
+  const ownFolder = (await lstat(temporaryDir).catch(() => undefined))?.isDirectory() === true;
+  const won = ownFolder ? await linkClaim(root, join(temporaryDir, `${CLAIM_FILE}.${process.pid}.${randomUUID()}`), text) : await createClaimInPlace(root, text);
+  if (won) await fsyncDirectory(root);
+  return won;
+}
+
+/** The claim written to `temporary` and linked into place; falls back to an exclusive create where hard links are not supported. */
+async function linkClaim(root: string, temporary: string, text: string): Promise<boolean> {
   const handle = await open(temporary, 'wx', 0o644);
   try {
     await handle.writeFile(text);
@@ -172,26 +179,31 @@ async function writeClaim(root: string, claim: VolumeClaim): Promise<boolean> {
   }
   try {
     await link(temporary, claimPath(root));
+    return true;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return false;
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
-    // A filesystem without hard links (vfat, exFAT): create the claim exclusively in place instead.
-    const direct = await open(claimPath(root), 'wx', 0o644).catch((failure: NodeJS.ErrnoException) => {
-      if (failure.code === 'EEXIST') return undefined;
-      throw failure;
-    });
-    if (direct === undefined) return false;
-    try {
-      await direct.writeFile(text);
-      await direct.sync();
-    } finally {
-      await direct.close();
-    }
+    // A filesystem without hard links (vfat, exFAT).
+    return createClaimInPlace(root, text);
   } finally {
     await unlink(temporary).catch(() => undefined);
   }
-  await fsyncDirectory(root);
+}
+
+/** The claim created exclusively at its place; false when one exists. */
+async function createClaimInPlace(root: string, text: string): Promise<boolean> {
+  const direct = await open(claimPath(root), 'wx', 0o644).catch((failure: NodeJS.ErrnoException) => {
+    if (failure.code === 'EEXIST') return undefined;
+    throw failure;
+  });
+  if (direct === undefined) return false;
+  try {
+    await direct.writeFile(text);
+    await direct.sync();
+  } finally {
+    await direct.close();
+  }
   return true;
 }
 
