@@ -22,6 +22,7 @@ import { summariseLedger, type StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
 import { executePlan, type ApplyOutcome, type ProgressSink } from './apply/execute.ts';
 import { findS5cmd } from './apply/s5cmd.ts';
+import { contentMd5 } from './apply/content.ts';
 import { userError } from './errors.ts';
 
 export interface EngineDeps {
@@ -283,8 +284,6 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
     const clients = createClients(config);
     try {
       const gathered = await gatherInventory(config, ledger, clients, deps);
-      // The source is not asked anything more: its sockets go back to the device's budget.
-      clients.source.destroy();
       let run = planFrom(config, gathered, deps);
       if (saved) {
         if (saved.inputDigest !== gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config);
@@ -293,6 +292,9 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
       } else if (options.confirm && !(await options.confirm(run))) {
         return { run, applied: false, startedAt, finishedAt: deps.now().toISOString() };
       }
+      // Unless an adopt must compare content, the source is not asked anything more: its
+      // sockets go back to the device's budget before s5cmd starts.
+      if (!run.plan.actions.some((a) => a.kind === 'adopt' && a.adoptBy === 'content')) clients.source.destroy();
       await clearTempFolders(gathered.inventory.volumes.map((v) => v.root));
       const recorder = new Recorder(ledger);
       const outcome = await executePlan(
@@ -302,6 +304,7 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
           recorder,
           ledgerRecord: (key) => ledger.get(key),
           describeDestination: (keys) => headObjects(clients.destination, config.destination, keys),
+          contentMd5: (side, object) => contentMd5(clients[side], config[side], object, deps.signal),
           progress: deps.progress,
           signal: deps.signal,
           env: deps.env,

@@ -48,6 +48,9 @@ const KEY_ORDER = [
   'etag',
   'volume',
   'afterDownload',
+  'adoptBy',
+  'destinationEtag',
+  'localProof',
   'reason',
 ];
 const KEY_RANK = new Map(KEY_ORDER.map((key, index) => [key, index]));
@@ -288,6 +291,9 @@ class Reader {
   }
 }
 
+const ADOPT_RULES = new Set(['md5', 'multipart-etag', 'content', 'size']);
+const LOCAL_PROOFS = new Set(['md5', 'multipart-etag']);
+
 function checkPlan(reader: Reader, value: unknown): void {
   const plan = reader.record(value, 'plan');
   reader.formatVersion(plan.formatVersion, 'plan.formatVersion');
@@ -301,6 +307,9 @@ function checkPlan(reader: Reader, value: unknown): void {
     reader.optional(action.volume, `${field}.volume`, reader.string);
     reader.optional(action.reason, `${field}.reason`, reader.string);
     if (action.afterDownload !== undefined && typeof action.afterDownload !== 'boolean') reader.fail(`${field}.afterDownload`, 'true or false');
+    if (action.adoptBy !== undefined && !ADOPT_RULES.has(action.adoptBy as string)) reader.fail(`${field}.adoptBy`, `one of ${[...ADOPT_RULES].join(', ')}`);
+    reader.optional(action.destinationEtag, `${field}.destinationEtag`, reader.string);
+    if (action.localProof !== undefined && !LOCAL_PROOFS.has(action.localProof as string)) reader.fail(`${field}.localProof`, `one of ${[...LOCAL_PROOFS].join(', ')}`);
   });
   const summary = reader.record(plan.summary, 'plan.summary');
   for (const kind of ['download', 'upload', 'purge', 'adopt', 'deferred'] as const) {

@@ -3,6 +3,12 @@
 export type Addressing = 'path' | 'virtual';
 export type ListApi = 'v1' | 'v2';
 export type VerifyMode = 'size' | 'etag';
+/**
+ * How an object the destination already holds, of the source's size, is taken as delivered
+ * when the ETags cannot prove it is the same version: compare the content, transfer it again,
+ * or trust the size (the operator's explicit choice).
+ */
+export type AdoptMode = 'content' | 'transfer' | 'size';
 
 /** How a hop authenticates. Secrets are resolved at load time and never written anywhere. */
 export type Credentials =
@@ -50,6 +56,7 @@ export interface TransferConfig {
   /** Multipart part size in bytes that uploads use (s5cmd cp --part-size, whole MiB). */
   partSizeBytes: number;
   verify: VerifyMode;
+  adopt: AdoptMode;
   purgeAfterUpload: boolean;
   include: string[];
   exclude: string[];

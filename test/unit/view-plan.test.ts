@@ -77,7 +77,7 @@ describe('renderPlan', () => {
     expect(text).toContain('  + upload      photos/a.jpg  (1.2 MiB from /vol1, after its download)');
     expect(text).toContain('  + upload      staged.bin  (100 B from /vol1)');
     expect(text).toContain('  - purge       staged.bin  (100 B on /vol1)');
-    expect(text).toContain('  = adopt       adopted  (7 B)');
+    expect(text).toContain('  = adopt       adopted  (7 B; equal MD5 ETags)');
     expect(text).toContain('  ! skip        "bad\\nkey"  (control character U+000A (a run file line cannot carry it))');
     expect(text.indexOf('Download (')).toBeLessThan(text.indexOf('Adopt ('));
     expect(text.indexOf('Adopt (')).toBeLessThan(text.indexOf('Upload ('));
