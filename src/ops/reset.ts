@@ -5,7 +5,7 @@
  * roots and the state directory is touched, and the volume roots themselves stay.
  *
  * After a reset dualsync remembers nothing: the next plan lists everything again. Objects the
- * destination already holds (same size and ETag) are adopted, not moved; the rest moves again.
+ * destination provably already holds (src/plan/adopt.ts) are adopted, not moved; the rest moves again.
  */
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
