@@ -147,7 +147,11 @@ export function summaryLine(plan: Plan): string {
   const withBytes = (part: { count: number; bytes: number }, what: string): string =>
     part.count === 0 ? `0 ${what}` : `${part.count} ${what} (${formatBytes(part.bytes)})`;
   const parts = [withBytes(summary.download, 'to download'), withBytes(summary.upload, 'to upload'), `${summary.purge.count} to purge`];
-  if (summary.adopt.count > 0) parts.push(`${summary.adopt.count} adopted`);
+  if (summary.adopt.count > 0) {
+    let byContent = 0;
+    for (const action of plan.actions) if (action.kind === 'adopt' && action.adoptBy === 'content') byContent++;
+    parts.push(`${summary.adopt.count} adopted${byContent > 0 ? ` (${byContent} once apply finds equal content)` : ''}`);
+  }
   if (summary.skip.count > 0) parts.push(`${summary.skip.count} skipped`);
   if (summary.deferred.count > 0) parts.push(`${summary.deferred.count} deferred`);
   return `Plan: ${parts.join(', ')}.`;
