@@ -274,6 +274,8 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       if (await proveLocalCopy(action)) runner.send(uploadLine(action, config, uploadHop));
       else notSent.add(action.key);
     });
+    // Awaited (and its error thrown) once the downloads are done; until then, not unhandled.
+    proving.catch(() => undefined);
   }
 
   const downloadByTemp = new Map(downloads.map((a) => [tempPath(a.volume!, a.key), a]));

@@ -281,8 +281,15 @@ export function planSync(config: Config, inventory: Inventory): Plan {
       if (destination === undefined && destinationComplete) {
         const reason = 'destination lost it';
         const copy = goodCopy(row, version, knownVolume, staleVolume);
-        if (copy !== undefined) uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason, localProof: undefined });
-        else if (source !== undefined) downloadCandidates.push({ rank, kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: reason });
+        // After the purge, or on another volume, the file is not the copy the ledger staged.
+        const unknown = copy !== undefined && copy.volume !== knownVolume;
+        const localProof = unknown && record?.localDiffers !== copy.volume ? localProofFor(version) : undefined;
+        if (copy !== undefined && (!unknown || localProof !== undefined || source === undefined || (transfer.adopt === 'size' && record?.localDiffers !== copy.volume))) {
+          uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason, localProof });
+        } else if (copy !== undefined) {
+          const why = record?.localDiffers === copy.volume ? 'the local copy is not the source\'s current version (compared)' : 'the local copy is not in the ledger, and the source ETag cannot prove it';
+          downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: copy.volume, reason: `${reason}; ${why}`, uploadReason: reason });
+        } else if (source !== undefined) downloadCandidates.push({ rank, kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: reason });
         else notes.add('lost by the destination and not re-deliverable: no local copy, and the source no longer lists them', key);
         return;
       }

@@ -371,8 +371,23 @@ describe('planSync: a new version moves again, adoption needs proof (invariants 
       inventory().source(A, size, md5v2).local('/v1', A, size).ledger({ key: A, size, etag: md5v2, attempts: 1, localDiffers: '/v1' }),
       [`redownload ${A} /v1 (local copy not in the ledger is not the source's current version (compared))`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`],
     ],
+    [
+      'purged, destination lost it, a file of the right size is back on disk: upload it once its MD5 is checked',
+      inventory().source(A, size, md5v2).local('/v1', A, size).ledger({ key: A, size, etag: md5v2, stage: 'purged' }),
+      [`upload ${A} /v1 (destination lost it)`, `purge ${A} /v1`],
+    ],
+    [
+      'purged, destination lost it, the file back on disk was found to differ: download again over it',
+      inventory().source(A, size, md5v2).local('/v1', A, size).ledger({ key: A, size, etag: md5v2, stage: 'purged', localDiffers: '/v1' }),
+      [`redownload ${A} /v1 (destination lost it; the local copy is not the source's current version (compared))`, `upload ${A} /v1 after download (destination lost it)`, `purge ${A} /v1 after download`],
+    ],
   ])('%s', (_name, builder, expected, overrides) => {
     expect(lines(planSync(testConfig(overrides), big(builder).build()))).toEqual(expected);
+  });
+
+  it('a file back on disk after the purge carries the proof its upload needs', () => {
+    const built = inventory().source(A, size, md5v2).local('/v1', A, size).ledger({ key: A, size, etag: md5v2, stage: 'purged' });
+    expect(planSync(testConfig(), big(built).build()).actions[0]).toMatchObject({ kind: 'upload', localProof: 'md5' });
   });
 
   it('an adopt carries its rule and the destination ETag; an unknown local copy carries its proof', () => {
