@@ -307,7 +307,11 @@ function checkPlan(reader: Reader, value: unknown): void {
     reader.optional(action.volume, `${field}.volume`, reader.string);
     reader.optional(action.reason, `${field}.reason`, reader.string);
     if (action.afterDownload !== undefined && typeof action.afterDownload !== 'boolean') reader.fail(`${field}.afterDownload`, 'true or false');
-    if (action.adoptBy !== undefined && !ADOPT_RULES.has(action.adoptBy as string)) reader.fail(`${field}.adoptBy`, `one of ${[...ADOPT_RULES].join(', ')}`);
+    // Every adopt names the rule that proves it; one without (a plan of an older dualsync, which
+    // adopted on size alone) is refused rather than applied under the old rule.
+    if (action.kind === 'adopt' ? !ADOPT_RULES.has(action.adoptBy as string) : action.adoptBy !== undefined) {
+      reader.fail(`${field}.adoptBy`, action.kind === 'adopt' ? `one of ${[...ADOPT_RULES].join(', ')} (make a new plan)` : 'absent: only an adopt has a rule');
+    }
     reader.optional(action.destinationEtag, `${field}.destinationEtag`, reader.string);
     if (action.localProof !== undefined && !LOCAL_PROOFS.has(action.localProof as string)) reader.fail(`${field}.localProof`, `one of ${[...LOCAL_PROOFS].join(', ')}`);
   });
