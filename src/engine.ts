@@ -24,6 +24,7 @@ import { summariseLedger, type StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
 import { executePlan, type ApplyOutcome, type ProgressSink } from './apply/execute.ts';
 import { findS5cmd } from './apply/s5cmd.ts';
+import { contentMd5 } from './apply/content.ts';
 import { describeError, userError } from './errors.ts';
 import { isLinkRefusal, resetTempFolder, VolumeRoots } from './apply/safe-path.ts';
 
@@ -367,8 +368,6 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
     let failed = false;
     try {
       const gathered = await gatherInventory(config, ledger, clients, deps, roots);
-      // The source is not asked anything more: its sockets go back to the device's budget.
-      clients.source.destroy();
       let run = planFrom(config, gathered, deps);
       if (saved) {
         if (saved.inputDigest !== gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config, options.showDiff ?? false);
@@ -377,6 +376,9 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       } else if (options.confirm && !(await options.confirm(run))) {
         return { run, applied: false, startedAt, finishedAt: deps.now().toISOString() };
       }
+      // Unless an adopt must compare content, the source is not asked anything more: its
+      // sockets go back to the device's budget before s5cmd starts.
+      if (!run.plan.actions.some((a) => a.kind === 'adopt' && a.adoptBy === 'content')) clients.source.destroy();
       // Claimed only now that something will be written; a declined apply leaves the volumes unclaimed.
       await claimVolumes(roots, config, deps.now);
       await clearTempFolders(gathered.inventory.volumes.map((v) => v.root), deps);
@@ -388,6 +390,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
           recorder,
           ledgerRecord: (key) => ledger.get(key),
           describeDestination: (keys) => headObjects(clients.destination, config.destination, keys),
+          contentMd5: (side, object) => contentMd5(clients[side], config[side], object, deps.signal),
           progress: deps.progress,
           signal: deps.signal,
           env: deps.env,

@@ -7,7 +7,7 @@
  * both sides is the same version unless a test says otherwise.
  */
 import type { Config, HopConfig, TransferConfig } from '../src/model/config.ts';
-import type { Inventory, LedgerRecord, Listing, LocalFile, LocalLink, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
+import type { DeliveredVersion, Inventory, LedgerRecord, Listing, LocalFile, LocalLink, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
 
 /** A deterministic 32-hex "MD5" for a key and size (FNV-1a, four rounds); not a real digest. */
 export function fakeEtag(key: string, size: number): string {
@@ -38,6 +38,10 @@ export interface LedgerSpec {
   attempts?: number;
   lastError?: string;
   skipReason?: string;
+  destinationEtag?: string;
+  lastDelivered?: DeliveredVersion;
+  destinationDiffers?: string;
+  localDiffers?: string;
 }
 
 /** A fluent builder of an {@link Inventory}; every method returns the builder. */
@@ -90,6 +94,10 @@ export class InventoryBuilder {
     if (spec.volume !== undefined) record.volume = spec.volume;
     if (spec.lastError !== undefined) record.lastError = spec.lastError;
     if (spec.skipReason !== undefined) record.skipReason = spec.skipReason;
+    if (spec.destinationEtag !== undefined) record.destinationEtag = spec.destinationEtag;
+    if (spec.lastDelivered !== undefined) record.lastDelivered = spec.lastDelivered;
+    if (spec.destinationDiffers !== undefined) record.destinationDiffers = spec.destinationDiffers;
+    if (spec.localDiffers !== undefined) record.localDiffers = spec.localDiffers;
     this.records.push(record);
     return this;
   }
@@ -169,6 +177,7 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
       concurrency: 5,
       partSizeBytes: 50 * 1024 * 1024,
       verify: 'size',
+      adopt: 'content',
       purgeAfterUpload: true,
       include: ['**'],
       exclude: [],

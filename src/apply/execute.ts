@@ -7,9 +7,15 @@ import { checkStagedFile, checkTempFolder, isLinkRefusal, moveIntoPlace, removeE
 import type { Recorder } from './recorder.ts';
 import { HopRunner, type HopRunResult, type S5Success } from './runner.ts';
 import { s5cmdEnv, s5cmdGlobalArgs } from './s5cmd.ts';
+import { compareContent } from './content.ts';
 import { verifyDownloaded, verifyUploaded } from './verify.ts';
 
 export type Hop = 'download' | 'upload';
+
+/** Objects read through MD5 at once for adopts by content: a few streams keep both links busy. */
+const CONTENT_COMPARES = 8;
+/** Local copies the ledger does not know, hashed at once to prove them before their upload. */
+const LOCAL_PROOFS = 4;
 
 /** What apply reports as it goes; the view turns it into a progress line. */
 export interface ProgressSink {
@@ -42,6 +48,8 @@ export interface ExecuteContext {
   ledgerRecord(key: string): LedgerRecord | undefined;
   /** The destination's entries for these relative keys (undefined: not there), read in one go. */
   describeDestination(keys: string[]): Promise<Map<string, ObjectEntry | undefined>>;
+  /** The MD5 of one hop's object as listed (its plain MD5 ETag, or its bytes read through MD5), for adopts by content. */
+  contentMd5(side: 'source' | 'destination', object: ObjectEntry): Promise<string>;
   progress?: ProgressSink;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
@@ -89,6 +97,14 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     await record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: hop === 'purge' ? 'upload' : hop, error });
   };
 
+  /** Records an adopt as a delivery that moved nothing, with the rule that proved it. */
+  const adopt = async (action: Action, verifiedBy: VerifiedBy): Promise<void> => {
+    const event: Extract<LedgerEvent, { type: 'delivered' }> = { type: 'delivered', key: action.key, size: action.size, etag: action.etag, verifiedBy, adopted: true };
+    if (action.adoptBy !== undefined) event.adoptedBy = action.adoptBy;
+    if (action.destinationEtag !== undefined) event.destinationEtag = action.destinationEtag;
+    if (await record(event)) outcome.adopted++;
+  };
+
   const plannedDownloads = plan.actions.filter((a) => a.kind === 'download' || a.kind === 'redownload');
   const uploads = plan.actions.filter((a) => a.kind === 'upload');
   const purges = plan.actions.filter((a) => a.kind === 'purge');
@@ -96,6 +112,8 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   const purgeByKey = new Map(purges.map((a) => [a.key, a]));
   /** MD5s learnt while verifying downloads, carried to the destination check. */
   const md5ByKey = new Map<string, string>();
+  /** How local copies the ledger did not know were proven to be their version before their upload. */
+  const proofs = new Map<string, { verifiedBy: VerifiedBy; md5: string }>();
   /** Folders that purges emptied, perhaps (volume root, then the key's folder): tidied once at the end rather than per object. */
   const purgedFrom = new Set<string>();
   /** Every file operation of dualsync's own below a volume root goes through safe-path: no link is followed. */
@@ -103,11 +121,12 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
 
   // Adopts and skips move nothing: record them first, all at once so that they share fsyncs
   // (after a reset, a plan can hold a million adopts).
-  const recorded: Promise<boolean>[] = [];
+  const recorded: Promise<unknown>[] = [];
+  const adoptsByContent: Action[] = [];
   for (const action of plan.actions) {
     if (action.kind === 'adopt') {
-      recorded.push(record({ type: 'delivered', key: action.key, size: action.size, etag: action.etag, verifiedBy: 'size', adopted: true }));
-      outcome.adopted++;
+      if (action.adoptBy === 'content') adoptsByContent.push(action);
+      else recorded.push(adopt(action, action.adoptBy === 'md5' || action.adoptBy === 'multipart-etag' ? action.adoptBy : 'size'));
     } else if (action.kind === 'skip') {
       const known = ctx.ledgerRecord(action.key);
       const alreadyKnown = known !== undefined && known.skipReason === action.reason && known.size === action.size && known.etag === action.etag;
@@ -118,6 +137,48 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   }
   await Promise.all(recorded);
   if (ledgerError !== undefined) throw ledgerError; // nothing runs yet
+
+  // Adopts that the content must prove: both objects read through MD5 before anything moves, so
+  // that a purge planned with the adopt never runs unless the adopt holds, and so that these
+  // reads never share a hop's connection budget with s5cmd.
+  const notAdopted = new Set<string>();
+  await forEachLimited(adoptsByContent, CONTENT_COMPARES, async (action) => {
+    const source = { key: action.key, size: action.size, etag: action.etag };
+    const destination = { key: action.key, size: action.size, etag: action.destinationEtag ?? '' };
+    const compared = await compareContent((side, object) => ctx.contentMd5(side, object), source, destination);
+    if (compared.same) {
+      await adopt(action, 'md5');
+      return;
+    }
+    notAdopted.add(action.key);
+    outcome.failures.push({ key: action.key, hop: 'upload', error: compared.error });
+    const differs = compared.differs && action.destinationEtag !== undefined ? { destinationDiffers: action.destinationEtag } : {};
+    await record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: 'upload', error: compared.error, ...differs });
+  });
+
+  /** Whether a local copy the ledger does not know is the action's version, by the digest the plan chose; records why not. */
+  const proveLocalCopy = async (action: Action): Promise<boolean> => {
+    const path = localPath(action.volume!, action.key);
+    let check;
+    try {
+      check = await verifyDownloaded(path, action, 'etag');
+    } catch (error) {
+      await fail(action, 'upload', `could not read the local copy to prove it is the source's version: ${describeError(error)}`);
+      return false;
+    }
+    if (check.ok && (check.verifiedBy === 'md5' || check.verifiedBy === 'multipart-etag') && check.md5 !== undefined) {
+      proofs.set(action.key, { verifiedBy: check.verifiedBy, md5: check.md5 });
+      md5ByKey.set(action.key, check.md5);
+      return true;
+    }
+    const why = check.ok ? `it matches the source's multipart ETag ${action.etag} for no usual part size` : (check.error ?? 'it differs from the source');
+    const error = `the local copy on ${action.volume!} is not proven to be the source's current version (${why}); the next plan downloads it again`;
+    outcome.failures.push({ key: action.key, hop: 'upload', error });
+    ctx.progress?.failed('upload');
+    await record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: 'upload', error, localDiffers: action.volume! });
+    return false;
+  };
+  if (ledgerError !== undefined) throw ledgerError; // nothing moved but reads
 
   const deliverAndPurge = async (action: Action, remote: ObjectEntry | undefined): Promise<void> => {
     const volume = action.volume!;
@@ -131,11 +192,21 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     const known = ctx.ledgerRecord(action.key);
     const stagedThisVersion = known?.stage === 'staged' && known.size === action.size && known.etag === action.etag;
     if (!action.afterDownload && !stagedThisVersion) {
-      // A local copy the ledger did not know (or knew as delivered before the destination lost it).
-      if (!(await record({ type: 'staged', key: action.key, size: action.size, etag: action.etag, volume, verifiedBy: 'size', again: known?.stage !== undefined }))) return;
+      // A local copy the ledger did not know (or knew as delivered before the destination lost
+      // it): staged as what its proof showed, if it needed one.
+      const proof = proofs.get(action.key);
+      const staged: LedgerEvent = {
+        type: 'staged', key: action.key, size: action.size, etag: action.etag, volume, verifiedBy: proof?.verifiedBy ?? 'size',
+        md5: proof?.md5, etagComparable: proof === undefined ? undefined : true, again: known?.stage !== undefined,
+      };
+      if (!(await record(staged))) return;
     }
     // Never purged without a recorded delivery (invariant 1).
-    if (!(await record({ type: 'delivered', key: action.key, size: action.size, etag: action.etag, verifiedBy: check.verifiedBy, again: known?.stage === 'delivered' || known?.stage === 'purged' }))) return;
+    const delivered: LedgerEvent = {
+      type: 'delivered', key: action.key, size: action.size, etag: action.etag, verifiedBy: check.verifiedBy,
+      destinationEtag: (remote as ObjectEntry).etag, again: known?.stage === 'delivered' || known?.stage === 'purged',
+    };
+    if (!(await record(delivered))) return;
     countVerified(check.verifiedBy);
     outcome.uploaded.count++;
     outcome.uploaded.bytes += action.size;
@@ -160,7 +231,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
 
   // Purges of versions delivered by earlier runs: check the destination once more, then free the space.
   const uploadKeys = new Set(uploads.map((a) => a.key));
-  const standalonePurges = purges.filter((a) => !a.afterDownload && !uploadKeys.has(a.key));
+  const standalonePurges = purges.filter((a) => !a.afterDownload && !uploadKeys.has(a.key) && !notAdopted.has(a.key));
   if (standalonePurges.length > 0) {
     const remotes = await ctx.describeDestination(standalonePurges.map((a) => a.key)).catch(() => new Map<string, ObjectEntry | undefined>());
     await forEachLimited(standalonePurges, 16, async (action) => {
@@ -198,6 +269,9 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   const uploadSucceeded = new Set<string>();
   /** Staged copies behind a link: never handed to s5cmd, already reported. */
   const refusedUploads = new Set<string>();
+  /** Uploads never written to s5cmd because their local copy was not proven: already reported. */
+  const notSent = new Set<string>();
+  let proving: Promise<void> = Promise.resolve();
   let uploadRunner: HopRunner | undefined;
   if (uploads.length > 0) {
     ctx.progress?.start('upload', uploads.length, uploads.reduce((n, a) => n + a.size, 0));
@@ -213,6 +287,10 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
         confirmUploads.add(action);
       },
     });
+    const runner = uploadRunner;
+    // A staged copy behind a link is never handed to s5cmd (invariant 4); a local copy the ledger
+    // does not know goes up only once it is proven to be the source's version (invariant 10); one
+    // that is not is left for the next plan to download again.
     const staged = uploads.filter((a) => !a.afterDownload);
     await forEachLimited(staged, 64, async (action) => {
       try {
@@ -222,7 +300,14 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
         await fail(action, 'upload', describeError(error));
       }
     });
-    for (const action of staged) if (!refusedUploads.has(action.key)) uploadRunner.send(uploadLine(action, config, uploadHop));
+    for (const action of staged) if (!refusedUploads.has(action.key) && action.localProof === undefined) runner.send(uploadLine(action, config, uploadHop));
+    const unproven = staged.filter((a) => !refusedUploads.has(a.key) && a.localProof !== undefined);
+    proving = forEachLimited(unproven, LOCAL_PROOFS, async (action) => {
+      if (await proveLocalCopy(action)) runner.send(uploadLine(action, config, uploadHop));
+      else notSent.add(action.key);
+    });
+    // Awaited (and its error thrown) once the downloads are done; until then, not unhandled.
+    proving.catch(() => undefined);
   }
 
   const downloadSucceeded = new Set<string>();
@@ -308,14 +393,15 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     const errors = matchFailures(result, failed, 'download', config);
     await Promise.all(failed.map((a) => fail(a, 'download', errors.get(a.key) ?? hopEndedWithout(result))));
   }
-  // Every chained upload line that will ever be written is written now.
+  // Every upload line that will ever be written is written now.
+  await proving;
   uploadRunner?.end();
   const uploadResult = uploadRunner ? await uploadRunner.done() : undefined;
   await confirmUploads.drain();
   // Chained uploads whose download failed (or failed verification) were never sent: already reported.
   const failedKeys = new Set(outcome.failures.map((f) => f.key));
   const unsent = (action: Action) => action.afterDownload === true && (!downloadSucceeded.has(action.key) || failedKeys.has(action.key));
-  const failedUploads = uploads.filter((a) => !uploadSucceeded.has(a.key) && !unsent(a) && !refusedUploads.has(a.key));
+  const failedUploads = uploads.filter((a) => !uploadSucceeded.has(a.key) && !unsent(a) && !refusedUploads.has(a.key) && !notSent.has(a.key));
   const uploadErrors = uploadResult ? matchFailures(uploadResult, failedUploads, 'upload', config) : new Map<string, string>();
   await Promise.all(failedUploads.map((a) => fail(a, 'upload', uploadErrors.get(a.key) ?? (uploadResult ? hopEndedWithout(uploadResult) : 'not started'))));
   await recorder.flush();

@@ -80,6 +80,7 @@ export const DEFAULTS = {
   concurrency: 5,
   partSize: '50MiB',
   verify: 'size',
+  adopt: 'content',
   purgeAfterUpload: true,
   include: ['**'],
   exclude: [] as string[],
@@ -577,6 +578,7 @@ type RawConfig = {
     concurrency?: number;
     partSize?: string | number;
     verify?: 'size' | 'etag';
+    adopt?: 'content' | 'transfer' | 'size';
     purgeAfterUpload?: boolean;
     include?: string[];
     exclude?: string[];
@@ -840,6 +842,7 @@ function buildConfig(raw: RawConfig, checked: Checked, referenced: Set<string>, 
       concurrency: transfer.concurrency ?? DEFAULTS.concurrency,
       partSizeBytes: sizeOf('partSize', DEFAULTS.partSize),
       verify: transfer.verify ?? DEFAULTS.verify,
+      adopt: transfer.adopt ?? DEFAULTS.adopt,
       purgeAfterUpload: transfer.purgeAfterUpload ?? DEFAULTS.purgeAfterUpload,
       include: transfer.include ?? [...DEFAULTS.include],
       exclude: transfer.exclude ?? [...DEFAULTS.exclude],

@@ -49,6 +49,7 @@ transfer:
   concurrency: 5                     # a hop's maxConnections (a Snowball: 500); parallel parts per multipart transfer
   partSize: 50MiB                    # multipart part size, whole MiB from 5MiB to 5GiB
   verify: size                       # size | etag
+  adopt: content                     # content | transfer | size: how an unproven same-size destination object is taken
   purgeAfterUpload: true             # delete the staged copy once the destination holds a verified copy
   include: ["**"]                    # globs over keys relative to source.prefix
   exclude: []

@@ -11,8 +11,12 @@
  *   the same version is staged and delivered anew).
  * - Moving forward clears the failure count and the last error: `attempts` counts failures
  *   since the version last made progress, which is what a retry limit needs.
- * - `failed` adds one attempt and keeps the error; `skipped` keeps the reason. Neither moves
+ * - `failed` adds one attempt and keeps the error (and which copy a comparison found to differ:
+ *   the destination's ETag, or a local copy's volume); `skipped` keeps the reason. Neither moves
  *   the stage.
+ * - A new version remembers the version delivered before it (`lastDelivered`) until it is
+ *   delivered itself: the destination's copy is that older version until then (invariant 9).
+ * - `delivered` keeps the destination's ETag and the adoption rule, and forgets what differed.
  * - `purged` applies only to a delivered record: purging a copy that was never delivered would
  *   break invariant 1, so such an event is ignored rather than believed.
  */
@@ -35,8 +39,20 @@ function sameVersion(record: LedgerRecord, event: LedgerEvent): boolean {
   return record.size === event.size && record.etag === event.etag;
 }
 
-function freshRecord(event: LedgerEvent): LedgerRecord {
-  return { key: event.key, size: event.size, etag: event.etag, attempts: 0 };
+/**
+ * The record a new version starts with. It remembers the version delivered before it (the one
+ * the record it replaces delivered, or that record's own memory), because until the new version
+ * is delivered the destination's copy is that one (invariant 9).
+ */
+function freshRecord(event: LedgerEvent, previous: LedgerRecord | undefined): LedgerRecord {
+  const record: LedgerRecord = { key: event.key, size: event.size, etag: event.etag, attempts: 0 };
+  if (previous?.stage === 'delivered' || previous?.stage === 'purged') {
+    record.lastDelivered = { size: previous.size, etag: previous.etag };
+    if (previous.destinationEtag !== undefined) record.lastDelivered.destinationEtag = previous.destinationEtag;
+  } else if (previous?.lastDelivered !== undefined) {
+    record.lastDelivered = previous.lastDelivered;
+  }
+  return record;
 }
 
 /** A record moved to `stage`, with the failure history of the previous stage dropped. */
@@ -50,8 +66,8 @@ function progressed(record: LedgerRecord, stage: Stage): LedgerRecord {
 export function applyEvent(record: LedgerRecord | undefined, event: LedgerEvent): LedgerRecord {
   assert(record === undefined || record.key === event.key, `ledger event for ${JSON.stringify(event.key)} applied to another key's record`);
   if (record === undefined || !sameVersion(record, event)) {
-    if (event.type === 'purged') return record ?? freshRecord(event);
-    record = freshRecord(event);
+    if (event.type === 'purged') return record ?? freshRecord(event, undefined);
+    record = freshRecord(event, record);
   }
   const current = rank(record.stage);
   switch (event.type) {
@@ -65,6 +81,8 @@ export function applyEvent(record: LedgerRecord | undefined, event: LedgerEvent)
       if (event.etagComparable === undefined) delete next.etagComparable;
       else next.etagComparable = event.etagComparable;
       delete next.skipReason;
+      // A verified download replaced whatever local copy was found to differ.
+      delete next.localDiffers;
       return next;
     }
     case 'delivered': {
@@ -75,6 +93,14 @@ export function applyEvent(record: LedgerRecord | undefined, event: LedgerEvent)
       if (record.stage === 'purged') delete next.volume;
       next.verifiedBy = event.verifiedBy;
       delete next.skipReason;
+      if (event.destinationEtag === undefined) delete next.destinationEtag;
+      else next.destinationEtag = event.destinationEtag;
+      if (event.adoptedBy === undefined) delete next.adoptedBy;
+      else next.adoptedBy = event.adoptedBy;
+      // The destination's copy is now this version: what was there before no longer matters.
+      delete next.lastDelivered;
+      delete next.destinationDiffers;
+      delete next.localDiffers;
       return next;
     }
     case 'purged': {
@@ -83,8 +109,12 @@ export function applyEvent(record: LedgerRecord | undefined, event: LedgerEvent)
       delete next.volume;
       return next;
     }
-    case 'failed':
-      return { ...record, attempts: record.attempts + 1, lastError: `${event.hop}: ${event.error}` };
+    case 'failed': {
+      const next: LedgerRecord = { ...record, attempts: record.attempts + 1, lastError: `${event.hop}: ${event.error}` };
+      if (event.destinationDiffers !== undefined) next.destinationDiffers = event.destinationDiffers;
+      if (event.localDiffers !== undefined) next.localDiffers = event.localDiffers;
+      return next;
+    }
     case 'skipped':
       return { ...record, skipReason: event.reason };
   }

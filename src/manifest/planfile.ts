@@ -49,6 +49,9 @@ const KEY_ORDER = [
   'etag',
   'volume',
   'afterDownload',
+  'adoptBy',
+  'destinationEtag',
+  'localProof',
   'reason',
 ];
 const KEY_RANK = new Map(KEY_ORDER.map((key, index) => [key, index]));
@@ -289,6 +292,9 @@ class Reader {
   }
 }
 
+const ADOPT_RULES = new Set(['md5', 'multipart-etag', 'content', 'size']);
+const LOCAL_PROOFS = new Set(['md5', 'multipart-etag']);
+
 function checkPlan(reader: Reader, value: unknown): void {
   const plan = reader.record(value, 'plan');
   reader.formatVersion(plan.formatVersion, 'plan.formatVersion');
@@ -302,6 +308,13 @@ function checkPlan(reader: Reader, value: unknown): void {
     reader.optional(action.volume, `${field}.volume`, reader.string);
     reader.optional(action.reason, `${field}.reason`, reader.string);
     if (action.afterDownload !== undefined && typeof action.afterDownload !== 'boolean') reader.fail(`${field}.afterDownload`, 'true or false');
+    // Every adopt names the rule that proves it; one without (a plan of an older dualsync, which
+    // adopted on size alone) is refused rather than applied under the old rule.
+    if (action.kind === 'adopt' ? !ADOPT_RULES.has(action.adoptBy as string) : action.adoptBy !== undefined) {
+      reader.fail(`${field}.adoptBy`, action.kind === 'adopt' ? `one of ${[...ADOPT_RULES].join(', ')} (make a new plan)` : 'absent: only an adopt has a rule');
+    }
+    reader.optional(action.destinationEtag, `${field}.destinationEtag`, reader.string);
+    if (action.localProof !== undefined && !LOCAL_PROOFS.has(action.localProof as string)) reader.fail(`${field}.localProof`, `one of ${[...LOCAL_PROOFS].join(', ')}`);
   });
   const summary = reader.record(plan.summary, 'plan.summary');
   for (const kind of ['download', 'upload', 'purge', 'adopt', 'deferred'] as const) {

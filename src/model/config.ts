@@ -3,6 +3,12 @@
 export type Addressing = 'path' | 'virtual';
 export type ListApi = 'v1' | 'v2';
 export type VerifyMode = 'size' | 'etag';
+/**
+ * How an object the destination already holds, of the source's size, is taken as delivered
+ * when the ETags cannot prove it is the same version: compare the content, transfer it again,
+ * or trust the size (the operator's explicit choice).
+ */
+export type AdoptMode = 'content' | 'transfer' | 'size';
 
 /** A credential field whose ${VAR} was not set when the config was loaded. */
 export interface UnsetVariable {
@@ -63,6 +69,7 @@ export interface TransferConfig {
   /** Multipart part size in bytes that uploads use (s5cmd cp --part-size, whole MiB). */
   partSizeBytes: number;
   verify: VerifyMode;
+  adopt: AdoptMode;
   purgeAfterUpload: boolean;
   include: string[];
   exclude: string[];

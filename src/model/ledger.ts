@@ -1,5 +1,5 @@
 /** Ledger events: each is one line of the journal, and the only way a record changes. Types only. */
-import type { VerifiedBy } from './objects.ts';
+import type { AdoptRule, VerifiedBy } from './objects.ts';
 
 interface VersionRef {
   key: string;
@@ -10,12 +10,19 @@ interface VersionRef {
 export type LedgerEvent =
   /** A verified local copy now exists on `volume`. `again`: the same version is staged anew (destination lost it). */
   | (VersionRef & { type: 'staged'; volume: string; verifiedBy: VerifiedBy; md5?: string; etagComparable?: boolean; again?: boolean })
-  /** The destination holds a verified copy. `adopted`: it was already there, nothing moved. */
-  | (VersionRef & { type: 'delivered'; verifiedBy: VerifiedBy; adopted?: boolean; again?: boolean })
+  /**
+   * The destination holds a verified copy. `adopted`: it was already there, nothing moved, and
+   * `adoptedBy` says which rule proved it. `destinationEtag`: the ETag the destination listed.
+   */
+  | (VersionRef & { type: 'delivered'; verifiedBy: VerifiedBy; adopted?: boolean; adoptedBy?: AdoptRule; destinationEtag?: string; again?: boolean })
   /** The staged copy was deleted after delivery. */
   | (VersionRef & { type: 'purged' })
-  /** A transfer or verification failed; `attempts` grows. */
-  | (VersionRef & { type: 'failed'; hop: 'download' | 'upload'; error: string })
+  /**
+   * A transfer or verification failed; `attempts` grows. A comparison that proved a copy is not
+   * this version says which: `destinationDiffers` (the destination's ETag: transfer instead of
+   * adopting) or `localDiffers` (the volume of a local copy: download again instead of uploading it).
+   */
+  | (VersionRef & { type: 'failed'; hop: 'download' | 'upload'; error: string; destinationDiffers?: string; localDiffers?: string })
   /** The key cannot be staged safely; kept so status can show it. */
   | (VersionRef & { type: 'skipped'; reason: string });
 

@@ -46,6 +46,21 @@ export type Stage = 'staged' | 'delivered' | 'purged';
 /** How an object's content was checked. */
 export type VerifiedBy = 'size' | 'md5' | 'multipart-etag' | 'size+local-md5';
 
+/**
+ * Why an object the destination already holds was taken as this version without a transfer:
+ * equal plain MD5 ETags, equal multipart ETags, equal content (both objects streamed through
+ * MD5 by apply), or equal size alone because the operator chose `transfer.adopt: size`.
+ */
+export type AdoptRule = 'md5' | 'multipart-etag' | 'content' | 'size';
+
+/** A version that was delivered: what the destination's copy was made from. */
+export interface DeliveredVersion {
+  size: number;
+  etag: string;
+  /** The destination's ETag when it was delivered (unknown in ledgers older than this field). */
+  destinationEtag?: string;
+}
+
 /** The ledger's word on one relative key: its current version and the stage it reached. */
 export interface LedgerRecord {
   key: string;
@@ -60,6 +75,19 @@ export interface LedgerRecord {
   verifiedBy?: VerifiedBy;
   /** Whether the source ETag could be compared (false: not an MD5 and no known part size). */
   etagComparable?: boolean;
+  /** The destination's ETag when this version was delivered or adopted. */
+  destinationEtag?: string;
+  /** How this version was adopted, when it was adopted rather than uploaded. */
+  adoptedBy?: AdoptRule;
+  /**
+   * While this version is not delivered: the version delivered before it, whose copy the
+   * destination may still hold. A same-size object there is then the old version, not this one.
+   */
+  lastDelivered?: DeliveredVersion;
+  /** A destination ETag whose content a comparison found to differ from this version: transfer, do not compare again. */
+  destinationDiffers?: string;
+  /** A volume whose local copy (unknown to the ledger) was found not to be this version: download again. */
+  localDiffers?: string;
   attempts: number;
   lastError?: string;
   skipReason?: string;

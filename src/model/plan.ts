@@ -1,4 +1,5 @@
 /** A plan is a value: the planner makes it, views render it, apply consumes it. Types only. */
+import type { AdoptRule } from './objects.ts';
 
 export type ActionKind = 'download' | 'redownload' | 'upload' | 'purge' | 'adopt' | 'skip';
 
@@ -15,6 +16,15 @@ export interface Action {
   afterDownload?: boolean;
   /** Why: the skip reason, or a short note ("destination lost it", "size differs locally"). */
   reason?: string;
+  /** For adopt: the rule that makes the destination's object this version ('content': apply compares first). */
+  adoptBy?: AdoptRule;
+  /** For adopt: the ETag the destination listed, which apply records and compares against. */
+  destinationEtag?: string;
+  /**
+   * For an upload of a local copy the ledger does not know: apply proves that the copy is this
+   * version by this digest of it against the source ETag before uploading it (invariant 10).
+   */
+  localProof?: 'md5' | 'multipart-etag';
 }
 
 export interface HopSettings {

@@ -8,7 +8,7 @@
  * another state directory claims, never anything in the state directory (invariant 10).
  *
  * After a reset dualsync remembers nothing: the next plan lists everything again. Objects the
- * destination already holds (same size and ETag) are adopted, not moved; the rest moves again.
+ * destination provably already holds (src/plan/adopt.ts) are adopted, not moved; the rest moves again.
  */
 import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';

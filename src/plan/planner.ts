@@ -14,9 +14,10 @@
  * downloads in key order, each followed in the same plan by its upload and purge.
  */
 import type { Config } from '../model/config.ts';
-import type { Inventory, LedgerRecord, LocalFile, ObjectEntry } from '../model/objects.ts';
+import type { AdoptRule, Inventory, LedgerRecord, LocalFile, ObjectEntry } from '../model/objects.ts';
 import type { Action, ActionKind, Plan, PlanSummary } from '../model/plan.ts';
 import { formatBytes } from '../config/units.ts';
+import { adoption, localProofFor } from './adopt.ts';
 import { mergeListings, sortInputs, type KeyRow } from './compare.ts';
 import { etagShape } from './etag.ts';
 import { keyFilter } from './filters.ts';
@@ -35,12 +36,14 @@ interface Version {
 }
 
 /**
- * Whether the destination's object is the same version: equal sizes, and equal ETags when both
- * are plain MD5 digests. ETags that cannot be compared (multipart, a Snowball's non-MD5) leave
- * the size to decide, as `verify: size` does.
+ * Whether the destination still holds the copy of a version the ledger says was delivered: the
+ * ETag the destination listed at delivery, when the ledger kept it; otherwise (older ledgers)
+ * equal sizes, and equal ETags when both are plain MD5 digests. Adopting an object the ledger
+ * did not deliver is another question, with stricter rules: see ./adopt.ts.
  */
-export function sameVersionAtDestination(version: Version, destination: Version): boolean {
+export function deliveredCopyAtDestination(version: Version & { destinationEtag?: string }, destination: Version): boolean {
   if (version.size !== destination.size) return false;
+  if (version.destinationEtag !== undefined) return version.destinationEtag === destination.etag;
   if (version.etag === destination.etag) return true;
   if (MD5_HEX.test(version.etag) && MD5_HEX.test(destination.etag)) return version.etag.toLowerCase() === destination.etag.toLowerCase();
   return true;
@@ -61,6 +64,9 @@ interface DownloadCandidate {
   uploadReason: string | undefined;
 }
 
+/** A local copy the ledger does not know, uploaded once apply proves it by this digest. */
+type LocalProof = Action['localProof'];
+
 /** An upload of a copy already on disk, waiting for the upload budget. */
 interface UploadCandidate {
   rank: number;
@@ -69,6 +75,7 @@ interface UploadCandidate {
   etag: string;
   volume: string;
   reason: string | undefined;
+  localProof: LocalProof;
 }
 
 /** Keys sharing one situation an operator must hear about, shown as a count and a few examples. */
@@ -94,6 +101,11 @@ class KeyNotes {
       return `${group.count} ${group.count === 1 ? 'object' : 'objects'}${size} ${message}: ${examples}${more}`;
     });
   }
+}
+
+/** An adopt: the rule that proves it, and the destination ETag apply records (and compares against). */
+function adoptAction(key: string, size: number, etag: string, rule: AdoptRule, destinationEtag: string): Action {
+  return { kind: 'adopt', key, size, etag, adoptBy: rule, destinationEtag };
 }
 
 /** An action with only the fields that mean something set (positional: no temporary objects per action). */
@@ -272,19 +284,25 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     const knownVolume = matches ? record.volume : undefined;
     const staleVolume = !matches && (record?.stage === 'staged' || record?.stage === 'delivered') ? record.volume : undefined;
     const destination = row.destination;
-    const destinationHas = destination !== undefined && sameVersionAtDestination(version, destination);
     const { size, etag } = version;
 
     if (stage === 'delivered' || stage === 'purged') {
       if (destination === undefined && destinationComplete) {
         const reason = 'destination lost it';
         const copy = goodCopy(row, version, knownVolume, staleVolume);
-        if (copy !== undefined) uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason });
-        else if (source !== undefined) downloadCandidates.push({ rank, kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: reason });
+        // After the purge, or on another volume, the file is not the copy the ledger staged.
+        const unknown = copy !== undefined && copy.volume !== knownVolume;
+        const localProof = unknown && record?.localDiffers !== copy.volume ? localProofFor(version) : undefined;
+        if (copy !== undefined && (!unknown || localProof !== undefined || source === undefined || (transfer.adopt === 'size' && record?.localDiffers !== copy.volume))) {
+          uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason, localProof });
+        } else if (copy !== undefined) {
+          const why = record?.localDiffers === copy.volume ? 'the local copy is not the source\'s current version (compared)' : 'the local copy is not in the ledger, and the source ETag cannot prove it';
+          downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: copy.volume, reason: `${reason}; ${why}`, uploadReason: reason });
+        } else if (source !== undefined) downloadCandidates.push({ rank, kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: reason });
         else notes.add('lost by the destination and not re-deliverable: no local copy, and the source no longer lists them', key);
         return;
       }
-      if (destination !== undefined && !destinationHas) {
+      if (destination !== undefined && !deliveredCopyAtDestination(record as LedgerRecord, destination)) {
         // Someone wrote another version there since: neither overwrite it nor drop our copy.
         notes.add('delivered earlier but now different at the destination; left as they are, local copies kept', key);
         return;
@@ -302,18 +320,38 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     }
 
     const copy = goodCopy(row, version, knownVolume, staleVolume);
-    if (destinationHas) {
-      adopts.push(action('adopt', key, size, etag));
+    const stagedCopy = copy !== undefined && stage === 'staged' && copy.volume === knownVolume;
+    const found = destination === undefined ? undefined : adoption(version, destination, record, transfer.adopt);
+    // A verified staged copy is cheaper to upload than both objects are to read and compare.
+    if (found !== undefined && 'adopt' in found && !(found.adopt === 'content' && stagedCopy)) {
+      adopts.push(adoptAction(key, size, etag, found.adopt, (destination as ObjectEntry).etag));
       if (copy !== undefined && purgeAfterUpload) purgesInPass.push(rank, action('purge', key, size, etag, copy.volume));
       noteStrays(row, copy);
       return;
     }
+    const transferReason = found !== undefined && 'transfer' in found ? found.transfer : undefined;
+    if (stagedCopy) {
+      const reason = destination === undefined ? undefined : (transferReason ?? 'destination differs');
+      uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason, localProof: undefined });
+      return;
+    }
     if (copy !== undefined) {
-      let reason: string | undefined;
-      if (stage === undefined) reason = 'local copy not in the ledger';
-      else if (copy.volume !== knownVolume) reason = `staged copy found on ${copy.volume}`;
-      else if (destination !== undefined) reason = 'destination differs';
-      uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason });
+      // A copy the ledger does not know (invariant 10): uploaded only once apply proves it is
+      // this version, else downloaded again over it.
+      const known = stage === undefined ? 'local copy not in the ledger' : `staged copy found on ${copy.volume}`;
+      const localProof = localProofFor(version);
+      if (matches && record.localDiffers === copy.volume && source !== undefined) {
+        const reason = `${known} is not the source's current version (compared)`;
+        downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: copy.volume, reason, uploadReason: undefined });
+      } else if (localProof !== undefined) {
+        uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason: `${known}; ${localProof === 'md5' ? 'MD5' : 'multipart ETag'} checked against the source before the upload`, localProof });
+      } else if (transfer.adopt === 'size' || source === undefined) {
+        const why = source === undefined ? 'the source no longer lists it' : 'transfer.adopt: size';
+        uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason: `${known}; trusted by its size (${why})`, localProof: undefined });
+      } else {
+        const reason = `${known}, and the source ETag cannot prove it is this version`;
+        downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: copy.volume, reason, uploadReason: undefined });
+      }
       return;
     }
     if (source === undefined) {
@@ -327,7 +365,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     } else if (stage === 'staged') {
       downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: knownVolume, reason: 'staged copy is missing', uploadReason: undefined });
     } else {
-      const reason = retryNote(matches ? record : undefined);
+      const reason = transferReason ?? retryNote(matches ? record : undefined);
       downloadCandidates.push({ rank, kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: undefined });
     }
   };
@@ -351,13 +389,15 @@ export function planSync(config: Config, inventory: Inventory): Plan {
   const stagedUploads = new RankedActions();
   const stagedPurges = new RankedActions();
   for (const candidate of uploadCandidates) {
-    const { rank, key, size, etag, volume, reason } = candidate;
+    const { rank, key, size, etag, volume, reason, localProof } = candidate;
     if (uploadBytes + size > maxUploadBytes) {
       deferred.add(`deferred to a later upload: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
       continue;
     }
     uploadBytes += size;
-    stagedUploads.push(rank, action('upload', key, size, etag, volume, false, reason));
+    const upload = action('upload', key, size, etag, volume, false, reason);
+    if (localProof !== undefined) upload.localProof = localProof;
+    stagedUploads.push(rank, upload);
     if (purgeAfterUpload) stagedPurges.push(rank, action('purge', key, size, etag, volume));
   }
 

@@ -5,6 +5,7 @@
 import Table from 'cli-table3';
 import { formatBytes } from '../config/units.ts';
 import type { Action, ActionKind, Plan } from '../model/plan.ts';
+import type { AdoptRule } from '../model/objects.ts';
 import { ACTION_ORDER } from '../plan/planner.ts';
 
 export interface RenderPlanOptions {
@@ -35,6 +36,14 @@ export function displayKey(key: string): string {
   return /[\p{Cc}\p{Zl}\p{Zp}]|^\s|\s$/u.test(key) || key === '' ? JSON.stringify(key) : key;
 }
 
+/** How each adoption rule reads in the plan: the proof that the destination already holds the version. */
+const ADOPT_RULES: Record<AdoptRule, string> = {
+  md5: 'equal MD5 ETags',
+  'multipart-etag': 'equal multipart ETags',
+  content: 'apply compares the content of both objects first',
+  size: 'equal size only (transfer.adopt: size)',
+};
+
 function detail(action: Action): string {
   const size = formatBytes(action.size);
   const parts: string[] = [];
@@ -51,6 +60,7 @@ function detail(action: Action): string {
       break;
     case 'adopt':
       parts.push(size);
+      if (action.adoptBy !== undefined) parts.push(ADOPT_RULES[action.adoptBy]);
       break;
     case 'skip':
       break;
@@ -137,7 +147,11 @@ export function summaryLine(plan: Plan): string {
   const withBytes = (part: { count: number; bytes: number }, what: string): string =>
     part.count === 0 ? `0 ${what}` : `${part.count} ${what} (${formatBytes(part.bytes)})`;
   const parts = [withBytes(summary.download, 'to download'), withBytes(summary.upload, 'to upload'), `${summary.purge.count} to purge`];
-  if (summary.adopt.count > 0) parts.push(`${summary.adopt.count} adopted`);
+  if (summary.adopt.count > 0) {
+    let byContent = 0;
+    for (const action of plan.actions) if (action.kind === 'adopt' && action.adoptBy === 'content') byContent++;
+    parts.push(`${summary.adopt.count} adopted${byContent > 0 ? ` (${byContent} once apply finds equal content)` : ''}`);
+  }
   if (summary.skip.count > 0) parts.push(`${summary.skip.count} skipped`);
   // Deferred: within budget or volume room next time; the warnings say which limit held them.
   if (summary.deferred.count > 0) parts.push(`${summary.deferred.count} deferred to a later plan (see the warnings)`);

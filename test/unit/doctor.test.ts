@@ -21,6 +21,7 @@ const transfer = (workers: number, concurrency: number): TransferConfig => ({
   concurrency,
   partSizeBytes: 50 * 1024 * 1024,
   verify: 'size',
+  adopt: 'content',
   purgeAfterUpload: true,
   include: ['**'],
   exclude: [],

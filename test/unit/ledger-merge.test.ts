@@ -126,6 +126,41 @@ describe('applyEvent', () => {
       expected: { stage: 'staged', etag: 'e2', volume: '/vol/2' },
     },
     {
+      name: 'delivered keeps the destination ETag and the adoption rule',
+      events: [delivered({ adopted: true, adoptedBy: 'content', destinationEtag: 'd1-2' })],
+      expected: { stage: 'delivered', destinationEtag: 'd1-2', adoptedBy: 'content' },
+    },
+    {
+      name: 'a new version after a delivered one remembers it: the destination still holds it',
+      events: [staged(), delivered({ destinationEtag: 'd1' }), purged, failed('download', 'timeout', v2)],
+      expected: { stage: undefined, etag: 'e2', attempts: 1, lastDelivered: { size: 10, etag: 'e1', destinationEtag: 'd1' } },
+    },
+    {
+      name: 'the memory of the delivered version survives a further version and the new staging',
+      events: [delivered({ destinationEtag: 'd1' }), failed('download', 'timeout', v2), { ...v1, etag: 'e3', type: 'staged', volume: '/vol/1', verifiedBy: 'size' }],
+      expected: { stage: 'staged', etag: 'e3', lastDelivered: { size: 10, etag: 'e1', destinationEtag: 'd1' } },
+    },
+    {
+      name: 'delivering the new version forgets the old one and what differed',
+      events: [
+        delivered({ destinationEtag: 'd1' }),
+        { ...v2, type: 'failed', hop: 'upload', error: 'content differs', destinationDiffers: 'd1' },
+        { ...v2, type: 'staged', volume: '/vol/1', verifiedBy: 'md5' },
+        { ...v2, type: 'delivered', verifiedBy: 'md5', destinationEtag: 'd2' },
+      ],
+      expected: { stage: 'delivered', etag: 'e2', destinationEtag: 'd2', lastDelivered: undefined, destinationDiffers: undefined, adoptedBy: undefined },
+    },
+    {
+      name: 'a comparison that found the destination or a local copy different is kept with the failure',
+      events: [{ ...v1, type: 'failed', hop: 'upload', error: 'local copy differs', localDiffers: '/vol/2' }],
+      expected: { stage: undefined, attempts: 1, localDiffers: '/vol/2' },
+    },
+    {
+      name: 'a verified download replaces the local copy that differed',
+      events: [{ ...v1, type: 'failed', hop: 'upload', error: 'local copy differs', localDiffers: '/vol/2' }, staged({ volume: '/vol/2' })],
+      expected: { stage: 'staged', localDiffers: undefined },
+    },
+    {
       name: 'purge of an unknown key: a record of that version with no stage',
       events: [purged],
       expected: { stage: undefined, etag: 'e1', attempts: 0 },

@@ -84,6 +84,12 @@ describe('serializePlanFile and parsePlanFile', () => {
     ['a fractional size', (pf) => ((pf.plan.actions as Record<string, unknown>[])[1]!.size = 1.5), 'plan.actions[1].size should be a whole number'],
     ['a volume that is not a string', (pf) => ((pf.plan.actions as Record<string, unknown>[])[0]!.volume = 1), 'plan.actions[0].volume should be a string'],
     ['afterDownload that is not a boolean', (pf) => ((pf.plan.actions as Record<string, unknown>[])[0]!.afterDownload = 'yes'), 'plan.actions[0].afterDownload should be true or false'],
+    [
+      'an adopt without the rule that proves it (an older plan, made when size alone adopted)',
+      (pf) => ((pf.plan.actions as Record<string, unknown>[])[0] = { kind: 'adopt', key: 'k', size: 1, etag: 'e' }),
+      'plan.actions[0].adoptBy should be one of md5, multipart-etag, content, size (make a new plan)',
+    ],
+    ['a proof that is not one', (pf) => ((pf.plan.actions as Record<string, unknown>[])[0]!.localProof = 'size'), 'plan.actions[0].localProof should be one of md5, multipart-etag'],
     ['no summary', (pf) => delete pf.plan.summary, 'plan.summary should be an object'],
     ['hops without workers', (pf) => delete (pf.plan.hops as { upload: Record<string, unknown> }).upload.workers, 'plan.hops.upload.workers should be'],
     ['a warning that is not text', (pf) => ((pf.plan.warnings as unknown[])[0] = 5), 'plan.warnings[0] should be a string'],

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Inventory } from '../../src/model/objects.ts';
 import type { Plan } from '../../src/model/plan.ts';
-import { planSync, sameVersionAtDestination } from '../../src/plan/planner.ts';
+import { deliveredCopyAtDestination, planSync } from '../../src/plan/planner.ts';
 import { fakeEtag, inventory, type InventoryBuilder, testConfig, type ConfigOverrides } from '../builders.ts';
 
-/** One readable line per action: `kind key [volume] [after download] [(reason)]`. */
+/** One readable line per action: `kind key [volume] [by rule] [after download] [(reason)]`. */
 function lines(plan: Plan): string[] {
   return plan.actions.map((a) =>
-    [a.kind, a.key, a.volume, a.afterDownload === true ? 'after download' : undefined, a.reason === undefined ? undefined : `(${a.reason})`]
+    [a.kind, a.key, a.volume, a.adoptBy === undefined ? undefined : `by ${a.adoptBy}`, a.afterDownload === true ? 'after download' : undefined, a.reason === undefined ? undefined : `(${a.reason})`]
       .filter((part) => part !== undefined)
       .join(' '),
   );
@@ -28,16 +28,16 @@ describe('planSync: one situation per action', () => {
   it.each<[string, InventoryBuilder, string[], ConfigOverrides?]>([
     ['new object: download, then upload and purge in the same plan', inventory().source(A, 10), [`download ${A} /v1`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`]],
     ['new object without purgeAfterUpload: no purge', inventory().source(A, 10), [`download ${A} /v1`, `upload ${A} /v1 after download`], { transfer: { purgeAfterUpload: false } }],
-    ['destination already holds the same version: adopt', inventory().source(A, 10).dest(A, 10), [`adopt ${A}`]],
-    ['destination same size, ETags not comparable (multipart): adopt', inventory().source(A, 10).dest(A, 10, MULTIPART), [`adopt ${A}`]],
-    ['destination same size, ETag not an MD5 (Snowball): adopt', inventory().source(A, 10, 'snowball-etag').dest(A, 10), [`adopt ${A}`]],
+    ['destination already holds the same version: adopt by MD5', inventory().source(A, 10).dest(A, 10), [`adopt ${A} by md5`]],
+    ['destination same size, ETags not comparable (multipart): adopt once the content compares equal', inventory().source(A, 10).dest(A, 10, MULTIPART), [`adopt ${A} by content`]],
+    ['destination same size, ETag not an MD5 (Snowball): adopt once the content compares equal', inventory().source(A, 10, 'snowball-etag').dest(A, 10), [`adopt ${A} by content`]],
     ['destination same size, MD5s differ: download', inventory().source(A, 10).dest(A, 10, 'f'.repeat(32)), [`download ${A} /v1`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`]],
-    ['destination MD5 in upper case is the same version', inventory().source(A, 10).dest(A, 10, fakeEtag(A, 10).toUpperCase()), [`adopt ${A}`]],
+    ['destination MD5 in upper case is the same version', inventory().source(A, 10).dest(A, 10, fakeEtag(A, 10).toUpperCase()), [`adopt ${A} by md5`]],
     ['destination size differs: download', inventory().source(A, 10).dest(A, 11), [`download ${A} /v1`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`]],
     ['staged copy not at the destination: upload, then purge', inventory().source(A, 10).staged('/v2', A, 10), [`upload ${A} /v2`, `purge ${A} /v2`]],
     ['staged copy, destination differs: upload', inventory().source(A, 10).staged('/v2', A, 10).dest(A, 12), [`upload ${A} /v2 (destination differs)`, `purge ${A} /v2`]],
-    ['staged copy already at the destination: adopt and purge', inventory().source(A, 10).staged('/v2', A, 10).dest(A, 10), [`adopt ${A}`, `purge ${A} /v2`]],
-    ['staged copy already at the destination, no purgeAfterUpload: adopt only', inventory().source(A, 10).staged('/v2', A, 10).dest(A, 10), [`adopt ${A}`], { transfer: { purgeAfterUpload: false } }],
+    ['staged copy already at the destination: adopt and purge', inventory().source(A, 10).staged('/v2', A, 10).dest(A, 10), [`adopt ${A} by md5`, `purge ${A} /v2`]],
+    ['staged copy already at the destination, no purgeAfterUpload: adopt only', inventory().source(A, 10).staged('/v2', A, 10).dest(A, 10), [`adopt ${A} by md5`], { transfer: { purgeAfterUpload: false } }],
     [
       'staged per ledger but the file is gone: re-download to the same volume',
       inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'staged', volume: '/v2' }),
@@ -48,8 +48,8 @@ describe('planSync: one situation per action', () => {
       inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'staged', volume: '/v2' }).local('/v2', A, 4),
       [`redownload ${A} /v2 (size differs locally (4 bytes, expected 10))`, `upload ${A} /v2 after download`, `purge ${A} /v2 after download`],
     ],
-    ['staged copy found on another volume (disk remounted): upload from there', inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'staged', volume: '/old' }).local('/v1', A, 10), [`upload ${A} /v1 (staged copy found on /v1)`, `purge ${A} /v1`]],
-    ['local file the ledger does not know, right size: upload it', inventory().source(A, 10).local('/v2', A, 10), [`upload ${A} /v2 (local copy not in the ledger)`, `purge ${A} /v2`]],
+    ['staged copy found on another volume (disk remounted): upload from there once its MD5 is checked', inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'staged', volume: '/old' }).local('/v1', A, 10), [`upload ${A} /v1 (staged copy found on /v1; MD5 checked against the source before the upload)`, `purge ${A} /v1`]],
+    ['local file the ledger does not know, right size: upload it once its MD5 is checked', inventory().source(A, 10).local('/v2', A, 10), [`upload ${A} /v2 (local copy not in the ledger; MD5 checked against the source before the upload)`, `purge ${A} /v2`]],
     [
       'local file the ledger does not know, wrong size: re-download there',
       inventory().source(A, 10).local('/v2', A, 3),
@@ -75,7 +75,7 @@ describe('planSync: one situation per action', () => {
       [`download ${A} /v1 (destination lost it)`, `upload ${A} /v1 after download (destination lost it)`, `purge ${A} /v1 after download`],
     ],
     ['source no longer lists a staged copy: upload it anyway', inventory().staged('/v1', A, 10), [`upload ${A} /v1`, `purge ${A} /v1`]],
-    ['source no longer lists it, staged copy already at the destination: adopt and purge', inventory().staged('/v1', A, 10).dest(A, 10), [`adopt ${A}`, `purge ${A} /v1`]],
+    ['source no longer lists it, staged copy already at the destination: adopt and purge', inventory().staged('/v1', A, 10).dest(A, 10), [`adopt ${A} by md5`, `purge ${A} /v1`]],
     ['source no longer lists a delivered copy: purge', inventory().dest(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10), [`purge ${A} /v1`]],
     ['a new version replaces a purged one: download', inventory().source(A, 12).dest(A, 10).ledger({ key: A, size: 10, stage: 'purged', volume: '/v1' }), [`download ${A} /v1`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`]],
     [
@@ -276,16 +276,139 @@ describe('planSync: connection budgets per hop', () => {
   });
 });
 
-describe('sameVersionAtDestination', () => {
+describe('planSync: a new version moves again, adoption needs proof (invariants 9 and 10)', () => {
+  const MIB = 1024 * 1024;
+  const size = 6 * MIB;
+  const v1 = '1'.repeat(32) + '-2';
+  const v2 = '2'.repeat(32) + '-2';
+  const ours = '3'.repeat(32) + '-2';
+  const md5v1 = '4'.repeat(32);
+  const md5v2 = '5'.repeat(32);
+  const NEW = 'new version: the destination holds the one delivered earlier';
+  const transferred = (reason: string) => [`download ${A} /v1 (${reason})`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`];
+  const big = (builder: InventoryBuilder) => builder.volume('/v1', { free: 100 * MIB });
+
+  it.each<[string, InventoryBuilder, string[], ConfigOverrides?]>([
+    [
+      'delivered v1 multipart, source now lists v2 of the same size: download again',
+      inventory().source(A, size, v2).dest(A, size, ours).ledger({ key: A, size, etag: v1, stage: 'purged', destinationEtag: ours }),
+      transferred(NEW),
+    ],
+    [
+      'delivered v1 multipart (ledger without the destination ETag), v2 of the same size: download again',
+      inventory().source(A, size, v2).dest(A, size, v1).ledger({ key: A, size, etag: v1, stage: 'purged' }),
+      transferred(NEW),
+    ],
+    [
+      'delivered v1 multipart, v2 of the same size, even with transfer.adopt: size: download again',
+      inventory().source(A, size, v2).dest(A, size, ours).ledger({ key: A, size, etag: v1, stage: 'purged', destinationEtag: ours }),
+      transferred(NEW),
+      { transfer: { adopt: 'size' } },
+    ],
+    [
+      'delivered v1 plain MD5, v2 plain MD5 of the same size, destination multipart from our upload: download again',
+      inventory().source(A, size, md5v2).dest(A, size, ours).ledger({ key: A, size, etag: md5v1, stage: 'purged', destinationEtag: ours }),
+      transferred(NEW),
+    ],
+    [
+      'v2 failed to download after v1 was delivered: still known to be new, download again',
+      inventory().source(A, size, v2).dest(A, size, ours).ledger({ key: A, size, etag: v2, attempts: 1, lastDelivered: { size, etag: v1, destinationEtag: ours } }),
+      transferred(NEW),
+      { transfer: { adopt: 'size' } },
+    ],
+    [
+      'v2 staged after v1 was delivered, destination still holds v1: upload the staged copy',
+      inventory().source(A, size, v2).dest(A, size, ours).ledger({ key: A, size, etag: v2, stage: 'staged', volume: '/v1', lastDelivered: { size, etag: v1, destinationEtag: ours } }).local('/v1', A, size),
+      [`upload ${A} /v1 (${NEW})`, `purge ${A} /v1`],
+    ],
+    [
+      'delivered v1, destination rewritten since with another ETag: no longer ours, so compare content',
+      inventory().source(A, size, v2).dest(A, size, '6'.repeat(32) + '-2').ledger({ key: A, size, etag: v1, stage: 'purged', destinationEtag: ours }),
+      [`adopt ${A} by content`],
+    ],
+    ['fresh ledger, equal multipart ETags: adopt by multipart ETag', inventory().source(A, size, v2).dest(A, size, v2), [`adopt ${A} by multipart-etag`]],
+    ['fresh ledger, plain MD5 source, multipart destination of the same size: compare content', inventory().source(A, size, md5v2).dest(A, size, ours), [`adopt ${A} by content`]],
+    [
+      'fresh ledger, ETags not comparable, transfer.adopt: transfer: download',
+      inventory().source(A, size, md5v2).dest(A, size, ours),
+      transferred('same size at the destination, but the ETags cannot prove it is this version (transfer.adopt: transfer)'),
+      { transfer: { adopt: 'transfer' } },
+    ],
+    ['fresh ledger, ETags not comparable, transfer.adopt: size: adopt by size', inventory().source(A, size, md5v2).dest(A, size, ours), [`adopt ${A} by size`], { transfer: { adopt: 'size' } }],
+    [
+      'content compared earlier and differed: download, do not compare again',
+      inventory().source(A, size, md5v2).dest(A, size, ours).ledger({ key: A, size, etag: md5v2, attempts: 1, destinationDiffers: ours }),
+      transferred('content compared earlier: the destination holds other bytes of the same size'),
+    ],
+    [
+      'content compared earlier and differed, but the destination changed since: compare again',
+      inventory().source(A, size, md5v2).dest(A, size, v1).ledger({ key: A, size, etag: md5v2, attempts: 1, destinationDiffers: ours }),
+      [`adopt ${A} by content`],
+    ],
+    [
+      'verified staged copy, destination same size with an ETag that cannot prove it: upload rather than compare',
+      inventory().source(A, size, md5v2).dest(A, size, ours).ledger({ key: A, size, etag: md5v2, stage: 'staged', volume: '/v1' }).local('/v1', A, size),
+      [`upload ${A} /v1 (destination differs)`, `purge ${A} /v1`],
+    ],
+    [
+      'local copy not in the ledger, multipart source ETag of a usual part size: upload once that ETag is checked',
+      inventory().source(A, size, v2).local('/v1', A, size),
+      [`upload ${A} /v1 (local copy not in the ledger; multipart ETag checked against the source before the upload)`, `purge ${A} /v1`],
+    ],
+    [
+      'local copy not in the ledger, source ETag that cannot prove it (Snowball): download again over it',
+      inventory().source(A, size, 'snowball-opaque').local('/v1', A, size),
+      [`redownload ${A} /v1 (local copy not in the ledger, and the source ETag cannot prove it is this version)`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`],
+    ],
+    [
+      'local copy not in the ledger, source ETag that cannot prove it, transfer.adopt: size: upload it on its size',
+      inventory().source(A, size, 'snowball-opaque').local('/v1', A, size),
+      [`upload ${A} /v1 (local copy not in the ledger; trusted by its size (transfer.adopt: size))`, `purge ${A} /v1`],
+      { transfer: { adopt: 'size' } },
+    ],
+    [
+      'local copy not in the ledger that apply found to differ from the source: download again over it',
+      inventory().source(A, size, md5v2).local('/v1', A, size).ledger({ key: A, size, etag: md5v2, attempts: 1, localDiffers: '/v1' }),
+      [`redownload ${A} /v1 (local copy not in the ledger is not the source's current version (compared))`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`],
+    ],
+    [
+      'purged, destination lost it, a file of the right size is back on disk: upload it once its MD5 is checked',
+      inventory().source(A, size, md5v2).local('/v1', A, size).ledger({ key: A, size, etag: md5v2, stage: 'purged' }),
+      [`upload ${A} /v1 (destination lost it)`, `purge ${A} /v1`],
+    ],
+    [
+      'purged, destination lost it, the file back on disk was found to differ: download again over it',
+      inventory().source(A, size, md5v2).local('/v1', A, size).ledger({ key: A, size, etag: md5v2, stage: 'purged', localDiffers: '/v1' }),
+      [`redownload ${A} /v1 (destination lost it; the local copy is not the source's current version (compared))`, `upload ${A} /v1 after download (destination lost it)`, `purge ${A} /v1 after download`],
+    ],
+  ])('%s', (_name, builder, expected, overrides) => {
+    expect(lines(planSync(testConfig(overrides), big(builder).build()))).toEqual(expected);
+  });
+
+  it('a file back on disk after the purge carries the proof its upload needs', () => {
+    const built = inventory().source(A, size, md5v2).local('/v1', A, size).ledger({ key: A, size, etag: md5v2, stage: 'purged' });
+    expect(planSync(testConfig(), big(built).build()).actions[0]).toMatchObject({ kind: 'upload', localProof: 'md5' });
+  });
+
+  it('an adopt carries its rule and the destination ETag; an unknown local copy carries its proof', () => {
+    const result = planSync(testConfig(), big(inventory().source(A, size, md5v2).dest(A, size, ours).source('b', size, md5v1).local('/v1', 'b', size)).build());
+    expect(result.actions.find((a) => a.kind === 'adopt')).toMatchObject({ key: A, adoptBy: 'content', destinationEtag: ours });
+    expect(result.actions.find((a) => a.kind === 'upload')).toMatchObject({ key: 'b', localProof: 'md5' });
+  });
+});
+
+describe('deliveredCopyAtDestination', () => {
   const md5 = 'a'.repeat(32);
-  it.each([
+  it.each<[string, { size: number; etag: string; destinationEtag?: string }, { size: number; etag: string }, boolean]>([
     ['equal sizes and MD5s', { size: 1, etag: md5 }, { size: 1, etag: md5 }, true],
     ['different MD5s', { size: 1, etag: md5 }, { size: 1, etag: 'b'.repeat(32) }, false],
     ['different sizes', { size: 1, etag: md5 }, { size: 2, etag: md5 }, false],
-    ['a multipart ETag is not comparable', { size: 1, etag: md5 }, { size: 1, etag: MULTIPART }, true],
+    ['older ledger, multipart ETag at the destination: the size decides', { size: 1, etag: md5 }, { size: 1, etag: MULTIPART }, true],
     ['identical non-MD5 strings', { size: 1, etag: 'x-2' }, { size: 1, etag: 'x-2' }, true],
+    ['the ETag seen at delivery is still there', { size: 1, etag: md5, destinationEtag: MULTIPART }, { size: 1, etag: MULTIPART }, true],
+    ['another ETag than the one seen at delivery: rewritten since', { size: 1, etag: md5, destinationEtag: MULTIPART }, { size: 1, etag: 'e'.repeat(32) + '-3' }, false],
   ])('%s', (_name, a, b, expected) => {
-    expect(sameVersionAtDestination(a, b)).toBe(expected);
+    expect(deliveredCopyAtDestination(a, b)).toBe(expected);
   });
 });
 

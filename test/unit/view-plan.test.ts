@@ -37,6 +37,14 @@ describe('summaryLine', () => {
       }),
       'Plan: 120 to download (3.2 GiB), 80 to upload (2.1 GiB), 80 to purge, 2 adopted, 2 skipped, 5 deferred to a later plan (see the warnings).',
     ],
+    [
+      'adopts that apply must prove by content are counted apart',
+      planWith({ adopt: { count: 2, bytes: 2 } }, [
+        { kind: 'adopt', key: 'a', size: 1, etag: 'e', adoptBy: 'md5', destinationEtag: 'e' },
+        { kind: 'adopt', key: 'b', size: 1, etag: 'e-2', adoptBy: 'content', destinationEtag: 'f' },
+      ]),
+      'Plan: 0 to download, 0 to upload, 0 to purge, 2 adopted (1 once apply finds equal content).',
+    ],
     ['zero parts left out, except the three hops', planWith({ upload: { count: 1, bytes: 1024 } }), 'Plan: 0 to download, 1 to upload (1 KiB), 0 to purge.'],
     ['only deferred work is still work', planWith({ deferred: { count: 5, bytes: 1 } }, []), 'Plan: 0 to download, 0 to upload, 0 to purge, 5 deferred to a later plan (see the warnings).'],
     ['in sync', planWith({ noChanges: true }, []), 'No changes. Source, staging and destination are in sync.'],
@@ -77,7 +85,7 @@ describe('renderPlan', () => {
     expect(text).toContain('  + upload      photos/a.jpg  (1.2 MiB from /vol1, after its download)');
     expect(text).toContain('  + upload      staged.bin  (100 B from /vol1)');
     expect(text).toContain('  - purge       staged.bin  (100 B on /vol1)');
-    expect(text).toContain('  = adopt       adopted  (7 B)');
+    expect(text).toContain('  = adopt       adopted  (7 B; equal MD5 ETags)');
     expect(text).toContain('  ! skip        "bad\\nkey"  (control character U+000A (a run file line cannot carry it))');
     expect(text.indexOf('Download (')).toBeLessThan(text.indexOf('Adopt ('));
     expect(text.indexOf('Adopt (')).toBeLessThan(text.indexOf('Upload ('));

@@ -9,7 +9,8 @@ import { executeReset, planReset, resetIsEmpty, type ResetPlan } from '../../ops
 
 const AFTER_RESET =
   'After a reset dualsync remembers nothing it moved: the next plan lists everything again. Objects the destination ' +
-  'already holds (same size and ETag) are adopted without moving; everything else is downloaded and uploaded again.';
+  'provably already holds (equal ETags, or equal content as apply compares it) are adopted without moving; kept staged files ' +
+  'are uploaded only once their MD5 matches the source; everything else is downloaded and uploaded again.';
 
 function describePlan(plan: ResetPlan): string {
   const lines: string[] = ['dualsync reset will:'];
@@ -64,8 +65,10 @@ export class ResetCommand extends BaseCommand {
       cycles too): stop that first.
 
       After a reset dualsync remembers nothing it moved: the next plan lists everything again.
-      Objects the destination already holds (same size and ETag) are adopted without moving;
-      everything else is transferred again.
+      Objects the destination provably already holds (equal ETags, or equal content as apply
+      compares it; see transfer.adopt) are adopted without moving; everything else is transferred
+      again. Staged files kept with --keep-staged are uploaded only once their MD5 matches the
+      source's ETag, and downloaded again otherwise.
     `,
     examples: [
       ['See what a reset would remove, and confirm', 'dualsync reset'],

@@ -1,0 +1,89 @@
+/**
+ * Content comparison for adoption (invariant 9): when the ETags cannot prove that the
+ * destination already holds the source's version, both objects are streamed through MD5 and
+ * compared. Reading only: nothing is written, and a read that fails is a failure with its
+ * reason, never a delivery.
+ */
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { HopConfig } from '../model/config.ts';
+import { etagShape } from '../plan/etag.ts';
+import { classifyS3Error } from '../inventory/s3.ts';
+import { describeError, isDualsyncError, opError } from '../errors.ts';
+
+/** One hop's object as the plan saw it: its relative key, size and listed ETag. */
+export interface ListedObject {
+  key: string;
+  size: number;
+  etag: string;
+}
+
+function unquote(etag: string | undefined): string {
+  if (etag === undefined) return '';
+  return etag.length >= 2 && etag.startsWith('"') && etag.endsWith('"') ? etag.slice(1, -1) : etag;
+}
+
+/**
+ * The MD5 (hex) of one object's bytes, read with GetObject. Throws when the object is no longer
+ * the one listed (another ETag or size: it changed since the plan) or the read fails or is short.
+ */
+export async function objectMd5(client: S3Client, hop: HopConfig, object: ListedObject, signal?: AbortSignal): Promise<string> {
+  const where = `s3://${hop.bucket}/${hop.prefix}${object.key}`;
+  try {
+    const answer = await client.send(new GetObjectCommand({ Bucket: hop.bucket, Key: hop.prefix + object.key }), { abortSignal: signal });
+    const etag = unquote(answer.ETag);
+    if (etag !== object.etag || (answer.ContentLength !== undefined && answer.ContentLength !== object.size)) {
+      (answer.Body as Readable | undefined)?.destroy();
+      throw opError('E_CONTENT_CHANGED', `${where} changed since the plan (ETag ${etag}, ${answer.ContentLength ?? '?'} bytes; the plan saw ${object.etag}, ${object.size} bytes)`, {
+        retryable: true,
+      });
+    }
+    const hash = createHash('md5');
+    let bytes = 0;
+    for await (const chunk of answer.Body as AsyncIterable<Uint8Array>) {
+      hash.update(chunk);
+      bytes += chunk.length;
+    }
+    if (bytes !== object.size) {
+      throw opError('E_CONTENT_SHORT', `reading ${where} gave ${bytes} bytes, expected ${object.size}`, { retryable: true });
+    }
+    return hash.digest('hex');
+  } catch (error) {
+    if (isDualsyncError(error)) throw error;
+    throw classifyS3Error(error, { ...hop, prefix: hop.prefix + object.key }, 'reading');
+  }
+}
+
+/** The MD5 of an object's content: its plain MD5 ETag when it has one (nothing to read), else read from the hop. */
+export async function contentMd5(client: S3Client, hop: HopConfig, object: ListedObject, signal?: AbortSignal): Promise<string> {
+  const shape = etagShape(object.etag);
+  if (shape.kind === 'md5') return shape.md5;
+  return objectMd5(client, hop, object, signal);
+}
+
+export type ContentComparison = { same: true; md5: string } | { same: false; error: string; differs: boolean };
+
+/**
+ * Compares the source's object with the destination's by their MD5s. `differs` is true when
+ * both were read and they differ; a read that failed says why, with `differs` false.
+ */
+export async function compareContent(
+  read: (side: 'source' | 'destination', object: ListedObject) => Promise<string>,
+  source: ListedObject,
+  destination: ListedObject,
+): Promise<ContentComparison> {
+  let sourceMd5: string;
+  let destinationMd5: string;
+  try {
+    [sourceMd5, destinationMd5] = await Promise.all([read('source', source), read('destination', destination)]);
+  } catch (error) {
+    return { same: false, differs: false, error: `content comparison could not be done: ${describeError(error)}` };
+  }
+  if (sourceMd5 === destinationMd5) return { same: true, md5: sourceMd5 };
+  return {
+    same: false,
+    differs: true,
+    error: `content compared: the destination's object (MD5 ${destinationMd5}) is not the source's (MD5 ${sourceMd5}); the next plan transfers it`,
+  };
+}
