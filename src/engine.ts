@@ -237,6 +237,9 @@ async function writeAtomically(path: string, text: string | string[]): Promise<v
   } catch (error) {
     // A full disk: the half-written file would only take more of the little room left.
     await rm(temporary, { force: true });
+    // A write through a file handle names no path; say which file, so the error can tell whose disk is full.
+    const errno = error as NodeJS.ErrnoException;
+    if (errno.code !== undefined && errno.path === undefined) errno.path = temporary;
     throw error;
   }
 }

@@ -1,5 +1,5 @@
 /**
- * A full state directory: the state directory is a 12 KiB tmpfs of its own (the tests run as
+ * A full state directory: the state directory is a 16 KiB tmpfs of its own (the tests run as
  * root; where mounting is not permitted these tests show as skipped, never as passed). Expected:
  * one clear error naming the state directory and its mount, no stack and no unhandled rejection,
  * no lock left behind (and never an empty one), nothing purged without a recorded delivery, and
@@ -46,16 +46,16 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const dir of mounted) unmount(dir);
-  console.log([`full state directory (${CAN_MOUNT ? '12 KiB tmpfs' : 'no mount permitted: not tried'}):`, ...report].join('\n'));
+  console.log([`full state directory (${CAN_MOUNT ? '16 KiB tmpfs' : 'no mount permitted: not tried'}):`, ...report].join('\n'));
   await pair?.stop();
   await cleanup();
 });
 
-/** A site whose state directory is a 12 KiB tmpfs of its own. */
+/** A site whose state directory is a 16 KiB tmpfs of its own. */
 async function smallStateSite(): Promise<Site> {
   const site = await makeSite(pair, { volumes: 1, transfer: ['workers: 8', 'purgeAfterUpload: true'] });
   await mkdir(site.stateDir);
-  expect(mountTmpfs(site.stateDir, '12k'), `mount -t tmpfs on ${site.stateDir}`).toBe(true);
+  expect(mountTmpfs(site.stateDir, '16k'), `mount -t tmpfs on ${site.stateDir}`).toBe(true);
   mounted.add(site.stateDir);
   return site;
 }
@@ -74,7 +74,7 @@ function expectOneClearError(output: string, site: Site): void {
   expect(output).not.toMatch(/\n\s+at |Internal error|assertion failed|used after close|Unhandled|E_LEDGER_WRITE/);
 }
 
-describe.skipIf(!CAN_MOUNT)('a full state directory (a 12 KiB tmpfs)', () => {
+describe.skipIf(!CAN_MOUNT)('a full state directory (a 16 KiB tmpfs)', () => {
   it('the ledger fills mid-apply: one clear error, a clean stop, no lock left, nothing purged unrecorded; the next run finishes', async () => {
     const site = await smallStateSite();
     const seeded = seed(60);
