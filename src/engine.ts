@@ -12,7 +12,8 @@ import { planSync } from './plan/planner.ts';
 import { keySkipReason, TEMP_DIR } from './plan/keys.ts';
 import { parsePlanFile, writeCanonicalPlan, writePlanFile } from './manifest/planfile.ts';
 import { renderManifests, writeManifests } from './manifest/s5cmd.ts';
-import { createS3Client, headObjects, listHop } from './inventory/s3.ts';
+import { createS3Client, listHop } from './inventory/s3.ts';
+import { explainUnlisted, readBackListed } from './inventory/readback.ts';
 import { scanVolumes } from './inventory/volumes.ts';
 import { expandVolumes } from './config/load.ts';
 import { formatBytes } from './config/units.ts';
@@ -301,7 +302,8 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
           s5cmd: s5cmd.path,
           recorder,
           ledgerRecord: (key) => ledger.get(key),
-          describeDestination: (keys) => headObjects(clients.destination, config.destination, keys),
+          describeDestination: (keys) => readBackListed(clients.destination, config.destination, keys),
+          explainUnlisted: (key) => explainUnlisted(clients.destination, config.destination, key),
           progress: deps.progress,
           signal: deps.signal,
           env: deps.env,

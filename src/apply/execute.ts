@@ -41,8 +41,10 @@ export interface ExecuteContext {
   recorder: Recorder;
   /** The ledger record of a key as it was when the plan was made (for MD5s carried between hops). */
   ledgerRecord(key: string): LedgerRecord | undefined;
-  /** The destination's entries for these relative keys (undefined: not there), read in one go. */
+  /** The destination's listed entries for these relative keys (undefined: not listed), read in one go. */
   describeDestination(keys: string[]): Promise<Map<string, ObjectEntry | undefined>>;
+  /** Why the destination accepted the upload of a key but does not list it (the failure's reason). */
+  explainUnlisted?(key: string): Promise<string>;
   progress?: ProgressSink;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
@@ -168,9 +170,12 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       }
       // Up to 64 at once: enough for their ledger records to share fsyncs, few enough that an
       // etag check does not open a thousand files together.
-      await forEachLimited(batch, 64, (action) =>
-        deliverAndPurge(action, remotes.get(action.key)).catch((error: unknown) => fail(action, 'upload', `verification failed: ${describeError(error)}`)),
-      );
+      await forEachLimited(batch, 64, async (action) => {
+        const remote = remotes.get(action.key);
+        // Accepted (s5cmd succeeded) but not listed: a failed upload, never a delivery.
+        if (remote === undefined && ctx.explainUnlisted) return fail(action, 'upload', await ctx.explainUnlisted(action.key));
+        return deliverAndPurge(action, remote).catch((error: unknown) => fail(action, 'upload', `verification failed: ${describeError(error)}`));
+      });
     },
     { maxItems: 1000, maxDelayMs: 200 },
   );
