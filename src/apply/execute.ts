@@ -5,6 +5,7 @@ import { downloadLine, uploadLine } from '../manifest/s5cmd.ts';
 import { localPath, tempPath } from '../plan/keys.ts';
 import { describeError } from '../errors.ts';
 import { Batcher, forEachLimited } from './batch.ts';
+import { removeReplacedCopy } from './replaced.ts';
 import type { Recorder } from './recorder.ts';
 import { HopRunner, type HopRunResult, type S5Success } from './runner.ts';
 import { s5cmdEnv, s5cmdGlobalArgs } from './s5cmd.ts';
@@ -29,6 +30,8 @@ export interface ApplyOutcome {
   downloaded: { count: number; bytes: number };
   uploaded: { count: number; bytes: number };
   purged: { count: number; bytes: number };
+  /** Partial or stale copies removed because a re-download on another volume replaced them. */
+  replaced?: { count: number; bytes: number };
   adopted: number;
   failures: Failure[];
   /** How many objects were verified which way (size, md5, multipart-etag, size+local-md5). */
@@ -141,6 +144,24 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     await recorder.record({ type: 'purged', key: action.key, size: action.size, etag: action.etag });
     outcome.purged.count++;
     outcome.purged.bytes += action.size;
+  };
+
+  /** After a re-download landed on another volume: the copy it replaced goes, and the ledger says so. */
+  const removeReplaced = async (action: Action, volume: string): Promise<void> => {
+    try {
+      const result = await removeReplacedCopy(volume, action.key);
+      if (!result.removed) return;
+      purgedFrom.add(`${volume}\0${dirname(localPath(volume, action.key))}`);
+      // The old copy's own version: the older version the ledger knew there, else a partial copy (its size differs).
+      const known = ctx.ledgerRecord(action.key);
+      const etag = known?.volume === volume && known.etag !== action.etag ? known.etag : action.etag;
+      await recorder.record({ type: 'purged', key: action.key, size: result.size, etag, replaced: true, volume });
+      outcome.replaced ??= { count: 0, bytes: 0 };
+      outcome.replaced.count++;
+      outcome.replaced.bytes += result.size;
+    } catch (error) {
+      outcome.failures.push({ key: action.key, hop: 'purge', error: `could not remove the copy it replaced on ${volume}: ${describeError(error)}` });
+    }
   };
 
   // Purges of versions delivered by earlier runs: check the destination once more, then free the space.
@@ -268,6 +289,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       ctx.progress?.done('download', action.size);
       const upload = chainedUploads.get(action.key);
       if (upload && uploadRunner) uploadRunner.send(uploadLine(upload, config, uploadHop));
+      if (action.replaces !== undefined) await removeReplaced(action, action.replaces);
     };
     const window = downloadWindow(downloads.length, downloadHop.workers);
     for (let i = 0; i < window; i++) feedNext();

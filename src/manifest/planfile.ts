@@ -40,6 +40,7 @@ const KEY_ORDER = [
   'reserveBytes',
   'plannedDownloadBytes',
   'plannedDownloads',
+  'device',
   'warnings',
   'actions',
   'kind',
@@ -48,6 +49,7 @@ const KEY_ORDER = [
   'etag',
   'volume',
   'afterDownload',
+  'replaces',
   'reason',
 ];
 const KEY_RANK = new Map(KEY_ORDER.map((key, index) => [key, index]));
@@ -300,6 +302,7 @@ function checkPlan(reader: Reader, value: unknown): void {
     reader.string(action.etag, `${field}.etag`);
     reader.optional(action.volume, `${field}.volume`, reader.string);
     reader.optional(action.reason, `${field}.reason`, reader.string);
+    reader.optional(action.replaces, `${field}.replaces`, reader.string);
     if (action.afterDownload !== undefined && typeof action.afterDownload !== 'boolean') reader.fail(`${field}.afterDownload`, 'true or false');
   });
   const summary = reader.record(plan.summary, 'plan.summary');
@@ -315,6 +318,7 @@ function checkPlan(reader: Reader, value: unknown): void {
     const volume = reader.record(item, field);
     reader.string(volume.root, `${field}.root`);
     for (const name of ['freeBytes', 'reserveBytes', 'plannedDownloadBytes', 'plannedDownloads'] as const) reader.count(volume[name], `${field}.${name}`);
+    reader.optional(volume.device, `${field}.device`, reader.string);
   });
   const hops = reader.record(plan.hops, 'plan.hops');
   for (const name of ['download', 'upload'] as const) {

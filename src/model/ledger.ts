@@ -12,8 +12,12 @@ export type LedgerEvent =
   | (VersionRef & { type: 'staged'; volume: string; verifiedBy: VerifiedBy; md5?: string; etagComparable?: boolean; again?: boolean })
   /** The destination holds a verified copy. `adopted`: it was already there, nothing moved. */
   | (VersionRef & { type: 'delivered'; verifiedBy: VerifiedBy; adopted?: boolean; again?: boolean })
-  /** The staged copy was deleted after delivery. */
-  | (VersionRef & { type: 'purged' })
+  /**
+   * The staged copy was deleted after delivery. `replaced`: a partial or stale copy on `volume`
+   * that a re-download elsewhere replaced was deleted; it names that copy's own version (its
+   * size), never the current one, so the record does not change.
+   */
+  | (VersionRef & { type: 'purged'; replaced?: boolean; volume?: string })
   /** A transfer or verification failed; `attempts` grows. */
   | (VersionRef & { type: 'failed'; hop: 'download' | 'upload'; error: string })
   /** The key cannot be staged safely; kept so status can show it. */

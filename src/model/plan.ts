@@ -15,6 +15,11 @@ export interface Action {
   afterDownload?: boolean;
   /** Why: the skip reason, or a short note ("destination lost it", "size differs locally"). */
   reason?: string;
+  /**
+   * For a re-download placed on another volume: the volume holding the partial or stale copy it
+   * replaces, removed once the new copy is verified.
+   */
+  replaces?: string;
 }
 
 export interface HopSettings {
@@ -43,6 +48,8 @@ export interface VolumePlan {
   reserveBytes: number;
   plannedDownloadBytes: number;
   plannedDownloads: number;
+  /** The filesystem (`st_dev`) when other volumes of the plan share it, and with it its free space. */
+  device?: string;
 }
 
 export interface Plan {
