@@ -166,6 +166,7 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
       partSizeBytes: 50 * 1024 * 1024,
       verify: 'size',
       purgeAfterUpload: true,
+      stallTimeoutMs: 120_000,
       include: ['**'],
       exclude: [],
       ...overrides.transfer,

@@ -213,6 +213,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       args: s5cmdGlobalArgs(config.destination, uploadHop.workers),
       env: s5cmdEnv(config.destination, ctx.env),
       signal: ctx.signal,
+      stall: { timeoutMs: config.transfer.stallTimeoutMs, hop: 'upload' },
       onSuccess: (result: S5Success) => {
         const action = uploadByLocal.get(result.source);
         if (!action) return;
@@ -234,6 +235,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       args: s5cmdGlobalArgs(config.source, downloadHop.workers),
       env: s5cmdEnv(config.source, ctx.env),
       signal: ctx.signal,
+      stall: { timeoutMs: config.transfer.stallTimeoutMs, hop: 'download' },
       onSuccess: (result: S5Success) => {
         feedNext();
         const action = downloadByTemp.get(result.destination);
@@ -248,7 +250,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     // early. Only the timing of the manifest's lines changes, never the lines.
     let nextDownload = 0;
     const feedNext = () => {
-      if (nextDownload >= downloads.length) return;
+      if (nextDownload >= downloads.length || downloadRunner.stalled !== undefined) return;
       downloadRunner.send(downloadLine(downloads[nextDownload]!, config, downloadHop));
       nextDownload++;
       if (nextDownload === downloads.length) downloadRunner.end();
@@ -296,9 +298,15 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     downloadResult = await downloadRunner.done();
     await Promise.all(verifications);
     const result = downloadResult;
-    const failed = downloads.filter((a) => !downloadSucceeded.has(a.key));
+    // A stalled hop was stopped before it was given these: not tried, so not a failed attempt.
+    const notStarted = result.stalled === undefined ? new Set<string>() : new Set(downloads.slice(nextDownload).map((a) => a.key));
+    const failed = downloads.filter((a) => !downloadSucceeded.has(a.key) && !notStarted.has(a.key));
     const errors = matchFailures(result, failed, 'download', config);
     await Promise.all(failed.map((a) => fail(a, 'download', errors.get(a.key) ?? hopEndedWithout(result))));
+    for (const key of notStarted) {
+      outcome.failures.push({ key, hop: 'download', error: `not started: the hop was stopped (${result.stalled}); the next run does it` });
+      ctx.progress?.failed('download');
+    }
   }
   // Every chained upload line that will ever be written is written now.
   uploadRunner?.end();
@@ -353,6 +361,7 @@ function matchFailures(result: HopRunResult, failed: readonly Action[], hop: Hop
 
 /** What is known when s5cmd ended without reporting on an object. */
 function hopEndedWithout(result: HopRunResult): string {
+  if (result.stalled !== undefined) return `${result.stalled}: s5cmd was stopped; the next run tries again`;
   if (result.signal) return `s5cmd was stopped (${result.signal})`;
   if (result.otherErrors.length > 0) return `s5cmd: ${result.otherErrors.slice(-3).join(' | ')}`;
   return `s5cmd exited with code ${result.exitCode ?? 'unknown'} without finishing this object`;

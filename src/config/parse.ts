@@ -59,6 +59,7 @@ export const DEFAULTS = {
   include: ['**'],
   exclude: [] as string[],
   watchInterval: '30s',
+  stallTimeout: '2m',
 } as const;
 
 const MIB = 1024 * 1024;
@@ -540,6 +541,7 @@ type RawConfig = {
     partSize?: string | number;
     verify?: 'size' | 'etag';
     purgeAfterUpload?: boolean;
+    stallTimeout?: string;
     include?: string[];
     exclude?: string[];
   };
@@ -551,6 +553,7 @@ interface Checked {
   sizes: Map<string, number>;
   reserve?: Reserve;
   intervalMs?: number;
+  stallTimeoutMs?: number;
   paths: Map<string, string>;
   references: PathReference[];
 }
@@ -601,6 +604,11 @@ function checkMeaning(raw: unknown, referenced: Set<string>, baseDir: string, re
     const ms = convert(report, ['watch', 'interval'], () => parseDuration(valueAt(raw, ['watch', 'interval']) as string));
     if (ms !== undefined && ms <= 0) report.at('error', ['watch', 'interval'], 'must be longer than 0', 'e.g. 30s');
     else checked.intervalMs = ms;
+  }
+  if (usable(['transfer', 'stallTimeout'])) {
+    const ms = convert(report, ['transfer', 'stallTimeout'], () => parseDuration(valueAt(raw, ['transfer', 'stallTimeout']) as string));
+    if (ms !== undefined && ms < 1000) report.at('error', ['transfer', 'stallTimeout'], 'must be at least 1s', 'e.g. 2m; a link can pause for seconds without being dead');
+    else checked.stallTimeoutMs = ms;
   }
 
   for (const list of ['include', 'exclude'] as const) {
@@ -770,6 +778,7 @@ function buildConfig(raw: RawConfig, checked: Checked, referenced: Set<string>, 
       partSizeBytes: sizeOf('partSize', DEFAULTS.partSize),
       verify: transfer.verify ?? DEFAULTS.verify,
       purgeAfterUpload: transfer.purgeAfterUpload ?? DEFAULTS.purgeAfterUpload,
+      stallTimeoutMs: checked.stallTimeoutMs ?? parseDuration(DEFAULTS.stallTimeout),
       include: transfer.include ?? [...DEFAULTS.include],
       exclude: transfer.exclude ?? [...DEFAULTS.exclude],
     },

@@ -49,6 +49,7 @@ transfer:
   partSize: 50MiB                    # multipart part size, whole MiB from 5MiB to 5GiB
   verify: size                       # size | etag
   purgeAfterUpload: true             # delete the staged copy once the destination holds a verified copy
+  stallTimeout: 2m                   # stop a hop that moved nothing for this long; its objects are retried
   include: ["**"]                    # globs over keys relative to source.prefix
   exclude: []
 

@@ -51,6 +51,8 @@ export interface TransferConfig {
   partSizeBytes: number;
   verify: VerifyMode;
   purgeAfterUpload: boolean;
+  /** A hop that moves no bytes and finishes no object for this long is stopped (transfer.stallTimeout). */
+  stallTimeoutMs: number;
   include: string[];
   exclude: string[];
 }

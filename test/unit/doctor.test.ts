@@ -22,6 +22,7 @@ const transfer = (workers: number, concurrency: number): TransferConfig => ({
   partSizeBytes: 50 * 1024 * 1024,
   verify: 'size',
   purgeAfterUpload: true,
+  stallTimeoutMs: 120_000,
   include: ['**'],
   exclude: [],
 });
