@@ -119,4 +119,33 @@ describe('a stalled hop times out (transfer.stallTimeout)', () => {
     expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(new Map([...small, big].map((o) => [o.key, md5(o.body)])));
     report.push(`  black hole on the ${hop} hop: apply stopped the hop and ended after ${ms} ms, exit 1, ${big.key} failed, ${small.length} delivered; the next run completed it`);
   });
+
+  it('downloads the stopped hop never started are reported as not started, not as failed attempts', async () => {
+    const site = await makeSite(pair, { sourceEndpoint: edge.endpoint, transfer: ['workers: 1', 'stallTimeout: 2s', 'purgeAfterUpload: true'] });
+    const queued = Array.from({ length: 3 }, (_, i) => ({ key: `n-${i}.bin`, body: randomBytes(2 * MiB) }));
+    await putObjects(pair.edge, site.sourceBucket, queued);
+    await edge.addToxic({ name: 'slow', type: 'bandwidth', stream: 'downstream', attributes: { rate: 400 } });
+    const child = site.spawn('apply', '--auto-approve', '--json');
+    const killer = setTimeout(() => child.kill('SIGKILL'), APPLY_BOUND_MS);
+    let result;
+    try {
+      await until(async () => (await filesNamed(site, 'n-0', 'temp')).length > 0, 'the first download to start');
+      await edge.addToxic({ name: 'black-hole', type: 'timeout', stream: 'downstream', attributes: { timeout: 0 } });
+      result = await child;
+    } finally {
+      clearTimeout(killer);
+      await edge.reset();
+    }
+    const outcome = JSON.parse(String(result.stdout)) as ApplyJson;
+    expect(outcome.failures).toEqual([
+      { key: 'n-0.bin', hop: 'download', error: expect.stringContaining('no progress for 2s on the download hop') },
+      { key: 'n-1.bin', hop: 'download', error: expect.stringMatching(/^not started: the hop was stopped \(no progress for 2s/) },
+      { key: 'n-2.bin', hop: 'download', error: expect.stringMatching(/^not started/) },
+    ]);
+    const status = JSON.parse((await site.cli('status', '--json')).stdout) as { failing: { key: string; attempts: number }[] };
+    expect(status.failing).toEqual([expect.objectContaining({ key: 'n-0.bin', attempts: 1 })]);
+    const again = await site.cli('apply', '--auto-approve', '--json');
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect((JSON.parse(again.stdout) as ApplyJson).downloaded.count).toBe(3);
+  });
 });
