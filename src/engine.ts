@@ -12,7 +12,8 @@ import { planSync } from './plan/planner.ts';
 import { keySkipReason, TEMP_DIR } from './plan/keys.ts';
 import { parsePlanFile, writeCanonicalPlan, writePlanFile } from './manifest/planfile.ts';
 import { renderManifests, writeManifests } from './manifest/s5cmd.ts';
-import { createS3Client, headObjects, listHop } from './inventory/s3.ts';
+import { createS3Client, listHop } from './inventory/s3.ts';
+import { explainUnlisted, readBackListed } from './inventory/readback.ts';
 import { scanVolumes } from './inventory/volumes.ts';
 import { claimStates, claimVolumes, refuseForeignClaims } from './inventory/claims.ts';
 import { expandVolumes } from './config/load.ts';
@@ -392,7 +393,8 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
           s5cmd: s5cmd.path,
           recorder,
           ledgerRecord: (key) => ledger.get(key),
-          describeDestination: (keys) => headObjects(clients.destination, config.destination, keys),
+          describeDestination: (keys) => readBackListed(clients.destination, config.destination, keys),
+          explainUnlisted: (key) => explainUnlisted(clients.destination, config.destination, key),
           contentMd5: (side, object) => contentMd5(clients[side], config[side], object, deps.signal),
           progress: deps.progress,
           signal: deps.signal,
@@ -467,6 +469,8 @@ function checkPlaces(planPath: string, plan: Plan, volumeRoots: string[]): void 
     if (action.volume !== undefined && !roots.has(action.volume)) {
       if (seenWhenPlanned.has(action.volume)) gone.add(action.volume);
       else wrong.push(`${action.kind} ${JSON.stringify(action.key)} on ${action.volume}: not one of the configured staging volumes`);
+    } else if (action.replaces !== undefined && (action.kind !== 'redownload' || !roots.has(action.replaces))) {
+      wrong.push(`${action.kind} ${JSON.stringify(action.key)} replacing a copy on ${action.replaces}: not a re-download, or not one of the configured staging volumes`);
     } else if (keySkipReason(action.key) !== undefined) {
       wrong.push(`${action.kind} ${JSON.stringify(action.key)}: ${keySkipReason(action.key)}`);
     }
@@ -490,20 +494,30 @@ function checkPlaces(planPath: string, plan: Plan, volumeRoots: string[]): void 
  * A saved plan was sized to the free space it saw, and free space is left out of its digest
  * (it moves with every write). So the room is checked again here: a plan that no longer fits a
  * volume at all is refused before anything moves, rather than left to fail half-way with a
- * full disk; one that would only eat into the reserve is applied with a warning.
+ * full disk; one that would only eat into the reserve is applied with a warning. Volumes on one
+ * filesystem are checked together: their downloads come out of one free space.
  */
 function checkRoom(planPath: string, plan: Plan, volumes: VolumeInfo[], deps: EngineDeps): void {
   const full: string[] = [];
+  const byRoot = new Map(volumes.map((volume) => [volume.root, volume]));
+  const byDevice = new Map<string, Plan['volumes']>();
   for (const planned of plan.volumes) {
     if (planned.plannedDownloadBytes === 0) continue;
-    const now = volumes.find((volume) => volume.root === planned.root);
-    const free = now?.freeBytes ?? 0;
-    const aboveReserve = free - (now?.reserveBytes ?? planned.reserveBytes);
-    const wants = `the plan downloads ${formatBytes(planned.plannedDownloadBytes)} to ${planned.root}`;
-    if (planned.plannedDownloadBytes > free) {
-      full.push(`${wants}, which has ${formatBytes(free)} free now (${formatBytes(planned.freeBytes)} when the plan was made)`);
-    } else if (planned.plannedDownloadBytes > aboveReserve) {
-      deps.warn(`${wants}, which eats ${formatBytes(planned.plannedDownloadBytes - aboveReserve)} into its reserve: the disk filled since the plan was made`);
+    const device = byRoot.get(planned.root)?.device ?? `root ${planned.root}`;
+    byDevice.set(device, [...(byDevice.get(device) ?? []), planned]);
+  }
+  for (const group of byDevice.values()) {
+    const now = group.map((planned) => byRoot.get(planned.root));
+    const free = Math.min(...now.map((volume) => volume?.freeBytes ?? 0));
+    const aboveReserve = free - Math.max(...group.map((planned, index) => now[index]?.reserveBytes ?? planned.reserveBytes));
+    const plannedBytes = group.reduce((sum, planned) => sum + planned.plannedDownloadBytes, 0);
+    const freeThen = Math.min(...group.map((planned) => planned.freeBytes));
+    const wants = `the plan downloads ${formatBytes(plannedBytes)} to ${group.map((planned) => planned.root).join(' and ')}`;
+    const has = group.length === 1 ? 'which has' : 'which share one filesystem with';
+    if (plannedBytes > free) {
+      full.push(`${wants}, ${has} ${formatBytes(free)} free now (${formatBytes(freeThen)} when the plan was made)`);
+    } else if (plannedBytes > aboveReserve) {
+      deps.warn(`${wants}, which eats ${formatBytes(plannedBytes - aboveReserve)} into ${group.length === 1 ? 'its' : 'their'} reserve: the disk filled since the plan was made`);
     }
   }
   if (full.length > 0) {

@@ -27,6 +27,8 @@ export interface VolumeSpec {
   free: number;
   reserve?: number;
   total?: number;
+  /** The filesystem's id (`st_dev`): volumes given the same one share its free space. */
+  device?: string;
 }
 
 export interface LedgerSpec {
@@ -83,7 +85,9 @@ export class InventoryBuilder {
   /** A staging volume; reserve defaults to 0 and total to free + reserve. */
   volume(root: string, spec: VolumeSpec): this {
     const reserve = spec.reserve ?? 0;
-    this.volumeInfos.push({ root, freeBytes: spec.free, reserveBytes: reserve, totalBytes: spec.total ?? spec.free + reserve });
+    const info: VolumeInfo = { root, freeBytes: spec.free, reserveBytes: reserve, totalBytes: spec.total ?? spec.free + reserve };
+    if (spec.device !== undefined) info.device = spec.device;
+    this.volumeInfos.push(info);
     return this;
   }
 
@@ -179,6 +183,7 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
       verify: 'size',
       adopt: 'content',
       purgeAfterUpload: true,
+      stallTimeoutMs: 120_000,
       include: ['**'],
       exclude: [],
       ...overrides.transfer,

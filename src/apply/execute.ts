@@ -4,6 +4,7 @@ import { localPath, TEMP_DIR, tempPath } from '../plan/keys.ts';
 import { describeError } from '../errors.ts';
 import { Batcher, forEachLimited } from './batch.ts';
 import { checkStagedFile, checkTempFolder, isLinkRefusal, moveIntoPlace, removeEmptyFolder, removeFile, VolumeRoots } from './safe-path.ts';
+import { removeReplacedCopy } from './replaced.ts';
 import type { Recorder } from './recorder.ts';
 import { HopRunner, type HopRunResult, type S5Success } from './runner.ts';
 import { s5cmdEnv, s5cmdGlobalArgs } from './s5cmd.ts';
@@ -34,6 +35,8 @@ export interface ApplyOutcome {
   downloaded: { count: number; bytes: number };
   uploaded: { count: number; bytes: number };
   purged: { count: number; bytes: number };
+  /** Partial or stale copies removed because a re-download on another volume replaced them. */
+  replaced?: { count: number; bytes: number };
   adopted: number;
   failures: Failure[];
   /** How many objects were verified which way (size, md5, multipart-etag, size+local-md5). */
@@ -46,10 +49,12 @@ export interface ExecuteContext {
   recorder: Recorder;
   /** The ledger record of a key as it was when the plan was made (for MD5s carried between hops). */
   ledgerRecord(key: string): LedgerRecord | undefined;
-  /** The destination's entries for these relative keys (undefined: not there), read in one go. */
+  /** The destination's listed entries for these relative keys (undefined: not listed), read in one go. */
   describeDestination(keys: string[]): Promise<Map<string, ObjectEntry | undefined>>;
   /** The MD5 of one hop's object as listed (its plain MD5 ETag, or its bytes read through MD5), for adopts by content. */
   contentMd5(side: 'source' | 'destination', object: ObjectEntry): Promise<string>;
+  /** Why the destination accepted the upload of a key but does not list it (the failure's reason). */
+  explainUnlisted?(key: string): Promise<string>;
   progress?: ProgressSink;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
@@ -229,6 +234,25 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     outcome.purged.bytes += action.size;
   };
 
+  /** After a re-download landed on another volume: the copy it replaced goes, and the ledger says so. */
+  const removeReplaced = async (action: Action, volume: string): Promise<void> => {
+    try {
+      const result = await removeReplacedCopy(await volumeRoots.resolve(volume), action.key);
+      if (!result.removed) return;
+      const slash = action.key.lastIndexOf('/');
+      if (slash !== -1) purgedFrom.add(`${volume}\0${action.key.slice(0, slash)}`);
+      // The old copy's own version: the older version the ledger knew there, else a partial copy (its size differs).
+      const known = ctx.ledgerRecord(action.key);
+      const etag = known?.volume === volume && known.etag !== action.etag ? known.etag : action.etag;
+      if (!(await record({ type: 'purged', key: action.key, size: result.size, etag, replaced: true, volume }))) return;
+      outcome.replaced ??= { count: 0, bytes: 0 };
+      outcome.replaced.count++;
+      outcome.replaced.bytes += result.size;
+    } catch (error) {
+      outcome.failures.push({ key: action.key, hop: 'purge', error: `could not remove the copy it replaced on ${volume}: ${describeError(error)}` });
+    }
+  };
+
   // Purges of versions delivered by earlier runs: check the destination once more, then free the space.
   const uploadKeys = new Set(uploads.map((a) => a.key));
   const standalonePurges = purges.filter((a) => !a.afterDownload && !uploadKeys.has(a.key) && !notAdopted.has(a.key));
@@ -256,9 +280,12 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       }
       // Up to 64 at once: enough for their ledger records to share fsyncs, few enough that an
       // etag check does not open a thousand files together.
-      await forEachLimited(batch, 64, (action) =>
-        deliverAndPurge(action, remotes.get(action.key)).catch((error: unknown) => fail(action, 'upload', `verification failed: ${describeError(error)}`)),
-      );
+      await forEachLimited(batch, 64, async (action) => {
+        const remote = remotes.get(action.key);
+        // Accepted (s5cmd succeeded) but not listed: a failed upload, never a delivery.
+        if (remote === undefined && ctx.explainUnlisted) return fail(action, 'upload', await ctx.explainUnlisted(action.key));
+        return deliverAndPurge(action, remote).catch((error: unknown) => fail(action, 'upload', `verification failed: ${describeError(error)}`));
+      });
     },
     { maxItems: 1000, maxDelayMs: 200 },
   );
@@ -280,6 +307,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       args: s5cmdGlobalArgs(config.destination, uploadHop.workers),
       env: s5cmdEnv(config.destination, ctx.env),
       signal: hopSignal,
+      stall: { timeoutMs: config.transfer.stallTimeoutMs, hop: 'upload' },
       onSuccess: (result: S5Success) => {
         const action = uploadByLocal.get(result.source);
         if (!action) return;
@@ -332,6 +360,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       args: s5cmdGlobalArgs(config.source, downloadHop.workers),
       env: s5cmdEnv(config.source, ctx.env),
       signal: hopSignal,
+      stall: { timeoutMs: config.transfer.stallTimeoutMs, hop: 'download' },
       onSuccess: (result: S5Success) => {
         feedNext();
         const action = downloadByTemp.get(result.destination);
@@ -346,7 +375,7 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     // early. Only the timing of the manifest's lines changes, never the lines.
     let nextDownload = 0;
     const feedNext = () => {
-      if (nextDownload >= downloads.length) return;
+      if (nextDownload >= downloads.length || downloadRunner.stalled !== undefined) return;
       downloadRunner.send(downloadLine(downloads[nextDownload]!, config, downloadHop));
       nextDownload++;
       if (nextDownload === downloads.length) downloadRunner.end();
@@ -383,15 +412,22 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
       ctx.progress?.done('download', action.size);
       const upload = chainedUploads.get(action.key);
       if (upload && uploadRunner) uploadRunner.send(uploadLine(upload, config, uploadHop));
+      if (action.replaces !== undefined) await removeReplaced(action, action.replaces);
     };
     const window = downloadWindow(downloads.length, downloadHop.workers);
     for (let i = 0; i < window; i++) feedNext();
     downloadResult = await downloadRunner.done();
     await Promise.all(verifications);
     const result = downloadResult;
-    const failed = downloads.filter((a) => !downloadSucceeded.has(a.key));
+    // A stalled hop was stopped before it was given these: not tried, so not a failed attempt.
+    const notStarted = result.stalled === undefined ? new Set<string>() : new Set(downloads.slice(nextDownload).map((a) => a.key));
+    const failed = downloads.filter((a) => !downloadSucceeded.has(a.key) && !notStarted.has(a.key));
     const errors = matchFailures(result, failed, 'download', config);
     await Promise.all(failed.map((a) => fail(a, 'download', errors.get(a.key) ?? hopEndedWithout(result))));
+    for (const key of notStarted) {
+      outcome.failures.push({ key, hop: 'download', error: `not started: the hop was stopped (${result.stalled}); the next run does it` });
+      ctx.progress?.failed('download');
+    }
   }
   // Every upload line that will ever be written is written now.
   await proving;
@@ -448,6 +484,7 @@ function matchFailures(result: HopRunResult, failed: readonly Action[], hop: Hop
 
 /** What is known when s5cmd ended without reporting on an object. */
 function hopEndedWithout(result: HopRunResult): string {
+  if (result.stalled !== undefined) return `${result.stalled}: s5cmd was stopped; the next run tries again`;
   if (result.signal) return `s5cmd was stopped (${result.signal})`;
   if (result.otherErrors.length > 0) return `s5cmd: ${result.otherErrors.slice(-3).join(' | ')}`;
   return `s5cmd exited with code ${result.exitCode ?? 'unknown'} without finishing this object`;

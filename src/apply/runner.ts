@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
+import { bytesWrittenBy, formatStallTimeout, watchForStall, type StallWatch } from './watchdog.ts';
 
 /** A success line of `s5cmd --json`: the exact source and destination of one finished copy. */
 export interface S5Success {
@@ -21,6 +22,14 @@ export interface HopRunResult {
   otherErrors: string[];
   /** Set when the process was killed by a signal. */
   signal?: string;
+  /** Set when the watchdog stopped the hop: why ("no progress for 2m0s on the download hop"). */
+  stalled?: string;
+}
+
+/** Stop the hop when it makes no progress for `timeoutMs` (see watchdog.ts). */
+export interface StallOptions {
+  timeoutMs: number;
+  hop: 'download' | 'upload';
 }
 
 /**
@@ -59,8 +68,20 @@ export class HopRunner {
   readonly #process;
   readonly #done: Promise<HopRunResult>;
   #ended = false;
+  #sent = 0;
+  #finished = 0;
+  #stalled: string | undefined;
+  readonly #watch: StallWatch | undefined;
 
-  constructor(options: { s5cmd: string; args: string[]; env: Record<string, string>; onSuccess: (result: S5Success) => void; onFailure?: (failure: S5Failure) => void; signal?: AbortSignal }) {
+  constructor(options: {
+    s5cmd: string;
+    args: string[];
+    env: Record<string, string>;
+    onSuccess: (result: S5Success) => void;
+    onFailure?: (failure: S5Failure) => void;
+    signal?: AbortSignal;
+    stall?: StallOptions;
+  }) {
     this.#process = execa(options.s5cmd, [...options.args, 'run'], {
       env: options.env,
       extendEnv: false,
@@ -80,6 +101,7 @@ export class HopRunner {
     const stdoutDone = new Promise<void>((resolve) => {
       createInterface({ input: this.#process.stdout! }).on('line', (line) => {
         const parsed = parseJson(line);
+        if (parsed) this.#lineDone();
         if (parsed && parsed.success === true && typeof parsed.source === 'string' && typeof parsed.destination === 'string') {
           const object = parsed.object as { size?: number } | undefined;
           options.onSuccess({ source: parsed.source, destination: parsed.destination, size: object?.size });
@@ -90,6 +112,9 @@ export class HopRunner {
       createInterface({ input: this.#process.stderr! }).on('line', (line) => {
         const parsed = parseJson(line);
         if (parsed && typeof parsed.error === 'string') {
+          this.#lineDone();
+          // Errors after the watchdog stopped s5cmd are that stop's doing (cancelled requests): the stall is the reason.
+          if (this.#stalled !== undefined) return;
           const failure = { command: String(parsed.command ?? ''), error: parsed.error };
           failures.push(failure);
           options.onFailure?.(failure);
@@ -100,20 +125,51 @@ export class HopRunner {
     });
     // A broken pipe on stdin (s5cmd died) shows up in the exit result; do not crash on it.
     this.#process.stdin!.on('error', () => undefined);
+    const stall = options.stall;
+    if (stall !== undefined) {
+      this.#watch = watchForStall({
+        timeoutMs: stall.timeoutMs,
+        bytesMoved: () => bytesWrittenBy(this.#process.pid),
+        busy: () => this.#sent > this.#finished,
+        onStall: () => this.#stop(`no progress for ${formatStallTimeout(stall.timeoutMs)} on the ${stall.hop} hop`),
+      });
+    }
     this.#done = Promise.all([this.#process, stdoutDone, stderrDone]).then(([result]) => {
+      this.#watch?.stop();
       if (pid !== undefined) running.delete(pid);
       return {
         exitCode: result.exitCode,
         failures,
         otherErrors,
         signal: result.signal ?? undefined,
+        ...(this.#stalled === undefined ? {} : { stalled: this.#stalled }),
       };
     });
   }
 
+  #lineDone(): void {
+    this.#finished++;
+    this.#watch?.touch();
+  }
+
+  /** Stops s5cmd (the watchdog saw no progress): what it had in flight fails with `reason`. */
+  #stop(reason: string): void {
+    this.#stalled = reason;
+    this.#ended = true;
+    this.#process.stdin!.destroy();
+    this.#process.kill('SIGTERM');
+  }
+
+  /** Whether the watchdog stopped this hop; lines sent after that are dropped. */
+  get stalled(): string | undefined {
+    return this.#stalled;
+  }
+
   /** Queues one run-file line (without its newline). */
   send(line: string): void {
+    if (this.#stalled !== undefined) return;
     if (this.#ended) throw new Error('assertion failed: line sent after the hop input was closed');
+    this.#sent++;
     this.#process.stdin!.write(`${line}\n`);
   }
 

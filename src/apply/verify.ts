@@ -85,7 +85,7 @@ export async function verifyUploaded(
   mode: 'size' | 'etag',
   partSize: number,
 ): Promise<LocalCheck> {
-  if (!remote) return { ok: false, verifiedBy: 'size', error: 'the destination does not list the object after the upload' };
+  if (!remote) return { ok: false, verifiedBy: 'size', error: 'the destination accepted the upload but does not list it' };
   if (remote.size !== expected.size) {
     return { ok: false, verifiedBy: 'size', error: `destination size ${remote.size} differs from ${expected.size}` };
   }

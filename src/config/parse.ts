@@ -85,6 +85,7 @@ export const DEFAULTS = {
   include: ['**'],
   exclude: [] as string[],
   watchInterval: '30s',
+  stallTimeout: '2m',
 } as const;
 
 const MIB = 1024 * 1024;
@@ -580,6 +581,7 @@ type RawConfig = {
     verify?: 'size' | 'etag';
     adopt?: 'content' | 'transfer' | 'size';
     purgeAfterUpload?: boolean;
+    stallTimeout?: string;
     include?: string[];
     exclude?: string[];
   };
@@ -591,6 +593,7 @@ interface Checked {
   sizes: Map<string, number>;
   reserve?: Reserve;
   intervalMs?: number;
+  stallTimeoutMs?: number;
   paths: Map<string, string>;
   references: PathReference[];
   aliases: EndpointAliasCheck[];
@@ -642,6 +645,11 @@ function checkMeaning(raw: unknown, referenced: Set<string>, baseDir: string, re
     const ms = convert(report, ['watch', 'interval'], () => parseDuration(valueAt(raw, ['watch', 'interval']) as string));
     if (ms !== undefined && ms <= 0) report.at('error', ['watch', 'interval'], 'must be longer than 0', 'e.g. 30s');
     else checked.intervalMs = ms;
+  }
+  if (usable(['transfer', 'stallTimeout'])) {
+    const ms = convert(report, ['transfer', 'stallTimeout'], () => parseDuration(valueAt(raw, ['transfer', 'stallTimeout']) as string));
+    if (ms !== undefined && ms < 1000) report.at('error', ['transfer', 'stallTimeout'], 'must be at least 1s', 'e.g. 2m; a link can pause for seconds without being dead');
+    else checked.stallTimeoutMs = ms;
   }
 
   for (const list of ['include', 'exclude'] as const) {
@@ -844,6 +852,7 @@ function buildConfig(raw: RawConfig, checked: Checked, referenced: Set<string>, 
       verify: transfer.verify ?? DEFAULTS.verify,
       adopt: transfer.adopt ?? DEFAULTS.adopt,
       purgeAfterUpload: transfer.purgeAfterUpload ?? DEFAULTS.purgeAfterUpload,
+      stallTimeoutMs: checked.stallTimeoutMs ?? parseDuration(DEFAULTS.stallTimeout),
       include: transfer.include ?? [...DEFAULTS.include],
       exclude: transfer.exclude ?? [...DEFAULTS.exclude],
     },

@@ -51,6 +51,7 @@ transfer:
   verify: size                       # size | etag
   adopt: content                     # content | transfer | size: how an unproven same-size destination object is taken
   purgeAfterUpload: true             # delete the staged copy once the destination holds a verified copy
+  stallTimeout: 2m                   # stop a hop that moved nothing for this long; its objects are retried
   include: ["**"]                    # globs over keys relative to source.prefix
   exclude: []
 

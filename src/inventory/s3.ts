@@ -4,7 +4,7 @@
  * every doubt about completeness is reported in `complete` and `warnings`.
  */
 import { HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import type { S3ClientConfig, _Object } from '@aws-sdk/client-s3';
+import type { ListObjectsCommandOutput, ListObjectsV2CommandOutput, S3ClientConfig, _Object } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -262,49 +262,86 @@ function compareUtf8(a: string, b: string): number {
 }
 
 /**
- * The entries of many keys at once, as `headObject` gives them (undefined: not there): a HEAD
- * of the first key in S3's order, then ListObjectsV2 from just after it until the listing
- * passes the last key. Apply verifies uploads this way in batches; one request per thousand
- * objects instead of one each is most of the client's CPU on small objects. Keys the listing
- * did not reach within a few pages (other objects in between) fall back to a HEAD each; a v1
- * hop always uses HEADs (a device may ignore markers).
+ * A string just below `key` in S3's order (UTF-8 bytes, which is code point order): its last
+ * character one lower, then the highest code point four times. Only keys that start with that
+ * string sort between it and `key`, and real keys do not, so a listing that starts after it
+ * reaches `key` at once.
  */
-export async function headObjects(client: S3Client, hop: HopConfig, keys: readonly string[]): Promise<Map<string, ObjectEntry | undefined>> {
+function justBefore(key: string): string {
+  const characters = Array.from(key);
+  const last = characters.pop()?.codePointAt(0) ?? 0;
+  if (last === 0) return characters.join('');
+  const lower = last - 1 >= 0xd800 && last - 1 <= 0xdfff ? 0xd7ff : last - 1;
+  return `${characters.join('')}${String.fromCodePoint(lower)}${'\u{10FFFF}'.repeat(4)}`;
+}
+
+/**
+ * The listing's entries of many keys at once (undefined: the listing does not show it). This is
+ * the one definition of "the destination holds this version" after an upload: what the next
+ * `plan` will read, never a HEAD, which answers for objects that a server accepts but does not
+ * list (MinIO hides `a/b` when `a` is an object). It is the plan's own listing (the hop's
+ * prefix, the hop's list API), started just before the first key and read until it passes the
+ * last one: one request per thousand objects instead of one each. Keys the walk did not reach
+ * within a few pages (other objects in between) get a walk of their own from just before them.
+ * Not even that is a listing with the key itself as prefix: MinIO lists `a/b` for the prefix
+ * `a/b`, though not in the listing of the hop. A key no walk reached counts as not listed: a
+ * failed upload that the next run retries, never a delivery.
+ */
+export async function listedObjects(client: S3Client, hop: HopConfig, keys: readonly string[]): Promise<Map<string, ObjectEntry | undefined>> {
   const found = new Map<string, ObjectEntry | undefined>();
   const sorted = [...new Set(keys)].sort(compareUtf8);
-  const [first] = sorted;
-  if (first === undefined) return found;
-  if (hop.listApi === 'v1' || sorted.length < 3) {
-    for (const key of sorted) found.set(key, await headObject(client, hop, key));
-    return found;
+  if (sorted.length === 0) return found;
+  // v1: a key at a time (a device may ignore markers and answer everything, unsorted).
+  const batch = hop.listApi === 'v1' ? undefined : await walkListing(client, hop, sorted, Math.ceil(sorted.length / 1000) + 3);
+  for (const key of sorted) {
+    if (batch?.found.has(key)) found.set(key, batch.found.get(key));
+    else if (batch?.covered === true) found.set(key, undefined);
+    else found.set(key, (await walkListing(client, hop, [key], 3)).found.get(key));
   }
-  found.set(first, await headObject(client, hop, first));
-  const wanted = new Set(sorted.slice(1));
+  return found;
+}
+
+/**
+ * Walks the hop's listing from just before `sorted[0]` until it passes the last key (`covered`),
+ * the listing ends (`covered`), or `maxPages` pages were read. `found` holds the keys it saw.
+ */
+async function walkListing(client: S3Client, hop: HopConfig, sorted: readonly string[], maxPages: number): Promise<{ found: Map<string, ObjectEntry>; covered: boolean }> {
+  const found = new Map<string, ObjectEntry>();
+  const wanted = new Set(sorted);
   const last = Buffer.from(hop.prefix + sorted[sorted.length - 1]!, 'utf8');
+  const prefix = hop.prefix === '' ? undefined : hop.prefix;
+  let after: string | undefined = hop.prefix + justBefore(sorted[0]!);
   let token: string | undefined;
   let covered = false;
-  const maxPages = Math.ceil(sorted.length / 1000) + 3;
   try {
     for (let page = 0; page < maxPages && !covered; page++) {
-      const answer = await client.send(
-        new ListObjectsV2Command({ Bucket: hop.bucket, Prefix: hop.prefix, ...(token === undefined ? { StartAfter: hop.prefix + first } : { ContinuationToken: token }) }),
-      );
-      for (const object of answer.Contents ?? []) {
-        const full = object.Key ?? '';
-        if (Buffer.compare(Buffer.from(full, 'utf8'), last) > 0) {
-          covered = true;
-          break;
-        }
-        const key = full.slice(hop.prefix.length);
-        if (wanted.delete(key)) found.set(key, { key, size: object.Size ?? 0, etag: unquote(object.ETag) });
+      let contents: _Object[] | undefined;
+      let truncated: boolean;
+      if (hop.listApi === 'v1') {
+        const answer: ListObjectsCommandOutput = await client.send(new ListObjectsCommand({ Bucket: hop.bucket, Prefix: prefix, Marker: after, MaxKeys: sorted.length === 1 ? 100 : undefined }));
+        contents = answer.Contents;
+        after = answer.NextMarker ?? contents?.at(-1)?.Key;
+        truncated = answer.IsTruncated === true && after !== undefined;
+      } else {
+        const answer: ListObjectsV2CommandOutput = await client.send(
+          new ListObjectsV2Command({ Bucket: hop.bucket, Prefix: prefix, MaxKeys: sorted.length === 1 ? 100 : undefined, ...(token === undefined ? { StartAfter: after } : { ContinuationToken: token }) }),
+        );
+        contents = answer.Contents;
+        token = answer.NextContinuationToken;
+        truncated = answer.IsTruncated === true && token !== undefined;
       }
-      token = answer.NextContinuationToken;
-      if (answer.IsTruncated !== true || token === undefined) covered = true;
+      let passed = false;
+      for (const object of contents ?? []) {
+        const full = object.Key ?? '';
+        if (Buffer.compare(Buffer.from(full, 'utf8'), last) > 0) passed = true;
+        const key = full.slice(hop.prefix.length);
+        if (full.startsWith(hop.prefix) && wanted.has(key)) found.set(key, { key, size: object.Size ?? 0, etag: unquote(object.ETag) });
+      }
+      // Sorted pages (every server but a device's v1 answer, which comes whole) pass the last key at their end.
+      covered = !truncated || passed;
     }
   } catch (error) {
     throw classifyS3Error(error, hop, 'listing');
   }
-  // The listing went past these without seeing them: not there. Otherwise ask each one.
-  for (const key of wanted) found.set(key, covered ? undefined : await headObject(client, hop, key));
-  return found;
+  return { found, covered };
 }

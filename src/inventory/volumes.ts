@@ -36,7 +36,8 @@ export function reserveBytes(reserve: Reserve, totalBytes: number): number {
   return reserve.kind === 'bytes' ? reserve.bytes : Math.ceil((totalBytes * reserve.percent) / 100);
 }
 
-async function checkRoot(root: string): Promise<void> {
+/** Checks that the root is a directory; returns its filesystem's id (`st_dev`). */
+async function checkRoot(root: string): Promise<string> {
   let info;
   try {
     info = await stat(root);
@@ -52,6 +53,7 @@ async function checkRoot(root: string): Promise<void> {
   if (!info.isDirectory()) {
     throw userError('E_VOLUME_NOT_DIR', `staging volume ${root} is not a directory`, { hint: 'List directories (or globs matching directories) in staging.volumes.' });
   }
+  return String(info.dev);
 }
 
 /** Two roots where one contains the other (or the same root twice) would see the same files twice. */
@@ -88,7 +90,7 @@ async function* walkFiles(root: string, folder: string): AsyncGenerator<{ key: s
 }
 
 async function scanOne(root: string, reserve: Reserve, signal: AbortSignal | undefined): Promise<VolumeScan> {
-  await checkRoot(root);
+  const device = await checkRoot(root);
   let space;
   try {
     space = await statfs(root);
@@ -96,7 +98,7 @@ async function scanOne(root: string, reserve: Reserve, signal: AbortSignal | und
     throw opError('E_VOLUME_SCAN', `cannot read the free space of staging volume ${root}: ${describeError(error)}`, { cause: error });
   }
   const totalBytes = space.blocks * space.bsize;
-  const volume: VolumeInfo = { root, totalBytes, freeBytes: space.bavail * space.bsize, reserveBytes: reserveBytes(reserve, totalBytes) };
+  const volume: VolumeInfo = { root, totalBytes, freeBytes: space.bavail * space.bsize, reserveBytes: reserveBytes(reserve, totalBytes), device };
   const local: LocalFile[] = [];
   const leftovers: string[] = [];
   const links: LocalLink[] = [];

@@ -41,6 +41,7 @@ const KEY_ORDER = [
   'reserveBytes',
   'plannedDownloadBytes',
   'plannedDownloads',
+  'device',
   'warnings',
   'actions',
   'kind',
@@ -52,6 +53,7 @@ const KEY_ORDER = [
   'adoptBy',
   'destinationEtag',
   'localProof',
+  'replaces',
   'reason',
 ];
 const KEY_RANK = new Map(KEY_ORDER.map((key, index) => [key, index]));
@@ -307,6 +309,7 @@ function checkPlan(reader: Reader, value: unknown): void {
     reader.string(action.etag, `${field}.etag`);
     reader.optional(action.volume, `${field}.volume`, reader.string);
     reader.optional(action.reason, `${field}.reason`, reader.string);
+    reader.optional(action.replaces, `${field}.replaces`, reader.string);
     if (action.afterDownload !== undefined && typeof action.afterDownload !== 'boolean') reader.fail(`${field}.afterDownload`, 'true or false');
     // Every adopt names the rule that proves it; one without (a plan of an older dualsync, which
     // adopted on size alone) is refused rather than applied under the old rule.
@@ -329,6 +332,7 @@ function checkPlan(reader: Reader, value: unknown): void {
     const volume = reader.record(item, field);
     reader.string(volume.root, `${field}.root`);
     for (const name of ['freeBytes', 'reserveBytes', 'plannedDownloadBytes', 'plannedDownloads'] as const) reader.count(volume[name], `${field}.${name}`);
+    reader.optional(volume.device, `${field}.device`, reader.string);
   });
   const hops = reader.record(plan.hops, 'plan.hops');
   for (const name of ['download', 'upload'] as const) {

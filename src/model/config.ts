@@ -71,6 +71,8 @@ export interface TransferConfig {
   verify: VerifyMode;
   adopt: AdoptMode;
   purgeAfterUpload: boolean;
+  /** A hop that moves no bytes and finishes no object for this long is stopped (transfer.stallTimeout). */
+  stallTimeoutMs: number;
   include: string[];
   exclude: string[];
 }

@@ -15,8 +15,12 @@ export type LedgerEvent =
    * `adoptedBy` says which rule proved it. `destinationEtag`: the ETag the destination listed.
    */
   | (VersionRef & { type: 'delivered'; verifiedBy: VerifiedBy; adopted?: boolean; adoptedBy?: AdoptRule; destinationEtag?: string; again?: boolean })
-  /** The staged copy was deleted after delivery. */
-  | (VersionRef & { type: 'purged' })
+  /**
+   * The staged copy was deleted after delivery. `replaced`: a partial or stale copy on `volume`
+   * that a re-download elsewhere replaced was deleted; it names that copy's own version (its
+   * size), never the current one, so the record does not change.
+   */
+  | (VersionRef & { type: 'purged'; replaced?: boolean; volume?: string })
   /**
    * A transfer or verification failed; `attempts` grows. A comparison that proved a copy is not
    * this version says which: `destinationDiffers` (the destination's ETag: transfer instead of

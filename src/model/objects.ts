@@ -24,6 +24,11 @@ export interface VolumeInfo {
   freeBytes: number;
   /** Bytes that must stay free (reserve resolved against totalBytes). */
   reserveBytes: number;
+  /**
+   * The filesystem holding the root (`st_dev`): volumes on one device share its free space.
+   * Undefined: a device of its own.
+   */
+  device?: string;
 }
 
 /** A regular file found under a volume root (outside dualsync's temporary folder). */

@@ -25,6 +25,11 @@ export interface Action {
    * version by this digest of it against the source ETag before uploading it (invariant 10).
    */
   localProof?: 'md5' | 'multipart-etag';
+  /**
+   * For a re-download placed on another volume: the volume holding the partial or stale copy it
+   * replaces, removed once the new copy is verified.
+   */
+  replaces?: string;
 }
 
 export interface HopSettings {
@@ -53,6 +58,8 @@ export interface VolumePlan {
   reserveBytes: number;
   plannedDownloadBytes: number;
   plannedDownloads: number;
+  /** The filesystem (`st_dev`) when other volumes of the plan share it, and with it its free space. */
+  device?: string;
 }
 
 export interface Plan {

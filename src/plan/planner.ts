@@ -59,6 +59,8 @@ interface DownloadCandidate {
   etag: string;
   /** A re-download goes back to the volume its copy was on, if that volume has room. */
   preferredVolume: string | undefined;
+  /** The volume of the partial or stale copy a re-download replaces (removed if the new copy lands elsewhere). */
+  staleCopyOn?: string;
   reason: string | undefined;
   /** Shown on the chained upload too: only a re-delivery's reason is about the upload. */
   uploadReason: string | undefined;
@@ -361,7 +363,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     const bad = badCopy(row, version, knownVolume, staleVolume);
     if (bad !== undefined) {
       const reason = bad.volume === staleVolume ? 'older version on disk' : `size differs locally (${bad.size} bytes, expected ${size})`;
-      downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: bad.volume, reason, uploadReason: undefined });
+      downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: bad.volume, staleCopyOn: bad.volume, reason, uploadReason: undefined });
     } else if (stage === 'staged') {
       downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: knownVolume, reason: 'staged copy is missing', uploadReason: undefined });
     } else {
@@ -428,7 +430,9 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     const volume = placement.volume.info.root;
     recordDownload(placement.volume, key, size);
     downloadBytes += size;
-    (kind === 'download' ? downloads : redownloads).push(action(kind, key, size, etag, volume, false, reason));
+    const planned = action(kind, key, size, etag, volume, false, reason);
+    if (candidate.staleCopyOn !== undefined && candidate.staleCopyOn !== volume) planned.replaces = candidate.staleCopyOn;
+    (kind === 'download' ? downloads : redownloads).push(planned);
     if (uploadBytes + size > maxUploadBytes) {
       deferred.add(`downloaded now, upload deferred: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
       continue;

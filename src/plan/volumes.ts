@@ -1,16 +1,30 @@
 /**
- * Where downloads land: room per volume (free minus reserve minus what this plan already put
- * there), spreading so that several disks write at once, file/prefix collisions (`a` and
- * `a/b` cannot both be files on one volume), and symbolic links the scan met (no download goes
- * through one, nor replaces one). Pure.
+ * Where downloads land: room per filesystem (free minus reserve minus what this plan already put
+ * there), spreading so that several disks write at once, file/prefix collisions (`a` and `a/b`
+ * cannot both be files on one volume), and symbolic links the scan met (no download goes through
+ * one, nor replaces one). Volumes on one filesystem (one `st_dev`) share its room: its free space
+ * minus the largest reserve of its volumes, booked once. Pure.
  */
 import type { LocalFile, LocalLink, VolumeInfo } from '../model/objects.ts';
 import { TEMP_DIR } from './keys.ts';
 import type { VolumePlan } from '../model/plan.ts';
 
+/** One filesystem's room while a plan is being made, shared by the books of its volumes. */
+export interface DeviceBook {
+  /** The least free space its volumes reported (they were measured one after the other). */
+  freeBytes: number;
+  /** The largest reserve of its volumes: the strictest one holds for the whole filesystem. */
+  reserveBytes: number;
+  plannedBytes: number;
+  /** Roots of its volumes, in root order. */
+  roots: string[];
+}
+
 /** One volume while a plan is being made. Key arrays stay in key order, so lookups are binary searches. */
 export interface VolumeBook {
   info: VolumeInfo;
+  /** The room this volume shares with the other volumes on its filesystem (its own when alone). */
+  device: DeviceBook;
   plannedBytes: number;
   plannedCount: number;
   /** Keys of the files already on the volume (any state), sorted. */
@@ -30,12 +44,13 @@ export type Placement = { volume: VolumeBook } | { collidesWith: string } | { no
 /** Volume books in root order, one per distinct root (later duplicates are reported and dropped). */
 export function openVolumeBooks(volumes: readonly VolumeInfo[], sortedLocals: readonly LocalFile[], warnings: string[], links: readonly LocalLink[] = []): VolumeBook[] {
   const byRoot = new Map<string, VolumeBook>();
+  const devices = new Map<string, DeviceBook>();
   for (const info of [...volumes].sort((a, b) => (a.root < b.root ? -1 : a.root > b.root ? 1 : 0))) {
     if (byRoot.has(info.root)) {
       warnings.push(`volume ${info.root} is listed twice; counted once`);
       continue;
     }
-    byRoot.set(info.root, { info, plannedBytes: 0, plannedCount: 0, localKeys: [], plannedKeys: [], links: [] });
+    byRoot.set(info.root, { info, device: deviceBook(devices, info), plannedBytes: 0, plannedCount: 0, localKeys: [], plannedKeys: [], links: [] });
   }
   for (const file of sortedLocals) byRoot.get(file.volume)?.localKeys.push(file.key);
   for (const link of links) byRoot.get(link.volume)?.links.push(link.path);
@@ -43,9 +58,28 @@ export function openVolumeBooks(volumes: readonly VolumeInfo[], sortedLocals: re
   return [...byRoot.values()];
 }
 
-/** Bytes the volume can still take in this plan; negative when the reserve is already eaten into. */
+/** The device book of a volume: shared with earlier volumes of the same `st_dev`, else a new one. */
+function deviceBook(devices: Map<string, DeviceBook>, info: VolumeInfo): DeviceBook {
+  const own = { freeBytes: info.freeBytes, reserveBytes: info.reserveBytes, plannedBytes: 0, roots: [info.root] };
+  if (info.device === undefined) return own;
+  const shared = devices.get(info.device);
+  if (shared === undefined) {
+    devices.set(info.device, own);
+    return own;
+  }
+  shared.freeBytes = Math.min(shared.freeBytes, info.freeBytes);
+  shared.reserveBytes = Math.max(shared.reserveBytes, info.reserveBytes);
+  shared.roots.push(info.root);
+  return shared;
+}
+
+/**
+ * Bytes the volume can still take in this plan: its filesystem's free space minus the largest
+ * reserve there minus what this plan already put on any volume of it; negative when the reserve
+ * is already eaten into.
+ */
 export function roomLeft(book: VolumeBook): number {
-  return book.info.freeBytes - book.info.reserveBytes - book.plannedBytes;
+  return book.device.freeBytes - book.device.reserveBytes - book.device.plannedBytes;
 }
 
 /** Index of the first element >= target in a sorted array. */
@@ -102,8 +136,9 @@ export function linkOnTheWay(book: VolumeBook, key: string): string | undefined 
 
 /**
  * The volume a download of `size` bytes goes to: `preferred` when it has room (a re-download
- * stays where its copy was), else the volume with the fewest planned bytes that has room and no
- * collision (ties: lowest root), so the disks fill evenly and write in parallel. Collisions are
+ * stays where its copy was), else the volume with the fewest planned bytes on its filesystem, then
+ * on itself, that has room and no collision (ties: lowest root), so the disks fill evenly and
+ * write in parallel (two folders of one disk are one disk). Collisions are
  * looked for only when `mayCollide` (the caller knows most keys cannot collide at all).
  */
 export function placeDownload(books: readonly VolumeBook[], key: string, size: number, preferred: string | undefined, mayCollide: boolean): Placement {
@@ -130,9 +165,11 @@ export function placeDownload(books: readonly VolumeBook[], key: string, size: n
     const book = books.find((candidate) => candidate.info.root === preferred);
     if (book !== undefined && usable(book)) return { volume: book };
   }
+  const emptier = (book: VolumeBook, than: VolumeBook): boolean =>
+    book.device.plannedBytes < than.device.plannedBytes || (book.device.plannedBytes === than.device.plannedBytes && book.plannedBytes < than.plannedBytes);
   let best: VolumeBook | undefined;
   for (const book of books) {
-    if ((best === undefined || book.plannedBytes < best.plannedBytes) && usable(book)) best = book;
+    if ((best === undefined || emptier(book, best)) && usable(book)) best = book;
   }
   if (best !== undefined) return { volume: best };
   // Room may come back and a collision may clear within a few plans; a link stays until someone removes it.
@@ -144,6 +181,7 @@ export function placeDownload(books: readonly VolumeBook[], key: string, size: n
 /** Books the download on the volume. */
 export function recordDownload(book: VolumeBook, key: string, size: number): void {
   book.plannedBytes += size;
+  book.device.plannedBytes += size;
   book.plannedCount += 1;
   book.plannedKeys.push(key);
 }
@@ -156,5 +194,6 @@ export function volumePlans(books: readonly VolumeBook[]): VolumePlan[] {
     reserveBytes: book.info.reserveBytes,
     plannedDownloadBytes: book.plannedBytes,
     plannedDownloads: book.plannedCount,
+    ...(book.device.roots.length > 1 && book.info.device !== undefined ? { device: book.info.device } : {}),
   }));
 }

@@ -10,6 +10,7 @@ export function applySummaryLine(outcome: ApplyOutcome): string {
     `${outcome.purged.count} purged`,
   ];
   if (outcome.adopted > 0) parts.push(`${outcome.adopted} adopted`);
+  if (outcome.replaced !== undefined) parts.push(`${outcome.replaced.count} replaced cop${outcome.replaced.count === 1 ? 'y' : 'ies'} removed`);
   const head = outcome.failures.length === 0 ? 'Apply complete!' : `Apply finished with ${outcome.failures.length} failure(s):`;
   return `${head} ${parts.join(', ')}.`;
 }

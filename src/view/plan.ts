@@ -4,7 +4,7 @@
  */
 import Table from 'cli-table3';
 import { formatBytes } from '../config/units.ts';
-import type { Action, ActionKind, Plan } from '../model/plan.ts';
+import type { Action, ActionKind, Plan, VolumePlan } from '../model/plan.ts';
 import type { AdoptRule } from '../model/objects.ts';
 import { ACTION_ORDER } from '../plan/planner.ts';
 
@@ -119,15 +119,37 @@ function hopTable(plan: Plan, color: boolean): string {
   return table(['hop', 'workers', 'concurrency', 'objects', 'bytes', 'connection cap'], rows, color);
 }
 
+/**
+ * Volumes with their room. Volumes on one filesystem share its free space less the largest of
+ * their reserves: their "left after" is that shared room, marked with the filesystem's label,
+ * and a line under the table names the volumes that share it.
+ */
 function volumeTable(plan: Plan, color: boolean): string {
-  const rows = plan.volumes.map((volume) => [
-    volume.root,
-    formatBytes(volume.freeBytes),
-    formatBytes(volume.reserveBytes),
-    `${formatBytes(volume.plannedDownloadBytes)} (${volume.plannedDownloads})`,
-    formatBytes(volume.freeBytes - volume.reserveBytes - volume.plannedDownloadBytes),
-  ]);
-  return table(['volume', 'free', 'reserve', 'planned (objects)', 'left after'], rows, color);
+  const groups = new Map<string, VolumePlan[]>();
+  for (const volume of plan.volumes) if (volume.device !== undefined) groups.set(volume.device, [...(groups.get(volume.device) ?? []), volume]);
+  const shared = new Map(
+    [...groups.entries()].map(([device, volumes], index) => {
+      const freeBytes = Math.min(...volumes.map((v) => v.freeBytes));
+      const reserveBytes = Math.max(...volumes.map((v) => v.reserveBytes));
+      const plannedBytes = volumes.reduce((sum, v) => sum + v.plannedDownloadBytes, 0);
+      return [device, { label: `filesystem ${index + 1}`, volumes, freeBytes, reserveBytes, left: freeBytes - reserveBytes - plannedBytes }];
+    }),
+  );
+  const rows = plan.volumes.map((volume) => {
+    const group = volume.device === undefined ? undefined : shared.get(volume.device);
+    return [
+      volume.root,
+      formatBytes(volume.freeBytes),
+      formatBytes(volume.reserveBytes),
+      `${formatBytes(volume.plannedDownloadBytes)} (${volume.plannedDownloads})`,
+      group === undefined ? formatBytes(volume.freeBytes - volume.reserveBytes - volume.plannedDownloadBytes) : `${formatBytes(group.left)}, shared (${group.label})`,
+    ];
+  });
+  const notes = [...shared.values()].map(
+    (group) =>
+      `${group.label}: ${group.volumes.map((v) => v.root).join(', ')} are on one filesystem and share its ${formatBytes(group.freeBytes)} free, less the largest reserve (${formatBytes(group.reserveBytes)}), booked once.`,
+  );
+  return [table(['volume', 'free', 'reserve', 'planned (objects)', 'left after'], rows, color), ...notes].join('\n');
 }
 
 /** True when the plan has nothing but skips and deferred nothing: only an incomplete listing can then keep it from "No changes". */

@@ -58,7 +58,17 @@ export function renderVolumeList(list: VolumeList): string {
     if ((row.leftovers ?? 0) > 0) notes.push(`Note: ${row.root} holds ${row.leftovers} file(s) of interrupted downloads; the next apply removes them.`);
   }
   const usable = list.volumes.filter((row) => row.problem === undefined);
-  const room = usable.reduce((n, row) => n + Math.max(0, (row.freeBytes ?? 0) - (row.reserveBytes ?? 0)), 0);
+  // Volumes on one filesystem share its free space: it counts once, less the largest of their reserves.
+  const filesystems = new Map<string, VolumeRow[]>();
+  for (const row of usable) {
+    const mount = row.mountPoint ?? row.root ?? row.entry;
+    filesystems.set(mount, [...(filesystems.get(mount) ?? []), row]);
+  }
+  let room = 0;
+  for (const [mount, rows] of filesystems) {
+    room += Math.max(0, Math.min(...rows.map((row) => row.freeBytes ?? 0)) - Math.max(...rows.map((row) => row.reserveBytes ?? 0)));
+    if (rows.length > 1) notes.push(`Note: ${rows.map((row) => row.root).join(', ')} are on one filesystem (${mount}): they share its free space, counted once.`);
+  }
   const staged = usable.reduce((n, row) => n + (row.stagedBytes ?? 0), 0);
   const problems = list.volumes.length - usable.length;
   const summary = `${usable.length} volume(s): ${formatBytes(room)} free above the reserves, ${formatBytes(staged)} staged${problems > 0 ? `; ${problems} with a problem` : ''}.`;

@@ -64,6 +64,7 @@ describe('parseConfig: defaults', () => {
         verify: 'size',
         adopt: 'content',
         purgeAfterUpload: true,
+        stallTimeoutMs: 120_000,
         include: ['**'],
         exclude: [],
       },
@@ -117,6 +118,7 @@ describe('parseConfig: defaults', () => {
       include: transfer.include?.default,
       exclude: transfer.exclude?.default,
       watchInterval: configSchema.properties?.watch?.properties?.interval?.default,
+      stallTimeout: transfer.stallTimeout?.default,
     }).toEqual({ ...DEFAULTS, snowMaxConnections: undefined, include: [...DEFAULTS.include], exclude: [] });
     expect(hop.maxConnections?.description).toContain(`${DEFAULTS.snowMaxConnections} when region is \`snow\``);
   });
@@ -190,6 +192,12 @@ describe('parseConfig: diagnostics', () => {
   it('a value error is placed on the value', () => {
     const error = only(errorsOf(`${MINIMAL}transfer:\n  workers: -4\n`));
     expect(error).toMatchObject({ path: 'transfer.workers', line: 11, column: 12, message: 'must be at least 1 (got -4)' });
+  });
+
+  it('transfer.stallTimeout: a duration of at least 1s', () => {
+    expect(parse(`${MINIMAL}transfer:\n  stallTimeout: 45s\n`).config?.transfer.stallTimeoutMs).toBe(45_000);
+    expect(only(errorsOf(`${MINIMAL}transfer:\n  stallTimeout: 200ms\n`))).toMatchObject({ path: 'transfer.stallTimeout', message: 'must be at least 1s' });
+    expect(only(errorsOf(`${MINIMAL}transfer:\n  stallTimeout: soon\n`)).message).toContain('a duration such as 30s');
   });
 
   it('a bad enum value suggests the closest allowed value', () => {

@@ -23,6 +23,7 @@ const transfer = (workers: number, concurrency: number): TransferConfig => ({
   verify: 'size',
   adopt: 'content',
   purgeAfterUpload: true,
+  stallTimeoutMs: 120_000,
   include: ['**'],
   exclude: [],
 });

@@ -110,6 +110,38 @@ describe('volume room (free - reserve - already planned)', () => {
   });
 });
 
+describe('volumes on one filesystem (one st_dev) share its room', () => {
+  it('two folders of one disk book its free space once', () => {
+    const result = plan(inventory().volume('/v1', { free: 100, device: 'd1' }).volume('/v2', { free: 100, device: 'd1' }).source('a', 60).source('b', 60).source('c', 40));
+    expect(placed(result)).toEqual(['a@/v1', 'c@/v2']);
+    expect(result.summary.deferred).toEqual({ count: 1, bytes: 60 });
+    expect(result.warnings).toContain('1 object (60 B) deferred to a later download: no volume has room above its reserve: "b"');
+  });
+
+  it('the budget is the free space minus the largest reserve of its volumes', () => {
+    const builder = inventory().volume('/v1', { free: 100, reserve: 10, device: 'd1' }).volume('/v2', { free: 100, reserve: 30, device: 'd1' });
+    expect(placed(plan(builder.source('a', 40).source('b', 30)))).toEqual(['a@/v1', 'b@/v2']);
+    const over = inventory().volume('/v1', { free: 100, reserve: 10, device: 'd1' }).volume('/v2', { free: 100, reserve: 30, device: 'd1' });
+    expect(placed(plan(over.source('a', 40).source('b', 31)))).toEqual(['a@/v1']);
+  });
+
+  it('different devices keep their own room, and downloads spread over devices before folders', () => {
+    const builder = inventory().volume('/v1', { free: 100, device: 'd1' }).volume('/v2', { free: 100, device: 'd1' }).volume('/v3', { free: 100, device: 'd2' });
+    const result = plan(builder.source('a', 10).source('b', 10).source('c', 10).source('d', 10));
+    expect(placed(result)).toEqual(['a@/v1', 'b@/v3', 'c@/v2', 'd@/v3']);
+  });
+
+  it('the plan marks the volumes that share a device, and only those', () => {
+    const builder = inventory().volume('/v1', { free: 100, device: 'd1' }).volume('/v2', { free: 100, device: 'd1' }).volume('/v3', { free: 100, device: 'd2' });
+    const result = plan(builder.source('a', 10));
+    expect(result.volumes.map((v) => [v.root, v.device])).toEqual([
+      ['/v1', 'd1'],
+      ['/v2', 'd1'],
+      ['/v3', undefined],
+    ]);
+  });
+});
+
 describe('volume spreading', () => {
   const two = (builder: InventoryBuilder): InventoryBuilder => builder.volume('/v2', { free: 1000 }).volume('/v1', { free: 1000 });
 
@@ -137,9 +169,16 @@ describe('volume spreading', () => {
     expect(placed(result)).toEqual(['b@/v1', 'a@/v2']);
   });
 
-  it('a re-download moves when its volume has no room', () => {
+  it('a re-download moves when its volume has no room, and names the copy it replaces there', () => {
     const result = plan(inventory().volume('/v1', { free: 100 }).volume('/v2', { free: 5 }).source('b', 10).local('/v2', 'b', 3));
     expect(placed(result)).toEqual(['b@/v1']);
+    expect(result.actions.find((a) => a.kind === 'redownload')?.replaces).toBe('/v2');
+  });
+
+  it('a re-download that stays on its volume replaces nothing elsewhere (the new copy takes the place of the old)', () => {
+    const result = plan(inventory().volume('/v1', { free: 100 }).volume('/v2', { free: 100 }).source('b', 10).local('/v2', 'b', 3));
+    expect(placed(result)).toEqual(['b@/v2']);
+    expect(result.actions.find((a) => a.kind === 'redownload')?.replaces).toBeUndefined();
   });
 
   it('duplicate volume roots count once', () => {

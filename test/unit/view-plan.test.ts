@@ -96,6 +96,24 @@ describe('renderPlan', () => {
     expect(text.endsWith('\n')).toBe(true);
   });
 
+  it('volumes on one filesystem show the room they share, once, and which they are', () => {
+    const shared = planSync(
+      testConfig({ transfer: { purgeAfterUpload: false } }),
+      inventory()
+        .volume('/d1/a', { free: 10 * GiB, reserve: GiB, device: '42' })
+        .volume('/d1/b', { free: 10 * GiB, reserve: 2 * GiB, device: '42' })
+        .volume('/d2', { free: 5 * GiB, device: '7' })
+        .source('x', GiB)
+        .source('y', GiB)
+        .build(),
+    );
+    const text = renderPlan(shared);
+    expect(text).toMatch(/\/d1\/a\s*│\s*10 GiB\s*│\s*1 GiB\s*│\s*1 GiB \(1\)\s*│\s*7 GiB, shared \(filesystem 1\)/);
+    expect(text).toMatch(/\/d1\/b\s*│\s*10 GiB\s*│\s*2 GiB\s*│\s*0 B \(0\)\s*│\s*7 GiB, shared \(filesystem 1\)/);
+    expect(text).toMatch(/\/d2\s*│\s*5 GiB\s*│\s*0 B\s*│\s*1 GiB \(1\)\s*│\s*4 GiB\s*│/);
+    expect(text).toContain('filesystem 1: /d1/a, /d1/b are on one filesystem and share its 10 GiB free, less the largest reserve (2 GiB), booked once.');
+  });
+
   it('shows at most `limit` lines per kind, then counts the rest', () => {
     const text = renderPlan(plan, { limit: 1 });
     expect(text).toContain('  + download    photos/a.jpg');
