@@ -365,6 +365,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
           progress: deps.progress,
           signal: deps.signal,
           env: deps.env,
+          now: deps.now,
         },
         run.plan,
       );

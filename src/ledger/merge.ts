@@ -11,8 +11,9 @@
  *   the same version is staged and delivered anew).
  * - Moving forward clears the failure count and the last error: `attempts` counts failures
  *   since the version last made progress, which is what a retry limit needs.
- * - `failed` adds one attempt and keeps the error; `skipped` keeps the reason. Neither moves
- *   the stage.
+ * - `failed` adds one attempt and keeps the error and its time (`lastFailedAt`, from the event's
+ *   `at`; a failure without a time drops an older time rather than keep a wrong one); `skipped`
+ *   keeps the reason. Neither moves the stage. Moving forward clears `lastFailedAt` too.
  * - `purged` applies only to a delivered record: purging a copy that was never delivered would
  *   break invariant 1, so such an event is ignored rather than believed.
  */
@@ -43,6 +44,7 @@ function freshRecord(event: LedgerEvent): LedgerRecord {
 function progressed(record: LedgerRecord, stage: Stage): LedgerRecord {
   const next: LedgerRecord = { ...record, stage, attempts: 0 };
   delete next.lastError;
+  delete next.lastFailedAt;
   return next;
 }
 
@@ -83,8 +85,12 @@ export function applyEvent(record: LedgerRecord | undefined, event: LedgerEvent)
       delete next.volume;
       return next;
     }
-    case 'failed':
-      return { ...record, attempts: record.attempts + 1, lastError: `${event.hop}: ${event.error}` };
+    case 'failed': {
+      const next: LedgerRecord = { ...record, attempts: record.attempts + 1, lastError: `${event.hop}: ${event.error}` };
+      if (event.at === undefined) delete next.lastFailedAt;
+      else next.lastFailedAt = event.at;
+      return next;
+    }
     case 'skipped':
       return { ...record, skipReason: event.reason };
   }

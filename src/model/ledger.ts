@@ -14,8 +14,11 @@ export type LedgerEvent =
   | (VersionRef & { type: 'delivered'; verifiedBy: VerifiedBy; adopted?: boolean; again?: boolean })
   /** The staged copy was deleted after delivery. */
   | (VersionRef & { type: 'purged' })
-  /** A transfer or verification failed; `attempts` grows. */
-  | (VersionRef & { type: 'failed'; hop: 'download' | 'upload'; error: string })
+  /**
+   * A transfer or verification failed; `attempts` grows. `at`: when it was recorded (ISO 8601,
+   * UTC), from which the object backs off; absent in journals written before it existed.
+   */
+  | (VersionRef & { type: 'failed'; hop: 'download' | 'upload'; error: string; at?: string })
   /** The key cannot be staged safely; kept so status can show it. */
   | (VersionRef & { type: 'skipped'; reason: string });
 
