@@ -164,6 +164,7 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
       purgeAfterUpload: true,
       include: ['**'],
       exclude: [],
+      retryBackoff: { maxMs: 6 * 3_600_000 },
       ...overrides.transfer,
     },
     watch: { intervalMs: 30_000 },

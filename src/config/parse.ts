@@ -74,6 +74,7 @@ export const DEFAULTS = {
   purgeAfterUpload: true,
   include: ['**'],
   exclude: [] as string[],
+  retryBackoffMax: '6h',
   watchInterval: '30s',
 } as const;
 
@@ -559,6 +560,7 @@ type RawConfig = {
     purgeAfterUpload?: boolean;
     include?: string[];
     exclude?: string[];
+    retryBackoff?: { base?: string; max?: string };
   };
   watch?: { interval?: string };
 };
@@ -568,6 +570,8 @@ interface Checked {
   sizes: Map<string, number>;
   reserve?: Reserve;
   intervalMs?: number;
+  /** Converted durations of `transfer.retryBackoff`, by field name. */
+  retryBackoff: Map<string, number>;
   paths: Map<string, string>;
   references: PathReference[];
   aliases: EndpointAliasCheck[];
@@ -588,7 +592,7 @@ function stringAt(raw: unknown, segments: Segment[]): string | undefined {
 }
 
 function checkMeaning(raw: unknown, referenced: Set<string>, baseDir: string, report: Reporter): Checked {
-  const checked: Checked = { sizes: new Map(), paths: new Map(), references: [], aliases: [] };
+  const checked: Checked = { sizes: new Map(), retryBackoff: new Map(), paths: new Map(), references: [], aliases: [] };
   const usable = (segments: Segment[]): boolean => valueAt(raw, segments) !== undefined && !report.hasFailed(segments);
 
   for (const side of ['source', 'destination'] as const) {
@@ -619,6 +623,13 @@ function checkMeaning(raw: unknown, referenced: Set<string>, baseDir: string, re
     const ms = convert(report, ['watch', 'interval'], () => parseDuration(valueAt(raw, ['watch', 'interval']) as string));
     if (ms !== undefined && ms <= 0) report.at('error', ['watch', 'interval'], 'must be longer than 0', 'e.g. 30s');
     else checked.intervalMs = ms;
+  }
+  for (const field of ['base', 'max'] as const) {
+    const segments = ['transfer', 'retryBackoff', field];
+    if (!usable(segments)) continue;
+    const ms = convert(report, segments, () => parseDuration(valueAt(raw, segments) as string));
+    if (ms !== undefined && ms <= 0) report.at('error', segments, 'must be longer than 0', field === 'base' ? 'e.g. 30s, or leave it out to wait one watch.interval' : 'e.g. 6h');
+    else if (ms !== undefined) checked.retryBackoff.set(field, ms);
   }
 
   for (const list of ['include', 'exclude'] as const) {
@@ -819,6 +830,10 @@ function buildConfig(raw: RawConfig, checked: Checked, referenced: Set<string>, 
       purgeAfterUpload: transfer.purgeAfterUpload ?? DEFAULTS.purgeAfterUpload,
       include: transfer.include ?? [...DEFAULTS.include],
       exclude: transfer.exclude ?? [...DEFAULTS.exclude],
+      retryBackoff: {
+        ...(checked.retryBackoff.has('base') ? { baseMs: checked.retryBackoff.get('base') } : {}),
+        maxMs: checked.retryBackoff.get('max') ?? parseDuration(DEFAULTS.retryBackoffMax),
+      },
     },
     watch: { intervalMs: checked.intervalMs ?? parseDuration(DEFAULTS.watchInterval) },
   };

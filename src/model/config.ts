@@ -53,6 +53,14 @@ export interface TransferConfig {
   purgeAfterUpload: boolean;
   include: string[];
   exclude: string[];
+  retryBackoff: RetryBackoff;
+}
+
+/** How an object that keeps failing waits before its next try: base x 2^(attempts-1), at most max. */
+export interface RetryBackoff {
+  /** The wait after the first failure; undefined: the watch interval (one cycle). */
+  baseMs?: number;
+  maxMs: number;
 }
 
 export interface WatchConfig {

@@ -24,6 +24,7 @@ const transfer = (workers: number, concurrency: number): TransferConfig => ({
   purgeAfterUpload: true,
   include: ['**'],
   exclude: [],
+  retryBackoff: { maxMs: 6 * 3_600_000 },
 });
 
 describe('endpointTarget: where a hop connects', () => {
