@@ -37,6 +37,8 @@ export interface LedgerSpec {
   volume?: string;
   attempts?: number;
   lastError?: string;
+  /** ISO 8601 time of the last failure. */
+  lastFailedAt?: string;
   skipReason?: string;
 }
 
@@ -82,6 +84,7 @@ export class InventoryBuilder {
     if (spec.stage !== undefined) record.stage = spec.stage;
     if (spec.volume !== undefined) record.volume = spec.volume;
     if (spec.lastError !== undefined) record.lastError = spec.lastError;
+    if (spec.lastFailedAt !== undefined) record.lastFailedAt = spec.lastFailedAt;
     if (spec.skipReason !== undefined) record.skipReason = spec.skipReason;
     this.records.push(record);
     return this;
