@@ -9,6 +9,7 @@ import { createTwoFilesPatch } from 'diff';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config, Inventory, Plan, PlanFile, VolumeInfo } from './model/index.ts';
 import { planSync } from './plan/planner.ts';
+import { backoffOf } from './plan/backoff.ts';
 import { keySkipReason, TEMP_DIR } from './plan/keys.ts';
 import { parsePlanFile, writeCanonicalPlan, writePlanFile } from './manifest/planfile.ts';
 import { renderManifests, writeManifests } from './manifest/s5cmd.ts';
@@ -139,8 +140,14 @@ export interface PlannedRun {
   createdAt: string;
 }
 
-function planFrom(config: Config, gathered: Gathered, deps: EngineDeps): PlannedRun {
-  const plan = planSync(config, gathered.inventory);
+/** How a plan is made, besides the config: `retryFailed` tries objects that back off now (`--retry-failed`). */
+export interface PlanRunOptions {
+  retryFailed?: boolean;
+}
+
+function planFrom(config: Config, gathered: Gathered, deps: EngineDeps, options: PlanRunOptions = {}): PlannedRun {
+  // The clock is read here, at the edge: the planner gets the time as an input.
+  const plan = planSync(config, gathered.inventory, { now: deps.now().getTime(), retryFailed: options.retryFailed === true });
   if (gathered.leftovers.length > 0) {
     plan.warnings.push(`${gathered.leftovers.length} temporary file(s) of interrupted downloads in ${TEMP_DIR}/ will be removed by apply`);
   }
@@ -179,12 +186,12 @@ export function ledgerOptions(deps: Pick<EngineDeps, 'env' | 'warn'>): LedgerSto
 }
 
 /** `dualsync plan`: reads everything, changes nothing (invariant 6). */
-export async function runPlan(config: Config, deps: EngineDeps): Promise<PlannedRun> {
+export async function runPlan(config: Config, deps: EngineDeps, options: PlanRunOptions = {}): Promise<PlannedRun> {
   const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
   const clients = createClients(config);
   try {
     const gathered = await gatherInventory(config, ledger, clients, deps);
-    return planFrom(config, gathered, deps);
+    return planFrom(config, gathered, deps, options);
   } finally {
     destroyClients(clients);
     await ledger.close();
@@ -263,7 +270,7 @@ export async function writePlanFiles(planPath: string, run: PlannedRun, config: 
   return paths;
 }
 
-export interface ApplyOptions {
+export interface ApplyOptions extends PlanRunOptions {
   /** A saved plan to execute, or undefined to plan now. */
   planPath?: string;
   /** Asked before anything moves when no saved plan is given; false stops the run. */
@@ -345,7 +352,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       const gathered = await gatherInventory(config, ledger, clients, deps);
       // The source is not asked anything more: its sockets go back to the device's budget.
       clients.source.destroy();
-      let run = planFrom(config, gathered, deps);
+      let run = planFrom(config, gathered, deps, options);
       if (saved) {
         if (saved.inputDigest !== gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config);
         checkRoom(options.planPath!, saved.plan, gathered.inventory.volumes, deps);
@@ -512,7 +519,7 @@ export async function runStatus(config: Config, deps: EngineDeps): Promise<Statu
     return {
       stateDir: config.stateDir,
       ledgerSerial: state.serial,
-      ...summariseLedger(state.records),
+      ...summariseLedger(state.records, { now: deps.now().getTime(), backoff: backoffOf(config) }),
       volumes,
       lastRun: lastRunText ? (JSON.parse(lastRunText) as Record<string, unknown>) : undefined,
       lock: await lockHolder(config.stateDir),

@@ -4,6 +4,8 @@ export interface CycleResult {
   /** Objects that moved or were recorded this cycle; 0 means the sites were in sync. */
   changes: number;
   failures: number;
+  /** Objects left out because they back off after failures: the sites are not in sync yet. */
+  waiting?: number;
 }
 
 export interface WatchOptions {
@@ -55,10 +57,12 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
       if (result.failures > 0) {
         failedCycles++;
         failuresInARow++;
-        options.log(`cycle ${cycles}: ${result.failures} object(s) failed; they are retried next cycle`);
+        options.log(`cycle ${cycles}: ${result.failures} object(s) failed; each is retried after its backoff (transfer.retryBackoff)`);
       } else {
         failuresInARow = 0;
-        options.log(result.changes === 0 ? `cycle ${cycles}: in sync` : `cycle ${cycles}: ${result.changes} change(s) applied`);
+        const waiting = result.waiting ? `; ${result.waiting} object(s) waiting to retry after failures` : '';
+        if (result.changes > 0) options.log(`cycle ${cycles}: ${result.changes} change(s) applied${waiting}`);
+        else options.log(waiting === '' ? `cycle ${cycles}: in sync` : `cycle ${cycles}: nothing to do now${waiting}`);
       }
     } catch (error) {
       failedCycles++;

@@ -32,8 +32,10 @@ export class WatchCommand extends BaseCommand {
     details: `
       Runs plan and apply every interval (\`watch.interval\` in the config, or \`--interval\`).
       Within each cycle both hops run at once: uploads of staged data go out while downloads come in.
-      Failed objects are retried next cycle; errors back off exponentially with jitter; an error
-      that a retry cannot fix (wrong credentials, a broken ledger) stops the loop with exit 1.
+      A failed object backs off on its own (\`transfer.retryBackoff\`: 1 cycle, 2, 4, ... up to 6h by
+      default) while the rest keeps moving; \`--retry-failed\` tries such objects in the first cycle.
+      Errors back off exponentially with jitter; an error that a retry cannot fix (wrong
+      credentials, a broken ledger) stops the loop with exit 1.
 
       watch holds the state directory's lock for its whole life, also between cycles: \`apply\` and
       \`reset\` refuse while it runs, and \`status\` shows it with its last cycle.
@@ -45,11 +47,13 @@ export class WatchCommand extends BaseCommand {
       ['Keep the sites in sync', 'dualsync watch'],
       ['Poll every 5 minutes', 'dualsync watch --interval 5m'],
       ['One cycle (for cron)', 'dualsync watch --once'],
+      ['One cycle that also tries the objects waiting after failures', 'dualsync watch --once --retry-failed'],
     ],
   });
 
   interval = Option.String('--interval', { description: 'Time between cycles, e.g. 30s, 5m (default: watch.interval)' });
   once = Option.Boolean('--once', false, { description: 'Run one cycle and exit' });
+  retryFailed = Option.Boolean('--retry-failed', false, { description: 'In the first cycle, try objects that back off after failures' });
 
   async run(): Promise<number> {
     const config = await loadConfigFor(this.context, this.configPath());
@@ -61,6 +65,8 @@ export class WatchCommand extends BaseCommand {
         throw userError('E_USAGE', `--interval: ${(error as Error).message}`, { hint: 'write a duration such as 30s, 5m or 1h' });
       }
     }
+    // One cycle is the unit of an object's backoff (unless transfer.retryBackoff.base says otherwise).
+    const cycleConfig: Config = { ...config, watch: { ...config.watch, intervalMs } };
     const signals = onStopSignals(this.context.stderr, 'finishing the current cycle');
     const log = (line: string) => this.context.stdout.write(`[${new Date().toISOString()}] ${line}\n`);
     try {
@@ -82,8 +88,8 @@ export class WatchCommand extends BaseCommand {
             const number = ++cycleNumber;
             let result = 'stopped';
             try {
-              const counts = await this.cycle(config, lock, signals.abort, log);
-              result = counts.failures > 0 ? `${counts.failures} object(s) failed` : counts.changes === 0 ? 'in sync' : `${counts.changes} change(s) applied`;
+              const counts = await this.cycle(cycleConfig, lock, signals.abort, log, this.retryFailed && number === 1);
+              result = counts.failures > 0 ? `${counts.failures} object(s) failed` : counts.changes > 0 ? `${counts.changes} change(s) applied` : counts.waiting ? `${counts.waiting} object(s) waiting to retry` : 'in sync';
               return counts;
             } catch (error) {
               result = `error: ${describeError(error)}`;
@@ -106,19 +112,20 @@ export class WatchCommand extends BaseCommand {
   }
 
   /** One plan-and-apply cycle under the lock watch holds. */
-  async cycle(config: Config, lock: Lock, abort: AbortSignal, log: (line: string) => void): Promise<CycleResult> {
+  async cycle(config: Config, lock: Lock, abort: AbortSignal, log: (line: string) => void, retryFailed: boolean): Promise<CycleResult> {
     const deps = engineDeps(this.context, { progress: true, signal: abort });
-    const report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch', lock });
+    const report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch', lock, retryFailed });
     deps.progressView?.finish();
+    const waiting = report.run.plan.summary.waiting?.count ?? 0;
     if (!report.outcome) {
       log(summaryLine(report.run.plan));
-      return { changes: 0, failures: 0 };
+      return { changes: 0, failures: 0, ...(waiting > 0 ? { waiting } : {}) };
     }
     const outcome = report.outcome;
     if (outcome.failures.length > 0) this.context.stdout.write(renderApplyOutcome(outcome));
     else log(applySummaryLine(outcome));
     const changes = outcome.downloaded.count + outcome.uploaded.count + outcome.purged.count + outcome.adopted;
-    return { changes, failures: outcome.failures.length };
+    return { changes, failures: outcome.failures.length, ...(waiting > 0 ? { waiting } : {}) };
   }
 
   /**
