@@ -51,7 +51,7 @@ transfer:
   purgeAfterUpload: true             # delete the staged copy once the destination holds a verified copy
   include: ["**"]                    # globs over keys relative to source.prefix
   exclude: []
-  # retryBackoff: { base: 30s, max: 6h }  # an object that keeps failing waits base, 2x, 4x... up to max (base: watch.interval)
+  # retryBackoff: { base: 30s, max: 6h }  # an object that fails again waits base, 2x, 4x... up to max (base: watch.interval)
 
 watch:
   interval: 30s                      # pause between rounds of \`dualsync watch\`

@@ -56,9 +56,9 @@ export interface TransferConfig {
   retryBackoff: RetryBackoff;
 }
 
-/** How an object that keeps failing waits before its next try: base x 2^(attempts-1), at most max. */
+/** How an object that keeps failing waits before its next try: none after one failure, then base x 2^(attempts-2), at most max. */
 export interface RetryBackoff {
-  /** The wait after the first failure; undefined: the watch interval (one cycle). */
+  /** The wait after the second failure in a row; undefined: the watch interval (one cycle). */
   baseMs?: number;
   maxMs: number;
 }

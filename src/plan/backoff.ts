@@ -1,7 +1,8 @@
 /**
- * Per-object backoff: an object version that failed `attempts` times in a row waits
- * base x 2^(attempts-1) after its last failure (one interval, 2, 4, ...), at most `max`, before
- * it is planned again. Pure: the time of "now" is always passed in, never read.
+ * Per-object backoff. A first failure is retried by the next run at once: a one-off fault (a cut
+ * link, a stop, a stalled hop) is redone next time, as before. From the second failure in a row
+ * the version waits base x 2^(attempts-2) after its last failure (one interval, then 2, 4, ...),
+ * at most `max`, before it is planned again. Pure: the time of "now" is always passed in.
  */
 import type { Config } from '../model/config.ts';
 import type { LedgerRecord } from '../model/objects.ts';
@@ -16,11 +17,11 @@ export function backoffOf(config: Config): Backoff {
   return { baseMs: config.transfer.retryBackoff.baseMs ?? config.watch.intervalMs, maxMs: config.transfer.retryBackoff.maxMs };
 }
 
-/** The wait after the `attempts`-th failure in a row: base x 2^(attempts-1), at most max (0 before any failure). */
+/** The wait after the `attempts`-th failure in a row: none after the first, then base x 2^(attempts-2), at most max. */
 export function retryDelayMs(attempts: number, backoff: Backoff): number {
-  if (attempts <= 0) return 0;
+  if (attempts <= 1) return 0;
   // 2^60 x any base is past every cap; the exponent is bounded so the product stays finite.
-  return Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(attempts - 1, 60));
+  return Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(attempts - 2, 60));
 }
 
 /**

@@ -25,15 +25,16 @@ function failing(attempts: number, extra: Partial<LedgerSpec> = {}): InventoryBu
   return inventory().source('a.bin', 10).ledger({ key: 'a.bin', size: 10, attempts, lastError: 'upload: KeyTooLongError', lastFailedAt: at(FAILED_AT), ...extra });
 }
 
-describe('retryDelayMs: base x 2^(attempts-1), at most max', () => {
+describe('retryDelayMs: none after one failure (the next run redoes it), then base x 2^(attempts-2), at most max', () => {
   it.each([
     [0, 0],
-    [1, BASE],
-    [2, 2 * BASE],
-    [3, 4 * BASE],
-    [4, 8 * BASE],
-    [10, 512 * BASE],
-    [11, 6 * HOUR],
+    [1, 0],
+    [2, BASE],
+    [3, 2 * BASE],
+    [4, 4 * BASE],
+    [5, 8 * BASE],
+    [11, 512 * BASE],
+    [12, 6 * HOUR],
     [500, 6 * HOUR],
   ])('after %i failure(s): %i ms', (attempts, expected) => {
     expect(retryDelayMs(attempts, { baseMs: BASE, maxMs: 6 * HOUR })).toBe(expected);
@@ -48,7 +49,7 @@ describe('retryDelayMs: base x 2^(attempts-1), at most max', () => {
     expect(nextTryMs({ attempts: 2 }, { baseMs: BASE, maxMs: HOUR })).toBeUndefined();
     expect(nextTryMs({ attempts: 0, lastFailedAt: at(FAILED_AT) }, { baseMs: BASE, maxMs: HOUR })).toBeUndefined();
     expect(nextTryMs({ attempts: 2, lastFailedAt: 'garbage' }, { baseMs: BASE, maxMs: HOUR })).toBeUndefined();
-    expect(nextTryMs({ attempts: 2, lastFailedAt: at(FAILED_AT) }, { baseMs: BASE, maxMs: HOUR })).toBe(FAILED_AT + 2 * BASE);
+    expect(nextTryMs({ attempts: 3, lastFailedAt: at(FAILED_AT) }, { baseMs: BASE, maxMs: HOUR })).toBe(FAILED_AT + 2 * BASE);
   });
 });
 
@@ -57,12 +58,13 @@ const DUE = (attempts: number) => [`download a.bin /v1 (retry after ${attempts} 
 
 describe('planSync: a failing object backs off', () => {
   it.each<[string, number, number, 'waits' | 'planned']>([
-    ['1 failure, 1 s before one interval: waits', 1, BASE - SECOND, 'waits'],
-    ['1 failure, one interval later: planned', 1, BASE, 'planned'],
-    ['2 failures, one interval later: waits', 2, BASE, 'waits'],
-    ['2 failures, two intervals later: planned', 2, 2 * BASE, 'planned'],
-    ['3 failures, three intervals later: waits', 3, 3 * BASE, 'waits'],
-    ['3 failures, four intervals later: planned', 3, 4 * BASE, 'planned'],
+    ['1 failure: the next run retries it at once (a one-off fault is redone next time)', 1, 0, 'planned'],
+    ['2 failures, 1 s before one interval: waits', 2, BASE - SECOND, 'waits'],
+    ['2 failures, one interval later: planned', 2, BASE, 'planned'],
+    ['3 failures, one interval later: waits', 3, BASE, 'waits'],
+    ['3 failures, two intervals later: planned', 3, 2 * BASE, 'planned'],
+    ['4 failures, three intervals later: waits', 4, 3 * BASE, 'waits'],
+    ['4 failures, four intervals later: planned', 4, 4 * BASE, 'planned'],
     ['30 failures, just under the 6 h cap: waits', 30, 6 * HOUR - 1, 'waits'],
     ['30 failures, at the 6 h cap: planned (the cap holds)', 30, 6 * HOUR, 'planned'],
   ])('%s', (_situation, attempts, elapsed, expected) => {
@@ -89,10 +91,10 @@ describe('planSync: a failing object backs off', () => {
     expect(lines(plan(failing(5), {}))).toEqual(DUE(5));
   });
 
-  it('a configured base and cap: 2 failures with base 1 h and max 90 min wait 90 min', () => {
+  it('a configured base and cap: 3 failures with base 1 h and max 90 min wait 90 min', () => {
     const overrides = { transfer: { retryBackoff: { baseMs: HOUR, maxMs: 90 * 60_000 } } };
-    expect(lines(plan(failing(2), { now: FAILED_AT + 89 * 60_000 }, overrides))).toEqual([]);
-    expect(lines(plan(failing(2), { now: FAILED_AT + 90 * 60_000 }, overrides))).toEqual(DUE(2));
+    expect(lines(plan(failing(3), { now: FAILED_AT + 89 * 60_000 }, overrides))).toEqual([]);
+    expect(lines(plan(failing(3), { now: FAILED_AT + 90 * 60_000 }, overrides))).toEqual(DUE(3));
   });
 
   it('a failure recorded without a time (older journal) is tried now', () => {
@@ -106,7 +108,7 @@ describe('planSync: a failing object backs off', () => {
   });
 
   it('a staged copy whose upload keeps failing: the upload waits, and it is not downloaded again', () => {
-    const builder = failing(2, { stage: 'staged', volume: '/v1' }).local('/v1', 'a.bin', 10);
+    const builder = failing(3, { stage: 'staged', volume: '/v1' }).local('/v1', 'a.bin', 10);
     const waiting = plan(builder, { now: FAILED_AT + BASE });
     expect(lines(waiting)).toEqual([]);
     expect(waiting.summary.waiting?.count).toBe(1);
@@ -114,7 +116,7 @@ describe('planSync: a failing object backs off', () => {
   });
 
   it('delivered, lost by the destination, and its re-upload keeps failing: the re-delivery waits', () => {
-    const builder = failing(3, { stage: 'delivered', volume: '/v1' }).local('/v1', 'a.bin', 10);
+    const builder = failing(4, { stage: 'delivered', volume: '/v1' }).local('/v1', 'a.bin', 10);
     expect(lines(plan(builder, { now: FAILED_AT + BASE }))).toEqual([]);
     expect(lines(plan(builder, { now: FAILED_AT + 4 * BASE }))).toEqual(['upload a.bin /v1 (destination lost it)', 'purge a.bin /v1']);
   });
@@ -129,7 +131,7 @@ describe('planSync: a failing object backs off', () => {
 describe('planSync: waiting objects in the summary', () => {
   const many = () => {
     const builder = inventory().source('new.bin', 5);
-    for (const [key, attempts] of [['w1', 1], ['w2', 2], ['w3', 3], ['w4', 4]] as const) {
+    for (const [key, attempts] of [['w1', 2], ['w2', 3], ['w3', 4], ['w4', 5], ['due', 1]] as const) {
       builder.source(key, 100).ledger({ key, size: 100, attempts, lastError: `download: refused ${key}`, lastFailedAt: at(FAILED_AT) });
     }
     return builder;
@@ -137,20 +139,27 @@ describe('planSync: waiting objects in the summary', () => {
 
   it('counts them with their bytes, the earliest next try and three examples in key order; they are not changes', () => {
     const result = plan(many(), { now: FAILED_AT + SECOND });
-    expect(lines(result)).toEqual(['download new.bin /v1', 'upload new.bin /v1', 'purge new.bin /v1']);
+    expect(lines(result)).toEqual([
+      'download due /v1 (retry after 1 failed attempt)',
+      'download new.bin /v1',
+      'upload due /v1',
+      'upload new.bin /v1',
+      'purge due /v1',
+      'purge new.bin /v1',
+    ]);
     expect(result.summary.waiting).toMatchObject({ count: 4, bytes: 400, nextTryAt: at(FAILED_AT + BASE) });
     expect(result.summary.waiting?.examples.map((e) => [e.key, e.attempts, e.nextTryAt])).toEqual([
-      ['w1', 1, at(FAILED_AT + BASE)],
-      ['w2', 2, at(FAILED_AT + 2 * BASE)],
-      ['w3', 3, at(FAILED_AT + 4 * BASE)],
+      ['w1', 2, at(FAILED_AT + BASE)],
+      ['w2', 3, at(FAILED_AT + 2 * BASE)],
+      ['w3', 4, at(FAILED_AT + 4 * BASE)],
     ]);
     expect(result.summary.noChanges).toBe(false);
-    expect(result.summary.download.count).toBe(1);
+    expect(result.summary.download.count).toBe(2);
   });
 
   it('only waiting objects: no changes to make now (noChanges), but the waiting count says it is not done', () => {
     const builder = inventory().source('new.bin', 5).dest('new.bin', 5).ledger({ key: 'new.bin', size: 5, stage: 'purged' });
-    builder.source('w1', 100).ledger({ key: 'w1', size: 100, attempts: 1, lastError: 'x', lastFailedAt: at(FAILED_AT) });
+    builder.source('w1', 100).ledger({ key: 'w1', size: 100, attempts: 2, lastError: 'x', lastFailedAt: at(FAILED_AT) });
     const result = plan(builder, { now: FAILED_AT + SECOND });
     expect(result.actions).toEqual([]);
     expect(result.summary.noChanges).toBe(true);

@@ -8,7 +8,7 @@ const backoff = { baseMs: 30_000, maxMs: 6 * 3_600_000 };
 
 const records: LedgerRecord[] = [
   { key: 'once', size: 1, etag: 'e', attempts: 1, lastError: 'download: timeout', lastFailedAt: FAILED_AT },
-  { key: 'thrice', size: 1, etag: 'e', stage: 'staged', volume: '/v1', attempts: 3, lastError: 'upload: KeyTooLongError', lastFailedAt: FAILED_AT },
+  { key: 'refused', size: 1, etag: 'e', stage: 'staged', volume: '/v1', attempts: 4, lastError: 'upload: KeyTooLongError', lastFailedAt: FAILED_AT },
   { key: 'old-journal', size: 1, etag: 'e', attempts: 2, lastError: 'download: reset' },
   { key: 'done', size: 1, etag: 'e', stage: 'purged', attempts: 0 },
 ];
@@ -18,7 +18,7 @@ describe('status: the next try of each failing object', () => {
     const { failing } = summariseLedger(records, { now: NOW, backoff });
     expect(failing).toEqual([
       { key: 'once', attempts: 1, lastError: 'download: timeout', lastFailedAt: FAILED_AT },
-      { key: 'thrice', attempts: 3, lastError: 'upload: KeyTooLongError', lastFailedAt: FAILED_AT, nextTryAt: '2026-11-29T10:02:00.000Z' },
+      { key: 'refused', attempts: 4, lastError: 'upload: KeyTooLongError', lastFailedAt: FAILED_AT, nextTryAt: '2026-11-29T10:02:00.000Z' },
       { key: 'old-journal', attempts: 2, lastError: 'download: reset' },
     ]);
   });
@@ -32,7 +32,7 @@ describe('status: the next try of each failing object', () => {
     };
     const text = renderStatus(report);
     expect(text).toMatch(/next try/);
-    expect(text).toMatch(/thrice\s+│?\s*3\s+│?\s*2026-11-29 10:02:00\s/);
+    expect(text).toMatch(/refused\s+│?\s*4\s+│?\s*2026-11-29 10:02:00\s/);
     expect(text).toMatch(/once\s+│?\s*1\s+│?\s*next run/);
   });
 });

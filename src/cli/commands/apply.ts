@@ -26,8 +26,9 @@ export class ApplyCommand extends BaseCommand {
       Ctrl-C or SIGTERM: the apply finishes what it planned (nothing new is planned), the lock is
       released. A second Ctrl-C stops the transfers at once (what was in flight is redone next time).
 
-      An object that failed backs off (\`transfer.retryBackoff\`): it is left out until its next try
-      (\`plan\` and \`status\` show when). \`--retry-failed\` tries such objects now.
+      An object that failed is retried by the next run; one that fails again backs off
+      (\`transfer.retryBackoff\`): it is left out until its next try (\`plan\` and \`status\` show
+      when). \`--retry-failed\` tries such objects now.
 
       Exit codes: 0 all done, 1 an error or at least one object failed (it is retried after its backoff).
     `,

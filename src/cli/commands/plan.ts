@@ -14,8 +14,8 @@ export class PlanCommand extends BaseCommand {
       written unless \`--out\` asks for a plan file; beside FILE it writes FILE's stem +
       \`.download.s5cmd\` and \`.upload.s5cmd\`, plain s5cmd run files an operator can read.
 
-      An object that keeps failing backs off (\`transfer.retryBackoff\`): until its next try it is
-      shown apart as waiting, not planned. \`--retry-failed\` plans it now.
+      An object that failed twice or more in a row backs off (\`transfer.retryBackoff\`): until its
+      next try it is shown apart as waiting, not planned. \`--retry-failed\` plans it now.
 
       Exit codes: 0 success, 1 error; with \`--detailed-exitcode\`, 0 no changes, 2 changes present.
       Objects waiting to retry are not changes of this plan (exit 0), but the summary line says

@@ -32,8 +32,9 @@ export class WatchCommand extends BaseCommand {
     details: `
       Runs plan and apply every interval (\`watch.interval\` in the config, or \`--interval\`).
       Within each cycle both hops run at once: uploads of staged data go out while downloads come in.
-      A failed object backs off on its own (\`transfer.retryBackoff\`: 1 cycle, 2, 4, ... up to 6h by
-      default) while the rest keeps moving; \`--retry-failed\` tries such objects in the first cycle.
+      A failed object is retried next cycle; if it fails again it backs off on its own
+      (\`transfer.retryBackoff\`: 1 cycle, 2, 4, ... up to 6h by default) while the rest keeps
+      moving. \`--retry-failed\` tries such objects in the first cycle.
       Errors back off exponentially with jitter; an error that a retry cannot fix (wrong
       credentials, a broken ledger) stops the loop with exit 1.
 
