@@ -9,6 +9,7 @@ import { createTwoFilesPatch } from 'diff';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config, Inventory, Plan, PlanFile, VolumeInfo } from './model/index.ts';
 import { planSync } from './plan/planner.ts';
+import { backoffOf } from './plan/backoff.ts';
 import { keySkipReason, TEMP_DIR } from './plan/keys.ts';
 import { parsePlanFile, writeCanonicalPlan, writePlanFile } from './manifest/planfile.ts';
 import { renderManifests, writeManifests } from './manifest/s5cmd.ts';
@@ -147,8 +148,14 @@ export interface PlannedRun {
   createdAt: string;
 }
 
-function planFrom(config: Config, gathered: Gathered, deps: EngineDeps): PlannedRun {
-  const plan = planSync(config, gathered.inventory);
+/** How a plan is made, besides the config: `retryFailed` tries objects that back off now (`--retry-failed`). */
+export interface PlanRunOptions {
+  retryFailed?: boolean;
+}
+
+function planFrom(config: Config, gathered: Gathered, deps: EngineDeps, options: PlanRunOptions = {}): PlannedRun {
+  // The clock is read here, at the edge: the planner gets the time as an input.
+  const plan = planSync(config, gathered.inventory, { now: deps.now().getTime(), retryFailed: options.retryFailed === true });
   for (const link of gathered.inventory.links ?? []) {
     plan.warnings.push(`staging volume ${link.volume}: ${link.path} is a symbolic link, not followed (nothing is staged through it, and it is left as it is)`);
   }
@@ -199,13 +206,13 @@ export async function checkVolumeClaims(config: Config): Promise<void> {
 }
 
 /** `dualsync plan`: reads everything, changes nothing (invariant 6). */
-export async function runPlan(config: Config, deps: EngineDeps): Promise<PlannedRun> {
+export async function runPlan(config: Config, deps: EngineDeps, options: PlanRunOptions = {}): Promise<PlannedRun> {
   await checkVolumeClaims(config);
   const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
   const clients = createClients(config);
   try {
     const gathered = await gatherInventory(config, ledger, clients, deps);
-    return planFrom(config, gathered, deps);
+    return planFrom(config, gathered, deps, options);
   } finally {
     destroyClients(clients);
     await ledger.close();
@@ -287,7 +294,7 @@ export async function writePlanFiles(planPath: string, run: PlannedRun, config: 
   return paths;
 }
 
-export interface ApplyOptions {
+export interface ApplyOptions extends PlanRunOptions {
   /** A saved plan to execute, or undefined to plan now. */
   planPath?: string;
   /** Asked before anything moves when no saved plan is given; false stops the run. */
@@ -372,7 +379,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
     let failed = false;
     try {
       const gathered = await gatherInventory(config, ledger, clients, deps, roots);
-      let run = planFrom(config, gathered, deps);
+      let run = planFrom(config, gathered, deps, options);
       if (saved) {
         if (saved.inputDigest !== gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config, options.showDiff ?? false);
         checkRoom(options.planPath!, saved.plan, gathered.inventory.volumes, deps);
@@ -399,6 +406,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
           progress: deps.progress,
           signal: deps.signal,
           env: deps.env,
+          now: deps.now,
         },
         run.plan,
       );
@@ -586,7 +594,7 @@ export async function runStatus(config: Config, deps: EngineDeps): Promise<Statu
     return {
       stateDir: config.stateDir,
       ledgerSerial: state.serial,
-      ...summariseLedger(state.records),
+      ...summariseLedger(state.records, { now: deps.now().getTime(), backoff: backoffOf(config) }),
       volumes,
       lastRun: lastRunText ? (JSON.parse(lastRunText) as Record<string, unknown>) : undefined,
       lock: await lockHolder(config.stateDir),

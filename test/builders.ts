@@ -39,6 +39,8 @@ export interface LedgerSpec {
   volume?: string;
   attempts?: number;
   lastError?: string;
+  /** ISO 8601 time of the last failure. */
+  lastFailedAt?: string;
   skipReason?: string;
   destinationEtag?: string;
   lastDelivered?: DeliveredVersion;
@@ -97,6 +99,7 @@ export class InventoryBuilder {
     if (spec.stage !== undefined) record.stage = spec.stage;
     if (spec.volume !== undefined) record.volume = spec.volume;
     if (spec.lastError !== undefined) record.lastError = spec.lastError;
+    if (spec.lastFailedAt !== undefined) record.lastFailedAt = spec.lastFailedAt;
     if (spec.skipReason !== undefined) record.skipReason = spec.skipReason;
     if (spec.destinationEtag !== undefined) record.destinationEtag = spec.destinationEtag;
     if (spec.lastDelivered !== undefined) record.lastDelivered = spec.lastDelivered;
@@ -186,6 +189,7 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
       stallTimeoutMs: 120_000,
       include: ['**'],
       exclude: [],
+      retryBackoff: { maxMs: 6 * 3_600_000 },
       ...overrides.transfer,
     },
     watch: { intervalMs: 30_000 },

@@ -58,6 +58,8 @@ export interface ExecuteContext {
   progress?: ProgressSink;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
+  /** The clock that stamps each failure: the object backs off from that time. */
+  now: () => Date;
 }
 
 /**
@@ -99,7 +101,8 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   const fail = async (action: Action, hop: Failure['hop'], error: string) => {
     outcome.failures.push({ key: action.key, hop, error });
     if (hop !== 'purge') ctx.progress?.failed(hop);
-    await record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: hop === 'purge' ? 'upload' : hop, error });
+    const at = ctx.now().toISOString();
+    await record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: hop === 'purge' ? 'upload' : hop, error, at });
   };
 
   /** Records an adopt as a delivery that moved nothing, with the rule that proved it. */

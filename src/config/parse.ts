@@ -84,6 +84,7 @@ export const DEFAULTS = {
   purgeAfterUpload: true,
   include: ['**'],
   exclude: [] as string[],
+  retryBackoffMax: '6h',
   watchInterval: '30s',
   stallTimeout: '2m',
 } as const;
@@ -584,6 +585,7 @@ type RawConfig = {
     stallTimeout?: string;
     include?: string[];
     exclude?: string[];
+    retryBackoff?: { base?: string; max?: string };
   };
   watch?: { interval?: string };
 };
@@ -594,6 +596,8 @@ interface Checked {
   reserve?: Reserve;
   intervalMs?: number;
   stallTimeoutMs?: number;
+  /** Converted durations of `transfer.retryBackoff`, by field name. */
+  retryBackoff: Map<string, number>;
   paths: Map<string, string>;
   references: PathReference[];
   aliases: EndpointAliasCheck[];
@@ -614,7 +618,7 @@ function stringAt(raw: unknown, segments: Segment[]): string | undefined {
 }
 
 function checkMeaning(raw: unknown, referenced: Set<string>, baseDir: string, report: Reporter): Checked {
-  const checked: Checked = { sizes: new Map(), paths: new Map(), references: [], aliases: [] };
+  const checked: Checked = { sizes: new Map(), retryBackoff: new Map(), paths: new Map(), references: [], aliases: [] };
   const usable = (segments: Segment[]): boolean => valueAt(raw, segments) !== undefined && !report.hasFailed(segments);
 
   for (const side of ['source', 'destination'] as const) {
@@ -650,6 +654,13 @@ function checkMeaning(raw: unknown, referenced: Set<string>, baseDir: string, re
     const ms = convert(report, ['transfer', 'stallTimeout'], () => parseDuration(valueAt(raw, ['transfer', 'stallTimeout']) as string));
     if (ms !== undefined && ms < 1000) report.at('error', ['transfer', 'stallTimeout'], 'must be at least 1s', 'e.g. 2m; a link can pause for seconds without being dead');
     else checked.stallTimeoutMs = ms;
+  }
+  for (const field of ['base', 'max'] as const) {
+    const segments = ['transfer', 'retryBackoff', field];
+    if (!usable(segments)) continue;
+    const ms = convert(report, segments, () => parseDuration(valueAt(raw, segments) as string));
+    if (ms !== undefined && ms <= 0) report.at('error', segments, 'must be longer than 0', field === 'base' ? 'e.g. 30s, or leave it out to wait one watch.interval' : 'e.g. 6h');
+    else if (ms !== undefined) checked.retryBackoff.set(field, ms);
   }
 
   for (const list of ['include', 'exclude'] as const) {
@@ -855,6 +866,10 @@ function buildConfig(raw: RawConfig, checked: Checked, referenced: Set<string>, 
       stallTimeoutMs: checked.stallTimeoutMs ?? parseDuration(DEFAULTS.stallTimeout),
       include: transfer.include ?? [...DEFAULTS.include],
       exclude: transfer.exclude ?? [...DEFAULTS.exclude],
+      retryBackoff: {
+        ...(checked.retryBackoff.has('base') ? { baseMs: checked.retryBackoff.get('base') } : {}),
+        maxMs: checked.retryBackoff.get('max') ?? parseDuration(DEFAULTS.retryBackoffMax),
+      },
     },
     watch: { intervalMs: checked.intervalMs ?? parseDuration(DEFAULTS.watchInterval) },
   };

@@ -54,6 +54,7 @@ transfer:
   stallTimeout: 2m                   # stop a hop that moved nothing for this long; its objects are retried
   include: ["**"]                    # globs over keys relative to source.prefix
   exclude: []
+  # retryBackoff: { base: 30s, max: 6h }  # an object that fails again waits base, 2x, 4x... up to max (base: watch.interval)
 
 watch:
   interval: 30s                      # pause between rounds of \`dualsync watch\`

@@ -11,9 +11,10 @@
  *   the same version is staged and delivered anew).
  * - Moving forward clears the failure count and the last error: `attempts` counts failures
  *   since the version last made progress, which is what a retry limit needs.
- * - `failed` adds one attempt and keeps the error (and which copy a comparison found to differ:
- *   the destination's ETag, or a local copy's volume); `skipped` keeps the reason. Neither moves
- *   the stage.
+ * - `failed` adds one attempt and keeps the error, its time (`lastFailedAt`, from the event's
+ *   `at`; a failure without a time drops an older time rather than keep a wrong one) and which
+ *   copy a comparison found to differ (the destination's ETag, or a local copy's volume);
+ *   `skipped` keeps the reason. Neither moves the stage. Moving forward clears `lastFailedAt` too.
  * - A new version remembers the version delivered before it (`lastDelivered`) until it is
  *   delivered itself: the destination's copy is that older version until then (invariant 9).
  * - `delivered` keeps the destination's ETag and the adoption rule, and forgets what differed.
@@ -59,6 +60,7 @@ function freshRecord(event: LedgerEvent, previous: LedgerRecord | undefined): Le
 function progressed(record: LedgerRecord, stage: Stage): LedgerRecord {
   const next: LedgerRecord = { ...record, stage, attempts: 0 };
   delete next.lastError;
+  delete next.lastFailedAt;
   return next;
 }
 
@@ -113,6 +115,8 @@ export function applyEvent(record: LedgerRecord | undefined, event: LedgerEvent)
       const next: LedgerRecord = { ...record, attempts: record.attempts + 1, lastError: `${event.hop}: ${event.error}` };
       if (event.destinationDiffers !== undefined) next.destinationDiffers = event.destinationDiffers;
       if (event.localDiffers !== undefined) next.localDiffers = event.localDiffers;
+      if (event.at === undefined) delete next.lastFailedAt;
+      else next.lastFailedAt = event.at;
       return next;
     }
     case 'skipped':

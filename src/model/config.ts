@@ -75,6 +75,14 @@ export interface TransferConfig {
   stallTimeoutMs: number;
   include: string[];
   exclude: string[];
+  retryBackoff: RetryBackoff;
+}
+
+/** How an object that keeps failing waits before its next try: none after one failure, then base x 2^(attempts-2), at most max. */
+export interface RetryBackoff {
+  /** The wait after the second failure in a row; undefined: the watch interval (one cycle). */
+  baseMs?: number;
+  maxMs: number;
 }
 
 export interface WatchConfig {

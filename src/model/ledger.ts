@@ -25,8 +25,10 @@ export type LedgerEvent =
    * A transfer or verification failed; `attempts` grows. A comparison that proved a copy is not
    * this version says which: `destinationDiffers` (the destination's ETag: transfer instead of
    * adopting) or `localDiffers` (the volume of a local copy: download again instead of uploading it).
+   * `at`: when it was recorded (ISO 8601, UTC), from which the object backs off; absent in
+   * journals written before it existed.
    */
-  | (VersionRef & { type: 'failed'; hop: 'download' | 'upload'; error: string; destinationDiffers?: string; localDiffers?: string })
+  | (VersionRef & { type: 'failed'; hop: 'download' | 'upload'; error: string; destinationDiffers?: string; localDiffers?: string; at?: string })
   /** The key cannot be staged safely; kept so status can show it. */
   | (VersionRef & { type: 'skipped'; reason: string });
 

@@ -95,6 +95,12 @@ export interface LedgerRecord {
   localDiffers?: string;
   attempts: number;
   lastError?: string;
+  /**
+   * When the last of those `attempts` failed (ISO 8601, UTC, from the `failed` event's `at`):
+   * the object backs off from it. Absent when no failure time is known (no failure since the
+   * version last moved forward, or one recorded before failures carried a time).
+   */
+  lastFailedAt?: string;
   skipReason?: string;
 }
 

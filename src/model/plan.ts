@@ -47,8 +47,32 @@ export interface PlanSummary {
   skip: { count: number };
   /** Objects left for a later plan because a budget or the volumes' room ran out. */
   deferred: { count: number; bytes: number };
-  /** True when nothing but skips: `plan --detailed-exitcode` then exits 0. */
+  /**
+   * Objects that keep failing and back off (`transfer.retryBackoff`): not planned until their next
+   * try. Present only when there are some. They are not changes of this plan, but they are not
+   * done either: the sites are not in sync while any wait.
+   */
+  waiting?: WaitingSummary;
+  /** True when nothing but skips (and objects waiting to retry): `plan --detailed-exitcode` then exits 0. */
   noChanges: boolean;
+}
+
+/** One object waiting to retry after failures. */
+export interface WaitingObject {
+  key: string;
+  attempts: number;
+  /** ISO 8601, UTC: the earliest time a plan tries it again. */
+  nextTryAt: string;
+  lastError?: string;
+}
+
+export interface WaitingSummary {
+  count: number;
+  bytes: number;
+  /** The earliest next try among them (ISO 8601, UTC). */
+  nextTryAt: string;
+  /** The first few in key order. */
+  examples: WaitingObject[];
 }
 
 /** The per-volume view of a plan: what lands where. */

@@ -12,10 +12,15 @@
  *   download everything else.
  * Then budgets: uploads of copies already on disk first (they free staging space), then
  * downloads in key order, each followed in the same plan by its upload and purge.
+ *
+ * A version that keeps failing backs off (src/plan/backoff.ts): until its next try, the transfer
+ * it would get is not planned and it is counted as waiting instead. The time comes in as
+ * `options.now`; without it nothing waits.
  */
 import type { Config } from '../model/config.ts';
 import type { AdoptRule, Inventory, LedgerRecord, LocalFile, ObjectEntry } from '../model/objects.ts';
-import type { Action, ActionKind, Plan, PlanSummary } from '../model/plan.ts';
+import type { Action, ActionKind, Plan, PlanSummary, WaitingSummary } from '../model/plan.ts';
+import { backoffOf, nextTryMs, type Backoff } from './backoff.ts';
 import { formatBytes } from '../config/units.ts';
 import { adoption, localProofFor } from './adopt.ts';
 import { mergeListings, sortInputs, type KeyRow } from './compare.ts';
@@ -182,8 +187,40 @@ function sumSize(actions: readonly Action[]): number {
   return bytes;
 }
 
+/** What the planner is told besides the config and the inventory. */
+export interface PlanOptions {
+  /** The time of the plan (epoch ms), against which failing objects back off; undefined: none waits. */
+  now?: number;
+  /** Try every failing object now, whatever its backoff (`--retry-failed`). */
+  retryFailed?: boolean;
+}
+
+/** Objects whose transfer waits for their next try: counted, with the earliest try and a few examples. */
+class Waiting {
+  count = 0;
+  bytes = 0;
+  earliest = Number.POSITIVE_INFINITY;
+  readonly examples: WaitingSummary['examples'] = [];
+
+  add(record: LedgerRecord, nextTry: number): void {
+    this.count += 1;
+    this.bytes += record.size;
+    this.earliest = Math.min(this.earliest, nextTry);
+    if (this.examples.length < 3) {
+      const example: WaitingSummary['examples'][number] = { key: record.key, attempts: record.attempts, nextTryAt: new Date(nextTry).toISOString() };
+      if (record.lastError !== undefined) example.lastError = record.lastError;
+      this.examples.push(example);
+    }
+  }
+
+  summary(): WaitingSummary | undefined {
+    if (this.count === 0) return undefined;
+    return { count: this.count, bytes: this.bytes, nextTryAt: new Date(this.earliest).toISOString(), examples: this.examples };
+  }
+}
+
 /** Makes the plan: what moves over which hop, onto which volume, within the budgets. */
-export function planSync(config: Config, inventory: Inventory): Plan {
+export function planSync(config: Config, inventory: Inventory, options: PlanOptions = {}): Plan {
   const { transfer } = config;
   const warnings: string[] = [];
   const sourceListing = inventory.source;
@@ -217,6 +254,15 @@ export function planSync(config: Config, inventory: Inventory): Plan {
   const uploadCandidates: UploadCandidate[] = [];
   const downloadCandidates: DownloadCandidate[] = [];
   const notes = new KeyNotes();
+  const waiting = new Waiting();
+  const now = options.retryFailed === true ? undefined : options.now;
+  const backoff: Backoff = backoffOf(config);
+  /** The next try of a version still backing off at `now`, else undefined. */
+  const waitsUntil = (record: LedgerRecord | undefined): number | undefined => {
+    if (now === undefined || record === undefined || record.attempts === 0) return undefined;
+    const next = nextTryMs(record, backoff);
+    return next !== undefined && next > now ? next : undefined;
+  };
 
   /** A local file of the version's size: the one on `knownVolume` if there, else one on a volume not known to hold another version. */
   const goodCopy = (row: KeyRow, version: Version, knownVolume: string | undefined, staleVolume: string | undefined): LocalFile | undefined => {
@@ -287,8 +333,17 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     const staleVolume = !matches && (record?.stage === 'staged' || record?.stage === 'delivered') ? record.volume : undefined;
     const destination = row.destination;
     const { size, etag } = version;
+    const delivered = stage === 'delivered' || stage === 'purged';
+    const found = delivered || destination === undefined ? undefined : adoption(version, destination, record, transfer.adopt);
+    // Backoff holds back transfers only: an adopt or a purge moves no data and goes ahead.
+    const transfers = delivered ? destination === undefined && destinationComplete : !(found !== undefined && 'adopt' in found);
+    const nextTry = transfers && matches ? waitsUntil(record) : undefined;
+    if (nextTry !== undefined) {
+      waiting.add(record as LedgerRecord, nextTry);
+      return;
+    }
 
-    if (stage === 'delivered' || stage === 'purged') {
+    if (delivered) {
       if (destination === undefined && destinationComplete) {
         const reason = 'destination lost it';
         const copy = goodCopy(row, version, knownVolume, staleVolume);
@@ -323,7 +378,6 @@ export function planSync(config: Config, inventory: Inventory): Plan {
 
     const copy = goodCopy(row, version, knownVolume, staleVolume);
     const stagedCopy = copy !== undefined && stage === 'staged' && copy.volume === knownVolume;
-    const found = destination === undefined ? undefined : adoption(version, destination, record, transfer.adopt);
     // A verified staged copy is cheaper to upload than both objects are to read and compare.
     if (found !== undefined && 'adopt' in found && !(found.adopt === 'content' && stagedCopy)) {
       adopts.push(adoptAction(key, size, etag, found.adopt, (destination as ObjectEntry).etag));
@@ -467,6 +521,7 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     adopt: { count: adopts.length, bytes: sumSize(adopts) },
     skip: { count: skips.length },
     deferred: { count: deferredCount, bytes: deferredBytes },
+    ...(waiting.count > 0 ? { waiting: waiting.summary() } : {}),
     noChanges: actions.length === skips.length && deferredCount === 0 && sourceListing.complete && destinationComplete,
   };
   return {

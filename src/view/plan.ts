@@ -69,6 +69,25 @@ function detail(action: Action): string {
   return parts.join('; ');
 }
 
+/** An ISO time as `2026-11-29 14:05:30 UTC`. */
+export function shortTime(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+}
+
+/** Objects that back off after failures: not changes of this plan, shown apart with their next try. */
+function waitingLines(plan: Plan, color: boolean): string[] {
+  const waiting = plan.summary.waiting;
+  if (waiting === undefined || waiting.count === 0) return [];
+  const out = [paint(color, 1, `Waiting to retry (failed before; backing off, see transfer.retryBackoff): ${waiting.count}, ${formatBytes(waiting.bytes)}, next try ${shortTime(waiting.nextTryAt)}`)];
+  for (const example of waiting.examples) {
+    const error = example.lastError === undefined ? '' : `; last error: ${example.lastError.replace(/\p{Cc}/gu, '?')}`;
+    out.push(`  ${paint(color, 90, '. waiting   ')}  ${displayKey(example.key)}  (${example.attempts} failed ${example.attempts === 1 ? 'attempt' : 'attempts'}, next try ${shortTime(example.nextTryAt)}${error})`);
+  }
+  if (waiting.examples.length < waiting.count) out.push(`  ... and ${waiting.count - waiting.examples.length} more (\`dualsync status\` lists them)`);
+  out.push('  `--retry-failed` tries them now.', '');
+  return out;
+}
+
 function actionLines(plan: Plan, options: RenderPlanOptions): string[] {
   const color = options.color === true;
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
@@ -164,8 +183,12 @@ function onlySkips(plan: Plan): boolean {
  */
 export function summaryLine(plan: Plan): string {
   const { summary } = plan;
+  const waiting = summary.waiting !== undefined && summary.waiting.count > 0 ? summary.waiting : undefined;
+  const waits = waiting === undefined ? '' : `${waiting.count} waiting to retry (next try ${shortTime(waiting.nextTryAt)})`;
+  // Backing off never makes an object done: with objects waiting, "no changes" is only about now.
+  if (summary.noChanges && waiting !== undefined) return `No changes now, but not in sync: ${waits}; \`--retry-failed\` tries them now.`;
   if (summary.noChanges) return 'No changes. Source, staging and destination are in sync.';
-  if (onlySkips(plan)) return 'No changes in what could be listed; the listing is incomplete (see warnings).';
+  if (onlySkips(plan)) return `No changes in what could be listed; the listing is incomplete (see warnings)${waiting === undefined ? '' : `; ${waits}`}.`;
   const withBytes = (part: { count: number; bytes: number }, what: string): string =>
     part.count === 0 ? `0 ${what}` : `${part.count} ${what} (${formatBytes(part.bytes)})`;
   const parts = [withBytes(summary.download, 'to download'), withBytes(summary.upload, 'to upload'), `${summary.purge.count} to purge`];
@@ -177,6 +200,7 @@ export function summaryLine(plan: Plan): string {
   if (summary.skip.count > 0) parts.push(`${summary.skip.count} skipped`);
   // Deferred: within budget or volume room next time; the warnings say which limit held them.
   if (summary.deferred.count > 0) parts.push(`${summary.deferred.count} deferred to a later plan (see the warnings)`);
+  if (waiting !== undefined) parts.push(waits);
   return `Plan: ${parts.join(', ')}.`;
 }
 
@@ -190,6 +214,7 @@ export function renderPlan(plan: Plan, options: RenderPlanOptions = {}): string 
     out.push('');
   }
   out.push(...actionLines(plan, options));
+  out.push(...waitingLines(plan, color));
   out.push(hopTable(plan, color), '');
   if (plan.volumes.length > 0) out.push(volumeTable(plan, color), '');
   out.push(paint(color, 1, summaryLine(plan)));

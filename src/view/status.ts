@@ -1,6 +1,8 @@
 import Table from 'cli-table3';
 import type { LedgerRecord, VolumeInfo } from '../model/index.ts';
 import { formatBytes } from '../config/units.ts';
+import { nextTryMs, type Backoff } from '../plan/backoff.ts';
+import { shortTime } from './plan.ts';
 
 export interface StageCount {
   objects: number;
@@ -11,8 +13,12 @@ export interface StatusReport {
   stateDir: string;
   ledgerSerial: number;
   stages: Record<'staged' | 'delivered' | 'purged', StageCount>;
-  /** Versions whose last attempt failed and that have not moved on since. */
-  failing: { key: string; attempts: number; lastError: string }[];
+  /**
+   * Versions whose last attempt failed and that have not moved on since. `nextTryAt` (ISO 8601,
+   * UTC): the earliest time a plan tries it again (transfer.retryBackoff); absent when the next
+   * plan tries it.
+   */
+  failing: { key: string; attempts: number; lastError: string; lastFailedAt?: string; nextTryAt?: string }[];
   skipped: { key: string; reason: string }[];
   verifiedBy: Record<string, number>;
   etagNotComparable: number;
@@ -21,8 +27,11 @@ export interface StatusReport {
   lock?: { pid: number; host: string; startedAt: string; command: string; lastCycle?: { number: number; endedAt: string; result: string } };
 }
 
-/** Folds ledger records into the counts status shows. Pure. */
-export function summariseLedger(records: readonly LedgerRecord[]): Pick<StatusReport, 'stages' | 'failing' | 'skipped' | 'verifiedBy' | 'etagNotComparable'> {
+/** Folds ledger records into the counts status shows; with `retry`, each failing object's next try at `retry.now`. Pure. */
+export function summariseLedger(
+  records: readonly LedgerRecord[],
+  retry?: { now: number; backoff: Backoff },
+): Pick<StatusReport, 'stages' | 'failing' | 'skipped' | 'verifiedBy' | 'etagNotComparable'> {
   const stages = { staged: { objects: 0, bytes: 0 }, delivered: { objects: 0, bytes: 0 }, purged: { objects: 0, bytes: 0 } };
   const failing: StatusReport['failing'] = [];
   const skipped: StatusReport['skipped'] = [];
@@ -34,7 +43,11 @@ export function summariseLedger(records: readonly LedgerRecord[]): Pick<StatusRe
       stages[record.stage].bytes += record.size;
     }
     if (record.lastError && record.stage !== 'delivered' && record.stage !== 'purged') {
-      failing.push({ key: record.key, attempts: record.attempts, lastError: record.lastError });
+      const entry: StatusReport['failing'][number] = { key: record.key, attempts: record.attempts, lastError: record.lastError };
+      if (record.lastFailedAt !== undefined) entry.lastFailedAt = record.lastFailedAt;
+      const next = retry === undefined ? undefined : nextTryMs(record, retry.backoff);
+      if (next !== undefined && retry !== undefined && next > retry.now) entry.nextTryAt = new Date(next).toISOString();
+      failing.push(entry);
     }
     if (record.skipReason) skipped.push({ key: record.key, reason: record.skipReason });
     if (record.verifiedBy) verifiedBy[record.verifiedBy] = (verifiedBy[record.verifiedBy] ?? 0) + 1;
@@ -62,8 +75,8 @@ export function renderStatus(report: StatusReport, options: { limit?: number } =
   }
   out.push(volumes.toString());
   if (report.failing.length > 0) {
-    const failing = new Table({ head: ['failing object', 'attempts', 'last error'], wordWrap: true, colWidths: [40, 10, 60], style: { head: [], border: [], compact: true } });
-    for (const f of report.failing.slice(0, limit)) failing.push([f.key, String(f.attempts), f.lastError]);
+    const failing = new Table({ head: ['failing object', 'attempts', 'next try', 'last error'], wordWrap: true, colWidths: [40, 10, 25, 60], style: { head: [], border: [], compact: true } });
+    for (const f of report.failing.slice(0, limit)) failing.push([f.key, String(f.attempts), f.nextTryAt === undefined ? 'next run' : shortTime(f.nextTryAt), f.lastError]);
     out.push(failing.toString());
     if (report.failing.length > limit) out.push(`... and ${report.failing.length - limit} more`);
   }

@@ -8,6 +8,8 @@ export interface CycleResult {
   summary?: string;
   /** False when nothing changed but a listing was incomplete: that is not "in sync". */
   inSync?: boolean;
+  /** Objects left out because they back off after failures: the sites are not in sync yet. */
+  waiting?: number;
 }
 
 export interface WatchOptions {
@@ -52,8 +54,8 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
   let cycles = 0;
   let failedCycles = 0;
   let failuresInARow = 0;
-  // An idle watch says "in sync" once, then stays quiet until something changes.
-  let saidInSync = false;
+  // An idle watch says so once ("in sync", or what waits to retry), then stays quiet until something changes.
+  let lastQuiet: string | undefined;
   while (!options.stop.aborted) {
     cycles++;
     try {
@@ -61,16 +63,20 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
       if (result.failures > 0) {
         failedCycles++;
         failuresInARow++;
-        saidInSync = false;
-        options.log(`cycle ${cycles}: ${result.failures} object(s) failed; they are retried next cycle`);
+        lastQuiet = undefined;
+        options.log(`cycle ${cycles}: ${result.failures} object(s) failed; each is retried after its backoff (transfer.retryBackoff)`);
       } else if (result.changes === 0 && result.inSync !== false) {
         failuresInARow = 0;
-        if (!saidInSync) options.log(`cycle ${cycles}: in sync; quiet until something changes`);
-        saidInSync = true;
+        // Idle: one line when the state is first reached (in sync, or only objects waiting to
+        // retry), then quiet until something changes.
+        const quiet = result.waiting ? `nothing to do now; ${result.waiting} object(s) waiting to retry after failures` : 'in sync; quiet until something changes';
+        if (quiet !== lastQuiet) options.log(`cycle ${cycles}: ${quiet}`);
+        lastQuiet = quiet;
       } else {
         failuresInARow = 0;
-        saidInSync = false;
-        options.log(`cycle ${cycles}: ${result.summary ?? `${result.changes} change(s) applied`}`);
+        lastQuiet = undefined;
+        const waiting = result.waiting ? `; ${result.waiting} object(s) waiting to retry after failures` : '';
+        options.log(`cycle ${cycles}: ${result.summary ?? `${result.changes} change(s) applied`}${waiting}`);
       }
     } catch (error) {
       failedCycles++;
@@ -80,7 +86,7 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
         options.log(`cycle ${cycles}: ${message} (not retryable; stopping)`);
         return { cycles, failedCycles, fatal: error };
       }
-      saidInSync = false;
+      lastQuiet = undefined;
       options.log(`cycle ${cycles}: ${message}`);
     }
     if (options.once || options.stop.aborted) break;

@@ -67,6 +67,7 @@ describe('parseConfig: defaults', () => {
         stallTimeoutMs: 120_000,
         include: ['**'],
         exclude: [],
+        retryBackoff: { maxMs: 6 * 3_600_000 },
       },
       watch: { intervalMs: 30_000 },
     });
@@ -117,6 +118,7 @@ describe('parseConfig: defaults', () => {
       purgeAfterUpload: transfer.purgeAfterUpload?.default,
       include: transfer.include?.default,
       exclude: transfer.exclude?.default,
+      retryBackoffMax: transfer.retryBackoff?.properties?.max?.default,
       watchInterval: configSchema.properties?.watch?.properties?.interval?.default,
       stallTimeout: transfer.stallTimeout?.default,
     }).toEqual({ ...DEFAULTS, snowMaxConnections: undefined, include: [...DEFAULTS.include], exclude: [] });
@@ -216,6 +218,14 @@ describe('parseConfig: diagnostics', () => {
     expect(errors[0]?.message).toContain('an S3 bucket name');
     expect(errors[1]?.message).toBe('expected a size such as 500GiB, 1.5TB or a byte count (units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB) (got "5 gigs")');
     expect(errors[2]?.message).toContain('a duration such as 30s');
+  });
+
+  it('transfer.retryBackoff: base and max as durations; base left out means the watch interval', () => {
+    expect(parse(`${MINIMAL}transfer:\n  retryBackoff: { base: 1m, max: 2h }\n`).config?.transfer.retryBackoff).toEqual({ baseMs: 60_000, maxMs: 2 * 3_600_000 });
+    expect(parse(`${MINIMAL}transfer:\n  retryBackoff: { max: 1h }\n`).config?.transfer.retryBackoff).toEqual({ maxMs: 3_600_000 });
+    const errors = errorsOf(`${MINIMAL}transfer:\n  retryBackoff: { base: 0s, max: soon, maxx: 1h }\n`);
+    expect(errors.map((e) => e.path)).toEqual(['transfer.retryBackoff.base', 'transfer.retryBackoff.max', 'transfer.retryBackoff.maxx']);
+    expect(errors.find((e) => e.path === 'transfer.retryBackoff.base')?.message).toBe('must be longer than 0');
   });
 
   it('a missing required section is reported at the top, and one in a hop at the hop', () => {

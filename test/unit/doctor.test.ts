@@ -26,6 +26,7 @@ const transfer = (workers: number, concurrency: number): TransferConfig => ({
   stallTimeoutMs: 120_000,
   include: ['**'],
   exclude: [],
+  retryBackoff: { maxMs: 6 * 3_600_000 },
 });
 
 describe('endpointTarget: where a hop connects', () => {

@@ -20,7 +20,9 @@ const delivered = (extra: Partial<Extract<LedgerEvent, { type: 'delivered' }>> =
   ...extra,
 });
 const purged: LedgerEvent = { ...v1, type: 'purged' };
-const failed = (hop: 'download' | 'upload', error: string, version = v1): LedgerEvent => ({ ...version, type: 'failed', hop, error });
+const failed = (hop: 'download' | 'upload', error: string, version = v1, at?: string): LedgerEvent => ({ ...version, type: 'failed', hop, error, ...(at === undefined ? {} : { at }) });
+const T1 = '2026-11-29T10:00:00.000Z';
+const T2 = '2026-11-29T10:05:00.000Z';
 
 function fold(events: LedgerEvent[]): LedgerRecord | undefined {
   let record: LedgerRecord | undefined;
@@ -94,6 +96,36 @@ describe('applyEvent', () => {
       name: 'upload failed on a staged record: stage kept, one attempt',
       events: [staged(), failed('upload', 'AccessDenied')],
       expected: { stage: 'staged', attempts: 1, lastError: 'upload: AccessDenied', volume: '/vol/1' },
+    },
+    {
+      name: 'failed with a time: lastFailedAt is that time, the latest one wins',
+      events: [failed('download', 'timeout', v1, T1), failed('download', 'reset', v1, T2)],
+      expected: { stage: undefined, attempts: 2, lastFailedAt: T2 },
+    },
+    {
+      name: 'failed without a time (an older journal) after one with a time: no time kept rather than a wrong one',
+      events: [failed('download', 'timeout', v1, T1), failed('download', 'reset')],
+      expected: { stage: undefined, attempts: 2, lastFailedAt: undefined },
+    },
+    {
+      name: 'failed, then staged: progress clears lastFailedAt with the attempts',
+      events: [failed('download', 'timeout', v1, T1), staged()],
+      expected: { stage: 'staged', attempts: 0, lastFailedAt: undefined },
+    },
+    {
+      name: 'upload failed on a staged record: its time is kept with the stage',
+      events: [staged(), failed('upload', 'KeyTooLongError', v1, T2)],
+      expected: { stage: 'staged', attempts: 1, lastFailedAt: T2 },
+    },
+    {
+      name: 'a new version starts without the old version\'s failure time',
+      events: [failed('upload', 'x', v1, T1), { ...v2, type: 'staged', volume: '/vol/3', verifiedBy: 'size' }],
+      expected: { stage: 'staged', etag: 'e2', attempts: 0, lastFailedAt: undefined },
+    },
+    {
+      name: 'delivered again after a failed re-upload: lastFailedAt cleared',
+      events: [staged(), delivered(), failed('upload', 'lost', v1, T1), delivered({ again: true })],
+      expected: { stage: 'delivered', attempts: 0, lastFailedAt: undefined },
     },
     {
       name: 'skipped: the reason is kept, no stage',

@@ -163,3 +163,30 @@ describe('planToJson', () => {
     expect(JSON.parse(JSON.stringify(json))).toEqual(json);
   });
 });
+
+describe('objects waiting to retry', () => {
+  const FAILED_AT = '2026-11-29T10:00:00.000Z';
+  const failing = (builder: ReturnType<typeof inventory>, key: string, attempts: number) =>
+    builder.source(key, 7).ledger({ key, size: 7, attempts, lastError: 'upload: KeyTooLongError', lastFailedAt: FAILED_AT });
+  const now = Date.parse(FAILED_AT) + 1000;
+
+  it('with nothing else to do: no changes now, but never "in sync"; the view lists them with their next try', () => {
+    let builder = inventory().volume('/v1', { free: 100 });
+    for (const [key, attempts] of [['k1', 2], ['k2', 4], ['k3', 3], ['k4', 2]] as const) builder = failing(builder, key, attempts);
+    const plan = planSync(testConfig(), builder.build(), { now });
+    expect(plan.summary.noChanges).toBe(true);
+    expect(summaryLine(plan)).toBe('No changes now, but not in sync: 4 waiting to retry (next try 2026-11-29 10:00:30 UTC); `--retry-failed` tries them now.');
+    const text = renderPlan(plan);
+    expect(text).toContain('Waiting to retry (failed before; backing off, see transfer.retryBackoff): 4, 28 B, next try 2026-11-29 10:00:30 UTC');
+    expect(text).toContain('k2  (4 failed attempts, next try 2026-11-29 10:02:00 UTC; last error: upload: KeyTooLongError)');
+    expect(text).toContain('... and 1 more');
+    expect(text).not.toContain('in sync.');
+    expect((planToJson(plan) as { summary: { waiting: { count: number; nextTryAt: string } } }).summary.waiting).toMatchObject({ count: 4, nextTryAt: '2026-11-29T10:00:30.000Z' });
+  });
+
+  it('beside changes: counted in the summary line', () => {
+    const builder = failing(inventory().volume('/v1', { free: 100 }).source('new', 1), 'old', 2);
+    const plan = planSync(testConfig(), builder.build(), { now });
+    expect(summaryLine(plan)).toBe('Plan: 1 to download (1 B), 1 to upload (1 B), 1 to purge, 1 waiting to retry (next try 2026-11-29 10:00:30 UTC).');
+  });
+});

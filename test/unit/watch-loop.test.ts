@@ -38,6 +38,17 @@ describe('watch loop', () => {
     expect(h.sleeps).toEqual([1000, 1000, 1000]);
   });
 
+  it('objects waiting to retry after failures: never logged as in sync, and the cycle waits only the interval', async () => {
+    const h = harness([{ changes: 0, failures: 0, waiting: 2 }, { changes: 3, failures: 0, waiting: 1 }, { changes: 0, failures: 0 }], { stopAfter: 3 });
+    await h.run();
+    expect(h.logs).toEqual([
+      'cycle 1: nothing to do now; 2 object(s) waiting to retry after failures',
+      'cycle 2: 3 change(s) applied; 1 object(s) waiting to retry after failures',
+      'cycle 3: in sync; quiet until something changes',
+    ]);
+    expect(h.sleeps).toEqual([1000, 1000, 1000]);
+  });
+
   it('retryable errors back off exponentially with jitter, then recover', async () => {
     const flaky = opError('E_NET', 'connection reset', { retryable: true });
     const h = harness([flaky, flaky, flaky, { changes: 1, failures: 0 }], { stopAfter: 4 });

@@ -27,12 +27,17 @@ export class ApplyCommand extends BaseCommand {
       Ctrl-C or SIGTERM: the apply finishes what it planned (nothing new is planned), the lock is
       released. A second Ctrl-C stops the transfers at once (what was in flight is redone next time).
 
-      Exit codes: 0 all done, 1 an error or at least one object failed (the next run retries it).
+      An object that failed is retried by the next run; one that fails again backs off
+      (\`transfer.retryBackoff\`): it is left out until its next try (\`plan\` and \`status\` show
+      when). \`--retry-failed\` tries such objects now.
+
+      Exit codes: 0 all done, 1 an error or at least one object failed (it is retried after its backoff).
     `,
     examples: [
       ['Plan, review, confirm, apply', 'dualsync apply'],
       ['Apply a reviewed plan', 'dualsync apply plan.json'],
       ['Unattended (cron, systemd)', 'dualsync apply --auto-approve'],
+      ['Try the objects that wait after failures now', 'dualsync apply --retry-failed'],
     ],
   });
 
@@ -40,8 +45,14 @@ export class ApplyCommand extends BaseCommand {
   autoApprove = Option.Boolean('--auto-approve', false, { description: 'Do not ask for confirmation' });
   json = Option.Boolean('--json', false, { description: 'Print the result as JSON' });
   diff = Option.Boolean('--diff', false, { description: 'When a saved plan is stale, show the whole diff of its manifests' });
+  retryFailed = Option.Boolean('--retry-failed', false, { description: 'Try objects that back off after failures now' });
 
   async run(): Promise<number> {
+    if (this.file && this.retryFailed) {
+      throw userError('E_USAGE', '--retry-failed cannot change a saved plan: it is applied exactly as it was made', {
+        hint: 'make the plan with `dualsync plan --retry-failed --out FILE`, or run `dualsync apply --retry-failed` without a plan file',
+      });
+    }
     const config = await loadConfigFor(this.context, this.configPath());
     const interactive = isTty(this.context.stdin) && isTty(this.context.stdout);
     if (!this.file && !this.autoApprove && !interactive) {
@@ -73,10 +84,12 @@ export class ApplyCommand extends BaseCommand {
         rl.close();
       }
     };
-    const report = await runApply(config, deps, { planPath: this.file, confirm, showDiff: this.diff, command: `dualsync apply${this.file ? ` ${this.file}` : ''}` });
+    const report = await runApply(config, deps, { planPath: this.file, confirm, showDiff: this.diff, retryFailed: this.retryFailed, command: `dualsync apply${this.file ? ` ${this.file}` : ''}` });
     deps.progressView?.finish();
     if (!report.applied) {
-      const reason = report.run.plan.summary.noChanges ? 'Nothing to apply.' : 'Apply cancelled; nothing was changed.';
+      const waiting = report.run.plan.summary.waiting?.count ?? 0;
+      const nothing = waiting > 0 ? `Nothing to apply now; ${waiting} object(s) wait to retry after failures.` : 'Nothing to apply.';
+      const reason = report.run.plan.summary.noChanges ? nothing : 'Apply cancelled; nothing was changed.';
       if (this.json) this.context.stdout.write(`${JSON.stringify({ applied: false, plan: planToJson(report.run.plan) }, null, 2)}\n`);
       else this.context.stdout.write(`${reason}\n`);
       return 0;

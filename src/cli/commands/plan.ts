@@ -14,12 +14,18 @@ export class PlanCommand extends BaseCommand {
       written unless \`--out\` asks for a plan file; beside FILE it writes FILE's stem +
       \`.download.s5cmd\` and \`.upload.s5cmd\`, plain s5cmd run files an operator can read.
 
+      An object that failed twice or more in a row backs off (\`transfer.retryBackoff\`): until its
+      next try it is shown apart as waiting, not planned. \`--retry-failed\` plans it now.
+
       Exit codes: 0 success, 1 error; with \`--detailed-exitcode\`, 0 no changes, 2 changes present.
+      Objects waiting to retry are not changes of this plan (exit 0), but the summary line says
+      the sites are not in sync while any wait.
     `,
     examples: [
       ['See what would move', 'dualsync plan'],
       ['Save a plan to review and apply later', 'dualsync plan --out plan.json'],
       ['In a script: is there anything to do?', 'dualsync plan --detailed-exitcode >/dev/null; echo $?'],
+      ['Include the objects that wait after failures', 'dualsync plan --retry-failed'],
     ],
   });
 
@@ -27,10 +33,11 @@ export class PlanCommand extends BaseCommand {
   json = Option.Boolean('--json', false, { description: 'Print the plan as JSON' });
   detailedExitcode = Option.Boolean('--detailed-exitcode', false, { description: 'Exit 0 for no changes, 2 for changes' });
   limit = Option.String('--limit', '20', { description: 'Object lines shown per action kind' });
+  retryFailed = Option.Boolean('--retry-failed', false, { description: 'Plan objects that back off after failures now' });
 
   async run(): Promise<number> {
     const config = await loadConfigFor(this.context, this.configPath());
-    const run = await runPlan(config, engineDeps(this.context));
+    const run = await runPlan(config, engineDeps(this.context), { retryFailed: this.retryFailed });
     if (this.json) {
       this.context.stdout.write(`${JSON.stringify({ ...planToJson(run.plan), inputDigest: run.gathered.inputDigest }, null, 2)}\n`);
     } else {

@@ -31,8 +31,11 @@ export class WatchCommand extends BaseCommand {
     details: `
       Runs plan and apply every interval (\`watch.interval\` in the config, or \`--interval\`).
       Within each cycle both hops run at once: uploads of staged data go out while downloads come in.
-      Failed objects are retried next cycle; errors back off exponentially with jitter; an error
-      that a retry cannot fix (wrong credentials, a broken ledger) stops the loop with exit 1.
+      A failed object is retried next cycle; if it fails again it backs off on its own
+      (\`transfer.retryBackoff\`: 1 cycle, 2, 4, ... up to 6h by default) while the rest keeps
+      moving. \`--retry-failed\` tries such objects in the first cycle.
+      Errors back off exponentially with jitter; an error that a retry cannot fix (wrong
+      credentials, a broken ledger) stops the loop with exit 1.
 
       watch holds the state directory's lock for its whole life, also between cycles: \`apply\` and
       \`reset\` refuse while it runs, and \`status\` shows it with its last cycle.
@@ -44,11 +47,13 @@ export class WatchCommand extends BaseCommand {
       ['Keep the sites in sync', 'dualsync watch'],
       ['Poll every 5 minutes', 'dualsync watch --interval 5m'],
       ['One cycle (for cron)', 'dualsync watch --once'],
+      ['One cycle that also tries the objects waiting after failures', 'dualsync watch --once --retry-failed'],
     ],
   });
 
   interval = Option.String('--interval', { description: 'Time between cycles, e.g. 30s, 5m (default: watch.interval)' });
   once = Option.Boolean('--once', false, { description: 'Run one cycle and exit' });
+  retryFailed = Option.Boolean('--retry-failed', false, { description: 'In the first cycle, try objects that back off after failures' });
 
   async run(): Promise<number> {
     const config = await loadConfigFor(this.context, this.configPath());
@@ -60,6 +65,8 @@ export class WatchCommand extends BaseCommand {
         throw userError('E_USAGE', `--interval: ${(error as Error).message}`, { hint: 'write a duration such as 30s, 5m or 1h' });
       }
     }
+    // One cycle is the unit of an object's backoff (unless transfer.retryBackoff.base says otherwise).
+    const cycleConfig: Config = { ...config, watch: { ...config.watch, intervalMs } };
     const signals = onStopSignals(this.context.stderr, 'finishing the current cycle');
     const log = (line: string) => this.context.stdout.write(`[${new Date().toISOString()}] ${line}\n`);
     try {
@@ -81,8 +88,8 @@ export class WatchCommand extends BaseCommand {
             const number = ++cycleNumber;
             let result = 'stopped';
             try {
-              const counts = await this.cycle(config, lock, signals.abort);
-              result = counts.failures > 0 ? `${counts.failures} object(s) failed` : counts.changes === 0 ? 'in sync' : (counts.summary ?? `${counts.changes} change(s) applied`);
+              const counts = await this.cycle(cycleConfig, lock, signals.abort, this.retryFailed && number === 1);
+              result = counts.failures > 0 ? `${counts.failures} object(s) failed` : counts.changes > 0 ? (counts.summary ?? `${counts.changes} change(s) applied`) : counts.waiting ? `${counts.waiting} object(s) waiting to retry` : 'in sync';
               return counts;
             } catch (error) {
               result = `error: ${describeError(error)}`;
@@ -105,12 +112,13 @@ export class WatchCommand extends BaseCommand {
   }
 
   /** One plan-and-apply cycle under the lock watch holds. */
-  async cycle(config: Config, lock: Lock, abort: AbortSignal): Promise<CycleResult> {
+  async cycle(config: Config, lock: Lock, abort: AbortSignal, retryFailed: boolean): Promise<CycleResult> {
     const deps = engineDeps(this.context, { progress: true, signal: abort });
-    const report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch', lock });
+    const report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch', lock, retryFailed });
     deps.progressView?.finish();
+    const waiting = report.run.plan.summary.waiting?.count ?? 0;
     // Nothing to do: the loop says "in sync" once, not a summary every cycle.
-    if (!report.outcome) return { changes: 0, failures: 0 };
+    if (!report.outcome) return { changes: 0, failures: 0, ...(waiting > 0 ? { waiting } : {}) };
     const outcome = report.outcome;
     if (outcome.failures.length > 0) this.context.stdout.write(renderApplyOutcome(outcome));
     // Actions per hop, not their sum: 20 objects downloaded, delivered and purged are 20 objects.
@@ -119,7 +127,7 @@ export class WatchCommand extends BaseCommand {
     if (changes === 0 && !(source.complete && destination.complete)) {
       return { changes, failures: 0, inSync: false, summary: 'no changes in what could be listed; a listing is incomplete (see the warnings)' };
     }
-    return { changes, failures: outcome.failures.length, summary: applySummaryLine(outcome).replace(/^Apply complete! /, '') };
+    return { changes, failures: outcome.failures.length, summary: applySummaryLine(outcome).replace(/^Apply complete! /, ''), ...(waiting > 0 ? { waiting } : {}) };
   }
 
   /**

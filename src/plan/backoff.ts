@@ -1,0 +1,37 @@
+/**
+ * Per-object backoff. A first failure is retried by the next run at once: a one-off fault (a cut
+ * link, a stop, a stalled hop) is redone next time, as before. From the second failure in a row
+ * the version waits base x 2^(attempts-2) after its last failure (one interval, then 2, 4, ...),
+ * at most `max`, before it is planned again. Pure: the time of "now" is always passed in.
+ */
+import type { Config } from '../model/config.ts';
+import type { LedgerRecord } from '../model/objects.ts';
+
+export interface Backoff {
+  baseMs: number;
+  maxMs: number;
+}
+
+/** The backoff a config asks for: `transfer.retryBackoff`, its base defaulting to one watch interval. */
+export function backoffOf(config: Config): Backoff {
+  return { baseMs: config.transfer.retryBackoff.baseMs ?? config.watch.intervalMs, maxMs: config.transfer.retryBackoff.maxMs };
+}
+
+/** The wait after the `attempts`-th failure in a row: none after the first, then base x 2^(attempts-2), at most max. */
+export function retryDelayMs(attempts: number, backoff: Backoff): number {
+  if (attempts <= 1) return 0;
+  // 2^60 x any base is past every cap; the exponent is bounded so the product stays finite.
+  return Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(attempts - 2, 60));
+}
+
+/**
+ * When a record's version may be tried again (epoch ms), or undefined when it has no failure of
+ * known time (never failed since it last moved forward, or failed before failures carried a
+ * time): such a record is tried now.
+ */
+export function nextTryMs(record: Pick<LedgerRecord, 'attempts' | 'lastFailedAt'>, backoff: Backoff): number | undefined {
+  if (record.attempts <= 0 || record.lastFailedAt === undefined) return undefined;
+  const failedAt = Date.parse(record.lastFailedAt);
+  if (Number.isNaN(failedAt)) return undefined;
+  return failedAt + retryDelayMs(record.attempts, backoff);
+}
