@@ -62,7 +62,7 @@ describe('watch', () => {
       expect(ledger.get('first.txt')?.stage, 'reset went through under watch').toBeDefined();
       await ledger.close();
       const status = await site.cli('status');
-      expect(status.stdout).toMatch(new RegExp(`watch running \\(pid ${child.pid} on .*, since .*; last cycle #1 ended .*: \\d+ change\\(s\\) applied\\)`));
+      expect(status.stdout).toMatch(new RegExp(`watch running \\(pid ${child.pid} on .*, since .*; last cycle #1 ended .*: 1 downloaded .*, 1 delivered .*\\)`));
     } finally {
       child.kill('SIGINT');
     }
