@@ -14,6 +14,7 @@ import { parsePlanFile, writeCanonicalPlan, writePlanFile } from './manifest/pla
 import { renderManifests, writeManifests } from './manifest/s5cmd.ts';
 import { createS3Client, headObjects, listHop } from './inventory/s3.ts';
 import { scanVolumes } from './inventory/volumes.ts';
+import { bothUnreachable, listingOrUnreachable } from './inventory/reach.ts';
 import { expandVolumes } from './config/load.ts';
 import { formatBytes } from './config/units.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
@@ -53,14 +54,21 @@ export interface Gathered {
   inputDigest: string;
 }
 
-/** Lists both hops, scans the volumes and reads the ledger, all at once. */
+/**
+ * Lists both hops, scans the volumes and reads the ledger, all at once. A hop whose endpoint is
+ * down comes back as an unreachable listing, so that the other hop keeps working; when both
+ * are down, nothing can move and the run fails (retryably).
+ */
 export async function gatherInventory(config: Config, ledger: LedgerStore, clients: Clients, deps: EngineDeps): Promise<Gathered> {
   const roots = await expandVolumes(config.staging.volumes);
-  const [source, destination, scanned] = await Promise.all([
-    listHop(clients.source, config.source, { signal: deps.signal }),
-    listHop(clients.destination, config.destination, { signal: deps.signal }),
+  const [sourceHop, destinationHop, scanned] = await Promise.all([
+    listingOrUnreachable(listHop(clients.source, config.source, { signal: deps.signal })),
+    listingOrUnreachable(listHop(clients.destination, config.destination, { signal: deps.signal })),
     scanVolumes(roots, config.staging.reserve),
   ]);
+  if (sourceHop.error !== undefined && destinationHop.error !== undefined) throw bothUnreachable(sourceHop.error, destinationHop.error);
+  const source = sourceHop.listing;
+  const destination = destinationHop.listing;
   const inventory: Inventory = { source, destination, volumes: scanned.volumes, local: scanned.local, ledger: ledger.state() };
   return { inventory, leftovers: scanned.leftovers, inputDigest: digestInventory(inventory) };
 }
@@ -77,6 +85,9 @@ export function digestInventory(inventory: Inventory): string {
     hash.update(`${label}\n`);
     for (const row of rows) hash.update(`${row}\n`);
   };
+  // An unreachable hop is not an empty one: a plan made while a hop was down is stale once it is back.
+  if (inventory.source.unreachable !== undefined) hash.update('source unreachable\n');
+  if (inventory.destination.unreachable !== undefined) hash.update('destination unreachable\n');
   feed('source', inventory.source.entries.map((e) => `${JSON.stringify(e.key)} ${e.size} ${e.etag}`));
   feed('destination', inventory.destination.entries.map((e) => `${JSON.stringify(e.key)} ${e.size} ${e.etag}`));
   feed('local', inventory.local.map((f) => `${JSON.stringify(f.volume)} ${JSON.stringify(f.key)} ${f.size}`));
@@ -371,10 +382,23 @@ function stalePlan(planPath: string, saved: PlanFile, fresh: PlannedRun, config:
     details.push(...patch.trimEnd().split('\n'));
   }
   if (details.length === 0) details.push('(the manifests are the same; the ledger or the listings moved in ways the plan does not show)');
+  details.unshift(...reachabilityChanges(saved.plan, fresh.gathered.inventory));
   return userError('E_PLAN_STALE', `the plan ${planPath} is stale: the source, the destination, the staging volumes or the ledger changed since it was made (ledger serial ${saved.ledgerSerial} -> ${fresh.gathered.inventory.ledger.serial})`, {
     details,
     hint: 'review the changes above and make a new plan with `dualsync plan --out FILE`',
   });
+}
+
+/** Which hop went down or came back since a saved plan was made (its warnings say which hop was unreachable). */
+function reachabilityChanges(saved: Plan, now: Inventory): string[] {
+  const changes: string[] = [];
+  for (const hop of ['source', 'destination'] as const) {
+    const then = saved.warnings.some((warning) => warning.startsWith(`${hop} unreachable:`));
+    const cause = now[hop].unreachable;
+    if (then && cause === undefined) changes.push(`the ${hop} was unreachable when the plan was made, and is reachable now`);
+    else if (!then && cause !== undefined) changes.push(`the ${hop} is unreachable now: ${cause}`);
+  }
+  return changes;
 }
 
 /**

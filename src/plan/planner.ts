@@ -12,6 +12,11 @@
  *   download everything else.
  * Then budgets: uploads of copies already on disk first (they free staging space), then
  * downloads in key order, each followed in the same plan by its upload and purge.
+ *
+ * The hops are independent (invariant 11). With the destination unreachable, downloads go on
+ * within the staging space, and nothing that needs the destination's word is planned: no
+ * adopt, upload or purge, no "destination lost it". With the source unreachable, staged copies
+ * are uploaded and purged, and nothing is downloaded.
  */
 import type { Config } from '../model/config.ts';
 import type { Inventory, LedgerRecord, LocalFile, ObjectEntry } from '../model/objects.ts';
@@ -174,11 +179,17 @@ export function planSync(config: Config, inventory: Inventory): Plan {
   const warnings: string[] = [];
   const sourceListing = inventory.source;
   const destinationListing = inventory.destination;
-  if (!sourceListing.complete) {
+  const sourceDown = sourceListing.unreachable;
+  const destinationDown = destinationListing.unreachable;
+  if (sourceDown !== undefined) {
+    warnings.push(`source unreachable: downloads wait; staged copies are still uploaded (${sourceDown})`);
+  } else if (!sourceListing.complete) {
     warnings.push('The source listing is incomplete: objects it did not show are left as they are until a complete listing shows them.');
   }
   for (const warning of sourceListing.warnings) warnings.push(`source: ${warning}`);
-  if (!destinationListing.complete) {
+  if (destinationDown !== undefined) {
+    warnings.push(`destination unreachable: uploads wait; downloads go on while staging has room (${destinationDown})`);
+  } else if (!destinationListing.complete) {
     warnings.push('The destination listing is incomplete: nothing is taken as lost from it, and objects it did not show may be uploaded again.');
   }
   for (const warning of destinationListing.warnings) warnings.push(`destination: ${warning}`);
@@ -268,11 +279,19 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     const { size, etag } = version;
 
     if (stage === 'delivered' || stage === 'purged') {
+      if (destinationDown !== undefined) {
+        // Still there (purge) or lost (deliver again): only the destination's listing can say.
+        if (stage === 'delivered' && purgeAfterUpload && goodCopy(row, version, knownVolume, staleVolume) !== undefined) {
+          notes.add('delivered earlier; their purge waits for the destination to be reachable', key);
+        }
+        return;
+      }
       if (destination === undefined && destinationComplete) {
         const reason = 'destination lost it';
         const copy = goodCopy(row, version, knownVolume, staleVolume);
         if (copy !== undefined) uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason });
         else if (source !== undefined) downloadCandidates.push({ rank, kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: reason });
+        else if (sourceDown !== undefined) notes.add('lost by the destination, with no local copy; their download waits for the source', key);
         else notes.add('lost by the destination and not re-deliverable: no local copy, and the source no longer lists them', key);
         return;
       }
@@ -309,7 +328,8 @@ export function planSync(config: Config, inventory: Inventory): Plan {
       return;
     }
     if (source === undefined) {
-      notes.add('staged earlier but missing or damaged, and no longer listed by the source', key);
+      if (sourceDown !== undefined) notes.add('staged earlier but missing or damaged; their download waits for the source', key);
+      else notes.add('staged earlier but missing or damaged, and no longer listed by the source', key);
       return;
     }
     const bad = badCopy(row, version, knownVolume, staleVolume);
@@ -344,6 +364,10 @@ export function planSync(config: Config, inventory: Inventory): Plan {
   const stagedPurges = new RankedActions();
   for (const candidate of uploadCandidates) {
     const { rank, key, size, etag, volume, reason } = candidate;
+    if (destinationDown !== undefined) {
+      deferred.add('deferred to a later upload: the destination is unreachable', key, size);
+      continue;
+    }
     if (uploadBytes + size > maxUploadBytes) {
       deferred.add(`deferred to a later upload: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
       continue;
@@ -376,6 +400,10 @@ export function planSync(config: Config, inventory: Inventory): Plan {
     recordDownload(placement.volume, key, size);
     downloadBytes += size;
     (kind === 'download' ? downloads : redownloads).push(action(kind, key, size, etag, volume, false, reason));
+    if (destinationDown !== undefined) {
+      deferred.add('downloaded now, upload deferred: the destination is unreachable', key, size);
+      continue;
+    }
     if (uploadBytes + size > maxUploadBytes) {
       deferred.add(`downloaded now, upload deferred: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
       continue;
