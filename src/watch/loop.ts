@@ -4,7 +4,17 @@ export interface CycleResult {
   /** Objects that moved or were recorded this cycle; 0 means the sites were in sync. */
   changes: number;
   failures: number;
+  /** Hops that could not be reached this cycle, with the cause; the other hop worked without them. */
+  hopsDown?: HopDown[];
 }
+
+export interface HopDown {
+  hop: 'source' | 'destination';
+  cause: string;
+}
+
+/** What waits while a hop is down. */
+const WAITING: Record<HopDown['hop'], string> = { source: 'downloads wait', destination: 'uploads wait' };
 
 export interface WatchOptions {
   intervalMs: number;
@@ -42,20 +52,36 @@ export function backoffMs(intervalMs: number, failures: number, maxMs: number, r
  * `dualsync watch`: plan and apply in a loop. A retryable error (or a cycle with failed
  * objects) backs off exponentially with jitter; a non-retryable one (bad credentials, a
  * broken ledger) ends the loop, because repeating it cannot help.
+ *
+ * A hop that is down does not stop the other (invariant 11): every cycle lists both again, so
+ * the live hop keeps working at the interval and the other is picked up in the first cycle
+ * after it returns. Only a cycle in which nothing could move backs off.
  */
 export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
   const maxBackoff = options.maxBackoffMs ?? Math.max(options.intervalMs, 15 * 60_000);
   let cycles = 0;
   let failedCycles = 0;
   let failuresInARow = 0;
+  let wasDown = new Set<HopDown['hop']>();
   while (!options.stop.aborted) {
     cycles++;
     try {
       const result = await options.cycle();
+      const down = result.hopsDown ?? [];
+      for (const hop of wasDown) {
+        if (!down.some((d) => d.hop === hop)) options.log(`cycle ${cycles}: the ${hop} is reachable again`);
+      }
+      wasDown = new Set(down.map((d) => d.hop));
+      for (const { hop, cause } of down) options.log(`cycle ${cycles}: ${hop} unreachable: ${WAITING[hop]}; the other hop keeps working (${cause})`);
+      if (down.length > 0) failedCycles++;
       if (result.failures > 0) {
-        failedCycles++;
+        if (down.length === 0) failedCycles++;
         failuresInARow++;
         options.log(`cycle ${cycles}: ${result.failures} object(s) failed; they are retried next cycle`);
+      } else if (down.length > 0 && result.changes === 0) {
+        // Nothing could move: probe the missing hop again after a backoff.
+        failuresInARow++;
+        options.log(`cycle ${cycles}: nothing to do until the ${down.map((d) => d.hop).join(' and ')} is back`);
       } else {
         failuresInARow = 0;
         options.log(result.changes === 0 ? `cycle ${cycles}: in sync` : `cycle ${cycles}: ${result.changes} change(s) applied`);

@@ -3,7 +3,8 @@ import { BaseCommand } from '../base.ts';
 import { engineDeps, loadConfigFor } from '../context.ts';
 import { runApply } from '../../engine.ts';
 import { parseDuration } from '../../config/units.ts';
-import { watchLoop } from '../../watch/loop.ts';
+import { watchLoop, type HopDown } from '../../watch/loop.ts';
+import type { Inventory } from '../../model/index.ts';
 import { applySummaryLine, renderApplyOutcome } from '../../view/apply.ts';
 import { summaryLine } from '../../view/plan.ts';
 import { userError } from '../../errors.ts';
@@ -22,6 +23,16 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The hops a cycle could not reach, with the cause. */
+function hopsDownIn(inventory: Inventory): HopDown[] {
+  const down: HopDown[] = [];
+  for (const hop of ['source', 'destination'] as const) {
+    const cause = inventory[hop].unreachable;
+    if (cause !== undefined) down.push({ hop, cause });
+  }
+  return down;
+}
+
 export class WatchCommand extends BaseCommand {
   static override paths = [['watch']];
   static override usage = Command.Usage({
@@ -31,6 +42,11 @@ export class WatchCommand extends BaseCommand {
       Within each cycle both hops run at once: uploads of staged data go out while downloads come in.
       Failed objects are retried next cycle; errors back off exponentially with jitter; an error
       that a retry cannot fix (wrong credentials, a broken ledger) stops the loop with exit 1.
+
+      When one endpoint is down, the other hop keeps working: with the destination unreachable,
+      downloads fill the staging volumes and uploads wait; with the source unreachable, staged
+      copies are uploaded and purged. The missing hop is picked up in the first cycle after it
+      returns.
 
       Ctrl-C or SIGTERM: the current cycle finishes, the lock is released, exit 0. A second
       Ctrl-C stops the transfers at once (what was in flight is redone next time).
@@ -80,15 +96,16 @@ export class WatchCommand extends BaseCommand {
           const deps = engineDeps(this.context, { progress: true, signal: abort.signal });
           const report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch' });
           deps.progressView?.finish();
+          const hopsDown = hopsDownIn(report.run.gathered.inventory);
           if (!report.outcome) {
             log(summaryLine(report.run.plan));
-            return { changes: 0, failures: 0 };
+            return { changes: 0, failures: 0, hopsDown };
           }
           const outcome = report.outcome;
           if (outcome.failures.length > 0) this.context.stdout.write(renderApplyOutcome(outcome));
           else log(applySummaryLine(outcome));
           const changes = outcome.downloaded.count + outcome.uploaded.count + outcome.purged.count + outcome.adopted;
-          return { changes, failures: outcome.failures.length };
+          return { changes, failures: outcome.failures.length, hopsDown };
         },
       });
       if (summary.fatal) throw summary.fatal;
