@@ -96,6 +96,37 @@ describe('one hop down, the other keeps working', () => {
     expect(moved(output), output).toEqual({ downloaded: 10, delivered: 10, adopted: 0 });
   }, 240_000);
 
+  it('a plan saved while the destination is down downloads only, and is stale once the destination is back', async () => {
+    const cloud = await startStoppableMinio('cloud-saved');
+    stoppable.push(cloud);
+    const site = await makeSite({ edge: pair.edge, cloud: cloud.server, stop: async () => {} } satisfies MinioPair);
+    const all = keys('saved', 3);
+    await putObjects(pair.edge, site.sourceBucket, objects(all));
+    await cloud.down();
+    const planned = await site.cli('plan', '--out', join(site.dir, 'down.json'));
+    expect(planned.exitCode, planned.stdout + planned.stderr).toBe(0);
+    expect(planned.stdout).toMatch(/destination unreachable: uploads wait; downloads go on while staging has room \(.*ECONNREFUSED/);
+    expect(planned.stdout).toMatch(/Plan: 3 to download \([^)]*\), 0 to upload, 0 to purge/);
+    const applied = await site.cli('apply', join(site.dir, 'down.json'));
+    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+    expect(moved(applied.stdout)).toEqual({ downloaded: 3, delivered: 0, adopted: 0 });
+    expect(await stagedKeys(site)).toEqual(all);
+
+    const waiting = await site.cli('plan', '--out', join(site.dir, 'waiting.json'));
+    expect(waiting.stdout).toMatch(/3 objects \([^)]*\) deferred to a later upload: the destination is unreachable/);
+    await cloud.up();
+    const stale = await site.cli('apply', join(site.dir, 'waiting.json'));
+    expect(stale.exitCode).toBe(1);
+    expect(stale.stderr).toMatch(/is stale/);
+    expect(stale.stderr).toMatch(/the destination was unreachable when the plan was made, and is reachable now/);
+    expect(await listAll(cloud.server, site.destinationBucket)).toEqual([]);
+
+    const fresh = await site.cli('apply', '--auto-approve');
+    expect(moved(fresh.stdout), fresh.stdout + fresh.stderr).toEqual({ downloaded: 0, delivered: 3, adopted: 0 });
+    expect(await md5OfBucket(cloud.server, site.destinationBucket)).toEqual(await md5OfBucket(pair.edge, site.sourceBucket));
+    expect(await stagedKeys(site)).toEqual([]);
+  }, 120_000);
+
   it('source stopped: staged copies are uploaded and purged during the outage, downloads resume once it is back', async () => {
     const edge = await startStoppableMinio('edge-down');
     stoppable.push(edge);
