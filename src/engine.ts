@@ -14,7 +14,7 @@ import { parsePlanFile, writeCanonicalPlan, writePlanFile } from './manifest/pla
 import { renderManifests, writeManifests } from './manifest/s5cmd.ts';
 import { createS3Client, headObjects, listHop } from './inventory/s3.ts';
 import { scanVolumes } from './inventory/volumes.ts';
-import { bothUnreachable, listingOrUnreachable } from './inventory/reach.ts';
+import { bothUnreachable, listingOrUnreachable, probeHop, probeThenList } from './inventory/reach.ts';
 import { expandVolumes } from './config/load.ts';
 import { formatBytes } from './config/units.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
@@ -47,6 +47,8 @@ export function createClients(config: Config): Clients {
   };
 }
 
+export type HopName = 'source' | 'destination';
+
 export interface Gathered {
   inventory: Inventory;
   /** Files of interrupted downloads in the volumes' temporary folders. */
@@ -59,13 +61,14 @@ export interface Gathered {
  * down comes back as an unreachable listing, so that the other hop keeps working; when both
  * are down, nothing can move and the run fails (retryably).
  */
-export async function gatherInventory(config: Config, ledger: LedgerStore, clients: Clients, deps: EngineDeps): Promise<Gathered> {
+export async function gatherInventory(config: Config, ledger: LedgerStore, clients: Clients, deps: EngineDeps, probeFirst?: ReadonlySet<HopName>): Promise<Gathered> {
   const roots = await expandVolumes(config.staging.volumes);
-  const [sourceHop, destinationHop, scanned] = await Promise.all([
-    listingOrUnreachable(listHop(clients.source, config.source, { signal: deps.signal })),
-    listingOrUnreachable(listHop(clients.destination, config.destination, { signal: deps.signal })),
-    scanVolumes(roots, config.staging.reserve),
-  ]);
+  const reach = (hop: HopName) => {
+    const list = () => listHop(clients[hop], config[hop], { signal: deps.signal });
+    if (probeFirst?.has(hop) !== true) return listingOrUnreachable(list());
+    return probeThenList(() => probeHop(clients[hop], config[hop], deps.signal), list);
+  };
+  const [sourceHop, destinationHop, scanned] = await Promise.all([reach('source'), reach('destination'), scanVolumes(roots, config.staging.reserve)]);
   if (sourceHop.error !== undefined && destinationHop.error !== undefined) throw bothUnreachable(sourceHop.error, destinationHop.error);
   const source = sourceHop.listing;
   const destination = destinationHop.listing;
@@ -273,6 +276,8 @@ export interface ApplyOptions {
   /** Asked before anything moves when no saved plan is given; false stops the run. */
   confirm?: (run: PlannedRun) => Promise<boolean>;
   command?: string;
+  /** Hops that were down last time (watch): probed briefly first, and not listed while still down. */
+  probeFirst?: ReadonlySet<HopName>;
 }
 
 export interface ApplyReport {
@@ -334,7 +339,7 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
     const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
     const clients = createClients(config);
     try {
-      const gathered = await gatherInventory(config, ledger, clients, deps);
+      const gathered = await gatherInventory(config, ledger, clients, deps, options.probeFirst);
       // The source is not asked anything more: its sockets go back to the device's budget.
       clients.source.destroy();
       let run = planFrom(config, gathered, deps);

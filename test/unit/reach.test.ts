@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bothUnreachable, listingOrUnreachable } from '../../src/inventory/reach.ts';
+import { bothUnreachable, listingOrUnreachable, probeThenList } from '../../src/inventory/reach.ts';
 import { opError, userError } from '../../src/errors.ts';
 
 describe('listingOrUnreachable: a hop that is down is a state, never an empty listing', () => {
@@ -28,5 +28,21 @@ describe('listingOrUnreachable: a hop that is down is a state, never an empty li
     const error = bothUnreachable(opError('E_S3_FAILED', 'source refused', { retryable: true }), opError('E_S3_FAILED', 'destination timed out', { retryable: true }));
     expect(error.retryable).toBe(true);
     expect(error.message).toBe('both hops are unreachable: source: source refused; destination: destination timed out');
+  });
+
+  it('a hop still down after its probe is not listed at all', async () => {
+    let listed = false;
+    const silent = opError('E_HOP_UNREACHABLE', 's3://archive/ (http://10.0.0.9) did not answer within 10 s', { retryable: true });
+    const hop = await probeThenList(async () => silent, async () => {
+      listed = true;
+      return { entries: [], complete: true, warnings: [] };
+    });
+    expect(listed).toBe(false);
+    expect(hop.listing.unreachable).toBe(silent.message);
+  });
+
+  it('a hop that answers its probe is listed', async () => {
+    const listing = { entries: [{ key: 'a', size: 1, etag: 'x' }], complete: true, warnings: [] };
+    expect(await probeThenList(async () => undefined, async () => listing)).toEqual({ listing });
   });
 });

@@ -1,13 +1,13 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
 import { engineDeps, loadConfigFor } from '../context.ts';
-import { runApply } from '../../engine.ts';
+import { runApply, type ApplyReport, type HopName } from '../../engine.ts';
 import { parseDuration } from '../../config/units.ts';
 import { watchLoop, type HopDown } from '../../watch/loop.ts';
 import type { Inventory } from '../../model/index.ts';
 import { applySummaryLine, renderApplyOutcome } from '../../view/apply.ts';
 import { summaryLine } from '../../view/plan.ts';
-import { userError } from '../../errors.ts';
+import { isDualsyncError, userError } from '../../errors.ts';
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -83,6 +83,7 @@ export class WatchCommand extends BaseCommand {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    let wasDown = new Set<HopName>();
     const log = (line: string) => this.context.stdout.write(`[${new Date().toISOString()}] ${line}\n`);
     try {
       const summary = await watchLoop({
@@ -94,9 +95,17 @@ export class WatchCommand extends BaseCommand {
         log,
         cycle: async () => {
           const deps = engineDeps(this.context, { progress: true, signal: abort.signal });
-          const report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch' });
+          let report: ApplyReport;
+          try {
+            // A hop that was down last cycle gets a short probe, not the listing's long timeouts.
+            report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch', probeFirst: wasDown });
+          } catch (error) {
+            if (isDualsyncError(error) && error.code === 'E_HOPS_UNREACHABLE') wasDown = new Set(['source', 'destination']);
+            throw error;
+          }
           deps.progressView?.finish();
           const hopsDown = hopsDownIn(report.run.gathered.inventory);
+          wasDown = new Set(hopsDown.map((down) => down.hop));
           if (!report.outcome) {
             log(summaryLine(report.run.plan));
             return { changes: 0, failures: 0, hopsDown };
