@@ -17,6 +17,7 @@ import { createS3Client, listHop } from './inventory/s3.ts';
 import { explainUnlisted, readBackListed } from './inventory/readback.ts';
 import { scanVolumes } from './inventory/volumes.ts';
 import { claimStates, claimVolumes, refuseForeignClaims } from './inventory/claims.ts';
+import { bothUnreachable, listingOrUnreachable, probeHop, probeThenList } from './inventory/reach.ts';
 import { expandVolumes } from './config/load.ts';
 import { formatBytes } from './config/units.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
@@ -52,6 +53,8 @@ export function createClients(config: Config): Clients {
   };
 }
 
+export type HopName = 'source' | 'destination';
+
 export interface Gathered {
   inventory: Inventory;
   /** Files of interrupted downloads in the volumes' temporary folders. */
@@ -61,15 +64,28 @@ export interface Gathered {
 
 /**
  * Lists both hops, scans the volumes and reads the ledger, all at once. `roots` are the volumes
- * apply has just claimed; without them the volumes are expanded here.
+ * apply has just claimed; without them the volumes are expanded here. A hop whose endpoint is
+ * down comes back as an unreachable listing, so that the other hop keeps working; when both
+ * are down, nothing can move and the run fails (retryably).
  */
-export async function gatherInventory(config: Config, ledger: LedgerStore, clients: Clients, deps: EngineDeps, roots?: string[]): Promise<Gathered> {
+export async function gatherInventory(
+  config: Config,
+  ledger: LedgerStore,
+  clients: Clients,
+  deps: EngineDeps,
+  roots?: string[],
+  probeFirst?: ReadonlySet<HopName>,
+): Promise<Gathered> {
   roots ??= await expandVolumes(config.staging.volumes);
-  const [source, destination, scanned] = await Promise.all([
-    listHop(clients.source, config.source, { signal: deps.signal }),
-    listHop(clients.destination, config.destination, { signal: deps.signal }),
-    scanVolumes(roots, config.staging.reserve),
-  ]);
+  const reach = (hop: HopName) => {
+    const list = () => listHop(clients[hop], config[hop], { signal: deps.signal });
+    if (probeFirst?.has(hop) !== true) return listingOrUnreachable(list());
+    return probeThenList(() => probeHop(clients[hop], config[hop], deps.signal), list);
+  };
+  const [sourceHop, destinationHop, scanned] = await Promise.all([reach('source'), reach('destination'), scanVolumes(roots, config.staging.reserve)]);
+  if (sourceHop.error !== undefined && destinationHop.error !== undefined) throw bothUnreachable(sourceHop.error, destinationHop.error);
+  const source = sourceHop.listing;
+  const destination = destinationHop.listing;
   const inventory: Inventory = { source, destination, volumes: scanned.volumes, local: scanned.local, links: scanned.links, ledger: ledger.state() };
   return { inventory, leftovers: scanned.leftovers, inputDigest: digestInventory(inventory) };
 }
@@ -86,6 +102,9 @@ export function digestInventory(inventory: Inventory): string {
     hash.update(`${label}\n`);
     for (const row of rows) hash.update(`${row}\n`);
   };
+  // An unreachable hop is not an empty one: a plan made while a hop was down is stale once it is back.
+  if (inventory.source.unreachable !== undefined) hash.update('source unreachable\n');
+  if (inventory.destination.unreachable !== undefined) hash.update('destination unreachable\n');
   feed('source', inventory.source.entries.map((e) => `${JSON.stringify(e.key)} ${e.size} ${e.etag}`));
   feed('destination', inventory.destination.entries.map((e) => `${JSON.stringify(e.key)} ${e.size} ${e.etag}`));
   feed('local', inventory.local.map((f) => `${JSON.stringify(f.volume)} ${JSON.stringify(f.key)} ${f.size}`));
@@ -304,6 +323,8 @@ export interface ApplyOptions extends PlanRunOptions {
   lock?: Lock;
   /** Show the whole diff when a saved plan is stale, however long (`apply --diff`). */
   showDiff?: boolean;
+  /** Hops that were down last time (watch): probed briefly first, and not listed while still down. */
+  probeFirst?: ReadonlySet<HopName>;
 }
 
 export interface ApplyReport {
@@ -378,7 +399,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
     const clients = createClients(config);
     let failed = false;
     try {
-      const gathered = await gatherInventory(config, ledger, clients, deps, roots);
+      const gathered = await gatherInventory(config, ledger, clients, deps, roots, options.probeFirst);
       let run = planFrom(config, gathered, deps, options);
       if (saved) {
         if (saved.inputDigest !== gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config, options.showDiff ?? false);
@@ -455,10 +476,23 @@ function stalePlan(planPath: string, saved: PlanFile, fresh: PlannedRun, config:
   if (diff.length === 0) details.push('(the manifests are the same; the ledger or the listings moved in ways the plan does not show)');
   else if (showDiff || diff.length <= STALE_DIFF_LINES) details.push(...diff);
   else details.push(`(the diff has ${diff.length} lines: \`dualsync apply --diff ${planPath}\` shows it)`);
+  details.unshift(...reachabilityChanges(saved.plan, fresh.gathered.inventory));
   return userError('E_PLAN_STALE', `the plan ${planPath} is stale: the source, the destination, the staging volumes or the ledger changed since it was made (ledger serial ${saved.ledgerSerial} -> ${fresh.gathered.inventory.ledger.serial})`, {
     details,
     hint: `make a fresh plan: \`dualsync plan --out ${planPath}\`, review it and apply it, or \`dualsync apply\` to plan and apply in one step (after a power cut or a crash a saved plan is always stale: the ledger moved)`,
   });
+}
+
+/** Which hop went down or came back since a saved plan was made (its warnings say which hop was unreachable). */
+function reachabilityChanges(saved: Plan, now: Inventory): string[] {
+  const changes: string[] = [];
+  for (const hop of ['source', 'destination'] as const) {
+    const then = saved.warnings.some((warning) => warning.startsWith(`${hop} unreachable:`));
+    const cause = now[hop].unreachable;
+    if (then && cause === undefined) changes.push(`the ${hop} was unreachable when the plan was made, and is reachable now`);
+    else if (!then && cause !== undefined) changes.push(`the ${hop} is unreachable now: ${cause}`);
+  }
+  return changes;
 }
 
 /**

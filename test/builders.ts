@@ -126,6 +126,18 @@ export class InventoryBuilder {
     return this;
   }
 
+  /** The source could not be listed at all (its endpoint is down). */
+  sourceUnreachable(cause = 'connect ECONNREFUSED 127.0.0.1:9000'): this {
+    this.sourceState = { complete: false, warnings: [], unreachable: cause };
+    return this;
+  }
+
+  /** The destination could not be listed at all (its endpoint is down). */
+  destUnreachable(cause = 'connect ECONNREFUSED 127.0.0.1:9001'): this {
+    this.destinationState = { complete: false, warnings: [], unreachable: cause };
+    return this;
+  }
+
   ledgerSerial(serial: number): this {
     this.serial = serial;
     return this;

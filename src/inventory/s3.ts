@@ -49,7 +49,10 @@ export function createS3Client(hop: HopConfig, options: { maxSockets?: number } 
     forcePathStyle: hop.addressing === 'path',
     // A link that silently drops packets must end in a (retryable) error, not hang a run that
     // holds the lock: connecting may take 15 s, a request may sit idle 60 s, then the SDK retries.
-    requestHandler: { httpAgent: new http.Agent(agentOptions), httpsAgent: new https.Agent(agentOptions), connectionTimeout: 15_000, requestTimeout: 60_000 },
+    // The idle limit is socketTimeout: this SDK's requestTimeout only logs a warning unless
+    // throwOnRequestTimeout is set (measured: a listing of a server that accepts the connection
+    // and never answers hung for good; with socketTimeout it fails after 189 s, three attempts).
+    requestHandler: { httpAgent: new http.Agent(agentOptions), httpsAgent: new https.Agent(agentOptions), connectionTimeout: 15_000, socketTimeout: 60_000 },
     // The hop's endpoint, or AWS's: never one picked up from AWS_ENDPOINT_URL* in the shell.
     ignoreConfiguredEndpointUrls: true,
     // Devices such as the Snowball adapter reject the newer flexible checksum headers.

@@ -15,6 +15,12 @@ export interface Listing {
   /** False when the listing is known or suspected to be cut short (e.g. ListObjectsV2 on a Snowball). */
   complete: boolean;
   warnings: string[];
+  /**
+   * Set when the hop could not be listed at all (connection refused, a timeout, a server
+   * error): the cause, secret-free. Its entries are then empty and `complete` is false; the
+   * planner keeps the other hop working and decides nothing that needs this listing.
+   */
+  unreachable?: string;
 }
 
 export interface VolumeInfo {

@@ -16,6 +16,11 @@
  * A version that keeps failing backs off (src/plan/backoff.ts): until its next try, the transfer
  * it would get is not planned and it is counted as waiting instead. The time comes in as
  * `options.now`; without it nothing waits.
+ *
+ * The hops are independent (invariant 11). With the destination unreachable, downloads go on
+ * within the staging space, and nothing that needs the destination's word is planned: no
+ * adopt, upload or purge, no "destination lost it". With the source unreachable, staged copies
+ * are uploaded and purged, and nothing is downloaded.
  */
 import type { Config } from '../model/config.ts';
 import type { AdoptRule, Inventory, LedgerRecord, LocalFile, ObjectEntry } from '../model/objects.ts';
@@ -225,11 +230,17 @@ export function planSync(config: Config, inventory: Inventory, options: PlanOpti
   const warnings: string[] = [];
   const sourceListing = inventory.source;
   const destinationListing = inventory.destination;
-  if (!sourceListing.complete) {
+  const sourceDown = sourceListing.unreachable;
+  const destinationDown = destinationListing.unreachable;
+  if (sourceDown !== undefined) {
+    warnings.push(`source unreachable: downloads wait; staged copies are still uploaded (${sourceDown})`);
+  } else if (!sourceListing.complete) {
     warnings.push('The source listing is incomplete: objects it did not show are left as they are until a complete listing shows them.');
   }
   for (const warning of sourceListing.warnings) warnings.push(`source: ${warning}`);
-  if (!destinationListing.complete) {
+  if (destinationDown !== undefined) {
+    warnings.push(`destination unreachable: uploads wait; downloads go on while staging has room (${destinationDown})`);
+  } else if (!destinationListing.complete) {
     warnings.push('The destination listing is incomplete: nothing is taken as lost from it, and objects it did not show may be uploaded again.');
   }
   for (const warning of destinationListing.warnings) warnings.push(`destination: ${warning}`);
@@ -344,18 +355,28 @@ export function planSync(config: Config, inventory: Inventory, options: PlanOpti
     }
 
     if (delivered) {
+      if (destinationDown !== undefined) {
+        // Still there (purge) or lost (deliver again): only the destination's listing can say.
+        if (stage === 'delivered' && purgeAfterUpload && goodCopy(row, version, knownVolume, staleVolume) !== undefined) {
+          notes.add('delivered earlier; their purge waits for the destination to be reachable', key);
+        }
+        return;
+      }
       if (destination === undefined && destinationComplete) {
         const reason = 'destination lost it';
         const copy = goodCopy(row, version, knownVolume, staleVolume);
         // After the purge, or on another volume, the file is not the copy the ledger staged.
         const unknown = copy !== undefined && copy.volume !== knownVolume;
         const localProof = unknown && record?.localDiffers !== copy.volume ? localProofFor(version) : undefined;
-        if (copy !== undefined && (!unknown || localProof !== undefined || source === undefined || (transfer.adopt === 'size' && record?.localDiffers !== copy.volume))) {
+        if (copy !== undefined && (!unknown || localProof !== undefined || (source === undefined && sourceDown === undefined) || (transfer.adopt === 'size' && record?.localDiffers !== copy.volume))) {
           uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason, localProof });
+        } else if (copy !== undefined && sourceDown !== undefined) {
+          notes.add('lost by the destination, with a local copy the ledger does not know; it waits for the source, which alone can prove its version', key);
         } else if (copy !== undefined) {
           const why = record?.localDiffers === copy.volume ? 'the local copy is not the source\'s current version (compared)' : 'the local copy is not in the ledger, and the source ETag cannot prove it';
           downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: copy.volume, reason: `${reason}; ${why}`, uploadReason: reason });
         } else if (source !== undefined) downloadCandidates.push({ rank, kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: reason });
+        else if (sourceDown !== undefined) notes.add('lost by the destination, with no local copy; their download waits for the source', key);
         else notes.add('lost by the destination and not re-deliverable: no local copy, and the source no longer lists them', key);
         return;
       }
@@ -401,6 +422,8 @@ export function planSync(config: Config, inventory: Inventory, options: PlanOpti
         downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: copy.volume, reason, uploadReason: undefined });
       } else if (localProof !== undefined) {
         uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason: `${known}; ${localProof === 'md5' ? 'MD5' : 'multipart ETag'} checked against the source before the upload`, localProof });
+      } else if (sourceDown !== undefined && transfer.adopt !== 'size') {
+        notes.add('local copies the ledger does not know wait for the source, which alone can prove their version', key);
       } else if (transfer.adopt === 'size' || source === undefined) {
         const why = source === undefined ? 'the source no longer lists it' : 'transfer.adopt: size';
         uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason: `${known}; trusted by its size (${why})`, localProof: undefined });
@@ -411,7 +434,8 @@ export function planSync(config: Config, inventory: Inventory, options: PlanOpti
       return;
     }
     if (source === undefined) {
-      notes.add('staged earlier but missing or damaged, and no longer listed by the source', key);
+      if (sourceDown !== undefined) notes.add('staged earlier but missing or damaged; their download waits for the source', key);
+      else notes.add('staged earlier but missing or damaged, and no longer listed by the source', key);
       return;
     }
     const bad = badCopy(row, version, knownVolume, staleVolume);
@@ -446,6 +470,10 @@ export function planSync(config: Config, inventory: Inventory, options: PlanOpti
   const stagedPurges = new RankedActions();
   for (const candidate of uploadCandidates) {
     const { rank, key, size, etag, volume, reason, localProof } = candidate;
+    if (destinationDown !== undefined) {
+      deferred.add('deferred to a later upload: the destination is unreachable', key, size);
+      continue;
+    }
     if (uploadBytes + size > maxUploadBytes) {
       deferred.add(`deferred to a later upload: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
       continue;
@@ -487,6 +515,10 @@ export function planSync(config: Config, inventory: Inventory, options: PlanOpti
     const planned = action(kind, key, size, etag, volume, false, reason);
     if (candidate.staleCopyOn !== undefined && candidate.staleCopyOn !== volume) planned.replaces = candidate.staleCopyOn;
     (kind === 'download' ? downloads : redownloads).push(planned);
+    if (destinationDown !== undefined) {
+      deferred.add('downloaded now, upload deferred: the destination is unreachable', key, size);
+      continue;
+    }
     if (uploadBytes + size > maxUploadBytes) {
       deferred.add(`downloaded now, upload deferred: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
       continue;

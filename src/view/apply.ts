@@ -16,7 +16,10 @@ export function applySummaryLine(outcome: ApplyOutcome): string {
 }
 
 /** Human report of an apply: failures as a table (key, hop, reason), verification counts, summary. */
-export function renderApplyOutcome(outcome: ApplyOutcome, options: { limit?: number; listingsComplete?: boolean } = {}): string {
+export function renderApplyOutcome(
+  outcome: ApplyOutcome,
+  options: { limit?: number; listingsComplete?: boolean; unreachable?: { source?: string; destination?: string } } = {},
+): string {
   const lines: string[] = [];
   const limit = options.limit ?? 50;
   if (outcome.failures.length > 0) {
@@ -30,6 +33,9 @@ export function renderApplyOutcome(outcome: ApplyOutcome, options: { limit?: num
   const transfers = Object.values(outcome.verifiedBy).reduce((sum, count) => sum + count, 0);
   if (verified.length > 0) lines.push(`Verified ${transfers} transfer(s) (each hop counts once): ${verified.join(', ')}.`);
   lines.push(applySummaryLine(outcome));
+  const down = options.unreachable ?? {};
+  if (down.source !== undefined) lines.push(`The source was unreachable: downloads wait for a run that reaches it (${down.source}).`);
+  if (down.destination !== undefined) lines.push(`The destination was unreachable: uploads and purges wait for a run that reaches it (${down.destination}).`);
   if (options.listingsComplete === false) {
     lines.push('A listing was incomplete: objects it did not show were not moved, and the destination may still lack them (see the warnings above).');
   }

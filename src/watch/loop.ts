@@ -10,7 +10,17 @@ export interface CycleResult {
   inSync?: boolean;
   /** Objects left out because they back off after failures: the sites are not in sync yet. */
   waiting?: number;
+  /** Hops that could not be reached this cycle, with the cause; the other hop worked without them. */
+  hopsDown?: HopDown[];
 }
+
+export interface HopDown {
+  hop: 'source' | 'destination';
+  cause: string;
+}
+
+/** What waits while a hop is down. */
+const WAITING: Record<HopDown['hop'], string> = { source: 'downloads wait', destination: 'uploads wait' };
 
 export interface WatchOptions {
   intervalMs: number;
@@ -48,6 +58,10 @@ export function backoffMs(intervalMs: number, failures: number, maxMs: number, r
  * `dualsync watch`: plan and apply in a loop. A retryable error (or a cycle with failed
  * objects) backs off exponentially with jitter; a non-retryable one (bad credentials, a
  * broken ledger) ends the loop, because repeating it cannot help.
+ *
+ * A hop that is down does not stop the other (invariant 11): every cycle lists both again, so
+ * the live hop keeps working at the interval and the other is picked up in the first cycle
+ * after it returns. Only a cycle in which nothing could move backs off.
  */
 export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
   const maxBackoff = options.maxBackoffMs ?? Math.max(options.intervalMs, 15 * 60_000);
@@ -56,15 +70,28 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
   let failuresInARow = 0;
   // An idle watch says so once ("in sync", or what waits to retry), then stays quiet until something changes.
   let lastQuiet: string | undefined;
+  let wasDown = new Set<HopDown['hop']>();
   while (!options.stop.aborted) {
     cycles++;
     try {
       const result = await options.cycle();
+      const down = result.hopsDown ?? [];
+      for (const hop of wasDown) {
+        if (!down.some((d) => d.hop === hop)) options.log(`cycle ${cycles}: the ${hop} is reachable again`);
+      }
+      wasDown = new Set(down.map((d) => d.hop));
+      for (const { hop, cause } of down) options.log(`cycle ${cycles}: ${hop} unreachable: ${WAITING[hop]}; the other hop keeps working (${cause})`);
+      if (down.length > 0) failedCycles++;
       if (result.failures > 0) {
-        failedCycles++;
+        if (down.length === 0) failedCycles++;
         failuresInARow++;
         lastQuiet = undefined;
         options.log(`cycle ${cycles}: ${result.failures} object(s) failed; each is retried after its backoff (transfer.retryBackoff)`);
+      } else if (down.length > 0 && result.changes === 0) {
+        // Nothing could move: probe the missing hop again after a backoff.
+        failuresInARow++;
+        lastQuiet = undefined;
+        options.log(`cycle ${cycles}: nothing to do until the ${down.map((d) => d.hop).join(' and ')} is back`);
       } else if (result.changes === 0 && result.inSync !== false) {
         failuresInARow = 0;
         // Idle: one line when the state is first reached (in sync, or only objects waiting to

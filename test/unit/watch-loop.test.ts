@@ -114,6 +114,29 @@ describe('watch loop', () => {
     await h.run();
     expect(h.sleeps[0]).toBeGreaterThan(1000);
   });
+
+  it('a hop down while the other moves data: the interval, not a backoff, and the operator is told', async () => {
+    const down = [{ hop: 'destination' as const, cause: 'connect ECONNREFUSED 127.0.0.1:9001' }];
+    const h = harness([{ changes: 5, failures: 0, hopsDown: down }, { changes: 3, failures: 0, hopsDown: down }, { changes: 4, failures: 0 }], { stopAfter: 3 });
+    const summary = await h.run();
+    expect(h.sleeps).toEqual([1000, 1000, 1000]);
+    expect(summary.failedCycles).toBe(2);
+    expect(h.logs).toContain('cycle 1: destination unreachable: uploads wait; the other hop keeps working (connect ECONNREFUSED 127.0.0.1:9001)');
+    expect(h.logs).toContain('cycle 3: the destination is reachable again');
+  });
+
+  it('a hop down and nothing left for the other: backs off, and a cycle that moves data again resets it', async () => {
+    const down = [{ hop: 'source' as const, cause: 'timeout' }];
+    const h = harness([{ changes: 0, failures: 0, hopsDown: down }, { changes: 0, failures: 0, hopsDown: down }, { changes: 2, failures: 0, hopsDown: down }], { stopAfter: 3 });
+    await h.run();
+    expect(h.sleeps).toEqual([1500, 2500, 1000]);
+    expect(h.logs).toContain('cycle 1: nothing to do until the source is back');
+  });
+
+  it('--once with a hop down is a failed cycle (exit 1 for cron), even when the other hop moved data', async () => {
+    const h = harness([{ changes: 2, failures: 0, hopsDown: [{ hop: 'destination', cause: 'down' }] }]);
+    expect((await h.run(true)).failedCycles).toBe(1);
+  });
 });
 
 describe('backoff', () => {

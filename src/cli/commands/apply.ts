@@ -95,10 +95,13 @@ export class ApplyCommand extends BaseCommand {
       return 0;
     }
     const outcome = report.outcome!;
-    if (this.json) this.context.stdout.write(`${JSON.stringify({ applied: true, ...applyToJson(outcome) }, null, 2)}\n`);
+    const { source, destination } = report.run.gathered.inventory;
+    // A hop that was down is said so on its own, not as an incomplete listing.
+    const unreachable = source.unreachable === undefined && destination.unreachable === undefined ? undefined : { source: source.unreachable, destination: destination.unreachable };
+    if (this.json) this.context.stdout.write(`${JSON.stringify({ applied: true, ...applyToJson(outcome), ...(unreachable && { unreachable }) }, null, 2)}\n`);
     else {
-      const { source, destination } = report.run.gathered.inventory;
-      this.context.stdout.write(renderApplyOutcome(outcome, { listingsComplete: source.complete && destination.complete }));
+      const listingsComplete = (source.complete || source.unreachable !== undefined) && (destination.complete || destination.unreachable !== undefined);
+      this.context.stdout.write(renderApplyOutcome(outcome, { listingsComplete, unreachable }));
     }
     return outcome.failures.length === 0 ? 0 : 1;
   }

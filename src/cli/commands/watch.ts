@@ -1,11 +1,11 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
 import { engineDeps, loadConfigFor } from '../context.ts';
-import { runApply } from '../../engine.ts';
+import { runApply, type ApplyReport, type HopName } from '../../engine.ts';
 import { parseDuration } from '../../config/units.ts';
-import { backoffMs, watchLoop, type CycleResult } from '../../watch/loop.ts';
+import { backoffMs, watchLoop, type CycleResult, type HopDown } from '../../watch/loop.ts';
 import { acquireLock, type Lock } from '../../apply/lock.ts';
-import type { Config } from '../../model/index.ts';
+import type { Config, Inventory } from '../../model/index.ts';
 import { applySummaryLine, renderApplyOutcome } from '../../view/apply.ts';
 import { describeError, isDualsyncError, userError } from '../../errors.ts';
 import { onStopSignals } from '../signals.ts';
@@ -24,6 +24,16 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The hops a cycle could not reach, with the cause. */
+function hopsDownIn(inventory: Inventory): HopDown[] {
+  const down: HopDown[] = [];
+  for (const hop of ['source', 'destination'] as const) {
+    const cause = inventory[hop].unreachable;
+    if (cause !== undefined) down.push({ hop, cause });
+  }
+  return down;
+}
+
 export class WatchCommand extends BaseCommand {
   static override paths = [['watch']];
   static override usage = Command.Usage({
@@ -39,6 +49,11 @@ export class WatchCommand extends BaseCommand {
 
       watch holds the state directory's lock for its whole life, also between cycles: \`apply\` and
       \`reset\` refuse while it runs, and \`status\` shows it with its last cycle.
+
+      When one endpoint is down, the other hop keeps working: with the destination unreachable,
+      downloads fill the staging volumes and uploads wait; with the source unreachable, staged
+      copies are uploaded and purged. The missing hop is picked up in the first cycle after it
+      returns.
 
       Ctrl-C or SIGTERM: the current cycle finishes, the lock is released, exit 0. A second
       Ctrl-C stops the transfers at once (what was in flight is redone next time).
@@ -111,23 +126,34 @@ export class WatchCommand extends BaseCommand {
     }
   }
 
+  /** Hops that were down last cycle: probed briefly first, not listed with the long timeouts while still down. */
+  #wasDown = new Set<HopName>();
+
   /** One plan-and-apply cycle under the lock watch holds. */
   async cycle(config: Config, lock: Lock, abort: AbortSignal, retryFailed: boolean): Promise<CycleResult> {
     const deps = engineDeps(this.context, { progress: true, signal: abort });
-    const report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch', lock, retryFailed });
+    let report: ApplyReport;
+    try {
+      report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch', lock, retryFailed, probeFirst: this.#wasDown });
+    } catch (error) {
+      if (isDualsyncError(error) && error.code === 'E_HOPS_UNREACHABLE') this.#wasDown = new Set(['source', 'destination']);
+      throw error;
+    }
     deps.progressView?.finish();
-    const waiting = report.run.plan.summary.waiting?.count ?? 0;
+    const hopsDown = hopsDownIn(report.run.gathered.inventory);
+    this.#wasDown = new Set(hopsDown.map((down) => down.hop));
+    const extra = { ...(hopsDown.length > 0 ? { hopsDown } : {}), ...(report.run.plan.summary.waiting ? { waiting: report.run.plan.summary.waiting.count } : {}) };
     // Nothing to do: the loop says "in sync" once, not a summary every cycle.
-    if (!report.outcome) return { changes: 0, failures: 0, ...(waiting > 0 ? { waiting } : {}) };
+    if (!report.outcome) return { changes: 0, failures: 0, ...extra };
     const outcome = report.outcome;
     if (outcome.failures.length > 0) this.context.stdout.write(renderApplyOutcome(outcome));
     // Actions per hop, not their sum: 20 objects downloaded, delivered and purged are 20 objects.
     const changes = outcome.downloaded.count + outcome.uploaded.count + outcome.purged.count + outcome.adopted;
     const { source, destination } = report.run.gathered.inventory;
     if (changes === 0 && !(source.complete && destination.complete)) {
-      return { changes, failures: 0, inSync: false, summary: 'no changes in what could be listed; a listing is incomplete (see the warnings)' };
+      return { changes, failures: 0, inSync: false, summary: 'no changes in what could be listed; a listing is incomplete (see the warnings)', ...extra };
     }
-    return { changes, failures: outcome.failures.length, summary: applySummaryLine(outcome).replace(/^Apply complete! /, ''), ...(waiting > 0 ? { waiting } : {}) };
+    return { changes, failures: outcome.failures.length, summary: applySummaryLine(outcome).replace(/^Apply complete! /, ''), ...extra };
   }
 
   /**

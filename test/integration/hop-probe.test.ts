@@ -1,0 +1,79 @@
+/**
+ * A hop that was down last cycle is probed briefly before it is listed, so that a link that
+ * drops every packet (here: a server that accepts connections and never answers) costs the live
+ * hop seconds per cycle, not the listing's timeouts and retries.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { createClients, gatherInventory } from '../../src/engine.ts';
+import { LedgerStore } from '../../src/ledger/store.ts';
+import { PROBE_TIMEOUT_MS } from '../../src/inventory/reach.ts';
+import { createBucket, freePort, hopFor, putObjects, tempDir, useMinioPair } from '../harness/index.ts';
+import { testConfig } from '../builders.ts';
+
+const pair = useMinioPair();
+const sockets = new Set<Socket>();
+const blackHole = createServer((socket) => {
+  sockets.add(socket);
+  socket.on('close', () => sockets.delete(socket));
+});
+afterAll(async () => {
+  for (const socket of sockets) socket.destroy();
+  await new Promise((resolve) => blackHole.close(resolve));
+});
+
+const deps = { now: () => new Date(), env: process.env, warn: () => {} };
+
+async function site(destinationEndpoint: string | undefined) {
+  const dir = await tempDir('dualsync-probe-');
+  const sourceBucket = await createBucket(pair.edge);
+  const destinationBucket = await createBucket(pair.cloud);
+  await putObjects(pair.edge, sourceBucket, [{ key: 'a.txt', body: 'a' }, { key: 'b.txt', body: 'bb' }]);
+  const destination = hopFor(pair.cloud, destinationBucket);
+  const config = testConfig({
+    source: hopFor(pair.edge, sourceBucket),
+    destination: destinationEndpoint === undefined ? destination : { ...destination, endpoint: destinationEndpoint },
+    staging: { volumes: [join(dir, 'volume')] },
+    stateDir: join(dir, 'state'),
+  });
+  return { config, ledger: await LedgerStore.open(config.stateDir) };
+}
+
+describe('a hop known to be down', () => {
+  it('a silent destination is given up after the short probe; the source is listed as usual', async () => {
+    const port = await freePort();
+    await new Promise<void>((resolve) => blackHole.listen(port, '127.0.0.1', resolve));
+    const { config, ledger } = await site(`http://127.0.0.1:${port}`);
+    const clients = createClients(config);
+    try {
+      const started = Date.now();
+      const gathered = await gatherInventory(config, ledger, clients, deps, undefined, new Set(['destination']));
+      const ms = Date.now() - started;
+      console.log(`silent destination given up after ${ms} ms`);
+      expect(ms).toBeLessThan(PROBE_TIMEOUT_MS + 5_000);
+      expect(gathered.inventory.destination.unreachable).toMatch(/did not answer within 10 s/);
+      expect(gathered.inventory.source.entries.map((e) => e.key).sort()).toEqual(['a.txt', 'b.txt']);
+    } finally {
+      clients.source.destroy();
+      clients.destination.destroy();
+      await ledger.close();
+    }
+  }, 60_000);
+
+  it('a destination that is back answers the probe and is listed in full', async () => {
+    const { config, ledger } = await site(undefined);
+    await putObjects(pair.cloud, config.destination.bucket, [{ key: 'a.txt', body: 'a' }]);
+    const clients = createClients(config);
+    try {
+      const gathered = await gatherInventory(config, ledger, clients, deps, undefined, new Set(['destination', 'source']));
+      expect(gathered.inventory.destination.unreachable).toBeUndefined();
+      expect(gathered.inventory.destination.entries.map((e) => e.key)).toEqual(['a.txt']);
+      expect(gathered.inventory.source.entries).toHaveLength(2);
+    } finally {
+      clients.source.destroy();
+      clients.destination.destroy();
+      await ledger.close();
+    }
+  }, 60_000);
+});
