@@ -72,10 +72,17 @@ describe('an object the destination accepts but does not list', () => {
     const status = JSON.parse((await site.cli('status', '--json')).stdout) as StatusJson;
     expect(status.stages.delivered.objects + status.stages.purged.objects).toBe(0);
     expect(status.stages.staged.objects).toBe(1);
-    expect(status.failing).toEqual([{ key: 'coll/a/b', attempts: 2, lastError: expect.stringMatching(/does not list it.*"coll\/a"/) }]);
+    expect(status.failing).toEqual([
+      { key: 'coll/a/b', attempts: 2, lastError: expect.stringMatching(/does not list it.*"coll\/a"/), lastFailedAt: expect.any(String), nextTryAt: expect.any(String) },
+    ]);
 
-    // Third: the plan uploads the staged copy again (its purge waits on that upload's proof); it never downloads it.
-    const plan = JSON.parse((await site.cli('plan', '--json')).stdout) as { actions: { kind: string; key: string }[] };
+    // Third: after two failures in a row the object backs off, so a plan moves nothing and says
+    // it waits; tried now (--retry-failed), the staged copy is uploaded again (its purge waits on
+    // that upload's proof). It is never downloaded again.
+    const waiting = JSON.parse((await site.cli('plan', '--json')).stdout) as { actions: unknown[]; summary: { waiting?: { count: number } } };
+    expect(waiting.actions).toEqual([]);
+    expect(waiting.summary.waiting?.count).toBe(1);
+    const plan = JSON.parse((await site.cli('plan', '--json', '--retry-failed')).stdout) as { actions: { kind: string; key: string }[] };
     expect(plan.actions.map((a) => [a.kind, a.key])).toEqual([
       ['upload', 'coll/a/b'],
       ['purge', 'coll/a/b'],
