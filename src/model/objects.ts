@@ -56,6 +56,11 @@ export interface LedgerRecord {
   attempts: number;
   lastError?: string;
   skipReason?: string;
+  /** When this version was recorded as staged, delivered, purged, and when it last failed (ISO 8601, UTC). */
+  stagedAt?: string;
+  deliveredAt?: string;
+  purgedAt?: string;
+  failedAt?: string;
 }
 
 export interface LedgerState {

@@ -19,7 +19,7 @@ import type { Config } from '../model/config.ts';
 /** Left on an ext4 volume root by mkfs; fsck wants it there. */
 const KEEP_AT_ROOT = new Set(['lost+found']);
 
-/** Files of the state directory that make up dualsync's memory: the ledger (and its temporary files) and the last run. */
+/** Files of the state directory that make up dualsync's memory: the ledger (ledger.db with its -wal and -shm, and a migrated JSON ledger) and the last run. */
 function isStateFile(name: string): boolean {
   return name.startsWith('ledger.') || name.startsWith('last-run.json');
 }
@@ -94,16 +94,10 @@ export async function planReset(config: Config, options: { keepStaged: boolean }
     }
   }
   const ledger = await LedgerStore.open(config.stateDir);
-  const counts = { objects: 0, delivered: 0, stagedNotDelivered: 0, stagedNotDeliveredBytes: 0 };
+  let counts: ResetPlan['ledger'];
   try {
-    for (const record of ledger.state().records) {
-      counts.objects++;
-      if (record.stage === 'delivered' || record.stage === 'purged') counts.delivered++;
-      if (record.stage === 'staged') {
-        counts.stagedNotDelivered++;
-        counts.stagedNotDeliveredBytes += record.size;
-      }
-    }
+    const { records, stages } = ledger.summary(0);
+    counts = { objects: records, delivered: stages.delivered.objects + stages.purged.objects, stagedNotDelivered: stages.staged.objects, stagedNotDeliveredBytes: stages.staged.bytes };
   } finally {
     await ledger.close();
   }
@@ -137,6 +131,15 @@ export async function executeReset(config: Config, plan: ResetPlan, now: () => D
   const lock = await acquireLock(config.stateDir, 'dualsync reset', now);
   try {
     const outcome: ResetOutcome = { movedFiles: [], removedFiles: 0, removedBytes: 0 };
+    // Fold the write-ahead log into ledger.db first, so that the database file alone holds the
+    // ledger and the backup does not depend on moving ledger.db-wal with it. ledger.db sorts
+    // (and so moves) before its -wal; a new ledger set aside a -wal left without its database.
+    const ledger = await LedgerStore.open(config.stateDir);
+    try {
+      ledger.checkpoint();
+    } finally {
+      await ledger.close();
+    }
     const stateFiles = (await namesIn(config.stateDir)).filter(isStateFile);
     if (stateFiles.length > 0) {
       const backupDir = await freeBackupDir(config.stateDir, now());

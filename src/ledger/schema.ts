@@ -1,0 +1,104 @@
+/**
+ * The ledger's tables, and the one map between a LedgerRecord's fields and the columns of
+ * `objects`. Adding a field to LedgerRecord is one line in COLUMNS plus one migration step that
+ * adds its column (the type below refuses a field without a column, and
+ * test/unit/ledger-store.test.ts checks that the migrated table has exactly these columns).
+ *
+ * Migrations run by `PRAGMA user_version`: a database at version v runs MIGRATIONS[v..] in one
+ * transaction. A database whose version is past the last step was written by a newer dualsync
+ * and is refused, never rewritten.
+ */
+import type { LedgerRecord } from '../model/objects.ts';
+
+/** How a field is stored: text and integers as they are, a boolean as 0/1; undefined is NULL. */
+type ColumnType = 'text' | 'integer' | 'boolean';
+
+interface Column {
+  name: string;
+  type: ColumnType;
+}
+
+/** One entry per LedgerRecord field: its column in `objects`. */
+export const COLUMNS: { readonly [F in keyof Required<LedgerRecord>]: Column } = {
+  key: { name: 'key', type: 'text' },
+  size: { name: 'size', type: 'integer' },
+  etag: { name: 'etag', type: 'text' },
+  stage: { name: 'stage', type: 'text' },
+  volume: { name: 'volume', type: 'text' },
+  md5: { name: 'md5', type: 'text' },
+  verifiedBy: { name: 'verified_by', type: 'text' },
+  etagComparable: { name: 'etag_comparable', type: 'boolean' },
+  attempts: { name: 'attempts', type: 'integer' },
+  lastError: { name: 'last_error', type: 'text' },
+  skipReason: { name: 'skip_reason', type: 'text' },
+  stagedAt: { name: 'staged_at', type: 'text' },
+  deliveredAt: { name: 'delivered_at', type: 'text' },
+  purgedAt: { name: 'purged_at', type: 'text' },
+  failedAt: { name: 'failed_at', type: 'text' },
+};
+
+const FIELDS = Object.keys(COLUMNS) as (keyof LedgerRecord)[];
+
+/** Column names in the order `recordToRow` yields their values. */
+export const COLUMN_NAMES: readonly string[] = FIELDS.map((field) => COLUMNS[field].name);
+
+export type SqlValue = string | number | null;
+
+/** A record as the values of COLUMN_NAMES, in that order. */
+export function recordToRow(record: LedgerRecord): SqlValue[] {
+  return FIELDS.map((field) => {
+    const value = record[field];
+    if (value === undefined) return null;
+    if (COLUMNS[field].type === 'boolean') return value ? 1 : 0;
+    return value as string | number;
+  });
+}
+
+/** A row selected with COLUMN_NAMES back into a record; NULL columns are left out. */
+export function rowToRecord(row: Record<string, SqlValue>): LedgerRecord {
+  const record: Record<string, unknown> = {};
+  for (const field of FIELDS) {
+    const column = COLUMNS[field];
+    const value = row[column.name];
+    if (value === null || value === undefined) continue;
+    record[field] = column.type === 'boolean' ? value === 1 : value;
+  }
+  return record as unknown as LedgerRecord;
+}
+
+/**
+ * Schema steps; step i takes a database from user_version i to i + 1. Never edit a step that
+ * has shipped: add one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: one row per relative key. The primary key uses BINARY collation (memcmp over UTF-8),
+  // which is S3's key order, so `ORDER BY key` is a walk of the table in listing order.
+  `CREATE TABLE objects (
+     key TEXT NOT NULL PRIMARY KEY,
+     size INTEGER NOT NULL CHECK (size >= 0),
+     etag TEXT NOT NULL,
+     stage TEXT CHECK (stage IN ('staged', 'delivered', 'purged')),
+     volume TEXT,
+     md5 TEXT,
+     verified_by TEXT,
+     etag_comparable INTEGER,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT,
+     skip_reason TEXT,
+     staged_at TEXT,
+     delivered_at TEXT,
+     purged_at TEXT,
+     failed_at TEXT
+   ) WITHOUT ROWID;
+   -- status counts by stage and by how objects were verified without reading the rows.
+   CREATE INDEX objects_by_stage ON objects (stage, verified_by, etag_comparable, size);
+   -- the few failing and skipped keys, found without a scan.
+   CREATE INDEX objects_failing ON objects (key) WHERE last_error IS NOT NULL AND (stage IS NULL OR stage = 'staged');
+   CREATE INDEX objects_skipped ON objects (key) WHERE skip_reason IS NOT NULL;
+   -- serial: increases by one with every event; legacy_serial: the serial of the JSON ledger this one was migrated from.
+   CREATE TABLE meta (name TEXT NOT NULL PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+   INSERT INTO meta (name, value) VALUES ('serial', 0);`,
+];
+
+/** The user_version a database has once every step ran. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
