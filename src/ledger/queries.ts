@@ -10,6 +10,10 @@ import { COLUMN_NAMES, recordToRow, rowToRecord, type SqlValue } from './schema.
 
 const COLUMN_LIST = COLUMN_NAMES.join(', ');
 const PLACEHOLDERS = COLUMN_NAMES.map(() => '?').join(', ');
+// An upsert, not INSERT OR REPLACE: REPLACE deletes without firing the delete trigger that keeps `counts`.
+const UPDATE_ALL = COLUMN_NAMES.filter((name) => name !== 'key')
+  .map((name) => `${name} = excluded.${name}`)
+  .join(', ');
 
 /** What `status` shows of the ledger, counted by the database. */
 export interface LedgerSummary {
@@ -37,7 +41,7 @@ export class LedgerQueries {
   constructor(db: DatabaseSync) {
     this.#db = db;
     this.#get = db.prepare(`SELECT ${COLUMN_LIST} FROM objects WHERE key = ?`);
-    this.#put = db.prepare(`INSERT OR REPLACE INTO objects (${COLUMN_LIST}) VALUES (${PLACEHOLDERS})`);
+    this.#put = db.prepare(`INSERT INTO objects (${COLUMN_LIST}) VALUES (${PLACEHOLDERS}) ON CONFLICT (key) DO UPDATE SET ${UPDATE_ALL}`);
     this.#insert = db.prepare(`INSERT OR IGNORE INTO objects (${COLUMN_LIST}) VALUES (${PLACEHOLDERS})`);
     this.#serial = db.prepare(`SELECT value FROM meta WHERE name = 'serial'`);
     this.#setSerial = db.prepare(`UPDATE meta SET value = ? WHERE name = 'serial'`);
@@ -89,31 +93,35 @@ export class LedgerQueries {
     }
   }
 
-  /** Counts by stage and verification from the index, and the first `limit` failing and skipped keys. */
+  /** Counts by stage and verification from the `counts` table, and the first `limit` failing and skipped keys. */
   summary(limit: number): LedgerSummary {
     const db = this.#db;
     const stages: LedgerSummary['stages'] = { staged: { objects: 0, bytes: 0 }, delivered: { objects: 0, bytes: 0 }, purged: { objects: 0, bytes: 0 } };
     const verifiedBy: Record<string, number> = {};
     let etagNotComparable = 0;
     let records = 0;
-    // One walk of the covering index objects_by_stage; the table itself is not read.
-    const groups = db
-      .prepare('SELECT stage, verified_by, etag_comparable, count(*) AS objects, total(size) AS bytes FROM objects INDEXED BY objects_by_stage GROUP BY stage, verified_by, etag_comparable')
-      .all() as { stage: Stage | null; verified_by: string | null; etag_comparable: number | null; objects: number; bytes: number }[];
+    const groups = db.prepare('SELECT stage, verified_by, etag_comparable, objects, bytes FROM counts WHERE objects > 0').all() as {
+      stage: Stage | '';
+      verified_by: string;
+      etag_comparable: number;
+      objects: number;
+      bytes: number;
+    }[];
     for (const group of groups) {
       records += group.objects;
-      if (group.stage !== null) {
+      if (group.stage !== '') {
         stages[group.stage].objects += group.objects;
         stages[group.stage].bytes += group.bytes;
       }
-      if (group.verified_by !== null) verifiedBy[group.verified_by] = (verifiedBy[group.verified_by] ?? 0) + group.objects;
+      if (group.verified_by !== '') verifiedBy[group.verified_by] = (verifiedBy[group.verified_by] ?? 0) + group.objects;
       if (group.etag_comparable === 0) etagNotComparable += group.objects;
     }
+    // The partial indexes hold only failing (or skipped) keys, in key order.
     const failingWhere = `last_error IS NOT NULL AND (stage IS NULL OR stage = 'staged')`;
     const failingCount = (db.prepare(`SELECT count(*) AS n FROM objects INDEXED BY objects_failing WHERE ${failingWhere}`).get() as { n: number }).n;
-    const failing = db.prepare(`SELECT key, attempts, last_error AS lastError FROM objects WHERE ${failingWhere} ORDER BY key LIMIT ?`).all(limit) as LedgerSummary['failing'];
+    const failing = db.prepare(`SELECT key, attempts, last_error AS lastError FROM objects INDEXED BY objects_failing WHERE ${failingWhere} ORDER BY key LIMIT ?`).all(limit) as LedgerSummary['failing'];
     const skippedCount = (db.prepare('SELECT count(*) AS n FROM objects INDEXED BY objects_skipped WHERE skip_reason IS NOT NULL').get() as { n: number }).n;
-    const skipped = db.prepare('SELECT key, skip_reason AS reason FROM objects WHERE skip_reason IS NOT NULL ORDER BY key LIMIT ?').all(limit) as LedgerSummary['skipped'];
+    const skipped = db.prepare('SELECT key, skip_reason AS reason FROM objects INDEXED BY objects_skipped WHERE skip_reason IS NOT NULL ORDER BY key LIMIT ?').all(limit) as LedgerSummary['skipped'];
     return { serial: this.serial(), records, stages, verifiedBy, etagNotComparable, failingCount, failing: failing.map((f) => ({ ...f })), skippedCount, skipped: skipped.map((s) => ({ ...s })) };
   }
 }

@@ -90,13 +90,36 @@ export const MIGRATIONS: readonly string[] = [
      purged_at TEXT,
      failed_at TEXT
    ) WITHOUT ROWID;
-   -- status counts by stage and by how objects were verified without reading the rows.
-   CREATE INDEX objects_by_stage ON objects (stage, verified_by, etag_comparable, size);
    -- the few failing and skipped keys, found without a scan.
    CREATE INDEX objects_failing ON objects (key) WHERE last_error IS NOT NULL AND (stage IS NULL OR stage = 'staged');
    CREATE INDEX objects_skipped ON objects (key) WHERE skip_reason IS NOT NULL;
    -- serial: increases by one with every event; legacy_serial: the serial of the JSON ledger this one was migrated from.
    CREATE TABLE meta (name TEXT NOT NULL PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+   -- Objects and bytes per (stage, verified_by, etag_comparable), kept by the triggers below in
+   -- the transaction that changes the rows: status reads a handful of rows, not N. '' and -1
+   -- stand for NULL, which a primary key cannot match.
+   CREATE TABLE counts (
+     stage TEXT NOT NULL,
+     verified_by TEXT NOT NULL,
+     etag_comparable INTEGER NOT NULL,
+     objects INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     PRIMARY KEY (stage, verified_by, etag_comparable)
+   ) WITHOUT ROWID;
+   CREATE TRIGGER objects_count_insert AFTER INSERT ON objects BEGIN
+     INSERT INTO counts VALUES (coalesce(new.stage, ''), coalesce(new.verified_by, ''), coalesce(new.etag_comparable, -1), 1, new.size)
+       ON CONFLICT DO UPDATE SET objects = objects + 1, bytes = bytes + excluded.bytes;
+   END;
+   CREATE TRIGGER objects_count_delete AFTER DELETE ON objects BEGIN
+     UPDATE counts SET objects = objects - 1, bytes = bytes - old.size
+       WHERE stage = coalesce(old.stage, '') AND verified_by = coalesce(old.verified_by, '') AND etag_comparable = coalesce(old.etag_comparable, -1);
+   END;
+   CREATE TRIGGER objects_count_update AFTER UPDATE OF stage, verified_by, etag_comparable, size ON objects BEGIN
+     UPDATE counts SET objects = objects - 1, bytes = bytes - old.size
+       WHERE stage = coalesce(old.stage, '') AND verified_by = coalesce(old.verified_by, '') AND etag_comparable = coalesce(old.etag_comparable, -1);
+     INSERT INTO counts VALUES (coalesce(new.stage, ''), coalesce(new.verified_by, ''), coalesce(new.etag_comparable, -1), 1, new.size)
+       ON CONFLICT DO UPDATE SET objects = objects + 1, bytes = bytes + excluded.bytes;
+   END;
    INSERT INTO meta (name, value) VALUES ('serial', 0);`,
 ];
 

@@ -179,6 +179,39 @@ describe('LedgerStore basics', () => {
   });
 });
 
+describe('LedgerStore counts', () => {
+  it('the counts status reads stay equal to a count of the rows through new versions, failures and skips', async () => {
+    const events: LedgerEvent[] = [...history(40)];
+    for (let i = 0; i < 40; i += 3) {
+      const key = `dir ${i % 7}/obj-${i}.bin`;
+      events.push({ type: 'staged', key, size: 1000 + i, etag: 'v2', volume: '/vol/2', verifiedBy: 'size+local-md5', etagComparable: i % 2 === 0 });
+      events.push({ type: 'purged', key, size: 3, etag: `e-${key}` }); // of the old version: ignored
+      if (i % 2 === 0) events.push({ type: 'delivered', key, size: 1000 + i, etag: 'v2', verifiedBy: 'multipart-etag' });
+      events.push({ type: 'skipped', key: `skip/${i}//x`, size: i, etag: 's', reason: 'empty segment' });
+    }
+    const { dir } = await storeWith(events);
+    const store = await LedgerStore.open(dir);
+    const summary = store.summary(1000);
+    const records = store.state().records;
+    await store.close();
+    const stages = { staged: { objects: 0, bytes: 0 }, delivered: { objects: 0, bytes: 0 }, purged: { objects: 0, bytes: 0 } };
+    const verifiedBy: Record<string, number> = {};
+    for (const record of records) {
+      if (record.stage) {
+        stages[record.stage].objects++;
+        stages[record.stage].bytes += record.size;
+      }
+      if (record.verifiedBy) verifiedBy[record.verifiedBy] = (verifiedBy[record.verifiedBy] ?? 0) + 1;
+    }
+    expect(summary.records).toBe(records.length);
+    expect(summary.stages).toEqual(stages);
+    expect(summary.verifiedBy).toEqual(verifiedBy);
+    expect(summary.etagNotComparable).toBe(records.filter((record) => record.etagComparable === false).length);
+    expect(summary.failingCount).toBe(records.filter((record) => record.lastError && (record.stage ?? 'staged') === 'staged').length);
+    expect(summary.skippedCount).toBe(records.filter((record) => record.skipReason).length);
+  });
+});
+
 describe('LedgerStore migrates the JSON ledger of earlier versions', () => {
   async function fixtureCopy(): Promise<string> {
     const dir = await tempDir('ledger-v1-');
