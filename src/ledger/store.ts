@@ -286,20 +286,6 @@ export class LedgerStore {
   }
 
   /**
-   * Copies the ledger into `target` (a new file) as one consistent snapshot, while other
-   * processes keep reading and writing: SQLite's `VACUUM INTO`.
-   */
-  backupTo(target: string): void {
-    const queries = this.#reader();
-    if (queries === undefined) throw userError('E_LEDGER_MISSING', `there is no ledger in ${this.stateDir} to back up`);
-    try {
-      this.#db!.prepare('VACUUM INTO ?').run(target);
-    } catch (error) {
-      throw ledgerError(this.file, `cannot copy to ${target}:`, error);
-    }
-  }
-
-  /**
    * Folds the write-ahead log back into ledger.db and empties it, so that the database file
    * alone holds the ledger (before it is moved). Returns false when readers kept it from finishing.
    */

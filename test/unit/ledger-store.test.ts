@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
+import { Recorder } from '../../src/apply/recorder.ts';
 import { emptyLedger } from '../../src/ledger/merge.ts';
 import { connect } from '../../src/ledger/db.ts';
 import { COLUMNS } from '../../src/ledger/schema.ts';
@@ -176,6 +177,27 @@ describe('LedgerStore basics', () => {
       skippedCount: 1,
       skipped: [{ key: 'k//', reason: 'empty segment' }],
     });
+  });
+});
+
+describe('LedgerStore group commit', () => {
+  it('events recorded while a commit is in flight share the next one: far fewer commits than events, the event loop never stopped', async () => {
+    const dir = await tempDir('ledger-');
+    const store = await LedgerStore.open(dir);
+    const batches: number[] = [];
+    const recorder = new Recorder({ append: (events) => (batches.push(events.length), store.append(events)) });
+    const recorded: Promise<void>[] = [];
+    // One event per turn of the event loop, as verifications finish one by one during apply.
+    for (let i = 0; i < 200; i++) {
+      recorded.push(recorder.record(stagedEvent(`k${i}`)));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(recorded);
+    await recorder.flush();
+    expect(store.serial).toBe(200);
+    expect(batches.reduce((sum, n) => sum + n, 0)).toBe(200);
+    expect(batches.length).toBeLessThan(100);
+    await store.close();
   });
 });
 
@@ -522,18 +544,5 @@ describe('LedgerStore readers while a writer holds the lock', () => {
     const { state } = await load(dir);
     expect(state.serial).toBeGreaterThanOrEqual(acknowledged);
     expect(state.records.reduce((sum, record) => sum + record.attempts, 0)).toBe(state.serial);
-  });
-});
-
-describe('LedgerStore backups', () => {
-  it('backupTo writes a consistent copy that opens as the same ledger', async () => {
-    const { dir, state } = await storeWith(history(5));
-    const store = await LedgerStore.open(dir);
-    const backup = join(await tempDir('ledger-backup-'), 'copy.db');
-    store.backupTo(backup);
-    await store.close();
-    const restored = await tempDir('ledger-restored-');
-    await copyFile(backup, join(restored, LEDGER_FILE));
-    expect((await load(restored)).state).toEqual(state);
   });
 });
