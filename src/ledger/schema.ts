@@ -54,6 +54,18 @@ export function recordToRow(record: LedgerRecord): SqlValue[] {
   });
 }
 
+/** A row selected with COLUMN_NAMES, as an array in that order, back into a record; NULL columns are left out. */
+export function arrayToRecord(row: readonly SqlValue[]): LedgerRecord {
+  const record: Record<string, unknown> = {};
+  for (let i = 0; i < FIELDS.length; i++) {
+    const value = row[i];
+    if (value === null || value === undefined) continue;
+    const field = FIELDS[i]!;
+    record[field] = COLUMNS[field].type === 'boolean' ? value === 1 : value;
+  }
+  return record as unknown as LedgerRecord;
+}
+
 /** A row selected with COLUMN_NAMES back into a record; NULL columns are left out. */
 export function rowToRecord(row: Record<string, SqlValue>): LedgerRecord {
   const record: Record<string, unknown> = {};
