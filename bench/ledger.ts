@@ -102,8 +102,8 @@ function runStatus(dir: string, stateDir: string): Measured {
     config,
     [
       'version: 1',
-      'source: { bucket: edge, region: us-east-1, endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: a, secretAccessKey: b } }',
-      'destination: { bucket: cloud, region: us-east-1, endpoint: "http://127.0.0.1:9", credentials: { accessKeyId: a, secretAccessKey: b } }',
+      'source: { bucket: edge, region: us-east-1, endpoint: "http://127.0.0.1:9" }',
+      'destination: { bucket: cloud, region: us-east-1, endpoint: "http://127.0.0.1:9" }',
       `staging: { volumes: [${JSON.stringify(join(dir, 'volume'))}] }`,
       `stateDir: ${JSON.stringify(stateDir)}`,
       '',
