@@ -6,6 +6,7 @@
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   plan: async (args) => (await import('./plan.ts')).benchPlan(args),
   apply: async (args) => (await import('./apply.ts')).benchApply(args[0]),
+  ledger: async (args) => (await import('./ledger.ts')).benchLedger(args),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -228,7 +228,7 @@ async function main(): Promise<number> {
     say('\nWhere to look:');
     say(`  config             ${shown(config)}`);
     say(`  reviewed plan      ${shown(planFile)}, with its s5cmd run files ${shown(join(demoDir, 'plan.download.s5cmd'))} and ${shown(join(demoDir, 'plan.upload.s5cmd'))}`);
-    say(`  ledger             ${shown(state)}/ (ledger.snapshot.json, ledger.journal.jsonl; last-run.json)`);
+    say(`  ledger             ${shown(state)}/ (ledger.db, SQLite; last-run.json)`);
     say(`  staging volumes    ${staging.map(shown).join(', ')}${left === 0 ? ' (no files left: each was purged once delivered)' : ` (${left} file(s) still staged)`}`);
     say('  The servers stop now; run `npm run demo` again to see it all from the start.');
     if ((await stat(state).catch(() => undefined)) === undefined) throw new DemoFailure(`the state directory ${state} was not created`);

@@ -23,7 +23,7 @@ import { formatBytes } from './config/units.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
 import { acquireLock, lockHolder, type Lock } from './apply/lock.ts';
 import { stateDiskFullOr } from './apply/state-disk.ts';
-import { summariseLedger, type StatusReport } from './view/status.ts';
+import { withNextTries, type StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
 import { executePlan, type ApplyOutcome, type ProgressSink } from './apply/execute.ts';
 import { findS5cmd } from './apply/s5cmd.ts';
@@ -34,7 +34,7 @@ import { isLinkRefusal, resetTempFolder, VolumeRoots } from './apply/safe-path.t
 export interface EngineDeps {
   now: () => Date;
   env: NodeJS.ProcessEnv;
-  /** Non-fatal notes (a torn journal line, leftovers removed). */
+  /** Non-fatal notes (a torn line of a migrated journal, leftovers removed). */
   warn: (message: string) => void;
   progress?: ProgressSink;
   signal?: AbortSignal;
@@ -198,21 +198,9 @@ function planFileOf(run: PlannedRun, config: Config): PlanFile {
   };
 }
 
-/**
- * How the ledger is opened. DUALSYNC_COMPACT_AFTER is a test and operations knob: compact the
- * ledger once its journal holds this many events (and at least one per record), instead of the
- * store's default of 100,000. Crash tests set it low so that a kill can land inside a compaction;
- * an operator can set it to keep the journal of a small state disk short.
- */
-export function ledgerOptions(deps: Pick<EngineDeps, 'env' | 'warn'>): LedgerStoreOptions {
-  const raw = deps.env.DUALSYNC_COMPACT_AFTER;
-  if (raw === undefined || raw === '') return { onWarning: deps.warn };
-  if (!/^[1-9][0-9]{0,9}$/.test(raw)) {
-    throw userError('E_USAGE', `DUALSYNC_COMPACT_AFTER must be a positive whole number of journal events, got ${JSON.stringify(raw)}`, {
-      hint: 'unset it to use the default (100000), or set a count such as DUALSYNC_COMPACT_AFTER=1000',
-    });
-  }
-  return { onWarning: deps.warn, compactAfter: Number(raw) };
+/** How the ledger is opened: its warnings (a torn line of a migrated JSON journal) go where the run's do. */
+export function ledgerOptions(deps: Pick<EngineDeps, 'warn'>): LedgerStoreOptions {
+  return { onWarning: deps.warn };
 }
 
 /**
@@ -613,11 +601,14 @@ async function writeLastRun(stateDir: string, report: ApplyReport): Promise<void
   await writeAtomically(lastRunPath(stateDir), `${JSON.stringify(summary, null, 2)}\n`);
 }
 
-/** `dualsync status`: the ledger by stage, the volumes, the last run, who holds the lock. */
+/** How many failing and skipped keys status lists; the counts cover all of them. */
+const STATUS_LIST_LIMIT = 1000;
+
+/** `dualsync status`: the ledger by stage (counted by the database, not loaded), the volumes, the last run, who holds the lock. */
 export async function runStatus(config: Config, deps: EngineDeps): Promise<StatusReport> {
   const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
   try {
-    const state = ledger.state();
+    const { serial, stages, verifiedBy, etagNotComparable, failing, failingCount, skipped, skippedCount } = ledger.summary(STATUS_LIST_LIMIT);
     const roots = await expandVolumes(config.staging.volumes);
     const scanned = await scanVolumes(roots, config.staging.reserve);
     const volumes = scanned.volumes.map((volume) => {
@@ -627,8 +618,14 @@ export async function runStatus(config: Config, deps: EngineDeps): Promise<Statu
     const lastRunText = await readFile(lastRunPath(config.stateDir), 'utf8').catch(() => undefined);
     return {
       stateDir: config.stateDir,
-      ledgerSerial: state.serial,
-      ...summariseLedger(state.records, { now: deps.now().getTime(), backoff: backoffOf(config) }),
+      ledgerSerial: serial,
+      stages,
+      failing: withNextTries(failing, deps.now().getTime(), backoffOf(config)),
+      failingCount,
+      skipped,
+      skippedCount,
+      verifiedBy,
+      etagNotComparable,
       volumes,
       lastRun: lastRunText ? (JSON.parse(lastRunText) as Record<string, unknown>) : undefined,
       lock: await lockHolder(config.stateDir),

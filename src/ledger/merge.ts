@@ -20,6 +20,8 @@
  * - `delivered` keeps the destination's ETag and the adoption rule, and forgets what differed.
  * - `purged` applies only to a delivered record: purging a copy that was never delivered would
  *   break invariant 1, so such an event is ignored rather than believed.
+ * - With a time `at`, an event that moves the record stamps it: `stagedAt`, `deliveredAt`,
+ *   `purgedAt`, and `failedAt` for a failure. A new version starts without stamps.
  */
 import { assert } from '../errors.ts';
 import type { LedgerEvent } from '../model/ledger.ts';
@@ -65,7 +67,15 @@ function progressed(record: LedgerRecord, stage: Stage): LedgerRecord {
 }
 
 /** Folds one event into the record for its key (undefined when the key is new); never mutates its input. */
-export function applyEvent(record: LedgerRecord | undefined, event: LedgerEvent): LedgerRecord {
+export function applyEvent(record: LedgerRecord | undefined, event: LedgerEvent, at?: string): LedgerRecord {
+  const next = foldEvent(record, event);
+  if (at === undefined || next === record) return next;
+  if (event.type === 'failed') next.failedAt = at;
+  else if (event.type !== 'skipped' && next.stage === event.type) next[`${event.type}At`] = at;
+  return next;
+}
+
+function foldEvent(record: LedgerRecord | undefined, event: LedgerEvent): LedgerRecord {
   assert(record === undefined || record.key === event.key, `ledger event for ${JSON.stringify(event.key)} applied to another key's record`);
   if (record === undefined || !sameVersion(record, event)) {
     if (event.type === 'purged') return record ?? freshRecord(event, undefined);

@@ -1,166 +1,43 @@
 /**
- * The ledger on disk: a snapshot plus a journal of events, in the state directory.
+ * The ledger of one state directory: a SQLite database, `ledger.db` (with its `-wal` and `-shm`
+ * files while it is in use), one row per relative key (schema.ts). SQLite's atomic commit is
+ * what makes it crash-safe: a commit is on disk when it returns (WAL, synchronous=FULL), and a
+ * power cut leaves the last commit, never half of one.
  *
- *   ledger.snapshot.json   {"formatVersion":1,"serial":S,"records":[ one record per line ]}
- *   ledger.journal.jsonl   one {"formatVersion":1,"serial":N,"event":{...}} per line
- *
- * Every journal line carries its serial, and loading skips lines whose serial is at or below
- * the snapshot's: that is what makes compaction safe at every instant. Compaction writes the
- * new snapshot to a temporary file, fsyncs it, renames it over the old one, fsyncs the
- * directory (so the rename is durable before anything depends on it) and only then empties
- * the journal. A crash before the rename leaves the old snapshot and the full journal; after
- * it, the new snapshot and a journal whose old lines are skipped. No event is lost, none is
- * applied twice.
- *
- * An append is durable when append() resolves (write + fsync). A power cut during an append
- * can leave a torn last line: it was never acknowledged, so loading ignores it with a warning
- * and the next append cuts it off first. Anything else that does not parse is corruption and
- * is refused, never replaced: the ledger is the only record of what was delivered.
- *
- * Records live in one Map keyed by relative key: fine up to a few million objects (a V8 Map
- * holds at most 2^24 entries, and each record costs a few hundred bytes).
+ * - Reads (`get`, `state`, `records`, `summary`) use this process's connection and see the last
+ *   commit, also while another process writes (WAL readers never wait).
+ * - Writes (`append`) go to a writer in a worker thread (writer.ts), one transaction per batch,
+ *   so fsync never stops the event loop and events that arrive meanwhile share the next commit.
+ * - The first open of a state directory that holds the JSON ledger of earlier versions
+ *   (`ledger.snapshot.json` + `ledger.journal.jsonl`) migrates it (legacy.ts): every record and
+ *   the serial, in the same transaction that creates the tables, then the old files are renamed
+ *   to `*.migrated`. A kill before the commit leaves the old files as they were and no schema;
+ *   after it, a complete database, and the next open renames what is left.
+ * - Opening a state directory without any ledger writes nothing: `plan` and `status` on a fresh
+ *   directory leave it as it was. The database is created by the first append.
  */
-import { mkdir, open, rename, stat } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import type { DatabaseSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { describeError, isDualsyncError, opError, userError } from '../errors.ts';
 import type { LedgerEvent } from '../model/ledger.ts';
 import type { LedgerRecord, LedgerState } from '../model/objects.ts';
+import { connect, LEDGER_FILE, ledgerError, schemaIsCurrent, upgradeSchema } from './db.ts';
+import { legacyFiles, MIGRATED_SUFFIX, readLegacyLedger } from './legacy.ts';
 import { applyEvent } from './merge.ts';
+import { LedgerQueries, type LedgerSummary } from './queries.ts';
+import type { WriterReply, WriterRequest } from './writer.ts';
 
-export const SNAPSHOT_FILE = 'ledger.snapshot.json';
-export const JOURNAL_FILE = 'ledger.journal.jsonl';
-const FORMAT_VERSION = 1;
-const DEFAULT_COMPACT_AFTER = 100_000;
-const READ_CHUNK = 1 << 20;
-/** The snapshot's first line up to its serial: `{"formatVersion":1,"serial":N,"records":[`. */
-const SNAPSHOT_HEAD_BYTES = 64;
-/** Reads of a ledger that keeps being compacted under the reader, before giving up. */
-const LOAD_ATTEMPTS = 20;
+export { LEDGER_FILE } from './db.ts';
+export { JOURNAL_FILE, SNAPSHOT_FILE } from './legacy.ts';
+export type { LedgerSummary } from './queries.ts';
 
 export interface LedgerStoreOptions {
-  /** Told about things that were recovered from, such as a torn last journal line. */
+  /** Told about things that were recovered from, such as a torn last line of a migrated journal. */
   onWarning?: (message: string) => void;
-  /**
-   * Compact once the journal holds this many events (default 100,000) and at least as many
-   * events as there are records, so rewriting the snapshot costs O(1) per event on average.
-   */
-  compactAfter?: number;
-}
-
-interface Line {
-  text: string;
-  /** 1-based line number in the file. */
-  number: number;
-  start: number;
-  end: number;
-  terminated: boolean;
-}
-
-/** Yields the lines of a file with their byte offsets, without holding the whole file as one string. */
-async function* readLines(path: string): AsyncGenerator<Line> {
-  const handle = await open(path, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(READ_CHUNK);
-    let pending: Buffer[] = [];
-    let pendingStart = 0;
-    let position = 0;
-    let number = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, position);
-      if (bytesRead === 0) break;
-      let from = 0;
-      for (;;) {
-        const newline = buffer.indexOf(0x0a, from);
-        if (newline === -1 || newline >= bytesRead) break;
-        const piece = buffer.subarray(from, newline);
-        const bytes = pending.length === 0 ? piece : Buffer.concat([...pending, piece]);
-        number++;
-        yield { text: bytes.toString('utf8'), number, start: pendingStart, end: position + newline + 1, terminated: true };
-        pending = [];
-        pendingStart = position + newline + 1;
-        from = newline + 1;
-      }
-      if (from < bytesRead) pending.push(Buffer.from(buffer.subarray(from, bytesRead)));
-      position += bytesRead;
-    }
-    if (pending.length > 0) {
-      number++;
-      yield { text: Buffer.concat(pending).toString('utf8'), number, start: pendingStart, end: position, terminated: false };
-    }
-  } finally {
-    await handle.close();
-  }
-}
-
-const NEVER_DELETE =
-  'The ledger is the only record of what was delivered: never delete it blindly. Keep a copy of the state directory, ' +
-  'repair or remove the named line by hand (or restore the directory from a backup), then run again.';
-
-function corrupt(file: string, line: number | undefined, problem: string) {
-  const where = line === undefined ? file : `${file}:${line}`;
-  return userError('E_LEDGER_CORRUPT', `ledger file ${where} is damaged: ${problem}`, { hint: NEVER_DELETE });
-}
-
-function checkFormat(file: string, line: number | undefined, formatVersion: unknown): void {
-  if (typeof formatVersion === 'number' && Number.isInteger(formatVersion) && formatVersion > FORMAT_VERSION) {
-    const where = line === undefined ? file : `${file}:${line}`;
-    throw userError('E_LEDGER_NEWER', `ledger file ${where} was written by a newer dualsync (format ${formatVersion}; this one reads format ${FORMAT_VERSION})`, {
-      hint: 'Upgrade dualsync to the version that wrote this state directory; an older one must not rewrite it.',
-    });
-  }
-  if (formatVersion !== FORMAT_VERSION) throw corrupt(file, line, `formatVersion is ${JSON.stringify(formatVersion)}, expected ${FORMAT_VERSION}`);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
-}
-
-const STAGES = new Set(['staged', 'delivered', 'purged']);
-
-/** Why a parsed value is not a ledger record, or undefined when it is one. */
-function recordProblem(value: unknown): string | undefined {
-  if (!isObject(value)) return 'not an object';
-  if (typeof value.key !== 'string') return 'key is not a string';
-  if (!isCount(value.size)) return 'size is not a byte count';
-  if (typeof value.etag !== 'string') return 'etag is not a string';
-  if (!isCount(value.attempts)) return 'attempts is not a count';
-  if (value.stage !== undefined && !STAGES.has(value.stage as string)) return `unknown stage ${JSON.stringify(value.stage)}`;
-  return undefined;
-}
-
-const EVENT_FIELDS: Record<LedgerEvent['type'], string[]> = {
-  staged: ['volume', 'verifiedBy'],
-  delivered: ['verifiedBy'],
-  purged: [],
-  failed: ['hop', 'error'],
-  skipped: ['reason'],
-};
-
-/** Why a parsed value is not a ledger event, or undefined when it is one. */
-function eventProblem(value: unknown): string | undefined {
-  if (!isObject(value)) return 'event is not an object';
-  const fields = EVENT_FIELDS[value.type as LedgerEvent['type']];
-  if (fields === undefined) return `unknown event type ${JSON.stringify(value.type)}`;
-  if (typeof value.key !== 'string') return 'event key is not a string';
-  if (!isCount(value.size)) return 'event size is not a byte count';
-  if (typeof value.etag !== 'string') return 'event etag is not a string';
-  for (const field of fields) if (typeof value[field] !== 'string') return `${value.type} event without ${field}`;
-  return undefined;
-}
-
-interface Loaded {
-  records: Map<string, LedgerRecord>;
-  snapshotSerial: number;
-  serial: number;
-  journalEvents: number;
-  /** Bytes of the journal that hold complete, valid lines; anything after is a torn tail. */
-  journalValidBytes: number;
-  journalBytes: number;
+  /** The clock that stamps stages reached (default: the system clock). */
+  now?: () => Date;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -173,188 +50,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Reads the snapshot in the layout compaction writes (one record per line), or any valid JSON of the same shape. */
-async function loadSnapshot(file: string, records: Map<string, LedgerRecord>): Promise<number> {
-  let serial: number | undefined;
-  let closed = false;
-  const addRecord = (value: unknown, line: number | undefined) => {
-    const problem = recordProblem(value);
-    if (problem !== undefined) throw corrupt(file, line, problem);
-    const record = value as LedgerRecord;
-    if (records.has(record.key)) throw corrupt(file, line, `key ${JSON.stringify(record.key)} appears twice`);
-    records.set(record.key, record);
-  };
-  const header = (value: unknown, line: number | undefined) => {
-    if (!isObject(value)) throw corrupt(file, line, 'not a ledger snapshot');
-    checkFormat(file, line, value.formatVersion);
-    if (!isCount(value.serial)) throw corrupt(file, line, 'serial is not a count');
-    if (!Array.isArray(value.records)) throw corrupt(file, line, 'records is not a list');
-    return value.serial;
-  };
-
-  for await (const line of readLines(file)) {
-    if (serial === undefined) {
-      if (!line.text.endsWith('[')) return loadWholeSnapshot(file, records, header, addRecord);
-      let value: unknown;
-      try {
-        value = JSON.parse(`${line.text}]}`);
-      } catch {
-        return loadWholeSnapshot(file, records, header, addRecord);
-      }
-      serial = header(value, line.number);
-      continue;
-    }
-    if (closed) {
-      if (line.text.trim() !== '') throw corrupt(file, line.number, 'text after the end of the snapshot');
-      continue;
-    }
-    if (line.text === ']}') {
-      closed = true;
-      continue;
-    }
-    const text = line.text.endsWith(',') ? line.text.slice(0, -1) : line.text;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (error) {
-      throw corrupt(file, line.number, `not valid JSON (${describeError(error)})`);
-    }
-    addRecord(value, line.number);
-  }
-  if (serial === undefined) throw corrupt(file, undefined, 'the file is empty');
-  if (!closed) throw corrupt(file, undefined, 'the file ends before its records do');
-  return serial;
-}
-
-async function loadWholeSnapshot(
-  file: string,
-  records: Map<string, LedgerRecord>,
-  header: (value: unknown, line: number | undefined) => number,
-  addRecord: (value: unknown, line: number | undefined) => void,
-): Promise<number> {
-  const handle = await open(file, 'r');
-  let text: string;
-  try {
-    text = await handle.readFile('utf8');
-  } finally {
-    await handle.close();
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw corrupt(file, undefined, `not valid JSON (${describeError(error)})`);
-  }
-  const serial = header(value, undefined);
-  for (const record of (value as { records: unknown[] }).records) addRecord(record, undefined);
-  return serial;
-}
-
-async function loadJournal(file: string, loaded: Loaded, warn: (message: string) => void): Promise<void> {
-  // A line that does not parse is forgiven only when nothing follows it: that is a write the
-  // power cut interrupted. Held here until the next line proves it was in the middle.
-  let suspect: { line: Line; problem: string } | undefined;
-  for await (const line of readLines(file)) {
-    loaded.journalBytes = line.end;
-    if (line.text.trim() === '' && line.terminated) {
-      if (suspect === undefined) loaded.journalValidBytes = line.end;
-      continue;
-    }
-    if (suspect !== undefined) throw corrupt(file, suspect.line.number, suspect.problem);
-    if (!line.terminated) {
-      suspect = { line, problem: 'incomplete line' };
-      continue;
-    }
-    let value: unknown;
-    try {
-      value = JSON.parse(line.text);
-    } catch (error) {
-      suspect = { line, problem: `not valid JSON (${describeError(error)})` };
-      continue;
-    }
-    if (!isObject(value)) throw corrupt(file, line.number, 'not a journal entry');
-    checkFormat(file, line.number, value.formatVersion);
-    if (!isCount(value.serial)) throw corrupt(file, line.number, 'serial is not a count');
-    const problem = eventProblem(value.event);
-    if (problem !== undefined) throw corrupt(file, line.number, problem);
-    loaded.journalEvents++;
-    loaded.journalValidBytes = line.end;
-    if (value.serial <= loaded.snapshotSerial) continue; // already in the snapshot
-    if (value.serial !== loaded.serial + 1) {
-      throw corrupt(file, line.number, `serial ${value.serial} follows serial ${loaded.serial}: events are missing or repeated`);
-    }
-    const event = value.event as LedgerEvent;
-    loaded.records.set(event.key, applyEvent(loaded.records.get(event.key), event));
-    loaded.serial = value.serial;
-  }
-  if (suspect !== undefined) {
-    const bytes = loaded.journalBytes - suspect.line.start;
-    warn(
-      `ignored the torn last line of ${file} (line ${suspect.line.number}, ${bytes} bytes): it was being written when dualsync ` +
-        'stopped and was never confirmed; the work it recorded will be checked and redone',
-    );
-  }
-}
-
-/**
- * What tells one snapshot from the next: inode, size and mtime, plus the header that holds the
- * serial. The header is needed because a freed inode number is soon reused by the next
- * temporary snapshot, and mtime only moves once per clock tick (a few ms), so two snapshots a
- * few ms apart can share all three.
- */
-async function snapshotIdentity(file: string): Promise<string> {
-  let handle: FileHandle;
-  try {
-    handle = await open(file, 'r');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
-    throw error;
-  }
-  try {
-    const info = await handle.stat({ bigint: true });
-    const head = Buffer.alloc(SNAPSHOT_HEAD_BYTES);
-    const { bytesRead } = await handle.read(head, 0, SNAPSHOT_HEAD_BYTES, 0);
-    return `${info.ino}:${info.size}:${info.mtimeNs}:${head.subarray(0, bytesRead).toString('latin1')}`;
-  } finally {
-    await handle.close();
-  }
-}
-
-async function load(stateDir: string, warn: (message: string) => void): Promise<Loaded> {
-  const snapshotFile = join(stateDir, SNAPSHOT_FILE);
-  const journalFile = join(stateDir, JOURNAL_FILE);
-  // A reader that holds no lock may meet a compaction: if the snapshot changed while the
-  // journal was read, the two may not fit together, so read both again.
-  for (let attempt = 1; ; attempt++) {
-    const before = await snapshotIdentity(snapshotFile);
-    const loaded: Loaded = { records: new Map(), snapshotSerial: 0, serial: 0, journalEvents: 0, journalValidBytes: 0, journalBytes: 0 };
-    const warnings: string[] = [];
-    let failure: unknown;
-    try {
-      if (before !== 'none') loaded.snapshotSerial = await loadSnapshot(snapshotFile, loaded.records);
-      loaded.serial = loaded.snapshotSerial;
-      if (await exists(journalFile)) await loadJournal(journalFile, loaded, (message) => warnings.push(message));
-    } catch (error) {
-      failure = error;
-    }
-    if ((await snapshotIdentity(snapshotFile)) === before) {
-      if (failure !== undefined) throw failure;
-      for (const message of warnings) warn(message);
-      return loaded;
-    }
-    // A compaction between the two reads empties the journal and starts it past the old
-    // snapshot's serial, so the pair may look like missing events or may silently lack some:
-    // neither is believed. Read both again; what is still wrong on a quiet ledger is damage.
-    if (attempt >= LOAD_ATTEMPTS) {
-      throw opError('E_LEDGER_BUSY', `the ledger in ${stateDir} was compacted ${LOAD_ATTEMPTS} times while it was being read`, {
-        hint: 'Another dualsync is writing this state directory; retry in a moment.',
-        retryable: true,
-      });
-    }
-    await new Promise((resolve) => setTimeout(resolve, attempt * 5));
-  }
-}
-
 async function fsyncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {
@@ -364,211 +59,295 @@ async function fsyncDirectory(dir: string): Promise<void> {
   }
 }
 
-function compareKeys(a: LedgerRecord, b: LedgerRecord): number {
-  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+/** The meta row that says this database was migrated from the JSON ledger (its serial then). */
+function legacySerial(db: DatabaseSync): number | undefined {
+  const row = db.prepare(`SELECT value FROM meta WHERE name = 'legacy_serial'`).get() as { value: number } | undefined;
+  return row?.value;
 }
 
-/** The ledger of one state directory: load, append events durably, compact. */
+/**
+ * Moves the JSON ledger's files aside once the database holds them, so they are kept as a
+ * backup and never migrated twice.
+ */
+async function retireLegacy(stateDir: string, files: string[]): Promise<void> {
+  for (const file of files) {
+    try {
+      await rename(file, `${file}${MIGRATED_SUFFIX}`);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error; // another process renamed it first
+    }
+  }
+  await fsyncDirectory(stateDir);
+}
+
+/** Opens the database of `stateDir`, migrating the JSON ledger if it is there; undefined when there is no ledger at all. */
+async function openDatabase(stateDir: string, warn: (message: string) => void, create: boolean): Promise<DatabaseSync | undefined> {
+  const file = join(stateDir, LEDGER_FILE);
+  const legacy = await legacyFiles(stateDir);
+  const existed = await exists(file);
+  if (!existed && legacy.length === 0 && !create) return undefined;
+  if (!existed) {
+    await mkdir(stateDir, { recursive: true });
+    await setAsideOrphanWal(file, warn);
+  }
+  const db = connect(file);
+  try {
+    // The new file's name must survive a power cut as well as its contents.
+    if (!existed) await fsyncDirectory(stateDir);
+    if (legacy.length === 0) {
+      if (!schemaIsCurrent(db)) await upgradeSchema(db, file);
+      return db;
+    }
+    await upgradeSchema(db, file, async (inside) => {
+      if (legacySerial(inside) !== undefined) return; // migrated before; the old files were not yet renamed
+      const queries = new LedgerQueries(inside);
+      if (queries.serial() !== 0 || inside.prepare('SELECT 1 FROM objects LIMIT 1').get() !== undefined) {
+        throw userError('E_LEDGER_CONFLICT', `the state directory ${stateDir} holds both ${LEDGER_FILE} and the older JSON ledger (${legacy.join(', ')}), which was never migrated into it`, {
+          hint: `Keep a copy of the state directory. If ${LEDGER_FILE} is the ledger in use, move the JSON files out of the way; if they are, move ${LEDGER_FILE}* out instead.`,
+        });
+      }
+      const serial = await readLegacyLedger(
+        stateDir,
+        {
+          addRecord: (record) => queries.insert(record),
+          applyEvent: (event) => queries.put(applyEvent(queries.get(event.key), event)),
+        },
+        warn,
+      );
+      queries.setSerial(serial);
+      inside.prepare(`INSERT INTO meta (name, value) VALUES ('legacy_serial', ?)`).run(serial);
+    });
+    await retireLegacy(stateDir, legacy);
+    return db;
+  } catch (error) {
+    db.close();
+    // A JSON ledger that cannot be trusted was refused before anything was committed: the
+    // empty database this open created goes again, so the directory is left as it was.
+    if (!existed && isDualsyncError(error) && error.kind === 'user') {
+      for (const suffix of ['', '-wal', '-shm']) await rm(`${file}${suffix}`, { force: true });
+    }
+    throw error;
+  }
+}
+
+/**
+ * A `-wal` file without its database (a reset or a hand copy that stopped half-way) must not be
+ * replayed into a new database of the same name: it is renamed aside and reported.
+ */
+async function setAsideOrphanWal(file: string, warn: (message: string) => void): Promise<void> {
+  for (const suffix of ['-wal', '-shm']) {
+    const orphan = `${file}${suffix}`;
+    if (!(await exists(orphan))) continue;
+    const aside = `${orphan}.orphaned-${Date.now()}`;
+    await rename(orphan, aside);
+    warn(`found ${orphan} without ${file}; renamed it to ${aside} rather than replay it into a new ledger`);
+  }
+}
+
+/** The ledger of one state directory: read it, append events durably. */
 export class LedgerStore {
   readonly stateDir: string;
-  readonly #compactAfter: number;
-  readonly #records: Map<string, LedgerRecord>;
-  #serial: number;
-  #journalEvents: number;
-  #journalValidBytes: number;
-  #journalBytes: number;
-  #journal: FileHandle | undefined;
-  #sorted: LedgerRecord[] | undefined;
-  /** Appends and compactions run one at a time, in call order. */
-  #queue: Promise<void> = Promise.resolve();
-  #broken: Error | undefined;
+  readonly file: string;
+  readonly #warn: (message: string) => void;
+  readonly #now: () => Date;
+  #db: DatabaseSync | undefined;
+  #queries: LedgerQueries | undefined;
+  #writer: Worker | undefined;
+  #writerFailure: Error | undefined;
+  #requests = new Map<number, { resolve: (serial: number) => void; reject: (error: Error) => void }>();
+  #nextRequest = 1;
+  /** Appends run one at a time, in call order. */
+  #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  private constructor(stateDir: string, loaded: Loaded, options: LedgerStoreOptions) {
+  private constructor(stateDir: string, db: DatabaseSync | undefined, options: LedgerStoreOptions) {
     this.stateDir = stateDir;
-    this.#compactAfter = options.compactAfter ?? DEFAULT_COMPACT_AFTER;
-    this.#records = loaded.records;
-    this.#serial = loaded.serial;
-    this.#journalEvents = loaded.journalEvents;
-    this.#journalValidBytes = loaded.journalValidBytes;
-    this.#journalBytes = loaded.journalBytes;
+    this.file = join(stateDir, LEDGER_FILE);
+    this.#warn = options.onWarning ?? (() => {});
+    this.#now = options.now ?? (() => new Date());
+    this.#db = db;
+    this.#queries = db === undefined ? undefined : new LedgerQueries(db);
   }
 
   /**
-   * Loads the ledger of `stateDir` (an empty one if the directory or its files do not exist yet).
-   * Opening writes nothing, so `plan` can read the ledger without changing it.
+   * Opens the ledger of `stateDir`, migrating the JSON ledger of earlier versions on first open.
+   * A directory without any ledger reads as an empty one, and nothing is written.
    */
   static async open(stateDir: string, options: LedgerStoreOptions = {}): Promise<LedgerStore> {
-    const warn = options.onWarning ?? (() => {});
-    let loaded: Loaded;
     try {
-      loaded = await load(stateDir, warn);
+      return new LedgerStore(stateDir, await openDatabase(stateDir, options.onWarning ?? (() => {}), false), options);
     } catch (error) {
       if (isDualsyncError(error)) throw error;
       throw opError('E_LEDGER_READ', `cannot read the ledger in ${stateDir}: ${describeError(error)}`, {
-        hint: 'Check that the state directory is readable by this user.',
+        hint: 'Check that the state directory is readable and writable by this user.',
         cause: error,
       });
     }
-    return new LedgerStore(stateDir, loaded, options);
+  }
+
+  /** The statements of this process's connection; undefined while there is no database. */
+  #reader(): LedgerQueries | undefined {
+    if (this.#closed) throw new Error('ledger store used after close()');
+    return this.#queries;
+  }
+
+  /** Runs `read` in one read transaction, so everything it sees belongs to one commit. */
+  #snapshot<T>(read: (queries: LedgerQueries) => T, empty: () => T): T {
+    const queries = this.#reader();
+    if (queries === undefined) return empty();
+    const db = this.#db!;
+    try {
+      db.exec('BEGIN');
+      try {
+        return read(queries);
+      } finally {
+        db.exec('COMMIT');
+      }
+    } catch (error) {
+      throw isDualsyncError(error) ? error : ledgerError(this.file, 'cannot read', error);
+    }
   }
 
   /** Increases by one with every event; a plan remembers the serial it saw. */
   get serial(): number {
-    return this.#serial;
+    return this.#snapshot((queries) => queries.serial(), () => 0);
   }
 
-  /** The whole ledger, records sorted by key (UTF-16 code unit order). Do not mutate it. */
+  /**
+   * The whole ledger as today's planner takes it: the serial and every record, in key order
+   * (UTF-8 bytes, S3's order), read from one commit. Holds every record in memory; `records()`
+   * does not.
+   */
   state(): LedgerState {
-    this.#sorted ??= [...this.#records.values()].sort(compareKeys);
-    return { serial: this.#serial, records: this.#sorted };
+    return this.#snapshot(
+      (queries) => ({ serial: queries.serial(), records: [...queries.records()] }),
+      () => ({ serial: 0, records: [] }),
+    );
+  }
+
+  /**
+   * Every record in key order, one row at a time: the cursor a merge of sorted streams reads.
+   * It reads the last commit as of its first row; finish or return it before appending.
+   */
+  *records(): Generator<LedgerRecord> {
+    const queries = this.#reader();
+    if (queries === undefined) return;
+    const db = this.#db!;
+    db.exec('BEGIN');
+    try {
+      yield* queries.records();
+    } finally {
+      db.exec('COMMIT');
+    }
   }
 
   /** The record of one relative key. */
   get(key: string): LedgerRecord | undefined {
-    return this.#records.get(key);
+    const queries = this.#reader();
+    if (queries === undefined) return undefined;
+    try {
+      return queries.get(key);
+    } catch (error) {
+      throw ledgerError(this.file, 'cannot read', error);
+    }
   }
 
-  /** Records events; durable (written and fsynced) when the promise resolves. Callers batch. */
+  /** Counts by stage from the database's indexes, and the first `limit` failing and skipped keys. */
+  summary(limit: number): LedgerSummary {
+    return this.#snapshot(
+      (queries) => queries.summary(limit),
+      () => ({
+        serial: 0,
+        records: 0,
+        stages: { staged: { objects: 0, bytes: 0 }, delivered: { objects: 0, bytes: 0 }, purged: { objects: 0, bytes: 0 } },
+        verifiedBy: {},
+        etagNotComparable: 0,
+        failingCount: 0,
+        failing: [],
+        skippedCount: 0,
+        skipped: [],
+      }),
+    );
+  }
+
+  /**
+   * Records events in one transaction; durable (committed with fsync) when the promise
+   * resolves. Callers batch (apply's Recorder gathers what arrives during a commit).
+   */
   append(events: LedgerEvent[]): Promise<void> {
-    return this.#enqueue(async () => {
-      if (events.length === 0) return;
-      await this.#appendNow(events);
-      if (this.#journalEvents >= Math.max(this.#compactAfter, this.#records.size)) await this.#compactNow();
-    });
-  }
-
-  /** Folds the journal into a new snapshot and empties the journal. */
-  compact(): Promise<void> {
-    return this.#enqueue(() => this.#compactNow());
-  }
-
-  /** Waits for pending writes and releases the journal file. */
-  async close(): Promise<void> {
-    await this.#enqueue(async () => {
-      this.#closed = true;
-      await this.#journal?.close();
-      this.#journal = undefined;
-    });
-  }
-
-  #enqueue(work: () => Promise<void>): Promise<void> {
-    const run = this.#queue.then(() => {
+    const run = this.#queue.then(async () => {
       if (this.#closed) throw new Error('ledger store used after close()');
-      if (this.#broken !== undefined) throw this.#broken;
-      return work();
+      if (events.length === 0) return;
+      const writer = await this.#startWriter();
+      await this.#request(writer, { id: 0, events, at: this.#now().toISOString() });
     });
     this.#queue = run.catch(() => {});
     return run;
   }
 
-  #writeError(file: string, error: unknown) {
-    return opError('E_LEDGER_WRITE', `cannot write ${file}: ${describeError(error)}`, {
-      hint: 'Check free space and permissions of the state directory.',
-      retryable: true,
-      cause: error,
+  /**
+   * Folds the write-ahead log back into ledger.db and empties it, so that the database file
+   * alone holds the ledger (before it is moved). Returns false when readers kept it from finishing.
+   */
+  checkpoint(): boolean {
+    const queries = this.#reader();
+    if (queries === undefined) return true;
+    const row = this.#db!.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number };
+    return row.busy === 0;
+  }
+
+  /** Waits for pending writes, stops the writer and closes the database. */
+  async close(): Promise<void> {
+    await this.#queue;
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#writer) await this.#request(this.#writer, { id: 0, close: true }).catch(() => {});
+    this.#db?.close();
+  }
+
+  async #startWriter(): Promise<Worker> {
+    if (this.#writerFailure) throw this.#writerFailure;
+    if (this.#writer) return this.#writer;
+    if (this.#db === undefined) {
+      try {
+        this.#db = await openDatabase(this.stateDir, this.#warn, true);
+      } catch (error) {
+        throw isDualsyncError(error) ? error : ledgerError(this.file, 'cannot create', error);
+      }
+      this.#queries = new LedgerQueries(this.#db!);
+    }
+    // No execArgv of the parent: flags such as --input-type or --eval do not apply to a worker's module.
+    const writer = new Worker(new URL('./writer.ts', import.meta.url), { workerData: { ledgerWriter: this.file }, execArgv: [] });
+    writer.on('message', (reply: WriterReply) => {
+      const pending = this.#requests.get(reply.id);
+      if (pending === undefined) return;
+      this.#requests.delete(reply.id);
+      if ('error' in reply) pending.reject(ledgerError(this.file, 'cannot write', Object.assign(new Error(reply.error.message), { errcode: reply.error.errcode })));
+      else pending.resolve(reply.serial);
+    });
+    const fail = (error: Error) => {
+      this.#writerFailure = opError('E_LEDGER_WRITE', `the ledger writer of ${this.file} stopped: ${describeError(error)}`, { cause: error });
+      for (const pending of this.#requests.values()) pending.reject(this.#writerFailure);
+      this.#requests.clear();
+    };
+    writer.on('error', fail);
+    writer.on('exit', (code) => {
+      if (this.#requests.size > 0) fail(new Error(`exit code ${code}`));
+    });
+    // The writer never keeps the process alive by itself: apply and watch end when their work does.
+    writer.unref();
+    this.#writer = writer;
+    return writer;
+  }
+
+  #request(writer: Worker, request: WriterRequest): Promise<number> {
+    const id = this.#nextRequest++;
+    return new Promise<number>((resolve, reject) => {
+      this.#requests.set(id, { resolve, reject });
+      writer.ref();
+      writer.postMessage({ ...request, id });
+    }).finally(() => {
+      if (this.#requests.size === 0) writer.unref();
     });
   }
-
-  async #openJournal(): Promise<FileHandle> {
-    if (this.#journal !== undefined) return this.#journal;
-    const file = join(this.stateDir, JOURNAL_FILE);
-    await mkdir(this.stateDir, { recursive: true });
-    const created = !(await exists(file));
-    const handle = await open(file, 'a');
-    if (created) await fsyncDirectory(this.stateDir); // the new file's name must survive a power cut too
-    if (this.#journalBytes > this.#journalValidBytes) {
-      // Cut off the torn line found at load, or the next line would be glued to it.
-      await handle.truncate(this.#journalValidBytes);
-      await handle.sync();
-      this.#journalBytes = this.#journalValidBytes;
-    }
-    this.#journal = handle;
-    return handle;
-  }
-
-  async #appendNow(events: LedgerEvent[]): Promise<void> {
-    const file = join(this.stateDir, JOURNAL_FILE);
-    let text = '';
-    events.forEach((event, index) => {
-      text += `${JSON.stringify({ formatVersion: FORMAT_VERSION, serial: this.#serial + index + 1, event })}\n`;
-    });
-    const bytes = Buffer.from(text, 'utf8');
-    let handle: FileHandle;
-    try {
-      handle = await this.#openJournal();
-    } catch (error) {
-      throw this.#writeError(file, error);
-    }
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } catch (error) {
-      // Take the half-written batch back out so that later appends do not follow garbage.
-      try {
-        await handle.truncate(this.#journalValidBytes);
-        await handle.sync();
-      } catch (truncateError) {
-        this.#broken = opError('E_LEDGER_WRITE', `the journal ${file} could not be repaired after a failed write: ${describeError(truncateError)}`, {
-          hint: 'Stop dualsync, free space or fix permissions; the next start reads the journal and ignores the torn line.',
-          cause: truncateError,
-        });
-      }
-      throw this.#writeError(file, error);
-    }
-    this.#journalValidBytes += bytes.length;
-    this.#journalBytes = this.#journalValidBytes;
-    this.#journalEvents += events.length;
-    for (const event of events) this.#records.set(event.key, applyEvent(this.#records.get(event.key), event));
-    this.#serial += events.length;
-    this.#sorted = undefined;
-  }
-
-  async #compactNow(): Promise<void> {
-    const snapshotFile = join(this.stateDir, SNAPSHOT_FILE);
-    const temporary = `${snapshotFile}.tmp`;
-    try {
-      await mkdir(this.stateDir, { recursive: true });
-      const handle = await open(temporary, 'w');
-      try {
-        await writeSnapshot(handle, this.state());
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temporary, snapshotFile);
-      // The rename must be on disk before the journal is emptied, or a power cut could keep
-      // the empty journal and the old snapshot.
-      await fsyncDirectory(this.stateDir);
-    } catch (error) {
-      throw this.#writeError(snapshotFile, error);
-    }
-    if (this.#journalBytes === 0 && !(await exists(join(this.stateDir, JOURNAL_FILE)))) return;
-    let handle: FileHandle;
-    try {
-      handle = await this.#openJournal();
-      await handle.truncate(0);
-      await handle.sync();
-    } catch (error) {
-      // The snapshot already holds every event; the old lines are skipped on load.
-      throw this.#writeError(join(this.stateDir, JOURNAL_FILE), error);
-    }
-    this.#journalValidBytes = 0;
-    this.#journalBytes = 0;
-    this.#journalEvents = 0;
-  }
-}
-
-/** Writes a snapshot one record per line, so neither writing nor reading needs it as one string. */
-async function writeSnapshot(handle: FileHandle, state: LedgerState): Promise<void> {
-  let chunk = `${JSON.stringify({ formatVersion: FORMAT_VERSION, serial: state.serial }).slice(0, -1)},"records":[\n`;
-  const last = state.records.length - 1;
-  for (let index = 0; index <= last; index++) {
-    chunk += JSON.stringify(state.records[index]) + (index === last ? '\n' : ',\n');
-    if (chunk.length >= READ_CHUNK) {
-      await handle.writeFile(chunk);
-      chunk = '';
-    }
-  }
-  await handle.writeFile(`${chunk}]}\n`);
 }

@@ -1,4 +1,4 @@
-/** Ledger events: each is one line of the journal, and the only way a record changes. Types only. */
+/** Ledger events: the only way a record changes (folded in by ledger/merge.ts). Types only. */
 import type { AdoptRule, VerifiedBy } from './objects.ts';
 
 interface VersionRef {

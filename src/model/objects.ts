@@ -108,6 +108,11 @@ export interface LedgerRecord {
    */
   lastFailedAt?: string;
   skipReason?: string;
+  /** When this version was recorded as staged, delivered, purged, and when it last failed (ISO 8601, UTC). */
+  stagedAt?: string;
+  deliveredAt?: string;
+  purgedAt?: string;
+  failedAt?: string;
 }
 
 export interface LedgerState {

@@ -614,9 +614,9 @@ async function stateChecks(config: Config): Promise<DoctorCheck[]> {
   );
   try {
     const ledger = await LedgerStore.open(dir);
-    const records = ledger.state().records.length;
+    const { records, serial } = ledger.summary(0);
     await ledger.close();
-    checks.push({ scope, check: 'ledger', status: 'pass', detail: records === 0 ? 'no ledger yet (nothing applied so far)' : `readable: ${records} object(s), serial ${ledger.serial}` });
+    checks.push({ scope, check: 'ledger', status: 'pass', detail: records === 0 ? 'no ledger yet (nothing applied so far)' : `readable: ${records} object(s), serial ${serial}` });
   } catch (error) {
     checks.push({ scope, check: 'ledger', status: 'fail', detail: describeError(error), fix: isDualsyncError(error) ? error.hint : undefined });
   }

@@ -21,7 +21,7 @@ import { LedgerStore } from '../ledger/store.ts';
 import type { Config } from '../model/config.ts';
 import { TEMP_DIR } from '../plan/keys.ts';
 
-/** Files of the state directory that make up dualsync's memory: the ledger (and its temporary files) and the last run. */
+/** Files of the state directory that make up dualsync's memory: the ledger (ledger.db with its -wal and -shm, and a migrated JSON ledger) and the last run. */
 function isStateFile(name: string): boolean {
   return name.startsWith('ledger.') || name.startsWith('last-run.json');
 }
@@ -99,17 +99,13 @@ export async function planReset(config: Config, options: { keepStaged: boolean }
     }
   }
   const ledger = await LedgerStore.open(config.stateDir);
-  const counts = { objects: 0, delivered: 0, stagedNotDelivered: 0, stagedNotDeliveredBytes: 0 };
+  let counts: ResetPlan['ledger'];
   /** `volume\0key` -> size, for every copy the ledger says is on a volume. */
   const staged = new Map<string, number>();
   try {
-    for (const record of ledger.state().records) {
-      counts.objects++;
-      if (record.stage === 'delivered' || record.stage === 'purged') counts.delivered++;
-      if (record.stage === 'staged') {
-        counts.stagedNotDelivered++;
-        counts.stagedNotDeliveredBytes += record.size;
-      }
+    const { records, stages } = ledger.summary(0);
+    counts = { objects: records, delivered: stages.delivered.objects + stages.purged.objects, stagedNotDelivered: stages.staged.objects, stagedNotDeliveredBytes: stages.staged.bytes };
+    for (const record of ledger.records()) {
       if ((record.stage === 'staged' || record.stage === 'delivered') && record.volume !== undefined) staged.set(`${record.volume}\0${record.key}`, record.size);
     }
   } finally {
@@ -178,6 +174,15 @@ export async function executeReset(config: Config, shown: ResetPlan, now: () => 
   try {
     const plan = await planReset(config, { keepStaged: shown.keepStaged });
     const outcome: ResetOutcome = { movedFiles: [], removedFiles: 0, removedBytes: 0, keptFiles: 0, releasedVolumes: [] };
+    // Fold the write-ahead log into ledger.db first, so that the database file alone holds the
+    // ledger and the backup does not depend on moving ledger.db-wal with it. ledger.db sorts
+    // (and so moves) before its -wal; a new ledger set aside a -wal left without its database.
+    const ledger = await LedgerStore.open(config.stateDir);
+    try {
+      ledger.checkpoint();
+    } finally {
+      await ledger.close();
+    }
     const stateFiles = (await namesIn(config.stateDir)).filter(isStateFile);
     if (stateFiles.length > 0) {
       const backupDir = await freeBackupDir(config.stateDir, now());

@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import type { LedgerRecord, VolumeInfo } from '../model/index.ts';
+import type { VolumeInfo } from '../model/index.ts';
 import { formatBytes } from '../config/units.ts';
 import { nextTryMs, type Backoff } from '../plan/backoff.ts';
 import { shortTime } from './plan.ts';
@@ -14,12 +14,15 @@ export interface StatusReport {
   ledgerSerial: number;
   stages: Record<'staged' | 'delivered' | 'purged', StageCount>;
   /**
-   * Versions whose last attempt failed and that have not moved on since. `nextTryAt` (ISO 8601,
-   * UTC): the earliest time a plan tries it again (transfer.retryBackoff); absent when the next
-   * plan tries it.
+   * Versions whose last attempt failed and that have not moved on since: the first ones in key
+   * order, and how many in all. `nextTryAt` (ISO 8601, UTC): the earliest time a plan tries it
+   * again (transfer.retryBackoff); absent when the next plan tries it.
    */
-  failing: { key: string; attempts: number; lastError: string; lastFailedAt?: string; nextTryAt?: string }[];
+  failing: FailingObject[];
+  failingCount: number;
+  /** Keys skipped with their reason: the first ones in key order, and how many in all. */
   skipped: { key: string; reason: string }[];
+  skippedCount: number;
   verifiedBy: Record<string, number>;
   etagNotComparable: number;
   volumes: (VolumeInfo & { stagedBytes: number; stagedFiles: number })[];
@@ -27,33 +30,21 @@ export interface StatusReport {
   lock?: { pid: number; host: string; startedAt: string; command: string; lastCycle?: { number: number; endedAt: string; result: string } };
 }
 
-/** Folds ledger records into the counts status shows; with `retry`, each failing object's next try at `retry.now`. Pure. */
-export function summariseLedger(
-  records: readonly LedgerRecord[],
-  retry?: { now: number; backoff: Backoff },
-): Pick<StatusReport, 'stages' | 'failing' | 'skipped' | 'verifiedBy' | 'etagNotComparable'> {
-  const stages = { staged: { objects: 0, bytes: 0 }, delivered: { objects: 0, bytes: 0 }, purged: { objects: 0, bytes: 0 } };
-  const failing: StatusReport['failing'] = [];
-  const skipped: StatusReport['skipped'] = [];
-  const verifiedBy: Record<string, number> = {};
-  let etagNotComparable = 0;
-  for (const record of records) {
-    if (record.stage) {
-      stages[record.stage].objects++;
-      stages[record.stage].bytes += record.size;
-    }
-    if (record.lastError && record.stage !== 'delivered' && record.stage !== 'purged') {
-      const entry: StatusReport['failing'][number] = { key: record.key, attempts: record.attempts, lastError: record.lastError };
-      if (record.lastFailedAt !== undefined) entry.lastFailedAt = record.lastFailedAt;
-      const next = retry === undefined ? undefined : nextTryMs(record, retry.backoff);
-      if (next !== undefined && retry !== undefined && next > retry.now) entry.nextTryAt = new Date(next).toISOString();
-      failing.push(entry);
-    }
-    if (record.skipReason) skipped.push({ key: record.key, reason: record.skipReason });
-    if (record.verifiedBy) verifiedBy[record.verifiedBy] = (verifiedBy[record.verifiedBy] ?? 0) + 1;
-    if (record.etagComparable === false) etagNotComparable++;
-  }
-  return { stages, failing, skipped, verifiedBy, etagNotComparable };
+/** A failing object as status lists it. */
+export interface FailingObject {
+  key: string;
+  attempts: number;
+  lastError: string;
+  lastFailedAt?: string;
+  nextTryAt?: string;
+}
+
+/** Each failing object with its next try at `now` under `backoff` (none when the next run tries it). Pure. */
+export function withNextTries(failing: readonly FailingObject[], now: number, backoff: Backoff): FailingObject[] {
+  return failing.map((entry) => {
+    const next = nextTryMs(entry, backoff);
+    return next !== undefined && next > now ? { ...entry, nextTryAt: new Date(next).toISOString() } : { ...entry };
+  });
 }
 
 /** Human status: stages, volumes, failures, last run. */
@@ -64,8 +55,8 @@ export function renderStatus(report: StatusReport, options: { limit?: number } =
   for (const stage of ['staged', 'delivered', 'purged'] as const) {
     stages.push([stage, String(report.stages[stage].objects), formatBytes(report.stages[stage].bytes)]);
   }
-  stages.push(['failing', String(report.failing.length), '']);
-  stages.push(['skipped', String(report.skipped.length), '']);
+  stages.push(['failing', String(report.failingCount), '']);
+  stages.push(['skipped', String(report.skippedCount), '']);
   out.push(`Ledger ${report.stateDir} (serial ${report.ledgerSerial})`, stages.toString());
   const verified = Object.entries(report.verifiedBy).map(([by, n]) => `${n} by ${by}`);
   if (verified.length > 0) out.push(`Verified: ${verified.join(', ')}${report.etagNotComparable > 0 ? `; ${report.etagNotComparable} source ETag(s) not comparable (checked by size + local MD5)` : ''}.`);
@@ -74,14 +65,14 @@ export function renderStatus(report: StatusReport, options: { limit?: number } =
     volumes.push([v.root, formatBytes(v.totalBytes), formatBytes(v.freeBytes), formatBytes(v.reserveBytes), `${v.stagedFiles} (${formatBytes(v.stagedBytes)})`]);
   }
   out.push(volumes.toString());
-  if (report.failing.length > 0) {
+  if (report.failingCount > 0) {
     const failing = new Table({ head: ['failing object', 'attempts', 'next try', 'last error'], wordWrap: true, colWidths: [40, 10, 25, 60], style: { head: [], border: [], compact: true } });
     for (const f of report.failing.slice(0, limit)) failing.push([f.key, String(f.attempts), f.nextTryAt === undefined ? 'next run' : shortTime(f.nextTryAt), f.lastError]);
     out.push(failing.toString());
-    if (report.failing.length > limit) out.push(`... and ${report.failing.length - limit} more`);
+    if (report.failingCount > Math.min(limit, report.failing.length)) out.push(`... and ${report.failingCount - Math.min(limit, report.failing.length)} more`);
   }
   for (const s of report.skipped.slice(0, limit)) out.push(`skipped: ${JSON.stringify(s.key)}: ${s.reason}`);
-  if (report.skipped.length > limit) out.push(`... and ${report.skipped.length - limit} more skipped`);
+  if (report.skippedCount > Math.min(limit, report.skipped.length)) out.push(`... and ${report.skippedCount - Math.min(limit, report.skipped.length)} more skipped`);
   if (report.lastRun) {
     const r = report.lastRun as { finishedAt?: string; failures?: number; uploaded?: { count: number }; downloaded?: { count: number } };
     out.push(`Last run: finished ${r.finishedAt}, ${r.downloaded?.count ?? 0} downloaded, ${r.uploaded?.count ?? 0} delivered, ${r.failures ?? 0} failed.`);

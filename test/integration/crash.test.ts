@@ -1,7 +1,8 @@
 /**
  * kill -9 at random instants (invariant 3, and 1 and 2 after the restart): `apply` is killed during
- * the listing, mid-download, mid-upload, during purges, inside ledger compactions and at uniformly
- * random instants, and `watch` in its first and a later cycle. Half the kills take the s5cmd
+ * the listing, mid-download, mid-upload, during purges, while it migrates a JSON ledger of an
+ * earlier version into SQLite, and at uniformly random instants, and `watch` in its first and a
+ * later cycle. Half the kills take the s5cmd
  * children down at the same instant (a power cut); the other half kill dualsync alone and leave
  * its s5cmd processes orphaned (an operator's kill -9). After each kill: the ledger loads, every
  * copy recorded as staged is on disk and byte-exact, and apply is run again until there are no
@@ -13,14 +14,17 @@
  */
 import { seededRandom as prng } from '../harness/random.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ListObjectVersionsCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
 import { cleanup, md5, md5OfBucket, putObjects, startPair, tempDir, type MinioPair } from '../harness/index.ts';
-import { JOURNAL_FILE, LedgerStore, SNAPSHOT_FILE } from '../../src/ledger/store.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { JOURNAL_FILE, LEDGER_FILE, LedgerStore, SNAPSHOT_FILE } from '../../src/ledger/store.ts';
+import { legacyRecordAfterJournal, stageTally, writeLegacyLedger, type StageStamp } from '../harness/ledger.ts';
 import { localPath } from '../../src/plan/keys.ts';
 import type { LedgerRecord } from '../../src/model/index.ts';
 import { makeSite, type Site } from './site.ts';
@@ -81,31 +85,14 @@ function isS5cmd(pid: number): boolean {
   }
 }
 
-/** Event types in the journal now (a torn last line is ignored, as the store does). */
-function journalEvents(stateDir: string): { type: string; key: string }[] {
-  let text: string;
-  try {
-    text = readFileSync(join(stateDir, JOURNAL_FILE), 'utf8');
-  } catch {
-    return [];
-  }
-  const events: { type: string; key: string }[] = [];
-  for (const line of text.split('\n')) {
-    try {
-      const parsed = JSON.parse(line) as { event: { type: string; key: string } };
-      events.push(parsed.event);
-    } catch {
-      // torn or empty
-    }
-  }
-  return events;
+const STAMPS: Record<'staged' | 'delivered' | 'purged', StageStamp> = { staged: 'staged_at', delivered: 'delivered_at', purged: 'purged_at' };
+
+/** How many keys (under `keyPrefix`) the ledger's last commit records as having reached `stage`. */
+function count(stateDir: string, stage: keyof typeof STAMPS, keyPrefix = ''): number {
+  return stageTally(stateDir, STAMPS[stage], keyPrefix);
 }
 
-function count(stateDir: string, type: string, keyPrefix = ''): number {
-  return journalEvents(stateDir).filter((event) => event.type === type && event.key.startsWith(keyPrefix)).length;
-}
-
-type Phase = 'listing' | 'download' | 'upload' | 'purge' | 'compaction' | 'anywhere' | 'watch, first cycle' | 'watch, later cycle';
+type Phase = 'listing' | 'download' | 'upload' | 'purge' | 'migration' | 'anywhere' | 'watch, first cycle' | 'watch, later cycle';
 type Variant = 'power cut' | 'dualsync only';
 
 interface CrashPoint {
@@ -122,8 +109,8 @@ const CRASH_POINTS: CrashPoint[] = [
   { phase: 'upload', variant: 'dualsync only' },
   { phase: 'purge', variant: 'power cut' },
   { phase: 'purge', variant: 'dualsync only' },
-  { phase: 'compaction', variant: 'power cut' },
-  { phase: 'compaction', variant: 'dualsync only' },
+  { phase: 'migration', variant: 'power cut' },
+  { phase: 'migration', variant: 'dualsync only' },
   { phase: 'anywhere', variant: 'power cut' },
   { phase: 'anywhere', variant: 'dualsync only' },
   { phase: 'watch, first cycle', variant: 'power cut' },
@@ -140,7 +127,7 @@ let pair: MinioPair;
 let fullRunMs = 0;
 const report: string[] = [];
 const orphans = new Set<number>();
-const totals = { crashPoints: 0, objects: 0, compactionKills: 0, deliveredBeforeKills: 0, stagedBeforeKills: 0 };
+const totals = { crashPoints: 0, objects: 0, migrationKills: 0, deliveredBeforeKills: 0, stagedBeforeKills: 0 };
 
 beforeAll(async () => {
   pair = await startPair();
@@ -150,7 +137,7 @@ afterAll(async () => {
   for (const pid of orphans) if (isS5cmd(pid)) process.kill(pid, 'SIGKILL');
   console.log(
     [
-      `crash tests (seed ${SEED}): ${totals.crashPoints} kill -9 points, ${totals.compactionKills} inside a ledger compaction, ` +
+      `crash tests (seed ${SEED}): ${totals.crashPoints} kill -9 points, ${totals.migrationKills} inside a ledger migration, ` +
         `${totals.objects} objects seeded; ${totals.deliveredBeforeKills} were delivered and ${totals.stagedBeforeKills} staged at their kill; nothing lost, nothing delivered moved again`,
       ...report,
     ].join('\n'),
@@ -159,14 +146,24 @@ afterAll(async () => {
   await cleanup();
 });
 
-async function newSite(): Promise<{ site: Site; objects: Seeded[] }> {
-  const site = await makeSite(pair, { transfer: ['workers: 4', 'partSize: 5MiB'] });
+interface Legacy {
+  snapshot: string;
+  journal: string;
+  serial: number;
+}
+
+/** A site, with the JSON ledger of an earlier version in its state directory when `legacy` is asked for. */
+async function newSite(options: { legacy?: boolean } = {}): Promise<{ site: Site; objects: Seeded[]; legacy?: Legacy }> {
+  // The migrated records are of keys no listing has: the planner is told to leave them alone.
+  const site = await makeSite(pair, { transfer: ['workers: 4', 'partSize: 5MiB', ...(options.legacy ? ['exclude: ["old/**"]'] : [])] });
   await pair.cloud.client.send(new PutBucketVersioningCommand({ Bucket: site.destinationBucket, VersioningConfiguration: { Status: 'Enabled' } }));
   await mkdir(site.stateDir, { recursive: true });
   const objects = objectsFor('crash');
   await putObjects(pair.edge, site.sourceBucket, objects);
   totals.objects += objects.length;
-  return { site, objects };
+  if (!options.legacy) return { site, objects };
+  const serial = await writeLegacyLedger(site.stateDir, LEGACY_RECORDS);
+  return { site, objects, legacy: { snapshot: sha256(join(site.stateDir, SNAPSHOT_FILE))!, journal: sha256(join(site.stateDir, JOURNAL_FILE))!, serial } };
 }
 
 /** How many versions of each key the destination holds; a delete marker fails the test (invariant 8). */
@@ -216,10 +213,9 @@ function kill9(pid: number, variant: Variant, site: Site): Killed {
     for (const child of children) orphans.add(child.pid);
   }
   const hops = children.map((child) => (child.args.includes(pair.edge.endpoint) ? 'download' : child.args.includes(pair.cloud.endpoint) ? 'upload' : 'other'));
-  const events = journalEvents(site.stateDir);
-  const tally = (type: string) => events.filter((event) => event.type === type).length;
+  const tally = (stage: keyof typeof STAMPS) => count(site.stateDir, stage);
   return {
-    at: `journal ${tally('staged')} staged/${tally('delivered')} delivered/${tally('purged')} purged`,
+    at: `ledger ${tally('staged')} staged/${tally('delivered')} delivered/${tally('purged')} purged`,
     s5cmd: hops.length === 0 ? 'no s5cmd running' : `s5cmd running: ${hops.sort().join('+')}`,
   };
 }
@@ -233,23 +229,66 @@ async function until(condition: () => boolean, what: string, exited: () => boole
   }
 }
 
-/** A compaction is caught in the middle when its temporary snapshot is left, or the journal still holds events the new snapshot already has. */
-function insideCompaction(stateDir: string): string | undefined {
-  if (existsSync(join(stateDir, `${SNAPSHOT_FILE}.tmp`))) return 'temporary snapshot left';
-  let snapshotSerial = 0;
-  try {
-    const head = readFileSync(join(stateDir, SNAPSHOT_FILE), 'utf8').split('\n', 1)[0] ?? '';
-    snapshotSerial = (JSON.parse(`${head}]}`) as { serial: number }).serial;
-  } catch {
-    return undefined;
+/** Records in the JSON ledger a migration crash test starts from: enough for the migration to last a while. */
+const LEGACY_RECORDS = 50_000;
+
+function sha256(file: string): string | undefined {
+  return existsSync(file) ? createHash('sha256').update(readFileSync(file)).digest('hex') : undefined;
+}
+
+/**
+ * Where a kill during the migration left the state directory: the old files as they were and no
+ * committed schema, or a database that holds every record (with the old files renamed or not).
+ * Anything else fails the test.
+ */
+function afterMigrationKill(stateDir: string, legacy: { snapshot: string; journal: string; serial: number }, records = LEGACY_RECORDS): string {
+  const snapshot = sha256(join(stateDir, SNAPSHOT_FILE));
+  const journal = sha256(join(stateDir, JOURNAL_FILE));
+  let migrated: { serial: number; records: number } | undefined;
+  if (existsSync(join(stateDir, LEDGER_FILE))) {
+    const db = new DatabaseSync(join(stateDir, LEDGER_FILE), { readOnly: true });
+    try {
+      const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+      if (version > 0) {
+        const serial = (db.prepare(`SELECT value FROM meta WHERE name = 'serial'`).get() as { value: number }).value;
+        const records = (db.prepare(`SELECT count(*) AS n FROM objects WHERE key LIKE 'old/%'`).get() as { n: number }).n;
+        migrated = { serial, records };
+      }
+    } finally {
+      db.close();
+    }
   }
-  const first = readFileSync(join(stateDir, JOURNAL_FILE), 'utf8').split('\n', 1)[0] ?? '';
-  try {
-    if ((JSON.parse(first) as { serial: number }).serial <= snapshotSerial) return 'snapshot renamed, journal not yet emptied';
-  } catch {
-    // empty journal
+  if (migrated === undefined) {
+    expect({ snapshot, journal }, 'no committed database: the old files must be untouched').toEqual({ snapshot: legacy.snapshot, journal: legacy.journal });
+    return 'before the commit: old files untouched, no schema';
   }
-  return undefined;
+  expect(migrated.records, 'a committed database holds every migrated record').toBe(records);
+  expect(migrated.serial).toBeGreaterThanOrEqual(legacy.serial);
+  for (const [name, hash, original] of [[SNAPSHOT_FILE, snapshot, legacy.snapshot], [JOURNAL_FILE, journal, legacy.journal]] as const) {
+    const kept = hash ?? sha256(join(stateDir, `${name}.migrated`));
+    expect(kept, `${name} is kept, as it was, under its name or as ${name}.migrated`).toBe(original);
+  }
+  return snapshot !== undefined || journal !== undefined ? 'after the commit, old files not yet renamed' : 'after the migration';
+}
+
+/** Every record of the JSON ledger is in the database, as it was. */
+async function expectLegacyMigrated(stateDir: string, serial: number, records = LEGACY_RECORDS): Promise<void> {
+  const ledger = await LedgerStore.open(stateDir);
+  try {
+    let seen = 0;
+    for (const record of ledger.records()) {
+      if (!record.key.startsWith('old/')) continue;
+      const index = Number(/frame-(\d+)\.jpg$/.exec(record.key)![1]);
+      expect(record).toEqual(legacyRecordAfterJournal(index));
+      seen++;
+    }
+    expect(seen).toBe(records);
+    expect(ledger.serial).toBeGreaterThan(serial);
+  } finally {
+    await ledger.close();
+  }
+  expect(existsSync(join(stateDir, SNAPSHOT_FILE))).toBe(false);
+  expect(existsSync(join(stateDir, `${SNAPSHOT_FILE}.migrated`))).toBe(true);
 }
 
 /** The run finished before its random instant came: not a crash point, draw again. */
@@ -262,11 +301,9 @@ let anywhereScale = 1;
  * Starts apply (or watch) as a child, kills it at an instant of `point`, and returns what the kill
  * hit. The instant is drawn from the seeded PRNG.
  */
-async function crash(site: Site, point: CrashPoint, objects: Seeded[]): Promise<{ killed: Killed; instant: string; compaction?: string }> {
+async function crash(site: Site, point: CrashPoint, objects: Seeded[], legacy?: Legacy): Promise<{ killed: Killed; instant: string; migration?: string }> {
   const isWatch = point.phase.startsWith('watch');
-  if (point.phase === 'compaction') site.env.DUALSYNC_COMPACT_AFTER = '1';
   const child = isWatch ? site.spawn('watch', '--interval', '1s') : site.spawn('apply', '--auto-approve');
-  delete site.env.DUALSYNC_COMPACT_AFTER;
   const pid = child.pid!;
   let exited = false;
   void child.finally(() => (exited = true));
@@ -304,24 +341,19 @@ async function crash(site: Site, point: CrashPoint, objects: Seeded[]): Promise<
         instant = `at purge ${purged}`;
         break;
       }
-      case 'compaction': {
-        const nth = between(1, 4);
-        const delay = between(0, 2);
-        let seen = 0;
+      case 'migration': {
+        // The database appears when the migration starts; its commit comes at the end.
+        const delay = between(0, 600);
         await new Promise<void>((resolve, reject) => {
-          watcher = watch(site.stateDir, (event, name) => {
-            if (name !== `${SNAPSHOT_FILE}.tmp` || !existsSync(join(site.stateDir, name))) return;
-            if (++seen !== nth) return;
-            if (delay === 0) {
-              killed = kill9(pid, point.variant, site);
-              resolve();
-            } else {
-              setTimeout(resolve, delay);
-            }
+          watcher = watch(site.stateDir, (_event, name) => {
+            if (name !== LEDGER_FILE) return;
+            watcher?.close();
+            setTimeout(resolve, delay);
           });
-          void child.finally(() => reject(new Error(`the run ended before compaction ${nth}`)));
+          if (existsSync(join(site.stateDir, LEDGER_FILE))) setTimeout(resolve, delay);
+          void child.finally(() => reject(new Missed('the run ended before the migration started')));
         });
-        instant = `${delay} ms into compaction ${nth}`;
+        instant = `${delay} ms after ${LEDGER_FILE} appeared (migrating ${LEGACY_RECORDS} records)`;
         break;
       }
       case 'anywhere': {
@@ -357,7 +389,7 @@ async function crash(site: Site, point: CrashPoint, objects: Seeded[]): Promise<
   }
   const result = await child;
   expect(result.signal, `${String(result.stdout)}${String(result.stderr)}`).toBe('SIGKILL');
-  return { killed, instant, compaction: point.phase === 'compaction' ? insideCompaction(site.stateDir) : undefined };
+  return { killed, instant, migration: legacy === undefined ? undefined : afterMigrationKill(site.stateDir, legacy) };
 }
 
 interface Before {
@@ -370,7 +402,7 @@ interface Before {
 async function ledgerAfterKill(site: Site, bodies: Map<string, Buffer>): Promise<Before> {
   const warnings: string[] = [];
   const ledger = await LedgerStore.open(site.stateDir, { onWarning: (message) => warnings.push(message) });
-  const records = ledger.state().records;
+  const records = ledger.state().records.filter((record) => !record.key.startsWith('old/'));
   await ledger.close();
   const delivered = new Map(records.filter((r) => r.stage === 'delivered' || r.stage === 'purged').map((r) => [r.key, r]));
   const staged = new Map(records.filter((r) => r.stage === 'staged').map((r) => [r.key, r]));
@@ -384,7 +416,7 @@ async function ledgerAfterKill(site: Site, bodies: Map<string, Buffer>): Promise
     expect(copy, `the staged copy of ${record.key} is on ${record.volume}`).toBeDefined();
     expect(md5(copy!), `the staged copy of ${record.key} is byte-exact`).toBe(md5(bodies.get(record.key)!));
   }
-  for (const warning of warnings) expect(warning).toMatch(/torn last line/);
+  expect(warnings).toEqual([]);
   return { delivered, staged, warnings };
 }
 
@@ -423,6 +455,7 @@ async function expectComplete(site: Site, objects: Seeded[], before: Before): Pr
   try {
     for (const object of objects) {
       const stage = ledger.get(object.key)?.stage;
+      if (object.key.startsWith('old/')) continue;
       if (stage === 'delivered' && before.delivered.get(object.key)?.stage === 'delivered') continue;
       expect(stage, object.key).toBe('purged');
     }
@@ -445,70 +478,54 @@ describe('kill -9 at random instants', () => {
 
   it.each(CRASH_POINTS.map((point, index) => ({ ...point, index: index + 1 })))('crash $index: $phase ($variant)', async (point) => {
     expect(fullRunMs).toBeGreaterThan(0);
-    const attempts = point.phase === 'compaction' || point.phase === 'anywhere' ? 5 : 1;
+    const attempts = point.phase === 'anywhere' ? 5 : 1;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      const { site, objects } = await newSite();
+      const { site, objects, legacy } = await newSite({ legacy: point.phase === 'migration' });
       let crashed: Awaited<ReturnType<typeof crash>>;
       try {
-        crashed = await crash(site, point, objects);
+        crashed = await crash(site, point, objects, legacy);
       } catch (error) {
         if (!(error instanceof Missed) || point.phase !== 'anywhere' || attempt === attempts) throw error;
         report.push(`  (anywhere attempt ${attempt}: ${error.message}; drawing again in a shorter window)`);
         anywhereScale /= 2;
         continue;
       }
-      const { killed, instant, compaction } = crashed;
+      const { killed, instant, migration } = crashed;
       const bodies = new Map(objects.map((o) => [o.key, o.body]));
-      if (point.phase === 'compaction' && compaction === undefined) {
-        report.push(`  (compaction attempt ${attempt}: the kill came ${instant}, after the compaction had finished; trying again)`);
-        expect(attempt, 'no kill landed inside a compaction').toBeLessThan(attempts);
-        continue;
-      }
       const before = await ledgerAfterKill(site, bodies);
       const { applies, moved } = await recover(site, before);
       await expectComplete(site, objects, before);
+      if (legacy !== undefined) await expectLegacyMigrated(site.stateDir, legacy.serial);
       totals.crashPoints++;
-      if (compaction !== undefined) totals.compactionKills++;
+      if (migration !== undefined && migration !== 'after the migration') totals.migrationKills++;
       totals.deliveredBeforeKills += before.delivered.size;
       totals.stagedBeforeKills += before.staged.size;
       report.push(
-        `  crash ${point.index} [${point.phase}, ${point.variant}] ${instant}${compaction ? ` (${compaction})` : ''}: ${killed.at}, ${killed.s5cmd}; ` +
-          `ledger loaded${before.warnings.length > 0 ? ' (torn last line ignored)' : ''} with ${before.delivered.size} delivered, ${before.staged.size} staged; ` +
+        `  crash ${point.index} [${point.phase}, ${point.variant}] ${instant}${migration ? ` (${migration})` : ''}: ${killed.at}, ${killed.s5cmd}; ` +
+          `ledger loaded with ${before.delivered.size} delivered, ${before.staged.size} staged; ` +
           `${applies} apply(s) to converge, ${moved} transfers planned, none of a delivered version`,
       );
       return;
     }
   });
-
-  it('a bad DUALSYNC_COMPACT_AFTER is refused with its name, before anything moves', async () => {
-    const { site } = await newSite();
-    site.env.DUALSYNC_COMPACT_AFTER = 'often';
-    const result = await site.cli('apply', '--auto-approve');
-    delete site.env.DUALSYNC_COMPACT_AFTER;
-    expect(result.exitCode).toBe(1);
-    expect(result.stderr).toContain('DUALSYNC_COMPACT_AFTER must be a positive whole number of journal events, got "often"');
-    expect(result.stderr).not.toMatch(/\n\s+at /);
-    expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(new Map());
-  });
 });
 
 /**
- * The snapshot is never seen half-written: a child process appends and compacts the ledger in a
- * loop while this process loads it over and over, and is killed -9 at random instants; every
- * load, during the run and after each kill, is whole. Each event adds one attempt to one record,
- * so the attempts of all records add up to the serial exactly when no event is lost or doubled.
+ * The ledger is never seen half-written: a child process appends batches in a loop while this
+ * process loads the ledger over and over, and is killed -9 at random instants; every load, during
+ * the run and after each kill, is whole. Each event adds one attempt to one record, so the
+ * attempts of all records add up to the serial exactly when no event is lost or doubled.
  */
-describe('ledger snapshot under kill -9 while compacting in a loop', () => {
+describe('ledger under kill -9 while appending in a loop', () => {
   const KEYS = 400;
   const script = (storeUrl: string, dir: string) => `
     const { LedgerStore } = await import(${JSON.stringify(storeUrl)});
-    const store = await LedgerStore.open(${JSON.stringify(dir)}, { compactAfter: 1 });
+    const store = await LedgerStore.open(${JSON.stringify(dir)});
     const pad = 'x'.repeat(300);
     for (let i = store.serial; ; ) {
       const events = [];
       for (let j = 0; j < 25; j++, i++) events.push({ type: 'failed', key: 'key-' + (i % ${KEYS}), size: 1, etag: 'e', hop: 'download', error: 'attempt ' + i + ' ' + pad });
       await store.append(events);
-      await store.compact();
       process.stdout.write(store.serial + '\\n');
     }
   `;
@@ -525,11 +542,11 @@ describe('ledger snapshot under kill -9 while compacting in a loop', () => {
     }
   }
 
-  it('every load while it compacts and after each of 10 kills is whole, and no acknowledged event is lost', async () => {
-    const dir = await tempDir('dualsync-compact-');
+  it('every load while it appends and after each of 10 kills is whole, and no acknowledged batch is lost', async () => {
+    const dir = await tempDir('dualsync-append-');
     const storeUrl = new URL('../../src/ledger/store.ts', import.meta.url).href;
     let loads = 0;
-    let compactions = 0;
+    let commits = 0;
     let acknowledged = 0;
     for (let kill = 1; kill <= 10; kill++) {
       const child = execa(process.execPath, ['--input-type=module', '-e', script(storeUrl, dir)], { reject: false, buffer: false });
@@ -537,7 +554,7 @@ describe('ledger snapshot under kill -9 while compacting in a loop', () => {
       child.stdout!.on('data', (chunk: Buffer) => {
         const lines = chunk.toString('utf8').trim().split('\n');
         lastAck = Number(lines[lines.length - 1]);
-        compactions += lines.length;
+        commits += lines.length;
       });
       try {
         // Start the clock once the child has acknowledged its first batch of this life.
@@ -561,7 +578,41 @@ describe('ledger snapshot under kill -9 while compacting in a loop', () => {
       expect(serial, `kill ${kill}: acknowledged ${lastAck}`).toBeGreaterThanOrEqual(lastAck);
       acknowledged = lastAck;
     }
-    expect(compactions).toBeGreaterThan(50);
-    report.push(`  compaction loop: 10 kills -9, ${compactions} acknowledged compactions, ${loads} loads, every one whole (serial ${acknowledged})`);
+    expect(commits).toBeGreaterThan(50);
+    report.push(`  append loop: 10 kills -9, ${commits} acknowledged commits, ${loads} loads, every one whole (serial ${acknowledged})`);
+  });
+});
+
+/**
+ * A kill -9 while the first open migrates the JSON ledger leaves either the old files untouched
+ * (and no committed database) or a complete database; the next open finishes the job, and every
+ * record survives.
+ */
+describe('ledger under kill -9 while migrating the JSON ledger', () => {
+  const RECORDS = 20_000;
+  it('8 kills at random instants of the migration, each followed by an open that finishes it', { timeout: 300_000 }, async () => {
+    const storeUrl = new URL('../../src/ledger/store.ts', import.meta.url).href;
+    const original = await tempDir('dualsync-migrate-');
+    const serial = await writeLegacyLedger(original, RECORDS);
+    const legacy = { snapshot: sha256(join(original, SNAPSHOT_FILE))!, journal: sha256(join(original, JOURNAL_FILE))!, serial };
+    const outcomes = new Map<string, number>();
+    for (let kill = 1; kill <= 8; kill++) {
+      const dir = await tempDir('dualsync-migrate-');
+      await cp(original, dir, { recursive: true });
+      const script = `const { LedgerStore } = await import(${JSON.stringify(storeUrl)}); await LedgerStore.open(${JSON.stringify(dir)}); process.stdout.write('migrated\\n'); setInterval(() => {}, 1000);`;
+      const child = execa(process.execPath, ['--input-type=module', '-e', script], { reject: false, buffer: false });
+      let done = false;
+      child.stdout!.on('data', () => (done = true));
+      const started = Date.now();
+      while (!existsSync(join(dir, LEDGER_FILE)) && Date.now() - started < 30_000) await sleep(2);
+      await sleep(between(0, 800));
+      child.kill('SIGKILL');
+      await child;
+      const where = done ? 'after the migration' : afterMigrationKill(dir, legacy, RECORDS);
+      outcomes.set(where, (outcomes.get(where) ?? 0) + 1);
+      await expectLegacyMigrated(dir, serial - 1, RECORDS);
+    }
+    report.push(`  migration kills (${RECORDS} records): ${[...outcomes].map(([where, n]) => `${n} ${where}`).join(', ')}`);
+    expect([...outcomes.keys()].filter((where) => where !== 'after the migration').length, 'no kill landed inside a migration').toBeGreaterThan(0);
   });
 });

@@ -147,7 +147,7 @@ describe('secrets stay in the environment', () => {
 
     const files = await siteFiles(site);
     for (const name of ['plan.json', 'plan.download.s5cmd', 'plan.upload.s5cmd']) expect(files).toContain(join(site.dir, 'plans', name));
-    for (const name of ['ledger.journal.jsonl', 'last-run.json']) expect(files).toContain(join(site.stateDir, name));
+    for (const name of ['ledger.db', 'last-run.json']) expect(files).toContain(join(site.stateDir, name));
     for (const file of files) expectClean(file, await readFile(file, 'latin1'));
     console.log(
       `secrets: ${files.length} files and 8 commands' output clean; ${seen.samples} samples of ${Math.round(seen.processes / seen.samples)} process command lines ` +

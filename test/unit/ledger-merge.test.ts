@@ -223,6 +223,36 @@ describe('applyEvent', () => {
   });
 });
 
+describe('applyEvent with a time: stamps of the stages reached', () => {
+  const at = (n: number) => `2026-11-29T10:00:0${n}.000Z`;
+
+  it('each stage reached and each failure is stamped with the time given', () => {
+    let record = applyEvent(undefined, failed('download', 'timeout'), at(1));
+    record = applyEvent(record, staged(), at(2));
+    record = applyEvent(record, delivered(), at(3));
+    record = applyEvent(record, purged, at(4));
+    expect(record).toMatchObject({ stage: 'purged', failedAt: at(1), stagedAt: at(2), deliveredAt: at(3), purgedAt: at(4) });
+  });
+
+  it('an event that changes nothing stamps nothing', () => {
+    const record = applyEvent(applyEvent(undefined, staged(), at(1)), delivered(), at(2));
+    expect(applyEvent(record, staged(), at(3))).toBe(record);
+    const unknownPurge = applyEvent(undefined, purged, at(4));
+    expect(unknownPurge.purgedAt).toBeUndefined();
+  });
+
+  it('a new version starts without the stamps of the old one', () => {
+    const old = applyEvent(applyEvent(undefined, staged(), at(1)), delivered(), at(2));
+    const next = applyEvent(old, { ...v2, type: 'staged', volume: '/vol/2', verifiedBy: 'size' }, at(3));
+    expect(next).toMatchObject({ etag: 'e2', stage: 'staged', stagedAt: at(3) });
+    expect(next.deliveredAt).toBeUndefined();
+  });
+
+  it('without a time, nothing is stamped (a migrated journal has no times)', () => {
+    expect(fold([failed('download', 'x'), staged(), delivered()])).not.toHaveProperty('stagedAt');
+  });
+});
+
 describe('emptyLedger', () => {
   it('starts at serial 0 with no records', () => {
     expect(emptyLedger()).toEqual({ serial: 0, records: [] });

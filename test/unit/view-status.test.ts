@@ -1,21 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { LedgerRecord } from '../../src/model/objects.ts';
-import { renderStatus, summariseLedger, type StatusReport } from '../../src/view/status.ts';
+import { renderStatus, withNextTries, type FailingObject, type StatusReport } from '../../src/view/status.ts';
 
 const FAILED_AT = '2026-11-29T10:00:00.000Z';
 const NOW = Date.parse(FAILED_AT) + 45_000;
 const backoff = { baseMs: 30_000, maxMs: 6 * 3_600_000 };
 
-const records: LedgerRecord[] = [
-  { key: 'once', size: 1, etag: 'e', attempts: 1, lastError: 'download: timeout', lastFailedAt: FAILED_AT },
-  { key: 'refused', size: 1, etag: 'e', stage: 'staged', volume: '/v1', attempts: 4, lastError: 'upload: KeyTooLongError', lastFailedAt: FAILED_AT },
-  { key: 'old-journal', size: 1, etag: 'e', attempts: 2, lastError: 'download: reset' },
-  { key: 'done', size: 1, etag: 'e', stage: 'purged', attempts: 0 },
+const failingObjects: FailingObject[] = [
+  { key: 'once', attempts: 1, lastError: 'download: timeout', lastFailedAt: FAILED_AT },
+  { key: 'refused', attempts: 4, lastError: 'upload: KeyTooLongError', lastFailedAt: FAILED_AT },
+  { key: 'old-journal', attempts: 2, lastError: 'download: reset' },
 ];
 
 describe('status: the next try of each failing object', () => {
   it('is the time its backoff ends, or absent when the next run tries it', () => {
-    const { failing } = summariseLedger(records, { now: NOW, backoff });
+    const failing = withNextTries(failingObjects, NOW, backoff);
     expect(failing).toEqual([
       { key: 'once', attempts: 1, lastError: 'download: timeout', lastFailedAt: FAILED_AT },
       { key: 'refused', attempts: 4, lastError: 'upload: KeyTooLongError', lastFailedAt: FAILED_AT, nextTryAt: '2026-11-29T10:02:00.000Z' },
@@ -27,7 +25,13 @@ describe('status: the next try of each failing object', () => {
     const report: StatusReport = {
       stateDir: '/state',
       ledgerSerial: 9,
-      ...summariseLedger(records, { now: NOW, backoff }),
+      stages: { staged: { objects: 1, bytes: 1 }, delivered: { objects: 0, bytes: 0 }, purged: { objects: 1, bytes: 1 } },
+      failing: withNextTries(failingObjects, NOW, backoff),
+      failingCount: 3,
+      skipped: [],
+      skippedCount: 0,
+      verifiedBy: {},
+      etagNotComparable: 0,
       volumes: [],
     };
     const text = renderStatus(report);

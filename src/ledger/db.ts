@@ -1,0 +1,113 @@
+/**
+ * Opening the ledger database: one connection with the settings every user of it needs, the
+ * schema brought up to date, and SQLite's failures turned into dualsync's errors.
+ *
+ * - WAL: readers (`plan`, `status`) read the last commit while `apply` writes, and never wait
+ *   for it; a writer never waits for readers.
+ * - synchronous=FULL: a commit is on disk when it returns. With NORMAL, sqlite.org says a commit
+ *   "might roll back following a power loss", and the ledger would forget a delivery.
+ * - busy_timeout: a second writer (a migration by another process, a checkpoint) is waited for
+ *   rather than failed at once. Runs that write hold the state directory's lock anyway.
+ */
+import { DatabaseSync } from 'node:sqlite';
+import { describeError, isDualsyncError, opError, userError } from '../errors.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
+
+export const LEDGER_FILE = 'ledger.db';
+/** How long a connection waits for another's write lock before it gives up. */
+export const BUSY_TIMEOUT_MS = 60_000;
+
+const NEVER_DELETE =
+  'The ledger is the only record of what was delivered: never delete it blindly. Keep a copy of the state directory ' +
+  '(ledger.db with its -wal file), try `sqlite3 ledger.db ".recover"` on the copy, or restore the directory from a backup.';
+
+interface SqliteError extends Error {
+  errcode?: number;
+  errstr?: string;
+}
+
+/** SQLite's primary result codes that dualsync tells apart. */
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+const SQLITE_READONLY = 8;
+const SQLITE_IOERR = 10;
+const SQLITE_CORRUPT = 11;
+const SQLITE_FULL = 13;
+const SQLITE_CANTOPEN = 14;
+const SQLITE_NOTADB = 26;
+
+/** A SQLite failure on `file` as a dualsync error with a code, a hint and whether a retry can help. */
+export function ledgerError(file: string, doing: string, error: unknown): Error {
+  const code = ((error as SqliteError).errcode ?? -1) & 0xff;
+  const message = `${doing} ${file}: ${describeError(error)}`;
+  if (code === SQLITE_CORRUPT || code === SQLITE_NOTADB) {
+    return userError('E_LEDGER_CORRUPT', `ledger ${file} is damaged: ${describeError(error)}`, { hint: NEVER_DELETE, cause: error });
+  }
+  if (code === SQLITE_BUSY || code === SQLITE_LOCKED) {
+    return opError('E_LEDGER_BUSY', message, { hint: 'Another dualsync holds the ledger for a long write (a migration?); retry in a moment.', retryable: true, cause: error });
+  }
+  if (code === SQLITE_FULL || code === SQLITE_IOERR) {
+    return opError('E_LEDGER_WRITE', message, { hint: 'Check free space and the health of the disk that holds the state directory.', retryable: true, cause: error });
+  }
+  if (code === SQLITE_READONLY || code === SQLITE_CANTOPEN) {
+    return opError('E_LEDGER_READ', message, { hint: 'Check that the state directory and its ledger.db* files are readable and writable by this user.', cause: error });
+  }
+  return opError('E_LEDGER_WRITE', message, { hint: 'Check the state directory; the ledger is unchanged by the failed operation.', cause: error });
+}
+
+function schemaVersion(db: DatabaseSync): number {
+  return (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+}
+
+function refuseNewer(file: string, version: number): never {
+  throw userError('E_LEDGER_NEWER', `ledger ${file} was written by a newer dualsync (schema ${version}; this one knows schema ${SCHEMA_VERSION})`, {
+    hint: 'Upgrade dualsync to the version that wrote this state directory; an older one must not rewrite it.',
+  });
+}
+
+/** Opens (creating if need be) the database at `file` with WAL and synchronous=FULL. */
+export function connect(file: string): DatabaseSync {
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(file, { timeout: BUSY_TIMEOUT_MS });
+  } catch (error) {
+    throw ledgerError(file, 'cannot open', error);
+  }
+  try {
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = FULL');
+    const version = schemaVersion(db);
+    if (version > SCHEMA_VERSION) refuseNewer(file, version);
+    return db;
+  } catch (error) {
+    db.close();
+    throw isDualsyncError(error) ? error : ledgerError(file, 'cannot open', error);
+  }
+}
+
+/** True when the schema of `db` needs no step. */
+export function schemaIsCurrent(db: DatabaseSync): boolean {
+  return schemaVersion(db) === SCHEMA_VERSION;
+}
+
+/**
+ * Brings the schema of `db` up to date in one transaction. `alsoInside` runs inside that same
+ * transaction, after the schema steps: the legacy migration uses it, so that the tables and
+ * their contents commit together or not at all. On failure nothing is committed.
+ */
+export async function upgradeSchema(db: DatabaseSync, file: string, alsoInside?: (db: DatabaseSync) => Promise<void>): Promise<void> {
+  try {
+    // IMMEDIATE takes the write lock first, so that two processes opening a new ledger at once
+    // do not both run the steps: the second waits, then finds the schema current.
+    db.exec('BEGIN IMMEDIATE');
+    const version = schemaVersion(db);
+    if (version > SCHEMA_VERSION) refuseNewer(file, version);
+    for (let step = version; step < SCHEMA_VERSION; step++) db.exec(MIGRATIONS[step]!);
+    if (version < SCHEMA_VERSION) db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    await alsoInside?.(db);
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw isDualsyncError(error) ? error : ledgerError(file, 'cannot update the schema of', error);
+  }
+}

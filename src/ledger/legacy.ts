@@ -1,0 +1,283 @@
+/**
+ * Reads the JSON ledger that dualsync kept before the SQLite one, so that the first open of an
+ * old state directory can migrate it. Only reading lives here; nothing writes this format any
+ * more. The format (formatVersion 1):
+ *
+ *   ledger.snapshot.json   {"formatVersion":1,"serial":S,"records":[ one record per line ]}
+ *   ledger.journal.jsonl   one {"formatVersion":1,"serial":N,"event":{...}} per line
+ *
+ * Journal lines at or below the snapshot's serial were already folded into it and are skipped.
+ * A torn last journal line was never acknowledged: it is ignored with a warning. Anything else
+ * that does not parse is corruption and is refused, never replaced.
+ *
+ * Records and events are handed to a sink one at a time, so a snapshot of millions of records
+ * is never held as one string or one Map.
+ */
+import { open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeError, userError } from '../errors.ts';
+import type { LedgerEvent } from '../model/ledger.ts';
+import type { LedgerRecord } from '../model/objects.ts';
+
+export const SNAPSHOT_FILE = 'ledger.snapshot.json';
+export const JOURNAL_FILE = 'ledger.journal.jsonl';
+/** What a migrated legacy file is renamed to: kept as a backup, never read again. */
+export const MIGRATED_SUFFIX = '.migrated';
+const FORMAT_VERSION = 1;
+const READ_CHUNK = 1 << 20;
+
+/** Where the legacy reader puts what it reads. */
+export interface LegacySink {
+  /** A snapshot record; false when its key was already added (the snapshot is then damaged). */
+  addRecord(record: LedgerRecord): boolean;
+  /** A journal event past the snapshot, in serial order. */
+  applyEvent(event: LedgerEvent): void;
+}
+
+interface Line {
+  text: string;
+  /** 1-based line number in the file. */
+  number: number;
+  start: number;
+  end: number;
+  terminated: boolean;
+}
+
+/** Yields the lines of a file with their byte offsets, without holding the whole file as one string. */
+async function* readLines(path: string): AsyncGenerator<Line> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(READ_CHUNK);
+    let pending: Buffer[] = [];
+    let pendingStart = 0;
+    let position = 0;
+    let number = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, position);
+      if (bytesRead === 0) break;
+      let from = 0;
+      for (;;) {
+        const newline = buffer.indexOf(0x0a, from);
+        if (newline === -1 || newline >= bytesRead) break;
+        const piece = buffer.subarray(from, newline);
+        const bytes = pending.length === 0 ? piece : Buffer.concat([...pending, piece]);
+        number++;
+        yield { text: bytes.toString('utf8'), number, start: pendingStart, end: position + newline + 1, terminated: true };
+        pending = [];
+        pendingStart = position + newline + 1;
+        from = newline + 1;
+      }
+      if (from < bytesRead) pending.push(Buffer.from(buffer.subarray(from, bytesRead)));
+      position += bytesRead;
+    }
+    if (pending.length > 0) {
+      number++;
+      yield { text: Buffer.concat(pending).toString('utf8'), number, start: pendingStart, end: position, terminated: false };
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+const NEVER_DELETE =
+  'The ledger is the only record of what was delivered: never delete it blindly. Keep a copy of the state directory, ' +
+  'repair or remove the named line by hand (or restore the directory from a backup), then run again.';
+
+function corrupt(file: string, line: number | undefined, problem: string) {
+  const where = line === undefined ? file : `${file}:${line}`;
+  return userError('E_LEDGER_CORRUPT', `ledger file ${where} is damaged: ${problem}`, { hint: NEVER_DELETE });
+}
+
+function checkFormat(file: string, line: number | undefined, formatVersion: unknown): void {
+  if (typeof formatVersion === 'number' && Number.isInteger(formatVersion) && formatVersion > FORMAT_VERSION) {
+    const where = line === undefined ? file : `${file}:${line}`;
+    throw userError('E_LEDGER_NEWER', `ledger file ${where} was written by a newer dualsync (format ${formatVersion}; this one reads format ${FORMAT_VERSION})`, {
+      hint: 'Upgrade dualsync to the version that wrote this state directory; an older one must not rewrite it.',
+    });
+  }
+  if (formatVersion !== FORMAT_VERSION) throw corrupt(file, line, `formatVersion is ${JSON.stringify(formatVersion)}, expected ${FORMAT_VERSION}`);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+const STAGES = new Set(['staged', 'delivered', 'purged']);
+
+/** Why a parsed value is not a ledger record, or undefined when it is one. */
+function recordProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return 'not an object';
+  if (typeof value.key !== 'string') return 'key is not a string';
+  if (!isCount(value.size)) return 'size is not a byte count';
+  if (typeof value.etag !== 'string') return 'etag is not a string';
+  if (!isCount(value.attempts)) return 'attempts is not a count';
+  if (value.stage !== undefined && !STAGES.has(value.stage as string)) return `unknown stage ${JSON.stringify(value.stage)}`;
+  return undefined;
+}
+
+const EVENT_FIELDS: Record<LedgerEvent['type'], string[]> = {
+  staged: ['volume', 'verifiedBy'],
+  delivered: ['verifiedBy'],
+  purged: [],
+  failed: ['hop', 'error'],
+  skipped: ['reason'],
+};
+
+/** Why a parsed value is not a ledger event, or undefined when it is one. */
+function eventProblem(value: unknown): string | undefined {
+  if (!isObject(value)) return 'event is not an object';
+  const fields = EVENT_FIELDS[value.type as LedgerEvent['type']];
+  if (fields === undefined) return `unknown event type ${JSON.stringify(value.type)}`;
+  if (typeof value.key !== 'string') return 'event key is not a string';
+  if (!isCount(value.size)) return 'event size is not a byte count';
+  if (typeof value.etag !== 'string') return 'event etag is not a string';
+  for (const field of fields) if (typeof value[field] !== 'string') return `${value.type} event without ${field}`;
+  return undefined;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** The legacy files present in `stateDir` (absolute paths), none when it never held the JSON ledger. */
+export async function legacyFiles(stateDir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const name of [SNAPSHOT_FILE, JOURNAL_FILE]) if (await exists(join(stateDir, name))) found.push(join(stateDir, name));
+  return found;
+}
+
+/** Reads the snapshot in the layout compaction wrote (one record per line), or any valid JSON of the same shape. */
+async function readSnapshot(file: string, sink: LegacySink): Promise<number> {
+  let serial: number | undefined;
+  let closed = false;
+  const addRecord = (value: unknown, line: number | undefined) => {
+    const problem = recordProblem(value);
+    if (problem !== undefined) throw corrupt(file, line, problem);
+    const record = value as LedgerRecord;
+    if (!sink.addRecord(record)) throw corrupt(file, line, `key ${JSON.stringify(record.key)} appears twice`);
+  };
+  const header = (value: unknown, line: number | undefined) => {
+    if (!isObject(value)) throw corrupt(file, line, 'not a ledger snapshot');
+    checkFormat(file, line, value.formatVersion);
+    if (!isCount(value.serial)) throw corrupt(file, line, 'serial is not a count');
+    if (!Array.isArray(value.records)) throw corrupt(file, line, 'records is not a list');
+    return value.serial;
+  };
+
+  for await (const line of readLines(file)) {
+    if (serial === undefined) {
+      if (!line.text.endsWith('[')) return readWholeSnapshot(file, header, addRecord);
+      let value: unknown;
+      try {
+        value = JSON.parse(`${line.text}]}`);
+      } catch {
+        return readWholeSnapshot(file, header, addRecord);
+      }
+      serial = header(value, line.number);
+      continue;
+    }
+    if (closed) {
+      if (line.text.trim() !== '') throw corrupt(file, line.number, 'text after the end of the snapshot');
+      continue;
+    }
+    if (line.text === ']}') {
+      closed = true;
+      continue;
+    }
+    const text = line.text.endsWith(',') ? line.text.slice(0, -1) : line.text;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      throw corrupt(file, line.number, `not valid JSON (${describeError(error)})`);
+    }
+    addRecord(value, line.number);
+  }
+  if (serial === undefined) throw corrupt(file, undefined, 'the file is empty');
+  if (!closed) throw corrupt(file, undefined, 'the file ends before its records do');
+  return serial;
+}
+
+async function readWholeSnapshot(
+  file: string,
+  header: (value: unknown, line: number | undefined) => number,
+  addRecord: (value: unknown, line: number | undefined) => void,
+): Promise<number> {
+  const handle = await open(file, 'r');
+  let text: string;
+  try {
+    text = await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw corrupt(file, undefined, `not valid JSON (${describeError(error)})`);
+  }
+  const serial = header(value, undefined);
+  for (const record of (value as { records: unknown[] }).records) addRecord(record, undefined);
+  return serial;
+}
+
+/** Applies the journal's events past `snapshotSerial`; returns the last serial. */
+async function readJournal(file: string, snapshotSerial: number, sink: LegacySink, warn: (message: string) => void): Promise<number> {
+  let serial = snapshotSerial;
+  let bytes = 0;
+  // A line that does not parse is forgiven only when nothing follows it: that is a write the
+  // power cut interrupted. Held here until the next line proves it was in the middle.
+  let suspect: { line: Line; problem: string } | undefined;
+  for await (const line of readLines(file)) {
+    bytes = line.end;
+    if (line.text.trim() === '' && line.terminated) continue;
+    if (suspect !== undefined) throw corrupt(file, suspect.line.number, suspect.problem);
+    if (!line.terminated) {
+      suspect = { line, problem: 'incomplete line' };
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(line.text);
+    } catch (error) {
+      suspect = { line, problem: `not valid JSON (${describeError(error)})` };
+      continue;
+    }
+    if (!isObject(value)) throw corrupt(file, line.number, 'not a journal entry');
+    checkFormat(file, line.number, value.formatVersion);
+    if (!isCount(value.serial)) throw corrupt(file, line.number, 'serial is not a count');
+    const problem = eventProblem(value.event);
+    if (problem !== undefined) throw corrupt(file, line.number, problem);
+    if (value.serial <= snapshotSerial) continue; // already in the snapshot
+    if (value.serial !== serial + 1) {
+      throw corrupt(file, line.number, `serial ${value.serial} follows serial ${serial}: events are missing or repeated`);
+    }
+    sink.applyEvent(value.event as LedgerEvent);
+    serial = value.serial;
+  }
+  if (suspect !== undefined) {
+    warn(
+      `ignored the torn last line of ${file} (line ${suspect.line.number}, ${bytes - suspect.line.start} bytes): it was being written when dualsync ` +
+        'stopped and was never confirmed; the work it recorded will be checked and redone',
+    );
+  }
+  return serial;
+}
+
+/** Reads the legacy ledger of `stateDir` into `sink`; returns its serial. */
+export async function readLegacyLedger(stateDir: string, sink: LegacySink, warn: (message: string) => void): Promise<number> {
+  const snapshotFile = join(stateDir, SNAPSHOT_FILE);
+  const journalFile = join(stateDir, JOURNAL_FILE);
+  const snapshotSerial = (await exists(snapshotFile)) ? await readSnapshot(snapshotFile, sink) : 0;
+  return (await exists(journalFile)) ? readJournal(journalFile, snapshotSerial, sink, warn) : snapshotSerial;
+}
