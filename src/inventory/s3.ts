@@ -3,7 +3,7 @@
  * must never look like "these objects are gone" (invariant 8), so every failure throws and
  * every doubt about completeness is reported in `complete` and `warnings`.
  */
-import { HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { S3ClientConfig, _Object } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -12,6 +12,7 @@ import { describeError, isDualsyncError, opError, userError } from '../errors.ts
 import type { DualsyncError } from '../errors.ts';
 import type { HopConfig } from '../model/config.ts';
 import type { Listing, ObjectEntry } from '../model/objects.ts';
+import { listV1Page, type V1Sink } from './v1-stream.ts';
 
 /** The most keys a Snowball's S3 adapter returns from ListObjectsV2, complete or not. */
 const SNOWBALL_V2_CUT = 1000;
@@ -160,17 +161,16 @@ export async function listHop(client: S3Client, hop: HopConfig, options: ListOpt
   const warnings: string[] = [];
   let complete = true;
   let outsidePrefix = 0;
-  const take = (contents: _Object[] | undefined) => {
-    for (const object of contents ?? []) {
-      const key = object.Key ?? '';
-      if (!key.startsWith(hop.prefix)) {
-        outsidePrefix++;
-        continue;
-      }
-      const relative = key.slice(hop.prefix.length);
-      if (relative === '') continue;
-      entries.push({ key: relative, size: object.Size ?? 0, etag: unquote(object.ETag) });
+  const takeOne = (key: string, size: number, etag: string | undefined) => {
+    if (!key.startsWith(hop.prefix)) {
+      outsidePrefix++;
+      return;
     }
+    const relative = key.slice(hop.prefix.length);
+    if (relative !== '') entries.push({ key: relative, size, etag: unquote(etag) });
+  };
+  const take = (contents: _Object[] | undefined) => {
+    for (const object of contents ?? []) takeOne(object.Key ?? '', object.Size ?? 0, object.ETag);
   };
   const prefix = hop.prefix === '' ? undefined : hop.prefix;
   const noProgress = (what: string) =>
@@ -183,14 +183,19 @@ export async function listHop(client: S3Client, hop: HopConfig, options: ListOpt
       const seen = new Set<string>();
       let marker: string | undefined;
       for (;;) {
-        const page = await client.send(new ListObjectsCommand({ Bucket: hop.bucket, Prefix: prefix, Marker: marker, MaxKeys: options.maxKeys }), {
-          abortSignal: options.signal,
-        });
-        take(page.Contents);
+        const pageStart = { entries: entries.length, outsidePrefix };
+        const sink: V1Sink = {
+          restart: () => {
+            entries.length = pageStart.entries;
+            outsidePrefix = pageStart.outsidePrefix;
+          },
+          object: (object) => takeOne(object.key, object.size, object.etag),
+        };
+        const page = await listV1Page(client, { Bucket: hop.bucket, Prefix: prefix, Marker: marker, MaxKeys: options.maxKeys }, sink, options.signal);
         options.onPage?.(entries.length);
-        if (page.IsTruncated !== true) break;
+        if (!page.isTruncated) break;
         // v1 gives NextMarker only with a delimiter; otherwise the last key is the marker.
-        const next = page.NextMarker ?? page.Contents?.at(-1)?.Key;
+        const next = page.nextMarker ?? page.lastKey;
         if (next === undefined) throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a marker to continue from`, { retryable: true });
         if (seen.has(next)) throw noProgress(`the marker ${JSON.stringify(next)}`);
         seen.add(next);
