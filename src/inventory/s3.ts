@@ -12,7 +12,7 @@ import { describeError, isDualsyncError, opError, userError } from '../errors.ts
 import type { DualsyncError } from '../errors.ts';
 import type { HopConfig } from '../model/config.ts';
 import type { Listing, ObjectEntry } from '../model/objects.ts';
-import { listV1Page, type V1Sink } from './v1-stream.ts';
+import { listPage, type ListingSink } from './list-stream.ts';
 
 /** The most keys a Snowball's S3 adapter returns from ListObjectsV2, complete or not. */
 const SNOWBALL_V2_CUT = 1000;
@@ -169,8 +169,16 @@ export async function listHop(client: S3Client, hop: HopConfig, options: ListOpt
     const relative = key.slice(hop.prefix.length);
     if (relative !== '') entries.push({ key: relative, size, etag: unquote(etag) });
   };
-  const take = (contents: _Object[] | undefined) => {
-    for (const object of contents ?? []) takeOne(object.Key ?? '', object.Size ?? 0, object.ETag);
+  /** Where the next page's objects go; a retried attempt of that page starts it over. */
+  const pageSink = (): ListingSink => {
+    const start = { entries: entries.length, outsidePrefix };
+    return {
+      restart: () => {
+        entries.length = start.entries;
+        outsidePrefix = start.outsidePrefix;
+      },
+      object: (object) => takeOne(object.key, object.size, object.etag),
+    };
   };
   const prefix = hop.prefix === '' ? undefined : hop.prefix;
   const noProgress = (what: string) =>
@@ -183,15 +191,8 @@ export async function listHop(client: S3Client, hop: HopConfig, options: ListOpt
       const seen = new Set<string>();
       let marker: string | undefined;
       for (;;) {
-        const pageStart = { entries: entries.length, outsidePrefix };
-        const sink: V1Sink = {
-          restart: () => {
-            entries.length = pageStart.entries;
-            outsidePrefix = pageStart.outsidePrefix;
-          },
-          object: (object) => takeOne(object.key, object.size, object.etag),
-        };
-        const page = await listV1Page(client, { Bucket: hop.bucket, Prefix: prefix, Marker: marker, MaxKeys: options.maxKeys }, sink, options.signal);
+        const input = { Bucket: hop.bucket, Prefix: prefix, Marker: marker, MaxKeys: options.maxKeys };
+        const page = await listPage(client, { v2: false, input }, pageSink(), options.signal);
         options.onPage?.(entries.length);
         if (!page.isTruncated) break;
         // v1 gives NextMarker only with a delimiter; otherwise the last key is the marker.
@@ -207,16 +208,13 @@ export async function listHop(client: S3Client, hop: HopConfig, options: ListOpt
       let pages = 0;
       let rawKeys = 0;
       for (;;) {
-        const page = await client.send(
-          new ListObjectsV2Command({ Bucket: hop.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: options.maxKeys }),
-          { abortSignal: options.signal },
-        );
+        const input = { Bucket: hop.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: options.maxKeys };
+        const page = await listPage(client, { v2: true, input }, pageSink(), options.signal);
         pages++;
-        rawKeys += page.Contents?.length ?? 0;
-        take(page.Contents);
+        rawKeys += page.objects;
         options.onPage?.(entries.length);
-        if (page.IsTruncated !== true) break;
-        const next = page.NextContinuationToken;
+        if (!page.isTruncated) break;
+        const next = page.nextContinuationToken;
         if (next === undefined || next === '') {
           throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a continuation token`, {
             hint: 'The server may not support ListObjectsV2 paging; try `listApi: v1` for this hop.',

@@ -1,39 +1,49 @@
 /**
- * ListObjects (v1) answers read as a stream. A Snowball's S3 adapter answers v1 with one
+ * Listing answers read as a stream. A Snowball's S3 adapter answers ListObjects (v1) with one
  * unpaginated document of every key; at a few million keys that document is larger than one V8
  * string can be (measured: "Cannot create a string longer than 0x1fffffe8 characters" at 3M
  * keys), and the SDK reads the whole body into one string before it parses it. Here the body is
  * parsed with a streaming XML parser (saxes) while it arrives, each object handed on at once, and
  * the SDK is given a small stand-in document with the paging fields only. The SDK still signs,
- * sends, retries and classifies errors as for any other request.
+ * sends, retries and classifies errors as for any other request. ListObjectsV2 pages go the same
+ * way: it is also about twice as fast as the SDK's own parse of a page (bench: listing).
  */
-import { ListObjectsCommand, type ListObjectsCommandInput, type ListObjectsCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import {
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  type ListObjectsCommandInput,
+  type ListObjectsV2CommandInput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 // Types only (erased at run time): the SDK's own middleware signature.
 import type { DeserializeMiddleware } from '@smithy/types';
 import { Readable } from 'node:stream';
 import { SaxesParser } from 'saxes';
 
-/** One `<Contents>` of a v1 answer, with its full bucket key. */
-export interface V1Object {
+/** One `<Contents>` of a listing page, with its full bucket key. */
+export interface ListedObject {
   key: string;
   size: number;
   /** As the server sent it, quotes included. */
   etag: string;
 }
 
-/** The paging facts of one v1 page. */
-export interface V1Page {
+/** The paging facts of one page. */
+export interface ListedPage {
   isTruncated: boolean;
+  /** v1 only, and only with a delimiter. */
   nextMarker: string | undefined;
+  /** v2 only. */
+  nextContinuationToken: string | undefined;
   /** The last key of the page (v1 continues from it when there is no NextMarker). */
   lastKey: string | undefined;
   objects: number;
 }
 
 /** What a page's objects flow into; `restart` drops what an attempt gave before the SDK retried it. */
-export interface V1Sink {
+export interface ListingSink {
   restart(): void;
-  object(entry: V1Object): void;
+  object(entry: ListedObject): void;
 }
 
 const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
@@ -89,13 +99,13 @@ class CharReferenceRewriter {
 }
 
 /**
- * Parses a v1 `ListBucketResult` from `body`, handing each object to `sink` as it is read.
+ * Parses a `ListBucketResult` (v1 or v2) from `body`, handing each object to `sink` as it is read.
  * Anything but a ListBucketResult (an `<Error>` sent with status 200) is returned whole as
  * `other`, for the SDK to classify as it always does; such documents are small.
  */
-export async function parseV1Body(body: AsyncIterable<Buffer | string>, sink: V1Sink): Promise<{ page: V1Page } | { other: Buffer }> {
+export async function parseListingBody(body: AsyncIterable<Buffer | string>, sink: ListingSink): Promise<{ page: ListedPage } | { other: Buffer }> {
   const parser = new SaxesParser({ xmlns: false });
-  const page: V1Page = { isTruncated: false, nextMarker: undefined, lastKey: undefined, objects: 0 };
+  const page: ListedPage = { isTruncated: false, nextMarker: undefined, nextContinuationToken: undefined, lastKey: undefined, objects: 0 };
   const path: string[] = [];
   let text = '';
   let root: string | undefined;
@@ -128,6 +138,7 @@ export async function parseV1Body(body: AsyncIterable<Buffer | string>, sink: V1
         current = undefined;
       } else if (tag.name === 'IsTruncated') page.isTruncated = text.trim() === 'true';
       else if (tag.name === 'NextMarker') page.nextMarker = text;
+      else if (tag.name === 'NextContinuationToken') page.nextContinuationToken = text;
     }
     text = '';
   });
@@ -153,9 +164,10 @@ export async function parseV1Body(body: AsyncIterable<Buffer | string>, sink: V1
 }
 
 /** The stand-in the SDK parses instead of the real answer: the paging fields, no objects. */
-function pagingDocument(page: V1Page): string {
+function pagingDocument(page: ListedPage): string {
   const marker = page.nextMarker === undefined ? '' : `<NextMarker>${escapeXml(page.nextMarker)}</NextMarker>`;
-  return `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><IsTruncated>${page.isTruncated}</IsTruncated>${marker}</ListBucketResult>`;
+  const token = page.nextContinuationToken === undefined ? '' : `<NextContinuationToken>${escapeXml(page.nextContinuationToken)}</NextContinuationToken>`;
+  return `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><IsTruncated>${page.isTruncated}</IsTruncated>${marker}${token}</ListBucketResult>`;
 }
 
 interface RawResponse {
@@ -168,34 +180,51 @@ function isRawResponse(value: unknown): value is RawResponse {
 }
 
 /**
- * Sends one ListObjects (v1) request and streams its objects into `sink`. The parse sits right
- * next to the HTTP handler, inside the SDK's retry loop: each attempt restarts the sink, so a
- * retried page never hands on an object twice.
+ * The middleware that parses an answer as it arrives, into `sink`, and leaves the page's paging
+ * facts in `state.parsed` (left unset for an answer that is not a listing).
  */
-export async function listV1Page(client: S3Client, input: ListObjectsCommandInput, sink: V1Sink, signal?: AbortSignal): Promise<V1Page> {
-  const command = new ListObjectsCommand(input);
-  let parsed: V1Page | undefined;
-  const streamParse: DeserializeMiddleware<ListObjectsCommandInput, ListObjectsCommandOutput> = (next) => async (args) => {
-    parsed = undefined;
+function streamingParse<Input extends object, Output extends object>(sink: ListingSink, state: { parsed?: ListedPage }): DeserializeMiddleware<Input, Output> {
+  return (next) => async (args) => {
+    state.parsed = undefined;
     const result = await next(args);
     const response = result.response;
     if (!isRawResponse(response) || response.statusCode < 200 || response.statusCode >= 300) return result;
     sink.restart();
-    const outcome = await parseV1Body(response.body as AsyncIterable<Buffer>, sink);
+    const outcome = await parseListingBody(response.body as AsyncIterable<Buffer>, sink);
     if ('other' in outcome) {
       response.body = Readable.from([outcome.other]);
     } else {
-      parsed = outcome.page;
+      state.parsed = outcome.page;
       response.body = Readable.from([Buffer.from(pagingDocument(outcome.page), 'utf8')]);
     }
     return result;
   };
-  command.middlewareStack.addRelativeTo(
-    streamParse,
-    // Closer to the HTTP handler than the S3 check that reads whole bodies for errors sent with status 200.
-    { relation: 'after', toMiddleware: 'throw200ExceptionsMiddleware', name: 'dualsyncStreamedListObjectsV1', override: true },
-  );
-  await client.send(command, { abortSignal: signal });
-  if (parsed === undefined) throw new Error('assertion failed: a ListObjects answer was accepted without being parsed');
-  return parsed;
+}
+
+// Closer to the HTTP handler than the S3 check that reads whole bodies for errors sent with status 200.
+const PARSE_PLACE = { relation: 'after', toMiddleware: 'throw200ExceptionsMiddleware', name: 'dualsyncStreamedListing', override: true } as const;
+
+/**
+ * Sends one listing request (ListObjects v1, or ListObjectsV2 with `v2: true`) and streams its
+ * objects into `sink`. The parse sits right next to the HTTP handler, inside the SDK's retry
+ * loop: each attempt restarts the sink, so a retried page never hands on an object twice.
+ */
+export async function listPage(
+  client: S3Client,
+  request: { v2: true; input: ListObjectsV2CommandInput } | { v2: false; input: ListObjectsCommandInput },
+  sink: ListingSink,
+  signal?: AbortSignal,
+): Promise<ListedPage> {
+  const state: { parsed?: ListedPage } = {};
+  if (request.v2) {
+    const command = new ListObjectsV2Command(request.input);
+    command.middlewareStack.addRelativeTo(streamingParse(sink, state), PARSE_PLACE);
+    await client.send(command, { abortSignal: signal });
+  } else {
+    const command = new ListObjectsCommand(request.input);
+    command.middlewareStack.addRelativeTo(streamingParse(sink, state), PARSE_PLACE);
+    await client.send(command, { abortSignal: signal });
+  }
+  if (state.parsed === undefined) throw new Error('assertion failed: a listing answer was accepted without being parsed');
+  return state.parsed;
 }
