@@ -7,6 +7,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   plan: async (args) => (await import('./plan.ts')).benchPlan(args),
   apply: async (args) => (await import('./apply.ts')).benchApply(args[0]),
   ledger: async (args) => (await import('./ledger.ts')).benchLedger(args),
+  listing: async (args) => (await import('./listing.ts')).benchListing(args),
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -13,6 +13,7 @@ import type { DualsyncError } from '../errors.ts';
 import type { HopConfig } from '../model/config.ts';
 import type { Listing, ObjectEntry } from '../model/objects.ts';
 import { requireCredentials } from '../config/credentials.ts';
+import { listPage, type ListingSink } from './list-stream.ts';
 
 /** The most keys a Snowball's S3 adapter returns from ListObjectsV2, complete or not. */
 const SNOWBALL_V2_CUT = 1000;
@@ -165,17 +166,24 @@ export async function listHop(client: S3Client, hop: HopConfig, options: ListOpt
   const warnings: string[] = [];
   let complete = true;
   let outsidePrefix = 0;
-  const take = (contents: _Object[] | undefined) => {
-    for (const object of contents ?? []) {
-      const key = object.Key ?? '';
-      if (!key.startsWith(hop.prefix)) {
-        outsidePrefix++;
-        continue;
-      }
-      const relative = key.slice(hop.prefix.length);
-      if (relative === '') continue;
-      entries.push({ key: relative, size: object.Size ?? 0, etag: unquote(object.ETag) });
+  const takeOne = (key: string, size: number, etag: string | undefined) => {
+    if (!key.startsWith(hop.prefix)) {
+      outsidePrefix++;
+      return;
     }
+    const relative = key.slice(hop.prefix.length);
+    if (relative !== '') entries.push({ key: relative, size, etag: unquote(etag) });
+  };
+  /** Where the next page's objects go; a retried attempt of that page starts it over. */
+  const pageSink = (): ListingSink => {
+    const start = { entries: entries.length, outsidePrefix };
+    return {
+      restart: () => {
+        entries.length = start.entries;
+        outsidePrefix = start.outsidePrefix;
+      },
+      object: (object) => takeOne(object.key, object.size, object.etag),
+    };
   };
   const prefix = hop.prefix === '' ? undefined : hop.prefix;
   const noProgress = (what: string) =>
@@ -188,14 +196,12 @@ export async function listHop(client: S3Client, hop: HopConfig, options: ListOpt
       const seen = new Set<string>();
       let marker: string | undefined;
       for (;;) {
-        const page = await client.send(new ListObjectsCommand({ Bucket: hop.bucket, Prefix: prefix, Marker: marker, MaxKeys: options.maxKeys }), {
-          abortSignal: options.signal,
-        });
-        take(page.Contents);
+        const input = { Bucket: hop.bucket, Prefix: prefix, Marker: marker, MaxKeys: options.maxKeys };
+        const page = await listPage(client, { v2: false, input }, pageSink(), options.signal);
         options.onPage?.(entries.length);
-        if (page.IsTruncated !== true) break;
+        if (!page.isTruncated) break;
         // v1 gives NextMarker only with a delimiter; otherwise the last key is the marker.
-        const next = page.NextMarker ?? page.Contents?.at(-1)?.Key;
+        const next = page.nextMarker ?? page.lastKey;
         if (next === undefined) throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a marker to continue from`, { retryable: true });
         if (seen.has(next)) throw noProgress(`the marker ${JSON.stringify(next)}`);
         seen.add(next);
@@ -207,16 +213,13 @@ export async function listHop(client: S3Client, hop: HopConfig, options: ListOpt
       let pages = 0;
       let rawKeys = 0;
       for (;;) {
-        const page = await client.send(
-          new ListObjectsV2Command({ Bucket: hop.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: options.maxKeys }),
-          { abortSignal: options.signal },
-        );
+        const input = { Bucket: hop.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: options.maxKeys };
+        const page = await listPage(client, { v2: true, input }, pageSink(), options.signal);
         pages++;
-        rawKeys += page.Contents?.length ?? 0;
-        take(page.Contents);
+        rawKeys += page.objects;
         options.onPage?.(entries.length);
-        if (page.IsTruncated !== true) break;
-        const next = page.NextContinuationToken;
+        if (!page.isTruncated) break;
+        const next = page.nextContinuationToken;
         if (next === undefined || next === '') {
           throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a continuation token`, {
             hint: 'The server may not support ListObjectsV2 paging; try `listApi: v1` for this hop.',

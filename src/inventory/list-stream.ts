@@ -1,0 +1,230 @@
+/**
+ * Listing answers read as a stream. A Snowball's S3 adapter answers ListObjects (v1) with one
+ * unpaginated document of every key; at a few million keys that document is larger than one V8
+ * string can be (measured: "Cannot create a string longer than 0x1fffffe8 characters" at 3M
+ * keys), and the SDK reads the whole body into one string before it parses it. Here the body is
+ * parsed with a streaming XML parser (saxes) while it arrives, each object handed on at once, and
+ * the SDK is given a small stand-in document with the paging fields only. The SDK still signs,
+ * sends, retries and classifies errors as for any other request. ListObjectsV2 pages go the same
+ * way: it is also about twice as fast as the SDK's own parse of a page (bench: listing).
+ */
+import {
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  type ListObjectsCommandInput,
+  type ListObjectsV2CommandInput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+// Types only (erased at run time): the SDK's own middleware signature.
+import type { DeserializeMiddleware } from '@smithy/types';
+import { Readable } from 'node:stream';
+import { SaxesParser } from 'saxes';
+
+/** One `<Contents>` of a listing page, with its full bucket key. */
+export interface ListedObject {
+  key: string;
+  size: number;
+  /** As the server sent it, quotes included. */
+  etag: string;
+}
+
+/** The paging facts of one page. */
+export interface ListedPage {
+  isTruncated: boolean;
+  /** v1 only, and only with a delimiter. */
+  nextMarker: string | undefined;
+  /** v2 only. */
+  nextContinuationToken: string | undefined;
+  /** The last key of the page (v1 continues from it when there is no NextMarker). */
+  lastKey: string | undefined;
+  objects: number;
+}
+
+/** What a page's objects flow into; `restart` drops what an attempt gave before the SDK retried it. */
+export interface ListingSink {
+  restart(): void;
+  object(entry: ListedObject): void;
+}
+
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+
+function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => XML_ESCAPES[char] as string);
+}
+
+/** Whether XML 1.0 may carry the code point at all, even as a character reference. */
+function isXml10Char(code: number): boolean {
+  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+}
+
+const CHAR_REFERENCE = /&#(x[0-9A-Fa-f]+|[0-9]+);/g;
+
+/**
+ * S3 keys may hold control characters that XML 1.0 forbids even as `&#x1;`; S3 servers send
+ * them as such references all the same. A strict parser refuses them, and XML 1.1 mode would
+ * also turn U+0085 and U+2028 into line feeds. So such references are rewritten, as the text
+ * streams by, into named entities that the parser is told to expand into the character.
+ */
+class CharReferenceRewriter {
+  #carry = '';
+  readonly #entities: Record<string, string>;
+
+  constructor(entities: Record<string, string>) {
+    this.#entities = entities;
+  }
+
+  /** The chunk with forbidden references rewritten; a reference cut by the chunk's end waits for the next. */
+  push(chunk: string): string {
+    let text = this.#carry + chunk;
+    this.#carry = '';
+    const amp = text.lastIndexOf('&');
+    if (amp !== -1 && !text.includes(';', amp) && text.length - amp < 16) {
+      this.#carry = text.slice(amp);
+      text = text.slice(0, amp);
+    }
+    return text.replace(CHAR_REFERENCE, (whole, digits: string) => {
+      const code = digits.startsWith('x') ? Number.parseInt(digits.slice(1), 16) : Number.parseInt(digits, 10);
+      if (isXml10Char(code) || code > 0x10ffff) return whole;
+      const name = `dualsync-cp-${code}`;
+      this.#entities[name] = String.fromCodePoint(code);
+      return `&${name};`;
+    });
+  }
+
+  end(): string {
+    const rest = this.#carry;
+    this.#carry = '';
+    return rest;
+  }
+}
+
+/**
+ * Parses a `ListBucketResult` (v1 or v2) from `body`, handing each object to `sink` as it is read.
+ * Anything but a ListBucketResult (an `<Error>` sent with status 200) is returned whole as
+ * `other`, for the SDK to classify as it always does; such documents are small.
+ */
+export async function parseListingBody(body: AsyncIterable<Buffer | string>, sink: ListingSink): Promise<{ page: ListedPage } | { other: Buffer }> {
+  const parser = new SaxesParser({ xmlns: false });
+  const page: ListedPage = { isTruncated: false, nextMarker: undefined, nextContinuationToken: undefined, lastKey: undefined, objects: 0 };
+  const path: string[] = [];
+  let text = '';
+  let root: string | undefined;
+  let current: { key?: string; size?: number; etag?: string } | undefined;
+  let failure: Error | undefined;
+  parser.on('opentag', (tag) => {
+    root ??= tag.name;
+    path.push(tag.name);
+    text = '';
+    if (path.length === 2 && tag.name === 'Contents') current = {};
+  });
+  parser.on('text', (chunk) => {
+    text += chunk;
+  });
+  parser.on('closetag', (tag) => {
+    const depth = path.length;
+    path.pop();
+    if (root !== 'ListBucketResult') return;
+    if (depth === 3 && current !== undefined) {
+      if (tag.name === 'Key') current.key = text;
+      else if (tag.name === 'Size') current.size = Number(text);
+      else if (tag.name === 'ETag') current.etag = text;
+    } else if (depth === 2) {
+      if (tag.name === 'Contents' && current !== undefined) {
+        if (current.key !== undefined) {
+          sink.object({ key: current.key, size: current.size ?? 0, etag: current.etag ?? '' });
+          page.lastKey = current.key;
+          page.objects++;
+        }
+        current = undefined;
+      } else if (tag.name === 'IsTruncated') page.isTruncated = text.trim() === 'true';
+      else if (tag.name === 'NextMarker') page.nextMarker = text;
+      else if (tag.name === 'NextContinuationToken') page.nextContinuationToken = text;
+    }
+    text = '';
+  });
+  parser.on('error', (error) => {
+    failure ??= error;
+  });
+
+  const decoder = new TextDecoder('utf-8');
+  const references = new CharReferenceRewriter(parser.ENTITIES);
+  const head: Buffer[] = [];
+  for await (const chunk of body) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    if (root === undefined || root !== 'ListBucketResult') head.push(bytes);
+    parser.write(references.push(decoder.decode(bytes, { stream: true })));
+    if (failure !== undefined) throw failure;
+    if (root === 'ListBucketResult') head.length = 0;
+  }
+  parser.write(references.push(decoder.decode()) + references.end());
+  parser.close();
+  if (failure !== undefined) throw failure;
+  if (root !== 'ListBucketResult') return { other: Buffer.concat(head) };
+  return { page };
+}
+
+/** The stand-in the SDK parses instead of the real answer: the paging fields, no objects. */
+function pagingDocument(page: ListedPage): string {
+  const marker = page.nextMarker === undefined ? '' : `<NextMarker>${escapeXml(page.nextMarker)}</NextMarker>`;
+  const token = page.nextContinuationToken === undefined ? '' : `<NextContinuationToken>${escapeXml(page.nextContinuationToken)}</NextContinuationToken>`;
+  return `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><IsTruncated>${page.isTruncated}</IsTruncated>${marker}${token}</ListBucketResult>`;
+}
+
+interface RawResponse {
+  statusCode: number;
+  body: unknown;
+}
+
+function isRawResponse(value: unknown): value is RawResponse {
+  return typeof value === 'object' && value !== null && typeof (value as RawResponse).statusCode === 'number';
+}
+
+/**
+ * The middleware that parses an answer as it arrives, into `sink`, and leaves the page's paging
+ * facts in `state.parsed` (left unset for an answer that is not a listing).
+ */
+function streamingParse<Input extends object, Output extends object>(sink: ListingSink, state: { parsed?: ListedPage }): DeserializeMiddleware<Input, Output> {
+  return (next) => async (args) => {
+    state.parsed = undefined;
+    const result = await next(args);
+    const response = result.response;
+    if (!isRawResponse(response) || response.statusCode < 200 || response.statusCode >= 300) return result;
+    sink.restart();
+    const outcome = await parseListingBody(response.body as AsyncIterable<Buffer>, sink);
+    if ('other' in outcome) {
+      response.body = Readable.from([outcome.other]);
+    } else {
+      state.parsed = outcome.page;
+      response.body = Readable.from([Buffer.from(pagingDocument(outcome.page), 'utf8')]);
+    }
+    return result;
+  };
+}
+
+// Closer to the HTTP handler than the S3 check that reads whole bodies for errors sent with status 200.
+const PARSE_PLACE = { relation: 'after', toMiddleware: 'throw200ExceptionsMiddleware', name: 'dualsyncStreamedListing', override: true } as const;
+
+/**
+ * Sends one listing request (ListObjects v1, or ListObjectsV2 with `v2: true`) and streams its
+ * objects into `sink`. The parse sits right next to the HTTP handler, inside the SDK's retry
+ * loop: each attempt restarts the sink, so a retried page never hands on an object twice.
+ */
+export async function listPage(
+  client: S3Client,
+  request: { v2: true; input: ListObjectsV2CommandInput } | { v2: false; input: ListObjectsCommandInput },
+  sink: ListingSink,
+  signal?: AbortSignal,
+): Promise<ListedPage> {
+  const state: { parsed?: ListedPage } = {};
+  if (request.v2) {
+    const command = new ListObjectsV2Command(request.input);
+    command.middlewareStack.addRelativeTo(streamingParse(sink, state), PARSE_PLACE);
+    await client.send(command, { abortSignal: signal });
+  } else {
+    const command = new ListObjectsCommand(request.input);
+    command.middlewareStack.addRelativeTo(streamingParse(sink, state), PARSE_PLACE);
+    await client.send(command, { abortSignal: signal });
+  }
+  if (state.parsed === undefined) throw new Error('assertion failed: a listing answer was accepted without being parsed');
+  return state.parsed;
+}
