@@ -14,6 +14,31 @@ function diskFullCause(error: unknown): NodeJS.ErrnoException | undefined {
   return undefined;
 }
 
+/** Below this much free space, a ledger that cannot write is taken to have met a full disk (SQLite's -shm alone takes 32 KiB). */
+const LOW_ROOM_BYTES = 256 * 1024;
+
+const SQLITE_IOERR = 10;
+const SQLITE_FULL = 13;
+
+/** Whether a cause of `error` is SQLite's "disk I/O error" or "database or disk is full". */
+function sqliteWriteFailure(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    const code = ((current as { errcode?: number }).errcode ?? -1) & 0xff;
+    if (code === SQLITE_IOERR || code === SQLITE_FULL) return true;
+  }
+  return false;
+}
+
+/** Bytes free for this user on the filesystem of `dir`; infinite when it cannot be told. */
+function roomLeft(dir: string): number {
+  try {
+    const space = statfsSync(dir);
+    return space.bavail * space.bsize;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
 /** True when `path` is `dir` or lies below it. */
 function within(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
@@ -53,7 +78,13 @@ export function mountOf(path: string): { mountPoint: string; fsType: string } | 
  */
 export function stateDiskFullOr(stateDir: string, error: unknown): unknown {
   const cause = diskFullCause(error);
-  if (cause === undefined) return error;
+  if (cause === undefined) {
+    // SQLite does not always say "full": on a full disk it may fail to grow its shared-memory
+    // file or write-ahead log with a plain "disk I/O error". A ledger write that fails so while
+    // the state disk has next to no room left is that same full disk.
+    if (isDualsyncError(error) && error.code === 'E_LEDGER_WRITE' && sqliteWriteFailure(error) && roomLeft(stateDir) < LOW_ROOM_BYTES) return stateDiskFull(stateDir, error.cause ?? error);
+    return error;
+  }
   const aboutStateDir = (isDualsyncError(error) && (error.code === 'E_LEDGER_WRITE' || error.code === 'E_STATE_DISK_FULL')) || (typeof cause.path === 'string' && within(resolve(cause.path), resolve(stateDir)));
   if (!aboutStateDir) return error;
   if (isDualsyncError(error) && error.code === 'E_STATE_DISK_FULL') return error;

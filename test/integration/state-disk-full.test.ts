@@ -1,5 +1,5 @@
 /**
- * A full state directory: the state directory is a 16 KiB tmpfs of its own (the tests run as
+ * A full state directory: the state directory is a small tmpfs of its own (the tests run as
  * root; where mounting is not permitted these tests show as skipped, never as passed). Expected:
  * one clear error naming the state directory and its mount, no stack and no unhandled rejection,
  * no lock left behind (and never an empty one), nothing purged without a recorded delivery, and
@@ -46,16 +46,20 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const dir of mounted) unmount(dir);
-  console.log([`full state directory (${CAN_MOUNT ? '16 KiB tmpfs' : 'no mount permitted: not tried'}):`, ...report].join('\n'));
+  console.log([`full state directory (${CAN_MOUNT ? 'small tmpfs' : 'no mount permitted: not tried'}):`, ...report].join('\n'));
   await pair?.stop();
   await cleanup();
 });
 
-/** A site whose state directory is a 16 KiB tmpfs of its own. */
-async function smallStateSite(): Promise<Site> {
+/**
+ * A site whose state directory is a tmpfs of its own: 128 KiB by default, which the SQLite ledger
+ * (its -shm alone is 32 KiB, and the write-ahead log grows with every commit) fills within a
+ * 60-object apply; 1 MiB where a whole small run must fit once there is room.
+ */
+async function smallStateSite(size = '128k'): Promise<Site> {
   const site = await makeSite(pair, { volumes: 1, transfer: ['workers: 8', 'purgeAfterUpload: true'] });
   await mkdir(site.stateDir);
-  expect(mountTmpfs(site.stateDir, '16k'), `mount -t tmpfs on ${site.stateDir}`).toBe(true);
+  expect(mountTmpfs(site.stateDir, size), `mount -t tmpfs on ${site.stateDir}`).toBe(true);
   mounted.add(site.stateDir);
   return site;
 }
@@ -74,7 +78,7 @@ function expectOneClearError(output: string, site: Site): void {
   expect(output).not.toMatch(/\n\s+at |Internal error|assertion failed|used after close|Unhandled|E_LEDGER_WRITE/);
 }
 
-describe.skipIf(!CAN_MOUNT)('a full state directory (a 16 KiB tmpfs)', () => {
+describe.skipIf(!CAN_MOUNT)('a full state directory (a small tmpfs)', () => {
   it('the ledger fills mid-apply: one clear error, a clean stop, no lock left, nothing purged unrecorded; the next run finishes', async () => {
     const site = await smallStateSite();
     const seeded = seed(60);
@@ -116,7 +120,7 @@ describe.skipIf(!CAN_MOUNT)('a full state directory (a 16 KiB tmpfs)', () => {
   });
 
   it('no room even for the lock: one clear error and no empty lock left, so the next run starts once there is room', async () => {
-    const site = await smallStateSite();
+    const site = await smallStateSite('1m');
     const seeded = seed(3);
     await putObjects(pair.edge, site.sourceBucket, seeded);
     const space = await statfs(site.stateDir);
@@ -134,7 +138,7 @@ describe.skipIf(!CAN_MOUNT)('a full state directory (a 16 KiB tmpfs)', () => {
   });
 
   it('an empty lock that an older version or a crash left is taken over, with a warning', async () => {
-    const site = await smallStateSite();
+    const site = await smallStateSite('1m');
     const seeded = seed(2);
     await putObjects(pair.edge, site.sourceBucket, seeded);
     await writeFile(join(site.stateDir, 'lock'), '');
