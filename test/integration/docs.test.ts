@@ -7,6 +7,7 @@
  * silently; each rule must still match a line, so that none outlives the docs it was written for.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,7 +26,9 @@ type Handling =
   /** Runs on a pseudo-terminal (script(1)) and is answered "yes". */
   | 'answer-yes'
   /** Runs in a folder of its own that holds the old scripts' config as transfer_v5/config.yaml. */
-  | 'legacy-folder';
+  | 'legacy-folder'
+  /** Reads the ledger: when a reset moved it to a backup just before, an apply makes a new one first. */
+  | 'with-ledger';
 
 interface Rule {
   match: RegExp;
@@ -41,6 +44,7 @@ const RULES: Rule[] = [
   { match: /^dualsync watch\b/, handling: 'until-in-sync', why: 'watch runs until it is stopped' },
   { match: /^dualsync (reset(?!.*--yes)|apply\s*(#|$))/, handling: 'answer-yes', why: 'asks for "yes" on a terminal' },
   { match: /^dualsync import-legacy /, handling: 'legacy-folder', why: 'converts the transfer_v5 config it is given' },
+  { match: /^sqlite3 /, handling: 'with-ledger', why: 'reads .dualsync/ledger.db, which the reset that ends section 9 moved to a backup' },
 ];
 
 interface DocLine {
@@ -196,6 +200,13 @@ async function runLine(line: DocLine, site: Site): Promise<{ ran: boolean; resul
       await mkdir(join(folder, 'transfer_v5'), { recursive: true });
       await copyFile(join(REPO, 'fixtures/legacy/config.yaml'), join(folder, 'transfer_v5/config.yaml'));
       return { ran: true, result: await run('bash', ['-c', line.text], site, { cwd: folder }) };
+    }
+    case 'with-ledger': {
+      if (!existsSync(join(site.dir, '.dualsync', 'ledger.db'))) {
+        const made = await run('bash', ['-c', 'dualsync apply --auto-approve'], site);
+        expect(made.code, `an apply to make a ledger for ${line.text}\n${made.stdout}\n${made.stderr}`).toBe(0);
+      }
+      return { ran: true, result: await run('bash', ['-c', line.text], site) };
     }
     default:
       return { ran: true, result: await run('bash', ['-c', line.text], site) };
