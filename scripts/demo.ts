@@ -38,12 +38,17 @@ class DemoFailure extends Error {}
 let running: ChildProcess | undefined;
 let interrupted: NodeJS.Signals | undefined;
 
-/** Forward Ctrl-C or a kill to the running dualsync, so that it stops its own s5cmd cleanly. */
+/**
+ * Forward Ctrl-C or a kill to the running dualsync, so that it stops its own s5cmd cleanly. A
+ * first signal lets dualsync finish the run in hand; the demo stops now, so it sends the second
+ * that stops it at once (a terminal's Ctrl-C may have reached it already: a third is harmless).
+ */
 function onSignal(signal: NodeJS.Signals): void {
   if (interrupted) return;
   interrupted = signal;
   process.stderr.write(`\nDemo interrupted (${signal}): stopping.\n`);
   running?.kill(signal);
+  setTimeout(() => running?.kill(signal), 200).unref();
   // The servers go in the finally below; a stuck step must not keep the demo alive.
   setTimeout(() => process.exit(130), 15_000).unref();
 }
