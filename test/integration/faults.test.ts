@@ -53,7 +53,7 @@ let toxiproxy: ToxiproxyServer;
 let edge: ToxiProxy;
 let cloud: ToxiProxy;
 const report: string[] = [];
-const outcomes = { completed: 0, failedWithTable: 0, failedWithError: 0, stagedChecked: 0 };
+const outcomes = { completed: 0, failedWithTable: 0, failedWithError: 0, hopDown: 0, stagedChecked: 0 };
 
 beforeAll(async () => {
   pair = await startPair();
@@ -62,7 +62,7 @@ beforeAll(async () => {
   cloud = await toxiproxy.proxy('cloud', pair.cloud.endpoint);
 });
 afterAll(async () => {
-  console.log([`network faults: ${report.length} runs under a toxic, nothing at the destination or in the staging ever differed from the source`, ...report].join('\n'));
+  console.log([`network faults: ${report.length} runs under a toxic (${JSON.stringify(outcomes)}), nothing at the destination or in the staging ever differed from the source`, ...report].join('\n'));
   await toxiproxy?.stop();
   await pair?.stop();
   await cleanup();
@@ -169,6 +169,8 @@ describe('network faults on both hops (Toxiproxy)', () => {
     } else {
       outcomes.completed++;
     }
+    // A hop whose listing cannot be had is down: the other hop worked meanwhile (invariant 11).
+    if (/(source|destination) unreachable: (downloads|uploads) wait/.test(output)) outcomes.hopDown++;
     const during = await expectNothingWrong(site, bodies);
     outcomes.stagedChecked += during.staged;
 
@@ -189,10 +191,12 @@ describe('network faults on both hops (Toxiproxy)', () => {
     );
   });
 
-  it('the table reached every outcome: completed, failed per object, failed as a whole, and copies left staged', () => {
+  // A listing that fails is no longer a run that fails as a whole: that hop is down and the other
+  // works on (invariant 11). So "one hop down" is the outcome to reach, beside the others.
+  it('the table reached every outcome: completed, failed per object, one hop down while the other worked, and copies left staged', () => {
     expect(outcomes.completed).toBeGreaterThan(0);
     expect(outcomes.failedWithTable).toBeGreaterThan(0);
-    expect(outcomes.failedWithError).toBeGreaterThan(0);
+    expect(outcomes.hopDown).toBeGreaterThan(0);
     expect(outcomes.stagedChecked).toBeGreaterThan(0);
   });
 });
