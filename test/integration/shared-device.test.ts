@@ -6,36 +6,17 @@
  * partial copy it replaced there.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmdirSync } from 'node:fs';
 import { mkdir, readFile, statfs, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { md5, md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
+import { canMountTmpfs, mountTmpfs, unmount } from '../harness/tmpfs.ts';
 import { makeSite, type Site } from './site.ts';
 
 const MiB = 1024 * 1024;
 
-function mountTmpfs(dir: string, size: string): boolean {
-  return spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' }).status === 0;
-}
-
-function unmount(dir: string): void {
-  if (spawnSync('umount', [dir], { stdio: 'ignore' }).status !== 0) spawnSync('umount', ['-l', dir], { stdio: 'ignore' });
-}
-
 /** Whether this machine lets the tests mount a tmpfs; decides the tests' names, so it runs at load. */
-const CAN_MOUNT = (() => {
-  const probe = mkdtempSync(join(tmpdir(), 'dualsync-mount-probe-'));
-  try {
-    if (!mountTmpfs(probe, '1m')) return false;
-    unmount(probe);
-    return true;
-  } finally {
-    rmdirSync(probe);
-  }
-})();
+const CAN_MOUNT = canMountTmpfs();
 
 const pair = useMinioPair();
 const mounted = new Set<string>();

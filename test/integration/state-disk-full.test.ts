@@ -7,35 +7,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmdirSync } from 'node:fs';
 import { access, mkdir, readdir, rm, statfs, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { cleanup, listAll, md5, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
+import { canMountTmpfs, mountTmpfs, unmount } from '../harness/tmpfs.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
 import { localPath } from '../../src/plan/keys.ts';
 import { makeSite, type Site } from './site.ts';
 
-function mountTmpfs(dir: string, size: string): boolean {
-  return spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' }).status === 0;
-}
-
-function unmount(dir: string): void {
-  if (spawnSync('umount', [dir], { stdio: 'ignore' }).status !== 0) spawnSync('umount', ['-l', dir], { stdio: 'ignore' });
-}
-
 /** Whether this machine lets the tests mount a tmpfs; decides whether the tests run, so it runs at load. */
-const CAN_MOUNT = (() => {
-  const probe = mkdtempSync(join(tmpdir(), 'dualsync-mount-probe-'));
-  try {
-    if (!mountTmpfs(probe, '1m')) return false;
-    unmount(probe);
-    return true;
-  } finally {
-    rmdirSync(probe);
-  }
-})();
+const CAN_MOUNT = canMountTmpfs();
 
 const mounted = new Set<string>();
 let pair: MinioPair;
