@@ -139,7 +139,8 @@ function eventProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether `path` exists; an error other than "not there" is thrown, never taken for absence. */
+export async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;

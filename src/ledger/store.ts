@@ -16,7 +16,7 @@
  * - Opening a state directory without any ledger writes nothing: `plan` and `status` on a fresh
  *   directory leave it as it was. The database is created by the first append.
  */
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import type { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ import { describeError, isDualsyncError, opError, userError } from '../errors.ts
 import type { LedgerEvent } from '../model/ledger.ts';
 import type { LedgerRecord, LedgerState } from '../model/objects.ts';
 import { connect, LEDGER_FILE, ledgerError, schemaIsCurrent, upgradeSchema } from './db.ts';
-import { legacyFiles, MIGRATED_SUFFIX, readLegacyLedger } from './legacy.ts';
+import { exists, legacyFiles, MIGRATED_SUFFIX, readLegacyLedger } from './legacy.ts';
 import { applyEvent } from './merge.ts';
 import { LedgerQueries, type LedgerSummary } from './queries.ts';
 import type { WriterReply, WriterRequest } from './writer.ts';
@@ -38,16 +38,6 @@ export interface LedgerStoreOptions {
   onWarning?: (message: string) => void;
   /** The clock that stamps stages reached (default: the system clock). */
   now?: () => Date;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
-  }
 }
 
 async function fsyncDirectory(dir: string): Promise<void> {
