@@ -88,7 +88,8 @@ describe('one hop down, the other keeps working', () => {
         60_000,
       );
       console.log(`destination back: staged copies delivered and purged ${resumedMs} ms later`);
-      expect(output).toMatch(/the destination is reachable again/);
+      // Said when the cycle that delivered them ends, a moment after the last purge.
+      await waitFor(`watch to say the destination is back\n${output}`, async () => /the destination is reachable again/.test(output), 30_000);
     } finally {
       watch.kill('SIGTERM');
     }
@@ -156,7 +157,7 @@ describe('one hop down, the other keeps working', () => {
         async () => (await listAll(pair.cloud, site.destinationBucket)).length === 6 && (await stagedKeys(site)).length === 0,
         60_000,
       );
-      expect(output).toMatch(/source unreachable: downloads wait; the other hop keeps working \(.*ECONNREFUSED/);
+      await waitFor(`watch to say the source is unreachable\n${output}`, async () => /source unreachable: downloads wait; the other hop keeps working \(.*ECONNREFUSED/.test(output), 30_000);
       expect(moved(output).downloaded).toBe(0);
       await edge.up();
       const resumedMs = await waitFor(
@@ -165,7 +166,7 @@ describe('one hop down, the other keeps working', () => {
         60_000,
       );
       console.log(`source back: the rest downloaded, delivered and purged ${resumedMs} ms later`);
-      expect(output).toMatch(/the source is reachable again/);
+      await waitFor(`watch to say the source is back\n${output}`, async () => /the source is reachable again/.test(output), 30_000);
     } finally {
       watch.kill('SIGTERM');
     }

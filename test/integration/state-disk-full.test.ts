@@ -34,11 +34,11 @@ afterAll(async () => {
 });
 
 /**
- * A site whose state directory is a tmpfs of its own: 128 KiB by default, which the SQLite ledger
- * (its -shm alone is 32 KiB, and the write-ahead log grows with every commit) fills within a
- * 60-object apply; 1 MiB where a whole small run must fit once there is room.
+ * A site whose state directory is a tmpfs of its own, of `size`: the SQLite ledger's -shm alone
+ * takes 32 KiB and its write-ahead log grows by a few pages a commit, so 512 KiB holds the
+ * first deliveries of a 200-object apply and then fills; 1 MiB holds a whole small run.
  */
-async function smallStateSite(size = '128k'): Promise<Site> {
+async function smallStateSite(size: string): Promise<Site> {
   const site = await makeSite(pair, { volumes: 1, transfer: ['workers: 8', 'purgeAfterUpload: true'] });
   await mkdir(site.stateDir);
   expect(mountTmpfs(site.stateDir, size), `mount -t tmpfs on ${site.stateDir}`).toBe(true);
@@ -62,8 +62,8 @@ function expectOneClearError(output: string, site: Site): void {
 
 describe.skipIf(!CAN_MOUNT)('a full state directory (a small tmpfs)', () => {
   it('the ledger fills mid-apply: one clear error, a clean stop, no lock left, nothing purged unrecorded; the next run finishes', async () => {
-    const site = await smallStateSite();
-    const seeded = seed(60);
+    const site = await smallStateSite('512k');
+    const seeded = seed(200);
     await putObjects(pair.edge, site.sourceBucket, seeded);
     const result = await site.spawn('apply', '--auto-approve');
     const output = `${String(result.stdout)}\n${String(result.stderr)}`;
