@@ -30,6 +30,7 @@ import { findS5cmd } from './apply/s5cmd.ts';
 import { contentMd5 } from './apply/content.ts';
 import { describeError, userError } from './errors.ts';
 import { isLinkRefusal, resetTempFolder, VolumeRoots } from './apply/safe-path.ts';
+import { stopOrphanedTransfers } from './apply/orphans.ts';
 
 export interface EngineDeps {
   now: () => Date;
@@ -572,7 +573,11 @@ async function clearTempFolders(roots: string[], deps: Pick<EngineDeps, 'warn'>)
   const volumeRoots = new VolumeRoots();
   for (const root of roots) {
     try {
-      await resetTempFolder(await volumeRoots.resolve(root));
+      const volume = await volumeRoots.resolve(root);
+      // A killed run's s5cmd may still be writing there: stopped first, or it would leave a partial file behind.
+      const orphans = await stopOrphanedTransfers(`${volume.real}/${TEMP_DIR}`);
+      if (orphans.length > 0) deps.warn(`stopped ${orphans.length} s5cmd process(es) that a killed run left writing into ${root}/${TEMP_DIR} (pid ${orphans.join(', ')})`);
+      await resetTempFolder(volume);
     } catch (error) {
       // Only a link (or a file) in its place is left for apply to refuse volume by volume; anything else stops the run as before.
       if (!isLinkRefusal(error) && (error as { code?: string }).code !== 'E_PATH_NOT_FOLDER') throw error;

@@ -172,6 +172,8 @@ function run(command: string, argv: string[], site: Site, options: { cwd?: strin
     }
   });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // A command that reads no input may be gone before its input is written: not an error of the test.
+  child.stdin.on('error', () => undefined);
   child.stdin.end(options.input ?? '');
   return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
 }
