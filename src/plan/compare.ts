@@ -4,8 +4,9 @@
  * free of duplicates (a Snowball's v1 listing is neither guaranteed): each is checked in
  * {@link compareKeys} order (UTF-8 bytes, the order S3 and the ledger hand them out in) and
  * sorted only when it is not; duplicates are dropped here, keeping the first in sorted order, and
- * reported as warnings.
+ * reported as warnings. The merged pass checks the order again as it walks.
  */
+import { assert } from '../errors.ts';
 import type { LedgerRecord, LocalFile, ObjectEntry } from '../model/objects.ts';
 import { compareKeys, keyOrderFor } from './keys.ts';
 
@@ -155,7 +156,9 @@ export function sortInputs(
  * Calls `visit` once per distinct key across the four sorted listings, in key order (rclone's
  * march, s5cmd's compareObjects): one pass, no per-key map, so tens of millions of keys fit.
  * Each listing must be in {@link compareKeys} order with no repeated key (local files: one per
- * key and volume), as {@link sortInputs} leaves them.
+ * key and volume), as {@link sortInputs} leaves them. A listing out of that order would pair the
+ * wrong entries (one key seen twice: an adopt turned into a download and an upload), so it is
+ * refused with an assertion naming the listing and the key, never walked.
  */
 export function mergeListings(inputs: SortedInputs, visit: (row: KeyRow) => void): void {
   const { source, destination, locals, records } = inputs;
@@ -164,6 +167,7 @@ export function mergeListings(inputs: SortedInputs, visit: (row: KeyRow) => void
   let d = 0;
   let l = 0;
   let r = 0;
+  let previous: string | undefined;
   const row: KeyRow = { key: '', source: undefined, destination: undefined, localStart: 0, localEnd: 0, record: undefined };
   for (;;) {
     let key: string | undefined;
@@ -176,6 +180,10 @@ export function mergeListings(inputs: SortedInputs, visit: (row: KeyRow) => void
     if (localKey !== undefined && (key === undefined || compare(localKey, key) < 0)) key = localKey;
     if (recordKey !== undefined && (key === undefined || compare(recordKey, key) < 0)) key = recordKey;
     if (key === undefined) return;
+    // Every listing's next key is above the key just visited, so the smallest of them is too;
+    // one comparison per key checks all four listings.
+    if (previous !== undefined && compare(previous, key) >= 0) refuseOutOfOrder(inputs, previous, [s, d, l, r]);
+    previous = key;
     row.key = key;
     row.source = sourceKey === key ? source[s++] : undefined;
     row.destination = destinationKey === key ? destination[d++] : undefined;
@@ -185,4 +193,25 @@ export function mergeListings(inputs: SortedInputs, visit: (row: KeyRow) => void
     row.record = recordKey === key ? records[r++] : undefined;
     visit(row);
   }
+}
+
+/** Refuses a merge whose listing's next key is not above the key just visited, naming the listing and the key. */
+function refuseOutOfOrder(inputs: SortedInputs, previous: string, next: readonly number[]): never {
+  const listings = [
+    ['source listing', inputs.source],
+    ['destination listing', inputs.destination],
+    ['volume scan', inputs.locals],
+    ['ledger', inputs.records],
+  ] as const;
+  const where = Math.max(
+    0,
+    listings.findIndex(([, items], i) => {
+      const key = items[next[i] as number]?.key;
+      return key !== undefined && compareKeys(previous, key) >= 0;
+    }),
+  );
+  const [what, items] = listings[where] as (typeof listings)[number];
+  const key = items[next[where] as number]?.key;
+  const problem = key === previous ? 'repeats' : 'comes after';
+  assert(false, `the ${what} is not in key order (UTF-8 bytes) with one entry per key: ${JSON.stringify(key)} ${problem} ${JSON.stringify(previous)}; sort it with sortInputs before the merge`);
 }

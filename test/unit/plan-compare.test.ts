@@ -79,4 +79,13 @@ describe('key order: UTF-8 bytes, as S3 and the ledger deliver', () => {
     expect(sorted.source.map((e) => e.key)).toEqual(S3_ORDER);
     expect(sorted.destination.map((e) => e.key)).toEqual(['p/\uE000', 'p/😀']);
   });
+
+  it.each<[string, string[], string[], RegExp]>([
+    ['a source listing in UTF-16 order', ['p/😀', 'p/\uE000'], [], /the source listing is not in key order \(UTF-8 bytes\) with one entry per key: "p\/\uE000" comes after "p\/😀"/],
+    ['a destination listing that repeats a key', ['a'], ['a', 'a'], /the destination listing is not in key order .*: "a" repeats "a"/],
+  ])('the merge refuses %s with an assertion, rather than mis-pairing', (_name, source, destination, message) => {
+    const inputs = { source: source.map((key) => entry(key)), destination: destination.map((key) => entry(key)), locals: [], records: [], warnings: [] };
+    expect(() => mergeListings(inputs, () => undefined)).toThrow(message);
+    expect(() => mergeListings(inputs, () => undefined)).toThrow(/^assertion failed: /);
+  });
 });
