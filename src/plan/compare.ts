@@ -8,13 +8,13 @@
  */
 import { assert } from '../errors.ts';
 import type { LedgerRecord, LocalFile, ObjectEntry } from '../model/objects.ts';
-import { compareKeys, keyOrderFor } from './keys.ts';
+import { compareKeys, compareSortableKeys, sortableKey } from './keys.ts';
 
 /** A listing in key order, and whether two of its entries share a key (only then can it hold duplicates). */
 export interface SortedListing<T> {
   items: T[];
   sharedKeys: boolean;
-  /** {@link compareKeys}, or the faster equal order {@link keyOrderFor} found for these keys. */
+  /** The order to merge it in: {@link compareSortableKeys} when no key of it holds a unit of D800-FFFF (the same order, faster), else {@link compareKeys}. */
   compare: (a: string, b: string) => number;
 }
 
@@ -23,20 +23,26 @@ export interface SortedListing<T> {
  * mutated); skips the sort when already in order, as a ListObjectsV2 listing and the ledger are.
  * Sorts an index array against an array of the keys rather than the objects themselves: at a
  * million entries that is several times faster, because each comparison then touches two
- * strings instead of two objects and their strings. A comparison sort compares every pair that
- * ends up adjacent, so if no comparison met two equal keys, no key repeats and the duplicate
- * pass can be skipped.
+ * strings instead of two objects and their strings. Those strings are {@link sortableKey}s, so
+ * each comparison is a plain `<`. A comparison sort compares every pair that ends up adjacent,
+ * so if no comparison met two equal keys, no key repeats and the duplicate pass can be skipped.
  */
 export function sortedByKey<T extends { key: string }>(items: readonly T[], tieBreak: (a: T, b: T) => number): SortedListing<T> {
   const count = items.length;
   // Pushed, not preallocated: V8 makes `new Array(n)` beyond 100,000 elements a slow hash table.
   const keys: string[] = [];
-  for (let i = 0; i < count; i++) keys.push((items[i] as T).key);
-  const compare = keyOrderFor(keys);
+  let remapped = false;
+  for (let i = 0; i < count; i++) {
+    const key = (items[i] as T).key;
+    const sortable = sortableKey(key);
+    if (sortable !== key) remapped = true;
+    keys.push(sortable);
+  }
+  const compare = remapped ? compareKeys : compareSortableKeys;
   let sorted = true;
   let sharedKeys = false;
   for (let i = 1; i < count && sorted; i++) {
-    const order = compare(keys[i - 1] as string, keys[i] as string);
+    const order = compareSortableKeys(keys[i - 1] as string, keys[i] as string);
     if (order < 0) continue;
     if (order === 0) {
       sharedKeys = true;
@@ -50,7 +56,7 @@ export function sortedByKey<T extends { key: string }>(items: readonly T[], tieB
   const order = new Uint32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   order.sort((a, b) => {
-    const byKey = compare(keys[a] as string, keys[b] as string);
+    const byKey = compareSortableKeys(keys[a] as string, keys[b] as string);
     if (byKey !== 0) return byKey;
     sharedKeys = true;
     return tieBreak(items[a] as T, items[b] as T) || a - b;

@@ -61,21 +61,30 @@ export function compareKeys(a: string, b: string): number {
 
 /** A code unit at which `<` and {@link compareKeys} may part: a surrogate, or one of E000-FFFF. */
 const HIGH_UNIT = /[\uD800-\uFFFF]/;
+const HIGH_UNITS = /[\uD800-\uFFFF]/g;
 
-/** {@link compareKeys} for keys that hold no unit of D800-FFFF: there `<` alone gives the same order. */
-function compareLowKeys(a: string, b: string): number {
-  return a < b ? -1 : a === b ? 0 : 1;
+/** E000-FFFF down to D800-F7FF, surrogates up to F800-FFFF: code-unit order becomes UTF-8 order. */
+function remapUnit(unit: string): string {
+  const code = unit.charCodeAt(0);
+  return String.fromCharCode(code >= 0xe000 ? code - 0x800 : code + 0x2000);
 }
 
 /**
- * {@link compareKeys}, or an equal and faster comparison when no key in `keys` holds a code unit
- * of D800-FFFF (most sites: then UTF-16 code units and UTF-8 bytes order them alike, and the
- * per-comparison guard can go). One scan of the keys; a sort of a million keys then costs what
- * a plain `<` sort does.
+ * A string whose code-unit order (`<`) is {@link compareKeys}' order: the key itself when it
+ * holds no unit of D800-FFFF (almost every key), else a copy with those units moved so that the
+ * astral characters' surrogates sort above U+E000-U+FFFF. For sorting many keys: each is
+ * remapped once, and then every comparison of the sort is a plain `<`.
  */
-export function keyOrderFor(keys: readonly string[]): (a: string, b: string) => number {
-  for (let i = 0; i < keys.length; i++) if (HIGH_UNIT.test(keys[i] as string)) return compareKeys;
-  return compareLowKeys;
+export function sortableKey(key: string): string {
+  return HIGH_UNIT.test(key) ? key.replace(HIGH_UNITS, remapUnit) : key;
+}
+
+/**
+ * Plain code-unit order: {@link compareKeys}' order for {@link sortableKey} results, and for keys
+ * that hold no unit of D800-FFFF (each its own sortable key).
+ */
+export function compareSortableKeys(a: string, b: string): number {
+  return a < b ? -1 : a === b ? 0 : 1;
 }
 
 /** UTF-8 order of two different strings, decided at their first differing code unit. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { compareKeys, keyOrderFor } from '../../src/plan/keys.ts';
+import { compareKeys, compareSortableKeys, sortableKey } from '../../src/plan/keys.ts';
 
 /** The reference: S3's listing order and SQLite's BINARY collation, both memcmp over UTF-8. */
 const byUtf8 = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -121,19 +121,21 @@ describe('compareKeys: UTF-8 byte order, the order of S3 listings and of the led
   });
 });
 
-describe('keyOrderFor: the same order, faster where it can be', () => {
-  it('gives compareKeys itself once any key holds a unit of D800-FFFF', () => {
-    expect(keyOrderFor(['a', 'b', 'p/😀'])).toBe(compareKeys);
-    expect(keyOrderFor(['a', '\uE000'])).toBe(compareKeys);
+describe('sortableKey: plain code-unit order, the same order, for sorting many keys', () => {
+  it('leaves a key without units of D800-FFFF as it is', () => {
+    for (const key of ['a/b', 'caf\u00e9', '\uD7FF', '']) expect(sortableKey(key)).toBe(key);
   });
 
-  it('below U+D800, gives an order that sorts a generated corpus exactly as Buffer.compare does', () => {
+  it('sorts a generated corpus exactly as Buffer.compare does', () => {
     const next = random(7);
-    const low = [...RANGES.ascii!, ...RANGES.latin!, ...RANGES.bmp!];
-    const keys = Array.from({ length: 5000 }, () => text(next, low, 8));
-    const order = keyOrderFor(keys);
-    expect(order).not.toBe(compareKeys);
-    expect([...keys].sort(order)).toEqual([...keys].sort(byUtf8));
-    expect(order('a', 'a')).toBe(0);
+    const keys = Array.from({ length: 5000 }, () => text(next, MIXED, 8));
+    const bySortable = [...keys].sort((a, b) => compareSortableKeys(sortableKey(a), sortableKey(b)));
+    expect(bySortable).toEqual([...keys].sort(byUtf8));
+  });
+
+  it('keeps distinct keys distinct and equal keys equal', () => {
+    expect(sortableKey('p/😀')).toBe(sortableKey('p/😀'));
+    expect(sortableKey('\uE000')).not.toBe(sortableKey('\uD800'));
+    expect(compareSortableKeys('a', 'a')).toBe(0);
   });
 });
