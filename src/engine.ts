@@ -10,7 +10,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config, Inventory, Plan, PlanFile, VolumeInfo } from './model/index.ts';
 import { planSync } from './plan/planner.ts';
 import { backoffOf } from './plan/backoff.ts';
-import { keySkipReason, TEMP_DIR } from './plan/keys.ts';
+import { compareKeys, keySkipReason, TEMP_DIR } from './plan/keys.ts';
 import { parsePlanFile, writeCanonicalPlan, writePlanFile } from './manifest/planfile.ts';
 import { renderManifests, writeManifests } from './manifest/s5cmd.ts';
 import { createS3Client, listHop } from './inventory/s3.ts';
@@ -99,7 +99,7 @@ export async function gatherInventory(
 export function digestInventory(inventory: Inventory): string {
   const hash = createHash('sha256');
   const feed = (label: string, rows: string[]) => {
-    rows.sort();
+    rows.sort(compareKeys);
     hash.update(`${label}\n`);
     for (const row of rows) hash.update(`${row}\n`);
   };

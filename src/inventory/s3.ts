@@ -14,6 +14,7 @@ import type { HopConfig } from '../model/config.ts';
 import type { Listing, ObjectEntry } from '../model/objects.ts';
 import { requireCredentials } from '../config/credentials.ts';
 import { listPage, type ListingSink } from './list-stream.ts';
+import { compareKeys } from '../plan/keys.ts';
 
 /** The most keys a Snowball's S3 adapter returns from ListObjectsV2, complete or not. */
 const SNOWBALL_V2_CUT = 1000;
@@ -262,11 +263,6 @@ export async function headObject(client: S3Client, hop: HopConfig, key: string):
   }
 }
 
-/** Keys in S3's listing order (UTF-8 bytes), which is not JavaScript's UTF-16 order. */
-function compareUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
 /**
  * A string just below `key` in S3's order (UTF-8 bytes, which is code point order): its last
  * character one lower, then the highest code point four times. Only keys that start with that
@@ -295,7 +291,7 @@ function justBefore(key: string): string {
  */
 export async function listedObjects(client: S3Client, hop: HopConfig, keys: readonly string[]): Promise<Map<string, ObjectEntry | undefined>> {
   const found = new Map<string, ObjectEntry | undefined>();
-  const sorted = [...new Set(keys)].sort(compareUtf8);
+  const sorted = [...new Set(keys)].sort(compareKeys);
   if (sorted.length === 0) return found;
   // v1: a key at a time (a device may ignore markers and answer everything, unsorted).
   const batch = hop.listApi === 'v1' ? undefined : await walkListing(client, hop, sorted, Math.ceil(sorted.length / 1000) + 3);
@@ -314,7 +310,7 @@ export async function listedObjects(client: S3Client, hop: HopConfig, keys: read
 async function walkListing(client: S3Client, hop: HopConfig, sorted: readonly string[], maxPages: number): Promise<{ found: Map<string, ObjectEntry>; covered: boolean }> {
   const found = new Map<string, ObjectEntry>();
   const wanted = new Set(sorted);
-  const last = Buffer.from(hop.prefix + sorted[sorted.length - 1]!, 'utf8');
+  const last = hop.prefix + sorted[sorted.length - 1]!;
   const prefix = hop.prefix === '' ? undefined : hop.prefix;
   let after: string | undefined = hop.prefix + justBefore(sorted[0]!);
   let token: string | undefined;
@@ -339,7 +335,7 @@ async function walkListing(client: S3Client, hop: HopConfig, sorted: readonly st
       let passed = false;
       for (const object of contents ?? []) {
         const full = object.Key ?? '';
-        if (Buffer.compare(Buffer.from(full, 'utf8'), last) > 0) passed = true;
+        if (compareKeys(full, last) > 0) passed = true;
         const key = full.slice(hop.prefix.length);
         if (full.startsWith(hop.prefix) && wanted.has(key)) found.set(key, { key, size: object.Size ?? 0, etag: unquote(object.ETag) });
       }

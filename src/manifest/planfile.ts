@@ -6,6 +6,7 @@
  */
 import { userError } from '../errors.ts';
 import type { ActionKind, Plan, PlanFile } from '../model/plan.ts';
+import { compareKeys } from '../plan/keys.ts';
 
 /** The plan file format this version reads and writes. */
 export const PLAN_FORMAT_VERSION = 1;
@@ -62,14 +63,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function byCodeUnit(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 function byReadingOrder(a: string, b: string): number {
   const rankA = KEY_RANK.get(a) ?? KEY_ORDER.length;
   const rankB = KEY_RANK.get(b) ?? KEY_ORDER.length;
-  return rankA - rankB || byCodeUnit(a, b);
+  return rankA - rankB || compareKeys(a, b);
 }
 
 /** An object's property names in output order, and each already quoted with its separator. */
@@ -230,11 +227,11 @@ export function serializePlanFile(pf: PlanFile): string {
  * order gives the same digest as hashing the whole text, without ever holding it.
  */
 export function writeCanonicalPlan(plan: Plan, emit: (piece: string) => void): void {
-  writeJson(plan, { pretty: false, compare: byCodeUnit, shapes: new Map() }, '', emit);
+  writeJson(plan, { pretty: false, compare: compareKeys, shapes: new Map() }, '', emit);
 }
 
 /**
- * The plan as compact JSON with every object's keys in code-unit order and undefined fields
+ * The plan as compact JSON with every object's keys in {@link compareKeys} order and undefined fields
  * left out: the same plan always gives the same text, whatever order its fields were set in.
  * The engine hashes it into `planDigest`, so a hand-edited plan file is refused.
  */

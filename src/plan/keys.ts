@@ -32,9 +32,74 @@ const MAX_FILE_NAME_BYTES = MAX_SEGMENT_BYTES - 10;
 /** A UTF-16 code unit costs at most 3 UTF-8 bytes, so shorter segments need no byte count. */
 const SAFE_SEGMENT_UNITS = Math.floor(MAX_FILE_NAME_BYTES / 3);
 
-/** Plain code-unit order: the one order every listing is sorted in before the merge. */
+/** A UTF-16 surrogate: half of a character at U+10000 or above (4 bytes in UTF-8, lead byte F0-F4). */
+const SURROGATE = /[\uD800-\uDFFF]/;
+/** A code unit at U+E000-U+FFFF (3 bytes in UTF-8, lead byte EE or EF): above every surrogate in UTF-16. */
+const TOP_OF_BMP = /[\uE000-\uFFFF]/;
+
+/**
+ * The one key order: UTF-8 bytes, which is S3's listing order (ListObjectsV2), SQLite's BINARY
+ * collation (the ledger's `ORDER BY key`) and code point order. Everything that sorts, merges or
+ * binary-searches keys uses it, so that listings, ledger cursors and the planner's own arrays all
+ * agree and a merge never pairs the wrong keys.
+ *
+ * JavaScript's `<` compares UTF-16 code units, which agrees with UTF-8 bytes except at one place:
+ * a surrogate (D800-DFFF, half of an astral character such as an emoji) against a unit in
+ * E000-FFFF. In UTF-16 the surrogate sorts first; in UTF-8 the astral character (F0...) sorts
+ * after it (EE.../EF...). So `<` decides, unless the string it puts first holds a surrogate and
+ * the other a unit of E000-FFFF; only then is the first differing unit looked at. No encoding,
+ * no allocation: the planner sorts and merges millions of keys with it.
+ *
+ * A lone surrogate (not valid UTF-8, never an S3 key) sorts as if it were part of a pair: the
+ * order stays total and consistent.
+ */
 export function compareKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  if (a < b) return SURROGATE.test(a) && TOP_OF_BMP.test(b) ? compareFromFirstDifference(a, b) : -1;
+  if (a === b) return 0;
+  return SURROGATE.test(b) && TOP_OF_BMP.test(a) ? compareFromFirstDifference(a, b) : 1;
+}
+
+/** A code unit at which `<` and {@link compareKeys} may part: a surrogate, or one of E000-FFFF. */
+const HIGH_UNIT = /[\uD800-\uFFFF]/;
+const HIGH_UNITS = /[\uD800-\uFFFF]/g;
+
+/** E000-FFFF down to D800-F7FF, surrogates up to F800-FFFF: code-unit order becomes UTF-8 order. */
+function remapUnit(unit: string): string {
+  const code = unit.charCodeAt(0);
+  return String.fromCharCode(code >= 0xe000 ? code - 0x800 : code + 0x2000);
+}
+
+/**
+ * A string whose code-unit order (`<`) is {@link compareKeys}' order: the key itself when it
+ * holds no unit of D800-FFFF (almost every key), else a copy with those units moved so that the
+ * astral characters' surrogates sort above U+E000-U+FFFF. For sorting many keys: each is
+ * remapped once, and then every comparison of the sort is a plain `<`.
+ */
+export function sortableKey(key: string): string {
+  return HIGH_UNIT.test(key) ? key.replace(HIGH_UNITS, remapUnit) : key;
+}
+
+/**
+ * Plain code-unit order: {@link compareKeys}' order for {@link sortableKey} results, and for keys
+ * that hold no unit of D800-FFFF (each its own sortable key).
+ */
+export function compareSortableKeys(a: string, b: string): number {
+  return a < b ? -1 : a === b ? 0 : 1;
+}
+
+/** UTF-8 order of two different strings, decided at their first differing code unit. */
+function compareFromFirstDifference(a: string, b: string): number {
+  const shorter = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < shorter && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === shorter) return a.length < b.length ? -1 : 1;
+  const unitA = a.charCodeAt(i);
+  const unitB = b.charCodeAt(i);
+  const surrogateA = unitA >= 0xd800 && unitA <= 0xdfff;
+  const surrogateB = unitB >= 0xd800 && unitB <= 0xdfff;
+  if (surrogateA && unitB >= 0xe000) return 1;
+  if (surrogateB && unitA >= 0xe000) return -1;
+  return unitA < unitB ? -1 : 1;
 }
 
 /** UTF-8 length of `text.slice(start, end)` without encoding it. */

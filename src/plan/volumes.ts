@@ -6,7 +6,7 @@
  * minus the largest reserve of its volumes, booked once. Pure.
  */
 import type { LocalFile, LocalLink, VolumeInfo } from '../model/objects.ts';
-import { TEMP_DIR } from './keys.ts';
+import { compareKeys, TEMP_DIR } from './keys.ts';
 import type { VolumePlan } from '../model/plan.ts';
 
 /** One filesystem's room while a plan is being made, shared by the books of its volumes. */
@@ -45,7 +45,7 @@ export type Placement = { volume: VolumeBook } | { collidesWith: string } | { no
 export function openVolumeBooks(volumes: readonly VolumeInfo[], sortedLocals: readonly LocalFile[], warnings: string[], links: readonly LocalLink[] = []): VolumeBook[] {
   const byRoot = new Map<string, VolumeBook>();
   const devices = new Map<string, DeviceBook>();
-  for (const info of [...volumes].sort((a, b) => (a.root < b.root ? -1 : a.root > b.root ? 1 : 0))) {
+  for (const info of [...volumes].sort((a, b) => compareKeys(a.root, b.root))) {
     if (byRoot.has(info.root)) {
       warnings.push(`volume ${info.root} is listed twice; counted once`);
       continue;
@@ -54,7 +54,7 @@ export function openVolumeBooks(volumes: readonly VolumeInfo[], sortedLocals: re
   }
   for (const file of sortedLocals) byRoot.get(file.volume)?.localKeys.push(file.key);
   for (const link of links) byRoot.get(link.volume)?.links.push(link.path);
-  for (const book of byRoot.values()) book.links.sort();
+  for (const book of byRoot.values()) book.links.sort(compareKeys);
   return [...byRoot.values()];
 }
 
@@ -82,19 +82,19 @@ export function roomLeft(book: VolumeBook): number {
   return book.device.freeBytes - book.device.reserveBytes - book.device.plannedBytes;
 }
 
-/** Index of the first element >= target in a sorted array. */
+/** Index of the first element >= target in an array sorted by {@link compareKeys}. */
 function lowerBound(sorted: readonly string[], target: string): number {
   let low = 0;
   let high = sorted.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if ((sorted[mid] as string) < target) low = mid + 1;
+    if (compareKeys(sorted[mid] as string, target) < 0) low = mid + 1;
     else high = mid;
   }
   return low;
 }
 
-/** Whether a sorted array holds `key` (binary search). */
+/** Whether an array sorted by {@link compareKeys} holds `key` (binary search). */
 export function sortedContains(sorted: readonly string[], key: string): boolean {
   return sorted[lowerBound(sorted, key)] === key;
 }

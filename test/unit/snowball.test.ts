@@ -17,6 +17,7 @@ import { classifyS3Error } from '../../src/inventory/s3.ts';
 import type { HopConfig } from '../../src/model/config.ts';
 import type { Inventory } from '../../src/model/objects.ts';
 import { hopSettings } from '../../src/plan/hops.ts';
+import { compareKeys } from '../../src/plan/keys.ts';
 import { planSync } from '../../src/plan/planner.ts';
 import { inventory, testConfig } from '../builders.ts';
 
@@ -68,7 +69,7 @@ describe('planning from a Snowball listing', () => {
     it(`an unsorted answer gives the same plan as a sorted one (${complete ? 'complete v1 listing' : 'v2 listing cut at 1,000 keys'})`, () => {
       const config = testConfig({ source: { region: 'snow', listApi: complete ? 'v1' : 'v2', maxConnections: 24 }, transfer: { maxBatchBytes: 2_000, verify: 'etag' } });
       const base = deviceInventory(complete);
-      const sorted: Inventory = { ...base, source: { ...base.source, entries: [...base.source.entries].sort((x, y) => (x.key < y.key ? -1 : 1)) } };
+      const sorted: Inventory = { ...base, source: { ...base.source, entries: [...base.source.entries].sort((x, y) => compareKeys(x.key, y.key)) } };
       const expected = planSync(config, sorted);
       expect(expected.actions.length).toBeGreaterThan(100);
       expect(expected.summary.noChanges).toBe(false);
