@@ -45,6 +45,8 @@ interface StepResult {
   step: StepName;
   /** Seconds from spawn to exit. */
   seconds: number;
+  /** User + system CPU seconds of the process (GNU time): moves less than wall time on a shared box. */
+  cpuSeconds?: number;
   /** Peak resident set in bytes: GNU time's maxrss, or the largest polled value of a killed step. */
   maxRss: number;
   exitCode: number | null;
@@ -141,7 +143,7 @@ function childrenOf(pid: number): number[] {
 async function runCli(args: string[], env: NodeJS.ProcessEnv, limits: { rss: number; seconds: number }): Promise<Omit<StepResult, 'step' | 'detail' | 'ok'>> {
   const bin = fileURLToPath(new URL('../bin/dualsync', import.meta.url));
   const started = performance.now();
-  const child = spawn(TIME, ['-f', 'bench-time %e %M', process.execPath, bin, ...args], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(TIME, ['-f', 'bench-time %e %M %U %S', process.execPath, bin, ...args], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -162,21 +164,26 @@ async function runCli(args: string[], env: NodeJS.ProcessEnv, limits: { rss: num
     for (const pid of childrenOf(child.pid!)) rss += residentBytes(pid);
     polledPeak = Math.max(polledPeak, rss);
     if (stopped !== undefined) return;
-    if (rss > limits.rss) stop(`stopped at ${(rss / GIB).toFixed(2)} GiB RSS (limit ${(limits.rss / GIB).toFixed(0)} GiB)`);
+    if (rss > limits.rss) stop(`stopped at ${(rss / GIB).toFixed(2)} GiB RSS (limit ${Number((limits.rss / GIB).toFixed(2))} GiB)`);
     else if ((performance.now() - started) / 1000 > limits.seconds) stop(`stopped after ${limits.seconds} s (time limit)`);
   }, 250);
   const exitCode = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   clearInterval(poll);
   const seconds = (performance.now() - started) / 1000;
-  const times = /bench-time ([\d.]+) (\d+)\s*$/.exec(stderr);
-  stderr = stderr.replace(/(Command (exited with non-zero status|terminated by signal) \d+\n)?bench-time [\d.]+ \d+\s*$/, '');
+  const times = /bench-time ([\d.]+) (\d+) ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
+  stderr = stderr.replace(/(Command (exited with non-zero status|terminated by signal) \d+\n)?bench-time [\d.]+ \d+ [\d.]+ [\d.]+\s*$/, '');
   const maxRss = times ? Number(times[2]) * 1024 : polledPeak;
-  if (stopped !== undefined) return { seconds, maxRss: Math.max(maxRss, polledPeak), exitCode: null, stopped, stdout, stderr };
-  return { seconds, maxRss, exitCode, stdout, stderr };
+  const cpuSeconds = times ? Number(times[3]) + Number(times[4]) : undefined;
+  if (stopped !== undefined) return { seconds, cpuSeconds, maxRss: Math.max(maxRss, polledPeak), exitCode: null, stopped, stdout, stderr };
+  return { seconds, cpuSeconds, maxRss, exitCode, stdout, stderr };
 }
 
 const summaryOf = (text: string): string => text.split('\n').map((line) => line.trim()).filter((line) => /^(Plan:|No changes|Apply (complete|finished))/.test(line)).at(-1) ?? '';
-const lastLines = (text: string): string => text.trim().split('\n').slice(-3).join(' | ');
+/** Why a step failed, from its stderr: V8's fatal error line (an out-of-memory abort ends in a native stack), else its first lines. */
+function failureReason(stderr: string): string {
+  const lines = stderr.split('\n').map((line) => line.trim()).filter(Boolean);
+  return lines.find((line) => /FATAL ERROR|out of memory/i.test(line)) ?? lines.slice(0, 3).join(' | ');
+}
 
 /** Runs the four steps at `count` objects against a fresh state directory. */
 async function benchSize(count: number, sourceApi: 'v1' | 'v2', limits: { rss: number; seconds: number }): Promise<SizeResult> {
@@ -233,8 +240,8 @@ async function benchSize(count: number, sourceApi: 'v1' | 'v2', limits: { rss: n
       const judged = run.stopped === undefined ? judge(run) : { detail: run.stopped, ok: false };
       const result: StepResult = { step, ...run, ...judged };
       results.push(result);
-      const failure = result.ok ? '' : run.stopped !== undefined ? '  STOPPED' : `  FAILED (exit ${run.exitCode}): ${lastLines(run.stderr)}`;
-      console.log(`  ${step.padEnd(12)} ${result.seconds.toFixed(2).padStart(8)} s   peak RSS ${(result.maxRss / MIB).toFixed(0).padStart(6)} MiB   ${result.detail}${failure}`);
+      const failure = result.ok ? '' : run.stopped !== undefined ? '  STOPPED' : `  FAILED (exit ${run.exitCode}): ${failureReason(run.stderr)}`;
+      console.log(`  ${step.padEnd(12)} ${result.seconds.toFixed(2).padStart(8)} s (cpu ${result.cpuSeconds === undefined ? '?' : result.cpuSeconds.toFixed(1)} s)   peak RSS ${(result.maxRss / MIB).toFixed(0).padStart(6)} MiB   ${result.detail}${failure}`);
       if (run.stopped !== undefined || run.exitCode === null || (!result.ok && step !== 'steady plan')) {
         console.log('  (the steps after a failed or stopped one are not run at this size)');
         break;
@@ -285,7 +292,11 @@ function printTargets(results: SizeResult[]): boolean {
     for (const step of ['plan', 'apply', 'steady plan', 'status'] as const) {
       const a = base.steps.find((s) => s.step === step);
       const b = top.steps.find((s) => s.step === step);
-      if (a === undefined || b === undefined) continue;
+      if (a === undefined) continue;
+      if (b === undefined) {
+        note(false, `${step} RSS(${top.count.toLocaleString('en')}) / RSS(${base.count.toLocaleString('en')}) <= ${TARGET_RSS_GROWTH}: not run at ${top.count.toLocaleString('en')} (an earlier step failed)`);
+        continue;
+      }
       const growth = b.maxRss / a.maxRss;
       note(growth <= TARGET_RSS_GROWTH && b.stopped === undefined, `${step} RSS(${top.count.toLocaleString('en')}) / RSS(${base.count.toLocaleString('en')}) = ${growth.toFixed(2)} <= ${TARGET_RSS_GROWTH}${b.stopped ? ' (the larger run was stopped: at least this)' : ''}`);
     }
