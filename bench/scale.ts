@@ -19,8 +19,17 @@
  * run at once as `plan` lists both buckets at once, to receive every byte of both listings
  * (v2 pages followed). Then the issue's targets (issue 12) against the figures, met or missed.
  *
- * Measured 2026-11-29 on the 2-core development box (24 GiB, shared with other work), source v1:
- *   (figures below)
+ * Measured 2026-11-29 on the 2-core development box (24 GiB; shared: load average 5 to 12, so
+ * wall times are noisy and CPU time is the steadier figure), source v1, dualsync at 37fd2cd:
+ *   N      floor   plan                apply                steady plan          status
+ *   100k   0.8 s   5.7 s  377 MiB      8.2 s  528 MiB       3.7 s  375 MiB      0.46 s  99 MiB
+ *   1M     4.1 s   60 s   1.58 GiB     141 s  2.93 GiB      57 s   1.89 GiB     0.63 s  102 MiB
+ *          (cpu)   27 s                50 s                 27 s                 0.4 s
+ *   3M     16 s    143 s  3.71 GiB     160 s  4.20 GiB: V8 heap out of memory (exit 134); not run after it
+ * Targets: every step but status misses 1 GiB from 1M on; RSS(3M)/RSS(1M) is 2.35 for plan and
+ * 1.43 for apply (target 1.2 at 10M/1M); the steady plan takes 14x the floor at 1M (4.9x at 100k;
+ * 6.3x in a quieter run; target 1.5x); status is within 2 s. At 10M nothing but status can run
+ * today: apply already dies at 3M on Node's default heap limit (about 4.2 GiB).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
