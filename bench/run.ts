@@ -8,6 +8,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   apply: async (args) => (await import('./apply.ts')).benchApply(args[0]),
   ledger: async (args) => (await import('./ledger.ts')).benchLedger(args),
   listing: async (args) => (await import('./listing.ts')).benchListing(args),
+  scale: async (args) => (await import('./scale.ts')).benchScale(args),
 };
 
 const [name, ...args] = process.argv.slice(2);
