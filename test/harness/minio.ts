@@ -64,6 +64,23 @@ export function clientFor(endpoint: string, accessKeyId: string, secretAccessKey
   return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
 }
 
+/** The arguments of `minio server` on loopback: its data, its port, its console's port, certificates under `base`. */
+export function minioServerArgs(dataDir: string, base: string, port: number, consolePort: number): string[] {
+  return ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--certs-dir', join(base, 'certs'), '--quiet'];
+}
+
+/** The environment of a test MinIO: its root credentials, no browser, no update check, nothing else from ours. */
+export function minioServerEnv(base: string, accessKeyId: string, secretAccessKey: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: base,
+    MINIO_ROOT_USER: accessKeyId,
+    MINIO_ROOT_PASSWORD: secretAccessKey,
+    MINIO_BROWSER: 'off',
+    MINIO_UPDATE: 'off',
+  };
+}
+
 /**
  * Starts `minio server` on two free loopback ports and waits until it answers, with our keys,
  * as itself: a port clash makes MinIO exit (then another port is tried), and a server that
@@ -86,17 +103,8 @@ export async function startMinio(name: string, options: { accessKeyId?: string; 
     const endpoint = `http://127.0.0.1:${port}`;
     const server: TrackedProcess = startProcess(
       minio,
-      ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--certs-dir', join(base, 'certs'), '--quiet'],
-      {
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          HOME: base,
-          MINIO_ROOT_USER: accessKeyId,
-          MINIO_ROOT_PASSWORD: secretAccessKey,
-          MINIO_BROWSER: 'off',
-          MINIO_UPDATE: 'off',
-        },
-      },
+      minioServerArgs(dataDir, base, port, consolePort),
+      { env: minioServerEnv(base, accessKeyId, secretAccessKey) },
     );
     let exitedEarly = false;
     void server.exited.then(() => (exitedEarly = true));

@@ -7,7 +7,7 @@ import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { clientFor, freePort, type MinioServer } from './minio.ts';
+import { clientFor, freePort, minioServerArgs, minioServerEnv, type MinioServer } from './minio.ts';
 import { startProcess, type TrackedProcess } from './processes.ts';
 import { tempDir } from './temp.ts';
 import { requireTools } from './tools.ts';
@@ -43,17 +43,8 @@ export async function startStoppableMinio(name: string): Promise<StoppableMinio>
       const consolePort = await freePort();
       const started = startProcess(
         minio,
-        ['server', dataDir, '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--certs-dir', join(base, 'certs'), '--quiet'],
-        {
-          env: {
-            PATH: process.env.PATH ?? '/usr/bin:/bin',
-            HOME: base,
-            MINIO_ROOT_USER: accessKeyId,
-            MINIO_ROOT_PASSWORD: secretAccessKey,
-            MINIO_BROWSER: 'off',
-            MINIO_UPDATE: 'off',
-          },
-        },
+        minioServerArgs(dataDir, base, port, consolePort),
+        { env: minioServerEnv(base, accessKeyId, secretAccessKey) },
       );
       let exited = false;
       void started.exited.then(() => (exited = true));

@@ -1,20 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compareKeys, compareSortableKeys, sortableKey } from '../../src/plan/keys.ts';
+import { seededRandom } from '../harness/random.ts';
 
 /** The reference: S3's listing order and SQLite's BINARY collation, both memcmp over UTF-8. */
 const byUtf8 = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
-/** A deterministic pseudo-random sequence (mulberry32): the corpus is the same on every run. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Code point ranges, each a class of UTF-8 length or of UTF-16 shape; U+D800-U+DFFF is left out (not characters). */
 const RANGES: Record<string, [number, number][]> = {
@@ -50,7 +41,7 @@ function text(next: () => number, ranges: [number, number][], maxLength: number)
 
 /** Pairs that often share a prefix, so the first difference falls anywhere, not only at the first character. */
 function pairs(seed: number, ranges: [number, number][], count: number): [string, string][] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const result: [string, string][] = [];
   for (let i = 0; i < count; i++) {
     const shared = next() < 0.7 ? text(next, MIXED, 6) : '';
@@ -95,7 +86,7 @@ describe('compareKeys: UTF-8 byte order, the order of S3 listings and of the led
   }
 
   it('sorts a generated corpus exactly as Buffer.compare does', () => {
-    const next = random(2026);
+    const next = seededRandom(2026);
     const keys = Array.from({ length: 5000 }, () => text(next, MIXED, 8));
     expect([...keys].sort(compareKeys)).toEqual([...keys].sort(byUtf8));
   });
@@ -127,7 +118,7 @@ describe('sortableKey: plain code-unit order, the same order, for sorting many k
   });
 
   it('sorts a generated corpus exactly as Buffer.compare does', () => {
-    const next = random(7);
+    const next = seededRandom(7);
     const keys = Array.from({ length: 5000 }, () => text(next, MIXED, 8));
     const bySortable = [...keys].sort((a, b) => compareSortableKeys(sortableKey(a), sortableKey(b)));
     expect(bySortable).toEqual([...keys].sort(byUtf8));
