@@ -72,16 +72,27 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Waits until dualsync runs both hops' s5cmd, and gives the transfers a moment to get going. */
+/**
+ * Waits until dualsync runs the upload hop's s5cmd (the one on the slowed link), gives the
+ * transfers a moment to get going, and returns dualsync's children then. Not both hops: on a
+ * quiet box the 8 local downloads can be done, and their s5cmd gone, before a poll sees both.
+ */
 async function waitForTransfers(pid: number): Promise<number[]> {
   for (let i = 0; ; i++) {
-    expect(i, 's5cmd never started').toBeLessThan(600);
-    const children = childrenOf(pid);
-    if (children.length >= 2) {
+    expect(i, 'the upload hop\'s s5cmd never started').toBeLessThan(600);
+    if (childrenOf(pid).some((child) => commandLine(child).includes(cloud.endpoint))) {
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      return children;
+      return childrenOf(pid);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return '';
   }
 }
 
