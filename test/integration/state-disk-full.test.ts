@@ -35,8 +35,8 @@ afterAll(async () => {
 
 /**
  * A site whose state directory is a tmpfs of its own, of `size`: the SQLite ledger's -shm alone
- * takes 32 KiB and its write-ahead log grows by a few pages a commit, so 512 KiB holds the
- * first deliveries of a 200-object apply and then fills; 1 MiB holds a whole small run.
+ * takes 32 KiB and its write-ahead log grows with every commit, so 512 KiB holds the first
+ * deliveries of a 1,000-object apply and then fills; 1 MiB holds a whole small run.
  */
 async function smallStateSite(size: string): Promise<Site> {
   const site = await makeSite(pair, { volumes: 1, transfer: ['workers: 8', 'purgeAfterUpload: true'] });
@@ -47,7 +47,7 @@ async function smallStateSite(size: string): Promise<Site> {
 }
 
 function seed(count: number): { key: string; body: Buffer }[] {
-  return Array.from({ length: count }, (_, i) => ({ key: `state/obj-${String(i).padStart(3, '0')}.bin`, body: randomBytes(1024) }));
+  return Array.from({ length: count }, (_, i) => ({ key: `state/obj-${String(i).padStart(4, '0')}.bin`, body: randomBytes(1024) }));
 }
 
 async function filesIn(dir: string): Promise<string[]> {
@@ -63,7 +63,10 @@ function expectOneClearError(output: string, site: Site): void {
 describe.skipIf(!CAN_MOUNT)('a full state directory (a small tmpfs)', () => {
   it('the ledger fills mid-apply: one clear error, a clean stop, no lock left, nothing purged unrecorded; the next run finishes', async () => {
     const site = await smallStateSite('512k');
-    const seeded = seed(200);
+    // Enough rows that the ledger outgrows the disk however its commits are grouped: 1,000 keys
+    // with their stamps are more than 512 KiB of write-ahead log once each is staged, delivered
+    // and purged, while the first deliveries come within the first few commits.
+    const seeded = seed(1000);
     await putObjects(pair.edge, site.sourceBucket, seeded);
     const result = await site.spawn('apply', '--auto-approve');
     const output = `${String(result.stdout)}\n${String(result.stderr)}`;
@@ -89,7 +92,7 @@ describe.skipIf(!CAN_MOUNT)('a full state directory (a small tmpfs)', () => {
     expect(atDestination.size, 'the state disk never filled').toBeLessThanOrEqual(seeded.length);
 
     // Room comes back: the next runs finish, and a last plan has nothing to do.
-    expect(spawnSync('mount', ['-o', 'remount,size=4m', site.stateDir]).status).toBe(0);
+    expect(spawnSync('mount', ['-o', 'remount,size=64m', site.stateDir]).status).toBe(0);
     let applies = 0;
     for (; applies < 3; applies++) {
       const plan = JSON.parse((await site.cli('plan', '--json')).stdout) as { summary: { noChanges: boolean } };
