@@ -24,7 +24,7 @@ export interface Lock {
 let temporaries = 0;
 
 /** True when a process with this pid exists on this host (EPERM means it exists, owned by another user). */
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

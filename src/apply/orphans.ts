@@ -7,6 +7,7 @@
  * folder is emptied, such orphans are stopped.
  */
 import { readdir, readFile, readlink } from 'node:fs/promises';
+import { processAlive } from './lock.ts';
 
 /** How long to wait for stopped orphans to be gone. */
 const GONE_WITHIN_MS = 5000;
@@ -48,16 +49,7 @@ export async function stopOrphanedTransfers(folder: string): Promise<number[]> {
   }
   const deadline = Date.now() + GONE_WITHIN_MS;
   for (const pid of orphans) {
-    while (Date.now() < deadline && isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (Date.now() < deadline && processAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return orphans;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
