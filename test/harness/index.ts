@@ -9,7 +9,7 @@ export { createBucket, getObjectMd5, listAll, md5, md5OfBucket, putMultipart, pu
 export type { ListedObject } from './buckets.ts';
 export { clientFor, freePort, hopFor, startMinio, startPair, useMinioPair } from './minio.ts';
 export type { MinioPair, MinioServer } from './minio.ts';
-export { livingChildren, runProcess, startProcess, stopAllProcesses } from './processes.ts';
+export { alive, livingChildren, runProcess, startProcess, stopAllProcesses } from './processes.ts';
 export type { TrackedProcess } from './processes.ts';
 export { removeTempDirs, tempDir } from './temp.ts';
 export { requireTools, requireToxiproxy, toolsDir } from './tools.ts';

@@ -107,7 +107,8 @@ export async function runProcess(
   return { code, stdout, stderr };
 }
 
-function alive(pid: number): boolean {
+/** Whether `pid` still runs (a zombie does not). */
+export function alive(pid: number): boolean {
   try {
     // A zombie still has /proc/<pid>, but it no longer runs.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

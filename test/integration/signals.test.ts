@@ -11,7 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { cleanup, md5, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
+import { alive, cleanup, md5, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
 import { startToxiproxy, type ToxiProxy, type ToxiproxyServer } from '../harness/toxiproxy.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
 import { makeSite, type Site } from './site.ts';
@@ -62,15 +62,6 @@ function childrenOf(pid: number): number[] {
   return children;
 }
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Waits until dualsync runs the upload hop's s5cmd (the one on the slowed link), gives the
