@@ -66,6 +66,12 @@ function progressed(record: LedgerRecord, stage: Stage): LedgerRecord {
   return next;
 }
 
+/** Sets an optional field of a record, or removes it when the event carries no value: never a stale one kept. */
+function setOrClear<F extends keyof LedgerRecord>(record: LedgerRecord, field: F, value: LedgerRecord[F] | undefined): void {
+  if (value === undefined) delete record[field];
+  else record[field] = value;
+}
+
 /** Folds one event into the record for its key (undefined when the key is new); never mutates its input. */
 export function applyEvent(record: LedgerRecord | undefined, event: LedgerEvent, at?: string): LedgerRecord {
   const next = foldEvent(record, event);
@@ -88,10 +94,8 @@ function foldEvent(record: LedgerRecord | undefined, event: LedgerEvent): Ledger
       const next = progressed(record, 'staged');
       next.volume = event.volume;
       next.verifiedBy = event.verifiedBy;
-      if (event.md5 === undefined) delete next.md5;
-      else next.md5 = event.md5;
-      if (event.etagComparable === undefined) delete next.etagComparable;
-      else next.etagComparable = event.etagComparable;
+      setOrClear(next, 'md5', event.md5);
+      setOrClear(next, 'etagComparable', event.etagComparable);
       delete next.skipReason;
       // A verified download replaced whatever local copy was found to differ.
       delete next.localDiffers;
@@ -105,10 +109,8 @@ function foldEvent(record: LedgerRecord | undefined, event: LedgerEvent): Ledger
       if (record.stage === 'purged') delete next.volume;
       next.verifiedBy = event.verifiedBy;
       delete next.skipReason;
-      if (event.destinationEtag === undefined) delete next.destinationEtag;
-      else next.destinationEtag = event.destinationEtag;
-      if (event.adoptedBy === undefined) delete next.adoptedBy;
-      else next.adoptedBy = event.adoptedBy;
+      setOrClear(next, 'destinationEtag', event.destinationEtag);
+      setOrClear(next, 'adoptedBy', event.adoptedBy);
       // The destination's copy is now this version: what was there before no longer matters.
       delete next.lastDelivered;
       delete next.destinationDiffers;
@@ -125,8 +127,7 @@ function foldEvent(record: LedgerRecord | undefined, event: LedgerEvent): Ledger
       const next: LedgerRecord = { ...record, attempts: record.attempts + 1, lastError: `${event.hop}: ${event.error}` };
       if (event.destinationDiffers !== undefined) next.destinationDiffers = event.destinationDiffers;
       if (event.localDiffers !== undefined) next.localDiffers = event.localDiffers;
-      if (event.at === undefined) delete next.lastFailedAt;
-      else next.lastFailedAt = event.at;
+      setOrClear(next, 'lastFailedAt', event.at);
       return next;
     }
     case 'skipped':
