@@ -23,6 +23,25 @@ export interface Listing {
   unreachable?: string;
 }
 
+/**
+ * A hop's listing as a stream, for a merge of sorted streams: the entries come in
+ * {@link compareKeys} order (UTF-8 bytes), each key once. `complete` and `unreachable` are known
+ * when the stream is opened (a hop that cannot be reached fails before its first entry);
+ * `warnings` may grow while the entries are read, and is final once they end. A failure after
+ * the first entry throws from the iteration: an incomplete listing never means "gone".
+ */
+export interface ListingStream {
+  /** Iterated once. */
+  entries: AsyncIterable<ObjectEntry>;
+  complete: boolean;
+  warnings: string[];
+  unreachable?: string;
+  /** Entries the stream has handed out so far (for progress and figures). */
+  readonly listed?: number;
+  /** Releases what the stream holds (a temporary sort file); safe to call twice, and before the end. */
+  close(): Promise<void>;
+}
+
 export interface VolumeInfo {
   /** Absolute path of the volume root. */
   root: string;
