@@ -11,6 +11,7 @@ import type { Config, Inventory, Plan, PlanFile, VolumeInfo } from './model/inde
 import { planSync } from './plan/planner.ts';
 import { backoffOf } from './plan/backoff.ts';
 import { compareKeys, keySkipReason, TEMP_DIR } from './plan/keys.ts';
+import { actionsOfKinds, someAction } from './manifest/spool.ts';
 import { parsePlanFile, writeCanonicalPlan, writePlanFile } from './manifest/planfile.ts';
 import { renderManifests, writeManifests } from './manifest/s5cmd.ts';
 import { createS3Client, listHop } from './inventory/s3.ts';
@@ -399,7 +400,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       }
       // Unless an adopt must compare content, the source is not asked anything more: its
       // sockets go back to the device's budget before s5cmd starts.
-      if (!run.plan.actions.some((a) => a.kind === 'adopt' && a.adoptBy === 'content')) clients.source.destroy();
+      if (!someAction(actionsOfKinds(run.plan.actions, ['adopt']), (a) => a.adoptBy === 'content')) clients.source.destroy();
       // Claimed only now that something will be written; a declined apply leaves the volumes unclaimed.
       await claimVolumes(roots, config, deps.now);
       await clearTempFolders(gathered.inventory.volumes.map((v) => v.root), deps);

@@ -41,10 +41,11 @@ export class Batcher<T> {
 }
 
 /** Runs `work` over `items` with at most `limit` at once. */
-export async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
+export async function forEachLimited<T>(items: Iterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  // One iterator shared by the lanes: an array or a stream of millions read once, never copied.
+  const iterator = items[Symbol.iterator]();
   const lane = async () => {
-    while (next < items.length) await work(items[next++]!);
+    for (let next = iterator.next(); next.done !== true; next = iterator.next()) await work(next.value);
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  await Promise.all(Array.from({ length: Array.isArray(items) ? Math.min(limit, items.length) : limit }, lane));
 }

@@ -3,6 +3,7 @@ import { downloadLine, uploadLine } from '../manifest/s5cmd.ts';
 import { localPath, TEMP_DIR, tempPath } from '../plan/keys.ts';
 import { describeError } from '../errors.ts';
 import { Batcher, forEachLimited } from './batch.ts';
+import { actionsOfKinds } from '../manifest/spool.ts';
 import { checkStagedFile, checkTempFolder, isLinkRefusal, moveIntoPlace, removeEmptyFolder, removeFile, VolumeRoots } from './safe-path.ts';
 import { removeReplacedCopy } from './replaced.ts';
 import type { Recorder } from './recorder.ts';
@@ -15,6 +16,8 @@ export type Hop = 'download' | 'upload';
 
 /** Objects read through MD5 at once for adopts by content: a few streams keep both links busy. */
 const CONTENT_COMPARES = 8;
+/** Ledger records of adopts and skips awaited together: enough to share fsyncs, few enough to hold. */
+const RECORDS_IN_FLIGHT = 16_384;
 /** Local copies the ledger does not know, hashed at once to prove them before their upload. */
 const LOCAL_PROOFS = 4;
 
@@ -113,9 +116,11 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
     if (await record(event)) outcome.adopted++;
   };
 
-  const plannedDownloads = plan.actions.filter((a) => a.kind === 'download' || a.kind === 'redownload');
-  const uploads = plan.actions.filter((a) => a.kind === 'upload');
-  const purges = plan.actions.filter((a) => a.kind === 'purge');
+  // Transfers and purges are bounded by the staging space and the batch caps, so they are held;
+  // adopts and skips are not (after a reset, a plan can hold tens of millions), so they stream.
+  const plannedDownloads = [...actionsOfKinds(plan.actions, ['download', 'redownload'])];
+  const uploads = [...actionsOfKinds(plan.actions, ['upload'])];
+  const purges = [...actionsOfKinds(plan.actions, ['purge'])];
   const chainedUploads = new Map(uploads.filter((a) => a.afterDownload).map((a) => [a.key, a]));
   const purgeByKey = new Map(purges.map((a) => [a.key, a]));
   /** MD5s learnt while verifying downloads, carried to the destination check. */
@@ -127,13 +132,18 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   /** Every file operation of dualsync's own below a volume root goes through safe-path: no link is followed. */
   const volumeRoots = new VolumeRoots();
 
-  // Adopts and skips move nothing: record them first, all at once so that they share fsyncs
-  // (after a reset, a plan can hold a million adopts).
-  const recorded: Promise<unknown>[] = [];
-  const adoptsByContent: Action[] = [];
-  for (const action of plan.actions) {
+  // Adopts and skips move nothing: record them first, many at a time so that they share fsyncs,
+  // and never all at once (after a reset, a plan can hold tens of millions of adopts).
+  let recorded: Promise<unknown>[] = [];
+  let byContent = false;
+  for (const action of actionsOfKinds(plan.actions, ['adopt', 'skip'])) {
+    if (recorded.length >= RECORDS_IN_FLIGHT) {
+      await Promise.all(recorded);
+      recorded = [];
+      if (ledgerError !== undefined) break;
+    }
     if (action.kind === 'adopt') {
-      if (action.adoptBy === 'content') adoptsByContent.push(action);
+      if (action.adoptBy === 'content') byContent = true;
       else recorded.push(adopt(action, action.adoptBy === 'md5' || action.adoptBy === 'multipart-etag' ? action.adoptBy : 'size'));
     } else if (action.kind === 'skip') {
       const known = ctx.ledgerRecord(action.key);
@@ -150,6 +160,9 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   // that a purge planned with the adopt never runs unless the adopt holds, and so that these
   // reads never share a hop's connection budget with s5cmd.
   const notAdopted = new Set<string>();
+  const adoptsByContent = (function* () {
+    if (byContent) for (const action of actionsOfKinds(plan.actions, ['adopt'])) if (action.adoptBy === 'content') yield action;
+  })();
   await forEachLimited(adoptsByContent, CONTENT_COMPARES, async (action) => {
     const source = { key: action.key, size: action.size, etag: action.etag };
     const destination = { key: action.key, size: action.size, etag: action.destinationEtag ?? '' };

@@ -86,9 +86,20 @@ export interface VolumePlan {
   device?: string;
 }
 
-export interface Plan {
+/**
+ * A plan's actions in plan order: by kind in {@link ActionKind} apply order, each kind in key
+ * order. May be iterated more than once. An array is one; a large plan's list is read back from
+ * spool files as it is iterated (src/manifest/spool.ts), so no step holds every action.
+ */
+export interface ActionList extends Iterable<Action> {
+  readonly length: number;
+  /** The actions of these kinds, in plan order, without reading the others (when the list can). */
+  ofKinds?(kinds: readonly ActionKind[]): Iterable<Action>;
+}
+
+export interface Plan<A extends ActionList = ActionList> {
   formatVersion: 1;
-  actions: Action[];
+  actions: A;
   summary: PlanSummary;
   volumes: VolumePlan[];
   hops: { download: HopSettings; upload: HopSettings };
@@ -97,7 +108,7 @@ export interface Plan {
 }
 
 /** A plan as saved by `plan --out`: the plan plus what it was made from. */
-export interface PlanFile {
+export interface PlanFile<A extends ActionList = ActionList> {
   formatVersion: 1;
   createdAt: string;
   configDigest: string;
@@ -112,5 +123,5 @@ export interface PlanFile {
   ledgerSerial: number;
   /** Digest of `plan` itself, so a hand-edited file is refused. */
   planDigest: string;
-  plan: Plan;
+  plan: Plan<A>;
 }

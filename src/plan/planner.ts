@@ -23,7 +23,7 @@
  * are uploaded and purged, and nothing is downloaded.
  */
 import type { Config } from '../model/config.ts';
-import type { AdoptRule, Inventory, LedgerRecord, LocalFile, ObjectEntry } from '../model/objects.ts';
+import type { AdoptRule, Inventory, LedgerRecord, LocalFile, LocalLink, ObjectEntry, VolumeInfo } from '../model/objects.ts';
 import type { Action, ActionKind, Plan, PlanSummary, WaitingSummary } from '../model/plan.ts';
 import { backoffOf, nextTryMs, type Backoff } from './backoff.ts';
 import { formatBytes } from '../config/units.ts';
@@ -32,8 +32,9 @@ import { mergeListings, sortInputs, type KeyRow } from './compare.ts';
 import { etagShape } from './etag.ts';
 import { keyFilter } from './filters.ts';
 import { hopSettings } from './hops.ts';
-import { compareKeys, keySkipReason, ownOutputSkip } from './keys.ts';
-import { linkOnPath, openVolumeBooks, placeDownload, recordDownload, sortedContains, volumePlans } from './volumes.ts';
+import { keySkipReason, ownOutputSkip } from './keys.ts';
+import { linkOnPath, openVolumeBooks, placeDownload, recordDownload, sortedContains, volumePlans, type VolumeBook } from './volumes.ts';
+import { memorySpools, SpooledActions, type RankedSpool, type SpoolFactory } from '../manifest/spool.ts';
 
 /** The order actions are listed in: the order apply works in. */
 export const ACTION_ORDER: readonly ActionKind[] = ['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'];
@@ -134,66 +135,22 @@ function retryNote(record: LedgerRecord | undefined): string | undefined {
   return `retry after ${record.attempts} failed ${record.attempts === 1 ? 'attempt' : 'attempts'}`;
 }
 
-/** Actions in key order, each with its key's rank, so lists merge by number rather than by string. */
-class RankedActions {
-  readonly actions: Action[] = [];
-  readonly ranks: number[] = [];
-
-  push(rank: number, item: Action): void {
-    this.actions.push(item);
-    this.ranks.push(rank);
-  }
-}
-
-/** Merges lists that are each in key order into one list in key order (a k-way merge on ranks). */
-function mergeByRank(lists: RankedActions[]): Action[] {
-  const out: Action[] = [];
-  const next = lists.map(() => 0);
-  for (;;) {
-    let best = -1;
-    let bestRank = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < lists.length; i++) {
-      const rank = (lists[i] as RankedActions).ranks[next[i] as number];
-      if (rank !== undefined && rank < bestRank) {
-        best = i;
-        bestRank = rank;
-      }
-    }
-    if (best === -1) return out;
-    out.push((lists[best] as RankedActions).actions[next[best] as number] as Action);
-    next[best] = (next[best] as number) + 1;
-  }
-}
-
 /**
  * With `verify: etag`, how the planned downloads will be checked: a source ETag that is not an
  * MD5 cannot be compared, so such objects are checked by size and their local MD5 is carried
  * to the destination check; a multipart ETag is compared when its part size can be found.
  */
-function etagNotes(...lists: Action[][]): string[] {
-  let opaque = 0;
-  let multipart = 0;
-  for (const list of lists) {
-    for (const planned of list) {
-      const kind = etagShape(planned.etag).kind;
-      if (kind === 'opaque') opaque++;
-      else if (kind === 'multipart') multipart++;
-    }
-  }
+function etagNotes(opaque: number, multipart: number): string[] {
   const notes: string[] = [];
   if (opaque > 0) notes.push(`${opaque} object(s) to download have source ETags that are not MD5s: verify: etag checks them by size and carries their local MD5 to the destination check`);
   if (multipart > 0) notes.push(`${multipart} object(s) to download have multipart ETags: compared when their part size is one of the usual ones; otherwise verify: etag checks them by size and carries their local MD5 to the destination check`);
   return notes;
 }
 
-function sumSize(actions: readonly Action[]): number {
-  let bytes = 0;
-  for (const item of actions) bytes += item.size;
-  return bytes;
-}
-
 /** What the planner is told besides the config and the inventory. */
 export interface PlanOptions {
+  /** Makes the plan's spools (the engine's spill to files); without it every action stays in memory. */
+  spools?: SpoolFactory;
   /** The time of the plan (epoch ms), against which failing objects back off; undefined: none waits. */
   now?: number;
   /** Try every failing object now, whatever its backoff (`--retry-failed`). */
@@ -224,59 +181,142 @@ class Waiting {
   }
 }
 
-/** Makes the plan: what moves over which hop, onto which volume, within the budgets. */
-export function planSync(config: Config, inventory: Inventory, options: PlanOptions = {}): Plan {
-  const { transfer } = config;
-  const warnings: string[] = [];
-  const sourceListing = inventory.source;
-  const destinationListing = inventory.destination;
-  const sourceDown = sourceListing.unreachable;
-  const destinationDown = destinationListing.unreachable;
-  if (sourceDown !== undefined) {
-    warnings.push(`source unreachable: downloads wait; staged copies are still uploaded (${sourceDown})`);
-  } else if (!sourceListing.complete) {
-    warnings.push('The source listing is incomplete: objects it did not show are left as they are until a complete listing shows them.');
+/** What the planner knows of a hop's listing before its entries are read: only its state, not its keys. */
+export interface ListingState {
+  complete: boolean;
+  unreachable?: string;
+}
+
+/** What is known before the merged pass: the listings' state, the volumes and the sorted local files. */
+export interface PassSetup {
+  source: ListingState;
+  destination: ListingState;
+  volumes: readonly VolumeInfo[];
+  /** Sorted and de-duplicated (see sortInputs / sortLocals): one per key and volume. */
+  locals: readonly LocalFile[];
+  links?: readonly LocalLink[];
+  /** Warnings about the inputs found while sorting them (duplicates). */
+  warnings?: readonly string[];
+}
+
+/** The spools one plan's actions go to; each is in key order (rank order). */
+class PlanSpools {
+  readonly download: RankedSpool;
+  readonly redownload: RankedSpool;
+  readonly adopt: RankedSpool;
+  readonly stagedUpload: RankedSpool;
+  readonly chainedUpload: RankedSpool;
+  readonly passPurge: RankedSpool;
+  readonly stagedPurge: RankedSpool;
+  readonly chainedPurge: RankedSpool;
+  readonly keySkip: RankedSpool;
+  readonly linkSkip: RankedSpool;
+  /** Uploads of accepted downloads, before the upload budget (which staged copies get first) has its say. */
+  readonly chain: RankedSpool;
+
+  constructor(spool: SpoolFactory) {
+    this.download = spool();
+    this.redownload = spool();
+    this.adopt = spool();
+    this.stagedUpload = spool();
+    this.chainedUpload = spool();
+    this.passPurge = spool();
+    this.stagedPurge = spool();
+    this.chainedPurge = spool();
+    this.keySkip = spool();
+    this.linkSkip = spool();
+    this.chain = spool();
   }
-  for (const warning of sourceListing.warnings) warnings.push(`source: ${warning}`);
-  if (destinationDown !== undefined) {
-    warnings.push(`destination unreachable: uploads wait; downloads go on while staging has room (${destinationDown})`);
-  } else if (!destinationListing.complete) {
-    warnings.push('The destination listing is incomplete: nothing is taken as lost from it, and objects it did not show may be uploaded again.');
+
+  actions(): SpooledActions {
+    for (const spool of Object.values(this) as RankedSpool[]) spool.end();
+    const segments: Record<ActionKind, RankedSpool[]> = {
+      download: [this.download],
+      redownload: [this.redownload],
+      adopt: [this.adopt],
+      upload: [this.stagedUpload, this.chainedUpload],
+      purge: [this.passPurge, this.stagedPurge, this.chainedPurge],
+      skip: [this.keySkip, this.linkSkip],
+    };
+    return new SpooledActions(ACTION_ORDER.map((kind) => ({ kind, spools: segments[kind] })));
   }
-  for (const warning of destinationListing.warnings) warnings.push(`destination: ${warning}`);
+}
 
-  const download = hopSettings(transfer.workers, transfer.concurrency, config.source.maxConnections, 'source');
-  const upload = hopSettings(transfer.workers, transfer.concurrency, config.destination.maxConnections, 'destination');
-  if (download.warning !== undefined) warnings.push(download.warning);
-  if (upload.warning !== undefined) warnings.push(upload.warning);
+/**
+ * One plan in the making: fed the merged pass key by key ({@link PlanBuilder.row}), then
+ * {@link PlanBuilder.finish}ed. Per key it decides at once, and a download is placed at once (a
+ * key late, to learn whether the next key makes it a folder too); only uploads of copies already
+ * on disk wait for the end, since they get the upload budget first, and they are bounded by the
+ * staging space. Actions go to spools, so memory does not follow the number of keys.
+ */
+export class PlanBuilder {
+  readonly #config: Config;
+  readonly #setup: PassSetup;
+  readonly #warnings: string[] = [];
+  readonly #download: ReturnType<typeof hopSettings>;
+  readonly #upload: ReturnType<typeof hopSettings>;
+  readonly #books: VolumeBook[];
+  readonly #included: (key: string) => boolean;
+  readonly #ownOutput: (key: string) => string | undefined;
+  readonly #spools: PlanSpools;
+  readonly #notes = new KeyNotes();
+  readonly #waiting = new Waiting();
+  readonly #deferredUploads = new KeyNotes();
+  readonly #deferredDownloads = new KeyNotes();
+  readonly #deferredChained = new KeyNotes();
+  readonly #now: number | undefined;
+  readonly #backoff: Backoff;
+  readonly #uploadCandidates: UploadCandidate[] = [];
+  /**
+   * Keys that are a prefix of the next key in key order: the only ones that can be both a file
+   * and a folder (everything starting with K sorts right after K), so the only ones whose
+   * downloads need a collision check. Usually none.
+   */
+  readonly #prefixKeys: string[] = [];
+  #previousKey: string | undefined;
+  /** The last key's download, placed once the next key is known. */
+  #held: DownloadCandidate | undefined;
+  #rank = -1;
+  #downloadBytes = 0;
+  #adoptBytes = 0;
+  #purgeBytes = 0;
+  #opaqueEtags = 0;
+  #multipartEtags = 0;
+  #finished = false;
 
-  const sorted = sortInputs(sourceListing.entries, destinationListing.entries, inventory.local, inventory.ledger.records);
-  warnings.push(...sorted.warnings);
-  const books = openVolumeBooks(inventory.volumes, sorted.locals, warnings, inventory.links);
-  const included = keyFilter(transfer.include, transfer.exclude);
-  const ownOutput = ownOutputSkip(config.source, config.destination);
-  const purgeAfterUpload = transfer.purgeAfterUpload;
-  const destinationComplete = destinationListing.complete;
-  const locals = sorted.locals;
+  constructor(config: Config, setup: PassSetup, options: PlanOptions = {}) {
+    this.#config = config;
+    this.#setup = setup;
+    const { transfer } = config;
+    const warnings = this.#warnings;
+    const { source, destination } = setup;
+    if (source.unreachable !== undefined) warnings.push(`source unreachable: downloads wait; staged copies are still uploaded (${source.unreachable})`);
+    else if (!source.complete) warnings.push('The source listing is incomplete: objects it did not show are left as they are until a complete listing shows them.');
+    if (destination.unreachable !== undefined) warnings.push(`destination unreachable: uploads wait; downloads go on while staging has room (${destination.unreachable})`);
+    else if (!destination.complete) warnings.push('The destination listing is incomplete: nothing is taken as lost from it, and objects it did not show may be uploaded again.');
+    this.#download = hopSettings(transfer.workers, transfer.concurrency, config.source.maxConnections, 'source');
+    this.#upload = hopSettings(transfer.workers, transfer.concurrency, config.destination.maxConnections, 'destination');
+    if (this.#download.warning !== undefined) warnings.push(this.#download.warning);
+    if (this.#upload.warning !== undefined) warnings.push(this.#upload.warning);
+    warnings.push(...(setup.warnings ?? []));
+    this.#books = openVolumeBooks(setup.volumes, setup.locals, warnings, setup.links);
+    this.#included = keyFilter(transfer.include, transfer.exclude);
+    this.#ownOutput = ownOutputSkip(config.source, config.destination);
+    this.#spools = new PlanSpools(options.spools ?? memorySpools);
+    this.#now = options.retryFailed === true ? undefined : options.now;
+    this.#backoff = backoffOf(config);
+  }
 
-  const adopts: Action[] = [];
-  const purgesInPass = new RankedActions();
-  const skips: Action[] = [];
-  const uploadCandidates: UploadCandidate[] = [];
-  const downloadCandidates: DownloadCandidate[] = [];
-  const notes = new KeyNotes();
-  const waiting = new Waiting();
-  const now = options.retryFailed === true ? undefined : options.now;
-  const backoff: Backoff = backoffOf(config);
   /** The next try of a version still backing off at `now`, else undefined. */
-  const waitsUntil = (record: LedgerRecord | undefined): number | undefined => {
-    if (now === undefined || record === undefined || record.attempts === 0) return undefined;
-    const next = nextTryMs(record, backoff);
-    return next !== undefined && next > now ? next : undefined;
-  };
+  #waitsUntil(record: LedgerRecord | undefined): number | undefined {
+    if (this.#now === undefined || record === undefined || record.attempts === 0) return undefined;
+    const next = nextTryMs(record, this.#backoff);
+    return next !== undefined && next > this.#now ? next : undefined;
+  }
 
   /** A local file of the version's size: the one on `knownVolume` if there, else one on a volume not known to hold another version. */
-  const goodCopy = (row: KeyRow, version: Version, knownVolume: string | undefined, staleVolume: string | undefined): LocalFile | undefined => {
+  #goodCopy(row: KeyRow, version: Version, knownVolume: string | undefined, staleVolume: string | undefined): LocalFile | undefined {
+    const locals = this.#setup.locals;
     let fallback: LocalFile | undefined;
     for (let i = row.localStart; i < row.localEnd; i++) {
       const file = locals[i] as LocalFile;
@@ -285,9 +325,11 @@ export function planSync(config: Config, inventory: Inventory, options: PlanOpti
       fallback ??= file;
     }
     return fallback;
-  };
+  }
+
   /** A local file that cannot be the version: wrong size on `knownVolume`, any file on `staleVolume`, else any file. */
-  const badCopy = (row: KeyRow, version: Version, knownVolume: string | undefined, staleVolume: string | undefined): LocalFile | undefined => {
+  #badCopy(row: KeyRow, version: Version, knownVolume: string | undefined, staleVolume: string | undefined): LocalFile | undefined {
+    const locals = this.#setup.locals;
     let fallback: LocalFile | undefined;
     for (let i = row.localStart; i < row.localEnd; i++) {
       const file = locals[i] as LocalFile;
@@ -296,44 +338,54 @@ export function planSync(config: Config, inventory: Inventory, options: PlanOpti
       fallback ??= file;
     }
     return fallback;
-  };
-
-  // Keys that are a prefix of the next key in sorted order: the only ones that can be both a
-  // file and a folder (everything starting with K sorts right after K), so the only ones whose
-  // downloads need a collision check. Usually none.
-  const prefixKeys: string[] = [];
-  let previousKey: string | undefined;
+  }
 
   /** Files of a key whose version is already at the destination, other than `kept`: nothing plans to touch them. */
-  const noteStrays = (row: KeyRow, kept: LocalFile | undefined): void => {
+  #noteStrays(row: KeyRow, kept: LocalFile | undefined): void {
+    const locals = this.#setup.locals;
     for (let i = row.localStart; i < row.localEnd; i++) {
       if (locals[i] !== kept) {
-        notes.add('already at the destination with another local file (partial, older or unknown) left on disk', row.key);
+        this.#notes.add('already at the destination with another local file (partial, older or unknown) left on disk', row.key);
         return;
       }
     }
-  };
+  }
 
   /** Whether the key's path on `volume` passes through a symbolic link the scan met (its copy is then out of sight, not gone). */
-  const pathThroughLink = (volume: string, key: string): boolean => {
-    const book = books.find((candidate) => candidate.info.root === volume);
+  #pathThroughLink(volume: string, key: string): boolean {
+    const book = this.#books.find((candidate) => candidate.info.root === volume);
     if (book === undefined || linkOnPath(book, key) === undefined) return false;
-    notes.add(`delivered, with the staged copy's path on ${volume} passing through a symbolic link (not followed): left as it is`, key);
+    this.#notes.add(`delivered, with the staged copy's path on ${volume} passing through a symbolic link (not followed): left as it is`, key);
     return true;
-  };
+  }
 
-  let rank = -1;
-  const decide = (row: KeyRow): void => {
-    rank += 1;
+  #purge(spool: RankedSpool, rank: number, item: Action): void {
+    spool.push(rank, item);
+    this.#purgeBytes += item.size;
+  }
+
+  /** Decides one key of the merged pass. Rows come in key order, each key once. */
+  row(row: KeyRow): void {
+    if (this.#finished) throw new Error('PlanBuilder.row() after finish()');
+    this.#rank += 1;
+    const rank = this.#rank;
     const key = row.key;
-    if (previousKey !== undefined && key.startsWith(previousKey)) prefixKeys.push(previousKey);
-    previousKey = key;
-    if (!included(key)) return;
+    if (this.#previousKey !== undefined && key.startsWith(this.#previousKey)) this.#prefixKeys.push(this.#previousKey);
+    this.#previousKey = key;
+    this.#placeHeld();
+    if (!this.#included(key)) return;
+    const { transfer } = this.#config;
+    const spools = this.#spools;
+    const notes = this.#notes;
+    const sourceDown = this.#setup.source.unreachable;
+    const destinationDown = this.#setup.destination.unreachable;
+    const destinationComplete = this.#setup.destination.complete;
+    const purgeAfterUpload = transfer.purgeAfterUpload;
     const source: ObjectEntry | undefined = row.source;
     const record = row.record;
-    const skipReason = keySkipReason(key) ?? ownOutput(key);
+    const skipReason = keySkipReason(key) ?? this.#ownOutput(key);
     if (skipReason !== undefined) {
-      if (source !== undefined) skips.push(action('skip', key, source.size, source.etag, undefined, false, skipReason));
+      if (source !== undefined) spools.keySkip.push(rank, action('skip', key, source.size, source.etag, undefined, false, skipReason));
       return;
     }
     const version: Version | undefined = source ?? (record?.stage === undefined ? undefined : record);
@@ -348,34 +400,40 @@ export function planSync(config: Config, inventory: Inventory, options: PlanOpti
     const found = delivered || destination === undefined ? undefined : adoption(version, destination, record, transfer.adopt);
     // Backoff holds back transfers only: an adopt or a purge moves no data and goes ahead.
     const transfers = delivered ? destination === undefined && destinationComplete : !(found !== undefined && 'adopt' in found);
-    const nextTry = transfers && matches ? waitsUntil(record) : undefined;
+    const nextTry = transfers && matches ? this.#waitsUntil(record) : undefined;
     if (nextTry !== undefined) {
-      waiting.add(record as LedgerRecord, nextTry);
+      this.#waiting.add(record as LedgerRecord, nextTry);
       return;
     }
+    const download = (kind: DownloadCandidate['kind'], preferredVolume: string | undefined, reason: string | undefined, uploadReason: string | undefined, staleCopyOn?: string): void => {
+      this.#held = { rank, kind, key, size, etag, preferredVolume, reason, uploadReason, ...(staleCopyOn === undefined ? {} : { staleCopyOn }) };
+    };
+    const upload = (volume: string, reason: string | undefined, localProof: LocalProof): void => {
+      this.#uploadCandidates.push({ rank, key, size, etag, volume, reason, localProof });
+    };
 
     if (delivered) {
       if (destinationDown !== undefined) {
         // Still there (purge) or lost (deliver again): only the destination's listing can say.
-        if (stage === 'delivered' && purgeAfterUpload && goodCopy(row, version, knownVolume, staleVolume) !== undefined) {
+        if (stage === 'delivered' && purgeAfterUpload && this.#goodCopy(row, version, knownVolume, staleVolume) !== undefined) {
           notes.add('delivered earlier; their purge waits for the destination to be reachable', key);
         }
         return;
       }
       if (destination === undefined && destinationComplete) {
         const reason = 'destination lost it';
-        const copy = goodCopy(row, version, knownVolume, staleVolume);
+        const copy = this.#goodCopy(row, version, knownVolume, staleVolume);
         // After the purge, or on another volume, the file is not the copy the ledger staged.
         const unknown = copy !== undefined && copy.volume !== knownVolume;
         const localProof = unknown && record?.localDiffers !== copy.volume ? localProofFor(version) : undefined;
         if (copy !== undefined && (!unknown || localProof !== undefined || (source === undefined && sourceDown === undefined) || (transfer.adopt === 'size' && record?.localDiffers !== copy.volume))) {
-          uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason, localProof });
+          upload(copy.volume, reason, localProof);
         } else if (copy !== undefined && sourceDown !== undefined) {
           notes.add('lost by the destination, with a local copy the ledger does not know; it waits for the source, which alone can prove its version', key);
         } else if (copy !== undefined) {
           const why = record?.localDiffers === copy.volume ? 'the local copy is not the source\'s current version (compared)' : 'the local copy is not in the ledger, and the source ETag cannot prove it';
-          downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: copy.volume, reason: `${reason}; ${why}`, uploadReason: reason });
-        } else if (source !== undefined) downloadCandidates.push({ rank, kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: reason });
+          download('redownload', copy.volume, `${reason}; ${why}`, reason);
+        } else if (source !== undefined) download('download', undefined, reason, reason);
         else if (sourceDown !== undefined) notes.add('lost by the destination, with no local copy; their download waits for the source', key);
         else notes.add('lost by the destination and not re-deliverable: no local copy, and the source no longer lists them', key);
         return;
@@ -386,30 +444,30 @@ export function planSync(config: Config, inventory: Inventory, options: PlanOpti
         return;
       }
       if (destination === undefined) notes.add('delivered earlier but missing from the incomplete destination listing; not taken as lost', key);
-      const copy = stage === 'delivered' ? goodCopy(row, version, knownVolume, staleVolume) : undefined;
-      if (copy !== undefined && purgeAfterUpload) purgesInPass.push(rank, action('purge', key, size, etag, copy.volume));
-      else if (stage === 'delivered' && copy === undefined && purgeAfterUpload && knownVolume !== undefined && row.localStart === row.localEnd && !pathThroughLink(knownVolume, key)) {
+      const copy = stage === 'delivered' ? this.#goodCopy(row, version, knownVolume, staleVolume) : undefined;
+      if (copy !== undefined && purgeAfterUpload) this.#purge(spools.passPurge, rank, action('purge', key, size, etag, copy.volume));
+      else if (stage === 'delivered' && copy === undefined && purgeAfterUpload && knownVolume !== undefined && row.localStart === row.localEnd && !this.#pathThroughLink(knownVolume, key)) {
         // The staged copy is gone but its purge was never recorded (a stop between the delete
         // and its record): the purge completes, so the ledger and status say where things are.
-        purgesInPass.push(rank, action('purge', key, size, etag, knownVolume, false, 'staged copy already deleted; recording the purge'));
+        this.#purge(spools.passPurge, rank, action('purge', key, size, etag, knownVolume, false, 'staged copy already deleted; recording the purge'));
       }
-      noteStrays(row, copy);
+      this.#noteStrays(row, copy);
       return;
     }
 
-    const copy = goodCopy(row, version, knownVolume, staleVolume);
+    const copy = this.#goodCopy(row, version, knownVolume, staleVolume);
     const stagedCopy = copy !== undefined && stage === 'staged' && copy.volume === knownVolume;
     // A verified staged copy is cheaper to upload than both objects are to read and compare.
     if (found !== undefined && 'adopt' in found && !(found.adopt === 'content' && stagedCopy)) {
-      adopts.push(adoptAction(key, size, etag, found.adopt, (destination as ObjectEntry).etag));
-      if (copy !== undefined && purgeAfterUpload) purgesInPass.push(rank, action('purge', key, size, etag, copy.volume));
-      noteStrays(row, copy);
+      spools.adopt.push(rank, adoptAction(key, size, etag, found.adopt, (destination as ObjectEntry).etag));
+      this.#adoptBytes += size;
+      if (copy !== undefined && purgeAfterUpload) this.#purge(spools.passPurge, rank, action('purge', key, size, etag, copy.volume));
+      this.#noteStrays(row, copy);
       return;
     }
     const transferReason = found !== undefined && 'transfer' in found ? found.transfer : undefined;
     if (stagedCopy) {
-      const reason = destination === undefined ? undefined : (transferReason ?? 'destination differs');
-      uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason, localProof: undefined });
+      upload(copy.volume, destination === undefined ? undefined : (transferReason ?? 'destination differs'), undefined);
       return;
     }
     if (copy !== undefined) {
@@ -418,18 +476,16 @@ export function planSync(config: Config, inventory: Inventory, options: PlanOpti
       const known = stage === undefined ? 'local copy not in the ledger' : `staged copy found on ${copy.volume}`;
       const localProof = localProofFor(version);
       if (matches && record.localDiffers === copy.volume && source !== undefined) {
-        const reason = `${known} is not the source's current version (compared)`;
-        downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: copy.volume, reason, uploadReason: undefined });
+        download('redownload', copy.volume, `${known} is not the source's current version (compared)`, undefined);
       } else if (localProof !== undefined) {
-        uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason: `${known}; ${localProof === 'md5' ? 'MD5' : 'multipart ETag'} checked against the source before the upload`, localProof });
+        upload(copy.volume, `${known}; ${localProof === 'md5' ? 'MD5' : 'multipart ETag'} checked against the source before the upload`, localProof);
       } else if (sourceDown !== undefined && transfer.adopt !== 'size') {
         notes.add('local copies the ledger does not know wait for the source, which alone can prove their version', key);
       } else if (transfer.adopt === 'size' || source === undefined) {
         const why = source === undefined ? 'the source no longer lists it' : 'transfer.adopt: size';
-        uploadCandidates.push({ rank, key, size, etag, volume: copy.volume, reason: `${known}; trusted by its size (${why})`, localProof: undefined });
+        upload(copy.volume, `${known}; trusted by its size (${why})`, undefined);
       } else {
-        const reason = `${known}, and the source ETag cannot prove it is this version`;
-        downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: copy.volume, reason, uploadReason: undefined });
+        download('redownload', copy.volume, `${known}, and the source ETag cannot prove it is this version`, undefined);
       }
       return;
     }
@@ -438,130 +494,153 @@ export function planSync(config: Config, inventory: Inventory, options: PlanOpti
       else notes.add('staged earlier but missing or damaged, and no longer listed by the source', key);
       return;
     }
-    const bad = badCopy(row, version, knownVolume, staleVolume);
+    const bad = this.#badCopy(row, version, knownVolume, staleVolume);
     if (bad !== undefined) {
       const reason = bad.volume === staleVolume ? 'older version on disk' : `size differs locally (${bad.size} bytes, expected ${size})`;
-      downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: bad.volume, staleCopyOn: bad.volume, reason, uploadReason: undefined });
+      download('redownload', bad.volume, reason, undefined, bad.volume);
     } else if (stage === 'staged') {
-      downloadCandidates.push({ rank, kind: 'redownload', key, size, etag, preferredVolume: knownVolume, reason: 'staged copy is missing', uploadReason: undefined });
+      download('redownload', knownVolume, 'staged copy is missing', undefined);
     } else {
-      const reason = transferReason ?? retryNote(matches ? record : undefined);
-      downloadCandidates.push({ rank, kind: 'download', key, size, etag, preferredVolume: undefined, reason, uploadReason: undefined });
+      download('download', undefined, transferReason ?? retryNote(matches ? record : undefined), undefined);
     }
-  };
-  mergeListings(sorted, decide);
+  }
 
-  const mayCollide = (key: string): boolean => {
+  #mayCollide(key: string): boolean {
+    const prefixKeys = this.#prefixKeys;
     if (prefixKeys.length === 0) return false;
     if (sortedContains(prefixKeys, key)) return true;
     for (let slash = key.indexOf('/'); slash !== -1; slash = key.indexOf('/', slash + 1)) {
       if (sortedContains(prefixKeys, key.slice(0, slash))) return true;
     }
     return false;
-  };
-
-  const deferred = new KeyNotes();
-  const maxUploadBytes = transfer.maxUploadBatchBytes;
-  const maxDownloadBytes = transfer.maxBatchBytes;
-  let uploadBytes = 0;
-  let downloadBytes = 0;
-
-  const stagedUploads = new RankedActions();
-  const stagedPurges = new RankedActions();
-  for (const candidate of uploadCandidates) {
-    const { rank, key, size, etag, volume, reason, localProof } = candidate;
-    if (destinationDown !== undefined) {
-      deferred.add('deferred to a later upload: the destination is unreachable', key, size);
-      continue;
-    }
-    if (uploadBytes + size > maxUploadBytes) {
-      deferred.add(`deferred to a later upload: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
-      continue;
-    }
-    uploadBytes += size;
-    const upload = action('upload', key, size, etag, volume, false, reason);
-    if (localProof !== undefined) upload.localProof = localProof;
-    stagedUploads.push(rank, upload);
-    if (purgeAfterUpload) stagedPurges.push(rank, action('purge', key, size, etag, volume));
   }
 
-  const downloads: Action[] = [];
-  const redownloads: Action[] = [];
-  const chainedUploads = new RankedActions();
-  const chainedPurges = new RankedActions();
-  const linkSkips: Action[] = [];
-  for (const candidate of downloadCandidates) {
+  /** Places the held download within the download budget and the volumes' room, in key order. */
+  #placeHeld(): void {
+    const candidate = this.#held;
+    if (candidate === undefined) return;
+    this.#held = undefined;
     const { rank, kind, key, size, etag, reason, uploadReason } = candidate;
-    if (downloadBytes + size > maxDownloadBytes) {
+    const deferred = this.#deferredDownloads;
+    const maxDownloadBytes = this.#config.transfer.maxBatchBytes;
+    if (this.#downloadBytes + size > maxDownloadBytes) {
       deferred.add(`deferred to a later download: transfer.maxBatchBytes (${formatBytes(maxDownloadBytes)}) reached`, key, size);
-      continue;
+      return;
     }
-    const placement = placeDownload(books, key, size, candidate.preferredVolume, mayCollide(key));
+    const placement = placeDownload(this.#books, key, size, candidate.preferredVolume, this.#mayCollide(key));
     if ('noRoom' in placement) {
       deferred.add('deferred to a later download: no volume has room above its reserve', key, size);
-      continue;
+      return;
     }
     if ('collidesWith' in placement) {
       deferred.add(`deferred to a later download: a file/prefix collision (e.g. with ${JSON.stringify(placement.collidesWith)}) on every volume with room`, key, size);
-      continue;
+      return;
     }
     if ('throughLink' in placement) {
-      linkSkips.push(action('skip', key, size, etag, undefined, false, `its local path passes through the symbolic link ${placement.throughLink} (links below a volume root are not followed)`));
-      continue;
+      this.#spools.linkSkip.push(rank, action('skip', key, size, etag, undefined, false, `its local path passes through the symbolic link ${placement.throughLink} (links below a volume root are not followed)`));
+      return;
     }
     const volume = placement.volume.info.root;
     recordDownload(placement.volume, key, size);
-    downloadBytes += size;
+    this.#downloadBytes += size;
     const planned = action(kind, key, size, etag, volume, false, reason);
     if (candidate.staleCopyOn !== undefined && candidate.staleCopyOn !== volume) planned.replaces = candidate.staleCopyOn;
-    (kind === 'download' ? downloads : redownloads).push(planned);
-    if (destinationDown !== undefined) {
-      deferred.add('downloaded now, upload deferred: the destination is unreachable', key, size);
-      continue;
-    }
-    if (uploadBytes + size > maxUploadBytes) {
-      deferred.add(`downloaded now, upload deferred: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
-      continue;
-    }
-    uploadBytes += size;
-    chainedUploads.push(rank, action('upload', key, size, etag, volume, true, uploadReason));
-    if (purgeAfterUpload) chainedPurges.push(rank, action('purge', key, size, etag, volume, true));
+    (kind === 'download' ? this.#spools.download : this.#spools.redownload).push(rank, planned);
+    const shape = etagShape(etag).kind;
+    if (shape === 'opaque') this.#opaqueEtags++;
+    else if (shape === 'multipart') this.#multipartEtags++;
+    this.#spools.chain.push(rank, action('upload', key, size, etag, volume, true, uploadReason));
   }
-  warnings.push(...notes.lines(false), ...deferred.lines(true));
-  if (transfer.verify === 'etag') warnings.push(...etagNotes(downloads, redownloads));
 
-  const uploads = mergeByRank([stagedUploads, chainedUploads]);
-  const purges = mergeByRank([purgesInPass, stagedPurges, chainedPurges]);
-  if (linkSkips.length > 0) {
-    // Skips stay in key order, however they were found.
-    skips.push(...linkSkips);
-    skips.sort((a, b) => compareKeys(a.key, b.key));
-  }
-  const byKind: Record<ActionKind, Action[]> = { download: downloads, redownload: redownloads, adopt: adopts, upload: uploads, purge: purges, skip: skips };
-  const actions = ([] as Action[]).concat(...ACTION_ORDER.map((kind) => byKind[kind]));
+  /** Ends the pass: the upload budget (copies on disk first, then the chained uploads of this plan's downloads) and the plan. */
+  finish(listingWarnings: { source: readonly string[]; destination: readonly string[] } = { source: [], destination: [] }): Plan<SpooledActions> {
+    if (this.#finished) throw new Error('PlanBuilder.finish() twice');
+    this.#placeHeld();
+    this.#finished = true;
+    const { transfer } = this.#config;
+    const spools = this.#spools;
+    const destinationDown = this.#setup.destination.unreachable;
+    const purgeAfterUpload = transfer.purgeAfterUpload;
+    const maxUploadBytes = transfer.maxUploadBatchBytes;
+    let uploadBytes = 0;
+    for (const candidate of this.#uploadCandidates) {
+      const { rank, key, size, etag, volume, reason, localProof } = candidate;
+      if (destinationDown !== undefined) {
+        this.#deferredUploads.add('deferred to a later upload: the destination is unreachable', key, size);
+        continue;
+      }
+      if (uploadBytes + size > maxUploadBytes) {
+        this.#deferredUploads.add(`deferred to a later upload: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
+        continue;
+      }
+      uploadBytes += size;
+      const upload = action('upload', key, size, etag, volume, false, reason);
+      if (localProof !== undefined) upload.localProof = localProof;
+      spools.stagedUpload.push(rank, upload);
+      if (purgeAfterUpload) this.#purge(spools.stagedPurge, rank, action('purge', key, size, etag, volume));
+    }
+    for (const [rank, chained] of spools.chain.entries()) {
+      const { key, size } = chained;
+      if (destinationDown !== undefined) {
+        this.#deferredChained.add('downloaded now, upload deferred: the destination is unreachable', key, size);
+        continue;
+      }
+      if (uploadBytes + size > maxUploadBytes) {
+        this.#deferredChained.add(`downloaded now, upload deferred: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
+        continue;
+      }
+      uploadBytes += size;
+      spools.chainedUpload.push(rank, chained);
+      if (purgeAfterUpload) this.#purge(spools.chainedPurge, rank, action('purge', key, size, chained.etag, chained.volume, true));
+    }
 
-  let deferredCount = 0;
-  let deferredBytes = 0;
-  for (const group of deferred.groups.values()) {
-    deferredCount += group.count;
-    deferredBytes += group.bytes;
+    const warnings = this.#warnings;
+    for (const warning of listingWarnings.source) warnings.push(`source: ${warning}`);
+    for (const warning of listingWarnings.destination) warnings.push(`destination: ${warning}`);
+    const deferredNotes = [this.#deferredUploads, this.#deferredDownloads, this.#deferredChained];
+    warnings.push(...this.#notes.lines(false), ...deferredNotes.flatMap((notes) => notes.lines(true)));
+    if (transfer.verify === 'etag') warnings.push(...etagNotes(this.#opaqueEtags, this.#multipartEtags));
+
+    let deferredCount = 0;
+    let deferredBytes = 0;
+    for (const notes of deferredNotes) {
+      for (const group of notes.groups.values()) {
+        deferredCount += group.count;
+        deferredBytes += group.bytes;
+      }
+    }
+    const actions = spools.actions();
+    const skips = spools.keySkip.length + spools.linkSkip.length;
+    const summary: PlanSummary = {
+      download: { count: spools.download.length + spools.redownload.length, bytes: this.#downloadBytes },
+      upload: { count: spools.stagedUpload.length + spools.chainedUpload.length, bytes: uploadBytes },
+      purge: { count: spools.passPurge.length + spools.stagedPurge.length + spools.chainedPurge.length, bytes: this.#purgeBytes },
+      adopt: { count: spools.adopt.length, bytes: this.#adoptBytes },
+      skip: { count: skips },
+      deferred: { count: deferredCount, bytes: deferredBytes },
+      ...(this.#waiting.count > 0 ? { waiting: this.#waiting.summary() } : {}),
+      noChanges: actions.length === skips && deferredCount === 0 && this.#setup.source.complete && this.#setup.destination.complete,
+    };
+    return {
+      formatVersion: 1,
+      actions,
+      summary,
+      volumes: volumePlans(this.#books),
+      hops: { download: this.#download.settings, upload: this.#upload.settings },
+      warnings,
+    };
   }
-  const summary: PlanSummary = {
-    download: { count: downloads.length + redownloads.length, bytes: downloadBytes },
-    upload: { count: uploads.length, bytes: uploadBytes },
-    purge: { count: purges.length, bytes: sumSize(purges) },
-    adopt: { count: adopts.length, bytes: sumSize(adopts) },
-    skip: { count: skips.length },
-    deferred: { count: deferredCount, bytes: deferredBytes },
-    ...(waiting.count > 0 ? { waiting: waiting.summary() } : {}),
-    noChanges: actions.length === skips.length && deferredCount === 0 && sourceListing.complete && destinationComplete,
-  };
-  return {
-    formatVersion: 1,
-    actions,
-    summary,
-    volumes: volumePlans(books),
-    hops: { download: download.settings, upload: upload.settings },
-    warnings,
-  };
+}
+
+/** Makes the plan of an in-memory inventory: what moves over which hop, onto which volume, within the budgets. */
+export function planSync(config: Config, inventory: Inventory, options: PlanOptions = {}): Plan<Action[]> {
+  const sorted = sortInputs(inventory.source.entries, inventory.destination.entries, inventory.local, inventory.ledger.records);
+  const builder = new PlanBuilder(
+    config,
+    { source: inventory.source, destination: inventory.destination, volumes: inventory.volumes, locals: sorted.locals, links: inventory.links ?? [], warnings: sorted.warnings },
+    options,
+  );
+  mergeListings(sorted, (row) => builder.row(row));
+  const plan = builder.finish({ source: inventory.source.warnings, destination: inventory.destination.warnings });
+  return { ...plan, actions: [...plan.actions] };
 }

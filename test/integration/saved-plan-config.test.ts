@@ -9,20 +9,20 @@ import { describe, expect, it } from 'vitest';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listAll, md5, md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
-import type { PlanFile } from '../../src/model/index.ts';
+import type { Action, PlanFile } from '../../src/model/index.ts';
 import { makeSite, type Site } from './site.ts';
 
 const pair = useMinioPair();
 
 const OBJECTS = Array.from({ length: 6 }, (_, i) => ({ key: `day-${i % 2}/obj-${i}.dat`, body: `object ${i} `.repeat(100 + i) }));
 
-async function planned(transfer: string[] = []): Promise<{ site: Site; planPath: string; plan: PlanFile }> {
+async function planned(transfer: string[] = []): Promise<{ site: Site; planPath: string; plan: PlanFile<Action[]> }> {
   const site = await makeSite(pair, { transfer: ['partSize: 5MiB', ...transfer] });
   await putObjects(pair.edge, site.sourceBucket, OBJECTS);
   const planPath = join(site.dir, 'plan.json');
   const result = await site.cli('plan', '--out', planPath);
   expect(result.exitCode, result.stderr).toBe(0);
-  const plan = JSON.parse(await readFile(planPath, 'utf8')) as PlanFile;
+  const plan = JSON.parse(await readFile(planPath, 'utf8')) as PlanFile<Action[]>;
   // The plan stages objects on the second volume too, so that losing it matters.
   expect(plan.plan.actions.some((a) => a.kind === 'download' && a.volume === site.volumes[1])).toBe(true);
   return { site, planPath, plan };

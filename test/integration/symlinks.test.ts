@@ -166,7 +166,7 @@ describe('symbolic links below a volume root', () => {
     const report = await runApply(config, deps, {
       // The operator reviews the plan; meanwhile someone makes the links.
       confirm: async (run) => {
-        expect(run.plan.actions.map((a) => `${a.kind} ${a.key}`).sort()).toEqual(
+        expect([...run.plan.actions].map((a) => `${a.kind} ${a.key}`).sort()).toEqual(
           [
             'download late/x.bin', 'download ok.bin', 'download swap.bin',
             'purge keep/p.bin', 'purge late/x.bin', 'purge ok.bin', 'purge swap.bin', 'purge up/x.bin',
@@ -216,7 +216,7 @@ describe('symbolic links below a volume root', () => {
     let onFirst: string[] = [];
     const report = await runApply(config, { now: () => new Date(), env: site.env, warn: (message) => warnings.push(message) }, {
       confirm: async (run) => {
-        onFirst = run.plan.actions.filter((a) => a.kind === 'download' && a.volume === site.volumes[0]).map((a) => a.key);
+        onFirst = [...run.plan.actions].filter((a) => a.kind === 'download' && a.volume === site.volumes[0]).map((a) => a.key);
         await symlink(outside, join(site.volumes[0]!, '.dualsync-tmp'));
         return true;
       },

@@ -87,8 +87,8 @@ async function editText(path: string, edit: (text: string) => string): Promise<v
 }
 
 /** Edits the plan and writes it back with a recomputed digest, as someone who knows the format could. */
-async function forge(s: Scene, edit: (planFile: PlanFile) => void): Promise<void> {
-  const planFile = JSON.parse(await readFile(s.planPath, 'utf8')) as PlanFile;
+async function forge(s: Scene, edit: (planFile: PlanFile<Action[]>) => void): Promise<void> {
+  const planFile = JSON.parse(await readFile(s.planPath, 'utf8')) as PlanFile<Action[]>;
   edit(planFile);
   planFile.planDigest = createHash('sha256').update(canonicalPlanJson(planFile.plan)).digest('hex');
   await writeFile(s.planPath, serializePlanFile(planFile));
@@ -115,7 +115,7 @@ describe('apply refuses a plan edited after plan --out, and nothing moves', () =
     {
       name: 'an action removed (the file rewritten in its own format, digest kept)',
       edit: (t: string) => {
-        const planFile = JSON.parse(t) as PlanFile;
+        const planFile = JSON.parse(t) as PlanFile<Action[]>;
         planFile.plan.actions = planFile.plan.actions.filter((a) => !(a.kind === 'purge' && a.key === 'site/day-1/sensor 2.dat'));
         return serializePlanFile(planFile);
       },

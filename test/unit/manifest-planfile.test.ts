@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
 import { canonicalPlanJson, parsePlanFile, serializePlanFile, writeCanonicalPlan, writePlanFile } from '../../src/manifest/planfile.ts';
-import type { Plan, PlanFile } from '../../src/model/plan.ts';
+import type { Action, Plan as AnyPlan, PlanFile } from '../../src/model/plan.ts';
 import { planSync } from '../../src/plan/planner.ts';
 import { inventory, testConfig } from '../builders.ts';
+
+/** The pure planner's plan: its actions in an array. */
+type Plan = AnyPlan<Action[]>;
 
 const plan: Plan = planSync(
   testConfig({ source: { maxConnections: 500 } }),

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Plan } from '../../src/model/plan.ts';
+import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
 import { planSync, type PlanOptions } from '../../src/plan/planner.ts';
 import { backoffOf, nextTryMs, retryDelayMs } from '../../src/plan/backoff.ts';
 import { inventory, type InventoryBuilder, type LedgerSpec, testConfig, type ConfigOverrides } from '../builders.ts';
+
+/** The pure planner's plan: its actions in an array. */
+type Plan = AnyPlan<Action[]>;
 
 const SECOND = 1000;
 const HOUR = 3_600_000;

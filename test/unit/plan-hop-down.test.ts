@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Plan } from '../../src/model/plan.ts';
+import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
 import { planSync } from '../../src/plan/planner.ts';
 import { inventory, type InventoryBuilder, testConfig, type ConfigOverrides } from '../builders.ts';
+
+/** The pure planner's plan: its actions in an array. */
+type Plan = AnyPlan<Action[]>;
 
 /** One readable line per action: `kind key [volume] [after download] [(reason)]`. */
 function lines(plan: Plan): string[] {

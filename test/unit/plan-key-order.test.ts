@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Plan } from '../../src/model/plan.ts';
+import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
 import { planSync } from '../../src/plan/planner.ts';
 import { compareKeys } from '../../src/plan/keys.ts';
 import { inventory, testConfig } from '../builders.ts';
+
+/** The pure planner's plan: its actions in an array. */
+type Plan = AnyPlan<Action[]>;
 
 /** One readable line per action: `kind key [volume] [after download]`. */
 function lines(plan: Plan): string[] {

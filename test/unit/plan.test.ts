@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { Inventory } from '../../src/model/objects.ts';
-import type { Plan } from '../../src/model/plan.ts';
+import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
 import { deliveredCopyAtDestination, planSync } from '../../src/plan/planner.ts';
 import { fakeEtag, inventory, type InventoryBuilder, testConfig, type ConfigOverrides } from '../builders.ts';
+
+/** The pure planner's plan: its actions in an array. */
+type Plan = AnyPlan<Action[]>;
 
 /** One readable line per action: `kind key [volume] [by rule] [after download] [(reason)]`. */
 function lines(plan: Plan): string[] {
