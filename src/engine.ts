@@ -7,10 +7,13 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Config, Inventory, Plan, PlanFile, VolumeInfo } from './model/index.ts';
-import { planSync } from './plan/planner.ts';
+import type { Config, ListingStream, LocalFile, LocalLink, Plan, PlanFile, VolumeInfo } from './model/index.ts';
+import { planStreams } from './plan/planner.ts';
+import { listingStream } from './plan/merge.ts';
+import { InventoryFingerprint, type Hasher } from './plan/fingerprint.ts';
+import { removeDeadSpools, SpoolFolder } from './spool/files.ts';
 import { backoffOf } from './plan/backoff.ts';
-import { compareKeys, keySkipReason, TEMP_DIR } from './plan/keys.ts';
+import { keySkipReason, TEMP_DIR } from './plan/keys.ts';
 import { actionsOfKinds, someAction } from './manifest/spool.ts';
 import { parsePlanFile, writeCanonicalPlan, writePlanFile } from './manifest/planfile.ts';
 import { renderManifests, writeManifests } from './manifest/s5cmd.ts';
@@ -22,7 +25,7 @@ import { bothUnreachable, listingOrUnreachable, probeHop, probeThenList } from '
 import { expandVolumes } from './config/load.ts';
 import { formatBytes } from './config/units.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
-import { acquireLock, lockHolder, type Lock } from './apply/lock.ts';
+import { acquireLock, lockHolder, processAlive, type Lock } from './apply/lock.ts';
 import { stateDiskFullOr } from './apply/state-disk.ts';
 import { withNextTries, type StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
@@ -57,27 +60,32 @@ export function createClients(config: Config): Clients {
 
 export type HopName = 'source' | 'destination';
 
+/** What a plan is made from, before the merged pass reads it: the listings as streams. */
+export interface GatheredInventory {
+  source: ListingStream;
+  destination: ListingStream;
+  volumes: VolumeInfo[];
+  local: LocalFile[];
+  links: LocalLink[];
+  ledger: { serial: number };
+}
+
 export interface Gathered {
-  inventory: Inventory;
+  inventory: GatheredInventory;
   /** Files of interrupted downloads in the volumes' temporary folders. */
   leftovers: string[];
+  /** The fingerprint of the inputs (see src/plan/fingerprint.ts); empty when the run did not ask for it. */
   inputDigest: string;
 }
 
 /**
- * Lists both hops, scans the volumes and reads the ledger, all at once. `roots` are the volumes
- * apply has just claimed; without them the volumes are expanded here. A hop whose endpoint is
- * down comes back as an unreachable listing, so that the other hop keeps working; when both
- * are down, nothing can move and the run fails (retryably).
+ * Opens both hops' listings and scans the volumes, all at once. `roots` are the volumes apply
+ * has just claimed; without them the volumes are expanded here. A hop whose endpoint is down
+ * comes back as an unreachable listing, so that the other hop keeps working; when both are
+ * down, nothing can move and the run fails (retryably). The listings are streams: the plan
+ * reads them (see {@link planGathered}); close them if it does not.
  */
-export async function gatherInventory(
-  config: Config,
-  ledger: LedgerStore,
-  clients: Clients,
-  deps: EngineDeps,
-  roots?: string[],
-  probeFirst?: ReadonlySet<HopName>,
-): Promise<Gathered> {
+export async function gatherInventory(config: Config, clients: Clients, deps: EngineDeps, roots?: string[], probeFirst?: ReadonlySet<HopName>): Promise<Omit<Gathered, 'inputDigest'>> {
   roots ??= await expandVolumes(config.staging.volumes);
   const reach = (hop: HopName) => {
     const list = () => listHop(clients[hop], config[hop], { signal: deps.signal });
@@ -86,33 +94,28 @@ export async function gatherInventory(
   };
   const [sourceHop, destinationHop, scanned] = await Promise.all([reach('source'), reach('destination'), scanVolumes(roots, config.staging.reserve)]);
   if (sourceHop.error !== undefined && destinationHop.error !== undefined) throw bothUnreachable(sourceHop.error, destinationHop.error);
-  const source = sourceHop.listing;
-  const destination = destinationHop.listing;
-  const inventory: Inventory = { source, destination, volumes: scanned.volumes, local: scanned.local, links: scanned.links, ledger: ledger.state() };
-  return { inventory, leftovers: scanned.leftovers, inputDigest: digestInventory(inventory) };
+  const inventory: GatheredInventory = {
+    source: listingStream(sourceHop.listing),
+    destination: listingStream(destinationHop.listing),
+    volumes: scanned.volumes,
+    local: scanned.local,
+    links: scanned.links ?? [],
+    ledger: { serial: 0 },
+  };
+  return { inventory, leftovers: scanned.leftovers };
 }
 
-/**
- * Digest of what a plan was made from: both listings, the staged files and the ledger serial.
- * Free space is left out on purpose: it moves with every write on the machine, and apply
- * checks room again anyway.
- */
-export function digestInventory(inventory: Inventory): string {
+/** sha256, as the fingerprint wants it. */
+function sha256(): Hasher {
   const hash = createHash('sha256');
-  const feed = (label: string, rows: string[]) => {
-    rows.sort(compareKeys);
-    hash.update(`${label}\n`);
-    for (const row of rows) hash.update(`${row}\n`);
-  };
-  // An unreachable hop is not an empty one: a plan made while a hop was down is stale once it is back.
-  if (inventory.source.unreachable !== undefined) hash.update('source unreachable\n');
-  if (inventory.destination.unreachable !== undefined) hash.update('destination unreachable\n');
-  feed('source', inventory.source.entries.map((e) => `${JSON.stringify(e.key)} ${e.size} ${e.etag}`));
-  feed('destination', inventory.destination.entries.map((e) => `${JSON.stringify(e.key)} ${e.size} ${e.etag}`));
-  feed('local', inventory.local.map((f) => `${JSON.stringify(f.volume)} ${JSON.stringify(f.key)} ${f.size}`));
-  feed('links', (inventory.links ?? []).map((l) => `${JSON.stringify(l.volume)} ${JSON.stringify(l.path)}`));
-  hash.update(`ledger ${inventory.ledger.serial}\n`);
-  return hash.digest('hex');
+  return { update: (text) => hash.update(text), hex: () => hash.digest('hex') };
+}
+
+/** Where a run's spools spill to: beside the ledger, on the disk sized for it. */
+function spoolFolder(config: Config): SpoolFolder {
+  const parent = join(config.stateDir, 'spool');
+  removeDeadSpools(parent, processAlive);
+  return SpoolFolder.at(parent);
 }
 
 /** The settings that shape a plan: credentials reduced to their kind so they can rotate; no file path, no watch settings. */
@@ -167,27 +170,63 @@ export interface PlannedRun {
   plan: Plan;
   gathered: Gathered;
   createdAt: string;
+  /** Removes the plan's spool files; the plan must not be read afterwards (also done at exit). */
+  release(): void;
 }
 
 /** How a plan is made, besides the config: `retryFailed` tries objects that back off now (`--retry-failed`). */
 export interface PlanRunOptions {
   retryFailed?: boolean;
+  /** Compute the inputs' fingerprint (`plan --out`, `plan --json`, a saved plan's check); it costs a hash of both listings. */
+  fingerprint?: boolean;
 }
 
-function planFrom(config: Config, gathered: Gathered, deps: EngineDeps, options: PlanRunOptions = {}): PlannedRun {
-  // The clock is read here, at the edge: the planner gets the time as an input.
-  const plan = planSync(config, gathered.inventory, { now: deps.now().getTime(), retryFailed: options.retryFailed === true });
-  for (const link of gathered.inventory.links ?? []) {
+/** Makes the plan: the merged pass reads both listings, the local files and the ledger (one snapshot of it) as sorted streams. */
+async function planGathered(config: Config, gathered: Omit<Gathered, 'inputDigest'>, ledger: LedgerStore, deps: EngineDeps, options: PlanRunOptions = {}): Promise<PlannedRun> {
+  const { inventory } = gathered;
+  const spool = spoolFolder(config);
+  const fingerprint = options.fingerprint === true ? new InventoryFingerprint(sha256) : undefined;
+  let plan: Plan;
+  let inputDigest = '';
+  try {
+    const snapshot = ledger.snapshot();
+    const serial = snapshot.serial;
+    // The clock is read here, at the edge: the planner gets the time as an input.
+    const planned = await planStreams(config, { ...inventory, ledger: snapshot }, {
+      now: deps.now().getTime(),
+      retryFailed: options.retryFailed === true,
+      spools: spool.spools,
+      observe: fingerprint?.observer,
+    });
+    plan = planned.plan;
+    inventory.ledger.serial = serial;
+    inputDigest =
+      fingerprint?.digest({
+        sourceUnreachable: inventory.source.unreachable !== undefined,
+        destinationUnreachable: inventory.destination.unreachable !== undefined,
+        locals: planned.locals,
+        links: inventory.links,
+        ledgerSerial: serial,
+      }) ?? '';
+  } catch (error) {
+    spool.remove();
+    throw error;
+  } finally {
+    await Promise.all([inventory.source.close(), inventory.destination.close()]);
+  }
+  for (const link of inventory.links) {
     plan.warnings.push(`staging volume ${link.volume}: ${link.path} is a symbolic link, not followed (nothing is staged through it, and it is left as it is)`);
   }
   if (gathered.leftovers.length > 0) {
     plan.warnings.push(`${gathered.leftovers.length} temporary file(s) of interrupted downloads in ${TEMP_DIR}/ will be removed by apply`);
   }
-  return { plan, gathered, createdAt: deps.now().toISOString() };
+  return { plan, gathered: { ...gathered, inputDigest }, createdAt: deps.now().toISOString(), release: () => spool.remove() };
 }
 
 /** The plan as a file records it. Digesting the plan is the costly part, so only a saved plan pays it. */
 function planFileOf(run: PlannedRun, config: Config): PlanFile {
+  // Held whole until the plan file is written from the list as it streams.
+  const plan = { ...run.plan, actions: [...run.plan.actions] };
   return {
     formatVersion: 1,
     createdAt: run.createdAt,
@@ -195,8 +234,8 @@ function planFileOf(run: PlannedRun, config: Config): PlanFile {
     configFields: digestConfigFields(config),
     inputDigest: run.gathered.inputDigest,
     ledgerSerial: run.gathered.inventory.ledger.serial,
-    planDigest: digestPlan(run.plan),
-    plan: run.plan,
+    planDigest: digestPlan(plan),
+    plan,
   };
 }
 
@@ -220,8 +259,8 @@ export async function runPlan(config: Config, deps: EngineDeps, options: PlanRun
   const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
   const clients = createClients(config);
   try {
-    const gathered = await gatherInventory(config, ledger, clients, deps);
-    return planFrom(config, gathered, deps, options);
+    const gathered = await gatherInventory(config, clients, deps);
+    return await planGathered(config, gathered, ledger, deps, options);
   } finally {
     destroyClients(clients);
     await ledger.close();
@@ -388,11 +427,13 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
     const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
     const clients = createClients(config);
     let failed = false;
+    let release = (): void => {};
     try {
-      const gathered = await gatherInventory(config, ledger, clients, deps, roots, options.probeFirst);
-      let run = planFrom(config, gathered, deps, options);
+      const gathered = await gatherInventory(config, clients, deps, roots, options.probeFirst);
+      let run = await planGathered(config, gathered, ledger, deps, { ...options, fingerprint: saved !== undefined });
+      release = run.release;
       if (saved) {
-        if (saved.inputDigest !== gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config, options.showDiff ?? false);
+        if (saved.inputDigest !== run.gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config, options.showDiff ?? false);
         checkRoom(options.planPath!, saved.plan, gathered.inventory.volumes, deps);
         run = { ...run, plan: saved.plan };
       } else if (options.confirm && !(await options.confirm(run))) {
@@ -428,6 +469,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       failed = true;
       throw error;
     } finally {
+      release();
       destroyClients(clients);
       // After a failed write the store may refuse to close; that must not hide why the run failed.
       await ledger.close().catch((error: unknown) => {
@@ -474,7 +516,7 @@ function stalePlan(planPath: string, saved: PlanFile, fresh: PlannedRun, config:
 }
 
 /** Which hop went down or came back since a saved plan was made (its warnings say which hop was unreachable). */
-function reachabilityChanges(saved: Plan, now: Inventory): string[] {
+function reachabilityChanges(saved: Plan, now: Pick<GatheredInventory, 'source' | 'destination'>): string[] {
   const changes: string[] = [];
   for (const hop of ['source', 'destination'] as const) {
     const then = saved.warnings.some((warning) => warning.startsWith(`${hop} unreachable:`));

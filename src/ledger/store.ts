@@ -231,6 +231,47 @@ export class LedgerStore {
     }
   }
 
+  /**
+   * The serial and every record in key order, from one commit, one row at a time: what the
+   * merged pass reads. The read transaction stays open until the records are read to the end or
+   * the iteration is returned; read them before appending.
+   */
+  snapshot(): { serial: number; records: Iterable<LedgerRecord> } {
+    const reader = this.#reader();
+    if (reader === undefined) return { serial: 0, records: [] };
+    const queries: LedgerQueries = reader;
+    const db = this.#db!;
+    const file = this.file;
+    let serial: number;
+    try {
+      db.exec('BEGIN');
+      try {
+        serial = queries.serial();
+      } catch (error) {
+        db.exec('COMMIT');
+        throw error;
+      }
+    } catch (error) {
+      throw ledgerError(file, 'cannot read', error);
+    }
+    let ended = false;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      db.exec('COMMIT');
+    };
+    function* records(): Generator<LedgerRecord> {
+      try {
+        yield* queries.records();
+      } finally {
+        end();
+      }
+    }
+    const iterator = records();
+    // Ended even when never read (a listing failed first): the iterator is returned by the merge.
+    return { serial, records: { [Symbol.iterator]: () => ({ next: () => iterator.next(), return: (value?: unknown) => (end(), iterator.return(value as undefined)) }) } };
+  }
+
   /** The record of one relative key. */
   get(key: string): LedgerRecord | undefined {
     const queries = this.#reader();

@@ -31,8 +31,11 @@ export interface Listing {
  * the first entry throws from the iteration: an incomplete listing never means "gone".
  */
 export interface ListingStream {
-  /** Iterated once. */
-  entries: AsyncIterable<ObjectEntry>;
+  /**
+   * The entries in pages (a listing page, or a run of a sorted file), iterated once. Pages, not
+   * single entries: an await per entry costs about 0.25 µs, seconds at tens of millions of keys.
+   */
+  pages: AsyncIterable<readonly ObjectEntry[]>;
   complete: boolean;
   warnings: string[];
   unreachable?: string;

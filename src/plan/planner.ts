@@ -23,12 +23,13 @@
  * are uploaded and purged, and nothing is downloaded.
  */
 import type { Config } from '../model/config.ts';
-import type { AdoptRule, Inventory, LedgerRecord, LocalFile, LocalLink, ObjectEntry, VolumeInfo } from '../model/objects.ts';
+import type { AdoptRule, Inventory, LedgerRecord, ListingStream, LocalFile, LocalLink, ObjectEntry, VolumeInfo } from '../model/objects.ts';
 import type { Action, ActionKind, Plan, PlanSummary, WaitingSummary } from '../model/plan.ts';
 import { backoffOf, nextTryMs, type Backoff } from './backoff.ts';
 import { formatBytes } from '../config/units.ts';
 import { adoption, localProofFor } from './adopt.ts';
 import { mergeListings, sortInputs, type KeyRow } from './compare.ts';
+import { mergeStreams, type PageObserver } from './merge.ts';
 import { etagShape } from './etag.ts';
 import { keyFilter } from './filters.ts';
 import { hopSettings } from './hops.ts';
@@ -643,4 +644,31 @@ export function planSync(config: Config, inventory: Inventory, options: PlanOpti
   mergeListings(sorted, (row) => builder.row(row));
   const plan = builder.finish({ source: inventory.source.warnings, destination: inventory.destination.warnings });
   return { ...plan, actions: [...plan.actions] };
+}
+
+/** What the streaming planner reads: the listings as streams, the ledger as a cursor. */
+export interface StreamedInventory {
+  source: ListingStream;
+  destination: ListingStream;
+  volumes: readonly VolumeInfo[];
+  local: readonly LocalFile[];
+  links?: readonly LocalLink[];
+  ledger: { serial: number; records: Iterable<LedgerRecord> };
+}
+
+/**
+ * Makes the plan from sorted streams: the merged pass reads each listing a page at a time and
+ * the ledger a row at a time, so memory follows the staging space, not the number of keys.
+ * `observe` sees each listing page as it is read (the inventory's fingerprint).
+ */
+export async function planStreams(config: Config, inventory: StreamedInventory, options: PlanOptions & { observe?: PageObserver } = {}): Promise<{ plan: Plan<SpooledActions>; locals: readonly LocalFile[] }> {
+  const sorted = sortInputs([], [], inventory.local, []);
+  const builder = new PlanBuilder(
+    config,
+    { source: inventory.source, destination: inventory.destination, volumes: inventory.volumes, locals: sorted.locals, links: inventory.links ?? [], warnings: sorted.warnings },
+    options,
+  );
+  const { source, destination } = inventory;
+  await mergeStreams({ source: source.pages, destination: destination.pages, locals: sorted.locals, records: inventory.ledger.records }, (row) => builder.row(row), options.observe);
+  return { plan: builder.finish({ source: source.warnings, destination: destination.warnings }), locals: sorted.locals };
 }

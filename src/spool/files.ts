@@ -18,31 +18,50 @@ export const DEFAULT_MEMORY_ENTRIES = 8192;
 const WRITE_CHUNK = 1 << 20;
 const READ_CHUNK = 1 << 20;
 
-/** Where a run's spools spill to: a folder of its own, removed with every file in it by `remove()`. */
-export class SpoolFolder {
-  readonly path: string;
-  readonly memoryEntries: number;
-  #files = 0;
-  #removed = false;
+/** Folders not yet removed, removed when the process exits (a short command need not release its plan). */
+const open = new Set<SpoolFolder>();
+let exitHook = false;
 
-  private constructor(path: string, memoryEntries: number) {
-    this.path = path;
+/**
+ * Where a run's spools spill to: a folder of its own under `parent`, made at the first spill
+ * only (a small plan creates nothing), named after this process so that a later run can tell a
+ * dead run's folder ({@link removeDeadSpools}), and removed with every file in it by `remove()`
+ * or when the process exits.
+ */
+export class SpoolFolder {
+  readonly parent: string;
+  readonly memoryEntries: number;
+  #path: string | undefined;
+  #files = 0;
+
+  private constructor(parent: string, memoryEntries: number) {
+    this.parent = parent;
     this.memoryEntries = memoryEntries;
   }
 
-  /**
-   * A new folder under `parent` (created if missing), named after this process so that a later
-   * run can tell a dead run's folder (see {@link removeDeadSpools}).
-   */
-  static create(parent: string, memoryEntries = DEFAULT_MEMORY_ENTRIES): SpoolFolder {
-    mkdirSync(parent, { recursive: true, mode: 0o700 });
-    return new SpoolFolder(mkdtempSync(join(parent, `run-${process.pid}-`)), memoryEntries);
+  static at(parent: string, memoryEntries = DEFAULT_MEMORY_ENTRIES): SpoolFolder {
+    return new SpoolFolder(parent, memoryEntries);
+  }
+
+  /** The folder, once a spool spilled into it. */
+  get path(): string | undefined {
+    return this.#path;
   }
 
   nextFile(): string {
-    if (this.#removed) throw new Error(`spool folder ${this.path} used after remove()`);
+    if (this.#path === undefined) {
+      mkdirSync(this.parent, { recursive: true, mode: 0o700 });
+      this.#path = mkdtempSync(join(this.parent, `run-${process.pid}-`));
+      open.add(this);
+      if (!exitHook) {
+        exitHook = true;
+        process.on('exit', () => {
+          for (const folder of open) folder.remove();
+        });
+      }
+    }
     this.#files += 1;
-    return join(this.path, `${this.#files}.jsonl`);
+    return join(this.#path, `${this.#files}.jsonl`);
   }
 
   /** A factory of spools that spill into this folder. */
@@ -50,9 +69,11 @@ export class SpoolFolder {
     return () => new FileSpool(this);
   }
 
+  /** Removes the folder and its files; spools made here must not be read afterwards. */
   remove(): void {
-    this.#removed = true;
-    rmSync(this.path, { recursive: true, force: true });
+    open.delete(this);
+    if (this.#path !== undefined) rmSync(this.#path, { recursive: true, force: true });
+    this.#path = undefined;
   }
 }
 

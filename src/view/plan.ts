@@ -230,6 +230,6 @@ export function planToJson(plan: Plan): object {
     warnings: plan.warnings,
     hops: plan.hops,
     volumes: plan.volumes,
-    actions: plan.actions,
+    actions: [...plan.actions],
   };
 }

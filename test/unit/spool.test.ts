@@ -23,8 +23,18 @@ function act(key: string, kind: Action['kind'] = 'adopt'): Action {
 }
 
 describe('file spools', () => {
+  it('create nothing until a spool spills', () => {
+    const dir = join(parent(), 'spool');
+    const folder = SpoolFolder.at(dir, 10);
+    const spool = new FileSpool(folder);
+    for (let i = 0; i < 10; i++) spool.push(i, act(`k${i}`));
+    spool.end();
+    expect(existsSync(dir)).toBe(false);
+    expect([...spool.entries()]).toHaveLength(10);
+  });
+
   it('keep a small spool in memory and move a large one to a file, reading both back in order', () => {
-    const folder = SpoolFolder.create(parent(), 3);
+    const folder = SpoolFolder.at(parent(), 3);
     const small = new FileSpool(folder);
     const large = new FileSpool(folder);
     small.push(0, act('a'));
@@ -33,15 +43,16 @@ describe('file spools', () => {
     keys.forEach((key, i) => large.push(i, act(key)));
     small.end();
     large.end();
-    expect(readdirSync(folder.path)).toEqual(['1.jsonl']);
+    expect(readdirSync(folder.path!)).toEqual(['1.jsonl']);
     expect([...small.entries()]).toEqual([[0, act('a')]]);
     const back = [...large.entries()];
     expect(back.map(([rank]) => rank)).toEqual(keys.map((_, i) => i));
     expect(back.map(([, action]) => action.key)).toEqual(keys);
     // Read twice: the same.
     expect([...large.entries()].length).toBe(keys.length);
+    const path = folder.path!;
     folder.remove();
-    expect(existsSync(folder.path)).toBe(false);
+    expect(existsSync(path)).toBe(false);
   });
 
   it('refuse entries out of rank order', () => {
@@ -69,16 +80,15 @@ describe('file spools', () => {
 
   it('remove the folders of dead runs only', () => {
     const dir = parent();
-    const mine = SpoolFolder.create(dir);
-    const dead = join(dir, 'run-999999999-abc');
-    SpoolFolder.create(dir); // another of this process
-    rmSync(dead, { force: true, recursive: true });
+    const mine = SpoolFolder.at(dir);
+    mine.nextFile();
+    SpoolFolder.at(dir).nextFile(); // another of this process
     mkdtempSync(join(dir, 'run-999999999-'));
     removeDeadSpools(dir, (pid) => pid === process.pid);
     const left = readdirSync(dir);
     expect(left).toHaveLength(2);
     expect(left.every((name) => name.startsWith(`run-${process.pid}-`))).toBe(true);
-    expect(existsSync(mine.path)).toBe(true);
+    expect(existsSync(mine.path!)).toBe(true);
   });
 });
 
@@ -95,9 +105,9 @@ describe('a plan made with file spools', () => {
     const built = builder.build();
     const config = testConfig({ transfer: { maxUploadBatchBytes: 20_000 } });
     const inMemory = planSync(config, built);
-    const folder = SpoolFolder.create(parent(), 4);
+    const folder = SpoolFolder.at(parent(), 4);
     const spooled = planSync(config, built, { spools: folder.spools });
-    expect(readdirSync(folder.path).length).toBeGreaterThan(3);
+    expect(readdirSync(folder.path!).length).toBeGreaterThan(3);
     expect(spooled).toEqual(inMemory);
     expect(inMemory.actions.map((a) => a.kind)).toEqual(expect.arrayContaining(['download', 'adopt', 'upload', 'purge', 'skip']));
   });

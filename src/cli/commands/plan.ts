@@ -37,7 +37,7 @@ export class PlanCommand extends BaseCommand {
 
   async run(): Promise<number> {
     const config = await loadConfigFor(this.context, this.configPath());
-    const run = await runPlan(config, engineDeps(this.context), { retryFailed: this.retryFailed });
+    const run = await runPlan(config, engineDeps(this.context), { retryFailed: this.retryFailed, fingerprint: this.json || this.out !== undefined });
     if (this.json) {
       this.context.stdout.write(`${JSON.stringify({ ...planToJson(run.plan), inputDigest: run.gathered.inputDigest }, null, 2)}\n`);
     } else {

@@ -5,7 +5,7 @@ import { runApply, type ApplyReport, type HopName } from '../../engine.ts';
 import { parseDuration } from '../../config/units.ts';
 import { backoffMs, watchLoop, type CycleResult, type HopDown } from '../../watch/loop.ts';
 import { acquireLock, type Lock } from '../../apply/lock.ts';
-import type { Config, Inventory } from '../../model/index.ts';
+import type { Config } from '../../model/index.ts';
 import { applySummaryLine, renderApplyOutcome } from '../../view/apply.ts';
 import { describeError, isDualsyncError, userError } from '../../errors.ts';
 import { onStopSignals } from '../signals.ts';
@@ -25,7 +25,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** The hops a cycle could not reach, with the cause. */
-function hopsDownIn(inventory: Inventory): HopDown[] {
+function hopsDownIn(inventory: Record<'source' | 'destination', { unreachable?: string }>): HopDown[] {
   const down: HopDown[] = [];
   for (const hop of ['source', 'destination'] as const) {
     const cause = inventory[hop].unreachable;
