@@ -204,9 +204,9 @@ export class LedgerStore {
   }
 
   /**
-   * The whole ledger as today's planner takes it: the serial and every record, in key order
-   * (UTF-8 bytes, S3's order), read from one commit. Holds every record in memory; `records()`
-   * does not.
+   * The whole ledger in memory: the serial and every record, in key order (UTF-8 bytes, S3's
+   * order), read from one commit. For tests and the pure planner's in-memory inventories only:
+   * dualsync itself reads the ledger through `snapshot()` and `records()`, which hold one row.
    */
   state(): LedgerState {
     return this.#snapshot(

@@ -110,7 +110,7 @@ async function copiesByVolume(stateDir: string): Promise<Map<string, LeftCopies>
   const found = new Map<string, LeftCopies>();
   const ledger = await LedgerStore.open(stateDir);
   try {
-    for (const record of ledger.state().records) {
+    for (const record of ledger.records()) {
       if ((record.stage !== 'staged' && record.stage !== 'delivered') || record.volume === undefined) continue;
       const counts = found.get(record.volume) ?? { ...NONE_LEFT };
       counts.files++;
