@@ -3,7 +3,7 @@
  * apply a plan. Commands call these and hand the results to views.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -11,7 +11,8 @@ import type { Config, ListingStream, LocalFile, LocalLink, Plan, PlanFile, Volum
 import { planStreams } from './plan/planner.ts';
 import { listingStream } from './plan/merge.ts';
 import { InventoryFingerprint, type Hasher } from './plan/fingerprint.ts';
-import { removeDeadSpools, SpoolFolder } from './spool/files.ts';
+import { removeDeadSpools, SpoolFolder } from './files/spool.ts';
+import { AtomicFile, writeFileAtomically } from './files/atomic.ts';
 import { backoffOf } from './plan/backoff.ts';
 import { keySkipReason, TEMP_DIR } from './plan/keys.ts';
 import { actionsOfKinds, someAction } from './manifest/spool.ts';
@@ -279,66 +280,22 @@ export function manifestPaths(planPath: string): { download: string; upload: str
   return { download: `${stem}.download.s5cmd`, upload: `${stem}.upload.s5cmd` };
 }
 
-async function writeAtomically(path: string, text: string | string[]): Promise<void> {
-  const temporary = `${path}.tmp-${process.pid}`;
-  const handle = await open(temporary, 'w', 0o600);
-  try {
-    try {
-      for (const chunk of typeof text === 'string' ? [text] : text) await handle.write(chunk);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
-  } catch (error) {
-    // A full disk: the half-written file would only take more of the little room left.
-    await rm(temporary, { force: true });
-    // A write through a file handle names no path; say which file, so the error can tell whose disk is full.
-    const errno = error as NodeJS.ErrnoException;
-    if (errno.code !== undefined && errno.path === undefined) errno.path = temporary;
-    throw error;
-  }
-}
-
-/** Collects emitted pieces into chunks of about 1 MiB, so that no single string grows huge. */
-function chunker(): { emit: (piece: string) => void; chunks: string[] } {
-  const chunks: string[] = [];
-  let pending: string[] = [];
-  let length = 0;
-  const emit = (piece: string) => {
-    pending.push(piece);
-    length += piece.length;
-    if (length >= 1 << 20) {
-      chunks.push(pending.join(''));
-      pending = [];
-      length = 0;
-    }
-  };
-  return {
-    emit,
-    get chunks() {
-      if (pending.length > 0) {
-        chunks.push(pending.join(''));
-        pending = [];
-        length = 0;
-      }
-      return chunks;
-    },
-  };
-}
-
-/** Writes the plan file and its two manifests, each complete or not at all. */
+/** Writes the plan file and its two manifests, each complete or not at all, as the plan is read (never whole in memory). */
 export async function writePlanFiles(planPath: string, run: PlannedRun, config: Config): Promise<{ download: string; upload: string }> {
   await mkdir(dirname(planPath), { recursive: true });
   const paths = manifestPaths(planPath);
-  const download = chunker();
-  const upload = chunker();
-  writeManifests(run.plan, config, { download: download.emit, upload: upload.emit });
-  await writeAtomically(paths.download, download.chunks);
-  await writeAtomically(paths.upload, upload.chunks);
-  const planFile = chunker();
-  writePlanFile(planFileOf(run, config), planFile.emit);
-  await writeAtomically(planPath, planFile.chunks);
+  const download = new AtomicFile(paths.download);
+  const upload = new AtomicFile(paths.upload);
+  try {
+    writeManifests(run.plan, config, { download: download.emit, upload: upload.emit });
+  } catch (error) {
+    download.abort();
+    upload.abort();
+    throw error;
+  }
+  download.commit();
+  upload.commit();
+  writeFileAtomically(planPath, (emit) => writePlanFile(planFileOf(run, config), emit));
   return paths;
 }
 
@@ -646,7 +603,7 @@ async function writeLastRun(stateDir: string, report: ApplyReport): Promise<void
     failures: outcome.failures.length,
     verifiedBy: outcome.verifiedBy,
   };
-  await writeAtomically(lastRunPath(stateDir), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileAtomically(lastRunPath(stateDir), (emit) => emit(`${JSON.stringify(summary, null, 2)}\n`));
 }
 
 /** How many failing and skipped keys status lists; the counts cover all of them. */

@@ -3,7 +3,7 @@
  * millions of actions need not sit in memory. Each entry carries its key's rank (its position
  * in the merged pass), so spools that are each in key order merge by number. Pure: a spool
  * here lives in memory; the planner is handed a factory, and the engine's makes spools that
- * move to files past a few thousand entries (src/spool/files.ts).
+ * move to files past a few thousand entries (src/files/spool.ts).
  */
 import type { Action, ActionKind, ActionList } from '../model/plan.ts';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Action } from '../../src/model/plan.ts';
 import { actionsOfKinds, MemorySpool, SpooledActions } from '../../src/manifest/spool.ts';
-import { FileSpool, removeDeadSpools, SpoolFolder } from '../../src/spool/files.ts';
+import { FileSpool, removeDeadSpools, SpoolFolder } from '../../src/files/spool.ts';
 import { planSync } from '../../src/plan/planner.ts';
 import { inventory, testConfig } from '../builders.ts';
 

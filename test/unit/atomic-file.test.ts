@@ -1,0 +1,49 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AtomicFile, writeFileAtomically } from '../../src/files/atomic.ts';
+
+const dirs: string[] = [];
+function dir(): string {
+  const made = mkdtempSync(join(tmpdir(), 'atomic-test-'));
+  dirs.push(made);
+  return made;
+}
+afterEach(() => {
+  for (const made of dirs.splice(0)) rmSync(made, { recursive: true, force: true });
+});
+
+describe('atomic files', () => {
+  it('replace the target only once everything was written, a megabyte at a time', () => {
+    const path = join(dir(), 'plan.json');
+    writeFileSync(path, 'old');
+    const file = new AtomicFile(path);
+    const line = `${'x'.repeat(99)}\n`;
+    for (let i = 0; i < 30_000; i++) file.emit(line);
+    expect(readFileSync(path, 'utf8')).toBe('old');
+    file.commit();
+    expect(readFileSync(path, 'utf8')).toBe(line.repeat(30_000));
+    expect(readdirSync(join(path, '..'))).toEqual(['plan.json']);
+  });
+
+  it('leave the old file and no temporary file when the writer throws', () => {
+    const folder = dir();
+    const path = join(folder, 'plan.json');
+    writeFileSync(path, 'old');
+    expect(() =>
+      writeFileAtomically(path, (emit) => {
+        emit('x'.repeat(2 << 20));
+        throw new Error('stopped half-way');
+      }),
+    ).toThrow(/half-way/);
+    expect(readFileSync(path, 'utf8')).toBe('old');
+    expect(readdirSync(folder)).toEqual(['plan.json']);
+  });
+
+  it('name the file in an error of its own', () => {
+    const path = join(dir(), 'missing-folder', 'plan.json');
+    expect(() => new AtomicFile(path)).toThrow(/missing-folder\/plan\.json\.tmp-/);
+    expect(existsSync(path)).toBe(false);
+  });
+});
