@@ -126,6 +126,7 @@ export class FileSpool implements RankedSpool {
   #pending: string[] = [];
   #pendingLength = 0;
   #length = 0;
+  bytes = 0;
   #lastRank = Number.NEGATIVE_INFINITY;
 
   constructor(folder: SpoolFolder) {
@@ -140,6 +141,7 @@ export class FileSpool implements RankedSpool {
     if (rank < this.#lastRank) throw new Error(`spool entries out of rank order: ${rank} after ${this.#lastRank}`);
     this.#lastRank = rank;
     this.#length += 1;
+    this.bytes += action.size;
     if (this.#file === undefined) {
       this.#ranks.push(rank);
       this.#actions.push(action);

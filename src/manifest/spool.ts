@@ -10,6 +10,8 @@ import type { Action, ActionKind, ActionList } from '../model/plan.ts';
 /** One list of ranked actions, pushed in rank order and read back in that order (as often as needed). */
 export interface RankedSpool {
   readonly length: number;
+  /** The sum of the actions' sizes. */
+  readonly bytes: number;
   push(rank: number, action: Action): void;
   entries(): Iterable<[rank: number, action: Action]>;
   /** No more pushes. */
@@ -23,6 +25,7 @@ export type SpoolFactory = () => RankedSpool;
 export class MemorySpool implements RankedSpool {
   readonly #ranks: number[] = [];
   readonly #actions: Action[] = [];
+  bytes = 0;
 
   get length(): number {
     return this.#actions.length;
@@ -33,6 +36,7 @@ export class MemorySpool implements RankedSpool {
     if (last !== undefined && rank < last) throw new Error(`spool entries out of rank order: ${rank} after ${last}`);
     this.#ranks.push(rank);
     this.#actions.push(action);
+    this.bytes += action.size;
   }
 
   *entries(): Generator<[number, Action]> {
@@ -83,6 +87,19 @@ export class SpooledActions implements ActionList {
     let count = 0;
     for (const segment of this.#segments) for (const spool of segment.spools) count += spool.length;
     return count;
+  }
+
+  totals(kind: ActionKind): { count: number; bytes: number } {
+    let count = 0;
+    let bytes = 0;
+    for (const segment of this.#segments) {
+      if (segment.kind !== kind) continue;
+      for (const spool of segment.spools) {
+        count += spool.length;
+        bytes += spool.bytes;
+      }
+    }
+    return { count, bytes };
   }
 
   *ofKinds(kinds: readonly ActionKind[]): Generator<Action> {

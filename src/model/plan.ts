@@ -43,7 +43,8 @@ export interface PlanSummary {
   download: { count: number; bytes: number };
   upload: { count: number; bytes: number };
   purge: { count: number; bytes: number };
-  adopt: { count: number; bytes: number };
+  /** `byContent`: the adopts apply proves by reading both objects first (present when there are some). */
+  adopt: { count: number; bytes: number; byContent?: number };
   skip: { count: number };
   /** Objects left for a later plan because a budget or the volumes' room ran out. */
   deferred: { count: number; bytes: number };
@@ -95,6 +96,8 @@ export interface ActionList extends Iterable<Action> {
   readonly length: number;
   /** The actions of these kinds, in plan order, without reading the others (when the list can). */
   ofKinds?(kinds: readonly ActionKind[]): Iterable<Action>;
+  /** How many actions of a kind and their bytes, without reading them (when the list can). */
+  totals?(kind: ActionKind): { count: number; bytes: number };
 }
 
 export interface Plan<A extends ActionList = ActionList> {

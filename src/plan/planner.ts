@@ -279,8 +279,7 @@ export class PlanBuilder {
   #held: DownloadCandidate | undefined;
   #rank = -1;
   #downloadBytes = 0;
-  #adoptBytes = 0;
-  #purgeBytes = 0;
+  #adoptsByContent = 0;
   #opaqueEtags = 0;
   #multipartEtags = 0;
   #finished = false;
@@ -358,11 +357,6 @@ export class PlanBuilder {
     if (book === undefined || linkOnPath(book, key) === undefined) return false;
     this.#notes.add(`delivered, with the staged copy's path on ${volume} passing through a symbolic link (not followed): left as it is`, key);
     return true;
-  }
-
-  #purge(spool: RankedSpool, rank: number, item: Action): void {
-    spool.push(rank, item);
-    this.#purgeBytes += item.size;
   }
 
   /** Decides one key of the merged pass. Rows come in key order, each key once. */
@@ -446,11 +440,11 @@ export class PlanBuilder {
       }
       if (destination === undefined) notes.add('delivered earlier but missing from the incomplete destination listing; not taken as lost', key);
       const copy = stage === 'delivered' ? this.#goodCopy(row, version, knownVolume, staleVolume) : undefined;
-      if (copy !== undefined && purgeAfterUpload) this.#purge(spools.passPurge, rank, action('purge', key, size, etag, copy.volume));
+      if (copy !== undefined && purgeAfterUpload) spools.passPurge.push(rank, action('purge', key, size, etag, copy.volume));
       else if (stage === 'delivered' && copy === undefined && purgeAfterUpload && knownVolume !== undefined && row.localStart === row.localEnd && !this.#pathThroughLink(knownVolume, key)) {
         // The staged copy is gone but its purge was never recorded (a stop between the delete
         // and its record): the purge completes, so the ledger and status say where things are.
-        this.#purge(spools.passPurge, rank, action('purge', key, size, etag, knownVolume, false, 'staged copy already deleted; recording the purge'));
+        spools.passPurge.push(rank, action('purge', key, size, etag, knownVolume, false, 'staged copy already deleted; recording the purge'));
       }
       this.#noteStrays(row, copy);
       return;
@@ -461,8 +455,8 @@ export class PlanBuilder {
     // A verified staged copy is cheaper to upload than both objects are to read and compare.
     if (found !== undefined && 'adopt' in found && !(found.adopt === 'content' && stagedCopy)) {
       spools.adopt.push(rank, adoptAction(key, size, etag, found.adopt, (destination as ObjectEntry).etag));
-      this.#adoptBytes += size;
-      if (copy !== undefined && purgeAfterUpload) this.#purge(spools.passPurge, rank, action('purge', key, size, etag, copy.volume));
+      if (found.adopt === 'content') this.#adoptsByContent += 1;
+      if (copy !== undefined && purgeAfterUpload) spools.passPurge.push(rank, action('purge', key, size, etag, copy.volume));
       this.#noteStrays(row, copy);
       return;
     }
@@ -578,7 +572,7 @@ export class PlanBuilder {
       const upload = action('upload', key, size, etag, volume, false, reason);
       if (localProof !== undefined) upload.localProof = localProof;
       spools.stagedUpload.push(rank, upload);
-      if (purgeAfterUpload) this.#purge(spools.stagedPurge, rank, action('purge', key, size, etag, volume));
+      if (purgeAfterUpload) spools.stagedPurge.push(rank, action('purge', key, size, etag, volume));
     }
     for (const [rank, chained] of spools.chain.entries()) {
       const { key, size } = chained;
@@ -592,7 +586,7 @@ export class PlanBuilder {
       }
       uploadBytes += size;
       spools.chainedUpload.push(rank, chained);
-      if (purgeAfterUpload) this.#purge(spools.chainedPurge, rank, action('purge', key, size, chained.etag, chained.volume, true));
+      if (purgeAfterUpload) spools.chainedPurge.push(rank, action('purge', key, size, chained.etag, chained.volume, true));
     }
 
     const warnings = this.#warnings;
@@ -615,8 +609,8 @@ export class PlanBuilder {
     const summary: PlanSummary = {
       download: { count: spools.download.length + spools.redownload.length, bytes: this.#downloadBytes },
       upload: { count: spools.stagedUpload.length + spools.chainedUpload.length, bytes: uploadBytes },
-      purge: { count: spools.passPurge.length + spools.stagedPurge.length + spools.chainedPurge.length, bytes: this.#purgeBytes },
-      adopt: { count: spools.adopt.length, bytes: this.#adoptBytes },
+      purge: { count: spools.passPurge.length + spools.stagedPurge.length + spools.chainedPurge.length, bytes: spools.passPurge.bytes + spools.stagedPurge.bytes + spools.chainedPurge.bytes },
+      adopt: { count: spools.adopt.length, bytes: spools.adopt.bytes, ...(this.#adoptsByContent > 0 ? { byContent: this.#adoptsByContent } : {}) },
       skip: { count: skips },
       deferred: { count: deferredCount, bytes: deferredBytes },
       ...(this.#waiting.count > 0 ? { waiting: this.#waiting.summary() } : {}),

@@ -88,18 +88,35 @@ function waitingLines(plan: Plan, color: boolean): string[] {
   return out;
 }
 
-function actionLines(plan: Plan, options: RenderPlanOptions): string[] {
-  const color = options.color === true;
-  const limit = options.limit ?? Number.POSITIVE_INFINITY;
-  // One pass, keeping only the lines shown: a plan may hold millions of actions.
+/** Per kind: how many actions and bytes, and the first `limit` of them; only those are read from a list that knows its totals. */
+function actionGroups(plan: Plan, limit: number): Map<ActionKind, { count: number; bytes: number; shown: Action[] }> {
   const groups = new Map<ActionKind, { count: number; bytes: number; shown: Action[] }>(ACTION_ORDER.map((kind) => [kind, { count: 0, bytes: 0, shown: [] }]));
-  for (const action of plan.actions) {
+  const list = plan.actions;
+  if (list.totals !== undefined && list.ofKinds !== undefined) {
+    for (const [kind, group] of groups) {
+      Object.assign(group, list.totals(kind));
+      if (group.count === 0 || limit === 0) continue;
+      for (const action of list.ofKinds([kind])) {
+        group.shown.push(action);
+        if (group.shown.length >= limit) break;
+      }
+    }
+    return groups;
+  }
+  // One pass, keeping only the lines shown: a plan may hold millions of actions.
+  for (const action of list) {
     const group = groups.get(action.kind);
     if (group === undefined) continue;
     group.count += 1;
     group.bytes += action.size;
     if (group.shown.length < limit) group.shown.push(action);
   }
+  return groups;
+}
+
+function actionLines(plan: Plan, options: RenderPlanOptions): string[] {
+  const color = options.color === true;
+  const groups = actionGroups(plan, options.limit ?? Number.POSITIVE_INFINITY);
   const out: string[] = [];
   for (const kind of ACTION_ORDER) {
     const group = groups.get(kind);
@@ -193,8 +210,7 @@ export function summaryLine(plan: Plan): string {
     part.count === 0 ? `0 ${what}` : `${part.count} ${what} (${formatBytes(part.bytes)})`;
   const parts = [withBytes(summary.download, 'to download'), withBytes(summary.upload, 'to upload'), `${summary.purge.count} to purge`];
   if (summary.adopt.count > 0) {
-    let byContent = 0;
-    for (const action of plan.actions) if (action.kind === 'adopt' && action.adoptBy === 'content') byContent++;
+    const byContent = summary.adopt.byContent ?? 0;
     parts.push(`${summary.adopt.count} adopted${byContent > 0 ? ` (${byContent} once apply finds equal content)` : ''}`);
   }
   if (summary.skip.count > 0) parts.push(`${summary.skip.count} skipped`);

@@ -397,6 +397,8 @@ describe('planSync: a new version moves again, adoption needs proof (invariants 
     const result = planSync(testConfig(), big(inventory().source(A, size, md5v2).dest(A, size, ours).source('b', size, md5v1).local('/v1', 'b', size)).build());
     expect(result.actions.find((a) => a.kind === 'adopt')).toMatchObject({ key: A, adoptBy: 'content', destinationEtag: ours });
     expect(result.actions.find((a) => a.kind === 'upload')).toMatchObject({ key: 'b', localProof: 'md5' });
+    // Counted in the summary, so that the summary line need not read every adopt of a large plan.
+    expect(result.summary.adopt).toEqual({ count: 1, bytes: size, byContent: 1 });
   });
 });
 

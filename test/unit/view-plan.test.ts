@@ -39,7 +39,7 @@ describe('summaryLine', () => {
     ],
     [
       'adopts that apply must prove by content are counted apart',
-      planWith({ adopt: { count: 2, bytes: 2 } }, [
+      planWith({ adopt: { count: 2, bytes: 2, byContent: 1 } }, [
         { kind: 'adopt', key: 'a', size: 1, etag: 'e', adoptBy: 'md5', destinationEtag: 'e' },
         { kind: 'adopt', key: 'b', size: 1, etag: 'e-2', adoptBy: 'content', destinationEtag: 'f' },
       ]),
