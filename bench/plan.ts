@@ -1,28 +1,27 @@
 /**
- * `npm run bench -- plan [SIZE...]`: planSync + renderManifests + renderPlan over synthetic
- * inventories (default 100,000 and 1,000,000 objects), each run in its own process so its peak
- * memory is its own. Target: 1M objects in <= 10 s and <= 1.5 GiB peak RSS.
- *
- * The mix is what a site in mid-migration looks like: 1/3 new, 1/3 delivered and purged, 1/6
- * staged (half of those already at the destination), 1/6 delivered with the staged copy still
- * to purge; two volumes; the source listing shuffled (a Snowball lists unsorted), the volume
- * scan unsorted, destination and ledger sorted as their adapters deliver them; every listing
- * holds its own copies of the key strings, as separate parsers would produce.
+ * `npm run bench -- plan [SIZE...]`: the streaming planner (planStreams, actions spooled to
+ * files), the manifests written piece by piece and renderPlan, over synthetic inventories
+ * (default 100,000 and 1,000,000 objects), each run in its own process so its peak memory is its
+ * own. Target: 1M objects in <= 10 s and <= 512 MiB peak RSS. Listings arrive as sorted streams,
+ * as the inventory hands them out; sorting an unsorted v1 listing is `bench -- listing`'s.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { renderManifests } from '../src/manifest/s5cmd.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeManifests } from '../src/manifest/s5cmd.ts';
 import { writeCanonicalPlan } from '../src/manifest/planfile.ts';
-import type { Inventory, LedgerRecord, LocalFile, ObjectEntry } from '../src/model/objects.ts';
-import { planSync } from '../src/plan/planner.ts';
+import type { LedgerRecord, ListingStream, LocalFile, ObjectEntry } from '../src/model/objects.ts';
+import { planStreams, type StreamedInventory } from '../src/plan/planner.ts';
+import { SpoolFolder } from '../src/files/spool.ts';
 import { renderPlan } from '../src/view/plan.ts';
 import { testConfig } from '../test/builders.ts';
 
 const GIB = 1024 ** 3;
 const TARGET_SECONDS = 10;
-const TARGET_RSS = 1.5 * GIB;
+const TARGET_RSS = 512 * 1024 * 1024;
 
 /** Wall time, and CPU time of all the process's threads (GC included): the second moves less when the box is shared. */
 interface Timing {
@@ -42,7 +41,7 @@ interface Result {
   uploadLines: number;
   rssAfterBuild: number;
   rssPeakSampled: number;
-  /** The kernel's peak resident set after planSync, renderManifests and renderPlan. */
+  /** The kernel's peak resident set after planning, the manifests and renderPlan. */
   maxRss: number;
   /** The same, after the plan digest too (sha256 of the canonical form, streamed). */
   maxRssWithDigest: number;
@@ -59,77 +58,86 @@ function random(seed: number): () => number {
   };
 }
 
-/** A fresh string each call: separate listings never share key storage in real life. */
+/**
+ * The i-th key: key order is index order (so every stream can be made on the fly, in order),
+ * and each call makes a fresh string, as separate parsers would.
+ */
 function keyOf(i: number): string {
-  const camera = i % 97;
-  const day = (i >> 7) % 365;
-  return ['site-7', `cam-${camera}`, `day-${day}`, `frame-${i.toString(36).padStart(6, '0')}-${(i * 2654435761) % 1000}.jpg`].join('/');
+  return ['site-7', `cam-${String(Math.floor(i / 10_000)).padStart(5, '0')}`, `frame-${String(i).padStart(9, '0')}-${(i * 2654435761) % 1000}.jpg`].join('/');
 }
 
 function etagOf(i: number): string {
   return ((i * 2654435761) >>> 0).toString(16).padStart(8, '0').repeat(4);
 }
 
-export function syntheticInventory(objects: number): Inventory {
+const VOLUMES = ['/mnt/staging-a', '/mnt/staging-b'];
+
+/** The i-th object's size: mostly small, a few large (seeded, so every run plans the same). */
+function sizes(objects: number): Float64Array {
   const next = random(42);
-  const sizes = new Float64Array(objects);
-  for (let i = 0; i < objects; i++) sizes[i] = Math.floor(next() < 0.9 ? 64 * 1024 + next() * 4 * 1024 * 1024 : next() * 512 * 1024 * 1024);
-  const source: ObjectEntry[] = [];
-  const destination: ObjectEntry[] = [];
-  const local: LocalFile[] = [];
-  const records: LedgerRecord[] = [];
-  const volumes = ['/mnt/staging-a', '/mnt/staging-b'];
+  const result = new Float64Array(objects);
+  for (let i = 0; i < objects; i++) result[i] = Math.floor(next() < 0.9 ? 64 * 1024 + next() * 4 * 1024 * 1024 : next() * 512 * 1024 * 1024);
+  return result;
+}
+
+/** Pages of 1,000 entries for the indexes `keep` accepts, made as they are read. */
+async function* pages(objects: number, size: Float64Array, keep: (i: number) => boolean): AsyncGenerator<ObjectEntry[]> {
+  let page: ObjectEntry[] = [];
   for (let i = 0; i < objects; i++) {
-    const size = sizes[i] as number;
-    const etag = etagOf(i);
-    source.push({ key: keyOf(i), size, etag });
-    const slot = i % 6;
-    const volume = volumes[i % 2] as string;
-    if (slot === 2 || slot === 3) {
-      destination.push({ key: keyOf(i), size, etag });
-      records.push({ key: keyOf(i), size, etag, stage: 'purged', volume, verifiedBy: 'size', attempts: 0 });
-    } else if (slot === 4) {
-      if (i % 12 === 4) destination.push({ key: keyOf(i), size, etag });
-      records.push({ key: keyOf(i), size, etag, stage: 'staged', volume, verifiedBy: 'size', attempts: 0 });
-      local.push({ volume, key: keyOf(i), size });
-    } else if (slot === 5) {
-      destination.push({ key: keyOf(i), size, etag });
-      records.push({ key: keyOf(i), size, etag, stage: 'delivered', volume, verifiedBy: 'size', attempts: 0 });
-      local.push({ volume, key: keyOf(i), size });
+    if (!keep(i)) continue;
+    page.push({ key: keyOf(i), size: size[i] as number, etag: etagOf(i) });
+    if (page.length === 1000) {
+      yield page;
+      page = [];
     }
   }
-  for (let i = source.length - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    const swap = source[i] as ObjectEntry;
-    source[i] = source[j] as ObjectEntry;
-    source[j] = swap;
+  if (page.length > 0) yield page;
+}
+
+/** The ledger's records in key order, made as they are read (as the store's cursor hands them out). */
+function* records(objects: number, size: Float64Array): Generator<LedgerRecord> {
+  for (let i = 0; i < objects; i++) {
+    const slot = i % 6;
+    const stage = slot === 2 || slot === 3 ? 'purged' : slot === 4 ? 'staged' : slot === 5 ? 'delivered' : undefined;
+    if (stage !== undefined) yield { key: keyOf(i), size: size[i] as number, etag: etagOf(i), stage, volume: VOLUMES[i % 2] as string, verifiedBy: 'size', attempts: 0 };
   }
-  // As the adapters deliver them: ListObjectsV2 answers in key order and the ledger store
-  // hands out its records sorted; the volume scan comes in directory order (unsorted here).
-  const byKey = (a: { key: string }, b: { key: string }): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-  destination.sort(byKey);
-  records.sort(byKey);
+}
+
+function listing(pagesOf: AsyncIterable<ObjectEntry[]>): ListingStream {
+  return { pages: pagesOf, complete: true, warnings: [], close: async () => {} };
+}
+
+/**
+ * A site in mid-migration: 1/3 new, 1/3 delivered and purged, 1/6 staged (half of those
+ * already at the destination), 1/6 delivered with the staged copy still to purge; two volumes.
+ * The listings and the ledger are streams in key order, as the adapters hand them out; only
+ * the volume scan (bounded by the staging space) is an array, in directory order.
+ */
+export function syntheticInventory(objects: number): StreamedInventory {
+  const size = sizes(objects);
+  const local: LocalFile[] = [];
+  for (let i = objects - 1; i >= 0; i--) if (i % 6 >= 4) local.push({ volume: VOLUMES[i % 2] as string, key: keyOf(i), size: size[i] as number });
   return {
-    source: { entries: source, complete: true, warnings: [] },
-    destination: { entries: destination, complete: true, warnings: [] },
-    volumes: volumes.map((root) => ({ root, totalBytes: 100 * 1024 * GIB, freeBytes: 60 * 1024 * GIB, reserveBytes: 5 * 1024 * GIB })),
+    source: listing(pages(objects, size, () => true)),
+    destination: listing(pages(objects, size, (i) => i % 6 === 2 || i % 6 === 3 || i % 6 === 5 || i % 12 === 4)),
+    volumes: VOLUMES.map((root) => ({ root, totalBytes: 100 * 1024 * GIB, freeBytes: 60 * 1024 * GIB, reserveBytes: 5 * 1024 * GIB })),
     local,
-    ledger: { serial: objects, records },
+    ledger: { serial: objects, records: records(objects, size) },
   };
 }
 
 /** Runs one size in this process and returns its figures. */
-function measure(objects: number): Result {
+async function measure(objects: number): Promise<Result> {
   let rssPeakSampled = 0;
   const sample = (): number => {
     const rss = process.memoryUsage().rss;
     rssPeakSampled = Math.max(rssPeakSampled, rss);
     return rss;
   };
-  const time = <T>(work: () => T): [T, Timing] => {
+  const time = async <T>(work: () => T | Promise<T>): Promise<[T, Timing]> => {
     const start = performance.now();
     const cpuStart = process.cpuUsage();
-    const value = work();
+    const value = await work();
     const cpu = process.cpuUsage(cpuStart);
     const wallMs = performance.now() - start;
     sample();
@@ -137,33 +145,43 @@ function measure(objects: number): Result {
   };
   // Budgets large enough that every new object is planned: the most actions and manifest lines.
   const config = testConfig({ transfer: { maxBatchBytes: 1024 ** 5, maxUploadBatchBytes: 1024 ** 5, workers: 256, concurrency: 5 }, source: { maxConnections: 500 } });
-  const [inventory, build] = time(() => syntheticInventory(objects));
+  const [inventory, build] = await time(() => syntheticInventory(objects));
   const rssAfterBuild = sample();
-  const [plan, planned] = time(() => planSync(config, inventory));
-  const [manifests, rendered] = time(() => renderManifests(plan, config));
-  const [, view] = time(() => renderPlan(plan, { limit: 20 }));
-  const maxRss = process.resourceUsage().maxRSS * 1024;
-  const [, digest] = time(() => {
-    const hash = createHash('sha256');
-    writeCanonicalPlan(plan, (piece) => hash.update(piece));
-    return hash.digest('hex');
-  });
-  const lines = (text: string): number => text.split('\n').filter((line) => line !== '' && !line.startsWith('#')).length;
-  return {
-    objects,
-    build,
-    plan: planned,
-    manifests: rendered,
-    view,
-    digest,
-    actions: plan.actions.length,
-    downloadLines: lines(manifests.download),
-    uploadLines: lines(manifests.upload),
-    rssAfterBuild,
-    rssPeakSampled,
-    maxRss,
-    maxRssWithDigest: process.resourceUsage().maxRSS * 1024,
-  };
+  const spoolParent = mkdtempSync(join(os.tmpdir(), 'bench-plan-'));
+  const spool = SpoolFolder.at(spoolParent);
+  try {
+    const [{ plan }, planned] = await time(() => planStreams(config, inventory, { spools: spool.spools }));
+    // Written where a plan's manifests go, piece by piece: counted, not kept.
+    let downloadLines = 0;
+    let uploadLines = 0;
+    const counter = (add: (lines: number) => void) => (piece: string) => add(piece.split('\n').filter((line) => line !== '' && !line.startsWith('#')).length);
+    const [, rendered] = await time(() => writeManifests(plan, config, { download: counter((n) => (downloadLines += n)), upload: counter((n) => (uploadLines += n)) }));
+    const [, view] = await time(() => renderPlan(plan, { limit: 20 }));
+    const maxRss = process.resourceUsage().maxRSS * 1024;
+    const [, digest] = await time(() => {
+      const hash = createHash('sha256');
+      writeCanonicalPlan(plan, (piece) => hash.update(piece));
+      return hash.digest('hex');
+    });
+    return {
+      objects,
+      build,
+      plan: planned,
+      manifests: rendered,
+      view,
+      digest,
+      actions: plan.actions.length,
+      downloadLines,
+      uploadLines,
+      rssAfterBuild,
+      rssPeakSampled,
+      maxRss,
+      maxRssWithDigest: process.resourceUsage().maxRSS * 1024,
+    };
+  } finally {
+    spool.remove();
+    rmSync(spoolParent, { recursive: true, force: true });
+  }
 }
 
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
@@ -186,7 +204,7 @@ export async function benchPlan(args: string[]): Promise<void> {
   const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? '3'));
   const script = fileURLToPath(import.meta.url);
   let missed = false;
-  console.log('plan bench: planSync + renderManifests + renderPlan (limit 20); the plan digest (sha256 of writeCanonicalPlan) shown apart');
+  console.log('plan bench: planStreams (spooled) + writeManifests + renderPlan (limit 20); the plan digest (sha256 of writeCanonicalPlan) shown apart');
   for (const objects of sizes) {
     const results: Result[] = [];
     const loads: string[] = [];
@@ -199,8 +217,8 @@ export async function benchPlan(args: string[]): Promise<void> {
     const total = totalOf(result);
     console.log(`\n${result.objects} objects: ${result.actions} actions, ${result.downloadLines + result.uploadLines} manifest lines; best of ${runs} runs`);
     console.log(`  build inventory  ${sec(result.build)}   rss after build ${mib(result.rssAfterBuild)}`);
-    console.log(`  planSync         ${sec(result.plan)}`);
-    console.log(`  renderManifests  ${sec(result.manifests)}`);
+    console.log(`  planStreams      ${sec(result.plan)}`);
+    console.log(`  writeManifests   ${sec(result.manifests)}`);
     console.log(`  renderPlan       ${sec(result.view)}`);
     console.log(`  total            ${sec(total)}   peak RSS ${mib(result.maxRss)} (maxRSS; sampled ${mib(result.rssPeakSampled)})`);
     console.log(`  plan digest      ${sec(result.digest)}   peak RSS with it ${mib(result.maxRssWithDigest)}`);
@@ -214,5 +232,5 @@ export async function benchPlan(args: string[]): Promise<void> {
 }
 
 if (process.argv[2] === '--child') {
-  process.stdout.write(`${JSON.stringify(measure(Number(process.argv[3])))}\n`);
+  process.stdout.write(`${JSON.stringify(await measure(Number(process.argv[3])))}\n`);
 }

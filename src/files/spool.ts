@@ -1,7 +1,10 @@
 /**
  * Spools on disk: a spool keeps its first entries in memory and, past a limit, moves them to a
- * file of one `rank<TAB>action JSON` line each in the run's spool folder, so a small site's plan
- * never touches the disk and a large one never holds its actions in memory.
+ * file of one line per action in the run's spool folder, so a small site's plan never touches
+ * the disk and a large one never holds its actions in memory. A line is the rank and the
+ * action's fields in a fixed order, separated by tabs (tab, newline and backslash escaped; an
+ * absent field empty, a present one after `=`): about three times faster to write and read
+ * back than JSON, which was most of the cost of a plan of a million actions.
  *
  * Reads are synchronous, a megabyte at a time: the plan is iterated by plain `for..of` loops
  * (manifests, digests, the plan file, apply's feed), and one read per megabyte costs nothing
@@ -9,7 +12,6 @@
  */
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import type { Action } from '../model/plan.ts';
 import type { RankedSpool, SpoolFactory } from '../manifest/spool.ts';
 
@@ -17,6 +19,51 @@ import type { RankedSpool, SpoolFactory } from '../manifest/spool.ts';
 export const DEFAULT_MEMORY_ENTRIES = 8192;
 const WRITE_CHUNK = 1 << 20;
 const READ_CHUNK = 1 << 20;
+
+const ESCAPED = /[\t\n\\]/;
+const ESCAPES = /[\t\n\\]/g;
+const UNESCAPES = /\\[tn\\]/g;
+
+function escape(text: string): string {
+  return ESCAPED.test(text) ? text.replace(ESCAPES, (char) => (char === '\t' ? '\\t' : char === '\n' ? '\\n' : '\\\\')) : text;
+}
+
+function unescape(text: string): string {
+  return text.includes('\\') ? text.replace(UNESCAPES, (pair) => (pair === '\\t' ? '\t' : pair === '\\n' ? '\n' : '\\')) : text;
+}
+
+function optional(text: string | undefined): string {
+  return text === undefined ? '' : `=${escape(text)}`;
+}
+
+function present(field: string): string | undefined {
+  return field === '' ? undefined : unescape(field.slice(1));
+}
+
+/** One spool line (newline included). */
+export function encodeLine(rank: number, a: Action): string {
+  return `${rank}\t${a.kind}\t${escape(a.key)}\t${a.size}\t${escape(a.etag)}\t${optional(a.volume)}\t${a.afterDownload === true ? '1' : ''}\t${optional(a.reason)}\t${optional(a.adoptBy)}\t${optional(a.destinationEtag)}\t${optional(a.localProof)}\t${optional(a.replaces)}\n`;
+}
+
+/** The rank and action of one spool line (newline excluded). */
+export function decodeLine(line: string): [number, Action] {
+  const f = line.split('\t');
+  const action: Action = { kind: f[1] as Action['kind'], key: unescape(f[2] as string), size: Number(f[3]), etag: unescape(f[4] as string) };
+  const volume = present(f[5] as string);
+  if (volume !== undefined) action.volume = volume;
+  if (f[6] === '1') action.afterDownload = true;
+  const reason = present(f[7] as string);
+  if (reason !== undefined) action.reason = reason;
+  const adoptBy = present(f[8] as string);
+  if (adoptBy !== undefined) action.adoptBy = adoptBy as Action['adoptBy'];
+  const destinationEtag = present(f[9] as string);
+  if (destinationEtag !== undefined) action.destinationEtag = destinationEtag;
+  const localProof = present(f[10] as string);
+  if (localProof !== undefined) action.localProof = localProof as Action['localProof'];
+  const replaces = present(f[11] as string);
+  if (replaces !== undefined) action.replaces = replaces;
+  return [Number(f[0]), action];
+}
 
 /** Folders not yet removed, removed when the process exits (a short command need not release its plan). */
 const open = new Set<SpoolFolder>();
@@ -61,7 +108,7 @@ export class SpoolFolder {
       }
     }
     this.#files += 1;
-    return join(this.#path, `${this.#files}.jsonl`);
+    return join(this.#path, `${this.#files}.tsv`);
   }
 
   /** A factory of spools that spill into this folder. */
@@ -91,26 +138,37 @@ export function removeDeadSpools(parent: string, alive: (pid: number) => boolean
   }
 }
 
-/** Lines of a file, read a chunk at a time (UTF-8 split across chunks is joined by the decoder). */
+/**
+ * Lines of a file, read a chunk at a time. Each line is decoded from its own bytes (a newline
+ * byte never occurs inside a UTF-8 sequence), so it is a string of its own: a slice of a
+ * megabyte chunk would keep the whole chunk alive as long as any action read from it (measured:
+ * 842 MiB and 5 s of garbage collection at a million actions).
+ */
 function* fileLines(path: string): Generator<string> {
   const fd = openSync(path, 'r');
   try {
     const buffer = Buffer.allocUnsafe(READ_CHUNK);
-    const decoder = new StringDecoder('utf8');
-    let rest = '';
+    let rest: Buffer | undefined;
     for (;;) {
       const read = readSync(fd, buffer, 0, READ_CHUNK, null);
       if (read === 0) break;
-      const text = rest + decoder.write(buffer.subarray(0, read));
       let start = 0;
-      for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-        yield text.slice(start, end);
+      for (let end = buffer.indexOf(10, 0); end !== -1 && end < read; end = buffer.indexOf(10, start)) {
+        if (rest !== undefined) {
+          yield Buffer.concat([rest, buffer.subarray(0, end)]).toString('utf8');
+          rest = undefined;
+        } else {
+          yield buffer.toString('utf8', start, end);
+        }
         start = end + 1;
       }
-      rest = text.slice(start);
+      if (start < read) {
+        // A line cut by the chunk: its bytes are copied, since the buffer is read into again.
+        const tail = Buffer.from(buffer.subarray(start, read));
+        rest = rest === undefined ? tail : Buffer.concat([rest, tail]);
+      }
     }
-    rest += decoder.end();
-    if (rest !== '') yield rest;
+    if (rest !== undefined && rest.length > 0) yield rest.toString('utf8');
   } finally {
     closeSync(fd);
   }
@@ -148,7 +206,7 @@ export class FileSpool implements RankedSpool {
       if (this.#actions.length > this.#folder.memoryEntries) this.#spill(this.#folder);
       return;
     }
-    const line = `${rank}\t${JSON.stringify(action)}\n`;
+    const line = encodeLine(rank, action);
     this.#pending.push(line);
     this.#pendingLength += line.length;
     if (this.#pendingLength >= WRITE_CHUNK) this.#flush();
@@ -157,7 +215,7 @@ export class FileSpool implements RankedSpool {
   #spill(folder: SpoolFolder): void {
     this.#file = folder.nextFile();
     this.#fd = openSync(this.#file, 'w', 0o600);
-    for (let i = 0; i < this.#actions.length; i++) this.#pending.push(`${this.#ranks[i]}\t${JSON.stringify(this.#actions[i])}\n`);
+    for (let i = 0; i < this.#actions.length; i++) this.#pending.push(encodeLine(this.#ranks[i] as number, this.#actions[i] as Action));
     this.#ranks = [];
     this.#actions = [];
     this.#flush();
@@ -178,10 +236,7 @@ export class FileSpool implements RankedSpool {
       return;
     }
     this.#flush();
-    for (const line of fileLines(this.#file)) {
-      const tab = line.indexOf('\t');
-      yield [Number(line.slice(0, tab)), JSON.parse(line.slice(tab + 1)) as Action];
-    }
+    for (const line of fileLines(this.#file)) yield decodeLine(line);
   }
 
   /** Closes the file (kept until its folder is removed). */

@@ -11,7 +11,7 @@
 import { assert } from '../errors.ts';
 import type { Config, HopConfig } from '../model/config.ts';
 import type { Action, ActionKind, HopSettings, Plan } from '../model/plan.ts';
-import { actionsOfKinds } from './spool.ts';
+import { actionsOfKinds, countOfKinds } from './spool.ts';
 import { localPath, tempPath } from '../plan/keys.ts';
 
 const MIB = 1024 * 1024;
@@ -138,9 +138,7 @@ class RunFile {
 function writeRunFile(plan: Plan, config: Config, hop: 'download' | 'upload', emit: (piece: string) => void): void {
   // Only this hop's kinds are read (a spooled plan reads them from their own files).
   const kinds: ActionKind[] = hop === 'download' ? ['download', 'redownload'] : ['upload'];
-  let count = 0;
-  for (const _action of actionsOfKinds(plan.actions, kinds)) count += 1;
-  emit(`${header(hop, count, plan.hops[hop], config)}\n`);
+  emit(`${header(hop, countOfKinds(plan.actions, kinds), plan.hops[hop], config)}\n`);
   const file = new RunFile(emit);
   for (const action of actionsOfKinds(plan.actions, kinds)) {
     file.add(hop === 'download' ? downloadLine(action, config, plan.hops.download) : uploadLine(action, config, plan.hops.upload));

@@ -119,6 +119,14 @@ export function actionsOfKinds(list: ActionList, kinds: readonly ActionKind[]): 
   })();
 }
 
+/** How many actions of these kinds: from the list's totals when it keeps them, else counted. */
+export function countOfKinds(list: ActionList, kinds: readonly ActionKind[]): number {
+  if (list.totals !== undefined) return kinds.reduce((sum, kind) => sum + list.totals!(kind).count, 0);
+  let count = 0;
+  for (const _action of actionsOfKinds(list, kinds)) count += 1;
+  return count;
+}
+
 /** Whether any action passes `test` (stops at the first). */
 export function someAction(list: Iterable<Action>, test: (action: Action) => boolean): boolean {
   for (const action of list) if (test(action)) return true;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Action } from '../../src/model/plan.ts';
 import { actionsOfKinds, MemorySpool, SpooledActions } from '../../src/manifest/spool.ts';
-import { FileSpool, removeDeadSpools, SpoolFolder } from '../../src/files/spool.ts';
+import { decodeLine, encodeLine, FileSpool, removeDeadSpools, SpoolFolder } from '../../src/files/spool.ts';
 import { planSync } from '../../src/plan/planner.ts';
 import { inventory, testConfig } from '../builders.ts';
 
@@ -43,7 +43,7 @@ describe('file spools', () => {
     keys.forEach((key, i) => large.push(i, act(key)));
     small.end();
     large.end();
-    expect(readdirSync(folder.path!)).toEqual(['1.jsonl']);
+    expect(readdirSync(folder.path!)).toEqual(['1.tsv']);
     expect([...small.entries()]).toEqual([[0, act('a')]]);
     const back = [...large.entries()];
     expect(back.map(([rank]) => rank)).toEqual(keys.map((_, i) => i));
@@ -53,6 +53,22 @@ describe('file spools', () => {
     const path = folder.path!;
     folder.remove();
     expect(existsSync(path)).toBe(false);
+  });
+
+  it('write each field back as it was, whatever the characters', () => {
+    const hostile = ['', 'a\tb', 'line\nbreak', 'back\\slash', '\\t literally', '=', 'é€😀', '\\', 'end\\'];
+    for (const text of hostile) {
+      const full: Action = {
+        kind: 'redownload', key: `k${text}`, size: 12, etag: text, volume: `/v${text}`, afterDownload: true, reason: text,
+        adoptBy: 'content', destinationEtag: text, localProof: 'multipart-etag', replaces: text,
+      };
+      const line = encodeLine(7, full);
+      expect(line.endsWith('\n')).toBe(true);
+      expect(line.slice(0, -1)).not.toContain('\n');
+      expect(decodeLine(line.slice(0, -1))).toEqual([7, full]);
+    }
+    const bare: Action = { kind: 'adopt', key: 'k', size: 0, etag: '' };
+    expect(decodeLine(encodeLine(0, bare).slice(0, -1))).toEqual([0, bare]);
   });
 
   it('refuse entries out of rank order', () => {
