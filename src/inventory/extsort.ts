@@ -1,0 +1,156 @@
+/**
+ * An external sort of listing entries, for a listing that arrives unsorted and may hold more keys
+ * than memory should (a Snowball's v1 answer: one unpaginated, unsorted document of every key).
+ * The entries go into a temporary SQLite table in arrival order, then one covering index sorts
+ * them, and a scan of that index hands them back in {@link compareKeys} order: SQLite's BINARY
+ * collation compares the UTF-8 bytes of TEXT, which is that order.
+ *
+ * Why an append and one index rather than a `key PRIMARY KEY` table or sorted runs of our own:
+ * measured at 3M shuffled keys on the 2-core box, inserting into a keyed B-tree took 29 s (each
+ * insert lands at a random page); appending and building the index took 8 s (SQLite's own
+ * merge sort, in C), at 160 MiB peak RSS for the whole process with the cache capped below.
+ *
+ * The file holds nothing that must survive: no journal, no syncs. It lives in a directory the
+ * caller names, under a name no other run uses, and is removed on close.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { ObjectEntry } from '../model/objects.ts';
+
+/** Inserts per transaction: large enough that commits cost nothing, small enough to bound SQLite's dirty pages. */
+const INSERTS_PER_TRANSACTION = 50_000;
+/** SQLite's page cache, which also bounds the index sort's memory (negative: KiB). */
+const CACHE_KIB = 32 * 1024;
+
+/** Duplicates met while the sorted entries were read: how many, and the first in key order. */
+export interface SortDuplicates {
+  count: number;
+  first?: string;
+}
+
+/**
+ * Entries added in any order, read back once in key order, each key once (the first added of
+ * each). Not safe for two readers; {@link close} at the end, or to give up early.
+ */
+export class ExternalSort {
+  /** The temporary database file (exposed for tests and diagnostics). */
+  readonly file: string;
+  #db: DatabaseSync | undefined;
+  #insert: StatementSync;
+  #added = 0;
+  #inTransaction = 0;
+  #sorted = false;
+  #reading: Iterator<unknown> | undefined;
+  readonly duplicates: SortDuplicates = { count: 0 };
+
+  /** Creates the temporary file in `dir` (created when missing; the OS's temporary folder by default). */
+  constructor(dir: string = tmpdir()) {
+    mkdirSync(dir, { recursive: true });
+    this.file = join(dir, `dualsync-sort-${process.pid}-${randomUUID()}.sqlite`);
+    const db = new DatabaseSync(this.file);
+    this.#db = db;
+    try {
+      db.exec(`PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -${CACHE_KIB}; PRAGMA temp_store = FILE;`);
+      // `seq` (the rowid) keeps the arrival order, so the first of a duplicated key is the one kept.
+      db.exec('CREATE TABLE entries (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL)');
+      this.#insert = db.prepare('INSERT INTO entries (key, size, etag) VALUES (?, ?, ?)');
+    } catch (error) {
+      this.#drop();
+      throw error;
+    }
+  }
+
+  /** Entries added so far (duplicates included), less any dropped by {@link rollback}. */
+  get added(): number {
+    return this.#added;
+  }
+
+  #open(): DatabaseSync {
+    if (this.#db === undefined) throw new Error('assertion failed: the external sort was used after it was closed');
+    return this.#db;
+  }
+
+  add(entry: ObjectEntry): void {
+    const db = this.#open();
+    if (this.#sorted) throw new Error('assertion failed: an entry was added to an external sort after it was sorted');
+    if (this.#inTransaction === 0) db.exec('BEGIN');
+    this.#insert.run(entry.key, entry.size, entry.etag);
+    this.#added++;
+    if (++this.#inTransaction >= INSERTS_PER_TRANSACTION) this.#commit();
+  }
+
+  #commit(): void {
+    if (this.#inTransaction === 0) return;
+    this.#open().exec('COMMIT');
+    this.#inTransaction = 0;
+  }
+
+  /** A point to come back to with {@link rollback}: the count of entries added so far. */
+  mark(): number {
+    return this.#added;
+  }
+
+  /** Drops every entry added after `mark` (a listing page whose request is retried starts over). */
+  rollback(mark: number): void {
+    if (mark >= this.#added) return;
+    this.#commit();
+    this.#open().prepare('DELETE FROM entries WHERE seq > ?').run(mark);
+    this.#added = mark;
+  }
+
+  /** Sorts what was added (the index build); {@link entries} then reads without waiting on it. */
+  sort(): void {
+    if (this.#sorted) return;
+    this.#commit();
+    this.#open().exec('CREATE INDEX by_key ON entries (key, seq, size, etag)');
+    this.#sorted = true;
+  }
+
+  /**
+   * The entries in key order, the first added of each key; {@link duplicates} counts the others
+   * once the iteration has ended. The temporary file is removed when the iteration ends or throws.
+   */
+  async *entries(): AsyncGenerator<ObjectEntry> {
+    try {
+      this.sort();
+      const rows = this.#open().prepare('SELECT key, size, etag FROM entries ORDER BY key, seq').iterate();
+      this.#reading = rows;
+      let previous: string | undefined;
+      for (const row of rows as IterableIterator<{ key: string; size: number; etag: string }>) {
+        if (row.key === previous) {
+          this.duplicates.count++;
+          this.duplicates.first ??= row.key;
+          continue;
+        }
+        previous = row.key;
+        yield { key: row.key, size: row.size, etag: row.etag };
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes and removes the temporary file; safe to call twice, and while the entries are read. */
+  close(): void {
+    if (this.#db === undefined) return;
+    try {
+      this.#reading?.return?.();
+    } catch {
+      // The statement goes with the database either way.
+    }
+    this.#reading = undefined;
+    this.#drop();
+  }
+
+  #drop(): void {
+    try {
+      this.#db?.close();
+    } finally {
+      this.#db = undefined;
+      rmSync(this.file, { force: true });
+    }
+  }
+}
