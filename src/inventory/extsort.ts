@@ -50,7 +50,8 @@ export class ExternalSort {
   constructor(dir: string = tmpdir()) {
     mkdirSync(dir, { recursive: true });
     this.file = join(dir, `dualsync-sort-${process.pid}-${randomUUID()}.sqlite`);
-    const db = new DatabaseSync(this.file);
+    // Not defensive: that mode (Node's default) refuses journal_mode = OFF, and the file needs no journal.
+    const db = new DatabaseSync(this.file, { defensive: false });
     this.#db = db;
     try {
       db.exec(`PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -${CACHE_KIB}; PRAGMA temp_store = FILE;`);

@@ -78,6 +78,8 @@ describe('ExternalSort: an unsorted listing read back in key order', () => {
     const sort = new ExternalSort(dir);
     expect(existsSync(sort.file) && sort.file.startsWith(dir)).toBe(true);
     sort.add(entry('x'));
+    sort.sort();
+    expect(readdirSync(dir), 'one file, no journal beside it').toHaveLength(1);
     await drain(sort);
     expect(readdirSync(dir)).toEqual([]);
   });
