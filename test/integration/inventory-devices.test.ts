@@ -136,6 +136,18 @@ describe('listHop against scripted devices', () => {
     expect(server.requests.map((request) => request.query.get('marker'))).toEqual([null, 'b', 'd']);
   });
 
+  it('v2 pages that repeat a key at their seam: kept once, counted in one warning at the end', async () => {
+    const pages = [['a', 'b'], ['b', 'c'], ['c', 'c', 'd']];
+    const server = await device(({ query }) => {
+      const index = Number(query.get('continuation-token') ?? '0');
+      return { keys: pages[index] ?? [], truncated: index < 2, nextToken: String(index + 1) };
+    });
+    const config = hop(server.endpoint, { listApi: 'v2' });
+    const listing = await listHop(createS3Client(config), config);
+    expect(listing.entries.map((entry) => entry.key)).toEqual(['a', 'b', 'c', 'd']);
+    expect(listing.warnings).toEqual([`listing s3://bucket/ (${server.endpoint}) lists 3 duplicate entries (first: "b"); kept the first of each as listed`]);
+  });
+
   const loops: { name: string; listApi: HopConfig['listApi']; page: Page }[] = [
     { name: 'v1 repeating the same NextMarker', listApi: 'v1', page: { keys: ['a'], truncated: true, nextMarker: 'a' } },
     { name: 'v2 repeating the same continuation token', listApi: 'v2', page: { keys: ['a'], truncated: true, nextToken: 'same-token' } },
