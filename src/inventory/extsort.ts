@@ -18,12 +18,26 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { assert, describeError, isDualsyncError, opError, type DualsyncError } from '../errors.ts';
 import type { ObjectEntry } from '../model/objects.ts';
 
 /** Inserts per transaction: large enough that commits cost nothing, small enough to bound SQLite's dirty pages. */
 const INSERTS_PER_TRANSACTION = 50_000;
 /** SQLite's page cache, which also bounds the index sort's memory (negative: KiB). */
 const CACHE_KIB = 32 * 1024;
+
+/**
+ * A failure of the sort file itself (a full or read-only disk): an operational error naming the
+ * file, never retryable, so that it stops the run rather than pass for a hop that is down.
+ */
+function spoolFailure(file: string, doing: string, error: unknown): DualsyncError {
+  if (isDualsyncError(error)) return error;
+  return opError('E_LISTING_SPOOL', `${doing} ${file} failed: ${describeError(error)}`, {
+    hint: 'A ListObjects v1 listing is sorted in a temporary file of about 130 bytes per key: free space in that directory, or make sure dualsync may write there.',
+    retryable: false,
+    cause: error,
+  });
+}
 
 /** Duplicates met while the sorted entries were read: how many, and the first in key order. */
 export interface SortDuplicates {
@@ -48,19 +62,19 @@ export class ExternalSort {
 
   /** Creates the temporary file in `dir` (created when missing; the OS's temporary folder by default). */
   constructor(dir: string = tmpdir()) {
-    mkdirSync(dir, { recursive: true });
     this.file = join(dir, `dualsync-sort-${process.pid}-${randomUUID()}.sqlite`);
-    // Not defensive: that mode (Node's default) refuses journal_mode = OFF, and the file needs no journal.
-    const db = new DatabaseSync(this.file, { defensive: false });
-    this.#db = db;
     try {
+      mkdirSync(dir, { recursive: true });
+      // Not defensive: that mode (Node's default) refuses journal_mode = OFF, and the file needs no journal.
+      const db = new DatabaseSync(this.file, { defensive: false });
+      this.#db = db;
       db.exec(`PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -${CACHE_KIB}; PRAGMA temp_store = FILE;`);
       // `seq` (the rowid) keeps the arrival order, so the first of a duplicated key is the one kept.
       db.exec('CREATE TABLE entries (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL)');
       this.#insert = db.prepare('INSERT INTO entries (key, size, etag) VALUES (?, ?, ?)');
     } catch (error) {
       this.#drop();
-      throw error;
+      throw spoolFailure(this.file, 'creating the listing sort file', error);
     }
   }
 
@@ -70,22 +84,33 @@ export class ExternalSort {
   }
 
   #open(): DatabaseSync {
-    if (this.#db === undefined) throw new Error('assertion failed: the external sort was used after it was closed');
+    assert(this.#db !== undefined, 'the external sort was used after it was closed');
     return this.#db;
   }
 
-  add(entry: ObjectEntry): void {
+  /** Runs a step on the file, its failure as {@link spoolFailure}. */
+  #step<T>(doing: string, step: (db: DatabaseSync) => T): T {
     const db = this.#open();
-    if (this.#sorted) throw new Error('assertion failed: an entry was added to an external sort after it was sorted');
-    if (this.#inTransaction === 0) db.exec('BEGIN');
-    this.#insert.run(entry.key, entry.size, entry.etag);
+    try {
+      return step(db);
+    } catch (error) {
+      throw spoolFailure(this.file, doing, error);
+    }
+  }
+
+  add(entry: ObjectEntry): void {
+    assert(!this.#sorted, 'an entry was added to an external sort after it was sorted');
+    this.#step('writing the listing sort file', (db) => {
+      if (this.#inTransaction === 0) db.exec('BEGIN');
+      this.#insert.run(entry.key, entry.size, entry.etag);
+    });
     this.#added++;
     if (++this.#inTransaction >= INSERTS_PER_TRANSACTION) this.#commit();
   }
 
   #commit(): void {
     if (this.#inTransaction === 0) return;
-    this.#open().exec('COMMIT');
+    this.#step('writing the listing sort file', (db) => db.exec('COMMIT'));
     this.#inTransaction = 0;
   }
 
@@ -98,7 +123,7 @@ export class ExternalSort {
   rollback(mark: number): void {
     if (mark >= this.#added) return;
     this.#commit();
-    this.#open().prepare('DELETE FROM entries WHERE seq > ?').run(mark);
+    this.#step('writing the listing sort file', (db) => db.prepare('DELETE FROM entries WHERE seq > ?').run(mark));
     this.#added = mark;
   }
 
@@ -106,7 +131,7 @@ export class ExternalSort {
   sort(): void {
     if (this.#sorted) return;
     this.#commit();
-    this.#open().exec('CREATE INDEX by_key ON entries (key, seq, size, etag)');
+    this.#step('sorting the listing in', (db) => db.exec('CREATE INDEX by_key ON entries (key, seq, size, etag)'));
     this.#sorted = true;
   }
 
@@ -117,7 +142,7 @@ export class ExternalSort {
   async *entries(): AsyncGenerator<ObjectEntry> {
     try {
       this.sort();
-      const rows = this.#open().prepare('SELECT key, size, etag FROM entries ORDER BY key, seq').iterate();
+      const rows = this.#step('reading the listing sort file', (db) => db.prepare('SELECT key, size, etag FROM entries ORDER BY key, seq').iterate());
       this.#reading = rows;
       let previous: string | undefined;
       for (const row of rows as IterableIterator<{ key: string; size: number; etag: string }>) {
@@ -151,7 +176,12 @@ export class ExternalSort {
       this.#db?.close();
     } finally {
       this.#db = undefined;
-      rmSync(this.file, { force: true });
+      try {
+        rmSync(this.file, { force: true });
+      } catch (error) {
+        // A spool path under a file never held one; anything else is worth an error.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw error;
+      }
     }
   }
 }

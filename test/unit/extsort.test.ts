@@ -1,6 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isDualsyncError } from '../../src/errors.ts';
 import { ExternalSort } from '../../src/inventory/extsort.ts';
 import type { ObjectEntry } from '../../src/model/objects.ts';
 import { compareKeys } from '../../src/plan/keys.ts';
@@ -123,5 +124,19 @@ describe('ExternalSort: an unsorted listing read back in key order', () => {
     sort.add(entry('a'));
     sort.close();
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a spool directory that cannot be made: E_LISTING_SPOOL naming the file, not retryable (never a hop that is down)', async () => {
+    const blocker = join(await tempDir('extsort-'), 'a-file');
+    writeFileSync(blocker, 'not a directory');
+    let caught: unknown;
+    try {
+      new ExternalSort(join(blocker, 'spool'));
+    } catch (error) {
+      caught = error;
+    }
+    expect(isDualsyncError(caught) && caught.code).toBe('E_LISTING_SPOOL');
+    expect(isDualsyncError(caught) && caught.retryable).toBe(false);
+    expect(String((caught as Error).message)).toContain(join(blocker, 'spool', 'dualsync-sort-'));
   });
 });
