@@ -5,6 +5,8 @@
  * order (UTF-8 bytes) passes the order check, astral characters and U+E000-U+FFFF included.
  */
 import { readdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDualsyncError, type DualsyncError } from '../../src/errors.ts';
@@ -152,6 +154,30 @@ describe('openListing, ListObjects v1: one unsorted answer, sorted on disk', () 
     const error = await failure(openListing(createS3Client(hop('no-such-bucket', 'v1')), hop('no-such-bucket', 'v1'), { spoolDir }));
     expect(error.code).toBe('E_S3_NO_BUCKET');
     expect(readdirSync(spoolDir)).toEqual([]);
+  });
+
+  it('an answer cut off halfway and sent again by the retry: what the cut attempt gave is dropped, nothing counts twice', async () => {
+    const keys = Array.from({ length: 4_000 }, (_, i) => `k/${String((i * 7919) % 4_000).padStart(5, '0')}`);
+    const xml = `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>cut</Name><IsTruncated>false</IsTruncated>${keys.map((key) => `<Contents><Key>${key}</Key><ETag>&quot;e&quot;</ETag><Size>1</Size></Contents>`).join('')}</ListBucketResult>`;
+    let attempts = 0;
+    const cutting = createServer((request, response) => {
+      attempts++;
+      response.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
+      if (attempts > 1) return response.end(xml);
+      response.write(xml.slice(0, xml.length / 2), () => setTimeout(() => response.destroy(), 50));
+    });
+    await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
+    try {
+      const spoolDir = await tempDir('spool-');
+      const config = { ...hop('cut', 'v1'), prefix: '', endpoint: `http://127.0.0.1:${(cutting.address() as AddressInfo).port}` };
+      const listing = await openListing(createS3Client(config), config, { spoolDir });
+      expect(attempts).toBe(2);
+      expect((await readAll(listing)).map((entry) => entry.key)).toEqual([...keys].sort(compareKeys));
+      expect(listing.warnings).toEqual([]);
+    } finally {
+      cutting.closeAllConnections();
+      await new Promise<void>((resolve) => cutting.close(() => resolve()));
+    }
   });
 
   it('listHop collects the same stream: every key once, in order', async () => {
