@@ -252,7 +252,7 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
   /** One page, checked for order and duplicates, and the token of the next (undefined: the last page). */
   const readPage = async (token: string | undefined): Promise<{ entries: ObjectEntry[]; next: string | undefined }> => {
     let entries: ObjectEntry[] = [];
-    let outsideBefore = filter.outsidePrefix;
+    const outsideBefore = filter.outsidePrefix;
     const sink: ListingSink = {
       restart: () => {
         entries = [];
@@ -269,7 +269,6 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
     } catch (error) {
       throw listingFailure(error, hop, signal);
     }
-    outsideBefore = filter.outsidePrefix;
     pages++;
     rawKeys += page.objects;
     const ordered: ObjectEntry[] = [];
