@@ -23,6 +23,8 @@ import type { ObjectEntry } from '../model/objects.ts';
 
 /** Inserts per transaction: large enough that commits cost nothing, small enough to bound SQLite's dirty pages. */
 const INSERTS_PER_TRANSACTION = 50_000;
+/** Rows per INSERT statement: one call into SQLite for many rows (measured at 1M rows: 40% less CPU than a call per row). */
+const ROWS_PER_INSERT = 128;
 /** SQLite's page cache, which also bounds the index sort's memory (negative: KiB). */
 const CACHE_KIB = 32 * 1024;
 
@@ -54,6 +56,9 @@ export class ExternalSort {
   readonly file: string;
   #db: DatabaseSync | undefined;
   #insert: StatementSync;
+  #insertBatch: StatementSync;
+  /** Rows added but not yet written, flattened: key, size, etag, key, ... */
+  #pending: (string | number)[] = [];
   #added = 0;
   #inTransaction = 0;
   #sorted = false;
@@ -72,6 +77,7 @@ export class ExternalSort {
       // `seq` (the rowid) keeps the arrival order, so the first of a duplicated key is the one kept.
       db.exec('CREATE TABLE entries (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL)');
       this.#insert = db.prepare('INSERT INTO entries (key, size, etag) VALUES (?, ?, ?)');
+      this.#insertBatch = db.prepare(`INSERT INTO entries (key, size, etag) VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?)').join(', ')}`);
     } catch (error) {
       this.#drop();
       throw spoolFailure(this.file, 'creating the listing sort file', error);
@@ -99,19 +105,36 @@ export class ExternalSort {
   }
 
   add(entry: ObjectEntry): void {
-    assert(!this.#sorted, 'an entry was added to an external sort after it was sorted');
+    assert(!this.#sorted && this.#db !== undefined, 'an entry was added to an external sort after it was sorted or closed');
+    this.#pending.push(entry.key, entry.size, entry.etag);
+    this.#added++;
+    if (this.#pending.length === ROWS_PER_INSERT * 3) this.#flush();
+  }
+
+  /** Writes the pending rows, one statement for a full batch; commits every {@link INSERTS_PER_TRANSACTION}. */
+  #flush(): void {
+    const rows = this.#pending.length / 3;
+    if (rows === 0) return;
     this.#step('writing the listing sort file', (db) => {
       if (this.#inTransaction === 0) db.exec('BEGIN');
-      this.#insert.run(entry.key, entry.size, entry.etag);
+      if (rows === ROWS_PER_INSERT) this.#insertBatch.run(...this.#pending);
+      else for (let row = 0; row < rows; row++) this.#insert.run(...this.#pending.slice(row * 3, row * 3 + 3));
     });
-    this.#added++;
-    if (++this.#inTransaction >= INSERTS_PER_TRANSACTION) this.#commit();
+    this.#pending.length = 0;
+    this.#inTransaction += rows;
+    if (this.#inTransaction >= INSERTS_PER_TRANSACTION) this.#commit();
   }
 
   #commit(): void {
     if (this.#inTransaction === 0) return;
     this.#step('writing the listing sort file', (db) => db.exec('COMMIT'));
     this.#inTransaction = 0;
+  }
+
+  /** Everything added so far written and committed. */
+  #settle(): void {
+    this.#flush();
+    this.#commit();
   }
 
   /** A point to come back to with {@link rollback}: the count of entries added so far. */
@@ -122,15 +145,22 @@ export class ExternalSort {
   /** Drops every entry added after `mark` (a listing page whose request is retried starts over). */
   rollback(mark: number): void {
     if (mark >= this.#added) return;
-    this.#commit();
-    this.#step('writing the listing sort file', (db) => db.prepare('DELETE FROM entries WHERE seq > ?').run(mark));
+    const written = this.#added - this.#pending.length / 3;
+    if (mark >= written) {
+      this.#pending.length = (mark - written) * 3;
+    } else {
+      this.#pending.length = 0;
+      this.#commit();
+      // Row ids follow the order of adding, so the entries after the mark are the ids above it.
+      this.#step('writing the listing sort file', (db) => db.prepare('DELETE FROM entries WHERE seq > ?').run(mark));
+    }
     this.#added = mark;
   }
 
   /** Sorts what was added (the index build); {@link entries} then reads without waiting on it. */
   sort(): void {
     if (this.#sorted) return;
-    this.#commit();
+    this.#settle();
     this.#step('sorting the listing in', (db) => db.exec('CREATE INDEX by_key ON entries (key, seq, size, etag)'));
     this.#sorted = true;
   }
@@ -142,17 +172,22 @@ export class ExternalSort {
   async *entries(): AsyncGenerator<ObjectEntry> {
     try {
       this.sort();
-      const rows = this.#step('reading the listing sort file', (db) => db.prepare('SELECT key, size, etag FROM entries ORDER BY key, seq').iterate());
+      const rows = this.#step('reading the listing sort file', (db) => {
+        const select = db.prepare('SELECT key, size, etag FROM entries ORDER BY key, seq');
+        // Rows as arrays: a third less CPU than an object per row (measured at 1M rows).
+        select.setReturnArrays(true);
+        return select.iterate() as IterableIterator<[string, number, string]>;
+      });
       this.#reading = rows;
       let previous: string | undefined;
-      for (const row of rows as IterableIterator<{ key: string; size: number; etag: string }>) {
-        if (row.key === previous) {
+      for (const [key, size, etag] of rows) {
+        if (key === previous) {
           this.duplicates.count++;
-          this.duplicates.first ??= row.key;
+          this.duplicates.first ??= key;
           continue;
         }
-        previous = row.key;
-        yield { key: row.key, size: row.size, etag: row.etag };
+        previous = key;
+        yield { key, size, etag };
       }
     } finally {
       this.close();

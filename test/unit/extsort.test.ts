@@ -74,6 +74,24 @@ describe('ExternalSort: an unsorted listing read back in key order', () => {
     expect((await drain(sort)).map((item) => item.key)).toEqual(['a', 'b']);
   });
 
+  it.each([
+    ['rows still waiting to be written', 2, 1],
+    ['a mark inside a batch already written', 100, 50],
+    ['a mark before several transactions', 10, 120_000],
+  ])('rollback to %s', async (_name, before, after) => {
+    const sort = new ExternalSort(await tempDir('extsort-'));
+    for (let i = 0; i < before; i++) sort.add(entry(`keep/${String(i).padStart(6, '0')}`));
+    const mark = sort.mark();
+    for (let i = 0; i < after; i++) sort.add(entry(`drop/${i}`));
+    sort.rollback(mark);
+    expect(sort.added).toBe(before);
+    sort.add(entry('z'));
+    const keys = (await drain(sort)).map((item) => item.key);
+    expect(keys).toHaveLength(before + 1);
+    expect(keys.some((key) => key.startsWith('drop/'))).toBe(false);
+    expect(keys.at(-1)).toBe('z');
+  });
+
   it('the temporary file lives in the given directory, made when missing, and is gone when the entries end', async () => {
     const dir = join(await tempDir('extsort-'), 'spool', 'nested');
     const sort = new ExternalSort(dir);
