@@ -1,14 +1,19 @@
 /**
  * `npm run bench -- listing [--v1|--v2] [N...]`: lists N synthetic objects (default 1,000,000) the way
- * `plan` does (listHop), from the synthetic listing server of test/harness: ListObjectsV2 in
- * pages of 1,000, and ListObjects v1 as one unpaginated, shuffled answer, as a Snowball's
- * adapter sends it. Each listing runs in its own process so that its peak RSS is its own.
- * Beside it, the floor: the time to receive the same bytes with curl (following the v2 pages).
+ * `plan` does (openListing, read to the end as a stream, nothing kept), from the synthetic listing
+ * server of test/harness: ListObjectsV2 in pages of 1,000, and ListObjects v1 as one unpaginated,
+ * shuffled answer, as a Snowball's adapter sends it, sorted through the on-disk external sort.
+ * Each listing runs in its own process so that its peak RSS is its own. Beside it, the floor:
+ * the time to receive the same bytes with curl (following the v2 pages).
  */
 import { execa } from 'execa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createS3Client, listHop } from '../src/inventory/s3.ts';
+import { createS3Client, openListing } from '../src/inventory/s3.ts';
 import type { HopConfig } from '../src/model/config.ts';
+import { compareKeys } from '../src/plan/keys.ts';
 import { startListingServer } from '../test/harness/listing-server.ts';
 
 const MIB = 1024 * 1024;
@@ -26,13 +31,31 @@ function hop(endpoint: string, listApi: 'v1' | 'v2'): HopConfig {
   };
 }
 
-/** Child mode: list once and print {ms, entries, maxRss} as JSON. */
+/**
+ * Child mode: open the listing, read every entry (checking the order, keeping none), close, and
+ * print {ms, openMs, entries, maxRss} as JSON. openMs: until the stream was open (v2: the first
+ * page; v1: the whole answer received and sorted).
+ */
 async function listOnce(endpoint: string, listApi: 'v1' | 'v2'): Promise<void> {
-  const start = performance.now();
-  const client = createS3Client(hop(endpoint, listApi));
-  const listing = await listHop(client, hop(endpoint, listApi));
-  client.destroy();
-  console.log(JSON.stringify({ ms: performance.now() - start, entries: listing.entries.length, maxRss: process.resourceUsage().maxRSS * 1024 }));
+  const spoolDir = mkdtempSync(join(tmpdir(), 'dualsync-bench-spool-'));
+  try {
+    const start = performance.now();
+    const client = createS3Client(hop(endpoint, listApi));
+    const listing = await openListing(client, hop(endpoint, listApi), { spoolDir });
+    const openMs = performance.now() - start;
+    let entries = 0;
+    let previous = '';
+    for await (const entry of listing.entries) {
+      if (entries > 0 && compareKeys(previous, entry.key) >= 0) throw new Error(`out of order: ${entry.key} after ${previous}`);
+      previous = entry.key;
+      entries++;
+    }
+    await listing.close();
+    client.destroy();
+    console.log(JSON.stringify({ ms: performance.now() - start, openMs, entries, maxRss: process.resourceUsage().maxRSS * 1024 }));
+  } finally {
+    rmSync(spoolDir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -66,10 +89,10 @@ export async function benchListing(args: string[]): Promise<void> {
           console.log(`  ${count.toLocaleString('en')} objects, ${listApi}: FAILED (exit ${child.exitCode}): ${child.stderr.trim().split('\n').slice(-3).join(' | ')}`);
           continue;
         }
-        const result = JSON.parse(child.stdout.trim().split('\n').at(-1) as string) as { ms: number; entries: number; maxRss: number };
+        const result = JSON.parse(child.stdout.trim().split('\n').at(-1) as string) as { ms: number; openMs: number; entries: number; maxRss: number };
         const seconds = result.ms / 1000;
         console.log(
-          `  ${count.toLocaleString('en')} objects, ${listApi}: ${seconds.toFixed(1)} s, peak RSS ${(result.maxRss / MIB).toFixed(0)} MiB, ${result.entries.toLocaleString('en')} entries; curl floor ${floor.toFixed(1)} s (${(seconds / floor).toFixed(2)}x)`,
+          `  ${count.toLocaleString('en')} objects, ${listApi} stream: ${seconds.toFixed(1)} s (open ${(result.openMs / 1000).toFixed(1)} s), peak RSS ${(result.maxRss / MIB).toFixed(0)} MiB, ${result.entries.toLocaleString('en')} entries; curl floor ${floor.toFixed(1)} s (${(seconds / floor).toFixed(2)}x)`,
         );
       }
     } finally {

@@ -7,7 +7,7 @@
  */
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { HopConfig } from '../model/config.ts';
-import type { Listing } from '../model/objects.ts';
+import type { Listing, ListingStream, ObjectEntry } from '../model/objects.ts';
 import { isDualsyncError, opError, type DualsyncError } from '../errors.ts';
 import { classifyS3Error } from './s3.ts';
 
@@ -27,6 +27,35 @@ export function meansUnreachable(error: unknown): error is DualsyncError {
 
 function unreachable(error: DualsyncError): HopListing {
   return { listing: { entries: [], complete: false, warnings: [], unreachable: error.message }, error };
+}
+
+export interface HopListingStream {
+  listing: ListingStream;
+  /** The error that made the hop unreachable. */
+  error?: DualsyncError;
+}
+
+/** The stream of a hop that could not be listed: no entries, incomplete, the cause in `unreachable`; already closed. */
+export function unreachableStream(error: DualsyncError): HopListingStream {
+  async function* none(): AsyncGenerator<ObjectEntry> {}
+  return { listing: { entries: none(), complete: false, warnings: [], unreachable: error.message, listed: 0, close: async () => undefined }, error };
+}
+
+/** The listing stream once open, or an unreachable state carrying the cause when the endpoint is down. */
+export async function streamOrUnreachable(open: Promise<ListingStream>): Promise<HopListingStream> {
+  try {
+    return { listing: await open };
+  } catch (error) {
+    if (!meansUnreachable(error)) throw error;
+    return unreachableStream(error);
+  }
+}
+
+/** Like {@link streamOrUnreachable}, but a hop that was down last time is probed first and not listed while it stays down. */
+export async function probeThenOpen(probe: () => Promise<DualsyncError | undefined>, open: () => Promise<ListingStream>): Promise<HopListingStream> {
+  const down = await probe();
+  if (down !== undefined) return unreachableStream(down);
+  return streamOrUnreachable(open());
 }
 
 /** The listing, or an unreachable state carrying the cause when the endpoint is down. */

@@ -3,17 +3,18 @@
  * must never look like "these objects are gone" (invariant 8), so every failure throws and
  * every doubt about completeness is reported in `complete` and `warnings`.
  */
-import { HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import type { ListObjectsCommandOutput, ListObjectsV2CommandOutput, S3ClientConfig, _Object } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { describeError, isDualsyncError, opError, userError } from '../errors.ts';
 import type { DualsyncError } from '../errors.ts';
 import type { HopConfig } from '../model/config.ts';
-import type { Listing, ObjectEntry } from '../model/objects.ts';
+import type { Listing, ListingStream, ObjectEntry } from '../model/objects.ts';
 import { requireCredentials } from '../config/credentials.ts';
-import { listPage, type ListingSink } from './list-stream.ts';
+import { ExternalSort } from './extsort.ts';
+import { listPage, type ListedObject, type ListedPage, type ListingSink } from './list-stream.ts';
 import { compareKeys } from '../plan/keys.ts';
 
 /** The most keys a Snowball's S3 adapter returns from ListObjectsV2, complete or not. */
@@ -154,101 +155,271 @@ export interface ListOptions {
   onPage?: (listed: number) => void;
   /** Keys per page to ask for (the server may return fewer); the server's default when unset. */
   maxKeys?: number;
+  /**
+   * Where a `listApi: v1` listing is sorted on disk: a directory, created when missing (the OS's
+   * temporary folder by default). The file in it is removed when the listing is closed or read to the end.
+   */
+  spoolDir?: string;
+}
+
+/** An error of the listing as an operational error: dualsync's own as they are, a stop as E_ABORTED, the rest classified. */
+function listingFailure(error: unknown, hop: HopConfig, signal: AbortSignal | undefined): DualsyncError {
+  if (isDualsyncError(error)) return error;
+  if (signal?.aborted === true) return opError('E_ABORTED', `listing ${where(hop)} was stopped`, { retryable: true, cause: error });
+  return classifyS3Error(error, hop, 'listing');
+}
+
+function loopError(hop: HopConfig, what: string): DualsyncError {
+  return opError('E_S3_LIST_LOOP', `listing ${where(hop)} repeated ${what}: the server is not making progress, so the listing was stopped`, {
+    hint: hop.listApi === 'v2' ? 'The server may not support ListObjectsV2 paging; try `listApi: v1` for this hop.' : 'Report this server behaviour; the listing cannot be trusted.',
+  });
 }
 
 /**
- * Lists every object under the hop's prefix, following every page (ListObjectsV2 continuation
- * tokens, or ListObjects v1 markers for `listApi: v1`). Keys come back relative to the prefix,
- * in whatever order the server sent them (a Snowball's v1 answer is unsorted); the prefix's own
- * "folder" object is left out. Throws an operational error rather than return a partial listing.
+ * What every listing leaves out and reports: keys outside the prefix (a server that ignored it),
+ * the prefix's own "folder" object, and (counted by the caller) duplicates.
  */
-export async function listHop(client: S3Client, hop: HopConfig, options: ListOptions = {}): Promise<Listing> {
-  const entries: ObjectEntry[] = [];
+class ListingFilter {
+  outsidePrefix = 0;
+  duplicates = 0;
+  firstDuplicate: string | undefined;
+  readonly hop: HopConfig;
+
+  constructor(hop: HopConfig) {
+    this.hop = hop;
+  }
+
+  /** The entry relative to the prefix, or undefined when it is left out. */
+  relative(object: ListedObject): ObjectEntry | undefined {
+    if (!object.key.startsWith(this.hop.prefix)) {
+      this.outsidePrefix++;
+      return undefined;
+    }
+    const key = object.key.slice(this.hop.prefix.length);
+    return key === '' ? undefined : { key, size: object.size, etag: unquote(object.etag) };
+  }
+
+  duplicate(key: string): void {
+    this.duplicates++;
+    this.firstDuplicate ??= key;
+  }
+
+  /** The warnings of what was left out, once the listing has ended. */
+  warnings(): string[] {
+    const warnings: string[] = [];
+    if (this.outsidePrefix > 0) {
+      warnings.push(`listing ${where(this.hop)} returned ${this.outsidePrefix} keys outside the prefix (the server ignored it); they were left out`);
+    }
+    if (this.duplicates > 0) {
+      warnings.push(
+        `listing ${where(this.hop)} lists ${this.duplicates} duplicate ${this.duplicates === 1 ? 'entry' : 'entries'} (first: ${JSON.stringify(this.firstDuplicate)}); kept the first of each as listed`,
+      );
+    }
+    return warnings;
+  }
+}
+
+/**
+ * Opens the listing of every object under the hop's prefix as a stream in {@link compareKeys}
+ * order (UTF-8 bytes), each key once, relative to the prefix, the prefix's own "folder" object
+ * left out. A failure throws, from here or from the iteration: never a shorter listing.
+ *
+ * - ListObjectsV2: resolves once the first page is read (a hop that is down fails here, and a
+ *   Snowball's one page of exactly 1,000 keys is taken as incomplete here), then hands out page
+ *   after page, reading the next while the current one is consumed: about two pages in memory.
+ *   Each key is checked against the one before it; a repeated key is dropped and counted, a key
+ *   below it means the server does not sort, and the listing fails with E_S3_LIST_ORDER.
+ * - ListObjects v1 (`listApi: v1`): every page (a Snowball's one unsorted answer of every key)
+ *   is parsed as it streams in and goes into an {@link ExternalSort} on disk, in `spoolDir`;
+ *   resolves once all is sorted, and hands the entries out in key order.
+ */
+export async function openListing(client: S3Client, hop: HopConfig, options: ListOptions = {}): Promise<ListingStream> {
+  return hop.listApi === 'v1' ? openSortedV1(client, hop, options) : openPagedV2(client, hop, options);
+}
+
+/** ListObjectsV2 pages, each handed out as it is read, in the server's order, which is checked. */
+async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOptions): Promise<ListingStream> {
+  const stop = new AbortController();
+  const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
+  const filter = new ListingFilter(hop);
+  const prefix = hop.prefix === '' ? undefined : hop.prefix;
+  const tokens = new Set<string>();
+  let previous: string | undefined;
+  let kept = 0;
+  let pages = 0;
+  let rawKeys = 0;
+
+  /** One page, checked for order and duplicates, and the token of the next (undefined: the last page). */
+  const readPage = async (token: string | undefined): Promise<{ entries: ObjectEntry[]; next: string | undefined }> => {
+    let entries: ObjectEntry[] = [];
+    const outsideBefore = filter.outsidePrefix;
+    const sink: ListingSink = {
+      restart: () => {
+        entries = [];
+        filter.outsidePrefix = outsideBefore;
+      },
+      object: (object) => {
+        const entry = filter.relative(object);
+        if (entry !== undefined) entries.push(entry);
+      },
+    };
+    let page: ListedPage;
+    try {
+      page = await listPage(client, { v2: true, input: { Bucket: hop.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: options.maxKeys } }, sink, signal);
+    } catch (error) {
+      throw listingFailure(error, hop, signal);
+    }
+    pages++;
+    rawKeys += page.objects;
+    const ordered: ObjectEntry[] = [];
+    for (const entry of entries) {
+      const order = previous === undefined ? -1 : compareKeys(previous, entry.key);
+      if (order === 0) {
+        filter.duplicate(entry.key);
+        continue;
+      }
+      if (order > 0) {
+        throw opError('E_S3_LIST_ORDER', `listing ${where(hop)} is not in key order: ${JSON.stringify(entry.key)} came after ${JSON.stringify(previous)}, so the server does not sort its ListObjectsV2 pages`, {
+          hint: 'Set `listApi: v1` for this hop: dualsync then sorts the listing itself.',
+        });
+      }
+      previous = entry.key;
+      ordered.push(entry);
+    }
+    kept += ordered.length;
+    options.onPage?.(kept);
+    if (!page.isTruncated) return { entries: ordered, next: undefined };
+    const next = page.nextContinuationToken;
+    if (next === undefined || next === '') {
+      throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a continuation token`, {
+        hint: 'The server may not support ListObjectsV2 paging; try `listApi: v1` for this hop.',
+        retryable: true,
+      });
+    }
+    if (tokens.has(next)) throw loopError(hop, 'a continuation token');
+    tokens.add(next);
+    return { entries: ordered, next };
+  };
+
+  const first = await readPage(undefined);
   const warnings: string[] = [];
   let complete = true;
-  let outsidePrefix = 0;
-  const takeOne = (key: string, size: number, etag: string | undefined) => {
-    if (!key.startsWith(hop.prefix)) {
-      outsidePrefix++;
-      return;
-    }
-    const relative = key.slice(hop.prefix.length);
-    if (relative !== '') entries.push({ key: relative, size, etag: unquote(etag) });
-  };
-  /** Where the next page's objects go; a retried attempt of that page starts it over. */
-  const pageSink = (): ListingSink => {
-    const start = { entries: entries.length, outsidePrefix };
-    return {
-      restart: () => {
-        entries.length = start.entries;
-        outsidePrefix = start.outsidePrefix;
-      },
-      object: (object) => takeOne(object.key, object.size, object.etag),
-    };
-  };
-  const prefix = hop.prefix === '' ? undefined : hop.prefix;
-  const noProgress = (what: string) =>
-    opError('E_S3_LIST_LOOP', `listing ${where(hop)} repeated ${what}: the server is not making progress, so the listing was stopped`, {
-      hint: hop.listApi === 'v2' ? 'The server may not support ListObjectsV2 paging; try `listApi: v1` for this hop.' : 'Report this server behaviour; the listing cannot be trusted.',
-    });
-
-  try {
-    if (hop.listApi === 'v1') {
-      const seen = new Set<string>();
-      let marker: string | undefined;
+  if (hop.region === 'snow' && pages === 1 && first.next === undefined && rawKeys === SNOWBALL_V2_CUT) {
+    complete = false;
+    warnings.push(
+      `listing ${where(hop)} returned exactly 1,000 keys: it was probably cut at 1,000 keys by the Snowball S3 adapter, which does not page ListObjectsV2; set listApi: v1 for this hop`,
+    );
+  }
+  let listed = 0;
+  async function* entries(): AsyncGenerator<ObjectEntry> {
+    try {
+      let current = first;
       for (;;) {
-        const input = { Bucket: hop.bucket, Prefix: prefix, Marker: marker, MaxKeys: options.maxKeys };
-        const page = await listPage(client, { v2: false, input }, pageSink(), options.signal);
-        options.onPage?.(entries.length);
-        if (!page.isTruncated) break;
-        // v1 gives NextMarker only with a delimiter; otherwise the last key is the marker.
-        const next = page.nextMarker ?? page.lastKey;
-        if (next === undefined) throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a marker to continue from`, { retryable: true });
-        if (seen.has(next)) throw noProgress(`the marker ${JSON.stringify(next)}`);
-        seen.add(next);
-        marker = next;
-      }
-    } else {
-      const seen = new Set<string>();
-      let token: string | undefined;
-      let pages = 0;
-      let rawKeys = 0;
-      for (;;) {
-        const input = { Bucket: hop.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: options.maxKeys };
-        const page = await listPage(client, { v2: true, input }, pageSink(), options.signal);
-        pages++;
-        rawKeys += page.objects;
-        options.onPage?.(entries.length);
-        if (!page.isTruncated) break;
-        const next = page.nextContinuationToken;
-        if (next === undefined || next === '') {
-          throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a continuation token`, {
-            hint: 'The server may not support ListObjectsV2 paging; try `listApi: v1` for this hop.',
-            retryable: true,
-          });
+        const ahead = current.next === undefined ? undefined : readPage(current.next);
+        // Read while this page is consumed; its failure is thrown when it is reached (or dropped on close).
+        ahead?.catch(() => undefined);
+        for (const entry of current.entries) {
+          listed++;
+          yield entry;
         }
-        if (seen.has(next)) throw noProgress('a continuation token');
-        seen.add(next);
-        token = next;
+        if (ahead === undefined) break;
+        current = await ahead;
       }
-      if (hop.region === 'snow' && pages === 1 && rawKeys === SNOWBALL_V2_CUT) {
-        complete = false;
-        warnings.push(
-          `listing ${where(hop)} returned exactly 1,000 keys: it was probably cut at 1,000 keys by the Snowball S3 adapter, which does not page ListObjectsV2; set listApi: v1 for this hop`,
-        );
-      }
+      warnings.push(...filter.warnings());
+    } finally {
+      stop.abort();
     }
+  }
+  return {
+    entries: entries(),
+    complete,
+    warnings,
+    get listed() {
+      return listed;
+    },
+    close: async () => {
+      stop.abort();
+    },
+  };
+}
+
+/** ListObjects v1, every page into an external sort, handed out in key order once all is read. */
+async function openSortedV1(client: S3Client, hop: HopConfig, options: ListOptions): Promise<ListingStream> {
+  const filter = new ListingFilter(hop);
+  const prefix = hop.prefix === '' ? undefined : hop.prefix;
+  const sort = new ExternalSort(options.spoolDir);
+  try {
+    const markers = new Set<string>();
+    let marker: string | undefined;
+    for (;;) {
+      const start = { added: sort.mark(), outsidePrefix: filter.outsidePrefix };
+      const sink: ListingSink = {
+        restart: () => {
+          sort.rollback(start.added);
+          filter.outsidePrefix = start.outsidePrefix;
+        },
+        object: (object) => {
+          const entry = filter.relative(object);
+          if (entry !== undefined) sort.add(entry);
+        },
+      };
+      let page: ListedPage;
+      try {
+        page = await listPage(client, { v2: false, input: { Bucket: hop.bucket, Prefix: prefix, Marker: marker, MaxKeys: options.maxKeys } }, sink, options.signal);
+      } catch (error) {
+        throw listingFailure(error, hop, options.signal);
+      }
+      options.onPage?.(sort.added);
+      if (!page.isTruncated) break;
+      // v1 gives NextMarker only with a delimiter; otherwise the last key is the marker.
+      const next = page.nextMarker ?? page.lastKey;
+      if (next === undefined) throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a marker to continue from`, { retryable: true });
+      if (markers.has(next)) throw loopError(hop, `the marker ${JSON.stringify(next)}`);
+      markers.add(next);
+      marker = next;
+    }
+    sort.sort();
   } catch (error) {
-    if (isDualsyncError(error)) throw error;
-    if (options.signal?.aborted === true) {
-      throw opError('E_ABORTED', `listing ${where(hop)} was stopped`, { retryable: true, cause: error });
+    sort.close();
+    throw error;
+  }
+  const warnings: string[] = [];
+  let listed = 0;
+  async function* entries(): AsyncGenerator<ObjectEntry> {
+    for await (const entry of sort.entries()) {
+      listed++;
+      yield entry;
     }
-    throw classifyS3Error(error, hop, 'listing');
+    filter.duplicates = sort.duplicates.count;
+    filter.firstDuplicate = sort.duplicates.first;
+    warnings.push(...filter.warnings());
   }
-  if (outsidePrefix > 0) {
-    warnings.push(`listing ${where(hop)} returned ${outsidePrefix} keys outside the prefix (the server ignored it); they were left out`);
+  return {
+    entries: entries(),
+    complete: true,
+    warnings,
+    get listed() {
+      return listed;
+    },
+    close: async () => {
+      sort.close();
+    },
+  };
+}
+
+/**
+ * The whole listing of the hop at once, in key order: {@link openListing} read to the end. For
+ * callers that need every entry anyway (doctor, tests); the planner reads the stream.
+ */
+export async function listHop(client: S3Client, hop: HopConfig, options: ListOptions = {}): Promise<Listing> {
+  const stream = await openListing(client, hop, options);
+  try {
+    const entries: ObjectEntry[] = [];
+    for await (const entry of stream.entries) entries.push(entry);
+    return { entries, complete: stream.complete, warnings: stream.warnings };
+  } finally {
+    await stream.close();
   }
-  return { entries, complete, warnings };
 }
 
 /** One object's size and ETag by relative key; undefined only when the server says it does not exist. */
@@ -317,33 +488,41 @@ async function walkListing(client: S3Client, hop: HopConfig, sorted: readonly st
   let covered = false;
   try {
     for (let page = 0; page < maxPages && !covered; page++) {
-      let contents: _Object[] | undefined;
+      // The page's objects are looked at as they stream by: a device may answer everything at once.
+      let passed = false;
+      let foundHere: string[] = [];
+      const sink: ListingSink = {
+        restart: () => {
+          for (const key of foundHere) found.delete(key);
+          foundHere = [];
+          passed = false;
+        },
+        object: (object) => {
+          if (compareKeys(object.key, last) > 0) passed = true;
+          const key = object.key.slice(hop.prefix.length);
+          if (object.key.startsWith(hop.prefix) && wanted.has(key) && !found.has(key)) {
+            found.set(key, { key, size: object.size, etag: unquote(object.etag) });
+            foundHere.push(key);
+          }
+        },
+      };
+      const maxKeys = sorted.length === 1 ? 100 : undefined;
       let truncated: boolean;
       if (hop.listApi === 'v1') {
-        const answer: ListObjectsCommandOutput = await client.send(new ListObjectsCommand({ Bucket: hop.bucket, Prefix: prefix, Marker: after, MaxKeys: sorted.length === 1 ? 100 : undefined }));
-        contents = answer.Contents;
-        after = answer.NextMarker ?? contents?.at(-1)?.Key;
-        truncated = answer.IsTruncated === true && after !== undefined;
+        const answer = await listPage(client, { v2: false, input: { Bucket: hop.bucket, Prefix: prefix, Marker: after, MaxKeys: maxKeys } }, sink);
+        after = answer.nextMarker ?? answer.lastKey;
+        truncated = answer.isTruncated && after !== undefined;
       } else {
-        const answer: ListObjectsV2CommandOutput = await client.send(
-          new ListObjectsV2Command({ Bucket: hop.bucket, Prefix: prefix, MaxKeys: sorted.length === 1 ? 100 : undefined, ...(token === undefined ? { StartAfter: after } : { ContinuationToken: token }) }),
-        );
-        contents = answer.Contents;
-        token = answer.NextContinuationToken;
-        truncated = answer.IsTruncated === true && token !== undefined;
-      }
-      let passed = false;
-      for (const object of contents ?? []) {
-        const full = object.Key ?? '';
-        if (compareKeys(full, last) > 0) passed = true;
-        const key = full.slice(hop.prefix.length);
-        if (full.startsWith(hop.prefix) && wanted.has(key)) found.set(key, { key, size: object.Size ?? 0, etag: unquote(object.ETag) });
+        const input = { Bucket: hop.bucket, Prefix: prefix, MaxKeys: maxKeys, ...(token === undefined ? { StartAfter: after } : { ContinuationToken: token }) };
+        const answer = await listPage(client, { v2: true, input }, sink);
+        token = answer.nextContinuationToken;
+        truncated = answer.isTruncated && token !== undefined;
       }
       // Sorted pages (every server but a device's v1 answer, which comes whole) pass the last key at their end.
       covered = !truncated || passed;
     }
   } catch (error) {
-    throw classifyS3Error(error, hop, 'listing');
+    throw isDualsyncError(error) ? error : classifyS3Error(error, hop, 'listing');
   }
   return { found, covered };
 }

@@ -15,7 +15,21 @@ import type { AddressInfo } from 'node:net';
 
 export interface ListingServerOptions {
   /** Objects per bucket name. */
-  buckets: Record<string, { count: number; prefix: string }>;
+  buckets: Record<string, BucketSpec>;
+}
+
+export interface BucketSpec {
+  count: number;
+  prefix: string;
+  /** ListObjectsV2 lists the objects at positions `v2SwapAt` and `v2SwapAt + 1` the other way round: a server that does not sort. */
+  v2SwapAt?: number;
+  /** The v1 answer repeats objects 0 to `v1Repeats - 1` at its end, each with another ETag: a listing with duplicates. */
+  v1Repeats?: number;
+}
+
+/** The ETag object `index` has when the v1 answer repeats it. */
+export function repeatedEtag(index: number): string {
+  return createHash('md5').update(`repeat ${index}`).digest('hex');
 }
 
 export interface ListingServer {
@@ -42,8 +56,8 @@ export function syntheticEtag(index: number): string {
 
 const LAST_MODIFIED = '2026-01-01T00:00:00.000Z';
 
-function contents(prefix: string, index: number): string {
-  return `<Contents><Key>${prefix}${syntheticKey(index)}</Key><LastModified>${LAST_MODIFIED}</LastModified><ETag>&quot;${syntheticEtag(index)}&quot;</ETag><Size>${syntheticSize(index)}</Size><StorageClass>STANDARD</StorageClass></Contents>`;
+function contents(prefix: string, index: number, etag = syntheticEtag(index)): string {
+  return `<Contents><Key>${prefix}${syntheticKey(index)}</Key><LastModified>${LAST_MODIFIED}</LastModified><ETag>&quot;${etag}&quot;</ETag><Size>${syntheticSize(index)}</Size><StorageClass>STANDARD</StorageClass></Contents>`;
 }
 
 /** A multiplier coprime with `count`, so that i -> (i * step + offset) mod count visits every index once. */
@@ -67,19 +81,21 @@ async function writeAll(response: http.ServerResponse, parts: Iterable<string>):
   response.end(chunk);
 }
 
-function* v1Answer(bucket: string, prefix: string, count: number): Generator<string> {
+function* v1Answer(bucket: string, { prefix, count, v1Repeats = 0 }: BucketSpec): Generator<string> {
   yield `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${bucket}</Name><Prefix>${prefix}</Prefix><Marker></Marker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>`;
   const step = shuffleStep(count);
   for (let i = 0; i < count; i++) yield contents(prefix, (i * step + 7) % count);
+  for (let i = 0; i < Math.min(v1Repeats, count); i++) yield contents(prefix, i, repeatedEtag(i));
   yield '</ListBucketResult>';
 }
 
-function* v2Answer(bucket: string, prefix: string, count: number, start: number, maxKeys: number): Generator<string> {
+function* v2Answer(bucket: string, { prefix, count, v2SwapAt }: BucketSpec, start: number, maxKeys: number): Generator<string> {
   const end = Math.min(count, start + maxKeys);
+  const at = (position: number) => (position === v2SwapAt ? position + 1 : v2SwapAt !== undefined && position === v2SwapAt + 1 ? v2SwapAt : position);
   const truncated = end < count;
   yield `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${bucket}</Name><Prefix>${prefix}</Prefix><KeyCount>${end - start}</KeyCount><MaxKeys>${maxKeys}</MaxKeys><IsTruncated>${truncated}</IsTruncated>`;
   if (truncated) yield `<NextContinuationToken>${end}</NextContinuationToken>`;
-  for (let i = start; i < end; i++) yield contents(prefix, i);
+  for (let i = start; i < end; i++) yield contents(prefix, at(i));
   yield '</ListBucketResult>';
 }
 
@@ -109,10 +125,10 @@ export async function startListingServer(options: ListingServerOptions): Promise
       requests.listV2++;
       const start = Number(url.searchParams.get('continuation-token') ?? '0');
       const maxKeys = Math.min(1000, Number(url.searchParams.get('max-keys') ?? '1000'));
-      void writeAll(response, v2Answer(bucket, spec.prefix, spec.count, start, maxKeys));
+      void writeAll(response, v2Answer(bucket, spec, start, maxKeys));
     } else {
       requests.listV1++;
-      void writeAll(response, v1Answer(bucket, spec.prefix, spec.count));
+      void writeAll(response, v1Answer(bucket, spec));
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -17,6 +17,7 @@ import { isDualsyncError } from '../../src/errors.ts';
 import type { DualsyncError } from '../../src/errors.ts';
 import { createS3Client, headObject, listHop } from '../../src/inventory/s3.ts';
 import type { HopConfig } from '../../src/model/config.ts';
+import { compareKeys } from '../../src/plan/keys.ts';
 import { cleanup, tempDir } from '../harness/index.ts';
 
 afterAll(cleanup);
@@ -110,14 +111,14 @@ async function failure(promise: Promise<unknown>): Promise<DualsyncError> {
 }
 
 describe('listHop against scripted devices', () => {
-  it('Snowball v1: one unsorted, unpaginated answer is taken whole, in the order sent', async () => {
+  it('Snowball v1: one unsorted, unpaginated answer is taken whole and handed out in key order', async () => {
     const keys = Array.from({ length: 1500 }, (_, i) => `k${(i * 7919) % 1500}`);
     const snow = await device(() => ({ keys, truncated: false }));
     const config = hop(snow.endpoint);
     const listing = await listHop(createS3Client(config), config);
-    expect(listing.entries.map((entry) => entry.key)).toEqual(keys);
+    expect(listing.entries.map((entry) => entry.key)).toEqual([...keys].sort(compareKeys));
     expect(listing.complete).toBe(true);
-    expect(listing.entries[0]).toEqual({ key: keys[0], size: keys[0]!.length, etag: `etag-${keys[0]}` });
+    expect(listing.entries[0]).toEqual({ key: 'k0', size: 2, etag: 'etag-k0' });
     expect(snow.requests).toHaveLength(1);
     // Signed for the Snowball's region as configured.
     expect(String(snow.requests[0]?.headers.authorization)).toContain('/snow/s3/aws4_request');
@@ -133,6 +134,18 @@ describe('listHop against scripted devices', () => {
     const listing = await listHop(createS3Client(config), config);
     expect(listing.entries.map((entry) => entry.key)).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect(server.requests.map((request) => request.query.get('marker'))).toEqual([null, 'b', 'd']);
+  });
+
+  it('v2 pages that repeat a key at their seam: kept once, counted in one warning at the end', async () => {
+    const pages = [['a', 'b'], ['b', 'c'], ['c', 'c', 'd']];
+    const server = await device(({ query }) => {
+      const index = Number(query.get('continuation-token') ?? '0');
+      return { keys: pages[index] ?? [], truncated: index < 2, nextToken: String(index + 1) };
+    });
+    const config = hop(server.endpoint, { listApi: 'v2' });
+    const listing = await listHop(createS3Client(config), config);
+    expect(listing.entries.map((entry) => entry.key)).toEqual(['a', 'b', 'c', 'd']);
+    expect(listing.warnings).toEqual([`listing s3://bucket/ (${server.endpoint}) lists 3 duplicate entries (first: "b"); kept the first of each as listed`]);
   });
 
   const loops: { name: string; listApi: HopConfig['listApi']; page: Page }[] = [

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bothUnreachable, listingOrUnreachable, probeThenList } from '../../src/inventory/reach.ts';
+import { bothUnreachable, listingOrUnreachable, probeThenList, probeThenOpen, streamOrUnreachable } from '../../src/inventory/reach.ts';
+import type { ListingStream, ObjectEntry } from '../../src/model/objects.ts';
 import { opError, userError } from '../../src/errors.ts';
 
 describe('listingOrUnreachable: a hop that is down is a state, never an empty listing', () => {
@@ -44,5 +45,62 @@ describe('listingOrUnreachable: a hop that is down is a state, never an empty li
   it('a hop that answers its probe is listed', async () => {
     const listing = { entries: [{ key: 'a', size: 1, etag: 'x' }], complete: true, warnings: [] };
     expect(await probeThenList(async () => undefined, async () => listing)).toEqual({ listing });
+  });
+});
+
+describe('streamOrUnreachable: the same for a listing opened as a stream', () => {
+  const entry: ObjectEntry = { key: 'a', size: 1, etag: 'x' };
+  function stream(): ListingStream {
+    async function* one(): AsyncGenerator<ObjectEntry> {
+      yield entry;
+    }
+    return { entries: one(), complete: true, warnings: [], close: async () => undefined };
+  }
+  async function read(listing: ListingStream): Promise<ObjectEntry[]> {
+    const out: ObjectEntry[] = [];
+    for await (const item of listing.entries) out.push(item);
+    return out;
+  }
+
+  it('a stream that opens is passed through as it is', async () => {
+    const opened = stream();
+    expect(await streamOrUnreachable(Promise.resolve(opened))).toEqual({ listing: opened });
+  });
+
+  it('a retryable failure at open: an empty, incomplete, closed stream naming the cause', async () => {
+    const refused = opError('E_S3_FAILED', 'listing s3://archive/site-7/ (http://127.0.0.1:9001) failed: connect ECONNREFUSED', { retryable: true });
+    const hop = await streamOrUnreachable(Promise.reject(refused));
+    expect(hop.error).toBe(refused);
+    expect(hop.listing).toMatchObject({ complete: false, warnings: [], unreachable: refused.message });
+    expect(await read(hop.listing)).toEqual([]);
+    await hop.listing.close();
+    await hop.listing.close();
+  });
+
+  it.each([
+    ['wrong keys', opError('E_S3_ACCESS', 'access denied', { retryable: false })],
+    ['a stop asked by the operator', opError('E_ABORTED', 'listing was stopped', { retryable: true })],
+    ['an unexpected error', new TypeError('boom')],
+  ])('%s still stops the run', async (_name, error) => {
+    await expect(streamOrUnreachable(Promise.reject(error))).rejects.toBe(error);
+  });
+
+  it('a hop still down after its probe is not opened at all', async () => {
+    let opened = false;
+    const silent = opError('E_HOP_UNREACHABLE', 's3://archive/ (http://10.0.0.9) did not answer within 10 s', { retryable: true });
+    const hop = await probeThenOpen(async () => silent, async () => {
+      opened = true;
+      return stream();
+    });
+    expect(opened).toBe(false);
+    expect(hop.listing.unreachable).toBe(silent.message);
+    expect(hop.error).toBe(silent);
+    expect(await read(hop.listing)).toEqual([]);
+  });
+
+  it('a hop that answers its probe is opened and read', async () => {
+    const hop = await probeThenOpen(async () => undefined, async () => stream());
+    expect(hop.error).toBeUndefined();
+    expect(await read(hop.listing)).toEqual([entry]);
   });
 });

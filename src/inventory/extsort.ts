@@ -1,0 +1,222 @@
+/**
+ * An external sort of listing entries, for a listing that arrives unsorted and may hold more keys
+ * than memory should (a Snowball's v1 answer: one unpaginated, unsorted document of every key).
+ * The entries go into a temporary SQLite table in arrival order, then one covering index sorts
+ * them, and a scan of that index hands them back in {@link compareKeys} order: SQLite's BINARY
+ * collation compares the UTF-8 bytes of TEXT, which is that order.
+ *
+ * Why an append and one index rather than a `key PRIMARY KEY` table or sorted runs of our own:
+ * measured at 3M shuffled keys on the 2-core box, inserting into a keyed B-tree took 29 s (each
+ * insert lands at a random page); appending and building the index took 8 s (SQLite's own
+ * merge sort, in C), at 160 MiB peak RSS for the whole process with the cache capped below.
+ *
+ * The file holds nothing that must survive: no journal, no syncs. It lives in a directory the
+ * caller names, under a name no other run uses, and is removed on close.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { assert, describeError, isDualsyncError, opError, type DualsyncError } from '../errors.ts';
+import type { ObjectEntry } from '../model/objects.ts';
+
+/** Inserts per transaction: large enough that commits cost nothing, small enough to bound SQLite's dirty pages. */
+const INSERTS_PER_TRANSACTION = 50_000;
+/** Rows per INSERT statement: one call into SQLite for many rows (measured at 1M rows: 40% less CPU than a call per row). */
+const ROWS_PER_INSERT = 128;
+/** SQLite's page cache, which also bounds the index sort's memory (negative: KiB). */
+const CACHE_KIB = 32 * 1024;
+
+/**
+ * A failure of the sort file itself (a full or read-only disk): an operational error naming the
+ * file, never retryable, so that it stops the run rather than pass for a hop that is down.
+ */
+function spoolFailure(file: string, doing: string, error: unknown): DualsyncError {
+  if (isDualsyncError(error)) return error;
+  return opError('E_LISTING_SPOOL', `${doing} ${file} failed: ${describeError(error)}`, {
+    hint: 'A ListObjects v1 listing is sorted in a temporary file of about 130 bytes per key: free space in that directory, or make sure dualsync may write there.',
+    retryable: false,
+    cause: error,
+  });
+}
+
+/** Duplicates met while the sorted entries were read: how many, and the first in key order. */
+export interface SortDuplicates {
+  count: number;
+  first?: string;
+}
+
+/**
+ * Entries added in any order, read back once in key order, each key once (the first added of
+ * each). Not safe for two readers; {@link close} at the end, or to give up early.
+ */
+export class ExternalSort {
+  /** The temporary database file (exposed for tests and diagnostics). */
+  readonly file: string;
+  #db: DatabaseSync | undefined;
+  #insert: StatementSync;
+  #insertBatch: StatementSync;
+  /** Rows added but not yet written, flattened: key, size, etag, key, ... */
+  #pending: (string | number)[] = [];
+  #added = 0;
+  #inTransaction = 0;
+  #sorted = false;
+  #reading: Iterator<unknown> | undefined;
+  readonly duplicates: SortDuplicates = { count: 0 };
+
+  /** Creates the temporary file in `dir` (created when missing; the OS's temporary folder by default). */
+  constructor(dir: string = tmpdir()) {
+    this.file = join(dir, `dualsync-sort-${process.pid}-${randomUUID()}.sqlite`);
+    try {
+      mkdirSync(dir, { recursive: true });
+      // Not defensive: that mode (Node's default) refuses journal_mode = OFF, and the file needs no journal.
+      const db = new DatabaseSync(this.file, { defensive: false });
+      this.#db = db;
+      db.exec(`PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -${CACHE_KIB}; PRAGMA temp_store = FILE;`);
+      // `seq` (the rowid) keeps the arrival order, so the first of a duplicated key is the one kept.
+      db.exec('CREATE TABLE entries (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL)');
+      this.#insert = db.prepare('INSERT INTO entries (key, size, etag) VALUES (?, ?, ?)');
+      this.#insertBatch = db.prepare(`INSERT INTO entries (key, size, etag) VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?)').join(', ')}`);
+    } catch (error) {
+      this.#drop();
+      throw spoolFailure(this.file, 'creating the listing sort file', error);
+    }
+  }
+
+  /** Entries added so far (duplicates included), less any dropped by {@link rollback}. */
+  get added(): number {
+    return this.#added;
+  }
+
+  #open(): DatabaseSync {
+    assert(this.#db !== undefined, 'the external sort was used after it was closed');
+    return this.#db;
+  }
+
+  /** Runs a step on the file, its failure as {@link spoolFailure}. */
+  #step<T>(doing: string, step: (db: DatabaseSync) => T): T {
+    const db = this.#open();
+    try {
+      return step(db);
+    } catch (error) {
+      throw spoolFailure(this.file, doing, error);
+    }
+  }
+
+  add(entry: ObjectEntry): void {
+    assert(!this.#sorted && this.#db !== undefined, 'an entry was added to an external sort after it was sorted or closed');
+    this.#pending.push(entry.key, entry.size, entry.etag);
+    this.#added++;
+    if (this.#pending.length === ROWS_PER_INSERT * 3) this.#flush();
+  }
+
+  /** Writes the pending rows, one statement for a full batch; commits every {@link INSERTS_PER_TRANSACTION}. */
+  #flush(): void {
+    const rows = this.#pending.length / 3;
+    if (rows === 0) return;
+    this.#step('writing the listing sort file', (db) => {
+      if (this.#inTransaction === 0) db.exec('BEGIN');
+      if (rows === ROWS_PER_INSERT) this.#insertBatch.run(...this.#pending);
+      else for (let row = 0; row < rows; row++) this.#insert.run(...this.#pending.slice(row * 3, row * 3 + 3));
+    });
+    this.#pending.length = 0;
+    this.#inTransaction += rows;
+    if (this.#inTransaction >= INSERTS_PER_TRANSACTION) this.#commit();
+  }
+
+  #commit(): void {
+    if (this.#inTransaction === 0) return;
+    this.#step('writing the listing sort file', (db) => db.exec('COMMIT'));
+    this.#inTransaction = 0;
+  }
+
+  /** Everything added so far written and committed. */
+  #settle(): void {
+    this.#flush();
+    this.#commit();
+  }
+
+  /** A point to come back to with {@link rollback}: the count of entries added so far. */
+  mark(): number {
+    return this.#added;
+  }
+
+  /** Drops every entry added after `mark` (a listing page whose request is retried starts over). */
+  rollback(mark: number): void {
+    if (mark >= this.#added) return;
+    const written = this.#added - this.#pending.length / 3;
+    if (mark >= written) {
+      this.#pending.length = (mark - written) * 3;
+    } else {
+      this.#pending.length = 0;
+      this.#commit();
+      // Row ids follow the order of adding, so the entries after the mark are the ids above it.
+      this.#step('writing the listing sort file', (db) => db.prepare('DELETE FROM entries WHERE seq > ?').run(mark));
+    }
+    this.#added = mark;
+  }
+
+  /** Sorts what was added (the index build); {@link entries} then reads without waiting on it. */
+  sort(): void {
+    if (this.#sorted) return;
+    this.#settle();
+    this.#step('sorting the listing in', (db) => db.exec('CREATE INDEX by_key ON entries (key, seq, size, etag)'));
+    this.#sorted = true;
+  }
+
+  /**
+   * The entries in key order, the first added of each key; {@link duplicates} counts the others
+   * once the iteration has ended. The temporary file is removed when the iteration ends or throws.
+   */
+  async *entries(): AsyncGenerator<ObjectEntry> {
+    try {
+      this.sort();
+      const rows = this.#step('reading the listing sort file', (db) => {
+        const select = db.prepare('SELECT key, size, etag FROM entries ORDER BY key, seq');
+        // Rows as arrays: a third less CPU than an object per row (measured at 1M rows).
+        select.setReturnArrays(true);
+        return select.iterate() as IterableIterator<[string, number, string]>;
+      });
+      this.#reading = rows;
+      let previous: string | undefined;
+      for (const [key, size, etag] of rows) {
+        if (key === previous) {
+          this.duplicates.count++;
+          this.duplicates.first ??= key;
+          continue;
+        }
+        previous = key;
+        yield { key, size, etag };
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Closes and removes the temporary file; safe to call twice, and while the entries are read. */
+  close(): void {
+    if (this.#db === undefined) return;
+    try {
+      this.#reading?.return?.();
+    } catch {
+      // The statement goes with the database either way.
+    }
+    this.#reading = undefined;
+    this.#drop();
+  }
+
+  #drop(): void {
+    try {
+      this.#db?.close();
+    } finally {
+      this.#db = undefined;
+      try {
+        rmSync(this.file, { force: true });
+      } catch (error) {
+        // A spool path under a file never held one; anything else is worth an error.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw error;
+      }
+    }
+  }
+}
