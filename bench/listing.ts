@@ -45,10 +45,12 @@ async function listOnce(endpoint: string, listApi: 'v1' | 'v2'): Promise<void> {
     const openMs = performance.now() - start;
     let entries = 0;
     let previous = '';
-    for await (const entry of listing.entries) {
-      if (entries > 0 && compareKeys(previous, entry.key) >= 0) throw new Error(`out of order: ${entry.key} after ${previous}`);
-      previous = entry.key;
-      entries++;
+    for await (const page of listing.pages) {
+      for (const entry of page) {
+        if (entries > 0 && compareKeys(previous, entry.key) >= 0) throw new Error(`out of order: ${entry.key} after ${previous}`);
+        previous = entry.key;
+        entries++;
+      }
     }
     await listing.close();
     client.destroy();

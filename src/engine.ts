@@ -9,7 +9,6 @@ import { createTwoFilesPatch } from 'diff';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config, ListingStream, LocalFile, LocalLink, Plan, PlanFile, VolumeInfo } from './model/index.ts';
 import { planStreams } from './plan/planner.ts';
-import { listingStream } from './plan/merge.ts';
 import { InventoryFingerprint, type Hasher } from './plan/fingerprint.ts';
 import { removeDeadSpools, SpoolFolder } from './files/spool.ts';
 import { AtomicFile, writeFileAtomically } from './files/atomic.ts';
@@ -18,11 +17,11 @@ import { keySkipReason, TEMP_DIR } from './plan/keys.ts';
 import { actionsOfKinds, someAction } from './manifest/spool.ts';
 import { parsePlanFile, writeCanonicalPlan, writePlanFile } from './manifest/planfile.ts';
 import { renderManifests, writeManifests } from './manifest/s5cmd.ts';
-import { createS3Client, listHop } from './inventory/s3.ts';
+import { createS3Client, openListing } from './inventory/s3.ts';
 import { explainUnlisted, readBackListed } from './inventory/readback.ts';
 import { scanVolumes } from './inventory/volumes.ts';
 import { claimStates, claimVolumes, refuseForeignClaims } from './inventory/claims.ts';
-import { bothUnreachable, listingOrUnreachable, probeHop, probeThenList } from './inventory/reach.ts';
+import { bothUnreachable, probeHop, probeThenOpen, streamOrUnreachable, type HopListingStream } from './inventory/reach.ts';
 import { expandVolumes } from './config/load.ts';
 import { formatBytes } from './config/units.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
@@ -88,16 +87,28 @@ export interface Gathered {
  */
 export async function gatherInventory(config: Config, clients: Clients, deps: EngineDeps, roots?: string[], probeFirst?: ReadonlySet<HopName>): Promise<Omit<Gathered, 'inputDigest'>> {
   roots ??= await expandVolumes(config.staging.volumes);
+  // A device's unsorted v1 answer is sorted in a temporary file beside the ledger.
+  const spoolDir = spoolParent(config);
   const reach = (hop: HopName) => {
-    const list = () => listHop(clients[hop], config[hop], { signal: deps.signal });
-    if (probeFirst?.has(hop) !== true) return listingOrUnreachable(list());
-    return probeThenList(() => probeHop(clients[hop], config[hop], deps.signal), list);
+    const open = () => openListing(clients[hop], config[hop], { signal: deps.signal, spoolDir });
+    if (probeFirst?.has(hop) !== true) return streamOrUnreachable(open());
+    return probeThenOpen(() => probeHop(clients[hop], config[hop], deps.signal), open);
   };
-  const [sourceHop, destinationHop, scanned] = await Promise.all([reach('source'), reach('destination'), scanVolumes(roots, config.staging.reserve)]);
+  const opened = await Promise.allSettled([reach('source'), reach('destination'), scanVolumes(roots, config.staging.reserve)]);
+  const [sourceOpen, destinationOpen, scan] = opened;
+  const failed = opened.find((result) => result.status === 'rejected');
+  if (failed !== undefined) {
+    // One failure stops the run: the listing that did open must not leave its sort file behind.
+    for (const result of [sourceOpen, destinationOpen]) if (result.status === 'fulfilled') await result.value.listing.close();
+    throw failed.reason;
+  }
+  const sourceHop = (sourceOpen as PromiseFulfilledResult<HopListingStream>).value;
+  const destinationHop = (destinationOpen as PromiseFulfilledResult<HopListingStream>).value;
+  const scanned = (scan as PromiseFulfilledResult<Awaited<ReturnType<typeof scanVolumes>>>).value;
   if (sourceHop.error !== undefined && destinationHop.error !== undefined) throw bothUnreachable(sourceHop.error, destinationHop.error);
   const inventory: GatheredInventory = {
-    source: listingStream(sourceHop.listing),
-    destination: listingStream(destinationHop.listing),
+    source: sourceHop.listing,
+    destination: destinationHop.listing,
     volumes: scanned.volumes,
     local: scanned.local,
     links: scanned.links ?? [],
@@ -112,11 +123,15 @@ function sha256(): Hasher {
   return { update: (text) => hash.update(text), hex: () => hash.digest('hex') };
 }
 
-/** Where a run's spools spill to: beside the ledger, on the disk sized for it. */
-function spoolFolder(config: Config): SpoolFolder {
+/** Where a run's temporary files go (spooled actions, a listing's sort): beside the ledger, on the disk sized for it. Those of dead runs are removed. */
+function spoolParent(config: Config): string {
   const parent = join(config.stateDir, 'spool');
   removeDeadSpools(parent, processAlive);
-  return SpoolFolder.at(parent);
+  return parent;
+}
+
+function spoolFolder(config: Config): SpoolFolder {
+  return SpoolFolder.at(spoolParent(config));
 }
 
 /** The settings that shape a plan: credentials reduced to their kind so they can rotate; no file path, no watch settings. */

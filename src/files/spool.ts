@@ -133,7 +133,8 @@ export function removeDeadSpools(parent: string, alive: (pid: number) => boolean
     return;
   }
   for (const name of names) {
-    const pid = /^run-(\d+)-/.exec(name)?.[1];
+    // A run's spool folder, or a listing's sort file (src/inventory/extsort.ts).
+    const pid = /^(?:run|dualsync-sort)-(\d+)-/.exec(name)?.[1];
     if (pid !== undefined && !alive(Number(pid))) rmSync(join(parent, name), { recursive: true, force: true });
   }
 }

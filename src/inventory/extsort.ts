@@ -166,10 +166,11 @@ export class ExternalSort {
   }
 
   /**
-   * The entries in key order, the first added of each key; {@link duplicates} counts the others
-   * once the iteration has ended. The temporary file is removed when the iteration ends or throws.
+   * The entries in key order, the first added of each key, in pages of `size` (an await per
+   * page, not per entry); {@link duplicates} counts the others once the iteration has ended. The
+   * temporary file is removed when the iteration ends or throws.
    */
-  async *entries(): AsyncGenerator<ObjectEntry> {
+  async *pages(size = 1000): AsyncGenerator<ObjectEntry[]> {
     try {
       this.sort();
       const rows = this.#step('reading the listing sort file', (db) => {
@@ -180,15 +181,21 @@ export class ExternalSort {
       });
       this.#reading = rows;
       let previous: string | undefined;
-      for (const [key, size, etag] of rows) {
+      let page: ObjectEntry[] = [];
+      for (const [key, bytes, etag] of rows) {
         if (key === previous) {
           this.duplicates.count++;
           this.duplicates.first ??= key;
           continue;
         }
         previous = key;
-        yield { key, size, etag };
+        page.push({ key, size: bytes, etag });
+        if (page.length >= size) {
+          yield page;
+          page = [];
+        }
       }
+      if (page.length > 0) yield page;
     } finally {
       this.close();
     }

@@ -7,26 +7,16 @@
  */
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { HopConfig } from '../model/config.ts';
-import type { Listing, ListingStream, ObjectEntry } from '../model/objects.ts';
+import type { ListingStream, ObjectEntry } from '../model/objects.ts';
 import { isDualsyncError, opError, type DualsyncError } from '../errors.ts';
 import { classifyS3Error } from './s3.ts';
 
 /** How long a hop that was down last time gets to answer before it counts as still down. */
 export const PROBE_TIMEOUT_MS = 10_000;
 
-export interface HopListing {
-  listing: Listing;
-  /** The error that made the hop unreachable. */
-  error?: DualsyncError;
-}
-
 /** An error that says the endpoint is down or failing for now, rather than that dualsync was stopped or misconfigured. */
 export function meansUnreachable(error: unknown): error is DualsyncError {
   return isDualsyncError(error) && error.retryable && error.code !== 'E_ABORTED';
-}
-
-function unreachable(error: DualsyncError): HopListing {
-  return { listing: { entries: [], complete: false, warnings: [], unreachable: error.message }, error };
 }
 
 export interface HopListingStream {
@@ -37,8 +27,8 @@ export interface HopListingStream {
 
 /** The stream of a hop that could not be listed: no entries, incomplete, the cause in `unreachable`; already closed. */
 export function unreachableStream(error: DualsyncError): HopListingStream {
-  async function* none(): AsyncGenerator<ObjectEntry> {}
-  return { listing: { entries: none(), complete: false, warnings: [], unreachable: error.message, listed: 0, close: async () => undefined }, error };
+  async function* none(): AsyncGenerator<ObjectEntry[]> {}
+  return { listing: { pages: none(), complete: false, warnings: [], unreachable: error.message, listed: 0, close: async () => undefined }, error };
 }
 
 /** The listing stream once open, or an unreachable state carrying the cause when the endpoint is down. */
@@ -56,16 +46,6 @@ export async function probeThenOpen(probe: () => Promise<DualsyncError | undefin
   const down = await probe();
   if (down !== undefined) return unreachableStream(down);
   return streamOrUnreachable(open());
-}
-
-/** The listing, or an unreachable state carrying the cause when the endpoint is down. */
-export async function listingOrUnreachable(listing: Promise<Listing>): Promise<HopListing> {
-  try {
-    return { listing: await listing };
-  } catch (error) {
-    if (!meansUnreachable(error)) throw error;
-    return unreachable(error);
-  }
 }
 
 /**
@@ -91,13 +71,6 @@ export async function probeHop(client: S3Client, hop: HopConfig, signal?: AbortS
     const classified = classifyS3Error(error, hop, 'reaching');
     return classified.retryable ? classified : undefined;
   }
-}
-
-/** Like {@link listingOrUnreachable}, but a hop that was down last time is probed first and not listed while it stays down. */
-export async function probeThenList(probe: () => Promise<DualsyncError | undefined>, list: () => Promise<Listing>): Promise<HopListing> {
-  const down = await probe();
-  if (down !== undefined) return unreachable(down);
-  return listingOrUnreachable(list());
 }
 
 /** Both hops down: nothing can move, so the run fails (retryably) with both causes. */

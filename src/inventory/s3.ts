@@ -311,17 +311,15 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
     );
   }
   let listed = 0;
-  async function* entries(): AsyncGenerator<ObjectEntry> {
+  async function* listedPages(): AsyncGenerator<ObjectEntry[]> {
     try {
       let current = first;
       for (;;) {
         const ahead = current.next === undefined ? undefined : readPage(current.next);
         // Read while this page is consumed; its failure is thrown when it is reached (or dropped on close).
         ahead?.catch(() => undefined);
-        for (const entry of current.entries) {
-          listed++;
-          yield entry;
-        }
+        listed += current.entries.length;
+        if (current.entries.length > 0) yield current.entries;
         if (ahead === undefined) break;
         current = await ahead;
       }
@@ -331,7 +329,7 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
     }
   }
   return {
-    entries: entries(),
+    pages: listedPages(),
     complete,
     warnings,
     get listed() {
@@ -385,17 +383,17 @@ async function openSortedV1(client: S3Client, hop: HopConfig, options: ListOptio
   }
   const warnings: string[] = [];
   let listed = 0;
-  async function* entries(): AsyncGenerator<ObjectEntry> {
-    for await (const entry of sort.entries()) {
-      listed++;
-      yield entry;
+  async function* listedPages(): AsyncGenerator<ObjectEntry[]> {
+    for await (const page of sort.pages()) {
+      listed += page.length;
+      yield page;
     }
     filter.duplicates = sort.duplicates.count;
     filter.firstDuplicate = sort.duplicates.first;
     warnings.push(...filter.warnings());
   }
   return {
-    entries: entries(),
+    pages: listedPages(),
     complete: true,
     warnings,
     get listed() {
@@ -415,7 +413,7 @@ export async function listHop(client: S3Client, hop: HopConfig, options: ListOpt
   const stream = await openListing(client, hop, options);
   try {
     const entries: ObjectEntry[] = [];
-    for await (const entry of stream.entries) entries.push(entry);
+    for await (const page of stream.pages) for (const entry of page) entries.push(entry);
     return { entries, complete: stream.complete, warnings: stream.warnings };
   } finally {
     await stream.close();

@@ -7,8 +7,8 @@
  * rather than walked (it would pair the wrong entries). Pure: async iterables in, rows out.
  */
 import { userError } from '../errors.ts';
-import type { LedgerRecord, Listing, ListingStream, LocalFile, ObjectEntry } from '../model/objects.ts';
-import { sortedByKey, type KeyRow } from './compare.ts';
+import type { LedgerRecord, LocalFile, ObjectEntry } from '../model/objects.ts';
+import type { KeyRow } from './compare.ts';
 import { compareKeys } from './keys.ts';
 
 /** What the merged pass reads. */
@@ -134,41 +134,4 @@ export async function mergeStreams(inputs: SortedStreams, visit: (row: KeyRow) =
     await Promise.all([source.stop(), destination.stop()]);
     records.return?.();
   }
-}
-
-/** Pages of a sorted array: an in-memory listing as a stream (tests, and a listing collected whole). */
-export async function* pagesOf(entries: readonly ObjectEntry[], size = 1000): AsyncGenerator<readonly ObjectEntry[]> {
-  for (let start = 0; start < entries.length; start += size) yield entries.slice(start, start + size);
-}
-
-/**
- * A listing held in memory as a stream: sorted and de-duplicated like the merge needs it (the
- * first entry of a key in sorted order is kept; the duplicates are reported among its warnings).
- */
-export function listingStream(listing: Listing): ListingStream {
-  const sorted = sortedByKey(listing.entries, (a, b) => a.size - b.size || compareKeys(a.etag, b.etag));
-  const warnings = [...listing.warnings];
-  let entries = sorted.items;
-  if (sorted.sharedKeys) {
-    const kept: ObjectEntry[] = [];
-    let dropped = 0;
-    let first = '';
-    for (const entry of entries) {
-      if (kept.length > 0 && (kept[kept.length - 1] as ObjectEntry).key === entry.key) {
-        if (dropped++ === 0) first = entry.key;
-        continue;
-      }
-      kept.push(entry);
-    }
-    entries = kept;
-    if (dropped > 0) warnings.push(`the listing holds ${dropped} duplicate ${dropped === 1 ? 'entry' : 'entries'} (first: ${JSON.stringify(first)}); kept the first of each in key order`);
-  }
-  const stream: ListingStream = {
-    pages: pagesOf(entries),
-    complete: listing.complete,
-    warnings,
-    close: async () => {},
-  };
-  if (listing.unreachable !== undefined) stream.unreachable = listing.unreachable;
-  return stream;
 }

@@ -50,9 +50,14 @@ function hop(bucket: string, listApi: 'v1' | 'v2', extra: Partial<HopConfig> = {
   };
 }
 
+/** The entries of a stream of pages, one at a time. */
+async function* flatten<T>(pages: AsyncIterable<readonly T[]>): AsyncGenerator<T> {
+  for await (const page of pages) yield* page;
+}
+
 async function readAll(listing: ListingStream): Promise<ObjectEntry[]> {
   const entries: ObjectEntry[] = [];
-  for await (const entry of listing.entries) entries.push(entry);
+  for await (const page of listing.pages) entries.push(...page);
   return entries;
 }
 
@@ -75,7 +80,7 @@ describe('openListing, ListObjectsV2: page by page', () => {
     const listing = await openListing(createS3Client(hop('edge', 'v2')), hop('edge', 'v2'));
     expect(server.requests.listV2 - before, 'requests when open resolves').toBe(1);
     expect(listing.complete).toBe(true);
-    const reader = listing.entries[Symbol.asyncIterator]();
+    const reader = flatten(listing.pages)[Symbol.asyncIterator]();
     const firstPage: ObjectEntry[] = [];
     for (let i = 0; i < 1000; i++) firstPage.push((await reader.next()).value as ObjectEntry);
     expect(server.requests.listV2 - before, 'requests once the first page is consumed').toBeLessThanOrEqual(2);
@@ -142,7 +147,7 @@ describe('openListing, ListObjects v1: one unsorted answer, sorted on disk', () 
   it('closed halfway: the spool file is gone', async () => {
     const spoolDir = await tempDir('spool-');
     const listing = await openListing(createS3Client(hop('edge', 'v1')), hop('edge', 'v1'), { spoolDir });
-    const reader = listing.entries[Symbol.asyncIterator]();
+    const reader = flatten(listing.pages)[Symbol.asyncIterator]();
     expect((await reader.next()).value).toEqual(synthetic(0));
     await listing.close();
     await listing.close();

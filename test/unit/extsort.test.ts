@@ -12,9 +12,14 @@ afterAll(removeTempDirs);
 
 const entry = (key: string, size = key.length, etag = `e-${key}`): ObjectEntry => ({ key, size, etag });
 
+/** The entries of a stream of pages, one at a time. */
+async function* flatten<T>(pages: AsyncIterable<readonly T[]>): AsyncGenerator<T> {
+  for await (const page of pages) yield* page;
+}
+
 async function drain(sort: ExternalSort): Promise<ObjectEntry[]> {
   const out: ObjectEntry[] = [];
-  for await (const item of sort.entries()) out.push(item);
+  for await (const item of flatten(sort.pages())) out.push(item);
   return out;
 }
 
@@ -117,7 +122,7 @@ describe('ExternalSort: an unsorted listing read back in key order', () => {
     const dir = await tempDir('extsort-');
     const sort = new ExternalSort(dir);
     for (let i = 0; i < 100; i++) sort.add(entry(`k${i}`));
-    const reader = sort.entries()[Symbol.asyncIterator]();
+    const reader = flatten(sort.pages())[Symbol.asyncIterator]();
     expect((await reader.next()).value).toEqual(entry('k0'));
     sort.close();
     sort.close();
@@ -130,7 +135,7 @@ describe('ExternalSort: an unsorted listing read back in key order', () => {
     for (let i = 0; i < 100; i++) sort.add(entry(`k${i}`));
     await expect(
       (async () => {
-        for await (const item of sort.entries()) if (item.key === 'k5') throw new Error('consumer failed');
+        for await (const item of flatten(sort.pages())) if (item.key === 'k5') throw new Error('consumer failed');
       })(),
     ).rejects.toThrow('consumer failed');
     expect(readdirSync(dir)).toEqual([]);

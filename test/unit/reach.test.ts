@@ -1,64 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { bothUnreachable, listingOrUnreachable, probeThenList, probeThenOpen, streamOrUnreachable } from '../../src/inventory/reach.ts';
+import { bothUnreachable, probeThenOpen, streamOrUnreachable } from '../../src/inventory/reach.ts';
 import type { ListingStream, ObjectEntry } from '../../src/model/objects.ts';
 import { opError, userError } from '../../src/errors.ts';
 
-describe('listingOrUnreachable: a hop that is down is a state, never an empty listing', () => {
-  it('a listing that arrives is passed through', async () => {
-    const listing = { entries: [{ key: 'a', size: 1, etag: 'x' }], complete: true, warnings: [] };
-    expect(await listingOrUnreachable(Promise.resolve(listing))).toEqual({ listing });
-  });
-
-  it('a retryable failure (connection refused, timeout, 5xx) makes the hop unreachable, with the cause', async () => {
-    const refused = opError('E_S3_FAILED', 'listing s3://archive/site-7/ (http://127.0.0.1:9001) failed: connect ECONNREFUSED', { retryable: true });
-    const hop = await listingOrUnreachable(Promise.reject(refused));
-    expect(hop.error).toBe(refused);
-    expect(hop.listing).toEqual({ entries: [], complete: false, warnings: [], unreachable: refused.message });
-  });
-
-  it.each([
-    ['wrong keys', opError('E_S3_ACCESS', 'access denied', { retryable: false })],
-    ['a stop asked by the operator', opError('E_ABORTED', 'listing was stopped', { retryable: true })],
-    ['a config mistake', userError('E_CA_BUNDLE', 'cannot read the CA bundle')],
-    ['an unexpected error', new TypeError('boom')],
-  ])('%s still stops the run', async (_name, error) => {
-    await expect(listingOrUnreachable(Promise.reject(error))).rejects.toBe(error);
-  });
-
-  it('both hops down: one retryable error naming both causes', () => {
+describe('both hops down', () => {
+  it('one retryable error naming both causes', () => {
     const error = bothUnreachable(opError('E_S3_FAILED', 'source refused', { retryable: true }), opError('E_S3_FAILED', 'destination timed out', { retryable: true }));
     expect(error.retryable).toBe(true);
     expect(error.message).toBe('both hops are unreachable: source: source refused; destination: destination timed out');
   });
-
-  it('a hop still down after its probe is not listed at all', async () => {
-    let listed = false;
-    const silent = opError('E_HOP_UNREACHABLE', 's3://archive/ (http://10.0.0.9) did not answer within 10 s', { retryable: true });
-    const hop = await probeThenList(async () => silent, async () => {
-      listed = true;
-      return { entries: [], complete: true, warnings: [] };
-    });
-    expect(listed).toBe(false);
-    expect(hop.listing.unreachable).toBe(silent.message);
-  });
-
-  it('a hop that answers its probe is listed', async () => {
-    const listing = { entries: [{ key: 'a', size: 1, etag: 'x' }], complete: true, warnings: [] };
-    expect(await probeThenList(async () => undefined, async () => listing)).toEqual({ listing });
-  });
 });
 
-describe('streamOrUnreachable: the same for a listing opened as a stream', () => {
+describe('streamOrUnreachable: a hop that is down is a state, never an empty listing', () => {
   const entry: ObjectEntry = { key: 'a', size: 1, etag: 'x' };
   function stream(): ListingStream {
-    async function* one(): AsyncGenerator<ObjectEntry> {
-      yield entry;
+    async function* one(): AsyncGenerator<ObjectEntry[]> {
+      yield [entry];
     }
-    return { entries: one(), complete: true, warnings: [], close: async () => undefined };
+    return { pages: one(), complete: true, warnings: [], close: async () => undefined };
   }
   async function read(listing: ListingStream): Promise<ObjectEntry[]> {
     const out: ObjectEntry[] = [];
-    for await (const item of listing.entries) out.push(item);
+    for await (const page of listing.pages) out.push(...page);
     return out;
   }
 
@@ -80,6 +43,7 @@ describe('streamOrUnreachable: the same for a listing opened as a stream', () =>
   it.each([
     ['wrong keys', opError('E_S3_ACCESS', 'access denied', { retryable: false })],
     ['a stop asked by the operator', opError('E_ABORTED', 'listing was stopped', { retryable: true })],
+    ['a config mistake', userError('E_CA_BUNDLE', 'cannot read the CA bundle')],
     ['an unexpected error', new TypeError('boom')],
   ])('%s still stops the run', async (_name, error) => {
     await expect(streamOrUnreachable(Promise.reject(error))).rejects.toBe(error);
