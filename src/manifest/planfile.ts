@@ -442,7 +442,7 @@ export function parsePlanFile(text: string, file: string): PlanFile {
 const ACTIONS_OPEN = '    "actions": [';
 const ACTIONS_NONE = '    "actions": []';
 const ACTIONS_CLOSE = '    ]';
-const ACTION_LINE = '      {';
+const ACTION_LINE = '      {"';
 const FILE_END = ['  }', '}'];
 
 /** A header longer than this is no header dualsync wrote (a few volumes, counts and warnings). */
@@ -483,7 +483,7 @@ export class PlanFileLines {
     this.#reader = new Reader(file);
   }
 
-  /** The file's header, its plan's `actions` empty: there once the actions have begun. */
+  /** The file's header, its plan's `actions` empty: there once the first action has been read. */
   get header(): PlanFile | undefined {
     return this.#parsed;
   }
@@ -499,9 +499,14 @@ export class PlanFileLines {
     this.#lines += 1;
     switch (this.#state) {
       case 'header':
-        if (text === ACTIONS_OPEN || text === ACTIONS_NONE) {
+        if (text === ACTIONS_OPEN) {
+          // Parsed once the next line shows the layout: JSON re-indented by another tool has this line too.
+          this.#state = 'actions';
+          return undefined;
+        }
+        if (text === ACTIONS_NONE) {
           this.#parseHeader();
-          this.#state = text === ACTIONS_OPEN ? 'actions' : 'end';
+          this.#state = 'end';
           return undefined;
         }
         this.#headerLength += text.length + 1;
@@ -511,6 +516,7 @@ export class PlanFileLines {
       case 'actions':
         if (text.startsWith(ACTION_LINE)) return this.#action(text);
         if (text === ACTIONS_CLOSE) {
+          if (this.#parsed === undefined) this.#parseHeader();
           if (this.#comma) notJson(this.#file, `a comma after the last action, plan.actions[${this.#count - 1}]`);
           this.#state = 'end';
           return undefined;
@@ -540,6 +546,7 @@ export class PlanFileLines {
       this.#notLaidOut('it has no line `    "actions": [`');
     }
     if (this.#stray !== undefined && this.#state === 'done') notJson(this.#file, this.#stray);
+    if (this.#state === 'actions' && this.#parsed === undefined) this.#parseHeader();
     if (this.#state !== 'done') notJson(this.#file, `the file ends early, after ${this.#count} action${this.#count === 1 ? '' : 's'}`);
     return this.#parsed as PlanFile;
   }
@@ -556,6 +563,7 @@ export class PlanFileLines {
   }
 
   #action(text: string): Action {
+    if (this.#parsed === undefined) this.#parseHeader();
     const index = this.#count;
     const field = `plan.actions[${index}]`;
     if (index > 0 && !this.#comma) notJson(this.#file, `no comma between plan.actions[${index - 1}] and ${field}`);

@@ -234,6 +234,7 @@ describe('PlanFileLines: a plan file read one line at a time', () => {
 
   it.each<[string, (text: string) => string, RegExp]>([
     ['re-indented by hand', (text) => `${JSON.stringify(JSON.parse(text), null, 4)}\n`, /^plan\.json is not laid out as dualsync writes a plan file \(it has no line `    "actions": \[`\)/],
+    ['re-indented by JSON.stringify (which keeps the actions line)', (text) => `${JSON.stringify(JSON.parse(text), null, 2)}\n`, /^plan\.json is not laid out as dualsync writes a plan file \(line \d+ is neither an action nor the end of the actions\)/],
     ['compact', (text) => JSON.stringify(JSON.parse(text)), /^plan\.json is not laid out as dualsync writes a plan file/],
     ['an action indented by hand', (text) => text.replace('      {"kind":"download"', '        {"kind":"download"'), /^plan\.json is not laid out as dualsync writes a plan file \(line \d+ is neither an action nor the end of the actions\)/],
     ['cut short in the header', (text) => text.slice(0, 60), /^plan\.json is not a plan file: it is not valid JSON/],
