@@ -16,7 +16,7 @@ import { compareKeys, keySkipReason } from '../plan/keys.ts';
 import { ACTION_ORDER } from '../plan/planner.ts';
 import { actionsOfKinds, SpooledActions, type KindSegment, type RankedSpool, type SpoolFactory } from '../manifest/spool.ts';
 import { CanonicalPlanWriter, PlanFileLines, writeCanonicalPlan } from '../manifest/planfile.ts';
-import { downloadLine, uploadLine, writeManifests } from '../manifest/s5cmd.ts';
+import { downloadLine, HOP_KINDS, uploadLine, writeManifests } from '../manifest/s5cmd.ts';
 import { expandVolumes } from '../config/load.ts';
 import { formatBytes } from '../config/units.ts';
 import { isDualsyncError, userError } from '../errors.ts';
@@ -261,8 +261,6 @@ interface CommandLine {
   key: string;
   text: string;
 }
-
-const HOP_KINDS = { download: ['download', 'redownload'], upload: ['upload'] } as const satisfies Record<string, readonly ActionKind[]>;
 
 /** A manifest's command lines in file order (the plan's order: by kind, then key), made one at a time. */
 function* commandLines(plan: Plan, config: Config, hop: 'download' | 'upload'): Generator<CommandLine> {

@@ -10,7 +10,8 @@
  */
 import { assert } from '../errors.ts';
 import type { Config, HopConfig } from '../model/config.ts';
-import type { Action, HopSettings, Plan } from '../model/plan.ts';
+import type { Action, ActionKind, HopSettings, Plan } from '../model/plan.ts';
+import { actionsOfKinds } from './spool.ts';
 import { localPath, tempPath } from '../plan/keys.ts';
 
 const MIB = 1024 * 1024;
@@ -133,15 +134,20 @@ class RunFile {
   }
 }
 
-/** The download or upload run file's pieces, header first, to `emit`; joined, they are that file's text. */
+/** The kinds of action each run file carries. */
+export const HOP_KINDS: Record<'download' | 'upload', readonly ActionKind[]> = { download: ['download', 'redownload'], upload: ['upload'] };
+
+/**
+ * The download or upload run file's pieces, header first, to `emit`; joined, they are that file's
+ * text. Only the hop's kinds are read: a plan of millions of adopts is not read through for them.
+ */
 function writeRunFile(plan: Plan, config: Config, hop: 'download' | 'upload', emit: (piece: string) => void): void {
-  const isHop = hop === 'download' ? (kind: string): boolean => kind === 'download' || kind === 'redownload' : (kind: string): boolean => kind === 'upload';
+  const kinds = HOP_KINDS[hop];
   let count = 0;
-  for (const action of plan.actions) if (isHop(action.kind)) count += 1;
+  for (const _action of actionsOfKinds(plan.actions, kinds)) count += 1;
   emit(`${header(hop, count, plan.hops[hop], config)}\n`);
   const file = new RunFile(emit);
-  for (const action of plan.actions) {
-    if (!isHop(action.kind)) continue;
+  for (const action of actionsOfKinds(plan.actions, kinds)) {
     file.add(hop === 'download' ? downloadLine(action, config, plan.hops.download) : uploadLine(action, config, plan.hops.upload));
   }
   file.flush();
