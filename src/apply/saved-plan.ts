@@ -19,7 +19,7 @@ import { CanonicalPlanWriter, PlanFileLines, writeCanonicalPlan } from '../manif
 import { downloadLine, HOP_KINDS, uploadLine, writeManifests } from '../manifest/s5cmd.ts';
 import { expandVolumes } from '../config/load.ts';
 import { formatBytes } from '../config/units.ts';
-import { isDualsyncError, userError } from '../errors.ts';
+import { userError } from '../errors.ts';
 
 /** The settings that shape a plan: credentials reduced to their kind so they can rotate; no file path, no watch settings. */
 function plannedShape(config: Config): Record<string, unknown> {
@@ -119,9 +119,13 @@ async function readPlanFile(planPath: string, spools: SpoolFactory): Promise<{ s
   let kind: ActionKind | undefined;
   try {
     const input = createInterface({ input: handle.createReadStream({ encoding: 'utf8', autoClose: false }), crlfDelay: Infinity });
+    const next = input[Symbol.asyncIterator]();
     try {
-      for await (const text of input) {
-        const action = lines.line(text);
+      for (;;) {
+        // Only a failed read is "cannot read the plan file"; a spool write that fails (a full state disk) is itself.
+        const line = await next.next().catch((error: unknown) => cannotRead(planPath, error));
+        if (line.done === true) break;
+        const action = lines.line(line.value);
         if (action === undefined) continue;
         canonical ??= new CanonicalPlanWriter((lines.header as PlanFile).plan, feed.emit);
         canonical.action(action);
@@ -133,9 +137,6 @@ async function readPlanFile(planPath: string, spools: SpoolFactory): Promise<{ s
         }
         (spool as RankedSpool).push(lines.count - 1, action);
       }
-    } catch (error) {
-      if (isDualsyncError(error)) throw error;
-      cannotRead(planPath, error);
     } finally {
       input.close();
       spool?.end();

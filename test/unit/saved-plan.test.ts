@@ -177,6 +177,17 @@ describe('a saved plan read back line by line into spools', () => {
       const s = scene();
       expect(await refusal(() => read(s))).toMatchObject({ code: 'E_PLAN_MISSING', message: expect.stringContaining(`cannot read the plan file ${s.planPath}`) });
     });
+
+    it('a folder in its place: a read that fails is "cannot read", a spool write that fails is itself', async () => {
+      const s = scene();
+      mkdirSync(s.planPath);
+      expect(await refusal(() => read(s))).toMatchObject({ code: 'E_PLAN_MISSING', message: `cannot read the plan file ${s.planPath}: EISDIR` });
+      rmSync(s.planPath, { recursive: true });
+      writeFile(s.planPath, planFileOf(planOf(s, 2, 2), s.config));
+      const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      const failing = () => ({ length: 0, push: () => { throw full; }, entries: () => [], end: () => {} });
+      await expect(readSavedPlan(s.planPath, s.config, failing)).rejects.toBe(full);
+    });
   });
 });
 
