@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
-import { digestConfig, digestConfigFields, digestPlan, manifestPaths, readSavedPlan, STALE_DIFF_LINES, stalePlan, type FreshRun } from '../../src/apply/saved-plan.ts';
+import { digestConfig, digestConfigFields, digestPlan, manifestPaths, readSavedPlan, STALE_DIFF_LINES, STALE_DIFF_MAX_LINES, stalePlan, type FreshRun } from '../../src/apply/saved-plan.ts';
 import { serializePlanFile, writePlanFile } from '../../src/manifest/planfile.ts';
 import { renderManifests } from '../../src/manifest/s5cmd.ts';
 import { SpooledActions } from '../../src/manifest/spool.ts';
@@ -234,6 +234,14 @@ describe('the stale-plan refusal walks both manifests in step', () => {
     expect(stalePlan('plan.json', saved, fresh(keys.map((key) => download(key))), config, false).details).toEqual([
       '(the manifests are the same; the ledger or the listings moved in ways the plan does not show)',
     ]);
+  });
+
+  it('with --diff shows at most 100,000 lines, and says how many more there are', () => {
+    const keys = Array.from({ length: STALE_DIFF_MAX_LINES }, (_, i) => `k${String(i).padStart(6, '0')}`);
+    const error = stalePlan('plan.json', savedFile(keys.map((key) => download(key))), fresh([]), config, true);
+    expect(error.details).toHaveLength(1 + STALE_DIFF_MAX_LINES + 1);
+    expect(error.details?.[0]).toBe('download.s5cmd: 100000 commands no longer planned, 0 new');
+    expect(error.details?.at(-1)).toBe('(2 more lines of the diff left out: the first 100000 are shown)');
   });
 
   it('says first which hop went down or came back', () => {
