@@ -4,8 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve } from 'node:path';
-import { createTwoFilesPatch } from 'diff';
+import { dirname, join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config, ListingStream, LocalFile, LocalLink, Plan, PlanFile, VolumeInfo } from './model/index.ts';
 import { planStreams } from './plan/planner.ts';
@@ -13,26 +12,26 @@ import { InventoryFingerprint, type Hasher } from './plan/fingerprint.ts';
 import { removeDeadSpools, SpoolFolder } from './files/spool.ts';
 import { AtomicFile, writeFileAtomically } from './files/atomic.ts';
 import { backoffOf } from './plan/backoff.ts';
-import { keySkipReason, TEMP_DIR } from './plan/keys.ts';
-import { actionsOfKinds, someAction } from './manifest/spool.ts';
-import { parsePlanFile, writeCanonicalPlan, writePlanFile } from './manifest/planfile.ts';
-import { renderManifests, writeManifests } from './manifest/s5cmd.ts';
+import { TEMP_DIR } from './plan/keys.ts';
+import { actionsOfKinds, memorySpools, someAction, type SpoolFactory } from './manifest/spool.ts';
+import { writePlanFile } from './manifest/planfile.ts';
+import { writeManifests } from './manifest/s5cmd.ts';
 import { createS3Client, openListing } from './inventory/s3.ts';
 import { explainUnlisted, readBackListed } from './inventory/readback.ts';
 import { scanVolumes } from './inventory/volumes.ts';
 import { claimStates, claimVolumes, refuseForeignClaims } from './inventory/claims.ts';
 import { bothUnreachable, probeHop, probeThenOpen, streamOrUnreachable, type HopListingStream } from './inventory/reach.ts';
 import { expandVolumes } from './config/load.ts';
-import { formatBytes } from './config/units.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
 import { acquireLock, lockHolder, processAlive, type Lock } from './apply/lock.ts';
+import { checkRoom, digestConfig, digestConfigFields, digestPlan, manifestPaths, readSavedPlan, stalePlan } from './apply/saved-plan.ts';
 import { stateDiskFullOr } from './apply/state-disk.ts';
 import { withNextTries, type StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
 import { executePlan, type ApplyOutcome, type ProgressSink } from './apply/execute.ts';
 import { findS5cmd } from './apply/s5cmd.ts';
 import { contentMd5 } from './apply/content.ts';
-import { describeError, userError } from './errors.ts';
+import { describeError } from './errors.ts';
 import { isLinkRefusal, resetTempFolder, VolumeRoots } from './apply/safe-path.ts';
 import { stopOrphanedTransfers } from './apply/orphans.ts';
 
@@ -134,54 +133,6 @@ function spoolFolder(config: Config): SpoolFolder {
   return SpoolFolder.at(spoolParent(config));
 }
 
-/** The settings that shape a plan: credentials reduced to their kind so they can rotate; no file path, no watch settings. */
-function plannedShape(config: Config): Record<string, unknown> {
-  const strip = (hop: Config['source']) => ({ ...hop, credentials: hop.credentials.kind });
-  return { ...config, file: undefined, source: strip(config.source), destination: strip(config.destination), watch: undefined };
-}
-
-/** Digest of the settings that shape a plan; credentials are left out so they can rotate. */
-export function digestConfig(config: Config): string {
-  return createHash('sha256').update(JSON.stringify(plannedShape(config))).digest('hex');
-}
-
-/** Config fields whose name in sync.yaml differs from the Config model's. */
-const YAML_FIELD_NAMES: Record<string, string> = { partSizeBytes: 'partSize' };
-
-/**
- * A short digest of each field that shapes a plan, named as in sync.yaml (`source.prefix`,
- * `transfer.partSize`, `staging.volumes`), so that a stale plan can say which fields changed.
- * Digests, not values: a plan file must not carry a proxy URL's password.
- */
-export function digestConfigFields(config: Config): Record<string, string> {
-  const fields: Record<string, string> = {};
-  const short = (value: unknown) => createHash('sha256').update(JSON.stringify(value) ?? 'undefined').digest('hex').slice(0, 16);
-  for (const [section, value] of Object.entries(plannedShape(config))) {
-    if (value === undefined) continue;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      fields[section] = short(value);
-      continue;
-    }
-    for (const [name, inner] of Object.entries(value)) {
-      if (inner !== undefined) fields[`${section}.${YAML_FIELD_NAMES[name] ?? name}`] = short(inner);
-    }
-  }
-  return fields;
-}
-
-/** The fields whose digests differ between a saved plan and the config now, sorted. */
-function changedConfigFields(saved: Record<string, string>, now: Record<string, string>): string[] {
-  const names = new Set([...Object.keys(saved), ...Object.keys(now)]);
-  return [...names].filter((name) => saved[name] !== now[name]).sort();
-}
-
-function digestPlan(plan: Plan): string {
-  // Fed piece by piece: at a few million actions one string of it would pass V8's string limit.
-  const hash = createHash('sha256');
-  writeCanonicalPlan(plan, (piece) => hash.update(piece));
-  return hash.digest('hex');
-}
-
 export interface PlannedRun {
   plan: Plan;
   gathered: Gathered;
@@ -241,8 +192,7 @@ async function planGathered(config: Config, gathered: Omit<Gathered, 'inputDiges
 
 /** The plan as a file records it. Digesting the plan is the costly part, so only a saved plan pays it. */
 function planFileOf(run: PlannedRun, config: Config): PlanFile {
-  // Held whole until the plan file is written from the list as it streams.
-  const plan = { ...run.plan, actions: [...run.plan.actions] };
+  const plan = run.plan;
   return {
     formatVersion: 1,
     createdAt: run.createdAt,
@@ -289,12 +239,6 @@ function destroyClients(clients: Clients): void {
   clients.destination.destroy();
 }
 
-/** Paths of the two manifests beside a plan file: `plan.json` -> `plan.download.s5cmd`, `plan.upload.s5cmd`. */
-export function manifestPaths(planPath: string): { download: string; upload: string } {
-  const stem = join(dirname(planPath), basename(planPath, extname(planPath)));
-  return { download: `${stem}.download.s5cmd`, upload: `${stem}.upload.s5cmd` };
-}
-
 /** Writes the plan file and its two manifests, each complete or not at all, as the plan is read (never whole in memory). */
 export async function writePlanFiles(planPath: string, run: PlannedRun, config: Config): Promise<{ download: string; upload: string }> {
   await mkdir(dirname(planPath), { recursive: true });
@@ -337,59 +281,27 @@ export interface ApplyReport {
   finishedAt: string;
 }
 
-/** Reads a saved plan and refuses it when it was edited after `plan --out`. */
-async function readSavedPlan(planPath: string, config: Config): Promise<PlanFile> {
-  let text: string;
-  try {
-    text = await readFile(planPath, 'utf8');
-  } catch {
-    throw userError('E_PLAN_MISSING', `cannot read the plan file ${planPath}`, { hint: 'create one with `dualsync plan --out FILE`' });
-  }
-  const saved = parsePlanFile(text, planPath);
-  if (digestPlan(saved.plan) !== saved.planDigest) {
-    throw userError('E_PLAN_TAMPERED', `the plan file ${planPath} was changed after it was written`, {
-      hint: 'make a new plan with `dualsync plan --out FILE`; a saved plan is applied exactly as reviewed or not at all',
-    });
-  }
-  // The config first: a changed config also changes the manifests and the volumes, and the
-  // operator should hear about the change made, not about an edit that never happened.
-  if (saved.configDigest !== digestConfig(config)) {
-    const fields = saved.configFields === undefined ? [] : changedConfigFields(saved.configFields, digestConfigFields(config));
-    const what = fields.length > 0 ? fields.join(', ') : 'this plan file does not record which fields';
-    throw userError('E_PLAN_STALE', `the config changed since this plan was made: ${what} (plan ${planPath}, config ${config.file})`, {
-      hint: 'make a new plan with `dualsync plan --out FILE`, or apply this one with the config it was made with',
-    });
-  }
-  checkPlaces(planPath, saved.plan, (await expandVolumes(config.staging.volumes)).map((root) => resolve(root)));
-  const paths = manifestPaths(planPath);
-  const rendered = renderManifests(saved.plan, config);
-  for (const hop of ['download', 'upload'] as const) {
-    const onDisk = await readFile(paths[hop], 'utf8').catch(() => undefined);
-    if (onDisk !== undefined && onDisk !== rendered[hop]) {
-      throw userError('E_PLAN_TAMPERED', `the manifest ${paths[hop]} differs from its plan file ${planPath}`, {
-        hint: 'make a new plan with `dualsync plan --out FILE`',
-      });
-    }
-  }
-  return saved;
-}
-
 /**
  * `dualsync apply`: lock, freshness check, execute, record. With a saved plan, the world must
  * still be what the plan saw; otherwise apply shows what changed as a diff and refuses.
  */
 export async function runApply(config: Config, deps: EngineDeps, options: ApplyOptions = {}): Promise<ApplyReport> {
+  let savedSpools: SpoolFolder | undefined;
   try {
-    return await applyUnderLock(config, deps, options);
+    // A saved plan is read back into spool files of this run (a killed run's are removed first).
+    if (options.planPath !== undefined) savedSpools = spoolFolder(config);
+    return await applyUnderLock(config, deps, options, savedSpools?.spools ?? memorySpools);
   } catch (error) {
     // A full state disk surfaces in the lock, a ledger write or the last-run record: one message for all.
     throw stateDiskFullOr(config.stateDir, error);
+  } finally {
+    savedSpools?.remove();
   }
 }
 
-async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOptions): Promise<ApplyReport> {
+async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOptions, savedSpools: SpoolFactory): Promise<ApplyReport> {
   const startedAt = deps.now().toISOString();
-  const saved = options.planPath ? await readSavedPlan(options.planPath, config) : undefined;
+  const saved = options.planPath ? await readSavedPlan(options.planPath, config, savedSpools) : undefined;
   const s5cmd = await findS5cmd(deps.env);
   const lock = options.lock ?? (await acquireLock(config.stateDir, options.command ?? 'dualsync apply', deps.now, deps.warn));
   try {
@@ -450,127 +362,6 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
     }
   } finally {
     if (options.lock === undefined) await lock.release();
-  }
-}
-
-/** A stale plan's diff longer than this is summarised unless `--diff` asks for it. */
-const STALE_DIFF_LINES = 40;
-
-/**
- * The refusal of a stale saved plan: a summary of what moved per manifest first, then the
- * unified diff when it is short or when `showDiff` asks for it. After a power cut the diff can
- * run to hundreds of lines, and the step is the same whatever it says: make a fresh plan.
- */
-function stalePlan(planPath: string, saved: PlanFile, fresh: PlannedRun, config: Config, showDiff: boolean) {
-  const old = renderManifests(saved.plan, config);
-  const now = renderManifests(fresh.plan, config);
-  const summary: string[] = [];
-  const diff: string[] = [];
-  for (const hop of ['download', 'upload'] as const) {
-    if (old[hop] === now[hop]) continue;
-    const patch = createTwoFilesPatch(`${hop}.s5cmd (saved plan)`, `${hop}.s5cmd (now)`, old[hop], now[hop], undefined, undefined, { context: 1 });
-    const lines = patch.trimEnd().split('\n');
-    // Commands only: the comment lines at the top change with every plan.
-    const added = lines.filter((l) => l.startsWith('+') && !l.startsWith('+++') && !l.startsWith('+#')).length;
-    const removed = lines.filter((l) => l.startsWith('-') && !l.startsWith('---') && !l.startsWith('-#')).length;
-    summary.push(`${hop}.s5cmd: ${removed} command${removed === 1 ? '' : 's'} no longer planned, ${added} new`);
-    diff.push(...lines);
-  }
-  const details = [...summary];
-  if (diff.length === 0) details.push('(the manifests are the same; the ledger or the listings moved in ways the plan does not show)');
-  else if (showDiff || diff.length <= STALE_DIFF_LINES) details.push(...diff);
-  else details.push(`(the diff has ${diff.length} lines: \`dualsync apply --diff ${planPath}\` shows it)`);
-  details.unshift(...reachabilityChanges(saved.plan, fresh.gathered.inventory));
-  return userError('E_PLAN_STALE', `the plan ${planPath} is stale: the source, the destination, the staging volumes or the ledger changed since it was made (ledger serial ${saved.ledgerSerial} -> ${fresh.gathered.inventory.ledger.serial})`, {
-    details,
-    hint: `make a fresh plan: \`dualsync plan --out ${planPath}\`, review it and apply it, or \`dualsync apply\` to plan and apply in one step (after a power cut or a crash a saved plan is always stale: the ledger moved)`,
-  });
-}
-
-/** Which hop went down or came back since a saved plan was made (its warnings say which hop was unreachable). */
-function reachabilityChanges(saved: Plan, now: Pick<GatheredInventory, 'source' | 'destination'>): string[] {
-  const changes: string[] = [];
-  for (const hop of ['source', 'destination'] as const) {
-    const then = saved.warnings.some((warning) => warning.startsWith(`${hop} unreachable:`));
-    const cause = now[hop].unreachable;
-    if (then && cause === undefined) changes.push(`the ${hop} was unreachable when the plan was made, and is reachable now`);
-    else if (!then && cause !== undefined) changes.push(`the ${hop} is unreachable now: ${cause}`);
-  }
-  return changes;
-}
-
-/**
- * A saved plan may write to and delete from the configured volumes only, under keys that map
- * to a path inside them (invariants 4 and 8). Its digest catches a careless edit, not one made
- * by someone who recomputed it, and a purge pointed at another folder would delete a file that
- * is not dualsync's.
- */
-function checkPlaces(planPath: string, plan: Plan, volumeRoots: string[]): void {
-  const roots = new Set(volumeRoots);
-  const seenWhenPlanned = new Set(plan.volumes.map((volume) => volume.root));
-  const wrong: string[] = [];
-  const gone = new Set<string>();
-  for (const action of plan.actions) {
-    if (action.kind === 'skip') continue;
-    if (action.volume !== undefined && !roots.has(action.volume)) {
-      if (seenWhenPlanned.has(action.volume)) gone.add(action.volume);
-      else wrong.push(`${action.kind} ${JSON.stringify(action.key)} on ${action.volume}: not one of the configured staging volumes`);
-    } else if (action.replaces !== undefined && (action.kind !== 'redownload' || !roots.has(action.replaces))) {
-      wrong.push(`${action.kind} ${JSON.stringify(action.key)} replacing a copy on ${action.replaces}: not a re-download, or not one of the configured staging volumes`);
-    } else if (keySkipReason(action.key) !== undefined) {
-      wrong.push(`${action.kind} ${JSON.stringify(action.key)}: ${keySkipReason(action.key)}`);
-    }
-  }
-  if (wrong.length > 0) {
-    throw userError('E_PLAN_TAMPERED', `the plan ${planPath} has ${wrong.length} action(s) that dualsync never plans`, {
-      details: wrong.slice(0, 10),
-      hint: 'make a new plan with `dualsync plan --out FILE`; a plan file must not be edited',
-    });
-  }
-  if (gone.size > 0) {
-    // The file is as planned; a volume it uses was unmounted, or its glob no longer matches it.
-    const volumes = [...gone].sort();
-    throw userError('E_PLAN_STALE', `the config changed since this plan was made: staging.volumes no longer matches ${volumes.join(', ')} (plan ${planPath})`, {
-      hint: 'mount the volume again (the plan stages or uploads objects there), or make a new plan with `dualsync plan --out FILE`',
-    });
-  }
-}
-
-/**
- * A saved plan was sized to the free space it saw, and free space is left out of its digest
- * (it moves with every write). So the room is checked again here: a plan that no longer fits a
- * volume at all is refused before anything moves, rather than left to fail half-way with a
- * full disk; one that would only eat into the reserve is applied with a warning. Volumes on one
- * filesystem are checked together: their downloads come out of one free space.
- */
-function checkRoom(planPath: string, plan: Plan, volumes: VolumeInfo[], deps: EngineDeps): void {
-  const full: string[] = [];
-  const byRoot = new Map(volumes.map((volume) => [volume.root, volume]));
-  const byDevice = new Map<string, Plan['volumes']>();
-  for (const planned of plan.volumes) {
-    if (planned.plannedDownloadBytes === 0) continue;
-    const device = byRoot.get(planned.root)?.device ?? `root ${planned.root}`;
-    byDevice.set(device, [...(byDevice.get(device) ?? []), planned]);
-  }
-  for (const group of byDevice.values()) {
-    const now = group.map((planned) => byRoot.get(planned.root));
-    const free = Math.min(...now.map((volume) => volume?.freeBytes ?? 0));
-    const aboveReserve = free - Math.max(...group.map((planned, index) => now[index]?.reserveBytes ?? planned.reserveBytes));
-    const plannedBytes = group.reduce((sum, planned) => sum + planned.plannedDownloadBytes, 0);
-    const freeThen = Math.min(...group.map((planned) => planned.freeBytes));
-    const wants = `the plan downloads ${formatBytes(plannedBytes)} to ${group.map((planned) => planned.root).join(' and ')}`;
-    const has = group.length === 1 ? 'which has' : 'which share one filesystem with';
-    if (plannedBytes > free) {
-      full.push(`${wants}, ${has} ${formatBytes(free)} free now (${formatBytes(freeThen)} when the plan was made)`);
-    } else if (plannedBytes > aboveReserve) {
-      deps.warn(`${wants}, which eats ${formatBytes(plannedBytes - aboveReserve)} into ${group.length === 1 ? 'its' : 'their'} reserve: the disk filled since the plan was made`);
-    }
-  }
-  if (full.length > 0) {
-    throw userError('E_PLAN_STALE', `the plan ${planPath} no longer fits the staging volumes: ${full.length === 1 ? 'a volume has' : `${full.length} volumes have`} less free space than it downloads`, {
-      details: full,
-      hint: 'free space on the volume, or make a new plan with `dualsync plan --out FILE` (it defers what does not fit)',
-    });
   }
 }
 

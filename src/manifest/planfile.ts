@@ -2,11 +2,14 @@
  * The plan file written by `plan --out` and read by `apply FILE`, and the canonical form of a
  * plan that its digest is taken over. Pure. The file is indented JSON in a fixed key order, with
  * each flat object (an action, a volume, a count) compact on one line, so a reviewer can read it
- * and diff two of them.
+ * and diff two of them. The actions are the last field of the plan, and the plan the last of the
+ * file, so a reader meets the small header first and then one action per line (see
+ * {@link PlanFileLines}); the writers iterate any {@link ActionList}, so neither side holds them all.
  */
 import { userError } from '../errors.ts';
-import type { ActionKind, Plan, PlanFile } from '../model/plan.ts';
+import type { Action, ActionKind, ActionList, Plan, PlanFile } from '../model/plan.ts';
 import { compareKeys } from '../plan/keys.ts';
+import { ACTION_ORDER } from '../plan/planner.ts';
 
 /** The plan file format this version reads and writes. */
 export const PLAN_FORMAT_VERSION = 1;
@@ -63,6 +66,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** An array, or a list of actions read back from spools as it is iterated: written as a JSON array. */
+function isList(value: object): value is ActionList {
+  return Array.isArray(value) || (Symbol.iterator in value && typeof (value as { length?: unknown }).length === 'number');
+}
+
 function byReadingOrder(a: string, b: string): number {
   const rankA = KEY_RANK.get(a) ?? KEY_ORDER.length;
   const rankB = KEY_RANK.get(b) ?? KEY_ORDER.length;
@@ -83,6 +91,9 @@ interface Style {
   shapes: Map<string, Shape>;
   /** The key list seen last, in its own order, and its shape. */
   last?: { keys: string[]; shape: Shape };
+  /** A value written as nothing but a call of `onHole` (where {@link CanonicalPlanWriter} puts the actions). */
+  hole?: unknown;
+  onHole?: () => void;
 }
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
@@ -127,7 +138,7 @@ const DEEP = Symbol('deep');
  */
 function flatValue(value: unknown, style: Style): unknown {
   if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.length === 0 ? value : DEEP;
+  if (isList(value)) return value.length === 0 ? [] : DEEP;
   const record = value as Record<string, unknown>;
   const names = shapeOf(record, style).names;
   const ordered: Record<string, unknown> = {};
@@ -151,6 +162,10 @@ const BATCH = 4096;
  * by one native JSON.stringify of the batch; indented ones line by line.
  */
 function writeJson(value: unknown, style: Style, indent: string, emit: (piece: string) => void): void {
+  if (value === style.hole && style.hole !== undefined) {
+    style.onHole?.();
+    return;
+  }
   const flat = flatValue(value, style);
   if (flat !== DEEP) {
     emit(JSON.stringify(flat) ?? 'null');
@@ -160,7 +175,7 @@ function writeJson(value: unknown, style: Style, indent: string, emit: (piece: s
   const open = style.pretty ? '\n' : '';
   const between = style.pretty ? ',\n' : ',';
   const close = style.pretty ? `${open}${indent}` : '';
-  if (Array.isArray(value)) {
+  if (isList(value as object)) {
     emit(`[${open}`);
     let first = true;
     let batch: unknown[] = [];
@@ -176,7 +191,7 @@ function writeJson(value: unknown, style: Style, indent: string, emit: (piece: s
       first = false;
       batch = [];
     };
-    for (const element of value) {
+    for (const element of value as Iterable<unknown>) {
       const item = flatValue(element, style);
       if (item !== DEEP) {
         batch.push(style.pretty ? (JSON.stringify(item) ?? 'null') : item);
@@ -241,6 +256,43 @@ export function canonicalPlanJson(plan: Plan): string {
   return pieces.join('');
 }
 
+const ACTIONS_HOLE = Symbol('actions');
+
+/**
+ * {@link writeCanonicalPlan} for actions that arrive one at a time (a plan file read line by
+ * line): the plan without its actions is given first, then each action, then {@link end}. The
+ * pieces emitted are those of writeCanonicalPlan on the whole plan, so a hash of them is the
+ * same digest.
+ */
+export class CanonicalPlanWriter {
+  readonly #style: Style = { pretty: false, compare: compareKeys, shapes: new Map() };
+  readonly #emit: (piece: string) => void;
+  readonly #tail: string;
+  #first = true;
+
+  constructor(plan: Omit<Plan, 'actions'>, emit: (piece: string) => void) {
+    this.#emit = emit;
+    const head: string[] = [];
+    const tail: string[] = [];
+    let pieces = head;
+    // The actions' place is found by the writer itself, not by searching the text.
+    const frame: Style = { ...this.#style, shapes: new Map(), hole: ACTIONS_HOLE, onHole: () => (pieces = tail) };
+    writeJson({ ...plan, actions: ACTIONS_HOLE }, frame, '', (piece) => pieces.push(piece));
+    emit(`${head.join('')}[`);
+    this.#tail = `]${tail.join('')}`;
+  }
+
+  action(action: unknown): void {
+    if (!this.#first) this.#emit(',');
+    this.#first = false;
+    writeJson(action, this.#style, '', this.#emit);
+  }
+
+  end(): void {
+    this.#emit(this.#tail);
+  }
+}
+
 const ACTION_KINDS: ReadonlySet<string> = new Set<ActionKind>(['download', 'redownload', 'upload', 'purge', 'adopt', 'skip']);
 
 /** Checks one field of the parsed file, naming it in the error. */
@@ -294,28 +346,34 @@ class Reader {
 const ADOPT_RULES = new Set(['md5', 'multipart-etag', 'content', 'size']);
 const LOCAL_PROOFS = new Set(['md5', 'multipart-etag']);
 
-function checkPlan(reader: Reader, value: unknown): void {
+/** Checks one action of the plan, naming it `plan.actions[index]` in the error. */
+function checkAction(reader: Reader, item: unknown, index: number): Action {
+  const field = `plan.actions[${index}]`;
+  const action = reader.record(item, field);
+  if (typeof action.kind !== 'string' || !ACTION_KINDS.has(action.kind)) reader.fail(`${field}.kind`, `one of ${[...ACTION_KINDS].join(', ')}`);
+  reader.string(action.key, `${field}.key`);
+  reader.count(action.size, `${field}.size`);
+  reader.string(action.etag, `${field}.etag`);
+  reader.optional(action.volume, `${field}.volume`, reader.string);
+  reader.optional(action.reason, `${field}.reason`, reader.string);
+  reader.optional(action.replaces, `${field}.replaces`, reader.string);
+  if (action.afterDownload !== undefined && typeof action.afterDownload !== 'boolean') reader.fail(`${field}.afterDownload`, 'true or false');
+  // Every adopt names the rule that proves it; one without (a plan of an older dualsync, which
+  // adopted on size alone) is refused rather than applied under the old rule.
+  if (action.kind === 'adopt' ? !ADOPT_RULES.has(action.adoptBy as string) : action.adoptBy !== undefined) {
+    reader.fail(`${field}.adoptBy`, action.kind === 'adopt' ? `one of ${[...ADOPT_RULES].join(', ')} (make a new plan)` : 'absent: only an adopt has a rule');
+  }
+  reader.optional(action.destinationEtag, `${field}.destinationEtag`, reader.string);
+  if (action.localProof !== undefined && !LOCAL_PROOFS.has(action.localProof as string)) reader.fail(`${field}.localProof`, `one of ${[...LOCAL_PROOFS].join(', ')}`);
+  return action as unknown as Action;
+}
+
+/** Checks the plan; its actions too unless `actions` is false (a reader of lines checks them one by one). */
+function checkPlan(reader: Reader, value: unknown, actions = true): void {
   const plan = reader.record(value, 'plan');
   reader.formatVersion(plan.formatVersion, 'plan.formatVersion');
-  reader.array(plan.actions, 'plan.actions').forEach((item, index) => {
-    const field = `plan.actions[${index}]`;
-    const action = reader.record(item, field);
-    if (typeof action.kind !== 'string' || !ACTION_KINDS.has(action.kind)) reader.fail(`${field}.kind`, `one of ${[...ACTION_KINDS].join(', ')}`);
-    reader.string(action.key, `${field}.key`);
-    reader.count(action.size, `${field}.size`);
-    reader.string(action.etag, `${field}.etag`);
-    reader.optional(action.volume, `${field}.volume`, reader.string);
-    reader.optional(action.reason, `${field}.reason`, reader.string);
-    reader.optional(action.replaces, `${field}.replaces`, reader.string);
-    if (action.afterDownload !== undefined && typeof action.afterDownload !== 'boolean') reader.fail(`${field}.afterDownload`, 'true or false');
-    // Every adopt names the rule that proves it; one without (a plan of an older dualsync, which
-    // adopted on size alone) is refused rather than applied under the old rule.
-    if (action.kind === 'adopt' ? !ADOPT_RULES.has(action.adoptBy as string) : action.adoptBy !== undefined) {
-      reader.fail(`${field}.adoptBy`, action.kind === 'adopt' ? `one of ${[...ADOPT_RULES].join(', ')} (make a new plan)` : 'absent: only an adopt has a rule');
-    }
-    reader.optional(action.destinationEtag, `${field}.destinationEtag`, reader.string);
-    if (action.localProof !== undefined && !LOCAL_PROOFS.has(action.localProof as string)) reader.fail(`${field}.localProof`, `one of ${[...LOCAL_PROOFS].join(', ')}`);
-  });
+  const list = reader.array(plan.actions, 'plan.actions');
+  if (actions) list.forEach((item, index) => checkAction(reader, item, index));
   const summary = reader.record(plan.summary, 'plan.summary');
   for (const kind of ['download', 'upload', 'purge', 'adopt', 'deferred'] as const) {
     const part = reader.record(summary[kind], `plan.summary.${kind}`);
@@ -341,20 +399,23 @@ function checkPlan(reader: Reader, value: unknown): void {
   reader.array(plan.warnings, 'plan.warnings').forEach((item, index) => reader.string(item, `plan.warnings[${index}]`));
 }
 
-/**
- * Reads a plan file, refusing with a user error that names `file` (and the field) when it is
- * not JSON, not a plan file, or written by a newer dualsync. Its digests are the engine's to check.
- */
-export function parsePlanFile(text: string, file: string): PlanFile {
-  let parsed: unknown;
+function notJson(file: string, why: string): never {
+  throw userError('E_PLAN_FILE', `${file} is not a plan file: it is not valid JSON (${why})`, {
+    hint: 'make a new plan with `dualsync plan --out FILE`',
+  });
+}
+
+function parseJson(text: string, file: string, where?: string): unknown {
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
-    throw userError('E_PLAN_FILE', `${file} is not a plan file: it is not valid JSON (${error instanceof Error ? error.message : String(error)})`, {
-      hint: 'make a new plan with `dualsync plan --out FILE`',
-    });
+    const why = error instanceof Error ? error.message : String(error);
+    return notJson(file, where === undefined ? why : `${where}: ${why}`);
   }
-  const reader = new Reader(file);
+}
+
+/** Checks everything but the actions. */
+function checkRoot(reader: Reader, parsed: unknown, actions: boolean): PlanFile {
   const root = reader.record(parsed, 'the file');
   reader.formatVersion(root.formatVersion, 'formatVersion');
   reader.string(root.createdAt, 'createdAt');
@@ -365,6 +426,166 @@ export function parsePlanFile(text: string, file: string): PlanFile {
   reader.string(root.inputDigest, 'inputDigest');
   reader.count(root.ledgerSerial, 'ledgerSerial');
   reader.string(root.planDigest, 'planDigest');
-  checkPlan(reader, root.plan);
+  checkPlan(reader, root.plan, actions);
   return parsed as PlanFile;
+}
+
+/**
+ * Reads a plan file, refusing with a user error that names `file` (and the field) when it is
+ * not JSON, not a plan file, or written by a newer dualsync. Its digests are the engine's to check.
+ */
+export function parsePlanFile(text: string, file: string): PlanFile {
+  return checkRoot(new Reader(file), parseJson(text, file), true);
+}
+
+/** The lines that open, close and end the actions, as {@link writePlanFile} lays them out. */
+const ACTIONS_OPEN = '    "actions": [';
+const ACTIONS_NONE = '    "actions": []';
+const ACTIONS_CLOSE = '    ]';
+const ACTION_LINE = '      {"';
+const FILE_END = ['  }', '}'];
+
+/** A header longer than this is no header dualsync wrote (a few volumes, counts and warnings). */
+const HEADER_LIMIT = 16 << 20;
+
+/**
+ * Reads a plan file line by line as {@link writePlanFile} lays it out, so that a plan of
+ * millions of actions is read in bounded memory: the header (everything before the
+ * `"actions": [` line) is parsed and checked as one JSON text once that line arrives, and then
+ * each action line on its own, with the checks and the field names (`plan.actions[i].size`) of
+ * {@link parsePlanFile}. A file laid out otherwise (re-indented by hand) is refused; one cut
+ * short is refused as not valid JSON.
+ *
+ * dualsync writes the kinds in apply order and each kind's actions in key order; a file that is
+ * not is noted in {@link outOfOrder} rather than refused at once, so that the caller can first
+ * say whether the digest still matches (an edit is "changed after it was written").
+ */
+export class PlanFileLines {
+  readonly #file: string;
+  readonly #reader: Reader;
+  #state: 'header' | 'actions' | 'end' | 'done' = 'header';
+  #header: string[] = [];
+  #headerLength = 0;
+  #parsed: PlanFile | undefined;
+  #count = 0;
+  #lines = 0;
+  #comma = false;
+  #endLines = 0;
+  /** The line that did not fit the layout: refused unless it was the last (then the file was cut short). */
+  #stray: string | undefined;
+  #kindRank = -1;
+  #lastKey: string | undefined;
+  /** The first action out of plan order, described; undefined while all are in order. */
+  outOfOrder: string | undefined;
+
+  constructor(file: string) {
+    this.#file = file;
+    this.#reader = new Reader(file);
+  }
+
+  /** The file's header, its plan's `actions` empty: there once the first action has been read. */
+  get header(): PlanFile | undefined {
+    return this.#parsed;
+  }
+
+  /** The actions read so far. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Takes the next line (without its line break); returns the action it holds, if it holds one. */
+  line(text: string): Action | undefined {
+    if (this.#stray !== undefined) this.#notLaidOut(this.#stray);
+    this.#lines += 1;
+    switch (this.#state) {
+      case 'header':
+        if (text === ACTIONS_OPEN) {
+          // Parsed once the next line shows the layout: JSON re-indented by another tool has this line too.
+          this.#state = 'actions';
+          return undefined;
+        }
+        if (text === ACTIONS_NONE) {
+          this.#parseHeader();
+          this.#state = 'end';
+          return undefined;
+        }
+        this.#headerLength += text.length + 1;
+        if (this.#headerLength > HEADER_LIMIT) this.#notLaidOut('its header runs past 16 MiB');
+        this.#header.push(text);
+        return undefined;
+      case 'actions':
+        if (text.startsWith(ACTION_LINE)) return this.#action(text);
+        if (text === ACTIONS_CLOSE) {
+          if (this.#parsed === undefined) this.#parseHeader();
+          if (this.#comma) notJson(this.#file, `a comma after the last action, plan.actions[${this.#count - 1}]`);
+          this.#state = 'end';
+          return undefined;
+        }
+        this.#stray = `line ${this.#lineNumber()} is neither an action nor the end of the actions`;
+        return undefined;
+      case 'end':
+        if (text === FILE_END[this.#endLines]) {
+          this.#endLines += 1;
+          if (this.#endLines === FILE_END.length) this.#state = 'done';
+        } else {
+          this.#stray = `line ${this.#lineNumber()} should close the plan with ${JSON.stringify(FILE_END[this.#endLines])}`;
+        }
+        return undefined;
+      case 'done':
+        if (text.trim() !== '') this.#stray = `line ${this.#lineNumber()} follows the end of the plan`;
+        return undefined;
+    }
+  }
+
+  /** The file has ended: refuses one that stopped short. Returns the header (the plan's actions empty). */
+  end(): PlanFile {
+    if (this.#state === 'header') {
+      // No actions line: a file cut short in its header, or JSON laid out by something else.
+      const parsed = parseJson(this.#header.join('\n'), this.#file);
+      checkRoot(this.#reader, parsed, true);
+      this.#notLaidOut('it has no line `    "actions": [`');
+    }
+    if (this.#stray !== undefined && this.#state === 'done') notJson(this.#file, this.#stray);
+    if (this.#state === 'actions' && this.#parsed === undefined) this.#parseHeader();
+    if (this.#state !== 'done') notJson(this.#file, `the file ends early, after ${this.#count} action${this.#count === 1 ? '' : 's'}`);
+    return this.#parsed as PlanFile;
+  }
+
+  #lineNumber(): number {
+    return this.#lines;
+  }
+
+  #parseHeader(): void {
+    // The header, closed as if the actions were empty; the plan is the file's last field, and the actions the plan's.
+    const text = `${this.#header.join('\n')}\n${ACTIONS_NONE}\n${FILE_END.join('\n')}`;
+    this.#parsed = checkRoot(this.#reader, parseJson(text, this.#file), false);
+    this.#header = [];
+  }
+
+  #action(text: string): Action {
+    if (this.#parsed === undefined) this.#parseHeader();
+    const index = this.#count;
+    const field = `plan.actions[${index}]`;
+    if (index > 0 && !this.#comma) notJson(this.#file, `no comma between plan.actions[${index - 1}] and ${field}`);
+    this.#comma = text.endsWith(',');
+    const action = checkAction(this.#reader, parseJson(this.#comma ? text.slice(0, -1) : text, this.#file, field), index);
+    this.#count += 1;
+    if (this.outOfOrder === undefined) {
+      const rank = ACTION_ORDER.indexOf(action.kind);
+      if (rank < this.#kindRank) {
+        this.outOfOrder = `${field} is a ${action.kind} after the ${ACTION_ORDER[this.#kindRank]}s (dualsync writes the kinds in the order ${ACTION_ORDER.join(', ')})`;
+      } else if (rank === this.#kindRank && compareKeys(this.#lastKey as string, action.key) > 0) {
+        this.outOfOrder = `${field} (${action.kind} ${JSON.stringify(action.key)}) comes after ${JSON.stringify(this.#lastKey)} (dualsync writes each kind's actions in key order)`;
+      }
+      this.#kindRank = rank;
+      this.#lastKey = action.key;
+    }
+    return action;
+  }
+
+  #notLaidOut(why: string): never {
+    throw userError('E_PLAN_FILE', `${this.#file} is not laid out as dualsync writes a plan file (${why}); it was re-indented or rewritten by another tool`, {
+      hint: 'make a new plan with `dualsync plan --out FILE` (apply reads a plan file one action per line, as dualsync writes it)',
+    });
+  }
 }

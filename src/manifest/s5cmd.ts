@@ -134,10 +134,15 @@ class RunFile {
   }
 }
 
-/** The download or upload run file's pieces, header first, to `emit`; joined, they are that file's text. */
+/** The kinds of action each run file carries. */
+export const HOP_KINDS: Record<'download' | 'upload', readonly ActionKind[]> = { download: ['download', 'redownload'], upload: ['upload'] };
+
+/**
+ * The download or upload run file's pieces, header first, to `emit`; joined, they are that file's
+ * text. Only the hop's kinds are read: a plan of millions of adopts is not read through for them.
+ */
 function writeRunFile(plan: Plan, config: Config, hop: 'download' | 'upload', emit: (piece: string) => void): void {
-  // Only this hop's kinds are read (a spooled plan reads them from their own files).
-  const kinds: ActionKind[] = hop === 'download' ? ['download', 'redownload'] : ['upload'];
+  const kinds = HOP_KINDS[hop];
   emit(`${header(hop, countOfKinds(plan.actions, kinds), plan.hops[hop], config)}\n`);
   const file = new RunFile(emit);
   for (const action of actionsOfKinds(plan.actions, kinds)) {

@@ -237,7 +237,11 @@ export function renderPlan(plan: Plan, options: RenderPlanOptions = {}): string 
   return `${out.join('\n')}\n`;
 }
 
-/** The same facts as {@link renderPlan}, for `--json`. */
+/**
+ * The same facts as {@link renderPlan}, for `--json`. The actions are the plan's own list, which
+ * may be read back from spool files and cannot go through JSON.stringify: write the result with
+ * `jsonPieces` (view/json.ts), which writes them an element at a time.
+ */
 export function planToJson(plan: Plan): object {
   return {
     formatVersion: plan.formatVersion,
@@ -246,6 +250,6 @@ export function planToJson(plan: Plan): object {
     warnings: plan.warnings,
     hops: plan.hops,
     volumes: plan.volumes,
-    actions: [...plan.actions],
+    actions: plan.actions,
   };
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
-import { canonicalPlanJson, parsePlanFile, serializePlanFile, writeCanonicalPlan, writePlanFile } from '../../src/manifest/planfile.ts';
+import { CanonicalPlanWriter, canonicalPlanJson, parsePlanFile, PlanFileLines, serializePlanFile, writeCanonicalPlan, writePlanFile } from '../../src/manifest/planfile.ts';
+import { MemorySpool, SpooledActions } from '../../src/manifest/spool.ts';
+import { ACTION_ORDER } from '../../src/plan/planner.ts';
 import type { Action, Plan as AnyPlan, PlanFile } from '../../src/model/plan.ts';
 import { planSync } from '../../src/plan/planner.ts';
 import { inventory, testConfig } from '../builders.ts';
@@ -152,5 +154,110 @@ describe('canonicalPlanJson', () => {
   it('survives the plan file round trip unchanged, so the digest still matches', () => {
     const parsed = parsePlanFile(serializePlanFile(planFile), 'plan.json');
     expect(canonicalPlanJson(parsed.plan)).toBe(canonicalPlanJson(plan));
+  });
+});
+
+/** The plan's actions in spools, one per kind, as the planner hands them over: not an array. */
+function spooled(actions: readonly Action[]): SpooledActions {
+  return new SpooledActions(
+    ACTION_ORDER.map((kind) => {
+      const spool = new MemorySpool();
+      actions.forEach((action, rank) => action.kind === kind && spool.push(rank, action));
+      return { kind, spools: [spool] };
+    }),
+  );
+}
+
+describe('any action list, not only an array', () => {
+  it('writes the same plan file and the same canonical form for spooled actions as for an array', () => {
+    const list = spooled(plan.actions);
+    expect(Array.isArray(list)).toBe(false);
+    expect(serializePlanFile({ ...planFile, plan: { ...plan, actions: list } })).toBe(serializePlanFile(planFile));
+    expect(canonicalPlanJson({ ...plan, actions: list })).toBe(canonicalPlanJson(plan));
+  });
+
+  it('writes an empty spooled list as [] (not {})', () => {
+    const empty: AnyPlan = { ...plan, actions: spooled([]) };
+    expect(serializePlanFile({ ...planFile, plan: empty })).toBe(serializePlanFile({ ...planFile, plan: { ...plan, actions: [] } }));
+    expect(canonicalPlanJson(empty)).toContain('{"actions":[],');
+  });
+
+  it('CanonicalPlanWriter, fed the actions one by one, emits the canonical form', () => {
+    for (const actions of [plan.actions, []]) {
+      const pieces: string[] = [];
+      const { actions: _, ...rest } = { ...plan, actions };
+      const writer = new CanonicalPlanWriter(rest, (piece) => pieces.push(piece));
+      for (const action of actions) writer.action(action);
+      writer.end();
+      expect(pieces.join('')).toBe(canonicalPlanJson({ ...plan, actions }));
+    }
+  });
+});
+
+/** Feeds a file's text to PlanFileLines line by line, as apply reads it. */
+function readLines(text: string, file = 'plan.json'): { header: PlanFile; actions: Action[]; outOfOrder?: string } {
+  const reader = new PlanFileLines(file);
+  const actions: Action[] = [];
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  for (const line of lines) {
+    const action = reader.line(line);
+    if (action !== undefined) actions.push(action);
+  }
+  const header = reader.end();
+  return { header, actions, ...(reader.outOfOrder === undefined ? {} : { outOfOrder: reader.outOfOrder }) };
+}
+
+describe('PlanFileLines: a plan file read one line at a time', () => {
+  it('gives back the header and every action of the file, in order', () => {
+    const { header, actions, outOfOrder } = readLines(serializePlanFile(planFile));
+    expect(actions).toEqual(JSON.parse(JSON.stringify(plan.actions)));
+    expect({ ...header, plan: { ...header.plan, actions } }).toEqual(JSON.parse(JSON.stringify(planFile)));
+    expect(outOfOrder).toBeUndefined();
+  });
+
+  it('reads a plan without actions', () => {
+    const empty: PlanFile = { ...planFile, plan: { ...plan, actions: [] } };
+    expect(readLines(serializePlanFile(empty)).actions).toEqual([]);
+  });
+
+  it('notes a kind out of apply order, and keys out of order within a kind, without refusing yet', () => {
+    const a = (kind: Action['kind'], key: string): Action => ({ kind, key, size: 1, etag: 'e', volume: '/v1' });
+    const kinds = readLines(serializePlanFile({ ...planFile, plan: { ...plan, actions: [a('upload', 'a'), a('download', 'b')] } }));
+    expect(kinds.actions).toHaveLength(2);
+    expect(kinds.outOfOrder).toBe('plan.actions[1] is a download after the uploads (dualsync writes the kinds in the order download, redownload, adopt, upload, purge, skip)');
+    const keys = readLines(serializePlanFile({ ...planFile, plan: { ...plan, actions: [a('download', 'b'), a('download', 'b'), a('download', 'a')] } }));
+    expect(keys.outOfOrder).toBe('plan.actions[2] (download "a") comes after "b" (dualsync writes each kind\'s actions in key order)');
+    // Keys compare in UTF-8 byte order: an astral character after U+FFFD is in order.
+    expect(readLines(serializePlanFile({ ...planFile, plan: { ...plan, actions: [a('download', 'x\ufffd'), a('download', 'x\u{1F600}')] } })).outOfOrder).toBeUndefined();
+  });
+
+  it.each<[string, (text: string) => string, RegExp]>([
+    ['re-indented by hand', (text) => `${JSON.stringify(JSON.parse(text), null, 4)}\n`, /^plan\.json is not laid out as dualsync writes a plan file \(it has no line `    "actions": \[`\)/],
+    ['re-indented by JSON.stringify (which keeps the actions line)', (text) => `${JSON.stringify(JSON.parse(text), null, 2)}\n`, /^plan\.json is not laid out as dualsync writes a plan file \(line \d+ is neither an action nor the end of the actions\)/],
+    ['compact', (text) => JSON.stringify(JSON.parse(text)), /^plan\.json is not laid out as dualsync writes a plan file/],
+    ['an action indented by hand', (text) => text.replace('      {"kind":"download"', '        {"kind":"download"'), /^plan\.json is not laid out as dualsync writes a plan file \(line \d+ is neither an action nor the end of the actions\)/],
+    ['cut short in the header', (text) => text.slice(0, 60), /^plan\.json is not a plan file: it is not valid JSON/],
+    ['cut short in an action', (text) => text.slice(0, text.indexOf('"kind":"download"') + 10), /^plan\.json is not a plan file: it is not valid JSON \(plan\.actions\[0\]: /],
+    ['cut short after an action', (text) => text.slice(0, text.indexOf('\n', text.indexOf('"kind":"download"')) + 1), /^plan\.json is not a plan file: it is not valid JSON \(the file ends early, after 1 action\)/],
+    ['cut short in the indentation of a line', (text) => text.slice(0, text.indexOf('"kind":"download"') - 3), /^plan\.json is not a plan file: it is not valid JSON \(the file ends early/],
+    ['a comma lost between actions', (text) => text.replace(/(\{"kind":"download".*),\n/, '$1\n'), /not valid JSON \(no comma between plan\.actions\[0\] and plan\.actions\[1\]\)/],
+    ['something after the end', (text) => `${text}{}\n`, /not valid JSON \(line \d+ follows the end of the plan\)/],
+  ])('refuses a file %s, naming the file', (_name, damage, message) => {
+    const error = userErrorOf(() => readLines(damage(serializePlanFile(planFile))));
+    expect(error.code).toBe('E_PLAN_FILE');
+    expect(error.message).toMatch(message);
+    expect(error.hint).toMatch(/dualsync plan --out FILE/);
+  });
+
+  it.each<[string, (text: string) => string, string]>([
+    ['a fractional size', (text) => text.replace(/"size":\d+/, '"size":1.5'), 'plan.json: plan.actions[0].size should be a whole number'],
+    ['an unknown kind', (text) => text.replace('"kind":"upload"', '"kind":"delete"'), '.kind should be one of download, redownload, upload, purge, adopt, skip'],
+    ['a summary without counts', (text) => text.replace(/"upload": \{"count":\d+,/, '"upload": {'), 'plan.json: plan.summary.upload.count should be a whole number'],
+  ])('refuses %s with the field checks of parsePlanFile, naming the field', (_name, damage, message) => {
+    const text = damage(serializePlanFile(planFile));
+    expect(text).not.toBe(serializePlanFile(planFile));
+    expect(userErrorOf(() => readLines(text)).message).toContain(message);
+    expect(userErrorOf(() => parsePlanFile(text, 'plan.json')).message).toContain(message);
   });
 });

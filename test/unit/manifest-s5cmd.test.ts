@@ -304,3 +304,23 @@ describe('the "By hand:" comment', () => {
     expect(lines[0]).not.toContain('AWS_CA_BUNDLE');
   });
 });
+
+describe('run files of a spooled plan', () => {
+  it('read only the kinds they carry: a plan of millions of adopts is not read through for them', async () => {
+    const { MemorySpool, SpooledActions } = await import('../../src/manifest/spool.ts');
+    const config = testConfig();
+    const array = planSync(config, inventory().volume('/v1', { free: 1e9 }).source('a', 1).source('b', 2).dest('b', 2).build());
+    const segments = (['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'] as const).map((kind) => {
+      const spool = new MemorySpool();
+      array.actions.forEach((action, rank) => action.kind === kind && spool.push(rank, action));
+      if (kind === 'adopt') {
+        expect(spool.length).toBe(1);
+        spool.entries = () => {
+          throw new Error('the adopts were read');
+        };
+      }
+      return { kind, spools: [spool] };
+    });
+    expect(renderManifests({ ...array, actions: new SpooledActions(segments) }, config)).toEqual(renderManifests(array, config));
+  });
+});

@@ -4,6 +4,8 @@ import { BaseCommand } from '../base.ts';
 import { engineDeps, isTty, loadConfigFor } from '../context.ts';
 import { runApply, type PlannedRun } from '../../engine.ts';
 import { renderPlan, planToJson } from '../../view/plan.ts';
+import { jsonDocument } from '../../view/json.ts';
+import { writePieces } from '../output.ts';
 import { applyToJson, renderApplyOutcome } from '../../view/apply.ts';
 import { userError } from '../../errors.ts';
 import { onStopSignals, type StopSignals } from '../signals.ts';
@@ -90,7 +92,7 @@ export class ApplyCommand extends BaseCommand {
       const waiting = report.run.plan.summary.waiting?.count ?? 0;
       const nothing = waiting > 0 ? `Nothing to apply now; ${waiting} object(s) wait to retry after failures.` : 'Nothing to apply.';
       const reason = report.run.plan.summary.noChanges ? nothing : 'Apply cancelled; nothing was changed.';
-      if (this.json) this.context.stdout.write(`${JSON.stringify({ applied: false, plan: planToJson(report.run.plan) }, null, 2)}\n`);
+      if (this.json) await writePieces(this.context.stdout, jsonDocument({ applied: false, plan: planToJson(report.run.plan) }));
       else this.context.stdout.write(`${reason}\n`);
       return 0;
     }

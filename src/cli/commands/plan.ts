@@ -3,6 +3,8 @@ import { BaseCommand } from '../base.ts';
 import { loadConfigFor, engineDeps } from '../context.ts';
 import { runPlan, writePlanFiles } from '../../engine.ts';
 import { planToJson, renderPlan } from '../../view/plan.ts';
+import { jsonDocument } from '../../view/json.ts';
+import { writePieces } from '../output.ts';
 
 export class PlanCommand extends BaseCommand {
   static override paths = [['plan']];
@@ -39,7 +41,7 @@ export class PlanCommand extends BaseCommand {
     const config = await loadConfigFor(this.context, this.configPath());
     const run = await runPlan(config, engineDeps(this.context), { retryFailed: this.retryFailed, fingerprint: this.json || this.out !== undefined });
     if (this.json) {
-      this.context.stdout.write(`${JSON.stringify({ ...planToJson(run.plan), inputDigest: run.gathered.inputDigest }, null, 2)}\n`);
+      await writePieces(this.context.stdout, jsonDocument({ ...planToJson(run.plan), inputDigest: run.gathered.inputDigest }));
     } else {
       this.context.stdout.write(renderPlan(run.plan, { limit: Number(this.limit), color: this.color && Boolean((this.context.stdout as { isTTY?: boolean }).isTTY) }));
     }
