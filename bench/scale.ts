@@ -203,6 +203,8 @@ async function benchSize(count: number, sourceApi: 'v1' | 'v2', limits: { rss: n
     const config = join(dir, 'sync.yaml');
     writeFileSync(config, configText(dir, server.endpoint, sourceApi));
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_SCALE_KEY: 'bench', BENCH_SCALE_SECRET: 'bench-secret' };
+    // To profile the steps: BENCH_SCALE_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+    if (process.env.BENCH_SCALE_NODE_OPTIONS !== undefined) env.NODE_OPTIONS = process.env.BENCH_SCALE_NODE_OPTIONS;
     console.log(`\n${count.toLocaleString('en')} objects, source ${sourceApi} (in ${dir}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`);
     const floor = await listingFloor(server.endpoint, count, sourceApi);
     console.log(`  listing floor (curl, both at once)  ${floor.seconds.toFixed(2)} s   (source ${sourceApi} ${floor.source.toFixed(2)} s, destination v2 ${floor.destination.toFixed(2)} s)`);
