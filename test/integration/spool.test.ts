@@ -1,0 +1,86 @@
+/**
+ * A plan of many actions spools them to files in STATEDIR/spool, and a device's unsorted v1
+ * listing is sorted in a temporary file there. Those files are the run's own: gone when it ends,
+ * and when a run is killed (kill -9, a power cut), removed by the next run. The listings come
+ * from the synthetic listing server (nothing stored), through the real CLI.
+ */
+import { execa } from 'execa';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startListingServer, type ListingServer } from '../harness/listing-server.ts';
+import { tempDir } from '../harness/index.ts';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+const COUNT = 60_000;
+let server: ListingServer;
+
+beforeAll(async () => {
+  server = await startListingServer({ buckets: { edge: { count: COUNT, prefix: 'data/' }, archive: { count: COUNT, prefix: '' } } });
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+async function site(): Promise<{ dir: string; config: string; spool: string }> {
+  const dir = await tempDir('dualsync-spool-');
+  for (const folder of ['volume', 'state']) mkdirSync(join(dir, folder));
+  const credentials = '{ accessKeyId: "k", secretAccessKey: "s" }';
+  const config = join(dir, 'sync.yaml');
+  writeFileSync(
+    config,
+    [
+      'version: 1',
+      `source: { bucket: edge, prefix: data/, region: us-east-1, endpoint: "${server.endpoint}", listApi: v1, credentials: ${credentials} }`,
+      `destination: { bucket: archive, region: us-east-1, endpoint: "${server.endpoint}", listApi: v2, credentials: ${credentials} }`,
+      `staging: { volumes: [${JSON.stringify(join(dir, 'volume'))}] }`,
+      `stateDir: ${JSON.stringify(join(dir, 'state'))}`,
+      '',
+    ].join('\n'),
+  );
+  return { dir, config, spool: join(dir, 'state', 'spool') };
+}
+
+function dualsync(args: string[]) {
+  return execa(process.execPath, [join(repoRoot, 'bin/dualsync'), ...args], { reject: false, env: { ...process.env, NO_COLOR: '1' } });
+}
+
+describe('spool files of a run', () => {
+  it('a plan of 60,000 adopts spools them and leaves nothing behind; its plan file holds every one', async () => {
+    const s = await site();
+    const planFile = join(s.dir, 'plan.json');
+    const result = await dualsync(['plan', '-c', s.config, '--out', planFile]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`${COUNT} adopted`);
+    const adopts = readFileSync(planFile, 'utf8').split('\n').filter((line) => line.includes('{"kind":"adopt",'));
+    expect(adopts).toHaveLength(COUNT);
+    expect(readdirSync(s.spool)).toEqual([]);
+  }, 120_000);
+
+  it('killed while it sorts the device listing: the next plan removes the sort file and spools the dead run left', async () => {
+    const s = await site();
+    const killed = dualsync(['plan', '-c', s.config]);
+    // Wait for the sort file of the v1 listing, then kill -9 (a power cut as far as the files go).
+    const deadline = Date.now() + 60_000;
+    let seen: string[] = [];
+    while (Date.now() < deadline) {
+      seen = existsSync(s.spool) ? readdirSync(s.spool) : [];
+      if (seen.some((name) => name.startsWith('dualsync-sort-'))) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    killed.kill('SIGKILL');
+    await killed;
+    expect(seen.some((name) => name.startsWith('dualsync-sort-')), `spool folder held ${seen.join(', ')}`).toBe(true);
+    // And a dead run's spooled actions, as a kill during a large plan leaves them.
+    mkdirSync(join(s.spool, 'run-999999999-abcdef'));
+    writeFileSync(join(s.spool, 'run-999999999-abcdef', '1.tsv'), '0\tadopt\tk\t1\te\t\t\t\t=md5\t=e\t\t\n');
+    // Someone else's file in the folder is not ours to remove.
+    writeFileSync(join(s.spool, 'notes.txt'), 'kept');
+    expect(readdirSync(s.spool).length).toBeGreaterThanOrEqual(3);
+
+    const again = await dualsync(['plan', '-c', s.config]);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`${COUNT} adopted`);
+    expect(readdirSync(s.spool)).toEqual(['notes.txt']);
+  }, 120_000);
+});
