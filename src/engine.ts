@@ -3,7 +3,7 @@
  * apply a plan. Commands call these and hand the results to views.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config, ListingStream, LocalFile, LocalLink, Plan, PlanFile, VolumeInfo } from './model/index.ts';
@@ -31,9 +31,8 @@ import { Recorder } from './apply/recorder.ts';
 import { executePlan, type ApplyOutcome, type ProgressSink } from './apply/execute.ts';
 import { findS5cmd } from './apply/s5cmd.ts';
 import { contentMd5 } from './apply/content.ts';
-import { describeError } from './errors.ts';
-import { isLinkRefusal, resetTempFolder, VolumeRoots } from './apply/safe-path.ts';
-import { stopOrphanedTransfers } from './apply/orphans.ts';
+import { clearTempFolders } from './apply/temp-folders.ts';
+import { readLastRun, writeLastRun } from './apply/last-run.ts';
 
 export interface EngineDeps {
   now: () => Date;
@@ -347,7 +346,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
         run.plan,
       );
       const report: ApplyReport = { run, outcome, applied: true, startedAt, finishedAt: deps.now().toISOString() };
-      await writeLastRun(config.stateDir, report);
+      writeLastRun(config.stateDir, { startedAt: report.startedAt, finishedAt: report.finishedAt, outcome });
       return report;
     } catch (error) {
       failed = true;
@@ -365,53 +364,6 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
   }
 }
 
-/**
- * Empties each volume's temporary folder before anything moves: files of interrupted downloads
- * are never counted as staged, and the folders that earlier downloads left behind must go too.
- * A folder `.dualsync-tmp/a` left by the download of `a/b` would make s5cmd treat the later
- * download of `a` as a copy into that folder (`.dualsync-tmp/a/a`), a path the key mapping never
- * yields. Only volumes this state directory has just claimed are passed here, and under its lock
- * nothing else uses their temporary folders: another config's run refuses these volumes, so its
- * in-flight downloads live on volumes of its own. A `.dualsync-tmp` that is a symbolic link is
- * neither followed nor removed: a warning says so, and apply fails that volume's downloads.
- */
-async function clearTempFolders(roots: string[], deps: Pick<EngineDeps, 'warn'>): Promise<void> {
-  const volumeRoots = new VolumeRoots();
-  for (const root of roots) {
-    try {
-      const volume = await volumeRoots.resolve(root);
-      // A killed run's s5cmd may still be writing there: stopped first, or it would leave a partial file behind.
-      const orphans = await stopOrphanedTransfers(`${volume.real}/${TEMP_DIR}`);
-      if (orphans.length > 0) deps.warn(`stopped ${orphans.length} s5cmd process(es) that a killed run left writing into ${root}/${TEMP_DIR} (pid ${orphans.join(', ')})`);
-      await resetTempFolder(volume);
-    } catch (error) {
-      // Only a link (or a file) in its place is left for apply to refuse volume by volume; anything else stops the run as before.
-      if (!isLinkRefusal(error) && (error as { code?: string }).code !== 'E_PATH_NOT_FOLDER') throw error;
-      deps.warn(`${describeError(error)}; its interrupted downloads in ${TEMP_DIR}/ were not removed`);
-    }
-  }
-}
-
-/** Where status finds the last run. */
-export function lastRunPath(stateDir: string): string {
-  return join(stateDir, 'last-run.json');
-}
-
-async function writeLastRun(stateDir: string, report: ApplyReport): Promise<void> {
-  const outcome = report.outcome!;
-  const summary = {
-    startedAt: report.startedAt,
-    finishedAt: report.finishedAt,
-    downloaded: outcome.downloaded,
-    uploaded: outcome.uploaded,
-    purged: outcome.purged,
-    adopted: outcome.adopted,
-    failures: outcome.failures.length,
-    verifiedBy: outcome.verifiedBy,
-  };
-  writeFileAtomically(lastRunPath(stateDir), (emit) => emit(`${JSON.stringify(summary, null, 2)}\n`));
-}
-
 /** How many failing and skipped keys status lists; the counts cover all of them. */
 const STATUS_LIST_LIMIT = 1000;
 
@@ -426,7 +378,6 @@ export async function runStatus(config: Config, deps: EngineDeps): Promise<Statu
       const files = scanned.local.filter((f) => f.volume === volume.root);
       return { ...volume, stagedFiles: files.length, stagedBytes: files.reduce((n, f) => n + f.size, 0) };
     });
-    const lastRunText = await readFile(lastRunPath(config.stateDir), 'utf8').catch(() => undefined);
     return {
       stateDir: config.stateDir,
       ledgerSerial: serial,
@@ -438,7 +389,7 @@ export async function runStatus(config: Config, deps: EngineDeps): Promise<Statu
       verifiedBy,
       etagNotComparable,
       volumes,
-      lastRun: lastRunText ? (JSON.parse(lastRunText) as Record<string, unknown>) : undefined,
+      lastRun: await readLastRun(config.stateDir),
       lock: await lockHolder(config.stateDir),
     };
   } finally {
