@@ -45,6 +45,11 @@ interface Result {
   maxRss: number;
   /** The same, after the plan digest too (sha256 of the canonical form, streamed). */
   maxRssWithDigest: number;
+  /**
+   * The JS heap still in use after a full collection, the plan made and read: what the planner
+   * really holds. Peak RSS is higher because V8 lets garbage pile up before it collects.
+   */
+  liveHeap: number;
 }
 
 /** A deterministic pseudo-random sequence (mulberry32), so every run plans the same inventory. */
@@ -163,7 +168,10 @@ async function measure(objects: number): Promise<Result> {
       writeCanonicalPlan(plan, (piece) => hash.update(piece));
       return hash.digest('hex');
     });
+    (globalThis as { gc?: () => void }).gc?.();
+    const liveHeap = process.memoryUsage().heapUsed;
     return {
+      liveHeap,
       objects,
       build,
       plan: planned,
@@ -210,7 +218,7 @@ export async function benchPlan(args: string[]): Promise<void> {
     const loads: string[] = [];
     for (let run = 0; run < runs; run++) {
       loads.push(os.loadavg()[0]?.toFixed(1) ?? '?');
-      const output = execFileSync(process.execPath, [script, '--child', String(objects)], { encoding: 'utf8', maxBuffer: 1024 * 1024 });
+      const output = execFileSync(process.execPath, ['--expose-gc', script, '--child', String(objects)], { encoding: 'utf8', maxBuffer: 1024 * 1024 });
       results.push(JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as Result);
     }
     const result = results.reduce((best, next) => (totalOf(next).wallMs < totalOf(best).wallMs ? next : best));
@@ -222,6 +230,7 @@ export async function benchPlan(args: string[]): Promise<void> {
     console.log(`  renderPlan       ${sec(result.view)}`);
     console.log(`  total            ${sec(total)}   peak RSS ${mib(result.maxRss)} (maxRSS; sampled ${mib(result.rssPeakSampled)})`);
     console.log(`  plan digest      ${sec(result.digest)}   peak RSS with it ${mib(result.maxRssWithDigest)}`);
+    console.log(`  live JS heap after a full collection, the plan made and read: ${mib(result.liveHeap)}`);
     console.log(`  all runs: ${results.map((r, i) => `${sec(totalOf(r))} at load ${loads[i]}`).join(', ')} on ${os.availableParallelism()} cores`);
     if (result.objects >= 1_000_000 && (total.wallMs > TARGET_SECONDS * 1000 || result.maxRss > TARGET_RSS)) missed = true;
   }
