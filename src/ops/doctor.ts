@@ -7,7 +7,7 @@
  * the destination only with --write-probe (one small object under the prefix, deleted again),
  * and on the local disk only a temporary file in each volume and in the state directory.
  */
-import { DeleteObjectCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { constants } from 'node:fs';
@@ -22,6 +22,7 @@ import { lockHolder } from '../apply/lock.ts';
 import { formatBytes } from '../config/units.ts';
 import { describeError, isDualsyncError } from '../errors.ts';
 import { classifyS3Error, createS3Client } from '../inventory/s3.ts';
+import { listPage, type ListingSink } from '../inventory/list-stream.ts';
 import { claimStates, describeForeignClaims } from '../inventory/claims.ts';
 import { reserveBytes } from '../inventory/volumes.ts';
 import { LedgerStore } from '../ledger/store.ts';
@@ -349,12 +350,25 @@ async function listCheck(side: Side, hop: HopConfig, configText: string, ms: num
   watchServerClock(client, (serverMs, receivedMs) => (skewMs ??= serverMs - receivedMs));
   const prefix = hop.prefix === '' ? undefined : hop.prefix;
   try {
-    const options = { abortSignal: AbortSignal.timeout(ms * 2) };
-    const page =
-      hop.listApi === 'v1'
-        ? await client.send(new ListObjectsCommand({ Bucket: hop.bucket, Prefix: prefix, MaxKeys: 1 }), options)
-        : await client.send(new ListObjectsV2Command({ Bucket: hop.bucket, Prefix: prefix, MaxKeys: 1 }), options);
-    const any = (page.Contents?.length ?? 0) > 0;
+    // One object is all this check needs. A Snowball ignores MaxKeys on v1 and answers every
+    // key in one document (millions: more than one string can hold), so the answer is parsed as
+    // it streams and the request is dropped at its first object.
+    const enough = new AbortController();
+    let any = false;
+    const sink: ListingSink = {
+      restart: () => {},
+      object: () => {
+        any = true;
+        enough.abort();
+      },
+    };
+    const signal = AbortSignal.any([enough.signal, AbortSignal.timeout(ms * 2)]);
+    const input = { Bucket: hop.bucket, Prefix: prefix, MaxKeys: 1 };
+    try {
+      await listPage(client, hop.listApi === 'v1' ? { v2: false, input } : { v2: true, input }, sink, signal);
+    } catch (error) {
+      if (!any) throw error;
+    }
     const api = hop.listApi === 'v1' ? 'ListObjects (v1)' : 'ListObjectsV2';
     if (!any && side === 'source') {
       return {

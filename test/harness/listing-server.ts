@@ -36,6 +36,8 @@ export interface ListingServer {
   endpoint: string;
   /** Requests answered, by kind. */
   requests: { listV1: number; listV2: number; other: number };
+  /** v1 answers written to their end (a client that stops reading early leaves one unfinished). */
+  wholeV1Answers: () => number;
   close(): Promise<void>;
 }
 
@@ -68,17 +70,24 @@ function shuffleStep(count: number): number {
   return step;
 }
 
-/** Writes `parts` to the response, waiting for the socket to drain between large pieces. */
-async function writeAll(response: http.ServerResponse, parts: Iterable<string>): Promise<void> {
+/**
+ * Writes `parts` to the response, waiting for the socket to drain between large pieces; true
+ * once all was written, false when the client closed the connection first (it stopped reading).
+ */
+async function writeAll(response: http.ServerResponse, parts: Iterable<string>): Promise<boolean> {
   let chunk = '';
+  let closed = false;
+  response.once('close', () => (closed = true));
   for (const part of parts) {
     chunk += part;
     if (chunk.length >= 256 * 1024) {
-      if (!response.write(chunk)) await new Promise((resolve) => response.once('drain', resolve));
+      if (!response.write(chunk)) await new Promise((resolve) => (closed ? resolve(undefined) : (response.once('drain', resolve), response.once('close', resolve))));
+      if (closed || response.destroyed) return false;
       chunk = '';
     }
   }
   response.end(chunk);
+  return true;
 }
 
 function* v1Answer(bucket: string, { prefix, count, v1Repeats = 0 }: BucketSpec): Generator<string> {
@@ -102,6 +111,7 @@ function* v2Answer(bucket: string, { prefix, count, v2SwapAt }: BucketSpec, star
 /** Starts the server on a free loopback port. */
 export async function startListingServer(options: ListingServerOptions): Promise<ListingServer> {
   const requests = { listV1: 0, listV2: 0, other: 0 };
+  let wholeV1 = 0;
   const server = http.createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const bucket = decodeURIComponent(url.pathname.split('/')[1] ?? '');
@@ -128,7 +138,7 @@ export async function startListingServer(options: ListingServerOptions): Promise
       void writeAll(response, v2Answer(bucket, spec, start, maxKeys));
     } else {
       requests.listV1++;
-      void writeAll(response, v1Answer(bucket, spec));
+      void writeAll(response, v1Answer(bucket, spec)).then((whole) => (wholeV1 += whole ? 1 : 0));
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -136,6 +146,7 @@ export async function startListingServer(options: ListingServerOptions): Promise
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests,
+    wholeV1Answers: () => wholeV1,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -2,7 +2,8 @@
  * A plan of many actions spools them to files in STATEDIR/spool, and a device's unsorted v1
  * listing is sorted in a temporary file there. Those files are the run's own: gone when it ends,
  * and when a run is killed (kill -9, a power cut), removed by the next run. The listings come
- * from the synthetic listing server (nothing stored), through the real CLI.
+ * from the synthetic listing server (nothing stored), through the real CLI. Also here: `doctor`
+ * against a device's v1 answer, which lists every key whatever MaxKeys says.
  */
 import { execa } from 'execa';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,16 +14,18 @@ import { tempDir } from '../harness/index.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const COUNT = 60_000;
+/** A device bucket whose one v1 answer is about 100 MB of XML. */
+const DEVICE_COUNT = 500_000;
 let server: ListingServer;
 
 beforeAll(async () => {
-  server = await startListingServer({ buckets: { edge: { count: COUNT, prefix: 'data/' }, archive: { count: COUNT, prefix: '' } } });
+  server = await startListingServer({ buckets: { edge: { count: COUNT, prefix: 'data/' }, archive: { count: COUNT, prefix: '' }, device: { count: DEVICE_COUNT, prefix: 'data/' } } });
 });
 afterAll(async () => {
   await server?.close();
 });
 
-async function site(): Promise<{ dir: string; config: string; spool: string }> {
+async function site(sourceBucket = 'edge'): Promise<{ dir: string; config: string; spool: string }> {
   const dir = await tempDir('dualsync-spool-');
   for (const folder of ['volume', 'state']) mkdirSync(join(dir, folder));
   const credentials = '{ accessKeyId: "k", secretAccessKey: "s" }';
@@ -31,7 +34,7 @@ async function site(): Promise<{ dir: string; config: string; spool: string }> {
     config,
     [
       'version: 1',
-      `source: { bucket: edge, prefix: data/, region: us-east-1, endpoint: "${server.endpoint}", listApi: v1, credentials: ${credentials} }`,
+      `source: { bucket: ${sourceBucket}, prefix: data/, region: us-east-1, endpoint: "${server.endpoint}", listApi: v1, credentials: ${credentials} }`,
       `destination: { bucket: archive, region: us-east-1, endpoint: "${server.endpoint}", listApi: v2, credentials: ${credentials} }`,
       `staging: { volumes: [${JSON.stringify(join(dir, 'volume'))}] }`,
       `stateDir: ${JSON.stringify(join(dir, 'state'))}`,
@@ -82,5 +85,20 @@ describe('spool files of a run', () => {
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toContain(`${COUNT} adopted`);
     expect(readdirSync(s.spool)).toEqual(['notes.txt']);
+  }, 120_000);
+});
+
+describe('doctor on a device bucket', () => {
+  it('reads the v1 answer only to its first object: the list check passes without receiving the whole document', async () => {
+    const s = await site('device');
+    const before = { requests: server.requests.listV1, whole: server.wholeV1Answers() };
+    const result = await dualsync(['doctor', '--json', '-c', s.config]);
+    const report = JSON.parse(result.stdout) as { checks: { scope: string; check: string; status: string; detail: string }[] };
+    const list = report.checks.find((check) => check.scope === 'source' && check.check === 'list');
+    expect(list, result.stdout).toMatchObject({ status: 'pass', detail: expect.stringMatching(/ListObjects \(v1\) on s3:\/\/device\/data\/ works/) });
+    expect(server.requests.listV1 - before.requests).toBe(1);
+    // Stopped reading at its first object: the server never wrote the answer to its end.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(server.wholeV1Answers() - before.whole).toBe(0);
   }, 120_000);
 });
