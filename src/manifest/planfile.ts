@@ -7,9 +7,8 @@
  * {@link PlanFileLines}); the writers iterate any {@link ActionList}, so neither side holds them all.
  */
 import { userError } from '../errors.ts';
-import type { Action, ActionKind, ActionList, Plan, PlanFile } from '../model/plan.ts';
+import { ACTION_ORDER, type Action, type ActionKind, type ActionList, type Plan, type PlanFile } from '../model/plan.ts';
 import { compareKeys } from '../plan/keys.ts';
-import { ACTION_ORDER } from '../plan/planner.ts';
 
 /** The plan file format this version reads and writes. */
 export const PLAN_FORMAT_VERSION = 1;

@@ -1,7 +1,13 @@
-/** A plan is a value: the planner makes it, views render it, apply consumes it. Types only. */
+/**
+ * A plan is a value: the planner makes it, views render it, apply consumes it. Types, and the
+ * one order of action kinds that planner, views and plan files share.
+ */
 import type { AdoptRule } from './objects.ts';
 
 export type ActionKind = 'download' | 'redownload' | 'upload' | 'purge' | 'adopt' | 'skip';
+
+/** The order actions are listed in: the order apply works in. */
+export const ACTION_ORDER: readonly ActionKind[] = ['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'];
 
 export interface Action {
   kind: ActionKind;

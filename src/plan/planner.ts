@@ -24,7 +24,7 @@
  */
 import type { Config } from '../model/config.ts';
 import type { AdoptRule, Inventory, LedgerRecord, ListingStream, LocalFile, LocalLink, ObjectEntry, VolumeInfo } from '../model/objects.ts';
-import type { Action, ActionKind, Plan, PlanSummary, WaitingSummary } from '../model/plan.ts';
+import { ACTION_ORDER, type Action, type ActionKind, type Plan, type PlanSummary, type WaitingSummary } from '../model/plan.ts';
 import { backoffOf, nextTryMs, type Backoff } from './backoff.ts';
 import { formatBytes } from '../config/units.ts';
 import { adoption, localProofFor } from './adopt.ts';
@@ -37,8 +37,7 @@ import { keySkipReason, ownOutputSkip } from './keys.ts';
 import { linkOnPath, openVolumeBooks, placeDownload, recordDownload, sortedContains, volumePlans, type VolumeBook } from './volumes.ts';
 import { memorySpools, SpooledActions, type RankedSpool, type SpoolFactory } from '../manifest/spool.ts';
 
-/** The order actions are listed in: the order apply works in. */
-export const ACTION_ORDER: readonly ActionKind[] = ['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'];
+export { ACTION_ORDER };
 
 const MD5_HEX = /^[0-9a-f]{32}$/i;
 

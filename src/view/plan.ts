@@ -4,9 +4,8 @@
  */
 import Table from 'cli-table3';
 import { formatBytes } from '../config/units.ts';
-import type { Action, ActionKind, Plan, VolumePlan } from '../model/plan.ts';
+import { ACTION_ORDER, type Action, type ActionKind, type Plan, type VolumePlan } from '../model/plan.ts';
 import type { AdoptRule } from '../model/objects.ts';
-import { ACTION_ORDER } from '../plan/planner.ts';
 
 export interface RenderPlanOptions {
   /** Most object lines shown per action kind; the rest are counted. Undefined: all. */
