@@ -117,30 +117,10 @@ export interface WaitingSummary {
  *   carried to the destination check;
  * - `etag-multipart`: multipart ETags: compared when their part size is one of the usual ones.
  */
-export type PlanNoteCode =
-  | 'stray-local-file'
-  | 'staged-path-through-link'
-  | 'purge-waits-for-destination'
-  | 'lost-unknown-copy-waits-for-source'
-  | 'lost-waits-for-source'
-  | 'lost-not-redeliverable'
-  | 'delivered-but-different'
-  | 'delivered-missing-from-incomplete-listing'
-  | 'unknown-copy-waits-for-source'
-  | 'staged-missing-waits-for-source'
-  | 'staged-missing-not-listed'
-  | 'deferred-download-batch-cap'
-  | 'deferred-download-no-room'
-  | 'deferred-download-collision'
-  | 'deferred-upload-destination-unreachable'
-  | 'deferred-upload-batch-cap'
-  | 'deferred-chained-upload-destination-unreachable'
-  | 'deferred-chained-upload-batch-cap'
-  | 'etag-not-md5'
-  | 'etag-multipart';
+export type PlanNoteCode = (typeof PLAN_NOTE_CODES)[number];
 
 /** Every {@link PlanNoteCode}, for readers that check a plan file. */
-export const PLAN_NOTE_CODES: readonly PlanNoteCode[] = [
+export const PLAN_NOTE_CODES = [
   'stray-local-file',
   'staged-path-through-link',
   'purge-waits-for-destination',
@@ -161,7 +141,7 @@ export const PLAN_NOTE_CODES: readonly PlanNoteCode[] = [
   'deferred-chained-upload-batch-cap',
   'etag-not-md5',
   'etag-multipart',
-];
+] as const;
 
 /**
  * Objects in one situation the planner tells an operator about, as data: the views write the

@@ -3,8 +3,9 @@
  * needs, and at most three example keys. The sentences are the view's (view-plan.test.ts and
  * the plan*.test.ts files match them through warningLines).
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { Action, Plan as AnyPlan, PlanNote } from '../../src/model/plan.ts';
+import { PLAN_NOTE_CODES, type Action, type Plan as AnyPlan, type PlanNote } from '../../src/model/plan.ts';
 import { NoteBook } from '../../src/plan/notes.ts';
 import { planSync } from '../../src/plan/planner.ts';
 import { noteLine, planToJson, warningLines } from '../../src/view/plan.ts';
@@ -136,5 +137,12 @@ describe('the view writes the sentences', () => {
   it('a plan of an older version (no notes) shows its warnings as they are', () => {
     const { notes: _notes, ...older } = plan(inventory().volume('/v1', { free: 10 }).source('a', 50));
     expect(warningLines({ ...older, warnings: ['1 object (50 B) deferred ...'] })).toEqual(['1 object (50 B) deferred ...']);
+  });
+});
+
+describe('the codes are an interface', () => {
+  it('docs/operations.md names every one of them, for the scripts that match them', () => {
+    const operations = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    expect(PLAN_NOTE_CODES.filter((code) => !operations.includes(`\`${code}\``))).toEqual([]);
   });
 });
