@@ -1,15 +1,15 @@
 /**
  * The plan file written by `plan --out` and read by `apply FILE`, and the canonical form of a
  * plan that its digest is taken over. Pure. The file is indented JSON in a fixed key order, with
- * each flat object (an action, a volume, a count) compact on one line, so a reviewer can read it
+ * each flat object (an action, a volume, a count, a note with its few example keys) compact on
+ * one line, so a reviewer can read it
  * and diff two of them. The actions are the last field of the plan, and the plan the last of the
  * file, so a reader meets the small header first and then one action per line (see
  * {@link PlanFileLines}); the writers iterate any {@link ActionList}, so neither side holds them all.
  */
 import { userError } from '../errors.ts';
-import type { Action, ActionKind, ActionList, Plan, PlanFile } from '../model/plan.ts';
+import { ACTION_ORDER, PLAN_NOTE_CODES, type Action, type ActionKind, type ActionList, type Plan, type PlanFile } from '../model/plan.ts';
 import { compareKeys } from '../plan/keys.ts';
-import { ACTION_ORDER } from '../plan/planner.ts';
 
 /** The plan file format this version reads and writes. */
 export const PLAN_FORMAT_VERSION = 1;
@@ -33,8 +33,11 @@ const KEY_ORDER = [
   'skip',
   'deferred',
   'noChanges',
+  'code',
   'count',
   'bytes',
+  'limitBytes',
+  'collidesWith',
   'hops',
   'workers',
   'concurrency',
@@ -47,6 +50,7 @@ const KEY_ORDER = [
   'plannedDownloads',
   'device',
   'warnings',
+  'notes',
   'actions',
   'kind',
   'key',
@@ -59,6 +63,7 @@ const KEY_ORDER = [
   'localProof',
   'replaces',
   'reason',
+  'examples',
 ];
 const KEY_RANK = new Map(KEY_ORDER.map((key, index) => [key, index]));
 
@@ -130,11 +135,19 @@ function joined(...parts: string[]): string {
 /** Marks a value that holds objects or arrays, which {@link flatValue} cannot lay out on one line. */
 const DEEP = Symbol('deep');
 
+/** An array of a few strings or numbers (a note's example keys): laid out on its object's line. */
+function isShortFlatArray(value: unknown): boolean {
+  if (!Array.isArray(value) || value.length > 3) return false;
+  for (const item of value) if (item !== null && typeof item === 'object') return false;
+  return true;
+}
+
 /**
- * A value holding no objects or arrays, ready for the native JSON.stringify: primitives as they
- * are, objects copied into a fresh object with their fields in output order (objects built in
- * the same order share one hidden class, which keeps a million actions fast, and JSON's own
- * rules apply: undefined left out, non-finite numbers as null). DEEP for anything deeper.
+ * A value holding no objects or arrays but a few short ones of primitives, ready for the native
+ * JSON.stringify: primitives as they are, objects copied into a fresh object with their fields
+ * in output order (objects built in the same order share one hidden class, which keeps a
+ * million actions fast, and JSON's own rules apply: undefined left out, non-finite numbers as
+ * null). DEEP for anything deeper.
  */
 function flatValue(value: unknown, style: Style): unknown {
   if (value === null || typeof value !== 'object') return value;
@@ -147,7 +160,7 @@ function flatValue(value: unknown, style: Style): unknown {
     // An assignment to __proto__ would set the prototype, not a field: take the general path.
     if (name === '__proto__') return DEEP;
     const item = record[name];
-    if (item !== null && typeof item === 'object') return DEEP;
+    if (item !== null && typeof item === 'object' && !isShortFlatArray(item)) return DEEP;
     ordered[name] = item;
   }
   return ordered;
@@ -397,6 +410,22 @@ function checkPlan(reader: Reader, value: unknown, actions = true): void {
     reader.optional(hop.maxConnections, `plan.hops.${name}.maxConnections`, reader.count);
   }
   reader.array(plan.warnings, 'plan.warnings').forEach((item, index) => reader.string(item, `plan.warnings[${index}]`));
+  // Absent in plan files of older versions, whose warnings hold the notes' sentences.
+  reader.optional(plan.notes, 'plan.notes', (value, field) => reader.array(value, field).forEach((item, index) => checkNote(reader, item, `${field}[${index}]`)));
+}
+
+const NOTE_CODES: ReadonlySet<string> = new Set(PLAN_NOTE_CODES);
+
+/** Checks one note of the plan, naming it `plan.notes[index]` in the error. */
+function checkNote(reader: Reader, item: unknown, field: string): void {
+  const note = reader.record(item, field);
+  if (typeof note.code !== 'string' || !NOTE_CODES.has(note.code)) reader.fail(`${field}.code`, `one of ${[...NOTE_CODES].join(', ')}`);
+  reader.count(note.count, `${field}.count`);
+  reader.optional(note.bytes, `${field}.bytes`, reader.count);
+  reader.optional(note.limitBytes, `${field}.limitBytes`, reader.count);
+  reader.optional(note.collidesWith, `${field}.collidesWith`, reader.string);
+  reader.optional(note.volume, `${field}.volume`, reader.string);
+  reader.array(note.examples, `${field}.examples`).forEach((example, index) => reader.string(example, `${field}.examples[${index}]`));
 }
 
 function notJson(file: string, why: string): never {

@@ -1,7 +1,13 @@
-/** A plan is a value: the planner makes it, views render it, apply consumes it. Types only. */
+/**
+ * A plan is a value: the planner makes it, views render it, apply consumes it. Types, and the
+ * one order of action kinds that planner, views and plan files share.
+ */
 import type { AdoptRule } from './objects.ts';
 
 export type ActionKind = 'download' | 'redownload' | 'upload' | 'purge' | 'adopt' | 'skip';
+
+/** The order actions are listed in: the order apply works in. */
+export const ACTION_ORDER: readonly ActionKind[] = ['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'];
 
 export interface Action {
   kind: ActionKind;
@@ -76,6 +82,88 @@ export interface WaitingSummary {
   examples: WaitingObject[];
 }
 
+/**
+ * What a {@link PlanNote} is about. Keys left as they are, for a reason an operator should know:
+ * - `stray-local-file`: already at the destination, with another local file (partial, older or
+ *   unknown) left on disk;
+ * - `staged-path-through-link`: delivered, and the staged copy's path on `volume` passes through a
+ *   symbolic link, which is not followed: left as it is;
+ * - `purge-waits-for-destination`: delivered earlier; the purge waits for the destination;
+ * - `lost-unknown-copy-waits-for-source`: lost by the destination, with a local copy the ledger does
+ *   not know, which only the (unreachable) source can prove;
+ * - `lost-waits-for-source`: lost by the destination, no local copy; the download waits for the source;
+ * - `lost-not-redeliverable`: lost by the destination, no local copy, and the source no longer lists it;
+ * - `delivered-but-different`: delivered earlier but now another version at the destination;
+ * - `delivered-missing-from-incomplete-listing`: delivered earlier, not in an incomplete
+ *   destination listing: not taken as lost;
+ * - `unknown-copy-waits-for-source`: a local copy the ledger does not know, which only the
+ *   (unreachable) source can prove;
+ * - `staged-missing-waits-for-source`: staged earlier but missing or damaged; the download waits
+ *   for the source;
+ * - `staged-missing-not-listed`: staged earlier but missing or damaged, and no longer listed by the source.
+ *
+ * Deferred to a later plan (these notes carry `bytes`; the summary's `deferred` is their sum):
+ * - `deferred-download-batch-cap`: `transfer.maxBatchBytes` (`limitBytes`) reached;
+ * - `deferred-download-no-room`: no volume has room above its reserve;
+ * - `deferred-download-collision`: a file/prefix collision (`collidesWith`: the first such key) on
+ *   every volume with room;
+ * - `deferred-upload-destination-unreachable`, `deferred-upload-batch-cap`: an upload of a copy
+ *   already on disk, for that reason (`limitBytes`: `transfer.maxUploadBatchBytes`);
+ * - `deferred-chained-upload-destination-unreachable`, `deferred-chained-upload-batch-cap`:
+ *   downloaded by this plan, its upload deferred.
+ *
+ * How `verify: etag` will check planned downloads:
+ * - `etag-not-md5`: source ETags that are not MD5s: checked by size, and their local MD5 is
+ *   carried to the destination check;
+ * - `etag-multipart`: multipart ETags: compared when their part size is one of the usual ones.
+ */
+export type PlanNoteCode = (typeof PLAN_NOTE_CODES)[number];
+
+/** Every {@link PlanNoteCode}, for readers that check a plan file. */
+export const PLAN_NOTE_CODES = [
+  'stray-local-file',
+  'staged-path-through-link',
+  'purge-waits-for-destination',
+  'lost-unknown-copy-waits-for-source',
+  'lost-waits-for-source',
+  'lost-not-redeliverable',
+  'delivered-but-different',
+  'delivered-missing-from-incomplete-listing',
+  'unknown-copy-waits-for-source',
+  'staged-missing-waits-for-source',
+  'staged-missing-not-listed',
+  'deferred-download-batch-cap',
+  'deferred-download-no-room',
+  'deferred-download-collision',
+  'deferred-upload-destination-unreachable',
+  'deferred-upload-batch-cap',
+  'deferred-chained-upload-destination-unreachable',
+  'deferred-chained-upload-batch-cap',
+  'etag-not-md5',
+  'etag-multipart',
+] as const;
+
+/**
+ * Objects in one situation the planner tells an operator about, as data: the views write the
+ * sentence (view/plan.ts). The facts a sentence needs are flat fields, so that a note is one
+ * line of the plan file.
+ */
+export interface PlanNote {
+  code: PlanNoteCode;
+  /** How many objects. */
+  count: number;
+  /** Their bytes: present on the deferrals. */
+  bytes?: number;
+  /** The budget that was reached (`deferred-*-batch-cap`). */
+  limitBytes?: number;
+  /** The first key the deferred downloads collide with (`deferred-download-collision`). */
+  collidesWith?: string;
+  /** The staging volume (`staged-path-through-link`). */
+  volume?: string;
+  /** The first few keys (at most 3), in plan order. */
+  examples: string[];
+}
+
 /** The per-volume view of a plan: what lands where. */
 export interface VolumePlan {
   root: string;
@@ -106,8 +194,13 @@ export interface Plan<A extends ActionList = ActionList> {
   summary: PlanSummary;
   volumes: VolumePlan[];
   hops: { download: HopSettings; upload: HopSettings };
-  /** Things an operator must know (incomplete listings, connection caps, ...). */
+  /** Things an operator must know about the run (incomplete listings, connection caps, ...), as sentences. */
   warnings: string[];
+  /**
+   * What the planner tells about objects, as data (see {@link PlanNoteCode}), in the order shown
+   * after the warnings. Absent in plan files of older versions, whose warnings hold these sentences.
+   */
+  notes?: PlanNote[];
 }
 
 /** A plan as saved by `plan --out`: the plan plus what it was made from. */

@@ -7,6 +7,11 @@
  * holds partitions or a filesystem only with --force.
  */
 import { userError } from '../errors.ts';
+import type { ProvisionedVolume, ProvisionPlan, Refusal } from '../model/provision.ts';
+import { commandLine, shellQuote } from '../view/shell.ts';
+
+export type { ProvisionCommand, ProvisionedVolume, ProvisionPlan, Refusal } from '../model/provision.ts';
+export { commandLine, shellQuote };
 
 /** One device of `lsblk --json -b -o NAME,PATH,TYPE,SIZE,FSTYPE,MOUNTPOINT,MOUNTPOINTS`. */
 export interface LsblkDevice {
@@ -37,35 +42,6 @@ export interface ProvisionOptions {
   force: boolean;
   /** `chown` argument for the mount points: the operator who will run dualsync. */
   owner: string;
-}
-
-export interface ProvisionCommand {
-  /** The device the command prepares. */
-  device: string;
-  argv: string[];
-}
-
-export interface ProvisionedVolume {
-  device: string;
-  partition: string;
-  mountPoint: string;
-  sizeBytes: number;
-  /** What --force will erase on it, if anything. */
-  erases?: string;
-}
-
-export interface Refusal {
-  device: string;
-  reason: string;
-  hint: string;
-}
-
-export interface ProvisionPlan {
-  volumes: ProvisionedVolume[];
-  commands: ProvisionCommand[];
-  /** Shell lines that would add each volume to /etc/fstab; shown, never run. */
-  fstab: string[];
-  refusals: Refusal[];
 }
 
 const DEFAULT_PERMISSIONS = '0750';
@@ -124,16 +100,6 @@ function subtree(device: LsblkDevice): LsblkDevice[] {
  */
 export function partitionPath(diskPath: string, number = 1): string {
   return /\d$/.test(diskPath) ? `${diskPath}p${number}` : `${diskPath}${number}`;
-}
-
-/** A word of a command as a POSIX shell would need it to read it back unchanged. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
-/** A command line for display: each word quoted for the shell. */
-export function commandLine(argv: string[]): string {
-  return argv.map(shellQuote).join(' ');
 }
 
 interface Found {

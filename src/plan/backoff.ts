@@ -35,3 +35,14 @@ export function nextTryMs(record: Pick<LedgerRecord, 'attempts' | 'lastFailedAt'
   if (Number.isNaN(failedAt)) return undefined;
   return failedAt + retryDelayMs(record.attempts, backoff);
 }
+
+/**
+ * Each failing object with its next try at `now` under `backoff` as `nextTryAt` (ISO 8601, UTC),
+ * left out when the next run tries it: what `status` shows, computed before the view.
+ */
+export function withNextTries<T extends Pick<LedgerRecord, 'attempts' | 'lastFailedAt'>>(failing: readonly T[], now: number, backoff: Backoff): (T & { nextTryAt?: string })[] {
+  return failing.map((entry) => {
+    const next = nextTryMs(entry, backoff);
+    return next !== undefined && next > now ? { ...entry, nextTryAt: new Date(next).toISOString() } : { ...entry };
+  });
+}

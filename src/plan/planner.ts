@@ -21,15 +21,20 @@
  * within the staging space, and nothing that needs the destination's word is planned: no
  * adopt, upload or purge, no "destination lost it". With the source unreachable, staged copies
  * are uploaded and purged, and nothing is downloaded.
+ *
+ * What it tells an operator about objects (deferred, left as they are, how `verify: etag` will
+ * check them) is data: `plan.notes`, a code, a count, bytes and a few keys each (./notes.ts); the
+ * views write the sentences. `plan.warnings` keeps the sentences about the run (a hop down, a
+ * listing cut short, a connection cap).
  */
 import type { Config } from '../model/config.ts';
 import type { AdoptRule, Inventory, LedgerRecord, ListingStream, LocalFile, LocalLink, ObjectEntry, VolumeInfo } from '../model/objects.ts';
-import type { Action, ActionKind, Plan, PlanSummary, WaitingSummary } from '../model/plan.ts';
+import { ACTION_ORDER, type Action, type ActionKind, type Plan, type PlanSummary, type WaitingSummary } from '../model/plan.ts';
 import { backoffOf, nextTryMs, type Backoff } from './backoff.ts';
-import { formatBytes } from '../config/units.ts';
 import { adoption, localProofFor } from './adopt.ts';
 import { mergeListings, sortInputs, type KeyRow } from './compare.ts';
 import { mergeStreams, type PageObserver } from './merge.ts';
+import { NoteBook } from './notes.ts';
 import { etagShape } from './etag.ts';
 import { keyFilter } from './filters.ts';
 import { hopSettings } from './hops.ts';
@@ -37,8 +42,7 @@ import { keySkipReason, ownOutputSkip } from './keys.ts';
 import { linkOnPath, openVolumeBooks, placeDownload, recordDownload, sortedContains, volumePlans, type VolumeBook } from './volumes.ts';
 import { memorySpools, SpooledActions, type RankedSpool, type SpoolFactory } from '../manifest/spool.ts';
 
-/** The order actions are listed in: the order apply works in. */
-export const ACTION_ORDER: readonly ActionKind[] = ['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'];
+export { ACTION_ORDER };
 
 const MD5_HEX = /^[0-9a-f]{32}$/i;
 
@@ -92,31 +96,6 @@ interface UploadCandidate {
   localProof: LocalProof;
 }
 
-/** Keys sharing one situation an operator must hear about, shown as a count and a few examples. */
-class KeyNotes {
-  readonly groups = new Map<string, { count: number; bytes: number; examples: string[] }>();
-
-  add(message: string, key: string, bytes = 0): void {
-    let group = this.groups.get(message);
-    if (group === undefined) {
-      group = { count: 0, bytes: 0, examples: [] };
-      this.groups.set(message, group);
-    }
-    group.count += 1;
-    group.bytes += bytes;
-    if (group.examples.length < 3) group.examples.push(key);
-  }
-
-  lines(withBytes: boolean): string[] {
-    return [...this.groups].map(([message, group]) => {
-      const size = withBytes ? ` (${formatBytes(group.bytes)})` : '';
-      const more = group.count > group.examples.length ? ', ...' : '';
-      const examples = group.examples.map((key) => JSON.stringify(key)).join(', ');
-      return `${group.count} ${group.count === 1 ? 'object' : 'objects'}${size} ${message}: ${examples}${more}`;
-    });
-  }
-}
-
 /** An adopt: the rule that proves it, and the destination ETag apply records (and compares against). */
 function adoptAction(key: string, size: number, etag: string, rule: AdoptRule, destinationEtag: string): Action {
   return { kind: 'adopt', key, size, etag, adoptBy: rule, destinationEtag };
@@ -134,18 +113,6 @@ function action(kind: ActionKind, key: string, size: number, etag: string, volum
 function retryNote(record: LedgerRecord | undefined): string | undefined {
   if (record === undefined || record.attempts === 0) return undefined;
   return `retry after ${record.attempts} failed ${record.attempts === 1 ? 'attempt' : 'attempts'}`;
-}
-
-/**
- * With `verify: etag`, how the planned downloads will be checked: a source ETag that is not an
- * MD5 cannot be compared, so such objects are checked by size and their local MD5 is carried
- * to the destination check; a multipart ETag is compared when its part size can be found.
- */
-function etagNotes(opaque: number, multipart: number): string[] {
-  const notes: string[] = [];
-  if (opaque > 0) notes.push(`${opaque} object(s) to download have source ETags that are not MD5s: verify: etag checks them by size and carries their local MD5 to the destination check`);
-  if (multipart > 0) notes.push(`${multipart} object(s) to download have multipart ETags: compared when their part size is one of the usual ones; otherwise verify: etag checks them by size and carries their local MD5 to the destination check`);
-  return notes;
 }
 
 /** What the planner is told besides the config and the inventory. */
@@ -260,11 +227,14 @@ export class PlanBuilder {
   readonly #included: (key: string) => boolean;
   readonly #ownOutput: (key: string) => string | undefined;
   readonly #spools: PlanSpools;
-  readonly #notes = new KeyNotes();
+  readonly #notes = new NoteBook();
   readonly #waiting = new Waiting();
-  readonly #deferredUploads = new KeyNotes();
-  readonly #deferredDownloads = new KeyNotes();
-  readonly #deferredChained = new KeyNotes();
+  readonly #deferredUploads = new NoteBook();
+  readonly #deferredDownloads = new NoteBook();
+  readonly #deferredChained = new NoteBook();
+  /** Planned downloads whose ETags are not plain MD5s (how `verify: etag` checks them): opaque ones, then multipart. */
+  readonly #opaqueEtags = new NoteBook();
+  readonly #multipartEtags = new NoteBook();
   readonly #now: number | undefined;
   readonly #backoff: Backoff;
   readonly #uploadCandidates: UploadCandidate[] = [];
@@ -280,8 +250,6 @@ export class PlanBuilder {
   #rank = -1;
   #downloadBytes = 0;
   #adoptsByContent = 0;
-  #opaqueEtags = 0;
-  #multipartEtags = 0;
   #finished = false;
 
   constructor(config: Config, setup: PassSetup, options: PlanOptions = {}) {
@@ -345,7 +313,7 @@ export class PlanBuilder {
     const locals = this.#setup.locals;
     for (let i = row.localStart; i < row.localEnd; i++) {
       if (locals[i] !== kept) {
-        this.#notes.add('already at the destination with another local file (partial, older or unknown) left on disk', row.key);
+        this.#notes.add('stray-local-file', row.key);
         return;
       }
     }
@@ -355,7 +323,7 @@ export class PlanBuilder {
   #pathThroughLink(volume: string, key: string): boolean {
     const book = this.#books.find((candidate) => candidate.info.root === volume);
     if (book === undefined || linkOnPath(book, key) === undefined) return false;
-    this.#notes.add(`delivered, with the staged copy's path on ${volume} passing through a symbolic link (not followed): left as it is`, key);
+    this.#notes.add('staged-path-through-link', key, undefined, { volume });
     return true;
   }
 
@@ -411,7 +379,7 @@ export class PlanBuilder {
       if (destinationDown !== undefined) {
         // Still there (purge) or lost (deliver again): only the destination's listing can say.
         if (stage === 'delivered' && purgeAfterUpload && this.#goodCopy(row, version, knownVolume, staleVolume) !== undefined) {
-          notes.add('delivered earlier; their purge waits for the destination to be reachable', key);
+          notes.add('purge-waits-for-destination', key);
         }
         return;
       }
@@ -424,21 +392,21 @@ export class PlanBuilder {
         if (copy !== undefined && (!unknown || localProof !== undefined || (source === undefined && sourceDown === undefined) || (transfer.adopt === 'size' && record?.localDiffers !== copy.volume))) {
           upload(copy.volume, reason, localProof);
         } else if (copy !== undefined && sourceDown !== undefined) {
-          notes.add('lost by the destination, with a local copy the ledger does not know; it waits for the source, which alone can prove its version', key);
+          notes.add('lost-unknown-copy-waits-for-source', key);
         } else if (copy !== undefined) {
           const why = record?.localDiffers === copy.volume ? 'the local copy is not the source\'s current version (compared)' : 'the local copy is not in the ledger, and the source ETag cannot prove it';
           download('redownload', copy.volume, `${reason}; ${why}`, reason);
         } else if (source !== undefined) download('download', undefined, reason, reason);
-        else if (sourceDown !== undefined) notes.add('lost by the destination, with no local copy; their download waits for the source', key);
-        else notes.add('lost by the destination and not re-deliverable: no local copy, and the source no longer lists them', key);
+        else if (sourceDown !== undefined) notes.add('lost-waits-for-source', key);
+        else notes.add('lost-not-redeliverable', key);
         return;
       }
       if (destination !== undefined && !deliveredCopyAtDestination(record as LedgerRecord, destination)) {
         // Someone wrote another version there since: neither overwrite it nor drop our copy.
-        notes.add('delivered earlier but now different at the destination; left as they are, local copies kept', key);
+        notes.add('delivered-but-different', key);
         return;
       }
-      if (destination === undefined) notes.add('delivered earlier but missing from the incomplete destination listing; not taken as lost', key);
+      if (destination === undefined) notes.add('delivered-missing-from-incomplete-listing', key);
       const copy = stage === 'delivered' ? this.#goodCopy(row, version, knownVolume, staleVolume) : undefined;
       if (copy !== undefined && purgeAfterUpload) spools.passPurge.push(rank, action('purge', key, size, etag, copy.volume));
       else if (stage === 'delivered' && copy === undefined && purgeAfterUpload && knownVolume !== undefined && row.localStart === row.localEnd && !this.#pathThroughLink(knownVolume, key)) {
@@ -475,7 +443,7 @@ export class PlanBuilder {
       } else if (localProof !== undefined) {
         upload(copy.volume, `${known}; ${localProof === 'md5' ? 'MD5' : 'multipart ETag'} checked against the source before the upload`, localProof);
       } else if (sourceDown !== undefined && transfer.adopt !== 'size') {
-        notes.add('local copies the ledger does not know wait for the source, which alone can prove their version', key);
+        notes.add('unknown-copy-waits-for-source', key);
       } else if (transfer.adopt === 'size' || source === undefined) {
         const why = source === undefined ? 'the source no longer lists it' : 'transfer.adopt: size';
         upload(copy.volume, `${known}; trusted by its size (${why})`, undefined);
@@ -485,8 +453,8 @@ export class PlanBuilder {
       return;
     }
     if (source === undefined) {
-      if (sourceDown !== undefined) notes.add('staged earlier but missing or damaged; their download waits for the source', key);
-      else notes.add('staged earlier but missing or damaged, and no longer listed by the source', key);
+      if (sourceDown !== undefined) notes.add('staged-missing-waits-for-source', key);
+      else notes.add('staged-missing-not-listed', key);
       return;
     }
     const bad = this.#badCopy(row, version, knownVolume, staleVolume);
@@ -519,16 +487,16 @@ export class PlanBuilder {
     const deferred = this.#deferredDownloads;
     const maxDownloadBytes = this.#config.transfer.maxBatchBytes;
     if (this.#downloadBytes + size > maxDownloadBytes) {
-      deferred.add(`deferred to a later download: transfer.maxBatchBytes (${formatBytes(maxDownloadBytes)}) reached`, key, size);
+      deferred.add('deferred-download-batch-cap', key, size, { limitBytes: maxDownloadBytes });
       return;
     }
     const placement = placeDownload(this.#books, key, size, candidate.preferredVolume, this.#mayCollide(key));
     if ('noRoom' in placement) {
-      deferred.add('deferred to a later download: no volume has room above its reserve', key, size);
+      deferred.add('deferred-download-no-room', key, size);
       return;
     }
     if ('collidesWith' in placement) {
-      deferred.add(`deferred to a later download: a file/prefix collision (e.g. with ${JSON.stringify(placement.collidesWith)}) on every volume with room`, key, size);
+      deferred.add('deferred-download-collision', key, size, { collidesWith: placement.collidesWith });
       return;
     }
     if ('throughLink' in placement) {
@@ -542,8 +510,8 @@ export class PlanBuilder {
     if (candidate.staleCopyOn !== undefined && candidate.staleCopyOn !== volume) planned.replaces = candidate.staleCopyOn;
     (kind === 'download' ? this.#spools.download : this.#spools.redownload).push(rank, planned);
     const shape = etagShape(etag).kind;
-    if (shape === 'opaque') this.#opaqueEtags++;
-    else if (shape === 'multipart') this.#multipartEtags++;
+    if (shape === 'opaque') this.#opaqueEtags.add('etag-not-md5', key);
+    else if (shape === 'multipart') this.#multipartEtags.add('etag-multipart', key);
     this.#spools.chain.push(rank, action('upload', key, size, etag, volume, true, uploadReason));
   }
 
@@ -561,11 +529,11 @@ export class PlanBuilder {
     for (const candidate of this.#uploadCandidates) {
       const { rank, key, size, etag, volume, reason, localProof } = candidate;
       if (destinationDown !== undefined) {
-        this.#deferredUploads.add('deferred to a later upload: the destination is unreachable', key, size);
+        this.#deferredUploads.add('deferred-upload-destination-unreachable', key, size);
         continue;
       }
       if (uploadBytes + size > maxUploadBytes) {
-        this.#deferredUploads.add(`deferred to a later upload: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
+        this.#deferredUploads.add('deferred-upload-batch-cap', key, size, { limitBytes: maxUploadBytes });
         continue;
       }
       uploadBytes += size;
@@ -577,11 +545,11 @@ export class PlanBuilder {
     for (const [rank, chained] of spools.chain.entries()) {
       const { key, size } = chained;
       if (destinationDown !== undefined) {
-        this.#deferredChained.add('downloaded now, upload deferred: the destination is unreachable', key, size);
+        this.#deferredChained.add('deferred-chained-upload-destination-unreachable', key, size);
         continue;
       }
       if (uploadBytes + size > maxUploadBytes) {
-        this.#deferredChained.add(`downloaded now, upload deferred: transfer.maxUploadBatchBytes (${formatBytes(maxUploadBytes)}) reached`, key, size);
+        this.#deferredChained.add('deferred-chained-upload-batch-cap', key, size, { limitBytes: maxUploadBytes });
         continue;
       }
       uploadBytes += size;
@@ -593,16 +561,15 @@ export class PlanBuilder {
     for (const warning of listingWarnings.source) warnings.push(`source: ${warning}`);
     for (const warning of listingWarnings.destination) warnings.push(`destination: ${warning}`);
     const deferredNotes = [this.#deferredUploads, this.#deferredDownloads, this.#deferredChained];
-    warnings.push(...this.#notes.lines(false), ...deferredNotes.flatMap((notes) => notes.lines(true)));
-    if (transfer.verify === 'etag') warnings.push(...etagNotes(this.#opaqueEtags, this.#multipartEtags));
+    const notes = [...this.#notes.notes(), ...deferredNotes.flatMap((book) => book.notes())];
+    if (transfer.verify === 'etag') notes.push(...this.#opaqueEtags.notes(), ...this.#multipartEtags.notes());
 
     let deferredCount = 0;
     let deferredBytes = 0;
-    for (const notes of deferredNotes) {
-      for (const group of notes.groups.values()) {
-        deferredCount += group.count;
-        deferredBytes += group.bytes;
-      }
+    for (const book of deferredNotes) {
+      const totals = book.totals();
+      deferredCount += totals.count;
+      deferredBytes += totals.bytes;
     }
     const actions = spools.actions();
     const skips = spools.keySkip.length + spools.linkSkip.length;
@@ -623,6 +590,7 @@ export class PlanBuilder {
       volumes: volumePlans(this.#books),
       hops: { download: this.#download.settings, upload: this.#upload.settings },
       warnings,
+      notes,
     };
   }
 }

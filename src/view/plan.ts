@@ -4,9 +4,8 @@
  */
 import Table from 'cli-table3';
 import { formatBytes } from '../config/units.ts';
-import type { Action, ActionKind, Plan, VolumePlan } from '../model/plan.ts';
+import { ACTION_ORDER, type Action, type ActionKind, type Plan, type PlanNote, type PlanNoteCode, type VolumePlan } from '../model/plan.ts';
 import type { AdoptRule } from '../model/objects.ts';
-import { ACTION_ORDER } from '../plan/planner.ts';
 
 export interface RenderPlanOptions {
   /** Most object lines shown per action kind; the rest are counted. Undefined: all. */
@@ -72,6 +71,49 @@ function detail(action: Action): string {
 /** An ISO time as `2026-11-29 14:05:30 UTC`. */
 export function shortTime(iso: string): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+}
+
+/** What each note says of its objects, after their count (and bytes, for a deferral). */
+const NOTE_TEXT: Record<PlanNoteCode, (note: PlanNote) => string> = {
+  'stray-local-file': () => 'already at the destination with another local file (partial, older or unknown) left on disk',
+  'staged-path-through-link': (note) => `delivered, with the staged copy's path on ${note.volume ?? '?'} passing through a symbolic link (not followed): left as it is`,
+  'purge-waits-for-destination': () => 'delivered earlier; their purge waits for the destination to be reachable',
+  'lost-unknown-copy-waits-for-source': () => 'lost by the destination, with a local copy the ledger does not know; it waits for the source, which alone can prove its version',
+  'lost-waits-for-source': () => 'lost by the destination, with no local copy; their download waits for the source',
+  'lost-not-redeliverable': () => 'lost by the destination and not re-deliverable: no local copy, and the source no longer lists them',
+  'delivered-but-different': () => 'delivered earlier but now different at the destination; left as they are, local copies kept',
+  'delivered-missing-from-incomplete-listing': () => 'delivered earlier but missing from the incomplete destination listing; not taken as lost',
+  'unknown-copy-waits-for-source': () => 'local copies the ledger does not know wait for the source, which alone can prove their version',
+  'staged-missing-waits-for-source': () => 'staged earlier but missing or damaged; their download waits for the source',
+  'staged-missing-not-listed': () => 'staged earlier but missing or damaged, and no longer listed by the source',
+  'deferred-download-batch-cap': (note) => `deferred to a later download: transfer.maxBatchBytes (${formatBytes(note.limitBytes ?? 0)}) reached`,
+  'deferred-download-no-room': () => 'deferred to a later download: no volume has room above its reserve',
+  'deferred-download-collision': (note) => `deferred to a later download: a file/prefix collision (e.g. with ${JSON.stringify(note.collidesWith ?? '')}) on every volume with room`,
+  'deferred-upload-destination-unreachable': () => 'deferred to a later upload: the destination is unreachable',
+  'deferred-upload-batch-cap': (note) => `deferred to a later upload: transfer.maxUploadBatchBytes (${formatBytes(note.limitBytes ?? 0)}) reached`,
+  'deferred-chained-upload-destination-unreachable': () => 'downloaded now, upload deferred: the destination is unreachable',
+  'deferred-chained-upload-batch-cap': (note) => `downloaded now, upload deferred: transfer.maxUploadBatchBytes (${formatBytes(note.limitBytes ?? 0)}) reached`,
+  'etag-not-md5': () => 'to download have source ETags that are not MD5s: verify: etag checks them by size and carries their local MD5 to the destination check',
+  'etag-multipart': () =>
+    'to download have multipart ETags: compared when their part size is one of the usual ones; otherwise verify: etag checks them by size and carries their local MD5 to the destination check',
+};
+
+/**
+ * A note as one sentence: `4 objects (200 B) deferred to a later download: ...: "b", "c", "d", ...`
+ * (the bytes for a deferral, a few keys as examples); the `verify: etag` notes count objects only.
+ */
+export function noteLine(note: PlanNote): string {
+  const text = NOTE_TEXT[note.code](note);
+  if (note.code === 'etag-not-md5' || note.code === 'etag-multipart') return `${note.count} object(s) ${text}`;
+  const size = note.bytes === undefined ? '' : ` (${formatBytes(note.bytes)})`;
+  const more = note.count > note.examples.length ? ', ...' : '';
+  const examples = note.examples.map((key) => JSON.stringify(key)).join(', ');
+  return `${note.count} ${note.count === 1 ? 'object' : 'objects'}${size} ${text}: ${examples}${more}`;
+}
+
+/** Every line under "Warnings:": the plan's warnings about the run, then its notes about objects. */
+export function warningLines(plan: Plan): string[] {
+  return [...plan.warnings, ...(plan.notes ?? []).map(noteLine)];
 }
 
 /** Objects that back off after failures: not changes of this plan, shown apart with their next try. */
@@ -224,9 +266,10 @@ export function summaryLine(plan: Plan): string {
 export function renderPlan(plan: Plan, options: RenderPlanOptions = {}): string {
   const color = options.color === true;
   const out: string[] = [];
-  if (plan.warnings.length > 0) {
+  const warnings = warningLines(plan);
+  if (warnings.length > 0) {
     out.push(paint(color, 33, 'Warnings:'));
-    for (const warning of plan.warnings) out.push(`  ${paint(color, 33, '!')} ${warning.replace(/\p{Cc}/gu, '?')}`);
+    for (const warning of warnings) out.push(`  ${paint(color, 33, '!')} ${warning.replace(/\p{Cc}/gu, '?')}`);
     out.push('');
   }
   out.push(...actionLines(plan, options));
@@ -238,7 +281,9 @@ export function renderPlan(plan: Plan, options: RenderPlanOptions = {}): string 
 }
 
 /**
- * The same facts as {@link renderPlan}, for `--json`. The actions are the plan's own list, which
+ * The same facts as {@link renderPlan}, for `--json`: `warnings` are the lines the human view
+ * shows (for people), `notes` the planner's notes as data (for scripts: match their codes, not
+ * the sentences). The actions are the plan's own list, which
  * may be read back from spool files and cannot go through JSON.stringify: write the result with
  * `jsonPieces` (view/json.ts), which writes them an element at a time.
  */
@@ -247,7 +292,8 @@ export function planToJson(plan: Plan): object {
     formatVersion: plan.formatVersion,
     summaryLine: summaryLine(plan),
     summary: plan.summary,
-    warnings: plan.warnings,
+    warnings: warningLines(plan),
+    notes: plan.notes ?? [],
     hops: plan.hops,
     volumes: plan.volumes,
     actions: plan.actions,

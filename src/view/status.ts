@@ -1,7 +1,6 @@
 import Table from 'cli-table3';
 import type { VolumeInfo } from '../model/index.ts';
 import { formatBytes } from '../config/units.ts';
-import { nextTryMs, type Backoff } from '../plan/backoff.ts';
 import { shortTime } from './plan.ts';
 
 export interface StageCount {
@@ -37,14 +36,6 @@ export interface FailingObject {
   lastError: string;
   lastFailedAt?: string;
   nextTryAt?: string;
-}
-
-/** Each failing object with its next try at `now` under `backoff` (none when the next run tries it). Pure. */
-export function withNextTries(failing: readonly FailingObject[], now: number, backoff: Backoff): FailingObject[] {
-  return failing.map((entry) => {
-    const next = nextTryMs(entry, backoff);
-    return next !== undefined && next > now ? { ...entry, nextTryAt: new Date(next).toISOString() } : { ...entry };
-  });
 }
 
 /** Human status: stages, volumes, failures, last run. */

@@ -4,7 +4,8 @@
  */
 import Table from 'cli-table3';
 import { formatBytes } from '../config/units.ts';
-import { commandLine, type ProvisionPlan } from '../ops/provision.ts';
+import type { ProvisionPlan } from '../model/provision.ts';
+import { commandLine } from './shell.ts';
 
 export interface VolumeRow {
   /** The staging.volumes entry (absolute; may be a glob) this row comes from. */

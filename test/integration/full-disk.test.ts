@@ -93,8 +93,9 @@ function objects(count: number, size: number): { key: string; body: Buffer }[] {
 }
 
 interface PlanJson {
-  summary: { noChanges: boolean; download: { count: number; bytes: number }; deferred: { count: number } };
+  summary: { noChanges: boolean; download: { count: number; bytes: number }; deferred: { count: number; bytes: number } };
   warnings: string[];
+  notes: { code: string; count: number; bytes?: number; examples: string[] }[];
 }
 
 async function applyUntilNoChanges(site: Site, limit: number): Promise<number> {
@@ -122,6 +123,10 @@ describe(`full disk: ${volumeKind}`, () => {
     expect(first.summary.download.bytes).toBeLessThanOrEqual(8 * MiB);
     expect(first.summary.deferred.count).toBeGreaterThan(0);
     expect(first.warnings.join('\n')).toMatch(/no volume has room above its reserve/);
+    // The same deferral as data, for a script: a code, the counts, a few keys.
+    const noRoom = first.notes.find((note) => note.code === 'deferred-download-no-room');
+    expect(noRoom).toMatchObject({ count: first.summary.deferred.count, bytes: first.summary.deferred.bytes });
+    expect(noRoom?.examples.length).toBe(Math.min(3, first.summary.deferred.count));
     const applies = await applyUntilNoChanges(site, 6);
     expect(applies).toBeGreaterThanOrEqual(3);
     await expectInSync(site, seeded);

@@ -137,7 +137,7 @@ describe('canonicalPlanJson', () => {
   });
 
   it('does not depend on the order fields were set in', () => {
-    const reordered = JSON.parse(JSON.stringify({ warnings: plan.warnings, hops: plan.hops, volumes: plan.volumes, summary: plan.summary, actions: plan.actions, formatVersion: 1 })) as Plan;
+    const reordered = JSON.parse(JSON.stringify({ notes: plan.notes, warnings: plan.warnings, hops: plan.hops, volumes: plan.volumes, summary: plan.summary, actions: plan.actions, formatVersion: 1 })) as Plan;
     expect(canonicalPlanJson(reordered)).toBe(canonicalPlanJson(plan));
   });
 
@@ -259,5 +259,47 @@ describe('PlanFileLines: a plan file read one line at a time', () => {
     expect(text).not.toBe(serializePlanFile(planFile));
     expect(userErrorOf(() => readLines(text)).message).toContain(message);
     expect(userErrorOf(() => parsePlanFile(text, 'plan.json')).message).toContain(message);
+  });
+});
+
+describe('the plan\'s notes in the plan file', () => {
+  const noted: Plan = planSync(
+    testConfig({ transfer: { maxBatchBytes: 10 } }),
+    inventory().volume('/v1', { free: 1_000 }).source('a', 10).source('b', 5).source('c', 5).source('d', 5).source('e', 5).ledger({ key: 'gone', size: 1, stage: 'purged' }).build(),
+  );
+  const notedFile: PlanFile = { ...planFile, plan: noted };
+
+  it('writes each note on one line, after the warnings and before the actions, and reads it back', () => {
+    expect(noted.notes?.map((note) => note.code)).toEqual(['lost-not-redeliverable', 'deferred-download-batch-cap']);
+    const text = serializePlanFile(notedFile);
+    const lines = text.split('\n');
+    expect(lines).toContain('      {"code":"lost-not-redeliverable","count":1,"examples":["gone"]},');
+    expect(lines).toContain('      {"code":"deferred-download-batch-cap","count":4,"bytes":20,"limitBytes":10,"examples":["b","c","d"]}');
+    expect(lines.findIndex((line) => line.startsWith('    "notes": ['))).toBeGreaterThan(lines.findIndex((line) => line.startsWith('    "warnings": ')));
+    expect(parsePlanFile(text, 'plan.json')).toEqual(notedFile);
+    const { header, actions } = readLines(text);
+    expect({ ...header, plan: { ...header.plan, actions } }).toEqual(JSON.parse(JSON.stringify(notedFile)));
+  });
+
+  it('are part of the digested plan', () => {
+    expect(canonicalPlanJson(noted)).toContain('"notes":[{"code":"lost-not-redeliverable","count":1,"examples":["gone"]},');
+    const edited: Plan = { ...noted, notes: noted.notes?.map((note) => ({ ...note, count: note.count + 1 })) };
+    expect(canonicalPlanJson(edited)).not.toBe(canonicalPlanJson(noted));
+  });
+
+  it('a plan file of an older version, without notes, still reads', () => {
+    const { notes: _notes, ...older } = noted;
+    expect(parsePlanFile(serializePlanFile({ ...planFile, plan: older }), 'plan.json').plan.notes).toBeUndefined();
+  });
+
+  it.each<[string, (notes: Record<string, unknown>[]) => void, string]>([
+    ['an unknown note code', (notes) => (notes[0]!.code = 'something-new'), 'plan.notes[0].code should be one of stray-local-file,'],
+    ['a count that is not one', (notes) => (notes[1]!.count = -1), 'plan.notes[1].count should be a whole number'],
+    ['examples that are not keys', (notes) => (notes[0]!.examples = [1]), 'plan.notes[0].examples[0] should be a string'],
+    ['bytes that are not a number', (notes) => (notes[1]!.bytes = '20'), 'plan.notes[1].bytes should be a whole number'],
+  ])('refuses %s, naming the field', (_name, damage, message) => {
+    const pf = JSON.parse(serializePlanFile(notedFile)) as { plan: { notes: Record<string, unknown>[] } };
+    damage(pf.plan.notes);
+    expect(userErrorOf(() => parsePlanFile(JSON.stringify(pf), 'plan.json')).message).toContain(message);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
 import { planSync } from '../../src/plan/planner.ts';
+import { warningLines } from '../../src/view/plan.ts';
 import { inventory, type InventoryBuilder, testConfig, type ConfigOverrides } from '../builders.ts';
 
 /** The pure planner's plan: its actions in an array. */
@@ -52,7 +53,7 @@ describe('download budget (transfer.maxBatchBytes)', () => {
   it('says why objects wait, with a few examples', () => {
     const builder = roomy(inventory()).source('a', 60).source('b', 50).source('c', 50).source('d', 50).source('e', 50);
     const result = plan(builder, { maxBatchBytes: 100 });
-    expect(result.warnings).toContain('4 objects (200 B) deferred to a later download: transfer.maxBatchBytes (100 B) reached: "b", "c", "d", ...');
+    expect(warningLines(result)).toContain('4 objects (200 B) deferred to a later download: transfer.maxBatchBytes (100 B) reached: "b", "c", "d", ...');
     expect(result.summary.deferred).toEqual({ count: 4, bytes: 200 });
     expect(result.summary.noChanges).toBe(false);
   });
@@ -76,7 +77,7 @@ describe('upload budget (transfer.maxUploadBatchBytes)', () => {
     expect(placed(result)).toEqual(['a-new@/v1']);
     expect(uploaded(result)).toEqual(['z-staged']);
     expect(result.actions.filter((a) => a.kind === 'purge').map((a) => a.key)).toEqual(['z-staged']);
-    expect(result.warnings).toContain('1 object (50 B) downloaded now, upload deferred: transfer.maxUploadBatchBytes (100 B) reached: "a-new"');
+    expect(warningLines(result)).toContain('1 object (50 B) downloaded now, upload deferred: transfer.maxUploadBatchBytes (100 B) reached: "a-new"');
     expect(result.summary.deferred).toEqual({ count: 1, bytes: 50 });
   });
 
@@ -97,7 +98,7 @@ describe('volume room (free - reserve - already planned)', () => {
   ])('%s', (_name, volume, size, fits) => {
     const result = plan(inventory().volume('/v1', volume).source('a', size));
     expect(placed(result)).toEqual(fits ? ['a@/v1'] : []);
-    if (!fits) expect(result.warnings).toContain(`1 object (${size} B) deferred to a later download: no volume has room above its reserve: "a"`);
+    if (!fits) expect(warningLines(result)).toContain(`1 object (${size} B) deferred to a later download: no volume has room above its reserve: "a"`);
   });
 
   it('bytes already planned on a volume count against it', () => {
@@ -118,7 +119,7 @@ describe('volumes on one filesystem (one st_dev) share its room', () => {
     const result = plan(inventory().volume('/v1', { free: 100, device: 'd1' }).volume('/v2', { free: 100, device: 'd1' }).source('a', 60).source('b', 60).source('c', 40));
     expect(placed(result)).toEqual(['a@/v1', 'c@/v2']);
     expect(result.summary.deferred).toEqual({ count: 1, bytes: 60 });
-    expect(result.warnings).toContain('1 object (60 B) deferred to a later download: no volume has room above its reserve: "b"');
+    expect(warningLines(result)).toContain('1 object (60 B) deferred to a later download: no volume has room above its reserve: "b"');
   });
 
   it('the budget is the free space minus the largest reserve of its volumes', () => {
@@ -202,7 +203,7 @@ describe('file/prefix collisions (a and a/b)', () => {
     expect(placed(result)).toEqual(['a@/v1']);
     expect(result.actions.filter((a) => a.kind === 'skip')).toEqual([]);
     expect(result.summary.deferred.count).toBe(2);
-    expect(result.warnings).toContain('2 objects (2 B) deferred to a later download: a file/prefix collision (e.g. with "a") on every volume with room: "a/b", "a/b/c"');
+    expect(warningLines(result)).toContain('2 objects (2 B) deferred to a later download: a file/prefix collision (e.g. with "a") on every volume with room: "a/b", "a/b/c"');
   });
 
   it('a file already on a volume keeps a new folder of the same name off it', () => {
@@ -276,6 +277,6 @@ describe('a delivered copy whose folder became a link', () => {
       inventory().volume('/v1', { free: 100 }).link('/v1', 'keep').source('keep/p.bin', 3).dest('keep/p.bin', 3).ledger({ key: 'keep/p.bin', size: 3, stage: 'delivered', volume: '/v1' }).build(),
     );
     expect(result.actions).toEqual([]);
-    expect(result.warnings.join('\n')).toContain('passing through a symbolic link (not followed): left as it is: "keep/p.bin"');
+    expect(warningLines(result).join('\n')).toContain('passing through a symbolic link (not followed): left as it is: "keep/p.bin"');
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
 import { planSync } from '../../src/plan/planner.ts';
+import { warningLines } from '../../src/view/plan.ts';
 import { inventory, type InventoryBuilder, testConfig, type ConfigOverrides } from '../builders.ts';
 
 /** The pure planner's plan: its actions in an array. */
@@ -43,9 +44,9 @@ describe('planSync: destination unreachable — downloads go on, nothing that ne
     const made = plan(
       inventory().source('new', 10).source('staged', 20).staged('/v1', 'staged', 20).source('kept', 30).ledger({ key: 'kept', size: 30, stage: 'delivered', volume: '/v2' }).local('/v2', 'kept', 30).destUnreachable(),
     );
-    expect(made.warnings).toContain('1 object (10 B) downloaded now, upload deferred: the destination is unreachable: "new"');
-    expect(made.warnings).toContain('1 object (20 B) deferred to a later upload: the destination is unreachable: "staged"');
-    expect(made.warnings).toContain('1 object delivered earlier; their purge waits for the destination to be reachable: "kept"');
+    expect(warningLines(made)).toContain('1 object (10 B) downloaded now, upload deferred: the destination is unreachable: "new"');
+    expect(warningLines(made)).toContain('1 object (20 B) deferred to a later upload: the destination is unreachable: "staged"');
+    expect(warningLines(made)).toContain('1 object delivered earlier; their purge waits for the destination to be reachable: "kept"');
     expect(made.summary.upload).toEqual({ count: 0, bytes: 0 });
   });
 
@@ -53,7 +54,7 @@ describe('planSync: destination unreachable — downloads go on, nothing that ne
     const builder = inventory().source('a', 10).source('b', 10).source('c', 10).source('d', 10).destUnreachable();
     const roomFor2 = planSync(testConfig(), builder.volume('/v1', { free: 25 }).build());
     expect(lines(roomFor2)).toEqual(['download a /v1', 'download b /v1']);
-    expect(roomFor2.warnings).toContain('2 objects (20 B) deferred to a later download: no volume has room above its reserve: "c", "d"');
+    expect(warningLines(roomFor2)).toContain('2 objects (20 B) deferred to a later download: no volume has room above its reserve: "c", "d"');
     const budgetFor3 = plan(inventory().source('a', 10).source('b', 10).source('c', 10).source('d', 10).destUnreachable(), { transfer: { maxBatchBytes: 30 } });
     expect(lines(budgetFor3)).toEqual(['download a /v1', 'download b /v2', 'download c /v1']);
   });
@@ -79,8 +80,8 @@ describe('planSync: source unreachable — staged copies are uploaded and purged
 
   it('never reads the failed listing as "the source no longer lists it"', () => {
     const made = plan(inventory().ledger({ key: 'gone', size: 10, stage: 'purged' }).ledger({ key: 'lost', size: 5, stage: 'staged', volume: '/v1' }).sourceUnreachable());
-    expect(made.warnings.join('\n')).not.toMatch(/no longer listed|no longer lists/);
-    expect(made.warnings).toContain('1 object lost by the destination, with no local copy; their download waits for the source: "gone"');
-    expect(made.warnings).toContain('1 object staged earlier but missing or damaged; their download waits for the source: "lost"');
+    expect(warningLines(made).join('\n')).not.toMatch(/no longer listed|no longer lists/);
+    expect(warningLines(made)).toContain('1 object lost by the destination, with no local copy; their download waits for the source: "gone"');
+    expect(warningLines(made)).toContain('1 object staged earlier but missing or damaged; their download waits for the source: "lost"');
   });
 });

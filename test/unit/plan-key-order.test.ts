@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
 import { planSync } from '../../src/plan/planner.ts';
+import { warningLines } from '../../src/view/plan.ts';
 import { compareKeys } from '../../src/plan/keys.ts';
 import { inventory, testConfig } from '../builders.ts';
 
@@ -58,7 +59,7 @@ describe('planSync over keys whose UTF-16 and UTF-8 orders differ', () => {
     ]);
     // The staged file at 'p/😀' stands where 'p/😀/x' needs a folder (found by a binary search
     // over the volume's keys, which must use the same order as the merge that filled them).
-    expect(plan.warnings.join('\n')).toContain('a file/prefix collision (e.g. with "p/😀")');
+    expect(warningLines(plan).join('\n')).toContain('a file/prefix collision (e.g. with "p/😀")');
     for (const kind of ['download', 'adopt', 'upload', 'purge'] as const) {
       const keys = plan.actions.filter((a) => a.kind === kind).map((a) => a.key);
       expect([...keys].sort(compareKeys)).toEqual(keys);

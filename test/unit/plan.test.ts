@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Inventory } from '../../src/model/objects.ts';
 import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
 import { deliveredCopyAtDestination, planSync } from '../../src/plan/planner.ts';
+import { warningLines } from '../../src/view/plan.ts';
 import { fakeEtag, inventory, type InventoryBuilder, testConfig, type ConfigOverrides } from '../builders.ts';
 
 /** The pure planner's plan: its actions in an array. */
@@ -111,7 +112,7 @@ describe('planSync: invariant 8 and incomplete listings', () => {
     expect(result.actions).toEqual([]);
     expect(result.summary.noChanges).toBe(false);
     expect(result.warnings).toContain('destination: cut at 1000 keys');
-    expect(result.warnings.some((w) => w.startsWith('1 object delivered earlier but missing from the incomplete destination listing'))).toBe(true);
+    expect(warningLines(result).some((w) => w.startsWith('1 object delivered earlier but missing from the incomplete destination listing'))).toBe(true);
   });
 
   it('a delivered copy is still purged when the destination listing is incomplete (the ledger verified it)', () => {
@@ -122,7 +123,7 @@ describe('planSync: invariant 8 and incomplete listings', () => {
   it('a delivered object whose destination copy changed is left alone, and so is its local copy', () => {
     const result = plan(inventory().source(A, 10).dest(A, 11).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10));
     expect(result.actions).toEqual([]);
-    expect(result.warnings.some((w) => w.includes('now different at the destination'))).toBe(true);
+    expect(warningLines(result).some((w) => w.includes('now different at the destination'))).toBe(true);
   });
 
   it.each<[string, InventoryBuilder]>([
@@ -132,19 +133,19 @@ describe('planSync: invariant 8 and incomplete listings', () => {
   ])('a local file nothing will touch is reported, never deleted: %s', (_name, builder) => {
     const result = plan(builder);
     expect(result.actions.filter((a) => a.kind === 'purge')).toEqual([]);
-    expect(result.warnings).toContain(`1 object already at the destination with another local file (partial, older or unknown) left on disk: "${A}"`);
+    expect(warningLines(result)).toContain(`1 object already at the destination with another local file (partial, older or unknown) left on disk: "${A}"`);
   });
 
   it('a lost object that cannot be re-delivered is reported, not guessed at', () => {
     const result = plan(inventory().ledger({ key: A, size: 10, stage: 'purged' }));
     expect(result.actions).toEqual([]);
-    expect(result.warnings).toContain(`1 object lost by the destination and not re-deliverable: no local copy, and the source no longer lists them: "${A}"`);
+    expect(warningLines(result)).toContain(`1 object lost by the destination and not re-deliverable: no local copy, and the source no longer lists them: "${A}"`);
   });
 
   it('a staged copy that vanished after the source dropped it is reported', () => {
     const result = plan(inventory().ledger({ key: A, size: 10, stage: 'staged', volume: '/v1' }));
     expect(result.actions).toEqual([]);
-    expect(result.warnings.some((w) => w.includes('missing or damaged, and no longer listed by the source'))).toBe(true);
+    expect(warningLines(result).some((w) => w.includes('missing or damaged, and no longer listed by the source'))).toBe(true);
   });
 
   it.each<[boolean, string, InventoryBuilder]>([
@@ -420,13 +421,13 @@ describe('deliveredCopyAtDestination', () => {
 describe('planSync: how verify: etag will check the downloads', () => {
   it('counts source ETags that are not MD5s, and multipart ones, in a warning', () => {
     const built = inventory().source('md5.bin', 10).source('snow.bin', 10, 'snowball-opaque').source('parts.bin', 10, MULTIPART);
-    const warnings = plan(built, { transfer: { verify: 'etag' } }).warnings.join('\n');
+    const warnings = warningLines(plan(built, { transfer: { verify: 'etag' } })).join('\n');
     expect(warnings).toMatch(/1 object\(s\) to download have source ETags that are not MD5s/);
     expect(warnings).toMatch(/1 object\(s\) to download have multipart ETags/);
   });
 
   it('the multipart note says itself how the others are checked, even when it stands alone', () => {
-    const warnings = plan(inventory().source('parts.bin', 10, MULTIPART), { transfer: { verify: 'etag' } }).warnings;
+    const warnings = warningLines(plan(inventory().source('parts.bin', 10, MULTIPART), { transfer: { verify: 'etag' } }));
     expect(warnings).toEqual([
       '1 object(s) to download have multipart ETags: compared when their part size is one of the usual ones; otherwise verify: etag checks them by size and carries their local MD5 to the destination check',
     ]);
@@ -434,7 +435,7 @@ describe('planSync: how verify: etag will check the downloads', () => {
 
   it('says nothing of ETags under verify: size', () => {
     const built = inventory().source('snow.bin', 10, 'snowball-opaque');
-    expect(plan(built).warnings.join('\n')).not.toMatch(/ETag/);
+    expect(warningLines(plan(built)).join('\n')).not.toMatch(/ETag/);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Plan, PlanSummary } from '../../src/model/plan.ts';
 import { planSync } from '../../src/plan/planner.ts';
-import { displayKey, planToJson, renderPlan, summaryLine } from '../../src/view/plan.ts';
+import { displayKey, planToJson, renderPlan, summaryLine, warningLines } from '../../src/view/plan.ts';
 import { inventory, testConfig } from '../builders.ts';
 
 const GiB = 1024 ** 3;
@@ -155,7 +155,8 @@ describe('planToJson', () => {
       formatVersion: 1,
       summaryLine: summaryLine(plan),
       summary: plan.summary,
-      warnings: plan.warnings,
+      warnings: warningLines(plan),
+      notes: plan.notes,
       hops: plan.hops,
       volumes: plan.volumes,
       actions: plan.actions,

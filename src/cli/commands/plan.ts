@@ -19,6 +19,10 @@ export class PlanCommand extends BaseCommand {
       An object that failed twice or more in a row backs off (\`transfer.retryBackoff\`): until its
       next try it is shown apart as waiting, not planned. \`--retry-failed\` plans it now.
 
+      With \`--json\`, \`warnings\` holds the lines shown under "Warnings:", and \`notes\` the same
+      groups of objects as data (\`code\`, \`count\`, \`bytes\`, \`examples\`): match the codes,
+      not the sentences (docs/operations.md lists them).
+
       Exit codes: 0 success, 1 error; with \`--detailed-exitcode\`, 0 no changes, 2 changes present.
       Objects waiting to retry are not changes of this plan (exit 0), but the summary line says
       the sites are not in sync while any wait.
