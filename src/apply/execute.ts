@@ -1,4 +1,4 @@
-import type { Action, Config, LedgerEvent, LedgerRecord, ObjectEntry, Plan, VerifiedBy } from '../model/index.ts';
+import type { Action, ApplyOutcome, Config, Failure, Hop, LedgerEvent, LedgerRecord, ObjectEntry, Plan, ProgressSink, VerifiedBy } from '../model/index.ts';
 import { downloadLine, uploadLine } from '../manifest/s5cmd.ts';
 import { localPath, TEMP_DIR, tempPath } from '../plan/keys.ts';
 import { describeError } from '../errors.ts';
@@ -12,7 +12,8 @@ import { s5cmdEnv, s5cmdGlobalArgs } from './s5cmd.ts';
 import { compareContent } from './content.ts';
 import { verifyDownloaded, verifyUploaded } from './verify.ts';
 
-export type Hop = 'download' | 'upload';
+// The view's types live in model/; re-exported for the importers that still reach them here.
+export type { ApplyOutcome, Failure, Hop, ProgressSink } from '../model/index.ts';
 
 /** Objects read through MD5 at once for adopts by content: a few streams keep both links busy. */
 const CONTENT_COMPARES = 8;
@@ -20,31 +21,6 @@ const CONTENT_COMPARES = 8;
 const RECORDS_IN_FLIGHT = 16_384;
 /** Local copies the ledger does not know, hashed at once to prove them before their upload. */
 const LOCAL_PROOFS = 4;
-
-/** What apply reports as it goes; the view turns it into a progress line. */
-export interface ProgressSink {
-  start(hop: Hop, objects: number, bytes: number): void;
-  done(hop: Hop, bytes: number): void;
-  failed(hop: Hop): void;
-}
-
-export interface Failure {
-  key: string;
-  hop: Hop | 'purge';
-  error: string;
-}
-
-export interface ApplyOutcome {
-  downloaded: { count: number; bytes: number };
-  uploaded: { count: number; bytes: number };
-  purged: { count: number; bytes: number };
-  /** Partial or stale copies removed because a re-download on another volume replaced them. */
-  replaced?: { count: number; bytes: number };
-  adopted: number;
-  failures: Failure[];
-  /** How many objects were verified which way (size, md5, multipart-etag, size+local-md5). */
-  verifiedBy: Partial<Record<VerifiedBy, number>>;
-}
 
 export interface ExecuteContext {
   config: Config;

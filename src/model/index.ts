@@ -2,3 +2,4 @@ export type * from './config.ts';
 export type * from './objects.ts';
 export type * from './plan.ts';
 export type * from './ledger.ts';
+export type * from './apply.ts';
