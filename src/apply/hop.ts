@@ -37,51 +37,68 @@ export function s5cmdHops(s5cmd: string, config: Config, env: NodeJS.ProcessEnv 
 }
 
 /**
- * One hop through HopRunner. s5cmd names a finished copy by its paths and a failed line by its
- * command re-joined with spaces, so an action is found by the path s5cmd reports (the temporary
- * file of a download, the local file of an upload) or by its command's ending
- * (" SOURCE DESTINATION"): each error line looks up its endings at its spaces in one map, rather
- * than every action scanning every error line, which a dead link (all objects failed) made quadratic.
+ * How s5cmd names one action's line on a hop: by the path it reports when the copy is done (the
+ * temporary file of a download, the local file of an upload), and, when the line fails, by its
+ * command re-joined with spaces, which ends with " SOURCE DESTINATION".
  */
+export interface LineNames {
+  reported(action: Action): string;
+  ending(action: Action): string;
+}
+
+/** The names s5cmd gives the lines of one hop of this config. */
+export function lineNames(hop: Hop, config: Config): LineNames {
+  if (hop === 'download') {
+    return {
+      reported: (a) => tempPath(a.volume!, a.key),
+      ending: (a) => ` s3://${config.source.bucket}/${config.source.prefix}${a.key} ${tempPath(a.volume!, a.key)}`,
+    };
+  }
+  return {
+    reported: (a) => localPath(a.volume!, a.key),
+    ending: (a) => ` ${localPath(a.volume!, a.key)} s3://${config.destination.bucket}/${config.destination.prefix}${a.key}`,
+  };
+}
+
+/**
+ * The action of a failed command, by its ending: the command's endings at its spaces are looked
+ * up in one map, rather than every action scanning every error line, which a dead link (all
+ * objects failed) made quadratic. No ending can hide inside another key: an ending holds '//'
+ * (the s3:// of its URL), which no stageable key does.
+ */
+export function actionOfCommand(command: string, byEnding: ReadonlyMap<string, Action>): Action | undefined {
+  for (let space = command.indexOf(' '); space !== -1; space = command.indexOf(' ', space + 1)) {
+    const action = byEnding.get(command.slice(space));
+    if (action !== undefined) return action;
+  }
+  return undefined;
+}
+
+/** One hop through HopRunner: each reported line is matched back to the action sent with it. */
 class S5cmdHop implements TransferHop {
   readonly #runner: HopRunner;
-  readonly #byPath = new Map<string, Action>();
+  readonly #byReported = new Map<string, Action>();
   readonly #byEnding = new Map<string, Action>();
-  readonly #path: (action: Action) => string;
-  readonly #ending: (action: Action) => string;
+  readonly #names: LineNames;
 
   constructor(hop: Hop, events: HopEvents, options: { s5cmd: string; config: Config; env: NodeJS.ProcessEnv | undefined; workers: number; signal: AbortSignal }) {
     const { config } = options;
     const endpoint = hop === 'download' ? config.source : config.destination;
-    if (hop === 'download') {
-      this.#path = (a) => tempPath(a.volume!, a.key);
-      this.#ending = (a) => ` s3://${config.source.bucket}/${config.source.prefix}${a.key} ${tempPath(a.volume!, a.key)}`;
-    } else {
-      this.#path = (a) => localPath(a.volume!, a.key);
-      this.#ending = (a) => ` ${localPath(a.volume!, a.key)} s3://${config.destination.bucket}/${config.destination.prefix}${a.key}`;
-    }
+    this.#names = lineNames(hop, config);
     this.#runner = new HopRunner({
       s5cmd: options.s5cmd,
       args: s5cmdGlobalArgs(endpoint, options.workers),
       env: s5cmdEnv(endpoint, options.env),
       signal: options.signal,
       stall: { timeoutMs: config.transfer.stallTimeoutMs, hop },
-      onSuccess: (result) => events.onSuccess(this.#byPath.get(hop === 'download' ? result.destination : result.source)),
-      onFailure: (failure) => events.onFailure(this.#actionOf(failure.command), failure.error),
+      onSuccess: (result) => events.onSuccess(this.#byReported.get(hop === 'download' ? result.destination : result.source)),
+      onFailure: (failure) => events.onFailure(actionOfCommand(failure.command, this.#byEnding), failure.error),
     });
   }
 
-  #actionOf(command: string): Action | undefined {
-    for (let space = command.indexOf(' '); space !== -1; space = command.indexOf(' ', space + 1)) {
-      const action = this.#byEnding.get(command.slice(space));
-      if (action !== undefined) return action;
-    }
-    return undefined;
-  }
-
   send(line: string, action: Action): void {
-    this.#byPath.set(this.#path(action), action);
-    this.#byEnding.set(this.#ending(action), action);
+    this.#byReported.set(this.#names.reported(action), action);
+    this.#byEnding.set(this.#names.ending(action), action);
     this.#runner.send(line);
   }
 
