@@ -29,8 +29,6 @@ export default tseslint.config(
   },
   {
     files: ['src/view/**'],
-    // view/apply.ts and view/progress.ts still take apply/execute.ts's types until they move to model/.
-    ignores: ['src/view/apply.ts', 'src/view/progress.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [...ioPatterns, ...viewPatterns] }],
     },

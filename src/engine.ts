@@ -28,7 +28,8 @@ import { checkRoom, digestConfig, digestConfigFields, digestPlan, manifestPaths,
 import { stateDiskFullOr } from './apply/state-disk.ts';
 import type { StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
-import { executePlan, type ApplyOutcome, type ProgressSink } from './apply/execute.ts';
+import { executePlan } from './apply/execute.ts';
+import type { ApplyOutcome, ProgressSink } from './model/apply.ts';
 import { findS5cmd } from './apply/s5cmd.ts';
 import { contentMd5 } from './apply/content.ts';
 import { clearTempFolders } from './apply/temp-folders.ts';

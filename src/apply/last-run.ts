@@ -3,7 +3,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ApplyOutcome } from './execute.ts';
+import type { ApplyOutcome } from '../model/apply.ts';
 import { writeFileAtomically } from '../files/atomic.ts';
 
 /** Where the last run is recorded. */

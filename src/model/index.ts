@@ -3,3 +3,4 @@ export type * from './objects.ts';
 export type * from './plan.ts';
 export type * from './ledger.ts';
 export type * from './provision.ts';
+export type * from './apply.ts';

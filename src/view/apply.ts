@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import type { ApplyOutcome } from '../apply/execute.ts';
+import type { ApplyOutcome } from '../model/apply.ts';
 import { formatBytes } from '../config/units.ts';
 
 /** The closing line of an apply, in the manner of Terraform's "Apply complete!". */

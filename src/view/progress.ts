@@ -1,4 +1,4 @@
-import type { Hop, ProgressSink } from '../apply/execute.ts';
+import type { Hop, ProgressSink } from '../model/apply.ts';
 import { formatBytes } from '../config/units.ts';
 
 interface HopCounters {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { downloadWindow } from '../../src/apply/execute.ts';
+import { downloadWindow } from '../../src/apply/feed.ts';
 
 describe('download window (lines in flight on the download hop)', () => {
   it.each([

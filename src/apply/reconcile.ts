@@ -1,0 +1,35 @@
+/**
+ * The end of a hop: what it reported against what it was given. A line the hop neither finished
+ * nor failed (s5cmd died, was stopped, or skipped it) becomes a failure with what is known of
+ * why, so that no planned object goes unaccounted for.
+ */
+import type { Action } from '../model/index.ts';
+import type { DownloadFeed, UploadFeed } from './feed.ts';
+import { hopEndedWithout, type HopRunResult } from './hop.ts';
+import type { ApplyRun } from './run.ts';
+
+/** Fails every download the hop was given and did not finish; one a stopped hop never started is reported, not recorded. */
+export async function reconcileDownloads(run: ApplyRun, feed: DownloadFeed): Promise<void> {
+  const result = feed.result;
+  if (result === undefined) return;
+  const { downloads } = feed;
+  // A stalled hop was stopped before it was given these: not tried, so not a failed attempt.
+  const notStarted = result.stalled === undefined ? new Set<string>() : new Set(downloads.slice(feed.sent).map((a) => a.key));
+  const failed = downloads.filter((a) => !feed.succeeded.has(a.key) && !notStarted.has(a.key));
+  await Promise.all(failed.map((a) => run.fail(a, 'download', feed.errors.get(a.key) ?? hopEndedWithout(result))));
+  for (const key of notStarted) {
+    run.outcome.failures.push({ key, hop: 'download', error: `not started: the hop was stopped (${result.stalled}); the next run does it` });
+    run.ctx.progress?.failed('download');
+  }
+}
+
+/**
+ * Fails every upload the hop did not finish, but those never sent for a reason already reported:
+ * a chained upload whose download failed, a copy behind a link, a copy not proven.
+ */
+export async function reconcileUploads(run: ApplyRun, feed: UploadFeed, downloadsSucceeded: ReadonlySet<string>, result: HopRunResult | undefined): Promise<void> {
+  const failedKeys = new Set(run.outcome.failures.map((f) => f.key));
+  const unsent = (action: Action) => action.afterDownload === true && (!downloadsSucceeded.has(action.key) || failedKeys.has(action.key));
+  const failed = feed.uploads.filter((a) => !feed.succeeded.has(a.key) && !unsent(a) && !feed.refused.has(a.key) && !feed.notSent.has(a.key));
+  await Promise.all(failed.map((a) => run.fail(a, 'upload', feed.errors.get(a.key) ?? (result ? hopEndedWithout(result) : 'not started'))));
+}
