@@ -7,6 +7,8 @@
  * both sides is the same version unless a test says otherwise.
  */
 import type { Config, HopConfig, TransferConfig } from '../src/model/config.ts';
+import { ACTION_ORDER, type Action } from '../src/model/plan.ts';
+import { MemorySpool, SpooledActions } from '../src/manifest/spool.ts';
 import type { DeliveredVersion, Inventory, LedgerRecord, Listing, LocalFile, LocalLink, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
 
 /** A deterministic 32-hex "MD5" for a key and size (FNV-1a, four rounds); not a real digest. */
@@ -206,4 +208,15 @@ export function testConfig(overrides: ConfigOverrides = {}): Config {
     },
     watch: { intervalMs: 30_000 },
   };
+}
+
+/** The plan's actions in spools, one per kind, as the planner hands them over: an ActionList that is not an array. */
+export function spooledActions(actions: readonly Action[]): SpooledActions {
+  return new SpooledActions(
+    ACTION_ORDER.map((kind) => {
+      const spool = new MemorySpool();
+      actions.forEach((action, rank) => action.kind === kind && spool.push(rank, action));
+      return { kind, spools: [spool] };
+    }),
+  );
 }

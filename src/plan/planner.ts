@@ -29,7 +29,7 @@
  */
 import type { Config } from '../model/config.ts';
 import type { AdoptRule, Inventory, LedgerRecord, ListingStream, LocalFile, LocalLink, ObjectEntry, VolumeInfo } from '../model/objects.ts';
-import { ACTION_ORDER, type Action, type ActionKind, type Plan, type PlanSummary, type WaitingSummary } from '../model/plan.ts';
+import { ACTION_ORDER, type Action, type ActionKind, type Plan, type PlanNoteCode, type PlanSummary, type WaitingSummary } from '../model/plan.ts';
 import { backoffOf, nextTryMs, type Backoff } from './backoff.ts';
 import { adoption, localProofFor } from './adopt.ts';
 import { mergeListings, sortInputs, type KeyRow } from './compare.ts';
@@ -526,33 +526,29 @@ export class PlanBuilder {
     const purgeAfterUpload = transfer.purgeAfterUpload;
     const maxUploadBytes = transfer.maxUploadBatchBytes;
     let uploadBytes = 0;
+    /** Whether an upload fits the upload budget now (booked if so); else the note that says why it waits. */
+    const fits = (notes: NoteBook, codes: { down: PlanNoteCode; cap: PlanNoteCode }, key: string, size: number): boolean => {
+      if (destinationDown !== undefined) notes.add(codes.down, key, size);
+      else if (uploadBytes + size > maxUploadBytes) notes.add(codes.cap, key, size, { limitBytes: maxUploadBytes });
+      else {
+        uploadBytes += size;
+        return true;
+      }
+      return false;
+    };
+    const staged = { down: 'deferred-upload-destination-unreachable', cap: 'deferred-upload-batch-cap' } as const;
     for (const candidate of this.#uploadCandidates) {
       const { rank, key, size, etag, volume, reason, localProof } = candidate;
-      if (destinationDown !== undefined) {
-        this.#deferredUploads.add('deferred-upload-destination-unreachable', key, size);
-        continue;
-      }
-      if (uploadBytes + size > maxUploadBytes) {
-        this.#deferredUploads.add('deferred-upload-batch-cap', key, size, { limitBytes: maxUploadBytes });
-        continue;
-      }
-      uploadBytes += size;
+      if (!fits(this.#deferredUploads, staged, key, size)) continue;
       const upload = action('upload', key, size, etag, volume, false, reason);
       if (localProof !== undefined) upload.localProof = localProof;
       spools.stagedUpload.push(rank, upload);
       if (purgeAfterUpload) spools.stagedPurge.push(rank, action('purge', key, size, etag, volume));
     }
+    const chainedCodes = { down: 'deferred-chained-upload-destination-unreachable', cap: 'deferred-chained-upload-batch-cap' } as const;
     for (const [rank, chained] of spools.chain.entries()) {
       const { key, size } = chained;
-      if (destinationDown !== undefined) {
-        this.#deferredChained.add('deferred-chained-upload-destination-unreachable', key, size);
-        continue;
-      }
-      if (uploadBytes + size > maxUploadBytes) {
-        this.#deferredChained.add('deferred-chained-upload-batch-cap', key, size, { limitBytes: maxUploadBytes });
-        continue;
-      }
-      uploadBytes += size;
+      if (!fits(this.#deferredChained, chainedCodes, key, size)) continue;
       spools.chainedUpload.push(rank, chained);
       if (purgeAfterUpload) spools.chainedPurge.push(rank, action('purge', key, size, chained.etag, chained.volume, true));
     }

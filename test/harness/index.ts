@@ -11,7 +11,8 @@ export { clientFor, freePort, hopFor, startMinio, startPair, useMinioPair } from
 export type { MinioPair, MinioServer } from './minio.ts';
 export { alive, livingChildren, runProcess, startProcess, stopAllProcesses } from './processes.ts';
 export type { TrackedProcess } from './processes.ts';
-export { removeTempDirs, tempDir } from './temp.ts';
+export { removeTempDirs, tempDir, tempDirSync } from './temp.ts';
+export { dualsyncFailure } from './failures.ts';
 export { requireTools, requireToxiproxy, toolsDir } from './tools.ts';
 export type { Tools } from './tools.ts';
 

@@ -1,5 +1,5 @@
 /** Temporary directories for tests, removed when the test file ends (or the process exits). */
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,17 +7,25 @@ import { join } from 'node:path';
 const made = new Set<string>();
 let hooked = false;
 
-/** A new empty directory under os.tmpdir(); removed by removeTempDirs() or at process exit. */
-export async function tempDir(prefix = 'dualsync-test-'): Promise<string> {
+function remember(dir: string): string {
   if (!hooked) {
     hooked = true;
     process.once('exit', () => {
       for (const dir of made) rmSync(dir, { recursive: true, force: true });
     });
   }
-  const dir = await mkdtemp(join(tmpdir(), prefix));
   made.add(dir);
   return dir;
+}
+
+/** A new empty directory under os.tmpdir(); removed by removeTempDirs() or at process exit. */
+export async function tempDir(prefix = 'dualsync-test-'): Promise<string> {
+  return remember(await mkdtemp(join(tmpdir(), prefix)));
+}
+
+/** {@link tempDir} for synchronous set-up code. */
+export function tempDirSync(prefix = 'dualsync-test-'): string {
+  return remember(mkdtempSync(join(tmpdir(), prefix)));
 }
 
 /** Removes every directory tempDir() made so far; call it from afterAll. */

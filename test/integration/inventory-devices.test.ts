@@ -13,12 +13,10 @@ import { createServer as createTlsServer } from 'node:https';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isDualsyncError } from '../../src/errors.ts';
-import type { DualsyncError } from '../../src/errors.ts';
 import { createS3Client, headObject, listHop } from '../../src/inventory/s3.ts';
 import type { HopConfig } from '../../src/model/config.ts';
 import { compareKeys } from '../../src/plan/keys.ts';
-import { cleanup, tempDir } from '../harness/index.ts';
+import { cleanup, dualsyncFailure, tempDir } from '../harness/index.ts';
 
 afterAll(cleanup);
 
@@ -100,15 +98,6 @@ function hop(endpoint: string, extra: Partial<HopConfig> = {}): HopConfig {
   };
 }
 
-async function failure(promise: Promise<unknown>): Promise<DualsyncError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDualsyncError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('listHop against scripted devices', () => {
   it('Snowball v1: one unsorted, unpaginated answer is taken whole and handed out in key order', async () => {
@@ -156,7 +145,7 @@ describe('listHop against scripted devices', () => {
     it(`${name}: stopped with E_S3_LIST_LOOP instead of looping`, async () => {
       const server = await device(() => page);
       const config = hop(server.endpoint, { listApi });
-      const error = await failure(listHop(createS3Client(config), config));
+      const error = await dualsyncFailure(listHop(createS3Client(config), config));
       expect(error.code).toBe('E_S3_LIST_LOOP');
       expect(server.requests.length).toBeLessThanOrEqual(3);
     });
@@ -165,7 +154,7 @@ describe('listHop against scripted devices', () => {
   it('v2 truncated without a continuation token: E_S3_LIST_TRUNCATED suggesting listApi v1', async () => {
     const server = await device(() => ({ keys: ['a'], truncated: true }));
     const config = hop(server.endpoint, { listApi: 'v2' });
-    const error = await failure(listHop(createS3Client(config), config));
+    const error = await dualsyncFailure(listHop(createS3Client(config), config));
     expect(error.code).toBe('E_S3_LIST_TRUNCATED');
     expect(error.hint).toMatch(/listApi: v1/);
   });
@@ -187,7 +176,7 @@ describe('listHop against scripted devices', () => {
     it(`${status} ${code} on a page after the first: an error (retryable ${retryable}), never the first page alone`, async () => {
       const server = await device(({ query }) => (query.get('marker') === null ? { keys: ['a'], truncated: true } : { status, code }));
       const config = hop(server.endpoint);
-      const error = await failure(listHop(createS3Client(config), config));
+      const error = await dualsyncFailure(listHop(createS3Client(config), config));
       expect(error.code).toBe('E_S3_FAILED');
       expect(error.retryable).toBe(retryable);
       expect(error.message).toContain(code);
@@ -208,7 +197,7 @@ describe('createS3Client', () => {
       const cert = await selfSigned();
       const server = await device(() => ({ keys: ['a'], truncated: false }), 0, cert);
       const config = hop(server.endpoint);
-      const error = await failure(listHop(createS3Client(config), config));
+      const error = await dualsyncFailure(listHop(createS3Client(config), config));
       expect(error.code).toBe('E_S3_TLS');
       expect(error.retryable).toBe(false);
       expect(error.hint).toMatch(/caBundle/);

@@ -9,13 +9,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isDualsyncError, type DualsyncError } from '../../src/errors.ts';
 import { streamOrUnreachable } from '../../src/inventory/reach.ts';
 import { createS3Client, listHop, openListing } from '../../src/inventory/s3.ts';
 import type { HopConfig } from '../../src/model/config.ts';
 import type { ListingStream, ObjectEntry } from '../../src/model/objects.ts';
 import { compareKeys } from '../../src/plan/keys.ts';
-import { cleanup, createBucket, hopFor, putObjects, startMinio, tempDir } from '../harness/index.ts';
+import { cleanup, createBucket, dualsyncFailure, hopFor, putObjects, startMinio, tempDir } from '../harness/index.ts';
 import { startListingServer, syntheticEtag, syntheticKey, syntheticSize, type ListingServer } from '../harness/listing-server.ts';
 
 afterAll(cleanup);
@@ -61,15 +60,6 @@ async function readAll(listing: ListingStream): Promise<ObjectEntry[]> {
   return entries;
 }
 
-async function failure(promise: Promise<unknown>): Promise<DualsyncError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDualsyncError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
-}
 
 const synthetic = (index: number): ObjectEntry => ({ key: syntheticKey(index), size: syntheticSize(index), etag: syntheticEtag(index) });
 const everyObject = Array.from({ length: COUNT }, (_, index) => synthetic(index));
@@ -96,7 +86,7 @@ describe('openListing, ListObjectsV2: page by page', () => {
 
   it('a page out of key order: E_S3_LIST_ORDER from the iteration, naming both keys and suggesting listApi: v1', async () => {
     const listing = await openListing(createS3Client(hop('swapped', 'v2')), hop('swapped', 'v2'));
-    const error = await failure(readAll(listing));
+    const error = await dualsyncFailure(readAll(listing));
     expect(error.code).toBe('E_S3_LIST_ORDER');
     expect(error.message).toContain(`${JSON.stringify(syntheticKey(2_500))} came after ${JSON.stringify(syntheticKey(2_501))}`);
     expect(error.message).toContain('s3://swapped/data/');
@@ -105,7 +95,7 @@ describe('openListing, ListObjectsV2: page by page', () => {
   });
 
   it('out of order in the first page: refused at open, so the hop never looks listed', async () => {
-    const error = await failure(openListing(createS3Client(hop('swapped-first', 'v2')), hop('swapped-first', 'v2')));
+    const error = await dualsyncFailure(openListing(createS3Client(hop('swapped-first', 'v2')), hop('swapped-first', 'v2')));
     expect(error.code).toBe('E_S3_LIST_ORDER');
   });
 
@@ -156,7 +146,7 @@ describe('openListing, ListObjects v1: one unsorted answer, sorted on disk', () 
 
   it('a listing that fails: an error, and no spool file left behind', async () => {
     const spoolDir = await tempDir('spool-');
-    const error = await failure(openListing(createS3Client(hop('no-such-bucket', 'v1')), hop('no-such-bucket', 'v1'), { spoolDir }));
+    const error = await dualsyncFailure(openListing(createS3Client(hop('no-such-bucket', 'v1')), hop('no-such-bucket', 'v1'), { spoolDir }));
     expect(error.code).toBe('E_S3_NO_BUCKET');
     expect(readdirSync(spoolDir)).toEqual([]);
   });

@@ -1,18 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { AtomicFile, writeFileAtomically } from '../../src/files/atomic.ts';
+import { removeTempDirs, tempDirSync } from '../harness/temp.ts';
 
-const dirs: string[] = [];
-function dir(): string {
-  const made = mkdtempSync(join(tmpdir(), 'atomic-test-'));
-  dirs.push(made);
-  return made;
-}
-afterEach(() => {
-  for (const made of dirs.splice(0)) rmSync(made, { recursive: true, force: true });
-});
+afterAll(removeTempDirs);
+const dir = (): string => tempDirSync('atomic-test-');
 
 describe('atomic files', () => {
   it('replace the target only once everything was written, a megabyte at a time', () => {

@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
 import { CanonicalPlanWriter, canonicalPlanJson, parsePlanFile, PlanFileLines, serializePlanFile, writeCanonicalPlan, writePlanFile } from '../../src/manifest/planfile.ts';
-import { MemorySpool, SpooledActions } from '../../src/manifest/spool.ts';
-import { ACTION_ORDER } from '../../src/plan/planner.ts';
 import type { Action, Plan as AnyPlan, PlanFile } from '../../src/model/plan.ts';
 import { planSync } from '../../src/plan/planner.ts';
-import { inventory, testConfig } from '../builders.ts';
+import { inventory, spooledActions, testConfig } from '../builders.ts';
 
 /** The pure planner's plan: its actions in an array. */
 type Plan = AnyPlan<Action[]>;
@@ -157,27 +155,17 @@ describe('canonicalPlanJson', () => {
   });
 });
 
-/** The plan's actions in spools, one per kind, as the planner hands them over: not an array. */
-function spooled(actions: readonly Action[]): SpooledActions {
-  return new SpooledActions(
-    ACTION_ORDER.map((kind) => {
-      const spool = new MemorySpool();
-      actions.forEach((action, rank) => action.kind === kind && spool.push(rank, action));
-      return { kind, spools: [spool] };
-    }),
-  );
-}
 
 describe('any action list, not only an array', () => {
   it('writes the same plan file and the same canonical form for spooled actions as for an array', () => {
-    const list = spooled(plan.actions);
+    const list = spooledActions(plan.actions);
     expect(Array.isArray(list)).toBe(false);
     expect(serializePlanFile({ ...planFile, plan: { ...plan, actions: list } })).toBe(serializePlanFile(planFile));
     expect(canonicalPlanJson({ ...plan, actions: list })).toBe(canonicalPlanJson(plan));
   });
 
   it('writes an empty spooled list as [] (not {})', () => {
-    const empty: AnyPlan = { ...plan, actions: spooled([]) };
+    const empty: AnyPlan = { ...plan, actions: spooledActions([]) };
     expect(serializePlanFile({ ...planFile, plan: empty })).toBe(serializePlanFile({ ...planFile, plan: { ...plan, actions: [] } }));
     expect(canonicalPlanJson(empty)).toContain('{"actions":[],');
   });

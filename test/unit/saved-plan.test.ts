@@ -1,7 +1,6 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
 import { digestConfig, digestConfigFields, digestPlan, manifestPaths, readSavedPlan, STALE_DIFF_LINES, STALE_DIFF_MAX_LINES, stalePlan, type FreshRun } from '../../src/apply/saved-plan.ts';
 import { serializePlanFile, writePlanFile } from '../../src/manifest/planfile.ts';
@@ -11,16 +10,10 @@ import { FileSpool, SpoolFolder } from '../../src/files/spool.ts';
 import type { Action, Config, Plan, PlanFile } from '../../src/model/index.ts';
 import { ACTION_ORDER, planSync } from '../../src/plan/planner.ts';
 import { inventory, testConfig } from '../builders.ts';
+import { removeTempDirs, tempDirSync } from '../harness/temp.ts';
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'saved-plan-test-'));
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(removeTempDirs);
+const tempDir = (): string => tempDirSync('saved-plan-test-');
 
 interface Scene {
   dir: string;

@@ -1,22 +1,15 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Action } from '../../src/model/plan.ts';
 import { actionsOfKinds, MemorySpool, SpooledActions } from '../../src/manifest/spool.ts';
 import { decodeLine, encodeLine, FileSpool, removeDeadSpools, SpoolFolder } from '../../src/files/spool.ts';
 import { planSync } from '../../src/plan/planner.ts';
 import { inventory, testConfig } from '../builders.ts';
+import { removeTempDirs, tempDirSync } from '../harness/temp.ts';
 
-const parents: string[] = [];
-function parent(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'spool-test-'));
-  parents.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of parents.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(removeTempDirs);
+const parent = (): string => tempDirSync('spool-test-');
 
 function act(key: string, kind: Action['kind'] = 'adopt'): Action {
   return { kind, key, size: key.length, etag: `e-${key}` };

@@ -1,27 +1,16 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { writePieces } from '../../src/cli/output.ts';
-import { MemorySpool, SpooledActions } from '../../src/manifest/spool.ts';
-import type { Action } from '../../src/model/plan.ts';
-import { ACTION_ORDER, planSync } from '../../src/plan/planner.ts';
+import { planSync } from '../../src/plan/planner.ts';
 import { jsonDocument, jsonPieces } from '../../src/view/json.ts';
 import { planToJson } from '../../src/view/plan.ts';
-import { inventory, testConfig } from '../builders.ts';
+import { inventory, spooledActions, testConfig } from '../builders.ts';
 
 const plan = planSync(
   testConfig(),
   inventory().volume('/v1', { free: 1e9 }).source('new "quoted"\ncaf\u00e9', 10).source('b', 3).dest('b', 3).staged('/v1', 'staged', 4).destIncomplete('cut short').build(),
 );
 
-function spooled(actions: readonly Action[]): SpooledActions {
-  return new SpooledActions(
-    ACTION_ORDER.map((kind) => {
-      const spool = new MemorySpool();
-      actions.forEach((action, rank) => action.kind === kind && spool.push(rank, action));
-      return { kind, spools: [spool] };
-    }),
-  );
-}
 
 describe('jsonPieces', () => {
   it.each<[string, unknown]>([
@@ -35,7 +24,7 @@ describe('jsonPieces', () => {
   });
 
   it('writes a plan whose actions are spooled (not an array) as if they were one, where JSON.stringify writes {}', () => {
-    const list = spooled(plan.actions);
+    const list = spooledActions(plan.actions);
     expect(JSON.stringify(planToJson({ ...plan, actions: list }))).toContain('"actions":{}');
     expect([...jsonDocument({ ...planToJson({ ...plan, actions: list }), inputDigest: 'd' })].join('')).toBe(`${JSON.stringify({ ...planToJson(plan), inputDigest: 'd' }, null, 2)}\n`);
   });
