@@ -3,11 +3,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
-import type { DualsyncError } from '../../src/errors.ts';
 import { createS3Client, headObject, listedObjects, listHop } from '../../src/inventory/s3.ts';
 import { explainUnlisted, readBackListed } from '../../src/inventory/readback.ts';
 import type { HopConfig } from '../../src/model/config.ts';
-import { cleanup, createBucket, hopFor, md5, putMultipart, putObjects, startMinio, tempDir } from '../harness/index.ts';
+import { cleanup, createBucket, dualsyncFailure, hopFor, md5, putMultipart, putObjects, startMinio, tempDir } from '../harness/index.ts';
 import type { MinioServer } from '../harness/index.ts';
 
 afterAll(cleanup);
@@ -34,16 +33,6 @@ const HOSTILE = [
 let edge: MinioServer;
 let bucket: string;
 const bodies = new Map<string, string>();
-
-async function listError(promise: Promise<unknown>): Promise<DualsyncError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDualsyncError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected the listing to fail');
-}
 
 function keysOf(entries: { key: string }[]): string[] {
   return entries.map((entry) => entry.key).sort();
@@ -137,7 +126,7 @@ describe('listHop against MinIO', () => {
       const good = hopFor(edge, bucket, { prefix: 'data/d1/', credentials: { kind: 'profile', profile: 'edge-site' } });
       expect((await listHop(createS3Client(good), good)).entries).toHaveLength(MANY / 10);
       const stale = hopFor(edge, bucket, { prefix: 'data/d1/', credentials: { kind: 'profile', profile: 'stale' } });
-      expect((await listError(listHop(createS3Client(stale), stale))).code).toBe('E_S3_ACCESS');
+      expect((await dualsyncFailure(listHop(createS3Client(stale), stale))).code).toBe('E_S3_ACCESS');
     } finally {
       for (const [name, value] of [['AWS_SHARED_CREDENTIALS_FILE', saved.credentials], ['AWS_CONFIG_FILE', saved.config]] as const) {
         if (value === undefined) delete process.env[name];
@@ -187,7 +176,7 @@ describe('listHop against MinIO', () => {
   describe('failures are errors, never short listings', () => {
     it('wrong secret: E_S3_ACCESS, not retryable, hint about credentials', async () => {
       const hop = hopFor(edge, bucket, { credentials: { kind: 'static', accessKeyId: edge.accessKeyId, secretAccessKey: 'wrong-secret', inline: false } });
-      const error = await listError(listHop(createS3Client(hop), hop));
+      const error = await dualsyncFailure(listHop(createS3Client(hop), hop));
       expect(error.code).toBe('E_S3_ACCESS');
       expect(error.retryable).toBe(false);
       expect(error.hint).toMatch(/credentials/);
@@ -196,7 +185,7 @@ describe('listHop against MinIO', () => {
 
     it('unknown access key: E_S3_ACCESS', async () => {
       const hop = hopFor(edge, bucket, { credentials: { kind: 'static', accessKeyId: 'cloud-admin', secretAccessKey: 'whatever1', inline: false } });
-      expect((await listError(listHop(createS3Client(hop), hop))).code).toBe('E_S3_ACCESS');
+      expect((await dualsyncFailure(listHop(createS3Client(hop), hop))).code).toBe('E_S3_ACCESS');
     });
 
     const missing: { name: string; region: string; hint: RegExp }[] = [
@@ -207,7 +196,7 @@ describe('listHop against MinIO', () => {
       for (const listApi of ['v1', 'v2'] as const) {
         it(`${name} (${listApi})`, async () => {
           const hop = hopFor(edge, 'no-such-bucket-here', { region, listApi });
-          const error = await listError(listHop(createS3Client(hop), hop));
+          const error = await dualsyncFailure(listHop(createS3Client(hop), hop));
           expect(error.code).toBe('E_S3_NO_BUCKET');
           expect(error.retryable).toBe(false);
           expect(error.message).toContain('no-such-bucket-here');
@@ -220,7 +209,7 @@ describe('listHop against MinIO', () => {
       const hop = hopFor(edge, bucket, { prefix: 'data/' });
       const controller = new AbortController();
       controller.abort();
-      expect((await listError(listHop(createS3Client(hop), hop, { signal: controller.signal }))).code).toBe('E_ABORTED');
+      expect((await dualsyncFailure(listHop(createS3Client(hop), hop, { signal: controller.signal }))).code).toBe('E_ABORTED');
     });
 
     it('a stopped server: retryable E_S3_FAILED', async () => {
@@ -230,7 +219,7 @@ describe('listHop against MinIO', () => {
       const client = createS3Client(hop);
       expect((await listHop(client, hop)).complete).toBe(true);
       await gone.stop();
-      const error = await listError(listHop(client, hop));
+      const error = await dualsyncFailure(listHop(client, hop));
       expect(error.code).toBe('E_S3_FAILED');
       expect(error.retryable).toBe(true);
       expect(error.message).toContain(gone.endpoint);
@@ -263,7 +252,7 @@ describe('headObject against MinIO', () => {
 
   it('wrong credentials: an error, not "missing"', async () => {
     const hop = hopFor(edge, bucket, { prefix: 'data/', credentials: { kind: 'static', accessKeyId: edge.accessKeyId, secretAccessKey: 'nope-nope', inline: false } });
-    const error = await listError(headObject(createS3Client(hop), hop, 'Case.txt'));
+    const error = await dualsyncFailure(headObject(createS3Client(hop), hop, 'Case.txt'));
     expect(error.code).toBe('E_S3_ACCESS');
   });
 });

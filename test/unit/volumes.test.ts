@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, statfs, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isDualsyncError } from '../../src/errors.ts';
 import { reserveBytes, scanVolumes } from '../../src/inventory/volumes.ts';
 import type { Reserve } from '../../src/model/config.ts';
 import { removeTempDirs, tempDir } from '../harness/temp.ts';
+import { dualsyncFailure } from '../harness/failures.ts';
 
 afterAll(removeTempDirs);
 
@@ -40,16 +40,6 @@ const HOSTILE_NAMES = [
 async function put(root: string, key: string, body: string | Buffer): Promise<void> {
   await mkdir(dirname(join(root, key)), { recursive: true });
   await writeFile(join(root, key), body);
-}
-
-async function scanError(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDualsyncError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected the scan to fail');
 }
 
 describe('scanVolumes', () => {
@@ -191,7 +181,7 @@ describe('scanVolumes', () => {
   for (const { name, roots, code, names } of refusals) {
     it(name, async () => {
       const base = await tempDir('vol-');
-      const error = await scanError(scanVolumes(await roots(base), FIVE_PERCENT));
+      const error = await dualsyncFailure(scanVolumes(await roots(base), FIVE_PERCENT));
       expect(error.code).toBe(code);
       expect(error.kind).toBe('user');
       expect(error.message).toContain(names(base));
