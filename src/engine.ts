@@ -3,7 +3,9 @@
  * apply a plan. Commands call these and hand the results to views.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config, ListingStream, LocalFile, LocalLink, Plan, PlanFile, VolumeInfo } from './model/index.ts';
@@ -124,7 +126,9 @@ function sha256(): Hasher {
 
 /** Where a run's temporary files go (spooled actions, a listing's sort): beside the ledger, on the disk sized for it. Those of dead runs are removed. */
 function spoolParent(config: Config): string {
-  const parent = join(config.stateDir, 'spool');
+  // A plan made before the first apply must not create the state directory (plan writes
+  // nothing that outlives it): its temporary files go to the system's temporary folder then.
+  const parent = existsSync(config.stateDir) ? join(config.stateDir, 'spool') : join(tmpdir(), 'dualsync-spool');
   removeDeadSpools(parent, processAlive);
   return parent;
 }

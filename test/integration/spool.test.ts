@@ -7,6 +7,7 @@
  */
 import { execa } from 'execa';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startListingServer, type ListingServer } from '../harness/listing-server.ts';
@@ -85,6 +86,17 @@ describe('spool files of a run', () => {
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toContain(`${COUNT} adopted`);
     expect(readdirSync(s.spool)).toEqual(['notes.txt']);
+  }, 120_000);
+});
+
+describe('a plan before the first apply', () => {
+  it('sorts the device listing outside the state directory, which it does not create', async () => {
+    const s = await site();
+    await rm(join(s.dir, 'state'), { recursive: true });
+    const result = await dualsync(['plan', '-c', s.config]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`${COUNT} adopted`);
+    expect(existsSync(join(s.dir, 'state'))).toBe(false);
   }, 120_000);
 });
 
