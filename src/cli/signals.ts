@@ -42,6 +42,34 @@ export function onStopSignals(stderr: NodeJS.WritableStream, finishing: string):
   };
 }
 
+/**
+ * Ctrl-C (or SIGTERM) for a command that reads and changes nothing, such as `plan`: the first
+ * stops its listings, so that their temporary files are removed on the way out; a second one
+ * exits at once (the exit hooks still remove the spooled actions; a listing's sort file is then
+ * removed by the next run).
+ */
+export function onInterrupt(stderr: NodeJS.WritableStream, what: string): { signal: AbortSignal; dispose(): void } {
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stop.signal.aborted) {
+      stderr.write(`\n${signal}: stopping ${what}; nothing was changed (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to exit at once)\n`);
+      stop.abort();
+    } else {
+      stderr.write(`\n${signal}: exiting\n`);
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: stop.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 let exitHookInstalled = false;
 
 /**

@@ -89,6 +89,24 @@ describe('spool files of a run', () => {
   }, 120_000);
 });
 
+describe('Ctrl-C during a plan', () => {
+  it('while the device listing is sorted: the plan stops and leaves no temporary file', async () => {
+    const s = await site();
+    const plan = dualsync(['plan', '-c', s.config]);
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && !(existsSync(s.spool) && readdirSync(s.spool).some((name) => name.startsWith('dualsync-sort-')))) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    plan.kill('SIGINT');
+    const result = await plan;
+    expect(result.exitCode, result.stdout).not.toBe(0);
+    expect(result.stderr).toMatch(/SIGINT: stopping the plan; nothing was changed/);
+    expect(result.stderr).toMatch(/E_ABORTED/);
+    expect(result.stderr).not.toMatch(/Internal error/);
+    expect(readdirSync(s.spool)).toEqual([]);
+  }, 120_000);
+});
+
 describe('a plan before the first apply', () => {
   it('sorts the device listing outside the state directory, which it does not create', async () => {
     const s = await site();

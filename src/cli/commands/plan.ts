@@ -5,6 +5,7 @@ import { runPlan, writePlanFiles } from '../../engine.ts';
 import { planToJson, renderPlan } from '../../view/plan.ts';
 import { jsonDocument } from '../../view/json.ts';
 import { writePieces } from '../output.ts';
+import { onInterrupt } from '../signals.ts';
 
 export class PlanCommand extends BaseCommand {
   static override paths = [['plan']];
@@ -43,7 +44,13 @@ export class PlanCommand extends BaseCommand {
 
   async run(): Promise<number> {
     const config = await loadConfigFor(this.context, this.configPath());
-    const run = await runPlan(config, engineDeps(this.context), { retryFailed: this.retryFailed, fingerprint: this.json || this.out !== undefined });
+    const interrupt = onInterrupt(this.context.stderr, 'the plan');
+    let run;
+    try {
+      run = await runPlan(config, engineDeps(this.context, { signal: interrupt.signal }), { retryFailed: this.retryFailed, fingerprint: this.json || this.out !== undefined });
+    } finally {
+      interrupt.dispose();
+    }
     if (this.json) {
       await writePieces(this.context.stdout, jsonDocument({ ...planToJson(run.plan), inputDigest: run.gathered.inputDigest }));
     } else {
