@@ -47,6 +47,25 @@ export interface SortDuplicates {
   first?: string;
 }
 
+/** Sorts whose file is still there: removed when the process exits (process.exit after a second Ctrl-C). */
+const openSorts = new Set<ExternalSort>();
+let exitHook = false;
+
+function removeAtExit(sort: ExternalSort): void {
+  openSorts.add(sort);
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => {
+    for (const open of openSorts) {
+      try {
+        open.close();
+      } catch {
+        // Exiting anyway; the next run removes a dead run's sort file.
+      }
+    }
+  });
+}
+
 /**
  * Entries added in any order, read back once in key order, each key once (the first added of
  * each). Not safe for two readers; {@link close} at the end, or to give up early.
@@ -68,6 +87,7 @@ export class ExternalSort {
   /** Creates the temporary file in `dir` (created when missing; the OS's temporary folder by default). */
   constructor(dir: string = tmpdir()) {
     this.file = join(dir, `dualsync-sort-${process.pid}-${randomUUID()}.sqlite`);
+    removeAtExit(this);
     try {
       mkdirSync(dir, { recursive: true });
       // Not defensive: that mode (Node's default) refuses journal_mode = OFF, and the file needs no journal.
@@ -214,6 +234,7 @@ export class ExternalSort {
   }
 
   #drop(): void {
+    openSorts.delete(this);
     try {
       this.#db?.close();
     } finally {

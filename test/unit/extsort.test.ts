@@ -1,3 +1,4 @@
+import { execa } from 'execa';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -161,5 +162,23 @@ describe('ExternalSort: an unsorted listing read back in key order', () => {
     expect(isDualsyncError(caught) && caught.code).toBe('E_LISTING_SPOOL');
     expect(isDualsyncError(caught) && caught.retryable).toBe(false);
     expect(String((caught as Error).message)).toContain(join(blocker, 'spool', 'dualsync-sort-'));
+  });
+});
+
+describe('a process that exits with a sort still open', () => {
+  it('removes the sort file on its way out (process.exit, as after a second Ctrl-C)', async () => {
+    const dir = await tempDir('extsort-');
+    const module = new URL('../../src/inventory/extsort.ts', import.meta.url).href;
+    const script = `const { ExternalSort } = await import(${JSON.stringify(module)});
+      const sort = new ExternalSort(${JSON.stringify(dir)});
+      for (let i = 0; i < 1000; i++) sort.add({ key: 'k' + i, size: i, etag: 'e' });
+      sort.sort();
+      process.stdout.write(String(require('node:fs').readdirSync(${JSON.stringify(dir)}).length));
+      process.exit(130);`.replace("require('node:fs')", '(await import("node:fs"))');
+    const child = execa(process.execPath, ['--input-type=module', '-e', script], { reject: false });
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(result.stdout).toBe('1');
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
