@@ -225,6 +225,15 @@ export async function checkVolumeClaims(config: Config): Promise<void> {
 
 /** `dualsync plan`: reads everything, changes nothing (invariant 6). */
 export async function runPlan(config: Config, deps: EngineDeps, options: PlanRunOptions = {}): Promise<PlannedRun> {
+  try {
+    return await planOnce(config, deps, options);
+  } catch (error) {
+    // The plan's spool files live in the state directory: a full disk there is told as such.
+    throw stateDiskFullOr(config.stateDir, error);
+  }
+}
+
+async function planOnce(config: Config, deps: EngineDeps, options: PlanRunOptions): Promise<PlannedRun> {
   await checkVolumeClaims(config);
   const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
   const clients = createClients(config);

@@ -227,7 +227,14 @@ export class FileSpool implements RankedSpool {
     const text = this.#pending.join('');
     this.#pending = [];
     this.#pendingLength = 0;
-    writeSync(this.#fd, text);
+    try {
+      writeSync(this.#fd, text);
+    } catch (error) {
+      // A write through a descriptor names no file: name it, so that a full disk is told as the state directory's.
+      const errno = error as NodeJS.ErrnoException;
+      if (errno.code !== undefined && errno.path === undefined) errno.path = this.#file;
+      throw error;
+    }
   }
 
   /** The entries in rank order; may be called again. Writing after reading is allowed (the next read sees it). */

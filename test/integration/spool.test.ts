@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startListingServer, type ListingServer } from '../harness/listing-server.ts';
 import { tempDir } from '../harness/index.ts';
+import { canMountTmpfs, mountTmpfs, unmount } from '../harness/tmpfs.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const COUNT = 60_000;
@@ -26,7 +27,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function site(sourceBucket = 'edge'): Promise<{ dir: string; config: string; spool: string }> {
+async function site(sourceBucket = 'edge', sourceApi: 'v1' | 'v2' = 'v1'): Promise<{ dir: string; config: string; spool: string }> {
   const dir = await tempDir('dualsync-spool-');
   for (const folder of ['volume', 'state']) mkdirSync(join(dir, folder));
   const credentials = '{ accessKeyId: "k", secretAccessKey: "s" }';
@@ -35,7 +36,7 @@ async function site(sourceBucket = 'edge'): Promise<{ dir: string; config: strin
     config,
     [
       'version: 1',
-      `source: { bucket: ${sourceBucket}, prefix: data/, region: us-east-1, endpoint: "${server.endpoint}", listApi: v1, credentials: ${credentials} }`,
+      `source: { bucket: ${sourceBucket}, prefix: data/, region: us-east-1, endpoint: "${server.endpoint}", listApi: ${sourceApi}, credentials: ${credentials} }`,
       `destination: { bucket: archive, region: us-east-1, endpoint: "${server.endpoint}", listApi: v2, credentials: ${credentials} }`,
       `staging: { volumes: [${JSON.stringify(join(dir, 'volume'))}] }`,
       `stateDir: ${JSON.stringify(join(dir, 'state'))}`,
@@ -104,6 +105,23 @@ describe('Ctrl-C during a plan', () => {
     expect(result.stderr).toMatch(/E_ABORTED/);
     expect(result.stderr).not.toMatch(/Internal error/);
     expect(readdirSync(s.spool)).toEqual([]);
+  }, 120_000);
+});
+
+describe('a full state disk', () => {
+  it('a plan whose spooled actions fill it fails with the one clear error, and leaves nothing there', async (context) => {
+    if (!canMountTmpfs()) context.skip();
+    const s = await site('edge', 'v2');
+    expect(mountTmpfs(join(s.dir, 'state'), '512k'), 'mount -t tmpfs').toBe(true);
+    try {
+      const result = await dualsync(['plan', '-c', s.config]);
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderr).toContain(`Error [E_STATE_DISK_FULL]: the state directory's disk is full: ${join(s.dir, 'state')}`);
+      expect(result.stderr).not.toMatch(/\n\s+at |Internal error|ENOSPC: no space left on device, write\n/);
+      expect(readdirSync(s.spool)).toEqual([]);
+    } finally {
+      unmount(join(s.dir, 'state'));
+    }
   }, 120_000);
 });
 
