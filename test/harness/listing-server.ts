@@ -77,11 +77,21 @@ function shuffleStep(count: number): number {
 async function writeAll(response: http.ServerResponse, parts: Iterable<string>): Promise<boolean> {
   let chunk = '';
   let closed = false;
-  response.once('close', () => (closed = true));
+  let wake: (() => void) | undefined;
+  response.once('close', () => {
+    closed = true;
+    wake?.();
+  });
   for (const part of parts) {
     chunk += part;
     if (chunk.length >= 256 * 1024) {
-      if (!response.write(chunk)) await new Promise((resolve) => (closed ? resolve(undefined) : (response.once('drain', resolve), response.once('close', resolve))));
+      if (!response.write(chunk) && !closed) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          response.once('drain', resolve);
+        });
+        wake = undefined;
+      }
       if (closed || response.destroyed) return false;
       chunk = '';
     }
