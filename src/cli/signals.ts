@@ -17,56 +17,62 @@ export interface StopSignals {
 export function onStopSignals(stderr: NodeJS.WritableStream, finishing: string): StopSignals {
   const stop = new AbortController();
   const abort = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (!stop.signal.aborted) {
-      stderr.write(`\n${signal}: ${finishing} (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to stop the transfers at once)\n`);
+  const steps = [
+    (signal: NodeJS.Signals) => {
+      stderr.write(`\n${signal}: ${finishing} (${again(signal)} to stop the transfers at once)\n`);
       stop.abort();
-    } else if (!abort.signal.aborted) {
+    },
+    (signal: NodeJS.Signals) => {
       stderr.write(`\n${signal}: stopping the transfers now; what was in flight is redone by the next run\n`);
       abort.abort();
-    } else {
-      // Something hangs after the transfers were stopped: leave now (the exit hook kills s5cmd).
-      stderr.write(`\n${signal}: exiting\n`);
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    stop: stop.signal,
-    abort: abort.signal,
-    dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
     },
-  };
+    // Something hangs after the transfers were stopped: leave now (the exit hook kills s5cmd).
+    exitNow(stderr),
+  ];
+  return { stop: stop.signal, abort: abort.signal, dispose: onSignals(steps) };
 }
 
 /**
  * Ctrl-C (or SIGTERM) for a command that reads and changes nothing, such as `plan`: the first
  * stops its listings, so that their temporary files are removed on the way out; a second one
- * exits at once (the exit hooks still remove the spooled actions; a listing's sort file is then
- * removed by the next run).
+ * exits at once (the exit hooks still remove the spooled actions and a listing's sort file).
  */
 export function onInterrupt(stderr: NodeJS.WritableStream, what: string): { signal: AbortSignal; dispose(): void } {
   const stop = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (!stop.signal.aborted) {
-      stderr.write(`\n${signal}: stopping ${what}; nothing was changed (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to exit at once)\n`);
+  const steps = [
+    (signal: NodeJS.Signals) => {
+      stderr.write(`\n${signal}: stopping ${what}; nothing was changed (${again(signal)} to exit at once)\n`);
       stop.abort();
-    } else {
-      stderr.write(`\n${signal}: exiting\n`);
-      process.exit(130);
-    }
+    },
+    exitNow(stderr),
+  ];
+  return { signal: stop.signal, dispose: onSignals(steps) };
+}
+
+function again(signal: NodeJS.Signals): string {
+  return `${signal === 'SIGINT' ? 'Ctrl-C' : signal} again`;
+}
+
+function exitNow(stderr: NodeJS.WritableStream): (signal: NodeJS.Signals) => void {
+  return (signal) => {
+    stderr.write(`\n${signal}: exiting\n`);
+    process.exit(130);
+  };
+}
+
+/** Runs the n-th step on the n-th SIGINT or SIGTERM (the last one on any later); returns the handlers' removal. */
+function onSignals(steps: ((signal: NodeJS.Signals) => void)[]): () => void {
+  let received = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    const step = steps[Math.min(received, steps.length - 1)] as (signal: NodeJS.Signals) => void;
+    received += 1;
+    step(signal);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  return {
-    signal: stop.signal,
-    dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   };
 }
 
