@@ -328,8 +328,10 @@ async function crash(site: Site, point: CrashPoint, objects: Seeded[], legacy?: 
         break;
       }
       case 'upload': {
+        // Deliveries are read back and recorded in batches, so the count jumps and the run can
+        // end a few tens of milliseconds after a batch: the kill follows it closely.
         const delivered = between(1, 10);
-        const delay = between(0, 40);
+        const delay = between(0, 10);
         await until(() => count(site.stateDir, 'delivered') >= delivered, `${delivered} deliveries`, hasExited);
         await sleep(delay);
         instant = `${delay} ms after delivery ${delivered}`;
@@ -480,7 +482,8 @@ describe('kill -9 at random instants', () => {
 
   it.each(CRASH_POINTS.map((point, index) => ({ ...point, index: index + 1 })))('crash $index: $phase ($variant)', async (point) => {
     expect(fullRunMs).toBeGreaterThan(0);
-    const attempts = point.phase === 'anywhere' ? 5 : 3;
+    // A point that can miss the run's end (anywhere, or just after a batch of deliveries) is drawn more often.
+    const attempts = point.phase === 'anywhere' || point.phase === 'upload' ? 6 : 3;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const { site, objects, legacy } = await newSite({ legacy: point.phase === 'migration' });
       let crashed: Awaited<ReturnType<typeof crash>>;
