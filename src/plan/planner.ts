@@ -1,7 +1,10 @@
 /**
- * The planner: a pure function of (Config, Inventory) to Plan. No I/O, no clock, no randomness;
- * the same plan whatever order the listings arrive in. It never plans a deletion at the source or
- * the destination, and a listing that may be cut short never turns into "the object is gone".
+ * The planner: a pure function of (Config, inputs) to Plan. No I/O, no clock, no randomness. It
+ * never plans a deletion at the source or the destination, and a listing that may be cut short
+ * never turns into "the object is gone". `PlanBuilder` is fed the merged pass key by key
+ * (./merge.ts: sorted streams in, so memory does not follow the number of keys) and hands its
+ * actions to spools; `planStreams` drives it over streams, `planSync` over in-memory arrays
+ * (the unit tests), with the same plan for the same inputs whatever order the arrays are in.
  *
  * Per key (see DESIGN "Plan actions"), with the version = (size, ETag) the source lists, or the
  * ledger's when the source no longer lists it:
@@ -10,8 +13,9 @@
  * - otherwise: adopt when the destination already holds the version, upload a local copy of the
  *   right size, re-download a copy of the wrong size or a staged copy that vanished, and
  *   download everything else.
- * Then budgets: uploads of copies already on disk first (they free staging space), then
- * downloads in key order, each followed in the same plan by its upload and purge.
+ * Budgets: downloads are placed in key order as the pass goes (a key late, to learn whether the
+ * next key makes it a folder); uploads of copies already on disk get the upload budget first
+ * (they free staging space), then each planned download's upload and purge, in key order.
  *
  * A version that keeps failing backs off (src/plan/backoff.ts): until its next try, the transfer
  * it would get is not planned and it is counted as waiting instead. The time comes in as
