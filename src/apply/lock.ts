@@ -221,7 +221,7 @@ async function clearStaleLock(stateDir: string, path: string, host: string, warn
       return;
     }
     const watching = holder.command.startsWith('dualsync watch');
-    throw userError('E_LOCKED', `another dualsync holds the lock on ${stateDir}: ${holder.command}, pid ${holder.pid} on ${holder.host}, since ${holder.startedAt}`, {
+    throw userError('E_LOCKED', `another dualsync holds the lock on ${stateDir}: ${describeHolder(holder)}`, {
       hint: watching
         ? 'watch holds the lock between its cycles too; stop it first (Ctrl-C where it runs, systemctl stop, or kill -TERM the pid): it finishes its cycle and releases the lock'
         : 'wait for it to finish, or stop it (Ctrl-C, or kill -TERM the pid); a lock of a dead process on this host is recovered automatically',
@@ -246,6 +246,11 @@ async function clearStaleLock(stateDir: string, path: string, host: string, warn
 }
 
 /** Who holds the lock now, if anyone (for status and reset). */
+/** The holder of a lock as a refusal names it: command, pid, host and since when. */
+export function describeHolder(holder: LockHolder): string {
+  return `${holder.command}, pid ${holder.pid} on ${holder.host}, since ${holder.startedAt}`;
+}
+
 export async function lockHolder(stateDir: string): Promise<LockHolder | undefined> {
   const holder = await readHolder(join(stateDir, 'lock'));
   if (!holder) return undefined;

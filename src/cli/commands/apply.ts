@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
 import { engineDeps, isTty, loadConfigFor } from '../context.ts';
@@ -9,6 +8,7 @@ import { writePieces } from '../output.ts';
 import { applyToJson, renderApplyOutcome } from '../../view/apply.ts';
 import { userError } from '../../errors.ts';
 import { onStopSignals, type StopSignals } from '../signals.ts';
+import { answeredYes } from '../confirm.ts';
 import type { Config } from '../../model/index.ts';
 
 export class ApplyCommand extends BaseCommand {
@@ -78,13 +78,7 @@ export class ApplyCommand extends BaseCommand {
       if (!this.json) this.context.stdout.write(renderPlan(run.plan, { limit: 20, color: this.color && interactive }));
       if (run.plan.summary.noChanges) return false;
       if (this.autoApprove) return true;
-      const rl = createInterface({ input: this.context.stdin, output: this.context.stdout });
-      try {
-        const answer = await rl.question('\nDo you want to perform these actions? Only "yes" will be accepted: ');
-        return answer.trim() === 'yes';
-      } finally {
-        rl.close();
-      }
+      return answeredYes(this.context, 'Do you want to perform these actions?');
     };
     const report = await runApply(config, deps, { planPath: this.file, confirm, showDiff: this.diff, retryFailed: this.retryFailed, command: `dualsync apply${this.file ? ` ${this.file}` : ''}` });
     deps.progressView?.finish();

@@ -1,9 +1,8 @@
-import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
-import { isTty, loadConfigFor } from '../context.ts';
+import { loadConfigFor } from '../context.ts';
+import { confirmedOrYes, refuseWhileLocked } from '../confirm.ts';
 import { formatBytes } from '../../config/units.ts';
-import { userError } from '../../errors.ts';
 import { CLAIM_FILE, TEMP_DIR } from '../../plan/keys.ts';
 import { executeReset, planReset, resetIsEmpty, type ResetPlan } from '../../ops/reset.ts';
 
@@ -83,31 +82,16 @@ export class ResetCommand extends BaseCommand {
   async run(): Promise<number> {
     const config = await loadConfigFor(this.context, this.configPath());
     const plan = await planReset(config, { keepStaged: this.keepStaged });
-    if (plan.lock) {
-      throw userError('E_LOCKED', `another dualsync holds the lock on ${config.stateDir}: ${plan.lock.command}, pid ${plan.lock.pid} on ${plan.lock.host}, since ${plan.lock.startedAt}`, {
-        hint: 'stop it first (Ctrl-C, or kill -TERM the pid), then reset',
-      });
-    }
+    refuseWhileLocked(config.stateDir, plan.lock, 'reset');
     const out = this.context.stdout;
     if (resetIsEmpty(plan)) {
       out.write(`Nothing to reset: no ledger in ${config.stateDir}${plan.keepStaged ? '' : ' and nothing staged'}.\n`);
       return 0;
     }
     out.write(describePlan(plan));
-    if (!this.yes) {
-      if (!isTty(this.context.stdin) || !isTty(this.context.stdout)) {
-        throw userError('E_CONFIRM', 'reset needs a confirmation, and there is no terminal to ask on', { hint: 'run it on a terminal, or pass --yes' });
-      }
-      const rl = createInterface({ input: this.context.stdin, output: this.context.stdout });
-      try {
-        const answer = await rl.question('\nReset? Only "yes" will be accepted: ');
-        if (answer.trim() !== 'yes') {
-          out.write('Reset cancelled; nothing was changed.\n');
-          return 0;
-        }
-      } finally {
-        rl.close();
-      }
+    if (!(await confirmedOrYes(this.context, this.yes, 'reset', 'Reset?'))) {
+      out.write('Reset cancelled; nothing was changed.\n');
+      return 0;
     }
     const outcome = await executeReset(config, plan, () => new Date());
     const moved = outcome.backupDir ? `ledger moved to ${outcome.backupDir}` : 'no ledger to move';

@@ -1,7 +1,7 @@
-import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
-import { isTty, loadConfigFor } from '../context.ts';
+import { loadConfigFor } from '../context.ts';
+import { confirmedOrYes, refuseWhileLocked } from '../confirm.ts';
 import { formatBytes } from '../../config/units.ts';
 import { executeRelease, planRelease, type ReleasePlan } from '../../ops/release.ts';
 import { CLAIM_FILE } from '../../plan/keys.ts';
@@ -167,31 +167,16 @@ export class VolumesReleaseCommand extends BaseCommand {
   async run(): Promise<number> {
     const config = await loadConfigFor(this.context, this.configPath());
     const plan = await planRelease(config, { force: this.force, only: this.volumes });
-    if (plan.lock) {
-      throw userError('E_LOCKED', `another dualsync holds the lock on ${config.stateDir}: ${plan.lock.command}, pid ${plan.lock.pid} on ${plan.lock.host}, since ${plan.lock.startedAt}`, {
-        hint: 'stop it first (Ctrl-C, or kill -TERM the pid), then release',
-      });
-    }
+    refuseWhileLocked(config.stateDir, plan.lock, 'release');
     const out = this.context.stdout;
     if (plan.release.length === 0) {
       out.write(`Nothing to release: no configured volume is claimed by the state directory ${config.stateDir}.\n`);
       return 0;
     }
     out.write(describeRelease(plan));
-    if (!this.yes) {
-      if (!isTty(this.context.stdin) || !isTty(this.context.stdout)) {
-        throw userError('E_CONFIRM', 'volumes release needs a confirmation, and there is no terminal to ask on', { hint: 'run it on a terminal, or pass --yes' });
-      }
-      const rl = createInterface({ input: this.context.stdin, output: this.context.stdout });
-      try {
-        const answer = await rl.question('\nRelease? Only "yes" will be accepted: ');
-        if (answer.trim() !== 'yes') {
-          out.write('Release cancelled; nothing was changed.\n');
-          return 0;
-        }
-      } finally {
-        rl.close();
-      }
+    if (!(await confirmedOrYes(this.context, this.yes, 'volumes release', 'Release?'))) {
+      out.write('Release cancelled; nothing was changed.\n');
+      return 0;
     }
     const released = await executeRelease(config, plan, () => new Date());
     out.write(`\nReleased ${released.length} volume(s)${released.length > 0 ? `: ${released.join(', ')}` : ''}.\n`);
