@@ -2,8 +2,10 @@
  * Toxiproxy between dualsync/s5cmd and MinIO, on loopback only: slow links for the benchmarks
  * and faults (reset_peer, timeout, latency, bandwidth, limit_data) for the reliability tests.
  */
-import { freePort } from './minio.ts';
-import { startProcess, type TrackedProcess } from './processes.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { freePort, startPair, type MinioPair } from './minio.ts';
+import { startProcess, stopAllProcesses, type TrackedProcess } from './processes.ts';
+import { removeTempDirs } from './temp.ts';
 import { requireToxiproxy } from './tools.ts';
 
 export type ToxicType = 'latency' | 'bandwidth' | 'timeout' | 'reset_peer' | 'limit_data' | 'slow_close' | 'slicer';
@@ -71,4 +73,30 @@ export async function startToxiproxy(): Promise<ToxiproxyServer> {
     },
     stop: () => process_.stop(),
   };
+}
+
+/**
+ * A MinIO pair with a Toxiproxy proxy in front of each server (`edge`, `cloud`), for one test
+ * file: started before its tests and stopped after them, as useMinioPair does. `summary`, the
+ * file's report, is printed first.
+ */
+export function useProxiedPair(summary?: () => string[]): { pair: MinioPair; edge: ToxiProxy; cloud: ToxiProxy } {
+  const pair = {} as MinioPair;
+  const edge = {} as ToxiProxy;
+  const cloud = {} as ToxiProxy;
+  let toxiproxy: ToxiproxyServer | undefined;
+  beforeAll(async () => {
+    Object.assign(pair, await startPair());
+    toxiproxy = await startToxiproxy();
+    Object.assign(edge, await toxiproxy.proxy('edge', pair.edge.endpoint));
+    Object.assign(cloud, await toxiproxy.proxy('cloud', pair.cloud.endpoint));
+  });
+  afterAll(async () => {
+    if (summary !== undefined) console.log(summary().join('\n'));
+    await toxiproxy?.stop();
+    await pair.stop?.();
+    await stopAllProcesses();
+    await removeTempDirs();
+  });
+  return { pair, edge, cloud };
 }

@@ -5,12 +5,12 @@
  * stack, failing objects named); a copy recorded as staged is always byte-exact, and so is every
  * object at the destination. Once the fault is gone, a later run completes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readdir, readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, relative } from 'node:path';
-import { cleanup, md5, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
-import { startToxiproxy, type Toxic, type ToxiProxy, type ToxiproxyServer } from '../harness/toxiproxy.ts';
+import { md5, md5OfBucket, putObjects } from '../harness/index.ts';
+import { useProxiedPair, type Toxic } from '../harness/toxiproxy.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
 import { localPath, TEMP_DIR } from '../../src/plan/keys.ts';
 import { makeSite, type Site } from './site.ts';
@@ -48,25 +48,12 @@ const FAULTS: Fault[] = [
   { name: 'black hole for 4 s', hop: 'download', toxic: { type: 'timeout', stream: 'downstream', attributes: { timeout: 0 } }, removeAfterMs: 4000 },
 ];
 
-let pair: MinioPair;
-let toxiproxy: ToxiproxyServer;
-let edge: ToxiProxy;
-let cloud: ToxiProxy;
 const report: string[] = [];
 const outcomes = { completed: 0, failedWithTable: 0, failedWithError: 0, hopDown: 0, stagedChecked: 0 };
-
-beforeAll(async () => {
-  pair = await startPair();
-  toxiproxy = await startToxiproxy();
-  edge = await toxiproxy.proxy('edge', pair.edge.endpoint);
-  cloud = await toxiproxy.proxy('cloud', pair.cloud.endpoint);
-});
-afterAll(async () => {
-  console.log([`network faults: ${report.length} runs under a toxic (${JSON.stringify(outcomes)}), nothing at the destination or in the staging ever differed from the source`, ...report].join('\n'));
-  await toxiproxy?.stop();
-  await pair?.stop();
-  await cleanup();
-});
+const { pair, edge, cloud } = useProxiedPair(() => [
+  `network faults: ${report.length} runs under a toxic (${JSON.stringify(outcomes)}), nothing at the destination or in the staging ever differed from the source`,
+  ...report,
+]);
 
 interface Seeded {
   key: string;

@@ -6,14 +6,14 @@
  * are removed, the ledger stays intact, and the transfer resumes once there is room (a purge, a
  * larger filesystem, or the space given back).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, statfs, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, relative } from 'node:path';
-import { cleanup, md5, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
+import { md5, md5OfBucket, putObjects } from '../harness/index.ts';
 import { canMountTmpfs, mountTmpfs, unmount } from '../harness/tmpfs.ts';
-import { startToxiproxy, type ToxiProxy, type ToxiproxyServer } from '../harness/toxiproxy.ts';
+import { useProxiedPair } from '../harness/toxiproxy.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
 import { TEMP_DIR } from '../../src/plan/keys.ts';
 import { makeSite, type Site } from './site.ts';
@@ -24,22 +24,11 @@ const MiB = 1024 * 1024;
 const CAN_MOUNT = canMountTmpfs();
 
 const mounted = new Set<string>();
-let pair: MinioPair;
-let toxiproxy: ToxiproxyServer;
-let edge: ToxiProxy;
 const report: string[] = [];
-
-beforeAll(async () => {
-  pair = await startPair();
-  toxiproxy = await startToxiproxy();
-  edge = await toxiproxy.proxy('edge', pair.edge.endpoint);
-});
-afterAll(async () => {
+const { pair, edge } = useProxiedPair(() => [`full disk (${CAN_MOUNT ? '8 MiB tmpfs volumes' : 'no mount permitted: reserves that leave almost no room'}):`, ...report]);
+// Registered after the pair's: after-hooks run in reverse, so the volumes are unmounted first.
+afterAll(() => {
   for (const dir of mounted) unmount(dir);
-  console.log([`full disk (${CAN_MOUNT ? '8 MiB tmpfs volumes' : 'no mount permitted: reserves that leave almost no room'}):`, ...report].join('\n'));
-  await toxiproxy?.stop();
-  await pair?.stop();
-  await cleanup();
 });
 
 interface DiskSite {

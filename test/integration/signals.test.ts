@@ -6,35 +6,21 @@
  * and every object arrives; a second one stops at once, kills the children, and leaves a ledger
  * from which the next run finishes the rest.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { alive, cleanup, md5, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
-import { startToxiproxy, type ToxiProxy, type ToxiproxyServer } from '../harness/toxiproxy.ts';
+import { alive, md5, md5OfBucket, putObjects } from '../harness/index.ts';
+import { useProxiedPair } from '../harness/toxiproxy.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
 import { makeSite, type Site } from './site.ts';
 
 const repoRoot = new URL('../..', import.meta.url).pathname;
 const MiB = 1024 * 1024;
 
-let pair: MinioPair;
-let toxiproxy: ToxiproxyServer;
-let cloud: ToxiProxy;
 const report: string[] = [];
-
-beforeAll(async () => {
-  pair = await startPair();
-  toxiproxy = await startToxiproxy();
-  cloud = await toxiproxy.proxy('cloud', pair.cloud.endpoint);
-});
-afterAll(async () => {
-  console.log(['stop signals to the whole process group:', ...report].join('\n'));
-  await toxiproxy?.stop();
-  await pair?.stop();
-  await cleanup();
-});
+const { pair, cloud } = useProxiedPair(() => ['stop signals to the whole process group:', ...report]);
 
 /** bin/dualsync as the leader of a process group of its own, as a shell starts a foreground job. */
 function spawnGroupLeader(site: Site, ...args: string[]) {

@@ -7,12 +7,12 @@
  * The black hole starts once the hop's transfer is under way (a slow link first, so that the big
  * object is mid-transfer), and lasts until apply has ended: longer than the stall timeout.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { cleanup, md5, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
-import { startToxiproxy, type ToxiProxy, type ToxiproxyServer } from '../harness/toxiproxy.ts';
+import { md5, md5OfBucket, putObjects } from '../harness/index.ts';
+import { useProxiedPair } from '../harness/toxiproxy.ts';
 import { TEMP_DIR } from '../../src/plan/keys.ts';
 import { makeSite, type Site } from './site.ts';
 
@@ -20,24 +20,8 @@ const MiB = 1024 * 1024;
 /** Without the watchdog the apply would wait on s5cmd for minutes; with it, seconds. */
 const APPLY_BOUND_MS = 60_000;
 
-let pair: MinioPair;
-let toxiproxy: ToxiproxyServer;
-let edge: ToxiProxy;
-let cloud: ToxiProxy;
 const report: string[] = [];
-
-beforeAll(async () => {
-  pair = await startPair();
-  toxiproxy = await startToxiproxy();
-  edge = await toxiproxy.proxy('edge', pair.edge.endpoint);
-  cloud = await toxiproxy.proxy('cloud', pair.cloud.endpoint);
-});
-afterAll(async () => {
-  console.log(['stalled hops (stallTimeout 2s):', ...report].join('\n'));
-  await toxiproxy?.stop();
-  await pair?.stop();
-  await cleanup();
-});
+const { pair, edge, cloud } = useProxiedPair(() => ['stalled hops (stallTimeout 2s):', ...report]);
 
 /** Files under the volumes whose name starts with `name` (in the temporary folder, or at their place). */
 async function filesNamed(site: Site, name: string, where: 'temp' | 'staged'): Promise<string[]> {
