@@ -88,8 +88,9 @@ export interface Gathered {
  */
 export async function gatherInventory(config: Config, clients: Clients, deps: EngineDeps, roots?: string[], probeFirst?: ReadonlySet<HopName>): Promise<Omit<Gathered, 'inputDigest'>> {
   roots ??= await expandVolumes(config.staging.volumes);
-  // A device's unsorted v1 answer is sorted in a temporary file beside the ledger.
+  // A device's unsorted v1 answer is sorted in a temporary file beside the ledger; a dead run's files there go first.
   const spoolDir = spoolParent(config);
+  removeDeadSpools(spoolDir, processAlive);
   const reach = (hop: HopName) => {
     const open = () => openListing(clients[hop], config[hop], { signal: deps.signal, spoolDir });
     if (probeFirst?.has(hop) !== true) return streamOrUnreachable(open());
@@ -124,13 +125,11 @@ function sha256(): Hasher {
   return { update: (text) => hash.update(text), hex: () => hash.digest('hex') };
 }
 
-/** Where a run's temporary files go (spooled actions, a listing's sort): beside the ledger, on the disk sized for it. Those of dead runs are removed. */
+/** Where a run's temporary files go (spooled actions, a listing's sort): beside the ledger, on the disk sized for it. */
 function spoolParent(config: Config): string {
   // A plan made before the first apply must not create the state directory (plan writes
   // nothing that outlives it): its temporary files go to the system's temporary folder then.
-  const parent = existsSync(config.stateDir) ? join(config.stateDir, 'spool') : join(tmpdir(), 'dualsync-spool');
-  removeDeadSpools(parent, processAlive);
-  return parent;
+  return existsSync(config.stateDir) ? join(config.stateDir, 'spool') : join(tmpdir(), 'dualsync-spool');
 }
 
 function spoolFolder(config: Config): SpoolFolder {

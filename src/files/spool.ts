@@ -14,6 +14,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmS
 import { join } from 'node:path';
 import type { Action } from '../model/plan.ts';
 import type { RankedSpool, SpoolFactory } from '../manifest/spool.ts';
+import { removeAtExit } from './at-exit.ts';
 
 /** Entries a spool holds in memory before it moves to a file. */
 export const DEFAULT_MEMORY_ENTRIES = 8192;
@@ -65,10 +66,6 @@ export function decodeLine(line: string): [number, Action] {
   return [Number(f[0]), action];
 }
 
-/** Folders not yet removed, removed when the process exits (a short command need not release its plan). */
-const open = new Set<SpoolFolder>();
-let exitHook = false;
-
 /**
  * Where a run's spools spill to: a folder of its own under `parent`, made at the first spill
  * only (a small plan creates nothing), named after this process so that a later run can tell a
@@ -80,6 +77,8 @@ export class SpoolFolder {
   readonly memoryEntries: number;
   #path: string | undefined;
   #files = 0;
+  /** Cancels the removal at exit (a short command need not release its plan). */
+  #forget: (() => void) | undefined;
 
   private constructor(parent: string, memoryEntries: number) {
     this.parent = parent;
@@ -99,13 +98,7 @@ export class SpoolFolder {
     if (this.#path === undefined) {
       mkdirSync(this.parent, { recursive: true, mode: 0o700 });
       this.#path = mkdtempSync(join(this.parent, `run-${process.pid}-`));
-      open.add(this);
-      if (!exitHook) {
-        exitHook = true;
-        process.on('exit', () => {
-          for (const folder of open) folder.remove();
-        });
-      }
+      this.#forget = removeAtExit(() => this.remove());
     }
     this.#files += 1;
     return join(this.#path, `${this.#files}.tsv`);
@@ -118,7 +111,8 @@ export class SpoolFolder {
 
   /** Removes the folder and its files; spools made here must not be read afterwards. */
   remove(): void {
-    open.delete(this);
+    this.#forget?.();
+    this.#forget = undefined;
     if (this.#path !== undefined) rmSync(this.#path, { recursive: true, force: true });
     this.#path = undefined;
   }

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { assert, describeError, isDualsyncError, opError, type DualsyncError } from '../errors.ts';
 import type { ObjectEntry } from '../model/objects.ts';
+import { removeAtExit } from '../files/at-exit.ts';
 
 /** Inserts per transaction: large enough that commits cost nothing, small enough to bound SQLite's dirty pages. */
 const INSERTS_PER_TRANSACTION = 50_000;
@@ -47,25 +48,6 @@ export interface SortDuplicates {
   first?: string;
 }
 
-/** Sorts whose file is still there: removed when the process exits (process.exit after a second Ctrl-C). */
-const openSorts = new Set<ExternalSort>();
-let exitHook = false;
-
-function removeAtExit(sort: ExternalSort): void {
-  openSorts.add(sort);
-  if (exitHook) return;
-  exitHook = true;
-  process.on('exit', () => {
-    for (const open of openSorts) {
-      try {
-        open.close();
-      } catch {
-        // Exiting anyway; the next run removes a dead run's sort file.
-      }
-    }
-  });
-}
-
 /**
  * Entries added in any order, read back once in key order, each key once (the first added of
  * each). Not safe for two readers; {@link close} at the end, or to give up early.
@@ -83,11 +65,13 @@ export class ExternalSort {
   #sorted = false;
   #reading: Iterator<unknown> | undefined;
   readonly duplicates: SortDuplicates = { count: 0 };
+  /** Cancels the removal of the file at exit, once it is gone. */
+  readonly #forget: () => void;
 
   /** Creates the temporary file in `dir` (created when missing; the OS's temporary folder by default). */
   constructor(dir: string = tmpdir()) {
     this.file = join(dir, `dualsync-sort-${process.pid}-${randomUUID()}.sqlite`);
-    removeAtExit(this);
+    this.#forget = removeAtExit(() => this.close());
     try {
       mkdirSync(dir, { recursive: true });
       // Not defensive: that mode (Node's default) refuses journal_mode = OFF, and the file needs no journal.
@@ -234,7 +218,7 @@ export class ExternalSort {
   }
 
   #drop(): void {
-    openSorts.delete(this);
+    this.#forget();
     try {
       this.#db?.close();
     } finally {
