@@ -21,7 +21,7 @@ import { writeManifests } from './manifest/s5cmd.ts';
 import { createS3Client, openListing } from './inventory/s3.ts';
 import { explainUnlisted, readBackListed } from './inventory/readback.ts';
 import { scanVolumes } from './inventory/volumes.ts';
-import { claimStates, claimVolumes, refuseForeignClaims } from './inventory/claims.ts';
+import { checkClaims, claimVolumes } from './inventory/claims.ts';
 import { bothUnreachable, probeHop, probeThenOpen, streamOrUnreachable, type HopListingStream } from './inventory/reach.ts';
 import { expandVolumes } from './config/load.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
@@ -214,12 +214,12 @@ export function ledgerOptions(deps: Pick<EngineDeps, 'warn'>): LedgerStoreOption
 }
 
 /**
- * Refuses volumes that another state directory claims (invariant 10), reading only: plan and
- * validate change nothing, so an unclaimed volume stays unclaimed until the first apply.
+ * Refuses volumes that another state directory claims (invariant 10), and a state directory that
+ * is a copy of the claiming one (invariant 14), reading only: plan and validate change nothing,
+ * so an unclaimed volume stays unclaimed until the first apply.
  */
 export async function checkVolumeClaims(config: Config): Promise<void> {
-  const roots = await expandVolumes(config.staging.volumes);
-  await refuseForeignClaims(await claimStates(roots, config.stateDir), config);
+  await checkClaims(await expandVolumes(config.staging.volumes), config);
 }
 
 /** `dualsync plan`: reads everything, changes nothing (invariant 6). */
@@ -319,7 +319,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
   try {
     // A volume another state directory claims is refused before it is even scanned (invariant 10).
     const roots = await expandVolumes(config.staging.volumes);
-    await refuseForeignClaims(await claimStates(roots, config.stateDir), config);
+    await checkClaims(roots, config);
     const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
     const clients = createClients(config);
     let failed = false;

@@ -4,9 +4,13 @@
  * reset moves the ledger into a backup but leaves the id, and moving the whole state directory
  * to another path keeps it. A path would not do: the same folder has many paths (links, mounts),
  * and a deleted and recreated folder at the same path is not the same ledger.
+ *
+ * An id alone does not make a state directory one place: `cp -a` copies it with the ledger. So a
+ * claim also records the id file's device and inode (`idFileIdentity`): a `mv` on the same
+ * filesystem keeps them, a copy gets a new inode (DESIGN invariant 14).
  */
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError, opError } from '../errors.ts';
 
@@ -62,6 +66,26 @@ export async function ensureStateId(stateDir: string): Promise<string> {
   const id = await readStateId(stateDir);
   if (id === undefined) throw opError('E_STATE_ID', `the state directory's id ${path} vanished right after it was written`);
   return id;
+}
+
+/** The device and inode of a file, as decimal strings (inode numbers may pass 2^53). */
+export interface FileIdentity {
+  dev: string;
+  ino: string;
+}
+
+/**
+ * The device and inode of `<stateDir>/id` and how many names the file has, or undefined when there
+ * is none. A file with more than one name (a copy made with `cp -al`) cannot prove which
+ * directory is the original.
+ */
+export async function idFileIdentity(stateDir: string): Promise<(FileIdentity & { links: number }) | undefined> {
+  const info = await lstat(join(stateDir, STATE_ID_FILE), { bigint: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw opError('E_STATE_ID', `cannot read the state directory's id ${join(stateDir, STATE_ID_FILE)}: ${describeError(error)}`, { cause: error });
+  });
+  if (info === undefined) return undefined;
+  return { dev: String(info.dev), ino: String(info.ino), links: Number(info.nlink) };
 }
 
 /** Makes a new name in `directory` durable (a power cut must not lose the id that claims volumes). */

@@ -23,7 +23,7 @@ import { formatBytes } from '../config/units.ts';
 import { describeError, isDualsyncError } from '../errors.ts';
 import { classifyS3Error, createS3Client } from '../inventory/s3.ts';
 import { listPage, type ListingSink } from '../inventory/list-stream.ts';
-import { claimStates, describeForeignClaims } from '../inventory/claims.ts';
+import { claimStates, copyRefusal, describeForeignClaims } from '../inventory/claims.ts';
 import { reserveBytes } from '../inventory/volumes.ts';
 import { LedgerStore } from '../ledger/store.ts';
 import type { Config, HopConfig, TransferConfig } from '../model/config.ts';
@@ -485,6 +485,10 @@ async function claimCheck(scope: string, root: string, config: Config): Promise<
   try {
     const [state] = await claimStates([root], config.stateDir);
     if (state?.owner === 'ours') return { scope, check: 'claim', status: 'pass', detail: `claimed by this state directory since ${state.claim.claimedAt}` };
+    if (state?.owner === 'copy') {
+      const refusal = await copyRefusal([state], config);
+      return { scope, check: 'claim', status: 'fail', detail: refusal.message, fix: refusal.hint };
+    }
     if (state?.owner !== 'other') return { scope, check: 'claim', status: 'pass', detail: 'not claimed yet: the first apply claims it for this state directory' };
     const [owner] = await describeForeignClaims([state]);
     return {

@@ -6,14 +6,14 @@
  * uploads only once proven to be its source's current version, or else downloads over).
  *
  * A claim of another state directory is released only with `force`, and only when that state
- * directory is gone: a live owner hands its volumes over itself.
+ * directory is gone: a live owner hands its volumes over itself. A copy of a state directory
+ * releases nothing of the original's (invariant 14).
  */
 import { resolve } from 'node:path';
 import { acquireLock, lockHolder, type LockHolder } from '../apply/lock.ts';
 import { expandVolumes } from '../config/load.ts';
 import { isDualsyncError, userError } from '../errors.ts';
-import { describeForeignClaims, readClaim, removeClaim, type VolumeClaim } from '../inventory/claims.ts';
-import { readStateId } from '../ledger/identity.ts';
+import { claimStateOf, copyRefusal, describeForeignClaims, ownerStillThere, readClaim, removeClaim, stateDirSelf, type ClaimState, type VolumeClaim } from '../inventory/claims.ts';
 import { LedgerStore } from '../ledger/store.ts';
 import type { Config } from '../model/config.ts';
 
@@ -62,33 +62,45 @@ export async function planRelease(config: Config, options: { force: boolean; onl
     }
     roots = roots.filter((root) => wanted.includes(root));
   }
-  const ourId = await readStateId(config.stateDir);
+  const self = await stateDirSelf(config.stateDir);
   const refused: string[] = [];
+  const copies: Extract<ClaimState, { owner: 'copy' }>[] = [];
   const release: ReleaseVolume[] = [];
   const unclaimed: string[] = [];
   const left = await copiesByVolume(config.stateDir);
   for (const root of roots) {
-    let claim: VolumeClaim | undefined;
+    let state: ClaimState;
     try {
-      claim = await readClaim(root);
+      state = await claimStateOf(root, self);
     } catch (error) {
       // A damaged claim names nobody: only --force removes it.
       if (!options.force || !isDualsyncError(error) || error.code !== 'E_VOLUME_CLAIM') throw error;
       release.push({ root, foreign: true, ownerDescription: `${root}: ${error.message}`, left: NONE_LEFT });
       continue;
     }
-    if (claim === undefined) {
+    if (state.owner === 'none') {
       unclaimed.push(root);
       continue;
     }
-    const foreign = claim.stateDirId !== ourId;
-    const [ownerDescription] = foreign ? await describeForeignClaims([{ root, owner: 'other', claim }]) : [];
-    if (foreign && (!options.force || (await ownerAlive(claim)))) {
+    if (state.owner === 'ours') {
+      release.push({ root, claim: state.claim, foreign: false, left: left.get(root) ?? NONE_LEFT });
+      continue;
+    }
+    // A copy releases nothing of its original's (invariant 14); a directory that may be a copy,
+    // whose original is gone, releases only with --force, like any claim whose owner is gone.
+    const ownerGone = options.force && !(await ownerStillThere(state.claim));
+    if (state.owner === 'copy' && !ownerGone) {
+      copies.push(state);
+      continue;
+    }
+    const [ownerDescription] = await describeForeignClaims([state]);
+    if (!ownerGone) {
       refused.push(ownerDescription!);
       continue;
     }
-    release.push({ root, claim, foreign, ownerDescription, left: left.get(root) ?? NONE_LEFT });
+    release.push({ root, claim: state.claim, foreign: true, ownerDescription, left: NONE_LEFT });
   }
+  if (copies.length > 0) throw await copyRefusal(copies, config);
   if (refused.length > 0) {
     throw userError('E_VOLUME_CLAIMED', `${refused.length === 1 ? 'a volume belongs' : `${refused.length} volumes belong`} to another state directory, not to ${resolve(config.stateDir)}; nothing was released`, {
       details: refused,
@@ -98,11 +110,6 @@ export async function planRelease(config: Config, options: { force: boolean; onl
     });
   }
   return { stateDir: config.stateDir, release, unclaimed, lock: await lockHolder(config.stateDir) };
-}
-
-/** True when the state directory a claim names still exists with that id. */
-async function ownerAlive(claim: VolumeClaim): Promise<boolean> {
-  return (await readStateId(claim.stateDir).catch(() => undefined)) === claim.stateDirId;
 }
 
 /** Per volume root, the copies the ledger says are on it. */

@@ -4,8 +4,9 @@
  * may want it back); then the files the ledger records as staged are removed from the volumes,
  * with the interrupted downloads in the temporary folder of each volume this state directory
  * claims, and those claims are released so that another config may use the volumes. Nothing
- * else is deleted: not a file the ledger did not stage (or that changed since), not a volume
- * another state directory claims, never anything in the state directory (invariant 10).
+ * else is deleted: not a file the ledger did not stage (or that changed since), nothing on a
+ * volume this state directory does not claim, never anything in the state directory (invariant
+ * 10). A copy of a state directory (invariant 14) is refused whole: it resets nothing.
  *
  * After a reset dualsync remembers nothing: the next plan lists everything again. Objects the
  * destination provably already holds (src/plan/adopt.ts) are adopted, not moved; the rest moves again.
@@ -15,7 +16,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { acquireLock, lockHolder, type LockHolder } from '../apply/lock.ts';
 import { expandVolumes } from '../config/load.ts';
 import { userError } from '../errors.ts';
-import { claimStates, describeForeignClaims, removeClaim } from '../inventory/claims.ts';
+import { claimStates, copyRefusal, describeForeignClaims, removeClaim, type ClaimState } from '../inventory/claims.ts';
 import { scanVolumes } from '../inventory/volumes.ts';
 import { LedgerStore } from '../ledger/store.ts';
 import type { Config } from '../model/config.ts';
@@ -98,6 +99,10 @@ export async function planReset(config: Config, options: { keepStaged: boolean }
       });
     }
   }
+  // A copy of a state directory carries the original's ledger: it resets nothing, not even with --keep-staged (invariant 14).
+  const claims = await claimStates(roots, config.stateDir);
+  const copies = claims.flatMap((claim) => (claim.owner === 'copy' ? [claim] : []));
+  if (copies.length > 0) throw await copyRefusal(copies, config);
   const ledger = await LedgerStore.open(config.stateDir);
   let counts: ResetPlan['ledger'];
   /** `volume\0key` -> size, for every copy the ledger says is on a volume. */
@@ -111,25 +116,28 @@ export async function planReset(config: Config, options: { keepStaged: boolean }
   } finally {
     await ledger.close();
   }
-  const volumes = options.keepStaged || roots.length === 0 ? [] : await planVolumes(config, roots, staged);
+  const volumes = options.keepStaged || roots.length === 0 ? [] : await planVolumes(config, claims, staged);
   return { stateDir: config.stateDir, stateFiles, volumes, keepStaged: options.keepStaged, ledger: counts, lock: await lockHolder(config.stateDir) };
 }
 
-/** Per volume: the files the ledger staged there (removed), the rest (kept), and whose the volume is. */
-async function planVolumes(config: Config, roots: string[], staged: Map<string, number>): Promise<ResetVolume[]> {
-  const claims = await claimStates(roots, config.stateDir);
+/**
+ * Per volume: the files the ledger staged there (removed), the rest (kept), and whose the volume
+ * is. Files are removed only on a volume this state directory claims: on an unclaimed one (handed
+ * over with `volumes release`) another state directory's ledger may hold the same files.
+ */
+async function planVolumes(config: Config, claims: ClaimState[], staged: Map<string, number>): Promise<ResetVolume[]> {
   // Another state directory's volume is not even scanned: nothing on it is this ledger's any more.
-  const scan = await scanVolumes(claims.filter((c) => c.owner !== 'other').map((c) => c.root), config.staging.reserve);
+  const scan = await scanVolumes(claims.filter((c) => c.owner === 'ours' || c.owner === 'none').map((c) => c.root), config.staging.reserve);
   const volumes: ResetVolume[] = [];
   for (const claim of claims) {
     const root = claim.root;
-    if (claim.owner === 'other') {
+    if (claim.owner === 'other' || claim.owner === 'copy') {
       const [ownerDescription] = await describeForeignClaims([claim]);
       volumes.push({ root, stagedKeys: [], files: 0, bytes: 0, temporaryFiles: 0, keptFiles: 0, owner: 'other', ownerDescription });
       continue;
     }
     const files = scan.local.filter((f) => f.volume === root);
-    const ours = files.filter((f) => staged.get(`${root}\0${f.key}`) === f.size);
+    const ours = claim.owner === 'ours' ? files.filter((f) => staged.get(`${root}\0${f.key}`) === f.size) : [];
     const temporary = claim.owner === 'ours' ? scan.leftovers.filter((path) => isInside(path, root)).length : 0;
     volumes.push({
       root,

@@ -5,6 +5,7 @@
  */
 import { expandVolumes } from '../config/load.ts';
 import { describeError } from '../errors.ts';
+import { claimStates, copyRefusal } from '../inventory/claims.ts';
 import { scanVolumes } from '../inventory/volumes.ts';
 import type { Config } from '../model/config.ts';
 import type { VolumeList, VolumeRow } from '../view/volumes.ts';
@@ -17,6 +18,9 @@ export async function volumeEntries(config: Config): Promise<{ entry: string; ro
 
 async function describeVolume(entry: string, root: string, config: Config, mounts: readonly MountEntry[]): Promise<VolumeRow> {
   try {
+    // A copy of a state directory sees nothing of the original's volumes (invariant 14).
+    const [claim] = await claimStates([root], config.stateDir);
+    if (claim?.owner === 'copy') return { entry, root, problem: (await copyRefusal([claim], config)).message };
     const scan = await scanVolumes([root], config.staging.reserve);
     const volume = scan.volumes[0];
     const mount = await mountOfDirectory(root, mounts);

@@ -143,6 +143,19 @@ describe('reset', () => {
     expect(await readFile(join(site.stateDir, 'last-run.json'), 'utf8')).toMatch(/finishedAt/);
   });
 
+  it('after `volumes release`, the staged files on the unclaimed volumes stay: another state directory may hold them', async () => {
+    const site = await appliedSite();
+    const released = await site.cli('volumes', 'release', '--yes');
+    expect(released.exitCode, released.stdout + released.stderr).toBe(0);
+    const staged = await volumeContents(site);
+    expect(staged.length).toBeGreaterThan(0);
+    const reset = await site.cli('reset', '--yes');
+    expect(reset.exitCode, reset.stdout + reset.stderr).toBe(0);
+    expect(await volumeContents(site)).toEqual(staged);
+    expect(reset.stdout).toContain(`leave ${site.volumes[0]} alone: this state directory does not claim it`);
+    expect(reset.stdout).toMatch(/0 staged file\(s\) \(0 B\) removed/);
+  });
+
   it('a second reset finds nothing to do', async () => {
     const site = await appliedSite();
     expect((await site.cli('reset', '--yes')).exitCode).toBe(0);

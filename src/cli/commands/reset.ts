@@ -27,6 +27,10 @@ function describePlan(plan: ResetPlan): string {
         lines.push(`  leave ${v.root} alone: ${v.ownerDescription ?? 'another state directory claims it'}`);
         continue;
       }
+      if (v.owner === 'none') {
+        lines.push(`  leave ${v.root} alone: this state directory does not claim it (released?), and another one may hold its files`);
+        continue;
+      }
       const temporary = v.temporaryFiles > 0 ? `, ${v.temporaryFiles} of them interrupted downloads in ${TEMP_DIR}/` : '';
       if (v.files === 0) lines.push(`  find nothing this ledger staged in ${v.root}`);
       else lines.push(`  remove from ${v.root} the ${v.files} file(s) this ledger staged (${formatBytes(v.bytes)}${temporary})`);
