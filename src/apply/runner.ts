@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
+import { commOf, recordChild, type RecordedChild } from './children.ts';
 import { bytesWrittenBy, formatStallTimeout, watchForStall, type StallWatch } from './watchdog.ts';
 
 /** A success line of `s5cmd --json`: the exact source and destination of one finished copy. */
@@ -33,23 +34,26 @@ export interface StallOptions {
 }
 
 /**
- * The s5cmd processes running now. They run in process groups of their own (see HopRunner), so a
- * signal to dualsync's group does not reach them, and nothing kills them when dualsync dies:
- * `killRunningHops` does, from the CLI's exit hook.
+ * The s5cmd processes running now, each with its record in the state directory (if any). They run
+ * in process groups of their own (see HopRunner), so a signal to dualsync's group does not reach
+ * them, and nothing kills them when dualsync dies: `killRunningHops` does, from the CLI's exit
+ * hook; after a kill -9 of dualsync the next run does, from their records (children.ts).
  */
-const running = new Set<number>();
+const running = new Map<number, RecordedChild | undefined>();
 
 /**
  * Kills every s5cmd still running, at once and synchronously (it may be called from an 'exit'
  * handler). What was in flight is redone by the next run.
  */
 export function killRunningHops(signal: NodeJS.Signals = 'SIGKILL'): void {
-  for (const pid of running) {
+  for (const [pid, record] of running) {
     try {
       process.kill(-pid, signal); // its whole group: s5cmd leads one of its own
     } catch {
       // already gone
     }
+    // Only a SIGKILL is sure to end it before the record goes; after a gentler signal the record stays for the next run.
+    if (signal === 'SIGKILL') record?.remove();
   }
   running.clear();
 }
@@ -81,6 +85,8 @@ export class HopRunner {
     onFailure?: (failure: S5Failure) => void;
     signal?: AbortSignal;
     stall?: StallOptions;
+    /** The state directory in which the child is recorded while it runs (children.ts); none in tests of the runner alone. */
+    recordIn?: string;
   }) {
     this.#process = execa(options.s5cmd, [...options.args, 'run'], {
       env: options.env,
@@ -95,7 +101,17 @@ export class HopRunner {
       detached: true,
     });
     const pid = this.#process.pid;
-    if (pid !== undefined) running.add(pid);
+    let record: RecordedChild | undefined;
+    if (pid !== undefined && options.recordIn !== undefined) {
+      try {
+        // Before the first line is sent: a child that has no record has had nothing to move.
+        record = recordChild(options.recordIn, pid, { comm: commOf(options.s5cmd), hop: options.stall?.hop ?? 'transfer' });
+      } catch (error) {
+        this.#process.kill('SIGKILL');
+        throw error;
+      }
+    }
+    if (pid !== undefined) running.set(pid, record);
     const failures: S5Failure[] = [];
     const otherErrors: string[] = [];
     const stdoutDone = new Promise<void>((resolve) => {
@@ -137,6 +153,7 @@ export class HopRunner {
     this.#done = Promise.all([this.#process, stdoutDone, stderrDone]).then(([result]) => {
       this.#watch?.stop();
       if (pid !== undefined) running.delete(pid);
+      record?.remove();
       return {
         exitCode: result.exitCode,
         failures,
