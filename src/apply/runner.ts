@@ -1,3 +1,5 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { commOf, recordChild, type RecordedChild } from './children.ts';
@@ -66,7 +68,11 @@ export function killRunningHops(signal: NodeJS.Signals = 'SIGKILL'): void {
  * s5cmd runs detached, in a process group of its own: Ctrl-C on a terminal signals the whole
  * foreground group, and s5cmd would die on it with every transfer in flight, while dualsync
  * promises to finish the cycle. So only dualsync decides when s5cmd stops: through `signal`
- * (a second Ctrl-C), or `killRunningHops` when dualsync exits.
+ * (a second Ctrl-C), or `killRunningHops` when dualsync exits. A kill -9 of dualsync runs no
+ * exit hook: where util-linux's `setpriv` is on the PATH, s5cmd is started through it with a
+ * parent-death signal (it execs s5cmd, so the pid stays s5cmd's), and dies with dualsync. Either
+ * way the child is recorded in the state directory, so the next run stops one that survived
+ * (no setpriv, or dualsync died before setpriv set the signal).
  */
 export class HopRunner {
   readonly #process;
@@ -88,7 +94,9 @@ export class HopRunner {
     /** The state directory in which the child is recorded while it runs (children.ts); none in tests of the runner alone. */
     recordIn?: string;
   }) {
-    this.#process = execa(options.s5cmd, [...options.args, 'run'], {
+    const setpriv = setprivOn(options.env.PATH);
+    const [file, args] = setpriv === undefined ? [options.s5cmd, [...options.args, 'run']] : [setpriv, ['--pdeathsig', 'KILL', '--', options.s5cmd, ...options.args, 'run']];
+    this.#process = execa(file, args, {
       env: options.env,
       extendEnv: false,
       stdin: 'pipe',
@@ -205,6 +213,32 @@ export class HopRunner {
   done(): Promise<HopRunResult> {
     return this.#done;
   }
+}
+
+const setprivByPath = new Map<string, string | undefined>();
+
+/**
+ * util-linux's `setpriv` on `path` (Linux), which can give s5cmd a parent-death signal: the
+ * kernel sends it when dualsync dies, even by SIGKILL. The signal follows the thread that
+ * spawned the child; Node spawns from its main thread, whose end is the process's end.
+ */
+function setprivOn(path: string | undefined): string | undefined {
+  if (process.platform !== 'linux' || path === undefined) return undefined;
+  if (!setprivByPath.has(path)) {
+    let found: string | undefined;
+    for (const dir of path.split(delimiter)) {
+      if (dir === '') continue;
+      try {
+        accessSync(join(dir, 'setpriv'), constants.X_OK);
+        found = join(dir, 'setpriv');
+        break;
+      } catch {
+        // not here
+      }
+    }
+    setprivByPath.set(path, found);
+  }
+  return setprivByPath.get(path);
 }
 
 function parseJson(line: string): Record<string, unknown> | undefined {

@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { alive, getObjectMd5, md5, putObjects } from '../harness/index.ts';
+import { alive, getObjectMd5, md5, putObjects, tempDir } from '../harness/index.ts';
 import { useProxiedPair } from '../harness/toxiproxy.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
 import { makeSite } from './site.ts';
@@ -62,6 +62,8 @@ async function until<T>(probe: () => T | undefined, what: string, timeoutMs: num
 describe('kill -9 during a slow upload, then a new version of the same key', () => {
   it('the next apply stops the leftover upload before it moves anything: the destination ends with v2, as the ledger says', async () => {
     const site = await makeSite(pair, { volumes: 1, destinationEndpoint: cloud.endpoint, transfer: ['workers: 4'] });
+    // No setpriv on the PATH (a host without util-linux): nothing kills s5cmd with dualsync, only its record can.
+    site.env.PATH = await tempDir('empty-path-');
     const key = 'orphan/k.bin';
     const v1 = randomBytes(6 * MiB);
     const v2 = randomBytes(6 * MiB);
@@ -105,5 +107,31 @@ describe('kill -9 during a slow upload, then a new version of the same key', () 
     expect(JSON.parse(again.stdout).summary.noChanges).toBe(true);
     expect(readdirSync(join(site.stateDir, 'children')), 'no record is left once the children are gone').toEqual([]);
     report.push(`  kill -9 mid-upload of v1, v2 at the source, apply again: the orphan (pid ${orphan}) was stopped first; destination holds v2`);
+  });
+
+  it('with setpriv on the PATH, the upload s5cmd dies with dualsync at once; the next apply finishes', async () => {
+    const site = await makeSite(pair, { volumes: 1, destinationEndpoint: cloud.endpoint, transfer: ['workers: 4'] });
+    const key = 'orphan/dies-with-parent.bin';
+    const body = randomBytes(6 * MiB);
+    await putObjects(pair.edge, site.sourceBucket, [{ key, body }]);
+    await cloud.addToxic({ name: 'slow', type: 'bandwidth', stream: 'upstream', attributes: { rate: 150 } });
+    let goneAfterMs: number;
+    try {
+      const child = site.spawn('apply', '--auto-approve');
+      void child.catch(() => undefined);
+      const upload = await until(() => s5cmdChildren(child.pid!).find((c) => c.args.includes(cloud.endpoint) && bytesRead(c.pid) >= MiB), 'the upload to be under way', 120_000);
+      const killedAt = performance.now();
+      process.kill(child.pid!, 'SIGKILL');
+      await child;
+      await until(() => (alive(upload.pid) ? undefined : true), 'the upload s5cmd to die with dualsync', 5_000);
+      goneAfterMs = performance.now() - killedAt;
+    } finally {
+      await cloud.reset();
+    }
+    const next = await site.cli('apply', '--auto-approve');
+    expect(next.exitCode, next.stdout + next.stderr).toBe(0);
+    expect(await getObjectMd5(pair.cloud, site.destinationBucket, key)).toBe(md5(body));
+    expect(readdirSync(join(site.stateDir, 'children'))).toEqual([]);
+    report.push(`  with setpriv: the upload s5cmd was gone ${Math.round(goneAfterMs)} ms after kill -9 of dualsync; the next apply delivered it`);
   });
 });
