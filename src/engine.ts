@@ -35,6 +35,7 @@ import type { ApplyOutcome, ProgressSink } from './model/apply.ts';
 import { findS5cmd } from './apply/s5cmd.ts';
 import { contentMd5 } from './apply/content.ts';
 import { clearTempFolders } from './apply/temp-folders.ts';
+import { stopEarlierChildren } from './apply/children.ts';
 import { readLastRun, writeLastRun } from './apply/last-run.ts';
 
 export interface EngineDeps {
@@ -317,6 +318,8 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
   const s5cmd = await findS5cmd(deps.env);
   const lock = options.lock ?? (await acquireLock(config.stateDir, options.command ?? 'dualsync apply', deps.now, deps.warn));
   try {
+    // No s5cmd of an earlier run may act after this point (invariant 13), whichever hop it served.
+    await stopEarlierChildren(config.stateDir, deps.warn);
     // A volume another state directory claims is refused before it is even scanned (invariant 10).
     const roots = await expandVolumes(config.staging.volumes);
     await checkClaims(roots, config);

@@ -91,6 +91,7 @@ class S5cmdHop implements TransferHop {
       env: s5cmdEnv(endpoint, options.env),
       signal: options.signal,
       stall: { timeoutMs: config.transfer.stallTimeoutMs, hop },
+      recordIn: config.stateDir,
       onSuccess: (result) => events.onSuccess(this.#byReported.get(hop === 'download' ? result.destination : result.source)),
       onFailure: (failure) => events.onFailure(actionOfCommand(failure.command, this.#byEnding), failure.error),
     });

@@ -2,10 +2,18 @@ import { link, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHa
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { opError, userError } from '../errors.ts';
+import { asIdentity, bootId, ownIdentity, stillRunning } from './proc.ts';
 import { stateDiskFull } from './state-disk.ts';
 
 export interface LockHolder {
   pid: number;
+  /**
+   * The holder's start time (/proc/PID/stat field 22) and the boot it ran in: with the pid, they
+   * name that one process, so a pid reused by another process (pid 1 of a restarted container)
+   * is not mistaken for the holder. Absent in locks of older versions and where there is no /proc.
+   */
+  startTime?: string;
+  bootId?: string;
   host: string;
   startedAt: string;
   command: string;
@@ -31,6 +39,23 @@ export function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Whether the process a lock names still holds it (same host assumed). With a start time and a
+ * boot id, only that very process counts (invariant 13). A lock of an older version names a pid
+ * alone: our own pid is then not us (this version always writes its start time), and any other
+ * live pid is taken to be the holder, as nothing proves otherwise. Without /proc, a live pid is
+ * all there is to go by.
+ */
+export function holderRunning(holder: LockHolder): boolean {
+  const identity = asIdentity(holder);
+  if (identity !== undefined) {
+    const running = stillRunning(identity);
+    if (running !== undefined) return running;
+  }
+  if (bootId() !== undefined && holder.pid === process.pid) return false;
+  return processAlive(holder.pid);
 }
 
 function parseHolder(text: string | undefined): LockHolder | undefined {
@@ -119,7 +144,8 @@ async function writeTemporary(temporary: string, holder: LockHolder): Promise<Fi
  * Takes the state directory's lock, so two runs can never interleave (invariant 7).
  *
  * The lock is written to a temporary file and linked into place, so it is never seen half-written.
- * A lock whose holder is dead (its pid gone, same host) is taken over. So is an empty or
+ * A lock whose holder is dead (same host, and no process with its pid and start time: see
+ * `holderRunning`) is taken over. So is an empty or
  * unreadable one (left by a crash, or by an older dualsync that wrote the file in place), once
  * /proc shows that no process has it open: every holder keeps its lock open while it holds it.
  * Any other holder is named in the error.
@@ -128,7 +154,8 @@ export async function acquireLock(stateDir: string, command: string, now: () => 
   await mkdir(stateDir, { recursive: true });
   const path = join(stateDir, 'lock');
   const temporary = join(stateDir, `lock.${process.pid}.${++temporaries}.tmp`);
-  const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: now().toISOString(), command };
+  const identity = ownIdentity();
+  const me: LockHolder = { pid: process.pid, ...(identity && { startTime: identity.startTime, bootId: identity.bootId }), host: hostname(), startedAt: now().toISOString(), command };
   let handle: FileHandle;
   try {
     handle = await writeTemporary(temporary, me);
@@ -215,8 +242,8 @@ async function clearStaleLock(stateDir: string, path: string, host: string, warn
     holder = await readHolder(path);
   }
   if (holder) {
-    if (holder.host === host && !processAlive(holder.pid)) {
-      // Left by a process that died (kill -9, power cut): nothing holds it any more.
+    if (holder.host === host && !holderRunning(holder)) {
+      // Left by a process that died (kill -9, power cut, a container restarted): nothing holds it any more, whoever has its pid now.
       await unlink(path).catch(() => undefined);
       return;
     }
@@ -245,15 +272,15 @@ async function clearStaleLock(stateDir: string, path: string, host: string, warn
   await unlink(path).catch(() => undefined);
 }
 
-/** Who holds the lock now, if anyone (for status and reset). */
 /** The holder of a lock as a refusal names it: command, pid, host and since when. */
 export function describeHolder(holder: LockHolder): string {
   return `${holder.command}, pid ${holder.pid} on ${holder.host}, since ${holder.startedAt}`;
 }
 
+/** Who holds the lock now, if anyone (for status and reset). */
 export async function lockHolder(stateDir: string): Promise<LockHolder | undefined> {
   const holder = await readHolder(join(stateDir, 'lock'));
   if (!holder) return undefined;
-  if (holder.host === hostname() && !processAlive(holder.pid)) return undefined;
+  if (holder.host === hostname() && !holderRunning(holder)) return undefined;
   return holder;
 }

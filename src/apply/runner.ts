@@ -1,5 +1,8 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
+import { commOf, recordChild, type RecordedChild } from './children.ts';
 import { bytesWrittenBy, formatStallTimeout, watchForStall, type StallWatch } from './watchdog.ts';
 
 /** A success line of `s5cmd --json`: the exact source and destination of one finished copy. */
@@ -33,23 +36,26 @@ export interface StallOptions {
 }
 
 /**
- * The s5cmd processes running now. They run in process groups of their own (see HopRunner), so a
- * signal to dualsync's group does not reach them, and nothing kills them when dualsync dies:
- * `killRunningHops` does, from the CLI's exit hook.
+ * The s5cmd processes running now, each with its record in the state directory (if any). They run
+ * in process groups of their own (see HopRunner), so a signal to dualsync's group does not reach
+ * them, and nothing kills them when dualsync dies: `killRunningHops` does, from the CLI's exit
+ * hook; after a kill -9 of dualsync the next run does, from their records (children.ts).
  */
-const running = new Set<number>();
+const running = new Map<number, RecordedChild | undefined>();
 
 /**
  * Kills every s5cmd still running, at once and synchronously (it may be called from an 'exit'
  * handler). What was in flight is redone by the next run.
  */
 export function killRunningHops(signal: NodeJS.Signals = 'SIGKILL'): void {
-  for (const pid of running) {
+  for (const [pid, record] of running) {
     try {
       process.kill(-pid, signal); // its whole group: s5cmd leads one of its own
     } catch {
       // already gone
     }
+    // Only a SIGKILL is sure to end it before the record goes; after a gentler signal the record stays for the next run.
+    if (signal === 'SIGKILL') record?.remove();
   }
   running.clear();
 }
@@ -62,7 +68,11 @@ export function killRunningHops(signal: NodeJS.Signals = 'SIGKILL'): void {
  * s5cmd runs detached, in a process group of its own: Ctrl-C on a terminal signals the whole
  * foreground group, and s5cmd would die on it with every transfer in flight, while dualsync
  * promises to finish the cycle. So only dualsync decides when s5cmd stops: through `signal`
- * (a second Ctrl-C), or `killRunningHops` when dualsync exits.
+ * (a second Ctrl-C), or `killRunningHops` when dualsync exits. A kill -9 of dualsync runs no
+ * exit hook: where util-linux's `setpriv` is on the PATH, s5cmd is started through it with a
+ * parent-death signal (it execs s5cmd, so the pid stays s5cmd's), and dies with dualsync. Either
+ * way the child is recorded in the state directory, so the next run stops one that survived
+ * (no setpriv, or dualsync died before setpriv set the signal).
  */
 export class HopRunner {
   readonly #process;
@@ -81,8 +91,12 @@ export class HopRunner {
     onFailure?: (failure: S5Failure) => void;
     signal?: AbortSignal;
     stall?: StallOptions;
+    /** The state directory in which the child is recorded while it runs (children.ts); none in tests of the runner alone. */
+    recordIn?: string;
   }) {
-    this.#process = execa(options.s5cmd, [...options.args, 'run'], {
+    const setpriv = setprivOn(options.env.PATH);
+    const [file, args] = setpriv === undefined ? [options.s5cmd, [...options.args, 'run']] : [setpriv, ['--pdeathsig', 'KILL', '--', options.s5cmd, ...options.args, 'run']];
+    this.#process = execa(file, args, {
       env: options.env,
       extendEnv: false,
       stdin: 'pipe',
@@ -95,7 +109,17 @@ export class HopRunner {
       detached: true,
     });
     const pid = this.#process.pid;
-    if (pid !== undefined) running.add(pid);
+    let record: RecordedChild | undefined;
+    if (pid !== undefined && options.recordIn !== undefined) {
+      try {
+        // Before the first line is sent: a child that has no record has had nothing to move.
+        record = recordChild(options.recordIn, pid, { comm: commOf(options.s5cmd), hop: options.stall?.hop ?? 'transfer' });
+      } catch (error) {
+        this.#process.kill('SIGKILL');
+        throw error;
+      }
+    }
+    if (pid !== undefined) running.set(pid, record);
     const failures: S5Failure[] = [];
     const otherErrors: string[] = [];
     const stdoutDone = new Promise<void>((resolve) => {
@@ -137,6 +161,7 @@ export class HopRunner {
     this.#done = Promise.all([this.#process, stdoutDone, stderrDone]).then(([result]) => {
       this.#watch?.stop();
       if (pid !== undefined) running.delete(pid);
+      record?.remove();
       return {
         exitCode: result.exitCode,
         failures,
@@ -188,6 +213,32 @@ export class HopRunner {
   done(): Promise<HopRunResult> {
     return this.#done;
   }
+}
+
+const setprivByPath = new Map<string, string | undefined>();
+
+/**
+ * util-linux's `setpriv` on `path` (Linux), which can give s5cmd a parent-death signal: the
+ * kernel sends it when dualsync dies, even by SIGKILL. The signal follows the thread that
+ * spawned the child; Node spawns from its main thread, whose end is the process's end.
+ */
+function setprivOn(path: string | undefined): string | undefined {
+  if (process.platform !== 'linux' || path === undefined) return undefined;
+  if (!setprivByPath.has(path)) {
+    let found: string | undefined;
+    for (const dir of path.split(delimiter)) {
+      if (dir === '') continue;
+      try {
+        accessSync(join(dir, 'setpriv'), constants.X_OK);
+        found = join(dir, 'setpriv');
+        break;
+      } catch {
+        // not here
+      }
+    }
+    setprivByPath.set(path, found);
+  }
+  return setprivByPath.get(path);
 }
 
 function parseJson(line: string): Record<string, unknown> | undefined {

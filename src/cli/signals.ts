@@ -1,7 +1,7 @@
 import { killRunningHops } from '../apply/runner.ts';
 
 export interface StopSignals {
-  /** Aborts on the first SIGINT or SIGTERM: finish what was started, start nothing new. */
+  /** Aborts on the first SIGINT, SIGTERM or SIGHUP: finish what was started, start nothing new. */
   stop: AbortSignal;
   /** Aborts on the second: stop the transfers at once (what was in flight is redone next time). A third exits. */
   abort: AbortSignal;
@@ -12,7 +12,9 @@ export interface StopSignals {
 /**
  * The two-step stop of apply and watch. The s5cmd children run in process groups of their own,
  * so a Ctrl-C on the terminal (which signals the whole foreground group) reaches dualsync only,
- * and dualsync alone decides when they stop.
+ * and dualsync alone decides when they stop. SIGHUP (the terminal closed, the ssh session
+ * dropped) is a stop like SIGTERM: by default it would end dualsync at once, leaving its s5cmd
+ * running and its lock behind.
  */
 export function onStopSignals(stderr: NodeJS.WritableStream, finishing: string): StopSignals {
   const stop = new AbortController();
@@ -60,19 +62,26 @@ function exitNow(stderr: NodeJS.WritableStream): (signal: NodeJS.Signals) => voi
   };
 }
 
-/** Runs the n-th step on the n-th SIGINT or SIGTERM (the last one on any later); returns the handlers' removal. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** Output after a hangup may meet a terminal that is gone (EIO): the stop must go on regardless. */
+const ignoreOutputErrors = (): void => undefined;
+
+/** Runs the n-th step on the n-th SIGINT, SIGTERM or SIGHUP (the last one on any later); returns the handlers' removal. */
 function onSignals(steps: ((signal: NodeJS.Signals) => void)[]): () => void {
   let received = 0;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (signal === 'SIGHUP') {
+      process.stdout.on('error', ignoreOutputErrors);
+      process.stderr.on('error', ignoreOutputErrors);
+    }
     const step = steps[Math.min(received, steps.length - 1)] as (signal: NodeJS.Signals) => void;
     received += 1;
     step(signal);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   return () => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   };
 }
 
@@ -81,8 +90,9 @@ let exitHookInstalled = false;
 /**
  * s5cmd must not outlive dualsync: its own process group shields it from the terminal's
  * signals, so when dualsync exits (normally, on an uncaught error, or by process.exit) every
- * s5cmd still running is killed. A SIGKILL of dualsync runs no hook; s5cmd then dies on its
- * next output line (its stdout pipe has no reader) and the next run clears its temporary files.
+ * s5cmd still running is killed. A SIGKILL of dualsync runs no hook, and s5cmd would finish the
+ * transfers it holds; each one is recorded in the state directory (apply/children.ts), and the
+ * next run stops it before it moves anything.
  */
 export function killHopsOnExit(): void {
   if (exitHookInstalled) return;

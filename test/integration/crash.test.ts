@@ -4,7 +4,8 @@
  * earlier version into SQLite, and at uniformly random instants, and `watch` in its first and a
  * later cycle. Half the kills take the s5cmd
  * children down at the same instant (a power cut); the other half kill dualsync alone and leave
- * its s5cmd processes orphaned (an operator's kill -9). After each kill: the ledger loads, every
+ * its s5cmd processes orphaned (an operator's kill -9; run without setpriv on the PATH, so that
+ * nothing kills them with dualsync and the next run has to stop them). After each kill: the ledger loads, every
  * copy recorded as staged is on disk and byte-exact, and apply is run again until there are no
  * changes; nothing recorded as delivered before the kill is planned or uploaded again (the
  * destination bucket is versioned, so a second upload would show), and the destination ends
@@ -303,6 +304,9 @@ let anywhereScale = 1;
  */
 async function crash(site: Site, point: CrashPoint, objects: Seeded[], legacy?: Legacy): Promise<{ killed: Killed; instant: string; migration?: string }> {
   const isWatch = point.phase.startsWith('watch');
+  // With setpriv on the PATH, s5cmd dies with dualsync (a parent-death signal); without it, a
+  // kill of dualsync alone leaves real orphans, which the next run must stop from their records.
+  site.env.PATH = point.variant === 'dualsync only' ? await tempDir('no-setpriv-') : process.env.PATH;
   const child = isWatch ? site.spawn('watch', '--interval', '1s') : site.spawn('apply', '--auto-approve');
   const pid = child.pid!;
   let exited = false;

@@ -7,7 +7,7 @@
  * from which the next run finishes the rest.
  */
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -160,5 +160,34 @@ describe('a stop signal to the whole process group', () => {
       await cloud.reset();
     }
     expect((await site.cli('status')).stdout).not.toMatch(/Running now/);
+  });
+
+  it('watch: SIGHUP (terminal closed, ssh dropped) is a stop like SIGTERM: the cycle finishes, no s5cmd is left, the lock is freed', async () => {
+    const site = await makeSite(pair, { volumes: 1, destinationEndpoint: cloud.endpoint, transfer: ['workers: 4'] });
+    const seeded = seed(8);
+    await putObjects(pair.edge, site.sourceBucket, seeded);
+    await cloud.addToxic({ name: 'slow', type: 'bandwidth', stream: 'upstream', attributes: { rate: 1000 } });
+    let s5cmds: number[];
+    try {
+      const child = spawnGroupLeader(site, 'watch', '--interval', '10m');
+      s5cmds = await waitForTransfers(child.pid!);
+      expect((await md5OfBucket(pair.cloud, site.destinationBucket)).size, 'the hangup came after the cycle had finished').toBeLessThan(seeded.length);
+      // A hangup reaches the terminal's foreground group.
+      process.kill(-child.pid!, 'SIGHUP');
+      const result = await child;
+      const output = `${String(result.stdout)}\n${String(result.stderr)}`;
+      expect(result.signal ?? result.exitCode, output).toBe(0);
+      expect(String(result.stderr)).toMatch(/SIGHUP: finishing the current cycle/);
+      expect(String(result.stdout)).toMatch(/cycle 1: 8 downloaded .*8 delivered/);
+    } finally {
+      await cloud.reset();
+    }
+    expect(s5cmds.filter(alive), 's5cmd outlived watch').toEqual([]);
+    expect(existsSync(join(site.stateDir, 'lock')), 'the lock is released').toBe(false);
+    expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(new Map(seeded.map((o) => [o.key, md5(o.body)])));
+    const next = await site.cli('plan', '--json');
+    expect(next.exitCode, next.stdout + next.stderr).toBe(0);
+    expect(JSON.parse(next.stdout).summary.noChanges, 'the next run moves nothing twice').toBe(true);
+    report.push(`  watch, SIGHUP to the group mid-cycle: the cycle finished, ${seeded.length} of ${seeded.length} delivered, exit 0, no s5cmd left, lock freed`);
   });
 });

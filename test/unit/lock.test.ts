@@ -5,6 +5,20 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acquireLock, lockHolder, processesHolding } from '../../src/apply/lock.ts';
+import { bootId, identityOf } from '../../src/apply/proc.ts';
+
+/** A process of this host that lives until killed, standing for whoever got a dead holder's pid. */
+async function liveProcess(): Promise<{ pid: number; stop(): Promise<void> }> {
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  await new Promise((resolve) => child.once('spawn', resolve));
+  return {
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
 
 describe('state directory lock', () => {
   it('a second taker is refused with the holder named; after release it is free', async () => {
@@ -102,5 +116,90 @@ describe('state directory lock', () => {
     await expect(acquireLock(dir, 'dualsync reset')).rejects.toThrow(new RegExp(`dualsync watch, pid ${process.pid}`));
     await lock.release();
     expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('names its holder by pid, start time and boot id', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const lock = await acquireLock(dir, 'dualsync apply');
+    const own = identityOf(process.pid)!;
+    expect(JSON.parse(await readFile(join(dir, 'lock'), 'utf8'))).toMatchObject({ pid: process.pid, startTime: own.startTime, bootId: own.bootId });
+    await lock.release();
+  });
+
+  it('a lock naming our own pid with another start time is a dead run\'s (pid 1 of a restarted container): taken over', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const own = identityOf(process.pid)!;
+    const earlier = String(BigInt(own.startTime) - 1000n);
+    await writeFile(join(dir, 'lock'), JSON.stringify({ pid: process.pid, startTime: earlier, bootId: own.bootId, host: hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'dualsync watch' }));
+    expect(await lockHolder(dir), 'status must not name a dead run as the holder').toBeUndefined();
+    const lock = await acquireLock(dir, 'dualsync apply');
+    expect(JSON.parse(await readFile(join(dir, 'lock'), 'utf8'))).toMatchObject({ pid: process.pid, startTime: own.startTime, command: 'dualsync apply' });
+    await lock.release();
+  });
+
+  it('a lock of an older dualsync (no start time) naming our own pid is taken over: it cannot be this run', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    await writeFile(join(dir, 'lock'), JSON.stringify({ pid: process.pid, host: hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'dualsync watch' }));
+    const lock = await acquireLock(dir, 'dualsync apply');
+    await lock.release();
+  });
+
+  it('a lock naming a pid that an unrelated live process now has (other start time) is taken over', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const stranger = await liveProcess();
+    try {
+      await writeFile(join(dir, 'lock'), JSON.stringify({ pid: stranger.pid, startTime: '1', bootId: bootId(), host: hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'dualsync apply' }));
+      const lock = await acquireLock(dir, 'dualsync apply');
+      expect(JSON.parse(await readFile(join(dir, 'lock'), 'utf8')).pid).toBe(process.pid);
+      await lock.release();
+    } finally {
+      await stranger.stop();
+    }
+  });
+
+  it('a lock of an earlier boot is taken over, whatever runs under its pid now', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const stranger = await liveProcess();
+    try {
+      const { startTime } = identityOf(stranger.pid)!;
+      await writeFile(join(dir, 'lock'), JSON.stringify({ pid: stranger.pid, startTime, bootId: 'an-earlier-boot', host: hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'dualsync apply' }));
+      const lock = await acquireLock(dir, 'dualsync apply');
+      await lock.release();
+    } finally {
+      await stranger.stop();
+    }
+  });
+
+  it('a live holder named by its right pid, start time and boot id is still refused', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const holder = await liveProcess();
+    try {
+      const identity = identityOf(holder.pid)!;
+      await writeFile(join(dir, 'lock'), JSON.stringify({ ...identity, host: hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'dualsync watch' }));
+      await expect(acquireLock(dir, 'dualsync apply')).rejects.toThrow(new RegExp(`dualsync watch, pid ${holder.pid}`));
+      expect((await lockHolder(dir))?.pid).toBe(holder.pid);
+    } finally {
+      await holder.stop();
+    }
+  });
+
+  it('an older dualsync\'s lock (no start time) naming another live pid is still refused: nothing proves it dead', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const holder = await liveProcess();
+    try {
+      await writeFile(join(dir, 'lock'), JSON.stringify({ pid: holder.pid, host: hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'dualsync watch' }));
+      await expect(acquireLock(dir, 'dualsync apply')).rejects.toThrow(new RegExp(`pid ${holder.pid}`));
+    } finally {
+      await holder.stop();
+    }
+  });
+
+  it('two takers at once: exactly one gets the lock', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const results = await Promise.allSettled([acquireLock(dir, 'dualsync apply'), acquireLock(dir, 'dualsync watch')]);
+    const taken = results.filter((r) => r.status === 'fulfilled');
+    expect(taken).toHaveLength(1);
+    expect(results.find((r) => r.status === 'rejected')?.reason).toMatchObject({ code: 'E_LOCKED' });
+    await (taken[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLock>>>).value.release();
   });
 });
