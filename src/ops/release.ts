@@ -10,6 +10,7 @@
  * releases nothing of the original's (invariant 14).
  */
 import { resolve } from 'node:path';
+import { stopEarlierChildren } from '../apply/children.ts';
 import { acquireLock, lockHolder, type LockHolder } from '../apply/lock.ts';
 import { expandVolumes } from '../config/load.ts';
 import { isDualsyncError, userError } from '../errors.ts';
@@ -139,6 +140,8 @@ async function copiesByVolume(stateDir: string): Promise<Map<string, LeftCopies>
 export async function executeRelease(config: Config, plan: ReleasePlan, now: () => Date): Promise<string[]> {
   const lock = await acquireLock(config.stateDir, 'dualsync volumes release', now);
   try {
+    // An s5cmd left by a killed run may still write into a volume this is about to change (invariant 13).
+    await stopEarlierChildren(config.stateDir);
     const released: string[] = [];
     for (const volume of plan.release) {
       if (volume.claim !== undefined) {

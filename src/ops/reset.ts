@@ -13,6 +13,7 @@
  */
 import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import { stopEarlierChildren } from '../apply/children.ts';
 import { acquireLock, lockHolder, type LockHolder } from '../apply/lock.ts';
 import { expandVolumes } from '../config/load.ts';
 import { userError } from '../errors.ts';
@@ -180,6 +181,8 @@ async function freeBackupDir(stateDir: string, now: Date): Promise<string> {
 export async function executeReset(config: Config, shown: ResetPlan, now: () => Date): Promise<ResetOutcome> {
   const lock = await acquireLock(config.stateDir, 'dualsync reset', now);
   try {
+    // An s5cmd left by a killed run may still write into a volume this is about to change (invariant 13).
+    await stopEarlierChildren(config.stateDir);
     const plan = await planReset(config, { keepStaged: shown.keepStaged });
     const outcome: ResetOutcome = { movedFiles: [], removedFiles: 0, removedBytes: 0, keptFiles: 0, releasedVolumes: [] };
     // Fold the write-ahead log into ledger.db first, so that the database file alone holds the
