@@ -31,19 +31,47 @@ export interface ListedObject {
 /** The paging facts of one page. */
 export interface ListedPage {
   isTruncated: boolean;
-  /** v1 only, and only with a delimiter. */
+  /** v1 only, and only with a delimiter; decoded like the keys. */
   nextMarker: string | undefined;
   /** v2 only. */
   nextContinuationToken: string | undefined;
-  /** The last key of the page (v1 continues from it when there is no NextMarker). */
+  /** The last key of the page, decoded (v1 continues from it when there is no NextMarker). */
   lastKey: string | undefined;
+  /** Objects handed on (those whose key could not be decoded are not). */
   objects: number;
+  /** Whether the answer said its keys are URL-encoded (`<EncodingType>url</EncodingType>`). */
+  urlEncoded: boolean;
+  /** Objects left out because their URL-encoded key does not decode to UTF-8: how many, and the first as sent. */
+  undecodable: { count: number; first?: string };
 }
 
-/** What a page's objects flow into; `restart` drops what an attempt gave before the SDK retried it. */
+/**
+ * What a page's objects flow into; `restart` drops what an attempt gave before the SDK retried it.
+ * `unordered`: the sink does not need the objects in the answer's order (it sorts them itself),
+ * so an object whose key reads the same encoded or not need not wait behind one that does not.
+ */
 export interface ListingSink {
   restart(): void;
   object(entry: ListedObject): void;
+  readonly unordered?: boolean;
+}
+
+/**
+ * A key as a listing asked with `encoding-type=url` sends it, decoded; undefined when it does
+ * not decode to UTF-8. S3 encodes a space as `+` and a literal `+` as `%2B` (AWS and MinIO
+ * alike), so `+` is a space here and `%2B` the plus.
+ */
+export function decodeListedKey(encoded: string): string | undefined {
+  try {
+    return decodeURIComponent(encoded.replaceAll('+', ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a key reads differently URL-decoded: only `%` and `+` change under decoding. */
+function changedByDecoding(key: string): boolean {
+  return key.includes('%') || key.includes('+');
 }
 
 const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
@@ -102,15 +130,46 @@ class CharReferenceRewriter {
  * Parses a `ListBucketResult` (v1 or v2) from `body`, handing each object to `sink` as it is read.
  * Anything but a ListBucketResult (an `<Error>` sent with status 200) is returned whole as
  * `other`, for the SDK to classify as it always does; such documents are small.
+ *
+ * Keys are decoded when, and only when, the answer says they are URL-encoded (its
+ * `<EncodingType>url</EncodingType>`), so a server that ignores the request's `encoding-type`
+ * still lists right. That element may come after the objects (MinIO sends it last), so an object
+ * whose key would read differently decoded (it holds `%` or `+`) waits until the answer has said
+ * (or ended without saying), and so do the objects after it unless the sink is `unordered`:
+ * at most one page of a paged listing waits, and of an unsorted device answer only such keys.
  */
 export async function parseListingBody(body: AsyncIterable<Buffer | string>, sink: ListingSink): Promise<{ page: ListedPage } | { other: Buffer }> {
   const parser = new SaxesParser({ xmlns: false });
-  const page: ListedPage = { isTruncated: false, nextMarker: undefined, nextContinuationToken: undefined, lastKey: undefined, objects: 0 };
+  const page: ListedPage = { isTruncated: false, nextMarker: undefined, nextContinuationToken: undefined, lastKey: undefined, objects: 0, urlEncoded: false, undecodable: { count: 0 } };
   const path: string[] = [];
   let text = '';
   let root: string | undefined;
   let current: { key?: string; size?: number; etag?: string } | undefined;
   let failure: Error | undefined;
+  /** undefined until the answer has said (or ended): then whether its keys are URL-encoded. */
+  let encoded: boolean | undefined;
+  /** Objects waiting for `encoded` to be known, keys as sent. */
+  const waiting: ListedObject[] = [];
+  let rawLastKey: string | undefined;
+  const handOn = (object: ListedObject): void => {
+    if (encoded === true) {
+      const key = decodeListedKey(object.key);
+      if (key === undefined) {
+        page.undecodable.count++;
+        page.undecodable.first ??= object.key;
+        return;
+      }
+      object.key = key;
+    }
+    sink.object(object);
+    page.objects++;
+  };
+  const settle = (urlEncoded: boolean): void => {
+    if (encoded !== undefined) return;
+    encoded = urlEncoded;
+    for (const object of waiting) handOn(object);
+    waiting.length = 0;
+  };
   parser.on('opentag', (tag) => {
     root ??= tag.name;
     path.push(tag.name);
@@ -131,14 +190,16 @@ export async function parseListingBody(body: AsyncIterable<Buffer | string>, sin
     } else if (depth === 2) {
       if (tag.name === 'Contents' && current !== undefined) {
         if (current.key !== undefined) {
-          sink.object({ key: current.key, size: current.size ?? 0, etag: current.etag ?? '' });
-          page.lastKey = current.key;
-          page.objects++;
+          const object = { key: current.key, size: current.size ?? 0, etag: current.etag ?? '' };
+          rawLastKey = current.key;
+          if (encoded === undefined && (changedByDecoding(object.key) || (waiting.length > 0 && sink.unordered !== true))) waiting.push(object);
+          else handOn(object);
         }
         current = undefined;
       } else if (tag.name === 'IsTruncated') page.isTruncated = text.trim() === 'true';
       else if (tag.name === 'NextMarker') page.nextMarker = text;
       else if (tag.name === 'NextContinuationToken') page.nextContinuationToken = text;
+      else if (tag.name === 'EncodingType') settle(text.trim().toLowerCase() === 'url');
     }
     text = '';
   });
@@ -160,6 +221,16 @@ export async function parseListingBody(body: AsyncIterable<Buffer | string>, sin
   parser.close();
   if (failure !== undefined) throw failure;
   if (root !== 'ListBucketResult') return { other: Buffer.concat(head) };
+  // An answer that never said is not encoded: a server that ignored the request's encoding-type.
+  settle(false);
+  page.urlEncoded = encoded === true;
+  const decode = (value: string | undefined): string | undefined => (value === undefined || !page.urlEncoded ? value : decodeListedKey(value));
+  page.lastKey = decode(rawLastKey);
+  if (page.nextMarker !== undefined) {
+    const marker = decode(page.nextMarker);
+    if (marker === undefined) throw new Error(`the listing's NextMarker ${JSON.stringify(page.nextMarker)} is not a URL-encoded UTF-8 key`);
+    page.nextMarker = marker;
+  }
   return { page };
 }
 
@@ -205,8 +276,9 @@ function streamingParse<Input extends object, Output extends object>(sink: Listi
 const PARSE_PLACE = { relation: 'after', toMiddleware: 'throw200ExceptionsMiddleware', name: 'dualsyncStreamedListing', override: true } as const;
 
 /**
- * Sends one listing request (ListObjects v1, or ListObjectsV2 with `v2: true`) and streams its
- * objects into `sink`. The parse sits right next to the HTTP handler, inside the SDK's retry
+ * Sends one listing request (ListObjects v1, or ListObjectsV2 with `v2: true`) with
+ * `encoding-type=url` and streams its objects into `sink`, keys decoded where the answer was
+ * encoded. The parse sits right next to the HTTP handler, inside the SDK's retry
  * loop: each attempt restarts the sink, so a retried page never hands on an object twice.
  */
 export async function listPage(
@@ -216,12 +288,15 @@ export async function listPage(
   signal?: AbortSignal,
 ): Promise<ListedPage> {
   const state: { parsed?: ListedPage } = {};
+  // Keys travel exactly only URL-encoded: XML 1.0 cannot carry U+FFFF or most control
+  // characters, and a server that must write one sends another character in its place (MinIO:
+  // U+FFFD), so two keys would be listed as one. The answer says whether it honoured this.
   if (request.v2) {
-    const command = new ListObjectsV2Command(request.input);
+    const command = new ListObjectsV2Command({ ...request.input, EncodingType: 'url' });
     command.middlewareStack.addRelativeTo(streamingParse(sink, state), PARSE_PLACE);
     await client.send(command, { abortSignal: signal });
   } else {
-    const command = new ListObjectsCommand(request.input);
+    const command = new ListObjectsCommand({ ...request.input, EncodingType: 'url' });
     command.middlewareStack.addRelativeTo(streamingParse(sink, state), PARSE_PLACE);
     await client.send(command, { abortSignal: signal });
   }

@@ -11,7 +11,7 @@ import https from 'node:https';
 import { describeError, isDualsyncError, opError, userError } from '../errors.ts';
 import type { DualsyncError } from '../errors.ts';
 import type { HopConfig } from '../model/config.ts';
-import type { Listing, ListingStream, ObjectEntry } from '../model/objects.ts';
+import type { Listing, ListingFlaws, ListingStream, ObjectEntry } from '../model/objects.ts';
 import { requireCredentials } from '../config/credentials.ts';
 import { ExternalSort } from './extsort.ts';
 import { listPage, type ListedObject, type ListedPage, type ListingSink } from './list-stream.ts';
@@ -177,12 +177,12 @@ function loopError(hop: HopConfig, what: string): DualsyncError {
 
 /**
  * What every listing leaves out and reports: keys outside the prefix (a server that ignored it),
- * the prefix's own "folder" object, and (counted by the caller) duplicates.
+ * the prefix's own "folder" object, and its flaws (duplicates, counted by the caller, and keys
+ * that do not decode), which the plan shows as notes: such a listing is not in sync.
  */
 class ListingFilter {
   outsidePrefix = 0;
-  duplicates = 0;
-  firstDuplicate: string | undefined;
+  readonly flaws: ListingFlaws = { duplicates: 0, undecodable: 0 };
   readonly hop: HopConfig;
 
   constructor(hop: HopConfig) {
@@ -200,20 +200,22 @@ class ListingFilter {
   }
 
   duplicate(key: string): void {
-    this.duplicates++;
-    this.firstDuplicate ??= key;
+    this.flaws.duplicates++;
+    this.flaws.firstDuplicate ??= key;
   }
 
-  /** The warnings of what was left out, once the listing has ended. */
+  /** Counts a page's keys that did not decode (left out of the page). */
+  undecodable(page: ListedPage): void {
+    if (page.undecodable.count === 0) return;
+    this.flaws.undecodable += page.undecodable.count;
+    this.flaws.firstUndecodable ??= page.undecodable.first;
+  }
+
+  /** The warnings of what was left out, once the listing has ended (flaws are notes of the plan). */
   warnings(): string[] {
     const warnings: string[] = [];
     if (this.outsidePrefix > 0) {
       warnings.push(`listing ${where(this.hop)} returned ${this.outsidePrefix} keys outside the prefix (the server ignored it); they were left out`);
-    }
-    if (this.duplicates > 0) {
-      warnings.push(
-        `listing ${where(this.hop)} lists ${this.duplicates} duplicate ${this.duplicates === 1 ? 'entry' : 'entries'} (first: ${JSON.stringify(this.firstDuplicate)}); kept the first of each as listed`,
-      );
     }
     return warnings;
   }
@@ -270,7 +272,8 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
       throw listingFailure(error, hop, signal);
     }
     pages++;
-    rawKeys += page.objects;
+    rawKeys += page.objects + page.undecodable.count;
+    filter.undecodable(page);
     const ordered: ObjectEntry[] = [];
     for (const entry of entries) {
       const order = previous === undefined ? -1 : compareKeys(previous, entry.key);
@@ -332,6 +335,7 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
     pages: listedPages(),
     complete,
     warnings,
+    flaws: filter.flaws,
     get listed() {
       return listed;
     },
@@ -360,6 +364,8 @@ async function openSortedV1(client: S3Client, hop: HopConfig, options: ListOptio
           const entry = filter.relative(object);
           if (entry !== undefined) sort.add(entry);
         },
+        // The external sort orders them: no key need wait behind another for the answer's encoding.
+        unordered: true,
       };
       let page: ListedPage;
       try {
@@ -367,6 +373,7 @@ async function openSortedV1(client: S3Client, hop: HopConfig, options: ListOptio
       } catch (error) {
         throw listingFailure(error, hop, options.signal);
       }
+      filter.undecodable(page);
       options.onPage?.(sort.added);
       if (!page.isTruncated) break;
       // v1 gives NextMarker only with a delimiter; otherwise the last key is the marker.
@@ -388,14 +395,15 @@ async function openSortedV1(client: S3Client, hop: HopConfig, options: ListOptio
       listed += page.length;
       yield page;
     }
-    filter.duplicates = sort.duplicates.count;
-    filter.firstDuplicate = sort.duplicates.first;
+    filter.flaws.duplicates = sort.duplicates.count;
+    if (sort.duplicates.first !== undefined) filter.flaws.firstDuplicate = sort.duplicates.first;
     warnings.push(...filter.warnings());
   }
   return {
     pages: listedPages(),
     complete: true,
     warnings,
+    flaws: filter.flaws,
     get listed() {
       return listed;
     },
@@ -414,7 +422,7 @@ export async function listHop(client: S3Client, hop: HopConfig, options: ListOpt
   try {
     const entries: ObjectEntry[] = [];
     for await (const page of stream.pages) for (const entry of page) entries.push(entry);
-    return { entries, complete: stream.complete, warnings: stream.warnings };
+    return { entries, complete: stream.complete, warnings: stream.warnings, ...(stream.flaws === undefined ? {} : { flaws: stream.flaws }) };
   } finally {
     await stream.close();
   }

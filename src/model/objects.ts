@@ -9,6 +9,19 @@ export interface ObjectEntry {
   etag: string;
 }
 
+/**
+ * Keys a listing could not tell apart or read (invariant 12: such a listing is not in sync):
+ * entries that repeated a key already listed (two keys the server wrote as one, or a server
+ * that repeats), and URL-encoded keys that do not decode. Each count with its first key.
+ */
+export interface ListingFlaws {
+  duplicates: number;
+  firstDuplicate?: string;
+  undecodable: number;
+  /** As the server sent it (URL-encoded). */
+  firstUndecodable?: string;
+}
+
 /** The result of listing one hop. A listing that failed is an error, never an empty listing. */
 export interface Listing {
   entries: ObjectEntry[];
@@ -21,6 +34,8 @@ export interface Listing {
    * planner keeps the other hop working and decides nothing that needs this listing.
    */
   unreachable?: string;
+  /** What the listing could not tell apart or read (in-memory listings: undecodable keys; duplicates are counted by the planner). */
+  flaws?: ListingFlaws;
 }
 
 /**
@@ -39,6 +54,8 @@ export interface ListingStream {
   complete: boolean;
   warnings: string[];
   unreachable?: string;
+  /** What the listing could not tell apart or read; final once the entries end. */
+  flaws?: ListingFlaws;
   /** Entries the stream has handed out so far (for progress and figures). */
   readonly listed?: number;
   /** Releases what the stream holds (a temporary sort file); safe to call twice, and before the end. */

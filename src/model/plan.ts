@@ -102,6 +102,14 @@ export interface WaitingSummary {
  *   for the source;
  * - `staged-missing-not-listed`: staged earlier but missing or damaged, and no longer listed by the source.
  *
+ * Listings that could not tell keys apart (invariant 12; a plan with one of these is not "in sync",
+ * and `plan --detailed-exitcode` exits 2):
+ * - `source-listing-duplicate-keys`, `destination-listing-duplicate-keys`: the listing repeated
+ *   keys (a server that wrote two keys as one, or repeats entries); the first of each was kept,
+ *   the others were not planned;
+ * - `source-listing-undecodable-keys`, `destination-listing-undecodable-keys`: the listing's
+ *   URL-encoded keys (examples as sent) that do not decode to UTF-8; left out.
+ *
  * Deferred to a later plan (these notes carry `bytes`; the summary's `deferred` is their sum):
  * - `deferred-download-batch-cap`: `transfer.maxBatchBytes` (`limitBytes`) reached;
  * - `deferred-download-no-room`: no volume has room above its reserve;
@@ -132,6 +140,10 @@ export const PLAN_NOTE_CODES = [
   'unknown-copy-waits-for-source',
   'staged-missing-waits-for-source',
   'staged-missing-not-listed',
+  'source-listing-duplicate-keys',
+  'destination-listing-duplicate-keys',
+  'source-listing-undecodable-keys',
+  'destination-listing-undecodable-keys',
   'deferred-download-batch-cap',
   'deferred-download-no-room',
   'deferred-download-collision',

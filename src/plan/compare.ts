@@ -100,13 +100,22 @@ export interface KeyRow {
   record: LedgerRecord | undefined;
 }
 
+/** Entries of a listing dropped because they repeated a key: how many, and the first such key. */
+export interface DroppedDuplicates {
+  count: number;
+  first?: string;
+}
+
 /** The sorted, de-duplicated listings the merged pass walks. */
 export interface SortedInputs {
   source: ObjectEntry[];
   destination: ObjectEntry[];
   locals: LocalFile[];
   records: LedgerRecord[];
+  /** Warnings about the volume scan and the ledger; a bucket listing's duplicates are in {@link duplicates}. */
   warnings: string[];
+  /** What the bucket listings repeated: the planner's notes (a listing that repeats a key is not in sync). */
+  duplicates?: { source: DroppedDuplicates; destination: DroppedDuplicates };
   /** The key order to walk them in: {@link compareKeys} unless a faster equal one holds for all four (default: compareKeys). */
   compare?: (a: string, b: string) => number;
 }
@@ -115,24 +124,21 @@ function duplicateWarning(what: string, count: number, first: string): string {
   return `${what} lists ${count} duplicate ${count === 1 ? 'entry' : 'entries'} (first: ${JSON.stringify(first)}); kept the first of each in key order`;
 }
 
-/** The sorted listing with later entries of an equal identity dropped; reports how many were dropped. */
-function dedupe<T extends { key: string }>(listing: SortedListing<T>, same: (a: T, b: T) => boolean, what: string, warnings: string[]): T[] {
+/** The sorted listing with later entries of an equal identity dropped; counts them in `dropped`. */
+function dedupe<T extends { key: string }>(listing: SortedListing<T>, same: (a: T, b: T) => boolean, dropped: DroppedDuplicates): T[] {
   const items = listing.items;
   if (!listing.sharedKeys) return items;
   let write = 0;
-  let dropped = 0;
-  let firstDropped = '';
   for (let read = 0; read < items.length; read++) {
     const item = items[read] as T;
     if (write > 0 && same(items[write - 1] as T, item)) {
-      if (dropped === 0) firstDropped = item.key;
-      dropped++;
+      dropped.first ??= item.key;
+      dropped.count++;
       continue;
     }
     items[write++] = item;
   }
   items.length = write;
-  if (dropped > 0) warnings.push(duplicateWarning(what, dropped, firstDropped));
   return items;
 }
 
@@ -148,14 +154,24 @@ export function sortInputs(
   const listings = [sortedByKey(source, entryTieBreak), sortedByKey(destination, entryTieBreak), sortedByKey(locals, localTieBreak), sortedByKey(records, recordTieBreak)] as const;
   // A faster order found for each listing alone holds across them only if it holds for all four.
   const compare = listings.some((listing) => listing.compare === compareKeys) ? compareKeys : listings[0].compare;
-  return {
-    source: dedupe(listings[0], sameKey, 'the source listing', warnings),
-    destination: dedupe(listings[1], sameKey, 'the destination listing', warnings),
-    locals: dedupe(listings[2], (a, b) => a.key === b.key && a.volume === b.volume, 'the volume scan', warnings),
-    records: dedupe(listings[3], sameKey, 'the ledger', warnings),
+  const duplicates = { source: { count: 0 }, destination: { count: 0 } };
+  const warned = (what: string, dropped: DroppedDuplicates): void => {
+    if (dropped.count > 0) warnings.push(duplicateWarning(what, dropped.count, dropped.first ?? ''));
+  };
+  const localDuplicates: DroppedDuplicates = { count: 0 };
+  const recordDuplicates: DroppedDuplicates = { count: 0 };
+  const sorted: SortedInputs = {
+    source: dedupe(listings[0], sameKey, duplicates.source),
+    destination: dedupe(listings[1], sameKey, duplicates.destination),
+    locals: dedupe(listings[2], (a, b) => a.key === b.key && a.volume === b.volume, localDuplicates),
+    records: dedupe(listings[3], sameKey, recordDuplicates),
     warnings,
+    duplicates,
     compare,
   };
+  warned('the volume scan', localDuplicates);
+  warned('the ledger', recordDuplicates);
+  return sorted;
 }
 
 /**

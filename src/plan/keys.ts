@@ -189,6 +189,25 @@ export function ownOutputSkip(
   return (key) => (key.startsWith(output) ? reason : undefined);
 }
 
+/** The longest S3 key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+
+/**
+ * A judge of relative keys whose destination key (destination prefix + key) would be longer than
+ * S3 allows: its upload would fail on every retry after the download, so the key is skipped at
+ * plan time with the reason.
+ */
+export function destinationKeySkip(destinationPrefix: string): (relativeKey: string) => string | undefined {
+  const prefixBytes = utf8Bytes(destinationPrefix, 0, destinationPrefix.length);
+  return (key) => {
+    // A UTF-16 unit is at most 3 bytes: most keys need no count.
+    if (prefixBytes + key.length * 3 <= MAX_KEY_BYTES) return undefined;
+    const bytes = prefixBytes + utf8Bytes(key, 0, key.length);
+    if (bytes <= MAX_KEY_BYTES) return undefined;
+    return `destination key of ${bytes} bytes under the destination prefix ${JSON.stringify(destinationPrefix)} (an S3 key holds at most ${MAX_KEY_BYTES})`;
+  };
+}
+
 /** The last root checked: manifests map a million keys onto a handful of roots. */
 let lastRoot: { root: string; prefix: string } | undefined;
 

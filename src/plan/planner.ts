@@ -32,8 +32,8 @@
  * listing cut short, a connection cap).
  */
 import type { Config } from '../model/config.ts';
-import type { AdoptRule, Inventory, LedgerRecord, ListingStream, LocalFile, LocalLink, ObjectEntry, VolumeInfo } from '../model/objects.ts';
-import { ACTION_ORDER, type Action, type ActionKind, type Plan, type PlanNoteCode, type PlanSummary, type WaitingSummary } from '../model/plan.ts';
+import type { AdoptRule, Inventory, LedgerRecord, ListingFlaws, ListingStream, LocalFile, LocalLink, ObjectEntry, VolumeInfo } from '../model/objects.ts';
+import { ACTION_ORDER, type Action, type ActionKind, type Plan, type PlanNote, type PlanNoteCode, type PlanSummary, type WaitingSummary } from '../model/plan.ts';
 import { backoffOf, nextTryMs, type Backoff } from './backoff.ts';
 import { adoption, localProofFor } from './adopt.ts';
 import { mergeListings, sortInputs, type KeyRow } from './compare.ts';
@@ -42,7 +42,7 @@ import { NoteBook } from './notes.ts';
 import { etagShape } from './etag.ts';
 import { keyFilter } from './filters.ts';
 import { hopSettings } from './hops.ts';
-import { keySkipReason, ownOutputSkip } from './keys.ts';
+import { destinationKeySkip, keySkipReason, ownOutputSkip } from './keys.ts';
 import { linkOnPath, openVolumeBooks, placeDownload, recordDownload, sortedContains, volumePlans, type VolumeBook } from './volumes.ts';
 import { memorySpools, SpooledActions, type RankedSpool, type SpoolFactory } from '../manifest/spool.ts';
 
@@ -62,6 +62,7 @@ interface Version {
  * did not deliver is another question, with stricter rules: see ./adopt.ts.
  */
 export function deliveredCopyAtDestination(version: Version & { destinationEtag?: string }, destination: Version): boolean {
+  // A recorded ETag decides (invariant 12): another one is another object, whatever its size.
   if (version.size !== destination.size) return false;
   if (version.destinationEtag !== undefined) return version.destinationEtag === destination.etag;
   if (version.etag === destination.etag) return true;
@@ -157,6 +158,8 @@ class Waiting {
 export interface ListingState {
   complete: boolean;
   unreachable?: string;
+  /** Keys the listing could not tell apart or read; read once the pass has ended (a stream's are final then). */
+  flaws?: ListingFlaws;
 }
 
 /** What is known before the merged pass: the listings' state, the volumes and the sorted local files. */
@@ -230,6 +233,7 @@ export class PlanBuilder {
   readonly #books: VolumeBook[];
   readonly #included: (key: string) => boolean;
   readonly #ownOutput: (key: string) => string | undefined;
+  readonly #destinationKeyTooLong: (key: string) => string | undefined;
   readonly #spools: PlanSpools;
   readonly #notes = new NoteBook();
   readonly #waiting = new Waiting();
@@ -274,6 +278,7 @@ export class PlanBuilder {
     this.#books = openVolumeBooks(setup.volumes, setup.locals, warnings, setup.links);
     this.#included = keyFilter(transfer.include, transfer.exclude);
     this.#ownOutput = ownOutputSkip(config.source, config.destination);
+    this.#destinationKeyTooLong = destinationKeySkip(config.destination.prefix);
     this.#spools = new PlanSpools(options.spools ?? memorySpools);
     this.#now = options.retryFailed === true ? undefined : options.now;
     this.#backoff = backoffOf(config);
@@ -350,7 +355,7 @@ export class PlanBuilder {
     const purgeAfterUpload = transfer.purgeAfterUpload;
     const source: ObjectEntry | undefined = row.source;
     const record = row.record;
-    const skipReason = keySkipReason(key) ?? this.#ownOutput(key);
+    const skipReason = keySkipReason(key) ?? this.#ownOutput(key) ?? this.#destinationKeyTooLong(key);
     if (skipReason !== undefined) {
       if (source !== undefined) spools.keySkip.push(rank, action('skip', key, source.size, source.etag, undefined, false, skipReason));
       return;
@@ -364,9 +369,13 @@ export class PlanBuilder {
     const destination = row.destination;
     const { size, etag } = version;
     const delivered = stage === 'delivered' || stage === 'purged';
+    // Delivered, but the destination lists another ETag than the one recorded at delivery (an
+    // overwrite since, e.g. by a leftover upload): not delivered any more (invariant 12).
+    const changedAtDestination =
+      delivered && destinationDown === undefined && destination !== undefined && record?.destinationEtag !== undefined && !deliveredCopyAtDestination(record, destination);
     const found = delivered || destination === undefined ? undefined : adoption(version, destination, record, transfer.adopt);
     // Backoff holds back transfers only: an adopt or a purge moves no data and goes ahead.
-    const transfers = delivered ? destination === undefined && destinationComplete : !(found !== undefined && 'adopt' in found);
+    const transfers = delivered ? (destination === undefined && destinationComplete) || changedAtDestination : !(found !== undefined && 'adopt' in found);
     const nextTry = transfers && matches ? this.#waitsUntil(record) : undefined;
     if (nextTry !== undefined) {
       this.#waiting.add(record as LedgerRecord, nextTry);
@@ -387,8 +396,10 @@ export class PlanBuilder {
         }
         return;
       }
-      if (destination === undefined && destinationComplete) {
-        const reason = 'destination lost it';
+      if ((destination === undefined && destinationComplete) || changedAtDestination) {
+        const reason = changedAtDestination
+          ? `destination changed since delivery (lists ETag ${JSON.stringify((destination as ObjectEntry).etag)}, delivered ${JSON.stringify(record?.destinationEtag)})`
+          : 'destination lost it';
         const copy = this.#goodCopy(row, version, knownVolume, staleVolume);
         // After the purge, or on another volume, the file is not the copy the ledger staged.
         const unknown = copy !== undefined && copy.volume !== knownVolume;
@@ -406,7 +417,8 @@ export class PlanBuilder {
         return;
       }
       if (destination !== undefined && !deliveredCopyAtDestination(record as LedgerRecord, destination)) {
-        // Someone wrote another version there since: neither overwrite it nor drop our copy.
+        // No ETag recorded at delivery (an older ledger), and the size or plain MD5s differ:
+        // said, not overwritten, since nothing proves which object is the newer one.
         notes.add('delivered-but-different', key);
         return;
       }
@@ -561,7 +573,8 @@ export class PlanBuilder {
     for (const warning of listingWarnings.source) warnings.push(`source: ${warning}`);
     for (const warning of listingWarnings.destination) warnings.push(`destination: ${warning}`);
     const deferredNotes = [this.#deferredUploads, this.#deferredDownloads, this.#deferredChained];
-    const notes = [...this.#notes.notes(), ...deferredNotes.flatMap((book) => book.notes())];
+    const listingNotes = flawNotes(this.#setup);
+    const notes = [...listingNotes, ...this.#notes.notes(), ...deferredNotes.flatMap((book) => book.notes())];
     if (transfer.verify === 'etag') notes.push(...this.#opaqueEtags.notes(), ...this.#multipartEtags.notes());
 
     let deferredCount = 0;
@@ -581,7 +594,7 @@ export class PlanBuilder {
       skip: { count: skips },
       deferred: { count: deferredCount, bytes: deferredBytes },
       ...(this.#waiting.count > 0 ? { waiting: this.#waiting.summary() } : {}),
-      noChanges: actions.length === skips && deferredCount === 0 && this.#setup.source.complete && this.#setup.destination.complete,
+      noChanges: actions.length === skips && deferredCount === 0 && listingNotes.length === 0 && this.#setup.source.complete && this.#setup.destination.complete,
     };
     return {
       formatVersion: 1,
@@ -595,12 +608,47 @@ export class PlanBuilder {
   }
 }
 
+/**
+ * The notes of listings that could not tell keys apart (invariant 12): each keeps the plan from
+ * "no changes", since an object behind a merged or unreadable key may never have been planned.
+ */
+function flawNotes(setup: PassSetup): PlanNote[] {
+  const notes: PlanNote[] = [];
+  for (const hop of ['source', 'destination'] as const) {
+    const flaws = setup[hop].flaws;
+    if (flaws === undefined) continue;
+    if (flaws.duplicates > 0) notes.push({ code: `${hop}-listing-duplicate-keys`, count: flaws.duplicates, examples: flaws.firstDuplicate === undefined ? [] : [flaws.firstDuplicate] });
+    if (flaws.undecodable > 0) notes.push({ code: `${hop}-listing-undecodable-keys`, count: flaws.undecodable, examples: flaws.firstUndecodable === undefined ? [] : [flaws.firstUndecodable] });
+  }
+  return notes;
+}
+
+/** A listing's flaws: its own (a stream's, or an in-memory listing's undecodable keys) with the duplicates the sort dropped. */
+function withDuplicates(flaws: ListingFlaws | undefined, dropped: { count: number; first?: string } | undefined): ListingFlaws | undefined {
+  if ((dropped?.count ?? 0) === 0) return flaws;
+  const merged: ListingFlaws = { ...(flaws ?? { undecodable: 0 }), duplicates: (flaws?.duplicates ?? 0) + (dropped?.count ?? 0) };
+  const first = flaws?.firstDuplicate ?? dropped?.first;
+  if (first !== undefined) merged.firstDuplicate = first;
+  return merged;
+}
+
 /** Makes the plan of an in-memory inventory: what moves over which hop, onto which volume, within the budgets. */
 export function planSync(config: Config, inventory: Inventory, options: PlanOptions = {}): Plan<Action[]> {
   const sorted = sortInputs(inventory.source.entries, inventory.destination.entries, inventory.local, inventory.ledger.records);
+  const state = (listing: Inventory['source'], dropped: { count: number; first?: string } | undefined): ListingState => {
+    const flaws = withDuplicates(listing.flaws, dropped);
+    return { complete: listing.complete, ...(listing.unreachable === undefined ? {} : { unreachable: listing.unreachable }), ...(flaws === undefined ? {} : { flaws }) };
+  };
   const builder = new PlanBuilder(
     config,
-    { source: inventory.source, destination: inventory.destination, volumes: inventory.volumes, locals: sorted.locals, links: inventory.links ?? [], warnings: sorted.warnings },
+    {
+      source: state(inventory.source, sorted.duplicates?.source),
+      destination: state(inventory.destination, sorted.duplicates?.destination),
+      volumes: inventory.volumes,
+      locals: sorted.locals,
+      links: inventory.links ?? [],
+      warnings: sorted.warnings,
+    },
     options,
   );
   mergeListings(sorted, (row) => builder.row(row));

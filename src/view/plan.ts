@@ -86,6 +86,10 @@ const NOTE_TEXT: Record<PlanNoteCode, (note: PlanNote) => string> = {
   'unknown-copy-waits-for-source': () => 'local copies the ledger does not know wait for the source, which alone can prove their version',
   'staged-missing-waits-for-source': () => 'staged earlier but missing or damaged; their download waits for the source',
   'staged-missing-not-listed': () => 'staged earlier but missing or damaged, and no longer listed by the source',
+  'source-listing-duplicate-keys': () => 'listed again under a key the source listing already held (two keys the server wrote as one?); not planned, so not in sync',
+  'destination-listing-duplicate-keys': () => 'listed again under a key the destination listing already held (two keys the server wrote as one?); not in sync',
+  'source-listing-undecodable-keys': () => 'in the source listing with a URL-encoded key that does not decode (shown as sent); not planned, so not in sync',
+  'destination-listing-undecodable-keys': () => 'in the destination listing with a URL-encoded key that does not decode (shown as sent); not in sync',
   'deferred-download-batch-cap': (note) => `deferred to a later download: transfer.maxBatchBytes (${formatBytes(note.limitBytes ?? 0)}) reached`,
   'deferred-download-no-room': () => 'deferred to a later download: no volume has room above its reserve',
   'deferred-download-collision': (note) => `deferred to a later download: a file/prefix collision (e.g. with ${JSON.stringify(note.collidesWith ?? '')}) on every volume with room`,
@@ -230,6 +234,9 @@ function volumeTable(plan: Plan, color: boolean): string {
   return [table(['volume', 'free', 'reserve', 'planned (objects)', 'left after'], rows, color), ...notes].join('\n');
 }
 
+/** Notes of listings that could not tell keys apart: a plan with one is not in sync. */
+const LISTING_FLAWS: ReadonlySet<PlanNoteCode> = new Set(['source-listing-duplicate-keys', 'destination-listing-duplicate-keys', 'source-listing-undecodable-keys', 'destination-listing-undecodable-keys']);
+
 /** True when the plan has nothing but skips and deferred nothing: only an incomplete listing can then keep it from "No changes". */
 function onlySkips(plan: Plan): boolean {
   return plan.actions.length === plan.summary.skip.count && plan.summary.deferred.count === 0;
@@ -247,7 +254,11 @@ export function summaryLine(plan: Plan): string {
   // Backing off never makes an object done: with objects waiting, "no changes" is only about now.
   if (summary.noChanges && waiting !== undefined) return `No changes now, but not in sync: ${waits}; \`--retry-failed\` tries them now.`;
   if (summary.noChanges) return 'No changes. Source, staging and destination are in sync.';
-  if (onlySkips(plan)) return `No changes in what could be listed; the listing is incomplete (see warnings)${waiting === undefined ? '' : `; ${waits}`}.`;
+  if (onlySkips(plan)) {
+    const flawed = (plan.notes ?? []).some((note) => LISTING_FLAWS.has(note.code));
+    const why = flawed ? 'not in sync: a listing repeated keys or held keys it could not decode (see warnings)' : 'the listing is incomplete (see warnings)';
+    return `No changes in what could be listed; ${why}${waiting === undefined ? '' : `; ${waits}`}.`;
+  }
   const withBytes = (part: { count: number; bytes: number }, what: string): string =>
     part.count === 0 ? `0 ${what}` : `${part.count} ${what} (${formatBytes(part.bytes)})`;
   const parts = [withBytes(summary.download, 'to download'), withBytes(summary.upload, 'to upload'), `${summary.purge.count} to purge`];

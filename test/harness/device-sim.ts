@@ -14,6 +14,10 @@
  * - `opaqueEtags`: ETags that are not MD5 digests, in listings and in GET/HEAD headers (the
  *   device's ETag "might or might not be an MD5").
  * - `tls`: HTTPS with a certificate of the test's own making (the device's is self-made too).
+ * - `ignoresEncodingType`: listings answer as a server that never reads `encoding-type=url`:
+ *   keys as XML text, no `<EncodingType>`, and a character XML 1.0 cannot carry written as
+ *   U+FFFD, as MinIO itself writes it when not asked to encode (whether the real device's
+ *   adapter honours the parameter is not documented).
  *
  * Signatures. SigV4 signs the Host header, so a client signs for the simulator's host:port.
  * MinIO checks a signature against the Host header it receives and does not care whether that
@@ -46,6 +50,8 @@ export interface DeviceSimOptions {
   opaqueEtags?: boolean;
   /** Seed of the v1 shuffle, so a failing test can be replayed. */
   shuffleSeed?: number;
+  /** Answer listings as if `encoding-type=url` had not been asked for (see above). */
+  ignoresEncodingType?: boolean;
   /** Serve HTTPS with this key and certificate (PEM). */
   tls?: { key: string | Buffer; cert: string | Buffer };
   /**
@@ -186,6 +192,28 @@ function signedGetHeaders(host: string, path: string, query: [string, string][],
 }
 
 
+/** Whether XML 1.0 can carry the code point. */
+function isXmlChar(code: number): boolean {
+  return code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || code >= 0x10000;
+}
+
+/**
+ * A URL-encoded answer (MinIO's, to `encoding-type=url`) as a server that ignored the parameter
+ * writes it: keys, markers and prefixes decoded into XML text (a character XML cannot carry
+ * becomes U+FFFD, as Go's encoder writes it), and no `<EncodingType>`.
+ */
+function withoutUrlEncoding(xml: string): string {
+  if (!/<EncodingType>url<\/EncodingType>/.test(xml)) return xml;
+  const plain = (encoded: string): string => {
+    const text = decodeURIComponent(xmlUnescape(encoded).replace(/\+/g, ' '));
+    const carried = Array.from(text, (char) => (isXmlChar(char.codePointAt(0) ?? 0) ? char : '\uFFFD')).join('');
+    return xmlEscape(carried);
+  };
+  return xml
+    .replace(/<EncodingType>url<\/EncodingType>/, '')
+    .replace(/<(Key|Prefix|Marker|NextMarker|StartAfter|Delimiter)>([\s\S]*?)<\/\1>/g, (_whole, tag: string, text: string) => `<${tag}>${plain(text)}</${tag}>`);
+}
+
 function shuffle<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -302,6 +330,7 @@ export async function startDeviceSim(options: DeviceSimOptions): Promise<DeviceS
       xml = completePage(template, shuffle(all.contents, random), all.prefixes);
     }
     if (options.opaqueEtags === true) xml = rewriteEtags(xml);
+    if (options.ignoresEncodingType === true) xml = withoutUrlEncoding(xml);
     sendXml(response, 200, first.headers, xml);
   };
 

@@ -25,6 +25,8 @@ interface Page {
   truncated: boolean;
   nextMarker?: string;
   nextToken?: string;
+  /** Keys (and NextMarker) are already URL-encoded: say so with <EncodingType>url</EncodingType>, after the objects as MinIO does. */
+  urlEncoded?: boolean;
 }
 
 type Script = (request: { query: URLSearchParams; headers: IncomingMessage['headers']; method: string }) => Page | { status: number; code: string } | 'head';
@@ -40,7 +42,8 @@ function pageXml(page: Page, v2: boolean): string {
     : page.nextMarker === undefined
       ? ''
       : `<NextMarker>${escapeXml(page.nextMarker)}</NextMarker>`;
-  return `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><Prefix></Prefix><MaxKeys>1000</MaxKeys><IsTruncated>${page.truncated}</IsTruncated>${paging}${contents}</ListBucketResult>`;
+  const encoding = page.urlEncoded === true ? '<EncodingType>url</EncodingType>' : '';
+  return `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>bucket</Name><Prefix></Prefix><MaxKeys>1000</MaxKeys><IsTruncated>${page.truncated}</IsTruncated>${paging}${contents}${encoding}</ListBucketResult>`;
 }
 
 interface Device {
@@ -125,7 +128,7 @@ describe('listHop against scripted devices', () => {
     expect(server.requests.map((request) => request.query.get('marker'))).toEqual([null, 'b', 'd']);
   });
 
-  it('v2 pages that repeat a key at their seam: kept once, counted in one warning at the end', async () => {
+  it('v2 pages that repeat a key at their seam: kept once, counted as a flaw of the listing', async () => {
     const pages = [['a', 'b'], ['b', 'c'], ['c', 'c', 'd']];
     const server = await device(({ query }) => {
       const index = Number(query.get('continuation-token') ?? '0');
@@ -134,7 +137,31 @@ describe('listHop against scripted devices', () => {
     const config = hop(server.endpoint, { listApi: 'v2' });
     const listing = await listHop(createS3Client(config), config);
     expect(listing.entries.map((entry) => entry.key)).toEqual(['a', 'b', 'c', 'd']);
-    expect(listing.warnings).toEqual([`listing s3://bucket/ (${server.endpoint}) lists 3 duplicate entries (first: "b"); kept the first of each as listed`]);
+    expect(listing.warnings).toEqual([]);
+    expect(listing.flaws).toEqual({ duplicates: 3, firstDuplicate: 'b', undecodable: 0 });
+  });
+
+  for (const listApi of ['v1', 'v2'] as const) {
+    it(`${listApi}: asks for encoding-type=url, decodes what the answer says is encoded (NextMarker too), and counts a key that does not decode`, async () => {
+      const pages: Page[] = [
+        { keys: ['a%EF%BF%BF', 'b+c%2B'], truncated: true, nextMarker: 'b+c%2B', nextToken: '1', urlEncoded: true },
+        { keys: ['bad%FF', 'd%25'], truncated: false, urlEncoded: true },
+      ];
+      const server = await device(({ query }) => pages[query.get('marker') === 'b c+' || query.get('continuation-token') === '1' ? 1 : 0]!);
+      const config = hop(server.endpoint, { listApi });
+      const listing = await listHop(createS3Client(config), config);
+      expect(listing.entries.map((entry) => entry.key)).toEqual(['a\uFFFF', 'b c+', 'd%']);
+      expect(listing.flaws).toEqual({ duplicates: 0, undecodable: 1, firstUndecodable: 'bad%FF' });
+      expect(server.requests.map((request) => request.query.get('encoding-type'))).toEqual(['url', 'url']);
+    });
+  }
+
+  it('a device that ignores encoding-type: keys holding % and + are taken as they are listed', async () => {
+    const server = await device(() => ({ keys: ['a%41', 'b+c', 'e%zz'], truncated: false }));
+    const config = hop(server.endpoint, { listApi: 'v1' });
+    const listing = await listHop(createS3Client(config), config);
+    expect(listing.entries.map((entry) => entry.key)).toEqual(['a%41', 'b+c', 'e%zz']);
+    expect(listing.flaws).toEqual({ duplicates: 0, undecodable: 0 });
   });
 
   const loops: { name: string; listApi: HopConfig['listApi']; page: Page }[] = [

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { keySkipReason, localPath, ownOutputSkip, TEMP_DIR, tempPath } from '../../src/plan/keys.ts';
+import { destinationKeySkip, keySkipReason, localPath, ownOutputSkip, TEMP_DIR, tempPath } from '../../src/plan/keys.ts';
 
 interface CorpusCase {
   key: string;
@@ -112,5 +112,19 @@ describe("ownOutputSkip: the destination's own output in the source listing", ()
     const reason = ownOutputSkip(source, destination)(key);
     if (skipped) expect(reason).toBe(`under the destination prefix ${destination.prefix} of the same bucket ${destination.bucket}: dualsync's own output`);
     else expect(reason).toBeUndefined();
+  });
+});
+
+describe('destinationKeySkip: S3 holds keys of at most 1,024 UTF-8 bytes', () => {
+  it.each<[string, string, string, string | undefined]>([
+    ['a short key under a short prefix', 'site/', 'a/b.bin', undefined],
+    ['exactly 1,024 bytes with the prefix', 'p/', 'k'.repeat(1022), undefined],
+    ['one byte over', 'p/', 'k'.repeat(1023), 'destination key of 1025 bytes under the destination prefix "p/" (an S3 key holds at most 1024)'],
+    ['counted in UTF-8 bytes, not characters', '', '\u00e9'.repeat(513), 'destination key of 1026 bytes under the destination prefix "" (an S3 key holds at most 1024)'],
+    ['astral characters count 4 bytes', 'x/', '\u{1F600}'.repeat(256), 'destination key of 1026 bytes under the destination prefix "x/" (an S3 key holds at most 1024)'],
+    ['a multibyte prefix counts in bytes: 24 + 1,000 fit', '\u00e9'.repeat(12), 'k'.repeat(1000), undefined],
+    ['a multibyte prefix counts in bytes: 24 + 1,001 do not', '\u00e9'.repeat(12), 'k'.repeat(1001), `destination key of 1025 bytes under the destination prefix "${'\u00e9'.repeat(12)}" (an S3 key holds at most 1024)`],
+  ])('%s', (_name, prefix, key, expected) => {
+    expect(destinationKeySkip(prefix)(key)).toBe(expected);
   });
 });

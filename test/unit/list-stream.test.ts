@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseListingBody, type ListedObject } from '../../src/inventory/list-stream.ts';
+import { decodeListedKey, parseListingBody, type ListedObject } from '../../src/inventory/list-stream.ts';
 
-function collect(): { objects: ListedObject[]; restarts: number; sink: { restart(): void; object(entry: ListedObject): void } } {
+function collect(unordered = false): { objects: ListedObject[]; restarts: number; sink: { restart(): void; object(entry: ListedObject): void; unordered: boolean } } {
   const state = { objects: [] as ListedObject[], restarts: 0 };
   return {
     get objects() {
@@ -16,6 +16,7 @@ function collect(): { objects: ListedObject[]; restarts: number; sink: { restart
         state.objects = [];
       },
       object: (entry) => state.objects.push(entry),
+      unordered,
     },
   };
 }
@@ -37,7 +38,7 @@ describe('parseListingBody: a v1 answer read as a stream', () => {
     const { objects, sink } = collect();
     const xml = answer(contents('a.txt', 3, '&quot;900150983cd24fb0d6963f7d28e17f72&quot;') + contents('b/c.bin', 12, '"abc-2"'), '<IsTruncated>true</IsTruncated><NextMarker>b/c.bin</NextMarker>');
     const outcome = await parseListingBody(inChunks(xml, 64), sink);
-    expect(outcome).toEqual({ page: { isTruncated: true, nextMarker: 'b/c.bin', nextContinuationToken: undefined, lastKey: 'b/c.bin', objects: 2 } });
+    expect(outcome).toEqual({ page: { isTruncated: true, nextMarker: 'b/c.bin', nextContinuationToken: undefined, lastKey: 'b/c.bin', objects: 2, urlEncoded: false, undecodable: { count: 0 } } });
     expect(objects).toEqual([
       { key: 'a.txt', size: 3, etag: '"900150983cd24fb0d6963f7d28e17f72"' },
       { key: 'b/c.bin', size: 12, etag: '"abc-2"' },
@@ -68,7 +69,7 @@ describe('parseListingBody: a v1 answer read as a stream', () => {
     const { objects, sink } = collect();
     const body = Array.from({ length: 2000 }, (_, index) => contents(`k${(1999 - index).toString().padStart(4, '0')}`, index, '"e"')).join('');
     const outcome = await parseListingBody(inChunks(answer(body), 1500), sink);
-    expect(outcome).toEqual({ page: { isTruncated: false, nextMarker: undefined, nextContinuationToken: undefined, lastKey: 'k0000', objects: 2000 } });
+    expect(outcome).toEqual({ page: { isTruncated: false, nextMarker: undefined, nextContinuationToken: undefined, lastKey: 'k0000', objects: 2000, urlEncoded: false, undecodable: { count: 0 } } });
     expect(objects).toHaveLength(2000);
   });
 
@@ -84,7 +85,7 @@ describe('parseListingBody: a v1 answer read as a stream', () => {
     const { objects, sink } = collect();
     const xml = answer(contents('x', 1, '"e"'), '<KeyCount>1</KeyCount><IsTruncated>true</IsTruncated><NextContinuationToken>1a&amp;b/+=</NextContinuationToken>');
     const outcome = await parseListingBody(inChunks(xml, 9), sink);
-    expect(outcome).toEqual({ page: { isTruncated: true, nextMarker: undefined, nextContinuationToken: '1a&b/+=', lastKey: 'x', objects: 1 } });
+    expect(outcome).toEqual({ page: { isTruncated: true, nextMarker: undefined, nextContinuationToken: '1a&b/+=', lastKey: 'x', objects: 1, urlEncoded: false, undecodable: { count: 0 } } });
     expect(objects).toHaveLength(1);
   });
 
@@ -92,5 +93,63 @@ describe('parseListingBody: a v1 answer read as a stream', () => {
     const { sink } = collect();
     const xml = answer(contents('a', 1, '"e"') + contents('b', 1, '"e"'));
     await expect(parseListingBody(inChunks(xml.slice(0, xml.length - 40), 16), sink)).rejects.toThrow();
+  });
+});
+
+describe('parseListingBody: URL-encoded answers (encoding-type=url)', () => {
+  // As MinIO answers: the keys encoded, space as '+', a literal '+' as %2B, and <EncodingType> last.
+  const encodedKeys = ['data/a%EF%BF%BF', 'data/a%EF%BF%BD', 'data/ctl%01x', 'data/sp+ace%2Bplus%25pct', 'plain/key'];
+  const decodedKeys = ['data/a\uFFFF', 'data/a\uFFFD', 'data/ctl\u0001x', 'data/sp ace+plus%pct', 'plain/key'];
+
+  it('decodes keys and NextMarker when the answer says <EncodingType>url</EncodingType>, even after the objects (MinIO)', async () => {
+    const xml = answer(encodedKeys.map((key, index) => contents(key, index, '"e"')).join(''), '<NextMarker>data/sp+ace%2Bplus%25pct</NextMarker><IsTruncated>true</IsTruncated>').replace('</ListBucketResult>', '<EncodingType>url</EncodingType></ListBucketResult>');
+    for (const size of [1, 7, 4096]) {
+      const { objects, sink } = collect();
+      const outcome = await parseListingBody(inChunks(xml, size), sink);
+      expect(objects.map((object) => object.key), `chunks of ${size}`).toEqual(decodedKeys);
+      expect(outcome).toEqual({ page: { isTruncated: true, nextMarker: 'data/sp ace+plus%pct', nextContinuationToken: undefined, lastKey: 'plain/key', objects: 5, urlEncoded: true, undecodable: { count: 0 } } });
+    }
+  });
+
+  it('decodes at once when <EncodingType> comes before the objects (AWS)', async () => {
+    const xml = answer(encodedKeys.map((key, index) => contents(key, index, '"e"')).join(''), '<EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>');
+    const { objects, sink } = collect();
+    await parseListingBody(inChunks(xml, 4096), sink);
+    expect(objects.map((object) => object.key)).toEqual(decodedKeys);
+  });
+
+  it('a server that ignored the parameter (no <EncodingType>): keys with % and + are kept exactly as listed', async () => {
+    const raw = ['a%41', 'b+c', 'd%2B', 'e%zz', 'plain'];
+    const xml = answer(raw.map((key, index) => contents(key, index, '"e"')).join(''), '<IsTruncated>true</IsTruncated><NextMarker>a%41</NextMarker>');
+    const { objects, sink } = collect();
+    const outcome = await parseListingBody(inChunks(xml, 3), sink);
+    expect(objects.map((object) => object.key)).toEqual(raw);
+    expect(outcome).toMatchObject({ page: { nextMarker: 'a%41', lastKey: 'plain', urlEncoded: false } });
+  });
+
+  it('keeps the answer order for an ordered sink; an unordered sink gets keys that read the same either way at once', async () => {
+    const raw = ['a', 'b%41', 'c', 'd'];
+    const xml = answer(raw.map((key, index) => contents(key, index, '"e"')).join('') + '<EncodingType>url</EncodingType>', '<IsTruncated>false</IsTruncated>');
+    const ordered = collect();
+    await parseListingBody(inChunks(xml, 4096), ordered.sink);
+    expect(ordered.objects.map((object) => object.key)).toEqual(['a', 'bA', 'c', 'd']);
+    const unordered = collect(true);
+    await parseListingBody(inChunks(xml, 4096), unordered.sink);
+    expect(unordered.objects.map((object) => object.key)).toEqual(['a', 'c', 'd', 'bA']);
+  });
+
+  it('a key that does not decode to UTF-8 is left out and counted, never handed on mangled', async () => {
+    const xml = answer(['ok', 'bad%FF', 'lone%ED%A0%80', 'also-ok'].map((key, index) => contents(key, index, '"e"')).join('') + '<EncodingType>url</EncodingType>', '<IsTruncated>false</IsTruncated>');
+    const { objects, sink } = collect();
+    const outcome = await parseListingBody(inChunks(xml, 4096), sink);
+    expect(objects.map((object) => object.key)).toEqual(['ok', 'also-ok']);
+    expect(outcome).toMatchObject({ page: { objects: 2, undecodable: { count: 2, first: 'bad%FF' } } });
+  });
+
+  it('decodeListedKey: + is a space, %2B a plus; malformed input is undefined', () => {
+    expect(decodeListedKey('a+b%2Bc%20d')).toBe('a b+c d');
+    expect(decodeListedKey('%F0%9F%98%80')).toBe('\u{1F600}');
+    expect(decodeListedKey('%')).toBeUndefined();
+    expect(decodeListedKey('%C3')).toBeUndefined();
   });
 });

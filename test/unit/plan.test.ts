@@ -174,12 +174,18 @@ describe('planSync: invariant 8 and incomplete listings', () => {
 });
 
 describe('planSync: listings that are unsorted or carry duplicates', () => {
-  it('duplicates keep the first entry in key order and warn once per listing', () => {
+  it('duplicates keep the first entry in key order and are a note per listing: not in sync', () => {
     const result = plan(inventory().source(A, 20).source(A, 10).source(A, 10).dest('x', 1).dest('x', 1), { transfer: { purgeAfterUpload: false } });
     expect(lines(result)).toEqual([`download ${A} /v1`, `upload ${A} /v1 after download`]);
     expect(result.actions[0]?.size).toBe(10);
-    expect(result.warnings).toContain(`the source listing lists 2 duplicate entries (first: "${A}"); kept the first of each in key order`);
-    expect(result.warnings).toContain('the destination listing lists 1 duplicate entry (first: "x"); kept the first of each in key order');
+    expect(result.notes).toEqual(
+      expect.arrayContaining([
+        { code: 'source-listing-duplicate-keys', count: 2, examples: [A] },
+        { code: 'destination-listing-duplicate-keys', count: 1, examples: ['x'] },
+      ]),
+    );
+    // A listing that repeated a key may have merged two (invariant 12): not in sync.
+    expect(result.summary.noChanges).toBe(false);
   });
 
   it('does not mutate the inventory it is given', () => {
@@ -451,5 +457,89 @@ describe("planSync never plans the destination's own output", () => {
     const built = inventory().source('archive/a.txt', 3).staged('/v1', 'archive/a.txt', 3);
     const result = plan(built, { source: { bucket: 'edge', prefix: '' }, destination: { bucket: 'edge', prefix: 'archive/' } });
     expect(result.actions.map((a) => a.kind)).toEqual(['skip']);
+  });
+});
+
+describe('planSync: a destination that lists another ETag than the one recorded at delivery is not delivered (invariant 12)', () => {
+  const recorded = 'c'.repeat(32);
+  const other = 'd'.repeat(32);
+  const reason = `destination changed since delivery (lists ETag "${other}", delivered "${recorded}")`;
+  it.each<[string, InventoryBuilder, string[], ConfigOverrides?]>([
+    [
+      'purged, same size, other ETag: downloaded again, with the reason on both hops',
+      inventory().source(A, 10).dest(A, 10, other).ledger({ key: A, size: 10, stage: 'purged', destinationEtag: recorded }),
+      [`download ${A} /v1 (${reason})`, `upload ${A} /v1 after download (${reason})`, `purge ${A} /v1 after download`],
+    ],
+    [
+      'delivered with the staged copy kept: uploaded again from it',
+      inventory().source(A, 10).dest(A, 10, other).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v2', destinationEtag: recorded }).local('/v2', A, 10),
+      [`upload ${A} /v2 (${reason})`],
+      { transfer: { purgeAfterUpload: false } },
+    ],
+    [
+      'the source no longer lists it and no copy is left: said, not moved',
+      inventory().dest(A, 10, other).ledger({ key: A, size: 10, stage: 'purged', destinationEtag: recorded }),
+      [],
+    ],
+    [
+      'the multipart ETag recorded at delivery is still listed: nothing moves',
+      inventory().source(A, 10).dest(A, 10, MULTIPART).ledger({ key: A, size: 10, stage: 'purged', destinationEtag: MULTIPART }),
+      [],
+    ],
+    [
+      'an adopt recorded the destination ETag, which is still listed: nothing moves',
+      inventory().source(A, 10, 'snowball-etag').dest(A, 10, other).ledger({ key: A, size: 10, etag: 'snowball-etag', stage: 'purged', destinationEtag: other }),
+      [],
+    ],
+    [
+      'no ETag recorded (an older ledger), same size, multipart ETag listed: the size decides, nothing moves',
+      inventory().source(A, 10).dest(A, 10, MULTIPART).ledger({ key: A, size: 10, stage: 'purged' }),
+      [],
+    ],
+  ])('%s', (_name, builder, expected, overrides) => {
+    const result = plan(builder, overrides);
+    expect(lines(result)).toEqual(expected);
+    expect(result.summary.noChanges).toBe(expected.length === 0);
+  });
+
+  it('the destination unreachable: nothing is decided from it', () => {
+    const built = withVolumes(inventory().source(A, 10).dest(A, 10, other).ledger({ key: A, size: 10, stage: 'purged', destinationEtag: recorded })).build();
+    const result = planSync(testConfig(), { ...built, destination: { entries: [], complete: false, warnings: [], unreachable: 'connection refused' } });
+    expect(lines(result)).toEqual([]);
+  });
+});
+
+describe('planSync: listings that could not tell keys apart are not in sync', () => {
+  it('undecodable keys of either listing are notes, and the plan has changes', () => {
+    const built = withVolumes(inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'purged' })).build();
+    const clean = planSync(testConfig(), built);
+    expect(clean.summary.noChanges).toBe(true);
+    const flawed = planSync(testConfig(), {
+      ...built,
+      source: { ...built.source, flaws: { duplicates: 0, undecodable: 2, firstUndecodable: 'bad%FF' } },
+      destination: { ...built.destination, flaws: { duplicates: 1, firstDuplicate: 'a\uFFFD', undecodable: 0 } },
+    });
+    expect(lines(flawed)).toEqual([]);
+    expect(flawed.notes).toEqual([
+      { code: 'source-listing-undecodable-keys', count: 2, examples: ['bad%FF'] },
+      { code: 'destination-listing-duplicate-keys', count: 1, examples: ['a\uFFFD'] },
+    ]);
+    expect(flawed.summary.noChanges).toBe(false);
+  });
+});
+
+describe('planSync: a key longer than S3 allows under the destination prefix', () => {
+  it('is skipped at plan time with the reason; a key that fits exactly is planned', () => {
+    const prefix = 'p'.repeat(99) + '/';
+    // Segments stay within a file name's 245 bytes, so only the destination's limit can refuse them.
+    const fits = ['f'.repeat(231), 'f'.repeat(230), 'f'.repeat(230), 'f'.repeat(230)].join('/');
+    const tooLong = Array.from({ length: 4 }, () => '\u00e9'.repeat(120)).join('/');
+    const result = plan(inventory().source(fits, 1).source(tooLong, 1), { destination: { prefix }, transfer: { purgeAfterUpload: false } });
+    expect(lines(result)).toEqual([
+      `download ${fits} /v1`,
+      `upload ${fits} /v1 after download`,
+      `skip ${tooLong} (destination key of 1063 bytes under the destination prefix "${prefix}" (an S3 key holds at most 1024))`,
+    ]);
+    expect(result.summary.noChanges).toBe(false);
   });
 });
