@@ -93,7 +93,6 @@ export interface WaitingSummary {
  *   not know, which only the (unreachable) source can prove;
  * - `lost-waits-for-source`: lost by the destination, no local copy; the download waits for the source;
  * - `lost-not-redeliverable`: lost by the destination, no local copy, and the source no longer lists it;
- * - `delivered-but-different`: delivered earlier but now another version at the destination;
  * - `delivered-missing-from-incomplete-listing`: delivered earlier, not in an incomplete
  *   destination listing: not taken as lost;
  * - `unknown-copy-waits-for-source`: a local copy the ledger does not know, which only the
@@ -135,7 +134,6 @@ export const PLAN_NOTE_CODES = [
   'lost-unknown-copy-waits-for-source',
   'lost-waits-for-source',
   'lost-not-redeliverable',
-  'delivered-but-different',
   'delivered-missing-from-incomplete-listing',
   'unknown-copy-waits-for-source',
   'staged-missing-waits-for-source',

@@ -70,6 +70,13 @@ export function deliveredCopyAtDestination(version: Version & { destinationEtag?
   return true;
 }
 
+/** Why a delivered version moves again: what the destination lists against what was delivered. */
+function changedSinceDelivery(record: LedgerRecord, destination: ObjectEntry): string {
+  if (record.destinationEtag !== undefined) return `destination changed since delivery (lists ETag ${JSON.stringify(destination.etag)}, delivered ${JSON.stringify(record.destinationEtag)})`;
+  if (record.size !== destination.size) return `destination changed since delivery (lists ${destination.size} bytes, delivered ${record.size})`;
+  return `destination changed since delivery (lists ETag ${JSON.stringify(destination.etag)}, delivered ${JSON.stringify(record.etag)})`;
+}
+
 /** A download the budgets and volumes have yet to accept. */
 interface DownloadCandidate {
   /** Position of the key in the merged pass: key order as a number. */
@@ -371,8 +378,8 @@ export class PlanBuilder {
     const delivered = stage === 'delivered' || stage === 'purged';
     // Delivered, but the destination lists another ETag than the one recorded at delivery (an
     // overwrite since, e.g. by a leftover upload): not delivered any more (invariant 12).
-    const changedAtDestination =
-      delivered && destinationDown === undefined && destination !== undefined && record?.destinationEtag !== undefined && !deliveredCopyAtDestination(record, destination);
+    // Not the copy delivered (invariant 12): the recorded ETag, or without one the size or plain MD5s, differ.
+    const changedAtDestination = delivered && destinationDown === undefined && destination !== undefined && !deliveredCopyAtDestination(record as LedgerRecord, destination);
     const found = delivered || destination === undefined ? undefined : adoption(version, destination, record, transfer.adopt);
     // Backoff holds back transfers only: an adopt or a purge moves no data and goes ahead.
     const transfers = delivered ? (destination === undefined && destinationComplete) || changedAtDestination : !(found !== undefined && 'adopt' in found);
@@ -397,9 +404,7 @@ export class PlanBuilder {
         return;
       }
       if ((destination === undefined && destinationComplete) || changedAtDestination) {
-        const reason = changedAtDestination
-          ? `destination changed since delivery (lists ETag ${JSON.stringify((destination as ObjectEntry).etag)}, delivered ${JSON.stringify(record?.destinationEtag)})`
-          : 'destination lost it';
+        const reason = changedAtDestination ? changedSinceDelivery(record as LedgerRecord, destination as ObjectEntry) : 'destination lost it';
         const copy = this.#goodCopy(row, version, knownVolume, staleVolume);
         // After the purge, or on another volume, the file is not the copy the ledger staged.
         const unknown = copy !== undefined && copy.volume !== knownVolume;
@@ -414,12 +419,6 @@ export class PlanBuilder {
         } else if (source !== undefined) download('download', undefined, reason, reason);
         else if (sourceDown !== undefined) notes.add('lost-waits-for-source', key);
         else notes.add('lost-not-redeliverable', key);
-        return;
-      }
-      if (destination !== undefined && !deliveredCopyAtDestination(record as LedgerRecord, destination)) {
-        // No ETag recorded at delivery (an older ledger), and the size or plain MD5s differ:
-        // said, not overwritten, since nothing proves which object is the newer one.
-        notes.add('delivered-but-different', key);
         return;
       }
       if (destination === undefined) notes.add('delivered-missing-from-incomplete-listing', key);

@@ -81,7 +81,6 @@ const NOTE_TEXT: Record<PlanNoteCode, (note: PlanNote) => string> = {
   'lost-unknown-copy-waits-for-source': () => 'lost by the destination, with a local copy the ledger does not know; it waits for the source, which alone can prove its version',
   'lost-waits-for-source': () => 'lost by the destination, with no local copy; their download waits for the source',
   'lost-not-redeliverable': () => 'lost by the destination and not re-deliverable: no local copy, and the source no longer lists them',
-  'delivered-but-different': () => 'delivered earlier but now different at the destination; left as they are, local copies kept',
   'delivered-missing-from-incomplete-listing': () => 'delivered earlier but missing from the incomplete destination listing; not taken as lost',
   'unknown-copy-waits-for-source': () => 'local copies the ledger does not know wait for the source, which alone can prove their version',
   'staged-missing-waits-for-source': () => 'staged earlier but missing or damaged; their download waits for the source',

@@ -120,10 +120,10 @@ describe('planSync: invariant 8 and incomplete listings', () => {
     expect(lines(result)).toEqual([`purge ${A} /v1`]);
   });
 
-  it('a delivered object whose destination copy changed is left alone, and so is its local copy', () => {
+  it('a delivered object whose destination copy changed is uploaded again from its staged copy, which is purged only after that', () => {
     const result = plan(inventory().source(A, 10).dest(A, 11).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10));
-    expect(result.actions).toEqual([]);
-    expect(warningLines(result).some((w) => w.includes('now different at the destination'))).toBe(true);
+    expect(lines(result)).toEqual([`upload ${A} /v1 (destination changed since delivery (lists 11 bytes, delivered 10))`, `purge ${A} /v1`]);
+    expect(result.summary.noChanges).toBe(false);
   });
 
   it.each<[string, InventoryBuilder]>([
@@ -490,6 +490,15 @@ describe('planSync: a destination that lists another ETag than the one recorded 
       'an adopt recorded the destination ETag, which is still listed: nothing moves',
       inventory().source(A, 10, 'snowball-etag').dest(A, 10, other).ledger({ key: A, size: 10, etag: 'snowball-etag', stage: 'purged', destinationEtag: other }),
       [],
+    ],
+    [
+      'no ETag recorded (an older ledger), another size listed: downloaded again, the sizes said',
+      inventory().source(A, 10).dest(A, 11).ledger({ key: A, size: 10, stage: 'purged' }),
+      [
+        `download ${A} /v1 (destination changed since delivery (lists 11 bytes, delivered 10))`,
+        `upload ${A} /v1 after download (destination changed since delivery (lists 11 bytes, delivered 10))`,
+        `purge ${A} /v1 after download`,
+      ],
     ],
     [
       'no ETag recorded (an older ledger), same size, multipart ETag listed: the size decides, nothing moves',
