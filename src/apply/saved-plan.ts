@@ -7,9 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Config, Plan, PlanFile, VolumeInfo } from '../model/index.ts';
 import type { ActionKind } from '../model/plan.ts';
 import { compareKeys, keySkipReason } from '../plan/keys.ts';
@@ -20,6 +18,7 @@ import { downloadLine, HOP_KINDS, uploadLine, writeManifests } from '../manifest
 import { expandVolumes } from '../config/load.ts';
 import { formatBytes } from '../config/units.ts';
 import { userError } from '../errors.ts';
+import { fileLines, LineFileError } from '../files/lines.ts';
 
 /** The settings that shape a plan: credentials reduced to their kind so they can rotate; no file path, no watch settings. */
 function plannedShape(config: Config): Record<string, unknown> {
@@ -109,7 +108,6 @@ function cannotRead(planPath: string, error?: unknown): never {
  * actions. Returns the file with its plan's actions in those spools, and the digest.
  */
 async function readPlanFile(planPath: string, spools: SpoolFactory): Promise<{ saved: PlanFile<SpooledActions>; digest: string; outOfOrder?: string }> {
-  const handle = await open(planPath, 'r').catch((error: unknown) => cannotRead(planPath, error));
   const lines = new PlanFileLines(planPath);
   const hash = createHash('sha256');
   const feed = hashFeed(hash);
@@ -117,32 +115,35 @@ async function readPlanFile(planPath: string, spools: SpoolFactory): Promise<{ s
   const segments: KindSegment[] = [];
   let spool: RankedSpool | undefined;
   let kind: ActionKind | undefined;
+  // Lines end at '\n' alone: a key may hold U+2028 or U+2029, at which readline would also break.
+  // A file that went through a Windows editor still reads (its digest decides), as it always did.
+  const input = fileLines(planPath, { unterminated: 'line', crlf: true });
   try {
-    const input = createInterface({ input: handle.createReadStream({ encoding: 'utf8', autoClose: false }), crlfDelay: Infinity });
-    const next = input[Symbol.asyncIterator]();
-    try {
-      for (;;) {
-        // Only a failed read is "cannot read the plan file"; a spool write that fails (a full state disk) is itself.
-        const line = await next.next().catch((error: unknown) => cannotRead(planPath, error));
-        if (line.done === true) break;
-        const action = lines.line(line.value);
-        if (action === undefined) continue;
-        canonical ??= new CanonicalPlanWriter((lines.header as PlanFile).plan, feed.emit);
-        canonical.action(action);
-        if (action.kind !== kind) {
-          spool?.end();
-          kind = action.kind;
-          spool = spools();
-          segments.push({ kind, spools: [spool] });
-        }
-        (spool as RankedSpool).push(lines.count - 1, action);
+    for (;;) {
+      // Only a failed read is "cannot read the plan file"; a spool write that fails (a full state disk) is itself.
+      let line: IteratorResult<string>;
+      try {
+        line = input.next();
+      } catch (error) {
+        if (error instanceof LineFileError) throw userError('E_PLAN_FILE', `${planPath} is not a plan file: ${error.message.slice(planPath.length + 2)}`, { hint: 'make a new plan with `dualsync plan --out FILE`' });
+        return cannotRead(planPath, error);
       }
-    } finally {
-      input.close();
-      spool?.end();
+      if (line.done === true) break;
+      const action = lines.line(line.value);
+      if (action === undefined) continue;
+      canonical ??= new CanonicalPlanWriter((lines.header as PlanFile).plan, feed.emit);
+      canonical.action(action);
+      if (action.kind !== kind) {
+        spool?.end();
+        kind = action.kind;
+        spool = spools();
+        segments.push({ kind, spools: [spool] });
+      }
+      (spool as RankedSpool).push(lines.count - 1, action);
     }
   } finally {
-    await handle.close();
+    input.return(undefined);
+    spool?.end();
   }
   const header = lines.end();
   canonical ??= new CanonicalPlanWriter(header.plan, feed.emit);

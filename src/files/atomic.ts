@@ -4,7 +4,8 @@
  * string), fsynced, then renamed into place. On failure (a full disk) the temporary file is
  * removed and the error names it.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
+import { writeWhole } from './write-whole.ts';
 
 const CHUNK = 1 << 20;
 
@@ -44,8 +45,8 @@ export class AtomicFile {
     const text = this.#pending.join('');
     this.#pending = [];
     this.#length = 0;
-    const fd = this.#fd;
-    this.#named(() => writeSync(fd, text));
+    // Every byte or an error: a short write near a full disk would otherwise commit a cut file.
+    writeWhole(this.#fd, text, this.#temporary);
   }
 
   /** Flushes, fsyncs and renames into place. */

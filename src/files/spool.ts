@@ -9,17 +9,24 @@
  * Reads are synchronous, a megabyte at a time: the plan is iterated by plain `for..of` loops
  * (manifests, digests, the plan file, apply's feed), and one read per megabyte costs nothing
  * next to the parse of its lines.
+ *
+ * A spool is the plan: one that reads back other than it was written would be applied as
+ * another plan. So every write is whole or an error (a full disk), a spool checks its file's
+ * length when it is ended, and a read checks each line's fields and the count of lines at the
+ * end: a cut or changed file is an error (E_SPOOL_CORRUPT), never a shorter plan.
  */
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Action } from '../model/plan.ts';
+import { opError } from '../errors.ts';
+import type { Action, ActionKind } from '../model/plan.ts';
 import type { RankedSpool, SpoolFactory } from '../manifest/spool.ts';
 import { removeAtExit } from './at-exit.ts';
+import { fileLines, LineFileError } from './lines.ts';
+import { writeWhole } from './write-whole.ts';
 
 /** Entries a spool holds in memory before it moves to a file. */
 export const DEFAULT_MEMORY_ENTRIES = 8192;
 const WRITE_CHUNK = 1 << 20;
-const READ_CHUNK = 1 << 20;
 
 const ESCAPED = /[\t\n\\]/;
 const ESCAPES = /[\t\n\\]/g;
@@ -37,33 +44,59 @@ function optional(text: string | undefined): string {
   return text === undefined ? '' : `=${escape(text)}`;
 }
 
-function present(field: string): string | undefined {
-  return field === '' ? undefined : unescape(field.slice(1));
-}
-
 /** One spool line (newline included). */
 export function encodeLine(rank: number, a: Action): string {
   return `${rank}\t${a.kind}\t${escape(a.key)}\t${a.size}\t${escape(a.etag)}\t${optional(a.volume)}\t${a.afterDownload === true ? '1' : ''}\t${optional(a.reason)}\t${optional(a.adoptBy)}\t${optional(a.destinationEtag)}\t${optional(a.localProof)}\t${optional(a.replaces)}\n`;
 }
 
-/** The rank and action of one spool line (newline excluded). */
+const KINDS: ReadonlySet<string> = new Set<ActionKind>(['download', 'redownload', 'upload', 'purge', 'adopt', 'skip']);
+const FIELDS = 12;
+
+/** A whole number written by {@link encodeLine}: digits only, within 2^53 (a NaN, a sign or a cut number is refused). */
+function wholeNumber(field: string, name: string): number {
+  const value = /^\d{1,16}$/.test(field) ? Number(field) : Number.NaN;
+  if (!Number.isSafeInteger(value)) throw new Error(`its ${name} ${JSON.stringify(field.slice(0, 40))} is not a whole number of at least 0`);
+  return value;
+}
+
+/** An optional field: empty when absent, else `=` and the text. */
+function present(field: string, name: string): string | undefined {
+  if (field === '') return undefined;
+  if (field.charCodeAt(0) !== 0x3d) throw new Error(`its ${name} field does not start with '='`);
+  return unescape(field.slice(1));
+}
+
+/** The rank and action of one spool line (newline excluded); an Error saying what is wrong with a line {@link encodeLine} did not write. */
 export function decodeLine(line: string): [number, Action] {
   const f = line.split('\t');
-  const action: Action = { kind: f[1] as Action['kind'], key: unescape(f[2] as string), size: Number(f[3]), etag: unescape(f[4] as string) };
-  const volume = present(f[5] as string);
+  if (f.length !== FIELDS) throw new Error(`it has ${f.length} fields, not ${FIELDS}`);
+  const rank = wholeNumber(f[0] as string, 'rank');
+  if (!KINDS.has(f[1] as string)) throw new Error(`its kind ${JSON.stringify((f[1] as string).slice(0, 40))} is not an action's`);
+  const action: Action = { kind: f[1] as Action['kind'], key: unescape(f[2] as string), size: wholeNumber(f[3] as string, 'size'), etag: unescape(f[4] as string) };
+  const volume = present(f[5] as string, 'volume');
   if (volume !== undefined) action.volume = volume;
   if (f[6] === '1') action.afterDownload = true;
-  const reason = present(f[7] as string);
+  else if (f[6] !== '') throw new Error('its afterDownload field is neither 1 nor empty');
+  const reason = present(f[7] as string, 'reason');
   if (reason !== undefined) action.reason = reason;
-  const adoptBy = present(f[8] as string);
+  const adoptBy = present(f[8] as string, 'adoptBy');
   if (adoptBy !== undefined) action.adoptBy = adoptBy as Action['adoptBy'];
-  const destinationEtag = present(f[9] as string);
+  const destinationEtag = present(f[9] as string, 'destinationEtag');
   if (destinationEtag !== undefined) action.destinationEtag = destinationEtag;
-  const localProof = present(f[10] as string);
+  const localProof = present(f[10] as string, 'localProof');
   if (localProof !== undefined) action.localProof = localProof as Action['localProof'];
-  const replaces = present(f[11] as string);
+  const replaces = present(f[11] as string, 'replaces');
   if (replaces !== undefined) action.replaces = replaces;
-  return [Number(f[0]), action];
+  return [rank, action];
+}
+
+/** A spool file that does not read back as it was written: the run stops before it acts on another plan. */
+function spoolCorrupt(file: string, why: string, cause?: unknown): Error {
+  return opError('E_SPOOL_CORRUPT', `the spool file ${file} does not read back as it was written: ${why}`, {
+    hint: "run again (the plan is made anew); if it happens again, check the disk that holds the state directory (dmesg, its free space, fsck)",
+    retryable: false,
+    cause,
+  });
 }
 
 /**
@@ -133,42 +166,6 @@ export function removeDeadSpools(parent: string, alive: (pid: number) => boolean
   }
 }
 
-/**
- * Lines of a file, read a chunk at a time. Each line is decoded from its own bytes (a newline
- * byte never occurs inside a UTF-8 sequence), so it is a string of its own: a slice of a
- * megabyte chunk would keep the whole chunk alive as long as any action read from it (measured:
- * 842 MiB and 5 s of garbage collection at a million actions).
- */
-function* fileLines(path: string): Generator<string> {
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(READ_CHUNK);
-    let rest: Buffer | undefined;
-    for (;;) {
-      const read = readSync(fd, buffer, 0, READ_CHUNK, null);
-      if (read === 0) break;
-      let start = 0;
-      for (let end = buffer.indexOf(10, 0); end !== -1 && end < read; end = buffer.indexOf(10, start)) {
-        if (rest !== undefined) {
-          yield Buffer.concat([rest, buffer.subarray(0, end)]).toString('utf8');
-          rest = undefined;
-        } else {
-          yield buffer.toString('utf8', start, end);
-        }
-        start = end + 1;
-      }
-      if (start < read) {
-        // A line cut by the chunk: its bytes are copied, since the buffer is read into again.
-        const tail = Buffer.from(buffer.subarray(start, read));
-        rest = rest === undefined ? tail : Buffer.concat([rest, tail]);
-      }
-    }
-    if (rest !== undefined && rest.length > 0) yield rest.toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** One list of ranked actions in rank order: in memory while small, then in a file. */
 export class FileSpool implements RankedSpool {
   readonly #folder: SpoolFolder;
@@ -181,6 +178,10 @@ export class FileSpool implements RankedSpool {
   #length = 0;
   bytes = 0;
   #lastRank = Number.NEGATIVE_INFINITY;
+  /** Bytes written to the file, all of them (a write is whole or an error). */
+  #written = 0;
+  /** The write that failed: the file lacks lines, so the spool refuses every later use. */
+  #failed: unknown;
 
   constructor(folder: SpoolFolder) {
     this.#folder = folder;
@@ -217,18 +218,20 @@ export class FileSpool implements RankedSpool {
   }
 
   #flush(): void {
+    if (this.#failed !== undefined) throw this.#failed;
     if (this.#pending.length === 0 || this.#fd === undefined) return;
-    const text = this.#pending.join('');
+    const bytes = Buffer.from(this.#pending.join(''), 'utf8');
     this.#pending = [];
     this.#pendingLength = 0;
     try {
-      writeSync(this.#fd, text);
+      // Named in the error, so that a full disk is told as the state directory's.
+      writeWhole(this.#fd, bytes, this.#file as string);
     } catch (error) {
-      // A write through a descriptor names no file: name it, so that a full disk is told as the state directory's.
-      const errno = error as NodeJS.ErrnoException;
-      if (errno.code !== undefined && errno.path === undefined) errno.path = this.#file;
+      // Lines were lost: this spool can never again read back as the plan.
+      this.#failed = error;
       throw error;
     }
+    this.#written += bytes.length;
   }
 
   /** The entries in rank order; may be called again. Writing after reading is allowed (the next read sees it). */
@@ -238,14 +241,38 @@ export class FileSpool implements RankedSpool {
       return;
     }
     this.#flush();
-    for (const line of fileLines(this.#file)) yield decodeLine(line);
+    const file = this.#file;
+    let read = 0;
+    try {
+      for (const line of fileLines(file, { unterminated: 'error' })) {
+        let entry: [number, Action];
+        try {
+          entry = decodeLine(line);
+        } catch (error) {
+          throw spoolCorrupt(file, `line ${read + 1}: ${(error as Error).message}`);
+        }
+        read += 1;
+        yield entry;
+      }
+    } catch (error) {
+      if (error instanceof LineFileError) throw spoolCorrupt(file, error.message.slice(file.length + 2), error);
+      throw error;
+    }
+    // Every line is whole, yet lines are missing (or added): the count kept while writing tells.
+    if (read !== this.#length) throw spoolCorrupt(file, `${read} entries read back of the ${this.#length} written`);
   }
 
-  /** Closes the file (kept until its folder is removed). */
+  /** Closes the file (kept until its folder is removed), once it is checked to hold every byte written to it. */
   end(): void {
     this.#flush();
-    if (this.#fd !== undefined) closeSync(this.#fd);
+    if (this.#fd === undefined) return;
+    const fd = this.#fd;
     this.#fd = undefined;
+    try {
+      const size = fstatSync(fd).size;
+      if (size !== this.#written) throw spoolCorrupt(this.#file as string, `it holds ${size} bytes of the ${this.#written} written to it`);
+    } finally {
+      closeSync(fd);
+    }
   }
 }
-

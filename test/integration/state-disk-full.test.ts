@@ -10,10 +10,12 @@ import { spawnSync } from 'node:child_process';
 import { access, mkdir, readdir, rm, statfs, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join, relative } from 'node:path';
+import { ListObjectVersionsCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { cleanup, listAll, md5, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
 import { canMountTmpfs, mountTmpfs, unmount } from '../harness/tmpfs.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
 import { localPath } from '../../src/plan/keys.ts';
+import { DEFAULT_MEMORY_ENTRIES } from '../../src/files/spool.ts';
 import { makeSite, type Site } from './site.ts';
 
 /** Whether this machine lets the tests mount a tmpfs; decides whether the tests run, so it runs at load. */
@@ -103,6 +105,57 @@ describe.skipIf(!CAN_MOUNT)('a full state directory (a small tmpfs)', () => {
     expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(new Map(seeded.map((o) => [o.key, md5(o.body)])));
     report.push(`  ledger full mid-apply: exit 1 with one clear error; ${atDestination.size} of ${seeded.length} at the destination, ${purgedRecorded} of them purged and all recorded; ${applies} apply(s) after the room came back`);
   });
+
+  // A spool written near a full disk once lost the end of a short write without a word: apply read
+  // back a smaller plan ("9000 to download, 4823 to upload"), moved part of it, and stopped on a
+  // NaN size. 9,000 actions of a kind are more than a spool holds in memory, and their three
+  // spool files (downloads, uploads, purges) do not fit beside the ledger in 2 MiB.
+  it('spools that do not fit: apply does the whole plan or stops before moving anything; with room, one apply does it all, no key PUT twice', async () => {
+    const site = await smallStateSite('2m');
+    await pair.cloud.client.send(new PutBucketVersioningCommand({ Bucket: site.destinationBucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    const count = 9000;
+    expect(count).toBeGreaterThan(DEFAULT_MEMORY_ENTRIES);
+    const seeded = Array.from({ length: count }, (_, i) => ({ key: `tiny/${String(i).padStart(5, '0')}`, body: `${i}\n` }));
+    await putObjects(pair.edge, site.sourceBucket, seeded);
+
+    const first = await site.spawn('apply', '--auto-approve');
+    const output = `${String(first.stdout)}\n${String(first.stderr)}`;
+    const said = /(\d+) to download, (\d+) to upload/.exec(String(first.stdout));
+    report.push(`  ${count} tiny objects, 2 MiB state disk: apply exit ${first.exitCode}; ${said ? `its plan said ${said[0]}` : 'it printed no plan'}; ${String(first.stderr).split('\n').find((line) => line.startsWith('Error')) ?? 'no error'}`);
+    expect(output).not.toMatch(/NaN|E_LEDGER_WRITE|E_SPOOL_CORRUPT|Internal error|\n\s+at /);
+    if (said) expect([Number(said[1]), Number(said[2])], 'the plan apply printed is not the whole plan').toEqual([count, count]);
+    const delivered = await listAll(pair.cloud, site.destinationBucket);
+    const staged = await filesIn(site.volumes[0]!);
+    if (first.exitCode === 0) {
+      expect(delivered.length, 'apply said it was done').toBe(count);
+    } else {
+      expect(first.exitCode, output).toBe(1);
+      expectOneClearError(String(first.stderr), site);
+      expect(delivered.map((o) => o.key), 'a plan that could not be written whole moved objects').toEqual([]);
+      expect(staged.filter((file) => file !== '.dualsync-volume'), 'a plan that could not be written whole downloaded objects').toEqual([]);
+      expect((await filesIn(site.stateDir)).filter((f) => f.startsWith('spool/run-') || f.startsWith('lock')), 'spools or a lock left behind').toEqual([]);
+    }
+
+    // The disk grows: one apply finishes everything, and the destination holds one version of each key.
+    expect(spawnSync('mount', ['-o', 'remount,size=64m', site.stateDir]).status).toBe(0);
+    const applied = await site.cli('apply', '--auto-approve');
+    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+    expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(new Map(seeded.map((o) => [o.key, md5(o.body)])));
+    const versions = new Map<string, number>();
+    let KeyMarker: string | undefined;
+    let VersionIdMarker: string | undefined;
+    for (;;) {
+      const page = await pair.cloud.client.send(new ListObjectVersionsCommand({ Bucket: site.destinationBucket, KeyMarker, VersionIdMarker }));
+      for (const version of page.Versions ?? []) versions.set(version.Key!, (versions.get(version.Key!) ?? 0) + 1);
+      if (!page.IsTruncated) break;
+      KeyMarker = page.NextKeyMarker;
+      VersionIdMarker = page.NextVersionIdMarker;
+    }
+    expect(versions.size).toBe(count);
+    expect([...versions].filter(([, n]) => n !== 1), 'keys PUT more than once').toEqual([]);
+    const last = await site.cli('plan', '--detailed-exitcode');
+    expect(last.exitCode, last.stdout).toBe(0);
+  }, 600_000);
 
   it('no room even for the lock: one clear error and no empty lock left, so the next run starts once there is room', async () => {
     const site = await smallStateSite('1m');

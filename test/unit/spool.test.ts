@@ -1,9 +1,12 @@
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Action } from '../../src/model/plan.ts';
 import { actionsOfKinds, MemorySpool, SpooledActions } from '../../src/manifest/spool.ts';
 import { decodeLine, encodeLine, FileSpool, removeDeadSpools, SpoolFolder } from '../../src/files/spool.ts';
+import { writeWhole } from '../../src/files/write-whole.ts';
+import { fileLines } from '../../src/files/lines.ts';
+import { isDualsyncError } from '../../src/errors.ts';
 import { planSync } from '../../src/plan/planner.ts';
 import { inventory, testConfig } from '../builders.ts';
 import { removeTempDirs, tempDirSync } from '../harness/temp.ts';
@@ -98,6 +101,115 @@ describe('file spools', () => {
     expect(left).toHaveLength(2);
     expect(left.every((name) => name.startsWith(`run-${process.pid}-`))).toBe(true);
     expect(existsSync(mine.path!)).toBe(true);
+  });
+});
+
+/** A spool of `count` actions spilled to its file (4 in memory at most), ended, and the file's path. */
+function spilled(count: number): { spool: FileSpool; file: string } {
+  const folder = SpoolFolder.at(parent(), 4);
+  const spool = new FileSpool(folder);
+  for (let i = 0; i < count; i++) spool.push(i, act(`key-${i}`, 'upload'));
+  spool.end();
+  return { spool, file: join(folder.path!, '1.tsv') };
+}
+
+function readError(read: () => unknown): { code: string; message: string } {
+  try {
+    read();
+  } catch (error) {
+    if (isDualsyncError(error)) return { code: error.code, message: error.message };
+    throw error;
+  }
+  throw new Error('expected the read to fail');
+}
+
+describe('a spool file that does not read back as written', () => {
+  it('cut in its last line: an error naming the file, not a shorter list', () => {
+    const { spool, file } = spilled(10);
+    truncateSync(file, statSync(file).size - 3);
+    const refused = readError(() => [...spool.entries()]);
+    expect(refused.code).toBe('E_SPOOL_CORRUPT');
+    expect(refused.message).toContain(file);
+    expect(refused.message).toMatch(/line 10, the last, has no newline/);
+  });
+
+  it('missing whole lines at its end: the count kept while writing says so', () => {
+    const { spool, file } = spilled(10);
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.slice(0, text.indexOf('key-8')).replace(/[^\n]*$/, ''));
+    const refused = readError(() => [...spool.entries()]);
+    expect(refused).toMatchObject({ code: 'E_SPOOL_CORRUPT' });
+    expect(refused.message).toMatch(/8 entries read back of the 10 written/);
+  });
+
+  it.each([
+    ['a size that is no number', (line: string) => line.replace('\t5\t', '\tNaN\t'), /size/],
+    ['a negative size', (line: string) => line.replace('\t5\t', '\t-5\t'), /size/],
+    ['a size past 2^53', (line: string) => line.replace('\t5\t', '\t9007199254740993\t'), /size/],
+    ['a rank that is no number', (line: string) => line.replace(/^0\t/, 'x\t'), /rank/],
+    ['an unknown kind', (line: string) => line.replace('\tupload\t', '\tuplo\t'), /kind/],
+    ['a field too few', (line: string) => line.slice(0, line.lastIndexOf('\t')), /11 fields, not 12/],
+  ])('a line with %s is refused', (_name, edit, field) => {
+    const line = encodeLine(0, act('key-0', 'upload')).slice(0, -1);
+    expect(line).toContain('\t5\t');
+    expect(() => decodeLine(edit(line))).toThrow(field);
+  });
+
+  it('shorter on disk than was written when it is ended: an error before anyone reads it', () => {
+    const folder = SpoolFolder.at(parent(), 4);
+    const spool = new FileSpool(folder);
+    // The fifth entry spills all five to the file, written at once.
+    for (let i = 0; i < 5; i++) spool.push(i, act(`key-${i}`, 'upload'));
+    truncateSync(join(folder.path!, '1.tsv'), 20);
+    expect(() => spool.end()).toThrow(/holds 20 bytes of the \d+ written to it/);
+  });
+});
+
+describe('whole writes', () => {
+  it('write the rest after a short write, until every byte is written', () => {
+    const file = join(parent(), 'f');
+    const fd = openSync(file, 'w');
+    const text = `é€😀${'x'.repeat(1000)}\n`;
+    let calls = 0;
+    writeWhole(fd, text, file, (descriptor, buffer, offset, length) => {
+      calls += 1;
+      return writeSync(descriptor, buffer, offset, Math.min(length, 7));
+    });
+    closeSync(fd);
+    expect(readFileSync(file, 'utf8')).toBe(text);
+    expect(calls).toBe(Math.ceil(Buffer.byteLength(text) / 7));
+  });
+
+  it('a write that makes no progress is a full disk naming the file, not a loop', () => {
+    const file = join(parent(), 'f');
+    const fd = openSync(file, 'w');
+    try {
+      expect(() => writeWhole(fd, 'abc', file, () => 0)).toThrow(expect.objectContaining({ code: 'ENOSPC', path: file }));
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
+
+describe('the line reader', () => {
+  it('ends lines at a newline byte only: U+2028, U+2029, NEL and a lone CR stay inside', () => {
+    const file = join(parent(), 'lines');
+    const lines = ['a\u2028b', 'c\u2029d', 'e\u0085f', 'g\rh', '', 'last'];
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    expect([...fileLines(file, { unterminated: 'error' })]).toEqual(lines);
+  });
+
+  it('refuses or keeps a last line without its newline, as asked', () => {
+    const file = join(parent(), 'lines');
+    writeFileSync(file, 'one\ntwo');
+    expect(() => [...fileLines(file, { unterminated: 'error' })]).toThrow(/line 2, the last, has no newline/);
+    expect([...fileLines(file, { unterminated: 'line' })]).toEqual(['one', 'two']);
+  });
+
+  it('refuses a line longer than its limit, across read chunks', () => {
+    const file = join(parent(), 'lines');
+    writeFileSync(file, `short\n${'y'.repeat(3 << 20)}\n`);
+    expect(() => [...fileLines(file, { unterminated: 'error', maxLineBytes: 1 << 20 })]).toThrow(/line 2 is longer than 1048576 bytes/);
   });
 });
 
