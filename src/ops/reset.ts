@@ -17,7 +17,7 @@ import { expandVolumes } from '../config/load.ts';
 import { userError } from '../errors.ts';
 import { claimStates, describeForeignClaims, removeClaim } from '../inventory/claims.ts';
 import { scanVolumes } from '../inventory/volumes.ts';
-import { LedgerStore } from '../ledger/store.ts';
+import { LedgerStore, markStartedOver } from '../ledger/store.ts';
 import type { Config } from '../model/config.ts';
 import { TEMP_DIR } from '../plan/keys.ts';
 
@@ -98,7 +98,7 @@ export async function planReset(config: Config, options: { keepStaged: boolean }
       });
     }
   }
-  const ledger = await LedgerStore.open(config.stateDir);
+  const ledger = await LedgerStore.open(config.stateDir, { allowLost: true });
   let counts: ResetPlan['ledger'];
   /** `volume\0key` -> size, for every copy the ledger says is on a volume. */
   const staged = new Map<string, number>();
@@ -177,7 +177,7 @@ export async function executeReset(config: Config, shown: ResetPlan, now: () => 
     // Fold the write-ahead log into ledger.db first, so that the database file alone holds the
     // ledger and the backup does not depend on moving ledger.db-wal with it. ledger.db sorts
     // (and so moves) before its -wal; a new ledger set aside a -wal left without its database.
-    const ledger = await LedgerStore.open(config.stateDir);
+    const ledger = await LedgerStore.open(config.stateDir, { allowLost: true });
     try {
       ledger.checkpoint();
     } finally {
@@ -193,6 +193,8 @@ export async function executeReset(config: Config, shown: ResetPlan, now: () => 
       }
       outcome.backupDir = backupDir;
     }
+    // The state directory keeps its id: the next run must take the missing ledger for a new one.
+    await markStartedOver(config.stateDir, now());
     for (const volume of plan.volumes) {
       outcome.keptFiles += volume.keptFiles;
       if (volume.owner === 'other') continue;
