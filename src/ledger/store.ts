@@ -14,7 +14,11 @@
  *   to `*.migrated`. A kill before the commit leaves the old files as they were and no schema;
  *   after it, a complete database, and the next open renames what is left.
  * - Opening a state directory without any ledger writes nothing: `plan` and `status` on a fresh
- *   directory leave it as it was. The database is created by the first append.
+ *   directory leave it as it was. The database is created by the first append, or by
+ *   `proveWritable()`, which apply calls before it moves anything.
+ * - A ledger that is missing, emptied or behind the serial it had committed, in a state directory
+ *   that was used, is refused (integrity.ts, invariant 12): never taken for a fresh one.
+ * - A ledger this user cannot write (a backup, a read-only mount) is still read (db.ts).
  */
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import type { DatabaseSync } from 'node:sqlite';
