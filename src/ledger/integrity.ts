@@ -89,7 +89,8 @@ export class HighWaterMark {
   }
 
   #create(serial: number): void {
-    const temporary = `${this.#path}.tmp-${process.pid}`;
+    // One name, overwritten: only the writer under the state directory's lock creates the mark, and a kill leaves no litter.
+    const temporary = `${this.#path}.tmp`;
     const fd = openSync(temporary, 'w', 0o644);
     try {
       writeSync(fd, markText(serial), 0);
