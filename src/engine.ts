@@ -341,6 +341,9 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       // Unless an adopt must compare content, the source is not asked anything more: its
       // sockets go back to the device's budget before s5cmd starts.
       if (!someAction(actionsOfKinds(run.plan.actions, ['adopt']), (a) => a.adoptBy === 'content')) clients.source.destroy();
+      // A ledger that cannot record what moves is found out now, before anything moves (a
+      // read-only file or mount); this also creates the ledger of a fresh state directory.
+      await ledger.proveWritable();
       // Claimed only now that something will be written; a declined apply leaves the volumes unclaimed.
       await claimVolumes(roots, config, deps.now);
       await clearTempFolders(gathered.inventory.volumes.map((v) => v.root), deps);

@@ -10,6 +10,7 @@
  *   rather than failed at once. Runs that write hold the state directory's lock anyway.
  */
 import { DatabaseSync } from 'node:sqlite';
+import { pathToFileURL } from 'node:url';
 import { describeError, isDualsyncError, opError, userError } from '../errors.ts';
 import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
 
@@ -36,8 +37,17 @@ const SQLITE_FULL = 13;
 const SQLITE_CANTOPEN = 14;
 const SQLITE_NOTADB = 26;
 
-/** A SQLite failure on `file` as a dualsync error with a code, a hint and whether a retry can help. */
-export function ledgerError(file: string, doing: string, error: unknown): Error {
+/** What was being done when SQLite failed: it decides whether the failure is a read or a write. */
+export type LedgerDoing = 'cannot open' | 'cannot read' | 'cannot write' | 'cannot create' | 'cannot update the schema of';
+
+const WRITES: ReadonlySet<LedgerDoing> = new Set(['cannot write', 'cannot create', 'cannot update the schema of']);
+
+/**
+ * A SQLite failure on `file` as a dualsync error with a code, a hint and whether a retry can help.
+ * The code says what failed: E_LEDGER_WRITE when a write did (a read-only database always means
+ * one), E_LEDGER_READ when an open or a read did.
+ */
+export function ledgerError(file: string, doing: LedgerDoing, error: unknown): Error {
   const code = ((error as SqliteError).errcode ?? -1) & 0xff;
   const message = `${doing} ${file}: ${describeError(error)}`;
   if (code === SQLITE_CORRUPT || code === SQLITE_NOTADB) {
@@ -46,16 +56,27 @@ export function ledgerError(file: string, doing: string, error: unknown): Error 
   if (code === SQLITE_BUSY || code === SQLITE_LOCKED) {
     return opError('E_LEDGER_BUSY', message, { hint: 'Another dualsync holds the ledger for a long write (a migration?); retry in a moment.', retryable: true, cause: error });
   }
-  if (code === SQLITE_FULL || code === SQLITE_IOERR) {
-    return opError('E_LEDGER_WRITE', message, { hint: 'Check free space and the health of the disk that holds the state directory.', retryable: true, cause: error });
+  if (code === SQLITE_READONLY || (WRITES.has(doing) && code === SQLITE_CANTOPEN)) {
+    return opError('E_LEDGER_WRITE', message, {
+      hint: 'The ledger cannot be written: check that the state directory and its ledger.db* files are writable by this user and not on a read-only mount.',
+      cause: error,
+    });
   }
-  if (code === SQLITE_READONLY || code === SQLITE_CANTOPEN) {
-    return opError('E_LEDGER_READ', message, { hint: 'Check that the state directory and its ledger.db* files are readable and writable by this user.', cause: error });
+  if (WRITES.has(doing)) {
+    const hint = code === SQLITE_FULL || code === SQLITE_IOERR ? 'Check free space and the health of the disk that holds the state directory.' : 'Check the state directory; the ledger is unchanged by the failed operation.';
+    return opError('E_LEDGER_WRITE', message, { hint, retryable: code === SQLITE_FULL || code === SQLITE_IOERR, cause: error });
   }
-  return opError('E_LEDGER_WRITE', message, { hint: 'Check the state directory; the ledger is unchanged by the failed operation.', cause: error });
+  const hint =
+    code === SQLITE_CANTOPEN
+      ? 'Check that the state directory and its ledger.db* files are readable by this user.'
+      : code === SQLITE_IOERR
+        ? 'Check the health of the disk that holds the state directory; nothing was changed.'
+        : 'Check the state directory; nothing was changed.';
+  return opError('E_LEDGER_READ', message, { hint, retryable: code === SQLITE_IOERR, cause: error });
 }
 
-function schemaVersion(db: DatabaseSync): number {
+/** The schema step `db` is at; 0 for a database without dualsync's tables (new, or emptied). */
+export function schemaVersion(db: DatabaseSync): number {
   return (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
 }
 
@@ -78,6 +99,49 @@ export function connect(file: string): DatabaseSync {
     db.exec('PRAGMA synchronous = FULL');
     const version = schemaVersion(db);
     if (version > SCHEMA_VERSION) refuseNewer(file, version);
+    return db;
+  } catch (error) {
+    db.close();
+    throw isDualsyncError(error) ? error : ledgerError(file, 'cannot open', error);
+  }
+}
+
+/** Whether `error` says that SQLite could not open or write the file (a read-only mount, no permission). */
+export function isCannotOpen(error: unknown): boolean {
+  const cause = isDualsyncError(error) ? error.cause : error;
+  const code = ((cause as SqliteError | undefined)?.errcode ?? -1) & 0xff;
+  return code === SQLITE_CANTOPEN || code === SQLITE_READONLY;
+}
+
+/**
+ * Opens the database at `file` for reading only, for a state directory this user cannot write (a
+ * backup, a snapshot, a read-only mount), where {@link connect} fails. SQLite reads a WAL database
+ * read-only only when it can use the `-shm` index (it could not create it here). Without a `-wal`
+ * holding commits, the database file alone is the ledger and is opened as immutable (no -shm
+ * needed). With one, immutable would ignore its commits and read an older ledger: refused.
+ */
+export function connectReadOnly(file: string, walBytes: number): DatabaseSync {
+  if (walBytes > 0) {
+    throw opError('E_LEDGER_READ', `cannot open ${file} read-only: its write-ahead log ${file}-wal holds commits that SQLite reads only with write access to the folder (for ${file}-shm)`, {
+      hint: 'Copy the whole state directory (ledger.db with its -wal) to a writable place and run there, or make it writable; never read ledger.db without its -wal.',
+    });
+  }
+  const url = pathToFileURL(file);
+  url.searchParams.set('immutable', '1');
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(url, { readOnly: true });
+  } catch (error) {
+    throw ledgerError(file, 'cannot open', error);
+  }
+  try {
+    const version = schemaVersion(db);
+    if (version > SCHEMA_VERSION) refuseNewer(file, version);
+    if (version < SCHEMA_VERSION) {
+      throw opError('E_LEDGER_READ', `cannot read ${file}: its schema (${version}) needs an update that a read-only state directory cannot take`, {
+        hint: 'Run dualsync once where the state directory is writable.',
+      });
+    }
     return db;
   } catch (error) {
     db.close();

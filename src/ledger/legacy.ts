@@ -15,9 +15,10 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeError, userError } from '../errors.ts';
+import { describeError, isDualsyncError, userError } from '../errors.ts';
 import type { LedgerEvent } from '../model/ledger.ts';
 import type { LedgerRecord } from '../model/objects.ts';
+import { COLUMNS } from './schema.ts';
 
 export const SNAPSHOT_FILE = 'ledger.snapshot.json';
 export const JOURNAL_FILE = 'ledger.journal.jsonl';
@@ -83,9 +84,22 @@ const NEVER_DELETE =
   'The ledger is the only record of what was delivered: never delete it blindly. Keep a copy of the state directory, ' +
   'repair or remove the named line by hand (or restore the directory from a backup), then run again.';
 
-function corrupt(file: string, line: number | undefined, problem: string) {
-  const where = line === undefined ? file : `${file}:${line}`;
-  return userError('E_LEDGER_CORRUPT', `ledger file ${where} is damaged: ${problem}`, { hint: NEVER_DELETE });
+/** Where in a file: a line number, or for a snapshot read whole, the index of the record. */
+type Place = number | { record: number } | undefined;
+
+function corrupt(file: string, place: Place, problem: string, cause?: unknown) {
+  const where = place === undefined ? file : typeof place === 'number' ? `${file}:${place}` : `${file} (record ${place.record})`;
+  return userError('E_LEDGER_CORRUPT', `ledger file ${where} is damaged: ${problem}`, { hint: NEVER_DELETE, cause });
+}
+
+/** Hands a value to the sink; whatever it throws (a SQLite bind, a sum too large) names the place it came from. */
+function intoSink(file: string, place: Place, give: () => void): void {
+  try {
+    give();
+  } catch (error) {
+    if (isDualsyncError(error)) throw error;
+    throw corrupt(file, place, `cannot be migrated: ${describeError(error)}`, error);
+  }
 }
 
 function checkFormat(file: string, line: number | undefined, formatVersion: unknown): void {
@@ -102,8 +116,18 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A whole number from 0 that a JavaScript number holds exactly (SQLite would store more, but could not give it back). */
 function isCount(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Why a present field does not have the type its column stores (schema.ts), or undefined. */
+function fieldProblem(name: string, value: unknown, type: 'text' | 'integer' | 'boolean' | 'json'): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (type === 'text' && typeof value !== 'string') return `${name} is not a string`;
+  if (type === 'integer' && !isCount(value)) return `${name} is not a whole number from 0 to 2^53 - 1`;
+  if (type === 'boolean' && typeof value !== 'boolean') return `${name} is not true or false`;
+  return undefined;
 }
 
 const STAGES = new Set(['staged', 'delivered', 'purged']);
@@ -116,7 +140,21 @@ function recordProblem(value: unknown): string | undefined {
   if (typeof value.etag !== 'string') return 'etag is not a string';
   if (!isCount(value.attempts)) return 'attempts is not a count';
   if (value.stage !== undefined && !STAGES.has(value.stage as string)) return `unknown stage ${JSON.stringify(value.stage)}`;
+  // Every field the ledger stores must come back as it went in: the type of its column.
+  for (const [field, column] of Object.entries(COLUMNS)) {
+    const problem = column.type === 'json' ? deliveredProblem(field, value[field]) : fieldProblem(field, value[field], column.type);
+    if (problem !== undefined) return problem;
+  }
   return undefined;
+}
+
+/** Why a record's `lastDelivered` is not a delivered version {size, etag, destinationEtag?}, or undefined. */
+function deliveredProblem(name: string, value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isObject(value)) return `${name} is not an object`;
+  if (!isCount(value.size)) return `${name}.size is not a byte count`;
+  if (typeof value.etag !== 'string') return `${name}.etag is not a string`;
+  return fieldProblem(`${name}.destinationEtag`, value.destinationEtag, 'text');
 }
 
 const EVENT_FIELDS: Record<LedgerEvent['type'], string[]> = {
@@ -136,8 +174,27 @@ function eventProblem(value: unknown): string | undefined {
   if (!isCount(value.size)) return 'event size is not a byte count';
   if (typeof value.etag !== 'string') return 'event etag is not a string';
   for (const field of fields) if (typeof value[field] !== 'string') return `${value.type} event without ${field}`;
+  for (const [field, type] of Object.entries(EVENT_OPTIONAL_FIELDS)) {
+    const problem = fieldProblem(`event ${field}`, value[field], type);
+    if (problem !== undefined) return problem;
+  }
   return undefined;
 }
+
+/** The optional fields of events (src/model/ledger.ts), which merge.ts copies into records. */
+const EVENT_OPTIONAL_FIELDS: Record<string, 'text' | 'boolean'> = {
+  md5: 'text',
+  etagComparable: 'boolean',
+  again: 'boolean',
+  adopted: 'boolean',
+  adoptedBy: 'text',
+  destinationEtag: 'text',
+  replaced: 'boolean',
+  volume: 'text',
+  destinationDiffers: 'text',
+  localDiffers: 'text',
+  at: 'text',
+};
 
 /** Whether `path` exists; an error other than "not there" is thrown, never taken for absence. */
 export async function exists(path: string): Promise<boolean> {
@@ -161,11 +218,13 @@ export async function legacyFiles(stateDir: string): Promise<string[]> {
 async function readSnapshot(file: string, sink: LegacySink): Promise<number> {
   let serial: number | undefined;
   let closed = false;
-  const addRecord = (value: unknown, line: number | undefined) => {
+  const addRecord = (value: unknown, line: Place) => {
     const problem = recordProblem(value);
     if (problem !== undefined) throw corrupt(file, line, problem);
     const record = value as LedgerRecord;
-    if (!sink.addRecord(record)) throw corrupt(file, line, `key ${JSON.stringify(record.key)} appears twice`);
+    let added = true;
+    intoSink(file, line, () => (added = sink.addRecord(record)));
+    if (!added) throw corrupt(file, line, `key ${JSON.stringify(record.key)} appears twice`);
   };
   const header = (value: unknown, line: number | undefined) => {
     if (!isObject(value)) throw corrupt(file, line, 'not a ledger snapshot');
@@ -212,7 +271,7 @@ async function readSnapshot(file: string, sink: LegacySink): Promise<number> {
 async function readWholeSnapshot(
   file: string,
   header: (value: unknown, line: number | undefined) => number,
-  addRecord: (value: unknown, line: number | undefined) => void,
+  addRecord: (value: unknown, place: Place) => void,
 ): Promise<number> {
   const handle = await open(file, 'r');
   let text: string;
@@ -228,7 +287,7 @@ async function readWholeSnapshot(
     throw corrupt(file, undefined, `not valid JSON (${describeError(error)})`);
   }
   const serial = header(value, undefined);
-  for (const record of (value as { records: unknown[] }).records) addRecord(record, undefined);
+  (value as { records: unknown[] }).records.forEach((record, index) => addRecord(record, { record: index + 1 }));
   return serial;
 }
 
@@ -263,7 +322,7 @@ async function readJournal(file: string, snapshotSerial: number, sink: LegacySin
     if (value.serial !== serial + 1) {
       throw corrupt(file, line.number, `serial ${value.serial} follows serial ${serial}: events are missing or repeated`);
     }
-    sink.applyEvent(value.event as LedgerEvent);
+    intoSink(file, line.number, () => sink.applyEvent(value.event as LedgerEvent));
     serial = value.serial;
   }
   if (suspect !== undefined) {

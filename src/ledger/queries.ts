@@ -5,6 +5,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { LedgerEvent } from '../model/ledger.ts';
 import type { LedgerRecord, Stage } from '../model/objects.ts';
+import { userError } from '../errors.ts';
 import { applyEvent } from './merge.ts';
 import { arrayToRecord, COLUMN_NAMES, recordToRow, rowToRecord, type SqlValue } from './schema.ts';
 
@@ -29,8 +30,16 @@ export interface LedgerSummary {
   skipped: { key: string; reason: string }[];
 }
 
+/** Whether `error` is node:sqlite refusing an integer past 2^53 - 1, which a JavaScript number cannot hold exactly. */
+function isTooLarge(error: unknown): boolean {
+  return error instanceof RangeError && (error as RangeError & { code?: string }).code === 'ERR_OUT_OF_RANGE';
+}
+
+const MAX = Number.MAX_SAFE_INTEGER;
+
 export class LedgerQueries {
   readonly #db: DatabaseSync;
+  readonly #file: string;
   readonly #get: StatementSync;
   readonly #put: StatementSync;
   readonly #insert: StatementSync;
@@ -38,8 +47,10 @@ export class LedgerQueries {
   readonly #setSerial: StatementSync;
   readonly #all: StatementSync;
 
-  constructor(db: DatabaseSync) {
+  /** `file` names the ledger in errors. */
+  constructor(db: DatabaseSync, file = 'ledger.db') {
     this.#db = db;
+    this.#file = file;
     this.#get = db.prepare(`SELECT ${COLUMN_LIST} FROM objects WHERE key = ?`);
     this.#put = db.prepare(`INSERT INTO objects (${COLUMN_LIST}) VALUES (${PLACEHOLDERS}) ON CONFLICT (key) DO UPDATE SET ${UPDATE_ALL}`);
     this.#insert = db.prepare(`INSERT OR IGNORE INTO objects (${COLUMN_LIST}) VALUES (${PLACEHOLDERS})`);
@@ -51,7 +62,7 @@ export class LedgerQueries {
   }
 
   serial(): number {
-    return (this.#serial.get() as { value: number }).value;
+    return this.#readable(() => (this.#serial.get() as { value: number }).value);
   }
 
   setSerial(serial: number): void {
@@ -59,7 +70,7 @@ export class LedgerQueries {
   }
 
   get(key: string): LedgerRecord | undefined {
-    const row = this.#get.get(key) as Record<string, SqlValue> | undefined;
+    const row = this.#readable(() => this.#get.get(key) as Record<string, SqlValue> | undefined);
     return row === undefined ? undefined : rowToRecord(row);
   }
 
@@ -74,7 +85,53 @@ export class LedgerQueries {
 
   /** Every record in key order (BINARY collation: UTF-8 bytes, S3's order), one row at a time. */
   *records(): Generator<LedgerRecord> {
-    for (const row of this.#all.iterate()) yield arrayToRecord(row as unknown as SqlValue[]);
+    const rows = this.#all.iterate();
+    for (;;) {
+      const next = this.#readable(() => rows.next());
+      if (next.done === true) return;
+      yield arrayToRecord(next.value as unknown as SqlValue[]);
+    }
+  }
+
+  /**
+   * Runs a read; an integer too large for a JavaScript number (a hand edit, or a migration of
+   * earlier versions that let one in) becomes E_LEDGER_CORRUPT naming the key, never a raw RangeError.
+   */
+  #readable<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (error) {
+      if (!isTooLarge(error)) throw error;
+      throw this.#tooLarge(error);
+    }
+  }
+
+  #tooLarge(error: unknown): Error {
+    const db = this.#db;
+    const row = db
+      .prepare(
+        `SELECT 'key ' || quote(key) AS what, 'size' AS field, CAST(size AS TEXT) AS value FROM objects WHERE size > ${MAX} OR size < -${MAX}
+         UNION ALL SELECT 'key ' || quote(key), 'attempts', CAST(attempts AS TEXT) FROM objects WHERE attempts > ${MAX} OR attempts < -${MAX}
+         UNION ALL SELECT 'the counts of stage ' || quote(stage), 'bytes', CAST(bytes AS TEXT) FROM counts WHERE bytes > ${MAX} OR bytes < -${MAX}
+         UNION ALL SELECT 'meta ' || quote(name), 'value', CAST(value AS TEXT) FROM meta WHERE value > ${MAX} OR value < -${MAX}
+         LIMIT 1`,
+      )
+      .get() as { what: string; field: string; value: string } | undefined;
+    const where = row === undefined ? 'a value' : `${row.what}: ${row.field} ${row.value}`;
+    return userError('E_LEDGER_CORRUPT', `ledger ${this.#file} holds a number too large to read (past 2^53 - 1) at ${where}`, {
+      hint:
+        'No object is that large: the row was edited or migrated wrongly. Keep a copy of the state directory, correct or delete that row ' +
+        'with `sqlite3` on the ledger (or restore the directory from a backup), then run again.',
+      cause: error,
+    });
+  }
+
+  /**
+   * A real write transaction that changes nothing (the serial rewritten as it is), committed:
+   * proof that the ledger can be written before a run moves anything it would have to record.
+   */
+  proveWritable(): number {
+    return this.applyEvents([], '');
   }
 
   /**
@@ -102,7 +159,7 @@ export class LedgerQueries {
     const verifiedBy: Record<string, number> = {};
     let etagNotComparable = 0;
     let records = 0;
-    const groups = db.prepare('SELECT stage, verified_by, etag_comparable, objects, bytes FROM counts WHERE objects > 0').all() as {
+    const groups = this.#readable(() => db.prepare('SELECT stage, verified_by, etag_comparable, objects, bytes FROM counts WHERE objects > 0').all()) as {
       stage: Stage | '';
       verified_by: string;
       etag_comparable: number;

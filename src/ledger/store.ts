@@ -14,22 +14,28 @@
  *   to `*.migrated`. A kill before the commit leaves the old files as they were and no schema;
  *   after it, a complete database, and the next open renames what is left.
  * - Opening a state directory without any ledger writes nothing: `plan` and `status` on a fresh
- *   directory leave it as it was. The database is created by the first append.
+ *   directory leave it as it was. The database is created by the first append, or by
+ *   `proveWritable()`, which apply calls before it moves anything.
+ * - A ledger that is missing, emptied or behind the serial it had committed, in a state directory
+ *   that was used, is refused (integrity.ts, invariant 12): never taken for a fresh one.
+ * - A ledger this user cannot write (a backup, a read-only mount) is still read (db.ts).
  */
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import type { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { describeError, isDualsyncError, opError, userError } from '../errors.ts';
 import type { LedgerEvent } from '../model/ledger.ts';
 import type { LedgerRecord, LedgerState } from '../model/objects.ts';
-import { connect, LEDGER_FILE, ledgerError, schemaIsCurrent, upgradeSchema } from './db.ts';
+import { connect, connectReadOnly, isCannotOpen, LEDGER_FILE, ledgerError, schemaIsCurrent, schemaVersion, upgradeSchema } from './db.ts';
+import { HIGH_WATER_FILE, lostLedger, readHighWater, usedStateEvidence } from './integrity.ts';
 import { exists, legacyFiles, MIGRATED_SUFFIX, readLegacyLedger } from './legacy.ts';
 import { applyEvent } from './merge.ts';
 import { LedgerQueries, type LedgerSummary } from './queries.ts';
 import type { WriterReply, WriterRequest } from './writer.ts';
 
 export { LEDGER_FILE } from './db.ts';
+export { HIGH_WATER_FILE, markStartedOver } from './integrity.ts';
 export { JOURNAL_FILE, SNAPSHOT_FILE } from './legacy.ts';
 export type { LedgerSummary } from './queries.ts';
 
@@ -38,6 +44,11 @@ export interface LedgerStoreOptions {
   onWarning?: (message: string) => void;
   /** The clock that stamps stages reached (default: the system clock). */
   now?: () => Date;
+  /**
+   * Read what is left of a ledger that is missing, emptied or behind what it had committed,
+   * instead of refusing it (invariant 12). Only for `reset`, which moves it into a backup.
+   */
+  allowLost?: boolean;
 }
 
 async function fsyncDirectory(dir: string): Promise<void> {
@@ -70,37 +81,121 @@ async function retireLegacy(stateDir: string, files: string[]): Promise<void> {
   await fsyncDirectory(stateDir);
 }
 
-/** Opens the database of `stateDir`, migrating the JSON ledger if it is there; undefined when there is no ledger at all. */
-async function openDatabase(stateDir: string, warn: (message: string) => void, create: boolean): Promise<DatabaseSync | undefined> {
+/** How big a file is; 0 when it is not there. */
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+}
+
+/**
+ * Why a ledger of `serial` (0 and no rows when missing or without tables, `found` says which)
+ * cannot be believed, or undefined when it can: the high-water mark, when there is one, says what
+ * it had committed; without one, a used state directory must not have an empty ledger.
+ */
+async function lostLedgerProblem(stateDir: string, file: string, mark: number | undefined, found: string, serial: number, empty: boolean): Promise<Error | undefined> {
+  if (mark !== undefined) {
+    if (serial >= mark) return undefined;
+    const how = serial > 0 ? `its write-ahead log ${file}-wal was lost, or an older copy replaced it` : `it was emptied or deleted, or its write-ahead log ${file}-wal was lost`;
+    return lostLedger(file, found, `${join(stateDir, HIGH_WATER_FILE)} records that it had committed serial ${mark} (${how})`, serial > 0);
+  }
+  if (!empty) return undefined;
+  const evidence = await usedStateEvidence(stateDir);
+  if (evidence.length === 0) return undefined;
+  return lostLedger(file, found, `the state directory has been used: it holds ${evidence.join(' and ')}`);
+}
+
+/**
+ * Opens the database of `stateDir`, migrating the JSON ledger if it is there; undefined when there
+ * is no ledger at all. A ledger that is missing, empty or behind what it committed in a used state
+ * directory is refused (invariant 12), unless `allowLost` (reset) asks for what is left of it.
+ * A database this user cannot write is opened read-only, unless `create` (the writer) needs it.
+ */
+async function openDatabase(stateDir: string, warn: (message: string) => void, create: boolean, allowLost = false): Promise<DatabaseSync | undefined> {
   const file = join(stateDir, LEDGER_FILE);
+  // The mark is read before the ledger: it only ever follows a commit, so a serial read after it is at least as high.
+  const mark = await readHighWater(stateDir, warn);
   const legacy = await legacyFiles(stateDir);
   const existed = await exists(file);
-  if (!existed && legacy.length === 0 && !create) return undefined;
+  if (!existed && legacy.length === 0) {
+    const lost = await lostLedgerProblem(stateDir, file, mark, 'is missing', 0, true);
+    if (lost !== undefined) {
+      if (allowLost) return undefined;
+      throw lost;
+    }
+    if (!create) return undefined;
+  }
   if (!existed) {
     await mkdir(stateDir, { recursive: true });
     await setAsideOrphanWal(file, warn);
   }
-  const db = connect(file);
+  // A file of 0 bytes is not opened before it is judged: SQLite would write a header into it.
+  if (existed && legacy.length === 0 && (await sizeOf(file)) === 0) {
+    const lost = await lostLedgerProblem(stateDir, file, mark, 'is empty (0 bytes)', 0, true);
+    if (lost !== undefined) {
+      if (allowLost) return undefined;
+      throw lost;
+    }
+  }
+  let db: DatabaseSync;
+  try {
+    db = connect(file);
+  } catch (error) {
+    if (!existed || create || !isCannotOpen(error)) throw error;
+    db = connectReadOnly(file, await sizeOf(`${file}-wal`));
+  }
   try {
     // The new file's name must survive a power cut as well as its contents.
     if (!existed) await fsyncDirectory(stateDir);
     if (legacy.length === 0) {
+      if (existed) {
+        const hasTables = schemaVersion(db) > 0;
+        const serial = hasTables ? new LedgerQueries(db, file).serial() : 0;
+        const empty = !hasTables || (serial === 0 && db.prepare('SELECT 1 FROM objects LIMIT 1').get() === undefined);
+        const found = hasTables ? `is at serial ${serial}` : `is empty (${await sizeOf(file)} bytes, no tables)`;
+        const lost = await lostLedgerProblem(stateDir, file, mark, found, serial, empty);
+        if (lost !== undefined) {
+          if (!allowLost) throw lost;
+          if (!hasTables) {
+            db.close();
+            return undefined;
+          }
+          return db;
+        }
+      }
       if (!schemaIsCurrent(db)) await upgradeSchema(db, file);
       return db;
     }
     await upgradeSchema(db, file, async (inside) => {
       if (legacySerial(inside) !== undefined) return; // migrated before; the old files were not yet renamed
-      const queries = new LedgerQueries(inside);
+      const queries = new LedgerQueries(inside, file);
       if (queries.serial() !== 0 || inside.prepare('SELECT 1 FROM objects LIMIT 1').get() !== undefined) {
         throw userError('E_LEDGER_CONFLICT', `the state directory ${stateDir} holds both ${LEDGER_FILE} and the older JSON ledger (${legacy.join(', ')}), which was never migrated into it`, {
           hint: `Keep a copy of the state directory. If ${LEDGER_FILE} is the ledger in use, move the JSON files out of the way; if they are, move ${LEDGER_FILE}* out instead.`,
         });
       }
+      // The sizes of all records, which the counts table sums: past 2^53 a sum reads back as no number.
+      let totalBytes = 0;
+      const addBytes = (bytes: number) => {
+        totalBytes += bytes;
+        if (!Number.isSafeInteger(totalBytes)) throw new Error(`the sizes of the records sum past 2^53 - 1 bytes (${totalBytes}), which no ledger can count`);
+      };
       const serial = await readLegacyLedger(
         stateDir,
         {
-          addRecord: (record) => queries.insert(record),
-          applyEvent: (event) => queries.put(applyEvent(queries.get(event.key), event)),
+          addRecord: (record) => {
+            addBytes(record.size);
+            return queries.insert(record);
+          },
+          applyEvent: (event) => {
+            const before = queries.get(event.key);
+            const after = applyEvent(before, event);
+            addBytes(after.size - (before?.size ?? 0));
+            queries.put(after);
+          },
         },
         warn,
       );
@@ -111,9 +206,9 @@ async function openDatabase(stateDir: string, warn: (message: string) => void, c
     return db;
   } catch (error) {
     db.close();
-    // A JSON ledger that cannot be trusted was refused before anything was committed: the
-    // empty database this open created goes again, so the directory is left as it was.
-    if (!existed && isDualsyncError(error) && error.kind === 'user') {
+    // Whatever failed (a JSON ledger that cannot be trusted, or anything else before the commit),
+    // the empty database this open created goes again, so the directory is left as it was.
+    if (!existed) {
       for (const suffix of ['', '-wal', '-shm']) await rm(`${file}${suffix}`, { force: true });
     }
     throw error;
@@ -149,6 +244,7 @@ export class LedgerStore {
   /** Appends run one at a time, in call order. */
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  #markWarned = false;
 
   private constructor(stateDir: string, db: DatabaseSync | undefined, options: LedgerStoreOptions) {
     this.stateDir = stateDir;
@@ -156,7 +252,7 @@ export class LedgerStore {
     this.#warn = options.onWarning ?? (() => {});
     this.#now = options.now ?? (() => new Date());
     this.#db = db;
-    this.#queries = db === undefined ? undefined : new LedgerQueries(db);
+    this.#queries = db === undefined ? undefined : new LedgerQueries(db, this.file);
   }
 
   /**
@@ -165,7 +261,7 @@ export class LedgerStore {
    */
   static async open(stateDir: string, options: LedgerStoreOptions = {}): Promise<LedgerStore> {
     try {
-      return new LedgerStore(stateDir, await openDatabase(stateDir, options.onWarning ?? (() => {}), false), options);
+      return new LedgerStore(stateDir, await openDatabase(stateDir, options.onWarning ?? (() => {}), false, options.allowLost === true), options);
     } catch (error) {
       if (isDualsyncError(error)) throw error;
       throw opError('E_LEDGER_READ', `cannot read the ledger in ${stateDir}: ${describeError(error)}`, {
@@ -252,7 +348,7 @@ export class LedgerStore {
         throw error;
       }
     } catch (error) {
-      throw ledgerError(file, 'cannot read', error);
+      throw isDualsyncError(error) ? error : ledgerError(file, 'cannot read', error);
     }
     let ended = false;
     const end = (): void => {
@@ -279,7 +375,7 @@ export class LedgerStore {
     try {
       return queries.get(key);
     } catch (error) {
-      throw ledgerError(this.file, 'cannot read', error);
+      throw isDualsyncError(error) ? error : ledgerError(this.file, 'cannot read', error);
     }
   }
 
@@ -317,6 +413,22 @@ export class LedgerStore {
   }
 
   /**
+   * Proves that the ledger can be written, before a run moves anything it would have to record: a
+   * write transaction that changes nothing is committed through the writer, which also brings the
+   * high-water mark up to date. Creates the ledger of a fresh state directory. Fails with
+   * E_LEDGER_WRITE (a read-only file or mount, a full disk) and then nothing was changed.
+   */
+  proveWritable(): Promise<void> {
+    const run = this.#queue.then(async () => {
+      if (this.#closed) throw new Error('ledger store used after close()');
+      const writer = await this.#startWriter();
+      await this.#request(writer, { id: 0, probe: true });
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
    * Folds the write-ahead log back into ledger.db and empties it, so that the database file
    * alone holds the ledger (before it is moved). Returns false when readers kept it from finishing.
    */
@@ -345,7 +457,7 @@ export class LedgerStore {
       } catch (error) {
         throw isDualsyncError(error) ? error : ledgerError(this.file, 'cannot create', error);
       }
-      this.#queries = new LedgerQueries(this.#db!);
+      this.#queries = new LedgerQueries(this.#db!, this.file);
     }
     // No execArgv of the parent: flags such as --input-type or --eval do not apply to a worker's module.
     const writer = new Worker(new URL('./writer.ts', import.meta.url), { workerData: { ledgerWriter: this.file }, execArgv: [] });
@@ -353,8 +465,15 @@ export class LedgerStore {
       const pending = this.#requests.get(reply.id);
       if (pending === undefined) return;
       this.#requests.delete(reply.id);
-      if ('error' in reply) pending.reject(ledgerError(this.file, 'cannot write', Object.assign(new Error(reply.error.message), { errcode: reply.error.errcode })));
-      else pending.resolve(reply.serial);
+      if ('error' in reply) {
+        pending.reject(ledgerError(this.file, 'cannot write', Object.assign(new Error(reply.error.message), { errcode: reply.error.errcode })));
+        return;
+      }
+      if (reply.warning !== undefined && !this.#markWarned) {
+        this.#markWarned = true;
+        this.#warn(reply.warning);
+      }
+      pending.resolve(reply.serial);
     });
     const fail = (error: Error) => {
       this.#writerFailure = opError('E_LEDGER_WRITE', `the ledger writer of ${this.file} stopped: ${describeError(error)}`, { cause: error });

@@ -5,21 +5,30 @@
  * meanwhile queue up and share the next commit (group commit), as they did when the journal's
  * fsync ran in libuv's thread pool.
  *
- * Messages in: { id, events, at } to record, { id, close: true } to finish.
- * Messages out: { id, serial } when committed, { id, error } when not (nothing committed).
+ * After each commit it moves the high-water mark beside the ledger (integrity.ts) to the serial
+ * just committed.
+ *
+ * Messages in: { id, events, at } to record, { id, probe: true } to prove the ledger writable (a
+ * write transaction that changes nothing, committed, and the mark written), { id, close: true }
+ * to finish.
+ * Messages out: { id, serial } when committed (with `warning` when the mark could not follow),
+ * { id, error } when not (nothing committed).
  */
+import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LedgerEvent } from '../model/ledger.ts';
 import { connect } from './db.ts';
+import { HighWaterMark } from './integrity.ts';
 import { LedgerQueries } from './queries.ts';
 
-export type WriterRequest = { id: number; events: LedgerEvent[]; at: string } | { id: number; close: true };
-export type WriterReply = { id: number; serial: number } | { id: number; error: { message: string; errcode?: number } };
+export type WriterRequest = { id: number; events: LedgerEvent[]; at: string } | { id: number; probe: true } | { id: number; close: true };
+export type WriterReply = { id: number; serial: number; warning?: string } | { id: number; error: { message: string; errcode?: number } };
 
 if (parentPort !== null && (workerData as { ledgerWriter?: string } | undefined)?.ledgerWriter !== undefined) {
   const port = parentPort;
   const file = (workerData as { ledgerWriter: string }).ledgerWriter;
   let queries: LedgerQueries | undefined;
+  const mark = new HighWaterMark(dirname(file));
   const db = (() => {
     try {
       return connect(file);
@@ -30,14 +39,25 @@ if (parentPort !== null && (workerData as { ledgerWriter?: string } | undefined)
   port.on('message', (request: WriterRequest) => {
     if ('close' in request) {
       if (!(db instanceof Error)) db.close();
+      mark.close();
       port.postMessage({ id: request.id, serial: -1 } satisfies WriterReply);
       port.close();
       return;
     }
     try {
       if (db instanceof Error) throw db;
-      queries ??= new LedgerQueries(db);
-      port.postMessage({ id: request.id, serial: queries.applyEvents(request.events, request.at) } satisfies WriterReply);
+      queries ??= new LedgerQueries(db, file);
+      const serial = 'probe' in request ? queries.proveWritable() : queries.applyEvents(request.events, request.at);
+      try {
+        mark.record(serial);
+      } catch (error) {
+        // A probe proves the state directory writable, the mark included; after a commit of
+        // events the events stand, and only the check of a later open is weaker.
+        if ('probe' in request) throw error;
+        port.postMessage({ id: request.id, serial, warning: `cannot update the ledger's high-water mark: ${(error as Error).message}` } satisfies WriterReply);
+        return;
+      }
+      port.postMessage({ id: request.id, serial } satisfies WriterReply);
     } catch (error) {
       const failure = error as Error & { errcode?: number };
       port.postMessage({ id: request.id, error: { message: failure.message, errcode: failure.errcode } } satisfies WriterReply);

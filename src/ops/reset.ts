@@ -19,7 +19,7 @@ import { expandVolumes } from '../config/load.ts';
 import { userError } from '../errors.ts';
 import { claimStates, copyRefusal, describeForeignClaims, removeClaim, type ClaimState } from '../inventory/claims.ts';
 import { scanVolumes } from '../inventory/volumes.ts';
-import { LedgerStore } from '../ledger/store.ts';
+import { LedgerStore, markStartedOver } from '../ledger/store.ts';
 import type { Config } from '../model/config.ts';
 import { TEMP_DIR } from '../plan/keys.ts';
 
@@ -104,7 +104,7 @@ export async function planReset(config: Config, options: { keepStaged: boolean }
   const claims = await claimStates(roots, config.stateDir);
   const copies = claims.flatMap((claim) => (claim.owner === 'copy' ? [claim] : []));
   if (copies.length > 0) throw await copyRefusal(copies, config);
-  const ledger = await LedgerStore.open(config.stateDir);
+  const ledger = await LedgerStore.open(config.stateDir, { allowLost: true });
   let counts: ResetPlan['ledger'];
   /** `volume\0key` -> size, for every copy the ledger says is on a volume. */
   const staged = new Map<string, number>();
@@ -188,7 +188,7 @@ export async function executeReset(config: Config, shown: ResetPlan, now: () => 
     // Fold the write-ahead log into ledger.db first, so that the database file alone holds the
     // ledger and the backup does not depend on moving ledger.db-wal with it. ledger.db sorts
     // (and so moves) before its -wal; a new ledger set aside a -wal left without its database.
-    const ledger = await LedgerStore.open(config.stateDir);
+    const ledger = await LedgerStore.open(config.stateDir, { allowLost: true });
     try {
       ledger.checkpoint();
     } finally {
@@ -204,6 +204,8 @@ export async function executeReset(config: Config, shown: ResetPlan, now: () => 
       }
       outcome.backupDir = backupDir;
     }
+    // The state directory keeps its id: the next run must take the missing ledger for a new one.
+    await markStartedOver(config.stateDir, now());
     for (const volume of plan.volumes) {
       outcome.keptFiles += volume.keptFiles;
       if (volume.owner === 'other') continue;
