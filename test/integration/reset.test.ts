@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { identityOf } from '../../src/apply/proc.ts';
 import { md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
 import { makeSite, type Site } from './site.ts';
 
@@ -121,12 +123,20 @@ describe('reset', () => {
   it('refuses while another dualsync holds the lock, and changes nothing', async () => {
     const site = await appliedSite();
     const staged = await volumeContents(site);
-    // This test process is alive on this host: a lock that is really held.
-    const holder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), command: 'dualsync watch' };
-    await writeFile(join(site.stateDir, 'lock'), `${JSON.stringify(holder)}\n`);
-    const reset = await site.cli('reset', '--yes');
-    expect(reset.exitCode).toBe(1);
-    expect(reset.stderr).toMatch(new RegExp(`another dualsync holds the lock .*dualsync watch, pid ${process.pid}`));
+    // A live process of this host, named with its start time and boot: a lock that is really held.
+    // (Not this test's own pid: the CLI may run in this process, and a run never takes its own pid for another holder.)
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const identity = identityOf(sleeper.pid as number);
+      expect(identity).toBeDefined();
+      const holder = { ...identity, host: hostname(), startedAt: new Date().toISOString(), command: 'dualsync watch' };
+      await writeFile(join(site.stateDir, 'lock'), `${JSON.stringify(holder)}\n`);
+      const reset = await site.cli('reset', '--yes');
+      expect(reset.exitCode, reset.stdout + reset.stderr).toBe(1);
+      expect(reset.stderr).toMatch(new RegExp(`another dualsync holds the lock .*dualsync watch, pid ${sleeper.pid}`));
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
     expect(await volumeContents(site)).toEqual(staged);
     expect((await readdir(site.stateDir)).some((name) => name.startsWith('backup-'))).toBe(false);
   });
