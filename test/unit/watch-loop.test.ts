@@ -50,7 +50,7 @@ describe('watch loop', () => {
   });
 
   it('retryable errors back off exponentially with jitter, then recover', async () => {
-    const flaky = opError('E_NET', 'connection reset', { retryable: true });
+    const flaky = opError('E_S3_FAILED', 'connection reset', { retryable: true });
     const h = harness([flaky, flaky, flaky, { changes: 1, failures: 0 }], { stopAfter: 4 });
     const summary = await h.run();
     expect(summary.failedCycles).toBe(3);
@@ -58,7 +58,7 @@ describe('watch loop', () => {
   });
 
   it('a non-retryable error ends the loop and is returned', async () => {
-    const denied = opError('E_DENIED', 'access denied', { retryable: false });
+    const denied = opError('E_S3_ACCESS', 'access denied', { retryable: false });
     const h = harness([denied]);
     const summary = await h.run();
     expect(summary.fatal).toBe(denied);
