@@ -57,6 +57,15 @@ export function isDualsyncError(error: unknown): error is DualsyncError {
 }
 
 /**
+ * True for a bug: anything thrown that is not a DualsyncError (a plain Error from an internal
+ * check, a TypeError), and a DualsyncError of kind 'internal'. Retrying cannot fix it; it is
+ * reported with its stack.
+ */
+export function isInternalError(error: unknown): boolean {
+  return !isDualsyncError(error) || error.kind === 'internal';
+}
+
+/**
  * Node (24+) appends "; if the root CA is installed locally, try running Node.js with
  * --use-system-ca" to certificate errors: wrong for a device certificate, which is trusted
  * through tls.caBundle, so it is dropped and dualsync's own hint stands.

@@ -45,7 +45,8 @@ export class WatchCommand extends BaseCommand {
       (\`transfer.retryBackoff\`: 1 cycle, 2, 4, ... up to 6h by default) while the rest keeps
       moving. \`--retry-failed\` tries such objects in the first cycle.
       Errors back off exponentially with jitter; an error that a retry cannot fix (wrong
-      credentials, a broken ledger) stops the loop with exit 1.
+      credentials, a broken ledger) stops the loop with exit 1, and so does an internal error
+      (a bug in dualsync), printed with its stack to report.
 
       watch holds the state directory's lock for its whole life, also between cycles: \`apply\` and
       \`reset\` refuse while it runs, and \`status\` shows it with its last cycle.
