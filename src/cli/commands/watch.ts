@@ -6,7 +6,7 @@ import { parseDuration } from '../../config/units.ts';
 import { backoffMs, watchLoop, type CycleResult, type HopDown } from '../../watch/loop.ts';
 import { acquireLock, type Lock } from '../../apply/lock.ts';
 import type { Config } from '../../model/index.ts';
-import { applySummaryLine, renderApplyOutcome } from '../../view/apply.ts';
+import { applyCountsText, renderApplyOutcome } from '../../view/apply.ts';
 import { describeError, isDualsyncError, userError } from '../../errors.ts';
 import { onStopSignals } from '../signals.ts';
 
@@ -154,7 +154,7 @@ export class WatchCommand extends BaseCommand {
     if (changes === 0 && !(source.complete && destination.complete)) {
       return { changes, failures: 0, inSync: false, summary: 'no changes in what could be listed; a listing is incomplete (see the warnings)', ...extra };
     }
-    return { changes, failures: outcome.failures.length, summary: applySummaryLine(outcome).replace(/^Apply complete! /, ''), ...extra };
+    return { changes, failures: outcome.failures.length, summary: applyCountsText(outcome), ...extra };
   }
 
   /**
