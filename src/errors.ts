@@ -3,9 +3,13 @@
  * - a user mistake (bad config, bad flag): message + hint, no stack, exit 1;
  * - a known operational failure (a listing failed, s5cmd failed): stable code, and whether a retry can help;
  * - a broken internal rule: "assertion failed", with the stack, asking for a bug report.
+ *
+ * Every code is one line of the table in model/error-codes.ts, which the docs are generated from.
  */
 
-export type ErrorKind = 'user' | 'operational' | 'internal';
+import type { ErrorCode, ErrorCodeOf, ErrorKind } from './model/error-codes.ts';
+
+export type { ErrorCode, ErrorKind } from './model/error-codes.ts';
 
 export interface DualsyncErrorOptions {
   hint?: string;
@@ -16,13 +20,13 @@ export interface DualsyncErrorOptions {
 }
 
 export class DualsyncError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly kind: ErrorKind;
   readonly hint?: string;
   readonly retryable: boolean;
   readonly details: string[];
 
-  constructor(kind: ErrorKind, code: string, message: string, options: DualsyncErrorOptions = {}) {
+  constructor(kind: ErrorKind, code: ErrorCode, message: string, options: DualsyncErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'DualsyncError';
     this.kind = kind;
@@ -34,12 +38,12 @@ export class DualsyncError extends Error {
 }
 
 /** A mistake the operator can fix: printed with its hint, never with a stack. */
-export function userError(code: string, message: string, options?: DualsyncErrorOptions): DualsyncError {
+export function userError(code: ErrorCodeOf<'user'>, message: string, options?: DualsyncErrorOptions): DualsyncError {
   return new DualsyncError('user', code, message, options);
 }
 
 /** A known failure of the world (network, server, disk); `retryable` tells watch whether to try again. */
-export function opError(code: string, message: string, options?: DualsyncErrorOptions): DualsyncError {
+export function opError(code: ErrorCodeOf<'operational'>, message: string, options?: DualsyncErrorOptions): DualsyncError {
   return new DualsyncError('operational', code, message, options);
 }
 
@@ -50,6 +54,15 @@ export function assert(condition: unknown, message: string): asserts condition {
 
 export function isDualsyncError(error: unknown): error is DualsyncError {
   return error instanceof DualsyncError;
+}
+
+/**
+ * True for a bug: anything thrown that is not a DualsyncError (a plain Error from an internal
+ * check, a TypeError), and a DualsyncError of kind 'internal'. Retrying cannot fix it; it is
+ * reported with its stack.
+ */
+export function isInternalError(error: unknown): boolean {
+  return !isDualsyncError(error) || error.kind === 'internal';
 }
 
 /**

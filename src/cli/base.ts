@@ -1,5 +1,5 @@
 import { Command, Option } from 'clipanion';
-import { DualsyncError, isDualsyncError } from '../errors.ts';
+import { DualsyncError, isDualsyncError, type ErrorCode } from '../errors.ts';
 
 /** Options every command shares, and the one place that turns errors into output and exit codes. */
 export abstract class BaseCommand extends Command {
@@ -45,7 +45,7 @@ export abstract class BaseCommand extends Command {
 }
 
 /** The JSON form of a failure: the same code, message, details and hint the terminal shows. */
-export function errorToJson(error: unknown): { code: string; kind: string; message: string; details: string[]; hint?: string; retryable: boolean } {
+export function errorToJson(error: unknown): { code: ErrorCode; kind: string; message: string; details: string[]; hint?: string; retryable: boolean } {
   if (isDualsyncError(error)) {
     return { code: error.code, kind: error.kind, message: error.message, details: error.details, ...(error.hint ? { hint: error.hint } : {}), retryable: error.retryable };
   }

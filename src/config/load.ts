@@ -7,10 +7,10 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, matchesGlob, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fg from 'fast-glob';
-import { userError } from '../errors.ts';
+import { userError, type DualsyncError } from '../errors.ts';
 import type { Config } from '../model/config.ts';
 import { loopbackOr } from './place.ts';
-import { parseConfig, type Diagnostic, type EndpointAliasCheck, type ParseOptions, type PathReference } from './parse.ts';
+import { parseConfig, type Diagnostic, type EndpointAliasCheck, type ParseOptions, type ParseResult, type PathReference } from './parse.ts';
 
 export interface LoadedConfig {
   config: Config;
@@ -24,22 +24,46 @@ export interface LoadedConfig {
  * one `file:line:col  field: message (hint)` line each, so that one run shows them all.
  */
 export async function loadConfig(path: string, env: Record<string, string | undefined> = process.env, options: ParseOptions = { deferCredentials: true }): Promise<LoadedConfig> {
+  const examined = await examineConfig(path, env, options);
+  const diagnostics = [...examined.parsed.diagnostics, ...examined.diskProblems].sort((a, b) => a.line - b.line || a.column - b.column);
+  if (!examined.parsed.config || diagnostics.some((d) => d.severity === 'error')) throw configProblems(path, diagnostics);
+  return { config: { ...examined.parsed.config, file: examined.absolute }, warnings: diagnostics };
+}
+
+export interface ExaminedConfig {
+  /** The config file's absolute path. */
+  absolute: string;
+  /** The file's text. */
+  text: string;
+  /** What the text says: the config (when the text itself is right) and its diagnostics. */
+  parsed: ParseResult;
+  /** Problems only the disk (and DNS) shows: volumes, CA bundle, state directory, endpoint aliases. */
+  diskProblems: Diagnostic[];
+}
+
+/**
+ * The config at `path` with every problem as a diagnostic, without refusing it: loadConfig
+ * throws on them, doctor and `volumes list` report the disk's among their own checks. Throws
+ * only when the file cannot be read.
+ */
+export async function examineConfig(path: string, env: Record<string, string | undefined>, options: ParseOptions = { deferCredentials: true }): Promise<ExaminedConfig> {
   const absolute = resolve(path);
   const text = await readConfigText(path, absolute);
   const parsed = parseConfig(text, path, env, dirname(absolute), options);
-  const ioProblems = [...(await checkReferences(parsed.references, path)), ...(await checkAliases(parsed.aliases, path))];
-  const diagnostics = [...parsed.diagnostics, ...ioProblems].sort((a, b) => a.line - b.line || a.column - b.column);
+  const diskProblems = [...(await checkReferences(parsed.references, path)), ...(await checkAliases(parsed.aliases, path))].sort((a, b) => a.line - b.line || a.column - b.column);
+  return { absolute, text, parsed, diskProblems };
+}
+
+/** The user error (E_CONFIG) for a config with problems: a count, then one line per diagnostic. */
+export function configProblems(path: string, diagnostics: Diagnostic[]): DualsyncError {
   const errors = diagnostics.filter((d) => d.severity === 'error');
-  if (errors.length > 0 || !parsed.config) {
-    // The count names every line listed below it: problems, and warnings when there are any.
-    const warningCount = diagnostics.length - errors.length;
-    const counted = `${errors.length} problem${errors.length === 1 ? '' : 's'}${warningCount === 0 ? '' : `, ${warningCount} warning${warningCount === 1 ? '' : 's'}`}`;
-    throw userError('E_CONFIG', `${path}: ${counted}`, {
-      details: diagnostics.map(formatDiagnostic),
-      hint: `fix the fields above, then run \`dualsync validate -c ${path}\``,
-    });
-  }
-  return { config: { ...parsed.config, file: absolute }, warnings: diagnostics };
+  // The count names every line listed below it: problems, and warnings when there are any.
+  const warningCount = diagnostics.length - errors.length;
+  const counted = `${errors.length} problem${errors.length === 1 ? '' : 's'}${warningCount === 0 ? '' : `, ${warningCount} warning${warningCount === 1 ? '' : 's'}`}`;
+  return userError('E_CONFIG', `${path}: ${counted}`, {
+    details: diagnostics.map(formatDiagnostic),
+    hint: `fix the fields above, then run \`dualsync validate -c ${path}\``,
+  });
 }
 
 /** One line per diagnostic: `file:line:col  field: message (hint)`; warnings say so. */

@@ -19,6 +19,7 @@ import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
 import { findS5cmd } from '../apply/s5cmd.ts';
 import { lockHolder } from '../apply/lock.ts';
+import { formatDiagnostic } from '../config/load.ts';
 import { formatBytes } from '../config/units.ts';
 import { describeError, isDualsyncError } from '../errors.ts';
 import { classifyS3Error, createS3Client } from '../inventory/s3.ts';
@@ -647,10 +648,10 @@ async function stateChecks(config: Config): Promise<DoctorCheck[]> {
 
 function configChecks(checked: CheckedConfig): DoctorCheck[] {
   // Volume problems get their own rows below, with the volume named.
-  const problems = checked.diskProblems.filter((line) => !/ {2}staging\.volumes/.test(line));
+  const problems = checked.diskProblems.filter((problem) => !problem.path.startsWith('staging.volumes'));
   const warnings = checked.warnings.length > 0 ? ` (${checked.warnings.length} warning(s) printed above)` : '';
   if (problems.length === 0) return [{ scope: 'config', check: 'valid', status: 'pass', detail: `${checked.config.file} is valid${warnings}` }];
-  return problems.map((line) => ({ scope: 'config', check: 'paths', status: 'fail', detail: line, fix: 'fix that field, then run `dualsync validate`' }));
+  return problems.map((problem) => ({ scope: 'config', check: 'paths', status: 'fail', detail: formatDiagnostic(problem), fix: 'fix that field, then run `dualsync validate`' }));
 }
 
 /** Runs every check (the independent ones at once) and returns them in a stable order. */

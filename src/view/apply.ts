@@ -2,8 +2,8 @@ import Table from 'cli-table3';
 import type { ApplyOutcome } from '../model/apply.ts';
 import { formatBytes } from '../config/units.ts';
 
-/** The closing line of an apply, in the manner of Terraform's "Apply complete!". */
-export function applySummaryLine(outcome: ApplyOutcome): string {
+/** What an apply moved, per hop ("20 downloaded (1 MiB), 20 delivered (1 MiB), 20 purged."): the line watch logs per cycle. */
+export function applyCountsText(outcome: ApplyOutcome): string {
   const parts = [
     `${outcome.downloaded.count} downloaded (${formatBytes(outcome.downloaded.bytes)})`,
     `${outcome.uploaded.count} delivered (${formatBytes(outcome.uploaded.bytes)})`,
@@ -11,8 +11,13 @@ export function applySummaryLine(outcome: ApplyOutcome): string {
   ];
   if (outcome.adopted > 0) parts.push(`${outcome.adopted} adopted`);
   if (outcome.replaced !== undefined) parts.push(`${outcome.replaced.count} replaced cop${outcome.replaced.count === 1 ? 'y' : 'ies'} removed`);
+  return `${parts.join(', ')}.`;
+}
+
+/** The closing line of an apply, in the manner of Terraform's "Apply complete!". */
+export function applySummaryLine(outcome: ApplyOutcome): string {
   const head = outcome.failures.length === 0 ? 'Apply complete!' : `Apply finished with ${outcome.failures.length} failure(s):`;
-  return `${head} ${parts.join(', ')}.`;
+  return `${head} ${applyCountsText(outcome)}`;
 }
 
 /** Human report of an apply: failures as a table (key, hop, reason), verification counts, summary. */

@@ -1,4 +1,4 @@
-import { isDualsyncError } from '../errors.ts';
+import { isDualsyncError, isInternalError } from '../errors.ts';
 
 export interface CycleResult {
   /** Transfers, purges and adoptions this cycle; 0 means the sites were in sync. */
@@ -40,7 +40,7 @@ export interface WatchOptions {
 export interface WatchSummary {
   cycles: number;
   failedCycles: number;
-  /** The error that ended the loop, when it was not retryable. */
+  /** The error that ended the loop: one a retry cannot fix, or an internal error (a bug). */
   fatal?: unknown;
 }
 
@@ -57,7 +57,9 @@ export function backoffMs(intervalMs: number, failures: number, maxMs: number, r
 /**
  * `dualsync watch`: plan and apply in a loop. A retryable error (or a cycle with failed
  * objects) backs off exponentially with jitter; a non-retryable one (bad credentials, a
- * broken ledger) ends the loop, because repeating it cannot help.
+ * broken ledger) ends the loop, because repeating it cannot help. So does an internal error
+ * (anything that is not a DualsyncError, or one of kind 'internal'): it is a bug, and retrying
+ * it would repeat it forever.
  *
  * A hop that is down does not stop the other (invariant 11): every cycle lists both again, so
  * the live hop keeps working at the interval and the other is picked up in the first cycle
@@ -109,6 +111,10 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
       failedCycles++;
       failuresInARow++;
       const message = error instanceof Error ? error.message : String(error);
+      if (isInternalError(error)) {
+        options.log(`cycle ${cycles}: internal error: ${message}; stopping (this is a bug in dualsync; please report it)`);
+        return { cycles, failedCycles, fatal: error };
+      }
       if (isDualsyncError(error) && !error.retryable) {
         options.log(`cycle ${cycles}: ${message} (not retryable; stopping)`);
         return { cycles, failedCycles, fatal: error };

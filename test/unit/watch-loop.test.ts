@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { backoffMs, watchLoop, type CycleResult } from '../../src/watch/loop.ts';
-import { opError, userError } from '../../src/errors.ts';
+import { DualsyncError, opError, userError } from '../../src/errors.ts';
 
-function harness(results: (CycleResult | Error)[], options: { stopAfter?: number } = {}) {
+/** A loop whose cycles return or throw `results` in turn (the last one repeats); a string is thrown as is. */
+function harness(results: (CycleResult | Error | string)[], options: { stopAfter?: number } = {}) {
   const stop = new AbortController();
   const sleeps: number[] = [];
   const logs: string[] = [];
@@ -23,7 +24,7 @@ function harness(results: (CycleResult | Error)[], options: { stopAfter?: number
         },
         cycle: async () => {
           const next = results[Math.min(calls++, results.length - 1)]!;
-          if (next instanceof Error) throw next;
+          if (next instanceof Error || typeof next === 'string') throw next;
           return next;
         },
       }),
@@ -50,7 +51,7 @@ describe('watch loop', () => {
   });
 
   it('retryable errors back off exponentially with jitter, then recover', async () => {
-    const flaky = opError('E_NET', 'connection reset', { retryable: true });
+    const flaky = opError('E_S3_FAILED', 'connection reset', { retryable: true });
     const h = harness([flaky, flaky, flaky, { changes: 1, failures: 0 }], { stopAfter: 4 });
     const summary = await h.run();
     expect(summary.failedCycles).toBe(3);
@@ -58,11 +59,41 @@ describe('watch loop', () => {
   });
 
   it('a non-retryable error ends the loop and is returned', async () => {
-    const denied = opError('E_DENIED', 'access denied', { retryable: false });
+    const denied = opError('E_S3_ACCESS', 'access denied', { retryable: false });
     const h = harness([denied]);
     const summary = await h.run();
     expect(summary.fatal).toBe(denied);
     expect(h.logs.join('\n')).toMatch(/not retryable/);
+  });
+
+  it('an internal error (a plain Error: a bug) ends the loop at once, says so, and is returned, not retried', async () => {
+    const bug = new Error('spool line 7 out of order');
+    const h = harness([bug, { changes: 1, failures: 0 }], { stopAfter: 3 });
+    const summary = await h.run();
+    expect(summary).toEqual({ cycles: 1, failedCycles: 1, fatal: bug });
+    expect(h.sleeps).toEqual([]);
+    expect(h.logs).toEqual(['cycle 1: internal error: spool line 7 out of order; stopping (this is a bug in dualsync; please report it)']);
+  });
+
+  it('an internal DualsyncError (a failed assertion) ends the loop even when marked retryable', async () => {
+    const broken = new DualsyncError('internal', 'E_ASSERT', 'assertion failed: ranks in order', { retryable: true });
+    const h = harness([broken, { changes: 1, failures: 0 }], { stopAfter: 3 });
+    expect((await h.run()).fatal).toBe(broken);
+    expect(h.sleeps).toEqual([]);
+  });
+
+  it('a thrown value that is not an Error is internal too', async () => {
+    const h = harness(['a string', { changes: 1, failures: 0 }], { stopAfter: 3 });
+    expect(await h.run()).toEqual({ cycles: 1, failedCycles: 1, fatal: 'a string' });
+    expect(h.logs).toEqual(['cycle 1: internal error: a string; stopping (this is a bug in dualsync; please report it)']);
+  });
+
+  it('a retryable DualsyncError is retried, and the loop goes on after it', async () => {
+    const flaky = opError('E_HOP_UNREACHABLE', 'did not answer within 10 s', { retryable: true });
+    const h = harness([flaky, { changes: 1, failures: 0 }], { stopAfter: 2 });
+    const summary = await h.run();
+    expect(summary).toEqual({ cycles: 2, failedCycles: 1 });
+    expect(h.logs).toEqual(['cycle 1: did not answer within 10 s', 'retrying in 2s', 'cycle 2: 1 change(s) applied']);
   });
 
   it('a user error (lock held) is not retried either', async () => {

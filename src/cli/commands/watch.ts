@@ -6,7 +6,7 @@ import { parseDuration } from '../../config/units.ts';
 import { backoffMs, watchLoop, type CycleResult, type HopDown } from '../../watch/loop.ts';
 import { acquireLock, type Lock } from '../../apply/lock.ts';
 import type { Config } from '../../model/index.ts';
-import { applySummaryLine, renderApplyOutcome } from '../../view/apply.ts';
+import { applyCountsText, renderApplyOutcome } from '../../view/apply.ts';
 import { describeError, isDualsyncError, userError } from '../../errors.ts';
 import { onStopSignals } from '../signals.ts';
 
@@ -45,7 +45,8 @@ export class WatchCommand extends BaseCommand {
       (\`transfer.retryBackoff\`: 1 cycle, 2, 4, ... up to 6h by default) while the rest keeps
       moving. \`--retry-failed\` tries such objects in the first cycle.
       Errors back off exponentially with jitter; an error that a retry cannot fix (wrong
-      credentials, a broken ledger) stops the loop with exit 1.
+      credentials, a broken ledger) stops the loop with exit 1, and so does an internal error
+      (a bug in dualsync), printed with its stack to report.
 
       watch holds the state directory's lock for its whole life, also between cycles: \`apply\` and
       \`reset\` refuse while it runs, and \`status\` shows it with its last cycle.
@@ -153,7 +154,7 @@ export class WatchCommand extends BaseCommand {
     if (changes === 0 && !(source.complete && destination.complete)) {
       return { changes, failures: 0, inSync: false, summary: 'no changes in what could be listed; a listing is incomplete (see the warnings)', ...extra };
     }
-    return { changes, failures: outcome.failures.length, summary: applySummaryLine(outcome).replace(/^Apply complete! /, ''), ...extra };
+    return { changes, failures: outcome.failures.length, summary: applyCountsText(outcome), ...extra };
   }
 
   /**
