@@ -5,6 +5,7 @@
  * against two real MinIO servers with a PATH that holds no node, npm or node_modules. The only
  * s5cmd it may use is the one in the archive: the one on the PATH is a decoy that fails.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -195,6 +196,35 @@ describe('the release archive, unpacked where there is no Node', () => {
     const status = await dualsync(site, ['status', '--json']);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain('"delivered"');
+  }, 300_000);
+
+  it('watch runs its writer thread and s5cmd from the executable, and Ctrl-C stops it cleanly with nothing left running', async () => {
+    const site = await makeSite();
+    const [source, destination] = await Promise.all([createBucket(pair.edge), createBucket(pair.cloud)]);
+    const bodies = Array.from({ length: 8 }, (_, i) => ({ key: `site-7/watch/${i}.csv`, body: `row ${i}\n`.repeat(100 + i) }));
+    await putObjects(pair.edge, source, bodies);
+    await writeConfig(site, source, destination);
+    await writeFile(join(site.dir, 'sync.yaml'), `${await readFile(join(site.dir, 'sync.yaml'), 'utf8')}watch:\n  interval: 1s\n`);
+    // Its own process group, as a terminal's foreground job: Ctrl-C goes to the whole group.
+    const child = spawn(site.dualsync, ['watch'], { cwd: site.dir, env: site.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | string>((done) => child.on('exit', (code, signal) => done(code ?? signal ?? 'unknown')));
+    const inSync = new Promise<void>((done) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (/cycle \d+: in sync/.test(stdout)) done();
+      });
+    });
+    await Promise.race([inSync, exited]);
+    expect(stdout, stderr).toMatch(/cycle \d+: in sync/);
+    process.kill(-child.pid!, 'SIGINT');
+    expect(await exited, `${stdout}\n${stderr}`).toBe(0);
+    expect(stderr).not.toMatch(/Internal error|Warning/);
+    // Nothing of the group outlives it: no dualsync, no s5cmd.
+    expect(() => process.kill(-child.pid!, 0)).toThrow();
+    for (const { key, body } of bodies) expect((await bodyOf(pair.cloud, destination, key)).toString()).toBe(body);
   }, 300_000);
 
   it('is reproducible: a second build from the same commit gives the same archive, byte for byte', async () => {
