@@ -11,14 +11,21 @@ import { promisify } from 'node:util';
 import { assert, describeError, userError } from '../errors.ts';
 import type { HopConfig } from '../model/config.ts';
 import { requireCredentials } from '../config/credentials.ts';
+import { releaseFolder } from '../sea.ts';
 
 const MINIMUM_VERSION = [2, 2, 2] as const;
-const INSTALL_HINT =
+const CHECKOUT_HINT =
   'Run `npm run tools` in the dualsync folder (it builds s5cmd 2.2.2 into .tools/; Go is needed), ' +
   'or set DUALSYNC_S5CMD to the path of an s5cmd 2.2.2 or newer.';
+const RELEASE_HINT =
+  'Keep the s5cmd of the release archive beside the dualsync executable (unpack the archive again), ' +
+  'or set DUALSYNC_S5CMD to the path of an s5cmd 2.2.2 or newer.';
 
-/** `.tools/` of the dualsync package this file belongs to. */
+/** `.tools/` of the dualsync checkout this file belongs to (a release has none: see findS5cmd). */
 const packageTools = fileURLToPath(new URL('../../.tools/', import.meta.url));
+
+/** Where s5cmd was found, in words: shown by `dualsync version` and in errors. */
+export type S5cmdOrigin = 'DUALSYNC_S5CMD' | 'DUALSYNC_TOOLS' | 'beside the dualsync executable' | 'the package .tools folder' | 'PATH';
 
 async function isExecutable(path: string): Promise<boolean> {
   try {
@@ -30,11 +37,13 @@ async function isExecutable(path: string): Promise<boolean> {
 }
 
 /** Candidate paths in the documented order, each with where it came from. */
-function candidates(env: NodeJS.ProcessEnv): { path: string; origin: string; explicit: boolean }[] {
-  const list: { path: string; origin: string; explicit: boolean }[] = [];
+function candidates(env: NodeJS.ProcessEnv, release: string | undefined): { path: string; origin: S5cmdOrigin; explicit: boolean }[] {
+  const list: { path: string; origin: S5cmdOrigin; explicit: boolean }[] = [];
   if (env.DUALSYNC_S5CMD) list.push({ path: env.DUALSYNC_S5CMD, origin: 'DUALSYNC_S5CMD', explicit: true });
   if (env.DUALSYNC_TOOLS) list.push({ path: join(env.DUALSYNC_TOOLS, 's5cmd'), origin: 'DUALSYNC_TOOLS', explicit: true });
-  list.push({ path: join(packageTools, 's5cmd'), origin: 'the package .tools folder', explicit: false });
+  // The release executable takes the s5cmd it was shipped with; a checkout, the one npm run tools built.
+  if (release !== undefined) list.push({ path: join(release, 's5cmd'), origin: 'beside the dualsync executable', explicit: false });
+  else list.push({ path: join(packageTools, 's5cmd'), origin: 'the package .tools folder', explicit: false });
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (dir !== '') list.push({ path: join(dir, 's5cmd'), origin: 'PATH', explicit: false });
   }
@@ -58,15 +67,20 @@ function atLeastMinimum(version: readonly number[]): boolean {
 }
 
 /**
- * Finds the s5cmd to run: $DUALSYNC_S5CMD, then $DUALSYNC_TOOLS/s5cmd, then the package's
- * `.tools/s5cmd`, then PATH. The first one found decides; it must be 2.2.2 or newer
- * (older ones lack flags and fixes dualsync relies on).
+ * Finds the s5cmd to run: $DUALSYNC_S5CMD, then $DUALSYNC_TOOLS/s5cmd, then the s5cmd beside
+ * the release executable (`release`, its folder; from a checkout, the package's `.tools/s5cmd`
+ * instead), then PATH. The first one found decides; it must be 2.2.2 or newer (older ones lack
+ * flags and fixes dualsync relies on).
  */
-export async function findS5cmd(env: NodeJS.ProcessEnv = process.env): Promise<{ path: string; version: string }> {
-  for (const candidate of candidates(env)) {
+export async function findS5cmd(
+  env: NodeJS.ProcessEnv = process.env,
+  release: string | undefined = releaseFolder(),
+): Promise<{ path: string; version: string; origin: S5cmdOrigin }> {
+  const hint = release === undefined ? CHECKOUT_HINT : RELEASE_HINT;
+  for (const candidate of candidates(env, release)) {
     if (!(await isExecutable(candidate.path))) {
       if (candidate.explicit) {
-        throw userError('E_S5CMD_MISSING', `s5cmd not found at ${candidate.path} (from ${candidate.origin})`, { hint: INSTALL_HINT });
+        throw userError('E_S5CMD_MISSING', `s5cmd not found at ${candidate.path} (from ${candidate.origin})`, { hint });
       }
       continue;
     }
@@ -75,18 +89,18 @@ export async function findS5cmd(env: NodeJS.ProcessEnv = process.env): Promise<{
       ({ stdout: output } = await promisify(execFile)(candidate.path, ['version'], { timeout: 15_000, env: { PATH: env.PATH ?? '' } }));
     } catch (error) {
       throw userError('E_S5CMD_BROKEN', `${candidate.path} (from ${candidate.origin}) did not answer \`s5cmd version\`: ${describeError(error)}`, {
-        hint: INSTALL_HINT,
+        hint,
       });
     }
     const version = parseS5cmdVersion(output);
     if (version === undefined || !atLeastMinimum(version)) {
       throw userError('E_S5CMD_VERSION', `${candidate.path} (from ${candidate.origin}) is s5cmd ${output.trim() || 'of unknown version'}; dualsync needs 2.2.2 or newer`, {
-        hint: INSTALL_HINT,
+        hint,
       });
     }
-    return { path: candidate.path, version: version.join('.') };
+    return { path: candidate.path, version: version.join('.'), origin: candidate.origin };
   }
-  throw userError('E_S5CMD_MISSING', 's5cmd was not found (looked at DUALSYNC_S5CMD, .tools/s5cmd and PATH)', { hint: INSTALL_HINT });
+  throw userError('E_S5CMD_MISSING', `s5cmd was not found (looked at DUALSYNC_S5CMD, DUALSYNC_TOOLS, ${release === undefined ? '.tools/s5cmd' : join(release, 's5cmd')} and PATH)`, { hint });
 }
 
 /** Inherited variables that name where credentials come from; a configured hop replaces them all. */

@@ -5,11 +5,11 @@
 import { lookup } from 'node:dns/promises';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, matchesGlob, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fg from 'fast-glob';
 import { userError, type DualsyncError } from '../errors.ts';
 import type { Config } from '../model/config.ts';
 import { loopbackOr } from './place.ts';
+import { packageFile } from '../sea.ts';
 import { parseConfig, type Diagnostic, type EndpointAliasCheck, type ParseOptions, type ParseResult, type PathReference } from './parse.ts';
 
 export interface LoadedConfig {
@@ -270,7 +270,8 @@ function isInside(path: string, directory: string): boolean {
  * relative inside this package (so a checkout can move), absolute anywhere else.
  */
 export function schemaReferenceFrom(directory: string): string {
-  const schema = fileURLToPath(new URL('../../schemas/sync.schema.json', import.meta.url));
+  // In the release executable the schema ships beside it, in the archive's schemas/ folder.
+  const schema = packageFile('schemas/sync.schema.json', new URL('../../schemas/sync.schema.json', import.meta.url));
   const packageRoot = dirname(dirname(schema));
   if (!isInside(resolve(directory), packageRoot)) return schema;
   const path = relative(directory, schema);

@@ -33,6 +33,7 @@ import { exists, legacyFiles, MIGRATED_SUFFIX, readLegacyLedger } from './legacy
 import { applyEvent } from './merge.ts';
 import { LedgerQueries, type LedgerSummary } from './queries.ts';
 import type { WriterReply, WriterRequest } from './writer.ts';
+import { embeddedScript } from '../sea.ts';
 
 export { LEDGER_FILE } from './db.ts';
 export { HIGH_WATER_FILE, markStartedOver } from './integrity.ts';
@@ -460,7 +461,9 @@ export class LedgerStore {
       this.#queries = new LedgerQueries(this.#db!, this.file);
     }
     // No execArgv of the parent: flags such as --input-type or --eval do not apply to a worker's module.
-    const writer = new Worker(new URL('./writer.ts', import.meta.url), { workerData: { ledgerWriter: this.file }, execArgv: [] });
+    // The release executable has no writer.ts to load: it carries the writer bundled as an asset (src/sea.ts).
+    const embedded = embeddedScript('ledger-writer.js');
+    const writer = new Worker(embedded ?? new URL('./writer.ts', import.meta.url), { eval: embedded !== undefined, workerData: { ledgerWriter: this.file }, execArgv: [] });
     writer.on('message', (reply: WriterReply) => {
       const pending = this.#requests.get(reply.id);
       if (pending === undefined) return;

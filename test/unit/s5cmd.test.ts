@@ -1,5 +1,5 @@
 import { chmod, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findS5cmd, parseS5cmdVersion, s5cmdEnv, s5cmdGlobalArgs } from '../../src/apply/s5cmd.ts';
 import { isDualsyncError } from '../../src/errors.ts';
@@ -147,7 +147,34 @@ describe('findS5cmd', () => {
 
   it('DUALSYNC_S5CMD comes first', async () => {
     const path = await fakeS5cmd('v2.3.0-abcdef');
-    expect(await findS5cmd({ PATH: '/usr/bin', DUALSYNC_S5CMD: path })).toEqual({ path, version: '2.3.0' });
+    expect(await findS5cmd({ PATH: '/usr/bin', DUALSYNC_S5CMD: path })).toEqual({ path, version: '2.3.0', origin: 'DUALSYNC_S5CMD' });
+  });
+
+  it('in a release: the s5cmd beside the executable, before the PATH and instead of .tools/', async () => {
+    const release = dirname(await fakeS5cmd('v2.2.2'));
+    const decoy = dirname(await fakeS5cmd('v2.0.0-on-the-path'));
+    expect(await findS5cmd({ PATH: `${decoy}:/usr/bin` }, release)).toEqual({ path: join(release, 's5cmd'), version: '2.2.2', origin: 'beside the dualsync executable' });
+  });
+
+  it('in a release: DUALSYNC_S5CMD still wins over the s5cmd beside the executable', async () => {
+    const release = dirname(await fakeS5cmd('v2.2.2'));
+    const chosen = await fakeS5cmd('v2.3.0');
+    expect(await findS5cmd({ PATH: '/usr/bin', DUALSYNC_S5CMD: chosen }, release)).toEqual({ path: chosen, version: '2.3.0', origin: 'DUALSYNC_S5CMD' });
+  });
+
+  it('in a release without s5cmd beside the executable: the PATH, and a missing one says to keep the archive s5cmd', async () => {
+    const empty = await tempDir('release-without-s5cmd-');
+    const onPath = dirname(await fakeS5cmd('v2.2.5'));
+    expect(await findS5cmd({ PATH: onPath }, empty)).toEqual({ path: join(onPath, 's5cmd'), version: '2.2.5', origin: 'PATH' });
+    let error: unknown;
+    try {
+      await findS5cmd({ PATH: empty }, empty);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isDualsyncError(error) && error.code).toBe('E_S5CMD_MISSING');
+    expect(isDualsyncError(error) && error.message).toContain(join(empty, 's5cmd'));
+    expect(isDualsyncError(error) && error.hint).toMatch(/beside the dualsync executable/);
   });
 
   const refusals: { name: string; version: string | undefined; code: string }[] = [

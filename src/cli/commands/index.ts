@@ -9,6 +9,7 @@ import { StatusCommand } from './status.ts';
 import { DoctorCommand } from './doctor.ts';
 import { VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand } from './volumes.ts';
 import { ResetCommand } from './reset.ts';
+import { VersionCommand } from './version.ts';
 
 /** Every registered command. Only commands that work are listed here. */
-export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand, PlanCommand, ApplyCommand, WatchCommand, StatusCommand, DoctorCommand, VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand, ResetCommand];
+export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand, PlanCommand, ApplyCommand, WatchCommand, StatusCommand, DoctorCommand, VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand, ResetCommand, VersionCommand];
