@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LedgerStore } from '../../src/ledger/store.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { claimVolumes } from '../../src/inventory/claims.ts';
 import { runCli } from './helpers.ts';
@@ -34,6 +35,10 @@ stateDir: ${stateDir}
 /** Claims the volumes for a config, as its first apply does. */
 async function claimFor(configPath: string): Promise<void> {
   const { config } = await loadConfig(configPath, {});
+  // As apply does: the ledger exists before any claim (a used state directory without one is refused).
+  const ledger = await LedgerStore.open(config.stateDir);
+  await ledger.proveWritable();
+  await ledger.close();
   await claimVolumes([join(dir, 'vol-1'), join(dir, 'vol-2')], config, () => new Date('2026-11-29T10:00:00Z'));
 }
 
