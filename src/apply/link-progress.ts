@@ -4,11 +4,15 @@
  * What s5cmd has written (`wchar`) is not what the link has carried: the last megabytes of an
  * upload sit in socket buffers (s5cmd's send queue, and on a host with a local proxy or tunnel
  * that proxy's receive queue) and drain at link speed while s5cmd writes nothing. So a sample
- * holds, besides s5cmd's `wchar` and `rchar`, the queues of each TCP socket s5cmd holds (found by
- * the `socket:[INODE]` links under /proc/PID/fd, looked up in /proc/PID/net/tcp and tcp6): its
- * send and receive queue, and those of its peer when the peer is on this host (the same
- * connection seen from the other end, in the same table). A queue that drains, a read or a write
- * all change the sample; a black-holed link changes none of them.
+ * holds, besides s5cmd's `wchar`, the queues of each TCP socket s5cmd holds (found by the
+ * `socket:[INODE]` links under /proc/PID/fd, looked up in /proc/PID/net/tcp and tcp6): its send
+ * and receive queue, and those of its peer when the peer is on this host (the same connection
+ * seen from the other end, in the same table). A queue that changes or a write is progress; a
+ * black-holed link changes none of them.
+ *
+ * What is left out, on purpose: `rchar` counts the run-file lines s5cmd reads from its stdin, fed
+ * by the other hop while this one may be dead; and a connection opened is only a SYN sent. Data
+ * that arrives shows as a receive queue, or as the write of a downloaded file.
  */
 import { readdir, readFile, readlink } from 'node:fs/promises';
 
@@ -39,16 +43,13 @@ export interface SocketQueues {
  */
 export interface LinkSample {
   written: number;
-  read: number;
   sockets: ReadonlyMap<string, SocketQueues | undefined>;
 }
 
-/** `wchar` and `rchar` of a /proc/PID/io text; undefined when either is missing. */
-export function parseIoCounters(text: string): { written: number; read: number } | undefined {
+/** `wchar` of a /proc/PID/io text (bytes the process has written); undefined when it is missing. */
+export function parseWrittenBytes(text: string): number | undefined {
   const written = /^wchar:\s*(\d+)$/m.exec(text);
-  const read = /^rchar:\s*(\d+)$/m.exec(text);
-  if (written === null || read === null) return undefined;
-  return { written: Number(written[1]), read: Number(read[1]) };
+  return written === null ? undefined : Number(written[1]);
 }
 
 /** The inode of a /proc/PID/fd link target that is a socket (`socket:[12345]`), else undefined. */
@@ -96,16 +97,15 @@ export function queuesOf(table: readonly TcpSocket[], inodes: ReadonlySet<string
 }
 
 /**
- * Whether the link moved between two samples: a read or a write, a socket opened or closed, or a
- * queue that changed. The kernel prints its tcp tables a page at a time, so a row can be missing
- * from one reading or read twice while other sockets come and go: a socket or peer seen in only
- * one of the samples is no evidence either way, lest a busy host keep a dead link "moving".
+ * Whether the link moved between two samples: a write, or a queue of a socket (or of its peer)
+ * that changed. Only a socket seen in both samples is compared: a socket opened (a SYN sent into
+ * a black hole) or closed is no evidence, and the kernel prints its tcp tables a page at a time,
+ * so a row can be missing from one reading or read twice while other sockets come and go on a
+ * busy host.
  */
 export function linkMoved(before: LinkSample, after: LinkSample): boolean {
-  if (before.written !== after.written || before.read !== after.read) return true;
-  if (before.sockets.size !== after.sockets.size) return true;
+  if (before.written !== after.written) return true;
   for (const [inode, now] of after.sockets) {
-    if (!before.sockets.has(inode)) return true;
     const then = before.sockets.get(inode);
     if (then === undefined || now === undefined) continue;
     if (then.sendQueue !== now.sendQueue || then.receiveQueue !== now.receiveQueue) return true;
@@ -141,12 +141,12 @@ async function socketInodesOf(pid: number): Promise<Set<string> | undefined> {
 export async function sampleLink(pid: number | undefined): Promise<LinkSample | undefined> {
   if (pid === undefined) return undefined;
   try {
-    const io = parseIoCounters(await readFile(`/proc/${pid}/io`, 'utf8'));
+    const written = parseWrittenBytes(await readFile(`/proc/${pid}/io`, 'utf8'));
     const inodes = await socketInodesOf(pid);
-    if (io === undefined || inodes === undefined) return undefined;
+    if (written === undefined || inodes === undefined) return undefined;
     // tcp6 is missing on a kernel without IPv6; tcp is always there where /proc/PID/net is.
     const [tcp, tcp6] = await Promise.all([readFile(`/proc/${pid}/net/tcp`, 'utf8'), readFile(`/proc/${pid}/net/tcp6`, 'utf8').catch(() => '')]);
-    return { ...io, sockets: queuesOf([...parseTcpTable(tcp), ...parseTcpTable(tcp6)], inodes) };
+    return { written, sockets: queuesOf([...parseTcpTable(tcp), ...parseTcpTable(tcp6)], inodes) };
   } catch {
     return undefined;
   }

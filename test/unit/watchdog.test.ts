@@ -6,7 +6,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A link sample where s5cmd has written `written` bytes and holds one socket with `sendQueue` bytes unacknowledged. */
 function sample(written: number, sendQueue = 0): LinkSample {
-  return { written, read: 0, sockets: new Map([['4711', { sendQueue, receiveQueue: 0 }]]) };
+  return { written, sockets: new Map([['4711', { sendQueue, receiveQueue: 0 }]]) };
 }
 
 /** Runs a watchdog with a 150 ms timeout for `forMs`; says whether it fired. */
