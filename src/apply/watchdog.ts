@@ -5,7 +5,7 @@
  * stalled, once; the caller stops its s5cmd.
  *
  * Progress is lines completing or the link moving (DESIGN invariant 15): a sample of what
- * s5cmd's link carries (link-progress.ts: its reads and writes, and the queues of its sockets)
+ * s5cmd's link carries (link-progress.ts: its writes, and the queues of its TCP sockets)
  * that differs from the previous one. Bytes s5cmd has written alone are not enough: the last
  * megabytes of an upload drain from socket buffers at link speed while s5cmd writes nothing, and
  * a slow link that still moves must never be called stalled. Where the sample cannot be read (no
