@@ -3,7 +3,8 @@ import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { commOf, recordChild, type RecordedChild } from './children.ts';
-import { bytesWrittenBy, formatStallTimeout, watchForStall, type StallWatch } from './watchdog.ts';
+import { formatStallTimeout, watchForStall, type StallWatch } from './watchdog.ts';
+import { sampleLink } from './link-progress.ts';
 
 /** A success line of `s5cmd --json`: the exact source and destination of one finished copy. */
 export interface S5Success {
@@ -153,7 +154,7 @@ export class HopRunner {
     if (stall !== undefined) {
       this.#watch = watchForStall({
         timeoutMs: stall.timeoutMs,
-        bytesMoved: () => bytesWrittenBy(this.#process.pid),
+        sampleLink: () => sampleLink(this.#process.pid),
         busy: () => this.#sent > this.#finished,
         onStall: () => this.#stop(`no progress for ${formatStallTimeout(stall.timeoutMs)} on the ${stall.hop} hop`),
       });

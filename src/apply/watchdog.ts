@@ -4,19 +4,19 @@
  * with it. A hop that has work in flight and makes no progress for `timeoutMs` is reported
  * stalled, once; the caller stops its s5cmd.
  *
- * Progress is bytes moving or lines completing. The bytes are the `wchar` counter of
- * /proc/<pid>/io: every byte s5cmd writes, to a socket (the upload hop sends the object) or to a
- * file (the download hop writes s5cmd's temporary file), so one measure serves both hops and
- * needs no walk of the temporary folders. A black-holed connection writes nothing on a download;
- * on an upload the kernel's socket buffer fills and the writes block. Where the counter cannot be
- * read (no /proc), no hop is ever stopped: a guess must not kill a slow but live transfer.
+ * Progress is lines completing or the link moving (DESIGN invariant 15): a sample of what
+ * s5cmd's link carries (link-progress.ts: its writes, and the queues of its TCP sockets)
+ * that differs from the previous one. Bytes s5cmd has written alone are not enough: the last
+ * megabytes of an upload drain from socket buffers at link speed while s5cmd writes nothing, and
+ * a slow link that still moves must never be called stalled. Where the sample cannot be read (no
+ * /proc), no hop is ever stopped: a guess must not kill a slow but live transfer.
  */
-import { readFile } from 'node:fs/promises';
+import { linkMoved, type LinkSample } from './link-progress.ts';
 
 export interface StallWatchOptions {
   timeoutMs: number;
-  /** A counter of the bytes the hop has moved that only grows; undefined when it cannot be read. */
-  bytesMoved: () => Promise<number | undefined>;
+  /** A sample of what the hop's link carries (see sampleLink); undefined when it cannot be read. */
+  sampleLink: () => Promise<LinkSample | undefined>;
   /** Whether the hop has work in flight (an idle hop waiting for lines is not stalled). */
   busy: () => boolean;
   onStall: () => void;
@@ -34,16 +34,16 @@ export interface StallWatch {
 export function watchForStall(options: StallWatchOptions): StallWatch {
   const now = options.now ?? Date.now;
   let lastProgress = now();
-  let lastBytes: number | undefined;
+  let lastSample: LinkSample | undefined;
   let checking = false;
   let stopped = false;
   const check = async () => {
     if (checking || stopped) return;
     checking = true;
     try {
-      const bytes = await options.bytesMoved();
-      if (bytes === undefined || bytes !== lastBytes || !options.busy()) lastProgress = now();
-      lastBytes = bytes;
+      const sample = await options.sampleLink();
+      if (sample === undefined || lastSample === undefined || linkMoved(lastSample, sample) || !options.busy()) lastProgress = now();
+      lastSample = sample;
       if (!stopped && now() - lastProgress >= options.timeoutMs) {
         stopped = true;
         clearInterval(timer);
@@ -64,17 +64,6 @@ export function watchForStall(options: StallWatchOptions): StallWatch {
       clearInterval(timer);
     },
   };
-}
-
-/** Bytes a process has written so far (`wchar` of /proc/<pid>/io), or undefined where that cannot be read. */
-export async function bytesWrittenBy(pid: number | undefined): Promise<number | undefined> {
-  if (pid === undefined) return undefined;
-  try {
-    const match = /^wchar:\s*(\d+)$/m.exec(await readFile(`/proc/${pid}/io`, 'utf8'));
-    return match === null ? undefined : Number(match[1]);
-  } catch {
-    return undefined;
-  }
 }
 
 /** A duration as Go prints it, the way s5cmd users read them: `2m0s`, `1h0m0s`, `3s`, `1.5s`. */

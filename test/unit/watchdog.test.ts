@@ -1,12 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { formatStallTimeout, watchForStall } from '../../src/apply/watchdog.ts';
+import type { LinkSample } from '../../src/apply/link-progress.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A link sample where s5cmd has written `written` bytes and holds one socket with `sendQueue` bytes unacknowledged. */
+function sample(written: number, sendQueue = 0): LinkSample {
+  return { written, sockets: new Map([['4711', { sendQueue, receiveQueue: 0 }]]) };
+}
+
 /** Runs a watchdog with a 150 ms timeout for `forMs`; says whether it fired. */
-async function watch(forMs: number, options: { bytes: () => number | undefined; busy?: () => boolean; touchEveryMs?: number }): Promise<boolean> {
+async function watch(forMs: number, options: { link: () => LinkSample | undefined; busy?: () => boolean; touchEveryMs?: number }): Promise<boolean> {
   let fired = false;
-  const dog = watchForStall({ timeoutMs: 150, checkEveryMs: 10, bytesMoved: async () => options.bytes(), busy: options.busy ?? (() => true), onStall: () => (fired = true) });
+  const dog = watchForStall({ timeoutMs: 150, checkEveryMs: 10, sampleLink: async () => options.link(), busy: options.busy ?? (() => true), onStall: () => (fired = true) });
   const toucher = options.touchEveryMs === undefined ? undefined : setInterval(() => dog.touch(), options.touchEveryMs);
   await sleep(forMs);
   clearInterval(toucher);
@@ -15,30 +21,40 @@ async function watch(forMs: number, options: { bytes: () => number | undefined; 
 }
 
 describe('watchForStall', () => {
-  it('a busy hop whose bytes stand still is stalled', async () => {
-    expect(await watch(400, { bytes: () => 1000 })).toBe(true);
+  it('a busy hop whose link stands still is stalled (a black hole: nothing written, nothing acknowledged)', async () => {
+    expect(await watch(400, { link: () => sample(1000, 4096) })).toBe(true);
   });
 
-  it('bytes moving are progress', async () => {
+  it('bytes written are progress', async () => {
     let bytes = 0;
-    expect(await watch(400, { bytes: () => (bytes += 10) })).toBe(false);
+    expect(await watch(400, { link: () => sample((bytes += 10)) })).toBe(false);
+  });
+
+  it('a send queue draining with nothing written is progress (the last megabytes of a slow upload)', async () => {
+    let queued = 4 * 1024 * 1024;
+    expect(await watch(400, { link: () => sample(8 * 1024 * 1024, (queued -= 1000)) })).toBe(false);
+  });
+
+  it('a queue that drained and then stands still is stalled (the link died mid-tail)', async () => {
+    let queued = 10_000;
+    expect(await watch(600, { link: () => sample(5000, (queued = Math.max(8000, queued - 500))) })).toBe(true);
   });
 
   it('lines completing are progress', async () => {
-    expect(await watch(400, { bytes: () => 1000, touchEveryMs: 40 })).toBe(false);
+    expect(await watch(400, { link: () => sample(1000), touchEveryMs: 40 })).toBe(false);
   });
 
   it('a hop with nothing in flight is idle, not stalled', async () => {
-    expect(await watch(400, { bytes: () => 1000, busy: () => false })).toBe(false);
+    expect(await watch(400, { link: () => sample(1000), busy: () => false })).toBe(false);
   });
 
-  it('where the bytes cannot be read, the hop is never stopped', async () => {
-    expect(await watch(400, { bytes: () => undefined })).toBe(false);
+  it('where the link cannot be read (no /proc), the hop is never stopped', async () => {
+    expect(await watch(400, { link: () => undefined })).toBe(false);
   });
 
   it('fires once', async () => {
     let fired = 0;
-    const dog = watchForStall({ timeoutMs: 50, checkEveryMs: 5, bytesMoved: async () => 1, busy: () => true, onStall: () => fired++ });
+    const dog = watchForStall({ timeoutMs: 50, checkEveryMs: 5, sampleLink: async () => sample(1), busy: () => true, onStall: () => fired++ });
     await sleep(300);
     dog.stop();
     expect(fired).toBe(1);
