@@ -7,6 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { listAll, md5OfBucket, putObjects, useMinioPair, type MinioPair } from '../harness/index.ts';
@@ -28,12 +29,22 @@ async function waitFor(what: string, condition: () => Promise<boolean>, timeoutM
   throw new Error(`not reached in ${timeoutMs} ms: ${what}`);
 }
 
+/** A recursive listing of a volume that watch may be purging meanwhile: a folder that vanishes mid-walk means walk again. */
+async function walkWhileChanging(volume: string): Promise<Dirent[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readdir(volume, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 20) throw error;
+    }
+  }
+}
+
 /** Relative keys of the files on the staging volumes (outside dualsync's own folders and files). */
 async function stagedKeys(site: Site): Promise<string[]> {
   const keys: string[] = [];
   for (const volume of site.volumes) {
-    const entries = await readdir(volume, { recursive: true, withFileTypes: true });
-    for (const entry of entries) {
+    for (const entry of await walkWhileChanging(volume)) {
       const path = relative(volume, join(entry.parentPath, entry.name));
       if (entry.isFile() && path.startsWith('data/')) keys.push(path);
     }
