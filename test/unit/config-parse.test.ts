@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { closest, configSchema, DEFAULTS, editDistance, parseConfig, resolvePosix, type Diagnostic } from '../../src/config/parse.ts';
+import { resolvePosix } from '../../src/config/meaning.ts';
+import { parseConfig, type Diagnostic } from '../../src/config/parse.ts';
+import { closest, editDistance } from '../../src/config/schema-errors.ts';
+import { configSchema, DEFAULTS } from '../../src/config/schema.ts';
 
 const BASE = '/srv/site7';
 
