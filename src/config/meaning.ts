@@ -159,6 +159,15 @@ function checkHop(raw: unknown, side: 'source' | 'destination', referenced: Set<
   }
 
   const region = stringAt(raw, [side, 'region']);
+  // What import-legacy writes for an https device: validate passed it and only plan failed.
+  if (region === SNOW && endpoint?.toLowerCase().startsWith('https:') && tlsVerify !== false && valueAt(raw, [side, 'tls', 'caBundle']) === undefined) {
+    report.at(
+      'warning',
+      [side, 'endpoint'],
+      'a Snowball Edge serves HTTPS with a certificate it makes itself, and no tls.caBundle is set: plan, apply and watch will stop with E_S3_TLS',
+      'fetch the device certificate (`snowballEdge list-certificates`, then `snowballEdge get-certificate --certificate-arn ARN`), save it as a PEM file, and set tls.caBundle to that file (docs/snowball.md)',
+    );
+  }
   if (region === SNOW && valueAt(raw, [side, 'listApi']) === 'v2') {
     report.at('warning', [side, 'listApi'], 'a Snowball Edge cuts ListObjectsV2 listings at 1,000 keys', 'use listApi: v1 (the default for region snow)');
   }

@@ -49,7 +49,7 @@ export function parseConfig(text: string, file: string, env: Record<string, stri
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const report = new Reporter(file, doc, lineCounter);
 
-  reportYamlProblems(doc, report);
+  reportYamlProblems(doc, text, report);
   if (report.hasErrors()) return { diagnostics: report.sorted(), references: [], aliases: [] };
 
   const { referenced, unsetCredentials } = resolveEnvReferences(doc, env, report, options.deferCredentials ?? false);

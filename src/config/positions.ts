@@ -27,9 +27,23 @@ const YAML_HINTS: Partial<Record<string, string>> = {
 };
 
 /**
- * YAML's errors and warnings as diagnostics, at their line.
+ * YAML's errors and warnings as diagnostics, at their line. An unquoted `${VAR}` inside a flow
+ * mapping or list (`{ accessKeyId: ${KEY} }`) makes YAML read its braces as structure, and one
+ * such slip becomes a page of token errors: when the text has errors and such a slip, the slip
+ * is reported instead, once per line, with the quoting that fixes it.
  */
-export function reportYamlProblems(doc: Document, report: Reporter): void {
+export function reportYamlProblems(doc: Document, text: string, report: Reporter): void {
+  const slips = doc.errors.length === 0 ? [] : unquotedReferencesInFlow(text);
+  for (const slip of slips) {
+    report.add({
+      severity: 'error',
+      ...report.offsetPosition(slip.offset),
+      path: '(yaml)',
+      message: `${slip.reference} is not quoted inside a flow mapping or list ({ ... } or [ ... ]), where YAML reads { and } as structure`,
+      hint: `quote it: "${slip.scalar}" (and any other \${...} written inside { } or [ ])`,
+    });
+  }
+  if (slips.length > 0) return;
   for (const problem of [...doc.errors, ...doc.warnings]) {
     const { line, column } = report.offsetPosition(problem.pos[0]);
     report.add({
@@ -41,6 +55,60 @@ export function reportYamlProblems(doc: Document, report: Reporter): void {
       hint: YAML_HINTS[problem.code] ?? 'check the indentation and the quoting on this line and the ones above',
     });
   }
+}
+
+/** Where a plain scalar of a flow collection ends. */
+const FLOW_SCALAR_END = /[,\]}\n]/;
+
+/**
+ * Each line's first `${` outside quotes and comments inside `{ }` or `[ ]`, with its reference
+ * (`${KEY}`) and the plain scalar it begins (`${KEY}/a`). A scan of the text, not a parse: YAML
+ * itself could not read it.
+ */
+function unquotedReferencesInFlow(text: string): { offset: number; reference: string; scalar: string }[] {
+  const found: { offset: number; reference: string; scalar: string }[] = [];
+  let depth = 0;
+  let quote: string | undefined;
+  let lastLine = -1;
+  let line = 0;
+  // Where a quoted scalar may start: at the start of a line or after an indicator.
+  let scalarMayStart = true;
+  for (let i = 0; i < text.length; i += 1) {
+    const char = text[i] as string;
+    if (char === '\n') line += 1;
+    if (quote !== undefined) {
+      if (quote === '"' && char === '\\') i += 1;
+      else if (char === quote && quote === "'" && text[i + 1] === "'") i += 1;
+      else if (char === quote) quote = undefined;
+      continue;
+    }
+    if (char === '#' && (i === 0 || /\s/.test(text[i - 1] as string))) {
+      const end = text.indexOf('\n', i);
+      if (end === -1) break;
+      i = end - 1;
+      continue;
+    }
+    if ((char === '"' || char === "'") && scalarMayStart) {
+      quote = char;
+      continue;
+    }
+    if (char === '$' && text[i + 1] === '{' && depth > 0) {
+      const close = text.indexOf('}', i);
+      const referenceEnd = close === -1 ? i + 2 : close + 1;
+      const rest = text.slice(referenceEnd);
+      const scalarEnd = referenceEnd + (rest.search(FLOW_SCALAR_END) === -1 ? rest.length : rest.search(FLOW_SCALAR_END));
+      if (line !== lastLine) found.push({ offset: i, reference: text.slice(i, referenceEnd), scalar: text.slice(i, scalarEnd).trim() });
+      lastLine = line;
+      i = referenceEnd - 1;
+      scalarMayStart = false;
+      continue;
+    }
+    if (char === '{' || char === '[') depth += 1;
+    else if ((char === '}' || char === ']') && depth > 0) depth -= 1;
+    if (!/\s/.test(char)) scalarMayStart = '{[,:-?'.includes(char);
+    else if (char === '\n') scalarMayStart = true;
+  }
+  return found;
 }
 
 export class Reporter {
