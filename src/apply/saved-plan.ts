@@ -16,6 +16,7 @@ import { actionsOfKinds, SpooledActions, type KindSegment, type RankedSpool, typ
 import { CanonicalPlanWriter, PlanFileLines, writeCanonicalPlan } from '../manifest/planfile.ts';
 import { downloadLine, HOP_KINDS, uploadLine, writeManifests } from '../manifest/s5cmd.ts';
 import { expandVolumes } from '../config/load.ts';
+import { YAML_FIELD_NAMES } from '../config/schema.ts';
 import { formatBytes } from '../config/units.ts';
 import { userError } from '../errors.ts';
 import { fileLines, LineFileError } from '../files/lines.ts';
@@ -30,9 +31,6 @@ function plannedShape(config: Config): Record<string, unknown> {
 export function digestConfig(config: Config): string {
   return createHash('sha256').update(JSON.stringify(plannedShape(config))).digest('hex');
 }
-
-/** Config fields whose name in sync.yaml differs from the Config model's. */
-const YAML_FIELD_NAMES: Record<string, string> = { partSizeBytes: 'partSize' };
 
 /**
  * A short digest of each field that shapes a plan, named as in sync.yaml (`source.prefix`,

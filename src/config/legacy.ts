@@ -5,7 +5,8 @@
  */
 import { isMap, isScalar, parseDocument, type Pair } from 'yaml';
 import { userError } from '../errors.ts';
-import { parseConfig, resolvePosix } from './parse.ts';
+import { resolvePosix } from './meaning.ts';
+import { parseConfig } from './parse.ts';
 import { parseSize } from './units.ts';
 
 type LegacyField =

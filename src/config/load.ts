@@ -10,7 +10,9 @@ import { userError, type DualsyncError } from '../errors.ts';
 import type { Config } from '../model/config.ts';
 import { loopbackOr } from './place.ts';
 import { packageFile } from '../sea.ts';
-import { parseConfig, type Diagnostic, type EndpointAliasCheck, type ParseOptions, type ParseResult, type PathReference } from './parse.ts';
+import type { EndpointAliasCheck, PathReference } from './meaning.ts';
+import { parseConfig, type ParseOptions, type ParseResult } from './parse.ts';
+import type { Diagnostic } from './positions.ts';
 
 export interface LoadedConfig {
   config: Config;

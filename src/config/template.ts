@@ -40,7 +40,7 @@ staging:
                                      # (\`dualsync volumes provision\` mounts disks at /tmp/volume-01, -02, ...)
   reserve: 5%                        # free space kept on every volume: a percentage or a size (20GiB)
 
-stateDir: ./.dualsync                # ledger, lock, saved plans and logs; keep it off the volumes
+stateDir: ./.dualsync                # id, ledger.db, lock, last-run.json, children/, spool/, reset's backup-*; keep it off the volumes
 
 transfer:
   maxBatchBytes: 500GiB              # downloads per plan

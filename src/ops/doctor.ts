@@ -240,6 +240,9 @@ async function reachabilityCheck(side: Side, hop: HopConfig, target: EndpointTar
 const UNTRUSTED = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY']);
 const CERTIFICATE_FIX =
   'fetch the device certificate (`snowballEdge list-certificates`, then `snowballEdge get-certificate --certificate-arn ARN`), save it as a PEM file, and set tls.caBundle to that file';
+/** The fix when tls.caBundle is set but does not vouch for the server: the words plan's E_S3_TLS hint uses. */
+const certificateOverFix = (caBundle: string) =>
+  `fetch the device certificate (\`snowballEdge list-certificates\`, then \`snowballEdge get-certificate --certificate-arn ARN\`) and save it as a PEM file over ${caBundle}`;
 
 async function tlsCheck(side: Side, hop: HopConfig, target: EndpointTarget, ms: number, now: Date): Promise<DoctorCheck> {
   const scope = side;
@@ -297,7 +300,7 @@ async function tlsCheck(side: Side, hop: HopConfig, target: EndpointTarget, ms: 
         check: 'tls',
         status: 'fail',
         detail: `the server's certificate is self-signed or from an unknown CA (${code})${hop.tls.caBundle ? `, and tls.caBundle ${hop.tls.caBundle} does not vouch for it` : ''}`,
-        fix: CERTIFICATE_FIX,
+        fix: hop.tls.caBundle ? certificateOverFix(hop.tls.caBundle) : CERTIFICATE_FIX,
       };
     }
     if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {

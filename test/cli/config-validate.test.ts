@@ -1,4 +1,7 @@
 import { readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers.ts';
 
@@ -112,5 +115,42 @@ describe('dualsync validate on good configs', () => {
       'fixtures/config/good/inline-secrets.yaml:9:18  warning: source.credentials.accessKeyId: inline secrets in the config file',
     ]);
     expect(result.stderr).not.toMatch(/AKIAIOSFODNN7EXAMPLE|wJalrXUtnFEMI/);
+  });
+});
+
+describe('dualsync validate on slips a new operator makes', () => {
+  /** A config in a fresh folder with one volume; `hop` is the source's lines after its bucket. */
+  async function withConfig(source: string, destinationExtra: string, run: (path: string) => Promise<void>): Promise<void> {
+    const dir = await mkdtemp(join(tmpdir(), 'dualsync-validate-'));
+    try {
+      await mkdir(join(dir, 'volume-a'));
+      const text = `version: 1\nsource:\n  bucket: field-data\n${source}destination:\n  bucket: archive\n  region: us-east-1\n${destinationExtra}staging:\n  volumes: [./volume-a]\n`;
+      await writeFile(join(dir, 'sync.yaml'), text);
+      await run(join(dir, 'sync.yaml'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('an HTTPS Snowball source without tls.caBundle (as import-legacy writes it) passes with a warning saying what to do', async () => {
+    await withConfig('  region: snow\n  endpoint: https://192.0.2.10:8443\n', '', async (path) => {
+      const result = await runCli(['validate', '-c', path]);
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toContain('is valid');
+      const warning = result.stderr.split('\n').find((l) => l.startsWith(`${path}:5:13  warning: source.endpoint: `));
+      expect(warning, result.stderr).toBeDefined();
+      expect(warning).toMatch(/E_S3_TLS.*snowballEdge get-certificate.*tls\.caBundle/);
+    });
+  });
+
+  it('one unquoted ${VAR} slip in flow style is one problem naming its line, not a page of token errors', async () => {
+    const env = { DST_KEY: 'AKID', DST_SECRET: 'secret' };
+    await withConfig('  region: us-east-1\n', '  credentials: { accessKeyId: ${DST_KEY}, secretAccessKey: ${DST_SECRET} }\n', async (path) => {
+      const result = await runCli(['validate', '-c', path], { env });
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toMatch(new RegExp(`^Error \\[E_CONFIG\\]: ${path}: 1 problem$`, 'm'));
+      expect(result.stderr).toContain(`${path}:8:31  (yaml): `);
+      expect(result.stderr).toContain('quote it');
+    });
   });
 });

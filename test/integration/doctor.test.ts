@@ -188,4 +188,19 @@ describe('doctor and a device with its own certificate (as a Snowball has)', () 
     expect(row(after.report, 'source', 'tls')).toMatchObject({ status: 'pass', detail: expect.stringContaining(`trusted through tls.caBundle ${front.pem}`) });
     expect(row(after.report, 'source', 'list').status).toBe('pass');
   });
+
+  it('with a wrong certificate as tls.caBundle: the fix says to save the device certificate over that file, as plan does', async () => {
+    const front = await tlsFront();
+    const dir = await tempDir('doctor-other-cert-');
+    const [otherKey, otherPem] = [join(dir, 'other-key.pem'), join(dir, 'other.pem')];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '365', '-subj', '/CN=127.0.0.1', '-keyout', otherKey, '-out', otherPem], { stdio: 'ignore' });
+    const site = await siteWithNamedVolumes({ sourceEndpoint: front.endpoint, source: [`tls: { verify: true, caBundle: ${otherPem} }`] });
+    const { exitCode, report } = await doctor(site);
+    expect(exitCode).toBe(1);
+    const tls = row(report, 'source', 'tls');
+    expect(tls).toMatchObject({ status: 'fail', detail: expect.stringContaining(`tls.caBundle ${otherPem} does not vouch for it`) });
+    expect(tls.fix).toMatch(/snowballEdge get-certificate .* save it as a PEM file over /);
+    expect(tls.fix).toContain(`over ${otherPem}`);
+    expect(tls.fix).not.toMatch(/set tls\.caBundle to that file/);
+  });
 });

@@ -25,7 +25,7 @@ function configText(lines: { volumes: string; sourceExtra?: string; extra?: stri
   return `version: 1
 source:
   bucket: field-data
-  region: snow
+  region: eu-west-1
   endpoint: https://192.0.2.10:8443
 ${lines.sourceExtra ?? ''}destination:
   bucket: archive

@@ -30,3 +30,21 @@ describe('docs/config.md', () => {
     }
   });
 });
+
+describe('stateDir is described as what it holds', () => {
+  /** What a state directory holds, as the code names it (ledger/, apply/, engine, reset). */
+  const HOLDS = ['`id`', '`ledger.db`', '`ledger.db-wal`', '`ledger.db-shm`', '`ledger.db-high-water`', '`last-run.json`', '`lock`', '`children/`', '`spool/`', '`backup-*`'];
+
+  it('in the schema and so in docs/config.md', () => {
+    const description = (schema as SchemaDoc).properties?.stateDir?.description ?? '';
+    expect(description).not.toMatch(/saved plans and logs/);
+    for (const name of HOLDS) expect(description, name).toContain(name);
+  });
+
+  it('in the starter config that init writes', async () => {
+    const { starterConfig } = await import('../../src/config/template.ts');
+    const line = starterConfig('x').split('\n').find((l) => l.startsWith('stateDir:')) ?? '';
+    expect(line).not.toMatch(/saved plans and logs/);
+    expect(line).toMatch(/ledger.*lock/);
+  });
+});

@@ -21,7 +21,7 @@ function configText(volumes: string, extra = ''): string {
   return `version: 1
 source:
   bucket: field-data
-  region: snow
+  region: eu-west-1
   endpoint: https://192.0.2.10:8443
 destination:
   bucket: archive

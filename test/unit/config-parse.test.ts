@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { closest, configSchema, DEFAULTS, editDistance, parseConfig, resolvePosix, type Diagnostic } from '../../src/config/parse.ts';
+import { resolvePosix } from '../../src/config/meaning.ts';
+import { parseConfig, type Diagnostic } from '../../src/config/parse.ts';
+import { closest, editDistance } from '../../src/config/schema-errors.ts';
+import { configSchema, DEFAULTS } from '../../src/config/schema.ts';
 
 const BASE = '/srv/site7';
 
@@ -402,5 +405,51 @@ describe('parseConfig: the same bucket under two names', () => {
   it('no DNS check when the buckets differ or the prefixes do not nest', () => {
     expect(parse(sameBucket({ endpoint: 'http://minio-a.site:9000' }, { endpoint: 'http://minio-b.site:9000' }, ['data/', 'archive/'])).aliases).toEqual([]);
     expect(parse(MINIMAL).aliases).toEqual([]);
+  });
+});
+
+describe('parseConfig: slips a new operator makes', () => {
+  it('an unquoted ${VAR} in a flow mapping is one problem on its line that says to quote it', () => {
+    const text = MINIMAL.replace(
+      '  region: us-east-1\nstaging',
+      '  region: us-east-1\n  credentials: { accessKeyId: ${DST_KEY}, secretAccessKey: ${DST_SECRET} }\nstaging',
+    );
+    const error = only(errorsOf(text, { DST_KEY: 'AKID', DST_SECRET: 'secret' }));
+    expect(error).toMatchObject({ path: '(yaml)', line: 8, column: 31 });
+    expect(error.message).toContain('${DST_KEY}');
+    expect(error.hint).toContain('quote it');
+    expect(error.hint).toContain('"${DST_KEY}"');
+  });
+
+  it('an unquoted ${VAR} in a flow list is found too, one problem per line', () => {
+    const text = MINIMAL.replace('[/mnt/volume-*]', '[${STAGING}/a, ${STAGING}/b]');
+    const error = only(errorsOf(text, { STAGING: '/mnt' }));
+    expect(error).toMatchObject({ path: '(yaml)', line: 9, message: expect.stringContaining('${STAGING}') });
+  });
+
+  it('quoted in flow style, or unquoted in block style, ${VAR} is fine', () => {
+    const env = { DST_KEY: 'AKID', DST_SECRET: 'secret' };
+    const quoted = MINIMAL.replace('  region: us-east-1\nstaging', '  region: us-east-1\n  credentials: { accessKeyId: "${DST_KEY}", secretAccessKey: \'${DST_SECRET}\' }\nstaging');
+    expect(parse(quoted, env).diagnostics).toEqual([]);
+    const block = MINIMAL.replace('  region: us-east-1\nstaging', '  region: us-east-1\n  credentials:\n    accessKeyId: ${DST_KEY}\n    secretAccessKey: ${DST_SECRET}\nstaging');
+    expect(parse(block, env).diagnostics).toEqual([]);
+  });
+
+  it('an HTTPS Snowball source without tls.caBundle is a warning that says how to get the certificate', () => {
+    const text = MINIMAL.replace('  region: us-east-1\ndestination', '  region: snow\n  endpoint: https://192.0.2.10:8443\ndestination');
+    const { config, diagnostics } = parse(text);
+    expect(config).toBeDefined();
+    const warning = only(diagnostics);
+    expect(warning).toMatchObject({ severity: 'warning', path: 'source.endpoint', line: 5 });
+    expect(warning.message).toContain('E_S3_TLS');
+    expect(warning.hint).toMatch(/snowballEdge get-certificate.*tls\.caBundle/);
+  });
+
+  it('no such warning with a caBundle, over http://, with tls.verify: false (warned itself), or off a Snowball', () => {
+    const hop = (lines: string) => MINIMAL.replace('  region: us-east-1\ndestination', `${lines}destination`);
+    expect(parse(hop('  region: snow\n  endpoint: https://192.0.2.10:8443\n  tls: { caBundle: ./snowball.pem }\n')).diagnostics).toEqual([]);
+    expect(parse(hop('  region: snow\n  endpoint: http://192.0.2.10:8080\n')).diagnostics).toEqual([]);
+    expect(parse(hop('  region: us-east-1\n  endpoint: https://minio.example:9000\n')).diagnostics).toEqual([]);
+    expect(only(parse(hop('  region: snow\n  endpoint: https://192.0.2.10:8443\n  tls: { verify: false }\n')).diagnostics).path).toBe('source.tls.verify');
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileGlob, keyFilter } from '../../src/plan/filters.ts';
+import { compileGlob } from '../../src/config/glob.ts';
+import { keyFilter } from '../../src/plan/filters.ts';
 
 describe('compileGlob', () => {
   it.each([
