@@ -324,10 +324,6 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
   try {
     // No s5cmd of an earlier run may act after this point (invariant 13), whichever hop it served.
     await stopEarlierChildren(config.stateDir, deps.warn);
-    // Marked before anything moves, so that a kill -9 or a power cut from here on shows in status.
-    const cutShort = await markRunStarted(config.stateDir, command, startedAt);
-    started = true;
-    if (cutShort) deps.warn(`the last run (${cutShort.command}, pid ${cutShort.pid}, started ${cutShort.startedAt}) was cut short (killed or power cut); what it had in flight is done again now`);
     // A volume another state directory claims is refused before it is even scanned (invariant 10).
     const roots = await expandVolumes(config.staging.volumes);
     await checkClaims(roots, config);
@@ -354,6 +350,11 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       await ledger.proveWritable();
       // Claimed only now that something will be written; a declined apply leaves the volumes unclaimed.
       await claimVolumes(roots, config, deps.now);
+      // Marked once the run is going to change something, so that a kill -9 or a power cut from here
+      // on shows in status; a run refused or declined before this point leaves the record alone.
+      const cutShort = await markRunStarted(config.stateDir, command, startedAt);
+      started = true;
+      if (cutShort) deps.warn(`the last run (${cutShort.command}, pid ${cutShort.pid}, started ${cutShort.startedAt}) was cut short (killed or power cut); what it had in flight is done again now`);
       await clearTempFolders(gathered.inventory.volumes.map((v) => v.root), deps);
       const recorder = new Recorder(ledger);
       const outcome = await executePlan(
