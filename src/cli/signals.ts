@@ -44,7 +44,7 @@ export function onInterrupt(stderr: NodeJS.WritableStream, what: string): { sign
   const steps = [
     (signal: NodeJS.Signals) => {
       stderr.write(`\n${signal}: stopping ${what}; nothing was changed (${again(signal)} to exit at once)\n`);
-      stop.abort(signal); // the reason names the signal: watch's last line says what stopped it
+      stop.abort();
     },
     exitNow(stderr),
   ];
