@@ -25,7 +25,7 @@ import { checkClaims, claimVolumes } from './inventory/claims.ts';
 import { bothUnreachable, probeHop, probeThenOpen, streamOrUnreachable, type HopListingStream } from './inventory/reach.ts';
 import { expandVolumes } from './config/load.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
-import { acquireLock, lockHolder, processAlive, type Lock } from './apply/lock.ts';
+import { acquireLock, holderRunning, lockHolder, processAlive, type Lock } from './apply/lock.ts';
 import { checkRoom, digestConfig, digestConfigFields, digestPlan, manifestPaths, readSavedPlan, stalePlan } from './apply/saved-plan.ts';
 import { stateDiskFullOr } from './apply/state-disk.ts';
 import type { StatusReport } from './view/status.ts';
@@ -36,7 +36,8 @@ import { findS5cmd } from './apply/s5cmd.ts';
 import { contentMd5 } from './apply/content.ts';
 import { clearTempFolders } from './apply/temp-folders.ts';
 import { stopEarlierChildren } from './apply/children.ts';
-import { readLastRun, writeLastRun } from './apply/last-run.ts';
+import { markRunEnded, markRunStarted, readLastRun, writeLastRun, type RecordedRun } from './apply/last-run.ts';
+import { describeError } from './errors.ts';
 
 export interface EngineDeps {
   now: () => Date;
@@ -316,7 +317,10 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
   const startedAt = deps.now().toISOString();
   const saved = options.planPath ? await readSavedPlan(options.planPath, config, savedSpools) : undefined;
   const s5cmd = await findS5cmd(deps.env);
-  const lock = options.lock ?? (await acquireLock(config.stateDir, options.command ?? 'dualsync apply', deps.now, deps.warn));
+  const command = options.command ?? 'dualsync apply';
+  const lock = options.lock ?? (await acquireLock(config.stateDir, command, deps.now, deps.warn));
+  let started = false;
+  let ended = false;
   try {
     // No s5cmd of an earlier run may act after this point (invariant 13), whichever hop it served.
     await stopEarlierChildren(config.stateDir, deps.warn);
@@ -346,6 +350,11 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       await ledger.proveWritable();
       // Claimed only now that something will be written; a declined apply leaves the volumes unclaimed.
       await claimVolumes(roots, config, deps.now);
+      // Marked once the run is going to change something, so that a kill -9 or a power cut from here
+      // on shows in status; a run refused or declined before this point leaves the record alone.
+      const cutShort = await markRunStarted(config.stateDir, command, startedAt);
+      started = true;
+      if (cutShort) deps.warn(`the last run (${cutShort.command}, pid ${cutShort.pid}, started ${cutShort.startedAt}) was cut short (killed or power cut); what it had in flight is done again now`);
       await clearTempFolders(gathered.inventory.volumes.map((v) => v.root), deps);
       const recorder = new Recorder(ledger);
       const outcome = await executePlan(
@@ -366,6 +375,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       );
       const report: ApplyReport = { run, outcome, applied: true, startedAt, finishedAt: deps.now().toISOString() };
       writeLastRun(config.stateDir, { startedAt: report.startedAt, finishedAt: report.finishedAt, outcome });
+      ended = true;
       return report;
     } catch (error) {
       failed = true;
@@ -378,9 +388,45 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
         if (!failed) throw error;
       });
     }
+  } catch (error) {
+    // Recorded as failed, not left as started: a run that ended on an error was not cut short.
+    // Best effort: a full state disk must not hide why the run failed.
+    if (started && !ended) await markRunEnded(config.stateDir, { endedAt: deps.now().toISOString(), error: describeError(error) }).catch(() => undefined);
+    ended = true;
+    throw error;
   } finally {
+    if (started && !ended) await markRunEnded(config.stateDir, { endedAt: deps.now().toISOString() }).catch(() => undefined);
     if (options.lock === undefined) await lock.release();
   }
+}
+
+/**
+ * The last finished run, and the run since it: in progress (its mark names a live process, the
+ * lock's holder, checked by pid and start time as the lock is), cut short (its mark is there and
+ * that process is gone: a kill -9 or a power cut), or failed. Who holds the lock now.
+ */
+async function runState(stateDir: string): Promise<Pick<StatusReport, 'lastRun' | 'run' | 'lock'>> {
+  let recorded = await readLastRun(stateDir);
+  const lock = await lockHolder(stateDir);
+  let run: StatusReport['run'];
+  const marked = recorded?.running;
+  if (marked !== undefined) {
+    if (holderRunning(marked) && lock?.pid === marked.pid) {
+      run = { state: 'running', ...describedRun(marked) };
+    } else {
+      // A run that ended between the two reads replaced its mark: read again before calling it cut short.
+      recorded = await readLastRun(stateDir);
+      const still = recorded?.running;
+      if (still !== undefined && still.pid === marked.pid && still.startedAt === marked.startedAt) run = { state: 'cut-short', ...describedRun(marked) };
+    }
+  }
+  const failed = recorded?.failed;
+  if (run === undefined && failed !== undefined) run = { state: 'failed', ...describedRun(failed), endedAt: failed.endedAt, error: failed.error };
+  return { ...(recorded?.finished && { lastRun: recorded.finished }), ...(run && { run }), ...(lock && { lock }) };
+}
+
+function describedRun(run: RecordedRun): { pid: number; host: string; command: string; startedAt: string } {
+  return { pid: run.pid, host: run.host, command: run.command, startedAt: run.startedAt };
 }
 
 /** How many failing and skipped keys status lists; the counts cover all of them. */
@@ -408,8 +454,7 @@ export async function runStatus(config: Config, deps: EngineDeps): Promise<Statu
       verifiedBy,
       etagNotComparable,
       volumes,
-      lastRun: await readLastRun(config.stateDir),
-      lock: await lockHolder(config.stateDir),
+      ...(await runState(config.stateDir)),
     };
   } finally {
     await ledger.close();

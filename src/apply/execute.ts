@@ -1,9 +1,9 @@
-import type { ApplyOutcome, Plan } from '../model/index.ts';
+import type { ApplyOutcome, Plan, ProgressSink } from '../model/index.ts';
 import { actionsOfKinds } from '../manifest/spool.ts';
 import { adoptByContent, recordAdoptsAndSkips } from './adopt.ts';
 import { Delivery, type LocalProofs } from './deliver.ts';
 import { DownloadFeed, UploadFeed } from './feed.ts';
-import { s5cmdHops } from './hop.ts';
+import { s5cmdHops, type OpenHop } from './hop.ts';
 import { Purger } from './purge.ts';
 import { reconcileDownloads, reconcileUploads } from './reconcile.ts';
 import { ApplyRun, type ExecuteContext } from './run.ts';
@@ -23,7 +23,7 @@ export type { ExecuteContext } from './run.ts';
  */
 export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<ApplyOutcome> {
   const run = new ApplyRun(ctx);
-  const openHop = ctx.openHop ?? s5cmdHops(ctx.s5cmd, ctx.config, ctx.env);
+  const openHop = reportingSent(ctx.openHop ?? s5cmdHops(ctx.s5cmd, ctx.config, ctx.env), ctx.progress);
 
   // Adopts and skips move nothing: recorded first. They stream from the plan (tens of millions
   // after a reset); transfers and purges are bounded by the staging space and the batch caps, so
@@ -55,4 +55,23 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   await purger.tidy();
   run.throwIfHalted();
   return run.outcome;
+}
+
+/** Hops that tell the progress view when each transfer is handed to s5cmd (its rate is measured from the first). */
+function reportingSent(openHop: OpenHop, progress: ProgressSink | undefined): OpenHop {
+  if (progress?.sent === undefined) return openHop;
+  return (hop, events, options) => {
+    const opened = openHop(hop, events, options);
+    return {
+      send: (line, action) => {
+        progress.sent?.(hop);
+        opened.send(line, action);
+      },
+      end: () => opened.end(),
+      done: () => opened.done(),
+      get stalled() {
+        return opened.stalled;
+      },
+    };
+  };
 }

@@ -22,7 +22,7 @@ export function onStopSignals(stderr: NodeJS.WritableStream, finishing: string):
   const steps = [
     (signal: NodeJS.Signals) => {
       stderr.write(`\n${signal}: ${finishing} (${again(signal)} to stop the transfers at once)\n`);
-      stop.abort();
+      stop.abort(signal); // the reason names the signal: watch's last line says what stopped it
     },
     (signal: NodeJS.Signals) => {
       stderr.write(`\n${signal}: stopping the transfers now; what was in flight is redone by the next run\n`);

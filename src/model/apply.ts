@@ -6,6 +6,8 @@ export type Hop = 'download' | 'upload';
 /** What apply reports as it goes; the view turns it into a progress line. */
 export interface ProgressSink {
   start(hop: Hop, objects: number, bytes: number): void;
+  /** A transfer was handed to s5cmd: the hop's rate is measured from the first one. */
+  sent?(hop: Hop): void;
   done(hop: Hop, bytes: number): void;
   failed(hop: Hop): void;
 }

@@ -8,20 +8,22 @@ interface HopCounters {
   doneBytes: number;
   failed: number;
   startedMs: number;
-  /** When the first object finished: the rate is measured from there, not from start(). */
-  firstDoneMs?: number;
-  /** Completions inside the rate window, oldest first. */
-  recent: { ms: number; bytes: number }[];
+  /** When the hop's first transfer was handed to s5cmd: the rate is measured from there. */
+  firstSentMs?: number;
+  /** When the last object finished: a hop with none for a while is stalled and shows no ETA. */
+  lastDoneMs?: number;
 }
 
 /**
- * The rate (and so the ETA) is measured over the last RATE_WINDOW_MS, from the first completion
- * on: uploads wait for downloads and a run starts with a burst of small objects, so an average
- * from the start said "ETA 5m13s" for an apply that ended 6.9 s later.
+ * The rate is the hop's bytes done over the hop's own time, from its first transfer on: uploads
+ * wait for their downloads, so an average from start() said "ETA 5m13s" for an apply that ended
+ * 6.9 s later; measured from the first completion instead, a burst of small objects finishing
+ * together said "1.8 GiB/s" on a 2-core box. No rate (and no ETA) before RATE_AFTER_MS: a few
+ * objects in a fraction of a second say nothing about the link.
  */
-const RATE_WINDOW_MS = 10_000;
-/** No ETA before this much of the window has been seen: one early object says little. */
-const ETA_AFTER_MS = 1_000;
+const RATE_AFTER_MS = 1_000;
+/** No completion for this long: the hop is stalled, and an ETA from its average would be a guess. */
+const STALL_MS = 10_000;
 
 /**
  * Per-hop progress: objects, bytes, rate and ETA. On a terminal one line is redrawn in place;
@@ -43,8 +45,13 @@ export class Progress implements ProgressSink {
   }
 
   start(hop: Hop, objects: number, bytes: number): void {
-    this.#hops.set(hop, { objects, bytes, doneObjects: 0, doneBytes: 0, failed: 0, startedMs: this.#nowMs(), recent: [] });
+    this.#hops.set(hop, { objects, bytes, doneObjects: 0, doneBytes: 0, failed: 0, startedMs: this.#nowMs() });
     this.#maybePrint(true);
+  }
+
+  sent(hop: Hop): void {
+    const counters = this.#hops.get(hop);
+    if (counters) counters.firstSentMs ??= this.#nowMs();
   }
 
   done(hop: Hop, bytes: number): void {
@@ -52,9 +59,7 @@ export class Progress implements ProgressSink {
     if (!counters) return;
     counters.doneObjects++;
     counters.doneBytes += bytes;
-    const now = this.#nowMs();
-    counters.firstDoneMs ??= now;
-    counters.recent.push({ ms: now, bytes });
+    counters.lastDoneMs = this.#nowMs();
     this.#maybePrint(counters.doneObjects + counters.failed === counters.objects);
   }
 
@@ -75,14 +80,15 @@ export class Progress implements ProgressSink {
     const parts: string[] = [];
     const now = this.#nowMs();
     for (const [hop, c] of this.#hops) {
-      while (c.recent.length > 0 && c.recent[0]!.ms <= now - RATE_WINDOW_MS) c.recent.shift();
-      const measuredMs = c.firstDoneMs === undefined ? 0 : Math.min(RATE_WINDOW_MS, now - c.firstDoneMs);
-      const windowBytes = c.recent.reduce((sum, event) => sum + event.bytes, 0);
-      const rate = measuredMs > 0 ? windowBytes / (measuredMs / 1000) : 0;
+      // A sink that reports no sent() (or a hop that sent nothing yet) counts from the hop's start.
+      const measuredMs = now - (c.firstSentMs ?? c.startedMs);
+      const rate = measuredMs >= RATE_AFTER_MS ? c.doneBytes / (measuredMs / 1000) : undefined;
       const left = c.bytes - c.doneBytes;
-      const eta = rate > 0 && left > 0 && measuredMs >= ETA_AFTER_MS ? ` ETA ${formatSeconds(left / rate)}` : '';
+      const stalled = c.lastDoneMs === undefined || now - c.lastDoneMs >= STALL_MS;
+      const eta = rate !== undefined && rate > 0 && left > 0 && !stalled ? ` ETA ${formatSeconds(left / rate)}` : '';
+      const shown = rate === undefined ? '' : `, ${formatBytes(rate)}/s${eta}`;
       const failed = c.failed > 0 ? `, ${c.failed} failed` : '';
-      parts.push(`${hop} ${c.doneObjects}/${c.objects} (${formatBytes(c.doneBytes)}/${formatBytes(c.bytes)}, ${formatBytes(rate)}/s${eta}${failed})`);
+      parts.push(`${hop} ${c.doneObjects}/${c.objects} (${formatBytes(c.doneBytes)}/${formatBytes(c.bytes)}${shown}${failed})`);
     }
     return parts.join(' | ');
   }

@@ -25,7 +25,13 @@ export interface StatusReport {
   verifiedBy: Record<string, number>;
   etagNotComparable: number;
   volumes: (VolumeInfo & { stagedBytes: number; stagedFiles: number })[];
+  /** The last run that finished: startedAt, finishedAt and its counts (last-run.json). */
   lastRun?: Record<string, unknown>;
+  /**
+   * A run since the last finished one: in progress now, cut short (its process is gone without
+   * ending it: kill -9, a power cut), or ended on an error.
+   */
+  run?: { state: 'running' | 'cut-short' | 'failed'; pid: number; host: string; command: string; startedAt: string; endedAt?: string; error?: string };
   lock?: { pid: number; host: string; startedAt: string; command: string; lastCycle?: { number: number; endedAt: string; result: string } };
 }
 
@@ -64,14 +70,27 @@ export function renderStatus(report: StatusReport, options: { limit?: number } =
   }
   for (const s of report.skipped.slice(0, limit)) out.push(`skipped: ${JSON.stringify(s.key)}: ${s.reason}`);
   if (report.skippedCount > Math.min(limit, report.skipped.length)) out.push(`... and ${report.skippedCount - Math.min(limit, report.skipped.length)} more skipped`);
-  if (report.lastRun) {
-    const r = report.lastRun as { finishedAt?: string; failures?: number; uploaded?: { count: number }; downloaded?: { count: number } };
-    out.push(`Last run: finished ${r.finishedAt}, ${r.downloaded?.count ?? 0} downloaded, ${r.uploaded?.count ?? 0} delivered, ${r.failures ?? 0} failed.`);
-  } else {
-    out.push('Last run: none yet.');
-  }
+  out.push(lastRunLine(report));
   if (report.lock) out.push(runningLine(report.lock));
   return `${out.join('\n')}\n`;
+}
+
+/** The last finished run in words: when, and what it moved. */
+function finishedText(lastRun: Record<string, unknown>): string {
+  const r = lastRun as { finishedAt?: string; failures?: number; uploaded?: { count: number }; downloaded?: { count: number }; adopted?: number };
+  // After a reset, a run may only adopt: those count too.
+  const adopted = r.adopted ? `, ${r.adopted} adopted` : '';
+  return `finished ${r.finishedAt}, ${r.downloaded?.count ?? 0} downloaded, ${r.uploaded?.count ?? 0} delivered${adopted}, ${r.failures ?? 0} failed`;
+}
+
+/** The last run: the one in progress, cut short or failed since the last finished one, and that one. */
+function lastRunLine(report: StatusReport): string {
+  const before = report.lastRun ? `the run before it ${finishedText(report.lastRun)}` : 'no run finished before it';
+  const run = report.run;
+  if (run === undefined) return report.lastRun ? `Last run: ${finishedText(report.lastRun)}.` : 'Last run: none yet.';
+  if (run.state === 'running') return `Last run: in progress (pid ${run.pid}, started ${run.startedAt}); ${before}.`;
+  if (run.state === 'cut-short') return `Last run: cut short (killed or power cut): ${run.command}, pid ${run.pid}, started ${run.startedAt}; ${before}. What it had in flight is done again by the next run.`;
+  return `Last run: failed ${run.endedAt}: ${run.error} (${run.command}, pid ${run.pid}, started ${run.startedAt}); ${before}.`;
 }
 
 /** Who holds the lock now; `watch` holds it between cycles too, so its last cycle is shown. */

@@ -40,8 +40,15 @@ export interface WatchOptions {
 export interface WatchSummary {
   cycles: number;
   failedCycles: number;
+  /** Why the loop ended, for its last line: the stop's reason (the signal's name), '--once', or the kind of error. */
+  stoppedBy: string;
   /** The error that ended the loop: one a retry cannot fix, or an internal error (a bug). */
   fatal?: unknown;
+}
+
+/** The reason a stop signal was given (the CLI aborts it with the signal's name). */
+function stopReason(stop: AbortSignal): string {
+  return typeof stop.reason === 'string' ? stop.reason : 'stop requested';
 }
 
 /**
@@ -113,11 +120,11 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
       const message = error instanceof Error ? error.message : String(error);
       if (isInternalError(error)) {
         options.log(`cycle ${cycles}: internal error: ${message}; stopping (this is a bug in dualsync; please report it)`);
-        return { cycles, failedCycles, fatal: error };
+        return { cycles, failedCycles, stoppedBy: 'internal error', fatal: error };
       }
       if (isDualsyncError(error) && !error.retryable) {
         options.log(`cycle ${cycles}: ${message} (not retryable; stopping)`);
-        return { cycles, failedCycles, fatal: error };
+        return { cycles, failedCycles, stoppedBy: `${error.code}, which a retry cannot fix`, fatal: error };
       }
       lastQuiet = undefined;
       options.log(`cycle ${cycles}: ${message}`);
@@ -127,5 +134,5 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
     if (failuresInARow > 0) options.log(`retrying in ${Math.round(wait / 1000)}s`);
     await options.sleep(wait, options.stop);
   }
-  return { cycles, failedCycles };
+  return { cycles, failedCycles, stoppedBy: options.stop.aborted ? stopReason(options.stop) : '--once' };
 }

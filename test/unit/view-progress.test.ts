@@ -10,10 +10,12 @@ function progressAt(): { progress: Progress; at: (ms: number) => void } {
 }
 
 describe('Progress ETA', () => {
-  it('uploads that waited for their downloads: the ETA comes from the recent rate, not from the start', () => {
+  it('uploads that waited for their downloads: the ETA comes from the rate since the first upload started, not from the start', () => {
     const { progress, at } = progressAt();
     progress.start('upload', 303, 303 * MIB);
     // Nothing to upload for 4 s (downloads first), then 10 MiB/s for 2 s.
+    at(4000);
+    progress.sent('upload');
     for (let i = 1; i <= 20; i++) {
       at(4000 + i * 100);
       progress.done('upload', MIB);
@@ -41,5 +43,45 @@ describe('Progress ETA', () => {
     progress.done('download', MIB);
     at(300);
     expect(progress.line()).not.toContain('ETA');
+  });
+});
+
+describe('Progress rate', () => {
+  it('a short burst shows no rate: 30 small uploads done in 5 ms after their first transfer started 0.3 s earlier', () => {
+    const { progress, at } = progressAt();
+    progress.start('upload', 30, 30 * 109 * 1024);
+    at(4000);
+    progress.sent('upload');
+    for (let i = 0; i < 30; i++) {
+      at(4300 + i / 6);
+      progress.done('upload', 109 * 1024);
+    }
+    const line = progress.line();
+    expect(line).toMatch(/^upload 30\/30 \(3\.2 MiB\/3\.2 MiB\)$/);
+  });
+
+  it('is measured over the hop\'s own time since its first transfer started, not since the first completion', () => {
+    const { progress, at } = progressAt();
+    progress.start('upload', 40, 40 * MIB);
+    // Uploads wait 5 s for their downloads; the first starts at 5 s, the first completes at 6.9 s.
+    at(5000);
+    progress.sent('upload');
+    for (let i = 0; i < 20; i++) {
+      at(6900 + i * 5);
+      progress.done('upload', MIB);
+    }
+    at(7000);
+    // 20 MiB over the 2 s since the first transfer started: 10 MiB/s (not 200 MiB/s from 6.9 s on, nor 2.9 MiB/s from start()).
+    expect(progress.line()).toMatch(/upload 20\/40 \(20 MiB\/40 MiB, 10 MiB\/s ETA 2s\)/);
+  });
+
+  it('without a sent event (a sink that does not report it) the hop\'s start is its first transfer', () => {
+    const { progress, at } = progressAt();
+    progress.start('download', 10, 10 * MIB);
+    for (let i = 1; i <= 4; i++) {
+      at(i * 500);
+      progress.done('download', MIB);
+    }
+    expect(progress.line()).toMatch(/download 4\/10 \(4 MiB\/10 MiB, 2 MiB\/s ETA 3s\)/);
   });
 });

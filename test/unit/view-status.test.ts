@@ -41,3 +41,38 @@ describe('status: the next try of each failing object', () => {
     expect(text).toMatch(/once\s+│?\s*1\s+│?\s*next run/);
   });
 });
+
+describe('status: the last run', () => {
+  const base: StatusReport = {
+    stateDir: '/state',
+    ledgerSerial: 9,
+    stages: { staged: { objects: 0, bytes: 0 }, delivered: { objects: 5, bytes: 5 }, purged: { objects: 0, bytes: 0 } },
+    failing: [],
+    failingCount: 0,
+    skipped: [],
+    skippedCount: 0,
+    verifiedBy: {},
+    etagNotComparable: 0,
+    volumes: [],
+  };
+  const finished = { finishedAt: '2026-11-29T10:00:00.000Z', downloaded: { count: 2 }, uploaded: { count: 2 }, adopted: 0, failures: 0 };
+  const lastLine = (report: StatusReport) => renderStatus(report).split('\n').find((line) => line.startsWith('Last run:'));
+
+  it('after a reset, a run that only adopted says so', () => {
+    expect(lastLine({ ...base, lastRun: { ...finished, downloaded: { count: 0 }, uploaded: { count: 0 }, adopted: 5 } })).toBe('Last run: finished 2026-11-29T10:00:00.000Z, 0 downloaded, 0 delivered, 5 adopted, 0 failed.');
+    expect(lastLine({ ...base, lastRun: finished })).toBe('Last run: finished 2026-11-29T10:00:00.000Z, 2 downloaded, 2 delivered, 0 failed.');
+  });
+
+  it('a run in progress, one cut short and one that failed are told apart from the run before them', () => {
+    const run = { pid: 4242, host: 'edge', command: 'dualsync apply', startedAt: '2026-11-29T11:00:00.000Z' };
+    expect(lastLine({ ...base, lastRun: finished, run: { state: 'running', ...run } })).toBe(
+      'Last run: in progress (pid 4242, started 2026-11-29T11:00:00.000Z); the run before it finished 2026-11-29T10:00:00.000Z, 2 downloaded, 2 delivered, 0 failed.',
+    );
+    expect(lastLine({ ...base, run: { state: 'cut-short', ...run } })).toBe(
+      'Last run: cut short (killed or power cut): dualsync apply, pid 4242, started 2026-11-29T11:00:00.000Z; no run finished before it. What it had in flight is done again by the next run.',
+    );
+    expect(lastLine({ ...base, lastRun: finished, run: { state: 'failed', ...run, endedAt: '2026-11-29T11:00:05.000Z', error: 'E_S3_AUTH: access denied' } })).toBe(
+      'Last run: failed 2026-11-29T11:00:05.000Z: E_S3_AUTH: access denied (dualsync apply, pid 4242, started 2026-11-29T11:00:00.000Z); the run before it finished 2026-11-29T10:00:00.000Z, 2 downloaded, 2 delivered, 0 failed.',
+    );
+  });
+});

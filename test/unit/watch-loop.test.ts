@@ -20,7 +20,7 @@ function harness(results: (CycleResult | Error | string)[], options: { stopAfter
         log: (line) => logs.push(line),
         sleep: async (ms) => {
           sleeps.push(ms);
-          if (options.stopAfter !== undefined && sleeps.length >= options.stopAfter) stop.abort();
+          if (options.stopAfter !== undefined && sleeps.length >= options.stopAfter) stop.abort('SIGTERM');
         },
         cycle: async () => {
           const next = results[Math.min(calls++, results.length - 1)]!;
@@ -35,7 +35,7 @@ describe('watch loop', () => {
   it('in sync: waits the interval between cycles until stopped', async () => {
     const h = harness([{ changes: 0, failures: 0 }], { stopAfter: 3 });
     const summary = await h.run();
-    expect(summary).toEqual({ cycles: 3, failedCycles: 0 });
+    expect(summary).toEqual({ cycles: 3, failedCycles: 0, stoppedBy: 'SIGTERM' });
     expect(h.sleeps).toEqual([1000, 1000, 1000]);
   });
 
@@ -70,7 +70,7 @@ describe('watch loop', () => {
     const bug = new Error('spool line 7 out of order');
     const h = harness([bug, { changes: 1, failures: 0 }], { stopAfter: 3 });
     const summary = await h.run();
-    expect(summary).toEqual({ cycles: 1, failedCycles: 1, fatal: bug });
+    expect(summary).toEqual({ cycles: 1, failedCycles: 1, stoppedBy: 'internal error', fatal: bug });
     expect(h.sleeps).toEqual([]);
     expect(h.logs).toEqual(['cycle 1: internal error: spool line 7 out of order; stopping (this is a bug in dualsync; please report it)']);
   });
@@ -84,7 +84,7 @@ describe('watch loop', () => {
 
   it('a thrown value that is not an Error is internal too', async () => {
     const h = harness(['a string', { changes: 1, failures: 0 }], { stopAfter: 3 });
-    expect(await h.run()).toEqual({ cycles: 1, failedCycles: 1, fatal: 'a string' });
+    expect(await h.run()).toEqual({ cycles: 1, failedCycles: 1, stoppedBy: 'internal error', fatal: 'a string' });
     expect(h.logs).toEqual(['cycle 1: internal error: a string; stopping (this is a bug in dualsync; please report it)']);
   });
 
@@ -92,18 +92,20 @@ describe('watch loop', () => {
     const flaky = opError('E_HOP_UNREACHABLE', 'did not answer within 10 s', { retryable: true });
     const h = harness([flaky, { changes: 1, failures: 0 }], { stopAfter: 2 });
     const summary = await h.run();
-    expect(summary).toEqual({ cycles: 2, failedCycles: 1 });
+    expect(summary).toEqual({ cycles: 2, failedCycles: 1, stoppedBy: 'SIGTERM' });
     expect(h.logs).toEqual(['cycle 1: did not answer within 10 s', 'retrying in 2s', 'cycle 2: 1 change(s) applied']);
   });
 
   it('a user error (lock held) is not retried either', async () => {
     const locked = userError('E_LOCKED', 'locked');
-    expect((await harness([locked]).run()).fatal).toBe(locked);
+    const summary = await harness([locked]).run();
+    expect(summary.fatal).toBe(locked);
+    expect(summary.stoppedBy).toBe('E_LOCKED, which a retry cannot fix');
   });
 
   it('--once runs exactly one cycle', async () => {
     const h = harness([{ changes: 2, failures: 0 }]);
-    expect((await h.run(true)).cycles).toBe(1);
+    expect(await h.run(true)).toEqual({ cycles: 1, failedCycles: 0, stoppedBy: '--once' });
     expect(h.sleeps).toEqual([]);
   });
 

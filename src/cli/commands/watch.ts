@@ -34,6 +34,11 @@ function hopsDownIn(inventory: Record<'source' | 'destination', { unreachable?: 
   return down;
 }
 
+/** watch's last line. */
+function stoppedLine(cycles: number, why: string): string {
+  return `stopped after ${cycles} cycle${cycles === 1 ? '' : 's'}: ${why}`;
+}
+
 export class WatchCommand extends BaseCommand {
   static override paths = [['watch']];
   static override usage = Command.Usage({
@@ -89,7 +94,10 @@ export class WatchCommand extends BaseCommand {
       // Held for the whole life of watch, not per cycle: between cycles no apply or reset may
       // change the ledger under it, and status names it.
       const lock = await this.takeLock(config, intervalMs, signals.stop, log);
-      if (!lock) return 0;
+      if (!lock) {
+        log(stoppedLine(0, typeof signals.stop.reason === 'string' ? signals.stop.reason : 'stop requested'));
+        return 0;
+      }
       let summary;
       try {
         let cycleNumber = 0;
@@ -120,6 +128,8 @@ export class WatchCommand extends BaseCommand {
       } finally {
         await lock.release();
       }
+      // The last line says that watch stopped, and why: a journal read later has nothing else to go by.
+      log(stoppedLine(summary.cycles, summary.stoppedBy));
       if (summary.fatal) throw summary.fatal;
       return this.once && summary.failedCycles > 0 ? 1 : 0;
     } finally {
