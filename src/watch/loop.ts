@@ -1,4 +1,5 @@
 import { isDualsyncError, isInternalError } from '../errors.ts';
+import type { CycleFacts, CycleResultKind, RunEvent } from '../model/index.ts';
 
 export interface CycleResult {
   /** Transfers, purges and adoptions this cycle; 0 means the sites were in sync. */
@@ -12,6 +13,8 @@ export interface CycleResult {
   waiting?: number;
   /** Hops that could not be reached this cycle, with the cause; the other hop worked without them. */
   hopsDown?: HopDown[];
+  /** What the cycle planned, moved and met: the structured log's and the metrics' source. */
+  facts?: CycleFacts;
 }
 
 export interface HopDown {
@@ -35,6 +38,10 @@ export interface WatchOptions {
   once?: boolean;
   /** Longest wait after repeated failures. */
   maxBackoffMs?: number;
+  /** Each event as it happens (`--log-format json`); the human lines still go to `log`. */
+  emit?: (event: RunEvent) => void;
+  /** Each cycle's result (or the error that ended it), once it ended: the metrics' one feed. */
+  onCycle?: (cycle: { facts?: CycleFacts; error?: unknown }) => void;
 }
 
 export interface WatchSummary {
@@ -82,14 +89,24 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
   let wasDown = new Set<HopDown['hop']>();
   while (!options.stop.aborted) {
     cycles++;
+    const emit = options.emit ?? (() => {});
+    emit({ event: 'cycle_start', cycle: cycles });
     try {
       const result = await options.cycle();
+      options.onCycle?.({ facts: result.facts });
       const down = result.hopsDown ?? [];
       for (const hop of wasDown) {
-        if (!down.some((d) => d.hop === hop)) options.log(`cycle ${cycles}: the ${hop} is reachable again`);
+        if (!down.some((d) => d.hop === hop)) {
+          options.log(`cycle ${cycles}: the ${hop} is reachable again`);
+          emit({ event: 'hop_up', cycle: cycles, hop });
+        }
       }
       wasDown = new Set(down.map((d) => d.hop));
-      for (const { hop, cause } of down) options.log(`cycle ${cycles}: ${hop} unreachable: ${WAITING[hop]}; the other hop keeps working (${cause})`);
+      for (const { hop, cause } of down) {
+        options.log(`cycle ${cycles}: ${hop} unreachable: ${WAITING[hop]}; the other hop keeps working (${cause})`);
+        emit({ event: 'hop_down', cycle: cycles, hop, cause });
+      }
+      if (options.emit) for (const event of cycleEvents(cycles, result)) options.emit(event);
       if (down.length > 0) failedCycles++;
       if (result.failures > 0) {
         if (down.length === 0) failedCycles++;
@@ -118,6 +135,8 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
       failedCycles++;
       failuresInARow++;
       const message = error instanceof Error ? error.message : String(error);
+      options.onCycle?.({ error });
+      emit({ event: 'cycle_error', cycle: cycles, code: isDualsyncError(error) ? error.code : 'E_INTERNAL', message, retryable: isDualsyncError(error) && error.retryable && !isInternalError(error) });
       if (isInternalError(error)) {
         options.log(`cycle ${cycles}: internal error: ${message}; stopping (this is a bug in dualsync; please report it)`);
         return { cycles, failedCycles, stoppedBy: 'internal error', fatal: error };
@@ -131,8 +150,48 @@ export async function watchLoop(options: WatchOptions): Promise<WatchSummary> {
     }
     if (options.once || options.stop.aborted) break;
     const wait = backoffMs(options.intervalMs, failuresInARow, maxBackoff, options.random);
-    if (failuresInARow > 0) options.log(`retrying in ${Math.round(wait / 1000)}s`);
+    if (failuresInARow > 0) {
+      options.log(`retrying in ${Math.round(wait / 1000)}s`);
+      emit({ event: 'backoff', cycle: cycles, retryInSeconds: Math.round(wait / 1000), failedCyclesInARow: failuresInARow });
+    }
     await options.sleep(wait, options.stop);
   }
   return { cycles, failedCycles, stoppedBy: options.stop.aborted ? stopReason(options.stop) : '--once' };
+}
+
+/** What a cycle ended as, in one word for the structured log. */
+function resultKind(result: CycleResult): CycleResultKind {
+  if (result.failures > 0) return 'failures';
+  if ((result.hopsDown ?? []).length > 0 && result.changes === 0) return 'hops_down';
+  if (result.changes > 0) return 'changed';
+  if (result.inSync === false) return 'incomplete';
+  return result.waiting ? 'waiting' : 'in_sync';
+}
+
+/** The events of a cycle that ended: its listing warnings, each failure, a stalled hop, then its end with the counts. */
+function cycleEvents(cycle: number, result: CycleResult): RunEvent[] {
+  const facts = result.facts;
+  const events: RunEvent[] = [];
+  for (const message of facts?.warnings ?? []) events.push({ event: 'listing_warning', cycle, message });
+  for (const failure of facts?.failures ?? []) events.push({ event: 'failure', cycle, ...failure });
+  for (const hop of ['download', 'upload'] as const) {
+    const stalled = facts?.failures.find((failure) => failure.hop === hop && failure.code === 'stalled');
+    if (stalled) events.push({ event: 'stall', cycle, hop, message: stalled.message });
+  }
+  const none = { objects: 0, bytes: 0 };
+  events.push({
+    event: 'cycle_end',
+    cycle,
+    result: resultKind(result),
+    summary: result.summary ?? (result.changes === 0 ? 'no changes' : `${result.changes} change(s) applied`),
+    downloaded: facts?.moved.download ?? none,
+    uploaded: facts?.moved.upload ?? none,
+    purged: facts?.purged ?? none,
+    adopted: facts?.adopted ?? 0,
+    failures: result.failures,
+    waiting: result.waiting ?? 0,
+    listAndPlanSeconds: facts?.listAndPlanSeconds ?? 0,
+    applySeconds: facts?.applySeconds ?? 0,
+  });
+  return events;
 }

@@ -85,3 +85,19 @@ describe('Progress rate', () => {
     expect(progress.line()).toMatch(/download 4\/10 \(4 MiB\/10 MiB, 2 MiB\/s ETA 3s\)/);
   });
 });
+
+describe('Progress off a terminal', () => {
+  it('prints whole lines, never a carriage return or an erase: a log file and journald get no redraws', () => {
+    let out = '';
+    let now = 0;
+    const progress = new Progress({ write: (text) => (out += text), tty: false, nowMs: () => now, intervalMs: 1000 });
+    progress.start('download', 3, 300);
+    for (let i = 0; i < 3; i++) {
+      now += 600;
+      progress.done('download', 100);
+    }
+    progress.finish();
+    expect(out).not.toMatch(/[\r\x1b]/);
+    expect(out.split('\n').filter(Boolean).every((line) => line.startsWith('progress: download '))).toBe(true);
+  });
+});

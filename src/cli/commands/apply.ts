@@ -10,6 +10,8 @@ import { userError } from '../../errors.ts';
 import { onStopSignals, type StopSignals } from '../signals.ts';
 import { answeredYes } from '../confirm.ts';
 import type { Config } from '../../model/index.ts';
+import { parseLogFormat, runLog } from '../log.ts';
+import { cycleFacts } from '../../watch/facts.ts';
 
 export class ApplyCommand extends BaseCommand {
   static override paths = [['apply']];
@@ -48,11 +50,17 @@ export class ApplyCommand extends BaseCommand {
   json = Option.Boolean('--json', false, { description: 'Print the result as JSON' });
   diff = Option.Boolean('--diff', false, { description: 'When a saved plan is stale, show the whole diff of its manifests' });
   retryFailed = Option.Boolean('--retry-failed', false, { description: 'Try objects that back off after failures now' });
+  logFormat = Option.String('--log-format', 'human', { description: 'human (default), or json: one JSON object per event and line (needs --auto-approve or FILE)' });
 
   async run(): Promise<number> {
     if (this.file && this.retryFailed) {
       throw userError('E_USAGE', '--retry-failed cannot change a saved plan: it is applied exactly as it was made', {
         hint: 'make the plan with `dualsync plan --retry-failed --out FILE`, or run `dualsync apply --retry-failed` without a plan file',
+      });
+    }
+    if (parseLogFormat(this.logFormat) === 'json' && (this.json || (!this.file && !this.autoApprove))) {
+      throw userError('E_USAGE', this.json ? '--log-format json and --json do not go together' : '--log-format json has no plan to show and no question to ask', {
+        hint: this.json ? 'use --json for one document at the end, or --log-format json for one line per event' : 'pass --auto-approve, or apply a reviewed plan file',
       });
     }
     const config = await loadConfigFor(this.context, this.configPath());
@@ -71,17 +79,19 @@ export class ApplyCommand extends BaseCommand {
   }
 
   async apply(config: Config, interactive: boolean, signals: StopSignals): Promise<number> {
-    const deps = engineDeps(this.context, { progress: !this.json, signal: signals.abort });
+    const jsonLog = this.logFormat === 'json';
+    const deps = engineDeps(this.context, { progress: !this.json && !jsonLog, signal: signals.abort });
     const confirm = async (run: PlannedRun): Promise<boolean> => {
       // Stopped while the plan was made: nothing has moved yet, so nothing is started.
       if (signals.stop.aborted) return false;
-      if (!this.json) this.context.stdout.write(renderPlan(run.plan, { limit: 20, color: this.color && interactive }));
+      if (!this.json && !jsonLog) this.context.stdout.write(renderPlan(run.plan, { limit: 20, color: this.color && interactive }));
       if (run.plan.summary.noChanges) return false;
       if (this.autoApprove) return true;
       return answeredYes(this.context, 'Do you want to perform these actions?');
     };
     const report = await runApply(config, deps, { planPath: this.file, confirm, showDiff: this.diff, retryFailed: this.retryFailed, command: `dualsync apply${this.file ? ` ${this.file}` : ''}` });
     deps.progressView?.finish();
+    if (jsonLog) return this.logEvents(cycleFacts(report));
     if (!report.applied) {
       const waiting = report.run.plan.summary.waiting?.count ?? 0;
       const nothing = waiting > 0 ? `Nothing to apply now; ${waiting} object(s) wait to retry after failures.` : 'Nothing to apply.';
@@ -100,5 +110,14 @@ export class ApplyCommand extends BaseCommand {
       this.context.stdout.write(renderApplyOutcome(outcome, { listingsComplete, unreachable }));
     }
     return outcome.failures.length === 0 ? 0 : 1;
+  }
+
+  /** `--log-format json`: the run's warnings, each failure, and its end with the counts, one JSON line each. */
+  logEvents(facts: ReturnType<typeof cycleFacts>): number {
+    const log = runLog(this.context.stdout, 'json', () => new Date());
+    for (const message of facts.warnings) log.event({ event: 'listing_warning', message });
+    for (const failure of facts.failures) log.event({ event: 'failure', ...failure });
+    log.event({ event: 'apply_end', downloaded: facts.moved.download, uploaded: facts.moved.upload, purged: facts.purged, adopted: facts.adopted, failures: facts.failures.length, waiting: facts.waiting });
+    return facts.failures.length === 0 ? 0 : 1;
   }
 }

@@ -9,6 +9,9 @@ import type { Config } from '../../model/index.ts';
 import { applyCountsText, renderApplyOutcome } from '../../view/apply.ts';
 import { describeError, isDualsyncError, userError } from '../../errors.ts';
 import { onStopSignals } from '../signals.ts';
+import { cycleFacts } from '../../watch/facts.ts';
+import { parseMetricsAddress, serveWatchMetrics, type ServedMetrics } from '../../watch/metrics.ts';
+import { parseLogFormat, runLog } from '../log.ts';
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -75,6 +78,9 @@ export class WatchCommand extends BaseCommand {
   interval = Option.String('--interval', { description: 'Time between cycles, e.g. 30s, 5m (default: watch.interval)' });
   once = Option.Boolean('--once', false, { description: 'Run one cycle and exit' });
   retryFailed = Option.Boolean('--retry-failed', false, { description: 'In the first cycle, try objects that back off after failures' });
+  metricsAddr = Option.String('--metrics-addr', { description: 'Serve Prometheus metrics at HOST:PORT/metrics, e.g. 127.0.0.1:9464 (default: off)' });
+  metricsAllowRemote = Option.Boolean('--metrics-allow-remote', false, { description: 'Allow --metrics-addr on an address other than the loopback' });
+  logFormat = Option.String('--log-format', 'human', { description: 'human (default), or json: one JSON object per event and line, for journald and Loki' });
 
   async run(): Promise<number> {
     const config = await loadConfigFor(this.context, this.configPath());
@@ -88,9 +94,16 @@ export class WatchCommand extends BaseCommand {
     }
     // One cycle is the unit of an object's backoff (unless transfer.retryBackoff.base says otherwise).
     const cycleConfig: Config = { ...config, watch: { ...config.watch, intervalMs } };
+    const runLogger = runLog(this.context.stdout, parseLogFormat(this.logFormat), () => new Date());
+    const metricsAddress = this.metricsAddr === undefined ? undefined : parseMetricsAddress(this.metricsAddr, this.metricsAllowRemote);
     const signals = onStopSignals(this.context.stderr, 'finishing the current cycle');
-    const log = (line: string) => this.context.stdout.write(`[${new Date().toISOString()}] ${line}\n`);
+    const log = (line: string) => runLogger.say(line, { event: 'lock_wait', message: line });
+    let metrics: ServedMetrics | undefined;
     try {
+      if (metricsAddress) {
+        metrics = await serveWatchMetrics({ address: metricsAddress, stateDir: config.stateDir, env: this.context.env, now: () => new Date(), warn: (message) => this.context.stderr.write(`Warning: ${message}\n`) });
+        runLogger.say(`metrics at ${metrics.url}`, { event: 'metrics_listen', url: metrics.url });
+      }
       // Held for the whole life of watch, not per cycle: between cycles no apply or reset may
       // change the ledger under it, and status names it.
       const lock = await this.takeLock(config, intervalMs, signals.stop, log);
@@ -107,7 +120,9 @@ export class WatchCommand extends BaseCommand {
           stop: signals.stop,
           random: Math.random,
           sleep,
-          log,
+          log: runLogger.loopLine,
+          emit: runLogger.event,
+          onCycle: metrics?.onCycle,
           cycle: async () => {
             const number = ++cycleNumber;
             let result = 'stopped';
@@ -133,6 +148,7 @@ export class WatchCommand extends BaseCommand {
       if (summary.fatal) throw summary.fatal;
       return this.once && summary.failedCycles > 0 ? 1 : 0;
     } finally {
+      await metrics?.close();
       signals.dispose();
     }
   }
@@ -142,7 +158,8 @@ export class WatchCommand extends BaseCommand {
 
   /** One plan-and-apply cycle under the lock watch holds. */
   async cycle(config: Config, lock: Lock, abort: AbortSignal, retryFailed: boolean): Promise<CycleResult> {
-    const deps = engineDeps(this.context, { progress: true, signal: abort });
+    const json = this.logFormat === 'json';
+    const deps = engineDeps(this.context, { progress: !json, signal: abort });
     let report: ApplyReport;
     try {
       report = await runApply(config, deps, { confirm: async () => true, command: 'dualsync watch', lock, retryFailed, probeFirst: this.#wasDown });
@@ -153,11 +170,11 @@ export class WatchCommand extends BaseCommand {
     deps.progressView?.finish();
     const hopsDown = hopsDownIn(report.run.gathered.inventory);
     this.#wasDown = new Set(hopsDown.map((down) => down.hop));
-    const extra = { ...(hopsDown.length > 0 ? { hopsDown } : {}), ...(report.run.plan.summary.waiting ? { waiting: report.run.plan.summary.waiting.count } : {}) };
+    const extra = { facts: cycleFacts(report), ...(hopsDown.length > 0 ? { hopsDown } : {}), ...(report.run.plan.summary.waiting ? { waiting: report.run.plan.summary.waiting.count } : {}) };
     // Nothing to do: the loop says "in sync" once, not a summary every cycle.
     if (!report.outcome) return { changes: 0, failures: 0, ...extra };
     const outcome = report.outcome;
-    if (outcome.failures.length > 0) this.context.stdout.write(renderApplyOutcome(outcome));
+    if (outcome.failures.length > 0 && !json) this.context.stdout.write(renderApplyOutcome(outcome));
     // Actions per hop, not their sum: 20 objects downloaded, delivered and purged are 20 objects.
     const changes = outcome.downloaded.count + outcome.uploaded.count + outcome.purged.count + outcome.adopted;
     const { source, destination } = report.run.gathered.inventory;
