@@ -4,3 +4,4 @@ export type * from './plan.ts';
 export type * from './ledger.ts';
 export type * from './provision.ts';
 export type * from './apply.ts';
+export type * from './failure.ts';
