@@ -436,7 +436,7 @@ const STATUS_LIST_LIMIT = 1000;
 export async function runStatus(config: Config, deps: EngineDeps): Promise<StatusReport> {
   const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
   try {
-    const { serial, stages, verifiedBy, etagNotComparable, failing, failingCount, skipped, skippedCount } = ledger.summary(STATUS_LIST_LIMIT);
+    const { serial, stages, verifiedBy, etagNotComparable, failing, failingCount, stopped, stoppedCount, skipped, skippedCount } = ledger.summary(STATUS_LIST_LIMIT);
     const roots = await expandVolumes(config.staging.volumes);
     const scanned = await scanVolumes(roots, config.staging.reserve);
     const volumes = scanned.volumes.map((volume) => {
@@ -449,6 +449,8 @@ export async function runStatus(config: Config, deps: EngineDeps): Promise<Statu
       stages,
       failing: withNextTries(failing, deps.now().getTime(), backoffOf(config)),
       failingCount,
+      stopped,
+      stoppedCount,
       skipped,
       skippedCount,
       verifiedBy,

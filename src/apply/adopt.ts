@@ -74,9 +74,9 @@ export async function adoptByContent(run: ApplyRun, plan: Plan, any: boolean): P
       return;
     }
     notAdopted.add(action.key);
-    run.outcome.failures.push({ key: action.key, hop: 'upload', error: compared.error });
+    run.report(action.key, 'upload', compared.failure);
     const differs = compared.differs && action.destinationEtag !== undefined ? { destinationDiffers: action.destinationEtag } : {};
-    await run.record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: 'upload', error: compared.error, ...differs });
+    await run.record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: 'upload', failure: compared.failure, ...differs });
   });
   return notAdopted;
 }

@@ -11,6 +11,7 @@ import type { HopConfig } from '../model/config.ts';
 import { etagShape } from '../plan/etag.ts';
 import { classifyS3Error } from '../inventory/s3.ts';
 import { describeError, isDualsyncError, opError } from '../errors.ts';
+import type { FailureFacts } from '../model/failure.ts';
 
 /** One hop's object as the plan saw it: its relative key, size and listed ETag. */
 export interface ListedObject {
@@ -62,7 +63,7 @@ export async function contentMd5(client: S3Client, hop: HopConfig, object: Liste
   return objectMd5(client, hop, object, signal);
 }
 
-export type ContentComparison = { same: true; md5: string } | { same: false; error: string; differs: boolean };
+export type ContentComparison = { same: true; md5: string } | { same: false; failure: FailureFacts; differs: boolean };
 
 /**
  * Compares the source's object with the destination's by their MD5s. `differs` is true when
@@ -78,12 +79,13 @@ export async function compareContent(
   try {
     [sourceMd5, destinationMd5] = await Promise.all([read('source', source), read('destination', destination)]);
   } catch (error) {
-    return { same: false, differs: false, error: `content comparison could not be done: ${describeError(error)}` };
+    const errorCode = isDualsyncError(error) ? { errorCode: error.code } : {};
+    return { same: false, differs: false, failure: { code: 'content-unreadable', cause: describeError(error), ...errorCode } };
   }
   if (sourceMd5 === destinationMd5) return { same: true, md5: sourceMd5 };
   return {
     same: false,
     differs: true,
-    error: `content compared: the destination's object (MD5 ${destinationMd5}) is not the source's (MD5 ${sourceMd5}); the next plan transfers it`,
+    failure: { code: 'content-differs', sourceMd5, destinationMd5 },
   };
 }

@@ -5,10 +5,9 @@
  */
 import type { Action, LedgerEvent, ObjectEntry, VerifiedBy } from '../model/index.ts';
 import { localPath } from '../plan/keys.ts';
-import { describeError } from '../errors.ts';
 import { Batcher, forEachLimited } from './batch.ts';
 import type { Purger } from './purge.ts';
-import type { ApplyRun } from './run.ts';
+import { causeOf, type ApplyRun } from './run.ts';
 import { verifyUploaded } from './verify.ts';
 
 /** How a local copy the ledger did not know was proven to be its version before its upload. */
@@ -43,7 +42,7 @@ export class Delivery {
     try {
       remotes = await run.ctx.describeDestination(batch.map((a) => a.key));
     } catch (error) {
-      await Promise.all(batch.map((action) => run.fail(action, 'upload', `could not read the destination back: ${describeError(error)}`)));
+      await Promise.all(batch.map((action) => run.fail(action, 'upload', { code: 'readback-failed', ...causeOf(error) })));
       return;
     }
     // Up to 64 at once: enough for their ledger records to share fsyncs, few enough that an
@@ -51,8 +50,8 @@ export class Delivery {
     await forEachLimited(batch, 64, async (action) => {
       const remote = remotes.get(action.key);
       // Accepted (s5cmd succeeded) but not listed: a failed upload, never a delivery.
-      if (remote === undefined && run.ctx.explainUnlisted) return run.fail(action, 'upload', await run.ctx.explainUnlisted(action.key));
-      return this.#deliverAndPurge(action, remote).catch((error: unknown) => run.fail(action, 'upload', `verification failed: ${describeError(error)}`));
+      if (remote === undefined && run.ctx.explainUnlisted) return run.fail(action, 'upload', { code: 'not-listed-after-put', cause: await run.ctx.explainUnlisted(action.key) });
+      return this.#deliverAndPurge(action, remote).catch((error: unknown) => run.fail(action, 'upload', { code: 'verify-failed', ...causeOf(error) }));
     });
   }
 
@@ -64,7 +63,7 @@ export class Delivery {
     const expectedMd5 = run.md5ByKey.get(action.key) ?? run.ctx.ledgerRecord(action.key)?.md5;
     const check = await verifyUploaded(path, remote, { size: action.size, md5: expectedMd5 }, config.transfer.verify, config.transfer.partSizeBytes);
     if (!check.ok) {
-      await run.fail(action, 'upload', check.error ?? 'verification failed');
+      await run.fail(action, 'upload', check.failure ?? { code: 'verify-failed', cause: 'no reason given' });
       return;
     }
     const known = run.ctx.ledgerRecord(action.key);

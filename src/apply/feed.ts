@@ -5,14 +5,13 @@
  * Downloads go in through a window, so that objects complete one after another. The lines are
  * exactly the manifests'; only their timing changes.
  */
-import type { Action, HopSettings } from '../model/index.ts';
+import type { Action, FailureFacts, HopSettings } from '../model/index.ts';
 import { downloadLine, uploadLine } from '../manifest/s5cmd.ts';
 import { localPath } from '../plan/keys.ts';
-import { describeError } from '../errors.ts';
 import { forEachLimited } from './batch.ts';
 import type { Delivery, LocalProofs } from './deliver.ts';
 import type { HopRunResult, OpenHop, TransferHop } from './hop.ts';
-import type { ApplyRun } from './run.ts';
+import { causeOf, type ApplyRun } from './run.ts';
 import { checkStagedFile, checkTempFolder } from './safe-path.ts';
 import { verifyDownloaded } from './verify.ts';
 
@@ -37,8 +36,8 @@ export class UploadFeed {
   readonly refused = new Set<string>();
   /** Uploads never written to s5cmd because their local copy was not proven: already reported. */
   readonly notSent = new Set<string>();
-  /** The hop's error for each failed upload, by key (the first one reported). */
-  readonly errors = new Map<string, string>();
+  /** The hop's error for each failed upload, by key (the first one reported before any operator's stop). */
+  readonly errors = new Map<string, FailureFacts>();
   readonly #run: ApplyRun;
   readonly #settings: HopSettings;
   readonly #proofs: LocalProofs;
@@ -66,9 +65,7 @@ export class UploadFeed {
         this.succeeded.add(action.key);
         delivery.add(action);
       },
-      onFailure: (action, error) => {
-        if (action && !this.errors.has(action.key)) this.errors.set(action.key, error);
-      },
+      onFailure: (action, error) => hopFailure(run, this.errors, action, error),
     }, { workers: this.#settings.workers, signal: run.hopSignal });
     this.#hop = hop;
     // A staged copy behind a link is never handed to s5cmd (invariant 4); a local copy the ledger
@@ -80,7 +77,7 @@ export class UploadFeed {
         await checkStagedFile(await run.volumeRoots.resolve(action.volume!), action.key);
       } catch (error) {
         this.refused.add(action.key);
-        await run.fail(action, 'upload', describeError(error));
+        await run.fail(action, 'upload', { code: 'staged-file-refused', ...causeOf(error) });
       }
     });
     for (const action of staged) if (!this.refused.has(action.key) && action.localProof === undefined) this.#send(hop, action);
@@ -118,7 +115,7 @@ export class UploadFeed {
     try {
       check = await verifyDownloaded(path, action, 'etag');
     } catch (error) {
-      await run.fail(action, 'upload', `could not read the local copy to prove it is the source's version: ${describeError(error)}`);
+      await run.fail(action, 'upload', { code: 'local-unreadable', ...causeOf(error) });
       return false;
     }
     if (check.ok && (check.verifiedBy === 'md5' || check.verifiedBy === 'multipart-etag') && check.md5 !== undefined) {
@@ -126,11 +123,12 @@ export class UploadFeed {
       run.md5ByKey.set(action.key, check.md5);
       return true;
     }
-    const why = check.ok ? `it matches the source's multipart ETag ${action.etag} for no usual part size` : (check.error ?? 'it differs from the source');
-    const error = `the local copy on ${action.volume!} is not proven to be the source's current version (${why}); the next plan downloads it again`;
-    run.outcome.failures.push({ key: action.key, hop: 'upload', error });
+    const failure: FailureFacts = check.ok
+      ? { code: 'local-not-proven', volume: action.volume!, multipartEtag: action.etag }
+      : { code: 'local-not-proven', volume: action.volume!, ...(check.failure === undefined ? {} : { check: check.failure }) };
+    run.report(action.key, 'upload', failure);
     run.ctx.progress?.failed('upload');
-    await run.record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: 'upload', error, localDiffers: action.volume! });
+    await run.record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: 'upload', failure, localDiffers: action.volume! });
     return false;
   }
 }
@@ -143,8 +141,8 @@ export class DownloadFeed {
   sent = 0;
   /** Downloads s5cmd reported done (handed to staging). */
   readonly succeeded = new Set<string>();
-  /** The hop's error for each failed download, by key (the first one reported). */
-  readonly errors = new Map<string, string>();
+  /** The hop's error for each failed download, by key (the first one reported before any operator's stop). */
+  readonly errors = new Map<string, FailureFacts>();
   /** How the hop ended; undefined when it never ran. */
   result: HopRunResult | undefined;
   readonly #run: ApplyRun;
@@ -162,12 +160,12 @@ export class DownloadFeed {
     const run = this.#run;
     const planned = this.#planned;
     // s5cmd follows links as it writes, so it is pointed only at a temporary folder that is a real folder of ours.
-    const unusableTemp = new Map<string, string>();
+    const unusableTemp = new Map<string, FailureFacts>();
     for (const root of new Set(planned.map((a) => a.volume!))) {
       try {
         await checkTempFolder(await run.volumeRoots.resolve(root));
       } catch (error) {
-        unusableTemp.set(root, describeError(error));
+        unusableTemp.set(root, { code: 'temp-folder-unusable', ...causeOf(error) });
       }
     }
     const downloads = planned.filter((a) => !unusableTemp.has(a.volume!));
@@ -184,7 +182,7 @@ export class DownloadFeed {
         verifications.push(stage(action));
       },
       onFailure: (action, error) => {
-        if (action && !this.errors.has(action.key)) this.errors.set(action.key, error);
+        hopFailure(run, this.errors, action, error);
         feedNext();
       },
     }, { workers: this.#settings.workers, signal: run.hopSignal });
@@ -205,3 +203,13 @@ export class DownloadFeed {
   }
 }
 
+
+/**
+ * Keeps s5cmd's error for an action (the first one). Errors that arrive once the operator has
+ * stopped the transfers are that stop's doing (cancelled requests), not s5cmd's: not kept, so the
+ * object is recorded as stopped.
+ */
+function hopFailure(run: ApplyRun, errors: Map<string, FailureFacts>, action: Action | undefined, error: string): void {
+  if (action === undefined || errors.has(action.key) || run.stoppedByOperator) return;
+  errors.set(action.key, { code: 's5cmd-error', cause: error });
+}

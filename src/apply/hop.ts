@@ -4,7 +4,7 @@
  * (HopRunner); unit tests put a fake in its place, so that feeding, chaining and failure
  * matching are tried without s5cmd or a server.
  */
-import type { Action, Config, Hop } from '../model/index.ts';
+import type { Action, Config, FailureFacts, Hop } from '../model/index.ts';
 import { localPath, tempPath } from '../plan/keys.ts';
 import { HopRunner, type HopRunResult } from './runner.ts';
 import { s5cmdEnv, s5cmdGlobalArgs } from './s5cmd.ts';
@@ -117,9 +117,9 @@ class S5cmdHop implements TransferHop {
 }
 
 /** What is known when a hop ended without reporting on an object. */
-export function hopEndedWithout(result: HopRunResult): string {
-  if (result.stalled !== undefined) return `${result.stalled}: s5cmd was stopped; the next run tries again`;
-  if (result.signal) return `s5cmd was stopped (${result.signal})`;
-  if (result.otherErrors.length > 0) return `s5cmd: ${result.otherErrors.slice(-3).join(' | ')}`;
-  return `s5cmd exited with code ${result.exitCode ?? 'unknown'} without finishing this object`;
+export function hopEndedWithout(result: HopRunResult): FailureFacts {
+  if (result.stalled !== undefined) return { code: 'stalled', cause: result.stalled };
+  if (result.signal) return { code: 's5cmd-killed', signal: result.signal };
+  if (result.otherErrors.length > 0) return { code: 's5cmd-output', lines: result.otherErrors.slice(-3) };
+  return result.exitCode === undefined ? { code: 's5cmd-exited' } : { code: 's5cmd-exited', exitCode: result.exitCode };
 }

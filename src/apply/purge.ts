@@ -4,10 +4,9 @@
  * replaced on another volume, and at the end the folders those left empty.
  */
 import type { Action, ObjectEntry } from '../model/index.ts';
-import { describeError } from '../errors.ts';
 import { forEachLimited } from './batch.ts';
 import { removeReplacedCopy } from './replaced.ts';
-import type { ApplyRun } from './run.ts';
+import { causeOf, type ApplyRun } from './run.ts';
 import { removeEmptyFolder, removeFile, type VolumeRoots } from './safe-path.ts';
 
 export class Purger {
@@ -37,7 +36,7 @@ export class Purger {
     await forEachLimited(purges, 16, async (action) => {
       const remote = remotes.get(action.key);
       if (!remote || remote.size !== action.size) {
-        this.#run.outcome.failures.push({ key: action.key, hop: 'purge', error: 'the destination no longer holds this version (or could not be read); the staged copy is kept' });
+        this.#run.report(action.key, 'purge', { code: 'purge-unconfirmed' });
         return;
       }
       await this.#purgeStaged(action);
@@ -51,7 +50,7 @@ export class Purger {
       const slash = action.key.lastIndexOf('/');
       if (removed === 'removed' && slash !== -1) this.#purgedFrom.add(`${action.volume!}\0${action.key.slice(0, slash)}`);
     } catch (error) {
-      run.outcome.failures.push({ key: action.key, hop: 'purge', error: describeError(error) });
+      run.report(action.key, 'purge', { code: 'purge-failed', ...causeOf(error) });
       return;
     }
     if (!(await run.record({ type: 'purged', key: action.key, size: action.size, etag: action.etag }))) return;
@@ -75,7 +74,7 @@ export class Purger {
       run.outcome.replaced.count++;
       run.outcome.replaced.bytes += result.size;
     } catch (error) {
-      run.outcome.failures.push({ key: action.key, hop: 'purge', error: `could not remove the copy it replaced on ${volume}: ${describeError(error)}` });
+      run.report(action.key, 'purge', { code: 'replaced-not-removed', volume, ...causeOf(error) });
     }
   }
 

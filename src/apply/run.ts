@@ -3,7 +3,8 @@
  * and the signal that stops the hops when that door fails. Every step of apply records through
  * here, so that "not recorded, did not happen" holds in one place.
  */
-import type { Action, ApplyOutcome, Config, Failure, LedgerEvent, LedgerRecord, ObjectEntry, ProgressSink, VerifiedBy } from '../model/index.ts';
+import type { Action, ApplyOutcome, Config, FailureFacts, FailureHop, LedgerEvent, LedgerRecord, ObjectEntry, ProgressSink, VerifiedBy } from '../model/index.ts';
+import { describeError, isDualsyncError } from '../errors.ts';
 import type { OpenHop } from './hop.ts';
 import type { Recorder } from './recorder.ts';
 import { VolumeRoots } from './safe-path.ts';
@@ -81,15 +82,33 @@ export class ApplyRun {
     }
   }
 
-  /** Reports a failed action and records it in the ledger (the object backs off from now). */
-  async fail(action: Action, hop: Failure['hop'], error: string): Promise<void> {
-    this.outcome.failures.push({ key: action.key, hop, error });
+  /**
+   * Whether the operator stopped the transfers (the caller's signal: a second Ctrl-C). What was
+   * in flight then is stopped, not failed: neither s5cmd's fault nor an attempt that backs off.
+   */
+  get stoppedByOperator(): boolean {
+    return this.ctx.signal?.aborted === true;
+  }
+
+  /** Reports a failed action and records it in the ledger (the object backs off from now; a stop is no attempt). */
+  async fail(action: Action, hop: FailureHop, failure: FailureFacts): Promise<void> {
+    this.outcome.failures.push({ key: action.key, hop, ...failure });
     if (hop !== 'purge') this.ctx.progress?.failed(hop);
     const at = this.ctx.now().toISOString();
-    await this.record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: hop === 'purge' ? 'upload' : hop, error, at });
+    await this.record({ type: 'failed', key: action.key, size: action.size, etag: action.etag, hop: hop === 'purge' ? 'upload' : hop, failure, at });
+  }
+
+  /** Reports a failure that is not recorded (a purge, a line never started): the ledger's record stays as it is. */
+  report(key: string, hop: FailureHop, failure: FailureFacts): void {
+    this.outcome.failures.push({ key, hop, ...failure });
   }
 
   countVerified(by: VerifiedBy): void {
     this.outcome.verifiedBy[by] = (this.outcome.verifiedBy[by] ?? 0) + 1;
   }
+}
+
+/** A thrown value as a failure's cause: its secret-free message, and its code when it is dualsync's. */
+export function causeOf(error: unknown): { cause: string; errorCode?: string } {
+  return isDualsyncError(error) ? { cause: describeError(error), errorCode: error.code } : { cause: describeError(error) };
 }

@@ -5,9 +5,8 @@
  */
 import type { Action, LedgerEvent } from '../model/index.ts';
 import { TEMP_DIR, tempPath } from '../plan/keys.ts';
-import { describeError } from '../errors.ts';
 import type { Purger } from './purge.ts';
-import type { ApplyRun } from './run.ts';
+import { causeOf, type ApplyRun } from './run.ts';
 import { isLinkRefusal, moveIntoPlace, removeFile } from './safe-path.ts';
 import { verifyDownloaded } from './verify.ts';
 
@@ -24,25 +23,31 @@ export async function stageDownload(run: ApplyRun, action: Action, next: AfterSt
   const temp = tempPath(action.volume!, action.key);
   const volume = await run.volumeRoots.resolve(action.volume!);
   const dropTemp = () => removeFile(volume, `${TEMP_DIR}/${action.key}`).catch(() => undefined);
-  const check = await verifyDownloaded(temp, action, config.transfer.verify).catch((error) => ({ ok: false, error: describeError(error), verifiedBy: 'size' as const }));
+  let check;
+  try {
+    check = await verifyDownloaded(temp, action, config.transfer.verify);
+  } catch (error) {
+    await dropTemp();
+    await run.fail(action, 'download', { code: 'download-unreadable', ...causeOf(error) });
+    return;
+  }
   if (!check.ok) {
     await dropTemp();
-    await run.fail(action, 'download', check.error ?? 'verification failed');
+    await run.fail(action, 'download', check.failure ?? { code: 'verify-failed', cause: 'no reason given' });
     return;
   }
   try {
     await moveIntoPlace(volume, action.key);
   } catch (error) {
     await dropTemp();
-    await run.fail(action, 'download', isLinkRefusal(error) ? describeError(error) : `could not move the verified file into place: ${describeError(error)}`);
+    await run.fail(action, 'download', { code: isLinkRefusal(error) ? 'link-refused' : 'move-failed', ...causeOf(error) });
     return;
   }
-  if ('md5' in check && check.md5) run.md5ByKey.set(action.key, check.md5);
+  if (check.md5) run.md5ByKey.set(action.key, check.md5);
   const known = run.ctx.ledgerRecord(action.key);
   const event: LedgerEvent = {
     type: 'staged', key: action.key, size: action.size, etag: action.etag, volume: action.volume!,
-    verifiedBy: check.verifiedBy, md5: 'md5' in check ? check.md5 : undefined,
-    etagComparable: 'etagComparable' in check ? check.etagComparable : undefined,
+    verifiedBy: check.verifiedBy, md5: check.md5, etagComparable: check.etagComparable,
     again: known?.size === action.size && known.etag === action.etag && known.stage !== undefined,
   };
   if (!(await run.record(event))) return; // not recorded: its upload must not start

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { VerifiedBy } from '../model/index.ts';
+import type { CheckFailure, VerifiedBy } from '../model/index.ts';
 import { candidatePartSizes, etagShape, expectsMultipart, uploadPartSize } from '../plan/etag.ts';
 
 /** MD5 of the whole file and the multipart ETags for the given part sizes, in one read. */
@@ -36,8 +36,8 @@ export async function fileDigests(path: string, partSizes: number[] = []): Promi
 
 export interface LocalCheck {
   ok: boolean;
-  /** Why it failed, for the ledger and the failure table. */
-  error?: string;
+  /** Why it failed: its code and facts, for the ledger and the failure table. */
+  failure?: CheckFailure;
   verifiedBy: VerifiedBy;
   md5?: string;
   /** False when the source ETag could not be compared (Snowball ETags, unknown part size). */
@@ -52,7 +52,7 @@ export interface LocalCheck {
 export async function verifyDownloaded(path: string, expected: { size: number; etag: string }, mode: 'size' | 'etag'): Promise<LocalCheck> {
   const actual = (await stat(path)).size;
   if (actual !== expected.size) {
-    return { ok: false, verifiedBy: 'size', error: `size ${actual} differs from the source's ${expected.size}` };
+    return { ok: false, verifiedBy: 'size', failure: { code: 'size-mismatch', copy: 'local', actual, expected: expected.size } };
   }
   if (mode === 'size') return { ok: true, verifiedBy: 'size' };
   const shape = etagShape(expected.etag);
@@ -61,7 +61,7 @@ export async function verifyDownloaded(path: string, expected: { size: number; e
   if (shape.kind === 'md5') {
     return digests.md5 === shape.md5
       ? { ok: true, verifiedBy: 'md5', md5: digests.md5, etagComparable: true }
-      : { ok: false, verifiedBy: 'md5', md5: digests.md5, etagComparable: true, error: `MD5 ${digests.md5} differs from the source ETag ${expected.etag}` };
+      : { ok: false, verifiedBy: 'md5', md5: digests.md5, etagComparable: true, failure: { code: 'etag-mismatch', copy: 'local', actual: digests.md5, expected: expected.etag } };
   }
   if (shape.kind === 'multipart') {
     const wanted = `${shape.digest}-${shape.parts}`;
@@ -85,24 +85,24 @@ export async function verifyUploaded(
   mode: 'size' | 'etag',
   partSize: number,
 ): Promise<LocalCheck> {
-  if (!remote) return { ok: false, verifiedBy: 'size', error: 'the destination accepted the upload but does not list it' };
+  if (!remote) return { ok: false, verifiedBy: 'size', failure: { code: 'not-listed-after-put' } };
   if (remote.size !== expected.size) {
-    return { ok: false, verifiedBy: 'size', error: `destination size ${remote.size} differs from ${expected.size}` };
+    return { ok: false, verifiedBy: 'size', failure: { code: 'size-mismatch', copy: 'destination', actual: remote.size, expected: expected.size } };
   }
   if (mode === 'size') return { ok: true, verifiedBy: 'size' };
   const shape = etagShape(remote.etag);
   const usedPartSize = uploadPartSize(expected.size, partSize);
   const multipart = expectsMultipart(expected.size, partSize);
   if (shape.kind === 'opaque') {
-    return { ok: false, verifiedBy: 'md5', error: `destination ETag ${remote.etag} cannot be compared; use verify: size for this destination` };
+    return { ok: false, verifiedBy: 'md5', failure: { code: 'etag-not-comparable', etag: remote.etag } };
   }
   const digests = await fileDigests(localPath, multipart ? [usedPartSize] : []);
   if (expected.md5 && digests.md5 !== expected.md5) {
-    return { ok: false, verifiedBy: 'md5', error: `the staged copy changed since it was verified (MD5 ${digests.md5}, expected ${expected.md5})` };
+    return { ok: false, verifiedBy: 'md5', failure: { code: 'staged-copy-changed', actual: digests.md5, expected: expected.md5 } };
   }
   const want = multipart ? digests.multipart.get(usedPartSize)! : digests.md5;
   const got = shape.kind === 'md5' ? shape.md5 : `${shape.digest}-${shape.parts}`;
   return want === got
     ? { ok: true, verifiedBy: multipart ? 'multipart-etag' : 'md5', md5: digests.md5, etagComparable: true }
-    : { ok: false, verifiedBy: 'md5', error: `destination ETag ${remote.etag} differs from the staged copy's ${want}` };
+    : { ok: false, verifiedBy: 'md5', failure: { code: 'etag-mismatch', copy: 'destination', actual: remote.etag, expected: want } };
 }

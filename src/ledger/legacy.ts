@@ -19,6 +19,7 @@ import { describeError, isDualsyncError, userError } from '../errors.ts';
 import type { LedgerEvent } from '../model/ledger.ts';
 import type { LedgerRecord } from '../model/objects.ts';
 import { COLUMNS } from './schema.ts';
+import { legacyFailure } from './merge.ts';
 
 export const SNAPSHOT_FILE = 'ledger.snapshot.json';
 export const JOURNAL_FILE = 'ledger.journal.jsonl';
@@ -142,10 +143,26 @@ function recordProblem(value: unknown): string | undefined {
   if (value.stage !== undefined && !STAGES.has(value.stage as string)) return `unknown stage ${JSON.stringify(value.stage)}`;
   // Every field the ledger stores must come back as it went in: the type of its column.
   for (const [field, column] of Object.entries(COLUMNS)) {
+    if (column.type === 'failure') continue; // the JSON ledger kept text: lastError, below
     const problem = column.type === 'json' ? deliveredProblem(field, value[field]) : fieldProblem(field, value[field], column.type);
     if (problem !== undefined) return problem;
   }
-  return undefined;
+  return fieldProblem('lastError', value.lastError, 'text');
+}
+
+/** A JSON ledger's record as the ledger keeps it now: its last error (text) as a failure of code `legacy`. */
+function currentRecord(value: Record<string, unknown>): LedgerRecord {
+  const { lastError, lastFailure: _ignored, ...rest } = value;
+  const record = rest as unknown as LedgerRecord;
+  if (typeof lastError === 'string') record.lastFailure = legacyFailure(lastError);
+  return record;
+}
+
+/** A JSON journal's event as the ledger folds it now: a failure's text as a failure of code `legacy`. */
+function currentEvent(value: Record<string, unknown>): LedgerEvent {
+  if (value.type !== 'failed') return value as unknown as LedgerEvent;
+  const { error, ...rest } = value;
+  return { ...rest, failure: { code: 'legacy', cause: error as string } } as unknown as LedgerEvent;
 }
 
 /** Why a record's `lastDelivered` is not a delivered version {size, etag, destinationEtag?}, or undefined. */
@@ -221,7 +238,7 @@ async function readSnapshot(file: string, sink: LegacySink): Promise<number> {
   const addRecord = (value: unknown, line: Place) => {
     const problem = recordProblem(value);
     if (problem !== undefined) throw corrupt(file, line, problem);
-    const record = value as LedgerRecord;
+    const record = currentRecord(value as Record<string, unknown>);
     let added = true;
     intoSink(file, line, () => (added = sink.addRecord(record)));
     if (!added) throw corrupt(file, line, `key ${JSON.stringify(record.key)} appears twice`);
@@ -322,7 +339,7 @@ async function readJournal(file: string, snapshotSerial: number, sink: LegacySin
     if (value.serial !== serial + 1) {
       throw corrupt(file, line.number, `serial ${value.serial} follows serial ${serial}: events are missing or repeated`);
     }
-    intoSink(file, line.number, () => sink.applyEvent(value.event as LedgerEvent));
+    intoSink(file, line.number, () => sink.applyEvent(currentEvent(value.event as Record<string, unknown>)));
     serial = value.serial;
   }
   if (suspect !== undefined) {

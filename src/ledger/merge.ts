@@ -11,10 +11,13 @@
  *   the same version is staged and delivered anew).
  * - Moving forward clears the failure count and the last error: `attempts` counts failures
  *   since the version last made progress, which is what a retry limit needs.
- * - `failed` adds one attempt and keeps the error, its time (`lastFailedAt`, from the event's
+ * - `failed` adds one attempt and keeps the failure (its code and facts, with the hop), its time (`lastFailedAt`, from the event's
  *   `at`; a failure without a time drops an older time rather than keep a wrong one) and which
  *   copy a comparison found to differ (the destination's ETag, or a local copy's volume);
  *   `skipped` keeps the reason. Neither moves the stage. Moving forward clears `lastFailedAt` too.
+ * - A `failed` event of code `stopped` (the operator stopped the transfers while the object was in
+ *   flight) keeps that as the last failure but is no attempt: `attempts`, `lastFailedAt` and
+ *   `failedAt` stay as they were, so the object does not back off for it.
  * - A new version remembers the version delivered before it (`lastDelivered`) until it is
  *   delivered itself: the destination's copy is that older version until then (invariant 9).
  * - `delivered` keeps the destination's ETag and the adoption rule, and forgets what differed.
@@ -24,6 +27,7 @@
  *   `purgedAt`, and `failedAt` for a failure. A new version starts without stamps.
  */
 import { assert } from '../errors.ts';
+import type { RecordedFailure } from '../model/failure.ts';
 import type { LedgerEvent } from '../model/ledger.ts';
 import type { LedgerRecord, LedgerState, Stage } from '../model/objects.ts';
 
@@ -61,6 +65,7 @@ function freshRecord(event: LedgerEvent, previous: LedgerRecord | undefined): Le
 /** A record moved to `stage`, with the failure history of the previous stage dropped. */
 function progressed(record: LedgerRecord, stage: Stage): LedgerRecord {
   const next: LedgerRecord = { ...record, stage, attempts: 0 };
+  delete next.lastFailure;
   delete next.lastError;
   delete next.lastFailedAt;
   return next;
@@ -76,7 +81,9 @@ function setOrClear<F extends keyof LedgerRecord>(record: LedgerRecord, field: F
 export function applyEvent(record: LedgerRecord | undefined, event: LedgerEvent, at?: string): LedgerRecord {
   const next = foldEvent(record, event);
   if (at === undefined || next === record) return next;
-  if (event.type === 'failed') next.failedAt = at;
+  if (event.type === 'failed') {
+    if (event.failure.code !== 'stopped') next.failedAt = at;
+  }
   else if (event.type !== 'skipped' && next.stage === event.type) next[`${event.type}At`] = at;
   return next;
 }
@@ -124,7 +131,10 @@ function foldEvent(record: LedgerRecord | undefined, event: LedgerEvent): Ledger
       return next;
     }
     case 'failed': {
-      const next: LedgerRecord = { ...record, attempts: record.attempts + 1, lastError: `${event.hop}: ${event.error}` };
+      const next: LedgerRecord = { ...record, lastFailure: { ...event.failure, hop: event.hop } };
+      delete next.lastError; // the words of the failure this one replaces
+      if (event.failure.code === 'stopped') return next; // the operator's stop: no attempt, no backoff
+      next.attempts = record.attempts + 1;
       if (event.destinationDiffers !== undefined) next.destinationDiffers = event.destinationDiffers;
       if (event.localDiffers !== undefined) next.localDiffers = event.localDiffers;
       setOrClear(next, 'lastFailedAt', event.at);
@@ -133,4 +143,15 @@ function foldEvent(record: LedgerRecord | undefined, event: LedgerEvent): Ledger
     case 'skipped':
       return { ...record, skipReason: event.reason };
   }
+}
+
+/**
+ * A last error that an earlier dualsync recorded as text ("upload: why"): code `legacy`, with
+ * the hop it names and the rest as its cause, so that it reads as it did.
+ */
+export function legacyFailure(text: string): RecordedFailure {
+  for (const hop of ['download', 'upload'] as const) {
+    if (text.startsWith(`${hop}: `)) return { code: 'legacy', hop, cause: text.slice(hop.length + 2) };
+  }
+  return { code: 'legacy', cause: text };
 }

@@ -3,6 +3,7 @@
  * COLUMNS (schema.ts), so a new field needs no change here.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { RecordedFailure } from '../model/failure.ts';
 import type { LedgerEvent } from '../model/ledger.ts';
 import type { LedgerRecord, Stage } from '../model/objects.ts';
 import { userError } from '../errors.ts';
@@ -24,8 +25,11 @@ export interface LedgerSummary {
   verifiedBy: Record<string, number>;
   etagNotComparable: number;
   failingCount: number;
-  /** The first failing versions in key order, at most the limit asked for. */
-  failing: { key: string; attempts: number; lastError: string; lastFailedAt?: string }[];
+  /** The first failing versions in key order, at most the limit asked for (not those the operator's stop cut short). */
+  failing: { key: string; attempts: number; lastFailure: RecordedFailure; lastFailedAt?: string }[];
+  /** Versions whose last try the operator stopped (code `stopped`): no failure, tried at once by the next run. */
+  stoppedCount: number;
+  stopped: { key: string; lastFailure: RecordedFailure }[];
   skippedCount: number;
   skipped: { key: string; reason: string }[];
 }
@@ -176,13 +180,28 @@ export class LedgerQueries {
       if (group.etag_comparable === 0) etagNotComparable += group.objects;
     }
     // The partial indexes hold only failing (or skipped) keys, in key order.
-    const failingWhere = `last_error IS NOT NULL AND (stage IS NULL OR stage = 'staged')`;
-    const failingCount = (db.prepare(`SELECT count(*) AS n FROM objects INDEXED BY objects_failing WHERE ${failingWhere}`).get() as { n: number }).n;
-    const failing = db
-      .prepare(`SELECT key, attempts, last_error AS lastError, last_failed_at AS lastFailedAt FROM objects INDEXED BY objects_failing WHERE ${failingWhere} ORDER BY key LIMIT ?`)
-      .all(limit) as (Omit<LedgerSummary['failing'][number], 'lastFailedAt'> & { lastFailedAt: string | null })[];
+    const withError = `last_error IS NOT NULL AND (stage IS NULL OR stage = 'staged')`;
+    const stoppedWhere = `${withError} AND json_valid(last_error) AND json_extract(last_error, '$.code') = 'stopped'`;
+    const failingWhere = `${withError} AND NOT (${stoppedWhere})`;
+    const count = (where: string) => (db.prepare(`SELECT count(*) AS n FROM objects INDEXED BY objects_failing WHERE ${where}`).get() as { n: number }).n;
+    const failingCount = count(failingWhere);
+    const failing = (
+      db
+        .prepare(`SELECT ${COLUMN_LIST} FROM objects INDEXED BY objects_failing WHERE ${failingWhere} ORDER BY key LIMIT ?`)
+        .all(limit) as Record<string, SqlValue>[]
+    ).map((row) => {
+      const record = rowToRecord(row);
+      const entry: LedgerSummary['failing'][number] = { key: record.key, attempts: record.attempts, lastFailure: record.lastFailure! };
+      if (record.lastFailedAt !== undefined) entry.lastFailedAt = record.lastFailedAt;
+      return entry;
+    });
+    const stoppedCount = count(stoppedWhere);
+    const stopped = (db.prepare(`SELECT ${COLUMN_LIST} FROM objects INDEXED BY objects_failing WHERE ${stoppedWhere} ORDER BY key LIMIT ?`).all(limit) as Record<string, SqlValue>[]).map((row) => {
+      const record = rowToRecord(row);
+      return { key: record.key, lastFailure: record.lastFailure! };
+    });
     const skippedCount = (db.prepare('SELECT count(*) AS n FROM objects INDEXED BY objects_skipped WHERE skip_reason IS NOT NULL').get() as { n: number }).n;
     const skipped = db.prepare('SELECT key, skip_reason AS reason FROM objects INDEXED BY objects_skipped WHERE skip_reason IS NOT NULL ORDER BY key LIMIT ?').all(limit) as LedgerSummary['skipped'];
-    return { serial: this.serial(), records, stages, verifiedBy, etagNotComparable, failingCount, failing: failing.map(({ lastFailedAt, ...f }) => (lastFailedAt === null ? { ...f } : { ...f, lastFailedAt })), skippedCount, skipped: skipped.map((s) => ({ ...s })) };
+    return { serial: this.serial(), records, stages, verifiedBy, etagNotComparable, failingCount, failing, stoppedCount, stopped, skippedCount, skipped: skipped.map((s) => ({ ...s })) };
   }
 }

@@ -4,22 +4,35 @@
  * adds its column (the type below refuses a field without a column, and
  * test/unit/ledger-store.test.ts checks that the migrated table has exactly these columns).
  *
+ * `lastError` is the one field without a column: the words of `lastFailure`, filled as a record
+ * is read (for the plan's backoff examples), never stored.
+ *
  * Migrations run by `PRAGMA user_version`: a database at version v runs MIGRATIONS[v..] in one
  * transaction. A database whose version is past the last step was written by a newer dualsync
  * and is refused, never rewritten.
  */
+import type { RecordedFailure } from '../model/failure.ts';
 import type { LedgerRecord } from '../model/objects.ts';
+import { recordedFailureText } from '../view/failure.ts';
+import { legacyFailure } from './merge.ts';
 
-/** How a field is stored: text and integers as they are, a boolean as 0/1, an object as JSON text; undefined is NULL. */
-type ColumnType = 'text' | 'integer' | 'boolean' | 'json';
+/**
+ * How a field is stored: text and integers as they are, a boolean as 0/1, an object as JSON text,
+ * a failure as JSON text (a text that is not, from an earlier dualsync, reads as code `legacy`);
+ * undefined is NULL.
+ */
+type ColumnType = 'text' | 'integer' | 'boolean' | 'json' | 'failure';
 
 interface Column {
   name: string;
   type: ColumnType;
 }
 
-/** One entry per LedgerRecord field: its column in `objects`. */
-export const COLUMNS: { readonly [F in keyof Required<LedgerRecord>]: Column } = {
+/** A stored field of LedgerRecord: all but the words of the last failure. */
+type StoredField = Exclude<keyof LedgerRecord, 'lastError'>;
+
+/** One entry per stored LedgerRecord field: its column in `objects`. */
+export const COLUMNS: { readonly [F in StoredField]-?: Column } = {
   key: { name: 'key', type: 'text' },
   size: { name: 'size', type: 'integer' },
   etag: { name: 'etag', type: 'text' },
@@ -29,7 +42,7 @@ export const COLUMNS: { readonly [F in keyof Required<LedgerRecord>]: Column } =
   verifiedBy: { name: 'verified_by', type: 'text' },
   etagComparable: { name: 'etag_comparable', type: 'boolean' },
   attempts: { name: 'attempts', type: 'integer' },
-  lastError: { name: 'last_error', type: 'text' },
+  lastFailure: { name: 'last_error', type: 'failure' },
   skipReason: { name: 'skip_reason', type: 'text' },
   stagedAt: { name: 'staged_at', type: 'text' },
   deliveredAt: { name: 'delivered_at', type: 'text' },
@@ -43,7 +56,7 @@ export const COLUMNS: { readonly [F in keyof Required<LedgerRecord>]: Column } =
   lastFailedAt: { name: 'last_failed_at', type: 'text' },
 };
 
-const FIELDS = Object.keys(COLUMNS) as (keyof LedgerRecord)[];
+const FIELDS = Object.keys(COLUMNS) as StoredField[];
 
 /** Column names in the order `recordToRow` yields their values. */
 export const COLUMN_NAMES: readonly string[] = FIELDS.map((field) => COLUMNS[field].name);
@@ -56,7 +69,7 @@ export function recordToRow(record: LedgerRecord): SqlValue[] {
     const value = record[field];
     if (value === undefined) return null;
     if (COLUMNS[field].type === 'boolean') return value ? 1 : 0;
-    if (COLUMNS[field].type === 'json') return JSON.stringify(value);
+    if (COLUMNS[field].type === 'json' || COLUMNS[field].type === 'failure') return JSON.stringify(value);
     return value as string | number;
   });
 }
@@ -65,7 +78,26 @@ export function recordToRow(record: LedgerRecord): SqlValue[] {
 function fromColumn(type: ColumnType, value: string | number): unknown {
   if (type === 'boolean') return value === 1;
   if (type === 'json') return JSON.parse(value as string) as unknown;
+  if (type === 'failure') return failureFromColumn(String(value));
   return value;
+}
+
+/** A stored failure: its JSON, or a text no JSON object (written by hand, or by an earlier dualsync) as code `legacy`. */
+function failureFromColumn(text: string): RecordedFailure {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value === 'object' && value !== null && typeof (value as { code?: unknown }).code === 'string') return value as RecordedFailure;
+  } catch {
+    // not JSON: a text
+  }
+  return legacyFailure(text);
+}
+
+/** The record with the words of its last failure (see `lastError`). */
+function worded(record: Record<string, unknown>): LedgerRecord {
+  const read = record as unknown as LedgerRecord;
+  if (read.lastFailure !== undefined) read.lastError = recordedFailureText(read.lastFailure);
+  return read;
 }
 
 /** A row selected with COLUMN_NAMES, as an array in that order, back into a record; NULL columns are left out. */
@@ -77,7 +109,7 @@ export function arrayToRecord(row: readonly SqlValue[]): LedgerRecord {
     const field = FIELDS[i]!;
     record[field] = fromColumn(COLUMNS[field].type, value);
   }
-  return record as unknown as LedgerRecord;
+  return worded(record);
 }
 
 /** A row selected with COLUMN_NAMES back into a record; NULL columns are left out. */
@@ -89,7 +121,7 @@ export function rowToRecord(row: Record<string, SqlValue>): LedgerRecord {
     if (value === null || value === undefined) continue;
     record[field] = fromColumn(column.type, value);
   }
-  return record as unknown as LedgerRecord;
+  return worded(record);
 }
 
 /**
@@ -157,6 +189,14 @@ export const MIGRATIONS: readonly string[] = [
        ON CONFLICT DO UPDATE SET objects = objects + 1, bytes = bytes + excluded.bytes;
    END;
    INSERT INTO meta (name, value) VALUES ('serial', 0);`,
+  // 2: last_error holds the failure as JSON {code, hop, ...facts} (model/failure.ts). A text of
+  // earlier versions ("upload: why") becomes code 'legacy' with its hop and the rest as cause.
+  `UPDATE objects SET last_error = CASE
+     WHEN substr(last_error, 1, 10) = 'download: ' THEN json_object('code', 'legacy', 'hop', 'download', 'cause', substr(last_error, 11))
+     WHEN substr(last_error, 1, 8) = 'upload: ' THEN json_object('code', 'legacy', 'hop', 'upload', 'cause', substr(last_error, 9))
+     ELSE json_object('code', 'legacy', 'cause', last_error)
+   END
+   WHERE last_error IS NOT NULL;`,
 ];
 
 /** The user_version a database has once every step ran. */

@@ -392,6 +392,8 @@ export class LedgerStore {
         etagNotComparable: 0,
         failingCount: 0,
         failing: [],
+        stoppedCount: 0,
+        stopped: [],
         skippedCount: 0,
         skipped: [],
       }),

@@ -1,3 +1,4 @@
+import type { ObjectFailure } from './failure.ts';
 import type { VerifiedBy } from './objects.ts';
 
 /** One of the two transfers: source to volumes, volumes to destination. */
@@ -12,12 +13,8 @@ export interface ProgressSink {
   failed(hop: Hop): void;
 }
 
-/** One object that did not get where the plan meant it to go, on which step, and why. */
-export interface Failure {
-  key: string;
-  hop: Hop | 'purge';
-  error: string;
-}
+/** One object that did not get where the plan meant it to go, on which step, and why (a code and its facts). */
+export type Failure = ObjectFailure;
 
 /** What one apply did: counts per step, the failures, and how each object was verified. */
 export interface ApplyOutcome {

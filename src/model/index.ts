@@ -5,3 +5,4 @@ export type * from './ledger.ts';
 export type * from './provision.ts';
 export type * from './apply.ts';
 export type * from './events.ts';
+export type * from './failure.ts';

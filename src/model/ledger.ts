@@ -1,4 +1,5 @@
 /** Ledger events: the only way a record changes (folded in by ledger/merge.ts). Types only. */
+import type { FailureFacts } from './failure.ts';
 import type { AdoptRule, VerifiedBy } from './objects.ts';
 
 interface VersionRef {
@@ -22,13 +23,14 @@ export type LedgerEvent =
    */
   | (VersionRef & { type: 'purged'; replaced?: boolean; volume?: string })
   /**
-   * A transfer or verification failed; `attempts` grows. A comparison that proved a copy is not
+   * A transfer or verification failed (`failure`: its code and facts); `attempts` grows, but for
+   * an object the operator's stop cut short (code `stopped`), which is no attempt. A comparison that proved a copy is not
    * this version says which: `destinationDiffers` (the destination's ETag: transfer instead of
    * adopting) or `localDiffers` (the volume of a local copy: download again instead of uploading it).
    * `at`: when it was recorded (ISO 8601, UTC), from which the object backs off; absent in
    * journals written before it existed.
    */
-  | (VersionRef & { type: 'failed'; hop: 'download' | 'upload'; error: string; destinationDiffers?: string; localDiffers?: string; at?: string })
+  | (VersionRef & { type: 'failed'; hop: 'download' | 'upload'; failure: FailureFacts; destinationDiffers?: string; localDiffers?: string; at?: string })
   /** The key cannot be staged safely; kept so status can show it. */
   | (VersionRef & { type: 'skipped'; reason: string });
 

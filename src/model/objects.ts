@@ -1,4 +1,5 @@
 /** What the listings, the volumes and the ledger say about objects. Types only. */
+import type { RecordedFailure } from './failure.ts';
 
 /** One object in a bucket listing, keyed relative to the hop's prefix. */
 export interface ObjectEntry {
@@ -139,6 +140,12 @@ export interface LedgerRecord {
   /** A volume whose local copy (unknown to the ledger) was found not to be this version: download again. */
   localDiffers?: string;
   attempts: number;
+  /** The last failure since the version last moved forward: its code and facts (the ledger's last_error, as JSON). */
+  lastFailure?: RecordedFailure;
+  /**
+   * That failure worded, as the plan's backoff examples show it: filled when a record is read
+   * from the ledger, never stored. Read `lastFailure`; this stays until the plan carries the value.
+   */
   lastError?: string;
   /**
    * When the last of those `attempts` failed (ISO 8601, UTC, from the `failed` event's `at`):

@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import type { ApplyOutcome } from '../model/apply.ts';
 import { formatBytes } from '../config/units.ts';
+import { failureText } from './failure.ts';
 
 /** What an apply moved, per hop ("20 downloaded (1 MiB), 20 delivered (1 MiB), 20 purged."): the line watch logs per cycle. */
 export function applyCountsText(outcome: ApplyOutcome): string {
@@ -29,7 +30,7 @@ export function renderApplyOutcome(
   const limit = options.limit ?? 50;
   if (outcome.failures.length > 0) {
     const table = new Table({ head: ['object', 'hop', 'reason'], wordWrap: true, colWidths: [40, 10, 60], style: { head: [], border: [], compact: true } });
-    for (const failure of outcome.failures.slice(0, limit)) table.push([failure.key, failure.hop, failure.error]);
+    for (const failure of outcome.failures.slice(0, limit)) table.push([failure.key, failure.hop, failureText(failure)]);
     lines.push(table.toString());
     if (outcome.failures.length > limit) lines.push(`... and ${outcome.failures.length - limit} more failures`);
     lines.push('The next plan retries them; `dualsync status` shows the attempts.');
@@ -47,7 +48,7 @@ export function renderApplyOutcome(
   return `${lines.join('\n')}\n`;
 }
 
-/** The same facts for machines. */
+/** The same facts for machines: each failure as its key, hop, code and facts. */
 export function applyToJson(outcome: ApplyOutcome): object {
   return { ...outcome, ok: outcome.failures.length === 0 };
 }

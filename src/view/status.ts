@@ -1,6 +1,8 @@
 import Table from 'cli-table3';
 import type { VolumeInfo } from '../model/index.ts';
 import { formatBytes } from '../config/units.ts';
+import type { RecordedFailure } from '../model/failure.ts';
+import { recordedFailureText } from './failure.ts';
 import { shortTime } from './plan.ts';
 
 export interface StageCount {
@@ -19,6 +21,9 @@ export interface StatusReport {
    */
   failing: FailingObject[];
   failingCount: number;
+  /** Versions whose last try the operator's stop cut short: not failing, tried at once by the next run. */
+  stopped: { key: string; lastFailure: RecordedFailure }[];
+  stoppedCount: number;
   /** Keys skipped with their reason: the first ones in key order, and how many in all. */
   skipped: { key: string; reason: string }[];
   skippedCount: number;
@@ -39,7 +44,8 @@ export interface StatusReport {
 export interface FailingObject {
   key: string;
   attempts: number;
-  lastError: string;
+  /** The last failure: its code, hop and facts. */
+  lastFailure: RecordedFailure;
   lastFailedAt?: string;
   nextTryAt?: string;
 }
@@ -64,10 +70,12 @@ export function renderStatus(report: StatusReport, options: { limit?: number } =
   out.push(volumes.toString());
   if (report.failingCount > 0) {
     const failing = new Table({ head: ['failing object', 'attempts', 'next try', 'last error'], wordWrap: true, colWidths: [40, 10, 25, 60], style: { head: [], border: [], compact: true } });
-    for (const f of report.failing.slice(0, limit)) failing.push([f.key, String(f.attempts), f.nextTryAt === undefined ? 'next run' : shortTime(f.nextTryAt), f.lastError]);
+    for (const f of report.failing.slice(0, limit)) failing.push([f.key, String(f.attempts), f.nextTryAt === undefined ? 'next run' : shortTime(f.nextTryAt), recordedFailureText(f.lastFailure)]);
     out.push(failing.toString());
     if (report.failingCount > Math.min(limit, report.failing.length)) out.push(`... and ${report.failingCount - Math.min(limit, report.failing.length)} more`);
   }
+  for (const s of report.stopped.slice(0, limit)) out.push(`stopped: ${JSON.stringify(s.key)}: ${recordedFailureText(s.lastFailure)}; the next run tries it at once`);
+  if (report.stoppedCount > Math.min(limit, report.stopped.length)) out.push(`... and ${report.stoppedCount - Math.min(limit, report.stopped.length)} more stopped`);
   for (const s of report.skipped.slice(0, limit)) out.push(`skipped: ${JSON.stringify(s.key)}: ${s.reason}`);
   if (report.skippedCount > Math.min(limit, report.skipped.length)) out.push(`... and ${report.skippedCount - Math.min(limit, report.skipped.length)} more skipped`);
   out.push(lastRunLine(report));

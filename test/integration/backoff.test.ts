@@ -19,7 +19,7 @@ interface PlanJson {
   summaryLine: string;
 }
 interface StatusJson {
-  failing: { key: string; attempts: number; lastError: string; lastFailedAt?: string; nextTryAt?: string }[];
+  failing: { key: string; attempts: number; lastFailure: { code: string }; lastFailedAt?: string; nextTryAt?: string }[];
 }
 
 describe('backoff: an object the destination refuses every time', () => {

@@ -533,7 +533,7 @@ describe('ledger under kill -9 while appending in a loop', () => {
     const pad = 'x'.repeat(300);
     for (let i = store.serial; ; ) {
       const events = [];
-      for (let j = 0; j < 25; j++, i++) events.push({ type: 'failed', key: 'key-' + (i % ${KEYS}), size: 1, etag: 'e', hop: 'download', error: 'attempt ' + i + ' ' + pad });
+      for (let j = 0; j < 25; j++, i++) events.push({ type: 'failed', key: 'key-' + (i % ${KEYS}), size: 1, etag: 'e', hop: 'download', failure: { code: 's5cmd-error', cause: 'attempt ' + i + ' ' + pad } });
       await store.append(events);
       process.stdout.write(store.serial + '\\n');
     }

@@ -157,7 +157,7 @@ describe(`full disk: ${volumeKind}`, () => {
     for (const object of seeded) {
       const record = ledger.get(object.key);
       expect(record?.stage, object.key).toBeUndefined();
-      expect(record?.lastError, object.key).toMatch(/download: .*no space left on device/i);
+      expect(record?.lastFailure, object.key).toMatchObject({ hop: 'download', cause: expect.stringMatching(/no space left on device/i) });
     }
     await ledger.close();
     expect(await filesIn(volume)).toEqual([]);

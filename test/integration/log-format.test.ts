@@ -38,7 +38,7 @@ describe('--log-format json', () => {
     expect(result.exitCode, result.stdout + result.stderr).toBe(1);
     const events = parseLog(result.stdout);
     expect(events.map((e) => e.event)).toEqual(['cycle_start', 'failure', 'cycle_end']);
-    expect(events[1]).toMatchObject({ level: 'warn', event: 'failure', cycle: 1, key: 'coll/a/b', hop: 'upload', code: 'not_listed' });
+    expect(events[1]).toMatchObject({ level: 'warn', event: 'failure', cycle: 1, key: 'coll/a/b', hop: 'upload', code: 'not-listed-after-put' });
     expect(events[1]!.message).toMatch(/does not list it/);
     expect(events[2]).toMatchObject({ event: 'cycle_end', cycle: 1, result: 'failures', failures: 1, downloaded: { objects: 2 }, uploaded: { objects: 1, bytes: 'delivered'.length } });
     // No progress lines, human or redrawn, anywhere.
@@ -65,7 +65,7 @@ describe('--log-format json', () => {
     expect(result.exitCode, result.stdout + result.stderr).toBe(1);
     const events = parseLog(result.stdout);
     expect(events.map((e) => e.event)).toEqual(['failure', 'apply_end']);
-    expect(events[0]).toMatchObject({ key: 'coll/a/b', hop: 'upload', code: 'not_listed' });
+    expect(events[0]).toMatchObject({ key: 'coll/a/b', hop: 'upload', code: 'not-listed-after-put' });
     expect(events[1]).toMatchObject({ level: 'info', downloaded: { objects: 2 }, uploaded: { objects: 1 }, failures: 1 });
   });
 });

@@ -61,7 +61,7 @@ describe('watch --metrics-addr', () => {
       expect(valueOf(families, 'dualsync_transferred_bytes_total', { hop: 'download' })).toBe(movedBytes + REFUSED.body.length);
       expect(valueOf(families, 'dualsync_transferred_objects_total', { hop: 'upload' })).toBe(3);
       expect(valueOf(families, 'dualsync_transferred_bytes_total', { hop: 'upload' })).toBe(movedBytes);
-      expect(valueOf(families, 'dualsync_failures_total', { hop: 'upload', code: 'not_listed' })).toBe(2);
+      expect(valueOf(families, 'dualsync_failures_total', { hop: 'upload', code: 'not-listed-after-put' })).toBe(2);
       expect(families.find((f) => f.name === 'dualsync_failures_total')?.type).toBe('COUNTER');
       expect(valueOf(families, 'dualsync_backlog_objects', { hop: 'upload' })).toBe(0);
       expect(valueOf(families, 'dualsync_cycles_total', { result: 'ok' })).toBeGreaterThanOrEqual(3);
@@ -88,7 +88,7 @@ describe('watch --metrics-addr', () => {
       }, 30_000, 'two more cycles');
       expect(valueOf(later, 'dualsync_transferred_objects_total', { hop: 'download' })).toBe(4);
       expect(valueOf(later, 'dualsync_transferred_objects_total', { hop: 'upload' })).toBe(3);
-      expect(valueOf(later, 'dualsync_failures_total', { hop: 'upload', code: 'not_listed' })).toBe(2);
+      expect(valueOf(later, 'dualsync_failures_total', { hop: 'upload', code: 'not-listed-after-put' })).toBe(2);
       expect((await listAll(pair.cloud, site.destinationBucket)).map((o) => o.key).sort()).toEqual(['a.txt', 'b/c.txt', 'coll/a', 'd.bin']);
     } finally {
       child.kill('SIGTERM');

@@ -184,12 +184,12 @@ describe('symbolic links below a volume root', () => {
       },
     });
     expect(await snapshot(outside)).toEqual(before);
-    const failures = report.outcome!.failures.map((f) => `${f.key} (${f.hop}): ${f.error}`).sort();
+    const failures = report.outcome!.failures.map((f) => `${f.key} (${f.hop}): ${f.code} ${'errorCode' in f ? f.errorCode : ''} ${'cause' in f ? f.cause?.split(' ')[0] : ''}`).sort();
     expect(failures).toEqual([
-      `keep/p.bin (purge): ${volume}/keep is a symbolic link; dualsync does not follow links below a volume root, so "keep/p.bin" was not deleted`,
-      `late/x.bin (download): ${volume}/late is a symbolic link; dualsync does not follow links below a volume root, so "late/x.bin" was not moved into place`,
-      `swap.bin (download): ${volume}/swap.bin is a symbolic link; dualsync does not follow links below a volume root, so "swap.bin" was not moved into place`,
-      `up/x.bin (upload): ${volume}/up is a symbolic link; dualsync does not follow links below a volume root, so "up/x.bin" was not uploaded`,
+      `keep/p.bin (purge): purge-failed E_PATH_SYMLINK ${volume}/keep`,
+      `late/x.bin (download): link-refused E_PATH_SYMLINK ${volume}/late`,
+      `swap.bin (download): link-refused E_PATH_SYMLINK ${volume}/swap.bin`,
+      `up/x.bin (upload): staged-file-refused E_PATH_SYMLINK ${volume}/up`,
     ]);
     expect(report.outcome!.downloaded.count).toBe(1);
     expect(await snapshot(outside)).toEqual(before);
@@ -226,7 +226,7 @@ describe('symbolic links below a volume root', () => {
     expect(await readlink(join(site.volumes[0]!, '.dualsync-tmp'))).toBe(outside);
     const refusal = `${site.volumes[0]}/.dualsync-tmp is a symbolic link; dualsync does not follow links below a volume root, so no download can use this volume`;
     expect(warnings).toContain(`${refusal}; its interrupted downloads in .dualsync-tmp/ were not removed`);
-    expect(report.outcome!.failures.map((f) => `${f.key}: ${f.error}`).sort()).toEqual(onFirst.map((key) => `${key}: ${refusal}`).sort());
+    expect(report.outcome!.failures.map((f) => `${f.key}: ${f.code}: ${'cause' in f ? f.cause : ''}`).sort()).toEqual(onFirst.map((key) => `${key}: temp-folder-unusable: ${refusal}`).sort());
     expect(report.outcome!.downloaded.count).toBe(4 - onFirst.length);
     expect(await snapshot(outside)).toEqual(before);
     expect(await readlink(join(site.volumes[0]!, '.dualsync-tmp'))).toBe(outside);

@@ -17,12 +17,12 @@ interface ApplyJson {
   downloaded: { count: number };
   uploaded: { count: number };
   purged: { count: number };
-  failures: { key: string; hop: string; error: string }[];
+  failures: { key: string; hop: string; code: string; cause?: string }[];
 }
 
 interface StatusJson {
   stages: Record<'staged' | 'delivered' | 'purged', { objects: number }>;
-  failing: { key: string; attempts: number; lastError: string }[];
+  failing: { key: string; attempts: number; lastFailure: { code: string; hop: string } }[];
 }
 
 /** Every staged file, as volume-relative paths. */
@@ -54,7 +54,7 @@ describe('an object the destination accepts but does not list', () => {
     expect(firstOutcome.uploaded.count).toBe(0);
     expect(firstOutcome.purged.count).toBe(0);
     expect(firstOutcome.failures).toEqual([
-      { key: 'coll/a/b', hop: 'upload', error: expect.stringMatching(/accepted the upload but does not list it: the object "coll\/a" is there too/) },
+      { key: 'coll/a/b', hop: 'upload', code: 'not-listed-after-put', cause: expect.stringMatching(/the object "coll\/a" is there too/) },
     ]);
     expect(await stagedKeys(site)).toEqual(['coll/a/b']);
 
@@ -73,7 +73,7 @@ describe('an object the destination accepts but does not list', () => {
     expect(status.stages.delivered.objects + status.stages.purged.objects).toBe(0);
     expect(status.stages.staged.objects).toBe(1);
     expect(status.failing).toEqual([
-      { key: 'coll/a/b', attempts: 2, lastError: expect.stringMatching(/does not list it.*"coll\/a"/), lastFailedAt: expect.any(String), nextTryAt: expect.any(String) },
+      { key: 'coll/a/b', attempts: 2, lastFailure: { code: 'not-listed-after-put', hop: 'upload', cause: expect.stringMatching(/"coll\/a"/) }, lastFailedAt: expect.any(String), nextTryAt: expect.any(String) },
     ]);
 
     // Third: after two failures in a row the object backs off, so a plan moves nothing and says

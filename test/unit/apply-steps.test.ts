@@ -206,7 +206,7 @@ describe('apply, with a fake hop: chaining', () => {
     world.downloadedSize = (action) => (action.key === 'short' ? 3 : action.size);
     const outcome = await executePlan(context(), plan);
     expect(world.hops.upload!.sent.map((a) => a.key)).toEqual(['good']);
-    expect(outcome.failures).toEqual([{ key: 'short', hop: 'download', error: "size 3 differs from the source's 10" }]);
+    expect(outcome.failures).toEqual([{ key: 'short', hop: 'download', code: 'size-mismatch', copy: 'local', actual: 3, expected: 10 }]);
     expect(existsSync(tempPath(world.volume, 'short'))).toBe(false);
     expect(world.journal).not.toContain('record staged short');
   });
@@ -222,19 +222,19 @@ describe('apply, with a fake hop: failure matching', () => {
       return { ok: true };
     };
     const outcome = await executePlan(context(), plan);
-    const ended = 's5cmd exited with code 0 without finishing this object';
+    const ended = { code: 's5cmd-exited', exitCode: 0 };
     expect(outcome.failures).toEqual([
-      { key: 'refused', hop: 'download', error: 'AccessDenied: no read on refused' },
-      { key: 'lost', hop: 'download', error: ended },
-      { key: 'old', hop: 'upload', error: ended },
+      { key: 'refused', hop: 'download', code: 's5cmd-error', cause: 'AccessDenied: no read on refused' },
+      { key: 'lost', hop: 'download', ...ended },
+      { key: 'old', hop: 'upload', ...ended },
     ]);
     expect(outcome.uploaded.count).toBe(1);
     expect(outcome.purged.count).toBe(1);
     // The chained uploads of failed downloads were never sent, and are not reported twice.
     expect(world.hops.upload!.sent.map((a) => a.key).sort()).toEqual(['ok', 'old']);
     const failed = world.writes.flat().filter((e) => e.type === 'failed');
-    expect(failed.map((e) => [e.key, e.type === 'failed' && e.hop, e.type === 'failed' && e.error])).toEqual([
-      ['refused', 'download', 'AccessDenied: no read on refused'],
+    expect(failed.map((e) => [e.key, e.type === 'failed' && e.hop, e.type === 'failed' && e.failure])).toEqual([
+      ['refused', 'download', { code: 's5cmd-error', cause: 'AccessDenied: no read on refused' }],
       ['lost', 'download', ended],
       ['old', 'upload', ended],
     ]);
@@ -269,7 +269,7 @@ describe('apply, with a fake hop: purge only after a recorded delivery (invarian
     const outcome = await executePlan(context(), planOf([purgeKept!, purgeGone!]));
     expect(outcome.purged).toEqual({ count: 1, bytes: 10 });
     expect(outcome.failures).toEqual([
-      { key: 'kept', hop: 'purge', error: 'the destination no longer holds this version (or could not be read); the staged copy is kept' },
+      { key: 'kept', hop: 'purge', code: 'purge-unconfirmed' },
     ]);
     expect(existsSync(localPath(world.volume, 'kept'))).toBe(true);
     expect(existsSync(localPath(world.volume, 'gone'))).toBe(false);
@@ -289,5 +289,26 @@ describe('apply, with a fake hop: a failing ledger halts the run', () => {
     expect(world.writes.slice(failedWrite + 1)).toEqual([]);
     expect(world.hops.download!.killed).toBe(true);
     expect(world.journal.filter((e) => e.startsWith('record'))).toEqual([]);
+  });
+});
+
+describe("apply, with a fake hop: the operator's stop", () => {
+  it('an object in flight when the operator stops the transfers is recorded as stopped, not as a failure of s5cmd', async () => {
+    const stop = new AbortController();
+    world.onSend = (hop) => {
+      if (hop === 'upload') stop.abort();
+    };
+    world.lineResult = (hop) => (hop === 'upload' ? 'unreported' : { ok: true });
+    const outcome = await executePlan({ ...context(), signal: stop.signal }, planOf(ordered(travelling('cut'))));
+    expect(outcome.downloaded.count).toBe(1);
+    expect(outcome.failures).toEqual([{ key: 'cut', hop: 'upload', code: 'stopped' }]);
+    const failed = world.writes.flat().filter((e) => e.type === 'failed');
+    expect(failed).toEqual([expect.objectContaining({ key: 'cut', hop: 'upload', failure: { code: 'stopped' } })]);
+  });
+
+  it('without the stop, the same unfinished line is s5cmd ending without it', async () => {
+    world.lineResult = (hop) => (hop === 'upload' ? 'unreported' : { ok: true });
+    const outcome = await executePlan(context(), planOf(ordered(travelling('lost'))));
+    expect(outcome.failures).toEqual([{ key: 'lost', hop: 'upload', code: 's5cmd-exited', exitCode: 0 }]);
   });
 });

@@ -16,7 +16,7 @@ describe('compareContent', () => {
   it('different MD5s: differs, with both MD5s in the reason', async () => {
     const result = await compareContent(async (side) => (side === 'source' ? MD5_A : MD5_B), source, destination);
     expect(result).toMatchObject({ same: false, differs: true });
-    expect(result.same === false && result.error).toMatch(`the destination's object (MD5 ${MD5_B}) is not the source's (MD5 ${MD5_A})`);
+    expect(result.same === false && result.failure).toEqual({ code: 'content-differs', sourceMd5: MD5_A, destinationMd5: MD5_B });
   });
 
   it('a read that fails is neither the same nor a difference, and says why', async () => {
@@ -28,7 +28,7 @@ describe('compareContent', () => {
       source,
       destination,
     );
-    expect(result).toEqual({ same: false, differs: false, error: 'content comparison could not be done: connection reset' });
+    expect(result).toEqual({ same: false, differs: false, failure: { code: 'content-unreadable', cause: 'connection reset' } });
   });
 });
 

@@ -15,15 +15,15 @@ describe('ledger store: the last failure time', () => {
     const dir = await tempDir('ledger-failure-time-');
     const store = await LedgerStore.open(dir);
     await store.append([
-      { ...version, type: 'failed', hop: 'upload', error: 'KeyTooLongError', at: '2026-11-29T10:00:00.000Z' },
-      { ...version, type: 'failed', hop: 'upload', error: 'KeyTooLongError', at: '2026-11-29T10:01:00.000Z' },
+      { ...version, type: 'failed', hop: 'upload', failure: { code: 's5cmd-error', cause: 'KeyTooLongError' }, at: '2026-11-29T10:00:00.000Z' },
+      { ...version, type: 'failed', hop: 'upload', failure: { code: 's5cmd-error', cause: 'KeyTooLongError' }, at: '2026-11-29T10:01:00.000Z' },
     ]);
     await store.close();
 
     const reopened = await LedgerStore.open(dir);
     try {
       expect(reopened.get(version.key)).toMatchObject({ attempts: 2, lastFailedAt: '2026-11-29T10:01:00.000Z' });
-      expect(reopened.summary(10).failing).toEqual([{ key: version.key, attempts: 2, lastError: 'upload: KeyTooLongError', lastFailedAt: '2026-11-29T10:01:00.000Z' }]);
+      expect(reopened.summary(10).failing).toEqual([{ key: version.key, attempts: 2, lastFailure: { code: 's5cmd-error', hop: 'upload', cause: 'KeyTooLongError' }, lastFailedAt: '2026-11-29T10:01:00.000Z' }]);
     } finally {
       await reopened.close();
     }

@@ -20,7 +20,7 @@ const delivered = (extra: Partial<Extract<LedgerEvent, { type: 'delivered' }>> =
   ...extra,
 });
 const purged: LedgerEvent = { ...v1, type: 'purged' };
-const failed = (hop: 'download' | 'upload', error: string, version = v1, at?: string): LedgerEvent => ({ ...version, type: 'failed', hop, error, ...(at === undefined ? {} : { at }) });
+const failed = (hop: 'download' | 'upload', cause: string, version = v1, at?: string): LedgerEvent => ({ ...version, type: 'failed', hop, failure: { code: 's5cmd-error', cause }, ...(at === undefined ? {} : { at }) });
 const T1 = '2026-11-29T10:00:00.000Z';
 const T2 = '2026-11-29T10:05:00.000Z';
 
@@ -85,17 +85,17 @@ describe('applyEvent', () => {
     {
       name: 'download failed twice: two attempts, last error kept, no stage',
       events: [failed('download', 'timeout'), failed('download', 'reset')],
-      expected: { stage: undefined, attempts: 2, lastError: 'download: reset' },
+      expected: { stage: undefined, attempts: 2, lastFailure: { code: 's5cmd-error', hop: 'download', cause: 'reset' } },
     },
     {
       name: 'failed then staged: progress clears attempts and the error',
       events: [failed('download', 'timeout'), staged()],
-      expected: { stage: 'staged', attempts: 0, lastError: undefined },
+      expected: { stage: 'staged', attempts: 0, lastFailure: undefined },
     },
     {
       name: 'upload failed on a staged record: stage kept, one attempt',
       events: [staged(), failed('upload', 'AccessDenied')],
-      expected: { stage: 'staged', attempts: 1, lastError: 'upload: AccessDenied', volume: '/vol/1' },
+      expected: { stage: 'staged', attempts: 1, lastFailure: { code: 's5cmd-error', hop: 'upload', cause: 'AccessDenied' }, volume: '/vol/1' },
     },
     {
       name: 'failed with a time: lastFailedAt is that time, the latest one wins',
@@ -176,7 +176,7 @@ describe('applyEvent', () => {
       name: 'delivering the new version forgets the old one and what differed',
       events: [
         delivered({ destinationEtag: 'd1' }),
-        { ...v2, type: 'failed', hop: 'upload', error: 'content differs', destinationDiffers: 'd1' },
+        { ...v2, type: 'failed', hop: 'upload', failure: { code: 'content-differs', sourceMd5: 'a', destinationMd5: 'b' }, destinationDiffers: 'd1' },
         { ...v2, type: 'staged', volume: '/vol/1', verifiedBy: 'md5' },
         { ...v2, type: 'delivered', verifiedBy: 'md5', destinationEtag: 'd2' },
       ],
@@ -184,12 +184,12 @@ describe('applyEvent', () => {
     },
     {
       name: 'a comparison that found the destination or a local copy different is kept with the failure',
-      events: [{ ...v1, type: 'failed', hop: 'upload', error: 'local copy differs', localDiffers: '/vol/2' }],
+      events: [{ ...v1, type: 'failed', hop: 'upload', failure: { code: 'local-not-proven', volume: '/vol/2' }, localDiffers: '/vol/2' }],
       expected: { stage: undefined, attempts: 1, localDiffers: '/vol/2' },
     },
     {
       name: 'a verified download replaces the local copy that differed',
-      events: [{ ...v1, type: 'failed', hop: 'upload', error: 'local copy differs', localDiffers: '/vol/2' }, staged({ volume: '/vol/2' })],
+      events: [{ ...v1, type: 'failed', hop: 'upload', failure: { code: 'local-not-proven', volume: '/vol/2' }, localDiffers: '/vol/2' }, staged({ volume: '/vol/2' })],
       expected: { stage: 'staged', localDiffers: undefined },
     },
     {

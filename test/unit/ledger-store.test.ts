@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
 import { Recorder } from '../../src/apply/recorder.ts';
-import { emptyLedger } from '../../src/ledger/merge.ts';
+import { emptyLedger, legacyFailure } from '../../src/ledger/merge.ts';
 import { connect } from '../../src/ledger/db.ts';
 import { COLUMNS } from '../../src/ledger/schema.ts';
 import { JOURNAL_FILE, LEDGER_FILE, LedgerStore, SNAPSHOT_FILE } from '../../src/ledger/store.ts';
@@ -20,7 +20,14 @@ const FIXTURE = new URL('../../fixtures/ledger-v1/', import.meta.url).pathname;
 
 const stagedEvent = (key: string, volume = '/vol/1'): LedgerEvent => ({ type: 'staged', key, size: 3, etag: `e-${key}`, volume, verifiedBy: 'size' });
 const deliveredEvent = (key: string): LedgerEvent => ({ type: 'delivered', key, size: 3, etag: `e-${key}`, verifiedBy: 'size' });
-const failedEvent = (key: string, error = 'timeout'): LedgerEvent => ({ type: 'failed', key, size: 3, etag: `e-${key}`, hop: 'download', error });
+const failedEvent = (key: string, cause = 'timeout'): LedgerEvent => ({ type: 'failed', key, size: 3, etag: `e-${key}`, hop: 'download', failure: { code: 's5cmd-error', cause } });
+
+/** An event as the JSON ledger's journal wrote it: a failure as its text, with no code. */
+function asJournalEvent(event: LedgerEvent): unknown {
+  if (event.type !== 'failed') return event;
+  const { failure, ...rest } = event;
+  return { ...rest, error: 'cause' in failure ? failure.cause : failure.code };
+}
 
 /** A mix in which applying any event twice would show: failures count up. */
 function history(count: number): LedgerEvent[] {
@@ -174,9 +181,11 @@ describe('LedgerStore basics', () => {
       etagNotComparable: 1,
       failingCount: 3,
       failing: [
-        { key: 'f1', attempts: 1, lastError: 'download: timeout' },
-        { key: 'f2', attempts: 2, lastError: 'download: timeout' },
+        { key: 'f1', attempts: 1, lastFailure: { code: 's5cmd-error', hop: 'download', cause: 'timeout' } },
+        { key: 'f2', attempts: 2, lastFailure: { code: 's5cmd-error', hop: 'download', cause: 'timeout' } },
       ],
+      stoppedCount: 0,
+      stopped: [],
       skippedCount: 1,
       skipped: [{ key: 'k//', reason: 'empty segment' }],
     });
@@ -232,7 +241,7 @@ describe('LedgerStore counts', () => {
     expect(summary.stages).toEqual(stages);
     expect(summary.verifiedBy).toEqual(verifiedBy);
     expect(summary.etagNotComparable).toBe(records.filter((record) => record.etagComparable === false).length);
-    expect(summary.failingCount).toBe(records.filter((record) => record.lastError && (record.stage ?? 'staged') === 'staged').length);
+    expect(summary.failingCount).toBe(records.filter((record) => record.lastFailure && (record.stage ?? 'staged') === 'staged').length);
     expect(summary.skippedCount).toBe(records.filter((record) => record.skipReason).length);
   });
 });
@@ -243,7 +252,15 @@ describe('LedgerStore migrates the JSON ledger of earlier versions', () => {
     for (const name of [SNAPSHOT_FILE, JOURNAL_FILE]) await copyFile(join(FIXTURE, name), join(dir, name));
     return dir;
   }
-  const expected = async () => JSON.parse(await readFile(join(FIXTURE, 'expected-state.json'), 'utf8')) as LedgerState;
+  /** The fixture's state as this version reads it: each last error (text) as a failure of code 'legacy', worded as it was. */
+  const expected = async () => {
+    const state = JSON.parse(await readFile(join(FIXTURE, 'expected-state.json'), 'utf8')) as LedgerState;
+    return { ...state, records: state.records.map((r) => (r.lastError === undefined ? r : { ...r, lastFailure: legacyFailure(r.lastError) })) };
+  };
+  const asSnapshotRecord = (record: LedgerRecord) => {
+    const { lastFailure: _dropped, ...rest } = record;
+    return rest;
+  };
 
   it('every record and the serial survive, the old files are kept as *.migrated, and appends continue', async () => {
     const dir = await fixtureCopy();
@@ -266,15 +283,16 @@ describe('LedgerStore migrates the JSON ledger of earlier versions', () => {
   });
 
   it('a journal whose early lines are already in the snapshot (compaction cut short), with a torn last line: no event lost or applied twice', async () => {
-    const events = history(30);
+    // Failures of code 'legacy': what the JSON ledger's texts read as.
+    const events = history(30).map((e): LedgerEvent => (e.type === 'failed' && e.failure.code === 's5cmd-error' ? { ...e, failure: { code: 'legacy', cause: e.failure.cause } } : e));
     const snapshotSerial = 40;
     // The state after `snapshotSerial` events, written as the old compaction did.
     const { state: atSnapshot } = await storeWith(events.slice(0, snapshotSerial));
     const { state: full } = await storeWith(events);
     const dir = await tempDir('ledger-v1-');
-    const lines = atSnapshot.records.map((record) => JSON.stringify(unstamped([record])[0]));
+    const lines = atSnapshot.records.map((record) => JSON.stringify(asSnapshotRecord(unstamped([record])[0]!)));
     await writeFile(join(dir, SNAPSHOT_FILE), `{"formatVersion":1,"serial":${snapshotSerial},"records":[\n${lines.join(',\n')}\n]}\n`);
-    const journal = events.map((event, index) => `${JSON.stringify({ formatVersion: 1, serial: index + 1, event })}\n`).join('');
+    const journal = events.map((event, index) => `${JSON.stringify({ formatVersion: 1, serial: index + 1, event: asJournalEvent(event) })}\n`).join('');
     await writeFile(join(dir, JOURNAL_FILE), `${journal}{"formatVersion":1,"serial":${events.length + 1},"ev`);
     const { state, warnings } = await load(dir);
     expect(warnings).toHaveLength(1);
@@ -326,7 +344,7 @@ describe('LedgerStore refuses what it cannot trust', () => {
 
   it('a corrupt line in the middle of a JSON journal: E_LEDGER_CORRUPT naming file and line; nothing migrated, nothing written', async () => {
     const dir = await tempDir('ledger-v1-');
-    const lines = history(3).map((event, index) => JSON.stringify({ formatVersion: 1, serial: index + 1, event }));
+    const lines = history(3).map((event, index) => JSON.stringify({ formatVersion: 1, serial: index + 1, event: asJournalEvent(event) }));
     lines[2] = lines[2]!.slice(0, 20);
     await writeFile(join(dir, JOURNAL_FILE), `${lines.join('\n')}\n`);
     const error = await expectRefused(dir, 'E_LEDGER_CORRUPT', new RegExp(`${JOURNAL_FILE}:3`));
@@ -476,7 +494,7 @@ describe('LedgerStore readers while a writer holds the lock', () => {
     const { DatabaseSync } = await import('node:sqlite');
     const lock = await acquireLock(${JSON.stringify(dir)}, 'test writer');
     const store = await LedgerStore.open(${JSON.stringify(dir)});
-    await store.append([{ type: 'failed', key: 'k', size: 1, etag: 'e', hop: 'download', error: 'one' }]);
+    await store.append([{ type: 'failed', key: 'k', size: 1, etag: 'e', hop: 'download', failure: { code: 's5cmd-error', cause: 'one' } }]);
     const db = new DatabaseSync(${JSON.stringify(join(dir, LEDGER_FILE))}, { timeout: 1000 });
     db.exec('BEGIN IMMEDIATE');
     db.exec("UPDATE meta SET value = 999 WHERE name = 'serial'");
@@ -519,7 +537,7 @@ describe('LedgerStore readers while a writer holds the lock', () => {
       const store = await LedgerStore.open(${JSON.stringify(dir)});
       for (let i = 0; ; ) {
         const events = [];
-        for (let j = 0; j < 25; j++, i++) events.push({ type: 'failed', key: 'key-' + (i % 40), size: 1, etag: 'e', hop: 'download', error: 'attempt ' + i });
+        for (let j = 0; j < 25; j++, i++) events.push({ type: 'failed', key: 'key-' + (i % 40), size: 1, etag: 'e', hop: 'download', failure: { code: 's5cmd-error', cause: 'attempt ' + i } });
         await store.append(events);
         process.stdout.write(store.serial + '\\n');
       }

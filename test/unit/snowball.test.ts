@@ -213,7 +213,7 @@ describe('ETags a Snowball may give', () => {
     await writeFile(path, changed);
     const caught = await verifyUploaded(path, { size: body.length, etag: md5(changed) }, { size: body.length, md5: downloaded.md5 }, 'etag', 50 * MIB);
     expect(caught).toMatchObject({ ok: false });
-    expect(caught.error).toMatch(/changed since it was verified/);
+    expect(caught.failure).toMatchObject({ code: 'staged-copy-changed', expected: downloaded.md5 });
   });
 });
 

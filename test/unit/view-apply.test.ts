@@ -20,7 +20,7 @@ describe('the apply summary', () => {
 
   it('apply says the same counts after its head', () => {
     expect(applySummaryLine(outcome())).toBe('Apply complete! 20 downloaded (20 KiB), 20 delivered (20 KiB), 20 purged.');
-    const failed = outcome({ failures: [{ key: 'a', hop: 'download', error: 'x' }] as ApplyOutcome['failures'] });
+    const failed = outcome({ failures: [{ key: 'a', hop: 'download', code: 's5cmd-error', cause: 'x' }] as ApplyOutcome['failures'] });
     expect(applySummaryLine(failed)).toBe(`Apply finished with 1 failure(s): ${applyCountsText(failed)}`);
   });
 });

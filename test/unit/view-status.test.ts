@@ -7,18 +7,18 @@ const NOW = Date.parse(FAILED_AT) + 45_000;
 const backoff = { baseMs: 30_000, maxMs: 6 * 3_600_000 };
 
 const failingObjects: FailingObject[] = [
-  { key: 'once', attempts: 1, lastError: 'download: timeout', lastFailedAt: FAILED_AT },
-  { key: 'refused', attempts: 4, lastError: 'upload: KeyTooLongError', lastFailedAt: FAILED_AT },
-  { key: 'old-journal', attempts: 2, lastError: 'download: reset' },
+  { key: 'once', attempts: 1, lastFailure: { code: 's5cmd-error', hop: 'download', cause: 'timeout' }, lastFailedAt: FAILED_AT },
+  { key: 'refused', attempts: 4, lastFailure: { code: 's5cmd-error', hop: 'upload', cause: 'KeyTooLongError' }, lastFailedAt: FAILED_AT },
+  { key: 'old-journal', attempts: 2, lastFailure: { code: 'legacy', hop: 'download', cause: 'reset' } },
 ];
 
 describe('status: the next try of each failing object', () => {
   it('is the time its backoff ends, or absent when the next run tries it', () => {
     const failing = withNextTries(failingObjects, NOW, backoff);
     expect(failing).toEqual([
-      { key: 'once', attempts: 1, lastError: 'download: timeout', lastFailedAt: FAILED_AT },
-      { key: 'refused', attempts: 4, lastError: 'upload: KeyTooLongError', lastFailedAt: FAILED_AT, nextTryAt: '2026-11-29T10:02:00.000Z' },
-      { key: 'old-journal', attempts: 2, lastError: 'download: reset' },
+      failingObjects[0],
+      { ...failingObjects[1], nextTryAt: '2026-11-29T10:02:00.000Z' },
+      failingObjects[2],
     ]);
   });
 
@@ -29,6 +29,8 @@ describe('status: the next try of each failing object', () => {
       stages: { staged: { objects: 1, bytes: 1 }, delivered: { objects: 0, bytes: 0 }, purged: { objects: 1, bytes: 1 } },
       failing: withNextTries(failingObjects, NOW, backoff),
       failingCount: 3,
+      stopped: [],
+      stoppedCount: 0,
       skipped: [],
       skippedCount: 0,
       verifiedBy: {},
@@ -49,6 +51,8 @@ describe('status: the last run', () => {
     stages: { staged: { objects: 0, bytes: 0 }, delivered: { objects: 5, bytes: 5 }, purged: { objects: 0, bytes: 0 } },
     failing: [],
     failingCount: 0,
+    stopped: [],
+    stoppedCount: 0,
     skipped: [],
     skippedCount: 0,
     verifiedBy: {},
@@ -74,5 +78,27 @@ describe('status: the last run', () => {
     expect(lastLine({ ...base, lastRun: finished, run: { state: 'failed', ...run, endedAt: '2026-11-29T11:00:05.000Z', error: 'E_S3_AUTH: access denied' } })).toBe(
       'Last run: failed 2026-11-29T11:00:05.000Z: E_S3_AUTH: access denied (dualsync apply, pid 4242, started 2026-11-29T11:00:00.000Z); the run before it finished 2026-11-29T10:00:00.000Z, 2 downloaded, 2 delivered, 0 failed.',
     );
+  });
+});
+
+describe("status: objects the operator's stop cut short", () => {
+  it('are listed apart from the failing ones, as stopped by the operator', () => {
+    const report: StatusReport = {
+      stateDir: '/state',
+      ledgerSerial: 9,
+      stages: { staged: { objects: 1, bytes: 1 }, delivered: { objects: 0, bytes: 0 }, purged: { objects: 0, bytes: 0 } },
+      failing: [],
+      failingCount: 0,
+      stopped: [{ key: 'z.bin', lastFailure: { code: 'stopped', hop: 'upload' } }],
+      stoppedCount: 1,
+      skipped: [],
+      skippedCount: 0,
+      verifiedBy: {},
+      etagNotComparable: 0,
+      volumes: [],
+    };
+    const text = renderStatus(report);
+    expect(text).toContain('stopped: "z.bin": upload: stopped by the operator; the next run tries it at once');
+    expect(text).not.toMatch(/failing object/);
   });
 });
