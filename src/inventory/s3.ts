@@ -471,7 +471,12 @@ async function openSortedV1(client: S3Client, hop: HopConfig, options: ListOptio
   try {
     for (;;) {
       const mark = sort.mark();
-      const read = await listing.page({ entry: (entry) => sort.add(entry), restart: () => sort.rollback(mark) });
+      const read = await listing.page({
+        entry: (entry) => {
+          sort.add(entry);
+        },
+        restart: () => sort.rollback(mark),
+      });
       options.onPage?.(sort.added);
       if (!read.more) break;
     }

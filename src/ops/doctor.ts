@@ -313,7 +313,7 @@ async function listCheck(side: Side, hop: HopConfig, configText: string, ms: num
         check: { scope, check: 'list', status: 'fail', detail: `no credentials for the ${side} hop: ${describeError(error)}`, fix: `provide them through ${source}` },
       };
     }
-    const classified = isDualsyncError(failure) && failure.cause === undefined ? failure : classifyS3Error(error, hop, 'listing');
+    const classified = isDualsyncError(failure) ? failure : classifyS3Error(failure, hop, 'listing');
     let fix = classified.hint;
     if (classified.code === 'E_S3_ACCESS') {
       fix = `check ${source}: they must be keys that ${hop.endpoint ?? `AWS (${hop.region})`} knows, allowed to list bucket ${hop.bucket}${hop.region === 'snow' ? ' (a Snowball\'s keys: `snowballEdge list-access-keys` and `snowballEdge get-secret-access-key`)' : ''}`;
