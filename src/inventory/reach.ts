@@ -11,7 +11,7 @@ import { connect as netConnect, isIP } from 'node:net';
 import type { HopConfig } from '../model/config.ts';
 import type { ListingStream, ObjectEntry } from '../model/objects.ts';
 import { isDualsyncError, opError, type DualsyncError } from '../errors.ts';
-import { classifyS3Error } from './s3.ts';
+import { classifyS3Error } from './s3-client.ts';
 
 /** How long a hop that was down last time gets to answer before it counts as still down. */
 export const PROBE_TIMEOUT_MS = 10_000;
