@@ -122,6 +122,8 @@ export class HopListing {
   /** What the requests are sent with: the stop, the deadline and the end a sink asked for. */
   readonly #requestSignal: AbortSignal;
   readonly #enough = new AbortController();
+  /** A sink said it has enough (a plain flag: it is read once per object). */
+  #stopped = false;
   /** v2: the last key handed on, and the first that came below it in this page. */
   #previous: string | undefined;
   #disorder: { key: string; previous: string } | undefined;
@@ -165,10 +167,13 @@ export class HopListing {
         into.restart();
       },
       object: (object) => {
-        if (this.#enough.signal.aborted) return;
+        if (this.#stopped) return;
         const entry = this.#relative(object);
         if (entry === undefined || (this.#v2 && !this.#inOrder(entry.key))) return;
-        if (into.entry(entry) === false) this.#enough.abort();
+        if (into.entry(entry) === false) {
+          this.#stopped = true;
+          this.#enough.abort();
+        }
       },
       // A v1 answer may come unsorted anyway: no key need wait behind another for the answer's encoding.
       unordered: !this.#v2,
@@ -177,7 +182,7 @@ export class HopListing {
     try {
       page = await listPage(this.#client, this.#request(), listed, this.#requestSignal);
     } catch (error) {
-      if (this.#enough.signal.aborted) return this.#end({ entries: collected, answered: 0, more: false });
+      if (this.#stopped) return this.#end({ entries: collected, answered: 0, more: false });
       throw listingFailure(error, hop, this.#stop);
     }
     this.pages++;
@@ -192,7 +197,7 @@ export class HopListing {
       });
     }
     const read = { entries: collected, answered: page.objects + page.undecodable.count, more: page.isTruncated };
-    if (!page.isTruncated || this.#enough.signal.aborted) return this.#end({ ...read, more: false });
+    if (!page.isTruncated || this.#stopped) return this.#end({ ...read, more: false });
     this.#next = this.#continuation(page);
     return read;
   }
