@@ -2,152 +2,37 @@
  * Listing a hop's bucket. A listing is complete or it is an error: a failed or cut-short listing
  * must never look like "these objects are gone" (invariant 8), so every failure throws and
  * every doubt about completeness is reported in `complete` and `warnings`.
+ *
+ * Where each listing job lives:
+ * - {@link HopListing} (here): the one listing loop. Only it asks for pages (v1 or v2, markers or
+ *   continuation tokens), and checks what comes back (prefix, undecodable keys, v2's order and
+ *   duplicates, paging that stops short or repeats) and maps errors. Each job below is a stop
+ *   condition on it.
+ * - {@link openListing} (here): the plan's listing, every page; v1 through extsort.ts.
+ * - {@link listedObjects} (here), used by readback.ts: the delivery read-back, a range of keys.
+ * - {@link firstObject} (here), used by ops/doctor.ts: the first object, to prove the hop lists.
+ * - list-stream.ts: one request, `encoding-type=url`, its answer parsed as it streams and decoded.
+ * - reach.ts: whether a hop can be reached (the run's probe and doctor's reachable row).
+ * - s3-client.ts: the hop's S3 client, and what its errors mean.
+ *
+ * Over 400 lines for a reason: this is the one owner of listing, and the loop is kept beside the
+ * three stop conditions it serves, so that a change to paging or checks is seen by all of them.
  */
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { S3ClientConfig } from '@aws-sdk/client-s3';
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import { describeError, isDualsyncError, opError, userError } from '../errors.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { assert, isDualsyncError, opError } from '../errors.ts';
 import type { DualsyncError } from '../errors.ts';
 import type { HopConfig } from '../model/config.ts';
 import type { Listing, ListingFlaws, ListingStream, ObjectEntry } from '../model/objects.ts';
-import { requireCredentials } from '../config/credentials.ts';
+import { classifyS3Error, unquote, where } from './s3-client.ts';
 import { ExternalSort } from './extsort.ts';
 import { listPage, type ListedObject, type ListedPage, type ListingSink } from './list-stream.ts';
 import { compareKeys } from '../plan/keys.ts';
 
+// The client is s3-client.ts's; re-exported so that callers of a hop's S3 find it in one place.
+export { classifyS3Error, createS3Client, headObject } from './s3-client.ts';
+
 /** The most keys a Snowball's S3 adapter returns from ListObjectsV2, complete or not. */
 const SNOWBALL_V2_CUT = 1000;
-const DEFAULT_MAX_SOCKETS = 50;
-
-/**
- * An S3 client for one hop: its endpoint, addressing, region (`snow` is the Snowball's signing
- * region and is used as it is), credentials, TLS trust and proxy. Sockets are capped by the
- * hop's connection budget, since a Snowball drops connections beyond 1,000. On a hop with a
- * budget the client also keeps no idle connection: the listing is done before s5cmd starts, and
- * a kept-alive socket would hold one of the device's connections while s5cmd uses the whole
- * budget (measured: one over the budget, and dropped connections, at a device capped at it).
- */
-export function createS3Client(hop: HopConfig, options: { maxSockets?: number } = {}): S3Client {
-  requireCredentials(hop);
-  const maxSockets = Math.max(1, Math.min(options.maxSockets ?? DEFAULT_MAX_SOCKETS, hop.maxConnections ?? Number.POSITIVE_INFINITY));
-  const keepAlive = hop.maxConnections === undefined;
-  const agentOptions: https.AgentOptions & { proxyEnv?: Record<string, string> } = { keepAlive, maxSockets };
-  if (hop.tls.caBundle !== undefined) {
-    try {
-      agentOptions.ca = readFileSync(hop.tls.caBundle);
-    } catch (error) {
-      throw userError('E_CA_BUNDLE', `cannot read the CA bundle ${hop.tls.caBundle} of bucket ${hop.bucket}: ${describeError(error)}`, {
-        hint: 'Point tls.caBundle at the PEM file (for a Snowball: the output of `snowballEdge get-certificate`).',
-      });
-    }
-  }
-  if (!hop.tls.verify) agentOptions.rejectUnauthorized = false;
-  // Node's agents take a proxy from proxyEnv (Node 24.5+), so each hop can have its own.
-  if (hop.proxy !== undefined) agentOptions.proxyEnv = { HTTPS_PROXY: hop.proxy, HTTP_PROXY: hop.proxy };
-
-  const config: S3ClientConfig = {
-    region: hop.region,
-    forcePathStyle: hop.addressing === 'path',
-    // A link that silently drops packets must end in a (retryable) error, not hang a run that
-    // holds the lock: connecting may take 15 s, a request may sit idle 60 s, then the SDK retries.
-    // The idle limit is socketTimeout: this SDK's requestTimeout only logs a warning unless
-    // throwOnRequestTimeout is set (measured: a listing of a server that accepts the connection
-    // and never answers hung for good; with socketTimeout it fails after 189 s, three attempts).
-    requestHandler: { httpAgent: new http.Agent(agentOptions), httpsAgent: new https.Agent(agentOptions), connectionTimeout: 15_000, socketTimeout: 60_000 },
-    // The hop's endpoint, or AWS's: never one picked up from AWS_ENDPOINT_URL* in the shell.
-    ignoreConfiguredEndpointUrls: true,
-    // Devices such as the Snowball adapter reject the newer flexible checksum headers.
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  };
-  if (hop.endpoint !== undefined) config.endpoint = hop.endpoint;
-  const credentials = hop.credentials;
-  if (credentials.kind === 'static') {
-    config.credentials = { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, sessionToken: credentials.sessionToken };
-  } else if (credentials.kind === 'profile') {
-    config.profile = credentials.profile;
-  }
-  return new S3Client(config);
-}
-
-function where(hop: HopConfig, key?: string): string {
-  const at = hop.endpoint === undefined ? `region ${hop.region}` : hop.endpoint;
-  return `s3://${hop.bucket}/${hop.prefix}${key ?? ''} (${at})`;
-}
-
-const ACCESS_ERRORS = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'AllAccessDisabled', 'Forbidden']);
-const TLS_ERRORS = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-const FETCH_CERTIFICATE =
-  'fetch the device certificate (`snowballEdge list-certificates`, then `snowballEdge get-certificate --certificate-arn ARN`) and save it as a PEM file';
-
-/**
- * What to do about a certificate the hop does not trust. A Snowball's certificate is made by the
- * device and names its IP, so it is new after the IP changes (or the device is unlocked after the
- * old one was deleted or expired): a CA bundle that worked yesterday can be the cause today.
- */
-function tlsHint(hop: HopConfig, tlsCode: string): string {
-  if (tlsCode === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return `The server's certificate does not name the host of ${hop.endpoint ?? 'this endpoint'}. Use the address the certificate was made for; a Snowball Edge's certificate names its IP, so if the device's IP changed, ${FETCH_CERTIFICATE} over tls.caBundle.`;
-  }
-  if (hop.tls.caBundle !== undefined) {
-    return `The server's certificate is not signed by tls.caBundle (${hop.tls.caBundle}). A Snowball Edge makes a new certificate when its IP changes or it is unlocked after the old one was deleted or expired: ${FETCH_CERTIFICATE} over ${hop.tls.caBundle}.`;
-  }
-  return `The server's certificate is not trusted. For a Snowball Edge, ${FETCH_CERTIFICATE}, then set tls.caBundle to that file (docs/snowball.md). Use tls.verify: false only on a network you trust.`;
-}
-
-interface SdkErrorShape {
-  name?: string;
-  code?: string;
-  $metadata?: { httpStatusCode?: number };
-  $fault?: 'client' | 'server';
-}
-
-/** Turns an SDK or network error into an operational error that says whether a retry can help. */
-export function classifyS3Error(error: unknown, hop: HopConfig, doing: string): DualsyncError {
-  const shape = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
-  const name = shape.name ?? '';
-  const status = shape.$metadata?.httpStatusCode;
-  const detail = describeError(error) || name;
-  const message = `${doing} ${where(hop)} failed: ${name && !detail.includes(name) ? `${name}: ` : ''}${detail}`;
-  const tlsCode = shape.code ?? (error as { cause?: { code?: string } })?.cause?.code ?? '';
-  if (ACCESS_ERRORS.has(name) || status === 403) {
-    return opError('E_S3_ACCESS', message, {
-      hint: `The credentials of this hop are wrong or may not list bucket ${hop.bucket}: check the access key, secret and profile, and s3:ListBucket / s3:GetObject permissions.`,
-      cause: error,
-    });
-  }
-  if (name === 'NoSuchBucket') {
-    const hint =
-      hop.region === 'snow'
-        ? `The Snowball's S3 adapter has no bucket ${hop.bucket}. Check the bucket name; if the device was reset or replaced, re-provision it as docs/snowball.md describes.`
-        : `Bucket ${hop.bucket} was not found at this endpoint: check the bucket name, endpoint and region of this hop.`;
-    return opError('E_S3_NO_BUCKET', message, { hint, cause: error });
-  }
-  if (TLS_ERRORS.has(tlsCode)) {
-    return opError('E_S3_TLS', message, { hint: tlsHint(hop, tlsCode), cause: error });
-  }
-  const retryable = status === undefined || status >= 500 || status === 429 || status === 408 || name === 'SlowDown' || name === 'RequestTimeout';
-  return opError('E_S3_FAILED', message, {
-    hint: retryable ? 'The server or the network failed; a later run retries.' : undefined,
-    retryable,
-    cause: error,
-  });
-}
-
-function unquote(etag: string | undefined): string {
-  if (etag === undefined) return '';
-  return etag.length >= 2 && etag.startsWith('"') && etag.endsWith('"') ? etag.slice(1, -1) : etag;
-}
 
 export interface ListOptions {
   signal?: AbortSignal;
@@ -175,49 +60,215 @@ function loopError(hop: HopConfig, what: string): DualsyncError {
   });
 }
 
-/**
- * What every listing leaves out and reports: keys outside the prefix (a server that ignored it),
- * the prefix's own "folder" object, and its flaws (duplicates, counted by the caller, and keys
- * that do not decode), which the plan shows as notes: such a listing is not in sync.
- */
-class ListingFilter {
-  outsidePrefix = 0;
-  readonly flaws: ListingFlaws = { duplicates: 0, undecodable: 0 };
-  readonly hop: HopConfig;
+export interface HopListingOptions {
+  /** A stop: a listing stopped by it fails with E_ABORTED. */
+  signal?: AbortSignal;
+  /** A deadline over all its requests: a listing not done in time fails as the server's fault, not as a stop. */
+  timeoutMs?: number;
+  /** Keys per page to ask for (the server may return fewer); the server's default when unset. */
+  maxKeys?: number;
+  /** Where to begin: just after this key (relative to the prefix); from the first key when unset. */
+  startAfter?: string;
+}
 
-  constructor(hop: HopConfig) {
+/** Where one page's entries go while its answer streams in. */
+export interface EntrySink {
+  /** One entry; `false` ends the listing here, and the rest of the answer is not read. */
+  entry(entry: ObjectEntry): boolean | void;
+  /** Drops what this page handed on so far: the SDK is sending the request again. */
+  restart(): void;
+}
+
+/** One page, as {@link HopListing.page} read it. */
+export interface ReadPage {
+  /** The page's entries, in the answer's order (empty when they went into a sink). */
+  entries: ObjectEntry[];
+  /** Objects the answer held: decodable or not, inside the prefix or not. */
+  answered: number;
+  /** Whether another page follows (false: the listing has ended, or a sink ended it). */
+  more: boolean;
+}
+
+/**
+ * The one listing loop: every listing of a hop's bucket goes through it, page after page, each
+ * caller with its own stop (the plan's listing: every page; the delivery read-back: a range;
+ * doctor: the first object). It alone decides what a request asks (ListObjects v1 with markers
+ * for `listApi: v1`, ListObjectsV2 with continuation tokens otherwise; the hop's prefix;
+ * `encoding-type=url` through {@link listPage}, which decodes) and what an answer must be:
+ *
+ * - Each entry is relative to the prefix; keys outside it (a server that ignored it) and the
+ *   prefix's own "folder" object are left out, the first counted for {@link warnings}.
+ * - Keys that do not decode are left out and counted in {@link flaws} (not in sync).
+ * - ListObjectsV2 is sorted by the server: each key is checked against the one before it; a
+ *   repeated key is dropped and counted, a key below it fails with E_S3_LIST_ORDER. A v1 answer
+ *   may come unsorted (a Snowball's), so its caller sorts it or only looks keys up.
+ * - A truncated answer without a way on fails (E_S3_LIST_TRUNCATED), one that repeats its
+ *   marker or token fails (E_S3_LIST_LOOP), and every other failure becomes an operational
+ *   error ({@link listingFailure}): never a shorter listing.
+ */
+export class HopListing {
+  readonly hop: HopConfig;
+  readonly flaws: ListingFlaws = { duplicates: 0, undecodable: 0 };
+  /** Pages read so far. */
+  pages = 0;
+  #outsidePrefix = 0;
+  readonly #client: S3Client;
+  readonly #v2: boolean;
+  readonly #prefix: string | undefined;
+  readonly #maxKeys: number | undefined;
+  readonly #startAfter: string | undefined;
+  /** The caller's stop, which makes a failure E_ABORTED. */
+  readonly #stop: AbortSignal | undefined;
+  /** What the requests are sent with: the stop, the deadline and the end a sink asked for. */
+  readonly #requestSignal: AbortSignal;
+  readonly #enough = new AbortController();
+  /** A sink said it has enough (a plain flag: it is read once per object). */
+  #stopped = false;
+  /** v2: the last key handed on, and the first that came below it in this page. */
+  #previous: string | undefined;
+  #disorder: { key: string; previous: string } | undefined;
+  /** The continuation token (v2) or marker (v1) of the next page, and those used before. */
+  #next: string | undefined;
+  readonly #used = new Set<string>();
+  #ended = false;
+
+  constructor(client: S3Client, hop: HopConfig, options: HopListingOptions = {}) {
+    this.#client = client;
     this.hop = hop;
+    this.#v2 = hop.listApi !== 'v1';
+    this.#prefix = hop.prefix === '' ? undefined : hop.prefix;
+    this.#maxKeys = options.maxKeys;
+    this.#startAfter = options.startAfter === undefined ? undefined : hop.prefix + options.startAfter;
+    this.#stop = options.signal;
+    const signals = [this.#enough.signal];
+    if (options.signal !== undefined) signals.push(options.signal);
+    if (options.timeoutMs !== undefined) signals.push(AbortSignal.timeout(options.timeoutMs));
+    this.#requestSignal = AbortSignal.any(signals);
+  }
+
+  /**
+   * Reads the next page: its entries into `sink` as they stream in, or collected and returned.
+   * Throws (an operational error) rather than return less than the page held.
+   */
+  async page(sink?: EntrySink): Promise<ReadPage> {
+    assert(!this.#ended, 'a listing was read past its end');
+    const hop = this.hop;
+    const collected: ObjectEntry[] = [];
+    const into = sink ?? { entry: (entry: ObjectEntry) => void collected.push(entry), restart: () => (collected.length = 0) };
+    const start = { outsidePrefix: this.#outsidePrefix, previous: this.#previous, duplicates: this.flaws.duplicates, firstDuplicate: this.flaws.firstDuplicate };
+    this.#disorder = undefined;
+    const listed: ListingSink = {
+      restart: () => {
+        this.#outsidePrefix = start.outsidePrefix;
+        this.#previous = start.previous;
+        this.flaws.duplicates = start.duplicates;
+        if (start.firstDuplicate === undefined) delete this.flaws.firstDuplicate;
+        this.#disorder = undefined;
+        into.restart();
+      },
+      object: (object) => {
+        if (this.#stopped) return;
+        const entry = this.#relative(object);
+        if (entry === undefined || (this.#v2 && !this.#inOrder(entry.key))) return;
+        if (into.entry(entry) === false) {
+          this.#stopped = true;
+          this.#enough.abort();
+        }
+      },
+      // A v1 answer may come unsorted anyway: no key need wait behind another for the answer's encoding.
+      unordered: !this.#v2,
+    };
+    let page: ListedPage;
+    try {
+      page = await listPage(this.#client, this.#request(), listed, this.#requestSignal);
+    } catch (error) {
+      if (this.#stopped) return this.#end({ entries: collected, answered: 0, more: false });
+      throw listingFailure(error, hop, this.#stop);
+    }
+    this.pages++;
+    if (page.undecodable.count > 0) {
+      this.flaws.undecodable += page.undecodable.count;
+      this.flaws.firstUndecodable ??= page.undecodable.first;
+    }
+    if (this.#disorder !== undefined) {
+      const { key, previous } = this.#disorder;
+      throw opError('E_S3_LIST_ORDER', `listing ${where(hop)} is not in key order: ${JSON.stringify(key)} came after ${JSON.stringify(previous)}, so the server does not sort its ListObjectsV2 pages`, {
+        hint: 'Set `listApi: v1` for this hop: dualsync then sorts the listing itself.',
+      });
+    }
+    const read = { entries: collected, answered: page.objects + page.undecodable.count, more: page.isTruncated };
+    if (!page.isTruncated || this.#stopped) return this.#end({ ...read, more: false });
+    this.#next = this.#continuation(page);
+    return read;
+  }
+
+  /** The warnings of what was left out (flaws are notes of the plan instead). */
+  warnings(): string[] {
+    if (this.#outsidePrefix === 0) return [];
+    return [`listing ${where(this.hop)} returned ${this.#outsidePrefix} keys outside the prefix (the server ignored it); they were left out`];
+  }
+
+  #end(read: ReadPage): ReadPage {
+    this.#ended = true;
+    return read;
+  }
+
+  /** The next page's request: v2 from its continuation token (the first from `startAfter`), v1 from its marker. */
+  #request(): Parameters<typeof listPage>[1] {
+    const base = { Bucket: this.hop.bucket, Prefix: this.#prefix, MaxKeys: this.#maxKeys };
+    if (!this.#v2) return { v2: false, input: { ...base, Marker: this.pages === 0 ? this.#startAfter : this.#next } };
+    if (this.pages === 0) return { v2: true, input: this.#startAfter === undefined ? base : { ...base, StartAfter: this.#startAfter } };
+    return { v2: true, input: { ...base, ContinuationToken: this.#next } };
+  }
+
+  /** Where a truncated page says the next one starts; a page without one, or one seen before, fails. */
+  #continuation(page: ListedPage): string {
+    const hop = this.hop;
+    let next: string | undefined;
+    if (this.#v2) {
+      next = page.nextContinuationToken;
+      if (next === undefined || next === '') {
+        throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a continuation token`, {
+          hint: 'The server may not support ListObjectsV2 paging; try `listApi: v1` for this hop.',
+          retryable: true,
+        });
+      }
+      if (this.#used.has(next)) throw loopError(hop, 'a continuation token');
+    } else {
+      // v1 gives NextMarker only with a delimiter; otherwise the last key is the marker.
+      next = page.nextMarker ?? page.lastKey;
+      if (next === undefined) throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a marker to continue from`, { retryable: true });
+      if (this.#used.has(next)) throw loopError(hop, `the marker ${JSON.stringify(next)}`);
+    }
+    this.#used.add(next);
+    return next;
   }
 
   /** The entry relative to the prefix, or undefined when it is left out. */
-  relative(object: ListedObject): ObjectEntry | undefined {
+  #relative(object: ListedObject): ObjectEntry | undefined {
     if (!object.key.startsWith(this.hop.prefix)) {
-      this.outsidePrefix++;
+      this.#outsidePrefix++;
       return undefined;
     }
     const key = object.key.slice(this.hop.prefix.length);
     return key === '' ? undefined : { key, size: object.size, etag: unquote(object.etag) };
   }
 
-  duplicate(key: string): void {
-    this.flaws.duplicates++;
-    this.flaws.firstDuplicate ??= key;
-  }
-
-  /** Counts a page's keys that did not decode (left out of the page). */
-  undecodable(page: ListedPage): void {
-    if (page.undecodable.count === 0) return;
-    this.flaws.undecodable += page.undecodable.count;
-    this.flaws.firstUndecodable ??= page.undecodable.first;
-  }
-
-  /** The warnings of what was left out, once the listing has ended (flaws are notes of the plan). */
-  warnings(): string[] {
-    const warnings: string[] = [];
-    if (this.outsidePrefix > 0) {
-      warnings.push(`listing ${where(this.hop)} returned ${this.outsidePrefix} keys outside the prefix (the server ignored it); they were left out`);
+  /** Whether a v2 key comes after the one before it; a repeat is counted, the first key below it kept for the error. */
+  #inOrder(key: string): boolean {
+    const previous = this.#previous;
+    const order = previous === undefined ? -1 : compareKeys(previous, key);
+    if (order < 0) {
+      this.#previous = key;
+      return true;
     }
-    return warnings;
+    if (order === 0) {
+      this.flaws.duplicates++;
+      this.flaws.firstDuplicate ??= key;
+    } else {
+      this.#disorder ??= { key, previous: previous! };
+    }
+    return false;
   }
 }
 
@@ -229,85 +280,32 @@ class ListingFilter {
  * - ListObjectsV2: resolves once the first page is read (a hop that is down fails here, and a
  *   Snowball's one page of exactly 1,000 keys is taken as incomplete here), then hands out page
  *   after page, reading the next while the current one is consumed: about two pages in memory.
- *   Each key is checked against the one before it; a repeated key is dropped and counted, a key
- *   below it means the server does not sort, and the listing fails with E_S3_LIST_ORDER.
+ *   The order and duplicate checks are {@link HopListing}'s.
  * - ListObjects v1 (`listApi: v1`): every page (a Snowball's one unsorted answer of every key)
- *   is parsed as it streams in and goes into an {@link ExternalSort} on disk, in `spoolDir`;
- *   resolves once all is sorted, and hands the entries out in key order.
+ *   goes, as it streams in, into an {@link ExternalSort} on disk, in `spoolDir`; resolves once
+ *   all is sorted, and hands the entries out in key order.
  */
 export async function openListing(client: S3Client, hop: HopConfig, options: ListOptions = {}): Promise<ListingStream> {
   return hop.listApi === 'v1' ? openSortedV1(client, hop, options) : openPagedV2(client, hop, options);
 }
 
-/** ListObjectsV2 pages, each handed out as it is read, in the server's order, which is checked. */
+/** ListObjectsV2 pages, each handed out as it is read, in the server's order. */
 async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOptions): Promise<ListingStream> {
   const stop = new AbortController();
   const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
-  const filter = new ListingFilter(hop);
-  const prefix = hop.prefix === '' ? undefined : hop.prefix;
-  const tokens = new Set<string>();
-  let previous: string | undefined;
+  const listing = new HopListing(client, hop, { signal, maxKeys: options.maxKeys });
   let kept = 0;
-  let pages = 0;
-  let rawKeys = 0;
-
-  /** One page, checked for order and duplicates, and the token of the next (undefined: the last page). */
-  const readPage = async (token: string | undefined): Promise<{ entries: ObjectEntry[]; next: string | undefined }> => {
-    let entries: ObjectEntry[] = [];
-    const outsideBefore = filter.outsidePrefix;
-    const sink: ListingSink = {
-      restart: () => {
-        entries = [];
-        filter.outsidePrefix = outsideBefore;
-      },
-      object: (object) => {
-        const entry = filter.relative(object);
-        if (entry !== undefined) entries.push(entry);
-      },
-    };
-    let page: ListedPage;
-    try {
-      page = await listPage(client, { v2: true, input: { Bucket: hop.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: options.maxKeys } }, sink, signal);
-    } catch (error) {
-      throw listingFailure(error, hop, signal);
-    }
-    pages++;
-    rawKeys += page.objects + page.undecodable.count;
-    filter.undecodable(page);
-    const ordered: ObjectEntry[] = [];
-    for (const entry of entries) {
-      const order = previous === undefined ? -1 : compareKeys(previous, entry.key);
-      if (order === 0) {
-        filter.duplicate(entry.key);
-        continue;
-      }
-      if (order > 0) {
-        throw opError('E_S3_LIST_ORDER', `listing ${where(hop)} is not in key order: ${JSON.stringify(entry.key)} came after ${JSON.stringify(previous)}, so the server does not sort its ListObjectsV2 pages`, {
-          hint: 'Set `listApi: v1` for this hop: dualsync then sorts the listing itself.',
-        });
-      }
-      previous = entry.key;
-      ordered.push(entry);
-    }
-    kept += ordered.length;
+  const readPage = async (): Promise<ReadPage> => {
+    const read = await listing.page();
+    kept += read.entries.length;
     options.onPage?.(kept);
-    if (!page.isTruncated) return { entries: ordered, next: undefined };
-    const next = page.nextContinuationToken;
-    if (next === undefined || next === '') {
-      throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a continuation token`, {
-        hint: 'The server may not support ListObjectsV2 paging; try `listApi: v1` for this hop.',
-        retryable: true,
-      });
-    }
-    if (tokens.has(next)) throw loopError(hop, 'a continuation token');
-    tokens.add(next);
-    return { entries: ordered, next };
+    return read;
   };
 
-  const first = await readPage(undefined);
+  const first = await readPage();
   const warnings: string[] = [];
   let complete = true;
-  if (hop.region === 'snow' && pages === 1 && first.next === undefined && rawKeys === SNOWBALL_V2_CUT) {
+  if (hop.region === 'snow' && listing.pages === 1 && !first.more && first.answered === SNOWBALL_V2_CUT) {
     complete = false;
     warnings.push(
       `listing ${where(hop)} returned exactly 1,000 keys: it was probably cut at 1,000 keys by the Snowball S3 adapter, which does not page ListObjectsV2; set listApi: v1 for this hop`,
@@ -318,7 +316,7 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
     try {
       let current = first;
       for (;;) {
-        const ahead = current.next === undefined ? undefined : readPage(current.next);
+        const ahead = current.more ? readPage() : undefined;
         // Read while this page is consumed; its failure is thrown when it is reached (or dropped on close).
         ahead?.catch(() => undefined);
         listed += current.entries.length;
@@ -326,7 +324,7 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
         if (ahead === undefined) break;
         current = await ahead;
       }
-      warnings.push(...filter.warnings());
+      warnings.push(...listing.warnings());
     } finally {
       stop.abort();
     }
@@ -335,7 +333,7 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
     pages: listedPages(),
     complete,
     warnings,
-    flaws: filter.flaws,
+    flaws: listing.flaws,
     get listed() {
       return listed;
     },
@@ -347,41 +345,19 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
 
 /** ListObjects v1, every page into an external sort, handed out in key order once all is read. */
 async function openSortedV1(client: S3Client, hop: HopConfig, options: ListOptions): Promise<ListingStream> {
-  const filter = new ListingFilter(hop);
-  const prefix = hop.prefix === '' ? undefined : hop.prefix;
+  const listing = new HopListing(client, hop, { signal: options.signal, maxKeys: options.maxKeys });
   const sort = new ExternalSort(options.spoolDir);
   try {
-    const markers = new Set<string>();
-    let marker: string | undefined;
     for (;;) {
-      const start = { added: sort.mark(), outsidePrefix: filter.outsidePrefix };
-      const sink: ListingSink = {
-        restart: () => {
-          sort.rollback(start.added);
-          filter.outsidePrefix = start.outsidePrefix;
+      const mark = sort.mark();
+      const read = await listing.page({
+        entry: (entry) => {
+          sort.add(entry);
         },
-        object: (object) => {
-          const entry = filter.relative(object);
-          if (entry !== undefined) sort.add(entry);
-        },
-        // The external sort orders them: no key need wait behind another for the answer's encoding.
-        unordered: true,
-      };
-      let page: ListedPage;
-      try {
-        page = await listPage(client, { v2: false, input: { Bucket: hop.bucket, Prefix: prefix, Marker: marker, MaxKeys: options.maxKeys } }, sink, options.signal);
-      } catch (error) {
-        throw listingFailure(error, hop, options.signal);
-      }
-      filter.undecodable(page);
+        restart: () => sort.rollback(mark),
+      });
       options.onPage?.(sort.added);
-      if (!page.isTruncated) break;
-      // v1 gives NextMarker only with a delimiter; otherwise the last key is the marker.
-      const next = page.nextMarker ?? page.lastKey;
-      if (next === undefined) throw opError('E_S3_LIST_TRUNCATED', `listing ${where(hop)} was truncated without a marker to continue from`, { retryable: true });
-      if (markers.has(next)) throw loopError(hop, `the marker ${JSON.stringify(next)}`);
-      markers.add(next);
-      marker = next;
+      if (!read.more) break;
     }
     sort.sort();
   } catch (error) {
@@ -395,15 +371,15 @@ async function openSortedV1(client: S3Client, hop: HopConfig, options: ListOptio
       listed += page.length;
       yield page;
     }
-    filter.flaws.duplicates = sort.duplicates.count;
-    if (sort.duplicates.first !== undefined) filter.flaws.firstDuplicate = sort.duplicates.first;
-    warnings.push(...filter.warnings());
+    listing.flaws.duplicates = sort.duplicates.count;
+    if (sort.duplicates.first !== undefined) listing.flaws.firstDuplicate = sort.duplicates.first;
+    warnings.push(...listing.warnings());
   }
   return {
     pages: listedPages(),
     complete: true,
     warnings,
-    flaws: filter.flaws,
+    flaws: listing.flaws,
     get listed() {
       return listed;
     },
@@ -415,7 +391,7 @@ async function openSortedV1(client: S3Client, hop: HopConfig, options: ListOptio
 
 /**
  * The whole listing of the hop at once, in key order: {@link openListing} read to the end. For
- * callers that need every entry anyway (doctor, tests); the planner reads the stream.
+ * callers that need every entry anyway (tests); the planner reads the stream.
  */
 export async function listHop(client: S3Client, hop: HopConfig, options: ListOptions = {}): Promise<Listing> {
   const stream = await openListing(client, hop, options);
@@ -428,17 +404,27 @@ export async function listHop(client: S3Client, hop: HopConfig, options: ListOpt
   }
 }
 
-/** One object's size and ETag by relative key; undefined only when the server says it does not exist. */
-export async function headObject(client: S3Client, hop: HopConfig, key: string): Promise<ObjectEntry | undefined> {
-  try {
-    const head = await client.send(new HeadObjectCommand({ Bucket: hop.bucket, Key: hop.prefix + key }));
-    return { key, size: head.ContentLength ?? 0, etag: unquote(head.ETag) };
-  } catch (error) {
-    const shape = error as SdkErrorShape;
-    if (shape.name === 'NotFound' || shape.name === 'NoSuchKey' || shape.$metadata?.httpStatusCode === 404) return undefined;
-    throw classifyS3Error(error, { ...hop, prefix: hop.prefix + key }, 'reading the header of');
-  }
+/**
+ * The first object under the hop's prefix (undefined: there is none), for doctor's check that
+ * the hop can be listed. One key is asked for, and the answer is dropped at its first object: a
+ * Snowball ignores MaxKeys on v1 and answers every key in one document. `timeoutMs` bounds the
+ * whole; a failure throws as any listing's does.
+ */
+export async function firstObject(client: S3Client, hop: HopConfig, options: { timeoutMs?: number } = {}): Promise<ObjectEntry | undefined> {
+  const listing = new HopListing(client, hop, { maxKeys: 1, timeoutMs: options.timeoutMs });
+  let first: ObjectEntry | undefined;
+  const sink: EntrySink = {
+    entry: (entry) => {
+      first = entry;
+      return false;
+    },
+    restart: () => {},
+  };
+  let read = await listing.page(sink);
+  while (first === undefined && read.more) read = await listing.page(sink);
+  return first;
 }
+
 
 /**
  * A string just below `key` in S3's order (UTF-8 bytes, which is code point order): its last
@@ -454,17 +440,18 @@ function justBefore(key: string): string {
   return `${characters.join('')}${String.fromCodePoint(lower)}${'\u{10FFFF}'.repeat(4)}`;
 }
 
+
 /**
  * The listing's entries of many keys at once (undefined: the listing does not show it). This is
  * the one definition of "the destination holds this version" after an upload: what the next
  * `plan` will read, never a HEAD, which answers for objects that a server accepts but does not
- * list (MinIO hides `a/b` when `a` is an object). It is the plan's own listing (the hop's
- * prefix, the hop's list API), started just before the first key and read until it passes the
- * last one: one request per thousand objects instead of one each. Keys the walk did not reach
- * within a few pages (other objects in between) get a walk of their own from just before them.
- * Not even that is a listing with the key itself as prefix: MinIO lists `a/b` for the prefix
- * `a/b`, though not in the listing of the hop. A key no walk reached counts as not listed: a
- * failed upload that the next run retries, never a delivery.
+ * list (MinIO hides `a/b` when `a` is an object). It is the plan's own listing ({@link HopListing}:
+ * the hop's prefix, the hop's list API), started just before the first key and read until it
+ * passes the last one: one request per thousand objects instead of one each. Keys the walk did
+ * not reach within a few pages (other objects in between) get a walk of their own from just
+ * before them. Not even that is a listing with the key itself as prefix: MinIO lists `a/b` for
+ * the prefix `a/b`, though not in the listing of the hop. A key no walk reached counts as not
+ * listed: a failed upload that the next run retries, never a delivery.
  */
 export async function listedObjects(client: S3Client, hop: HopConfig, keys: readonly string[]): Promise<Map<string, ObjectEntry | undefined>> {
   const found = new Map<string, ObjectEntry | undefined>();
@@ -487,48 +474,29 @@ export async function listedObjects(client: S3Client, hop: HopConfig, keys: read
 async function walkListing(client: S3Client, hop: HopConfig, sorted: readonly string[], maxPages: number): Promise<{ found: Map<string, ObjectEntry>; covered: boolean }> {
   const found = new Map<string, ObjectEntry>();
   const wanted = new Set(sorted);
-  const last = hop.prefix + sorted[sorted.length - 1]!;
-  const prefix = hop.prefix === '' ? undefined : hop.prefix;
-  let after: string | undefined = hop.prefix + justBefore(sorted[0]!);
-  let token: string | undefined;
+  const last = sorted[sorted.length - 1]!;
+  const listing = new HopListing(client, hop, { startAfter: justBefore(sorted[0]!), maxKeys: sorted.length === 1 ? 100 : undefined });
   let covered = false;
-  try {
-    for (let page = 0; page < maxPages && !covered; page++) {
-      // The page's objects are looked at as they stream by: a device may answer everything at once.
-      let passed = false;
-      let foundHere: string[] = [];
-      const sink: ListingSink = {
-        restart: () => {
-          for (const key of foundHere) found.delete(key);
-          foundHere = [];
-          passed = false;
-        },
-        object: (object) => {
-          if (compareKeys(object.key, last) > 0) passed = true;
-          const key = object.key.slice(hop.prefix.length);
-          if (object.key.startsWith(hop.prefix) && wanted.has(key) && !found.has(key)) {
-            found.set(key, { key, size: object.size, etag: unquote(object.etag) });
-            foundHere.push(key);
-          }
-        },
-      };
-      const maxKeys = sorted.length === 1 ? 100 : undefined;
-      let truncated: boolean;
-      if (hop.listApi === 'v1') {
-        const answer = await listPage(client, { v2: false, input: { Bucket: hop.bucket, Prefix: prefix, Marker: after, MaxKeys: maxKeys } }, sink);
-        after = answer.nextMarker ?? answer.lastKey;
-        truncated = answer.isTruncated && after !== undefined;
-      } else {
-        const input = { Bucket: hop.bucket, Prefix: prefix, MaxKeys: maxKeys, ...(token === undefined ? { StartAfter: after } : { ContinuationToken: token }) };
-        const answer = await listPage(client, { v2: true, input }, sink);
-        token = answer.nextContinuationToken;
-        truncated = answer.isTruncated && token !== undefined;
-      }
-      // Sorted pages (every server but a device's v1 answer, which comes whole) pass the last key at their end.
-      covered = !truncated || passed;
-    }
-  } catch (error) {
-    throw isDualsyncError(error) ? error : classifyS3Error(error, hop, 'listing');
+  for (let page = 0; page < maxPages && !covered; page++) {
+    // The page's entries are looked at as they stream by: a device may answer everything at once.
+    let passed = false;
+    let foundHere: string[] = [];
+    const read = await listing.page({
+      restart: () => {
+        for (const key of foundHere) found.delete(key);
+        foundHere = [];
+        passed = false;
+      },
+      entry: (entry) => {
+        if (compareKeys(entry.key, last) > 0) passed = true;
+        if (wanted.has(entry.key) && !found.has(entry.key)) {
+          found.set(entry.key, entry);
+          foundHere.push(entry.key);
+        }
+      },
+    });
+    // Sorted pages (every server but a device's v1 answer, which comes whole) pass the last key at their end.
+    covered = !read.more || passed;
   }
   return { found, covered };
 }

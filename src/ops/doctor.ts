@@ -9,11 +9,10 @@
  */
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import { constants } from 'node:fs';
 import { access, lstat, mkdir, readFile, rmdir, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { connect as netConnect, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
@@ -22,8 +21,8 @@ import { lockHolder } from '../apply/lock.ts';
 import { formatDiagnostic } from '../config/load.ts';
 import { formatBytes } from '../config/units.ts';
 import { describeError, isDualsyncError } from '../errors.ts';
-import { classifyS3Error, createS3Client } from '../inventory/s3.ts';
-import { listPage, type ListingSink } from '../inventory/list-stream.ts';
+import { classifyS3Error, createS3Client, firstObject } from '../inventory/s3.ts';
+import { endpointTarget, probeReach, type EndpointTarget } from '../inventory/reach.ts';
 import { claimStates, copyRefusal, describeForeignClaims } from '../inventory/claims.ts';
 import { reserveBytes } from '../inventory/volumes.ts';
 import { LedgerStore } from '../ledger/store.ts';
@@ -52,35 +51,6 @@ const MINUTE = 60_000;
 const SIGV4_LIMIT_MS = 15 * MINUTE;
 const SKEW_WARN_MS = 5 * MINUTE;
 const CERT_EXPIRY_WARN_DAYS = 30;
-
-/** Where a hop's requests go: its endpoint, or AWS's regional endpoint when it has none. */
-export interface EndpointTarget {
-  url: string;
-  host: string;
-  port: number;
-  https: boolean;
-  /** True when derived from the region (no `endpoint` in the config). */
-  derived: boolean;
-}
-
-/** The host and port a hop connects to; for AWS, the regional S3 host its bucket is reached at. */
-export function endpointTarget(hop: HopConfig): EndpointTarget {
-  let url: URL;
-  let derived = false;
-  if (hop.endpoint !== undefined) {
-    url = new URL(hop.endpoint);
-  } else {
-    derived = true;
-    const domain = hop.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
-    const host = `s3.${hop.region}.${domain}`;
-    url = new URL(`https://${hop.addressing === 'virtual' ? `${hop.bucket}.${host}` : host}`);
-  }
-  const https = url.protocol === 'https:';
-  const port = url.port === '' ? (https ? 443 : 80) : Number(url.port);
-  // URL keeps IPv6 literals in brackets; sockets want them bare.
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  return { url: `${url.protocol}//${url.host}`, host, port, https, derived };
-}
 
 /** The clock row from a server Date header's distance to this machine's clock. */
 export function clockCheck(scope: string, skewMs: number | undefined): DoctorCheck {
@@ -179,17 +149,6 @@ function timeout<T>(ms: number, work: (done: (error: Error | undefined, value?: 
   });
 }
 
-/** Connects and disconnects; resolves with the time it took. */
-function tcpConnect(host: string, port: number, ms: number): Promise<number> {
-  const started = performance.now();
-  return timeout<number>(ms, (done) => {
-    const socket = netConnect({ host, port });
-    socket.once('connect', () => done(undefined, performance.now() - started));
-    socket.once('error', (error) => done(error));
-    return () => socket.destroy();
-  });
-}
-
 const REACH_FIX: Record<string, string> = {
   ENOTFOUND: 'the host name does not resolve: check the endpoint in the config and this machine\'s DNS (/etc/resolv.conf), or use the IP address',
   EAI_AGAIN: 'DNS did not answer: check this machine\'s DNS (/etc/resolv.conf) and its network, or use the IP address',
@@ -199,42 +158,25 @@ const REACH_FIX: Record<string, string> = {
   ENETUNREACH: 'this machine has no route to that network: check its network configuration',
 };
 
-async function reachabilityCheck(side: Side, hop: HopConfig, target: EndpointTarget, ms: number): Promise<DoctorCheck> {
+/** The reachable row: the hop's probe (inventory/reach.ts) up to its TCP connection; the list row asks the server. */
+async function reachabilityCheck(side: Side, hop: HopConfig, ms: number): Promise<DoctorCheck> {
   const scope = side;
-  let host = target.host;
-  let port = target.port;
-  let via = '';
-  if (hop.proxy !== undefined) {
-    const proxy = new URL(hop.proxy);
-    host = proxy.hostname.replace(/^\[(.*)\]$/, '$1');
-    port = proxy.port === '' ? (proxy.protocol === 'https:' ? 443 : 80) : Number(proxy.port);
-    via = ` (the proxy for ${target.url})`;
+  const reach = await probeReach(hop, { timeoutMs: ms });
+  const { host, port } = reach;
+  const via = reach.viaProxy ? ` (the proxy for ${reach.target.url})` : '';
+  const resolved = reach.addresses === undefined ? '' : ` (${host} is ${reach.addresses.join(', ')})`;
+  if (reach.failure === undefined) {
+    const note = reach.target.derived ? ', the AWS endpoint of its region' : '';
+    return { scope, check: 'reachable', status: 'pass', detail: `TCP connect to ${host}:${port}${via}${note} in ${Math.max(1, Math.round(reach.connectMs ?? 0))} ms${resolved}` };
   }
-  let resolved = '';
-  try {
-    if (isIP(host) === 0) {
-      const addresses = await timeout<{ address: string }[]>(ms, (done) => {
-        lookup(host, { all: true }).then(
-          (value) => done(undefined, value),
-          (error: Error) => done(error),
-        );
-        return () => {};
-      });
-      resolved = ` (${host} is ${addresses.map((a) => a.address).join(', ')})`;
-    }
-    const elapsed = await tcpConnect(host, port, ms);
-    const note = target.derived ? ', the AWS endpoint of its region' : '';
-    return { scope, check: 'reachable', status: 'pass', detail: `TCP connect to ${host}:${port}${via}${note} in ${Math.max(1, Math.round(elapsed))} ms${resolved}` };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    return {
-      scope,
-      check: 'reachable',
-      status: 'fail',
-      detail: `cannot reach ${host}:${port}${via}: ${code === 'ECONNREFUSED' ? 'connection refused' : describeError(error)}${resolved}`,
-      fix: REACH_FIX[code] ?? 'check the endpoint in the config and the network between this machine and it',
-    };
-  }
+  const { code, error } = reach.failure;
+  return {
+    scope,
+    check: 'reachable',
+    status: 'fail',
+    detail: `cannot reach ${host}:${port}${via}: ${code === 'ECONNREFUSED' ? 'connection refused' : describeError(error)}${resolved}`,
+    fix: REACH_FIX[code] ?? 'check the endpoint in the config and the network between this machine and it',
+  };
 }
 
 const UNTRUSTED = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY']);
@@ -352,27 +294,9 @@ async function listCheck(side: Side, hop: HopConfig, configText: string, ms: num
   }
   let skewMs: number | undefined;
   watchServerClock(client, (serverMs, receivedMs) => (skewMs ??= serverMs - receivedMs));
-  const prefix = hop.prefix === '' ? undefined : hop.prefix;
   try {
-    // One object is all this check needs. A Snowball ignores MaxKeys on v1 and answers every
-    // key in one document (millions: more than one string can hold), so the answer is parsed as
-    // it streams and the request is dropped at its first object.
-    const enough = new AbortController();
-    let any = false;
-    const sink: ListingSink = {
-      restart: () => {},
-      object: () => {
-        any = true;
-        enough.abort();
-      },
-    };
-    const signal = AbortSignal.any([enough.signal, AbortSignal.timeout(ms * 2)]);
-    const input = { Bucket: hop.bucket, Prefix: prefix, MaxKeys: 1 };
-    try {
-      await listPage(client, hop.listApi === 'v1' ? { v2: false, input } : { v2: true, input }, sink, signal);
-    } catch (error) {
-      if (!any) throw error;
-    }
+    // One object is all this check needs (inventory/s3.ts drops the answer at its first object).
+    const any = (await firstObject(client, hop, { timeoutMs: ms * 2 })) !== undefined;
     const api = hop.listApi === 'v1' ? 'ListObjects (v1)' : 'ListObjectsV2';
     if (!any && side === 'source') {
       return {
@@ -382,7 +306,9 @@ async function listCheck(side: Side, hop: HopConfig, configText: string, ms: num
       };
     }
     return { skewMs, client, check: { scope, check: 'list', status: 'pass', detail: `${api} on ${where} works: credentials accepted${any ? '' : ' (nothing there yet)'}` } };
-  } catch (error) {
+  } catch (failure) {
+    // The listing's error, classified; the SDK's own is its cause.
+    const error = isDualsyncError(failure) && failure.cause !== undefined ? failure.cause : failure;
     const source = credentialSource(side, hop, configText);
     if ((error as { name?: string }).name === 'CredentialsProviderError') {
       return {
@@ -391,7 +317,7 @@ async function listCheck(side: Side, hop: HopConfig, configText: string, ms: num
         check: { scope, check: 'list', status: 'fail', detail: `no credentials for the ${side} hop: ${describeError(error)}`, fix: `provide them through ${source}` },
       };
     }
-    const classified = classifyS3Error(error, hop, 'listing');
+    const classified = isDualsyncError(failure) ? failure : classifyS3Error(failure, hop, 'listing');
     let fix = classified.hint;
     if (classified.code === 'E_S3_ACCESS') {
       fix = `check ${source}: they must be keys that ${hop.endpoint ?? `AWS (${hop.region})`} knows, allowed to list bucket ${hop.bucket}${hop.region === 'snow' ? ' (a Snowball\'s keys: `snowballEdge list-access-keys` and `snowballEdge get-secret-access-key`)' : ''}`;
@@ -452,7 +378,7 @@ async function hopChecks(side: Side, config: Config, configText: string, options
   } catch (error) {
     return [{ scope: side, check: 'endpoint', status: 'fail', detail: `the endpoint ${hop.endpoint} is not a URL: ${describeError(error)}`, fix: `write ${side}.endpoint like https://192.0.2.10:8443` }];
   }
-  const [reach, tls, list] = await Promise.all([reachabilityCheck(side, hop, target, ms), tlsCheck(side, hop, target, ms, options.now()), listCheck(side, hop, configText, ms)]);
+  const [reach, tls, list] = await Promise.all([reachabilityCheck(side, hop, ms), tlsCheck(side, hop, target, ms, options.now()), listCheck(side, hop, configText, ms)]);
   const checks = [reach, tls, list.check, clockCheck(side, list.skewMs)];
   const api = listApiCheck(side, hop);
   if (api) checks.push(api);

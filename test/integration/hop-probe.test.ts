@@ -8,7 +8,8 @@ import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createClients, gatherInventory } from '../../src/engine.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
-import { PROBE_TIMEOUT_MS } from '../../src/inventory/reach.ts';
+import { PROBE_TIMEOUT_MS, probeHop, probeReach } from '../../src/inventory/reach.ts';
+import { createS3Client } from '../../src/inventory/s3.ts';
 import { createBucket, freePort, hopFor, putObjects, tempDir, useMinioPair } from '../harness/index.ts';
 import { testConfig } from '../builders.ts';
 import type { ListingStream } from '../../src/model/index.ts';
@@ -85,4 +86,56 @@ describe('a hop known to be down', () => {
       await ledger.close();
     }
   }, 60_000);
+});
+
+describe('one probe for the run and for doctor', () => {
+  it('nothing listening: the network step fails with ECONNREFUSED; the run calls the hop unreachable (retryable E_S3_FAILED)', async () => {
+    const port = await freePort();
+    const hop = { ...hopFor(pair.edge, 'any-bucket'), endpoint: `http://127.0.0.1:${port}` };
+    const reach = await probeReach(hop, { timeoutMs: 5_000 });
+    expect(reach).toMatchObject({ host: '127.0.0.1', port, viaProxy: false, failure: { stage: 'network', code: 'ECONNREFUSED', timedOut: false } });
+    const client = createS3Client(hop);
+    try {
+      expect(await probeHop(client, hop)).toMatchObject({ code: 'E_S3_FAILED', retryable: true });
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('a server that takes the connection and never answers: reachable for TCP, unreachable once HeadBucket is asked', async () => {
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const hop = { ...hopFor(pair.edge, 'any-bucket'), endpoint: `http://127.0.0.1:${(silent.address() as { port: number }).port}` };
+      const network = await probeReach(hop, { timeoutMs: 5_000 });
+      expect(network.failure).toBeUndefined();
+      expect(network.connectMs).toBeGreaterThanOrEqual(0);
+      const client = createS3Client(hop);
+      try {
+        expect((await probeReach(hop, { client, timeoutMs: 2_000 })).failure).toMatchObject({ stage: 'server', code: 'ETIMEDOUT', timedOut: true });
+        expect(await probeHop(client, hop, undefined, 2_000)).toMatchObject({ code: 'E_HOP_UNREACHABLE', message: expect.stringMatching(/did not answer within 2 s/) });
+      } finally {
+        client.destroy();
+      }
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  }, 30_000);
+
+  it('a healthy server: reachable at both steps, the name resolved for doctor\'s row', async () => {
+    const hop = { ...hopFor(pair.edge, await createBucket(pair.edge)) };
+    const named = { ...hop, endpoint: hop.endpoint!.replace('127.0.0.1', 'localhost') };
+    const client = createS3Client(named);
+    try {
+      const reach = await probeReach(named, { client });
+      expect(reach.failure).toBeUndefined();
+      expect(reach.addresses?.length).toBeGreaterThan(0);
+    } finally {
+      client.destroy();
+    }
+  });
 });

@@ -13,7 +13,7 @@ import { createServer as createTlsServer } from 'node:https';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createS3Client, headObject, listHop } from '../../src/inventory/s3.ts';
+import { createS3Client, firstObject, headObject, listedObjects, listHop } from '../../src/inventory/s3.ts';
 import type { HopConfig } from '../../src/model/config.ts';
 import { compareKeys } from '../../src/plan/keys.ts';
 import { cleanup, dualsyncFailure, tempDir } from '../harness/index.ts';
@@ -101,6 +101,44 @@ function hop(endpoint: string, extra: Partial<HopConfig> = {}): HopConfig {
   };
 }
 
+
+describe('the delivery read-back and doctor list through the same loop as the plan', () => {
+  it('read-back from a v2 server that does not sort: E_S3_LIST_ORDER, as the plan\'s listing says', async () => {
+    const server = await device(() => ({ keys: ['b', 'a'], truncated: false }));
+    const config = hop(server.endpoint, { listApi: 'v2' });
+    expect((await dualsyncFailure(listHop(createS3Client(config), config))).code).toBe('E_S3_LIST_ORDER');
+    expect((await dualsyncFailure(listedObjects(createS3Client(config), config, ['a']))).code).toBe('E_S3_LIST_ORDER');
+  });
+
+  it('read-back from a v2 page truncated without a continuation token: E_S3_LIST_TRUNCATED, never "not listed"', async () => {
+    const server = await device(() => ({ keys: ['a'], truncated: true }));
+    const config = hop(server.endpoint, { listApi: 'v2' });
+    expect((await dualsyncFailure(listedObjects(createS3Client(config), config, ['a', 'b']))).code).toBe('E_S3_LIST_TRUNCATED');
+  });
+
+  for (const listApi of ['v1', 'v2'] as const) {
+    it(`${listApi}: doctor's first object is the listing's: not the prefix's folder, a foreign key or a key that does not decode`, async () => {
+      const pages: Page[] = [
+        { keys: ['sensors/bad%FF', 'other/b', 'sensors/'], truncated: true, nextToken: '1', urlEncoded: true },
+        { keys: ['sensors/x%2By'], truncated: false, urlEncoded: true },
+      ];
+      const server = await device(({ query }) => pages[query.has('marker') || query.has('continuation-token') ? 1 : 0]!);
+      const config = hop(server.endpoint, { listApi, prefix: 'sensors/' });
+      expect(await firstObject(createS3Client(config), config)).toEqual({ key: 'x+y', size: 13, etag: 'etag-sensors/x%2By' });
+      expect(server.requests.map((request) => request.query.get('max-keys'))).toEqual(['1', '1']);
+    });
+  }
+
+  it('a device that answers every key at once: doctor\'s first object is the answer\'s first; a prefix holding only its folder has none', async () => {
+    const keys = Array.from({ length: 200_000 }, (_, i) => `k${i}`);
+    const snow = await device(() => ({ keys, truncated: false }));
+    const config = hop(snow.endpoint);
+    expect((await firstObject(createS3Client(config), config))?.key).toBe('k0');
+    const empty = await device(() => ({ keys: ['sensors/', 'other/b'], truncated: false }));
+    const emptyConfig = hop(empty.endpoint, { prefix: 'sensors/' });
+    expect(await firstObject(createS3Client(emptyConfig), emptyConfig)).toBeUndefined();
+  });
+});
 
 describe('listHop against scripted devices', () => {
   it('Snowball v1: one unsorted, unpaginated answer is taken whole and handed out in key order', async () => {

@@ -84,6 +84,30 @@ describe('openListing, ListObjectsV2: page by page', () => {
     await listing.close();
   });
 
+  it('an answer cut off halfway and sent again by the retry: the order and duplicate checks start the page over', async () => {
+    const sorted = Array.from({ length: 4_000 }, (_, i) => `k/${String(i).padStart(5, '0')}`);
+    const keys = [sorted[0]!, ...sorted];
+    const xml = `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>cut</Name><IsTruncated>false</IsTruncated>${keys.map((key) => `<Contents><Key>${key}</Key><ETag>&quot;e&quot;</ETag><Size>1</Size></Contents>`).join('')}</ListBucketResult>`;
+    let attempts = 0;
+    const cutting = createServer((request, response) => {
+      attempts++;
+      response.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
+      if (attempts > 1) return response.end(xml);
+      response.write(xml.slice(0, xml.length / 2), () => setTimeout(() => response.destroy(), 50));
+    });
+    await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
+    try {
+      const config = { ...hop('cut', 'v2'), prefix: '', endpoint: `http://127.0.0.1:${(cutting.address() as AddressInfo).port}` };
+      const listing = await openListing(createS3Client(config), config);
+      expect(attempts).toBe(2);
+      expect((await readAll(listing)).map((entry) => entry.key)).toEqual(sorted);
+      expect(listing.flaws).toEqual({ duplicates: 1, firstDuplicate: sorted[0], undecodable: 0 });
+    } finally {
+      cutting.closeAllConnections();
+      await new Promise<void>((resolve) => cutting.close(() => resolve()));
+    }
+  });
+
   it('a page out of key order: E_S3_LIST_ORDER from the iteration, naming both keys and suggesting listApi: v1', async () => {
     const listing = await openListing(createS3Client(hop('swapped', 'v2')), hop('swapped', 'v2'));
     const error = await dualsyncFailure(readAll(listing));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { clockCheck, connectionCheck, credentialSource, endpointTarget, listApiCheck } from '../../src/ops/doctor.ts';
+import { clockCheck, connectionCheck, credentialSource, listApiCheck } from '../../src/ops/doctor.ts';
+import { endpointTarget } from '../../src/inventory/reach.ts';
 import { doctorReport, renderDoctor, type DoctorCheck } from '../../src/view/doctor.ts';
 import type { HopConfig, TransferConfig } from '../../src/model/config.ts';
 
