@@ -3,8 +3,8 @@
  * never plans a deletion at the source or the destination, and a listing that may be cut short
  * never turns into "the object is gone". `PlanBuilder` is fed the merged pass key by key
  * (./merge.ts: sorted streams in, so memory does not follow the number of keys) and hands its
- * actions to spools; `planStreams` drives it over streams, `planSync` over in-memory arrays
- * (the unit tests), with the same plan for the same inputs whatever order the arrays are in.
+ * actions to spools; `planStreams` drives it over the listings' streams, the ledger's cursor and
+ * the sorted volume scan: the one planner, for the unit tests' tables as for a 10M-object plan.
  *
  * Per key (see DESIGN "Plan actions"), with the version = (size, ETag) the source lists, or the
  * ledger's when the source no longer lists it:
@@ -32,12 +32,11 @@
  * listing cut short, a connection cap).
  */
 import type { Config } from '../model/config.ts';
-import type { AdoptRule, Inventory, LedgerRecord, ListingFlaws, ListingStream, LocalFile, LocalLink, ObjectEntry, VolumeInfo } from '../model/objects.ts';
+import type { AdoptRule, LedgerRecord, ListingFlaws, ListingStream, LocalFile, LocalLink, ObjectEntry, VolumeInfo } from '../model/objects.ts';
 import { ACTION_ORDER, type Action, type ActionKind, type Plan, type PlanNote, type PlanNoteCode, type PlanSummary, type WaitingSummary } from '../model/plan.ts';
 import { backoffOf, nextTryMs, type Backoff } from './backoff.ts';
 import { adoption, localProofFor } from './adopt.ts';
-import { mergeListings, sortInputs, type KeyRow } from './compare.ts';
-import { mergeStreams, type PageObserver } from './merge.ts';
+import { mergeStreams, sortLocals, type KeyRow, type PageObserver } from './merge.ts';
 import { NoteBook } from './notes.ts';
 import { etagShape } from './etag.ts';
 import { keyFilter } from './filters.ts';
@@ -174,7 +173,7 @@ export interface PassSetup {
   source: ListingState;
   destination: ListingState;
   volumes: readonly VolumeInfo[];
-  /** Sorted and de-duplicated (see sortInputs / sortLocals): one per key and volume. */
+  /** Sorted and de-duplicated (see sortLocals): one per key and volume. */
   locals: readonly LocalFile[];
   links?: readonly LocalLink[];
   /** Warnings about the inputs found while sorting them (duplicates). */
@@ -622,37 +621,8 @@ function flawNotes(setup: PassSetup): PlanNote[] {
   return notes;
 }
 
-/** A listing's flaws: its own (a stream's, or an in-memory listing's undecodable keys) with the duplicates the sort dropped. */
-function withDuplicates(flaws: ListingFlaws | undefined, dropped: { count: number; first?: string } | undefined): ListingFlaws | undefined {
-  if ((dropped?.count ?? 0) === 0) return flaws;
-  const merged: ListingFlaws = { ...(flaws ?? { undecodable: 0 }), duplicates: (flaws?.duplicates ?? 0) + (dropped?.count ?? 0) };
-  const first = flaws?.firstDuplicate ?? dropped?.first;
-  if (first !== undefined) merged.firstDuplicate = first;
-  return merged;
-}
-
-/** Makes the plan of an in-memory inventory: what moves over which hop, onto which volume, within the budgets. */
-export function planSync(config: Config, inventory: Inventory, options: PlanOptions = {}): Plan<Action[]> {
-  const sorted = sortInputs(inventory.source.entries, inventory.destination.entries, inventory.local, inventory.ledger.records);
-  const state = (listing: Inventory['source'], dropped: { count: number; first?: string } | undefined): ListingState => {
-    const flaws = withDuplicates(listing.flaws, dropped);
-    return { complete: listing.complete, ...(listing.unreachable === undefined ? {} : { unreachable: listing.unreachable }), ...(flaws === undefined ? {} : { flaws }) };
-  };
-  const builder = new PlanBuilder(
-    config,
-    {
-      source: state(inventory.source, sorted.duplicates?.source),
-      destination: state(inventory.destination, sorted.duplicates?.destination),
-      volumes: inventory.volumes,
-      locals: sorted.locals,
-      links: inventory.links ?? [],
-      warnings: sorted.warnings,
-    },
-    options,
-  );
-  mergeListings(sorted, (row) => builder.row(row));
-  const plan = builder.finish({ source: inventory.source.warnings, destination: inventory.destination.warnings });
-  return { ...plan, actions: [...plan.actions] };
+function duplicateLocalsWarning(count: number, first: string): string {
+  return `the volume scan lists ${count} duplicate ${count === 1 ? 'entry' : 'entries'} (first: ${JSON.stringify(first)}); kept the first of each in key order`;
 }
 
 /** What the streaming planner reads: the listings as streams, the ledger as a cursor. */
@@ -671,10 +641,11 @@ export interface StreamedInventory {
  * `observe` sees each listing page as it is read (the inventory's fingerprint).
  */
 export async function planStreams(config: Config, inventory: StreamedInventory, options: PlanOptions & { observe?: PageObserver } = {}): Promise<{ plan: Plan<SpooledActions>; locals: readonly LocalFile[] }> {
-  const sorted = sortInputs([], [], inventory.local, []);
+  const sorted = sortLocals(inventory.local);
+  const warnings = sorted.duplicates.count === 0 ? [] : [duplicateLocalsWarning(sorted.duplicates.count, sorted.duplicates.first ?? '')];
   const builder = new PlanBuilder(
     config,
-    { source: inventory.source, destination: inventory.destination, volumes: inventory.volumes, locals: sorted.locals, links: inventory.links ?? [], warnings: sorted.warnings },
+    { source: inventory.source, destination: inventory.destination, volumes: inventory.volumes, locals: sorted.locals, links: inventory.links ?? [], warnings },
     options,
   );
   const { source, destination } = inventory;

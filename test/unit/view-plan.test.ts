@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Plan, PlanSummary } from '../../src/model/plan.ts';
-import { planSync } from '../../src/plan/planner.ts';
 import { displayKey, planToJson, renderPlan, summaryLine, warningLines } from '../../src/view/plan.ts';
-import { inventory, testConfig } from '../builders.ts';
+import { inventory, testConfig, planOf } from '../builders.ts';
 
 const GiB = 1024 ** 3;
 
@@ -50,18 +49,18 @@ describe('summaryLine', () => {
     ['in sync', planWith({ noChanges: true }, []), 'No changes. Source, staging and destination are in sync.'],
     ['in sync apart from skips', planWith({ noChanges: true, skip: { count: 1 } }, [{ kind: 'skip', key: 'a//b', size: 1, etag: 'e', reason: 'r' }]), 'No changes. Source, staging and destination are in sync.'],
     ['nothing to do but a listing was incomplete', planWith({}, []), 'No changes in what could be listed; the listing is incomplete (see warnings).'],
-  ])('%s', (_name, plan, line) => {
+  ])('%s', async (_name, plan, line) => {
     expect(summaryLine(plan)).toBe(line);
   });
 
-  it('an incomplete listing never reads "No changes." from the planner', () => {
-    const plan = planSync(testConfig(), inventory().destIncomplete('cut at 1000 keys').build());
+  it('an incomplete listing never reads "No changes." from the planner', async () => {
+    const plan = await planOf(testConfig(), inventory().destIncomplete('cut at 1000 keys').build());
     expect(summaryLine(plan)).toBe('No changes in what could be listed; the listing is incomplete (see warnings).');
   });
 });
 
-describe('renderPlan', () => {
-  const plan = planSync(
+describe('renderPlan', async () => {
+  const plan = await planOf(
     testConfig({ source: { maxConnections: 500 } }),
     inventory()
       .volume('/vol1', { free: 10 * GiB, reserve: GiB })
@@ -76,7 +75,7 @@ describe('renderPlan', () => {
       .build(),
   );
 
-  it('shows warnings first, then object lines per kind, the tables, and the summary last', () => {
+  it('shows warnings first, then object lines per kind, the tables, and the summary last', async () => {
     const text = renderPlan(plan);
     const lines = text.split('\n');
     expect(lines[0]).toBe('Warnings:');
@@ -96,8 +95,8 @@ describe('renderPlan', () => {
     expect(text.endsWith('\n')).toBe(true);
   });
 
-  it('volumes on one filesystem show the room they share, once, and which they are', () => {
-    const shared = planSync(
+  it('volumes on one filesystem show the room they share, once, and which they are', async () => {
+    const shared = await planOf(
       testConfig({ transfer: { purgeAfterUpload: false } }),
       inventory()
         .volume('/d1/a', { free: 10 * GiB, reserve: GiB, device: '42' })
@@ -114,7 +113,7 @@ describe('renderPlan', () => {
     expect(text).toContain('filesystem 1: /d1/a, /d1/b are on one filesystem and share its 10 GiB free, less the largest reserve (2 GiB), booked once.');
   });
 
-  it('shows at most `limit` lines per kind, then counts the rest', () => {
+  it('shows at most `limit` lines per kind, then counts the rest', async () => {
     const text = renderPlan(plan, { limit: 1 });
     expect(text).toContain('  + download    photos/a.jpg');
     expect(text).not.toContain('  + download    photos/b.jpg');
@@ -123,13 +122,13 @@ describe('renderPlan', () => {
     expect(renderPlan(plan, { limit: 0 })).not.toContain('photos/a.jpg  (');
   });
 
-  it('writes no colour codes unless asked', () => {
+  it('writes no colour codes unless asked', async () => {
     expect(renderPlan(plan)).not.toContain('\u001b[');
     expect(renderPlan(plan, { color: true })).toContain('\u001b[32m+ download  \u001b[0m');
   });
 
-  it('an in-sync plan says so in its last line', () => {
-    const synced = planSync(testConfig(), inventory().volume('/v1', { free: 1 }).source('a', 1).dest('a', 1).ledger({ key: 'a', size: 1, stage: 'purged' }).build());
+  it('an in-sync plan says so in its last line', async () => {
+    const synced = await planOf(testConfig(), inventory().volume('/v1', { free: 1 }).source('a', 1).dest('a', 1).ledger({ key: 'a', size: 1, stage: 'purged' }).build());
     expect(renderPlan(synced).trimEnd().split('\n').at(-1)).toBe('No changes. Source, staging and destination are in sync.');
   });
 });
@@ -142,14 +141,14 @@ describe('displayKey', () => {
     ['an escape sequence is escaped', 'a\u001b[2Jb', '"a\\u001b[2Jb"'],
     ['a trailing space is made visible', 'a ', '"a "'],
     ['a line separator is escaped', 'a\u2028b', '"a\u2028b"'],
-  ])('%s', (_name, key, shown) => {
+  ])('%s', async (_name, key, shown) => {
     expect(displayKey(key)).toBe(shown);
   });
 });
 
 describe('planToJson', () => {
-  it('carries the same facts as the human view', () => {
-    const plan = planSync(testConfig(), inventory().volume('/v1', { free: 100 }).source('a', 1).build());
+  it('carries the same facts as the human view', async () => {
+    const plan = await planOf(testConfig(), inventory().volume('/v1', { free: 100 }).source('a', 1).build());
     const json = planToJson(plan) as Record<string, unknown>;
     expect(json).toEqual({
       formatVersion: 1,
@@ -171,10 +170,10 @@ describe('objects waiting to retry', () => {
     builder.source(key, 7).ledger({ key, size: 7, attempts, lastError: 'upload: KeyTooLongError', lastFailedAt: FAILED_AT });
   const now = Date.parse(FAILED_AT) + 1000;
 
-  it('with nothing else to do: no changes now, but never "in sync"; the view lists them with their next try', () => {
+  it('with nothing else to do: no changes now, but never "in sync"; the view lists them with their next try', async () => {
     let builder = inventory().volume('/v1', { free: 100 });
     for (const [key, attempts] of [['k1', 2], ['k2', 4], ['k3', 3], ['k4', 2]] as const) builder = failing(builder, key, attempts);
-    const plan = planSync(testConfig(), builder.build(), { now });
+    const plan = await planOf(testConfig(), builder.build(), { now });
     expect(plan.summary.noChanges).toBe(true);
     expect(summaryLine(plan)).toBe('No changes now, but not in sync: 4 waiting to retry (next try 2026-11-29 10:00:30 UTC); `--retry-failed` tries them now.');
     const text = renderPlan(plan);
@@ -185,9 +184,9 @@ describe('objects waiting to retry', () => {
     expect((planToJson(plan) as { summary: { waiting: { count: number; nextTryAt: string } } }).summary.waiting).toMatchObject({ count: 4, nextTryAt: '2026-11-29T10:00:30.000Z' });
   });
 
-  it('beside changes: counted in the summary line', () => {
+  it('beside changes: counted in the summary line', async () => {
     const builder = failing(inventory().volume('/v1', { free: 100 }).source('new', 1), 'old', 2);
-    const plan = planSync(testConfig(), builder.build(), { now });
+    const plan = await planOf(testConfig(), builder.build(), { now });
     expect(summaryLine(plan)).toBe('Plan: 1 to download (1 B), 1 to upload (1 B), 1 to purge, 1 waiting to retry (next try 2026-11-29 10:00:30 UTC).');
   });
 });
