@@ -7,7 +7,7 @@
  * both sides is the same version unless a test says otherwise.
  */
 import type { Config, HopConfig, TransferConfig } from '../src/model/config.ts';
-import { ACTION_ORDER, type Action, type Plan } from '../src/model/plan.ts';
+import { ACTION_ORDER, type Action, type ActionReason, type Plan } from '../src/model/plan.ts';
 import { MemorySpool, SpooledActions } from '../src/manifest/spool.ts';
 import type { DeliveredVersion, Inventory, LedgerRecord, Listing, ListingFlaws, ListingStream, LocalFile, LocalLink, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
 import { compareKeys } from '../src/plan/keys.ts';
@@ -282,4 +282,13 @@ export async function planOf(config: Config, inventory: Inventory, options: Plan
     options,
   );
   return { ...plan, actions: [...plan.actions] };
+}
+
+/** An action's reason as a test line: its code, then its facts by name (strings quoted), e.g. `retry attempts=2`. */
+export function reasonLine(reason: ActionReason): string {
+  const facts = Object.entries(reason)
+    .filter(([name]) => name !== 'code')
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, value]) => `${name}=${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  return [reason.code, ...facts].join(' ');
 }

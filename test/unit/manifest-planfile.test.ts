@@ -94,7 +94,11 @@ describe('serializePlanFile and parsePlanFile', () => {
     ['a proof that is not one', (pf) => ((pf.plan.actions as Record<string, unknown>[])[0]!.localProof = 'size'), 'plan.actions[0].localProof should be one of md5, multipart-etag'],
     ['no summary', (pf) => delete pf.plan.summary, 'plan.summary should be an object'],
     ['hops without workers', (pf) => delete (pf.plan.hops as { upload: Record<string, unknown> }).upload.workers, 'plan.hops.upload.workers should be'],
-    ['a warning that is not text', (pf) => ((pf.plan.warnings as unknown[])[0] = 5), 'plan.warnings[0] should be a string'],
+    ['a warning that is not an object', (pf) => ((pf.plan.warnings as unknown[])[0] = 5), 'plan.warnings[0] should be an object'],
+    ['a warning of an older dualsync (a sentence)', (pf) => ((pf.plan.warnings as unknown[])[0] = 'source unreachable: ...'), 'plan.warnings[0] should be an object with a code (a plan file of an older dualsync holds a sentence here: make a new plan)'],
+    ['a warning with an unknown code', (pf) => ((pf.plan.warnings as unknown[])[0] = { code: 'nope' }), 'plan.warnings[0].code should be one of source-unreachable,'],
+    ['a reason of an older dualsync (a sentence)', (pf) => ((pf.plan.actions as Record<string, unknown>[])[0]!.reason = 'destination lost it'), 'plan.actions[0].reason should be an object with a code (a plan file of an older dualsync holds a sentence here: make a new plan)'],
+    ['a reason whose fact is not text or a number', (pf) => ((pf.plan.actions as Record<string, unknown>[])[0]!.reason = { code: 'retry', attempts: [1] }), 'plan.actions[0].reason.attempts should be a string or a number'],
     ['config field digests that are not text', (pf) => (pf.configFields = { 'transfer.partSize': 5 }), 'configFields.transfer.partSize should be a string'],
   ])('refuses %s, naming the field', async (_name, damage, message) => {
     const pf = JSON.parse(serializePlanFile(planFile)) as Record<string, unknown> & { plan: Record<string, unknown> };

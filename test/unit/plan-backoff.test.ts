@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
 import { type PlanOptions } from '../../src/plan/planner.ts';
 import { backoffOf, nextTryMs, retryDelayMs } from '../../src/plan/backoff.ts';
-import { inventory, type InventoryBuilder, type LedgerSpec, testConfig, type ConfigOverrides, planOf } from '../builders.ts';
+import { inventory, type InventoryBuilder, type LedgerSpec, testConfig, type ConfigOverrides, planOf, reasonLine } from '../builders.ts';
 
 /** The pure planner's plan: its actions in an array. */
 type Plan = AnyPlan<Action[]>;
@@ -16,7 +16,7 @@ const at = (ms: number) => new Date(ms).toISOString();
 const BASE = 30 * SECOND;
 
 function lines(plan: Plan): string[] {
-  return plan.actions.map((a) => [a.kind, a.key, a.volume, a.reason === undefined ? undefined : `(${a.reason})`].filter((part) => part !== undefined).join(' '));
+  return plan.actions.map((a) => [a.kind, a.key, a.volume, a.reason === undefined ? undefined : `(${reasonLine(a.reason)})`].filter((part) => part !== undefined).join(' '));
 }
 
 async function plan(builder: InventoryBuilder, options: PlanOptions, overrides?: ConfigOverrides): Promise<Plan> {
@@ -57,7 +57,7 @@ describe('retryDelayMs: none after one failure (the next run redoes it), then ba
 });
 
 /** The download the planner makes of a.bin when it is due. */
-const DUE = (attempts: number) => [`download a.bin /v1 (retry after ${attempts} failed ${attempts === 1 ? 'attempt' : 'attempts'})`, 'upload a.bin /v1', 'purge a.bin /v1'];
+const DUE = (attempts: number) => [`download a.bin /v1 (retry attempts=${attempts})`, 'upload a.bin /v1', 'purge a.bin /v1'];
 
 describe('the planner: a failing object backs off', () => {
   it.each<[string, number, number, 'waits' | 'planned']>([
@@ -121,7 +121,7 @@ describe('the planner: a failing object backs off', () => {
   it('delivered, lost by the destination, and its re-upload keeps failing: the re-delivery waits', async () => {
     const builder = failing(4, { stage: 'delivered', volume: '/v1' }).local('/v1', 'a.bin', 10);
     expect(lines(await plan(builder, { now: FAILED_AT + BASE }))).toEqual([]);
-    expect(lines(await plan(builder, { now: FAILED_AT + 4 * BASE }))).toEqual(['upload a.bin /v1 (destination lost it)', 'purge a.bin /v1']);
+    expect(lines(await plan(builder, { now: FAILED_AT + 4 * BASE }))).toEqual(['upload a.bin /v1 (destination-lost)', 'purge a.bin /v1']);
   });
 
   it('an adopt moves nothing, so it does not wait: the destination meanwhile holds the version', async () => {
@@ -143,7 +143,7 @@ describe('the planner: waiting objects in the summary', () => {
   it('counts them with their bytes, the earliest next try and three examples in key order; they are not changes', async () => {
     const result = await plan(many(), { now: FAILED_AT + SECOND });
     expect(lines(result)).toEqual([
-      'download due /v1 (retry after 1 failed attempt)',
+      'download due /v1 (retry attempts=1)',
       'download new.bin /v1',
       'upload due /v1',
       'upload new.bin /v1',

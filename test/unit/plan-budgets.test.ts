@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
 import { warningLines } from '../../src/view/plan.ts';
-import { inventory, type InventoryBuilder, testConfig, type ConfigOverrides, planOf } from '../builders.ts';
+import { inventory, type InventoryBuilder, testConfig, type ConfigOverrides, planOf, reasonLine } from '../builders.ts';
 
 /** The pure planner's plan: its actions in an array. */
 type Plan = AnyPlan<Action[]>;
@@ -187,7 +187,7 @@ describe('volume spreading', () => {
   it('duplicate volume roots count once', async () => {
     const result = await plan(inventory().volume('/v1', { free: 10 }).volume('/v1', { free: 10 }).source('a', 10).source('b', 10));
     expect(placed(result)).toEqual(['a@/v1']);
-    expect(result.warnings).toContain('volume /v1 is listed twice; counted once');
+    expect(result.warnings).toContainEqual({ code: 'volume-listed-twice', volume: '/v1' });
   });
 });
 
@@ -227,7 +227,7 @@ describe('file/prefix collisions (a and a/b)', () => {
 });
 
 describe('symbolic links below a volume root (the scan reports them; no download goes through one)', () => {
-  const skipped = (result: Plan) => result.actions.filter((a) => a.kind === 'skip').map((a) => `${a.key}: ${a.reason}`);
+  const skipped = (result: Plan) => result.actions.filter((a) => a.kind === 'skip').map((a) => `${a.key}: ${a.reason === undefined ? '' : reasonLine(a.reason)}`);
 
   it.each<[string, string, string]>([
     ['a folder link at the top', 'evil', 'evil/x.bin'],
@@ -236,7 +236,7 @@ describe('symbolic links below a volume root (the scan reports them; no download
   ])('%s, one volume: skipped with the link named, the other keys move', async (_, link, key) => {
     const result = await plan(inventory().volume('/v1', { free: 100 }).link('/v1', link).source(key, 1).source('fine/y.bin', 1).source('evil-not/z', 1));
     expect(placed(result)).toEqual(['evil-not/z@/v1', 'fine/y.bin@/v1']);
-    expect(skipped(result)).toEqual([`${key}: its local path passes through the symbolic link /v1/${link} (links below a volume root are not followed)`]);
+    expect(skipped(result)).toEqual([`${key}: path-through-link link="/v1/${link}"`]);
     expect(result.summary.skip.count).toBe(1);
     expect(uploaded(result)).not.toContain(key);
   });
@@ -245,8 +245,8 @@ describe('symbolic links below a volume root (the scan reports them; no download
     const result = await plan(inventory().volume('/v1', { free: 100 }).link('/v1', '.dualsync-tmp').source('a', 1).source('b/c', 1));
     expect(placed(result)).toEqual([]);
     expect(skipped(result)).toEqual([
-      'a: its local path passes through the symbolic link /v1/.dualsync-tmp (links below a volume root are not followed)',
-      'b/c: its local path passes through the symbolic link /v1/.dualsync-tmp (links below a volume root are not followed)',
+      'a: path-through-link link="/v1/.dualsync-tmp"',
+      'b/c: path-through-link link="/v1/.dualsync-tmp"',
     ]);
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
 import { warningLines } from '../../src/view/plan.ts';
-import { inventory, type InventoryBuilder, testConfig, type ConfigOverrides, planOf } from '../builders.ts';
+import { inventory, type InventoryBuilder, testConfig, type ConfigOverrides, planOf, reasonLine } from '../builders.ts';
 
 /** The pure planner's plan: its actions in an array. */
 type Plan = AnyPlan<Action[]>;
@@ -9,7 +9,7 @@ type Plan = AnyPlan<Action[]>;
 /** One readable line per action: `kind key [volume] [after download] [(reason)]`. */
 function lines(plan: Plan): string[] {
   return plan.actions.map((a) =>
-    [a.kind, a.key, a.volume, a.afterDownload === true ? 'after download' : undefined, a.reason === undefined ? undefined : `(${a.reason})`]
+    [a.kind, a.key, a.volume, a.afterDownload === true ? 'after download' : undefined, a.reason === undefined ? undefined : `(${reasonLine(a.reason)})`]
       .filter((part) => part !== undefined)
       .join(' '),
   );
@@ -24,8 +24,8 @@ const A = 'a.bin';
 describe('the planner: destination unreachable — downloads go on, nothing that needs the destination', () => {
   it.each<[string, InventoryBuilder, string[]]>([
     ['new object: download only, its upload and purge wait', inventory().source(A, 10).destUnreachable(), [`download ${A} /v1`]],
-    ['download that failed before: retried', inventory().source(A, 10).ledger({ key: A, size: 10, attempts: 2 }).destUnreachable(), [`download ${A} /v1 (retry after 2 failed attempts)`]],
-    ['local copy of the wrong size: re-download', inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'staged', volume: '/v2' }).local('/v2', A, 3).destUnreachable(), [`redownload ${A} /v2 (size differs locally (3 bytes, expected 10))`]],
+    ['download that failed before: retried', inventory().source(A, 10).ledger({ key: A, size: 10, attempts: 2 }).destUnreachable(), [`download ${A} /v1 (retry attempts=2)`]],
+    ['local copy of the wrong size: re-download', inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'staged', volume: '/v2' }).local('/v2', A, 3).destUnreachable(), [`redownload ${A} /v2 (size-differs-locally expectedSize=10 localSize=3)`]],
     ['staged copy: no upload, no purge', inventory().source(A, 10).staged('/v2', A, 10).destUnreachable(), []],
     ['local copy the ledger does not know: no upload', inventory().source(A, 10).local('/v1', A, 10).destUnreachable(), []],
     ['delivered, staged copy still there: no purge', inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10).destUnreachable(), []],
@@ -35,7 +35,7 @@ describe('the planner: destination unreachable — downloads go on, nothing that
     const made = await plan(builder);
     expect(lines(made)).toEqual(expected);
     expect(made.actions.filter((a) => a.kind === 'upload' || a.kind === 'purge' || a.kind === 'adopt')).toEqual([]);
-    expect(made.warnings[0]).toBe('destination unreachable: uploads wait; downloads go on while staging has room (connect ECONNREFUSED 127.0.0.1:9001)');
+    expect(made.warnings[0]).toEqual({ code: 'destination-unreachable', cause: 'connect ECONNREFUSED 127.0.0.1:9001' });
     expect(made.summary.noChanges).toBe(false);
   });
 
@@ -64,7 +64,7 @@ describe('the planner: source unreachable — staged copies are uploaded and pur
     ['staged copy: upload and purge', inventory().staged('/v2', A, 10).sourceUnreachable(), [`upload ${A} /v2`, `purge ${A} /v2`]],
     ['staged copy already at the destination: adopt and purge', inventory().staged('/v2', A, 10).dest(A, 10).sourceUnreachable(), [`adopt ${A}`, `purge ${A} /v2`]],
     ['delivered, staged copy still there: purge', inventory().ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10).dest(A, 10).sourceUnreachable(), [`purge ${A} /v1`]],
-    ['delivered, lost by the destination, copy on disk: upload it again', inventory().ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10).sourceUnreachable(), [`upload ${A} /v1 (destination lost it)`, `purge ${A} /v1`]],
+    ['delivered, lost by the destination, copy on disk: upload it again', inventory().ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10).sourceUnreachable(), [`upload ${A} /v1 (destination-lost)`, `purge ${A} /v1`]],
     ['delivered and purged, lost by the destination: waits for the source', inventory().ledger({ key: A, size: 10, stage: 'purged' }).sourceUnreachable(), []],
     ['staged copy missing: its re-download waits', inventory().ledger({ key: A, size: 10, stage: 'staged', volume: '/v1' }).sourceUnreachable(), []],
     ['local copy the ledger does not know: not uploaded (only the source can prove it)', inventory().local('/v1', A, 10).sourceUnreachable(), []],
@@ -73,7 +73,7 @@ describe('the planner: source unreachable — staged copies are uploaded and pur
     const made = await plan(builder);
     expect(lines(made)).toEqual(expected);
     expect(made.actions.filter((a) => a.kind === 'download' || a.kind === 'redownload')).toEqual([]);
-    expect(made.warnings[0]).toBe('source unreachable: downloads wait; staged copies are still uploaded (connect ECONNREFUSED 127.0.0.1:9000)');
+    expect(made.warnings[0]).toEqual({ code: 'source-unreachable', cause: 'connect ECONNREFUSED 127.0.0.1:9000' });
     expect(made.summary.noChanges).toBe(false);
   });
 

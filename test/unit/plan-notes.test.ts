@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { PLAN_NOTE_CODES, type Action, type Plan as AnyPlan, type PlanNote } from '../../src/model/plan.ts';
+import { PLAN_NOTE_CODES, type Action, type Plan as AnyPlan, type PlanNote, type PlanWarning } from '../../src/model/plan.ts';
 import { NoteBook } from '../../src/plan/notes.ts';
 import { noteLine, planToJson, warningLines } from '../../src/view/plan.ts';
 import { inventory, type InventoryBuilder, testConfig, type ConfigOverrides, planOf } from '../builders.ts';
@@ -45,7 +45,7 @@ describe('planner notes: codes, counts, bytes and examples', () => {
     ]);
     expect(result.summary.deferred).toEqual({ count: 2, bytes: 30 });
     // The hop's state stays a warning about the run, not a note about objects.
-    expect(result.warnings).toEqual(['destination unreachable: uploads wait; downloads go on while staging has room (connect ECONNREFUSED 127.0.0.1:9001)']);
+    expect(result.warnings).toEqual([{ code: 'destination-unreachable', cause: 'connect ECONNREFUSED 127.0.0.1:9001' }]);
   });
 
   it('keys left as they are: one note per situation, in the order they first came up', async () => {
@@ -121,17 +121,20 @@ describe('the view writes the sentences', () => {
     expect(noteLine(note)).toBe(line);
   });
 
-  it('--json: the warnings as the human view shows them, and the notes as data', async () => {
+  it('--json: the warnings and the notes as data, and the lines the human view shows', async () => {
     const result = await plan(inventory().volume('/v1', { free: 75 }).source('a', 50).source('b', 50).destIncomplete('cut at 1000 keys'));
-    const json = planToJson(result) as { warnings: string[]; notes: PlanNote[] };
+    const json = planToJson(result) as { warnings: PlanWarning[]; notes: PlanNote[]; messages: string[] };
     expect(json.notes).toEqual<PlanNote[]>([{ code: 'deferred-download-no-room', count: 1, bytes: 50, examples: ['b'] }]);
-    expect(json.warnings).toEqual(warningLines(result));
-    expect(json.warnings.slice(-2)).toEqual(['destination: cut at 1000 keys', '1 object (50 B) deferred to a later download: no volume has room above its reserve: "b"']);
+    expect(json.warnings).toEqual<PlanWarning[]>([{ code: 'destination-listing-incomplete' }, { code: 'listing-warning', hop: 'destination', text: 'cut at 1000 keys' }]);
+    expect(json.messages).toEqual(warningLines(result));
+    expect(json.messages.slice(-2)).toEqual(['destination: cut at 1000 keys', '1 object (50 B) deferred to a later download: no volume has room above its reserve: "b"']);
   });
 
-  it('a plan of an older version (no notes) shows its warnings as they are', async () => {
-    const { notes: _notes, ...older } = await plan(inventory().volume('/v1', { free: 10 }).source('a', 50));
-    expect(warningLines({ ...older, warnings: ['1 object (50 B) deferred ...'] })).toEqual(['1 object (50 B) deferred ...']);
+  it('a plan without notes shows its warnings alone', async () => {
+    const { notes: _notes, ...bare } = await plan(inventory().volume('/v1', { free: 10 }).source('a', 50));
+    expect(warningLines({ ...bare, warnings: [{ code: 'destination-listing-incomplete' }] })).toEqual([
+      'The destination listing is incomplete: nothing is taken as lost from it, and objects it did not show may be uploaded again.',
+    ]);
   });
 });
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Inventory } from '../../src/model/objects.ts';
-import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
+import type { Action, Plan as AnyPlan, PlanWarning } from '../../src/model/plan.ts';
 import { deliveredCopyAtDestination } from '../../src/plan/planner.ts';
 import { warningLines } from '../../src/view/plan.ts';
-import { fakeEtag, inventory, type InventoryBuilder, testConfig, type ConfigOverrides, planOf } from '../builders.ts';
+import { fakeEtag, inventory, type InventoryBuilder, testConfig, type ConfigOverrides, planOf, reasonLine } from '../builders.ts';
 
 /** The pure planner's plan: its actions in an array. */
 type Plan = AnyPlan<Action[]>;
@@ -11,7 +11,7 @@ type Plan = AnyPlan<Action[]>;
 /** One readable line per action: `kind key [volume] [by rule] [after download] [(reason)]`. */
 function lines(plan: Plan): string[] {
   return plan.actions.map((a) =>
-    [a.kind, a.key, a.volume, a.adoptBy === undefined ? undefined : `by ${a.adoptBy}`, a.afterDownload === true ? 'after download' : undefined, a.reason === undefined ? undefined : `(${a.reason})`]
+    [a.kind, a.key, a.volume, a.adoptBy === undefined ? undefined : `by ${a.adoptBy}`, a.afterDownload === true ? 'after download' : undefined, a.reason === undefined ? undefined : `(${reasonLine(a.reason)})`]
       .filter((part) => part !== undefined)
       .join(' '),
   );
@@ -39,25 +39,25 @@ describe('the planner: one situation per action', () => {
     ['destination MD5 in upper case is the same version', inventory().source(A, 10).dest(A, 10, fakeEtag(A, 10).toUpperCase()), [`adopt ${A} by md5`]],
     ['destination size differs: download', inventory().source(A, 10).dest(A, 11), [`download ${A} /v1`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`]],
     ['staged copy not at the destination: upload, then purge', inventory().source(A, 10).staged('/v2', A, 10), [`upload ${A} /v2`, `purge ${A} /v2`]],
-    ['staged copy, destination differs: upload', inventory().source(A, 10).staged('/v2', A, 10).dest(A, 12), [`upload ${A} /v2 (destination differs)`, `purge ${A} /v2`]],
+    ['staged copy, destination differs: upload', inventory().source(A, 10).staged('/v2', A, 10).dest(A, 12), [`upload ${A} /v2 (destination-differs)`, `purge ${A} /v2`]],
     ['staged copy already at the destination: adopt and purge', inventory().source(A, 10).staged('/v2', A, 10).dest(A, 10), [`adopt ${A} by md5`, `purge ${A} /v2`]],
     ['staged copy already at the destination, no purgeAfterUpload: adopt only', inventory().source(A, 10).staged('/v2', A, 10).dest(A, 10), [`adopt ${A} by md5`], { transfer: { purgeAfterUpload: false } }],
     [
       'staged per ledger but the file is gone: re-download to the same volume',
       inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'staged', volume: '/v2' }),
-      [`redownload ${A} /v2 (staged copy is missing)`, `upload ${A} /v2 after download`, `purge ${A} /v2 after download`],
+      [`redownload ${A} /v2 (staged-copy-missing)`, `upload ${A} /v2 after download`, `purge ${A} /v2 after download`],
     ],
     [
       'staged copy of the wrong size (partial): re-download',
       inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'staged', volume: '/v2' }).local('/v2', A, 4),
-      [`redownload ${A} /v2 (size differs locally (4 bytes, expected 10))`, `upload ${A} /v2 after download`, `purge ${A} /v2 after download`],
+      [`redownload ${A} /v2 (size-differs-locally expectedSize=10 localSize=4)`, `upload ${A} /v2 after download`, `purge ${A} /v2 after download`],
     ],
-    ['staged copy found on another volume (disk remounted): upload from there once its MD5 is checked', inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'staged', volume: '/old' }).local('/v1', A, 10), [`upload ${A} /v1 (staged copy found on /v1; MD5 checked against the source before the upload)`, `purge ${A} /v1`]],
-    ['local file the ledger does not know, right size: upload it once its MD5 is checked', inventory().source(A, 10).local('/v2', A, 10), [`upload ${A} /v2 (local copy not in the ledger; MD5 checked against the source before the upload)`, `purge ${A} /v2`]],
+    ['staged copy found on another volume (disk remounted): upload from there once its MD5 is checked', inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'staged', volume: '/old' }).local('/v1', A, 10), [`upload ${A} /v1 (local-copy-checked proof="md5" stagedOn="/v1")`, `purge ${A} /v1`]],
+    ['local file the ledger does not know, right size: upload it once its MD5 is checked', inventory().source(A, 10).local('/v2', A, 10), [`upload ${A} /v2 (local-copy-checked proof="md5")`, `purge ${A} /v2`]],
     [
       'local file the ledger does not know, wrong size: re-download there',
       inventory().source(A, 10).local('/v2', A, 3),
-      [`redownload ${A} /v2 (size differs locally (3 bytes, expected 10))`, `upload ${A} /v2 after download`, `purge ${A} /v2 after download`],
+      [`redownload ${A} /v2 (size-differs-locally expectedSize=10 localSize=3)`, `upload ${A} /v2 after download`, `purge ${A} /v2 after download`],
     ],
     ['delivered, local copy left: purge', inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10), [`purge ${A} /v1`]],
     ['delivered, local copy left, no purgeAfterUpload: nothing', inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10), [], { transfer: { purgeAfterUpload: false } }],
@@ -65,18 +65,18 @@ describe('the planner: one situation per action', () => {
     [
       'delivered, staged copy already deleted but its purge never recorded (a stop in between): record the purge',
       inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }),
-      [`purge ${A} /v1 (staged copy already deleted; recording the purge)`],
+      [`purge ${A} /v1 (staged-copy-already-deleted)`],
     ],
     ['delivered, staged copy deleted, no purgeAfterUpload: nothing', inventory().source(A, 10).dest(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }), [], { transfer: { purgeAfterUpload: false } }],
     [
       'delivered, destination lost it, local copy still there: upload it again',
       inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10),
-      [`upload ${A} /v1 (destination lost it)`, `purge ${A} /v1`],
+      [`upload ${A} /v1 (destination-lost)`, `purge ${A} /v1`],
     ],
     [
       'purged, destination lost it: download again',
       inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'purged', volume: '/v2' }),
-      [`download ${A} /v1 (destination lost it)`, `upload ${A} /v1 after download (destination lost it)`, `purge ${A} /v1 after download`],
+      [`download ${A} /v1 (destination-lost)`, `upload ${A} /v1 after download (destination-lost)`, `purge ${A} /v1 after download`],
     ],
     ['source no longer lists a staged copy: upload it anyway', inventory().staged('/v1', A, 10), [`upload ${A} /v1`, `purge ${A} /v1`]],
     ['source no longer lists it, staged copy already at the destination: adopt and purge', inventory().staged('/v1', A, 10).dest(A, 10), [`adopt ${A} by md5`, `purge ${A} /v1`]],
@@ -85,11 +85,11 @@ describe('the planner: one situation per action', () => {
     [
       'a new version of the same size replaces a staged one: re-download over it',
       inventory().source(A, 10, 'e'.repeat(32)).staged('/v2', A, 10),
-      [`redownload ${A} /v2 (older version on disk)`, `upload ${A} /v2 after download`, `purge ${A} /v2 after download`],
+      [`redownload ${A} /v2 (older-version-on-disk)`, `upload ${A} /v2 after download`, `purge ${A} /v2 after download`],
     ],
-    ['earlier failures are shown on the download', inventory().source(A, 10).ledger({ key: A, size: 10, attempts: 2, lastError: 'timeout' }), [`download ${A} /v1 (retry after 2 failed attempts)`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`]],
-    ['a key that cannot be a path: skip with the reason', inventory().source('a/../b', 10), ["skip a/../b ('..' path segment (would leave its folder))"]],
-    ['a directory marker: skip', inventory().source('folder/', 0), ["skip folder/ (ends with '/' (a directory marker, not a file))"]],
+    ['earlier failures are shown on the download', inventory().source(A, 10).ledger({ key: A, size: 10, attempts: 2, lastError: 'timeout' }), [`download ${A} /v1 (retry attempts=2)`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`]],
+    ['a key that cannot be a path: skip with the reason', inventory().source('a/../b', 10), ['skip a/../b (key-dot-segment segment="..")']],
+    ['a directory marker: skip', inventory().source('folder/', 0), ['skip folder/ (key-directory-marker)']],
     ['filtered out: not part of the plan', inventory().source('keep.csv', 1).source('drop.tmp', 1), ['download keep.csv /v1', 'upload keep.csv /v1 after download'], { transfer: { exclude: ['*.tmp'], purgeAfterUpload: false } }],
     ['a destination-only object: nothing (never deleted)', inventory().dest(A, 10), []],
     ['a local file nobody lists: nothing (never deleted)', inventory().local('/v1', A, 10), []],
@@ -111,7 +111,7 @@ describe('the planner: invariant 8 and incomplete listings', () => {
     const result = await plan(inventory().source(A, 10).ledger({ key: A, size: 10, stage: 'purged' }).destIncomplete('cut at 1000 keys'));
     expect(result.actions).toEqual([]);
     expect(result.summary.noChanges).toBe(false);
-    expect(result.warnings).toContain('destination: cut at 1000 keys');
+    expect(result.warnings).toContainEqual({ code: 'listing-warning', hop: 'destination', text: 'cut at 1000 keys' });
     expect(warningLines(result).some((w) => w.startsWith('1 object delivered earlier but missing from the incomplete destination listing'))).toBe(true);
   });
 
@@ -122,7 +122,7 @@ describe('the planner: invariant 8 and incomplete listings', () => {
 
   it('a delivered object whose destination copy changed is uploaded again from its staged copy, which is purged only after that', async () => {
     const result = await plan(inventory().source(A, 10).dest(A, 11).ledger({ key: A, size: 10, stage: 'delivered', volume: '/v1' }).local('/v1', A, 10));
-    expect(lines(result)).toEqual([`upload ${A} /v1 (destination changed since delivery (lists 11 bytes, delivered 10))`, `purge ${A} /v1`]);
+    expect(lines(result)).toEqual([`upload ${A} /v1 (destination-changed deliveredSize=10 listedSize=11)`, `purge ${A} /v1`]);
     expect(result.summary.noChanges).toBe(false);
   });
 
@@ -163,8 +163,7 @@ describe('the planner: invariant 8 and incomplete listings', () => {
 
   it('an incomplete source listing says so', async () => {
     const result = await plan(inventory().source(A, 1).sourceIncomplete('ListObjectsV2 stopped at 1000 keys'));
-    expect(result.warnings[0]).toMatch(/^The source listing is incomplete/);
-    expect(result.warnings).toContain('source: ListObjectsV2 stopped at 1000 keys');
+    expect(result.warnings).toEqual([{ code: 'source-listing-incomplete' }, { code: 'listing-warning', hop: 'source', text: 'ListObjectsV2 stopped at 1000 keys' }]);
   });
 
   it('never plans anything but the six action kinds (no delete exists)', async () => {
@@ -262,26 +261,26 @@ describe('the planner: listings that carry duplicates, a volume scan in any orde
 });
 
 describe('the planner: connection budgets per hop', () => {
-  it.each<[string, ConfigOverrides, { download: object; upload: object }, string[]]>([
+  it.each<[string, ConfigOverrides, { download: object; upload: object }, PlanWarning[]]>([
     ['no caps: workers as configured', {}, { download: { workers: 256, concurrency: 5 }, upload: { workers: 256, concurrency: 5 } }, []],
     [
       'a Snowball cap of 500 with concurrency 5 allows 100 workers',
       { source: { maxConnections: 500 } },
       { download: { workers: 100, concurrency: 5, maxConnections: 500 }, upload: { workers: 256, concurrency: 5 } },
-      ['workers 256 capped to 100 by source.maxConnections 500 with concurrency 5'],
+      [{ code: 'connection-cap', hop: 'source', workers: 256, concurrency: 5, cappedWorkers: 100, cappedConcurrency: 5, maxConnections: 500 }],
     ],
     ['a cap above workers x concurrency changes nothing', { source: { maxConnections: 5000 }, destination: { maxConnections: 1280 } }, { download: { workers: 256, concurrency: 5 }, upload: { workers: 256, concurrency: 5 } }, []],
     [
       'a cap on the destination',
       { destination: { maxConnections: 99 } },
       { download: { workers: 256, concurrency: 5 }, upload: { workers: 19, concurrency: 5, maxConnections: 99 } },
-      ['workers 256 capped to 19 by destination.maxConnections 99 with concurrency 5'],
+      [{ code: 'connection-cap', hop: 'destination', workers: 256, concurrency: 5, cappedWorkers: 19, cappedConcurrency: 5, maxConnections: 99 }],
     ],
     [
       'a cap below one worker x concurrency lowers concurrency too',
       { source: { maxConnections: 3 } },
       { download: { workers: 1, concurrency: 3, maxConnections: 3 }, upload: { workers: 256, concurrency: 5 } },
-      ['workers 256 x concurrency 5 capped to 1 x 3 by source.maxConnections 3'],
+      [{ code: 'connection-cap', hop: 'source', workers: 256, concurrency: 5, cappedWorkers: 1, cappedConcurrency: 3, maxConnections: 3 }],
     ],
   ])('%s', async (_name, overrides, hops, warnings) => {
     const result = await plan(inventory(), overrides);
@@ -298,7 +297,7 @@ describe('the planner: a new version moves again, adoption needs proof (invarian
   const ours = '3'.repeat(32) + '-2';
   const md5v1 = '4'.repeat(32);
   const md5v2 = '5'.repeat(32);
-  const NEW = 'new version: the destination holds the one delivered earlier';
+  const NEW = 'new-version-at-destination';
   const transferred = (reason: string) => [`download ${A} /v1 (${reason})`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`];
   const big = (builder: InventoryBuilder) => builder.volume('/v1', { free: 100 * MIB });
 
@@ -345,14 +344,14 @@ describe('the planner: a new version moves again, adoption needs proof (invarian
     [
       'fresh ledger, ETags not comparable, transfer.adopt: transfer: download',
       inventory().source(A, size, md5v2).dest(A, size, ours),
-      transferred('same size at the destination, but the ETags cannot prove it is this version (transfer.adopt: transfer)'),
+      transferred('destination-unproven'),
       { transfer: { adopt: 'transfer' } },
     ],
     ['fresh ledger, ETags not comparable, transfer.adopt: size: adopt by size', inventory().source(A, size, md5v2).dest(A, size, ours), [`adopt ${A} by size`], { transfer: { adopt: 'size' } }],
     [
       'content compared earlier and differed: download, do not compare again',
       inventory().source(A, size, md5v2).dest(A, size, ours).ledger({ key: A, size, etag: md5v2, attempts: 1, destinationDiffers: ours }),
-      transferred('content compared earlier: the destination holds other bytes of the same size'),
+      transferred('destination-content-differs'),
     ],
     [
       'content compared earlier and differed, but the destination changed since: compare again',
@@ -362,38 +361,38 @@ describe('the planner: a new version moves again, adoption needs proof (invarian
     [
       'verified staged copy, destination same size with an ETag that cannot prove it: upload rather than compare',
       inventory().source(A, size, md5v2).dest(A, size, ours).ledger({ key: A, size, etag: md5v2, stage: 'staged', volume: '/v1' }).local('/v1', A, size),
-      [`upload ${A} /v1 (destination differs)`, `purge ${A} /v1`],
+      [`upload ${A} /v1 (destination-differs)`, `purge ${A} /v1`],
     ],
     [
       'local copy not in the ledger, multipart source ETag of a usual part size: upload once that ETag is checked',
       inventory().source(A, size, v2).local('/v1', A, size),
-      [`upload ${A} /v1 (local copy not in the ledger; multipart ETag checked against the source before the upload)`, `purge ${A} /v1`],
+      [`upload ${A} /v1 (local-copy-checked proof="multipart-etag")`, `purge ${A} /v1`],
     ],
     [
       'local copy not in the ledger, source ETag that cannot prove it (Snowball): download again over it',
       inventory().source(A, size, 'snowball-opaque').local('/v1', A, size),
-      [`redownload ${A} /v1 (local copy not in the ledger, and the source ETag cannot prove it is this version)`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`],
+      [`redownload ${A} /v1 (local-copy-unprovable)`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`],
     ],
     [
       'local copy not in the ledger, source ETag that cannot prove it, transfer.adopt: size: upload it on its size',
       inventory().source(A, size, 'snowball-opaque').local('/v1', A, size),
-      [`upload ${A} /v1 (local copy not in the ledger; trusted by its size (transfer.adopt: size))`, `purge ${A} /v1`],
+      [`upload ${A} /v1 (local-copy-trusted trustedBecause="adopt-size")`, `purge ${A} /v1`],
       { transfer: { adopt: 'size' } },
     ],
     [
       'local copy not in the ledger that apply found to differ from the source: download again over it',
       inventory().source(A, size, md5v2).local('/v1', A, size).ledger({ key: A, size, etag: md5v2, attempts: 1, localDiffers: '/v1' }),
-      [`redownload ${A} /v1 (local copy not in the ledger is not the source's current version (compared))`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`],
+      [`redownload ${A} /v1 (local-copy-not-current)`, `upload ${A} /v1 after download`, `purge ${A} /v1 after download`],
     ],
     [
       'purged, destination lost it, a file of the right size is back on disk: upload it once its MD5 is checked',
       inventory().source(A, size, md5v2).local('/v1', A, size).ledger({ key: A, size, etag: md5v2, stage: 'purged' }),
-      [`upload ${A} /v1 (destination lost it)`, `purge ${A} /v1`],
+      [`upload ${A} /v1 (destination-lost)`, `purge ${A} /v1`],
     ],
     [
       'purged, destination lost it, the file back on disk was found to differ: download again over it',
       inventory().source(A, size, md5v2).local('/v1', A, size).ledger({ key: A, size, etag: md5v2, stage: 'purged', localDiffers: '/v1' }),
-      [`redownload ${A} /v1 (destination lost it; the local copy is not the source's current version (compared))`, `upload ${A} /v1 after download (destination lost it)`, `purge ${A} /v1 after download`],
+      [`redownload ${A} /v1 (destination-lost localCopy="not-current")`, `upload ${A} /v1 after download (destination-lost)`, `purge ${A} /v1 after download`],
     ],
   ])('%s', async (_name, builder, expected, overrides) => {
     expect(lines(await planOf(testConfig(overrides), big(builder).build()))).toEqual(expected);
@@ -453,7 +452,7 @@ describe("the planner never plans the destination's own output", () => {
   it('same bucket, destination prefix inside the source prefix: its keys are skipped with the reason, the rest moves', async () => {
     const built = inventory().source('a.txt', 3).source('archive/a.txt', 3).source('archive/archive/a.txt', 3).dest('archive/a.txt', 3);
     const result = await plan(built, { source: { bucket: 'edge', prefix: '' }, destination: { bucket: 'edge', prefix: 'archive/' }, transfer: { purgeAfterUpload: false } });
-    const reason = "under the destination prefix archive/ of the same bucket edge: dualsync's own output";
+    const reason = 'own-output bucket="edge" prefix="archive/"';
     expect(lines(result)).toEqual(['download a.txt /v1', 'upload a.txt /v1 after download', `skip archive/a.txt (${reason})`, `skip archive/archive/a.txt (${reason})`]);
   });
 
@@ -467,7 +466,7 @@ describe("the planner never plans the destination's own output", () => {
 describe('the planner: a destination that lists another ETag than the one recorded at delivery is not delivered (invariant 12)', () => {
   const recorded = 'c'.repeat(32);
   const other = 'd'.repeat(32);
-  const reason = `destination changed since delivery (lists ETag "${other}", delivered "${recorded}")`;
+  const reason = `destination-changed deliveredEtag="${recorded}" listedEtag="${other}"`;
   it.each<[string, InventoryBuilder, string[], ConfigOverrides?]>([
     [
       'purged, same size, other ETag: downloaded again, with the reason on both hops',
@@ -499,8 +498,8 @@ describe('the planner: a destination that lists another ETag than the one record
       'no ETag recorded (an older ledger), another size listed: downloaded again, the sizes said',
       inventory().source(A, 10).dest(A, 11).ledger({ key: A, size: 10, stage: 'purged' }),
       [
-        `download ${A} /v1 (destination changed since delivery (lists 11 bytes, delivered 10))`,
-        `upload ${A} /v1 after download (destination changed since delivery (lists 11 bytes, delivered 10))`,
+        `download ${A} /v1 (destination-changed deliveredSize=10 listedSize=11)`,
+        `upload ${A} /v1 after download (destination-changed deliveredSize=10 listedSize=11)`,
         `purge ${A} /v1 after download`,
       ],
     ],
@@ -551,7 +550,7 @@ describe('the planner: a key longer than S3 allows under the destination prefix'
     expect(lines(result)).toEqual([
       `download ${fits} /v1`,
       `upload ${fits} /v1 after download`,
-      `skip ${tooLong} (destination key of 1063 bytes under the destination prefix "${prefix}" (an S3 key holds at most 1024))`,
+      `skip ${tooLong} (destination-key-too-long bytes=1063 maxBytes=1024 prefix="${prefix}")`,
     ]);
     expect(result.summary.noChanges).toBe(false);
   });

@@ -145,7 +145,7 @@ describe('a saved plan read back line by line into spools', () => {
   });
 
   describe('refuses a file dualsync did not write that way', () => {
-    const act = (kind: Action['kind'], key: string): Action => ({ kind, key, size: 1, etag: 'e', ...(kind === 'skip' ? { reason: 'r' } : {}) });
+    const act = (kind: Action['kind'], key: string): Action => ({ kind, key, size: 1, etag: 'e', ...(kind === 'skip' ? { reason: { code: 'key-empty' as const } } : {}) });
     const read = (s: Scene) => readSavedPlan(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read')).spools);
 
     it.each<[string, Action[], RegExp]>([
@@ -257,7 +257,7 @@ describe('the stale-plan refusal walks both manifests in step', async () => {
 
   it('says first which hop went down or came back', async () => {
     const saved = savedFile([]);
-    saved.plan.warnings.push('destination unreachable: connect ECONNREFUSED');
+    saved.plan.warnings.push({ code: 'destination-unreachable', cause: 'connect ECONNREFUSED' });
     const now = fresh([]);
     now.gathered.inventory.source.unreachable = 'timeout';
     expect(stalePlan('plan.json', saved, now, config, false).details?.slice(0, 2)).toEqual(['the source is unreachable now: timeout', 'the destination was unreachable when the plan was made, and is reachable now']);

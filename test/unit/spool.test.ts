@@ -54,7 +54,7 @@ describe('file spools', () => {
     const hostile = ['', 'a\tb', 'line\nbreak', 'back\\slash', '\\t literally', '=', 'é€😀', '\\', 'end\\'];
     for (const text of hostile) {
       const full: Action = {
-        kind: 'redownload', key: `k${text}`, size: 12, etag: text, volume: `/v${text}`, afterDownload: true, reason: text,
+        kind: 'redownload', key: `k${text}`, size: 12, etag: text, volume: `/v${text}`, afterDownload: true, reason: { code: 'destination-changed', listedEtag: text, deliveredEtag: `d${text}`, listedSize: 3 },
         adoptBy: 'content', destinationEtag: text, localProof: 'multipart-etag', replaces: text,
       };
       const line = encodeLine(7, full);
