@@ -99,9 +99,22 @@ export class PlanBuilder {
   #rank = -1;
   #adoptsByContent = 0;
   #finished = false;
-  /** The row being decided, for {@link #local}. */
+  /** The row being decided and its facts, for {@link #local}. */
   #row: KeyRow | undefined;
-  #facts: KeyFacts | undefined;
+  readonly #facts: KeyFacts = {
+    key: '',
+    source: undefined,
+    destination: undefined,
+    record: undefined,
+    version: { size: 0, etag: '' },
+    matches: false,
+    stage: undefined,
+    knownVolume: undefined,
+    staleVolume: undefined,
+    copy: undefined,
+    changedAtDestination: false,
+    found: undefined,
+  };
   readonly #local: LocalView;
 
   constructor(config: Config, setup: PassSetup, options: PlanOptions = {}) {
@@ -138,7 +151,7 @@ export class PlanBuilder {
         const row = this.#row as KeyRow;
         return row.localStart === row.localEnd;
       },
-      badCopy: () => this.#badCopy(this.#row as KeyRow, this.#facts as KeyFacts),
+      badCopy: () => this.#badCopy(this.#row as KeyRow, this.#facts),
       strays: (kept) => {
         const row = this.#row as KeyRow;
         const locals = this.#setup.locals;
@@ -222,22 +235,21 @@ export class PlanBuilder {
       this.#waiting.add(record as LedgerRecord, nextTry);
       return;
     }
-    const facts: KeyFacts = {
-      key,
-      source,
-      destination,
-      record,
-      version,
-      matches,
-      stage,
-      knownVolume,
-      staleVolume,
-      copy: this.#goodCopy(row, version, knownVolume, staleVolume),
-      changedAtDestination,
-      found,
-    };
+    // One facts object for every key (decisions keep none of it): no allocation per key.
+    const facts = this.#facts;
+    facts.key = key;
+    facts.source = source;
+    facts.destination = destination;
+    facts.record = record;
+    facts.version = version;
+    facts.matches = matches;
+    facts.stage = stage;
+    facts.knownVolume = knownVolume;
+    facts.staleVolume = staleVolume;
+    facts.copy = this.#goodCopy(row, version, knownVolume, staleVolume);
+    facts.changedAtDestination = changedAtDestination;
+    facts.found = found;
     this.#row = row;
-    this.#facts = facts;
     this.#take(rank, facts, decide(facts, context, this.#local));
   }
 

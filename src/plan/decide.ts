@@ -26,7 +26,7 @@ export interface Version {
   etag: string;
 }
 
-/** What the merged pass knows of one key, and what follows from it. Reused between keys. */
+/** What the merged pass knows of one key, and what follows from it. Reused between keys: a decision keeps none of it. */
 export interface KeyFacts {
   key: string;
   /** What the source lists (undefined: not listed). */
