@@ -187,10 +187,10 @@ async function planGathered(config: Config, gathered: Omit<Gathered, 'inputDiges
     await Promise.all([inventory.source.close(), inventory.destination.close()]);
   }
   for (const link of inventory.links) {
-    plan.warnings.push(`staging volume ${link.volume}: ${link.path} is a symbolic link, not followed (nothing is staged through it, and it is left as it is)`);
+    plan.warnings.push({ code: 'volume-symlink', volume: link.volume, path: link.path });
   }
   if (gathered.leftovers.length > 0) {
-    plan.warnings.push(`${gathered.leftovers.length} temporary file(s) of interrupted downloads in ${TEMP_DIR}/ will be removed by apply`);
+    plan.warnings.push({ code: 'interrupted-download-leftovers', count: gathered.leftovers.length, path: TEMP_DIR });
   }
   return { plan, gathered: { ...gathered, inputDigest }, createdAt: deps.now().toISOString(), release: () => spool.remove() };
 }

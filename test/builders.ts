@@ -7,9 +7,11 @@
  * both sides is the same version unless a test says otherwise.
  */
 import type { Config, HopConfig, TransferConfig } from '../src/model/config.ts';
-import { ACTION_ORDER, type Action } from '../src/model/plan.ts';
+import { ACTION_ORDER, type Action, type ActionReason, type Plan } from '../src/model/plan.ts';
 import { MemorySpool, SpooledActions } from '../src/manifest/spool.ts';
-import type { DeliveredVersion, Inventory, LedgerRecord, Listing, LocalFile, LocalLink, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
+import type { DeliveredVersion, Inventory, LedgerRecord, Listing, ListingFlaws, ListingStream, LocalFile, LocalLink, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
+import { compareKeys } from '../src/plan/keys.ts';
+import { planStreams, type PlanOptions } from '../src/plan/planner.ts';
 
 /** A deterministic 32-hex "MD5" for a key and size (FNV-1a, four rounds); not a real digest. */
 export function fakeEtag(key: string, size: number): string {
@@ -219,4 +221,74 @@ export function spooledActions(actions: readonly Action[]): SpooledActions {
       return { kind, spools: [spool] };
     }),
   );
+}
+
+/**
+ * A listing as the listing layer hands it to the planner: one page in key order ({@link compareKeys}),
+ * each key once, the first listed of a repeated key kept and the others counted as the listing's
+ * flaws (as src/inventory/s3.ts and extsort.ts do), its own flaws (undecodable keys) kept.
+ */
+export function listingStream(listing: Listing): ListingStream {
+  const sorted = listing.entries.map((entry, index) => ({ entry, index })).sort((a, b) => compareKeys(a.entry.key, b.entry.key) || a.index - b.index);
+  const page: ObjectEntry[] = [];
+  let flaws: ListingFlaws | undefined = listing.flaws === undefined ? undefined : { ...listing.flaws };
+  for (const { entry } of sorted) {
+    if (page.length > 0 && (page[page.length - 1] as ObjectEntry).key === entry.key) {
+      flaws ??= { duplicates: 0, undecodable: 0 };
+      flaws.duplicates += 1;
+      flaws.firstDuplicate ??= entry.key;
+      continue;
+    }
+    page.push(entry);
+  }
+  return {
+    pages: (async function* () {
+      yield page;
+    })(),
+    complete: listing.complete,
+    warnings: [...listing.warnings],
+    ...(listing.unreachable === undefined ? {} : { unreachable: listing.unreachable }),
+    ...(flaws === undefined ? {} : { flaws }),
+    close: async () => undefined,
+  };
+}
+
+/** The ledger's records in key order, as its cursor hands them out; a key twice is a broken test (the ledger keys by key). */
+export function ledgerCursor(records: readonly LedgerRecord[]): LedgerRecord[] {
+  const sorted = [...records].sort((a, b) => compareKeys(a.key, b.key));
+  for (let i = 1; i < sorted.length; i++) {
+    if ((sorted[i - 1] as LedgerRecord).key === (sorted[i] as LedgerRecord).key) throw new Error(`the test's ledger holds ${JSON.stringify((sorted[i] as LedgerRecord).key)} twice`);
+  }
+  return sorted;
+}
+
+/**
+ * The plan of an in-memory inventory, made by the one shipped planner ({@link planStreams}): the
+ * listings become one-page streams as the listing layer would hand them over, the ledger a
+ * cursor in key order; the volume scan goes in as it is (the planner sorts it). The actions come
+ * back in an array.
+ */
+export async function planOf(config: Config, inventory: Inventory, options: PlanOptions = {}): Promise<Plan<Action[]>> {
+  const { plan } = await planStreams(
+    config,
+    {
+      source: listingStream(inventory.source),
+      destination: listingStream(inventory.destination),
+      volumes: inventory.volumes,
+      local: inventory.local,
+      links: inventory.links ?? [],
+      ledger: { serial: inventory.ledger.serial, records: ledgerCursor(inventory.ledger.records) },
+    },
+    options,
+  );
+  return { ...plan, actions: [...plan.actions] };
+}
+
+/** An action's reason as a test line: its code, then its facts by name (strings quoted), e.g. `retry attempts=2`. */
+export function reasonLine(reason: ActionReason): string {
+  const facts = Object.entries(reason)
+    .filter(([name]) => name !== 'code')
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([name, value]) => `${name}=${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  return [reason.code, ...facts].join(' ');
 }

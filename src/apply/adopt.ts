@@ -7,6 +7,12 @@ import { actionsOfKinds } from '../manifest/spool.ts';
 import { forEachLimited } from './batch.ts';
 import { compareContent } from './content.ts';
 import type { ApplyRun } from './run.ts';
+import { reasonText } from '../view/reasons.ts';
+
+/** A skip's reason as the ledger keeps it: the plan's wording. */
+function skipText(action: Action): string {
+  return action.reason === undefined ? 'unsafe key' : reasonText(action.reason);
+}
 
 /** Objects read through MD5 at once for adopts by content: a few streams keep both links busy. */
 const CONTENT_COMPARES = 8;
@@ -45,9 +51,9 @@ export async function recordAdoptsAndSkips(run: ApplyRun, plan: Plan): Promise<b
       else recorded.push(adopt(run, action, action.adoptBy === 'md5' || action.adoptBy === 'multipart-etag' ? action.adoptBy : 'size'));
     } else if (action.kind === 'skip') {
       const known = run.ctx.ledgerRecord(action.key);
-      const alreadyKnown = known !== undefined && known.skipReason === action.reason && known.size === action.size && known.etag === action.etag;
+      const alreadyKnown = known !== undefined && known.skipReason === skipText(action) && known.size === action.size && known.etag === action.etag;
       if (!alreadyKnown) {
-        recorded.push(run.record({ type: 'skipped', key: action.key, size: action.size, etag: action.etag, reason: action.reason ?? 'unsafe key' }));
+        recorded.push(run.record({ type: 'skipped', key: action.key, size: action.size, etag: action.etag, reason: skipText(action) }));
       }
     }
   }

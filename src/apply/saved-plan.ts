@@ -20,6 +20,7 @@ import { YAML_FIELD_NAMES } from '../config/schema.ts';
 import { formatBytes } from '../config/units.ts';
 import { userError } from '../errors.ts';
 import { fileLines, LineFileError } from '../files/lines.ts';
+import { reasonText } from '../view/reasons.ts';
 
 /** The settings that shape a plan: credentials reduced to their kind so they can rotate; no file path, no watch settings. */
 function plannedShape(config: Config): Record<string, unknown> {
@@ -360,7 +361,7 @@ export function stalePlan(planPath: string, saved: PlanFile, fresh: FreshRun, co
 export function reachabilityChanges(saved: Plan, now: { source: { unreachable?: string }; destination: { unreachable?: string } }): string[] {
   const changes: string[] = [];
   for (const hop of ['source', 'destination'] as const) {
-    const then = saved.warnings.some((warning) => warning.startsWith(`${hop} unreachable:`));
+    const then = saved.warnings.some((warning) => warning.code === `${hop}-unreachable`);
     const cause = now[hop].unreachable;
     if (then && cause === undefined) changes.push(`the ${hop} was unreachable when the plan was made, and is reachable now`);
     else if (!then && cause !== undefined) changes.push(`the ${hop} is unreachable now: ${cause}`);
@@ -396,7 +397,7 @@ export function checkPlaces(planPath: string, plan: Plan, volumeRoots: string[])
       refuse(`${action.kind} ${JSON.stringify(action.key)} replacing a copy on ${action.replaces}: not a re-download, or not one of the configured staging volumes`);
     } else {
       const unsafe = keySkipReason(action.key);
-      if (unsafe !== undefined) refuse(`${action.kind} ${JSON.stringify(action.key)}: ${unsafe}`);
+      if (unsafe !== undefined) refuse(`${action.kind} ${JSON.stringify(action.key)}: ${reasonText(unsafe)}`);
     }
   }
   if (wrongCount > 0) {

@@ -46,7 +46,7 @@ function optional(text: string | undefined): string {
 
 /** One spool line (newline included). */
 export function encodeLine(rank: number, a: Action): string {
-  return `${rank}\t${a.kind}\t${escape(a.key)}\t${a.size}\t${escape(a.etag)}\t${optional(a.volume)}\t${a.afterDownload === true ? '1' : ''}\t${optional(a.reason)}\t${optional(a.adoptBy)}\t${optional(a.destinationEtag)}\t${optional(a.localProof)}\t${optional(a.replaces)}\n`;
+  return `${rank}\t${a.kind}\t${escape(a.key)}\t${a.size}\t${escape(a.etag)}\t${optional(a.volume)}\t${a.afterDownload === true ? '1' : ''}\t${optional(a.reason === undefined ? undefined : JSON.stringify(a.reason))}\t${optional(a.adoptBy)}\t${optional(a.destinationEtag)}\t${optional(a.localProof)}\t${optional(a.replaces)}\n`;
 }
 
 const KINDS: ReadonlySet<string> = new Set<ActionKind>(['download', 'redownload', 'upload', 'purge', 'adopt', 'skip']);
@@ -78,7 +78,8 @@ export function decodeLine(line: string): [number, Action] {
   if (f[6] === '1') action.afterDownload = true;
   else if (f[6] !== '') throw new Error('its afterDownload field is neither 1 nor empty');
   const reason = present(f[7] as string, 'reason');
-  if (reason !== undefined) action.reason = reason;
+  // A reason is JSON (its code and facts), which holds no tab or line break.
+  if (reason !== undefined) action.reason = JSON.parse(reason) as Action['reason'];
   const adoptBy = present(f[8] as string, 'adoptBy');
   if (adoptBy !== undefined) action.adoptBy = adoptBy as Action['adoptBy'];
   const destinationEtag = present(f[9] as string, 'destinationEtag');

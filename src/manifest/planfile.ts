@@ -8,7 +8,7 @@
  * {@link PlanFileLines}); the writers iterate any {@link ActionList}, so neither side holds them all.
  */
 import { userError } from '../errors.ts';
-import { ACTION_ORDER, PLAN_NOTE_CODES, type Action, type ActionKind, type ActionList, type Plan, type PlanFile } from '../model/plan.ts';
+import { ACTION_ORDER, ACTION_REASON_CODES, PLAN_NOTE_CODES, PLAN_WARNING_CODES, type Action, type ActionKind, type ActionList, type Plan, type PlanFile } from '../model/plan.ts';
 import { compareKeys } from '../plan/keys.ts';
 
 /** The plan file format this version reads and writes. */
@@ -143,13 +143,14 @@ function isShortFlatArray(value: unknown): boolean {
 }
 
 /**
- * A value holding no objects or arrays but a few short ones of primitives, ready for the native
+ * A value holding no objects or arrays but a few short ones of primitives and an action's flat
+ * `reason` (a code and its facts), ready for the native
  * JSON.stringify: primitives as they are, objects copied into a fresh object with their fields
  * in output order (objects built in the same order share one hidden class, which keeps a
  * million actions fast, and JSON's own rules apply: undefined left out, non-finite numbers as
  * null). DEEP for anything deeper.
  */
-function flatValue(value: unknown, style: Style): unknown {
+function flatValue(value: unknown, style: Style, nested = false): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (isList(value)) return value.length === 0 ? [] : DEEP;
   const record = value as Record<string, unknown>;
@@ -160,7 +161,14 @@ function flatValue(value: unknown, style: Style): unknown {
     // An assignment to __proto__ would set the prototype, not a field: take the general path.
     if (name === '__proto__') return DEEP;
     const item = record[name];
-    if (item !== null && typeof item === 'object' && !isShortFlatArray(item)) return DEEP;
+    if (item !== null && typeof item === 'object' && !isShortFlatArray(item)) {
+      // An action's reason (a flat object of a code and its facts) stays on the action's line.
+      if (name !== 'reason' || nested || isList(item)) return DEEP;
+      const inner = flatValue(item, style, true);
+      if (inner === DEEP) return DEEP;
+      ordered[name] = inner;
+      continue;
+    }
     ordered[name] = item;
   }
   return ordered;
@@ -368,7 +376,7 @@ function checkAction(reader: Reader, item: unknown, index: number): Action {
   reader.count(action.size, `${field}.size`);
   reader.string(action.etag, `${field}.etag`);
   reader.optional(action.volume, `${field}.volume`, reader.string);
-  reader.optional(action.reason, `${field}.reason`, reader.string);
+  reader.optional(action.reason, `${field}.reason`, (value, name) => checkCoded(reader, value, name, REASON_CODES));
   reader.optional(action.replaces, `${field}.replaces`, reader.string);
   if (action.afterDownload !== undefined && typeof action.afterDownload !== 'boolean') reader.fail(`${field}.afterDownload`, 'true or false');
   // Every adopt names the rule that proves it; one without (a plan of an older dualsync, which
@@ -409,12 +417,27 @@ function checkPlan(reader: Reader, value: unknown, actions = true): void {
     reader.count(hop.concurrency, `plan.hops.${name}.concurrency`);
     reader.optional(hop.maxConnections, `plan.hops.${name}.maxConnections`, reader.count);
   }
-  reader.array(plan.warnings, 'plan.warnings').forEach((item, index) => reader.string(item, `plan.warnings[${index}]`));
+  reader.array(plan.warnings, 'plan.warnings').forEach((item, index) => checkCoded(reader, item, `plan.warnings[${index}]`, WARNING_CODES));
   // Absent in plan files of older versions, whose warnings hold the notes' sentences.
   reader.optional(plan.notes, 'plan.notes', (value, field) => reader.array(value, field).forEach((item, index) => checkNote(reader, item, `${field}[${index}]`)));
 }
 
 const NOTE_CODES: ReadonlySet<string> = new Set(PLAN_NOTE_CODES);
+const REASON_CODES: ReadonlySet<string> = new Set(ACTION_REASON_CODES);
+const WARNING_CODES: ReadonlySet<string> = new Set(PLAN_WARNING_CODES);
+
+/**
+ * Checks an action's reason or a plan warning: a code it knows and facts that are strings or
+ * numbers. Plan files of older versions held sentences here: they are refused, to be made anew.
+ */
+function checkCoded(reader: Reader, value: unknown, field: string, codes: ReadonlySet<string>): void {
+  if (typeof value === 'string') reader.fail(field, 'an object with a code (a plan file of an older dualsync holds a sentence here: make a new plan)');
+  const coded = reader.record(value, field);
+  if (typeof coded.code !== 'string' || !codes.has(coded.code)) reader.fail(`${field}.code`, `one of ${[...codes].join(', ')}`);
+  for (const [name, fact] of Object.entries(coded)) {
+    if (typeof fact !== 'string' && !(typeof fact === 'number' && Number.isFinite(fact))) reader.fail(`${field}.${name}`, 'a string or a number');
+  }
+}
 
 /** Checks one note of the plan, naming it `plan.notes[index]` in the error. */
 function checkNote(reader: Reader, item: unknown, field: string): void {

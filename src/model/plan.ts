@@ -20,8 +20,8 @@ export interface Action {
   volume?: string;
   /** For upload/purge: true when the same plan downloads the object first. */
   afterDownload?: boolean;
-  /** Why: the skip reason, or a short note ("destination lost it", "size differs locally"). */
-  reason?: string;
+  /** Why: the skip reason, or what made the planner move it (a code and its facts; the views word it). */
+  reason?: ActionReason;
   /** For adopt: the rule that makes the destination's object this version ('content': apply compares first). */
   adoptBy?: AdoptRule;
   /** For adopt: the ETag the destination listed, which apply records and compares against. */
@@ -174,6 +174,146 @@ export interface PlanNote {
   examples: string[];
 }
 
+/**
+ * Why an action is planned, or a key skipped (see {@link ActionReason}):
+ *
+ * A version delivered earlier moves again:
+ * - `destination-lost`: a complete destination listing no longer shows it;
+ * - `destination-changed`: the destination lists another object than the one delivered
+ *   (`listedEtag`/`deliveredEtag`, or `listedSize`/`deliveredSize` when the ledger kept no ETag).
+ *   Both carry `localCopy` when a local copy is downloaded again rather than uploaded:
+ *   `not-current` (compared: not this version), `unprovable` (not in the ledger, and the source
+ *   ETag cannot prove it).
+ *
+ * The destination holds an object of the same size that is not taken as this version:
+ * - `new-version-at-destination`: it is the version delivered earlier;
+ * - `destination-content-differs`: apply compared the content earlier and found other bytes;
+ * - `destination-unproven`: the ETags cannot prove it and `transfer.adopt` is `transfer`;
+ * - `destination-differs`: a staged copy is uploaded over another object.
+ *
+ * A local copy the ledger does not know (`stagedOn`: the volume where the ledger knows a staged
+ * copy of another volume's; absent: a copy not in the ledger):
+ * - `local-copy-not-current`: compared earlier, not the source's current version: downloaded again;
+ * - `local-copy-checked`: uploaded once apply proves it by `proof` against the source;
+ * - `local-copy-trusted`: uploaded on its size (`trustedBecause`: `source-unlisted`, `adopt-size`);
+ * - `local-copy-unprovable`: the source ETag cannot prove it: downloaded again.
+ *
+ * A copy that is not there or not right: `older-version-on-disk`, `size-differs-locally`
+ * (`localSize`, `expectedSize`), `staged-copy-missing`; `staged-copy-already-deleted`: a purge
+ * recorded for a copy already gone; `retry`: a download after `attempts` failed attempts.
+ *
+ * Skips (a key no local path or destination key can hold): `key-empty`, `key-directory-marker`,
+ * `key-empty-segment`, `key-dot-segment` (`segment`), `key-segment-too-long` and
+ * `key-file-name-too-long` (`bytes`, `maxBytes`), `key-reserved-temp` and `key-reserved-claim`
+ * (`segment`), `key-control-character` and `key-lone-surrogate` (`unit`, as U+XXXX),
+ * `own-output` (`bucket`, `prefix`: the destination's), `destination-key-too-long` (`bytes`,
+ * `prefix`, `maxBytes`), `path-through-link` (`link`).
+ */
+export type ActionReasonCode = (typeof ACTION_REASON_CODES)[number];
+
+/** Every {@link ActionReasonCode}, for readers that check a plan file. */
+export const ACTION_REASON_CODES = [
+  'destination-lost',
+  'destination-changed',
+  'new-version-at-destination',
+  'destination-content-differs',
+  'destination-unproven',
+  'destination-differs',
+  'local-copy-not-current',
+  'local-copy-checked',
+  'local-copy-trusted',
+  'local-copy-unprovable',
+  'older-version-on-disk',
+  'size-differs-locally',
+  'staged-copy-missing',
+  'staged-copy-already-deleted',
+  'retry',
+  'key-empty',
+  'key-directory-marker',
+  'key-empty-segment',
+  'key-dot-segment',
+  'key-segment-too-long',
+  'key-file-name-too-long',
+  'key-reserved-temp',
+  'key-reserved-claim',
+  'key-control-character',
+  'key-lone-surrogate',
+  'own-output',
+  'destination-key-too-long',
+  'path-through-link',
+] as const;
+
+/**
+ * Why an action is planned or a key skipped, as data: a code and the facts its sentence needs,
+ * flat (an action stays one line of the plan file). The views word it (view/reasons.ts).
+ */
+export interface ActionReason {
+  code: ActionReasonCode;
+  listedEtag?: string;
+  deliveredEtag?: string;
+  listedSize?: number;
+  deliveredSize?: number;
+  localCopy?: 'not-current' | 'unprovable';
+  stagedOn?: string;
+  proof?: 'md5' | 'multipart-etag';
+  trustedBecause?: 'source-unlisted' | 'adopt-size';
+  localSize?: number;
+  expectedSize?: number;
+  attempts?: number;
+  segment?: string;
+  bytes?: number;
+  maxBytes?: number;
+  unit?: string;
+  bucket?: string;
+  prefix?: string;
+  link?: string;
+}
+
+/**
+ * What a {@link PlanWarning} says about the run:
+ * - `source-unreachable`, `destination-unreachable`: the hop could not be listed (`cause`);
+ * - `source-listing-incomplete`, `destination-listing-incomplete`: the listing may be cut short;
+ * - `listing-warning`: the listing layer's own word on a hop's listing (`hop`, `text`);
+ * - `connection-cap`: `hop`'s workers (and concurrency) lowered by its `maxConnections`
+ *   (`workers`, `concurrency`: asked; `cappedWorkers`, `cappedConcurrency`: given);
+ * - `volume-listed-twice`: a staging volume (`volume`) named twice, counted once;
+ * - `volume-scan-duplicates`: the volume scan listed files twice (`count`, `first`);
+ * - `volume-symlink`: a symbolic link (`path`) below a volume root (`volume`), not followed;
+ * - `interrupted-download-leftovers`: `count` temporary files of interrupted downloads apply removes.
+ */
+export type PlanWarningCode = (typeof PLAN_WARNING_CODES)[number];
+
+/** Every {@link PlanWarningCode}, for readers that check a plan file. */
+export const PLAN_WARNING_CODES = [
+  'source-unreachable',
+  'destination-unreachable',
+  'source-listing-incomplete',
+  'destination-listing-incomplete',
+  'listing-warning',
+  'connection-cap',
+  'volume-listed-twice',
+  'volume-scan-duplicates',
+  'volume-symlink',
+  'interrupted-download-leftovers',
+] as const;
+
+/** Something about the run an operator must know, as data: the views word it (view/reasons.ts). */
+export interface PlanWarning {
+  code: PlanWarningCode;
+  hop?: 'source' | 'destination';
+  cause?: string;
+  text?: string;
+  workers?: number;
+  concurrency?: number;
+  cappedWorkers?: number;
+  cappedConcurrency?: number;
+  maxConnections?: number;
+  volume?: string;
+  path?: string;
+  count?: number;
+  first?: string;
+}
+
 /** The per-volume view of a plan: what lands where. */
 export interface VolumePlan {
   root: string;
@@ -204,8 +344,8 @@ export interface Plan<A extends ActionList = ActionList> {
   summary: PlanSummary;
   volumes: VolumePlan[];
   hops: { download: HopSettings; upload: HopSettings };
-  /** Things an operator must know about the run (incomplete listings, connection caps, ...), as sentences. */
-  warnings: string[];
+  /** Things an operator must know about the run (incomplete listings, connection caps, ...), as data (see {@link PlanWarningCode}). */
+  warnings: PlanWarning[];
   /**
    * What the planner tells about objects, as data (see {@link PlanNoteCode}), in the order shown
    * after the warnings. Absent in plan files of older versions, whose warnings hold these sentences.

@@ -13,6 +13,7 @@
  */
 import type { AdoptMode } from '../model/config.ts';
 import type { AdoptRule, DeliveredVersion, LedgerRecord } from '../model/objects.ts';
+import type { ActionReason } from '../model/plan.ts';
 import { candidatePartSizes, etagShape } from './etag.ts';
 
 interface Version {
@@ -21,7 +22,7 @@ interface Version {
 }
 
 /** Either the rule that adopts the destination's object, or why it must be transferred (undefined: it plainly differs). */
-export type Adoption = { adopt: AdoptRule } | { transfer: string | undefined };
+export type Adoption = { adopt: AdoptRule } | { transfer: ActionReason | undefined };
 
 /**
  * The version the destination's copy was made from, as far as the ledger knows: the record's
@@ -53,7 +54,7 @@ export function adoption(version: Version, destination: Version, record: LedgerR
   if (version.size !== destination.size) return { transfer: undefined };
   const origin = deliveredOrigin(record, version);
   if (origin !== undefined && (origin.size !== version.size || origin.etag !== version.etag) && stillFrom(origin, destination)) {
-    return { transfer: 'new version: the destination holds the one delivered earlier' };
+    return { transfer: { code: 'new-version-at-destination' } };
   }
   const source = etagShape(version.etag);
   const there = etagShape(destination.etag);
@@ -63,11 +64,11 @@ export function adoption(version: Version, destination: Version, record: LedgerR
   }
   const known = record !== undefined && record.size === version.size && record.etag === version.etag;
   if (known && record.destinationDiffers === destination.etag) {
-    return { transfer: 'content compared earlier: the destination holds other bytes of the same size' };
+    return { transfer: { code: 'destination-content-differs' } };
   }
   if (mode === 'content') return { adopt: 'content' };
   if (mode === 'size') return { adopt: 'size' };
-  return { transfer: 'same size at the destination, but the ETags cannot prove it is this version (transfer.adopt: transfer)' };
+  return { transfer: { code: 'destination-unproven' } };
 }
 
 /**

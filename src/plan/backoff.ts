@@ -2,10 +2,12 @@
  * Per-object backoff. A first failure is retried by the next run at once: a one-off fault (a cut
  * link, a stop, a stalled hop) is redone next time, as before. From the second failure in a row
  * the version waits base x 2^(attempts-2) after its last failure (one interval, then 2, 4, ...),
- * at most `max`, before it is planned again. Pure: the time of "now" is always passed in.
+ * at most `max`, before it is planned again; {@link Waiting} counts the objects that wait. Pure:
+ * the time of "now" is always passed in.
  */
 import type { Config } from '../model/config.ts';
 import type { LedgerRecord } from '../model/objects.ts';
+import type { WaitingSummary } from '../model/plan.ts';
 
 export interface Backoff {
   baseMs: number;
@@ -45,4 +47,28 @@ export function withNextTries<T extends Pick<LedgerRecord, 'attempts' | 'lastFai
     const next = nextTryMs(entry, backoff);
     return next !== undefined && next > now ? { ...entry, nextTryAt: new Date(next).toISOString() } : { ...entry };
   });
+}
+
+/** Objects whose transfer waits for their next try: counted, with the earliest try and a few examples. */
+export class Waiting {
+  count = 0;
+  bytes = 0;
+  earliest = Number.POSITIVE_INFINITY;
+  readonly examples: WaitingSummary['examples'] = [];
+
+  add(record: LedgerRecord, nextTry: number): void {
+    this.count += 1;
+    this.bytes += record.size;
+    this.earliest = Math.min(this.earliest, nextTry);
+    if (this.examples.length < 3) {
+      const example: WaitingSummary['examples'][number] = { key: record.key, attempts: record.attempts, nextTryAt: new Date(nextTry).toISOString() };
+      if (record.lastError !== undefined) example.lastError = record.lastError;
+      this.examples.push(example);
+    }
+  }
+
+  summary(): WaitingSummary | undefined {
+    if (this.count === 0) return undefined;
+    return { count: this.count, bytes: this.bytes, nextTryAt: new Date(this.earliest).toISOString(), examples: this.examples };
+  }
 }

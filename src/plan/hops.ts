@@ -4,7 +4,7 @@
  * hop with `maxConnections` gets fewer workers (and, if even one worker would exceed it, less
  * concurrency) with a warning that says so.
  */
-import type { HopSettings } from '../model/plan.ts';
+import type { HopSettings, PlanWarning } from '../model/plan.ts';
 
 /** The settings for one hop, and the warning to show when the connection budget lowered them. */
 export function hopSettings(
@@ -12,14 +12,13 @@ export function hopSettings(
   concurrency: number,
   maxConnections: number | undefined,
   hop: 'source' | 'destination',
-): { settings: HopSettings; warning?: string } {
+): { settings: HopSettings; warning?: PlanWarning } {
   if (maxConnections === undefined) return { settings: { workers, concurrency } };
   const cappedConcurrency = Math.max(1, Math.min(concurrency, maxConnections));
   const cappedWorkers = Math.max(1, Math.min(workers, Math.floor(maxConnections / cappedConcurrency)));
   if (cappedWorkers === workers && cappedConcurrency === concurrency) return { settings: { workers, concurrency } };
-  const what =
-    cappedConcurrency === concurrency
-      ? `workers ${workers} capped to ${cappedWorkers} by ${hop}.maxConnections ${maxConnections} with concurrency ${concurrency}`
-      : `workers ${workers} x concurrency ${concurrency} capped to ${cappedWorkers} x ${cappedConcurrency} by ${hop}.maxConnections ${maxConnections}`;
-  return { settings: { workers: cappedWorkers, concurrency: cappedConcurrency, maxConnections }, warning: what };
+  return {
+    settings: { workers: cappedWorkers, concurrency: cappedConcurrency, maxConnections },
+    warning: { code: 'connection-cap', hop, workers, concurrency, cappedWorkers, cappedConcurrency, maxConnections },
+  };
 }

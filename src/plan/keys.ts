@@ -5,6 +5,7 @@
  * refused, each with a reason an operator can act on.
  */
 import { assert } from '../errors.ts';
+import type { ActionReason } from '../model/plan.ts';
 
 /**
  * Apply downloads into `<volumeRoot>/.dualsync-tmp/<key>` and renames to `<volumeRoot>/<key>` once
@@ -122,30 +123,28 @@ function describeUnit(unit: number): string {
 }
 
 /** Why one segment `key.slice(start, end)` cannot be a path component, if it cannot. */
-function segmentProblem(key: string, start: number, end: number, last: boolean): string | undefined {
+function segmentProblem(key: string, start: number, end: number, last: boolean): ActionReason | undefined {
   const units = end - start;
-  if (units === 0) return "empty path segment ('//' or a leading '/')";
+  if (units === 0) return { code: 'key-empty-segment' };
   if (units <= 2 && (key.slice(start, end) === '.' || key.slice(start, end) === '..')) {
-    return `'${key.slice(start, end)}' path segment (would leave its folder)`;
+    return { code: 'key-dot-segment', segment: key.slice(start, end) };
   }
   if (units <= SAFE_SEGMENT_UNITS) return undefined;
   const bytes = utf8Bytes(key, start, end);
-  if (bytes > MAX_SEGMENT_BYTES) return `path segment of ${bytes} bytes (a file or folder name holds at most ${MAX_SEGMENT_BYTES})`;
-  if (last && bytes > MAX_FILE_NAME_BYTES) {
-    return `file name of ${bytes} bytes (s5cmd's temporary name adds up to 10 digits; at most ${MAX_FILE_NAME_BYTES} fit)`;
-  }
+  if (bytes > MAX_SEGMENT_BYTES) return { code: 'key-segment-too-long', bytes, maxBytes: MAX_SEGMENT_BYTES };
+  if (last && bytes > MAX_FILE_NAME_BYTES) return { code: 'key-file-name-too-long', bytes, maxBytes: MAX_FILE_NAME_BYTES };
   return undefined;
 }
 
 /**
- * Undefined when the key can be staged faithfully; otherwise a short reason naming the problem.
+ * Undefined when the key can be staged faithfully; otherwise the reason, naming the problem (view/reasons.ts words it).
  * Refused only what no local path can hold safely: `.`/`..` or empty segments, a trailing `/` (a
  * directory marker), an over-long segment, a control character or lone surrogate (a run file line
  * cannot carry it), or the reserved first segments `.dualsync-tmp` and `.dualsync-volume`.
  */
-export function keySkipReason(key: string): string | undefined {
-  if (key.length === 0) return 'empty key';
-  if (key.charCodeAt(key.length - 1) === 0x2f) return "ends with '/' (a directory marker, not a file)";
+export function keySkipReason(key: string): ActionReason | undefined {
+  if (key.length === 0) return { code: 'key-empty' };
+  if (key.charCodeAt(key.length - 1) === 0x2f) return { code: 'key-directory-marker' };
   let segmentStart = 0;
   for (let i = 0; i < key.length; i++) {
     const unit = key.charCodeAt(i);
@@ -153,19 +152,19 @@ export function keySkipReason(key: string): string | undefined {
       const problem = segmentProblem(key, segmentStart, i, false);
       if (problem !== undefined) return problem;
       if (segmentStart === 0 && i === TEMP_DIR.length && key.startsWith(TEMP_DIR)) {
-        return `first segment '${TEMP_DIR}' is reserved for dualsync's temporary files`;
+        return { code: 'key-reserved-temp', segment: TEMP_DIR };
       }
       segmentStart = i + 1;
     } else if (unit < 0x20 || unit === 0x7f) {
-      return `control character ${describeUnit(unit)} (a run file line cannot carry it)`;
+      return { code: 'key-control-character', unit: describeUnit(unit) };
     } else if (unit >= 0xd800 && unit <= 0xdfff) {
       const low = key.charCodeAt(i + 1);
-      if (unit >= 0xdc00 || !(low >= 0xdc00 && low <= 0xdfff)) return `lone surrogate ${describeUnit(unit)} (not valid UTF-8)`;
+      if (unit >= 0xdc00 || !(low >= 0xdc00 && low <= 0xdfff)) return { code: 'key-lone-surrogate', unit: describeUnit(unit) };
       i++;
     }
   }
-  if (segmentStart === 0 && key === TEMP_DIR) return `first segment '${TEMP_DIR}' is reserved for dualsync's temporary files`;
-  if (key === CLAIM_FILE || key.startsWith(`${CLAIM_FILE}/`)) return `first segment '${CLAIM_FILE}' is reserved for the volume's claim`;
+  if (segmentStart === 0 && key === TEMP_DIR) return { code: 'key-reserved-temp', segment: TEMP_DIR };
+  if (key === CLAIM_FILE || key.startsWith(`${CLAIM_FILE}/`)) return { code: 'key-reserved-claim', segment: CLAIM_FILE };
   return segmentProblem(key, segmentStart, key.length, true);
 }
 
@@ -181,11 +180,11 @@ export function keySkipReason(key: string): string | undefined {
 export function ownOutputSkip(
   source: { bucket: string; prefix: string },
   destination: { bucket: string; prefix: string },
-): (relativeKey: string) => string | undefined {
+): (relativeKey: string) => ActionReason | undefined {
   if (source.bucket !== destination.bucket) return () => undefined;
   if (destination.prefix.length <= source.prefix.length || !destination.prefix.startsWith(source.prefix)) return () => undefined;
   const output = destination.prefix.slice(source.prefix.length);
-  const reason = `under the destination prefix ${destination.prefix} of the same bucket ${destination.bucket}: dualsync's own output`;
+  const reason: ActionReason = { code: 'own-output', bucket: destination.bucket, prefix: destination.prefix };
   return (key) => (key.startsWith(output) ? reason : undefined);
 }
 
@@ -197,14 +196,14 @@ export const MAX_KEY_BYTES = 1024;
  * S3 allows: its upload would fail on every retry after the download, so the key is skipped at
  * plan time with the reason.
  */
-export function destinationKeySkip(destinationPrefix: string): (relativeKey: string) => string | undefined {
+export function destinationKeySkip(destinationPrefix: string): (relativeKey: string) => ActionReason | undefined {
   const prefixBytes = utf8Bytes(destinationPrefix, 0, destinationPrefix.length);
   return (key) => {
     // A UTF-16 unit is at most 3 bytes: most keys need no count.
     if (prefixBytes + key.length * 3 <= MAX_KEY_BYTES) return undefined;
     const bytes = prefixBytes + utf8Bytes(key, 0, key.length);
     if (bytes <= MAX_KEY_BYTES) return undefined;
-    return `destination key of ${bytes} bytes under the destination prefix ${JSON.stringify(destinationPrefix)} (an S3 key holds at most ${MAX_KEY_BYTES})`;
+    return { code: 'destination-key-too-long', bytes, prefix: destinationPrefix, maxBytes: MAX_KEY_BYTES };
   };
 }
 
@@ -227,7 +226,7 @@ function rootPrefix(volumeRoot: string): string {
 
 function assertStageable(key: string): void {
   const reason = keySkipReason(key);
-  assert(reason === undefined, `key ${JSON.stringify(key)} cannot become a local path: ${reason}`);
+  assert(reason === undefined, `key ${JSON.stringify(key)} cannot become a local path: ${JSON.stringify(reason)}`);
 }
 
 /** Where a staged object lives: `<volumeRoot>/<key>`. Throws an assertion for a key that {@link keySkipReason} refuses. */

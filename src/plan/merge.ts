@@ -1,21 +1,37 @@
 /**
- * The merged pass over sorted streams (rclone's march): the source and destination listings as
- * pages, the ledger as a cursor, the local files as a sorted array (bounded by the staging
- * space). One cursor per stream, never the streams: memory does not follow the number of keys.
- * Each stream's order is checked as it is read ({@link compareKeys}, UTF-8 bytes, the order S3
- * and SQLite hand keys out in); a stream out of order is refused, naming it and the two keys,
- * rather than walked (it would pair the wrong entries). Pure: async iterables in, rows out.
+ * The merged pass over sorted inputs (rclone's march, s5cmd's compareObjects): the source and
+ * destination listings as pages, the ledger as a cursor, the local files as a sorted array
+ * (bounded by the staging space). One cursor per input, never the inputs: memory does not follow
+ * the number of keys. Pure: async iterables in, rows out.
+ *
+ * Every input arrives in {@link compareKeys} order (UTF-8 bytes), each key once: the listing
+ * layer sorts and checks the listings (a ListObjectsV2 page out of order is the server's fault,
+ * E_S3_LIST_ORDER where it is read; a v1 answer is sorted on disk, its duplicates counted as the
+ * listing's flaws), SQLite hands out the ledger in key order, and {@link sortLocals} sorts the
+ * volume scan. So an input that reaches the merge out of order is a bug of ours: the merge checks
+ * each input's order as it reads it (one comparison per entry) and stops with an internal error
+ * naming the input and the two keys, rather than pair the wrong entries.
  */
-import { userError } from '../errors.ts';
+import { assert } from '../errors.ts';
 import type { LedgerRecord, LocalFile, ObjectEntry } from '../model/objects.ts';
-import type { KeyRow } from './compare.ts';
-import { compareKeys } from './keys.ts';
+import { compareKeys, compareSortableKeys, sortableKey } from './keys.ts';
+
+/** What the inputs say about one key. Reused between keys: read it inside the visitor only. */
+export interface KeyRow {
+  key: string;
+  source: ObjectEntry | undefined;
+  destination: ObjectEntry | undefined;
+  /** `locals[localStart..localEnd)` are this key's local files, one per volume, in volume order. */
+  localStart: number;
+  localEnd: number;
+  record: LedgerRecord | undefined;
+}
 
 /** What the merged pass reads. */
 export interface SortedStreams {
   source: AsyncIterable<readonly ObjectEntry[]>;
   destination: AsyncIterable<readonly ObjectEntry[]>;
-  /** Sorted, one per key and volume (see sortInputs). */
+  /** Sorted, one per key and volume (see {@link sortLocals}). */
   locals: readonly LocalFile[];
   /** The ledger in key order (its cursor). */
   records: Iterable<LedgerRecord>;
@@ -27,11 +43,10 @@ export interface PageObserver {
   destination?(page: readonly ObjectEntry[]): void;
 }
 
+/** Stops the merge on an input out of order: our bug, since every input was sorted and checked before it came here. */
 function outOfOrder(what: string, previous: string, key: string): never {
   const problem = key === previous ? 'repeats' : 'comes after';
-  throw userError('E_LISTING_ORDER', `the ${what} is not in key order (UTF-8 bytes) with one entry per key: ${JSON.stringify(key)} ${problem} ${JSON.stringify(previous)}`, {
-    hint: 'the merge needs every input sorted; for a server that does not sort its listings, set `listApi: v1` on that hop (dualsync then sorts the listing itself)',
-  });
+  assert(false, `the ${what} reached the merge out of key order (UTF-8 bytes) or with a key twice: ${JSON.stringify(key)} ${problem} ${JSON.stringify(previous)}`);
 }
 
 /** A cursor over pages of one listing: its next entry, checked against the one before. */
@@ -88,8 +103,10 @@ class PageCursor {
 
 /**
  * Calls `visit` once per distinct key across the four sorted inputs, in key order. The row is
- * reused between keys: read it inside the visitor only. Throws when an input is out of order, and
- * passes on an error a listing throws (a listing that fails half-way never means "gone").
+ * reused between keys: read it inside the visitor only. Stops with an internal error when an
+ * input is out of order, and passes on an error a listing throws (a listing that fails half-way
+ * never means "gone"); either way, and on an error of `visit`, the listings are stopped (their
+ * `finally` runs).
  */
 export async function mergeStreams(inputs: SortedStreams, visit: (row: KeyRow) => void, observe: PageObserver = {}): Promise<void> {
   const source = new PageCursor('source listing', inputs.source, observe.source);
@@ -134,4 +151,57 @@ export async function mergeStreams(inputs: SortedStreams, visit: (row: KeyRow) =
     await Promise.all([source.stop(), destination.stop()]);
     records.return?.();
   }
+}
+
+/** The volume scan sorted for the merge, one entry per key and volume; how many repeated entries were dropped, and the first. */
+export interface SortedLocals {
+  locals: LocalFile[];
+  duplicates: { count: number; first?: string };
+}
+
+/**
+ * The volume scan's files in the merge's order: by key ({@link compareKeys}), then volume, so a
+ * key's copies on several volumes sit together; a file listed twice (a volume scanned twice) is
+ * kept once and counted. The input is never mutated. Skips the sort when already in order, and
+ * sorts an index array against {@link sortableKey}s otherwise (each comparison a plain `<`,
+ * several times faster than comparing the objects at a million files).
+ */
+export function sortLocals(files: readonly LocalFile[]): SortedLocals {
+  const count = files.length;
+  // Pushed, not preallocated: V8 makes `new Array(n)` beyond 100,000 elements a slow hash table.
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) keys.push(sortableKey((files[i] as LocalFile).key));
+  const order = (a: number, b: number): number => {
+    const byKey = compareSortableKeys(keys[a] as string, keys[b] as string);
+    if (byKey !== 0) return byKey;
+    const x = files[a] as LocalFile;
+    const y = files[b] as LocalFile;
+    return compareKeys(x.volume, y.volume) || x.size - y.size || a - b;
+  };
+  let sorted = true;
+  for (let i = 1; i < count && sorted; i++) if (order(i - 1, i) > 0) sorted = false;
+  let items: LocalFile[];
+  if (sorted) {
+    items = files.slice();
+  } else {
+    const indices = new Uint32Array(count);
+    for (let i = 0; i < count; i++) indices[i] = i;
+    indices.sort(order);
+    items = [];
+    for (let i = 0; i < count; i++) items.push(files[indices[i] as number] as LocalFile);
+  }
+  const duplicates: SortedLocals['duplicates'] = { count: 0 };
+  let write = 0;
+  for (let read = 0; read < items.length; read++) {
+    const item = items[read] as LocalFile;
+    const kept = items[write - 1];
+    if (write > 0 && kept !== undefined && kept.key === item.key && kept.volume === item.volume) {
+      duplicates.first ??= item.key;
+      duplicates.count++;
+      continue;
+    }
+    items[write++] = item;
+  }
+  items.length = write;
+  return { locals: items, duplicates };
 }

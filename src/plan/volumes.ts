@@ -7,7 +7,7 @@
  */
 import type { LocalFile, LocalLink, VolumeInfo } from '../model/objects.ts';
 import { compareKeys, TEMP_DIR } from './keys.ts';
-import type { VolumePlan } from '../model/plan.ts';
+import type { PlanWarning, VolumePlan } from '../model/plan.ts';
 
 /** One filesystem's room while a plan is being made, shared by the books of its volumes. */
 export interface DeviceBook {
@@ -42,12 +42,12 @@ export interface VolumeBook {
 export type Placement = { volume: VolumeBook } | { collidesWith: string } | { noRoom: true } | { throughLink: string };
 
 /** Volume books in root order, one per distinct root (later duplicates are reported and dropped). */
-export function openVolumeBooks(volumes: readonly VolumeInfo[], sortedLocals: readonly LocalFile[], warnings: string[], links: readonly LocalLink[] = []): VolumeBook[] {
+export function openVolumeBooks(volumes: readonly VolumeInfo[], sortedLocals: readonly LocalFile[], warnings: PlanWarning[], links: readonly LocalLink[] = []): VolumeBook[] {
   const byRoot = new Map<string, VolumeBook>();
   const devices = new Map<string, DeviceBook>();
   for (const info of [...volumes].sort((a, b) => compareKeys(a.root, b.root))) {
     if (byRoot.has(info.root)) {
-      warnings.push(`volume ${info.root} is listed twice; counted once`);
+      warnings.push({ code: 'volume-listed-twice', volume: info.root });
       continue;
     }
     byRoot.set(info.root, { info, device: deviceBook(devices, info), plannedBytes: 0, plannedCount: 0, localKeys: [], plannedKeys: [], links: [] });

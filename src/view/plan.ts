@@ -6,6 +6,7 @@ import Table from 'cli-table3';
 import { formatBytes } from '../config/units.ts';
 import { ACTION_ORDER, type Action, type ActionKind, type Plan, type PlanNote, type PlanNoteCode, type VolumePlan } from '../model/plan.ts';
 import type { AdoptRule } from '../model/objects.ts';
+import { reasonText, warningText } from './reasons.ts';
 
 export interface RenderPlanOptions {
   /** Most object lines shown per action kind; the rest are counted. Undefined: all. */
@@ -64,7 +65,7 @@ function detail(action: Action): string {
     case 'skip':
       break;
   }
-  if (action.reason !== undefined) parts.push(action.reason);
+  if (action.reason !== undefined) parts.push(reasonText(action.reason));
   return parts.join('; ');
 }
 
@@ -116,7 +117,7 @@ export function noteLine(note: PlanNote): string {
 
 /** Every line under "Warnings:": the plan's warnings about the run, then its notes about objects. */
 export function warningLines(plan: Plan): string[] {
-  return [...plan.warnings, ...(plan.notes ?? []).map(noteLine)];
+  return [...plan.warnings.map(warningText), ...(plan.notes ?? []).map(noteLine)];
 }
 
 /** Objects that back off after failures: not changes of this plan, shown apart with their next try. */
@@ -291,9 +292,10 @@ export function renderPlan(plan: Plan, options: RenderPlanOptions = {}): string 
 }
 
 /**
- * The same facts as {@link renderPlan}, for `--json`: `warnings` are the lines the human view
- * shows (for people), `notes` the planner's notes as data (for scripts: match their codes, not
- * the sentences). The actions are the plan's own list, which
+ * The same facts as {@link renderPlan}, for `--json`: `warnings` (about the run) and `notes`
+ * (about objects) as data, and each action's `reason`, codes with their facts (for scripts: match
+ * the codes, not the sentences); `messages` are the lines the human view shows under
+ * "Warnings:" (for people). The actions are the plan's own list, which
  * may be read back from spool files and cannot go through JSON.stringify: write the result with
  * `jsonPieces` (view/json.ts), which writes them an element at a time.
  */
@@ -302,8 +304,9 @@ export function planToJson(plan: Plan): object {
     formatVersion: plan.formatVersion,
     summaryLine: summaryLine(plan),
     summary: plan.summary,
-    warnings: warningLines(plan),
+    warnings: plan.warnings,
     notes: plan.notes ?? [],
+    messages: warningLines(plan),
     hops: plan.hops,
     volumes: plan.volumes,
     actions: plan.actions,

@@ -5,6 +5,8 @@
  * volume root, and the next plan has no changes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ActionReason } from '../../src/model/plan.ts';
+import { reasonText } from '../../src/view/reasons.ts';
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -113,8 +115,8 @@ async function setPurge(site: Site, on: boolean): Promise<void> {
 
 interface PlanJson {
   summary: { noChanges: boolean; deferred: { count: number } };
-  warnings: string[];
-  actions: { kind: string; key: string; reason?: string; volume?: string }[];
+  messages: string[];
+  actions: { kind: string; key: string; reason?: ActionReason; volume?: string }[];
 }
 
 async function planJson(site: Site): Promise<PlanJson> {
@@ -232,7 +234,7 @@ describe('hostile keys end to end', () => {
       expect([...downloads].sort(), round1).toEqual(stage.map((item) => item.key).sort());
       // In the order the source lists them.
       expect(downloads, round1).toEqual(listedKeys.filter((key) => downloads.includes(key)));
-      const skips = new Map(plan.actions.filter((a) => a.kind === 'skip').map((a) => [a.key, a.reason ?? '']));
+      const skips = new Map(plan.actions.filter((a) => a.kind === 'skip').map((a) => [a.key, a.reason === undefined ? '' : reasonText(a.reason)]));
       expect([...skips.keys()].sort(), round1).toEqual(skip.map((item) => item.key).sort());
       for (const item of skip) expect(skips.get(item.key), JSON.stringify(item.key)).toContain(item.reason);
 
@@ -320,7 +322,7 @@ describe('hostile keys end to end', () => {
     const blocked = await planJson(site);
     expect(blocked.actions.filter((a) => a.key === 'a')).toEqual([]);
     expect(blocked.summary.deferred.count).toBe(1);
-    expect(blocked.warnings.join('\n')).toMatch(/file\/prefix collision .*"a\/b"/);
+    expect(blocked.messages.join('\n')).toMatch(/file\/prefix collision .*"a\/b"/);
     expect((await site.cli('plan', '--detailed-exitcode')).exitCode).toBe(2);
 
     // Once purging may free the folder, `a` follows on a later plan.

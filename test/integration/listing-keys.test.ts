@@ -7,6 +7,7 @@
  * - a key too long for the destination under its prefix is skipped at plan time, with the reason.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ActionReason } from '../../src/model/plan.ts';
 import { readdir } from 'node:fs/promises';
 import { cleanup, getObjectMd5, hopFor, md5, putObjects, startPair, type MinioPair } from '../harness/index.ts';
 import { startDeviceSim, type DeviceSim } from '../harness/device-sim.ts';
@@ -16,7 +17,7 @@ import { makeSite, type Site } from './site.ts';
 interface PlanJson {
   summary: { noChanges: boolean };
   notes?: { code: string; count: number; examples: string[] }[];
-  actions: { kind: string; key: string; reason?: string }[];
+  actions: { kind: string; key: string; reason?: ActionReason }[];
 }
 
 let pair: MinioPair;
@@ -78,7 +79,7 @@ describe('keys that XML 1.0 cannot carry', () => {
     await seedHostile(site);
     const plan = await planJson(site);
     expect(plan.actions.filter((a) => a.kind === 'download').map((a) => a.key).sort()).toEqual([...TRAVELLING].sort());
-    expect(plan.actions.filter((a) => a.kind === 'skip').map((a) => [a.key, a.reason])).toEqual([[CONTROL, expect.stringContaining('control character U+0001')]]);
+    expect(plan.actions.filter((a) => a.kind === 'skip').map((a) => [a.key, a.reason])).toEqual([[CONTROL, { code: 'key-control-character', unit: 'U+0001' }]]);
     await apply(site);
     await expectDeliveredExactly(site);
     const again = await detailedExit(site);
@@ -145,7 +146,7 @@ describe('a destination object changed after delivery', () => {
       const plan = await planJson(site);
       const moves = plan.actions.filter((a) => a.kind !== 'purge');
       expect(moves.map((a) => [a.kind, a.key])).toEqual(purgeAfterUpload ? [['download', 'k'], ['upload', 'k']] : [['upload', 'k']]);
-      for (const move of moves) expect(move.reason).toMatch(/^destination changed since delivery \(lists ETag "[0-9a-f]{32}", delivered "[0-9a-f]{32}"\)$/);
+      for (const move of moves) expect(move.reason).toEqual({ code: 'destination-changed', listedEtag: expect.stringMatching(/^[0-9a-f]{32}$/), deliveredEtag: expect.stringMatching(/^[0-9a-f]{32}$/) });
       const changed = await detailedExit(site);
       expect(changed.exitCode, changed.stdout).toBe(2);
       expect(changed.stdout).toMatch(/destination changed since delivery/);
@@ -172,7 +173,7 @@ describe('a key too long for the destination under its prefix', () => {
       { key: 'short', body: 'fits' },
     ]);
     const plan = await planJson(site);
-    expect(plan.actions.filter((a) => a.kind === 'skip').map((a) => [a.key, a.reason])).toEqual([[longKey, `destination key of ${destinationBytes} bytes under the destination prefix ${JSON.stringify(destinationPrefix)} (an S3 key holds at most 1024)`]]);
+    expect(plan.actions.filter((a) => a.kind === 'skip').map((a) => [a.key, a.reason])).toEqual([[longKey, { code: 'destination-key-too-long', bytes: destinationBytes, prefix: destinationPrefix, maxBytes: 1024 }]]);
     expect(plan.actions.filter((a) => a.kind === 'download').map((a) => a.key)).toEqual(['short']);
     await apply(site);
     expect(await getObjectMd5(pair.cloud, site.destinationBucket, `${destinationPrefix}short`)).toBe(md5('fits'));

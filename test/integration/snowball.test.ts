@@ -172,9 +172,9 @@ describe('Snowball Edge source: listApi v2 forced', () => {
       expect(again.stdout).toMatch(/No changes in what could be listed; the listing is incomplete/);
     }
     expect((await site.cli('plan', '--detailed-exitcode')).exitCode).toBe(2);
-    const json = JSON.parse((await site.cli('plan', '--json')).stdout) as { summary: { noChanges: boolean }; warnings: string[] };
+    const json = JSON.parse((await site.cli('plan', '--json')).stdout) as { summary: { noChanges: boolean }; messages: string[] };
     expect(json.summary.noChanges).toBe(false);
-    expect(json.warnings.join('\n')).toMatch(/listApi: v1/);
+    expect(json.messages.join('\n')).toMatch(/listApi: v1/);
 
     const second = await site.cli('apply', '--auto-approve');
     expect(second.exitCode, second.stdout + second.stderr).toBe(0);

@@ -7,6 +7,7 @@
  * keys move, and that a second run does nothing more. Real MinIO and the real s5cmd.
  */
 import { describe, expect, it } from 'vitest';
+import type { ActionReason, PlanWarning } from '../../src/model/plan.ts';
 import { lstat, mkdir, readdir, readFile, readlink, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listAll, putObjects, useMinioPair } from '../harness/index.ts';
@@ -46,8 +47,9 @@ async function destinationKeys(site: Site): Promise<string[]> {
 }
 
 interface PlanJson {
-  actions: { kind: string; key: string; reason?: string }[];
-  warnings: string[];
+  actions: { kind: string; key: string; reason?: ActionReason }[];
+  warnings: PlanWarning[];
+  messages: string[];
 }
 
 async function planJson(site: Site): Promise<PlanJson> {
@@ -102,10 +104,10 @@ describe('symbolic links below a volume root', () => {
     // Every plan says which links it did not follow, and why it skipped each key.
     const plan = await planJson(site);
     for (const link of ['evil', 'a/b/evil', 'c/final.bin']) {
-      expect(plan.warnings).toContain(`staging volume ${volume}: ${link} is a symbolic link, not followed (nothing is staged through it, and it is left as it is)`);
+      expect(plan.warnings).toContainEqual({ code: 'volume-symlink', volume, path: link });
     }
-    const skipped = plan.actions.filter((a) => a.kind === 'skip').map((a) => `${a.key}: ${a.reason}`);
-    const through = (link: string) => `its local path passes through the symbolic link ${volume}/${link} (links below a volume root are not followed)`;
+    const skipped = plan.actions.filter((a) => a.kind === 'skip').map((a) => `${a.key}: ${JSON.stringify(a.reason)}`);
+    const through = (link: string) => JSON.stringify({ code: 'path-through-link', link: `${volume}/${link}` });
     expect(skipped).toEqual([
       `a/b/evil/x.bin: ${through('a/b/evil')}`,
       `c/final.bin: ${through('c/final.bin')}`,
@@ -132,7 +134,7 @@ describe('symbolic links below a volume root', () => {
     expect(await snapshot(outside)).toEqual(before);
     expect(await readlink(join(site.volumes[0]!, '.dualsync-tmp'))).toBe(outside);
     const plan = await planJson(site);
-    expect(plan.warnings).toContain(`staging volume ${site.volumes[0]}: .dualsync-tmp is a symbolic link, not followed (nothing is staged through it, and it is left as it is)`);
+    expect(plan.warnings).toContainEqual({ code: 'volume-symlink', volume: site.volumes[0], path: '.dualsync-tmp' });
     // Everything went to the volume without the link.
     expect(applied.stdout).toMatch(/3 downloaded/);
     expect(await readdir(site.volumes[1]!)).toEqual(['.dualsync-tmp', '.dualsync-volume']);
@@ -202,7 +204,7 @@ describe('symbolic links below a volume root', () => {
     // The next plan sees the links: the keys are skipped, the copy behind `keep` is left alone.
     const plan = await planJson(site);
     expect(plan.actions.map((a) => `${a.kind} ${a.key}`)).toEqual(['skip late/x.bin', 'skip swap.bin', 'skip up/x.bin']);
-    expect(plan.warnings.join('\n')).toMatch(/passing through a symbolic link \(not followed\): left as it is: "keep\/p\.bin"/);
+    expect(plan.messages.join('\n')).toMatch(/passing through a symbolic link \(not followed\): left as it is: "keep\/p\.bin"/);
     await expectSecondRunDoesNothing(site, outside, before);
   });
 

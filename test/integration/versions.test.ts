@@ -4,6 +4,7 @@
  * the ledger does not know is proven to be the source's current version before its upload.
  */
 import { describe, expect, it } from 'vitest';
+import type { ActionReason } from '../../src/model/plan.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { getObjectMd5, listAll, md5, putMultipart, putObjects, useMinioPair } from '../harness/index.ts';
 import { seededRandom } from '../harness/random.ts';
@@ -32,7 +33,7 @@ async function applied(site: Site, expectedExit = 0): Promise<string> {
   return result.stdout;
 }
 
-async function planJson(site: Site): Promise<{ kind: string; key: string; reason?: string; adoptBy?: string }[]> {
+async function planJson(site: Site): Promise<{ kind: string; key: string; reason?: ActionReason; adoptBy?: string }[]> {
   const plan = await site.cli('plan', '--json');
   expect(plan.exitCode, plan.stderr).toBe(0);
   return JSON.parse(plan.stdout).actions;
@@ -72,7 +73,7 @@ describe('a same-size new version moves again (invariant 9)', () => {
     expect(etag2).toMatch(/-2$/);
     const actions = await planJson(site);
     expect(actions.map((a) => a.kind)).toEqual(['download', 'upload', 'purge']);
-    expect(actions[0]?.reason).toBe('new version: the destination holds the one delivered earlier');
+    expect(actions[0]?.reason).toEqual({ code: 'new-version-at-destination' });
 
     expect(await applied(site)).toMatch(/1 downloaded .*1 delivered .*1 purged/);
     expect(await destinationMd5(site)).toBe(md5(v2));
@@ -121,7 +122,7 @@ describe('adoption without the ledger needs proof (invariant 9)', () => {
 
     const next = await planJson(site);
     expect(next.map((a) => a.kind)).toEqual(['download', 'upload', 'purge']);
-    expect(next[0]?.reason).toBe('content compared earlier: the destination holds other bytes of the same size');
+    expect(next[0]?.reason).toEqual({ code: 'destination-content-differs' });
     await applied(site);
     expect(await destinationMd5(site)).toBe(md5(wanted));
     await expectNothingToDo(site);

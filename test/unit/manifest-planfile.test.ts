@@ -2,13 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
 import { CanonicalPlanWriter, canonicalPlanJson, parsePlanFile, PlanFileLines, serializePlanFile, writeCanonicalPlan, writePlanFile } from '../../src/manifest/planfile.ts';
 import type { Action, Plan as AnyPlan, PlanFile } from '../../src/model/plan.ts';
-import { planSync } from '../../src/plan/planner.ts';
-import { inventory, spooledActions, testConfig } from '../builders.ts';
+import { inventory, spooledActions, testConfig, planOf } from '../builders.ts';
 
 /** The pure planner's plan: its actions in an array. */
 type Plan = AnyPlan<Action[]>;
 
-const plan: Plan = planSync(
+const plan: Plan = await planOf(
   testConfig({ source: { maxConnections: 500 } }),
   inventory()
     .volume('/v1', { free: 100, reserve: 5 })
@@ -40,23 +39,23 @@ function userErrorOf(run: () => unknown): { code: string; message: string; hint?
 }
 
 describe('serializePlanFile and parsePlanFile', () => {
-  it('round-trips a plan file', () => {
+  it('round-trips a plan file', async () => {
     expect(parsePlanFile(serializePlanFile(planFile), 'plan.json')).toEqual(planFile);
   });
 
-  it('round-trips the config field digests, right after the config digest', () => {
+  it('round-trips the config field digests, right after the config digest', async () => {
     const withFields: PlanFile = { ...planFile, configFields: { 'source.prefix': 'a'.repeat(16), 'transfer.partSize': 'b'.repeat(16) } };
     const text = serializePlanFile(withFields);
     expect(parsePlanFile(text, 'plan.json')).toEqual(withFields);
     expect(text.split('\n')[4]).toMatch(/^ {2}"configFields": /);
   });
 
-  it('is stable: the same plan file gives the same text, whatever order its fields were set in', () => {
+  it('is stable: the same plan file gives the same text, whatever order its fields were set in', async () => {
     const reordered = JSON.parse(JSON.stringify({ plan: planFile.plan, planDigest: planFile.planDigest, ledgerSerial: 7, inputDigest: planFile.inputDigest, configDigest: planFile.configDigest, createdAt: planFile.createdAt, formatVersion: 1 })) as PlanFile;
     expect(serializePlanFile(reordered)).toBe(serializePlanFile(planFile));
   });
 
-  it('reads well: fixed key order, one action per line, a trailing newline', () => {
+  it('reads well: fixed key order, one action per line, a trailing newline', async () => {
     const text = serializePlanFile(planFile);
     const lines = text.split('\n');
     expect(lines.slice(0, 3)).toEqual(['{', '  "formatVersion": 1,', '  "createdAt": "2025-01-02T03:04:05.000Z",']);
@@ -72,7 +71,7 @@ describe('serializePlanFile and parsePlanFile', () => {
     ['no formatVersion', '{}', /^plan\.json: formatVersion should be 1/],
     ['an older or odd formatVersion', '{"formatVersion": 0}', /^plan\.json: formatVersion should be 1/],
     ['written by a newer dualsync', '{"formatVersion": 2}', /^plan\.json was written by a newer dualsync \(plan format 2; this one reads format 1\)$/, 'E_PLAN_FILE_NEWER'],
-  ])('refuses a file that is %s, naming the file', (_name, text, message, code = 'E_PLAN_FILE') => {
+  ])('refuses a file that is %s, naming the file', async (_name, text, message, code = 'E_PLAN_FILE') => {
     const error = userErrorOf(() => parsePlanFile(text, 'plan.json'));
     expect(error.message).toMatch(message);
     expect(error.code).toBe(code);
@@ -95,30 +94,34 @@ describe('serializePlanFile and parsePlanFile', () => {
     ['a proof that is not one', (pf) => ((pf.plan.actions as Record<string, unknown>[])[0]!.localProof = 'size'), 'plan.actions[0].localProof should be one of md5, multipart-etag'],
     ['no summary', (pf) => delete pf.plan.summary, 'plan.summary should be an object'],
     ['hops without workers', (pf) => delete (pf.plan.hops as { upload: Record<string, unknown> }).upload.workers, 'plan.hops.upload.workers should be'],
-    ['a warning that is not text', (pf) => ((pf.plan.warnings as unknown[])[0] = 5), 'plan.warnings[0] should be a string'],
+    ['a warning that is not an object', (pf) => ((pf.plan.warnings as unknown[])[0] = 5), 'plan.warnings[0] should be an object'],
+    ['a warning of an older dualsync (a sentence)', (pf) => ((pf.plan.warnings as unknown[])[0] = 'source unreachable: ...'), 'plan.warnings[0] should be an object with a code (a plan file of an older dualsync holds a sentence here: make a new plan)'],
+    ['a warning with an unknown code', (pf) => ((pf.plan.warnings as unknown[])[0] = { code: 'nope' }), 'plan.warnings[0].code should be one of source-unreachable,'],
+    ['a reason of an older dualsync (a sentence)', (pf) => ((pf.plan.actions as Record<string, unknown>[])[0]!.reason = 'destination lost it'), 'plan.actions[0].reason should be an object with a code (a plan file of an older dualsync holds a sentence here: make a new plan)'],
+    ['a reason whose fact is not text or a number', (pf) => ((pf.plan.actions as Record<string, unknown>[])[0]!.reason = { code: 'retry', attempts: [1] }), 'plan.actions[0].reason.attempts should be a string or a number'],
     ['config field digests that are not text', (pf) => (pf.configFields = { 'transfer.partSize': 5 }), 'configFields.transfer.partSize should be a string'],
-  ])('refuses %s, naming the field', (_name, damage, message) => {
+  ])('refuses %s, naming the field', async (_name, damage, message) => {
     const pf = JSON.parse(serializePlanFile(planFile)) as Record<string, unknown> & { plan: Record<string, unknown> };
     damage(pf);
     expect(userErrorOf(() => parsePlanFile(JSON.stringify(pf), '/state/plans/p.json')).message).toContain(message);
   });
 });
 
-describe('piece by piece, for plans too large for one string', () => {
-  const big: Plan = planSync(testConfig(), (() => {
+describe('piece by piece, for plans too large for one string', async () => {
+  const big: Plan = await planOf(testConfig(), (() => {
     const builder = inventory().volume('/v1', { free: 1e12 });
     for (let i = 0; i < 10_000; i++) builder.source(`k${i}`, i);
     return builder.build();
   })());
 
-  it('the pieces of the plan file join to the plan file, in batches rather than one piece per action', () => {
+  it('the pieces of the plan file join to the plan file, in batches rather than one piece per action', async () => {
     const pieces: string[] = [];
     writePlanFile({ ...planFile, plan: big }, (piece) => pieces.push(piece));
     expect(pieces.join('')).toBe(serializePlanFile({ ...planFile, plan: big }));
     expect(pieces.length).toBeLessThan(big.actions.length / 100);
   });
 
-  it('the pieces of the canonical form join to the canonical form', () => {
+  it('the pieces of the canonical form join to the canonical form', async () => {
     const pieces: string[] = [];
     writeCanonicalPlan(big, (piece) => pieces.push(piece));
     expect(pieces.join('')).toBe(canonicalPlanJson(big));
@@ -127,29 +130,29 @@ describe('piece by piece, for plans too large for one string', () => {
 });
 
 describe('canonicalPlanJson', () => {
-  it('is compact JSON with sorted keys, omitting undefined fields', () => {
+  it('is compact JSON with sorted keys, omitting undefined fields', async () => {
     const small: Plan = { ...plan, actions: [{ kind: 'download', key: 'k', size: 1, etag: 'e', volume: '/v1', reason: undefined }], warnings: [] };
     const text = canonicalPlanJson(small);
     expect(text.startsWith('{"actions":[{"etag":"e","key":"k","kind":"download","size":1,"volume":"/v1"}],"formatVersion":1,"hops":{')).toBe(true);
     expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(small)));
   });
 
-  it('does not depend on the order fields were set in', () => {
+  it('does not depend on the order fields were set in', async () => {
     const reordered = JSON.parse(JSON.stringify({ notes: plan.notes, warnings: plan.warnings, hops: plan.hops, volumes: plan.volumes, summary: plan.summary, actions: plan.actions, formatVersion: 1 })) as Plan;
     expect(canonicalPlanJson(reordered)).toBe(canonicalPlanJson(plan));
   });
 
-  it('keeps a field named __proto__ as a field', () => {
+  it('keeps a field named __proto__ as a field', async () => {
     const odd = JSON.parse('{"formatVersion":1,"actions":[{"kind":"skip","key":"k","size":1,"etag":"e","__proto__":"x"}],"warnings":[]}') as Plan;
     expect(canonicalPlanJson(odd)).toBe('{"actions":[{"__proto__":"x","etag":"e","key":"k","kind":"skip","size":1}],"formatVersion":1,"warnings":[]}');
   });
 
-  it('changes when anything in the plan changes', () => {
+  it('changes when anything in the plan changes', async () => {
     const edited: Plan = { ...plan, actions: plan.actions.map((a, i) => (i === 0 ? { ...a, volume: '/elsewhere' } : a)) };
     expect(canonicalPlanJson(edited)).not.toBe(canonicalPlanJson(plan));
   });
 
-  it('survives the plan file round trip unchanged, so the digest still matches', () => {
+  it('survives the plan file round trip unchanged, so the digest still matches', async () => {
     const parsed = parsePlanFile(serializePlanFile(planFile), 'plan.json');
     expect(canonicalPlanJson(parsed.plan)).toBe(canonicalPlanJson(plan));
   });
@@ -157,20 +160,20 @@ describe('canonicalPlanJson', () => {
 
 
 describe('any action list, not only an array', () => {
-  it('writes the same plan file and the same canonical form for spooled actions as for an array', () => {
+  it('writes the same plan file and the same canonical form for spooled actions as for an array', async () => {
     const list = spooledActions(plan.actions);
     expect(Array.isArray(list)).toBe(false);
     expect(serializePlanFile({ ...planFile, plan: { ...plan, actions: list } })).toBe(serializePlanFile(planFile));
     expect(canonicalPlanJson({ ...plan, actions: list })).toBe(canonicalPlanJson(plan));
   });
 
-  it('writes an empty spooled list as [] (not {})', () => {
+  it('writes an empty spooled list as [] (not {})', async () => {
     const empty: AnyPlan = { ...plan, actions: spooledActions([]) };
     expect(serializePlanFile({ ...planFile, plan: empty })).toBe(serializePlanFile({ ...planFile, plan: { ...plan, actions: [] } }));
     expect(canonicalPlanJson(empty)).toContain('{"actions":[],');
   });
 
-  it('CanonicalPlanWriter, fed the actions one by one, emits the canonical form', () => {
+  it('CanonicalPlanWriter, fed the actions one by one, emits the canonical form', async () => {
     for (const actions of [plan.actions, []]) {
       const pieces: string[] = [];
       const { actions: _, ...rest } = { ...plan, actions };
@@ -197,19 +200,19 @@ function readLines(text: string, file = 'plan.json'): { header: PlanFile; action
 }
 
 describe('PlanFileLines: a plan file read one line at a time', () => {
-  it('gives back the header and every action of the file, in order', () => {
+  it('gives back the header and every action of the file, in order', async () => {
     const { header, actions, outOfOrder } = readLines(serializePlanFile(planFile));
     expect(actions).toEqual(JSON.parse(JSON.stringify(plan.actions)));
     expect({ ...header, plan: { ...header.plan, actions } }).toEqual(JSON.parse(JSON.stringify(planFile)));
     expect(outOfOrder).toBeUndefined();
   });
 
-  it('reads a plan without actions', () => {
+  it('reads a plan without actions', async () => {
     const empty: PlanFile = { ...planFile, plan: { ...plan, actions: [] } };
     expect(readLines(serializePlanFile(empty)).actions).toEqual([]);
   });
 
-  it('notes a kind out of apply order, and keys out of order within a kind, without refusing yet', () => {
+  it('notes a kind out of apply order, and keys out of order within a kind, without refusing yet', async () => {
     const a = (kind: Action['kind'], key: string): Action => ({ kind, key, size: 1, etag: 'e', volume: '/v1' });
     const kinds = readLines(serializePlanFile({ ...planFile, plan: { ...plan, actions: [a('upload', 'a'), a('download', 'b')] } }));
     expect(kinds.actions).toHaveLength(2);
@@ -231,7 +234,7 @@ describe('PlanFileLines: a plan file read one line at a time', () => {
     ['cut short in the indentation of a line', (text) => text.slice(0, text.indexOf('"kind":"download"') - 3), /^plan\.json is not a plan file: it is not valid JSON \(the file ends early/],
     ['a comma lost between actions', (text) => text.replace(/(\{"kind":"download".*),\n/, '$1\n'), /not valid JSON \(no comma between plan\.actions\[0\] and plan\.actions\[1\]\)/],
     ['something after the end', (text) => `${text}{}\n`, /not valid JSON \(line \d+ follows the end of the plan\)/],
-  ])('refuses a file %s, naming the file', (_name, damage, message) => {
+  ])('refuses a file %s, naming the file', async (_name, damage, message) => {
     const error = userErrorOf(() => readLines(damage(serializePlanFile(planFile))));
     expect(error.code).toBe('E_PLAN_FILE');
     expect(error.message).toMatch(message);
@@ -242,7 +245,7 @@ describe('PlanFileLines: a plan file read one line at a time', () => {
     ['a fractional size', (text) => text.replace(/"size":\d+/, '"size":1.5'), 'plan.json: plan.actions[0].size should be a whole number'],
     ['an unknown kind', (text) => text.replace('"kind":"upload"', '"kind":"delete"'), '.kind should be one of download, redownload, upload, purge, adopt, skip'],
     ['a summary without counts', (text) => text.replace(/"upload": \{"count":\d+,/, '"upload": {'), 'plan.json: plan.summary.upload.count should be a whole number'],
-  ])('refuses %s with the field checks of parsePlanFile, naming the field', (_name, damage, message) => {
+  ])('refuses %s with the field checks of parsePlanFile, naming the field', async (_name, damage, message) => {
     const text = damage(serializePlanFile(planFile));
     expect(text).not.toBe(serializePlanFile(planFile));
     expect(userErrorOf(() => readLines(text)).message).toContain(message);
@@ -250,14 +253,14 @@ describe('PlanFileLines: a plan file read one line at a time', () => {
   });
 });
 
-describe('the plan\'s notes in the plan file', () => {
-  const noted: Plan = planSync(
+describe('the plan\'s notes in the plan file', async () => {
+  const noted: Plan = await planOf(
     testConfig({ transfer: { maxBatchBytes: 10 } }),
     inventory().volume('/v1', { free: 1_000 }).source('a', 10).source('b', 5).source('c', 5).source('d', 5).source('e', 5).ledger({ key: 'gone', size: 1, stage: 'purged' }).build(),
   );
   const notedFile: PlanFile = { ...planFile, plan: noted };
 
-  it('writes each note on one line, after the warnings and before the actions, and reads it back', () => {
+  it('writes each note on one line, after the warnings and before the actions, and reads it back', async () => {
     expect(noted.notes?.map((note) => note.code)).toEqual(['lost-not-redeliverable', 'deferred-download-batch-cap']);
     const text = serializePlanFile(notedFile);
     const lines = text.split('\n');
@@ -269,13 +272,13 @@ describe('the plan\'s notes in the plan file', () => {
     expect({ ...header, plan: { ...header.plan, actions } }).toEqual(JSON.parse(JSON.stringify(notedFile)));
   });
 
-  it('are part of the digested plan', () => {
+  it('are part of the digested plan', async () => {
     expect(canonicalPlanJson(noted)).toContain('"notes":[{"code":"lost-not-redeliverable","count":1,"examples":["gone"]},');
     const edited: Plan = { ...noted, notes: noted.notes?.map((note) => ({ ...note, count: note.count + 1 })) };
     expect(canonicalPlanJson(edited)).not.toBe(canonicalPlanJson(noted));
   });
 
-  it('a plan file of an older version, without notes, still reads', () => {
+  it('a plan file of an older version, without notes, still reads', async () => {
     const { notes: _notes, ...older } = noted;
     expect(parsePlanFile(serializePlanFile({ ...planFile, plan: older }), 'plan.json').plan.notes).toBeUndefined();
   });
@@ -285,7 +288,7 @@ describe('the plan\'s notes in the plan file', () => {
     ['a count that is not one', (notes) => (notes[1]!.count = -1), 'plan.notes[1].count should be a whole number'],
     ['examples that are not keys', (notes) => (notes[0]!.examples = [1]), 'plan.notes[0].examples[0] should be a string'],
     ['bytes that are not a number', (notes) => (notes[1]!.bytes = '20'), 'plan.notes[1].bytes should be a whole number'],
-  ])('refuses %s, naming the field', (_name, damage, message) => {
+  ])('refuses %s, naming the field', async (_name, damage, message) => {
     const pf = JSON.parse(serializePlanFile(notedFile)) as { plan: { notes: Record<string, unknown>[] } };
     damage(pf.plan.notes);
     expect(userErrorOf(() => parsePlanFile(JSON.stringify(pf), 'plan.json')).message).toContain(message);

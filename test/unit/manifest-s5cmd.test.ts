@@ -9,9 +9,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byHand, downloadLine, quoteWord, renderManifests, uploadLine, writeManifests } from '../../src/manifest/s5cmd.ts';
 import type { Action, Plan } from '../../src/model/plan.ts';
-import { planSync } from '../../src/plan/planner.ts';
 import { keySkipReason, localPath, tempPath } from '../../src/plan/keys.ts';
-import { inventory, testConfig } from '../builders.ts';
+import { inventory, testConfig, planOf } from '../builders.ts';
 
 const run = promisify(execFile);
 const S5CMD = fileURLToPath(new URL('../../.tools/s5cmd', import.meta.url));
@@ -34,11 +33,11 @@ describe('quoteWord', () => {
     ['unicode', 'caf\u00e9 \u{1F680}', '"caf\u00e9 \u{1F680}"'],
     ['a leading #', '#x', '"#x"'],
     ['empty', '', '""'],
-  ])('%s', (_name, word, quoted) => {
+  ])('%s', async (_name, word, quoted) => {
     expect(quoteWord(word)).toBe(quoted);
   });
 
-  it.each([['a\nb'], ['a\rb'], ['a\0b']])('refuses %j', (word) => {
+  it.each([['a\nb'], ['a\rb'], ['a\0b']])('refuses %j', async (word) => {
     expect(() => quoteWord(word)).toThrow(/assertion failed.*cannot carry/);
   });
 });
@@ -47,16 +46,16 @@ describe('run file lines', () => {
   const download: Action = { kind: 'download', key: 'dir/a "b".txt', size: 3, etag: 'e', volume: '/mnt/v1' };
   const upload: Action = { kind: 'upload', key: 'dir/a "b".txt', size: 3, etag: 'e', volume: '/mnt/v1', afterDownload: true };
 
-  it('a download goes from the source bucket and prefix to the temporary path', () => {
+  it('a download goes from the source bucket and prefix to the temporary path', async () => {
     expect(downloadLine(download, config, hop)).toBe('cp --raw --concurrency 5 "s3://edge/sensors/dir/a \\"b\\".txt" "/mnt/v1/.dualsync-tmp/dir/a \\"b\\".txt"');
     expect(downloadLine({ ...download, kind: 'redownload' }, config, { workers: 1, concurrency: 2 })).toContain('--concurrency 2 ');
   });
 
-  it('an upload goes from the final path to the destination bucket and prefix, in whole-MiB parts', () => {
+  it('an upload goes from the final path to the destination bucket and prefix, in whole-MiB parts', async () => {
     expect(uploadLine(upload, config, hop)).toBe('cp --raw --concurrency 5 --part-size 50 "/mnt/v1/dir/a \\"b\\".txt" "s3://archive/site-7/dir/a \\"b\\".txt"');
   });
 
-  it('an empty prefix maps the key to the bucket root', () => {
+  it('an empty prefix maps the key to the bucket root', async () => {
     const bare = testConfig({ source: { prefix: '' } });
     expect(downloadLine(download, bare, hop)).toContain('"s3://edge/dir/a \\"b\\".txt"');
   });
@@ -67,23 +66,23 @@ describe('run file lines', () => {
     ['an action without a volume', () => downloadLine({ kind: 'download', key: 'a', size: 1, etag: 'e' }, config, hop)],
     ['an unsafe key', () => downloadLine({ ...download, key: 'a/../../etc' }, config, hop)],
     ['a part size that is not whole MiB', () => uploadLine(upload, testConfig({ transfer: { partSizeBytes: 1_000_000 } }), hop)],
-  ])('refuses %s', (_name, make) => {
+  ])('refuses %s', async (_name, make) => {
     expect(make).toThrow(/assertion failed/);
   });
 });
 
-describe('renderManifests', () => {
+describe('renderManifests', async () => {
   const secretConfig = testConfig({
     source: { credentials: { kind: 'static', accessKeyId: 'AKIAEDGESECRETID', secretAccessKey: 'edge-secret-key-value', inline: false } },
     destination: { credentials: { kind: 'static', accessKeyId: 'AKIACLOUDSECRETID', secretAccessKey: 'cloud-secret-key-value', sessionToken: 'cloud-session-token', inline: true } },
   });
-  const plan = planSync(
+  const plan = await planOf(
     secretConfig,
     inventory().volume('/v1', { free: 1000 }).volume('/v2', { free: 1000 }).source('b', 1).source('a', 2).source('c', 3).local('/v2', 'c', 1).staged('/v2', 's', 4).source('skip//me', 1).build(),
   );
   const manifests = renderManifests(plan, secretConfig);
 
-  it('writes one line per download and re-download, then one per upload, in plan order', () => {
+  it('writes one line per download and re-download, then one per upload, in plan order', async () => {
     const commands = (text: string): string[] => text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
     expect(commands(manifests.download)).toEqual(
       plan.actions.filter((a) => a.kind === 'download' || a.kind === 'redownload').map((a) => downloadLine(a, secretConfig, plan.hops.download)),
@@ -92,7 +91,7 @@ describe('renderManifests', () => {
     expect(commands(manifests.upload).map((line) => line.split('"')[1])).toEqual(['/v1/a', '/v2/b', '/v2/c', '/v2/s']);
   });
 
-  it('starts with a comment header and ends each file with a newline', () => {
+  it('starts with a comment header and ends each file with a newline', async () => {
     for (const text of [manifests.download, manifests.upload]) {
       expect(text.startsWith('# dualsync ')).toBe(true);
       expect(text.endsWith('\n')).toBe(true);
@@ -101,16 +100,16 @@ describe('renderManifests', () => {
     expect(manifests.download.split('\n')[0]).toBe('# dualsync download manifest: 3 objects, s3://edge/sensors/ -> staging volumes');
   });
 
-  it('an empty hop still gets its header and nothing else', () => {
-    const empty = renderManifests(planSync(config, inventory().build()), config);
+  it('an empty hop still gets its header and nothing else', async () => {
+    const empty = renderManifests(await planOf(config, inventory().build()), config);
     expect(empty.download.split('\n').filter((line) => line !== '').every((line) => line.startsWith('#'))).toBe(true);
     expect(empty.upload.endsWith('\n')).toBe(true);
   });
 
-  it('keeps every line, once and in order, across internal chunk boundaries', () => {
+  it('keeps every line, once and in order, across internal chunk boundaries', async () => {
     const builder = inventory().volume('/v1', { free: 1e9 });
     for (let i = 0; i < 2500; i++) builder.source(`k/${String(i).padStart(4, '0')}`, 1);
-    const big = planSync(config, builder.build());
+    const big = await planOf(config, builder.build());
     const text = renderManifests(big, config).download;
     const lines = text.split('\n');
     expect(lines.at(-1)).toBe('');
@@ -121,10 +120,10 @@ describe('renderManifests', () => {
     expect(commands.map((line) => line.split('"')[1])).toEqual(big.actions.filter((a) => a.kind === 'download').map((a) => `s3://edge/sensors/${a.key}`));
   });
 
-  it('written piece by piece, the run files are the same text, in a few pieces rather than one per line', () => {
+  it('written piece by piece, the run files are the same text, in a few pieces rather than one per line', async () => {
     const builder = inventory().volume('/v1', { free: 1e9 });
     for (let i = 0; i < 5000; i++) builder.source(`k${i}`, 1);
-    const big = planSync(config, builder.build());
+    const big = await planOf(config, builder.build());
     const pieces = { download: [] as string[], upload: [] as string[] };
     writeManifests(big, config, { download: (piece) => pieces.download.push(piece), upload: (piece) => pieces.upload.push(piece) });
     const whole = renderManifests(big, config);
@@ -133,7 +132,7 @@ describe('renderManifests', () => {
     expect(pieces.download.length).toBeLessThan(10);
   });
 
-  it('never carries a credential (invariant 5)', () => {
+  it('never carries a credential (invariant 5)', async () => {
     for (const secret of ['AKIAEDGESECRETID', 'edge-secret-key-value', 'AKIACLOUDSECRETID', 'cloud-secret-key-value', 'cloud-session-token']) {
       expect(manifests.download).not.toContain(secret);
       expect(manifests.upload).not.toContain(secret);
@@ -204,7 +203,7 @@ describe('s5cmd run reads the manifests byte-exactly (real .tools/s5cmd)', () =>
       });
   }
 
-  it('the corpus holds the hostile keys this proof is about', () => {
+  it('the corpus holds the hostile keys this proof is about', async () => {
     expect(stageable.length).toBeGreaterThan(40);
     for (const key of stageable) expect(keySkipReason(key), key).toBeUndefined();
     expect(stageable.some((key) => key.includes('"') && key.includes("'") && key.includes('\\'))).toBe(true);
@@ -292,13 +291,13 @@ describe('the "By hand:" comment', () => {
       { workers: 64, concurrency: 5 },
       ['# By hand: AWS_REGION=us-east-1 AWS_PROFILE=archive-writer s5cmd --numworkers 64 run <this file>'],
     ],
-  ])('%s', (_name, side, settings, expected) => {
+  ])('%s', async (_name, side, settings, expected) => {
     const lines = byHand(side, { ...snow.source }, snow.destination, settings);
     expect(lines).toEqual(expected);
     expect(lines.join('\n')).not.toMatch(/AKIDSECRETLOOKING|never-printed/);
   });
 
-  it('tls.verify false: --no-verify-ssl and no bundle', () => {
+  it('tls.verify false: --no-verify-ssl and no bundle', async () => {
     const lines = byHand('source', { ...snow.source, tls: { verify: false, caBundle: '/x.pem' } }, snow.destination, { workers: 8, concurrency: 1 });
     expect(lines[0]).toContain('s5cmd --numworkers 8 --endpoint-url https://192.0.2.10:8443 --no-verify-ssl --use-list-objects-v1 run');
     expect(lines[0]).not.toContain('AWS_CA_BUNDLE');
@@ -309,7 +308,7 @@ describe('run files of a spooled plan', () => {
   it('read only the kinds they carry: a plan of millions of adopts is not read through for them', async () => {
     const { MemorySpool, SpooledActions } = await import('../../src/manifest/spool.ts');
     const config = testConfig();
-    const array = planSync(config, inventory().volume('/v1', { free: 1e9 }).source('a', 1).source('b', 2).dest('b', 2).build());
+    const array = await planOf(config, inventory().volume('/v1', { free: 1e9 }).source('a', 1).source('b', 2).dest('b', 2).build());
     const segments = (['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'] as const).map((kind) => {
       const spool = new MemorySpool();
       array.actions.forEach((action, rank) => action.kind === kind && spool.push(rank, action));

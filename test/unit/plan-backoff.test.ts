@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
-import { planSync, type PlanOptions } from '../../src/plan/planner.ts';
+import { type PlanOptions } from '../../src/plan/planner.ts';
 import { backoffOf, nextTryMs, retryDelayMs } from '../../src/plan/backoff.ts';
-import { inventory, type InventoryBuilder, type LedgerSpec, testConfig, type ConfigOverrides } from '../builders.ts';
+import { inventory, type InventoryBuilder, type LedgerSpec, testConfig, type ConfigOverrides, planOf, reasonLine } from '../builders.ts';
 
 /** The pure planner's plan: its actions in an array. */
 type Plan = AnyPlan<Action[]>;
@@ -16,11 +16,11 @@ const at = (ms: number) => new Date(ms).toISOString();
 const BASE = 30 * SECOND;
 
 function lines(plan: Plan): string[] {
-  return plan.actions.map((a) => [a.kind, a.key, a.volume, a.reason === undefined ? undefined : `(${a.reason})`].filter((part) => part !== undefined).join(' '));
+  return plan.actions.map((a) => [a.kind, a.key, a.volume, a.reason === undefined ? undefined : `(${reasonLine(a.reason)})`].filter((part) => part !== undefined).join(' '));
 }
 
-function plan(builder: InventoryBuilder, options: PlanOptions, overrides?: ConfigOverrides): Plan {
-  return planSync(testConfig(overrides), builder.volume('/v1', { free: 1_000_000 }).build(), options);
+async function plan(builder: InventoryBuilder, options: PlanOptions, overrides?: ConfigOverrides): Promise<Plan> {
+  return await planOf(testConfig(overrides), builder.volume('/v1', { free: 1_000_000 }).build(), options);
 }
 
 /** A source object `a.bin` of 10 bytes that failed `attempts` times, the last at FAILED_AT. */
@@ -39,16 +39,16 @@ describe('retryDelayMs: none after one failure (the next run redoes it), then ba
     [11, 512 * BASE],
     [12, 6 * HOUR],
     [500, 6 * HOUR],
-  ])('after %i failure(s): %i ms', (attempts, expected) => {
+  ])('after %i failure(s): %i ms', async (attempts, expected) => {
     expect(retryDelayMs(attempts, { baseMs: BASE, maxMs: 6 * HOUR })).toBe(expected);
   });
 
-  it('the base defaults to one watch interval; an explicit base wins', () => {
+  it('the base defaults to one watch interval; an explicit base wins', async () => {
     expect(backoffOf(testConfig())).toEqual({ baseMs: 30 * SECOND, maxMs: 6 * HOUR });
     expect(backoffOf(testConfig({ transfer: { retryBackoff: { baseMs: 5 * SECOND, maxMs: HOUR } } }))).toEqual({ baseMs: 5 * SECOND, maxMs: HOUR });
   });
 
-  it('no next try without a failure of known time (a journal from before failures had one)', () => {
+  it('no next try without a failure of known time (a journal from before failures had one)', async () => {
     expect(nextTryMs({ attempts: 2 }, { baseMs: BASE, maxMs: HOUR })).toBeUndefined();
     expect(nextTryMs({ attempts: 0, lastFailedAt: at(FAILED_AT) }, { baseMs: BASE, maxMs: HOUR })).toBeUndefined();
     expect(nextTryMs({ attempts: 2, lastFailedAt: 'garbage' }, { baseMs: BASE, maxMs: HOUR })).toBeUndefined();
@@ -57,9 +57,9 @@ describe('retryDelayMs: none after one failure (the next run redoes it), then ba
 });
 
 /** The download the planner makes of a.bin when it is due. */
-const DUE = (attempts: number) => [`download a.bin /v1 (retry after ${attempts} failed ${attempts === 1 ? 'attempt' : 'attempts'})`, 'upload a.bin /v1', 'purge a.bin /v1'];
+const DUE = (attempts: number) => [`download a.bin /v1 (retry attempts=${attempts})`, 'upload a.bin /v1', 'purge a.bin /v1'];
 
-describe('planSync: a failing object backs off', () => {
+describe('the planner: a failing object backs off', () => {
   it.each<[string, number, number, 'waits' | 'planned']>([
     ['1 failure: the next run retries it at once (a one-off fault is redone next time)', 1, 0, 'planned'],
     ['2 failures, 1 s before one interval: waits', 2, BASE - SECOND, 'waits'],
@@ -70,8 +70,8 @@ describe('planSync: a failing object backs off', () => {
     ['4 failures, four intervals later: planned', 4, 4 * BASE, 'planned'],
     ['30 failures, just under the 6 h cap: waits', 30, 6 * HOUR - 1, 'waits'],
     ['30 failures, at the 6 h cap: planned (the cap holds)', 30, 6 * HOUR, 'planned'],
-  ])('%s', (_situation, attempts, elapsed, expected) => {
-    const result = plan(failing(attempts), { now: FAILED_AT + elapsed });
+  ])('%s', async (_situation, attempts, elapsed, expected) => {
+    const result = await plan(failing(attempts), { now: FAILED_AT + elapsed });
     if (expected === 'planned') {
       expect(lines(result)).toEqual(DUE(attempts));
       expect(result.summary.waiting).toBeUndefined();
@@ -86,52 +86,52 @@ describe('planSync: a failing object backs off', () => {
     }
   });
 
-  it('--retry-failed plans a waiting object now', () => {
-    expect(lines(plan(failing(5), { now: FAILED_AT + SECOND, retryFailed: true }))).toEqual(DUE(5));
+  it('--retry-failed plans a waiting object now', async () => {
+    expect(lines(await plan(failing(5), { now: FAILED_AT + SECOND, retryFailed: true }))).toEqual(DUE(5));
   });
 
-  it('without a time (no options.now) nothing waits', () => {
-    expect(lines(plan(failing(5), {}))).toEqual(DUE(5));
+  it('without a time (no options.now) nothing waits', async () => {
+    expect(lines(await plan(failing(5), {}))).toEqual(DUE(5));
   });
 
-  it('a configured base and cap: 3 failures with base 1 h and max 90 min wait 90 min', () => {
+  it('a configured base and cap: 3 failures with base 1 h and max 90 min wait 90 min', async () => {
     const overrides = { transfer: { retryBackoff: { baseMs: HOUR, maxMs: 90 * 60_000 } } };
-    expect(lines(plan(failing(3), { now: FAILED_AT + 89 * 60_000 }, overrides))).toEqual([]);
-    expect(lines(plan(failing(3), { now: FAILED_AT + 90 * 60_000 }, overrides))).toEqual(DUE(3));
+    expect(lines(await plan(failing(3), { now: FAILED_AT + 89 * 60_000 }, overrides))).toEqual([]);
+    expect(lines(await plan(failing(3), { now: FAILED_AT + 90 * 60_000 }, overrides))).toEqual(DUE(3));
   });
 
-  it('a failure recorded without a time (older journal) is tried now', () => {
+  it('a failure recorded without a time (older journal) is tried now', async () => {
     const builder = inventory().source('a.bin', 10).ledger({ key: 'a.bin', size: 10, attempts: 3, lastError: 'x' });
-    expect(lines(plan(builder, { now: FAILED_AT }))).toEqual(DUE(3));
+    expect(lines(await plan(builder, { now: FAILED_AT }))).toEqual(DUE(3));
   });
 
-  it('a new version at the source starts over: it is planned at once', () => {
+  it('a new version at the source starts over: it is planned at once', async () => {
     const builder = inventory().source('a.bin', 10, 'f'.repeat(32)).ledger({ key: 'a.bin', size: 10, attempts: 4, lastError: 'x', lastFailedAt: at(FAILED_AT) });
-    expect(lines(plan(builder, { now: FAILED_AT + SECOND }))).toEqual(['download a.bin /v1', 'upload a.bin /v1', 'purge a.bin /v1']);
+    expect(lines(await plan(builder, { now: FAILED_AT + SECOND }))).toEqual(['download a.bin /v1', 'upload a.bin /v1', 'purge a.bin /v1']);
   });
 
-  it('a staged copy whose upload keeps failing: the upload waits, and it is not downloaded again', () => {
+  it('a staged copy whose upload keeps failing: the upload waits, and it is not downloaded again', async () => {
     const builder = failing(3, { stage: 'staged', volume: '/v1' }).local('/v1', 'a.bin', 10);
-    const waiting = plan(builder, { now: FAILED_AT + BASE });
+    const waiting = await plan(builder, { now: FAILED_AT + BASE });
     expect(lines(waiting)).toEqual([]);
     expect(waiting.summary.waiting?.count).toBe(1);
-    expect(lines(plan(builder, { now: FAILED_AT + 2 * BASE }))).toEqual(['upload a.bin /v1', 'purge a.bin /v1']);
+    expect(lines(await plan(builder, { now: FAILED_AT + 2 * BASE }))).toEqual(['upload a.bin /v1', 'purge a.bin /v1']);
   });
 
-  it('delivered, lost by the destination, and its re-upload keeps failing: the re-delivery waits', () => {
+  it('delivered, lost by the destination, and its re-upload keeps failing: the re-delivery waits', async () => {
     const builder = failing(4, { stage: 'delivered', volume: '/v1' }).local('/v1', 'a.bin', 10);
-    expect(lines(plan(builder, { now: FAILED_AT + BASE }))).toEqual([]);
-    expect(lines(plan(builder, { now: FAILED_AT + 4 * BASE }))).toEqual(['upload a.bin /v1 (destination lost it)', 'purge a.bin /v1']);
+    expect(lines(await plan(builder, { now: FAILED_AT + BASE }))).toEqual([]);
+    expect(lines(await plan(builder, { now: FAILED_AT + 4 * BASE }))).toEqual(['upload a.bin /v1 (destination-lost)', 'purge a.bin /v1']);
   });
 
-  it('an adopt moves nothing, so it does not wait: the destination meanwhile holds the version', () => {
-    const result = plan(failing(4).dest('a.bin', 10), { now: FAILED_AT + SECOND });
+  it('an adopt moves nothing, so it does not wait: the destination meanwhile holds the version', async () => {
+    const result = await plan(failing(4).dest('a.bin', 10), { now: FAILED_AT + SECOND });
     expect(lines(result)).toEqual(['adopt a.bin']);
     expect(result.summary.waiting).toBeUndefined();
   });
 });
 
-describe('planSync: waiting objects in the summary', () => {
+describe('the planner: waiting objects in the summary', () => {
   const many = () => {
     const builder = inventory().source('new.bin', 5);
     for (const [key, attempts] of [['w1', 2], ['w2', 3], ['w3', 4], ['w4', 5], ['due', 1]] as const) {
@@ -140,10 +140,10 @@ describe('planSync: waiting objects in the summary', () => {
     return builder;
   };
 
-  it('counts them with their bytes, the earliest next try and three examples in key order; they are not changes', () => {
-    const result = plan(many(), { now: FAILED_AT + SECOND });
+  it('counts them with their bytes, the earliest next try and three examples in key order; they are not changes', async () => {
+    const result = await plan(many(), { now: FAILED_AT + SECOND });
     expect(lines(result)).toEqual([
-      'download due /v1 (retry after 1 failed attempt)',
+      'download due /v1 (retry attempts=1)',
       'download new.bin /v1',
       'upload due /v1',
       'upload new.bin /v1',
@@ -160,10 +160,10 @@ describe('planSync: waiting objects in the summary', () => {
     expect(result.summary.download.count).toBe(2);
   });
 
-  it('only waiting objects: no changes to make now (noChanges), but the waiting count says it is not done', () => {
+  it('only waiting objects: no changes to make now (noChanges), but the waiting count says it is not done', async () => {
     const builder = inventory().source('new.bin', 5).dest('new.bin', 5).ledger({ key: 'new.bin', size: 5, stage: 'purged' });
     builder.source('w1', 100).ledger({ key: 'w1', size: 100, attempts: 2, lastError: 'x', lastFailedAt: at(FAILED_AT) });
-    const result = plan(builder, { now: FAILED_AT + SECOND });
+    const result = await plan(builder, { now: FAILED_AT + SECOND });
     expect(result.actions).toEqual([]);
     expect(result.summary.noChanges).toBe(true);
     expect(result.summary.waiting?.count).toBe(1);

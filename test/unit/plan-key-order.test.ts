@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Action, Plan as AnyPlan } from '../../src/model/plan.ts';
-import { planSync } from '../../src/plan/planner.ts';
 import { warningLines } from '../../src/view/plan.ts';
 import { compareKeys } from '../../src/plan/keys.ts';
-import { inventory, testConfig } from '../builders.ts';
+import { inventory, testConfig, planOf } from '../builders.ts';
 
 /** The pure planner's plan: its actions in an array. */
 type Plan = AnyPlan<Action[]>;
@@ -24,7 +23,7 @@ const EMOJI = 'p/😀';
 const BELOW_EMOJI = 'p/😀/x';
 const LAST = 'p/\u{10FFFF}';
 
-describe('planSync over keys whose UTF-16 and UTF-8 orders differ', () => {
+describe('the planner over keys whose UTF-16 and UTF-8 orders differ', () => {
   const builder = () =>
     inventory()
       .volume('/v1', { free: 1_000_000 })
@@ -41,8 +40,8 @@ describe('planSync over keys whose UTF-16 and UTF-8 orders differ', () => {
       .staged('/v1', EMOJI, 4)
       .ledger({ key: LAST, size: 6, stage: 'purged' });
 
-  it('adopts each key the destination holds once, and lists every action in S3 order', () => {
-    const plan = planSync(testConfig(), builder().build());
+  it('adopts each key the destination holds once, and lists every action in S3 order', async () => {
+    const plan = await planOf(testConfig(), builder().build());
     expect(lines(plan)).toEqual([
       'download p/a /v1',
       `download ${LAST} /v1`,
@@ -66,12 +65,12 @@ describe('planSync over keys whose UTF-16 and UTF-8 orders differ', () => {
     }
   });
 
-  it('plans the same whatever order the listings arrive in', () => {
+  it('plans the same whatever order the listings arrive in', async () => {
     const inOrder = builder().build();
     const reversed = builder().build();
     reversed.source.entries.reverse();
     reversed.destination.entries.reverse();
     reversed.ledger.records.reverse();
-    expect(planSync(testConfig(), reversed)).toEqual(planSync(testConfig(), inOrder));
+    expect(await planOf(testConfig(), reversed)).toEqual(await planOf(testConfig(), inOrder));
   });
 });

@@ -8,8 +8,8 @@ import { renderManifests } from '../../src/manifest/s5cmd.ts';
 import { SpooledActions } from '../../src/manifest/spool.ts';
 import { FileSpool, SpoolFolder } from '../../src/files/spool.ts';
 import type { Action, Config, Plan, PlanFile } from '../../src/model/index.ts';
-import { ACTION_ORDER, planSync } from '../../src/plan/planner.ts';
-import { inventory, testConfig } from '../builders.ts';
+import { ACTION_ORDER } from '../../src/plan/planner.ts';
+import { inventory, planOf, testConfig } from '../builders.ts';
 import { removeTempDirs, tempDirSync } from '../harness/temp.ts';
 
 afterAll(removeTempDirs);
@@ -61,11 +61,11 @@ function writeFile(path: string, planFile: PlanFile): void {
 }
 
 /** A plan of `adopts` adopts and `downloads` downloads (each with its upload and purge) on the scene's volume. */
-function planOf(s: Scene, adopts: number, downloads: number): Plan<Action[]> {
+async function scenePlan(s: Scene, adopts: number, downloads: number): Promise<Plan<Action[]>> {
   const builder = inventory().volume(s.volume, { free: 1e15 });
   for (let i = 0; i < adopts; i++) builder.source(`a/${String(i).padStart(6, '0')}`, 1000 + i).dest(`a/${String(i).padStart(6, '0')}`, 1000 + i);
   for (let i = 0; i < downloads; i++) builder.source(`d/${String(i).padStart(6, '0')}`, 2000 + i);
-  return planSync(s.config, builder.build());
+  return await planOf(s.config, builder.build());
 }
 
 async function refusal(run: () => Promise<unknown>): Promise<{ code: string; message: string; details?: string[] }> {
@@ -83,7 +83,7 @@ const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 describe('a saved plan read back line by line into spools', () => {
   it('a plan of 50,000 objects written through file spools reads back with the same actions and digest', async () => {
     const s = scene();
-    const planned = planOf(s, 40_000, 10_000);
+    const planned = await scenePlan(s, 40_000, 10_000);
     expect(planned.actions.length).toBe(70_000);
     const written = spooled(planned.actions, SpoolFolder.at(join(s.dir, 'write'), 500));
     const planFile = planFileOf({ ...planned, actions: written }, s.config);
@@ -111,7 +111,7 @@ describe('a saved plan read back line by line into spools', () => {
     const keys = ['line\u2028separator', 'para\u2029graph/inside.txt', 'both\u2028\u2029/x', 'next\u0085line', 'form\ffeed', 'tab\there', '\u2028', 'plain'];
     const builder = inventory().volume(s.volume, { free: 1e15 });
     for (const [i, key] of keys.entries()) builder.source(key, 10 + i);
-    const planned = planSync(s.config, builder.build());
+    const planned = await planOf(s.config, builder.build());
     expect(planned.actions.filter((a) => a.kind === 'download').map((a) => a.key).sort()).toEqual(keys.filter((k) => !/[\f\t]/.test(k)).sort());
     writeFile(s.planPath, planFileOf(planned, s.config));
     const saved = await readSavedPlan(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read'), memoryEntries).spools);
@@ -121,7 +121,7 @@ describe('a saved plan read back line by line into spools', () => {
 
   it('reads a plan without actions', async () => {
     const s = scene();
-    const planFile = planFileOf({ ...planOf(s, 0, 0), actions: [] }, s.config);
+    const planFile = planFileOf({ ...(await scenePlan(s, 0, 0)), actions: [] }, s.config);
     writeFile(s.planPath, planFile);
     const saved = await readSavedPlan(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read')).spools);
     expect(saved.plan.actions.length).toBe(0);
@@ -130,7 +130,7 @@ describe('a saved plan read back line by line into spools', () => {
 
   it('checks the manifests beside the file as they are rendered: the same pass, a changed one refused', async () => {
     const s = scene();
-    const planFile = planFileOf(planOf(s, 3, 3), s.config);
+    const planFile = planFileOf(await scenePlan(s, 3, 3), s.config);
     writeFile(s.planPath, planFile);
     const paths = manifestPaths(s.planPath);
     const rendered = renderManifests(planFile.plan, s.config);
@@ -145,7 +145,7 @@ describe('a saved plan read back line by line into spools', () => {
   });
 
   describe('refuses a file dualsync did not write that way', () => {
-    const act = (kind: Action['kind'], key: string): Action => ({ kind, key, size: 1, etag: 'e', ...(kind === 'skip' ? { reason: 'r' } : {}) });
+    const act = (kind: Action['kind'], key: string): Action => ({ kind, key, size: 1, etag: 'e', ...(kind === 'skip' ? { reason: { code: 'key-empty' as const } } : {}) });
     const read = (s: Scene) => readSavedPlan(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read')).spools);
 
     it.each<[string, Action[], RegExp]>([
@@ -153,7 +153,7 @@ describe('a saved plan read back line by line into spools', () => {
       ['keys out of order within a kind', [act('skip', 'b'), act('skip', 'a')], /plan\.actions\[1\] \(skip "a"\) comes after "b"/],
     ])('%s, even with its digest recomputed', async (_name, actions, message) => {
       const s = scene();
-      writeFile(s.planPath, planFileOf({ ...planOf(s, 0, 0), actions }, s.config));
+      writeFile(s.planPath, planFileOf({ ...(await scenePlan(s, 0, 0)), actions }, s.config));
       const refused = await refusal(() => read(s));
       expect(refused.code).toBe('E_PLAN_TAMPERED');
       expect(refused.message).toMatch(/has its actions out of plan order/);
@@ -162,14 +162,14 @@ describe('a saved plan read back line by line into spools', () => {
 
     it('keys out of order after an edit: the digest speaks first', async () => {
       const s = scene();
-      const planFile = planFileOf({ ...planOf(s, 0, 0), actions: [act('skip', 'a'), act('skip', 'b')] }, s.config);
+      const planFile = planFileOf({ ...(await scenePlan(s, 0, 0)), actions: [act('skip', 'a'), act('skip', 'b')] }, s.config);
       writeFileSync(s.planPath, serializePlanFile(planFile).replace('"key":"a"', '"key":"c"'));
       expect(await refusal(() => read(s))).toMatchObject({ code: 'E_PLAN_TAMPERED', message: `the plan file ${s.planPath} was changed after it was written` });
     });
 
     it('a file re-indented by hand', async () => {
       const s = scene();
-      writeFileSync(s.planPath, `${JSON.stringify(planFileOf(planOf(s, 2, 2), s.config), null, 2)}\n`);
+      writeFileSync(s.planPath, `${JSON.stringify(planFileOf(await scenePlan(s, 2, 2), s.config), null, 2)}\n`);
       const refused = await refusal(() => read(s));
       expect(refused.code).toBe('E_PLAN_FILE');
       expect(refused.message).toMatch(new RegExp(`^${s.planPath} is not laid out as dualsync writes a plan file`));
@@ -177,7 +177,7 @@ describe('a saved plan read back line by line into spools', () => {
 
     it('a field error names the action', async () => {
       const s = scene();
-      writeFile(s.planPath, planFileOf(planOf(s, 2, 2), s.config));
+      writeFile(s.planPath, planFileOf(await scenePlan(s, 2, 2), s.config));
       const { readFileSync } = await import('node:fs');
       writeFileSync(s.planPath, readFileSync(s.planPath, 'utf8').replace(/("kind":"upload","key":"d\/000001","size":)\d+/, '$1-1'));
       expect(await refusal(() => read(s))).toMatchObject({ code: 'E_PLAN_FILE', message: expect.stringContaining('plan.actions[5].size should be a whole number of at least 0') });
@@ -193,7 +193,7 @@ describe('a saved plan read back line by line into spools', () => {
       mkdirSync(s.planPath);
       expect(await refusal(() => read(s))).toMatchObject({ code: 'E_PLAN_MISSING', message: `cannot read the plan file ${s.planPath}: EISDIR` });
       rmSync(s.planPath, { recursive: true });
-      writeFile(s.planPath, planFileOf(planOf(s, 2, 2), s.config));
+      writeFile(s.planPath, planFileOf(await scenePlan(s, 2, 2), s.config));
       const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
       const failing = () => ({ length: 0, bytes: 0, push: () => { throw full; }, entries: () => [], end: () => {} });
       await expect(readSavedPlan(s.planPath, s.config, failing)).rejects.toBe(full);
@@ -201,16 +201,17 @@ describe('a saved plan read back line by line into spools', () => {
   });
 });
 
-describe('the stale-plan refusal walks both manifests in step', () => {
+describe('the stale-plan refusal walks both manifests in step', async () => {
   const config = testConfig();
   const hops: Plan['hops'] = { download: { workers: 4, concurrency: 5 }, upload: { workers: 4, concurrency: 5 } };
   const download = (key: string, volume = '/v1'): Action => ({ kind: 'download', key, size: 1, etag: 'e', volume });
   const upload = (key: string): Action => ({ kind: 'upload', key, size: 1, etag: 'e', volume: '/v1', afterDownload: true });
-  const planWith = (actions: Action[]): Plan => ({ ...planSync(config, inventory().volume('/v1', { free: 1e9 }).build()), actions, hops });
+  const empty = await planOf(config, inventory().volume('/v1', { free: 1e9 }).build());
+  const planWith = (actions: Action[]): Plan => ({ ...empty, actions, hops });
   const savedFile = (actions: Action[]): PlanFile => ({ formatVersion: 1, createdAt: '', configDigest: '', inputDigest: '', ledgerSerial: 4, planDigest: '', plan: planWith(actions) });
   const fresh = (actions: Action[]): FreshRun => ({ plan: planWith(actions), gathered: { inventory: { source: {}, destination: {}, ledger: { serial: 9 } } } });
 
-  it('counts the commands only in the saved plan and only in the fresh one, and shows a short diff', () => {
+  it('counts the commands only in the saved plan and only in the fresh one, and shows a short diff', async () => {
     const saved = savedFile([download('a'), download('b'), download('c'), { ...download('r'), kind: 'redownload' }, upload('a'), upload('b')]);
     const now = fresh([download('b', '/v2'), download('c'), download('d'), upload('b'), upload('d')]);
     const error = stalePlan('plan.json', saved, now, config, false);
@@ -233,7 +234,7 @@ describe('the stale-plan refusal walks both manifests in step', () => {
     ]);
   });
 
-  it('summarises a long diff unless --diff asks for it, and says when the manifests are the same', () => {
+  it('summarises a long diff unless --diff asks for it, and says when the manifests are the same', async () => {
     const keys = Array.from({ length: STALE_DIFF_LINES }, (_, i) => `k${String(i).padStart(3, '0')}`);
     const saved = savedFile(keys.map((key) => download(key)));
     const short = stalePlan('plan.json', saved, fresh([]), config, false);
@@ -246,7 +247,7 @@ describe('the stale-plan refusal walks both manifests in step', () => {
     ]);
   });
 
-  it('with --diff shows at most 100,000 lines, and says how many more there are', () => {
+  it('with --diff shows at most 100,000 lines, and says how many more there are', async () => {
     const keys = Array.from({ length: STALE_DIFF_MAX_LINES }, (_, i) => `k${String(i).padStart(6, '0')}`);
     const error = stalePlan('plan.json', savedFile(keys.map((key) => download(key))), fresh([]), config, true);
     expect(error.details).toHaveLength(1 + STALE_DIFF_MAX_LINES + 1);
@@ -254,9 +255,9 @@ describe('the stale-plan refusal walks both manifests in step', () => {
     expect(error.details?.at(-1)).toBe('(2 more lines of the diff left out: the first 100000 are shown)');
   });
 
-  it('says first which hop went down or came back', () => {
+  it('says first which hop went down or came back', async () => {
     const saved = savedFile([]);
-    saved.plan.warnings.push('destination unreachable: connect ECONNREFUSED');
+    saved.plan.warnings.push({ code: 'destination-unreachable', cause: 'connect ECONNREFUSED' });
     const now = fresh([]);
     now.gathered.inventory.source.unreachable = 'timeout';
     expect(stalePlan('plan.json', saved, now, config, false).details?.slice(0, 2)).toEqual(['the source is unreachable now: timeout', 'the destination was unreachable when the plan was made, and is reachable now']);

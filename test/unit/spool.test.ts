@@ -7,8 +7,7 @@ import { decodeLine, encodeLine, FileSpool, removeDeadSpools, SpoolFolder } from
 import { writeWhole } from '../../src/files/write-whole.ts';
 import { fileLines } from '../../src/files/lines.ts';
 import { isDualsyncError } from '../../src/errors.ts';
-import { planSync } from '../../src/plan/planner.ts';
-import { inventory, testConfig } from '../builders.ts';
+import { inventory, testConfig, planOf } from '../builders.ts';
 import { removeTempDirs, tempDirSync } from '../harness/temp.ts';
 
 afterAll(removeTempDirs);
@@ -19,7 +18,7 @@ function act(key: string, kind: Action['kind'] = 'adopt'): Action {
 }
 
 describe('file spools', () => {
-  it('create nothing until a spool spills', () => {
+  it('create nothing until a spool spills', async () => {
     const dir = join(parent(), 'spool');
     const folder = SpoolFolder.at(dir, 10);
     const spool = new FileSpool(folder);
@@ -29,7 +28,7 @@ describe('file spools', () => {
     expect([...spool.entries()]).toHaveLength(10);
   });
 
-  it('keep a small spool in memory and move a large one to a file, reading both back in order', () => {
+  it('keep a small spool in memory and move a large one to a file, reading both back in order', async () => {
     const folder = SpoolFolder.at(parent(), 3);
     const small = new FileSpool(folder);
     const large = new FileSpool(folder);
@@ -51,11 +50,11 @@ describe('file spools', () => {
     expect(existsSync(path)).toBe(false);
   });
 
-  it('write each field back as it was, whatever the characters', () => {
+  it('write each field back as it was, whatever the characters', async () => {
     const hostile = ['', 'a\tb', 'line\nbreak', 'back\\slash', '\\t literally', '=', 'é€😀', '\\', 'end\\'];
     for (const text of hostile) {
       const full: Action = {
-        kind: 'redownload', key: `k${text}`, size: 12, etag: text, volume: `/v${text}`, afterDownload: true, reason: text,
+        kind: 'redownload', key: `k${text}`, size: 12, etag: text, volume: `/v${text}`, afterDownload: true, reason: { code: 'destination-changed', listedEtag: text, deliveredEtag: `d${text}`, listedSize: 3 },
         adoptBy: 'content', destinationEtag: text, localProof: 'multipart-etag', replaces: text,
       };
       const line = encodeLine(7, full);
@@ -67,13 +66,13 @@ describe('file spools', () => {
     expect(decodeLine(encodeLine(0, bare).slice(0, -1))).toEqual([0, bare]);
   });
 
-  it('refuse entries out of rank order', () => {
+  it('refuse entries out of rank order', async () => {
     const spool = new MemorySpool();
     spool.push(5, act('b'));
     expect(() => spool.push(4, act('a'))).toThrow(/out of rank order/);
   });
 
-  it('merge a kind\'s spools by rank and read one kind without the others', () => {
+  it('merge a kind\'s spools by rank and read one kind without the others', async () => {
     const uploads = [new MemorySpool(), new MemorySpool()];
     uploads[0]!.push(1, act('b', 'upload'));
     uploads[0]!.push(4, act('e', 'upload'));
@@ -90,7 +89,7 @@ describe('file spools', () => {
     expect(list.length).toBe(5);
   });
 
-  it('remove the folders of dead runs only', () => {
+  it('remove the folders of dead runs only', async () => {
     const dir = parent();
     const mine = SpoolFolder.at(dir);
     mine.nextFile();
@@ -124,7 +123,7 @@ function readError(read: () => unknown): { code: string; message: string } {
 }
 
 describe('a spool file that does not read back as written', () => {
-  it('cut in its last line: an error naming the file, not a shorter list', () => {
+  it('cut in its last line: an error naming the file, not a shorter list', async () => {
     const { spool, file } = spilled(10);
     truncateSync(file, statSync(file).size - 3);
     const refused = readError(() => [...spool.entries()]);
@@ -133,7 +132,7 @@ describe('a spool file that does not read back as written', () => {
     expect(refused.message).toMatch(/line 10, the last, has no newline/);
   });
 
-  it('missing whole lines at its end: the count kept while writing says so', () => {
+  it('missing whole lines at its end: the count kept while writing says so', async () => {
     const { spool, file } = spilled(10);
     const text = readFileSync(file, 'utf8');
     writeFileSync(file, text.slice(0, text.indexOf('key-8')).replace(/[^\n]*$/, ''));
@@ -149,13 +148,13 @@ describe('a spool file that does not read back as written', () => {
     ['a rank that is no number', (line: string) => line.replace(/^0\t/, 'x\t'), /rank/],
     ['an unknown kind', (line: string) => line.replace('\tupload\t', '\tuplo\t'), /kind/],
     ['a field too few', (line: string) => line.slice(0, line.lastIndexOf('\t')), /11 fields, not 12/],
-  ])('a line with %s is refused', (_name, edit, field) => {
+  ])('a line with %s is refused', async (_name, edit, field) => {
     const line = encodeLine(0, act('key-0', 'upload')).slice(0, -1);
     expect(line).toContain('\t5\t');
     expect(() => decodeLine(edit(line))).toThrow(field);
   });
 
-  it('shorter on disk than was written when it is ended: an error before anyone reads it', () => {
+  it('shorter on disk than was written when it is ended: an error before anyone reads it', async () => {
     const folder = SpoolFolder.at(parent(), 4);
     const spool = new FileSpool(folder);
     // The fifth entry spills all five to the file, written at once.
@@ -166,7 +165,7 @@ describe('a spool file that does not read back as written', () => {
 });
 
 describe('whole writes', () => {
-  it('write the rest after a short write, until every byte is written', () => {
+  it('write the rest after a short write, until every byte is written', async () => {
     const file = join(parent(), 'f');
     const fd = openSync(file, 'w');
     const text = `é€😀${'x'.repeat(1000)}\n`;
@@ -180,7 +179,7 @@ describe('whole writes', () => {
     expect(calls).toBe(Math.ceil(Buffer.byteLength(text) / 7));
   });
 
-  it('a write that makes no progress is a full disk naming the file, not a loop', () => {
+  it('a write that makes no progress is a full disk naming the file, not a loop', async () => {
     const file = join(parent(), 'f');
     const fd = openSync(file, 'w');
     try {
@@ -192,21 +191,21 @@ describe('whole writes', () => {
 });
 
 describe('the line reader', () => {
-  it('ends lines at a newline byte only: U+2028, U+2029, NEL and a lone CR stay inside', () => {
+  it('ends lines at a newline byte only: U+2028, U+2029, NEL and a lone CR stay inside', async () => {
     const file = join(parent(), 'lines');
     const lines = ['a\u2028b', 'c\u2029d', 'e\u0085f', 'g\rh', '', 'last'];
     writeFileSync(file, `${lines.join('\n')}\n`);
     expect([...fileLines(file, { unterminated: 'error' })]).toEqual(lines);
   });
 
-  it('refuses or keeps a last line without its newline, as asked', () => {
+  it('refuses or keeps a last line without its newline, as asked', async () => {
     const file = join(parent(), 'lines');
     writeFileSync(file, 'one\ntwo');
     expect(() => [...fileLines(file, { unterminated: 'error' })]).toThrow(/line 2, the last, has no newline/);
     expect([...fileLines(file, { unterminated: 'line' })]).toEqual(['one', 'two']);
   });
 
-  it('refuses a line longer than its limit, across read chunks', () => {
+  it('refuses a line longer than its limit, across read chunks', async () => {
     const file = join(parent(), 'lines');
     writeFileSync(file, `short\n${'y'.repeat(3 << 20)}\n`);
     expect(() => [...fileLines(file, { unterminated: 'error', maxLineBytes: 1 << 20 })]).toThrow(/line 2 is longer than 1048576 bytes/);
@@ -214,7 +213,7 @@ describe('the line reader', () => {
 });
 
 describe('a plan made with file spools', () => {
-  it('is the plan made in memory, action for action', () => {
+  it('is the plan made in memory, action for action', async () => {
     const builder = inventory().volume('/v1', { free: 1_000_000 }).volume('/v2', { free: 1_000_000 });
     for (let i = 0; i < 300; i++) {
       const key = `d${String(i).padStart(3, '0')}/f`;
@@ -225,9 +224,9 @@ describe('a plan made with file spools', () => {
     builder.source('../bad', 1);
     const built = builder.build();
     const config = testConfig({ transfer: { maxUploadBatchBytes: 20_000 } });
-    const inMemory = planSync(config, built);
+    const inMemory = await planOf(config, built);
     const folder = SpoolFolder.at(parent(), 4);
-    const spooled = planSync(config, built, { spools: folder.spools });
+    const spooled = await planOf(config, built, { spools: folder.spools });
     expect(readdirSync(folder.path!).length).toBeGreaterThan(3);
     expect(spooled).toEqual(inMemory);
     expect(inMemory.actions.map((a) => a.kind)).toEqual(expect.arrayContaining(['download', 'adopt', 'upload', 'purge', 'skip']));

@@ -1,12 +1,11 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { writePieces } from '../../src/cli/output.ts';
-import { planSync } from '../../src/plan/planner.ts';
 import { jsonDocument, jsonPieces } from '../../src/view/json.ts';
 import { planToJson } from '../../src/view/plan.ts';
-import { inventory, spooledActions, testConfig } from '../builders.ts';
+import { inventory, spooledActions, testConfig, planOf } from '../builders.ts';
 
-const plan = planSync(
+const plan = await planOf(
   testConfig(),
   inventory().volume('/v1', { free: 1e9 }).source('new "quoted"\ncaf\u00e9', 10).source('b', 3).dest('b', 3).staged('/v1', 'staged', 4).destIncomplete('cut short').build(),
 );
@@ -19,11 +18,11 @@ describe('jsonPieces', () => {
     ['empty lists and objects', { a: [], b: {}, c: { d: [] }, e: [[], {}] }],
     ['what JSON.stringify leaves out or writes as null', { a: undefined, b: () => 1, c: [undefined, () => 1, Symbol('s'), null], d: Number.NaN, e: new Date(0), f: [1, { g: undefined }] }],
     ['plain values', 'text\nwith a break'],
-  ])('joins to JSON.stringify(value, null, 2) for %s', (_name, value) => {
+  ])('joins to JSON.stringify(value, null, 2) for %s', async (_name, value) => {
     expect([...jsonPieces(value)].join('')).toBe(JSON.stringify(value, null, 2));
   });
 
-  it('writes a plan whose actions are spooled (not an array) as if they were one, where JSON.stringify writes {}', () => {
+  it('writes a plan whose actions are spooled (not an array) as if they were one, where JSON.stringify writes {}', async () => {
     const list = spooledActions(plan.actions);
     expect(JSON.stringify(planToJson({ ...plan, actions: list }))).toContain('"actions":{}');
     expect([...jsonDocument({ ...planToJson({ ...plan, actions: list }), inputDigest: 'd' })].join('')).toBe(`${JSON.stringify({ ...planToJson(plan), inputDigest: 'd' }, null, 2)}\n`);

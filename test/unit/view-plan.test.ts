@@ -1,8 +1,9 @@
+import { ACTION_REASON_CODES, PLAN_WARNING_CODES, type ActionReason, type PlanWarning } from '../../src/model/plan.ts';
+import { reasonText, warningText } from '../../src/view/reasons.ts';
 import { describe, expect, it } from 'vitest';
 import type { Plan, PlanSummary } from '../../src/model/plan.ts';
-import { planSync } from '../../src/plan/planner.ts';
 import { displayKey, planToJson, renderPlan, summaryLine, warningLines } from '../../src/view/plan.ts';
-import { inventory, testConfig } from '../builders.ts';
+import { inventory, testConfig, planOf } from '../builders.ts';
 
 const GiB = 1024 ** 3;
 
@@ -48,20 +49,20 @@ describe('summaryLine', () => {
     ['zero parts left out, except the three hops', planWith({ upload: { count: 1, bytes: 1024 } }), 'Plan: 0 to download, 1 to upload (1 KiB), 0 to purge.'],
     ['only deferred work is still work', planWith({ deferred: { count: 5, bytes: 1 } }, []), 'Plan: 0 to download, 0 to upload, 0 to purge, 5 deferred to a later plan (see the warnings).'],
     ['in sync', planWith({ noChanges: true }, []), 'No changes. Source, staging and destination are in sync.'],
-    ['in sync apart from skips', planWith({ noChanges: true, skip: { count: 1 } }, [{ kind: 'skip', key: 'a//b', size: 1, etag: 'e', reason: 'r' }]), 'No changes. Source, staging and destination are in sync.'],
+    ['in sync apart from skips', planWith({ noChanges: true, skip: { count: 1 } }, [{ kind: 'skip', key: 'a//b', size: 1, etag: 'e', reason: { code: 'key-empty-segment' } }]), 'No changes. Source, staging and destination are in sync.'],
     ['nothing to do but a listing was incomplete', planWith({}, []), 'No changes in what could be listed; the listing is incomplete (see warnings).'],
-  ])('%s', (_name, plan, line) => {
+  ])('%s', async (_name, plan, line) => {
     expect(summaryLine(plan)).toBe(line);
   });
 
-  it('an incomplete listing never reads "No changes." from the planner', () => {
-    const plan = planSync(testConfig(), inventory().destIncomplete('cut at 1000 keys').build());
+  it('an incomplete listing never reads "No changes." from the planner', async () => {
+    const plan = await planOf(testConfig(), inventory().destIncomplete('cut at 1000 keys').build());
     expect(summaryLine(plan)).toBe('No changes in what could be listed; the listing is incomplete (see warnings).');
   });
 });
 
-describe('renderPlan', () => {
-  const plan = planSync(
+describe('renderPlan', async () => {
+  const plan = await planOf(
     testConfig({ source: { maxConnections: 500 } }),
     inventory()
       .volume('/vol1', { free: 10 * GiB, reserve: GiB })
@@ -76,7 +77,7 @@ describe('renderPlan', () => {
       .build(),
   );
 
-  it('shows warnings first, then object lines per kind, the tables, and the summary last', () => {
+  it('shows warnings first, then object lines per kind, the tables, and the summary last', async () => {
     const text = renderPlan(plan);
     const lines = text.split('\n');
     expect(lines[0]).toBe('Warnings:');
@@ -96,8 +97,8 @@ describe('renderPlan', () => {
     expect(text.endsWith('\n')).toBe(true);
   });
 
-  it('volumes on one filesystem show the room they share, once, and which they are', () => {
-    const shared = planSync(
+  it('volumes on one filesystem show the room they share, once, and which they are', async () => {
+    const shared = await planOf(
       testConfig({ transfer: { purgeAfterUpload: false } }),
       inventory()
         .volume('/d1/a', { free: 10 * GiB, reserve: GiB, device: '42' })
@@ -114,7 +115,7 @@ describe('renderPlan', () => {
     expect(text).toContain('filesystem 1: /d1/a, /d1/b are on one filesystem and share its 10 GiB free, less the largest reserve (2 GiB), booked once.');
   });
 
-  it('shows at most `limit` lines per kind, then counts the rest', () => {
+  it('shows at most `limit` lines per kind, then counts the rest', async () => {
     const text = renderPlan(plan, { limit: 1 });
     expect(text).toContain('  + download    photos/a.jpg');
     expect(text).not.toContain('  + download    photos/b.jpg');
@@ -123,13 +124,13 @@ describe('renderPlan', () => {
     expect(renderPlan(plan, { limit: 0 })).not.toContain('photos/a.jpg  (');
   });
 
-  it('writes no colour codes unless asked', () => {
+  it('writes no colour codes unless asked', async () => {
     expect(renderPlan(plan)).not.toContain('\u001b[');
     expect(renderPlan(plan, { color: true })).toContain('\u001b[32m+ download  \u001b[0m');
   });
 
-  it('an in-sync plan says so in its last line', () => {
-    const synced = planSync(testConfig(), inventory().volume('/v1', { free: 1 }).source('a', 1).dest('a', 1).ledger({ key: 'a', size: 1, stage: 'purged' }).build());
+  it('an in-sync plan says so in its last line', async () => {
+    const synced = await planOf(testConfig(), inventory().volume('/v1', { free: 1 }).source('a', 1).dest('a', 1).ledger({ key: 'a', size: 1, stage: 'purged' }).build());
     expect(renderPlan(synced).trimEnd().split('\n').at(-1)).toBe('No changes. Source, staging and destination are in sync.');
   });
 });
@@ -142,21 +143,22 @@ describe('displayKey', () => {
     ['an escape sequence is escaped', 'a\u001b[2Jb', '"a\\u001b[2Jb"'],
     ['a trailing space is made visible', 'a ', '"a "'],
     ['a line separator is escaped', 'a\u2028b', '"a\u2028b"'],
-  ])('%s', (_name, key, shown) => {
+  ])('%s', async (_name, key, shown) => {
     expect(displayKey(key)).toBe(shown);
   });
 });
 
 describe('planToJson', () => {
-  it('carries the same facts as the human view', () => {
-    const plan = planSync(testConfig(), inventory().volume('/v1', { free: 100 }).source('a', 1).build());
+  it('carries the same facts as the human view', async () => {
+    const plan = await planOf(testConfig(), inventory().volume('/v1', { free: 100 }).source('a', 1).build());
     const json = planToJson(plan) as Record<string, unknown>;
     expect(json).toEqual({
       formatVersion: 1,
       summaryLine: summaryLine(plan),
       summary: plan.summary,
-      warnings: warningLines(plan),
+      warnings: plan.warnings,
       notes: plan.notes,
+      messages: warningLines(plan),
       hops: plan.hops,
       volumes: plan.volumes,
       actions: plan.actions,
@@ -171,10 +173,10 @@ describe('objects waiting to retry', () => {
     builder.source(key, 7).ledger({ key, size: 7, attempts, lastError: 'upload: KeyTooLongError', lastFailedAt: FAILED_AT });
   const now = Date.parse(FAILED_AT) + 1000;
 
-  it('with nothing else to do: no changes now, but never "in sync"; the view lists them with their next try', () => {
+  it('with nothing else to do: no changes now, but never "in sync"; the view lists them with their next try', async () => {
     let builder = inventory().volume('/v1', { free: 100 });
     for (const [key, attempts] of [['k1', 2], ['k2', 4], ['k3', 3], ['k4', 2]] as const) builder = failing(builder, key, attempts);
-    const plan = planSync(testConfig(), builder.build(), { now });
+    const plan = await planOf(testConfig(), builder.build(), { now });
     expect(plan.summary.noChanges).toBe(true);
     expect(summaryLine(plan)).toBe('No changes now, but not in sync: 4 waiting to retry (next try 2026-11-29 10:00:30 UTC); `--retry-failed` tries them now.');
     const text = renderPlan(plan);
@@ -185,9 +187,60 @@ describe('objects waiting to retry', () => {
     expect((planToJson(plan) as { summary: { waiting: { count: number; nextTryAt: string } } }).summary.waiting).toMatchObject({ count: 4, nextTryAt: '2026-11-29T10:00:30.000Z' });
   });
 
-  it('beside changes: counted in the summary line', () => {
+  it('beside changes: counted in the summary line', async () => {
     const builder = failing(inventory().volume('/v1', { free: 100 }).source('new', 1), 'old', 2);
-    const plan = planSync(testConfig(), builder.build(), { now });
+    const plan = await planOf(testConfig(), builder.build(), { now });
     expect(summaryLine(plan)).toBe('Plan: 1 to download (1 B), 1 to upload (1 B), 1 to purge, 1 waiting to retry (next try 2026-11-29 10:00:30 UTC).');
+  });
+});
+
+/** The sentences of every reason and warning code: the plan's wording before they became data, word for word. */
+describe('the words of reasons and warnings (view/reasons.ts)', () => {
+  it.each<[ActionReason, string]>([
+    [{ code: 'destination-lost' }, 'destination lost it'],
+    [{ code: 'destination-lost', localCopy: 'not-current' }, "destination lost it; the local copy is not the source's current version (compared)"],
+    [{ code: 'destination-changed', listedEtag: 'b', deliveredEtag: 'a', localCopy: 'unprovable' }, 'destination changed since delivery (lists ETag "b", delivered "a"); the local copy is not in the ledger, and the source ETag cannot prove it'],
+    [{ code: 'destination-changed', listedSize: 11, deliveredSize: 10 }, 'destination changed since delivery (lists 11 bytes, delivered 10)'],
+    [{ code: 'new-version-at-destination' }, 'new version: the destination holds the one delivered earlier'],
+    [{ code: 'destination-content-differs' }, 'content compared earlier: the destination holds other bytes of the same size'],
+    [{ code: 'destination-unproven' }, 'same size at the destination, but the ETags cannot prove it is this version (transfer.adopt: transfer)'],
+    [{ code: 'destination-differs' }, 'destination differs'],
+    [{ code: 'local-copy-not-current' }, "local copy not in the ledger is not the source's current version (compared)"],
+    [{ code: 'local-copy-checked', proof: 'md5', stagedOn: '/v1' }, 'staged copy found on /v1; MD5 checked against the source before the upload'],
+    [{ code: 'local-copy-checked', proof: 'multipart-etag' }, 'local copy not in the ledger; multipart ETag checked against the source before the upload'],
+    [{ code: 'local-copy-trusted', trustedBecause: 'adopt-size' }, 'local copy not in the ledger; trusted by its size (transfer.adopt: size)'],
+    [{ code: 'local-copy-trusted', trustedBecause: 'source-unlisted', stagedOn: '/v2' }, 'staged copy found on /v2; trusted by its size (the source no longer lists it)'],
+    [{ code: 'local-copy-unprovable' }, 'local copy not in the ledger, and the source ETag cannot prove it is this version'],
+    [{ code: 'older-version-on-disk' }, 'older version on disk'],
+    [{ code: 'size-differs-locally', localSize: 3, expectedSize: 10 }, 'size differs locally (3 bytes, expected 10)'],
+    [{ code: 'staged-copy-missing' }, 'staged copy is missing'],
+    [{ code: 'staged-copy-already-deleted' }, 'staged copy already deleted; recording the purge'],
+    [{ code: 'retry', attempts: 1 }, 'retry after 1 failed attempt'],
+    [{ code: 'retry', attempts: 2 }, 'retry after 2 failed attempts'],
+    [{ code: 'key-directory-marker' }, "ends with '/' (a directory marker, not a file)"],
+    [{ code: 'own-output', bucket: 'edge', prefix: 'archive/' }, "under the destination prefix archive/ of the same bucket edge: dualsync's own output"],
+    [{ code: 'path-through-link', link: '/v1/a' }, 'its local path passes through the symbolic link /v1/a (links below a volume root are not followed)'],
+  ])('%j', (reason, text) => {
+    expect(reasonText(reason)).toBe(text);
+  });
+
+  it.each<[PlanWarning, string]>([
+    [{ code: 'source-unreachable', cause: 'timeout' }, 'source unreachable: downloads wait; staged copies are still uploaded (timeout)'],
+    [{ code: 'destination-unreachable', cause: 'refused' }, 'destination unreachable: uploads wait; downloads go on while staging has room (refused)'],
+    [{ code: 'source-listing-incomplete' }, 'The source listing is incomplete: objects it did not show are left as they are until a complete listing shows them.'],
+    [{ code: 'listing-warning', hop: 'destination', text: 'cut at 1000 keys' }, 'destination: cut at 1000 keys'],
+    [{ code: 'connection-cap', hop: 'source', workers: 256, concurrency: 5, cappedWorkers: 100, cappedConcurrency: 5, maxConnections: 500 }, 'workers 256 capped to 100 by source.maxConnections 500 with concurrency 5'],
+    [{ code: 'connection-cap', hop: 'source', workers: 256, concurrency: 5, cappedWorkers: 1, cappedConcurrency: 3, maxConnections: 3 }, 'workers 256 x concurrency 5 capped to 1 x 3 by source.maxConnections 3'],
+    [{ code: 'volume-listed-twice', volume: '/v1' }, 'volume /v1 is listed twice; counted once'],
+    [{ code: 'volume-scan-duplicates', count: 2, first: 'a' }, 'the volume scan lists 2 duplicate entries (first: "a"); kept the first of each in key order'],
+    [{ code: 'volume-symlink', volume: '/v1', path: 'x' }, 'staging volume /v1: x is a symbolic link, not followed (nothing is staged through it, and it is left as it is)'],
+    [{ code: 'interrupted-download-leftovers', count: 3, path: '.dualsync-tmp' }, '3 temporary file(s) of interrupted downloads in .dualsync-tmp/ will be removed by apply'],
+  ])('%j', (warning, text) => {
+    expect(warningText(warning)).toBe(text);
+  });
+
+  it('every code has its words', () => {
+    for (const code of ACTION_REASON_CODES) expect(reasonText({ code }).length, code).toBeGreaterThan(0);
+    for (const code of PLAN_WARNING_CODES) expect(warningText({ code }).length, code).toBeGreaterThan(0);
   });
 });

@@ -20,9 +20,10 @@ export class PlanCommand extends BaseCommand {
       An object that failed twice or more in a row backs off (\`transfer.retryBackoff\`): until its
       next try it is shown apart as waiting, not planned. \`--retry-failed\` plans it now.
 
-      With \`--json\`, \`warnings\` holds the lines shown under "Warnings:", and \`notes\` the same
-      groups of objects as data (\`code\`, \`count\`, \`bytes\`, \`examples\`): match the codes,
-      not the sentences (docs/operations.md lists them).
+      With \`--json\`, \`messages\` holds the lines shown under "Warnings:"; \`warnings\` (about the
+      run), \`notes\` (groups of objects: \`code\`, \`count\`, \`bytes\`, \`examples\`) and each
+      action's \`reason\` are data, a \`code\` and its facts: match the codes, not the sentences
+      (docs/operations.md lists them).
 
       Exit codes: 0 success, 1 error; with \`--detailed-exitcode\`, 0 no changes, 2 changes present.
       Objects waiting to retry are not changes of this plan (exit 0), but the summary line says
