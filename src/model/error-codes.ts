@@ -49,7 +49,6 @@ export const ERROR_CODES = {
   E_LEDGER_WRITE: { kind: 'operational', meaning: 'A write to the ledger failed; check free space and the health of the state directory\'s disk (nothing half-written is kept).' },
   E_LEGACY: { kind: 'user', meaning: '`dualsync import-legacy` cannot read or convert the old config.yaml; fix the problems it lists, or write sync.yaml by hand.' },
   E_LEGACY_EXISTS: { kind: 'user', meaning: '`dualsync import-legacy` would overwrite an existing file; pass `--force` to replace it, or `--out` to write another.' },
-  E_LISTING_ORDER: { kind: 'user', meaning: 'A listing, the ledger or a volume scan came out of key order or with a key twice; for a server that does not sort, set `listApi: v1` on that hop.' },
   E_LISTING_SPOOL: { kind: 'operational', meaning: 'The temporary file that sorts a v1 listing could not be written or read; free space in the temporary directory, or let dualsync write there.' },
   E_LOCKED: { kind: 'user', meaning: 'Another dualsync (named in the message) holds the state directory\'s lock; wait for it, or stop it (`watch` holds the lock for its whole life).' },
   E_LOCK_WRITE: { kind: 'operational', meaning: 'The lock file cannot be written in the state directory; check its permissions and free space.' },

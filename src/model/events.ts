@@ -3,6 +3,7 @@
  * and the metrics are two consumers of these, the human lines a third. Types only.
  */
 import type { Hop } from './apply.ts';
+import type { PlanWarning } from './plan.ts';
 
 /** Objects and bytes. */
 export interface Amount {
@@ -32,7 +33,7 @@ export interface CycleFacts {
   /** Objects left out because they back off after failures. */
   waiting: number;
   /** The plan's warnings (listings that were incomplete, links not followed, leftovers). */
-  warnings: string[];
+  warnings: PlanWarning[];
   /** Listing and planning are one streamed pass (the plan reads the listings as they arrive), so they are timed together. */
   listAndPlanSeconds: number;
   /** From the end of the plan to the end of the apply; 0 when nothing was applied. */
@@ -69,7 +70,7 @@ export type RunEvent =
   | { event: 'cycle_error'; cycle: number; code: string; message: string; retryable: boolean }
   | { event: 'failure'; cycle?: number; key: string; hop: Hop | 'purge'; code: string; message: string }
   | { event: 'stall'; cycle?: number; hop: Hop; message: string }
-  | { event: 'listing_warning'; cycle?: number; message: string }
+  | { event: 'listing_warning'; cycle?: number; code: PlanWarning['code']; message: string }
   | { event: 'hop_down'; cycle: number; hop: 'source' | 'destination'; cause: string }
   | { event: 'hop_up'; cycle: number; hop: 'source' | 'destination' }
   | { event: 'backoff'; cycle: number; retryInSeconds: number; failedCyclesInARow: number }

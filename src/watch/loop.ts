@@ -1,4 +1,5 @@
 import { isDualsyncError, isInternalError } from '../errors.ts';
+import { warningText } from '../view/reasons.ts';
 import type { CycleFacts, CycleResultKind, RunEvent } from '../model/index.ts';
 
 export interface CycleResult {
@@ -172,7 +173,7 @@ function resultKind(result: CycleResult): CycleResultKind {
 function cycleEvents(cycle: number, result: CycleResult): RunEvent[] {
   const facts = result.facts;
   const events: RunEvent[] = [];
-  for (const message of facts?.warnings ?? []) events.push({ event: 'listing_warning', cycle, message });
+  for (const warning of facts?.warnings ?? []) events.push({ event: 'listing_warning', cycle, code: warning.code, message: warningText(warning) });
   for (const failure of facts?.failures ?? []) events.push({ event: 'failure', cycle, ...failure });
   for (const hop of ['download', 'upload'] as const) {
     const stalled = facts?.failures.find((failure) => failure.hop === hop && failure.code === 'stalled');

@@ -6,6 +6,7 @@ import { renderPlan, planToJson } from '../../view/plan.ts';
 import { jsonDocument } from '../../view/json.ts';
 import { writePieces } from '../output.ts';
 import { applyToJson, renderApplyOutcome } from '../../view/apply.ts';
+import { warningText } from '../../view/reasons.ts';
 import { userError } from '../../errors.ts';
 import { onStopSignals, type StopSignals } from '../signals.ts';
 import { answeredYes } from '../confirm.ts';
@@ -115,7 +116,7 @@ export class ApplyCommand extends BaseCommand {
   /** `--log-format json`: the run's warnings, each failure, and its end with the counts, one JSON line each. */
   logEvents(facts: ReturnType<typeof cycleFacts>): number {
     const log = runLog(this.context.stdout, 'json', () => new Date());
-    for (const message of facts.warnings) log.event({ event: 'listing_warning', message });
+    for (const warning of facts.warnings) log.event({ event: 'listing_warning', code: warning.code, message: warningText(warning) });
     for (const failure of facts.failures) log.event({ event: 'failure', ...failure });
     log.event({ event: 'apply_end', downloaded: facts.moved.download, uploaded: facts.moved.upload, purged: facts.purged, adopted: facts.adopted, failures: facts.failures.length, waiting: facts.waiting });
     return facts.failures.length === 0 ? 0 : 1;
