@@ -63,7 +63,7 @@ build_s5cmd() {
       go mod edit -replace github.com/peak/s5cmd/v2=./s5cmd-src
     fi
     go build -trimpath -ldflags "-X=github.com/peak/s5cmd/v2/version.Version=$version" -o "$out.tmp" github.com/peak/s5cmd/v2
-  ) || { rm -rf "$tmp" "$out.tmp"; echo "dualsync: building s5cmd $version failed (is the Go module proxy reachable?)" >&2; exit 1; }
+  ) || { rm -rf "$tmp" "$out.tmp"; echo "dualsync: building s5cmd $version failed: the Go module proxy must be reachable and the patch must apply (see above)" >&2; exit 1; }
   rm -rf "$tmp"
   mv -f "$out.tmp" "$out"
 }
