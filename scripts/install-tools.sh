@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Installs the real components dualsync drives and tests against into .tools/ (git-ignored,
-# reused when present): s5cmd 2.2.2, MinIO, Toxiproxy 2.12. Everything builds from the Go
-# module proxy; Go itself must be installed. Built binaries are also kept in a per-user cache
-# (~/.cache/dualsync/tools) so that a fresh clone on the same machine does not rebuild them.
-#   usage: scripts/install-tools.sh [all|s5cmd|minio|toxiproxy]
+# reused when present): s5cmd 2.3.0 with one small patch (scripts/s5cmd-no-head.patch), MinIO,
+# Toxiproxy 2.12. Everything builds from the Go module proxy; Go itself must be installed. Built
+# binaries are also kept in a per-user cache (~/.cache/dualsync/tools) so that a fresh clone on
+# the same machine does not rebuild them.
+#   usage: scripts/install-tools.sh [all|s5cmd|s5cmd-stock|minio|toxiproxy]
+# `s5cmd-stock` also builds the unpatched s5cmd as .tools/s5cmd-stock (only the test that shows
+# what the patch saves uses it; `all` builds it too).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="${DUALSYNC_TOOLS:-$root/.tools}"
 CACHE="${DUALSYNC_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dualsync/tools}"
-S5CMD_VERSION=v2.2.2
+S5CMD_VERSION=v2.3.0
+# The patch that stops s5cmd from making a HEAD before every download (see the file). Its
+# digest is pinned: a changed patch must come with a new S5CMD_BUILD, so that no build of the old
+# patch (in .tools/ or the cache) is taken for the new one.
+S5CMD_PATCH="$root/scripts/s5cmd-no-head.patch"
+S5CMD_PATCH_SHA256=65e17c0bbef434666e7137fd9d6fd0c1b4e8084d11472fda8f2c7754fc8f526b
+S5CMD_BUILD="$S5CMD_VERSION+nohead.1"
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 TOXIPROXY_VERSION=v2.12.0
 want="${1:-all}"
@@ -33,16 +42,56 @@ to_cache() {
   mkdir -p "$CACHE/$2" 2>/dev/null && cp -f "$TOOLS/$1" "$CACHE/$2/$1.tmp" 2>/dev/null && mv -f "$CACHE/$2/$1.tmp" "$CACHE/$2/$1" || true
 }
 
+# build_s5cmd OUT VERSION_STRING [PATCH]: builds s5cmd $S5CMD_VERSION from the module proxy into
+# OUT, with PATCH applied to a copy of the module's source when given. The build happens in a
+# throwaway module ('go install ...@v2.3.0' is refused: the module's version list cannot be
+# read) whose go.mod replaces s5cmd by the patched copy, so the binary's build information still
+# names github.com/peak/s5cmd/v2 v2.3.0 and the modules it was built with (scripts/release.ts
+# reads their licences from there). -trimpath keeps the throwaway folder's name out of the binary.
+build_s5cmd() {
+  local out="$1" version="$2" patch_file="${3:-}" tmp
+  tmp="$(mktemp -d)"
+  (
+    set -e
+    cd "$tmp"
+    go mod init tools >/dev/null 2>&1
+    go get "github.com/peak/s5cmd/v2@$S5CMD_VERSION" >/dev/null 2>&1
+    if [ -n "$patch_file" ]; then
+      cp -R "$(go list -m -f '{{.Dir}}' github.com/peak/s5cmd/v2)" s5cmd-src
+      chmod -R u+w s5cmd-src
+      (cd s5cmd-src && patch -p1 --quiet --forward --no-backup-if-mismatch <"$patch_file")
+      go mod edit -replace github.com/peak/s5cmd/v2=./s5cmd-src
+    fi
+    go build -trimpath -ldflags "-X=github.com/peak/s5cmd/v2/version.Version=$version" -o "$out.tmp" github.com/peak/s5cmd/v2
+  ) || { rm -rf "$tmp" "$out.tmp"; echo "dualsync: building s5cmd $version failed: the Go module proxy must be reachable and the patch must apply (see above)" >&2; exit 1; }
+  rm -rf "$tmp"
+  mv -f "$out.tmp" "$out"
+}
+
+# has_version BINARY VERSION: whether BINARY exists and `BINARY version` names VERSION exactly.
+has_version() {
+  [ -x "$1" ] && "$1" version 2>/dev/null | grep -qxF -- "$2-dev"
+}
+
 if [[ "$want" == all || "$want" == s5cmd ]]; then
-  if ! { [ -x "$TOOLS/s5cmd" ] && "$TOOLS/s5cmd" version 2>/dev/null | grep -q "$S5CMD_VERSION"; } && ! from_cache s5cmd "$S5CMD_VERSION"; then
+  if ! has_version "$TOOLS/s5cmd" "$S5CMD_BUILD" && ! from_cache s5cmd "$S5CMD_BUILD"; then
     need_go
-    echo "building s5cmd $S5CMD_VERSION into $TOOLS (about 20 s)" >&2
-    tmp="$(mktemp -d)"
-    # 'go install ...@v2.2.2' is refused (the module's version list cannot be read); a throwaway module works.
-    (cd "$tmp" && go mod init tools >/dev/null 2>&1 && go get "github.com/peak/s5cmd/v2@$S5CMD_VERSION" >/dev/null 2>&1 \
-      && go build -ldflags "-X=github.com/peak/s5cmd/v2/version.Version=$S5CMD_VERSION" -o "$TOOLS/s5cmd" github.com/peak/s5cmd/v2)
-    rm -rf "$tmp"
-    to_cache s5cmd "$S5CMD_VERSION"
+    actual="$(sha256sum "$S5CMD_PATCH" | cut -d' ' -f1)"
+    if [ "$actual" != "$S5CMD_PATCH_SHA256" ]; then
+      echo "dualsync: $S5CMD_PATCH has sha256 $actual, not the pinned $S5CMD_PATCH_SHA256: restore it, or pin the new digest with a new S5CMD_BUILD in scripts/install-tools.sh" >&2
+      exit 1
+    fi
+    echo "building s5cmd $S5CMD_BUILD into $TOOLS (about 20 s)" >&2
+    build_s5cmd "$TOOLS/s5cmd" "$S5CMD_BUILD" "$S5CMD_PATCH"
+    to_cache s5cmd "$S5CMD_BUILD"
+  fi
+fi
+if [[ "$want" == all || "$want" == s5cmd-stock ]]; then
+  if ! has_version "$TOOLS/s5cmd-stock" "$S5CMD_VERSION" && ! from_cache s5cmd-stock "$S5CMD_VERSION"; then
+    need_go
+    echo "building the unpatched s5cmd $S5CMD_VERSION into $TOOLS/s5cmd-stock (about 20 s)" >&2
+    build_s5cmd "$TOOLS/s5cmd-stock" "$S5CMD_VERSION"
+    to_cache s5cmd-stock "$S5CMD_VERSION"
   fi
 fi
 if [[ "$want" == all || "$want" == minio ]]; then

@@ -172,16 +172,23 @@ async function bundledPackages(metafiles: esbuild.Metafile[]): Promise<{ name: s
   return packages.sort((a, b) => (a.name === b.name ? a.version.localeCompare(b.version) : a.name < b.name ? -1 : 1));
 }
 
-/** The Go modules compiled into s5cmd (its build info), each with its folder in the module cache. */
-async function goModules(s5cmd: string): Promise<{ goVersion: string; modules: { path: string; version: string; dir: string }[]; goroot: string }> {
+/**
+ * The Go modules compiled into s5cmd (its build info), each with its folder in the module cache.
+ * scripts/install-tools.sh builds s5cmd from a patched copy of its module, which the build info
+ * shows as a replacement by a local folder ("=> ./s5cmd-src (devel)"): the licence is still the
+ * module's own, so its released version is read, and `patched` names the modules so built.
+ */
+async function goModules(s5cmd: string): Promise<{ goVersion: string; modules: { path: string; version: string; dir: string }[]; goroot: string; patched: Set<string> }> {
   const info = await run('go', ['version', '-m', s5cmd]).catch(() => undefined);
   if (info === undefined) fail('Go is needed to read which modules s5cmd is built from (`go version -m`): install it from https://go.dev/dl or with apt-get install golang');
   const goVersion = /:\s+(go\S+)/.exec(info.stdout)?.[1] ?? 'unknown';
   const wanted: string[] = [];
+  const patched = new Set<string>();
   for (const line of info.stdout.split('\n')) {
     const fields = line.trim().split(/\s+/);
     // "mod PATH VERSION SUM", "dep PATH VERSION SUM", and "=> PATH VERSION SUM" for a replacement of the line before.
     if (fields[0] === 'mod' || fields[0] === 'dep') wanted.push(`${fields[1]}@${fields[2]}`);
+    else if (fields[0] === '=>' && fields[1] !== undefined && /^[./]/.test(fields[1])) patched.add(wanted.at(-1)?.split('@')[0] ?? '');
     else if (fields[0] === '=>' && fields[2] !== undefined) wanted[wanted.length - 1] = `${fields[1]}@${fields[2]}`;
   }
   const scratch = await mkdtemp(join(tmpdir(), 'dualsync-release-go-'));
@@ -196,7 +203,7 @@ async function goModules(s5cmd: string): Promise<{ goVersion: string; modules: {
       .map((text) => JSON.parse(text) as { Path: string; Version: string; Dir: string })
       .map((m) => ({ path: m.Path, version: m.Version, dir: m.Dir }));
     const goroot = (await run('go', ['env', 'GOROOT'])).stdout.trim();
-    return { goVersion, modules, goroot };
+    return { goVersion, modules, goroot, patched };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -223,7 +230,8 @@ async function licenses(metafiles: esbuild.Metafile[], node: { version: string; 
     parts.push(section(`${pkg.name}@${pkg.version} (${pkg.license}), bundled into dualsync`, await licenseTexts(pkg.dir), `The package ships no licence file; its package.json says: ${pkg.license}.`));
   }
   parts.push(section(`Node.js ${node.version}: the dualsync executable is the Node.js binary with the bundle injected`, [await readFile(node.licenseFile, 'utf8')], ''));
-  parts.push(section(`${s5cmdModule.path} ${s5cmdModule.version}: the s5cmd binary`, await licenseTexts(s5cmdModule.dir), 'No licence file in the module.'));
+  const patch = go.patched.has(s5cmdModule.path) ? ', built with scripts/s5cmd-no-head.patch applied to its source' : '';
+  parts.push(section(`${s5cmdModule.path} ${s5cmdModule.version}: the s5cmd binary${patch}`, await licenseTexts(s5cmdModule.dir), 'No licence file in the module.'));
   for (const module of goDependencies) {
     parts.push(section(`${module.path} ${module.version}, compiled into s5cmd`, await licenseTexts(module.dir), 'No licence file in the module.'));
   }

@@ -14,8 +14,14 @@ import { requireCredentials } from '../config/credentials.ts';
 import { releaseFolder } from '../sea.ts';
 
 const MINIMUM_VERSION = [2, 2, 2] as const;
+/**
+ * The mark scripts/install-tools.sh puts in the version of the s5cmd it builds with
+ * scripts/s5cmd-no-head.patch ("v2.3.0+nohead.1-dev"): that build asks no object for its size
+ * before downloading it. A stock s5cmd makes a HEAD before every GET of an `s5cmd run` line.
+ */
+const NO_HEAD_MARK = /\+(nohead\.\d+)/;
 const CHECKOUT_HINT =
-  'Run `npm run tools` in the dualsync folder (it builds s5cmd 2.2.2 into .tools/; Go is needed), ' +
+  'Run `npm run tools` in the dualsync folder (it builds s5cmd 2.3.0 into .tools/; Go is needed), ' +
   'or set DUALSYNC_S5CMD to the path of an s5cmd 2.2.2 or newer.';
 const RELEASE_HINT =
   'Keep the s5cmd of the release archive beside the dualsync executable (unpack the archive again), ' +
@@ -26,6 +32,16 @@ const packageTools = fileURLToPath(new URL('../../.tools/', import.meta.url));
 
 /** Where s5cmd was found, in words: shown by `dualsync version` and in errors. */
 export type S5cmdOrigin = 'DUALSYNC_S5CMD' | 'DUALSYNC_TOOLS' | 'beside the dualsync executable' | 'the package .tools folder' | 'PATH';
+
+/** The s5cmd that will run. */
+export interface FoundS5cmd {
+  path: string;
+  /** "2.3.0+nohead.1" for the patched build, "2.3.0" or "2.2.2" for a stock one. */
+  version: string;
+  origin: S5cmdOrigin;
+  /** Whether it makes a HEAD request before each download (every stock s5cmd up to 2.3.0 does). */
+  headPerDownload: boolean;
+}
 
 async function isExecutable(path: string): Promise<boolean> {
   try {
@@ -50,11 +66,16 @@ function candidates(env: NodeJS.ProcessEnv, release: string | undefined): { path
   return list;
 }
 
-/** Parses `s5cmd version` output ("v2.2.2-dev", "v2.3.0-abc1234") into [major, minor, patch]. */
+/** Parses `s5cmd version` output ("v2.2.2-dev", "v2.3.0-abc1234", "v2.3.0+nohead.1-dev") into [major, minor, patch]. */
 export function parseS5cmdVersion(output: string): [number, number, number] | undefined {
   const match = /v?(\d+)\.(\d+)\.(\d+)/.exec(output);
   if (match === null) return undefined;
   return [Number(match[1]), Number(match[2]), Number(match[3])];
+}
+
+/** The patch named in `s5cmd version` output ("nohead.1"), or undefined for a stock build. */
+export function s5cmdPatchOf(output: string): string | undefined {
+  return NO_HEAD_MARK.exec(output)?.[1];
 }
 
 function atLeastMinimum(version: readonly number[]): boolean {
@@ -70,12 +91,13 @@ function atLeastMinimum(version: readonly number[]): boolean {
  * Finds the s5cmd to run: $DUALSYNC_S5CMD, then $DUALSYNC_TOOLS/s5cmd, then the s5cmd beside
  * the release executable (`release`, its folder; from a checkout, the package's `.tools/s5cmd`
  * instead), then PATH. The first one found decides; it must be 2.2.2 or newer (older ones lack
- * flags and fixes dualsync relies on).
+ * flags and fixes dualsync relies on). A stock one is accepted, with `headPerDownload` set:
+ * it works, but each download costs a HEAD request too (doctor says so).
  */
 export async function findS5cmd(
   env: NodeJS.ProcessEnv = process.env,
   release: string | undefined = releaseFolder(),
-): Promise<{ path: string; version: string; origin: S5cmdOrigin }> {
+): Promise<FoundS5cmd> {
   const hint = release === undefined ? CHECKOUT_HINT : RELEASE_HINT;
   for (const candidate of candidates(env, release)) {
     if (!(await isExecutable(candidate.path))) {
@@ -98,7 +120,13 @@ export async function findS5cmd(
         hint,
       });
     }
-    return { path: candidate.path, version: version.join('.'), origin: candidate.origin };
+    const patch = s5cmdPatchOf(output);
+    return {
+      path: candidate.path,
+      version: version.join('.') + (patch === undefined ? '' : `+${patch}`),
+      origin: candidate.origin,
+      headPerDownload: patch === undefined,
+    };
   }
   throw userError('E_S5CMD_MISSING', `s5cmd was not found (looked at DUALSYNC_S5CMD, DUALSYNC_TOOLS, ${release === undefined ? '.tools/s5cmd' : join(release, 's5cmd')} and PATH)`, { hint });
 }
@@ -151,15 +179,15 @@ export function s5cmdEnv(hop: HopConfig, base: NodeJS.ProcessEnv = process.env):
  * Global flags for an s5cmd run on this hop (they go before the command, e.g. `run`).
  * `--json` because the runner reads one JSON result per line; the log level stays `info`,
  * since that is the level at which s5cmd reports each successful transfer. Workers are capped
- * by the hop's connection budget. s5cmd 2.2.2 has no addressing flag: it uses path-style for
- * any custom endpoint and virtual-hosted style for AWS, so virtual addressing on a custom
- * endpoint is refused instead of silently not honoured.
+ * by the hop's connection budget. s5cmd (2.2.2 and 2.3.0 alike) has no addressing flag: it uses
+ * path-style for any custom endpoint and virtual-hosted style for AWS, so virtual addressing on a
+ * custom endpoint is refused instead of silently not honoured.
  */
 export function s5cmdGlobalArgs(hop: HopConfig, workers: number): string[] {
   assert(Number.isInteger(workers) && workers >= 1, `s5cmd workers must be a positive integer, got ${workers}`);
   if (hop.endpoint !== undefined && hop.addressing === 'virtual') {
     throw userError('E_S5CMD_ADDRESSING', `bucket ${hop.bucket}: addressing "virtual" with endpoint ${hop.endpoint} cannot be used with s5cmd`, {
-      hint: 's5cmd 2.2.2 always uses path-style requests with a custom endpoint; set `addressing: path` for this hop.',
+      hint: 's5cmd always uses path-style requests with a custom endpoint; set `addressing: path` for this hop.',
     });
   }
   const numWorkers = hop.maxConnections === undefined ? workers : Math.max(1, Math.min(workers, hop.maxConnections));

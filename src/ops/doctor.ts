@@ -391,6 +391,16 @@ async function hopChecks(side: Side, config: Config, configText: string, options
 async function s5cmdCheck(env: NodeJS.ProcessEnv): Promise<DoctorCheck> {
   try {
     const found = await findS5cmd(env);
+    if (found.headPerDownload) {
+      // It works, but the download hop makes two requests per object: costly on a device.
+      return {
+        scope: 's5cmd',
+        check: 'version',
+        status: 'warn',
+        detail: `s5cmd ${found.version} at ${found.path} is a stock build: it makes a HEAD request before every download, two requests per object on the source`,
+        fix: 'use the s5cmd that `npm run tools` builds (2.3.0+nohead.1) or the one in the release archive',
+      };
+    }
     return { scope: 's5cmd', check: 'version', status: 'pass', detail: `s5cmd ${found.version} at ${found.path}` };
   } catch (error) {
     return { scope: 's5cmd', check: 'version', status: 'fail', detail: describeError(error), fix: isDualsyncError(error) ? error.hint : undefined };

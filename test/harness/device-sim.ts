@@ -73,6 +73,11 @@ export interface DeviceCounters {
   /** Requests refused because they were not signed for the device's region. */
   wrongRegion: number;
   requests: Record<RequestKind, number>;
+  /**
+   * The same counts split by client, named by the first product of its User-Agent: s5cmd's
+   * requests come as `aws-sdk-go`, dualsync's own (listings, checks) as `aws-sdk-js`.
+   */
+  byClient: Record<string, Record<RequestKind, number>>;
 }
 
 export interface DeviceSim {
@@ -98,8 +103,19 @@ function emptyCounters(): DeviceCounters {
     open: 0,
     maxConcurrent: 0,
     wrongRegion: 0,
-    requests: { listV1: 0, listV2: 0, get: 0, head: 0, put: 0, post: 0, delete: 0, other: 0 },
+    requests: noRequests(),
+    byClient: {},
   };
+}
+
+function noRequests(): Record<RequestKind, number> {
+  return { listV1: 0, listV2: 0, get: 0, head: 0, put: 0, post: 0, delete: 0, other: 0 };
+}
+
+/** The client a request comes from: the name of the first product of its User-Agent ("aws-sdk-go/1.44 (go1.26)" -> "aws-sdk-go"). */
+export function clientOf(headers: IncomingHttpHeaders): string {
+  const agent = String(headers['user-agent'] ?? '').trim();
+  return agent === '' ? 'unknown' : (agent.split(/[\s/]/)[0] ?? 'unknown');
 }
 
 /** What a request is, from its method, path and query. */
@@ -361,6 +377,8 @@ export async function startDeviceSim(options: DeviceSimOptions): Promise<DeviceS
     const url = new URL(request.url ?? '/', 'http://device');
     const kind = classifyRequest(request.method ?? 'GET', url);
     counters.requests[kind]++;
+    const client = clientOf(request.headers);
+    (counters.byClient[client] ??= noRequests())[kind]++;
     const signedFor = signingRegion(request.headers, url);
     if (signedFor !== undefined && signedFor !== region) {
       counters.wrongRegion++;

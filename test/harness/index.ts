@@ -13,7 +13,7 @@ export { alive, livingChildren, runProcess, startProcess, stopAllProcesses } fro
 export type { TrackedProcess } from './processes.ts';
 export { removeTempDirs, tempDir, tempDirSync } from './temp.ts';
 export { dualsyncFailure } from './failures.ts';
-export { requireTools, requireToxiproxy, toolsDir } from './tools.ts';
+export { requireStockS5cmd, requireTools, requireToxiproxy, toolsDir } from './tools.ts';
 export type { Tools } from './tools.ts';
 
 /** Stops every process the file started and removes its temporary folders; for afterAll. */

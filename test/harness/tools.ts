@@ -45,3 +45,15 @@ export function requireToxiproxy(): string {
   }
   return tools.toxiproxy;
 }
+
+/**
+ * Path of .tools/s5cmd-stock: s5cmd built from the same version without the project's patch
+ * (scripts/install-tools.sh builds it), for the test that shows what the patch changes.
+ */
+export function requireStockS5cmd(): string {
+  const path = join(toolsDir(), 's5cmd-stock');
+  if (!executable(path)) {
+    throw new Error(`integration tests need ${path}: run \`npm run tools\` (scripts/install-tools.sh; Go is needed)`);
+  }
+  return path;
+}

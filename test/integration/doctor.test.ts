@@ -45,7 +45,7 @@ describe('doctor against real MinIO servers', () => {
       expect(row(report, side, 'tls')).toMatchObject({ status: 'skip', detail: expect.stringMatching(/plain HTTP/) });
     }
     expect(row(report, 'destination', 'write').status).toBe('skip');
-    expect(row(report, 's5cmd', 'version')).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^s5cmd 2\.2\.2 at /) });
+    expect(row(report, 's5cmd', 'version')).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^s5cmd 2\.3\.0\+nohead\.1 at /) });
     for (const volume of site.volumes) {
       expect(row(report, `volume ${volume}`, 'writable').status).toBe('pass');
       expect(row(report, `volume ${volume}`, 'space').status).toBe('pass');

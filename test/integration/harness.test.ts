@@ -24,11 +24,11 @@ import {
 afterAll(cleanup);
 
 describe('harness', () => {
-  it('requireTools finds s5cmd 2.2.2 and MinIO', async () => {
+  it('requireTools finds the patched s5cmd 2.3.0 and MinIO', async () => {
     const tools = requireTools();
     const { code, stdout } = await runProcess(tools.s5cmd, ['version'], { env: { PATH: '/usr/bin:/bin' } });
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^v2\.2\.2/);
+    expect(stdout).toMatch(/^v2\.3\.0\+nohead\.1-dev$/m);
     expect(existsSync(tools.minio)).toBe(true);
   });
 

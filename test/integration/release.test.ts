@@ -137,7 +137,7 @@ describe('the release archive, unpacked where there is no Node', () => {
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain(`dualsync ${VERSION} (single executable, Node.js v24.`);
-    expect(result.stdout).toContain(`s5cmd 2.2.2 at ${join(release, 's5cmd')} (beside the dualsync executable)\n`);
+    expect(result.stdout).toContain(`s5cmd 2.3.0+nohead.1 at ${join(release, 's5cmd')} (beside the dualsync executable)\n`);
   });
 
   it("README's offline install, its two lines run as printed (with a temporary folder for /opt)", async () => {
@@ -152,7 +152,7 @@ describe('the release archive, unpacked where there is no Node', () => {
     for (const line of lines) {
       const result = await runProcess('/bin/bash', ['-c', line.replaceAll('/opt', opt)], { cwd: dirname(first.archive), env: { ...site.env, PATH: `${site.env.PATH}:/usr/bin:/bin` } });
       expect(result.code, `${line}\n${result.stdout}${result.stderr}`).toBe(0);
-      if (line === lines[1]) expect(result.stdout).toContain(`s5cmd 2.2.2 at ${join(opt, NAME, 's5cmd')} (beside the dualsync executable)`);
+      if (line === lines[1]) expect(result.stdout).toContain(`s5cmd 2.3.0+nohead.1 at ${join(opt, NAME, 's5cmd')} (beside the dualsync executable)`);
     }
   });
 

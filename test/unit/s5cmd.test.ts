@@ -1,7 +1,7 @@
 import { chmod, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findS5cmd, parseS5cmdVersion, s5cmdEnv, s5cmdGlobalArgs } from '../../src/apply/s5cmd.ts';
+import { findS5cmd, parseS5cmdVersion, s5cmdEnv, s5cmdGlobalArgs, s5cmdPatchOf } from '../../src/apply/s5cmd.ts';
 import { isDualsyncError } from '../../src/errors.ts';
 import type { HopConfig } from '../../src/model/config.ts';
 import { removeTempDirs, tempDir } from '../harness/temp.ts';
@@ -139,33 +139,34 @@ describe('findS5cmd', () => {
     return path;
   }
 
-  it('finds the package .tools/s5cmd, version 2.2.2', async () => {
+  it('finds the package .tools/s5cmd, the patched 2.3.0 that makes no HEAD before a download', async () => {
     const found = await findS5cmd({ PATH: '/usr/bin:/bin' });
     expect(found.path).toMatch(/\.tools\/s5cmd$/);
-    expect(found.version).toBe('2.2.2');
+    expect(found.version).toBe('2.3.0+nohead.1');
+    expect(found.headPerDownload).toBe(false);
   });
 
   it('DUALSYNC_S5CMD comes first', async () => {
     const path = await fakeS5cmd('v2.3.0-abcdef');
-    expect(await findS5cmd({ PATH: '/usr/bin', DUALSYNC_S5CMD: path })).toEqual({ path, version: '2.3.0', origin: 'DUALSYNC_S5CMD' });
+    expect(await findS5cmd({ PATH: '/usr/bin', DUALSYNC_S5CMD: path })).toEqual({ path, version: '2.3.0', origin: 'DUALSYNC_S5CMD', headPerDownload: true });
   });
 
   it('in a release: the s5cmd beside the executable, before the PATH and instead of .tools/', async () => {
     const release = dirname(await fakeS5cmd('v2.2.2'));
     const decoy = dirname(await fakeS5cmd('v2.0.0-on-the-path'));
-    expect(await findS5cmd({ PATH: `${decoy}:/usr/bin` }, release)).toEqual({ path: join(release, 's5cmd'), version: '2.2.2', origin: 'beside the dualsync executable' });
+    expect(await findS5cmd({ PATH: `${decoy}:/usr/bin` }, release)).toEqual({ path: join(release, 's5cmd'), version: '2.2.2', origin: 'beside the dualsync executable', headPerDownload: true });
   });
 
   it('in a release: DUALSYNC_S5CMD still wins over the s5cmd beside the executable', async () => {
     const release = dirname(await fakeS5cmd('v2.2.2'));
     const chosen = await fakeS5cmd('v2.3.0');
-    expect(await findS5cmd({ PATH: '/usr/bin', DUALSYNC_S5CMD: chosen }, release)).toEqual({ path: chosen, version: '2.3.0', origin: 'DUALSYNC_S5CMD' });
+    expect(await findS5cmd({ PATH: '/usr/bin', DUALSYNC_S5CMD: chosen }, release)).toEqual({ path: chosen, version: '2.3.0', origin: 'DUALSYNC_S5CMD', headPerDownload: true });
   });
 
   it('in a release without s5cmd beside the executable: the PATH, and a missing one says to keep the archive s5cmd', async () => {
     const empty = await tempDir('release-without-s5cmd-');
     const onPath = dirname(await fakeS5cmd('v2.2.5'));
-    expect(await findS5cmd({ PATH: onPath }, empty)).toEqual({ path: join(onPath, 's5cmd'), version: '2.2.5', origin: 'PATH' });
+    expect(await findS5cmd({ PATH: onPath }, empty)).toEqual({ path: join(onPath, 's5cmd'), version: '2.2.5', origin: 'PATH', headPerDownload: true });
     let error: unknown;
     try {
       await findS5cmd({ PATH: empty }, empty);
@@ -200,10 +201,31 @@ describe('findS5cmd', () => {
 describe('parseS5cmdVersion', () => {
   it.each([
     ['v2.2.2-dev', [2, 2, 2]],
+    ['v2.3.0+nohead.1-dev', [2, 3, 0]],
     ['v2.3.0-6bb4f2a\n', [2, 3, 0]],
     ['2.10.1', [2, 10, 1]],
     ['s5cmd', undefined],
   ])('%s', (output, expected) => {
     expect(parseS5cmdVersion(output)).toEqual(expected);
+  });
+});
+
+describe('s5cmdPatchOf', () => {
+  it.each([
+    ['v2.3.0+nohead.1-dev\n', 'nohead.1'],
+    ['v2.3.0+nohead.12-dev', 'nohead.12'],
+    ['v2.3.0-dev', undefined],
+    ['v2.2.2-6bb4f2a', undefined],
+    ['v2.3.0+other.1-dev', undefined],
+  ])('%s', (output, expected) => {
+    expect(s5cmdPatchOf(output)).toEqual(expected);
+  });
+
+  it('a patched build is taken as making no HEAD; its version keeps the patch', async () => {
+    const dir = await tempDir('fake-s5cmd-');
+    const path = join(dir, 's5cmd');
+    await writeFile(path, "#!/bin/sh\necho 'v2.3.0+nohead.1-dev'\n");
+    await chmod(path, 0o755);
+    expect(await findS5cmd({ PATH: '/usr/bin', DUALSYNC_S5CMD: path })).toEqual({ path, version: '2.3.0+nohead.1', origin: 'DUALSYNC_S5CMD', headPerDownload: false });
   });
 });

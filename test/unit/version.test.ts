@@ -14,7 +14,7 @@ describe('version', () => {
   it('`dualsync version` prints dualsync and the s5cmd it would run, with where that s5cmd came from', async () => {
     const result = await runCli(['version'], { env: { DUALSYNC_TOOLS: toolsDir(), DUALSYNC_S5CMD: undefined } });
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(result.stdout).toBe(`dualsync ${VERSION} (from source, Node.js ${process.version})\ns5cmd 2.2.2 at ${join(toolsDir(), 's5cmd')} (DUALSYNC_TOOLS)\n`);
+    expect(result.stdout).toBe(`dualsync ${VERSION} (from source, Node.js ${process.version})\ns5cmd 2.3.0+nohead.1 at ${join(toolsDir(), 's5cmd')} (DUALSYNC_TOOLS)\n`);
   });
 
   it('`dualsync version --json`: one document with both versions', async () => {
@@ -24,7 +24,7 @@ describe('version', () => {
       dualsync: VERSION,
       node: process.version,
       singleExecutable: false,
-      s5cmd: { version: '2.2.2', path: join(toolsDir(), 's5cmd'), origin: 'DUALSYNC_TOOLS' },
+      s5cmd: { version: '2.3.0+nohead.1', path: join(toolsDir(), 's5cmd'), origin: 'DUALSYNC_TOOLS', headPerDownload: false },
     });
   });
 

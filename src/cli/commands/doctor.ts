@@ -15,8 +15,9 @@ export class DoctorCommand extends BaseCommand {
       configured CA bundle, the credentials and the permission to list the bucket, the clock of
       the server (signed requests fail beyond 15 minutes of skew), the connection budget
       (workers x concurrency against maxConnections) and, for a Snowball, the listing API.
-      Then s5cmd (found, 2.2.2 or newer), every staging volume (present, writable, free space
-      against the reserve) and the state directory (writable, ledger readable).
+      Then s5cmd (found, 2.2.2 or newer; a warning for a stock build, which makes a HEAD request
+      before every download), every staging volume (present, writable, free space against the
+      reserve) and the state directory (writable, ledger readable).
 
       It writes nothing at the source or the destination; \`--write-probe\` puts one small object
       under the destination prefix and deletes it again, to prove apply will be able to upload.
