@@ -10,6 +10,7 @@ import { DoctorCommand } from './doctor.ts';
 import { VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand } from './volumes.ts';
 import { ResetCommand } from './reset.ts';
 import { VersionCommand } from './version.ts';
+import { CheckCommand } from './check.ts';
 
 /** Every registered command. Only commands that work are listed here. */
-export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand, PlanCommand, ApplyCommand, WatchCommand, StatusCommand, DoctorCommand, VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand, ResetCommand, VersionCommand];
+export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand, PlanCommand, ApplyCommand, WatchCommand, StatusCommand, CheckCommand, DoctorCommand, VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand, ResetCommand, VersionCommand];
