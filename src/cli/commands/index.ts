@@ -11,6 +11,7 @@ import { VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand } fr
 import { ResetCommand } from './reset.ts';
 import { VersionCommand } from './version.ts';
 import { CheckCommand } from './check.ts';
+import { ReportCommand } from './report.ts';
 
 /** Every registered command. Only commands that work are listed here. */
-export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand, PlanCommand, ApplyCommand, WatchCommand, StatusCommand, CheckCommand, DoctorCommand, VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand, ResetCommand, VersionCommand];
+export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand, PlanCommand, ApplyCommand, WatchCommand, StatusCommand, CheckCommand, ReportCommand, DoctorCommand, VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand, ResetCommand, VersionCommand];
