@@ -211,8 +211,8 @@ function planFileOf(run: PlannedRun, config: Config): PlanFile {
 }
 
 /** How the ledger is opened: its warnings (a torn line of a migrated JSON journal) go where the run's do. */
-export function ledgerOptions(deps: Pick<EngineDeps, 'warn'>): LedgerStoreOptions {
-  return { onWarning: deps.warn };
+export function ledgerOptions(deps: Pick<EngineDeps, 'warn'> & Partial<Pick<EngineDeps, 'now'>>): LedgerStoreOptions {
+  return { onWarning: deps.warn, now: deps.now };
 }
 
 /**

@@ -8,6 +8,7 @@ import type { LedgerEvent } from '../model/ledger.ts';
 import type { LedgerRecord, Stage } from '../model/objects.ts';
 import { userError } from '../errors.ts';
 import { applyEvent } from './merge.ts';
+import { EventLog } from './events.ts';
 import { arrayToRecord, COLUMN_NAMES, recordToRow, rowToRecord, type SqlValue } from './schema.ts';
 
 const COLUMN_LIST = COLUMN_NAMES.join(', ');
@@ -50,6 +51,7 @@ export class LedgerQueries {
   readonly #serial: StatementSync;
   readonly #setSerial: StatementSync;
   readonly #all: StatementSync;
+  #log: EventLog | undefined;
 
   /** `file` names the ledger in errors. */
   constructor(db: DatabaseSync, file = 'ledger.db') {
@@ -145,8 +147,16 @@ export class LedgerQueries {
   applyEvents(events: readonly LedgerEvent[], at: string): number {
     this.#db.exec('BEGIN IMMEDIATE');
     try {
-      for (const event of events) this.put(applyEvent(this.get(event.key), event, at));
-      const serial = this.serial() + events.length;
+      const first = this.serial();
+      // Each event goes to the log in this transaction too, chained to the one before it.
+      this.#log ??= new EventLog(this.#db);
+      let hash = events.length > 0 ? this.#log.head() : '';
+      events.forEach((event, i) => {
+        const record = applyEvent(this.get(event.key), event, at);
+        this.put(record);
+        hash = this.#log!.append(hash, first + i + 1, at, event, record);
+      });
+      const serial = first + events.length;
       this.setSerial(serial);
       this.#db.exec('COMMIT');
       return serial;

@@ -197,6 +197,18 @@ export const MIGRATIONS: readonly string[] = [
      ELSE json_object('code', 'legacy', 'cause', last_error)
    END
    WHERE last_error IS NOT NULL;`,
+  // 3: the append-only event log (events.ts): one row per event, its seq the serial after it,
+  // chained by sha256. Nothing updates or deletes a row; `report --verify` walks it.
+  `CREATE TABLE events (
+     seq INTEGER NOT NULL PRIMARY KEY,
+     at TEXT NOT NULL,
+     type TEXT NOT NULL,
+     key TEXT NOT NULL,
+     body TEXT NOT NULL,
+     record_hash TEXT NOT NULL,
+     hash TEXT NOT NULL
+   );
+   CREATE INDEX events_by_key ON events (key, seq);`,
 ];
 
 /** The user_version a database has once every step ran. */

@@ -369,6 +369,14 @@ export class LedgerStore {
     return { serial, records: { [Symbol.iterator]: () => ({ next: () => iterator.next(), return: (value?: unknown) => (end(), iterator.return(value as undefined)) }) } };
   }
 
+  /**
+   * Runs `read` on the database in one read transaction (report's cursors and the event log's
+   * walk, which hold one row at a time); `empty` when there is no ledger yet.
+   */
+  read<T>(read: (db: DatabaseSync) => T, empty: () => T): T {
+    return this.#snapshot(() => read(this.#db!), empty);
+  }
+
   /** The record of one relative key. */
   get(key: string): LedgerRecord | undefined {
     const queries = this.#reader();

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { applyEvent } from '../../src/ledger/merge.ts';
 import { LEDGER_FILE, LedgerStore } from '../../src/ledger/store.ts';
+import { SCHEMA_VERSION } from '../../src/ledger/schema.ts';
 import type { LedgerEvent } from '../../src/model/ledger.ts';
 import { removeTempDirs, tempDir } from '../harness/temp.ts';
 
@@ -32,6 +33,7 @@ describe('ledger: a failure of an earlier dualsync (text) reads as code legacy',
     db.prepare('UPDATE objects SET last_error = ? WHERE key = ?').run('upload: KeyTooLongError', 'a.bin');
     db.prepare('UPDATE objects SET last_error = ? WHERE key = ?').run('download: timeout', 'b.bin');
     db.prepare('UPDATE objects SET last_error = ? WHERE key = ?').run('a text with no hop', 'c.bin');
+    db.exec('DROP TABLE events');
     db.exec('PRAGMA user_version = 1');
     db.close();
 
@@ -44,7 +46,7 @@ describe('ledger: a failure of an earlier dualsync (text) reads as code legacy',
       // Migrated in place: the column holds JSON now.
       const raw = new DatabaseSync(join(dir, LEDGER_FILE), { readOnly: true });
       expect(JSON.parse((raw.prepare("SELECT last_error FROM objects WHERE key = 'a.bin'").get() as { last_error: string }).last_error)).toEqual({ code: 'legacy', hop: 'upload', cause: 'KeyTooLongError' });
-      expect((raw.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(2);
+      expect((raw.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(SCHEMA_VERSION);
       raw.close();
     } finally {
       await reopened.close();

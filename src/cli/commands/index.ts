@@ -10,6 +10,8 @@ import { DoctorCommand } from './doctor.ts';
 import { VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand } from './volumes.ts';
 import { ResetCommand } from './reset.ts';
 import { VersionCommand } from './version.ts';
+import { CheckCommand } from './check.ts';
+import { ReportCommand } from './report.ts';
 
 /** Every registered command. Only commands that work are listed here. */
-export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand, PlanCommand, ApplyCommand, WatchCommand, StatusCommand, DoctorCommand, VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand, ResetCommand, VersionCommand];
+export const commands: CommandClass[] = [InitCommand, ValidateCommand, ImportLegacyCommand, PlanCommand, ApplyCommand, WatchCommand, StatusCommand, CheckCommand, ReportCommand, DoctorCommand, VolumesListCommand, VolumesProvisionCommand, VolumesReleaseCommand, ResetCommand, VersionCommand];

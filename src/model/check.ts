@@ -1,0 +1,71 @@
+/** What `dualsync check` says of each object, and of the whole site. Types only. */
+import type { ActionReason } from './plan.ts';
+
+/**
+ * One state per object version: `delivered` (the destination holds it, proven by size and the
+ * ETag recorded at delivery, equal plain ETags, or equal content); `different` (the destination
+ * holds another size, another ETag than recorded, or other bytes); `unverified` (same size, but
+ * nothing proves the content: not recorded as delivered and the ETags cannot be compared);
+ * `missing`, `staged-only`, `failing`, `skipped`; `destination-only` (no source object).
+ */
+export type CheckCode = 'delivered' | 'different' | 'unverified' | 'missing' | 'staged-only' | 'failing' | 'skipped' | 'destination-only';
+
+export const CHECK_CODES: readonly CheckCode[] = ['delivered', 'different', 'unverified', 'missing', 'staged-only', 'failing', 'skipped', 'destination-only'];
+
+/** rclone check's combined marks: `=` same, `-` only on the source, `+` only on the destination, `*` differs, `!` error. */
+export const COMBINED_MARK: Readonly<Record<CheckCode, '=' | '-' | '+' | '*' | '!'>> = {
+  delivered: '=',
+  different: '*',
+  unverified: '!',
+  missing: '-',
+  'staged-only': '-',
+  failing: '!',
+  skipped: '-',
+  'destination-only': '+',
+};
+
+/** The facts behind one object's state: the listings decide it, the ledger explains it. */
+export interface CheckEntry {
+  code: CheckCode;
+  key: string;
+  /** The source's size and ETag (absent for destination-only). */
+  size?: number;
+  etag?: string;
+  /** The destination's size and ETag when it lists the key. */
+  destinationSize?: number;
+  destinationEtag?: string;
+  /** What proved or disproved it, or why it is in this state, in a few words. */
+  reason?: string;
+  /** Why a skipped key is never moved: the planner's own skip reason, as a code and its facts. */
+  skip?: ActionReason;
+  /** From the ledger: when it was delivered and the destination ETag recorded then. */
+  deliveredAt?: string;
+  recordedDestinationEtag?: string;
+  /** Failing: attempts since it last moved, the last error, the next try (ISO 8601) when it backs off. */
+  attempts?: number;
+  lastError?: string;
+  nextTryAt?: string;
+  /** Staged only: the volume holding the copy. */
+  volume?: string;
+  /** With --content: the MD5 of each side's bytes. */
+  sourceMd5?: string;
+  destinationMd5?: string;
+}
+
+/** The count, bytes and first keys of one state. */
+export interface CheckGroup {
+  count: number;
+  bytes: number;
+  examples: string[];
+}
+
+export interface CheckSummary {
+  groups: Record<CheckCode, CheckGroup>;
+  /** True when every source object is delivered and verified, and nothing else is at the destination. */
+  safe: boolean;
+  /** Why the listings cannot prove it (an incomplete listing, keys it could not tell apart). */
+  listingProblems: string[];
+  /** With --content: bytes read on both sides, and how long it took. */
+  content?: { objects: number; bytes: number; seconds: number };
+  seconds: number;
+}

@@ -1,0 +1,151 @@
+/**
+ * `dualsync report`: the chain of custody from the ledger, one row per object version, read with
+ * a cursor (never all rows at once); and `--verify`, the walk of the event log (ledger/events.ts)
+ * that names the first event, or the first record, that no longer matches its chain.
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import type { LedgerRecord } from '../model/objects.ts';
+import type { CustodyRow, ReportTotals, VerifyResult } from '../model/report.ts';
+import { LedgerStore } from '../ledger/store.ts';
+import { eventHash, GENESIS, recordDigest, type LoggedType } from '../ledger/events.ts';
+import { arrayToRecord, COLUMN_NAMES, type SqlValue } from '../ledger/schema.ts';
+import { ledgerOptions, type EngineDeps } from '../engine.ts';
+import type { Config } from '../model/config.ts';
+
+export interface ReportFilters {
+  /** ISO 8601 bounds on the record's last stamp (delivered, else staged, else failed). */
+  since?: string;
+  until?: string;
+  /** 'staged' | 'delivered' | 'purged' | 'failing' | 'skipped' | 'none' */
+  stage?: string;
+  keyPrefix?: string;
+}
+
+export const REPORT_STAGES = ['staged', 'delivered', 'purged', 'failing', 'skipped', 'none'] as const;
+
+/** The time a row is filtered by: when it last moved forward, else when it last failed. */
+export function rowTime(record: LedgerRecord): string | undefined {
+  return record.purgedAt ?? record.deliveredAt ?? record.stagedAt ?? record.failedAt;
+}
+
+function stageOf(record: LedgerRecord): string {
+  if (record.skipReason !== undefined && record.stage === undefined) return 'skipped';
+  if (record.lastError !== undefined && (record.stage === undefined || record.stage === 'staged')) return 'failing';
+  return record.stage ?? 'none';
+}
+
+function matches(record: LedgerRecord, filters: ReportFilters): boolean {
+  if (filters.stage !== undefined && stageOf(record) !== filters.stage) return false;
+  if (filters.since !== undefined || filters.until !== undefined) {
+    const time = rowTime(record);
+    if (time === undefined) return false;
+    if (filters.since !== undefined && time < filters.since) return false;
+    if (filters.until !== undefined && time >= filters.until) return false;
+  }
+  return true;
+}
+
+export function custodyRow(record: LedgerRecord): CustodyRow {
+  const row: CustodyRow = { key: record.key, size: record.size, sourceEtag: record.etag, stage: stageOf(record), attempts: record.attempts };
+  if (record.md5 !== undefined) row.localMd5 = record.md5;
+  if (record.destinationEtag !== undefined) row.destinationEtag = record.destinationEtag;
+  if (record.verifiedBy !== undefined) row.verifiedBy = record.verifiedBy;
+  if (record.adoptedBy !== undefined) row.adoptedBy = record.adoptedBy;
+  if (record.volume !== undefined) row.volume = record.volume;
+  if (record.stagedAt !== undefined) row.stagedAt = record.stagedAt;
+  if (record.deliveredAt !== undefined) row.deliveredAt = record.deliveredAt;
+  if (record.purgedAt !== undefined) row.purgedAt = record.purgedAt;
+  if (record.lastError !== undefined) row.lastError = record.lastError;
+  if (record.skipReason !== undefined) row.skipReason = record.skipReason;
+  return row;
+}
+
+/** The last event's hash and the number of events, or GENESIS and 0. */
+function head(db: DatabaseSync): { hash: string; events: number } {
+  const row = db.prepare('SELECT hash, (SELECT count(*) FROM events) AS n FROM events ORDER BY seq DESC LIMIT 1').get() as { hash: string; n: number } | undefined;
+  return row === undefined ? { hash: GENESIS, events: 0 } : { hash: row.hash, events: row.n };
+}
+
+/**
+ * Streams the matching rows to `emit` in key order (a cursor: one row in memory) and returns the
+ * totals with the event log's head hash, all from one commit.
+ */
+export async function runReport(config: Config, deps: EngineDeps, filters: ReportFilters, emit: (row: CustodyRow) => void): Promise<ReportTotals> {
+  const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
+  const totals: ReportTotals = { rows: 0, bytes: 0, stages: {}, failures: 0, headHash: GENESIS, events: 0 };
+  try {
+    ledger.read((db) => {
+      const prefix = filters.keyPrefix ?? '';
+      const statement = db.prepare(`SELECT ${COLUMN_NAMES.join(', ')} FROM objects WHERE key >= ? ORDER BY key`);
+      statement.setReturnArrays(true);
+      for (const values of statement.iterate(prefix)) {
+        const record = arrayToRecord(values as unknown as SqlValue[]);
+        // Keys under one prefix are contiguous in key order: the first key past them ends the walk.
+        if (!record.key.startsWith(prefix)) break;
+        if (!matches(record, filters)) continue;
+        const row = custodyRow(record);
+        totals.rows++;
+        totals.bytes += row.size;
+        const stage = (totals.stages[row.stage] ??= { objects: 0, bytes: 0 });
+        stage.objects++;
+        stage.bytes += row.size;
+        if (row.stage === 'failing') totals.failures++;
+        if (row.deliveredAt !== undefined) {
+          if (totals.firstDelivery === undefined || row.deliveredAt < totals.firstDelivery) totals.firstDelivery = row.deliveredAt;
+          if (totals.lastDelivery === undefined || row.deliveredAt > totals.lastDelivery) totals.lastDelivery = row.deliveredAt;
+        }
+        emit(row);
+      }
+      const last = head(db);
+      totals.headHash = last.hash;
+      totals.events = last.events;
+    }, () => undefined);
+    return totals;
+  } finally {
+    await ledger.close();
+  }
+}
+
+/** Walks the event log from its first event, then checks each record against the last event that wrote it. */
+export async function verifyLedger(config: Config, deps: EngineDeps): Promise<VerifyResult> {
+  const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
+  try {
+    return ledger.read((db) => verifyDatabase(db), (): VerifyResult => ({ ok: true, events: 0, headHash: GENESIS, uncovered: 0 }));
+  } finally {
+    await ledger.close();
+  }
+}
+
+function verifyDatabase(db: DatabaseSync): VerifyResult {
+  let previous = GENESIS;
+  let previousSeq: number | undefined;
+  let events = 0;
+  const fail = (problem: string): VerifyResult => ({ ok: false, events, headHash: previous, uncovered: 0, problem });
+  const walk = db.prepare('SELECT seq, at, type, key, body, record_hash AS recordHash, hash FROM events ORDER BY seq');
+  for (const value of walk.iterate()) {
+    const row = value as { seq: number; at: string; type: LoggedType; key: string; body: string; recordHash: string; hash: string };
+    if (previousSeq !== undefined && row.seq !== previousSeq + 1) return fail(`event ${previousSeq + 1} is missing (the log goes from ${previousSeq} to ${row.seq})`);
+    const expected = eventHash(previous, row);
+    if (expected !== row.hash) return fail(`event ${row.seq} (${row.type} ${JSON.stringify(row.key)} at ${row.at}) does not match its hash: it or an event before it was edited`);
+    previous = row.hash;
+    previousSeq = row.seq;
+    events++;
+  }
+  const serial = (db.prepare(`SELECT value FROM meta WHERE name = 'serial'`).get() as { value: number }).value;
+  if (previousSeq !== undefined && serial !== previousSeq) return fail(`the ledger's serial is ${serial}, but its last event is ${previousSeq}: events were removed or the serial edited`);
+  let uncovered = 0;
+  const records = db.prepare(`SELECT ${COLUMN_NAMES.join(', ')}, (SELECT record_hash || ' ' || seq FROM events WHERE events.key = objects.key ORDER BY seq DESC LIMIT 1) FROM objects ORDER BY key`);
+  records.setReturnArrays(true);
+  for (const value of records.iterate()) {
+    const values = value as unknown as SqlValue[];
+    const last = values[COLUMN_NAMES.length] as string | null;
+    const record = arrayToRecord(values.slice(0, COLUMN_NAMES.length));
+    if (last === null) {
+      uncovered++;
+      continue;
+    }
+    const [hash, seq] = last.split(' ');
+    if (recordDigest(record) !== hash) return fail(`the ledger row of ${JSON.stringify(record.key)} does not match event ${seq}, the last that wrote it: the row was edited`);
+  }
+  return { ok: true, events, headHash: previous, uncovered };
+}

@@ -1,0 +1,167 @@
+/**
+ * `dualsync check` against real MinIO: an intact site is safe to return; each way the
+ * destination can fall short is found by the listings (and the bytes), not believed from the
+ * ledger, and keeps the exit code at 1.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cleanup, listAll, putObjects, useMinioPair, type MinioPair } from '../harness/index.ts';
+import { startStoppableMinio, type StoppableMinio } from '../harness/outage.ts';
+import { makeSite, type Site } from './site.ts';
+
+const pair = useMinioPair();
+const stoppable: StoppableMinio[] = [];
+afterAll(async () => {
+  for (const server of stoppable) await server.down().catch(() => {});
+  await cleanup();
+});
+
+const SAFE = 'safe to return the device';
+const objects = [
+  { key: 'a/one.txt', body: 'first object\n'.repeat(20) },
+  { key: 'a/two.txt', body: 'second object\n'.repeat(30) },
+  { key: 'b/three.bin', body: Buffer.alloc(4096, 7) },
+];
+
+interface CheckLine {
+  code: string;
+  key: string;
+  reason?: string;
+  skip?: { code: string; unit?: string };
+  attempts?: number;
+  lastError?: string;
+  volume?: string;
+  recordedDestinationEtag?: string;
+  sourceMd5?: string;
+  destinationMd5?: string;
+}
+
+/** A site whose three objects were delivered by apply. */
+async function deliveredSite(): Promise<Site> {
+  const site = await makeSite(pair, { volumes: 1 });
+  await putObjects(pair.edge, site.sourceBucket, objects);
+  const applied = await site.cli('apply', '--auto-approve');
+  expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+  return site;
+}
+
+/** `check --json` as lines: each object's entry, and the summary. */
+async function checkJson(site: Site, ...args: string[]): Promise<{ exitCode: number; entries: CheckLine[]; summary: { safe: boolean } }> {
+  const result = await site.cli('check', '--json', ...args);
+  const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const last = lines.pop() as { summary: { safe: boolean } };
+  expect(last.summary, result.stdout + result.stderr).toBeDefined();
+  return { exitCode: result.exitCode, entries: lines as unknown as CheckLine[], summary: last.summary };
+}
+
+describe('dualsync check', () => {
+  it('an intact site: every object = , exit 0 and the words; --content reads both sides and agrees', async () => {
+    const site = await deliveredSite();
+    const checked = await site.cli('check');
+    expect(checked.exitCode, checked.stdout + checked.stderr).toBe(0);
+    expect(checked.stdout).toContain('= a/one.txt\n= a/two.txt\n= b/three.bin\n');
+    expect(checked.stdout).toContain(SAFE);
+
+    const combined = join(site.dir, 'combined.txt');
+    const content = await site.cli('check', '--content', '--combined', combined);
+    expect(content.exitCode, content.stdout + content.stderr).toBe(0);
+    expect(await readFile(combined, 'utf8')).toBe('= a/one.txt\n= a/two.txt\n= b/three.bin\n');
+    expect(content.stdout).toMatch(/Content: 3 object\(s\) read on both sides/);
+    expect(content.stdout).toContain(SAFE);
+  });
+
+  it('an object rewritten at the destination with the same size is found by the recorded ETag, and by --content', async () => {
+    const site = await deliveredSite();
+    await putObjects(pair.cloud, site.destinationBucket, [{ key: 'a/one.txt', body: 'FIRST OBJECT\n'.repeat(20) }]);
+    const byEtag = await checkJson(site);
+    expect(byEtag.exitCode).toBe(1);
+    const one = byEtag.entries.find((e) => e.key === 'a/one.txt')!;
+    expect(one.code).toBe('different');
+    expect(one.reason).toMatch(/recorded at delivery/);
+    expect(byEtag.entries.filter((e) => e.code === 'delivered').map((e) => e.key)).toEqual(['a/two.txt', 'b/three.bin']);
+
+    const human = await site.cli('check');
+    expect(human.stdout).toContain('* a/one.txt\n');
+    expect(human.stdout).not.toContain(SAFE.replace(/^s/, 'S'));
+    expect(human.stdout).toMatch(/NOT safe to return the device yet:\n {2}1 different .*"a\/one.txt"/);
+
+    const byContent = await checkJson(site, '--content');
+    expect(byContent.exitCode).toBe(1);
+    const read = byContent.entries.find((e) => e.key === 'a/one.txt')!;
+    expect(read.code).toBe('different');
+    expect(read.sourceMd5).not.toBe(read.destinationMd5);
+  });
+
+  it('a delivered object deleted at the destination is missing, whatever the ledger says', async () => {
+    const site = await deliveredSite();
+    await pair.cloud.client.send(new DeleteObjectCommand({ Bucket: site.destinationBucket, Key: 'a/two.txt' }));
+    const checked = await site.cli('check');
+    expect(checked.exitCode).toBe(1);
+    expect(checked.stdout).toContain('- a/two.txt\n');
+    expect(checked.stdout).toMatch(/1 missing .*"a\/two.txt"/);
+    const json = await checkJson(site);
+    expect(json.entries.find((e) => e.key === 'a/two.txt')).toMatchObject({ code: 'missing', reason: expect.stringMatching(/recorded as delivered/) as unknown });
+  });
+
+  it('an object only at the destination blocks the words', async () => {
+    const site = await deliveredSite();
+    await putObjects(pair.cloud, site.destinationBucket, [{ key: 'stray.txt', body: 'not from the source' }]);
+    const checked = await site.cli('check');
+    expect(checked.exitCode).toBe(1);
+    expect(checked.stdout).toContain('+ stray.txt\n');
+    expect(checked.stdout).toMatch(/1 destination-only .*"stray.txt"/);
+  });
+
+  // MinIO refuses '.' and '..' segments (see hostile-keys.test.ts); the reserved first segment stands for them.
+  it('skipped keys (a reserved segment, a control character) are named with the planner\'s reason and block', async () => {
+    const site = await deliveredSite();
+    await putObjects(pair.edge, site.sourceBucket, [
+      { key: '.dualsync-tmp/up.txt', body: 'a reserved first segment' },
+      { key: 'c/bell\u0007.txt', body: 'a control character' },
+    ]);
+    const json = await checkJson(site);
+    expect(json.exitCode).toBe(1);
+    const skipped = json.entries.filter((e) => e.code === 'skipped');
+    expect(skipped.map((e) => e.key).sort()).toEqual(['.dualsync-tmp/up.txt', 'c/bell\u0007.txt']);
+    expect(skipped.find((e) => e.key === '.dualsync-tmp/up.txt')!.skip).toMatchObject({ code: 'key-reserved-temp' });
+    expect(skipped.find((e) => e.key === 'c/bell\u0007.txt')!.skip).toMatchObject({ code: 'key-control-character', unit: 'U+0007' });
+    const human = await site.cli('check');
+    expect(human.stdout).toContain('- "c/bell\\u0007.txt"\n');
+  });
+
+  it('an upload the destination refuses every time is failing, with its attempts and error', async () => {
+    const site = await makeSite(pair, { volumes: 1, destinationPrefix: 'site-7/', transfer: ['retryBackoff: { base: 1h, max: 6h }'] });
+    await putObjects(pair.cloud, site.destinationBucket, [{ key: 'site-7/coll/a', body: 'the parent object' }]);
+    await putObjects(pair.edge, site.sourceBucket, [{ key: 'coll/a/b', body: 'refused at the destination' }, { key: 'ok.txt', body: 'delivered' }]);
+    for (let run = 0; run < 2; run++) expect((await site.cli('apply', '--auto-approve')).exitCode).toBe(1);
+    const json = await checkJson(site);
+    expect(json.exitCode).toBe(1);
+    const failing = json.entries.find((e) => e.key === 'coll/a/b')!;
+    expect(failing).toMatchObject({ code: 'failing', attempts: 2 });
+    expect(failing.lastError).toMatch(/^upload: /);
+    expect(json.entries.find((e) => e.key === 'ok.txt')!.code).toBe('delivered');
+    expect((failing as unknown as { nextTryAt?: string }).nextTryAt).toBeDefined();
+    expect((await site.cli('check')).stdout).toContain('! coll/a/b\n');
+  });
+
+  it('objects staged while the destination was down are staged-only', async () => {
+    const cloud = await startStoppableMinio('check-staged');
+    stoppable.push(cloud);
+    const site = await makeSite({ edge: pair.edge, cloud: cloud.server, stop: async () => {} } satisfies MinioPair, { volumes: 1 });
+    await putObjects(pair.edge, site.sourceBucket, objects);
+    await cloud.down();
+    const applied = await site.cli('apply', '--auto-approve');
+    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+    const down = await site.cli('check');
+    expect(down.exitCode).toBe(1);
+    expect(down.stderr).toContain('E_HOP_UNREACHABLE');
+    await cloud.up();
+    expect(await listAll(cloud.server, site.destinationBucket)).toEqual([]);
+    const json = await checkJson(site);
+    expect(json.exitCode).toBe(1);
+    expect(json.entries.map((e) => `${e.code} ${e.key}`)).toEqual(['staged-only a/one.txt', 'staged-only a/two.txt', 'staged-only b/three.bin']);
+    expect(json.entries[0]!.volume).toBe(site.volumes[0]);
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * `dualsync report` against a site apply really moved: its rows are what apply did, stamped by
+ * an injected clock; its head hash is the event log's; `--verify` catches an edited ledger row
+ * and an edited event.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { DatabaseSync } from 'node:sqlite';
+import { join } from 'node:path';
+import { cleanup, putObjects, useMinioPair } from '../harness/index.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { runApply, type EngineDeps } from '../../src/engine.ts';
+import { makeSite, type Site } from './site.ts';
+
+const pair = useMinioPair();
+afterAll(cleanup);
+
+const T0 = Date.parse('2030-05-01T10:00:00.000Z');
+
+/** Applies with a clock that moves one second per reading, so each stamp is a known instant after T0. */
+async function applyWithClock(site: Site): Promise<{ readings: string[] }> {
+  const { config } = await loadConfig(site.configPath, site.env);
+  const readings: string[] = [];
+  let tick = 0;
+  const deps: EngineDeps = {
+    now: () => {
+      const at = new Date(T0 + 1000 * tick++);
+      readings.push(at.toISOString());
+      return at;
+    },
+    env: site.env,
+    warn: () => {},
+  };
+  const report = await runApply(config, deps, {});
+  expect(report.applied).toBe(true);
+  return { readings };
+}
+
+function edit(site: Site, sql: string): void {
+  const db = new DatabaseSync(join(site.stateDir, 'ledger.db'));
+  try {
+    db.exec(sql);
+  } finally {
+    db.close();
+  }
+}
+
+describe('dualsync report', () => {
+  it('rows match what apply did, with the injected clock; --verify passes, then catches an edited row and an edited event', async () => {
+    const site = await makeSite(pair, { volumes: 1, transfer: ['purgeAfterUpload: true'] });
+    await putObjects(pair.edge, site.sourceBucket, [
+      { key: 'a/one.txt', body: 'one\n'.repeat(100) },
+      { key: 'b/two.txt', body: 'two\n'.repeat(50) },
+    ]);
+    const { readings } = await applyWithClock(site);
+
+    const jsonl = await site.cli('report', '--format', 'jsonl');
+    expect(jsonl.exitCode, jsonl.stderr).toBe(0);
+    const rows = jsonl.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(rows.map((r) => [r.key, r.size, r.stage, r.verifiedBy, r.attempts])).toEqual([
+      ['a/one.txt', 400, 'purged', 'size', 0],
+      ['b/two.txt', 200, 'purged', 'size', 0],
+    ]);
+    for (const row of rows) {
+      expect(row.sourceEtag).toMatch(/^[0-9a-f]{32}$/);
+      expect(row.destinationEtag).toBe(row.sourceEtag);
+      // Every stamp is one the injected clock handed out, in order staged <= delivered <= purged.
+      for (const field of ['stagedAt', 'deliveredAt', 'purgedAt']) expect(readings).toContain(row[field]);
+      expect(String(row.stagedAt) <= String(row.deliveredAt) && String(row.deliveredAt) <= String(row.purgedAt)).toBe(true);
+    }
+
+    const csv = await site.cli('report', '--format', 'csv', '--key-prefix', 'b/');
+    expect(csv.stdout.split('\n')[0]).toBe('key,size,sourceEtag,localMd5,destinationEtag,stage,verifiedBy,adoptedBy,volume,stagedAt,deliveredAt,purgedAt,attempts,lastError,skipReason');
+    expect(csv.stdout.trim().split('\n').slice(1).map((line) => line.split(',')[0])).toEqual(['b/two.txt']);
+    const none = await site.cli('report', '--format', 'jsonl', '--since', '2031-01-01');
+    expect(none.stdout).toBe('');
+    const staged = await site.cli('report', '--format', 'jsonl', '--stage', 'staged');
+    expect(staged.stdout).toBe('');
+
+    const summary = await site.cli('report');
+    expect(summary.stdout).toMatch(/Objects: 2 \(600 bytes\)/);
+    expect(summary.stdout).toMatch(/purged +2 objects +600 bytes/);
+    expect(summary.stdout).toContain(`First delivery: ${String(rows[0]!.deliveredAt) < String(rows[1]!.deliveredAt) ? rows[0]!.deliveredAt : rows[1]!.deliveredAt}`);
+    const head = /head hash ([0-9a-f]{64})/.exec(summary.stdout)![1]!;
+    // staged, delivered, purged for each object.
+    expect(summary.stdout).toContain('Event log: 6 event(s)');
+
+    const verified = await site.cli('report', '--verify');
+    expect(verified.exitCode, verified.stdout).toBe(0);
+    expect(verified.stdout).toContain(`chain to head hash ${head}`);
+
+    edit(site, `UPDATE objects SET destination_etag = 'ffffffffffffffffffffffffffffffff' WHERE key = 'b/two.txt'`);
+    const rowEdited = await site.cli('report', '--verify');
+    expect(rowEdited.exitCode).toBe(1);
+    expect(rowEdited.stdout).toMatch(/the ledger row of "b\/two.txt" does not match event \d+, the last that wrote it/);
+  });
+
+  it('an edited event is named by --verify', async () => {
+    const site = await makeSite(pair, { volumes: 1 });
+    await putObjects(pair.edge, site.sourceBucket, [{ key: 'x.txt', body: 'x' }, { key: 'y.txt', body: 'y' }]);
+    await applyWithClock(site);
+    expect((await site.cli('report', '--verify')).exitCode).toBe(0);
+    edit(site, `UPDATE events SET at = '2030-01-01T00:00:00.000Z' WHERE seq = (SELECT min(seq) + 1 FROM events)`);
+    const edited = await site.cli('report', '--verify');
+    expect(edited.exitCode).toBe(1);
+    expect(edited.stdout).toMatch(/^Ledger does NOT verify: event 2 \(\w+ "[xy].txt" at 2030-01-01T00:00:00.000Z\) does not match its hash/);
+  });
+});
