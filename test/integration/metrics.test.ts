@@ -71,7 +71,7 @@ describe('watch --metrics-addr', () => {
       for (const volume of site.volumes) expect(valueOf(families, 'dualsync_volume_free_bytes', { volume })).toBeGreaterThan(0);
       expect(valueOf(families, 'dualsync_hop_up', { endpoint: 'source' })).toBe(1);
       expect(valueOf(families, 'dualsync_build_info', { version: VERSION })).toBe(1);
-      expect(families.find((f) => f.name === 'dualsync_build_info')?.metrics[0]?.labels?.s5cmd_version).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(families.find((f) => f.name === 'dualsync_build_info')?.metrics[0]?.labels?.s5cmd_version).toMatch(/^\d+\.\d+\.\d+(\+[0-9A-Za-z.]+)?$/);
       // The ledger is read after each cycle: three delivered and purged (or delivered), one staged.
       const stages = await waitFor(async () => {
         const scraped = await scrape(url);
