@@ -75,6 +75,7 @@ export type RunEvent =
   | { event: 'hop_up'; cycle: number; hop: 'source' | 'destination' }
   | { event: 'backoff'; cycle: number; retryInSeconds: number; failedCyclesInARow: number }
   | { event: 'lock_wait'; message: string }
+  | { event: 'watch_stopped'; cycles: number; reason: string; message: string }
   | { event: 'metrics_listen'; url: string }
   | { event: 'apply_end'; downloaded: Amount; uploaded: Amount; purged: Amount; adopted: number; failures: number; waiting: number };
 

@@ -37,7 +37,8 @@ describe('--log-format json', () => {
     const result = await site.cli('watch', '--once', '--log-format', 'json');
     expect(result.exitCode, result.stdout + result.stderr).toBe(1);
     const events = parseLog(result.stdout);
-    expect(events.map((e) => e.event)).toEqual(['cycle_start', 'failure', 'cycle_end']);
+    expect(events.map((e) => e.event)).toEqual(['cycle_start', 'failure', 'cycle_end', 'watch_stopped']);
+    expect(events[3]).toMatchObject({ level: 'info', cycles: 1, reason: '--once' });
     expect(events[1]).toMatchObject({ level: 'warn', event: 'failure', cycle: 1, key: 'coll/a/b', hop: 'upload', code: 'not-listed-after-put' });
     expect(events[1]!.message).toMatch(/does not list it/);
     expect(events[2]).toMatchObject({ event: 'cycle_end', cycle: 1, result: 'failures', failures: 1, downloaded: { objects: 2 }, uploaded: { objects: 1, bytes: 'delivered'.length } });
@@ -46,7 +47,7 @@ describe('--log-format json', () => {
 
     const again = await site.cli('watch', '--once', '--log-format', 'json', '--interval', '1s');
     const second = parseLog(again.stdout);
-    expect(second.at(-1)).toMatchObject({ event: 'cycle_end', downloaded: { objects: 0 }, uploaded: { objects: 0 } });
+    expect(second.at(-2)).toMatchObject({ event: 'cycle_end', downloaded: { objects: 0 }, uploaded: { objects: 0 } });
   });
 
   it('apply --auto-approve: failures and the end as JSON lines; refused with --json or without approval', async () => {

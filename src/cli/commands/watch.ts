@@ -5,7 +5,7 @@ import { runApply, type ApplyReport, type HopName } from '../../engine.ts';
 import { parseDuration } from '../../config/units.ts';
 import { backoffMs, watchLoop, type CycleResult, type HopDown } from '../../watch/loop.ts';
 import { acquireLock, type Lock } from '../../apply/lock.ts';
-import type { Config } from '../../model/index.ts';
+import type { Config, RunEvent } from '../../model/index.ts';
 import { applyCountsText, renderApplyOutcome } from '../../view/apply.ts';
 import { describeError, isDualsyncError, userError } from '../../errors.ts';
 import { onStopSignals } from '../signals.ts';
@@ -40,6 +40,12 @@ function hopsDownIn(inventory: Record<'source' | 'destination', { unreachable?: 
 /** watch's last line. */
 function stoppedLine(cycles: number, why: string): string {
   return `stopped after ${cycles} cycle${cycles === 1 ? '' : 's'}: ${why}`;
+}
+
+/** The last line of watch, and the same as a log event (`watch_stopped`, not a lock wait). */
+function stoppedEvent(cycles: number, reason: string): { line: string; event: RunEvent } {
+  const line = stoppedLine(cycles, reason);
+  return { line, event: { event: 'watch_stopped', cycles, reason, message: line } };
 }
 
 export class WatchCommand extends BaseCommand {
@@ -108,7 +114,8 @@ export class WatchCommand extends BaseCommand {
       // change the ledger under it, and status names it.
       const lock = await this.takeLock(config, intervalMs, signals.stop, log);
       if (!lock) {
-        log(stoppedLine(0, typeof signals.stop.reason === 'string' ? signals.stop.reason : 'stop requested'));
+        const stopped = stoppedEvent(0, typeof signals.stop.reason === 'string' ? signals.stop.reason : 'stop requested');
+        runLogger.say(stopped.line, stopped.event);
         return 0;
       }
       let summary;
@@ -144,7 +151,8 @@ export class WatchCommand extends BaseCommand {
         await lock.release();
       }
       // The last line says that watch stopped, and why: a journal read later has nothing else to go by.
-      log(stoppedLine(summary.cycles, summary.stoppedBy));
+      const stopped = stoppedEvent(summary.cycles, summary.stoppedBy);
+      runLogger.say(stopped.line, stopped.event);
       if (summary.fatal) throw summary.fatal;
       return this.once && summary.failedCycles > 0 ? 1 : 0;
     } finally {
