@@ -3,6 +3,8 @@ import { parseBandwidth } from '../../src/config/bandwidth.ts';
 import type { HopEvents, HopRunResult, OpenHop, TransferHop } from '../../src/apply/hop.ts';
 import { openPacedHop, PACED_IN_FLIGHT } from '../../src/apply/pacing.ts';
 import type { Action } from '../../src/model/index.ts';
+import { renderPlan } from '../../src/view/plan.ts';
+import { inventory, planOf, testConfig } from '../builders.ts';
 
 const MiB = 1024 * 1024;
 
@@ -175,5 +177,31 @@ describe('admission pacing (a fake hop, a fake clock)', () => {
     expect(vi.getTimerCount()).toBe(0);
     await vi.advanceTimersByTimeAsync(20_000);
     expect(inner.arrived).toHaveLength(1);
+  });
+});
+
+describe('plan shows the limit in force (the hops settings and one line under the hop table)', () => {
+  const config = testConfig({ destination: { bandwidth: parseBandwidth('Mon-Fri,08:00,2MiB/s 18:00,off') } });
+  const planAt = (at: Date) => planOf(config, inventory().source('a.bin', MiB).build(), { now: at.getTime() });
+
+  it('at 09:00 on a Monday: the rate of the timetable, and the timetable as written', async () => {
+    const plan = await planAt(new Date(2026, 11, 7, 9, 0));
+    expect(plan.hops.upload.bandwidth).toEqual({ limit: 'Mon-Fri,08:00,2MiB/s 18:00,off', bytesPerSecond: 2 * MiB });
+    expect(plan.hops.download.bandwidth).toBeUndefined();
+    const text = renderPlan(plan, { color: false });
+    expect(text).toContain('upload bandwidth: 2 MiB/s now (destination.bandwidth "Mon-Fri,08:00,2MiB/s 18:00,off")');
+    expect(text).not.toContain('download bandwidth');
+  });
+
+  it('on a Saturday: no limit now, and the timetable still shown', async () => {
+    const plan = await planAt(new Date(2026, 11, 12, 9, 0));
+    expect(plan.hops.upload.bandwidth).toEqual({ limit: 'Mon-Fri,08:00,2MiB/s 18:00,off' });
+    expect(renderPlan(plan, { color: false })).toContain('upload bandwidth: no limit now (destination.bandwidth "Mon-Fri,08:00,2MiB/s 18:00,off")');
+  });
+
+  it('no limit: no bandwidth in the settings and no line', async () => {
+    const plan = await planOf(testConfig(), inventory().source('a.bin', MiB).build(), { now: Date.now() });
+    expect(plan.hops.upload).not.toHaveProperty('bandwidth');
+    expect(renderPlan(plan, { color: false })).not.toContain('bandwidth');
   });
 });
