@@ -3,12 +3,14 @@
  * file is checked, and proven when the ledger does not know it); each download's upload goes in
  * when that download is recorded staged (chained), so both links work object by object.
  * Downloads go in through a window, so that objects complete one after another. The lines are
- * exactly the manifests'; only their timing changes.
+ * exactly the manifests'; only their timing changes, and a hop with a bandwidth limit admits
+ * them at its rate (pacing.ts).
  */
 import type { Action, FailureFacts, HopSettings } from '../model/index.ts';
 import { downloadLine, uploadLine } from '../manifest/s5cmd.ts';
 import { localPath } from '../plan/keys.ts';
 import { forEachLimited } from './batch.ts';
+import { openPacedHop } from './pacing.ts';
 import type { Delivery, LocalProofs } from './deliver.ts';
 import type { HopRunResult, OpenHop, TransferHop } from './hop.ts';
 import { causeOf, type ApplyRun } from './run.ts';
@@ -59,14 +61,14 @@ export class UploadFeed {
     const { uploads } = this;
     if (uploads.length === 0) return;
     run.ctx.progress?.start('upload', uploads.length, uploads.reduce((n, a) => n + a.size, 0));
-    const hop = openHop('upload', {
+    const hop = openPacedHop(openHop, 'upload', {
       onSuccess: (action) => {
         if (!action) return;
         this.succeeded.add(action.key);
         delivery.add(action);
       },
       onFailure: (action, error) => hopFailure(run, this.errors, action, error),
-    }, { workers: this.#settings.workers, signal: run.hopSignal });
+    }, { workers: this.#settings.workers, signal: run.hopSignal }, { bandwidth: run.config.destination.bandwidth, now: run.ctx.now });
     this.#hop = hop;
     // A staged copy behind a link is never handed to s5cmd (invariant 4); a local copy the ledger
     // does not know goes up only once it is proven to be the source's version (invariant 10); one
@@ -174,7 +176,7 @@ export class DownloadFeed {
     await Promise.all(planned.filter((a) => unusableTemp.has(a.volume!)).map((a) => run.fail(a, 'download', unusableTemp.get(a.volume!)!)));
     if (downloads.length === 0) return;
     const verifications: Promise<void>[] = [];
-    const hop = openHop('download', {
+    const hop = openPacedHop(openHop, 'download', {
       onSuccess: (action) => {
         feedNext();
         if (!action) return;
@@ -185,7 +187,7 @@ export class DownloadFeed {
         hopFailure(run, this.errors, action, error);
         feedNext();
       },
-    }, { workers: this.#settings.workers, signal: run.hopSignal });
+    }, { workers: this.#settings.workers, signal: run.hopSignal }, { bandwidth: run.config.source.bandwidth, now: run.ctx.now });
     // A bounded window of lines in flight: objects then complete one after another instead
     // of all together at the end (fair sharing of one link), so their uploads can start
     // early. Only the timing of the manifest's lines changes, never the lines.

@@ -6,6 +6,7 @@
 import type { Config, Credentials, HopConfig, UnsetVariable } from '../model/config.ts';
 import type { Checked } from './meaning.ts';
 import { DEFAULTS, SNOW } from './schema.ts';
+import { isLimited, parseBandwidth } from './bandwidth.ts';
 import { parseDuration, parsePercentOrSize, parseSize } from './units.ts';
 
 /** sync.yaml as the schema admits it (after the schema check, before defaults). */
@@ -19,6 +20,7 @@ type RawHop = {
   proxy?: string;
   listApi?: 'v1' | 'v2';
   maxConnections?: number;
+  bandwidth?: string;
   credentials?: { accessKeyId?: string; secretAccessKey?: string; sessionToken?: string; profile?: string };
 };
 export type RawConfig = {
@@ -83,6 +85,7 @@ function buildHop(raw: RawHop, side: 'source' | 'destination', checked: Checked,
   const endpoint = raw.endpoint?.replace(/\/+$/, '');
   const caBundle = checked.paths.get(`${side}.tls.caBundle`);
   const maxConnections = raw.maxConnections ?? (snow ? DEFAULTS.snowMaxConnections : undefined);
+  const bandwidth = checked.bandwidth.get(side) ?? parseBandwidth(DEFAULTS.bandwidth);
   return {
     bucket: raw.bucket,
     prefix: raw.prefix ?? DEFAULTS.prefix,
@@ -93,6 +96,8 @@ function buildHop(raw: RawHop, side: 'source' | 'destination', checked: Checked,
     ...(raw.proxy === undefined ? {} : { proxy: raw.proxy }),
     listApi: raw.listApi ?? (snow ? 'v1' : 'v2'),
     ...(maxConnections === undefined ? {} : { maxConnections }),
+    // No limit is no field: configs made before bandwidth existed read the same.
+    ...(isLimited(bandwidth) ? { bandwidth } : {}),
     credentials: buildCredentials(raw.credentials, side, referenced, unset.filter((u) => u.field.startsWith(`${side}.`))),
   };
 }

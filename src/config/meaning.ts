@@ -5,7 +5,8 @@
  * converts are kept in `Checked` for the config builder.
  */
 import { isDualsyncError } from '../errors.ts';
-import type { Reserve } from '../model/config.ts';
+import type { Bandwidth, Reserve } from '../model/config.ts';
+import { parseBandwidth } from './bandwidth.ts';
 import { compileGlob } from './glob.ts';
 import { endpointPlace, nestedPrefixes, samePlaceByText } from './place.ts';
 import { fieldPath, stringAt, valueAt, type Reporter, type Segment } from './positions.ts';
@@ -48,6 +49,8 @@ export interface Checked {
   reserve?: Reserve;
   intervalMs?: number;
   stallTimeoutMs?: number;
+  /** Each hop's parsed `bandwidth`, by side. */
+  bandwidth: Map<'source' | 'destination', Bandwidth>;
   /** Converted durations of `transfer.retryBackoff`, by field name. */
   retryBackoff: Map<string, number>;
   paths: Map<string, string>;
@@ -56,11 +59,15 @@ export interface Checked {
 }
 
 export function checkMeaning(raw: unknown, referenced: Set<string>, baseDir: string, report: Reporter): Checked {
-  const checked: Checked = { sizes: new Map(), retryBackoff: new Map(), paths: new Map(), references: [], aliases: [] };
+  const checked: Checked = { sizes: new Map(), bandwidth: new Map(), retryBackoff: new Map(), paths: new Map(), references: [], aliases: [] };
   const usable = (segments: Segment[]): boolean => valueAt(raw, segments) !== undefined && !report.hasFailed(segments);
 
   for (const side of ['source', 'destination'] as const) {
     checkHop(raw, side, referenced, report, usable);
+    if (usable([side, 'bandwidth'])) {
+      const bandwidth = convert(report, [side, 'bandwidth'], () => parseBandwidth(valueAt(raw, [side, 'bandwidth']) as string));
+      if (bandwidth !== undefined) checked.bandwidth.set(side, bandwidth);
+    }
   }
   checkSamePlace(raw, report, usable, checked);
 

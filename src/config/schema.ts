@@ -118,6 +118,7 @@ function stringListDefault(segments: string[]): readonly string[] {
 export const DEFAULTS = {
   prefix: stringDefault(['source', 'prefix']),
   tlsVerify: booleanDefault(['source', 'tls', 'verify']),
+  bandwidth: stringDefault(['source', 'bandwidth']),
   // Depends on the region, so the schema says it in words (hop.maxConnections); a test keeps
   // the two in step.
   snowMaxConnections: 500,

@@ -48,7 +48,25 @@ export interface HopConfig {
   listApi: ListApi;
   /** Cap on workers x concurrency for this hop; undefined means no cap. */
   maxConnections?: number;
+  /** How fast apply admits this hop's objects (src/config/bandwidth.ts, src/apply/pacing.ts); undefined: no limit. */
+  bandwidth?: Bandwidth;
   credentials: Credentials;
+}
+
+/** A point of a weekly bandwidth timetable: from this minute on, this rate (undefined: no limit). */
+export interface BandwidthChange {
+  /** Minutes after Monday 00:00, local time. */
+  minuteOfWeek: number;
+  bytesPerSecond?: number;
+}
+
+/**
+ * A hop's bandwidth limit: as written (for messages and the plan), and as the changes of one week
+ * in time order; no changes means no limit. A single rate is one change at Monday 00:00.
+ */
+export interface Bandwidth {
+  written: string;
+  changes: BandwidthChange[];
 }
 
 /** A reserve is either an absolute byte count or a fraction of the volume's size. */

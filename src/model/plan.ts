@@ -43,6 +43,11 @@ export interface HopSettings {
   concurrency: number;
   /** The cap that limited workers, if any. */
   maxConnections?: number;
+  /**
+   * The hop's bandwidth limit, if it has one: as written in sync.yaml, and the bytes per second
+   * in force when the plan was made (absent: none then). Apply reads the timetable as it goes.
+   */
+  bandwidth?: { limit: string; bytesPerSecond?: number };
 }
 
 export interface PlanSummary {

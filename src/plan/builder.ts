@@ -126,8 +126,8 @@ export class PlanBuilder {
       const warning = listingWarning(hop, setup[hop]);
       if (warning !== undefined) warnings.push(warning);
     }
-    this.#download = hopSettings(transfer.workers, transfer.concurrency, config.source.maxConnections, 'source');
-    this.#upload = hopSettings(transfer.workers, transfer.concurrency, config.destination.maxConnections, 'destination');
+    this.#download = hopSettings(transfer.workers, transfer.concurrency, config.source.maxConnections, 'source', { bandwidth: config.source.bandwidth, nowMs: options.now });
+    this.#upload = hopSettings(transfer.workers, transfer.concurrency, config.destination.maxConnections, 'destination', { bandwidth: config.destination.bandwidth, nowMs: options.now });
     if (this.#download.warning !== undefined) warnings.push(this.#download.warning);
     if (this.#upload.warning !== undefined) warnings.push(this.#upload.warning);
     warnings.push(...(setup.warnings ?? []));

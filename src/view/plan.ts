@@ -201,6 +201,16 @@ function hopTable(plan: Plan, color: boolean): string {
   return table(['hop', 'workers', 'concurrency', 'objects', 'bytes', 'connection cap'], rows, color);
 }
 
+/** One line under the hop table per hop with a bandwidth limit: the rate in force when planned, and the limit as written. */
+function bandwidthLines(plan: Plan): string[] {
+  return (['download', 'upload'] as const).flatMap((hop) => {
+    const bandwidth = plan.hops[hop].bandwidth;
+    if (bandwidth === undefined) return [];
+    const now = bandwidth.bytesPerSecond === undefined ? 'no limit now' : `${formatBytes(bandwidth.bytesPerSecond)}/s now`;
+    return [`${hop} bandwidth: ${now} (${hop === 'download' ? 'source' : 'destination'}.bandwidth "${bandwidth.limit}")`];
+  });
+}
+
 /**
  * Volumes with their room. Volumes on one filesystem share its free space less the largest of
  * their reserves: their "left after" is that shared room, marked with the filesystem's label,
@@ -285,7 +295,7 @@ export function renderPlan(plan: Plan, options: RenderPlanOptions = {}): string 
   }
   out.push(...actionLines(plan, options));
   out.push(...waitingLines(plan, color));
-  out.push(hopTable(plan, color), '');
+  out.push(hopTable(plan, color), ...bandwidthLines(plan), '');
   if (plan.volumes.length > 0) out.push(volumeTable(plan, color), '');
   out.push(paint(color, 1, summaryLine(plan)));
   return `${out.join('\n')}\n`;

@@ -38,6 +38,8 @@ export interface SiteOptions {
   transfer?: string[];
   /** Extra YAML lines under `source:`. */
   source?: string[];
+  /** Extra YAML lines under `destination:`. */
+  destination?: string[];
   reserve?: string;
   /** Reach the servers through these endpoints instead (a Toxiproxy in between). */
   sourceEndpoint?: string;
@@ -92,6 +94,7 @@ export async function makeSite(pair: MinioPair, options: SiteOptions = {}): Prom
     '  credentials:',
     '    accessKeyId: ${CLOUD_ACCESS_KEY_ID}',
     '    secretAccessKey: ${CLOUD_SECRET_ACCESS_KEY}',
+    ...(options.destination ?? []).map((line) => `  ${line}`),
     'staging:',
     `  volumes: ["${join(dir, 'volume-*')}"]`,
     `  reserve: ${options.reserve ?? '0%'}`,

@@ -109,6 +109,7 @@ describe('parseConfig: defaults', () => {
     expect({
       prefix: hop.prefix?.default,
       tlsVerify: hop.tls?.properties?.verify?.default,
+      bandwidth: hop.bandwidth?.default,
       reserve: configSchema.properties?.staging?.properties?.reserve?.default,
       stateDir: configSchema.properties?.stateDir?.default,
       maxBatchBytes: transfer.maxBatchBytes?.default,

@@ -14,6 +14,7 @@ function everyField(sourceCredentials: string, destinationCredentials: string): 
   proxy: http://proxy.example:3128
   listApi: v1
   maxConnections: 400
+  bandwidth: "Mon-Fri,08:00,2MiB/s 18:00,off"
   credentials: ${credentials}
 `;
   return `version: 1
