@@ -78,6 +78,11 @@ export function loggedType(event: LedgerEvent): LoggedType {
  */
 export const EVENT_COLUMNS = 'seq, at, type, key, body, lower(hex(record_hash)) AS recordHash, lower(hex(hash)) AS hash';
 
+/** The head hash of the log in `db` (hex), or {@link GENESIS} when it holds no event. */
+export function logHead(db: DatabaseSync): string {
+  return (db.prepare('SELECT lower(hex(hash)) AS hash FROM events ORDER BY seq DESC LIMIT 1').get() as { hash: string } | undefined)?.hash ?? GENESIS;
+}
+
 /** The body of a `reset` event: the head hash of the ledger it replaced, and where that ledger went. */
 export function resetBody(previousHead: string, backup?: string): string {
   return JSON.stringify(canonical({ previousHead, backup }));
