@@ -140,3 +140,19 @@ describe('dualsync report after a reset', () => {
     expect(old).toMatchObject({ ok: true, headHash: oldHead });
   });
 });
+
+describe('dualsync report: a bad option', () => {
+  it('--format, --stage and --since out of range are E_USAGE naming the option and what it takes', async () => {
+    const site = await makeSite(pair, { volumes: 1 });
+    for (const [args, words] of [
+      [['--format', 'xml'], /--format "xml" is not one of csv, jsonl/],
+      [['--stage', 'gone'], /--stage "gone" is not one of staged, delivered, purged, failing, skipped, none/],
+      [['--since', 'yesterday'], /--since "yesterday" is not a date or time/],
+    ] as const) {
+      const result = await site.cli('report', ...args);
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderr).toContain('E_USAGE');
+      expect(result.stderr).toMatch(words);
+    }
+  });
+});
