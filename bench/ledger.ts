@@ -10,6 +10,12 @@
  *   ledger as today's planner takes it (`state()`, an array of every record; N <= BENCH_STATE_MAX,
  *   default 2,000,000);
  * each in its own process, with its wall time and peak RSS.
+ *
+ * `npm run bench -- ledger events [N]`: the cost of the event log. N objects (default 100,000)
+ * go through `applyEvents` as apply records them (staged, delivered, purged: 3 events each, in
+ * batches of 1,000 per commit), once into a ledger with its event log and once into one whose
+ * log discards what it is given; prints the log's bytes per event and per million objects, and
+ * the time per 100,000 events of each.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,6 +24,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, LEDGER_FILE, upgradeSchema } from '../src/ledger/db.ts';
 import { LedgerStore } from '../src/ledger/store.ts';
+import { LedgerQueries } from '../src/ledger/queries.ts';
+import type { LedgerEvent } from '../src/model/ledger.ts';
 import { writeLegacyLedger } from '../test/harness/ledger.ts';
 
 const MIB = 1024 * 1024;
@@ -124,7 +132,78 @@ function runStatus(dir: string, stateDir: string): Measured {
 const mib = (bytes: number): string => (bytes === 0 ? '?' : `${(bytes / MIB).toFixed(0)} MiB`);
 const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
+/** The events apply records for object `i`: staged, delivered, purged. */
+function objectEvents(i: number): LedgerEvent[] {
+  const key = `site-7/cam-${String(i % 97).padStart(2, '0')}/day-${String(Math.floor(i / 128) % 365).padStart(3, '0')}/frame-${String(i).padStart(8, '0')}.jpg`;
+  const size = 65536 + ((i * 2654435761) % 4194304);
+  const etag = [i, i * 7, i * 13, i * 31].map((n) => (n >>> 0).toString(16).padStart(8, '0')).join('');
+  const volume = `/mnt/staging-${i % 2}`;
+  return [
+    { type: 'staged', key, size, etag, volume, verifiedBy: 'size', etagComparable: true },
+    { type: 'delivered', key, size, etag, verifiedBy: 'size', destinationEtag: etag },
+    { type: 'purged', key, size, etag },
+  ];
+}
+
+/** Applies the events of `objects` objects, 1,000 per commit, into a new ledger in `stateDir`. */
+async function applyObjectEvents(stateDir: string, objects: number, withLog: boolean): Promise<{ ms: number; events: number; logBytes: number; fileBytes: number }> {
+  const file = join(stateDir, LEDGER_FILE);
+  const db = connect(file);
+  await upgradeSchema(db, file);
+  if (!withLog) {
+    // The same inserts, discarded: what a ledger without its event log writes.
+    db.exec(`DROP TABLE events;
+      CREATE VIEW events (seq, at, type, key, body, record_hash, hash) AS SELECT 0, '', '', '', '', x'', x'' WHERE 0;
+      CREATE TRIGGER events_discard INSTEAD OF INSERT ON events BEGIN SELECT 1; END;`);
+  }
+  const queries = new LedgerQueries(db, file);
+  const batch: LedgerEvent[] = [];
+  let events = 0;
+  const started = performance.now();
+  const at = '2026-11-29T10:00:00.000Z';
+  for (let i = 0; i < objects; i++) {
+    batch.push(...objectEvents(i));
+    if (batch.length >= 1000) {
+      events += batch.length;
+      queries.applyEvents(batch, at);
+      batch.length = 0;
+    }
+  }
+  if (batch.length > 0) {
+    events += batch.length;
+    queries.applyEvents(batch, at);
+  }
+  const ms = performance.now() - started;
+  const logBytes = withLog ? ((db.prepare(`SELECT sum(pgsize) AS bytes FROM dbstat WHERE name IN ('events', 'events_by_key')`).get() as { bytes: number }).bytes) : 0;
+  db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  db.close();
+  return { ms, events, logBytes, fileBytes: statSync(file).size };
+}
+
+/** `ledger events [N]`: the event log's bytes and time, beside the same events without it. */
+async function benchEvents(args: string[]): Promise<void> {
+  const objects = Number(args[0] ?? 100_000);
+  const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'dualsync-bench-events-'));
+  try {
+    console.log(`\n${objects} objects, ${objects * 3} events (in ${dir}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`);
+    for (const withLog of [false, true]) {
+      const stateDir = join(dir, withLog ? 'with-log' : 'without-log');
+      mkdirSync(stateDir);
+      const m = await applyObjectEvents(stateDir, objects, withLog);
+      const per100k = `${sec((m.ms * 100_000) / m.events)} per 100k events`;
+      const size = `ledger.db ${mib(m.fileBytes)} (${((m.fileBytes / objects) * 1_000_000 / MIB).toFixed(0)} MiB per million objects)`;
+      const log = withLog
+        ? `; event log ${(m.logBytes / m.events).toFixed(0)} bytes per event, ${((m.logBytes / objects) * 1_000_000 / MIB).toFixed(0)} MiB per million objects`
+        : '';
+      console.log(`  ${(withLog ? 'with event log' : 'without event log').padEnd(18)} ${per100k}   ${size}${log}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function benchLedger(args: string[]): Promise<void> {
+  if (args[0] === 'events') return benchEvents(args.slice(1));
   const sizes = args.length > 0 ? args.map(Number) : [1_000_000, 10_000_000];
   const migrateMax = Number(process.env.BENCH_MIGRATE_MAX ?? 1_000_000);
   const stateMax = Number(process.env.BENCH_STATE_MAX ?? 2_000_000);

@@ -1,8 +1,8 @@
 /**
  * The ledger's event log: an append-only table beside `objects` (schema step 3), one row per
  * event, written in the same transaction as the record change it records. Each row carries
- * sha256 over the previous row's hash and its own canonical bytes (a JSON array in a fixed field
- * order), and the digest of the record the event left, so that an edited event, a deleted one,
+ * sha256 over the previous row's hash and its own canonical bytes (the event's fields as JSON
+ * with sorted keys), and the digest of the record the event left, so that an edited event, a deleted one,
  * or an edited `objects` row no longer matches: `dualsync report --verify` walks the chain.
  *
  * The sequence number of an event is the ledger's serial after it: a ledger migrated from an
@@ -17,23 +17,33 @@ import { recordToRow } from './schema.ts';
 /** The hash before the first event. */
 export const GENESIS = '0'.repeat(64);
 
-/** The kinds the log names: an adoption is a delivery in which nothing moved. */
-export type LoggedType = 'staged' | 'delivered' | 'adopted' | 'purged' | 'failed' | 'skipped';
-
-/** Every field an event may carry, in the order its canonical bytes list them. */
-const EVENT_FIELDS = [
-  'type', 'key', 'size', 'etag', 'volume', 'verifiedBy', 'md5', 'etagComparable', 'again', 'adopted', 'adoptedBy',
-  'destinationEtag', 'replaced', 'hop', 'error', 'destinationDiffers', 'localDiffers', 'at', 'reason',
-] as const;
+/** The kinds the log names: an adoption is a delivery in which nothing moved; `reset` starts a ledger that replaced another. */
+export type LoggedType = 'staged' | 'delivered' | 'adopted' | 'purged' | 'failed' | 'skipped' | 'reset';
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** The event's fields in the fixed order, absent ones as null: the same bytes whatever order the object was built in. */
+/** A value with its object keys sorted and its null and undefined fields left out, at every depth. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(value).sort()) {
+    const field = (value as Record<string, unknown>)[name];
+    if (field !== undefined && field !== null) out[name] = canonical(field);
+  }
+  return out;
+}
+
+/**
+ * The event's canonical bytes, as the log's `body` holds them: its fields as JSON with sorted
+ * keys, without the absent ones and without what the row holds already (type and key): the same
+ * bytes whatever order the object was built in, and no byte a million events would repeat for nothing.
+ */
 export function canonicalEvent(event: LedgerEvent): string {
-  const fields = event as unknown as Record<string, unknown>;
-  return JSON.stringify(EVENT_FIELDS.map((name) => fields[name] ?? null));
+  const { type: _type, key: _key, ...rest } = event as unknown as Record<string, unknown>;
+  return JSON.stringify(canonical(rest));
 }
 
 /** The digest of a record as its row holds it (the columns in schema order). */
@@ -57,8 +67,25 @@ export function eventHash(previous: string, row: Omit<LoggedEvent, 'hash'>): str
   return sha256(`${previous}\n${JSON.stringify([row.seq, row.at, row.type, row.key, row.body, row.recordHash])}`);
 }
 
+/** The type the log names an event by. */
 export function loggedType(event: LedgerEvent): LoggedType {
   return event.type === 'delivered' && event.adopted === true ? 'adopted' : event.type;
+}
+
+/**
+ * The columns of an event row as hex text, for reading: the hashes are stored as 32-byte BLOBs
+ * (half the bytes of their hex) and shown, and chained, as hex.
+ */
+export const EVENT_COLUMNS = 'seq, at, type, key, body, lower(hex(record_hash)) AS recordHash, lower(hex(hash)) AS hash';
+
+/** The head hash of the log in `db` (hex), or {@link GENESIS} when it holds no event. */
+export function logHead(db: DatabaseSync): string {
+  return (db.prepare('SELECT lower(hex(hash)) AS hash FROM events ORDER BY seq DESC LIMIT 1').get() as { hash: string } | undefined)?.hash ?? GENESIS;
+}
+
+/** The body of a `reset` event: the head hash of the ledger it replaced, and where that ledger went. */
+export function resetBody(previousHead: string, backup?: string): string {
+  return JSON.stringify(canonical({ previousHead, backup }));
 }
 
 /** Appends events to the log; used inside the transaction that applies them (queries.ts). */
@@ -67,7 +94,7 @@ export class EventLog {
   readonly #insert: StatementSync;
 
   constructor(db: DatabaseSync) {
-    this.#head = db.prepare('SELECT hash FROM events ORDER BY seq DESC LIMIT 1');
+    this.#head = db.prepare('SELECT lower(hex(hash)) AS hash FROM events ORDER BY seq DESC LIMIT 1');
     this.#insert = db.prepare('INSERT INTO events (seq, at, type, key, body, record_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)');
   }
 
@@ -78,9 +105,20 @@ export class EventLog {
 
   /** Appends one event after `previous`; returns its hash. */
   append(previous: string, seq: number, at: string, event: LedgerEvent, record: LedgerRecord): string {
-    const row = { seq, at, type: loggedType(event), key: event.key, body: canonicalEvent(event), recordHash: recordDigest(record) };
+    return this.#appendRow(previous, { seq, at, type: loggedType(event), key: event.key, body: canonicalEvent(event), recordHash: recordDigest(record) });
+  }
+
+  /**
+   * Appends the `reset` event after `previous` (GENESIS in a new ledger): it names no key and no
+   * record (its record hash is GENESIS), and its body the head hash of the ledger it replaced.
+   */
+  appendReset(previous: string, seq: number, at: string, previousHead: string, backup?: string): string {
+    return this.#appendRow(previous, { seq, at, type: 'reset', key: '', body: resetBody(previousHead, backup), recordHash: GENESIS });
+  }
+
+  #appendRow(previous: string, row: Omit<LoggedEvent, 'hash'>): string {
     const hash = eventHash(previous, row);
-    this.#insert.run(row.seq, row.at, row.type, row.key, row.body, row.recordHash, hash);
+    this.#insert.run(row.seq, row.at, row.type, row.key, row.body, Buffer.from(row.recordHash, 'hex'), Buffer.from(hash, 'hex'));
     return hash;
   }
 }

@@ -166,6 +166,25 @@ export class LedgerQueries {
     }
   }
 
+  /**
+   * Appends the `reset` event (events.ts) and moves the serial by one, in one transaction: the
+   * first event of a ledger that `dualsync reset` started, naming the head of the one it replaced.
+   */
+  recordReset(previousHead: string, backup: string | undefined, at: string): number {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const serial = this.serial() + 1;
+      this.#log ??= new EventLog(this.#db);
+      this.#log.appendReset(this.#log.head(), serial, at, previousHead, backup);
+      this.setSerial(serial);
+      this.#db.exec('COMMIT');
+      return serial;
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
   /** Counts by stage and verification from the `counts` table, and the first `limit` failing and skipped keys. */
   summary(limit: number): LedgerSummary {
     const db = this.#db;

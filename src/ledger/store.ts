@@ -440,6 +440,21 @@ export class LedgerStore {
   }
 
   /**
+   * Records the `reset` event of a ledger that replaced another (`dualsync reset`): an event
+   * after this ledger's last (the first of a new one) naming the head hash of the one replaced
+   * and where it went, so that the chain of custody shows the break and links both.
+   */
+  recordReset(previousHead: string, backup?: string): Promise<void> {
+    const run = this.#queue.then(async () => {
+      if (this.#closed) throw new Error('ledger store used after close()');
+      const writer = await this.#startWriter();
+      await this.#request(writer, { id: 0, reset: { previousHead, backup }, at: this.#now().toISOString() });
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /**
    * Folds the write-ahead log back into ledger.db and empties it, so that the database file
    * alone holds the ledger (before it is moved). Returns false when readers kept it from finishing.
    */

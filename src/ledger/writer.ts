@@ -9,7 +9,8 @@
  * just committed.
  *
  * Messages in: { id, events, at } to record, { id, probe: true } to prove the ledger writable (a
- * write transaction that changes nothing, committed, and the mark written), { id, close: true }
+ * write transaction that changes nothing, committed, and the mark written), { id, reset, at } to
+ * open the event log of a ledger that replaced another (`dualsync reset`), { id, close: true }
  * to finish.
  * Messages out: { id, serial } when committed (with `warning` when the mark could not follow),
  * { id, error } when not (nothing committed).
@@ -21,7 +22,11 @@ import { connect } from './db.ts';
 import { HighWaterMark } from './integrity.ts';
 import { LedgerQueries } from './queries.ts';
 
-export type WriterRequest = { id: number; events: LedgerEvent[]; at: string } | { id: number; probe: true } | { id: number; close: true };
+export type WriterRequest =
+  | { id: number; events: LedgerEvent[]; at: string }
+  | { id: number; probe: true }
+  | { id: number; reset: { previousHead: string; backup?: string }; at: string }
+  | { id: number; close: true };
 export type WriterReply = { id: number; serial: number; warning?: string } | { id: number; error: { message: string; errcode?: number } };
 
 if (parentPort !== null && (workerData as { ledgerWriter?: string } | undefined)?.ledgerWriter !== undefined) {
@@ -47,7 +52,10 @@ if (parentPort !== null && (workerData as { ledgerWriter?: string } | undefined)
     try {
       if (db instanceof Error) throw db;
       queries ??= new LedgerQueries(db, file);
-      const serial = 'probe' in request ? queries.proveWritable() : queries.applyEvents(request.events, request.at);
+      const serial =
+        'probe' in request ? queries.proveWritable()
+        : 'reset' in request ? queries.recordReset(request.reset.previousHead, request.reset.backup, request.at)
+        : queries.applyEvents(request.events, request.at);
       try {
         mark.record(serial);
       } catch (error) {

@@ -7,7 +7,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { LedgerRecord } from '../model/objects.ts';
 import type { CustodyRow, ReportTotals, VerifyResult } from '../model/report.ts';
 import { LedgerStore } from '../ledger/store.ts';
-import { eventHash, GENESIS, recordDigest, type LoggedType } from '../ledger/events.ts';
+import { EVENT_COLUMNS, eventHash, GENESIS, recordDigest, type LoggedType } from '../ledger/events.ts';
 import { arrayToRecord, COLUMN_NAMES, type SqlValue } from '../ledger/schema.ts';
 import { ledgerOptions, type EngineDeps } from '../engine.ts';
 import type { Config } from '../model/config.ts';
@@ -62,7 +62,7 @@ export function custodyRow(record: LedgerRecord): CustodyRow {
 
 /** The last event's hash and the number of events, or GENESIS and 0. */
 function head(db: DatabaseSync): { hash: string; events: number } {
-  const row = db.prepare('SELECT hash, (SELECT count(*) FROM events) AS n FROM events ORDER BY seq DESC LIMIT 1').get() as { hash: string; n: number } | undefined;
+  const row = db.prepare('SELECT lower(hex(hash)) AS hash, (SELECT count(*) FROM events) AS n FROM events ORDER BY seq DESC LIMIT 1').get() as { hash: string; n: number } | undefined;
   return row === undefined ? { hash: GENESIS, events: 0 } : { hash: row.hash, events: row.n };
 }
 
@@ -121,7 +121,7 @@ function verifyDatabase(db: DatabaseSync): VerifyResult {
   let previousSeq: number | undefined;
   let events = 0;
   const fail = (problem: string): VerifyResult => ({ ok: false, events, headHash: previous, uncovered: 0, problem });
-  const walk = db.prepare('SELECT seq, at, type, key, body, record_hash AS recordHash, hash FROM events ORDER BY seq');
+  const walk = db.prepare(`SELECT ${EVENT_COLUMNS} FROM events ORDER BY seq`);
   for (const value of walk.iterate()) {
     const row = value as { seq: number; at: string; type: LoggedType; key: string; body: string; recordHash: string; hash: string };
     if (previousSeq !== undefined && row.seq !== previousSeq + 1) return fail(`event ${previousSeq + 1} is missing (the log goes from ${previousSeq} to ${row.seq})`);
@@ -134,7 +134,7 @@ function verifyDatabase(db: DatabaseSync): VerifyResult {
   const serial = (db.prepare(`SELECT value FROM meta WHERE name = 'serial'`).get() as { value: number }).value;
   if (previousSeq !== undefined && serial !== previousSeq) return fail(`the ledger's serial is ${serial}, but its last event is ${previousSeq}: events were removed or the serial edited`);
   let uncovered = 0;
-  const records = db.prepare(`SELECT ${COLUMN_NAMES.join(', ')}, (SELECT record_hash || ' ' || seq FROM events WHERE events.key = objects.key ORDER BY seq DESC LIMIT 1) FROM objects ORDER BY key`);
+  const records = db.prepare(`SELECT ${COLUMN_NAMES.join(', ')}, (SELECT lower(hex(record_hash)) || ' ' || seq FROM events WHERE events.key = objects.key ORDER BY seq DESC LIMIT 1) FROM objects ORDER BY key`);
   records.setReturnArrays(true);
   for (const value of records.iterate()) {
     const values = value as unknown as SqlValue[];

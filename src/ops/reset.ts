@@ -12,14 +12,16 @@
  * destination provably already holds (src/plan/adopt.ts) are adopted, not moved; the rest moves again.
  */
 import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { stopEarlierChildren } from '../apply/children.ts';
 import { acquireLock, lockHolder, type LockHolder } from '../apply/lock.ts';
 import { expandVolumes } from '../config/load.ts';
 import { userError } from '../errors.ts';
 import { claimStates, copyRefusal, describeForeignClaims, removeClaim, type ClaimState } from '../inventory/claims.ts';
 import { scanVolumes } from '../inventory/volumes.ts';
-import { LedgerStore, markStartedOver } from '../ledger/store.ts';
+import type { DatabaseSync } from 'node:sqlite';
+import { LEDGER_FILE, LedgerStore, markStartedOver } from '../ledger/store.ts';
+import { logHead } from '../ledger/events.ts';
 import type { Config } from '../model/config.ts';
 import { TEMP_DIR } from '../plan/keys.ts';
 
@@ -88,7 +90,7 @@ async function realOrSelf(path: string): Promise<string> {
 
 /** What a reset would move and remove. Reads only. */
 export async function planReset(config: Config, options: { keepStaged: boolean }): Promise<ResetPlan> {
-  const stateFiles = (await namesIn(config.stateDir)).filter(isStateFile).map((name) => join(config.stateDir, name));
+  const stateFiles = (await stateFilesToMove(config.stateDir)).map((name) => join(config.stateDir, name));
   const roots = await expandVolumes(config.staging.volumes);
   const [realState, realConfig] = await Promise.all([realOrSelf(config.stateDir), realOrSelf(config.file)]);
   for (const root of roots) {
@@ -158,6 +160,24 @@ export function resetIsEmpty(plan: ResetPlan): boolean {
   return plan.stateFiles.length === 0 && plan.volumes.every((v) => v.files === 0 && v.owner !== 'ours');
 }
 
+/** Whether the ledger holds nothing but the `reset` event a reset started it with: a fresh start, nothing to move. */
+function startedAfterReset(db: DatabaseSync): boolean {
+  return db.prepare(`SELECT 1 FROM objects UNION ALL SELECT 1 FROM events WHERE type <> 'reset' LIMIT 1`).get() === undefined;
+}
+
+/** The state files a reset moves: none of the ledger's when it is the fresh one an earlier reset started. */
+async function stateFilesToMove(stateDir: string): Promise<string[]> {
+  const names = (await namesIn(stateDir)).filter(isStateFile);
+  if (!names.includes(LEDGER_FILE)) return names;
+  const ledger = await LedgerStore.open(stateDir, { allowLost: true });
+  try {
+    const fresh = ledger.read((db) => startedAfterReset(db), () => false);
+    return fresh ? names.filter((name) => !name.startsWith('ledger.')) : names;
+  } finally {
+    await ledger.close();
+  }
+}
+
 /** `backup-YYYYMMDDTHHMMSSZ` (UTC), so backups sort by time. */
 export function backupName(now: Date): string {
   return `backup-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}`;
@@ -189,12 +209,15 @@ export async function executeReset(config: Config, shown: ResetPlan, now: () => 
     // ledger and the backup does not depend on moving ledger.db-wal with it. ledger.db sorts
     // (and so moves) before its -wal; a new ledger set aside a -wal left without its database.
     const ledger = await LedgerStore.open(config.stateDir, { allowLost: true });
+    // The head of the chain being replaced: the new ledger's first event names it.
+    let replacedHead: string | undefined;
     try {
       ledger.checkpoint();
+      replacedHead = ledger.read((db) => (startedAfterReset(db) ? undefined : logHead(db)), () => undefined);
     } finally {
       await ledger.close();
     }
-    const stateFiles = (await namesIn(config.stateDir)).filter(isStateFile);
+    const stateFiles = await stateFilesToMove(config.stateDir);
     if (stateFiles.length > 0) {
       const backupDir = await freeBackupDir(config.stateDir, now());
       await mkdir(backupDir);
@@ -206,6 +229,14 @@ export async function executeReset(config: Config, shown: ResetPlan, now: () => 
     }
     // The state directory keeps its id: the next run must take the missing ledger for a new one.
     await markStartedOver(config.stateDir, now());
+    if (replacedHead !== undefined) {
+      const started = await LedgerStore.open(config.stateDir, { now });
+      try {
+        await started.recordReset(replacedHead, outcome.backupDir === undefined ? undefined : basename(outcome.backupDir));
+      } finally {
+        await started.close();
+      }
+    }
     for (const volume of plan.volumes) {
       outcome.keptFiles += volume.keptFiles;
       if (volume.owner === 'other') continue;

@@ -10,6 +10,7 @@ import { cleanup, putObjects, useMinioPair } from '../harness/index.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { runApply, type EngineDeps } from '../../src/engine.ts';
 import { makeSite, type Site } from './site.ts';
+import { verifyLedger } from '../../src/ops/report.ts';
 
 const pair = useMinioPair();
 afterAll(cleanup);
@@ -103,5 +104,55 @@ describe('dualsync report', () => {
     const edited = await site.cli('report', '--verify');
     expect(edited.exitCode).toBe(1);
     expect(edited.stdout).toMatch(/^Ledger does NOT verify: event 2 \(\w+ "[xy].txt" at 2030-01-01T00:00:00.000Z\) does not match its hash/);
+  });
+});
+
+describe('dualsync report after a reset', () => {
+  it("the new ledger's chain opens with a reset event naming the replaced ledger's head; both chains verify", async () => {
+    const site = await makeSite(pair, { volumes: 1 });
+    await putObjects(pair.edge, site.sourceBucket, [{ key: 'p.txt', body: 'p' }]);
+    await applyWithClock(site);
+    const before = await site.cli('report');
+    const oldHead = /head hash ([0-9a-f]{64})/.exec(before.stdout)![1]!;
+
+    const reset = await site.cli('reset', '--yes');
+    expect(reset.exitCode, reset.stderr).toBe(0);
+    await putObjects(pair.edge, site.sourceBucket, [{ key: 'q.txt', body: 'q' }]);
+    await applyWithClock(site);
+
+    const db = new DatabaseSync(join(site.stateDir, 'ledger.db'), { readOnly: true });
+    let first: { seq: number; type: string; key: string; body: string };
+    let backup: string;
+    try {
+      first = db.prepare('SELECT seq, type, key, body FROM events ORDER BY seq LIMIT 1').get() as typeof first;
+      backup = (JSON.parse(first.body) as { backup: string }).backup;
+      expect(first).toMatchObject({ seq: 1, type: 'reset', key: '' });
+      expect(JSON.parse(first.body)).toEqual({ previousHead: oldHead, backup: expect.stringMatching(/^backup-\d{8}T\d{6}Z/) });
+    } finally {
+      db.close();
+    }
+    const verified = await site.cli('report', '--verify');
+    expect(verified.exitCode, verified.stdout).toBe(0);
+
+    // The replaced ledger, in its backup folder, still verifies to the head the reset event names.
+    const { config } = await loadConfig(site.configPath, site.env);
+    const old = await verifyLedger({ ...config, stateDir: join(site.stateDir, backup) }, { now: () => new Date(), env: site.env, warn: () => {} });
+    expect(old).toMatchObject({ ok: true, headHash: oldHead });
+  });
+});
+
+describe('dualsync report: a bad option', () => {
+  it('--format, --stage and --since out of range are E_USAGE naming the option and what it takes', async () => {
+    const site = await makeSite(pair, { volumes: 1 });
+    for (const [args, words] of [
+      [['--format', 'xml'], /--format "xml" is not one of csv, jsonl/],
+      [['--stage', 'gone'], /--stage "gone" is not one of staged, delivered, purged, failing, skipped, none/],
+      [['--since', 'yesterday'], /--since "yesterday" is not a date or time/],
+    ] as const) {
+      const result = await site.cli('report', ...args);
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderr).toContain('E_USAGE');
+      expect(result.stderr).toMatch(words);
+    }
   });
 });

@@ -9,7 +9,7 @@ import { userError } from '../../errors.ts';
 function instant(flag: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw userError('E_CONFIG', `${flag} ${JSON.stringify(value)} is not a date or time`, { hint: `write it as ISO 8601, like ${flag} 2026-01-31 or ${flag} 2026-01-31T12:00:00Z` });
+  if (Number.isNaN(ms)) throw userError('E_USAGE', `${flag} ${JSON.stringify(value)} is not a date or time`, { hint: `write it as ISO 8601, like ${flag} 2026-01-31 or ${flag} 2026-01-31T12:00:00Z` });
   return new Date(ms).toISOString();
 }
 
@@ -51,10 +51,10 @@ export class ReportCommand extends BaseCommand {
       return result.ok ? 0 : 1;
     }
     if (this.format !== undefined && this.format !== 'csv' && this.format !== 'jsonl') {
-      throw userError('E_CONFIG', `--format ${JSON.stringify(this.format)} is not csv or jsonl`, { hint: 'leave it out for the summary' });
+      throw userError('E_USAGE', `--format ${JSON.stringify(this.format)} is not one of csv, jsonl`, { hint: 'leave it out for the summary' });
     }
     if (this.stage !== undefined && !(REPORT_STAGES as readonly string[]).includes(this.stage)) {
-      throw userError('E_CONFIG', `--stage ${JSON.stringify(this.stage)} is not one of ${REPORT_STAGES.join(', ')}`);
+      throw userError('E_USAGE', `--stage ${JSON.stringify(this.stage)} is not one of ${REPORT_STAGES.join(', ')}`);
     }
     const filters: ReportFilters = { since: instant('--since', this.since), until: instant('--until', this.until), stage: this.stage, keyPrefix: this.keyPrefix };
     if (this.format === 'csv') out.write(csvHeader());
