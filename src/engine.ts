@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Config, ListingStream, LocalFile, LocalLink, Plan, PlanFile, VolumeInfo } from './model/index.ts';
+import type { Config, HopConfig, ListingStream, LocalFile, LocalLink, Plan, PlanFile, VolumeInfo } from './model/index.ts';
 import { planStreams } from './plan/planner.ts';
 import { InventoryFingerprint, type Hasher } from './plan/fingerprint.ts';
 import { removeDeadSpools, SpoolFolder } from './files/spool.ts';
@@ -32,7 +32,8 @@ import type { StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
 import { executePlan } from './apply/execute.ts';
 import type { ApplyOutcome, ProgressSink } from './model/apply.ts';
-import { findS5cmd } from './apply/s5cmd.ts';
+import { findS5cmd, requireOutpostsS5cmd } from './apply/s5cmd.ts';
+import { isOutpostsBucket } from './config/outposts.ts';
 import { contentMd5 } from './apply/content.ts';
 import { clearTempFolders } from './apply/temp-folders.ts';
 import { stopEarlierChildren } from './apply/children.ts';
@@ -236,6 +237,8 @@ export async function runPlan(config: Config, deps: EngineDeps, options: PlanRun
 
 async function planOnce(config: Config, deps: EngineDeps, options: PlanRunOptions): Promise<PlannedRun> {
   await checkVolumeClaims(config);
+  // A plan for an S3 on Outposts hop that this s5cmd cannot sign for is refused before listing.
+  if (isOutpostsBucket(config.source.bucket) || isOutpostsBucket(config.destination.bucket)) requireOutpostsS5cmd(await findS5cmd(deps.env), hopsOf(config));
   const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
   const clients = createClients(config);
   try {
@@ -245,6 +248,13 @@ async function planOnce(config: Config, deps: EngineDeps, options: PlanRunOption
     destroyClients(clients);
     await ledger.close();
   }
+}
+
+function hopsOf(config: Config): { side: string; hop: HopConfig }[] {
+  return [
+    { side: 'source', hop: config.source },
+    { side: 'destination', hop: config.destination },
+  ];
 }
 
 /** Closes the clients' idle sockets: a watch cycle must not keep connections a device counts. */
@@ -317,6 +327,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
   const startedAt = deps.now().toISOString();
   const saved = options.planPath ? await readSavedPlan(options.planPath, config, savedSpools) : undefined;
   const s5cmd = await findS5cmd(deps.env);
+  requireOutpostsS5cmd(s5cmd, hopsOf(config));
   const command = options.command ?? 'dualsync apply';
   const lock = options.lock ?? (await acquireLock(config.stateDir, command, deps.now, deps.warn));
   let started = false;

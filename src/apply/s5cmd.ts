@@ -12,6 +12,7 @@ import { assert, describeError, userError } from '../errors.ts';
 import type { HopConfig } from '../model/config.ts';
 import { requireCredentials } from '../config/credentials.ts';
 import { releaseFolder } from '../sea.ts';
+import { isOutpostsBucket } from '../config/outposts.ts';
 
 const MINIMUM_VERSION = [2, 2, 2] as const;
 /**
@@ -131,6 +132,35 @@ export async function findS5cmd(
   throw userError('E_S5CMD_MISSING', `s5cmd was not found (looked at DUALSYNC_S5CMD, DUALSYNC_TOOLS, ${release === undefined ? '.tools/s5cmd' : join(release, 's5cmd')} and PATH)`, { hint });
 }
 
+/** The oldest s5cmd that signs S3 on Outposts downloads right (aws-sdk-go 1.44.298: X-Amz-Content-Sha256 for `s3-outposts`). */
+const OUTPOSTS_MINIMUM_VERSION = [2, 3, 0] as const;
+
+/** Whether `version` ("2.3.0+nohead.1", "2.2.2") is at least `minimum`. */
+function versionAtLeast(version: string, minimum: readonly number[]): boolean {
+  const have = parseS5cmdVersion(version);
+  if (have === undefined) return false;
+  for (let i = 0; i < minimum.length; i++) {
+    if (have[i] !== minimum[i]) return (have[i] ?? 0) > (minimum[i] ?? 0);
+  }
+  return true;
+}
+
+/**
+ * Refuses an S3 on Outposts hop when the s5cmd found is older than 2.3.0: s5cmd 2.2.2 vendors
+ * aws-sdk-go 1.44.256, whose signer leaves X-Amz-Content-Sha256 out of requests signed for
+ * `s3-outposts`, and an Outpost refuses such requests. Doctor and plan call it.
+ */
+export function requireOutpostsS5cmd(found: FoundS5cmd, hops: readonly { side: string; hop: HopConfig }[]): void {
+  const outposts = hops.filter(({ hop }) => isOutpostsBucket(hop.bucket));
+  if (outposts.length === 0 || versionAtLeast(found.version, OUTPOSTS_MINIMUM_VERSION)) return;
+  const named = outposts.map(({ side, hop }) => `${side} ${hop.bucket}`).join(' and ');
+  throw userError(
+    'E_S5CMD_OUTPOSTS',
+    `s5cmd ${found.version} at ${found.path} (from ${found.origin}) cannot transfer from S3 on Outposts (${named}): its aws-sdk-go (before 1.44.298) signs s3-outposts requests without the X-Amz-Content-Sha256 header, which the Outpost requires`,
+    { hint: 'Use s5cmd 2.3.0 or newer: `npm run tools` builds it into .tools/, or set DUALSYNC_S5CMD to one.' },
+  );
+}
+
 /** Inherited variables that name where credentials come from; a configured hop replaces them all. */
 function isCredentialSource(name: string): boolean {
   // Files and switches that say where to look are kept: a profile needs them.
@@ -167,6 +197,8 @@ export function s5cmdEnv(hop: HopConfig, base: NodeJS.ProcessEnv = process.env):
   }
   // 'snow' is the Snowball's signing region and goes through as it is.
   env.AWS_REGION = hop.region;
+  // aws-sdk-go refuses an access point ARN of another region unless told, like the config check.
+  if (hop.useArnRegion === true) env.AWS_S3_USE_ARN_REGION = 'true';
   if (hop.tls.caBundle !== undefined) env.AWS_CA_BUNDLE = hop.tls.caBundle;
   if (hop.proxy !== undefined) {
     env.HTTPS_PROXY = hop.proxy;

@@ -14,6 +14,7 @@ type RawHop = {
   bucket: string;
   prefix?: string;
   region: string;
+  useArnRegion?: boolean;
   endpoint?: string;
   addressing?: 'path' | 'virtual';
   tls?: { verify?: boolean; caBundle?: string };
@@ -90,6 +91,7 @@ function buildHop(raw: RawHop, side: 'source' | 'destination', checked: Checked,
     bucket: raw.bucket,
     prefix: raw.prefix ?? DEFAULTS.prefix,
     region: raw.region,
+    ...(raw.useArnRegion === undefined ? {} : { useArnRegion: raw.useArnRegion }),
     ...(endpoint === undefined ? {} : { endpoint }),
     addressing: raw.addressing ?? (endpoint === undefined ? 'virtual' : 'path'),
     tls: { verify: raw.tls?.verify ?? DEFAULTS.tlsVerify, ...(caBundle === undefined ? {} : { caBundle }) },

@@ -8,6 +8,7 @@ import { isDualsyncError } from '../errors.ts';
 import type { Bandwidth, Reserve } from '../model/config.ts';
 import { parseBandwidth } from './bandwidth.ts';
 import { compileGlob } from './glob.ts';
+import { bucketForm } from './outposts.ts';
 import { endpointPlace, nestedPrefixes, samePlaceByText } from './place.ts';
 import { fieldPath, stringAt, valueAt, type Reporter, type Segment } from './positions.ts';
 import { DEFAULTS, SNOW } from './schema.ts';
@@ -68,6 +69,7 @@ export function checkMeaning(raw: unknown, referenced: Set<string>, baseDir: str
       const bandwidth = convert(report, [side, 'bandwidth'], () => parseBandwidth(valueAt(raw, [side, 'bandwidth']) as string));
       if (bandwidth !== undefined) checked.bandwidth.set(side, bandwidth);
     }
+    checkOutposts(raw, side, report, usable);
   }
   checkSamePlace(raw, report, usable, checked);
 
@@ -195,6 +197,59 @@ function checkHop(raw: unknown, side: 'source' | 'destination', referenced: Set<
       `inline secret${inline.length > 1 ? 's' : ''} in the config file (${inline.join(', ')})`,
       `write \${${variable}} and set that variable, or use a profile, so the secret stays out of this file`,
     );
+  }
+}
+
+/**
+ * An S3 on Outposts access point as the bucket: a well-formed ARN, the region it lives in, and
+ * AWS's endpoint reached virtual-host style, since access points answer nothing else and s5cmd
+ * turns any `--endpoint-url` into path-style requests. The alias (`...--op-s3`) lists through the
+ * SDK but cannot be transferred: s5cmd's SDK (aws-sdk-go 1.44.298) has no rule for it and would
+ * send it to s3.REGION.amazonaws.com signed for `s3`.
+ */
+function checkOutposts(raw: unknown, side: 'source' | 'destination', report: Reporter, usable: (s: Segment[]) => boolean): void {
+  const bucket = stringAt(raw, [side, 'bucket']);
+  if (bucket === undefined || !usable([side, 'bucket'])) return;
+  const form = bucketForm(bucket);
+  const useArnRegion = valueAt(raw, [side, 'useArnRegion']);
+  if (form.kind === 'name') {
+    if (useArnRegion !== undefined) report.at('warning', [side, 'useArnRegion'], 'has no effect: the bucket is not an S3 on Outposts access point ARN', 'remove it');
+    return;
+  }
+  if (form.kind === 'bad-arn') {
+    report.at('error', [side, 'bucket'], `${form.problem}`, form.hint);
+    return;
+  }
+  if (form.kind === 'outposts-alias') {
+    report.at(
+      'error',
+      [side, 'bucket'],
+      'an S3 on Outposts access point alias cannot be used: s5cmd (aws-sdk-go 1.44.298) would send it to s3.REGION.amazonaws.com signed for `s3`, not to the Outpost',
+      'write the access point ARN (arn:aws:s3-outposts:REGION:ACCOUNT:outpost/OUTPOST-ID/accesspoint/NAME; `aws s3control get-access-point` shows it)',
+    );
+    return;
+  }
+  const arnRegion = form.accessPoint.region;
+  const region = stringAt(raw, [side, 'region']);
+  if (region !== undefined && usable([side, 'region']) && region !== arnRegion && useArnRegion !== true) {
+    report.at(
+      'error',
+      [side, 'region'],
+      `is ${JSON.stringify(region)}, but the access point in ${side}.bucket is in ${JSON.stringify(arnRegion)}`,
+      `set region: ${arnRegion}, or useArnRegion: true to sign for the ARN's region`,
+    );
+  }
+  const endpoint = stringAt(raw, [side, 'endpoint']);
+  if (endpoint !== undefined) {
+    report.at(
+      'error',
+      [side, 'endpoint'],
+      'cannot be used with an S3 on Outposts access point: the host is made from the ARN (NAME-ACCOUNT.OUTPOST-ID.s3-outposts.REGION.amazonaws.com), and s5cmd turns any --endpoint-url into path-style requests, which access points refuse',
+      'remove endpoint; to route the traffic, set proxy',
+    );
+  }
+  if (valueAt(raw, [side, 'addressing']) === 'path') {
+    report.at('error', [side, 'addressing'], 'S3 on Outposts access points answer virtual-host-style requests only', 'remove addressing (or write addressing: virtual)');
   }
 }
 

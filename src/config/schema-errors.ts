@@ -13,7 +13,7 @@ const EXPECTED_BY_DEFINITION: Record<string, string> = {
   duration: 'a duration such as 30s, 5m, 1h30m or 500ms',
   url: 'an http:// or https:// URL such as https://192.0.2.10:8443',
   bucketName:
-    'an S3 bucket name: 3 to 63 characters of lower-case letters, digits, "." and "-", starting and ending with a letter or digit',
+    'an S3 bucket name: 3 to 63 characters of lower-case letters, digits, "." and "-", starting and ending with a letter or digit (or an S3 on Outposts access point ARN, arn:aws:s3-outposts:...)',
   glob: 'a non-empty glob such as **/*.csv',
 };
 /** Definitions whose values may be echoed in messages (a URL may carry a proxy password). */

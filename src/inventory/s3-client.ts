@@ -44,6 +44,10 @@ export function createS3Client(hop: HopConfig, options: { maxSockets?: number } 
 
   const config: S3ClientConfig = {
     region: hop.region,
+    // An S3 on Outposts access point ARN as Bucket: the SDK makes the host from the ARN and signs
+    // for `s3-outposts`. Left unset, this SDK quietly follows the ARN's region; false makes it
+    // refuse a region other than the hop's, as the config check does, unless useArnRegion says so.
+    useArnRegion: hop.useArnRegion === true,
     forcePathStyle: hop.addressing === 'path',
     // A link that silently drops packets must end in a (retryable) error, not hang a run that
     // holds the lock: connecting may take 15 s, a request may sit idle 60 s, then the SDK retries.

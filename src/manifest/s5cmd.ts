@@ -13,6 +13,7 @@ import type { Config, HopConfig } from '../model/config.ts';
 import type { Action, ActionKind, HopSettings, Plan } from '../model/plan.ts';
 import { actionsOfKinds, countOfKinds } from './spool.ts';
 import { localPath, tempPath } from '../plan/keys.ts';
+import { s5cmdBucket } from '../config/outposts.ts';
 
 const MIB = 1024 * 1024;
 
@@ -39,8 +40,9 @@ function line(words: string[]): string {
   return words.join(' ');
 }
 
+/** An object's s3:// URL as s5cmd reads it (an Outposts access point ARN in its `:` form: s5cmd cuts the bucket at the first `/`). */
 function s3Url(bucket: string, prefix: string, key: string): string {
-  return `s3://${bucket}/${prefix}${key}`;
+  return `s3://${s5cmdBucket(bucket)}/${prefix}${key}`;
 }
 
 function volumeOf(action: Action): string {

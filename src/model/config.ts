@@ -40,6 +40,8 @@ export interface HopConfig {
   /** '' or a prefix ending in '/', never starting with '/'. */
   prefix: string;
   region: string;
+  /** S3 on Outposts: sign for the access point ARN's region when it differs from `region` (explicit in the config). */
+  useArnRegion?: boolean;
   /** Undefined means AWS's own endpoint for the region. */
   endpoint?: string;
   addressing: Addressing;

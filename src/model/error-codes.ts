@@ -77,6 +77,7 @@ export const ERROR_CODES = {
   E_S5CMD_ADDRESSING: { kind: 'user', meaning: 's5cmd cannot use virtual-hosted addressing with a custom endpoint; set `addressing: path` for that hop.' },
   E_S5CMD_BROKEN: { kind: 'user', meaning: 'The s5cmd binary found did not answer `s5cmd version`; install a working s5cmd 2.2.2 or newer.' },
   E_S5CMD_MISSING: { kind: 'user', meaning: 's5cmd was not found (DUALSYNC_S5CMD, .tools/s5cmd, PATH); install it with `npm run tools`, or set DUALSYNC_S5CMD.' },
+  E_S5CMD_OUTPOSTS: { kind: 'user', meaning: 'The s5cmd found is older than 2.3.0 and cannot sign S3 on Outposts requests; use s5cmd 2.3.0 or newer.' },
   E_S5CMD_VERSION: { kind: 'user', meaning: 'The s5cmd found is older than 2.2.2; install a newer one.' },
   E_SIZE: { kind: 'user', meaning: 'A size or reserve is not written as dualsync reads it; write a byte count or a number with a unit (`500GiB`), or a percentage (`5%`).' },
   E_SPOOL_CORRUPT: { kind: 'operational', meaning: 'A file of spooled actions did not read back as it was written (cut short, or a field that is not a number); run again, and if it repeats check the state directory\'s disk.' },

@@ -16,7 +16,8 @@ import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { parse as parseYaml } from 'yaml';
-import { findS5cmd } from '../apply/s5cmd.ts';
+import { findS5cmd, requireOutpostsS5cmd } from '../apply/s5cmd.ts';
+import { isOutpostsBucket } from '../config/outposts.ts';
 import { lockHolder } from '../apply/lock.ts';
 import { formatDiagnostic } from '../config/load.ts';
 import { formatBytes } from '../config/units.ts';
@@ -407,6 +408,22 @@ async function s5cmdCheck(env: NodeJS.ProcessEnv): Promise<DoctorCheck> {
   }
 }
 
+/** Whether the s5cmd found can transfer from an S3 on Outposts hop (2.3.0 or newer); no row without such a hop. */
+async function outpostsCheck(env: NodeJS.ProcessEnv, config: Config): Promise<DoctorCheck[]> {
+  const hops = [
+    { side: 'source', hop: config.source },
+    { side: 'destination', hop: config.destination },
+  ];
+  if (!hops.some(({ hop }) => isOutpostsBucket(hop.bucket))) return [];
+  try {
+    const found = await findS5cmd(env);
+    requireOutpostsS5cmd(found, hops);
+    return [{ scope: 's5cmd', check: 'outposts', status: 'pass', detail: `s5cmd ${found.version} signs S3 on Outposts requests with X-Amz-Content-Sha256 (2.3.0 or newer)` }];
+  } catch (error) {
+    return [{ scope: 's5cmd', check: 'outposts', status: 'fail', detail: describeError(error), fix: isDualsyncError(error) ? error.hint : undefined }];
+  }
+}
+
 /** Creates and removes a file in `directory`; the error message when that is not possible. */
 async function tryWrite(directory: string): Promise<string | undefined> {
   const probe = join(directory, `.dualsync-doctor-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -596,12 +613,13 @@ function configChecks(checked: CheckedConfig): DoctorCheck[] {
 /** Runs every check (the independent ones at once) and returns them in a stable order. */
 export async function runDoctor(checked: CheckedConfig, options: DoctorOptions): Promise<DoctorReport> {
   const { config } = checked;
-  const [source, destination, s5cmd, volumes, state] = await Promise.all([
+  const [source, destination, s5cmd, outposts, volumes, state] = await Promise.all([
     hopChecks('source', config, checked.text, options),
     hopChecks('destination', config, checked.text, options),
     s5cmdCheck(options.env),
+    outpostsCheck(options.env, config),
     allVolumeChecks(config),
     stateChecks(config),
   ]);
-  return doctorReport(config.file, [...configChecks(checked), ...source, ...destination, s5cmd, ...volumes, ...state]);
+  return doctorReport(config.file, [...configChecks(checked), ...source, ...destination, s5cmd, ...outposts, ...volumes, ...state]);
 }

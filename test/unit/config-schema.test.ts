@@ -8,6 +8,7 @@ function everyField(sourceCredentials: string, destinationCredentials: string): 
   const hop = (bucket: string, credentials: string) => `  bucket: ${bucket}
   prefix: data/
   region: snow
+  useArnRegion: false
   endpoint: https://192.0.2.10:8443
   addressing: path
   tls: { verify: true, caBundle: ./device.pem }
