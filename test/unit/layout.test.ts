@@ -1,0 +1,28 @@
+// The house's rooms: each job has one home, and arrows between folders point one way.
+// These read the source as text, so a second copy or a backward import fails here.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+
+function sources(dir = join(root, 'src')): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sources(path);
+    return path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** `src/…` paths whose text matches `pattern`. */
+function filesMatching(pattern: RegExp): string[] {
+  return sources()
+    .filter((path) => pattern.test(readFileSync(path, 'utf8')))
+    .map((path) => relative(root, path));
+}
+
+describe('layout', () => {
+  it('defines fsyncDirectory once, in src/files/', () => {
+    expect(filesMatching(/function fsyncDirectory\b/)).toEqual(['src/files/fsync.ts']);
+  });
+});
