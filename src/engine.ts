@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Config, ListingStream, LocalFile, LocalLink, Plan, PlanFile, VolumeInfo } from './model/index.ts';
+import type { Config, ListingStream, LocalFile, LocalLink, Plan, PlanFile, Side, VolumeInfo } from './model/index.ts';
 import { planStreams } from './plan/planner.ts';
 import { InventoryFingerprint, type Hasher } from './plan/fingerprint.ts';
 import { removeDeadSpools, SpoolFolder } from './files/spool.ts';
@@ -61,8 +61,6 @@ export function createClients(config: Config): Clients {
   };
 }
 
-export type HopName = 'source' | 'destination';
-
 /** What a plan is made from, before the merged pass reads it: the listings as streams. */
 export interface GatheredInventory {
   source: ListingStream;
@@ -88,12 +86,12 @@ export interface Gathered {
  * down, nothing can move and the run fails (retryably). The listings are streams: the plan
  * reads them (see {@link planGathered}); close them if it does not.
  */
-export async function gatherInventory(config: Config, clients: Clients, deps: EngineDeps, roots?: string[], probeFirst?: ReadonlySet<HopName>): Promise<Omit<Gathered, 'inputDigest'>> {
+export async function gatherInventory(config: Config, clients: Clients, deps: EngineDeps, roots?: string[], probeFirst?: ReadonlySet<Side>): Promise<Omit<Gathered, 'inputDigest'>> {
   roots ??= await expandVolumes(config.staging.volumes);
   // A device's unsorted v1 answer is sorted in a temporary file beside the ledger; a dead run's files there go first.
   const spoolDir = spoolParent(config);
   removeDeadSpools(spoolDir, processAlive);
-  const reach = (hop: HopName) => {
+  const reach = (hop: Side) => {
     const open = () => openListing(clients[hop], config[hop], { signal: deps.signal, spoolDir });
     if (probeFirst?.has(hop) !== true) return streamOrUnreachable(open());
     return probeThenOpen(() => probeHop(clients[hop], config[hop], deps.signal), open);
@@ -283,7 +281,7 @@ export interface ApplyOptions extends PlanRunOptions {
   /** Show the whole diff when a saved plan is stale, however long (`apply --diff`). */
   showDiff?: boolean;
   /** Hops that were down last time (watch): probed briefly first, and not listed while still down. */
-  probeFirst?: ReadonlySet<HopName>;
+  probeFirst?: ReadonlySet<Side>;
 }
 
 export interface ApplyReport {

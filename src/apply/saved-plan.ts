@@ -21,6 +21,7 @@ import { formatBytes } from '../config/units.ts';
 import { userError } from '../errors.ts';
 import { fileLines, LineFileError } from '../files/lines.ts';
 import { reasonText } from '../view/reasons.ts';
+import type { Hop } from '../model/apply.ts';
 
 /** The settings that shape a plan: credentials reduced to their kind so they can rotate; no file path, no watch settings. */
 function plannedShape(config: Config): Record<string, unknown> {
@@ -226,7 +227,7 @@ class FileComparison {
  * The manifest (if any) that is on disk but differs from what the plan renders. A manifest that
  * is gone is not checked: apply renders the lines from the plan itself.
  */
-function manifestsDiffer(paths: { download: string; upload: string }, plan: Plan, config: Config): 'download' | 'upload' | undefined {
+function manifestsDiffer(paths: { download: string; upload: string }, plan: Plan, config: Config): Hop | undefined {
   const openIfThere = (path: string) => {
     try {
       return new FileComparison(openSync(path, 'r'));
@@ -264,7 +265,7 @@ interface CommandLine {
 }
 
 /** A manifest's command lines in file order (the plan's order: by kind, then key), made one at a time. */
-function* commandLines(plan: Plan, config: Config, hop: 'download' | 'upload'): Generator<CommandLine> {
+function* commandLines(plan: Plan, config: Config, hop: Hop): Generator<CommandLine> {
   for (const action of actionsOfKinds(plan.actions, HOP_KINDS[hop])) {
     const text = hop === 'download' ? downloadLine(action, config, plan.hops.download) : uploadLine(action, config, plan.hops.upload);
     yield { kindRank: ACTION_ORDER.indexOf(action.kind), key: action.key, text };
@@ -296,7 +297,7 @@ class DiffLines {
  * two sorted listings), adding to `diff` a `-` line for each command only the saved plan has,
  * a `+` line for each only the fresh one has, and both for a key whose command changed.
  */
-function diffManifest(saved: Plan, fresh: Plan, config: Config, hop: 'download' | 'upload', diff: DiffLines): { removed: number; added: number } {
+function diffManifest(saved: Plan, fresh: Plan, config: Config, hop: Hop, diff: DiffLines): { removed: number; added: number } {
   const old = commandLines(saved, config, hop);
   const now = commandLines(fresh, config, hop);
   let removed = 0;

@@ -33,8 +33,7 @@ import { doctorReport, type DoctorCheck, type DoctorReport } from '../view/docto
 import type { CheckedConfig } from './config.ts';
 import { mountOfDirectory, readMounts, type MountEntry } from './mounts.ts';
 import { volumeEntries } from './volumes.ts';
-
-export type Side = 'source' | 'destination';
+import type { Side } from '../model/side.ts';
 
 export interface DoctorOptions {
   /** Put and delete one object under the destination prefix. */

@@ -20,6 +20,7 @@ import type { KeyRow } from './merge.ts';
 import { NoteBook } from './notes.ts';
 import { action, DownloadPlacer, UploadBudget, type DownloadCandidate } from './place.ts';
 import { linkOnPath, openVolumeBooks, volumePlans, type VolumeBook } from './volumes.ts';
+import type { Side } from '../model/side.ts';
 
 /** An upload of a copy already on disk, waiting for the upload budget. */
 interface UploadCandidate {
@@ -64,7 +65,7 @@ export interface PassSetup {
 
 
 /** A hop's listing state as the plan's warnings say it. */
-function listingWarning(hop: 'source' | 'destination', state: ListingState): PlanWarning | undefined {
+function listingWarning(hop: Side, state: ListingState): PlanWarning | undefined {
   if (state.unreachable !== undefined) return { code: `${hop}-unreachable`, cause: state.unreachable };
   if (!state.complete) return { code: `${hop}-listing-incomplete` };
   return undefined;

@@ -5,13 +5,14 @@
  * concurrency) with a warning that says so.
  */
 import type { HopSettings, PlanWarning } from '../model/plan.ts';
+import type { Side } from '../model/side.ts';
 
 /** The settings for one hop, and the warning to show when the connection budget lowered them. */
 export function hopSettings(
   workers: number,
   concurrency: number,
   maxConnections: number | undefined,
-  hop: 'source' | 'destination',
+  hop: Side,
 ): { settings: HopSettings; warning?: PlanWarning } {
   if (maxConnections === undefined) return { settings: { workers, concurrency } };
   const cappedConcurrency = Math.max(1, Math.min(concurrency, maxConnections));
