@@ -14,7 +14,7 @@ import { InventoryFingerprint, type Hasher } from './plan/fingerprint.ts';
 import { removeDeadSpools, SpoolFolder } from './files/spool.ts';
 import { AtomicFile, writeFileAtomically } from './files/atomic.ts';
 import { backoffOf, withNextTries } from './plan/backoff.ts';
-import { TEMP_DIR } from './plan/keys.ts';
+import { TEMP_DIR } from './model/volume-layout.ts';
 import { actionsOfKinds, memorySpools, someAction, type SpoolFactory } from './manifest/spool.ts';
 import { writePlanFile } from './manifest/planfile.ts';
 import { writeManifests } from './manifest/s5cmd.ts';

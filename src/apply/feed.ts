@@ -7,7 +7,7 @@
  */
 import type { Action, FailureFacts, HopSettings } from '../model/index.ts';
 import { downloadLine, uploadLine } from '../manifest/s5cmd.ts';
-import { localPath } from '../plan/keys.ts';
+import { localPath } from '../plan/volume-paths.ts';
 import { forEachLimited } from './batch.ts';
 import type { Delivery, LocalProofs } from './deliver.ts';
 import type { HopRunResult, OpenHop, TransferHop } from './hop.ts';

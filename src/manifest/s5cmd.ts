@@ -12,7 +12,7 @@ import { assert } from '../errors.ts';
 import type { Config, HopConfig } from '../model/config.ts';
 import type { Action, ActionKind, HopSettings, Plan } from '../model/plan.ts';
 import { actionsOfKinds, countOfKinds } from './spool.ts';
-import { localPath, tempPath } from '../plan/keys.ts';
+import { localPath, tempPath } from '../plan/volume-paths.ts';
 import type { Hop } from '../model/apply.ts';
 import type { Side } from '../model/side.ts';
 

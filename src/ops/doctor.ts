@@ -28,7 +28,7 @@ import { reserveBytes } from '../inventory/volumes.ts';
 import { LedgerStore } from '../ledger/store.ts';
 import type { Config, HopConfig, TransferConfig } from '../model/config.ts';
 import { hopSettings } from '../plan/hops.ts';
-import { TEMP_DIR } from '../plan/keys.ts';
+import { TEMP_DIR } from '../model/volume-layout.ts';
 import { doctorReport, type DoctorCheck, type DoctorReport } from '../view/doctor.ts';
 import type { CheckedConfig } from './config.ts';
 import { mountOfDirectory, readMounts, type MountEntry } from './mounts.ts';

@@ -32,4 +32,10 @@ describe('layout', () => {
     expect(outsideConfig(filesMatching(/'source' \| 'destination'|'destination' \| 'source'/))).toEqual(['src/model/side.ts']);
     expect(filesMatching(/'download' \| 'upload'|'upload' \| 'download'/)).toEqual(['src/model/apply.ts']);
   });
+
+  it('keeps the layout of a volume apart from key order and key safety', () => {
+    expect(filesMatching(/export const (TEMP_DIR|CLAIM_FILE)\b/)).toEqual(['src/model/volume-layout.ts']);
+    expect(filesMatching(/export function (localPath|tempPath)\b/)).toEqual(['src/plan/volume-paths.ts']);
+    expect(filesMatching(/import \{[^}]*\b(TEMP_DIR|CLAIM_FILE|localPath|tempPath)\b[^}]*\} from '[^']*plan\/keys\.ts'/)).toEqual([]);
+  });
 });

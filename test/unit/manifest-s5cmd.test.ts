@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byHand, downloadLine, quoteWord, renderManifests, uploadLine, writeManifests } from '../../src/manifest/s5cmd.ts';
 import type { Action, Plan } from '../../src/model/plan.ts';
-import { keySkipReason, localPath, tempPath } from '../../src/plan/keys.ts';
+import { keySkipReason } from '../../src/plan/keys.ts';
+import { localPath, tempPath } from '../../src/plan/volume-paths.ts';
 import { inventory, testConfig, planOf } from '../builders.ts';
 
 const run = promisify(execFile);
