@@ -7,3 +7,4 @@ export type * from './apply.ts';
 export type * from './events.ts';
 export type * from './failure.ts';
 export type * from './side.ts';
+export type * from './spool.ts';

@@ -8,7 +8,8 @@
 import type { Config } from '../model/config.ts';
 import type { LedgerRecord, ListingFlaws, LocalFile, LocalLink, ObjectEntry, VolumeInfo } from '../model/objects.ts';
 import type { Action, ActionReason, Plan, PlanNote, PlanSummary, PlanWarning } from '../model/plan.ts';
-import { memorySpools, type SpooledActions, type SpoolFactory } from '../manifest/spool.ts';
+import type { SpoolFactory } from '../model/spool.ts';
+import { memorySpools, type SpooledActions } from './spools.ts';
 import { PlanSpools } from './spools.ts';
 import { adoption } from './adopt.ts';
 import { backoffOf, nextTryMs, Waiting, type Backoff } from './backoff.ts';

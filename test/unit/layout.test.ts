@@ -38,4 +38,8 @@ describe('layout', () => {
     expect(filesMatching(/export function (localPath|tempPath)\b/)).toEqual(['src/plan/volume-paths.ts']);
     expect(filesMatching(/import \{[^}]*\b(TEMP_DIR|CLAIM_FILE|localPath|tempPath)\b[^}]*\} from '[^']*plan\/keys\.ts'/)).toEqual([]);
   });
+
+  it('plan/ imports nothing from manifest/ (the spool interfaces live in model/)', () => {
+    expect(filesMatching(/from '\.\.\/manifest\//).filter((path) => path.startsWith('src/plan/'))).toEqual([]);
+  });
 });
