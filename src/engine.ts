@@ -1,6 +1,9 @@
 /**
  * The one seam where the pure core meets I/O: gather the inventory, plan, save a plan,
  * apply a plan. Commands call these and hand the results to views.
+ *
+ * Over 400 lines: it is the one place where every adapter is joined to the pure core; each
+ * function here is a short sequence of calls, and splitting it would scatter that seam.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';

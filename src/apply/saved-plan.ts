@@ -4,6 +4,9 @@
  * the checks apply makes before it runs one: edited, made with another config, reaching outside
  * the volumes, stale, or no longer fitting the volumes. Nothing here holds every action: a plan
  * of ten million adopts is read, digested, checked and diffed in one pass at a time.
+ *
+ * Over 400 lines: the checks before apply share one streamed pass over the saved plan and the
+ * fresh one; split by check, each would re-read ten million lines.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';

@@ -19,6 +19,9 @@
  * - A ledger that is missing, emptied or behind the serial it had committed, in a state directory
  *   that was used, is refused (integrity.ts, invariant 12): never taken for a fresh one.
  * - A ledger this user cannot write (a backup, a read-only mount) is still read (db.ts).
+ *
+ * Over 400 lines: opening (integrity, migration, schema upgrade) and writing (the worker) share
+ * one connection's life; the queries and the schema already live in queries.ts and schema.ts.
  */
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import type { DatabaseSync } from 'node:sqlite';

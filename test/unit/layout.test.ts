@@ -39,6 +39,14 @@ describe('layout', () => {
     expect(filesMatching(/import \{[^}]*\b(TEMP_DIR|CLAIM_FILE|localPath|tempPath)\b[^}]*\} from '[^']*plan\/keys\.ts'/)).toEqual([]);
   });
 
+  it('says at its top why a file in src/ is over 400 lines', () => {
+    // inventory/s3.ts is being extended on its own branch; its reason is written there.
+    const long = sources()
+      .map((path) => ({ path: relative(root, path), text: readFileSync(path, 'utf8') }))
+      .filter(({ path, text }) => path !== 'src/inventory/s3.ts' && text.split('\n').length > 400);
+    expect(long.filter(({ text }) => !/^ \* Over 400 lines: /m.test(text.slice(0, 3000))).map(({ path }) => path)).toEqual([]);
+  });
+
   it('plan/ imports nothing from manifest/ (the spool interfaces live in model/)', () => {
     expect(filesMatching(/from '\.\.\/manifest\//).filter((path) => path.startsWith('src/plan/'))).toEqual([]);
   });
