@@ -1,6 +1,9 @@
 /**
  * The one seam where the pure core meets I/O: gather the inventory, plan, save a plan,
  * apply a plan. Commands call these and hand the results to views.
+ *
+ * Over 400 lines: it is the one place where every adapter is joined to the pure core; each
+ * function here is a short sequence of calls, and splitting it would scatter that seam.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -8,14 +11,16 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Config, HopConfig, ListingStream, LocalFile, LocalLink, Plan, PlanFile, VolumeInfo } from './model/index.ts';
+import type { Config, HopConfig, ListingStream, LocalFile, LocalLink, Plan, PlanFile, Side, VolumeInfo } from './model/index.ts';
 import { planStreams } from './plan/planner.ts';
 import { InventoryFingerprint, type Hasher } from './plan/fingerprint.ts';
 import { removeDeadSpools, SpoolFolder } from './files/spool.ts';
 import { AtomicFile, writeFileAtomically } from './files/atomic.ts';
 import { backoffOf, withNextTries } from './plan/backoff.ts';
-import { TEMP_DIR } from './plan/keys.ts';
-import { actionsOfKinds, memorySpools, someAction, type SpoolFactory } from './manifest/spool.ts';
+import { TEMP_DIR } from './model/volume-layout.ts';
+import { actionsOfKinds, someAction } from './manifest/spool.ts';
+import type { SpoolFactory } from './model/spool.ts';
+import { memorySpools } from './plan/spools.ts';
 import { writePlanFile } from './manifest/planfile.ts';
 import { writeManifests } from './manifest/s5cmd.ts';
 import { createS3Client, openListing } from './inventory/s3.ts';
@@ -62,8 +67,6 @@ export function createClients(config: Config): Clients {
   };
 }
 
-export type HopName = 'source' | 'destination';
-
 /** What a plan is made from, before the merged pass reads it: the listings as streams. */
 export interface GatheredInventory {
   source: ListingStream;
@@ -89,12 +92,12 @@ export interface Gathered {
  * down, nothing can move and the run fails (retryably). The listings are streams: the plan
  * reads them (see {@link planGathered}); close them if it does not.
  */
-export async function gatherInventory(config: Config, clients: Clients, deps: EngineDeps, roots?: string[], probeFirst?: ReadonlySet<HopName>): Promise<Omit<Gathered, 'inputDigest'>> {
+export async function gatherInventory(config: Config, clients: Clients, deps: EngineDeps, roots?: string[], probeFirst?: ReadonlySet<Side>): Promise<Omit<Gathered, 'inputDigest'>> {
   roots ??= await expandVolumes(config.staging.volumes);
   // A device's unsorted v1 answer is sorted in a temporary file beside the ledger; a dead run's files there go first.
   const spoolDir = spoolParent(config);
   removeDeadSpools(spoolDir, processAlive);
-  const reach = (hop: HopName) => {
+  const reach = (hop: Side) => {
     const open = () => openListing(clients[hop], config[hop], { signal: deps.signal, spoolDir });
     if (probeFirst?.has(hop) !== true) return streamOrUnreachable(open());
     return probeThenOpen(() => probeHop(clients[hop], config[hop], deps.signal), open);
@@ -293,7 +296,7 @@ export interface ApplyOptions extends PlanRunOptions {
   /** Show the whole diff when a saved plan is stale, however long (`apply --diff`). */
   showDiff?: boolean;
   /** Hops that were down last time (watch): probed briefly first, and not listed while still down. */
-  probeFirst?: ReadonlySet<HopName>;
+  probeFirst?: ReadonlySet<Side>;
 }
 
 export interface ApplyReport {

@@ -8,7 +8,7 @@
  */
 import type { Config, HopConfig, TransferConfig } from '../src/model/config.ts';
 import { ACTION_ORDER, type Action, type ActionReason, type Plan } from '../src/model/plan.ts';
-import { MemorySpool, SpooledActions } from '../src/manifest/spool.ts';
+import { MemorySpool, SpooledActions } from '../src/plan/spools.ts';
 import type { DeliveredVersion, Inventory, LedgerRecord, Listing, ListingFlaws, ListingStream, LocalFile, LocalLink, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
 import { compareKeys } from '../src/plan/keys.ts';
 import { planStreams, type PlanOptions } from '../src/plan/planner.ts';

@@ -12,6 +12,7 @@ import { etagShape } from '../plan/etag.ts';
 import { classifyS3Error } from '../inventory/s3.ts';
 import { describeError, isDualsyncError, opError } from '../errors.ts';
 import type { FailureFacts } from '../model/failure.ts';
+import type { Side } from '../model/side.ts';
 
 /** One hop's object as the plan saw it: its relative key, size and listed ETag. */
 export interface ListedObject {
@@ -70,7 +71,7 @@ export type ContentComparison = { same: true; md5: string } | { same: false; fai
  * both were read and they differ; a read that failed says why, with `differs` false.
  */
 export async function compareContent(
-  read: (side: 'source' | 'destination', object: ListedObject) => Promise<string>,
+  read: (side: Side, object: ListedObject) => Promise<string>,
   source: ListedObject,
   destination: ListedObject,
 ): Promise<ContentComparison> {

@@ -4,7 +4,7 @@
  * (invariant 1). Delivered means listed: a PUT the destination accepted but does not list fails.
  */
 import type { Action, LedgerEvent, ObjectEntry, VerifiedBy } from '../model/index.ts';
-import { localPath } from '../plan/keys.ts';
+import { localPath } from '../plan/volume-paths.ts';
 import { Batcher, forEachLimited } from './batch.ts';
 import type { Purger } from './purge.ts';
 import { causeOf, type ApplyRun } from './run.ts';

@@ -8,7 +8,7 @@
  */
 import type { Action, FailureFacts, HopSettings } from '../model/index.ts';
 import { downloadLine, uploadLine } from '../manifest/s5cmd.ts';
-import { localPath } from '../plan/keys.ts';
+import { localPath } from '../plan/volume-paths.ts';
 import { forEachLimited } from './batch.ts';
 import { openPacedHop } from './pacing.ts';
 import type { Delivery, LocalProofs } from './deliver.ts';

@@ -5,7 +5,7 @@
  * matching are tried without s5cmd or a server.
  */
 import type { Action, Config, FailureFacts, Hop } from '../model/index.ts';
-import { localPath, tempPath } from '../plan/keys.ts';
+import { localPath, tempPath } from '../plan/volume-paths.ts';
 import { HopRunner, type HopRunResult } from './runner.ts';
 import { s5cmdEnv, s5cmdGlobalArgs } from './s5cmd.ts';
 

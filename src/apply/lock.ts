@@ -2,6 +2,7 @@ import { link, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHa
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { opError, userError } from '../errors.ts';
+import { fsyncDirectory } from '../files/fsync.ts';
 import { asIdentity, bootId, ownIdentity, stillRunning } from './proc.ts';
 import { stateDiskFull } from './state-disk.ts';
 
@@ -70,15 +71,6 @@ function parseHolder(text: string | undefined): LockHolder | undefined {
 
 async function readHolder(path: string): Promise<LockHolder | undefined> {
   return parseHolder(await readFile(path, 'utf8').catch(() => undefined));
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function isDiskFull(error: unknown): boolean {

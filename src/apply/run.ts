@@ -3,7 +3,7 @@
  * and the signal that stops the hops when that door fails. Every step of apply records through
  * here, so that "not recorded, did not happen" holds in one place.
  */
-import type { Action, ApplyOutcome, Config, FailureFacts, FailureHop, LedgerEvent, LedgerRecord, ObjectEntry, ProgressSink, VerifiedBy } from '../model/index.ts';
+import type { Action, ApplyOutcome, Config, FailureFacts, FailureHop, LedgerEvent, LedgerRecord, ObjectEntry, ProgressSink, Side, VerifiedBy } from '../model/index.ts';
 import { describeError, isDualsyncError } from '../errors.ts';
 import type { OpenHop } from './hop.ts';
 import type { Recorder } from './recorder.ts';
@@ -18,7 +18,7 @@ export interface ExecuteContext {
   /** The destination's listed entries for these relative keys (undefined: not listed), read in one go. */
   describeDestination(keys: string[]): Promise<Map<string, ObjectEntry | undefined>>;
   /** The MD5 of one hop's object as listed (its plain MD5 ETag, or its bytes read through MD5), for adopts by content. */
-  contentMd5(side: 'source' | 'destination', object: ObjectEntry): Promise<string>;
+  contentMd5(side: Side, object: ObjectEntry): Promise<string>;
   /** Why the destination accepted the upload of a key but does not list it (the failure's reason). */
   explainUnlisted?(key: string): Promise<string>;
   progress?: ProgressSink;

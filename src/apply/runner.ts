@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { commOf, recordChild, type RecordedChild } from './children.ts';
 import { formatStallTimeout, watchForStall, type StallWatch } from './watchdog.ts';
 import { sampleLink } from './link-progress.ts';
+import type { Hop } from '../model/apply.ts';
 
 /** A success line of `s5cmd --json`: the exact source and destination of one finished copy. */
 export interface S5Success {
@@ -33,7 +34,7 @@ export interface HopRunResult {
 /** Stop the hop when it makes no progress for `timeoutMs` (see watchdog.ts). */
 export interface StallOptions {
   timeoutMs: number;
-  hop: 'download' | 'upload';
+  hop: Hop;
 }
 
 /**

@@ -22,7 +22,7 @@
 import { lstat, mkdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { lstatSync, mkdirSync, type Stats } from 'node:fs';
 import { describeError, opError, type DualsyncError } from '../errors.ts';
-import { TEMP_DIR } from '../plan/keys.ts';
+import { TEMP_DIR } from '../model/volume-layout.ts';
 
 /** A volume root as configured (for messages and the ledger) and as resolved once (for I/O). */
 export interface ResolvedRoot {

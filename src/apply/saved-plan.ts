@@ -4,6 +4,9 @@
  * the checks apply makes before it runs one: edited, made with another config, reaching outside
  * the volumes, stale, or no longer fitting the volumes. Nothing here holds every action: a plan
  * of ten million adopts is read, digested, checked and diffed in one pass at a time.
+ *
+ * Over 400 lines: the checks before apply share one streamed pass over the saved plan and the
+ * fresh one; split by check, each would re-read ten million lines.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
@@ -12,7 +15,9 @@ import type { Config, Plan, PlanFile, VolumeInfo } from '../model/index.ts';
 import type { ActionKind } from '../model/plan.ts';
 import { compareKeys, keySkipReason } from '../plan/keys.ts';
 import { ACTION_ORDER } from '../plan/planner.ts';
-import { actionsOfKinds, SpooledActions, type KindSegment, type RankedSpool, type SpoolFactory } from '../manifest/spool.ts';
+import { actionsOfKinds } from '../manifest/spool.ts';
+import type { KindSegment, RankedSpool, SpoolFactory } from '../model/spool.ts';
+import { SpooledActions } from '../plan/spools.ts';
 import { CanonicalPlanWriter, PlanFileLines, writeCanonicalPlan } from '../manifest/planfile.ts';
 import { downloadLine, HOP_KINDS, uploadLine, writeManifests } from '../manifest/s5cmd.ts';
 import { expandVolumes } from '../config/load.ts';
@@ -21,6 +26,7 @@ import { formatBytes } from '../config/units.ts';
 import { userError } from '../errors.ts';
 import { fileLines, LineFileError } from '../files/lines.ts';
 import { reasonText } from '../view/reasons.ts';
+import type { Hop } from '../model/apply.ts';
 
 /** The settings that shape a plan: credentials reduced to their kind so they can rotate; no file path, no watch settings. */
 function plannedShape(config: Config): Record<string, unknown> {
@@ -226,7 +232,7 @@ class FileComparison {
  * The manifest (if any) that is on disk but differs from what the plan renders. A manifest that
  * is gone is not checked: apply renders the lines from the plan itself.
  */
-function manifestsDiffer(paths: { download: string; upload: string }, plan: Plan, config: Config): 'download' | 'upload' | undefined {
+function manifestsDiffer(paths: { download: string; upload: string }, plan: Plan, config: Config): Hop | undefined {
   const openIfThere = (path: string) => {
     try {
       return new FileComparison(openSync(path, 'r'));
@@ -264,7 +270,7 @@ interface CommandLine {
 }
 
 /** A manifest's command lines in file order (the plan's order: by kind, then key), made one at a time. */
-function* commandLines(plan: Plan, config: Config, hop: 'download' | 'upload'): Generator<CommandLine> {
+function* commandLines(plan: Plan, config: Config, hop: Hop): Generator<CommandLine> {
   for (const action of actionsOfKinds(plan.actions, HOP_KINDS[hop])) {
     const text = hop === 'download' ? downloadLine(action, config, plan.hops.download) : uploadLine(action, config, plan.hops.upload);
     yield { kindRank: ACTION_ORDER.indexOf(action.kind), key: action.key, text };
@@ -296,7 +302,7 @@ class DiffLines {
  * two sorted listings), adding to `diff` a `-` line for each command only the saved plan has,
  * a `+` line for each only the fresh one has, and both for a key whose command changed.
  */
-function diffManifest(saved: Plan, fresh: Plan, config: Config, hop: 'download' | 'upload', diff: DiffLines): { removed: number; added: number } {
+function diffManifest(saved: Plan, fresh: Plan, config: Config, hop: Hop, diff: DiffLines): { removed: number; added: number } {
   const old = commandLines(saved, config, hop);
   const now = commandLines(fresh, config, hop);
   let removed = 0;

@@ -4,7 +4,8 @@
  * and the copy it replaced on another volume is removed.
  */
 import type { Action, LedgerEvent } from '../model/index.ts';
-import { TEMP_DIR, tempPath } from '../plan/keys.ts';
+import { TEMP_DIR } from '../model/volume-layout.ts';
+import { tempPath } from '../plan/volume-paths.ts';
 import type { Purger } from './purge.ts';
 import { causeOf, type ApplyRun } from './run.ts';
 import { isLinkRefusal, moveIntoPlace, removeFile } from './safe-path.ts';

@@ -2,7 +2,7 @@
  * Apply's first step on the volumes: their temporary folders emptied before anything moves.
  */
 import { describeError } from '../errors.ts';
-import { TEMP_DIR } from '../plan/keys.ts';
+import { TEMP_DIR } from '../model/volume-layout.ts';
 import { isLinkRefusal, resetTempFolder, VolumeRoots } from './safe-path.ts';
 import { stopOrphanedTransfers } from './orphans.ts';
 

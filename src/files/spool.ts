@@ -19,7 +19,7 @@ import { closeSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rm
 import { join } from 'node:path';
 import { opError } from '../errors.ts';
 import type { Action, ActionKind } from '../model/plan.ts';
-import type { RankedSpool, SpoolFactory } from '../manifest/spool.ts';
+import type { RankedSpool, SpoolFactory } from '../model/spool.ts';
 import { removeAtExit } from './at-exit.ts';
 import { fileLines, LineFileError } from './lines.ts';
 import { writeWhole } from './write-whole.ts';

@@ -19,8 +19,9 @@ import { link, lstat, mkdir, open, readFile, rename, stat, unlink } from 'node:f
 import { join, resolve } from 'node:path';
 import { describeError, opError, userError, type DualsyncError } from '../errors.ts';
 import type { Config } from '../model/config.ts';
-import { CLAIM_FILE, TEMP_DIR } from '../plan/keys.ts';
-import { ensureStateId, fsyncDirectory, idFileIdentity, readStateId, STATE_ID_FILE, type FileIdentity } from '../ledger/identity.ts';
+import { CLAIM_FILE, TEMP_DIR } from '../model/volume-layout.ts';
+import { fsyncDirectory } from '../files/fsync.ts';
+import { ensureStateId, idFileIdentity, readStateId, STATE_ID_FILE, type FileIdentity } from '../ledger/identity.ts';
 
 export { CLAIM_FILE };
 

@@ -19,7 +19,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { describeError, opError, userError } from '../errors.ts';
 import type { Reserve } from '../model/config.ts';
 import type { LocalFile, LocalLink, VolumeInfo } from '../model/objects.ts';
-import { CLAIM_FILE, TEMP_DIR } from '../plan/keys.ts';
+import { CLAIM_FILE, TEMP_DIR } from '../model/volume-layout.ts';
 
 export interface VolumeScan {
   volumes: VolumeInfo[];

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { link, lstat, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError, opError } from '../errors.ts';
+import { fsyncDirectory } from '../files/fsync.ts';
 
 export const STATE_ID_FILE = 'id';
 
@@ -88,12 +89,3 @@ export async function idFileIdentity(stateDir: string): Promise<(FileIdentity & 
   return { dev: String(info.dev), ino: String(info.ino), links: Number(info.nlink) };
 }
 
-/** Makes a new name in `directory` durable (a power cut must not lose the id that claims volumes). */
-export async function fsyncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}

@@ -21,6 +21,7 @@ import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } fro
 import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { userError } from '../errors.ts';
+import { fsyncDirectory } from '../files/fsync.ts';
 import { STATE_ID_FILE } from './identity.ts';
 
 export const HIGH_WATER_FILE = 'ledger.db-high-water';
@@ -175,12 +176,7 @@ export async function markStartedOver(stateDir: string, now: Date): Promise<void
     await handle.close();
   }
   await rename(`${path}.tmp`, path);
-  const dir = await open(stateDir, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await fsyncDirectory(stateDir);
 }
 
 const WAY_OUT =

@@ -19,12 +19,16 @@
  * - A ledger that is missing, emptied or behind the serial it had committed, in a state directory
  *   that was used, is refused (integrity.ts, invariant 12): never taken for a fresh one.
  * - A ledger this user cannot write (a backup, a read-only mount) is still read (db.ts).
+ *
+ * Over 400 lines: opening (integrity, migration, schema upgrade) and writing (the worker) share
+ * one connection's life; the queries and the schema already live in queries.ts and schema.ts.
  */
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import type { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { describeError, isDualsyncError, opError, userError } from '../errors.ts';
+import { fsyncDirectory } from '../files/fsync.ts';
 import type { LedgerEvent } from '../model/ledger.ts';
 import type { LedgerRecord, LedgerState } from '../model/objects.ts';
 import { connect, connectReadOnly, isCannotOpen, LEDGER_FILE, ledgerError, schemaIsCurrent, schemaVersion, upgradeSchema } from './db.ts';
@@ -50,15 +54,6 @@ export interface LedgerStoreOptions {
    * instead of refusing it (invariant 12). Only for `reset`, which moves it into a backup.
    */
   allowLost?: boolean;
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** The meta row that says this database was migrated from the JSON ledger (its serial then). */

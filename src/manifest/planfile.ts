@@ -6,6 +6,9 @@
  * and diff two of them. The actions are the last field of the plan, and the plan the last of the
  * file, so a reader meets the small header first and then one action per line (see
  * {@link PlanFileLines}); the writers iterate any {@link ActionList}, so neither side holds them all.
+ *
+ * Over 400 lines: the plan file's writer, validator and line reader must agree on one format,
+ * so they stay in the one module that owns it.
  */
 import { userError } from '../errors.ts';
 import { ACTION_ORDER, ACTION_REASON_CODES, PLAN_NOTE_CODES, PLAN_WARNING_CODES, type Action, type ActionKind, type ActionList, type Plan, type PlanFile } from '../model/plan.ts';

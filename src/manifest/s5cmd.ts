@@ -12,8 +12,10 @@ import { assert } from '../errors.ts';
 import type { Config, HopConfig } from '../model/config.ts';
 import type { Action, ActionKind, HopSettings, Plan } from '../model/plan.ts';
 import { actionsOfKinds, countOfKinds } from './spool.ts';
-import { localPath, tempPath } from '../plan/keys.ts';
+import { localPath, tempPath } from '../plan/volume-paths.ts';
 import { s5cmdBucket } from '../config/outposts.ts';
+import type { Hop } from '../model/apply.ts';
+import type { Side } from '../model/side.ts';
 
 const MIB = 1024 * 1024;
 
@@ -74,7 +76,7 @@ function commentText(text: string): string {
   return text.replace(/\p{Cc}/gu, '?');
 }
 
-function header(hop: 'download' | 'upload', lines: number, settings: HopSettings, config: Config): string {
+function header(hop: Hop, lines: number, settings: HopSettings, config: Config): string {
   const route = commentText(
     hop === 'download'
       ? `s3://${config.source.bucket}/${config.source.prefix} -> staging volumes`
@@ -94,7 +96,7 @@ function shellWord(word: string): string {
  * The same facts as s5cmdEnv and s5cmdGlobalArgs (src/apply/s5cmd.ts) without --json; the
  * credentials are named, never written. A proxy is named only: its URL may hold a password.
  */
-export function byHand(side: 'source' | 'destination', source: HopConfig, destination: HopConfig, settings: HopSettings): string[] {
+export function byHand(side: Side, source: HopConfig, destination: HopConfig, settings: HopSettings): string[] {
   const hop = side === 'source' ? source : destination;
   const env = [`AWS_REGION=${shellWord(hop.region)}`];
   if (hop.tls.caBundle !== undefined && hop.tls.verify) env.push(`AWS_CA_BUNDLE=${shellWord(hop.tls.caBundle)}`);
@@ -137,13 +139,13 @@ class RunFile {
 }
 
 /** The kinds of action each run file carries. */
-export const HOP_KINDS: Record<'download' | 'upload', readonly ActionKind[]> = { download: ['download', 'redownload'], upload: ['upload'] };
+export const HOP_KINDS: Record<Hop, readonly ActionKind[]> = { download: ['download', 'redownload'], upload: ['upload'] };
 
 /**
  * The download or upload run file's pieces, header first, to `emit`; joined, they are that file's
  * text. Only the hop's kinds are read: a plan of millions of adopts is not read through for them.
  */
-function writeRunFile(plan: Plan, config: Config, hop: 'download' | 'upload', emit: (piece: string) => void): void {
+function writeRunFile(plan: Plan, config: Config, hop: Hop, emit: (piece: string) => void): void {
   const kinds = HOP_KINDS[hop];
   emit(`${header(hop, countOfKinds(plan.actions, kinds), plan.hops[hop], config)}\n`);
   const file = new RunFile(emit);

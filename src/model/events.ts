@@ -4,6 +4,7 @@
  */
 import type { Hop } from './apply.ts';
 import type { PlanWarning } from './plan.ts';
+import type { Side } from './side.ts';
 
 /** Objects and bytes. */
 export interface Amount {
@@ -40,7 +41,7 @@ export interface CycleFacts {
   applySeconds: number;
   volumes: { root: string; freeBytes: number }[];
   /** Hops whose endpoint could not be reached, with the cause. */
-  hopsDown: { hop: 'source' | 'destination'; cause: string }[];
+  hopsDown: { hop: Side; cause: string }[];
 }
 
 /** How an event matters to whoever reads the log. */
@@ -71,8 +72,8 @@ export type RunEvent =
   | { event: 'failure'; cycle?: number; key: string; hop: Hop | 'purge'; code: string; message: string }
   | { event: 'stall'; cycle?: number; hop: Hop; message: string }
   | { event: 'listing_warning'; cycle?: number; code: PlanWarning['code']; message: string }
-  | { event: 'hop_down'; cycle: number; hop: 'source' | 'destination'; cause: string }
-  | { event: 'hop_up'; cycle: number; hop: 'source' | 'destination' }
+  | { event: 'hop_down'; cycle: number; hop: Side; cause: string }
+  | { event: 'hop_up'; cycle: number; hop: Side }
   | { event: 'backoff'; cycle: number; retryInSeconds: number; failedCyclesInARow: number }
   | { event: 'lock_wait'; message: string }
   | { event: 'watch_stopped'; cycles: number; reason: string; message: string }

@@ -3,6 +3,7 @@
  * Apply builds these, the ledger keeps the last one of each version, `--json` emits them, tests
  * and metrics match the code; the words are in view/failure.ts only. Types only.
  */
+import type { Hop } from './apply.ts';
 
 /** Which copy a check compared with what it should be: the local copy (against the source), or the destination's. */
 export type CheckedCopy = 'local' | 'destination';
@@ -77,7 +78,7 @@ export type FailureFacts =
 export type FailureCode = FailureFacts['code'];
 
 /** The step of an apply at which an object failed. */
-export type FailureHop = 'download' | 'upload' | 'purge';
+export type FailureHop = Hop | 'purge';
 
 /** One object's failure in an apply: which object, on which step, and what went wrong. */
 export type ObjectFailure = FailureFacts & { key: string; hop: FailureHop };
@@ -86,4 +87,4 @@ export type ObjectFailure = FailureFacts & { key: string; hop: FailureHop };
  * The last failure of a version as the ledger keeps it: what went wrong and on which hop
  * (absent only for a legacy text that named none).
  */
-export type RecordedFailure = FailureFacts & { hop?: 'download' | 'upload' };
+export type RecordedFailure = FailureFacts & { hop?: Hop };

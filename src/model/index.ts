@@ -6,3 +6,5 @@ export type * from './provision.ts';
 export type * from './apply.ts';
 export type * from './events.ts';
 export type * from './failure.ts';
+export type * from './side.ts';
+export type * from './spool.ts';

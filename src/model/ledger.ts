@@ -1,6 +1,7 @@
 /** Ledger events: the only way a record changes (folded in by ledger/merge.ts). Types only. */
 import type { FailureFacts } from './failure.ts';
 import type { AdoptRule, VerifiedBy } from './objects.ts';
+import type { Hop } from './apply.ts';
 
 interface VersionRef {
   key: string;
@@ -30,7 +31,7 @@ export type LedgerEvent =
    * `at`: when it was recorded (ISO 8601, UTC), from which the object backs off; absent in
    * journals written before it existed.
    */
-  | (VersionRef & { type: 'failed'; hop: 'download' | 'upload'; failure: FailureFacts; destinationDiffers?: string; localDiffers?: string; at?: string })
+  | (VersionRef & { type: 'failed'; hop: Hop; failure: FailureFacts; destinationDiffers?: string; localDiffers?: string; at?: string })
   /** The key cannot be staged safely; kept so status can show it. */
   | (VersionRef & { type: 'skipped'; reason: string });
 

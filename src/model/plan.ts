@@ -3,6 +3,7 @@
  * one order of action kinds that planner, views and plan files share.
  */
 import type { AdoptRule } from './objects.ts';
+import type { Side } from './side.ts';
 
 export type ActionKind = 'download' | 'redownload' | 'upload' | 'purge' | 'adopt' | 'skip';
 
@@ -305,7 +306,7 @@ export const PLAN_WARNING_CODES = [
 /** Something about the run an operator must know, as data: the views word it (view/reasons.ts). */
 export interface PlanWarning {
   code: PlanWarningCode;
-  hop?: 'source' | 'destination';
+  hop?: Side;
   cause?: string;
   text?: string;
   workers?: number;

@@ -6,6 +6,9 @@
  * rows, and a missing volume does not hide the others. The doctor reads and lists; it writes at
  * the destination only with --write-probe (one small object under the prefix, deleted again),
  * and on the local disk only a temporary file in each volume and in the state directory.
+ *
+ * Over 400 lines: one short function per check, in the order the report shows them; the checks
+ * stand alone and are read one by one, so one file reads as the list of what doctor checks.
  */
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
@@ -29,13 +32,12 @@ import { reserveBytes } from '../inventory/volumes.ts';
 import { LedgerStore } from '../ledger/store.ts';
 import type { Config, HopConfig, TransferConfig } from '../model/config.ts';
 import { hopSettings } from '../plan/hops.ts';
-import { TEMP_DIR } from '../plan/keys.ts';
+import { TEMP_DIR } from '../model/volume-layout.ts';
 import { doctorReport, type DoctorCheck, type DoctorReport } from '../view/doctor.ts';
 import type { CheckedConfig } from './config.ts';
 import { mountOfDirectory, readMounts, type MountEntry } from './mounts.ts';
 import { volumeEntries } from './volumes.ts';
-
-export type Side = 'source' | 'destination';
+import type { Side } from '../model/side.ts';
 
 export interface DoctorOptions {
   /** Put and delete one object under the destination prefix. */

@@ -23,7 +23,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import { LEDGER_FILE, LedgerStore, markStartedOver } from '../ledger/store.ts';
 import { logHead } from '../ledger/events.ts';
 import type { Config } from '../model/config.ts';
-import { TEMP_DIR } from '../plan/keys.ts';
+import { TEMP_DIR } from '../model/volume-layout.ts';
 
 /** Files of the state directory that make up dualsync's memory: the ledger (ledger.db with its -wal and -shm, and a migrated JSON ledger) and the last run. */
 function isStateFile(name: string): boolean {

@@ -8,7 +8,8 @@
 import type { Config } from '../model/config.ts';
 import type { LedgerRecord, ListingFlaws, LocalFile, LocalLink, ObjectEntry, VolumeInfo } from '../model/objects.ts';
 import type { Action, ActionReason, Plan, PlanNote, PlanSummary, PlanWarning } from '../model/plan.ts';
-import { memorySpools, type SpooledActions, type SpoolFactory } from '../manifest/spool.ts';
+import type { SpoolFactory } from '../model/spool.ts';
+import { memorySpools, type SpooledActions } from './spools.ts';
 import { PlanSpools } from './spools.ts';
 import { adoption } from './adopt.ts';
 import { backoffOf, nextTryMs, Waiting, type Backoff } from './backoff.ts';
@@ -20,6 +21,7 @@ import type { KeyRow } from './merge.ts';
 import { NoteBook } from './notes.ts';
 import { action, DownloadPlacer, UploadBudget, type DownloadCandidate } from './place.ts';
 import { linkOnPath, openVolumeBooks, volumePlans, type VolumeBook } from './volumes.ts';
+import type { Side } from '../model/side.ts';
 
 /** An upload of a copy already on disk, waiting for the upload budget. */
 interface UploadCandidate {
@@ -64,7 +66,7 @@ export interface PassSetup {
 
 
 /** A hop's listing state as the plan's warnings say it. */
-function listingWarning(hop: 'source' | 'destination', state: ListingState): PlanWarning | undefined {
+function listingWarning(hop: Side, state: ListingState): PlanWarning | undefined {
   if (state.unreachable !== undefined) return { code: `${hop}-unreachable`, cause: state.unreachable };
   if (!state.complete) return { code: `${hop}-listing-incomplete` };
   return undefined;

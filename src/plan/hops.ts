@@ -7,6 +7,7 @@
 import type { Bandwidth } from '../model/config.ts';
 import type { HopSettings, PlanWarning } from '../model/plan.ts';
 import { bandwidthAt } from '../config/bandwidth.ts';
+import type { Side } from '../model/side.ts';
 
 /**
  * The settings for one hop, and the warning to show when the connection budget lowered them.
@@ -16,7 +17,7 @@ export function hopSettings(
   workers: number,
   concurrency: number,
   maxConnections: number | undefined,
-  hop: 'source' | 'destination',
+  hop: Side,
   limit?: { bandwidth: Bandwidth | undefined; nowMs: number | undefined },
 ): { settings: HopSettings; warning?: PlanWarning } {
   const { settings, warning } = connectionSettings(workers, concurrency, maxConnections, hop);
@@ -33,7 +34,7 @@ function connectionSettings(
   workers: number,
   concurrency: number,
   maxConnections: number | undefined,
-  hop: 'source' | 'destination',
+  hop: Side,
 ): { settings: HopSettings; warning?: PlanWarning } {
   if (maxConnections === undefined) return { settings: { workers, concurrency } };
   const cappedConcurrency = Math.max(1, Math.min(concurrency, maxConnections));

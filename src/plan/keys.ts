@@ -1,25 +1,12 @@
 /**
- * The one mapping from a relative key to a local path, and the one judgement of whether a key can
- * be staged faithfully. Pure. Keys are never normalised: NFC and NFD twins, case twins and every
- * punctuation character pass through byte-exact; only keys that no local path can hold safely are
- * refused, each with a reason an operator can act on.
+ * The one key order, and the one judgement of whether a key can be staged faithfully. Pure. Keys
+ * are never normalised: NFC and NFD twins, case twins and every punctuation character pass through
+ * byte-exact; only keys that no local path can hold safely are refused, each with a reason an
+ * operator can act on. The mapping onto a volume is in volume-paths.ts, the names dualsync keeps
+ * on a volume in model/volume-layout.ts.
  */
-import { assert } from '../errors.ts';
 import type { ActionReason } from '../model/plan.ts';
-
-/**
- * Apply downloads into `<volumeRoot>/.dualsync-tmp/<key>` and renames to `<volumeRoot>/<key>` once
- * verified, so a half-written object never sits at its final path. s5cmd itself writes into Go's
- * `os.CreateTemp(dir, name)` beside that path: the name plus up to 10 digits, or, when the name
- * holds a `*`, digits in place of its last `*`. Everything in this folder is dualsync's own.
- */
-export const TEMP_DIR = '.dualsync-tmp';
-
-/**
- * `<volumeRoot>/.dualsync-volume` names the state directory that owns the volume
- * (src/inventory/claims.ts); a key of that name would overwrite the claim.
- */
-export const CLAIM_FILE = '.dualsync-volume';
+import { CLAIM_FILE, TEMP_DIR } from '../model/volume-layout.ts';
 
 /** Linux NAME_MAX: the longest file or directory name, in bytes. */
 const MAX_SEGMENT_BYTES = 255;
@@ -205,38 +192,4 @@ export function destinationKeySkip(destinationPrefix: string): (relativeKey: str
     if (bytes <= MAX_KEY_BYTES) return undefined;
     return { code: 'destination-key-too-long', bytes, prefix: destinationPrefix, maxBytes: MAX_KEY_BYTES };
   };
-}
-
-/** The last root checked: manifests map a million keys onto a handful of roots. */
-let lastRoot: { root: string; prefix: string } | undefined;
-
-/** The volume root without trailing slashes ('' for '/'), after checking it is an absolute, plain path. */
-function rootPrefix(volumeRoot: string): string {
-  if (volumeRoot === lastRoot?.root) return lastRoot.prefix;
-  assert(volumeRoot.startsWith('/'), `volume root ${JSON.stringify(volumeRoot)} is not an absolute path`);
-  let end = volumeRoot.length;
-  while (end > 0 && volumeRoot.charCodeAt(end - 1) === 0x2f) end--;
-  const root = volumeRoot.slice(0, end);
-  for (const segment of root.split('/').slice(1)) {
-    assert(segment !== '' && segment !== '.' && segment !== '..', `volume root ${JSON.stringify(volumeRoot)} is not a normalised path`);
-  }
-  lastRoot = { root: volumeRoot, prefix: root };
-  return root;
-}
-
-function assertStageable(key: string): void {
-  const reason = keySkipReason(key);
-  assert(reason === undefined, `key ${JSON.stringify(key)} cannot become a local path: ${JSON.stringify(reason)}`);
-}
-
-/** Where a staged object lives: `<volumeRoot>/<key>`. Throws an assertion for a key that {@link keySkipReason} refuses. */
-export function localPath(volumeRoot: string, key: string): string {
-  assertStageable(key);
-  return `${rootPrefix(volumeRoot)}/${key}`;
-}
-
-/** Where a download lands before verification: `<volumeRoot>/.dualsync-tmp/<key>`. Throws like {@link localPath}. */
-export function tempPath(volumeRoot: string, key: string): string {
-  assertStageable(key);
-  return `${rootPrefix(volumeRoot)}/${TEMP_DIR}/${key}`;
 }

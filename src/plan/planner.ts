@@ -36,7 +36,7 @@
 import type { Config } from '../model/config.ts';
 import type { LedgerRecord, ListingStream, LocalFile, LocalLink, VolumeInfo } from '../model/objects.ts';
 import { ACTION_ORDER, type Plan, type PlanWarning } from '../model/plan.ts';
-import type { SpooledActions } from '../manifest/spool.ts';
+import type { SpooledActions } from './spools.ts';
 import { PlanBuilder, type PlanOptions } from './builder.ts';
 import { mergeStreams, sortLocals, type PageObserver } from './merge.ts';
 

@@ -6,7 +6,8 @@
  * minus the largest reserve of its volumes, booked once. Pure.
  */
 import type { LocalFile, LocalLink, VolumeInfo } from '../model/objects.ts';
-import { compareKeys, TEMP_DIR } from './keys.ts';
+import { TEMP_DIR } from '../model/volume-layout.ts';
+import { compareKeys } from './keys.ts';
 import type { PlanWarning, VolumePlan } from '../model/plan.ts';
 
 /** One filesystem's room while a plan is being made, shared by the books of its volumes. */

@@ -1,6 +1,6 @@
 import { isDualsyncError, isInternalError } from '../errors.ts';
 import { warningText } from '../view/reasons.ts';
-import type { CycleFacts, CycleResultKind, RunEvent } from '../model/index.ts';
+import type { CycleFacts, CycleResultKind, RunEvent, Side } from '../model/index.ts';
 
 export interface CycleResult {
   /** Transfers, purges and adoptions this cycle; 0 means the sites were in sync. */
@@ -19,7 +19,7 @@ export interface CycleResult {
 }
 
 export interface HopDown {
-  hop: 'source' | 'destination';
+  hop: Side;
   cause: string;
 }
 

@@ -26,7 +26,7 @@ import { cleanup, md5, md5OfBucket, putObjects, startPair, tempDir, type MinioPa
 import { DatabaseSync } from 'node:sqlite';
 import { JOURNAL_FILE, LEDGER_FILE, LedgerStore, SNAPSHOT_FILE } from '../../src/ledger/store.ts';
 import { legacyRecordAfterJournal, stageTally, writeLegacyLedger, type StageStamp } from '../harness/ledger.ts';
-import { localPath } from '../../src/plan/keys.ts';
+import { localPath } from '../../src/plan/volume-paths.ts';
 import type { LedgerRecord } from '../../src/model/index.ts';
 import { makeSite, type Site } from './site.ts';
 

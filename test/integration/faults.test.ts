@@ -12,7 +12,8 @@ import { join, relative } from 'node:path';
 import { md5, md5OfBucket, putObjects } from '../harness/index.ts';
 import { useProxiedPair, type Toxic } from '../harness/toxiproxy.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
-import { localPath, TEMP_DIR } from '../../src/plan/keys.ts';
+import { TEMP_DIR } from '../../src/model/volume-layout.ts';
+import { localPath } from '../../src/plan/volume-paths.ts';
 import { makeSite, type Site } from './site.ts';
 
 /** The longest an apply may take under a fault before the test calls it hung. */

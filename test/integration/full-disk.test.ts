@@ -15,7 +15,7 @@ import { md5, md5OfBucket, putObjects } from '../harness/index.ts';
 import { canMountTmpfs, mountTmpfs, unmount } from '../harness/tmpfs.ts';
 import { useProxiedPair } from '../harness/toxiproxy.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
-import { TEMP_DIR } from '../../src/plan/keys.ts';
+import { TEMP_DIR } from '../../src/model/volume-layout.ts';
 import { makeSite, type Site } from './site.ts';
 
 const MiB = 1024 * 1024;

@@ -14,7 +14,8 @@ import { join, relative } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { cleanup, getObjectMd5, listAll, md5, md5OfBucket, putMultipart, putObjects, startPair, type MinioPair } from '../harness/index.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
-import { compareKeys, TEMP_DIR } from '../../src/plan/keys.ts';
+import { TEMP_DIR } from '../../src/model/volume-layout.ts';
+import { compareKeys } from '../../src/plan/keys.ts';
 import { makeSite, type Site } from './site.ts';
 
 interface CorpusCase {

@@ -8,7 +8,7 @@ import { mkdir, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { localPath, tempPath } from '../../src/plan/keys.ts';
+import { localPath, tempPath } from '../../src/plan/volume-paths.ts';
 import { md5, md5OfBucket, putObjects, requireTools, useMinioPair } from '../harness/index.ts';
 import { makeSite } from './site.ts';
 

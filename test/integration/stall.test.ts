@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { md5, md5OfBucket, putObjects } from '../harness/index.ts';
 import { useProxiedPair } from '../harness/toxiproxy.ts';
-import { TEMP_DIR } from '../../src/plan/keys.ts';
+import { TEMP_DIR } from '../../src/model/volume-layout.ts';
 import { linkMoved, sampleLink, type LinkSample } from '../../src/apply/link-progress.ts';
 import { makeSite, type Site } from './site.ts';
 

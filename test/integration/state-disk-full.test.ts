@@ -14,7 +14,7 @@ import { ListObjectVersionsCommand, PutBucketVersioningCommand } from '@aws-sdk/
 import { cleanup, listAll, md5, md5OfBucket, putObjects, startPair, type MinioPair } from '../harness/index.ts';
 import { canMountTmpfs, mountTmpfs, unmount } from '../harness/tmpfs.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
-import { localPath } from '../../src/plan/keys.ts';
+import { localPath } from '../../src/plan/volume-paths.ts';
 import { DEFAULT_MEMORY_ENTRIES } from '../../src/files/spool.ts';
 import { makeSite, type Site } from './site.ts';
 

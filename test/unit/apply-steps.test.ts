@@ -13,7 +13,7 @@ import { Recorder } from '../../src/apply/recorder.ts';
 import type { ExecuteContext } from '../../src/apply/run.ts';
 import { uploadLine } from '../../src/manifest/s5cmd.ts';
 import type { Action, Hop, LedgerEvent, ObjectEntry, Plan } from '../../src/model/index.ts';
-import { localPath, tempPath } from '../../src/plan/keys.ts';
+import { localPath, tempPath } from '../../src/plan/volume-paths.ts';
 import { testConfig } from '../builders.ts';
 
 /** What the fake hop does with one line: report it done, report it failed, or never report it. */

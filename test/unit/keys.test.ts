@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { reasonText } from '../../src/view/reasons.ts';
 import { describe, expect, it } from 'vitest';
-import { destinationKeySkip, keySkipReason, localPath, ownOutputSkip, TEMP_DIR, tempPath } from '../../src/plan/keys.ts';
+import { TEMP_DIR } from '../../src/model/volume-layout.ts';
+import { destinationKeySkip, keySkipReason, ownOutputSkip } from '../../src/plan/keys.ts';
+import { localPath, tempPath } from '../../src/plan/volume-paths.ts';
 
 interface CorpusCase {
   key: string;

@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { byHand, downloadLine, quoteWord, renderManifests, uploadLine, writeManifests } from '../../src/manifest/s5cmd.ts';
 import type { Action, Plan } from '../../src/model/plan.ts';
-import { keySkipReason, localPath, tempPath } from '../../src/plan/keys.ts';
+import { keySkipReason } from '../../src/plan/keys.ts';
+import { localPath, tempPath } from '../../src/plan/volume-paths.ts';
 import { inventory, testConfig, planOf } from '../builders.ts';
 
 const run = promisify(execFile);
@@ -306,7 +307,7 @@ describe('the "By hand:" comment', () => {
 
 describe('run files of a spooled plan', () => {
   it('read only the kinds they carry: a plan of millions of adopts is not read through for them', async () => {
-    const { MemorySpool, SpooledActions } = await import('../../src/manifest/spool.ts');
+    const { MemorySpool, SpooledActions } = await import('../../src/plan/spools.ts');
     const config = testConfig();
     const array = await planOf(config, inventory().volume('/v1', { free: 1e9 }).source('a', 1).source('b', 2).dest('b', 2).build());
     const segments = (['download', 'redownload', 'adopt', 'upload', 'purge', 'skip'] as const).map((kind) => {

@@ -5,7 +5,7 @@ import { isDualsyncError } from '../../src/errors.ts';
 import { digestConfig, digestConfigFields, digestPlan, manifestPaths, readSavedPlan, STALE_DIFF_LINES, STALE_DIFF_MAX_LINES, stalePlan, type FreshRun } from '../../src/apply/saved-plan.ts';
 import { serializePlanFile, writePlanFile } from '../../src/manifest/planfile.ts';
 import { renderManifests } from '../../src/manifest/s5cmd.ts';
-import { SpooledActions } from '../../src/manifest/spool.ts';
+import { SpooledActions } from '../../src/plan/spools.ts';
 import { FileSpool, SpoolFolder } from '../../src/files/spool.ts';
 import type { Action, Config, Plan, PlanFile } from '../../src/model/index.ts';
 import { ACTION_ORDER } from '../../src/plan/planner.ts';

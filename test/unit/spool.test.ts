@@ -2,7 +2,8 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Action } from '../../src/model/plan.ts';
-import { actionsOfKinds, MemorySpool, SpooledActions } from '../../src/manifest/spool.ts';
+import { actionsOfKinds } from '../../src/manifest/spool.ts';
+import { MemorySpool, SpooledActions } from '../../src/plan/spools.ts';
 import { decodeLine, encodeLine, FileSpool, removeDeadSpools, SpoolFolder } from '../../src/files/spool.ts';
 import { writeWhole } from '../../src/files/write-whole.ts';
 import { fileLines } from '../../src/files/lines.ts';

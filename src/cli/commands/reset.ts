@@ -3,7 +3,7 @@ import { BaseCommand } from '../base.ts';
 import { loadConfigFor } from '../context.ts';
 import { confirmedOrYes, refuseWhileLocked } from '../confirm.ts';
 import { formatBytes } from '../../config/units.ts';
-import { CLAIM_FILE, TEMP_DIR } from '../../plan/keys.ts';
+import { CLAIM_FILE, TEMP_DIR } from '../../model/volume-layout.ts';
 import { executeReset, planReset, resetIsEmpty, type ResetPlan } from '../../ops/reset.ts';
 
 const AFTER_RESET =

@@ -4,7 +4,7 @@ import { loadConfigFor } from '../context.ts';
 import { confirmedOrYes, refuseWhileLocked } from '../confirm.ts';
 import { formatBytes } from '../../config/units.ts';
 import { executeRelease, planRelease, type ReleasePlan } from '../../ops/release.ts';
-import { CLAIM_FILE } from '../../plan/keys.ts';
+import { CLAIM_FILE } from '../../model/volume-layout.ts';
 import { userError } from '../../errors.ts';
 import { loadConfigForChecks } from '../../ops/config.ts';
 import { listVolumes } from '../../ops/volumes.ts';

@@ -1,11 +1,11 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
 import { engineDeps, loadConfigFor } from '../context.ts';
-import { runApply, type ApplyReport, type HopName } from '../../engine.ts';
+import { runApply, type ApplyReport, } from '../../engine.ts';
 import { parseDuration } from '../../config/units.ts';
 import { backoffMs, watchLoop, type CycleResult, type HopDown } from '../../watch/loop.ts';
 import { acquireLock, type Lock } from '../../apply/lock.ts';
-import type { Config, RunEvent } from '../../model/index.ts';
+import type { Config, RunEvent, Side } from '../../model/index.ts';
 import { applyCountsText, renderApplyOutcome } from '../../view/apply.ts';
 import { describeError, isDualsyncError, userError } from '../../errors.ts';
 import { onStopSignals } from '../signals.ts';
@@ -28,7 +28,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** The hops a cycle could not reach, with the cause. */
-function hopsDownIn(inventory: Record<'source' | 'destination', { unreachable?: string }>): HopDown[] {
+function hopsDownIn(inventory: Record<Side, { unreachable?: string }>): HopDown[] {
   const down: HopDown[] = [];
   for (const hop of ['source', 'destination'] as const) {
     const cause = inventory[hop].unreachable;
@@ -162,7 +162,7 @@ export class WatchCommand extends BaseCommand {
   }
 
   /** Hops that were down last cycle: probed briefly first, not listed with the long timeouts while still down. */
-  #wasDown = new Set<HopName>();
+  #wasDown = new Set<Side>();
 
   /** One plan-and-apply cycle under the lock watch holds. */
   async cycle(config: Config, lock: Lock, abort: AbortSignal, retryFailed: boolean): Promise<CycleResult> {
