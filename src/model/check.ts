@@ -1,5 +1,6 @@
 /** What `dualsync check` says of each object, and of the whole site. Types only. */
 import type { ActionReason } from './plan.ts';
+import type { RecordedFailure } from './failure.ts';
 
 /**
  * One state per object version: `delivered` (the destination holds it, proven by size and the
@@ -24,6 +25,36 @@ export const COMBINED_MARK: Readonly<Record<CheckCode, '=' | '-' | '+' | '*' | '
   'destination-only': '+',
 };
 
+/**
+ * What the listings, with the ledger's record, proved or disproved about a source object at the
+ * destination: a code and its facts (the words are in view/check.ts).
+ */
+export type ListingWhy =
+  /** Recorded as delivered (at `deliveredAt` when known), but the destination does not list it. */
+  | { code: 'delivered-not-listed'; deliveredAt?: string }
+  /** The destination's size is not the source's. */
+  | { code: 'size-differs'; destinationSize: number; sourceSize: number }
+  /** Same size, and the destination ETag is the one recorded at delivery. */
+  | { code: 'recorded-etag-matches' }
+  /** The destination ETag is not the one recorded at delivery: rewritten since. */
+  | { code: 'etag-rewritten'; destinationEtag: string; recordedEtag: string }
+  /** Same size and equal ETags that prove the bytes by themselves (plain MD5s or multipart ETags). */
+  | { code: 'etags-equal'; recordedAsDelivered: boolean }
+  /** Same size, but the ETags cannot be compared and no destination ETag was recorded at delivery. */
+  | { code: 'etags-not-comparable'; recordedAsDelivered: boolean };
+
+/** Why an object is in its state: what the listings found, then what the bytes said with `--content`. */
+export type CheckWhy =
+  | ListingWhy
+  /** The MD5s of the bytes differ (both are on the entry). */
+  | { code: 'content-differs' }
+  /** The MD5s of the bytes are equal: they decide, whatever the listings found (`listings`). */
+  | { code: 'content-same'; listings: ListingWhy }
+  /** A side's bytes could not be read: nothing is proven either way. */
+  | { code: 'content-not-read'; cause: string; errorCode?: string };
+
+export type CheckWhyCode = CheckWhy['code'];
+
 /** The facts behind one object's state: the listings decide it, the ledger explains it. */
 export interface CheckEntry {
   code: CheckCode;
@@ -34,16 +65,16 @@ export interface CheckEntry {
   /** The destination's size and ETag when it lists the key. */
   destinationSize?: number;
   destinationEtag?: string;
-  /** What proved or disproved it, or why it is in this state, in a few words. */
-  reason?: string;
+  /** What proved or disproved it, or why it is in this state. */
+  why?: CheckWhy;
   /** Why a skipped key is never moved: the planner's own skip reason, as a code and its facts. */
   skip?: ActionReason;
   /** From the ledger: when it was delivered and the destination ETag recorded then. */
   deliveredAt?: string;
   recordedDestinationEtag?: string;
-  /** Failing: attempts since it last moved, the last error, the next try (ISO 8601) when it backs off. */
+  /** Failing: attempts since it last moved, the last failure (a code and facts), the next try (ISO 8601) when it backs off. */
   attempts?: number;
-  lastError?: string;
+  lastFailure?: RecordedFailure;
   nextTryAt?: string;
   /** Staged only: the volume holding the copy. */
   volume?: string;
@@ -57,6 +88,8 @@ export interface CheckGroup {
   count: number;
   bytes: number;
   examples: string[];
+  /** Why the first example is in this state (its why, last failure or skip reason), for the summary. */
+  first?: Pick<CheckEntry, 'why' | 'lastFailure' | 'skip'>;
 }
 
 export interface CheckSummary {

@@ -10,7 +10,7 @@
  */
 import type { Config } from '../model/config.ts';
 import type { LedgerRecord, ObjectEntry } from '../model/objects.ts';
-import { CHECK_CODES, type CheckCode, type CheckEntry, type CheckSummary } from '../model/check.ts';
+import { CHECK_CODES, type CheckCode, type CheckEntry, type CheckSummary, type CheckWhy, type ListingWhy } from '../model/check.ts';
 import { createClients, gatherInventory, ledgerOptions, type EngineDeps } from '../engine.ts';
 import { LedgerStore } from '../ledger/store.ts';
 import { mergeStreams } from '../plan/merge.ts';
@@ -18,7 +18,7 @@ import { compareKeys, destinationKeySkip, keySkipReason, ownOutputSkip } from '.
 import { etagShape } from '../plan/etag.ts';
 import { backoffOf, nextTryMs } from '../plan/backoff.ts';
 import { objectMd5 } from '../apply/content.ts';
-import { describeError, opError } from '../errors.ts';
+import { describeError, isDualsyncError, opError } from '../errors.ts';
 
 export interface CheckOptions {
   /** Compare the bytes of both sides (MD5, streamed). */
@@ -43,6 +43,11 @@ function etagsProve(source: string, destination: string): boolean {
   if (source !== destination) return false;
   const shape = etagShape(source).kind;
   return shape === 'md5' || shape === 'multipart';
+}
+
+/** Whether a why is the listings' own (not yet the bytes'). */
+function isListingWhy(why: CheckWhy): why is ListingWhy {
+  return why.code !== 'content-differs' && why.code !== 'content-same' && why.code !== 'content-not-read';
 }
 
 /** The ledger's record when it is about this very version (size and source ETag). */
@@ -91,6 +96,10 @@ export async function runCheck(config: Config, deps: EngineDeps, options: CheckO
         group.count++;
         group.bytes += entry.size ?? entry.destinationSize ?? 0;
         if (group.examples.length < EXAMPLES) group.examples.push(entry.key);
+        if (group.first === undefined) {
+          const { why, lastFailure, skip } = entry;
+          group.first = { ...(why && { why }), ...(lastFailure && { lastFailure }), ...(skip && { skip }) };
+        }
         emit(entry);
       }
       wake?.();
@@ -108,7 +117,7 @@ export async function runCheck(config: Config, deps: EngineDeps, options: CheckO
         yield page;
       }
     }
-    const compareBytes = (entry: CheckEntry, source: ObjectEntry, destination: ObjectEntry) => {
+    const compareBytes = (entry: CheckEntry, listings: ListingWhy, source: ObjectEntry, destination: ObjectEntry) => {
       const slot = { entry, done: false };
       pending.push(slot);
       inFlight++;
@@ -124,19 +133,17 @@ export async function runCheck(config: Config, deps: EngineDeps, options: CheckO
           entry.destinationMd5 = destinationMd5;
           if (sourceMd5 !== destinationMd5) {
             entry.code = 'different';
-            entry.reason = 'content differs (MD5 of the bytes)';
-          } else if (entry.code === 'delivered') {
-            entry.reason = `${entry.reason}; same content (MD5 of the bytes)`;
+            entry.why = { code: 'content-differs' };
           } else {
             // The bytes decide: an ETag other than the one recorded, or none comparable, over the same content.
-            entry.reason = `same content (MD5 of the bytes), though ${entry.reason ?? 'unproven by the listings'}`;
+            entry.why = { code: 'content-same', listings };
             entry.code = 'delivered';
           }
         },
         (error: unknown) => {
           // A read that fails proves nothing either way: the object is not verified.
           entry.code = 'unverified';
-          entry.reason = `content not read: ${describeError(error)}`;
+          entry.why = { code: 'content-not-read', cause: describeError(error), ...(isDualsyncError(error) && { errorCode: error.code }) };
         },
       ).finally(() => {
         inFlight--;
@@ -164,45 +171,44 @@ export async function runCheck(config: Config, deps: EngineDeps, options: CheckO
         if (version!.destinationEtag !== undefined) entry.recordedDestinationEtag = version!.destinationEtag;
       }
       const skip = skipOf(key);
-      const failing = version !== undefined && !delivered && version.lastError !== undefined;
+      const failing = version !== undefined && !delivered && version.lastFailure !== undefined;
       if (skip !== undefined) {
         entry.code = 'skipped';
         entry.skip = skip;
       } else if (failing) {
         entry.code = 'failing';
         entry.attempts = version!.attempts;
-        entry.lastError = version!.lastError;
+        entry.lastFailure = version!.lastFailure;
         const next = nextTryMs(version!, backoff);
         if (next !== undefined && next > now) entry.nextTryAt = new Date(next).toISOString();
       } else if (destination === undefined) {
         if (delivered) {
-          entry.reason = `recorded as delivered${entry.deliveredAt ? ` at ${entry.deliveredAt}` : ''}, but the destination does not list it`;
+          entry.why = { code: 'delivered-not-listed', ...(entry.deliveredAt !== undefined && { deliveredAt: entry.deliveredAt }) };
         } else if (localVolume !== undefined || version?.stage === 'staged') {
           entry.code = 'staged-only';
           entry.volume = localVolume ?? version?.volume;
         }
       } else if (destination.size !== source.size) {
         entry.code = 'different';
-        entry.reason = `size ${destination.size} at the destination, ${source.size} at the source`;
+        entry.why = { code: 'size-differs', destinationSize: destination.size, sourceSize: source.size };
       } else if (delivered && version!.destinationEtag !== undefined) {
         if (version!.destinationEtag === destination.etag) {
           entry.code = 'delivered';
-          entry.reason = 'size and the destination ETag recorded at delivery';
+          entry.why = { code: 'recorded-etag-matches' };
         } else {
           entry.code = 'different';
-          entry.reason = `destination ETag ${destination.etag}, recorded at delivery ${version!.destinationEtag}: rewritten since`;
+          entry.why = { code: 'etag-rewritten', destinationEtag: destination.etag, recordedEtag: version!.destinationEtag };
         }
       } else if (etagsProve(source.etag, destination.etag)) {
         entry.code = 'delivered';
-        entry.reason = delivered ? 'size and equal ETags' : 'size and equal ETags (not recorded as delivered)';
+        entry.why = { code: 'etags-equal', recordedAsDelivered: delivered };
       } else {
         entry.code = 'unverified';
-        entry.reason = delivered
-          ? 'recorded as delivered without a destination ETag, and the ETags cannot be compared (run with --content)'
-          : 'same size, not recorded as delivered, and the ETags cannot be compared (run with --content)';
+        entry.why = { code: 'etags-not-comparable', recordedAsDelivered: delivered };
       }
-      if (options.content === true && destination !== undefined && destination.size === source.size && (entry.code === 'delivered' || entry.code === 'unverified' || entry.code === 'different')) {
-        compareBytes(entry, source, destination);
+      // Every object of the same size at the destination has a listing's why here (delivered, unverified, or rewritten).
+      if (options.content === true && destination !== undefined && destination.size === source.size && entry.why !== undefined && isListingWhy(entry.why)) {
+        compareBytes(entry, entry.why, source, destination);
         return;
       }
       pending.push({ entry, done: true });

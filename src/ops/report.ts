@@ -66,22 +66,47 @@ function head(db: DatabaseSync): { hash: string; events: number } {
   return row === undefined ? { hash: GENESIS, events: 0 } : { hash: row.hash, events: row.n };
 }
 
+/** Rows read per batch: one batch is in memory at a time, and the output drains between batches. */
+export const REPORT_BATCH = 1000;
+
 /**
- * Streams the matching rows to `emit` in key order (a cursor: one row in memory) and returns the
- * totals with the event log's head hash, all from one commit.
+ * Streams the matching rows to `emit` in key order and returns the totals with the event log's
+ * head hash. The rows are read in key-ordered batches of REPORT_BATCH, each in its own read
+ * transaction, and `drained` is awaited between batches, so a slow reader holds back the reading
+ * instead of the rows piling up in memory (10M rows into a slow pipe).
+ *
+ * No read transaction stays open across the awaits: a reader as slow as it likes must not hold
+ * off the checkpoints of an apply or watch writing at the same time (the write-ahead log would
+ * grow for as long as the pipe is slow). So while dualsync writes, the rows of one report may come
+ * from several ledger states. That is acceptable: each row is still one record whole, as one
+ * commit left it; each key appears once (the batches resume after the last key read); and the head
+ * hash is read after the last batch, so every row shown was written at or before the event it
+ * names, and `report --verify` proves the chain up to it. A report for the handover form is taken
+ * once the transfers are done, when the ledger does not move and every row is from one state.
  */
-export async function runReport(config: Config, deps: EngineDeps, filters: ReportFilters, emit: (row: CustodyRow) => void): Promise<ReportTotals> {
+export async function runReport(config: Config, deps: EngineDeps, filters: ReportFilters, emit: (row: CustodyRow) => void, drained: () => Promise<void> = async () => {}): Promise<ReportTotals> {
   const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
   const totals: ReportTotals = { rows: 0, bytes: 0, stages: {}, failures: 0, headHash: GENESIS, events: 0 };
+  const prefix = filters.keyPrefix ?? '';
+  const columns = COLUMN_NAMES.join(', ');
   try {
-    ledger.read((db) => {
-      const prefix = filters.keyPrefix ?? '';
-      const statement = db.prepare(`SELECT ${COLUMN_NAMES.join(', ')} FROM objects WHERE key >= ? ORDER BY key`);
-      statement.setReturnArrays(true);
-      for (const values of statement.iterate(prefix)) {
-        const record = arrayToRecord(values as unknown as SqlValue[]);
+    let after: string | undefined;
+    for (;;) {
+      const batch = ledger.read((db) => {
+        // The first batch starts at the prefix itself (a key may equal it); the next ones after the last key read.
+        const statement = after === undefined
+          ? db.prepare(`SELECT ${columns} FROM objects WHERE key >= ? ORDER BY key LIMIT ${REPORT_BATCH}`)
+          : db.prepare(`SELECT ${columns} FROM objects WHERE key > ? ORDER BY key LIMIT ${REPORT_BATCH}`);
+        statement.setReturnArrays(true);
+        return statement.all(after ?? prefix).map((values) => arrayToRecord(values as unknown as SqlValue[]));
+      }, (): LedgerRecord[] => []);
+      let past = false;
+      for (const record of batch) {
         // Keys under one prefix are contiguous in key order: the first key past them ends the walk.
-        if (!record.key.startsWith(prefix)) break;
+        if (!record.key.startsWith(prefix)) {
+          past = true;
+          break;
+        }
         if (!matches(record, filters)) continue;
         const row = custodyRow(record);
         totals.rows++;
@@ -96,10 +121,13 @@ export async function runReport(config: Config, deps: EngineDeps, filters: Repor
         }
         emit(row);
       }
-      const last = head(db);
-      totals.headHash = last.hash;
-      totals.events = last.events;
-    }, () => undefined);
+      if (past || batch.length < REPORT_BATCH) break;
+      after = batch.at(-1)!.key;
+      await drained();
+    }
+    const last = ledger.read((db) => head(db), () => ({ hash: GENESIS, events: 0 }));
+    totals.headHash = last.hash;
+    totals.events = last.events;
     return totals;
   } finally {
     await ledger.close();

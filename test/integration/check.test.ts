@@ -28,11 +28,12 @@ const objects = [
 interface CheckLine {
   code: string;
   key: string;
-  reason?: string;
+  why?: { code: string; [fact: string]: unknown };
   skip?: { code: string; unit?: string };
   attempts?: number;
-  lastError?: string;
+  lastFailure?: { code: string; hop?: string };
   volume?: string;
+  destinationEtag?: string;
   recordedDestinationEtag?: string;
   sourceMd5?: string;
   destinationMd5?: string;
@@ -79,19 +80,23 @@ describe('dualsync check', () => {
     expect(byEtag.exitCode).toBe(1);
     const one = byEtag.entries.find((e) => e.key === 'a/one.txt')!;
     expect(one.code).toBe('different');
-    expect(one.reason).toMatch(/recorded at delivery/);
+    expect(one.why).toEqual({ code: 'etag-rewritten', destinationEtag: one.destinationEtag, recordedEtag: one.recordedDestinationEtag });
+    expect(one.recordedDestinationEtag).toMatch(/^[0-9a-f]{32}$/);
     expect(byEtag.entries.filter((e) => e.code === 'delivered').map((e) => e.key)).toEqual(['a/two.txt', 'b/three.bin']);
 
     const human = await site.cli('check');
     expect(human.stdout).toContain('* a/one.txt\n');
     expect(human.stdout).not.toContain(SAFE.replace(/^s/, 'S'));
-    expect(human.stdout).toMatch(/NOT safe to return the device yet:\n {2}1 different .*"a\/one.txt"/);
+    expect(human.stdout).toMatch(/NOT safe to return the device yet:\n {2}1 different .*"a\/one.txt" \(destination ETag [0-9a-f]{32}, recorded at delivery [0-9a-f]{32}: rewritten since\)/);
 
     const byContent = await checkJson(site, '--content');
     expect(byContent.exitCode).toBe(1);
     const read = byContent.entries.find((e) => e.key === 'a/one.txt')!;
     expect(read.code).toBe('different');
     expect(read.sourceMd5).not.toBe(read.destinationMd5);
+    expect(read.why).toEqual({ code: 'content-differs' });
+    // The bytes agree where the listings proved it already.
+    expect(byContent.entries.find((e) => e.key === 'a/two.txt')!.why).toEqual({ code: 'content-same', listings: { code: 'recorded-etag-matches' } });
   });
 
   it('a delivered object deleted at the destination is missing, whatever the ledger says', async () => {
@@ -100,9 +105,9 @@ describe('dualsync check', () => {
     const checked = await site.cli('check');
     expect(checked.exitCode).toBe(1);
     expect(checked.stdout).toContain('- a/two.txt\n');
-    expect(checked.stdout).toMatch(/1 missing .*"a\/two.txt"/);
+    expect(checked.stdout).toMatch(/1 missing .*"a\/two.txt" \(recorded as delivered at \S+Z, but the destination does not list it\)/);
     const json = await checkJson(site);
-    expect(json.entries.find((e) => e.key === 'a/two.txt')).toMatchObject({ code: 'missing', reason: expect.stringMatching(/recorded as delivered/) as unknown });
+    expect(json.entries.find((e) => e.key === 'a/two.txt')).toMatchObject({ code: 'missing', why: { code: 'delivered-not-listed', deliveredAt: expect.stringMatching(/Z$/) as unknown } });
   });
 
   it('an object only at the destination blocks the words', async () => {
@@ -140,7 +145,9 @@ describe('dualsync check', () => {
     expect(json.exitCode).toBe(1);
     const failing = json.entries.find((e) => e.key === 'coll/a/b')!;
     expect(failing).toMatchObject({ code: 'failing', attempts: 2 });
-    expect(failing.lastError).toMatch(/^upload: /);
+    expect(failing.lastFailure).toMatchObject({ hop: 'upload' });
+    expect(failing).not.toHaveProperty('lastError');
+    expect((await site.cli('check')).stdout).toMatch(/1 failing .*"coll\/a\/b" \(upload: /);
     expect(json.entries.find((e) => e.key === 'ok.txt')!.code).toBe('delivered');
     expect((failing as unknown as { nextTryAt?: string }).nextTryAt).toBeDefined();
     expect((await site.cli('check')).stdout).toContain('! coll/a/b\n');

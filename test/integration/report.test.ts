@@ -5,12 +5,19 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { DatabaseSync } from 'node:sqlite';
+import { PassThrough, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { cleanup, putObjects, useMinioPair } from '../harness/index.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { runApply, type EngineDeps } from '../../src/engine.ts';
 import { makeSite, type Site } from './site.ts';
 import { verifyLedger } from '../../src/ops/report.ts';
+import { buildCli } from '../../src/cli/main.ts';
+import { connect, LEDGER_FILE, upgradeSchema } from '../../src/ledger/db.ts';
 
 const pair = useMinioPair();
 afterAll(cleanup);
@@ -155,4 +162,84 @@ describe('dualsync report: a bad option', () => {
       expect(result.stderr).toMatch(words);
     }
   });
+});
+
+/** Fills `stateDir`'s ledger with N rows by one INSERT ... SELECT over a counter, as bench/ledger.ts does. */
+async function fillLedger(stateDir: string, rows: number): Promise<void> {
+  await mkdir(stateDir, { recursive: true });
+  const file = join(stateDir, LEDGER_FILE);
+  const db = connect(file);
+  try {
+    await upgradeSchema(db, file);
+    db.exec('BEGIN');
+    db.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+       INSERT INTO objects (key, size, etag, stage, volume, verified_by, attempts, staged_at, delivered_at, purged_at)
+       SELECT printf('site-7/cam-%02d/day-%03d/frame-%08d.jpg', i % 97, (i / 128) % 365, i), 65536 + i,
+              printf('%08x%08x%08x%08x', i, i * 7, i * 13, i * 31), 'purged', '/mnt/staging-0', 'size', 0,
+              '2026-11-29T10:00:00.000Z', '2026-11-29T10:01:00.000Z', '2026-11-29T10:02:00.000Z'
+       FROM n`,
+    ).run(rows);
+    db.prepare(`UPDATE meta SET value = ? WHERE name = 'serial'`).run(rows);
+    db.exec('COMMIT');
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+}
+
+describe('dualsync report to a slow reader', () => {
+  it('100k rows as JSON Lines into a reader that takes 64 KiB per timer tick: the buffered output and the heap stay bounded', async () => {
+    const ROWS = 100_000;
+    const site = await makeSite(pair, { volumes: 1 });
+    await fillLedger(site.stateDir, ROWS);
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gc();
+    // The heap and the buffers outside it (a Writable turns the strings written into Buffers).
+    const used = () => {
+      const memory = process.memoryUsage();
+      return memory.heapUsed + memory.arrayBuffers;
+    };
+    const baseline = used();
+
+    const MIB = 1024 * 1024;
+    const TICK_BYTES = 64 * 1024;
+    let budget = TICK_BYTES;
+    let lines = 0;
+    let writes = 0;
+    let peakBuffered = 0;
+    let peakMemory = 0;
+    let tail = '';
+    const slow = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        peakBuffered = Math.max(peakBuffered, slow.writableLength);
+        if (++writes % 5000 === 0) {
+          gc();
+          peakMemory = Math.max(peakMemory, used() - baseline);
+        }
+        const text = tail + chunk.toString();
+        const parts = text.split('\n');
+        tail = parts.pop()!;
+        lines += parts.length;
+        budget -= chunk.length;
+        if (budget > 0) return callback();
+        setTimeout(() => {
+          budget = TICK_BYTES;
+          callback();
+        }, 1);
+      },
+    });
+    const stderr = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+    const stdin = new PassThrough();
+    stdin.end();
+    const exitCode = await buildCli().run(['report', '--format', 'jsonl', '-c', site.configPath], { stdin, stdout: slow, stderr, env: site.env, colorDepth: 1 });
+    expect(exitCode).toBe(0);
+    slow.end();
+    await finished(slow);
+    expect(lines).toBe(ROWS);
+    // 100k rows are about 30 MiB of JSON: written all at once, they would all wait in the stream.
+    expect(peakBuffered, `peak bytes waiting in the output: ${peakBuffered}`).toBeLessThan(2 * MIB);
+    expect(peakMemory, `peak growth of the heap and buffers: ${(peakMemory / MIB).toFixed(1)} MiB`).toBeLessThan(16 * MIB);
+  }, 20_000);
 });

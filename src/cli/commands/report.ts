@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
 import { engineDeps, loadConfigFor } from '../context.ts';
@@ -58,10 +59,20 @@ export class ReportCommand extends BaseCommand {
     }
     const filters: ReportFilters = { since: instant('--since', this.since), until: instant('--until', this.until), stage: this.stage, keyPrefix: this.keyPrefix };
     if (this.format === 'csv') out.write(csvHeader());
-    const totals = await runReport(config, deps, filters, (row) => {
-      if (this.format === 'csv') out.write(csvRow(row));
-      else if (this.format === 'jsonl') out.write(jsonlRow(row));
-    });
+    // Between batches the report waits for the reader: a slow pipe holds back the reading, not memory.
+    const drained = async (): Promise<void> => {
+      if (out.writableNeedDrain) await once(out, 'drain');
+    };
+    const totals = await runReport(
+      config,
+      deps,
+      filters,
+      (row) => {
+        if (this.format === 'csv') out.write(csvRow(row));
+        else if (this.format === 'jsonl') out.write(jsonlRow(row));
+      },
+      drained,
+    );
     (this.format === undefined ? out : this.context.stderr).write(renderReportSummary(totals));
     return 0;
   }
