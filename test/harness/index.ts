@@ -9,8 +9,8 @@ export { createBucket, getObjectMd5, listAll, md5, md5OfBucket, putMultipart, pu
 export type { ListedObject } from './buckets.ts';
 export { clientFor, freePort, hopFor, startMinio, startPair, useMinioPair } from './minio.ts';
 export type { MinioPair, MinioServer } from './minio.ts';
-export { alive, livingChildren, runProcess, startProcess, stopAllProcesses } from './processes.ts';
-export type { TrackedProcess } from './processes.ts';
+export { alive, liveChildren, livingChildren, runProcess, s5cmdChildren, startProcess, stopAllProcesses } from './processes.ts';
+export type { LiveProcess, TrackedProcess } from './processes.ts';
 export { removeTempDirs, tempDir, tempDirSync } from './temp.ts';
 export { dualsyncFailure } from './failures.ts';
 export { requireStockS5cmd, requireTools, requireToxiproxy, toolsDir } from './tools.ts';

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const STOP_GRACE_MS = 5_000;
 const OUTPUT_TAIL_BYTES = 8_192;
@@ -117,6 +117,36 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A live process as /proc shows it: its pid, its name (comm) and its command line, spaces between the arguments. */
+export interface LiveProcess {
+  pid: number;
+  comm: string;
+  args: string;
+}
+
+/** The live (not zombie) processes whose parent is `pid`, from /proc; a process gone meanwhile is left out. */
+export function liveChildren(pid: number): LiveProcess[] {
+  const found: LiveProcess[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // A zombie has finished already (and has no command line left).
+      if (Number(parent) === pid && state !== 'Z') found.push({ pid: Number(name), comm, args: readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ') });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** The live s5cmd processes whose parent is `pid`. */
+export function s5cmdChildren(pid: number): LiveProcess[] {
+  return liveChildren(pid).filter((child) => child.comm === 's5cmd');
 }
 
 /** PIDs of processes this test process started that are still alive (checked in /proc). */

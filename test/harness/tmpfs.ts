@@ -4,7 +4,7 @@
  * tests say so in their names or show as skipped, never as passed.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmdirSync } from 'node:fs';
+import { mkdtempSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,6 +25,32 @@ export function canMountTmpfs(): boolean {
     if (!mountTmpfs(probe, '1m')) return false;
     unmount(probe);
     return true;
+  } finally {
+    rmdirSync(probe);
+  }
+}
+
+/** Makes `path` (a file or a folder) read-only by a read-only bind mount of itself; false when mounting is not permitted. */
+export function bindReadOnly(path: string): boolean {
+  if (spawnSync('mount', ['--bind', path, path], { stdio: 'ignore' }).status !== 0) return false;
+  if (spawnSync('mount', ['-o', 'remount,ro,bind', path], { stdio: 'ignore' }).status === 0) return true;
+  unmount(path);
+  return false;
+}
+
+/** Whether this machine lets the tests make a read-only bind mount (and it refuses writes), tried once on a scratch folder. */
+export function canBindReadOnly(): boolean {
+  const probe = mkdtempSync(join(tmpdir(), 'dualsync-ro-probe-'));
+  try {
+    if (!bindReadOnly(probe)) return false;
+    let refused = false;
+    try {
+      writeFileSync(join(probe, 'x'), 'x');
+    } catch {
+      refused = true;
+    }
+    unmount(probe);
+    return refused;
   } finally {
     rmdirSync(probe);
   }

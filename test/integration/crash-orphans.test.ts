@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { alive, getObjectMd5, md5, putObjects, tempDir } from '../harness/index.ts';
+import { alive, getObjectMd5, md5, putObjects, s5cmdChildren, tempDir } from '../harness/index.ts';
 import { useProxiedPair } from '../harness/toxiproxy.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
 import { makeSite } from './site.ts';
@@ -22,23 +22,6 @@ const report: string[] = [];
 const { pair, cloud } = useProxiedPair(() => ['upload orphans after kill -9:', ...report]);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Live s5cmd processes whose parent is `pid`, with their command lines. */
-function s5cmdChildren(pid: number): { pid: number; args: string }[] {
-  const found: { pid: number; args: string }[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(parent) === pid && comm === 's5cmd' && state !== 'Z') found.push({ pid: Number(name), args: readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ') });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
 
 /** Bytes a process has read so far (/proc/PID/io rchar): an upload reads its staged file. */
 function bytesRead(pid: number): number {

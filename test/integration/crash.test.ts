@@ -16,13 +16,13 @@
 import { seededRandom as prng } from '../harness/random.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readFileSync, type FSWatcher, watch } from 'node:fs';
 import { cp, mkdir, readdir, readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ListObjectVersionsCommand, PutBucketVersioningCommand } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
-import { cleanup, md5, md5OfBucket, putObjects, startPair, tempDir, type MinioPair } from '../harness/index.ts';
+import { cleanup, md5, s5cmdChildren, md5OfBucket, putObjects, startPair, tempDir, type MinioPair } from '../harness/index.ts';
 import { DatabaseSync } from 'node:sqlite';
 import { JOURNAL_FILE, LEDGER_FILE, LedgerStore, SNAPSHOT_FILE } from '../../src/ledger/store.ts';
 import { legacyRecordAfterJournal, stageTally, writeLegacyLedger, type StageStamp } from '../harness/ledger.ts';
@@ -53,29 +53,6 @@ function objectsFor(prefix: string): Seeded[] {
   }
   objects.push({ key: `${prefix}/big/twelve-mib.bin`, body: randomBytes(12 * 1024 * 1024) });
   return objects;
-}
-
-interface Child {
-  pid: number;
-  args: string;
-}
-
-/** The s5cmd processes whose parent is `pid`, read from /proc. */
-function s5cmdChildren(pid: number): Child[] {
-  const found: Child[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // A zombie has finished already (and has no command line left).
-      if (Number(parent) === pid && comm === 's5cmd' && state !== 'Z') found.push({ pid: Number(name), args: readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ') });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
 }
 
 function isS5cmd(pid: number): boolean {

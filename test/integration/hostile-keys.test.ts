@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActionReason } from '../../src/model/plan.ts';
 import { reasonText } from '../../src/view/reasons.ts';
-import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -16,18 +15,8 @@ import { cleanup, getObjectMd5, listAll, md5, md5OfBucket, putMultipart, putObje
 import { LedgerStore } from '../../src/ledger/store.ts';
 import { TEMP_DIR } from '../../src/model/volume-layout.ts';
 import { compareKeys } from '../../src/plan/keys.ts';
+import { bodyOf, readCorpus, REFUSAL_ERRORS, rounds, type CorpusCase } from '../harness/key-corpus.ts';
 import { makeSite, type Site } from './site.ts';
-
-interface CorpusCase {
-  key: string;
-  expect: 'stage' | 'skip';
-  reason?: string;
-  note: string;
-}
-
-function readCorpus(name: string): CorpusCase[] {
-  return (JSON.parse(readFileSync(new URL(`../../fixtures/keys/${name}`, import.meta.url), 'utf8')) as { keys: CorpusCase[] }).keys;
-}
 
 const corpus = [...readCorpus('hostile.json'), ...readCorpus('hostile-extra.json')];
 
@@ -71,35 +60,6 @@ const REFUSED_BY_MINIO: Record<string, string> = {
 
 /** Keys MinIO accepts but lists under another name (see above). */
 const RENAMED_BY_MINIO = new Set(['leading-slash']);
-
-/** A refusal whose error name we expect; anything else (a network error) fails the test. */
-const REFUSAL_ERRORS = /XMinioInvalidResourceName|XMinioInvalidObjectName|KeyTooLongError/;
-
-function bodyOf(item: CorpusCase): Buffer {
-  if (/zero-byte/.test(item.note)) return Buffer.alloc(0);
-  if (/multipart-sized/.test(item.note)) {
-    const body = Buffer.alloc(6 * 1024 * 1024);
-    for (let i = 0; i < body.length; i += 4096) body.writeUInt32BE(i, i);
-    return body;
-  }
-  return Buffer.from(`hostile body of ${JSON.stringify(item.key)}\n`, 'utf8');
-}
-
-/**
- * MinIO keeps an object as a folder on disk, so it cannot list both `a` and `a/b` from one
- * bucket (both can be put and read back, but a listing shows only `a`). The keys are therefore
- * spread over rounds, each its own pair of buckets, with no key the folder of another in a round.
- */
-function rounds(items: CorpusCase[]): CorpusCase[][] {
-  const result: CorpusCase[][] = [];
-  for (const item of items) {
-    const clashes = (other: CorpusCase) => other.key.startsWith(`${item.key}/`) || item.key.startsWith(`${other.key}/`);
-    const round = result.find((candidate) => !candidate.some(clashes));
-    if (round) round.push(item);
-    else result.push([item]);
-  }
-  return result;
-}
 
 async function filesUnder(root: string): Promise<string[]> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);

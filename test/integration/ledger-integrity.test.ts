@@ -6,46 +6,17 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { md5OfBucket, putObjects } from '../harness/index.ts';
 import { stageTally } from '../harness/ledger.ts';
-import { unmount } from '../harness/tmpfs.ts';
+import { bindReadOnly, canBindReadOnly, unmount } from '../harness/tmpfs.ts';
 import { useProxiedPair } from '../harness/toxiproxy.ts';
 import { makeSite, type Site } from './site.ts';
 
 const { pair, cloud } = useProxiedPair();
-
-/** Makes `path` (a file or a folder) read-only by a read-only bind mount of itself; false when mounting is not permitted. */
-function bindReadOnly(path: string): boolean {
-  if (spawnSync('mount', ['--bind', path, path], { stdio: 'ignore' }).status !== 0) return false;
-  if (spawnSync('mount', ['-o', 'remount,ro,bind', path], { stdio: 'ignore' }).status !== 0) {
-    unmount(path);
-    return false;
-  }
-  return true;
-}
-
-/** Whether this machine lets the tests make a read-only bind mount, tried once on a scratch folder. */
-function canBindReadOnly(): boolean {
-  const probe = mkdtempSync(join(tmpdir(), 'dualsync-ro-probe-'));
-  try {
-    if (!bindReadOnly(probe)) return false;
-    let refused = false;
-    try {
-      writeFileSync(join(probe, 'x'), 'x');
-    } catch {
-      refused = true;
-    }
-    unmount(probe);
-    return refused;
-  } finally {
-    rmdirSync(probe);
-  }
-}
 
 const CAN_BIND_READ_ONLY = canBindReadOnly();
 

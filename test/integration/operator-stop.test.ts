@@ -6,10 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { md5, md5OfBucket, putObjects } from '../harness/index.ts';
+import { liveChildren, md5, md5OfBucket, putObjects } from '../harness/index.ts';
 import { useProxiedPair } from '../harness/toxiproxy.ts';
 import { makeSite, type Site } from './site.ts';
 
@@ -35,27 +34,11 @@ function spawnGroupLeader(site: Site, ...args: string[]) {
   });
 }
 
-/** Live processes whose parent is `pid`, with their command lines (from /proc). */
-function childrenOf(pid: number): { pid: number; cmdline: string }[] {
-  const children: { pid: number; cmdline: string }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid && fields[0] !== 'Z') children.push({ pid: Number(entry), cmdline: readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ') });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return children;
-}
-
 /** Waits until dualsync runs the upload hop's s5cmd (on the slowed link), then gives its transfers a moment to start. */
 async function waitForUploads(pid: number): Promise<void> {
   for (let i = 0; ; i++) {
     expect(i, "the upload hop's s5cmd never started").toBeLessThan(1200);
-    if (childrenOf(pid).some((child) => child.cmdline.includes(cloud.endpoint))) break;
+    if (liveChildren(pid).some((child) => child.args.includes(cloud.endpoint))) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   await new Promise((resolve) => setTimeout(resolve, 1000));

@@ -7,8 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { md5OfBucket, putObjects } from '../harness/index.ts';
+import { liveChildren, md5OfBucket, putObjects } from '../harness/index.ts';
 import { useProxiedPair } from '../harness/toxiproxy.ts';
 import { makeSite, type Site } from './site.ts';
 
@@ -16,34 +15,10 @@ const MiB = 1024 * 1024;
 const report: string[] = [];
 const { pair, cloud } = useProxiedPair(() => ['run state in status and watch:', ...report]);
 
-function commandLine(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return '';
-  }
-}
-
-/** Live processes whose parent is `pid`. */
-function childrenOf(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid && fields[0] !== 'Z') children.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return children;
-}
-
 /** Waits until `pid` runs the upload hop's s5cmd (the one on the slowed link). */
 async function waitForUploads(pid: number): Promise<void> {
   const deadline = Date.now() + 60_000;
-  while (!childrenOf(pid).some((child) => commandLine(child).includes(cloud.endpoint))) {
+  while (!liveChildren(pid).some((child) => child.args.includes(cloud.endpoint))) {
     expect(Date.now(), "the upload hop's s5cmd never started").toBeLessThan(deadline);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

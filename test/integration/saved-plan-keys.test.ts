@@ -6,51 +6,16 @@
  * spool files. Each round ends byte-exact at the destination, and a second plan has no changes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { cleanup, listAll, md5, md5OfBucket, putMultipart, putObjects, startPair, type MinioPair } from '../harness/index.ts';
 import { DEFAULT_MEMORY_ENTRIES } from '../../src/files/spool.ts';
+import { bodyOf, readCorpus, REFUSAL_ERRORS, rounds, type CorpusCase } from '../harness/key-corpus.ts';
 import { makeSite } from './site.ts';
-
-interface CorpusCase {
-  key: string;
-  expect: 'stage' | 'skip';
-  note: string;
-}
-
-function readCorpus(name: string): CorpusCase[] {
-  return (JSON.parse(readFileSync(new URL(`../../fixtures/keys/${name}`, import.meta.url), 'utf8')) as { keys: CorpusCase[] }).keys;
-}
 
 const corpus = [...readCorpus('hostile.json'), ...readCorpus('hostile-extra.json')];
 const SEPARATORS = /[\u2028\u2029]/;
-
-/** Refusals MinIO gives for keys it cannot hold ('.' segments, '//', NUL, over-long): those keys cannot be tried here. */
-const REFUSAL_ERRORS = /XMinioInvalidResourceName|XMinioInvalidObjectName|KeyTooLongError/;
-
-function bodyOf(item: CorpusCase): Buffer {
-  if (/zero-byte/.test(item.note)) return Buffer.alloc(0);
-  if (/multipart-sized/.test(item.note)) {
-    const body = Buffer.alloc(6 * 1024 * 1024);
-    for (let i = 0; i < body.length; i += 4096) body.writeUInt32BE(i, i);
-    return body;
-  }
-  return Buffer.from(`hostile body of ${JSON.stringify(item.key)}\n`, 'utf8');
-}
-
-/** MinIO cannot list `a` and `a/b` from one bucket: rounds in which no key is the folder of another. */
-function rounds(items: CorpusCase[]): CorpusCase[][] {
-  const result: CorpusCase[][] = [];
-  for (const item of items) {
-    const clashes = (other: CorpusCase) => other.key.startsWith(`${item.key}/`) || item.key.startsWith(`${other.key}/`);
-    const round = result.find((candidate) => !candidate.some(clashes));
-    if (round) round.push(item);
-    else result.push([item]);
-  }
-  return result;
-}
 
 let pair: MinioPair;
 const report: string[] = [];

@@ -7,11 +7,11 @@
  * from which the next run finishes the rest.
  */
 import { describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { alive, md5, md5OfBucket, putObjects } from '../harness/index.ts';
+import { alive, liveChildren, md5, md5OfBucket, putObjects } from '../harness/index.ts';
 import { useProxiedPair } from '../harness/toxiproxy.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
 import { makeSite, type Site } from './site.ts';
@@ -32,23 +32,6 @@ function spawnGroupLeader(site: Site, ...args: string[]) {
   });
 }
 
-/** Live processes whose parent is `pid` (from /proc/PID/stat). */
-function childrenOf(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid && fields[0] !== 'Z') children.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return children;
-}
-
-
 /**
  * Waits until dualsync runs the upload hop's s5cmd (the one on the slowed link), gives the
  * transfers a moment to get going, and returns dualsync's children then. Not both hops: on a
@@ -57,19 +40,11 @@ function childrenOf(pid: number): number[] {
 async function waitForTransfers(pid: number): Promise<number[]> {
   for (let i = 0; ; i++) {
     expect(i, 'the upload hop\'s s5cmd never started').toBeLessThan(600);
-    if (childrenOf(pid).some((child) => commandLine(child).includes(cloud.endpoint))) {
+    if (liveChildren(pid).some((child) => child.args.includes(cloud.endpoint))) {
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      return childrenOf(pid);
+      return liveChildren(pid).map((child) => child.pid);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function commandLine(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return '';
   }
 }
 

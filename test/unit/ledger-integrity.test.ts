@@ -3,10 +3,7 @@
  * its -wal, behind what it committed, unwritable, holding numbers it cannot give back; and the
  * JSON-ledger migration against records it could not read back.
  */
-import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { mkdtempSync, rmdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,7 +12,7 @@ import { ledgerError } from '../../src/ledger/db.ts';
 import { HIGH_WATER_FILE, JOURNAL_FILE, LEDGER_FILE, LedgerStore, markStartedOver, SNAPSHOT_FILE } from '../../src/ledger/store.ts';
 import type { LedgerEvent } from '../../src/model/ledger.ts';
 import { removeTempDirs, tempDir } from '../harness/temp.ts';
-import { unmount } from '../harness/tmpfs.ts';
+import { bindReadOnly, canBindReadOnly, unmount } from '../harness/tmpfs.ts';
 
 afterAll(removeTempDirs);
 
@@ -191,31 +188,6 @@ describe('an emptied or lost ledger is refused, not taken for a fresh one (invar
     expect(await serialOf(dir)).toBe(0);
   });
 });
-
-/** Makes `path` read-only by a read-only bind mount of itself; false when mounting is not permitted. */
-function bindReadOnly(path: string): boolean {
-  if (spawnSync('mount', ['--bind', path, path], { stdio: 'ignore' }).status !== 0) return false;
-  if (spawnSync('mount', ['-o', 'remount,ro,bind', path], { stdio: 'ignore' }).status === 0) return true;
-  unmount(path);
-  return false;
-}
-
-function canBindReadOnly(): boolean {
-  const probe = mkdtempSync(join(tmpdir(), 'dualsync-ro-probe-'));
-  try {
-    if (!bindReadOnly(probe)) return false;
-    let refused = false;
-    try {
-      writeFileSync(join(probe, 'x'), 'x');
-    } catch {
-      refused = true;
-    }
-    unmount(probe);
-    return refused;
-  } finally {
-    rmdirSync(probe);
-  }
-}
 
 const CAN_BIND_READ_ONLY = canBindReadOnly();
 
