@@ -1,10 +1,12 @@
 /**
- * `npm run bench -- soak [CYCLES] [--interval D] [--warmup N] [--arrivals N] [--snapshots]`:
+ * `npm run bench -- soak [CYCLES] [--interval D] [--warmup N] [--arrivals N] [--phase P] [--snapshots]`:
  * a real `dualsync watch` left running against two local MinIO servers, its resident set read
  * from /proc/PID/status (VmRSS) after every cycle, to tell a leak from a heap that settles.
  * Two phases, one watch process each, run one after the other:
  *   quiet     500 objects already in sync, nothing arriving;
- *   arrivals  the same start, then ARRIVALS new objects (default 3) put after every cycle.
+ *   arrivals  the same start, then ARRIVALS new objects (default 3) put after every cycle
+ * (`--phase quiet|arrivals` runs one). MALLOC_* variables set for the bench are passed to the
+ * watch, to try allocator settings.
  * Each phase runs CYCLES cycles (default 600) at `--interval` (default 1s, as the issue measured;
  * shorter gives more cycles per minute). Cycles are counted from the metrics endpoint
  * (`dualsync_cycles_total`). Printed per phase: cycles run, RSS after warm-up (cycle N of
@@ -30,10 +32,13 @@ interface SoakOptions {
   warmup: number;
   arrivals: number;
   snapshots: boolean;
+  phases: Phase[];
 }
 
+type Phase = 'quiet' | 'arrivals';
+
 function parseArgs(args: string[]): SoakOptions {
-  const options: SoakOptions = { cycles: 600, interval: '1s', warmup: 50, arrivals: 3, snapshots: false };
+  const options: SoakOptions = { cycles: 600, interval: '1s', warmup: 50, arrivals: 3, snapshots: false, phases: ['quiet', 'arrivals'] };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const value = () => {
@@ -45,8 +50,13 @@ function parseArgs(args: string[]): SoakOptions {
     else if (arg === '--warmup') options.warmup = Number(value());
     else if (arg === '--arrivals') options.arrivals = Number(value());
     else if (arg === '--snapshots') options.snapshots = true;
+    else if (arg === '--phase') {
+      const phase = value();
+      if (phase !== 'quiet' && phase !== 'arrivals') throw new Error(`soak: --phase ${phase}: expected quiet or arrivals`);
+      options.phases = [phase];
+    }
     else if (/^\d+$/.test(arg)) options.cycles = Number(arg);
-    else throw new Error(`soak: unknown argument ${arg}; usage: soak [CYCLES] [--interval D] [--warmup N] [--arrivals N] [--snapshots]`);
+    else throw new Error(`soak: unknown argument ${arg}; usage: soak [CYCLES] [--interval D] [--warmup N] [--arrivals N] [--phase quiet|arrivals] [--snapshots]`);
   }
   if (!(options.warmup >= 1 && options.warmup < options.cycles)) throw new Error(`soak: --warmup ${options.warmup} must be at least 1 and below CYCLES ${options.cycles}`);
   return options;
@@ -166,13 +176,15 @@ interface PhaseResult {
   snapshotLines: string[];
 }
 
-async function runPhase(pair: MinioPair, name: 'quiet' | 'arrivals', options: SoakOptions): Promise<PhaseResult> {
+async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Promise<PhaseResult> {
   const site = await makeSite(pair, { volumes: 2 });
   const seed = Array.from({ length: SEED_OBJECTS }, (_, i) => ({ key: `seed/obj-${String(i).padStart(5, '0')}`, body: `seed object ${i} `.repeat(16) }));
   for (let start = 0; start < seed.length; start += 50) await putObjects(pair.edge, site.sourceBucket, seed.slice(start, start + 50));
   const synced = await site.spawn('apply', '--auto-approve');
   if (synced.exitCode !== 0) throw new Error(`soak: the first apply failed: ${String(synced.stderr)}`);
   const snapshotDir = await tempDir('dualsync-soak-heap-');
+  // Allocator settings (MALLOC_ARENA_MAX, ...) given to the bench are tried on the watch.
+  for (const [variable, value] of Object.entries(process.env)) if (variable.startsWith('MALLOC_')) site.env[variable] = value;
   if (options.snapshots) site.env.NODE_OPTIONS = `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}`;
   const child = site.spawn('watch', '--interval', options.interval, '--metrics-addr', '127.0.0.1:0');
   let stdout = '';
@@ -235,7 +247,7 @@ export async function benchSoak(args: string[]): Promise<void> {
   const options = parseArgs(args);
   const pair = await startPair();
   try {
-    for (const phase of ['quiet', 'arrivals'] as const) {
+    for (const phase of options.phases) {
       const result = await runPhase(pair, phase, options);
       process.stdout.write(`${report(result, options).join('\n')}\n`);
     }
