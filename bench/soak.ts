@@ -5,8 +5,8 @@
  * Two phases, one watch process each, run one after the other:
  *   quiet     500 objects already in sync, nothing arriving;
  *   arrivals  the same start, then ARRIVALS new objects (default 3) put after every cycle
- * (`--phase quiet|arrivals` runs one). MALLOC_* variables set for the bench are passed to the
- * watch, to try allocator settings.
+ * (`--phase quiet|arrivals` runs one). MALLOC_* variables and NODE_OPTIONS set for the bench
+ * are passed to the watch, to try allocator and V8 settings.
  * Each phase runs CYCLES cycles (default 600) at `--interval` (default 1s, as the issue measured;
  * shorter gives more cycles per minute). Cycles are counted from the metrics endpoint
  * (`dualsync_cycles_total`). Printed per phase: cycles run, RSS after warm-up (cycle N of
@@ -183,9 +183,10 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   const synced = await site.spawn('apply', '--auto-approve');
   if (synced.exitCode !== 0) throw new Error(`soak: the first apply failed: ${String(synced.stderr)}`);
   const snapshotDir = await tempDir('dualsync-soak-heap-');
-  // Allocator settings (MALLOC_ARENA_MAX, ...) given to the bench are tried on the watch.
+  // Allocator settings (MALLOC_ARENA_MAX, ...) and Node options given to the bench are tried on the watch.
   for (const [variable, value] of Object.entries(process.env)) if (variable.startsWith('MALLOC_')) site.env[variable] = value;
-  if (options.snapshots) site.env.NODE_OPTIONS = `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}`;
+  const nodeOptions = [process.env.NODE_OPTIONS ?? '', options.snapshots ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` : ''].join(' ').trim();
+  if (nodeOptions !== '') site.env.NODE_OPTIONS = nodeOptions;
   const child = site.spawn('watch', '--interval', options.interval, '--metrics-addr', '127.0.0.1:0');
   let stdout = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
