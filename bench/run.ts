@@ -9,6 +9,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   ledger: async (args) => (await import('./ledger.ts')).benchLedger(args),
   listing: async (args) => (await import('./listing.ts')).benchListing(args),
   scale: async (args) => (await import('./scale.ts')).benchScale(args),
+  soak: async (args) => (await import('./soak.ts')).benchSoak(args),
 };
 
 const [name, ...args] = process.argv.slice(2);

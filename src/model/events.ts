@@ -42,6 +42,8 @@ export interface CycleFacts {
   volumes: { root: string; freeBytes: number }[];
   /** Hops whose endpoint could not be reached, with the cause. */
   hopsDown: { hop: Side; cause: string }[];
+  /** Each hop's bandwidth limit in bytes per second as the cycle's plan found it in force; 0: none. */
+  bandwidthLimit: Record<Hop, number>;
 }
 
 /** How an event matters to whoever reads the log. */

@@ -29,5 +29,6 @@ export function cycleFacts(report: ApplyReport): CycleFacts {
     applySeconds: report.applied ? seconds(createdAt, report.finishedAt) : 0,
     volumes: gathered.inventory.volumes.map((volume) => ({ root: volume.root, freeBytes: volume.freeBytes })),
     hopsDown,
+    bandwidthLimit: { download: plan.hops.download.bandwidth?.bytesPerSecond ?? 0, upload: plan.hops.upload.bandwidth?.bytesPerSecond ?? 0 },
   };
 }

@@ -39,6 +39,7 @@ export class WatchMetrics {
   readonly #lastSuccess = new Gauge({ name: 'dualsync_last_success_timestamp_seconds', help: 'When the last cycle that ran to its end with both hops reachable ended (seconds since the epoch).', registers: [this.registry] });
   readonly #hopUp = new Gauge({ name: 'dualsync_hop_up', help: '1 when the hop\'s endpoint answered in the last cycle, 0 when it did not.', labelNames: ['endpoint'], registers: [this.registry] });
   readonly #volumeFree = new Gauge({ name: 'dualsync_volume_free_bytes', help: 'Free bytes on each staging volume, as the last cycle scanned them.', labelNames: ['volume'], registers: [this.registry] });
+  readonly #bandwidthLimit = new Gauge({ name: 'dualsync_bandwidth_limit_bytes_per_second', help: 'Each hop\'s bandwidth limit in bytes per second as the last cycle\'s plan found it in force (source.bandwidth: download, destination.bandwidth: upload); 0: no limit.', labelNames: ['hop'], registers: [this.registry] });
   readonly #ledgerObjects = new Gauge({ name: 'dualsync_ledger_objects', help: 'Object versions in the ledger, per stage.', labelNames: ['stage'], registers: [this.registry] });
   readonly #ledgerBytes = new Gauge({ name: 'dualsync_ledger_bytes', help: 'Bytes of the object versions in the ledger, per stage.', labelNames: ['stage'], registers: [this.registry] });
 
@@ -65,6 +66,7 @@ export class WatchMetrics {
       this.#transferredObjects.inc({ hop }, facts.moved[hop].objects);
       this.#backlogObjects.set({ hop }, Math.max(0, facts.planned[hop].objects - facts.moved[hop].objects));
       this.#backlogBytes.set({ hop }, Math.max(0, facts.planned[hop].bytes - facts.moved[hop].bytes));
+      this.#bandwidthLimit.set({ hop }, facts.bandwidthLimit[hop]);
     }
     this.#purged.inc(facts.purged.objects);
     this.#adopted.inc(facts.adopted);

@@ -3,6 +3,7 @@
  * with a Prometheus text-format parser. The counters must say what moved: four objects
  * downloaded, three delivered, and one upload that MinIO accepts but never lists (the
  * destination holds `coll/a`, which hides `coll/a/b`), counted as a failure with its code.
+ * The source has a bandwidth limit, exported per hop with the upload hop's (none) as 0.
  */
 import { describe, expect, it } from 'vitest';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
@@ -40,10 +41,12 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number
 
 const BODIES = { 'a.txt': 'a'.repeat(1000), 'b/c.txt': 'c'.repeat(2345), 'd.bin': 'd'.repeat(70_000) };
 const REFUSED = { key: 'coll/a/b', body: 'refused at the destination' };
+/** The download hop's limit: high enough not to slow these few bytes, there to be exported. */
+const DOWNLOAD_LIMIT = 64 * 1024 * 1024;
 
 describe('watch --metrics-addr', () => {
   it('serves counters that match what moved, failures by code, backoff, stages, volumes and versions', async () => {
-    const site = await makeSite(pair, { volumes: 2, transfer: ['retryBackoff: { base: 1h, max: 6h }'] });
+    const site = await makeSite(pair, { volumes: 2, transfer: ['retryBackoff: { base: 1h, max: 6h }'], source: ['bandwidth: 64MiB/s'] });
     await putObjects(pair.cloud, site.destinationBucket, [{ key: 'coll/a', body: 'the parent object' }]);
     await putObjects(pair.edge, site.sourceBucket, [...Object.entries(BODIES).map(([key, body]) => ({ key, body })), REFUSED]);
     const movedBytes = Object.values(BODIES).reduce((n, body) => n + body.length, 0);
@@ -70,6 +73,10 @@ describe('watch --metrics-addr', () => {
       expect(valueOf(families, 'dualsync_cycle_duration_seconds', { phase: 'list_and_plan' })).toBeGreaterThan(0);
       for (const volume of site.volumes) expect(valueOf(families, 'dualsync_volume_free_bytes', { volume })).toBeGreaterThan(0);
       expect(valueOf(families, 'dualsync_hop_up', { endpoint: 'source' })).toBe(1);
+      // The limit in force per hop: the source's on the download hop, none (0) on the upload hop.
+      expect(valueOf(families, 'dualsync_bandwidth_limit_bytes_per_second', { hop: 'download' })).toBe(DOWNLOAD_LIMIT);
+      expect(valueOf(families, 'dualsync_bandwidth_limit_bytes_per_second', { hop: 'upload' })).toBe(0);
+      expect(families.find((f) => f.name === 'dualsync_bandwidth_limit_bytes_per_second')?.type).toBe('GAUGE');
       expect(valueOf(families, 'dualsync_build_info', { version: VERSION })).toBe(1);
       expect(families.find((f) => f.name === 'dualsync_build_info')?.metrics[0]?.labels?.s5cmd_version).toMatch(/^\d+\.\d+\.\d+(\+[0-9A-Za-z.]+)?$/);
       // The ledger is read after each cycle: three delivered and purged (or delivered), one staged.
