@@ -145,8 +145,7 @@ export class LedgerQueries {
    * events that arrive together share one commit (and one fsync). `at` stamps the stages reached.
    */
   applyEvents(events: readonly LedgerEvent[], at: string): number {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
+    return this.#writing(() => {
       const first = this.serial();
       // Each event goes to the log in this transaction too, chained to the one before it.
       this.#log ??= new EventLog(this.#db);
@@ -158,12 +157,8 @@ export class LedgerQueries {
       });
       const serial = first + events.length;
       this.setSerial(serial);
-      this.#db.exec('COMMIT');
       return serial;
-    } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
-      throw error;
-    }
+    });
   }
 
   /**
@@ -171,14 +166,22 @@ export class LedgerQueries {
    * first event of a ledger that `dualsync reset` started, naming the head of the one it replaced.
    */
   recordReset(previousHead: string, backup: string | undefined, at: string): number {
-    this.#db.exec('BEGIN IMMEDIATE');
-    try {
+    return this.#writing(() => {
       const serial = this.serial() + 1;
       this.#log ??= new EventLog(this.#db);
       this.#log.appendReset(this.#log.head(), serial, at, previousHead, backup);
       this.setSerial(serial);
-      this.#db.exec('COMMIT');
       return serial;
+    });
+  }
+
+  /** Runs `write` in one write transaction (taken at once, so a second writer waits rather than fails half-way): committed whole, or rolled back. */
+  #writing<T>(write: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = write();
+      this.#db.exec('COMMIT');
+      return result;
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       throw error;
