@@ -48,7 +48,7 @@ const TARGET_RSS_GROWTH = 1.2;
 const TARGET_STEADY_OVER_FLOOR = 1.5;
 const TARGET_STATUS_SECONDS = 2;
 
-type StepName = 'plan' | 'apply' | 'steady plan' | 'status';
+type StepName = 'plan' | 'apply' | 'steady plan' | 'status' | 'check';
 
 interface StepResult {
   step: StepName;
@@ -244,6 +244,12 @@ async function benchSize(count: number, sourceApi: 'v1' | 'v2', limits: { rss: n
           return { detail: `${delivered} delivered, ${report.failingCount} failing`, ok: delivered === count && report.failingCount === 0 };
         },
       },
+      {
+        // The second opinion before a device goes back: both listings in full, decided without the ledger.
+        step: 'check',
+        args: ['check', '-c', config],
+        judge: (r) => ({ detail: `exit ${r.exitCode}: ${/safe to return the device/.test(r.stdout) ? 'safe to return the device' : summaryOf(r.stdout)}`, ok: r.exitCode === 0 }),
+      },
     ];
     const results: StepResult[] = [];
     for (const { step, args, judge } of steps) {
@@ -260,6 +266,8 @@ async function benchSize(count: number, sourceApi: 'v1' | 'v2', limits: { rss: n
     }
     const steady = results.find((r) => r.step === 'steady plan' && r.ok);
     if (steady) console.log(`  steady plan / listing floor: ${(steady.seconds / floor.seconds).toFixed(2)}x`);
+    const check = results.find((r) => r.step === 'check' && r.ok);
+    if (steady && check) console.log(`  check / steady plan: ${(check.seconds / steady.seconds).toFixed(2)}x`);
     console.log(`  server answered ${server.requests.listV1} v1 listings, ${server.requests.listV2} v2 pages, ${server.requests.other} other requests`);
     return { count, floor, steps: results };
   } finally {
