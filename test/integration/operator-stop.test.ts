@@ -6,13 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { execa } from 'execa';
 import { liveChildren, md5, md5OfBucket, putObjects } from '../harness/index.ts';
 import { useProxiedPair } from '../harness/toxiproxy.ts';
 import { makeSite, type Site } from './site.ts';
 
-const repoRoot = new URL('../..', import.meta.url).pathname;
 const MiB = 1024 * 1024;
 
 const report: string[] = [];
@@ -23,15 +20,6 @@ interface StatusJson {
   failingCount: number;
   stopped: { key: string; lastFailure: { code: string; hop: string } }[];
   stoppedCount: number;
-}
-
-function spawnGroupLeader(site: Site, ...args: string[]) {
-  return execa(process.execPath, [join(repoRoot, 'bin/dualsync'), ...args, '-c', site.configPath], {
-    env: site.env as Record<string, string>,
-    extendEnv: false,
-    reject: false,
-    detached: true,
-  });
 }
 
 /** Waits until dualsync runs the upload hop's s5cmd (on the slowed link), then gives its transfers a moment to start. */
@@ -46,7 +34,7 @@ async function waitForUploads(pid: number): Promise<void> {
 
 /** One apply stopped by two SIGINTs to its group while uploads are in flight. */
 async function applyCutByOperator(site: Site): Promise<string> {
-  const child = spawnGroupLeader(site, 'apply', '--auto-approve');
+  const child = site.spawnGroupLeader('apply', '--auto-approve');
   await waitForUploads(child.pid!);
   process.kill(-child.pid!, 'SIGINT');
   await new Promise((resolve) => setTimeout(resolve, 300));

@@ -10,27 +10,15 @@ import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { alive, liveChildren, md5, md5OfBucket, putObjects } from '../harness/index.ts';
 import { useProxiedPair } from '../harness/toxiproxy.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
-import { makeSite, type Site } from './site.ts';
+import { makeSite } from './site.ts';
 
-const repoRoot = new URL('../..', import.meta.url).pathname;
 const MiB = 1024 * 1024;
 
 const report: string[] = [];
 const { pair, cloud } = useProxiedPair(() => ['stop signals to the whole process group:', ...report]);
-
-/** bin/dualsync as the leader of a process group of its own, as a shell starts a foreground job. */
-function spawnGroupLeader(site: Site, ...args: string[]) {
-  return execa(process.execPath, [join(repoRoot, 'bin/dualsync'), ...args, '-c', site.configPath], {
-    env: site.env as Record<string, string>,
-    extendEnv: false,
-    reject: false,
-    detached: true,
-  });
-}
 
 /**
  * Waits until dualsync runs the upload hop's s5cmd (the one on the slowed link), gives the
@@ -59,7 +47,7 @@ describe('a stop signal to the whole process group', () => {
     await putObjects(pair.edge, site.sourceBucket, seeded);
     await cloud.addToxic({ name: 'slow', type: 'bandwidth', stream: 'upstream', attributes: { rate: 1000 } });
     try {
-      const child = spawnGroupLeader(site, 'apply', '--auto-approve');
+      const child = site.spawnGroupLeader('apply', '--auto-approve');
       await waitForTransfers(child.pid!);
       const deliveredBefore = (await md5OfBucket(pair.cloud, site.destinationBucket)).size;
       expect(deliveredBefore, 'the signal came after the apply had finished').toBeLessThan(seeded.length);
@@ -85,7 +73,7 @@ describe('a stop signal to the whole process group', () => {
     await cloud.addToxic({ name: 'slow', type: 'bandwidth', stream: 'upstream', attributes: { rate: 300 } });
     let stoppedAfterMs: number;
     try {
-      const child = spawnGroupLeader(site, 'apply', '--auto-approve');
+      const child = site.spawnGroupLeader('apply', '--auto-approve');
       const s5cmds = await waitForTransfers(child.pid!);
       process.kill(-child.pid!, 'SIGINT');
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -121,7 +109,7 @@ describe('a stop signal to the whole process group', () => {
     await putObjects(pair.edge, site.sourceBucket, seeded);
     await cloud.addToxic({ name: 'slow', type: 'bandwidth', stream: 'upstream', attributes: { rate: 1000 } });
     try {
-      const child = spawnGroupLeader(site, 'watch', '--interval', '10m');
+      const child = site.spawnGroupLeader('watch', '--interval', '10m');
       await waitForTransfers(child.pid!);
       process.kill(-child.pid!, 'SIGINT');
       const result = await child;
@@ -144,7 +132,7 @@ describe('a stop signal to the whole process group', () => {
     await cloud.addToxic({ name: 'slow', type: 'bandwidth', stream: 'upstream', attributes: { rate: 1000 } });
     let s5cmds: number[];
     try {
-      const child = spawnGroupLeader(site, 'watch', '--interval', '10m');
+      const child = site.spawnGroupLeader('watch', '--interval', '10m');
       s5cmds = await waitForTransfers(child.pid!);
       expect((await md5OfBucket(pair.cloud, site.destinationBucket)).size, 'the hangup came after the cycle had finished').toBeLessThan(seeded.length);
       // A hangup reaches the terminal's foreground group.

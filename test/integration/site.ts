@@ -28,6 +28,8 @@ export interface Site {
   cli(...args: string[]): Promise<CliResult>;
   /** Runs `bin/dualsync ARGS -c sync.yaml` as a child process (for kill -9 tests). */
   spawn(...args: string[]): ReturnType<typeof execa>;
+  /** The same as the leader of a process group of its own, as a shell starts a foreground job (for signal tests). */
+  spawnGroupLeader(...args: string[]): ReturnType<typeof execa>;
 }
 
 export interface SiteOptions {
@@ -63,6 +65,16 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
 }
 
 /** Creates the buckets, folders and config of one test site. */
+/** `bin/dualsync ARGS -c CONFIG` as a child process with exactly `env`; `detached` makes it a process group's leader. */
+function spawnCli(args: string[], configPath: string, env: Record<string, string | undefined>, detached: boolean): ReturnType<typeof execa> {
+  return execa(process.execPath, [join(repoRoot, 'bin/dualsync'), ...args, '-c', configPath], {
+    env: env as Record<string, string>,
+    extendEnv: false,
+    reject: false,
+    detached,
+  });
+}
+
 export async function makeSite(pair: MinioPair, options: SiteOptions = {}): Promise<Site> {
   const dir = await tempDir('dualsync-site-');
   const [sourceBucket, destinationBucket] = await Promise.all([createBucket(pair.edge), createBucket(pair.cloud)]);
@@ -123,11 +135,7 @@ export async function makeSite(pair: MinioPair, options: SiteOptions = {}): Prom
     stateDir,
     env,
     cli: (...args) => runCli([...args, '-c', configPath], env),
-    spawn: (...args) =>
-      execa(process.execPath, [join(repoRoot, 'bin/dualsync'), ...args, '-c', configPath], {
-        env: env as Record<string, string>,
-        extendEnv: false,
-        reject: false,
-      }),
+    spawn: (...args) => spawnCli(args, configPath, env, false),
+    spawnGroupLeader: (...args) => spawnCli(args, configPath, env, true),
   };
 }
