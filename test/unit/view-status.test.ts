@@ -6,6 +6,25 @@ const FAILED_AT = '2026-11-29T10:00:00.000Z';
 const NOW = Date.parse(FAILED_AT) + 45_000;
 const backoff = { baseMs: 30_000, maxMs: 6 * 3_600_000 };
 
+/** A status report of an empty state directory at serial 9; each test sets what it is about. */
+function statusReport(changes: Partial<StatusReport>): StatusReport {
+  return {
+    stateDir: '/state',
+    ledgerSerial: 9,
+    stages: { staged: { objects: 0, bytes: 0 }, delivered: { objects: 0, bytes: 0 }, purged: { objects: 0, bytes: 0 } },
+    failing: [],
+    failingCount: 0,
+    stopped: [],
+    stoppedCount: 0,
+    skipped: [],
+    skippedCount: 0,
+    verifiedBy: {},
+    etagNotComparable: 0,
+    volumes: [],
+    ...changes,
+  };
+}
+
 const failingObjects: FailingObject[] = [
   { key: 'once', attempts: 1, lastFailure: { code: 's5cmd-error', hop: 'download', cause: 'timeout' }, lastFailedAt: FAILED_AT },
   { key: 'refused', attempts: 4, lastFailure: { code: 's5cmd-error', hop: 'upload', cause: 'KeyTooLongError' }, lastFailedAt: FAILED_AT },
@@ -23,20 +42,11 @@ describe('status: the next try of each failing object', () => {
   });
 
   it('the table shows it', () => {
-    const report: StatusReport = {
-      stateDir: '/state',
-      ledgerSerial: 9,
+    const report = statusReport({
       stages: { staged: { objects: 1, bytes: 1 }, delivered: { objects: 0, bytes: 0 }, purged: { objects: 1, bytes: 1 } },
       failing: withNextTries(failingObjects, NOW, backoff),
       failingCount: 3,
-      stopped: [],
-      stoppedCount: 0,
-      skipped: [],
-      skippedCount: 0,
-      verifiedBy: {},
-      etagNotComparable: 0,
-      volumes: [],
-    };
+    });
     const text = renderStatus(report);
     expect(text).toMatch(/next try/);
     expect(text).toMatch(/refused\s+│?\s*4\s+│?\s*2026-11-29 10:02:00\s/);
@@ -45,20 +55,9 @@ describe('status: the next try of each failing object', () => {
 });
 
 describe('status: the last run', () => {
-  const base: StatusReport = {
-    stateDir: '/state',
-    ledgerSerial: 9,
+  const base = statusReport({
     stages: { staged: { objects: 0, bytes: 0 }, delivered: { objects: 5, bytes: 5 }, purged: { objects: 0, bytes: 0 } },
-    failing: [],
-    failingCount: 0,
-    stopped: [],
-    stoppedCount: 0,
-    skipped: [],
-    skippedCount: 0,
-    verifiedBy: {},
-    etagNotComparable: 0,
-    volumes: [],
-  };
+  });
   const finished = { finishedAt: '2026-11-29T10:00:00.000Z', downloaded: { count: 2 }, uploaded: { count: 2 }, adopted: 0, failures: 0 };
   const lastLine = (report: StatusReport) => renderStatus(report).split('\n').find((line) => line.startsWith('Last run:'));
 
@@ -83,20 +82,11 @@ describe('status: the last run', () => {
 
 describe("status: objects the operator's stop cut short", () => {
   it('are listed apart from the failing ones, as stopped by the operator', () => {
-    const report: StatusReport = {
-      stateDir: '/state',
-      ledgerSerial: 9,
+    const report = statusReport({
       stages: { staged: { objects: 1, bytes: 1 }, delivered: { objects: 0, bytes: 0 }, purged: { objects: 0, bytes: 0 } },
-      failing: [],
-      failingCount: 0,
       stopped: [{ key: 'z.bin', lastFailure: { code: 'stopped', hop: 'upload' } }],
       stoppedCount: 1,
-      skipped: [],
-      skippedCount: 0,
-      verifiedBy: {},
-      etagNotComparable: 0,
-      volumes: [],
-    };
+    });
     const text = renderStatus(report);
     expect(text).toContain('stopped: "z.bin": upload: stopped by the operator; the next run tries it at once');
     expect(text).not.toMatch(/failing object/);
