@@ -5,7 +5,7 @@
  * order (UTF-8 bytes) passes the order check, astral characters and U+E000-U+FFFF included.
  */
 import { readdirSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,23 @@ async function readAll(listing: ListingStream): Promise<ObjectEntry[]> {
 const synthetic = (index: number): ObjectEntry => ({ key: syntheticKey(index), size: syntheticSize(index), etag: syntheticEtag(index) });
 const everyObject = Array.from({ length: COUNT }, (_, index) => synthetic(index));
 
+/**
+ * A server whose one ListObjects answer (all `keys`, not truncated) is cut off halfway on the
+ * first request and sent whole on the retry; `attempts()` counts the requests.
+ */
+async function cuttingServer(keys: readonly string[]): Promise<{ cutting: Server; attempts: () => number }> {
+  const xml = `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>cut</Name><IsTruncated>false</IsTruncated>${keys.map((key) => `<Contents><Key>${key}</Key><ETag>&quot;e&quot;</ETag><Size>1</Size></Contents>`).join('')}</ListBucketResult>`;
+  let attempts = 0;
+  const cutting = createServer((request, response) => {
+    attempts++;
+    response.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
+    if (attempts > 1) return response.end(xml);
+    response.write(xml.slice(0, xml.length / 2), () => setTimeout(() => response.destroy(), 50));
+  });
+  await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
+  return { cutting, attempts: () => attempts };
+}
+
 describe('openListing, ListObjectsV2: page by page', () => {
   it('opens after the first page, reads the next page only while the current one is consumed, and hands out every key in order', async () => {
     const before = server.requests.listV2;
@@ -87,19 +104,11 @@ describe('openListing, ListObjectsV2: page by page', () => {
   it('an answer cut off halfway and sent again by the retry: the order and duplicate checks start the page over', async () => {
     const sorted = Array.from({ length: 4_000 }, (_, i) => `k/${String(i).padStart(5, '0')}`);
     const keys = [sorted[0]!, ...sorted];
-    const xml = `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>cut</Name><IsTruncated>false</IsTruncated>${keys.map((key) => `<Contents><Key>${key}</Key><ETag>&quot;e&quot;</ETag><Size>1</Size></Contents>`).join('')}</ListBucketResult>`;
-    let attempts = 0;
-    const cutting = createServer((request, response) => {
-      attempts++;
-      response.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
-      if (attempts > 1) return response.end(xml);
-      response.write(xml.slice(0, xml.length / 2), () => setTimeout(() => response.destroy(), 50));
-    });
-    await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
+    const { cutting, attempts } = await cuttingServer(keys);
     try {
       const config = { ...hop('cut', 'v2'), prefix: '', endpoint: `http://127.0.0.1:${(cutting.address() as AddressInfo).port}` };
       const listing = await openListing(createS3Client(config), config);
-      expect(attempts).toBe(2);
+      expect(attempts()).toBe(2);
       expect((await readAll(listing)).map((entry) => entry.key)).toEqual(sorted);
       expect(listing.flaws).toEqual({ duplicates: 1, firstDuplicate: sorted[0], undecodable: 0 });
     } finally {
@@ -177,20 +186,12 @@ describe('openListing, ListObjects v1: one unsorted answer, sorted on disk', () 
 
   it('an answer cut off halfway and sent again by the retry: what the cut attempt gave is dropped, nothing counts twice', async () => {
     const keys = Array.from({ length: 4_000 }, (_, i) => `k/${String((i * 7919) % 4_000).padStart(5, '0')}`);
-    const xml = `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>cut</Name><IsTruncated>false</IsTruncated>${keys.map((key) => `<Contents><Key>${key}</Key><ETag>&quot;e&quot;</ETag><Size>1</Size></Contents>`).join('')}</ListBucketResult>`;
-    let attempts = 0;
-    const cutting = createServer((request, response) => {
-      attempts++;
-      response.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
-      if (attempts > 1) return response.end(xml);
-      response.write(xml.slice(0, xml.length / 2), () => setTimeout(() => response.destroy(), 50));
-    });
-    await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
+    const { cutting, attempts } = await cuttingServer(keys);
     try {
       const spoolDir = await tempDir('spool-');
       const config = { ...hop('cut', 'v1'), prefix: '', endpoint: `http://127.0.0.1:${(cutting.address() as AddressInfo).port}` };
       const listing = await openListing(createS3Client(config), config, { spoolDir });
-      expect(attempts).toBe(2);
+      expect(attempts()).toBe(2);
       expect((await readAll(listing)).map((entry) => entry.key)).toEqual([...keys].sort(compareKeys));
       expect(listing.warnings).toEqual([]);
     } finally {
