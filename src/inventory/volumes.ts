@@ -78,14 +78,32 @@ function checkNesting(roots: string[]): void {
  * Every regular file and symbolic link under `root/folder`, as a '/'-separated key relative to
  * the root. readdir's types come from the entry itself (never its target), so a link to a folder
  * is reported, not descended into.
+ *
+ * An entry that is gone by the time it is opened or measured is absent, not a failed scan:
+ * `status` scans while `apply` renames finished downloads and purges delivered files (and
+ * removes their emptied folders). Any other error still fails the scan.
  */
 async function* walkFiles(root: string, folder: string): AsyncGenerator<{ key: string; size: number; link: boolean }> {
-  const directory = await opendir(folder === '' ? root : join(root, folder));
+  const directory = await ifPresent(opendir(folder === '' ? root : join(root, folder)));
+  if (directory === undefined) return;
   for await (const entry of directory) {
     const key = folder === '' ? entry.name : `${folder}/${entry.name}`;
     if (entry.isDirectory()) yield* walkFiles(root, key);
     else if (entry.isSymbolicLink()) yield { key, size: 0, link: true };
-    else if (entry.isFile()) yield { key, size: (await lstat(join(root, key))).size, link: false };
+    else if (entry.isFile()) {
+      const info = await ifPresent(lstat(join(root, key)));
+      if (info?.isFile() === true) yield { key, size: info.size, link: false };
+    }
+  }
+}
+
+/** The value, or undefined when the path it was asked of no longer exists. */
+async function ifPresent<T>(pending: Promise<T>): Promise<T | undefined> {
+  try {
+    return await pending;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
 }
 

@@ -42,7 +42,7 @@ describe('run state', () => {
       const pid = child.pid!;
       await waitForUploads(pid);
       const during = await site.cli('status');
-      expect(during.stdout).toMatch(new RegExp(`^Running now: dualsync apply \\(pid ${pid} on .+, since .+\\)`, 'm'));
+      expect(during.stdout, during.stderr).toMatch(new RegExp(`^Running now: dualsync apply \\(pid ${pid} on .+, since .+\\)`, 'm'));
       expect(during.stdout).toMatch(/^Last run: in progress \(pid \d+, started .+\); the run before it finished .+, 1 downloaded, 1 delivered/m);
       const json = JSON.parse((await site.cli('status', '--json')).stdout) as { run?: { state: string; pid: number } };
       expect(json.run).toMatchObject({ state: 'running', pid });

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, statfs, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -196,6 +196,32 @@ describe('scanVolumes', () => {
     await mkdir(join(base, '..vol'));
     const scan = await scanVolumes([join(base, 'vol1'), join(base, 'vol10'), join(base, '..vol')], FIVE_PERCENT);
     expect(scan.volumes).toHaveLength(3);
+  });
+
+  it('files and folders that a running apply renames or purges during the scan are absent, not a failed scan', async () => {
+    // `status` scans the volumes while `apply` renames finished downloads out of .dualsync-tmp and
+    // purges delivered files: an entry read from a folder can be gone by the time it is looked
+    // at. Another process deletes while the scan runs, so the race is real, not staged.
+    const root = await tempDir('vol-');
+    for (let folder = 0; folder < 40; folder++) {
+      await mkdir(join(root, `f${folder}`, 'sub'), { recursive: true });
+      await Promise.all(Array.from({ length: 100 }, (_, i) => writeFile(join(root, `f${folder}`, i % 2 === 0 ? 'sub' : '', `o${i}`), 'x')));
+    }
+    const remover = spawn('rm', ['-rf', ...Array.from({ length: 40 }, (_, folder) => join(root, `f${folder}`))]);
+    const removed = new Promise((resolve) => remover.on('exit', resolve));
+    let scans = 0;
+    let seen = 0;
+    let running = true;
+    void removed.then(() => (running = false));
+    while (running || scans === 0) {
+      const scan = await scanVolumes([root], FIVE_PERCENT);
+      seen += scan.local.length;
+      scans++;
+    }
+    await removed;
+    const after = await scanVolumes([root], FIVE_PERCENT);
+    expect(after.local).toEqual([]);
+    expect(scans, `${scans} scans saw ${seen} files while rm ran`).toBeGreaterThan(0);
   });
 
   it('a symbolic link loop is not followed: the scan ends', async () => {
