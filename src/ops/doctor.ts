@@ -33,7 +33,7 @@ import { LedgerStore } from '../ledger/store.ts';
 import type { Config, HopConfig, TransferConfig } from '../model/config.ts';
 import { hopSettings } from '../plan/hops.ts';
 import { TEMP_DIR } from '../model/volume-layout.ts';
-import { doctorReport, type DoctorCheck, type DoctorReport } from '../view/doctor.ts';
+import { doctorReport, type DoctorCheck, type DoctorReport } from '../model/doctor.ts';
 import type { CheckedConfig } from './config.ts';
 import { mountOfDirectory, readMounts, type MountEntry } from './mounts.ts';
 import { volumeEntries } from './volumes.ts';

@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { createServer, type Server } from 'node:tls';
 import { join } from 'node:path';
 import { listAll, putObjects, startMinio, tempDir, useMinioPair, type MinioPair } from '../harness/index.ts';
-import type { DoctorCheck, DoctorReport } from '../../src/view/doctor.ts';
+import type { DoctorCheck, DoctorReport } from '../../src/model/doctor.ts';
 import { makeSite, runCli, type Site, type SiteOptions } from './site.ts';
 
 const pair = useMinioPair();
