@@ -4,6 +4,7 @@
  */
 import type { AdoptRule } from './objects.ts';
 import type { Side } from './side.ts';
+import type { RecordedFailure } from './failure.ts';
 
 export type ActionKind = 'download' | 'redownload' | 'upload' | 'purge' | 'adopt' | 'skip';
 
@@ -76,7 +77,8 @@ export interface WaitingObject {
   attempts: number;
   /** ISO 8601, UTC: the earliest time a plan tries it again. */
   nextTryAt: string;
-  lastError?: string;
+  /** Its last failure: code, hop and facts (the views word it). */
+  lastFailure?: RecordedFailure;
 }
 
 export interface WaitingSummary {
