@@ -33,7 +33,7 @@ import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
 import { acquireLock, holderRunning, lockHolder, processAlive, type Lock } from './apply/lock.ts';
 import { checkRoom, digestConfig, digestConfigFields, digestPlan, manifestPaths, readSavedPlan, stalePlan } from './apply/saved-plan.ts';
 import { stateDiskFullOr } from './apply/state-disk.ts';
-import type { StatusReport } from './view/status.ts';
+import type { StatusReport } from './model/status.ts';
 import { Recorder } from './apply/recorder.ts';
 import { executePlan } from './apply/execute.ts';
 import type { ApplyOutcome, ProgressSink } from './model/apply.ts';

@@ -4,6 +4,7 @@
  */
 import type { AdoptRule } from './objects.ts';
 import type { Side } from './side.ts';
+import type { RecordedFailure } from './failure.ts';
 
 export type ActionKind = 'download' | 'redownload' | 'upload' | 'purge' | 'adopt' | 'skip';
 
@@ -76,7 +77,8 @@ export interface WaitingObject {
   attempts: number;
   /** ISO 8601, UTC: the earliest time a plan tries it again. */
   nextTryAt: string;
-  lastError?: string;
+  /** Its last failure: code, hop and facts (the views word it). */
+  lastFailure?: RecordedFailure;
 }
 
 export interface WaitingSummary {
@@ -285,7 +287,9 @@ export interface ActionReason {
  * - `volume-listed-twice`: a staging volume (`volume`) named twice, counted once;
  * - `volume-scan-duplicates`: the volume scan listed files twice (`count`, `first`);
  * - `volume-symlink`: a symbolic link (`path`) below a volume root (`volume`), not followed;
- * - `interrupted-download-leftovers`: `count` temporary files of interrupted downloads apply removes.
+ * - `interrupted-download-leftovers`: `count` temporary files of interrupted downloads apply removes;
+ * - `volumes-share-filesystem`: the staging volume `volume` lies on the filesystem of the earlier
+ *   volume `path`: they share its free space and reserve (booked once), and its disk.
  */
 export type PlanWarningCode = (typeof PLAN_WARNING_CODES)[number];
 
@@ -301,6 +305,7 @@ export const PLAN_WARNING_CODES = [
   'volume-scan-duplicates',
   'volume-symlink',
   'interrupted-download-leftovers',
+  'volumes-share-filesystem',
 ] as const;
 
 /** Something about the run an operator must know, as data: the views word it (view/reasons.ts). */

@@ -41,8 +41,8 @@ export function legacyRecord(i: number): LedgerRecord {
 /** The record a legacy ledger of `records` ends with after its journal: every 10th key failed once more. */
 export function legacyRecordAfterJournal(i: number): LedgerRecord {
   const record = legacyRecord(i);
-  // The journal's text reads as a failure of code 'legacy', worded as it was.
-  return i % 10 === 0 ? { ...record, attempts: 1, lastFailure: { code: 'legacy', hop: 'upload', cause: `journal event ${i / 10}` }, lastError: `upload: journal event ${i / 10}` } : record;
+  // The journal's text reads as a failure of code 'legacy'.
+  return i % 10 === 0 ? { ...record, attempts: 1, lastFailure: { code: 'legacy', hop: 'upload', cause: `journal event ${i / 10}` } } : record;
 }
 
 /**
