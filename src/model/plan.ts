@@ -288,8 +288,6 @@ export interface ActionReason {
  * - `volume-scan-duplicates`: the volume scan listed files twice (`count`, `first`);
  * - `volume-symlink`: a symbolic link (`path`) below a volume root (`volume`), not followed;
  * - `interrupted-download-leftovers`: `count` temporary files of interrupted downloads apply removes;
- * - `volumes-share-filesystem`: the staging volume `volume` lies on the filesystem of the earlier
- *   volume `path`: they share its free space and reserve (booked once), and its disk.
  */
 export type PlanWarningCode = (typeof PLAN_WARNING_CODES)[number];
 
@@ -305,7 +303,6 @@ export const PLAN_WARNING_CODES = [
   'volume-scan-duplicates',
   'volume-symlink',
   'interrupted-download-leftovers',
-  'volumes-share-filesystem',
 ] as const;
 
 /** Something about the run an operator must know, as data: the views word it (view/reasons.ts). */

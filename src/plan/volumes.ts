@@ -51,10 +51,7 @@ export function openVolumeBooks(volumes: readonly VolumeInfo[], sortedLocals: re
       warnings.push({ code: 'volume-listed-twice', volume: info.root });
       continue;
     }
-    const device = deviceBook(devices, info);
-    // Caps and reserves are per volume, but this one's space is an earlier volume's: say so.
-    if (device.roots.length > 1) warnings.push({ code: 'volumes-share-filesystem', volume: info.root, path: device.roots[0]! });
-    byRoot.set(info.root, { info, device, plannedBytes: 0, plannedCount: 0, localKeys: [], plannedKeys: [], links: [] });
+    byRoot.set(info.root, { info, device: deviceBook(devices, info), plannedBytes: 0, plannedCount: 0, localKeys: [], plannedKeys: [], links: [] });
   }
   for (const file of sortedLocals) byRoot.get(file.volume)?.localKeys.push(file.key);
   for (const link of links) byRoot.get(link.volume)?.links.push(link.path);

@@ -77,8 +77,6 @@ const WARNING_TEXT: Record<PlanWarningCode, (warning: PlanWarning) => string> = 
   'volume-listed-twice': (w) => `volume ${w.volume ?? ''} is listed twice; counted once`,
   'volume-scan-duplicates': (w) => `the volume scan lists ${w.count ?? 0} duplicate ${w.count === 1 ? 'entry' : 'entries'} (first: ${JSON.stringify(w.first ?? '')}); kept the first of each in key order`,
   'volume-symlink': (w) => `staging volume ${w.volume ?? ''}: ${w.path ?? ''} is a symbolic link, not followed (nothing is staged through it, and it is left as it is)`,
-  'volumes-share-filesystem': (w) =>
-    `staging volumes ${w.path ?? ''} and ${w.volume ?? ''} are on one filesystem: they share its free space and reserve, counted once; give each volume a filesystem of its own (one disk per volume), or accept the shared space`,
   'interrupted-download-leftovers': (w) => `${w.count ?? 0} temporary file(s) of interrupted downloads in ${w.path ?? ''}/ will be removed by apply`,
 };
 

@@ -134,23 +134,6 @@ describe('volumes on one filesystem (one st_dev) share its room', () => {
     expect(placed(result)).toEqual(['a@/v1', 'b@/v3', 'c@/v2', 'd@/v3']);
   });
 
-  it('the plan warns, by code, of each volume that shares a filesystem with an earlier one, and says what to do', async () => {
-    const builder = inventory().volume('/v1', { free: 100, device: 'd1' }).volume('/v2', { free: 100, device: 'd1' }).volume('/v3', { free: 100, device: 'd1' }).volume('/v4', { free: 100, device: 'd2' });
-    const result = await plan(builder.source('a', 10));
-    expect(result.warnings.filter((w) => w.code === 'volumes-share-filesystem')).toEqual([
-      { code: 'volumes-share-filesystem', volume: '/v2', path: '/v1' },
-      { code: 'volumes-share-filesystem', volume: '/v3', path: '/v1' },
-    ]);
-    expect(warningLines(result)).toContain(
-      'staging volumes /v1 and /v2 are on one filesystem: they share its free space and reserve, counted once; give each volume a filesystem of its own (one disk per volume), or accept the shared space',
-    );
-  });
-
-  it('volumes on filesystems of their own (or of unknown device): no sharing warning', async () => {
-    const result = await plan(inventory().volume('/v1', { free: 100, device: 'd1' }).volume('/v2', { free: 100, device: 'd2' }).volume('/v3', { free: 100 }).volume('/v4', { free: 100 }).source('a', 10));
-    expect(result.warnings).toEqual([]);
-  });
-
   it('the plan marks the volumes that share a device, and only those', async () => {
     const builder = inventory().volume('/v1', { free: 100, device: 'd1' }).volume('/v2', { free: 100, device: 'd1' }).volume('/v3', { free: 100, device: 'd2' });
     const result = await plan(builder.source('a', 10));
