@@ -1,0 +1,174 @@
+/**
+ * `dualsync watch` as a whole: take the state directory's lock for the life of watch, run the
+ * loop (src/watch/loop.ts) with one plan-and-apply per cycle, note each cycle in the lock,
+ * release it and say why watch stopped. Everything it has to say goes out as events
+ * (src/watch/events.ts); the command words and prints them.
+ */
+import { runApply, type ApplyReport, type EngineDeps } from '../engine.ts';
+import { acquireLock, type Lock } from '../apply/lock.ts';
+import { describeError, isDualsyncError } from '../errors.ts';
+import type { Config, CycleFacts, Side } from '../model/index.ts';
+import { cycleFacts } from './facts.ts';
+import { backoffMs, stopOf, watchLoop, type WatchSummary } from './loop.ts';
+import type { CycleResult, HopDown, WatchEvent } from './events.ts';
+
+/** Resolves after `ms`, or as soon as `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The engine's dependencies for one cycle, and what ends its progress display once the cycle is through. */
+export interface CycleDeps {
+  deps: EngineDeps;
+  finish?: () => void;
+}
+
+export interface RunWatchOptions {
+  /** The config, with the interval watch runs at in `watch.intervalMs`: one cycle is the unit of an object's backoff. */
+  config: Config;
+  once: boolean;
+  /** In the first cycle, try the objects that back off after failures (`--retry-failed`). */
+  retryFailed: boolean;
+  /** The first stop signal: finish the cycle, start no other. */
+  stop: AbortSignal;
+  cycleDeps: () => CycleDeps;
+  emit: (event: WatchEvent) => void;
+  /** Each cycle's facts or error, once it ended (the metrics). */
+  onCycle?: (cycle: { facts?: CycleFacts; error?: unknown }) => void;
+  warn: (message: string) => void;
+  /** The note the lock keeps about the last cycle, for `status` (words: src/view/watch.ts). */
+  lastCycleNote: (ended: { result: CycleResult } | { error: unknown }) => string;
+  now?: () => Date;
+  random?: () => number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** Runs watch until it is stopped, `--once` is done, or an error that a retry cannot fix (or a bug) ends it. */
+export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> {
+  const now = options.now ?? (() => new Date());
+  const random = options.random ?? Math.random;
+  const wait = options.sleep ?? sleep;
+  const intervalMs = options.config.watch.intervalMs;
+  // Held for the whole life of watch, not per cycle: between cycles no apply or reset may
+  // change the ledger under it, and status names it.
+  const lock = await takeLock(options.config, options.stop, { ...options, now, random, sleep: wait });
+  if (!lock) {
+    const summary: WatchSummary = { cycles: 0, failedCycles: 0, stoppedBy: stopOf(options.stop) };
+    options.emit({ event: 'watch_stopped', cycles: 0, stop: summary.stoppedBy });
+    return summary;
+  }
+  let summary: WatchSummary;
+  try {
+    const cycles = new WatchCycles(options.config, lock);
+    let cycleNumber = 0;
+    summary = await watchLoop({
+      intervalMs,
+      once: options.once,
+      stop: options.stop,
+      random,
+      sleep: wait,
+      emit: options.emit,
+      onCycle: options.onCycle,
+      cycle: async () => {
+        const number = ++cycleNumber;
+        let ended: { result: CycleResult } | { error: unknown } = { error: 'stopped' };
+        try {
+          const result = await cycles.run(options.cycleDeps(), options.retryFailed && number === 1);
+          ended = { result };
+          return result;
+        } catch (error) {
+          ended = { error };
+          throw error;
+        } finally {
+          await lock.update({ lastCycle: { number, endedAt: now().toISOString(), result: options.lastCycleNote(ended) } }).catch((error: unknown) => {
+            options.warn(`could not note the cycle in the lock: ${describeError(error)}`);
+          });
+        }
+      },
+    });
+  } finally {
+    await lock.release();
+  }
+  // The last line says that watch stopped, and why: a journal read later has nothing else to go by.
+  options.emit({ event: 'watch_stopped', cycles: summary.cycles, stop: summary.stoppedBy });
+  return summary;
+}
+
+/** The hops a cycle could not reach, with the cause. */
+function hopsDownIn(inventory: Record<Side, { unreachable?: string }>): HopDown[] {
+  const down: HopDown[] = [];
+  for (const hop of ['source', 'destination'] as const) {
+    const cause = inventory[hop].unreachable;
+    if (cause !== undefined) down.push({ hop, cause });
+  }
+  return down;
+}
+
+/** The cycles of one watch: each a plan and apply under the lock watch holds, remembering which hops were down. */
+class WatchCycles {
+  readonly #config: Config;
+  readonly #lock: Lock;
+  /** Hops that were down last cycle: probed briefly first, not listed with the long timeouts while still down. */
+  #wasDown = new Set<Side>();
+
+  constructor(config: Config, lock: Lock) {
+    this.#config = config;
+    this.#lock = lock;
+  }
+
+  /** One plan-and-apply cycle, and what it did as the loop decides on it. */
+  async run(cycle: CycleDeps, retryFailed: boolean): Promise<CycleResult> {
+    let report: ApplyReport;
+    try {
+      report = await runApply(this.#config, cycle.deps, { confirm: async () => true, command: 'dualsync watch', lock: this.#lock, retryFailed, probeFirst: this.#wasDown });
+    } catch (error) {
+      if (isDualsyncError(error) && error.code === 'E_HOPS_UNREACHABLE') this.#wasDown = new Set(['source', 'destination']);
+      throw error;
+    }
+    cycle.finish?.();
+    const hopsDown = hopsDownIn(report.run.gathered.inventory);
+    this.#wasDown = new Set(hopsDown.map((down) => down.hop));
+    const waiting = report.run.plan.summary.waiting?.count;
+    const extra = { facts: cycleFacts(report), ...(hopsDown.length > 0 ? { hopsDown } : {}), ...(waiting ? { waiting } : {}) };
+    if (!report.outcome) return { changes: 0, failures: 0, ...extra };
+    const outcome = report.outcome;
+    // Actions per hop, not their sum: 20 objects downloaded, delivered and purged are 20 objects.
+    const changes = outcome.downloaded.count + outcome.uploaded.count + outcome.purged.count + outcome.adopted;
+    const { source, destination } = report.run.gathered.inventory;
+    if (changes === 0 && !(source.complete && destination.complete)) return { changes, failures: 0, inSync: false, outcome, ...extra };
+    return { changes, failures: outcome.failures.length, outcome, ...extra };
+  }
+}
+
+/**
+ * Takes the state directory's lock for the life of watch. Another holder ends watch at once
+ * (it names who); a full state disk is waited out, backing off, since freeing space fixes it.
+ * Undefined when stopped while waiting.
+ */
+async function takeLock(
+  config: Config,
+  stop: AbortSignal,
+  options: Pick<RunWatchOptions, 'emit' | 'warn'> & { now: () => Date; random: () => number; sleep: (ms: number, signal: AbortSignal) => Promise<void> },
+): Promise<Lock | undefined> {
+  const intervalMs = config.watch.intervalMs;
+  for (let failures = 1; !stop.aborted; failures++) {
+    try {
+      return await acquireLock(config.stateDir, 'dualsync watch', options.now, options.warn);
+    } catch (error) {
+      if (!isDualsyncError(error) || !error.retryable) throw error;
+      const wait = backoffMs(intervalMs, failures, Math.max(intervalMs, 15 * 60_000), options.random);
+      options.emit({ event: 'lock_wait', error, retryInSeconds: Math.round(wait / 1000) });
+      await options.sleep(wait, stop);
+    }
+  }
+  return undefined;
+}
