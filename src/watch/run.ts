@@ -4,7 +4,10 @@
  * release it and say why watch stopped. Everything it has to say goes out as events
  * (src/watch/events.ts); the command words and prints them.
  */
-import { runApply, type ApplyReport, type EngineDeps } from '../engine.ts';
+import { stat } from 'node:fs/promises';
+import { ledgerOptions, runApply, type ApplyReport, type EngineDeps } from '../engine.ts';
+import { LedgerStore } from '../ledger/store.ts';
+import type { LedgerSummary } from '../ledger/queries.ts';
 import { acquireLock, type Lock } from '../apply/lock.ts';
 import { describeError, isDualsyncError } from '../errors.ts';
 import type { Config, CycleFacts, Side } from '../model/index.ts';
@@ -26,6 +29,14 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** What the metrics get after each cycle. */
+export interface WatchCycleObservation {
+  facts?: CycleFacts;
+  error?: unknown;
+  /** The ledger's counts by stage, read on watch's own connection; absent when it is not open (after an error). */
+  ledgerStages?: () => LedgerSummary['stages'];
+}
+
 /** The engine's dependencies for one cycle, and what ends its progress display once the cycle is through. */
 export interface CycleDeps {
   deps: EngineDeps;
@@ -42,8 +53,8 @@ export interface RunWatchOptions {
   stop: AbortSignal;
   cycleDeps: () => CycleDeps;
   emit: (event: WatchEvent) => void;
-  /** Each cycle's facts or error, once it ended (the metrics). */
-  onCycle?: (cycle: { facts?: CycleFacts; error?: unknown }) => void;
+  /** Each cycle's facts or error, once it ended, and a read of the ledger's counts by stage while it is open (the metrics). */
+  onCycle?: (cycle: WatchCycleObservation) => void;
   warn: (message: string) => void;
   /** The note the lock keeps about the last cycle, for `status` (words: src/view/watch.ts). */
   lastCycleNote: (ended: { result: CycleResult } | { error: unknown }) => string;
@@ -67,8 +78,9 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
     return summary;
   }
   let summary: WatchSummary;
+  const ledger = new KeptLedger(options.config.stateDir);
   try {
-    const cycles = new WatchCycles(options.config, lock);
+    const cycles = new WatchCycles(options.config, lock, ledger);
     let cycleNumber = 0;
     summary = await watchLoop({
       intervalMs,
@@ -77,7 +89,7 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
       random,
       sleep: wait,
       emit: options.emit,
-      onCycle: options.onCycle,
+      onCycle: options.onCycle && ((cycle) => options.onCycle!({ ...cycle, ...ledger.stagesReader() })),
       cycle: async () => {
         const number = ++cycleNumber;
         let ended: { result: CycleResult } | { error: unknown } = { error: 'stopped' };
@@ -96,6 +108,7 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
       },
     });
   } finally {
+    await ledger.close().catch((error: unknown) => options.warn(`could not close the ledger: ${describeError(error)}`));
     await lock.release();
   }
   // The last line says that watch stopped, and why: a journal read later has nothing else to go by.
@@ -117,21 +130,27 @@ function hopsDownIn(inventory: Record<Side, { unreachable?: string }>): HopDown[
 class WatchCycles {
   readonly #config: Config;
   readonly #lock: Lock;
+  readonly #ledger: KeptLedger;
   /** Hops that were down last cycle: probed briefly first, not listed with the long timeouts while still down. */
   #wasDown = new Set<Side>();
 
-  constructor(config: Config, lock: Lock) {
+  constructor(config: Config, lock: Lock, ledger: KeptLedger) {
     this.#config = config;
     this.#lock = lock;
+    this.#ledger = ledger;
   }
 
   /** One plan-and-apply cycle, and what it did as the loop decides on it. */
   async run(cycle: CycleDeps, retryFailed: boolean): Promise<CycleResult> {
     let report: ApplyReport;
     try {
-      report = await runApply(this.#config, cycle.deps, { confirm: async () => true, command: 'dualsync watch', lock: this.#lock, retryFailed, probeFirst: this.#wasDown });
+      const ledger = await this.#ledger.open(cycle.deps);
+      report = await runApply(this.#config, cycle.deps, { confirm: async () => true, command: 'dualsync watch', lock: this.#lock, retryFailed, probeFirst: this.#wasDown, ledger });
+      await this.#ledger.remember();
     } catch (error) {
       if (isDualsyncError(error) && error.code === 'E_HOPS_UNREACHABLE') this.#wasDown = new Set(['source', 'destination']);
+      // A store that met an error (a full disk, a writer that stopped) is not trusted with the next cycle: it is opened afresh.
+      await this.#ledger.close().catch(() => undefined);
       throw error;
     }
     cycle.finish?.();
@@ -171,4 +190,58 @@ async function takeLock(
     }
   }
   return undefined;
+}
+
+/** The identity of a file (device and inode), or undefined when there is none at `path`. */
+async function fileIdentity(path: string): Promise<string | undefined> {
+  try {
+    const found = await stat(path);
+    return `${found.dev}:${found.ino}`;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The ledger, opened once for many cycles instead of once a cycle (each open checks the
+ * ledger's integrity and each store starts a writer thread: per cycle, that grew watch's
+ * memory). Opened again when the file at the ledger's path is no longer the one this store
+ * holds (deleted, replaced, moved back from a backup): the open then checks it as a first
+ * open does, and refuses a lost ledger (invariant 12) instead of writing to a file nobody reads.
+ */
+class KeptLedger {
+  readonly #stateDir: string;
+  #store: LedgerStore | undefined;
+  /** The ledger file's identity when the last cycle ended. */
+  #identity: string | undefined;
+
+  constructor(stateDir: string) {
+    this.#stateDir = stateDir;
+  }
+
+  /** The store for the next cycle. */
+  async open(deps: EngineDeps): Promise<LedgerStore> {
+    if (this.#store !== undefined && (await fileIdentity(this.#store.file)) !== this.#identity) await this.close();
+    this.#store ??= await LedgerStore.open(this.#stateDir, ledgerOptions(deps));
+    return this.#store;
+  }
+
+  /** Notes which file the store holds, once a cycle ended (the first apply creates it). */
+  async remember(): Promise<void> {
+    if (this.#store !== undefined) this.#identity = await fileIdentity(this.#store.file);
+  }
+
+  /** A read of the counts by stage on this store, while it is open. */
+  stagesReader(): { ledgerStages?: () => LedgerSummary['stages'] } {
+    const store = this.#store;
+    return store === undefined ? {} : { ledgerStages: () => store.summary(0).stages };
+  }
+
+  async close(): Promise<void> {
+    const store = this.#store;
+    this.#store = undefined;
+    this.#identity = undefined;
+    await store?.close();
+  }
 }
