@@ -21,7 +21,13 @@ function openFds(pid: number): number {
 /** Every descendant of `pid` (s5cmd, and anything it left behind). */
 function descendants(pid: number): number[] {
   const found: number[] = [];
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return found; // An s5cmd that ended between two reads has no children left.
+  }
+  for (const task of tasks) {
     let children: number[] = [];
     try {
       children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
