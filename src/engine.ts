@@ -297,6 +297,8 @@ export interface ApplyOptions extends PlanRunOptions {
   showDiff?: boolean;
   /** Hops that were down last time (watch): probed briefly first, and not listed while still down. */
   probeFirst?: ReadonlySet<Side>;
+  /** The ledger, when the caller keeps it open across runs (watch): used, not closed, here. */
+  ledger?: LedgerStore;
 }
 
 export interface ApplyReport {
@@ -341,7 +343,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
     // A volume another state directory claims is refused before it is even scanned (invariant 10).
     const roots = await expandVolumes(config.staging.volumes);
     await checkClaims(roots, config);
-    const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
+    const ledger = options.ledger ?? (await LedgerStore.open(config.stateDir, ledgerOptions(deps)));
     const clients = createClients(config);
     let failed = false;
     let release = (): void => {};
@@ -398,9 +400,11 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       release();
       destroyClients(clients);
       // After a failed write the store may refuse to close; that must not hide why the run failed.
-      await ledger.close().catch((error: unknown) => {
-        if (!failed) throw error;
-      });
+      if (options.ledger === undefined) {
+        await ledger.close().catch((error: unknown) => {
+          if (!failed) throw error;
+        });
+      }
     }
   } catch (error) {
     // Recorded as failed, not left as started: a run that ended on an error was not cut short.
