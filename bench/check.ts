@@ -3,7 +3,8 @@
  * run, on the same servers and objects: raw s5cmd reading both buckets' bytes at once (one
  * `s5cmd run` of `cat` lines per bucket, output thrown away), which is the floor for reading
  * everything twice over the network. Prints both times, their ratio, the throughput and check's
- * peak RSS (GNU time's maxrss).
+ * peak RSS and CPU time (GNU time's maxrss, user + system): CPU time near the wall time says
+ * check is bound by its one JavaScript thread (MD5 and HTTP), not by the links.
  *
  * Scenarios (scale with BENCH_SCALE=0.1 for a quick look):
  *   small   2,000 x 256 KiB   target ratio <= 1.5
@@ -80,10 +81,10 @@ async function rawRead(pair: MinioPair, buckets: { source: string; destination: 
 }
 
 /** `dualsync check --content` under GNU time: wall seconds, peak RSS in bytes, exit code and output. */
-async function timedCheck(configPath: string, env: Record<string, string | undefined>): Promise<{ seconds: number; maxRss: number; exitCode: number | null; stdout: string }> {
+async function timedCheck(configPath: string, env: Record<string, string | undefined>): Promise<{ seconds: number; cpuSeconds: number; maxRss: number; exitCode: number | null; stdout: string }> {
   const bin = fileURLToPath(new URL('../bin/dualsync', import.meta.url));
   const started = performance.now();
-  const child = spawn('/usr/bin/time', ['-f', 'bench-time %e %M', process.execPath, bin, 'check', '--content', '--concurrency', String(CONCURRENCY), '--combined', '/dev/null', '-c', configPath], {
+  const child = spawn('/usr/bin/time', ['-f', 'bench-time %e %M %U %S', process.execPath, bin, 'check', '--content', '--concurrency', String(CONCURRENCY), '--combined', '/dev/null', '-c', configPath], {
     env: env as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -93,8 +94,9 @@ async function timedCheck(configPath: string, env: Record<string, string | undef
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exitCode = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const seconds = (performance.now() - started) / 1000;
-  const times = /bench-time [\d.]+ (\d+)\s*$/.exec(stderr);
-  return { seconds, maxRss: times ? Number(times[1]) * KIB : 0, exitCode, stdout: stdout + stderr.replace(/bench-time .*\s*$/, '') };
+  const times = /bench-time [\d.]+ (\d+) ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
+  const cpuSeconds = times ? Number(times[2]) + Number(times[3]) : 0;
+  return { seconds, cpuSeconds, maxRss: times ? Number(times[1]) * KIB : 0, exitCode, stdout: stdout + stderr.replace(/bench-time .*\s*$/, '') };
 }
 
 async function runScenario(pair: MinioPair, scenario: Scenario): Promise<string> {
@@ -111,7 +113,7 @@ async function runScenario(pair: MinioPair, scenario: Scenario): Promise<string>
   const rate = (seconds: number) => `${(bytes / MIB / seconds).toFixed(0)} MiB/s`;
   return (
     `${scenario.name.padEnd(6)} ${String(scenario.count).padStart(5)} x ${(scenario.size / KIB).toFixed(0).padStart(5)} KiB, both sides read: ` +
-    `raw s5cmd ${raw.toFixed(2)} s (${rate(raw)}), check --content ${check.seconds.toFixed(2)} s (${rate(check.seconds)}), ` +
+    `raw s5cmd ${raw.toFixed(2)} s (${rate(raw)}), check --content ${check.seconds.toFixed(2)} s (${rate(check.seconds)}, cpu ${check.cpuSeconds.toFixed(1)} s), ` +
     `ratio ${ratio.toFixed(2)} (target <= ${scenario.target}: ${verdict}), peak RSS ${(check.maxRss / MIB).toFixed(0)} MiB`
   );
 }
