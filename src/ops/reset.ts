@@ -290,7 +290,11 @@ async function moveStateFiles(config: Config, intent: ResetIntent, outcome: Rese
   if (intent.backup !== undefined) {
     const backupDir = join(config.stateDir, intent.backup);
     await mkdir(backupDir, { recursive: true });
+    const alreadyMoved = new Set(await namesIn(backupDir));
     for (const name of await stateFilesLeft(config.stateDir, intent)) {
+      // A name the backup holds already was moved before a kill; the file by that name here is a
+      // later run's (one that found no evidence of a used state directory): never overwrite the backup.
+      if (alreadyMoved.has(name)) continue;
       await rename(join(config.stateDir, name), join(backupDir, name));
       outcome.movedFiles.push(join(backupDir, name));
       if (name === LEDGER_FILE) afterStep('ledger-moved');
