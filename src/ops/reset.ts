@@ -11,7 +11,7 @@
  * After a reset dualsync remembers nothing: the next plan lists everything again. Objects the
  * destination provably already holds (src/plan/adopt.ts) are adopted, not moved; the rest moves again.
  */
-import { lstat, mkdir, readdir, readFile, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { stopEarlierChildren } from '../apply/children.ts';
 import { acquireLock, lockHolder, type LockHolder } from '../apply/lock.ts';
@@ -24,8 +24,8 @@ import { LEDGER_FILE, LedgerStore, markStartedOver } from '../ledger/store.ts';
 import { logHead } from '../ledger/events.ts';
 import type { Config } from '../model/config.ts';
 import { TEMP_DIR } from '../model/volume-layout.ts';
-import { writeFileAtomically } from '../files/atomic.ts';
 import { fsyncDirectory } from '../files/fsync.ts';
+import { freeBackupDir, readResetIntent, RESET_INTENT_FILE, writeResetIntent, type ResetIntent, type ResetStep } from './reset-intent.ts';
 
 /** Files of the state directory that make up dualsync's memory: the ledger (ledger.db with its -wal and -shm, and a migrated JSON ledger) and the last run. */
 function isStateFile(name: string): boolean {
@@ -192,67 +192,6 @@ async function stateFilesToMove(stateDir: string): Promise<string[]> {
   } finally {
     await ledger.close();
   }
-}
-
-/**
- * The points between a reset's steps, in order. `executeReset` calls its `afterStep` hook at each;
- * the command stops there when DUALSYNC_CRASH_AT names it, so tests can kill -9 a reset at each.
- */
-export const RESET_STEPS = ['ledger-moved', 'state-moved', 'started-over', 'chain-started', 'staged-file-removed', 'claim-released'] as const;
-export type ResetStep = (typeof RESET_STEPS)[number];
-
-/** `backup-YYYYMMDDTHHMMSSZ` (UTC), so backups sort by time. */
-export function backupName(now: Date): string {
-  return `backup-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}`;
-}
-
-async function freeBackupDir(stateDir: string, now: Date): Promise<string> {
-  const base = join(stateDir, backupName(now));
-  for (let n = 1; ; n++) {
-    const candidate = n === 1 ? base : `${base}-${n}`;
-    if ((await stat(candidate).catch(() => undefined)) === undefined) return candidate;
-  }
-}
-
-/**
- * A reset under way, in the state directory: written (durably) before the first move and removed
- * after the last claim is released, so that a reset killed half way is finished by the next one.
- * Not `ledger.*`: it never moves into the backup.
- */
-export const RESET_INTENT_FILE = 'reset-unfinished.json';
-
-interface ResetIntent {
-  /** The backup folder's name in the state directory; none when there was no ledger to move. */
-  backup?: string;
-  /** The head of the chain being replaced, for the new chain's first event; none for a ledger an earlier reset started and nothing wrote. */
-  previousHead?: string;
-  keepStaged: boolean;
-  /** 'moving' until every state file is in the backup; 'moved' after (a ledger in the state directory is then the new one). */
-  phase: 'moving' | 'moved';
-}
-
-/** The unfinished reset of `stateDir`, or undefined. */
-export async function readResetIntent(stateDir: string): Promise<ResetIntent | undefined> {
-  const path = join(stateDir, RESET_INTENT_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  try {
-    return JSON.parse(text) as ResetIntent;
-  } catch {
-    throw userError('E_RESET_UNSAFE', `${path} does not hold the record of an unfinished reset (it does not parse)`, {
-      hint: `a reset writes it whole, so it was edited; look at the backup-* folders in ${stateDir}, remove ${path} and run \`dualsync reset\` again`,
-    });
-  }
-}
-
-async function writeResetIntent(stateDir: string, intent: ResetIntent): Promise<void> {
-  writeFileAtomically(join(stateDir, RESET_INTENT_FILE), (emit) => emit(`${JSON.stringify(intent)}\n`));
-  await fsyncDirectory(stateDir);
 }
 
 /** The state files still to move: the old ledger's first (ledger.db before its -wal), the record of the last run last, so that a run started after a kill half way sees a used state directory and refuses (invariant 12). */

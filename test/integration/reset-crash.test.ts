@@ -11,7 +11,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { cleanup, md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { verifyLedger } from '../../src/ops/report.ts';
-import { RESET_STEPS } from '../../src/ops/reset.ts';
+import { RESET_STEPS } from '../../src/ops/reset-intent.ts';
 import { makeSite, type Site } from './site.ts';
 
 const pair = useMinioPair();

@@ -4,7 +4,8 @@ import { loadConfigFor } from '../context.ts';
 import { confirmedOrYes, refuseWhileLocked } from '../confirm.ts';
 import { formatBytes } from '../../config/units.ts';
 import { CLAIM_FILE, TEMP_DIR } from '../../model/volume-layout.ts';
-import { executeReset, planReset, resetIsEmpty, type ResetPlan, type ResetStep } from '../../ops/reset.ts';
+import { executeReset, planReset, resetIsEmpty, type ResetPlan } from '../../ops/reset.ts';
+import type { ResetStep } from '../../ops/reset-intent.ts';
 
 const AFTER_RESET =
   'After a reset dualsync remembers nothing it moved: the next plan lists everything again. Objects the destination ' +
