@@ -45,6 +45,8 @@ export interface ListOptions {
    * temporary folder by default). The file in it is removed when the listing is closed or read to the end.
    */
   spoolDir?: string;
+  /** A `listApi: v1` answer of up to this many entries is sorted in memory, no file made (default: extsort's). */
+  sortInMemoryUpTo?: number;
 }
 
 /** An error of the listing as an operational error: dualsync's own as they are, a stop as E_ABORTED, the rest classified. */
@@ -346,7 +348,7 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
 /** ListObjects v1, every page into an external sort, handed out in key order once all is read. */
 async function openSortedV1(client: S3Client, hop: HopConfig, options: ListOptions): Promise<ListingStream> {
   const listing = new HopListing(client, hop, { signal: options.signal, maxKeys: options.maxKeys });
-  const sort = new ExternalSort(options.spoolDir);
+  const sort = new ExternalSort(options.spoolDir, { memoryEntries: options.sortInMemoryUpTo });
   try {
     for (;;) {
       const mark = sort.mark();

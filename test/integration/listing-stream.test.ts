@@ -146,7 +146,7 @@ describe('openListing, ListObjects v1: one unsorted answer, sorted on disk', () 
   it('a shuffled answer comes out in key order, and the spool file is gone once it is read', async () => {
     const spoolDir = join(await tempDir('spool-'), 'listings');
     const before = server.requests.listV1;
-    const listing = await openListing(createS3Client(hop('edge', 'v1')), hop('edge', 'v1'), { spoolDir });
+    const listing = await openListing(createS3Client(hop('edge', 'v1')), hop('edge', 'v1'), { spoolDir, sortInMemoryUpTo: 0 });
     expect(server.requests.listV1 - before).toBe(1);
     expect(listing.complete).toBe(true);
     expect(readdirSync(spoolDir)).toHaveLength(1);
@@ -156,9 +156,17 @@ describe('openListing, ListObjects v1: one unsorted answer, sorted on disk', () 
     expect(readdirSync(spoolDir)).toEqual([]);
   });
 
+  it('a small answer is sorted in memory: the same entries, and no file at all', async () => {
+    const spoolDir = join(await tempDir('spool-'), 'listings');
+    const listing = await openListing(createS3Client(hop('edge', 'v1')), hop('edge', 'v1'), { spoolDir, sortInMemoryUpTo: COUNT });
+    expect(readdirSync(spoolDir)).toEqual([]);
+    expect(await readAll(listing)).toEqual(everyObject);
+    expect(listing.listed).toBe(COUNT);
+  });
+
   it('repeated keys: the first listed of each is kept, counted as a flaw of the listing at the end', async () => {
     const spoolDir = await tempDir('spool-');
-    const listing = await openListing(createS3Client(hop('repeats', 'v1')), hop('repeats', 'v1'), { spoolDir });
+    const listing = await openListing(createS3Client(hop('repeats', 'v1')), hop('repeats', 'v1'), { spoolDir, sortInMemoryUpTo: 0 });
     expect(listing.warnings).toEqual([]);
     expect(await readAll(listing)).toEqual(everyObject);
     // Flaws, which the plan shows as a note that keeps it from "in sync" (invariant 12), not warnings.
@@ -169,7 +177,7 @@ describe('openListing, ListObjects v1: one unsorted answer, sorted on disk', () 
 
   it('closed halfway: the spool file is gone', async () => {
     const spoolDir = await tempDir('spool-');
-    const listing = await openListing(createS3Client(hop('edge', 'v1')), hop('edge', 'v1'), { spoolDir });
+    const listing = await openListing(createS3Client(hop('edge', 'v1')), hop('edge', 'v1'), { spoolDir, sortInMemoryUpTo: 0 });
     const reader = flatten(listing.pages)[Symbol.asyncIterator]();
     expect((await reader.next()).value).toEqual(synthetic(0));
     await listing.close();
@@ -202,7 +210,7 @@ describe('openListing, ListObjects v1: one unsorted answer, sorted on disk', () 
 
   it('listHop collects the same stream: every key once, in order', async () => {
     const spoolDir = await tempDir('spool-');
-    const listing = await listHop(createS3Client(hop('repeats', 'v1')), hop('repeats', 'v1'), { spoolDir });
+    const listing = await listHop(createS3Client(hop('repeats', 'v1')), hop('repeats', 'v1'), { spoolDir, sortInMemoryUpTo: 0 });
     expect(listing.entries).toEqual(everyObject);
     expect(listing.flaws?.duplicates).toBe(3);
     expect(readdirSync(spoolDir)).toEqual([]);
