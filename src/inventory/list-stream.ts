@@ -21,7 +21,10 @@ import { Readable } from 'node:stream';
 import { SaxesParser } from 'saxes';
 import { ELEMENT, elementCodeOf, ListingScanner, type ListingElements } from './listing-scanner.ts';
 
-/** One `<Contents>` of a listing page, with its full bucket key. */
+/**
+ * One `<Contents>` of a listing page, with its full bucket key. The object is the sink's to keep
+ * or to reuse (the hop's listing turns it into its entry in place: one object per key).
+ */
 export interface ListedObject {
   key: string;
   size: number;
@@ -136,7 +139,11 @@ class ListingReader implements ListingElements {
   readonly page: ListedPage = { isTruncated: false, nextMarker: undefined, nextContinuationToken: undefined, lastKey: undefined, objects: 0, urlEncoded: false, undecodable: { count: 0 } };
   root: string | undefined;
   readonly #sink: ListingSink;
-  #current: { key?: string; size?: number; etag?: string } | undefined;
+  /** Inside a `<Contents>`, and what it said so far (plain fields: no object until the entry is whole). */
+  #inContents = false;
+  #key: string | undefined;
+  #size = 0;
+  #etag = '';
   /** undefined until the answer has said (or ended): then whether its keys are URL-encoded. */
   #encoded: boolean | undefined;
   /** Objects waiting for the encoding to be known, keys as sent. */
@@ -150,12 +157,17 @@ class ListingReader implements ListingElements {
   open(code: number, name: string): void {
     this.root ??= name;
     this.openNames.push(name);
-    if (this.openNames.length === 2 && code === ELEMENT.Contents) this.#current = {};
+    if (this.openNames.length === 2 && code === ELEMENT.Contents) {
+      this.#inContents = true;
+      this.#key = undefined;
+      this.#size = 0;
+      this.#etag = '';
+    }
   }
 
   wantsText(code: number): boolean {
     const depth = this.openNames.length;
-    if (depth === 3) return this.#current !== undefined && (code === ELEMENT.Key || code === ELEMENT.Size || code === ELEMENT.ETag);
+    if (depth === 3) return this.#inContents && (code === ELEMENT.Key || code === ELEMENT.Size || code === ELEMENT.ETag);
     return depth === 2 && (code === ELEMENT.IsTruncated || code === ELEMENT.NextMarker || code === ELEMENT.NextContinuationToken || code === ELEMENT.EncodingType);
   }
 
@@ -163,20 +175,19 @@ class ListingReader implements ListingElements {
     const depth = this.openNames.length;
     this.openNames.pop();
     if (this.root !== 'ListBucketResult') return;
-    const current = this.#current;
-    if (depth === 3 && current !== undefined) {
-      if (code === ELEMENT.Key) current.key = text;
-      else if (code === ELEMENT.Size) current.size = number ?? Number(text);
-      else if (code === ELEMENT.ETag) current.etag = text;
+    if (depth === 3 && this.#inContents) {
+      if (code === ELEMENT.Key) this.#key = text;
+      else if (code === ELEMENT.Size) this.#size = number ?? Number(text);
+      else if (code === ELEMENT.ETag) this.#etag = text;
     } else if (depth === 2) {
-      if (code === ELEMENT.Contents && current !== undefined) {
-        if (current.key !== undefined) {
-          const object = { key: current.key, size: current.size ?? 0, etag: current.etag ?? '' };
-          this.#rawLastKey = current.key;
+      if (code === ELEMENT.Contents && this.#inContents) {
+        if (this.#key !== undefined) {
+          const object: ListedObject = { key: this.#key, size: this.#size, etag: this.#etag };
+          this.#rawLastKey = this.#key;
           if (this.#encoded === undefined && (changedByDecoding(object.key) || (this.#waiting.length > 0 && this.#sink.unordered !== true))) this.#waiting.push(object);
           else this.#handOn(object);
         }
-        this.#current = undefined;
+        this.#inContents = false;
       } else if (code === ELEMENT.IsTruncated) this.page.isTruncated = text.trim() === 'true';
       else if (code === ELEMENT.NextMarker) this.page.nextMarker = text;
       else if (code === ELEMENT.NextContinuationToken) this.page.nextContinuationToken = text;

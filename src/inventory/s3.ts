@@ -252,8 +252,12 @@ export class HopListing {
       this.#outsidePrefix++;
       return undefined;
     }
-    const key = object.key.slice(this.hop.prefix.length);
-    return key === '' ? undefined : { key, size: object.size, etag: unquote(object.etag) };
+    if (object.key.length === this.hop.prefix.length) return undefined;
+    // The listed object becomes the entry, in place: one object per key through the merge.
+    const entry = object as ObjectEntry;
+    entry.key = object.key.slice(this.hop.prefix.length);
+    entry.etag = unquote(object.etag);
+    return entry;
   }
 
   /** Whether a v2 key comes after the one before it; a repeat is counted, the first key below it kept for the error. */
