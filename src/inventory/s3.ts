@@ -31,6 +31,9 @@ import { compareKeys } from '../plan/keys.ts';
 // The client is s3-client.ts's; re-exported so that callers of a hop's S3 find it in one place.
 export { classifyS3Error, createS3Client, headObject } from './s3-client.ts';
 
+/** ListObjectsV2 pages read ahead of the merge at most (about 200 KB each as entries). */
+export const READ_AHEAD_PAGES = 8;
+
 /** The most keys a Snowball's S3 adapter returns from ListObjectsV2, complete or not. */
 const SNOWBALL_V2_CUT = 1000;
 
@@ -285,7 +288,7 @@ export class HopListing {
  *
  * - ListObjectsV2: resolves once the first page is read (a hop that is down fails here, and a
  *   Snowball's one page of exactly 1,000 keys is taken as incomplete here), then hands out page
- *   after page, reading the next while the current one is consumed: about two pages in memory.
+ *   after page, reading on meanwhile: at most {@link READ_AHEAD_PAGES} pages waiting in memory.
  *   The order and duplicate checks are {@link HopListing}'s.
  * - ListObjects v1 (`listApi: v1`): every page (a Snowball's one unsorted answer of every key)
  *   goes, as it streams in, into an {@link ExternalSort} on disk, in `spoolDir`; resolves once
@@ -318,17 +321,47 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
     );
   }
   let listed = 0;
+  // Pages are read ahead of the merge, one request after the other (each needs the token of the
+  // one before), up to READ_AHEAD_PAGES waiting: the chain keeps going while a v1 source is still
+  // sorted and while the merge works, instead of one round trip per page once the merge asks.
+  const ahead: ReadPage[] = [first];
+  let more = first.more;
+  let reading = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const pump = async (): Promise<void> => {
+    if (reading) return;
+    reading = true;
+    try {
+      while (more && ahead.length < READ_AHEAD_PAGES && failure === undefined && !stop.signal.aborted) {
+        const read = await readPage();
+        ahead.push(read);
+        more = read.more;
+        wake?.();
+      }
+    } catch (error) {
+      // Thrown when the merge reaches it (or dropped on close): never a shorter listing.
+      failure = { error };
+      wake?.();
+    } finally {
+      reading = false;
+    }
+  };
+  void pump();
   async function* listedPages(): AsyncGenerator<ObjectEntry[]> {
     try {
-      let current = first;
       for (;;) {
-        const ahead = current.more ? readPage() : undefined;
-        // Read while this page is consumed; its failure is thrown when it is reached (or dropped on close).
-        ahead?.catch(() => undefined);
+        const current = ahead.shift();
+        if (current === undefined) {
+          if (failure !== undefined) throw failure.error;
+          if (!more && !reading) break;
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          continue;
+        }
+        void pump();
         listed += current.entries.length;
         if (current.entries.length > 0) yield current.entries;
-        if (ahead === undefined) break;
-        current = await ahead;
       }
       warnings.push(...listing.warnings());
     } finally {
