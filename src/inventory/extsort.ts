@@ -65,8 +65,8 @@ export class ExternalSort {
   #db: DatabaseSync | undefined;
   #insert: StatementSync | undefined;
   #insertBatch: StatementSync | undefined;
-  /** Entries held in memory, in the order added, until the file is made. */
-  #memory: ObjectEntry[] | undefined = [];
+  /** Entries held in memory until the file is made, in the order added, flattened as {@link #pending}: no object per entry kept. */
+  #memory: (string | number)[] | undefined = [];
   readonly #memoryEntries: number;
   /** Rows added but not yet written, flattened: key, size, etag, key, ... */
   #pending: (string | number)[] = [];
@@ -113,8 +113,8 @@ export class ExternalSort {
       this.#drop();
       throw spoolFailure(this.file, 'creating the listing sort file', error);
     }
-    for (const entry of held) {
-      this.#pending.push(entry.key, entry.size, entry.etag);
+    for (let at = 0; at < held.length; at += 3) {
+      this.#pending.push(held[at] as string, held[at + 1] as number, held[at + 2] as string);
       if (this.#pending.length === ROWS_PER_INSERT * 3) this.#flush();
     }
   }
@@ -139,14 +139,14 @@ export class ExternalSort {
     }
   }
 
-  /** Adds one entry (kept as it is while the sort is in memory). */
+  /** Adds one entry. */
   add(entry: ObjectEntry): void {
     assert(!this.#sorted && !this.#closed, 'an entry was added to an external sort after it was sorted or closed');
     const memory = this.#memory;
     if (memory !== undefined) {
-      memory.push(entry);
+      memory.push(entry.key, entry.size, entry.etag);
       this.#added++;
-      if (memory.length > this.#memoryEntries) this.#spill();
+      if (this.#added > this.#memoryEntries) this.#spill();
       return;
     }
     this.#pending.push(entry.key, entry.size, entry.etag);
@@ -189,7 +189,7 @@ export class ExternalSort {
   rollback(mark: number): void {
     if (mark >= this.#added) return;
     if (this.#memory !== undefined) {
-      this.#memory.length = mark;
+      this.#memory.length = mark * 3;
       this.#added = mark;
       return;
     }
@@ -258,11 +258,11 @@ export class ExternalSort {
   }
 
   /** The entries held in memory, in key order, the first added of each key: pages as {@link pages}. */
-  *#memoryPages(entries: ObjectEntry[], size: number): Generator<ObjectEntry[]> {
+  *#memoryPages(rows: (string | number)[], size: number): Generator<ObjectEntry[]> {
     // Each key made sortable once, then a stable sort of indexes by plain `<` (the first added of a key stays first).
     const keys: string[] = [];
-    for (const entry of entries) keys.push(sortableKey(entry.key));
-    const order = new Uint32Array(entries.length);
+    for (let at = 0; at < rows.length; at += 3) keys.push(sortableKey(rows[at] as string));
+    const order = new Uint32Array(keys.length);
     for (let i = 0; i < order.length; i++) order[i] = i;
     order.sort((a, b) => {
       const x = keys[a] as string;
@@ -272,7 +272,7 @@ export class ExternalSort {
     let previous: string | undefined;
     let page: ObjectEntry[] = [];
     for (const index of order) {
-      const entry = entries[index] as ObjectEntry;
+      const entry: ObjectEntry = { key: rows[index * 3] as string, size: rows[index * 3 + 1] as number, etag: rows[index * 3 + 2] as string };
       if (entry.key === previous) {
         this.duplicates.count++;
         this.duplicates.first ??= entry.key;
