@@ -17,6 +17,7 @@ import type { LedgerRecord, ListingStream, LocalFile, ObjectEntry } from '../src
 import { planStreams, type StreamedInventory } from '../src/plan/planner.ts';
 import { SpoolFolder } from '../src/files/spool.ts';
 import { renderPlan } from '../src/view/plan.ts';
+import { benchPlanPeers } from './scale.ts';
 import { testConfig } from '../test/builders.ts';
 
 const GIB = 1024 ** 3;
@@ -237,6 +238,12 @@ export async function benchPlan(args: string[]): Promise<void> {
   if (missed) {
     console.log(`target missed: 1M objects in <= ${TARGET_SECONDS} s and <= ${mib(TARGET_RSS)} peak RSS`);
     process.exitCode = 1;
+  }
+  // The real CLI against a listing server, beside its peers of the same run (issue 20: <= 1.2x s5cmd ls at 50,000).
+  const peers = Number(process.env.BENCH_PLAN_PEERS ?? '50000');
+  if (peers > 0) {
+    console.log(`\nplan against its peers: a site of ${peers.toLocaleString('en')} objects (bench scale's steps, source v1)`);
+    if (!(await benchPlanPeers(peers))) process.exitCode = 1;
   }
 }
 

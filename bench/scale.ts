@@ -73,6 +73,8 @@ interface Floor {
   seconds: number;
   source: number;
   destination: number;
+  /** `s5cmd ls` of both sides at once, from the same server (undefined without .tools/s5cmd). */
+  s5cmdLs?: number;
 }
 
 interface SizeResult {
@@ -124,6 +126,35 @@ async function listingFloor(endpoint: string, count: number, sourceApi: 'v1' | '
     curlSeconds(pages('archive', '')),
   ]);
   return { seconds: (performance.now() - started) / 1000, source, destination };
+}
+
+/** Issue 20's target for a plan against `s5cmd ls` of both sides, measured on the same server in the same run. */
+const TARGET_PLAN_OVER_S5CMD_LS = 1.2;
+
+/** Seconds for `s5cmd ls` of both buckets at once (the source with ListObjects v1 when the plan uses it): a plan's nearest peer. */
+async function s5cmdListSeconds(endpoint: string, sourceApi: 'v1' | 'v2'): Promise<number | undefined> {
+  const s5cmd = fileURLToPath(new URL('../.tools/s5cmd', import.meta.url));
+  if (!existsSync(s5cmd)) return undefined;
+  const env = { PATH: process.env.PATH, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench-secret', AWS_REGION: 'us-east-1' };
+  const list = (args: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(s5cmd, ['--endpoint-url', endpoint, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`s5cmd ${args.join(' ')} exited with ${code}`))));
+    });
+  const started = performance.now();
+  await Promise.all([list(sourceApi === 'v1' ? ['--use-list-objects-v1', 'ls', 's3://edge/data/*'] : ['ls', 's3://edge/data/*']), list(['ls', 's3://archive/*'])]);
+  return (performance.now() - started) / 1000;
+}
+
+/** The steady plan beside its peers of the same run: the bytes floor and `s5cmd ls`, each with its ratio and target. */
+function printPlanPeers(steady: StepResult, floor: Floor): void {
+  const row = (peer: string, seconds: number, target: number) => {
+    const ratio = steady.seconds / seconds;
+    console.log(`  steady plan ${steady.seconds.toFixed(2)} s vs ${peer} ${seconds.toFixed(2)} s: ${ratio.toFixed(2)}x (target <= ${target}x: ${ratio <= target ? 'met' : 'MISSED'})`);
+  };
+  row('listing bytes floor', floor.seconds, TARGET_STEADY_OVER_FLOOR);
+  if (floor.s5cmdLs !== undefined) row('s5cmd ls of both sides', floor.s5cmdLs, TARGET_PLAN_OVER_S5CMD_LS);
 }
 
 /** Resident set of `pid` in bytes, from /proc; 0 once it is gone. */
@@ -208,6 +239,8 @@ async function benchSize(count: number, sourceApi: 'v1' | 'v2', limits: { rss: n
     console.log(`\n${count.toLocaleString('en')} objects, source ${sourceApi} (in ${dir}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`);
     const floor = await listingFloor(server.endpoint, count, sourceApi);
     console.log(`  listing floor (curl, both at once)  ${floor.seconds.toFixed(2)} s   (source ${sourceApi} ${floor.source.toFixed(2)} s, destination v2 ${floor.destination.toFixed(2)} s)`);
+    floor.s5cmdLs = await s5cmdListSeconds(server.endpoint, sourceApi);
+    if (floor.s5cmdLs !== undefined) console.log(`  s5cmd ls, both at once             ${floor.s5cmdLs.toFixed(2)} s`);
 
     const planFile = join(dir, 'plan', 'plan.json');
     const steps: { step: StepName; args: string[]; judge: (r: Omit<StepResult, 'step' | 'detail' | 'ok'>) => { detail: string; ok: boolean } }[] = [
@@ -265,7 +298,7 @@ async function benchSize(count: number, sourceApi: 'v1' | 'v2', limits: { rss: n
       }
     }
     const steady = results.find((r) => r.step === 'steady plan' && r.ok);
-    if (steady) console.log(`  steady plan / listing floor: ${(steady.seconds / floor.seconds).toFixed(2)}x`);
+    if (steady) printPlanPeers(steady, floor);
     const check = results.find((r) => r.step === 'check' && r.ok);
     if (steady && check) console.log(`  check / steady plan: ${(check.seconds / steady.seconds).toFixed(2)}x`);
     console.log(`  server answered ${server.requests.listV1} v1 listings, ${server.requests.listV2} v2 pages, ${server.requests.other} other requests`);
@@ -323,6 +356,19 @@ function printTargets(results: SizeResult[]): boolean {
     console.log('  (RSS growth with N: give two sizes, such as 1000000 10000000)');
   }
   return allMet;
+}
+
+/**
+ * The steady plan of a site of `count` objects (source v1) beside its peers of the same run, the
+ * listing bytes floor and `s5cmd ls` of both sides, for `bench -- plan`; true when both targets are met.
+ */
+export async function benchPlanPeers(count: number): Promise<boolean> {
+  const limits = { rss: Number(process.env.BENCH_SCALE_MAX_RSS_GIB ?? 8) * GIB, seconds: Number(process.env.BENCH_SCALE_TIMEOUT_S ?? 600) };
+  const { floor, steps } = await benchSize(count, 'v1', limits);
+  const steady = steps.find((step) => step.step === 'steady plan' && step.ok);
+  if (steady === undefined) return false;
+  const overS5cmd = floor.s5cmdLs === undefined ? 0 : steady.seconds / floor.s5cmdLs;
+  return steady.seconds / floor.seconds <= TARGET_STEADY_OVER_FLOOR && overS5cmd <= TARGET_PLAN_OVER_S5CMD_LS;
 }
 
 export async function benchScale(args: string[]): Promise<void> {

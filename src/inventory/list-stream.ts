@@ -19,8 +19,12 @@ import {
 import type { DeserializeMiddleware } from '@smithy/types';
 import { Readable } from 'node:stream';
 import { SaxesParser } from 'saxes';
+import { ELEMENT, elementCodeOf, ListingScanner, type ListingElements } from './listing-scanner.ts';
 
-/** One `<Contents>` of a listing page, with its full bucket key. */
+/**
+ * One `<Contents>` of a listing page, with its full bucket key. The object is the sink's to keep
+ * or to reuse (the hop's listing turns it into its entry in place: one object per key).
+ */
 export interface ListedObject {
   key: string;
   size: number;
@@ -127,32 +131,73 @@ class CharReferenceRewriter {
 }
 
 /**
- * Parses a `ListBucketResult` (v1 or v2) from `body`, handing each object to `sink` as it is read.
- * Anything but a ListBucketResult (an `<Error>` sent with status 200) is returned whole as
- * `other`, for the SDK to classify as it always does; such documents are small.
- *
- * Keys are decoded when, and only when, the answer says they are URL-encoded (its
- * `<EncodingType>url</EncodingType>`), so a server that ignores the request's `encoding-type`
- * still lists right. That element may come after the objects (MinIO sends it last), so an object
- * whose key would read differently decoded (it holds `%` or `+`) waits until the answer has said
- * (or ended without saying), and so do the objects after it unless the sink is `unordered`:
- * at most one page of a paged listing waits, and of an unsorted device answer only such keys.
+ * The listing read from an answer's elements, whichever parser reads them: each object handed on
+ * as its `</Contents>` closes, the paging fields kept for {@link finish}.
  */
-export async function parseListingBody(body: AsyncIterable<Buffer | string>, sink: ListingSink): Promise<{ page: ListedPage } | { other: Buffer }> {
-  const parser = new SaxesParser({ xmlns: false });
-  const page: ListedPage = { isTruncated: false, nextMarker: undefined, nextContinuationToken: undefined, lastKey: undefined, objects: 0, urlEncoded: false, undecodable: { count: 0 } };
-  const path: string[] = [];
-  let text = '';
-  let root: string | undefined;
-  let current: { key?: string; size?: number; etag?: string } | undefined;
-  let failure: Error | undefined;
+class ListingReader implements ListingElements {
+  readonly openNames: string[] = [];
+  readonly page: ListedPage = { isTruncated: false, nextMarker: undefined, nextContinuationToken: undefined, lastKey: undefined, objects: 0, urlEncoded: false, undecodable: { count: 0 } };
+  root: string | undefined;
+  readonly #sink: ListingSink;
+  /** Inside a `<Contents>`, and what it said so far (plain fields: no object until the entry is whole). */
+  #inContents = false;
+  #key: string | undefined;
+  #size = 0;
+  #etag = '';
   /** undefined until the answer has said (or ended): then whether its keys are URL-encoded. */
-  let encoded: boolean | undefined;
-  /** Objects waiting for `encoded` to be known, keys as sent. */
-  const waiting: ListedObject[] = [];
-  let rawLastKey: string | undefined;
-  const handOn = (object: ListedObject): void => {
-    if (encoded === true) {
+  #encoded: boolean | undefined;
+  /** Objects waiting for the encoding to be known, keys as sent. */
+  readonly #waiting: ListedObject[] = [];
+  #rawLastKey: string | undefined;
+
+  constructor(sink: ListingSink) {
+    this.#sink = sink;
+  }
+
+  open(code: number, name: string): void {
+    this.root ??= name;
+    this.openNames.push(name);
+    if (this.openNames.length === 2 && code === ELEMENT.Contents) {
+      this.#inContents = true;
+      this.#key = undefined;
+      this.#size = 0;
+      this.#etag = '';
+    }
+  }
+
+  wantsText(code: number): boolean {
+    const depth = this.openNames.length;
+    if (depth === 3) return this.#inContents && (code === ELEMENT.Key || code === ELEMENT.Size || code === ELEMENT.ETag);
+    return depth === 2 && (code === ELEMENT.IsTruncated || code === ELEMENT.NextMarker || code === ELEMENT.NextContinuationToken || code === ELEMENT.EncodingType);
+  }
+
+  close(code: number, _name: string, text: string, number?: number): void {
+    const depth = this.openNames.length;
+    this.openNames.pop();
+    if (this.root !== 'ListBucketResult') return;
+    if (depth === 3 && this.#inContents) {
+      if (code === ELEMENT.Key) this.#key = text;
+      else if (code === ELEMENT.Size) this.#size = number ?? Number(text);
+      else if (code === ELEMENT.ETag) this.#etag = text;
+    } else if (depth === 2) {
+      if (code === ELEMENT.Contents && this.#inContents) {
+        if (this.#key !== undefined) {
+          const object: ListedObject = { key: this.#key, size: this.#size, etag: this.#etag };
+          this.#rawLastKey = this.#key;
+          if (this.#encoded === undefined && (changedByDecoding(object.key) || (this.#waiting.length > 0 && this.#sink.unordered !== true))) this.#waiting.push(object);
+          else this.#handOn(object);
+        }
+        this.#inContents = false;
+      } else if (code === ELEMENT.IsTruncated) this.page.isTruncated = text.trim() === 'true';
+      else if (code === ELEMENT.NextMarker) this.page.nextMarker = text;
+      else if (code === ELEMENT.NextContinuationToken) this.page.nextContinuationToken = text;
+      else if (code === ELEMENT.EncodingType) this.#settle(text.trim().toLowerCase() === 'url');
+    }
+  }
+
+  #handOn(object: ListedObject): void {
+    const page = this.page;
+    if (this.#encoded === true && changedByDecoding(object.key)) {
       const key = decodeListedKey(object.key);
       if (key === undefined) {
         page.undecodable.count++;
@@ -161,77 +206,131 @@ export async function parseListingBody(body: AsyncIterable<Buffer | string>, sin
       }
       object.key = key;
     }
-    sink.object(object);
+    this.#sink.object(object);
     page.objects++;
-  };
-  const settle = (urlEncoded: boolean): void => {
-    if (encoded !== undefined) return;
-    encoded = urlEncoded;
-    for (const object of waiting) handOn(object);
-    waiting.length = 0;
-  };
-  parser.on('opentag', (tag) => {
-    root ??= tag.name;
-    path.push(tag.name);
-    text = '';
-    if (path.length === 2 && tag.name === 'Contents') current = {};
-  });
-  parser.on('text', (chunk) => {
-    text += chunk;
-  });
-  parser.on('closetag', (tag) => {
-    const depth = path.length;
-    path.pop();
-    if (root !== 'ListBucketResult') return;
-    if (depth === 3 && current !== undefined) {
-      if (tag.name === 'Key') current.key = text;
-      else if (tag.name === 'Size') current.size = Number(text);
-      else if (tag.name === 'ETag') current.etag = text;
-    } else if (depth === 2) {
-      if (tag.name === 'Contents' && current !== undefined) {
-        if (current.key !== undefined) {
-          const object = { key: current.key, size: current.size ?? 0, etag: current.etag ?? '' };
-          rawLastKey = current.key;
-          if (encoded === undefined && (changedByDecoding(object.key) || (waiting.length > 0 && sink.unordered !== true))) waiting.push(object);
-          else handOn(object);
-        }
-        current = undefined;
-      } else if (tag.name === 'IsTruncated') page.isTruncated = text.trim() === 'true';
-      else if (tag.name === 'NextMarker') page.nextMarker = text;
-      else if (tag.name === 'NextContinuationToken') page.nextContinuationToken = text;
-      else if (tag.name === 'EncodingType') settle(text.trim().toLowerCase() === 'url');
-    }
-    text = '';
-  });
-  parser.on('error', (error) => {
-    failure ??= error;
-  });
+  }
 
-  const decoder = new TextDecoder('utf-8');
-  const references = new CharReferenceRewriter(parser.ENTITIES);
-  const head: Buffer[] = [];
+  #settle(urlEncoded: boolean): void {
+    if (this.#encoded !== undefined) return;
+    this.#encoded = urlEncoded;
+    for (const object of this.#waiting) this.#handOn(object);
+    this.#waiting.length = 0;
+  }
+
+  /** The page once the answer has ended whole. */
+  finish(): ListedPage {
+    // An answer that never said is not encoded: a server that ignored the request's encoding-type.
+    this.#settle(false);
+    const page = this.page;
+    page.urlEncoded = this.#encoded === true;
+    const decode = (value: string | undefined): string | undefined => (value === undefined || !page.urlEncoded ? value : decodeListedKey(value));
+    page.lastKey = decode(this.#rawLastKey);
+    if (page.nextMarker !== undefined) {
+      const marker = decode(page.nextMarker);
+      if (marker === undefined) throw new Error(`the listing's NextMarker ${JSON.stringify(page.nextMarker)} is not a URL-encoded UTF-8 key`);
+      page.nextMarker = marker;
+    }
+    return page;
+  }
+}
+
+/**
+ * The full XML parser (saxes), for what {@link ListingScanner} does not know: it goes on from
+ * where the scanner stopped, the elements then open given to it first (and not read again), and
+ * drives the same {@link ListingReader}, so the answer reads the same wherever the hand-over fell.
+ */
+class FullParser {
+  readonly #parser = new SaxesParser({ xmlns: false });
+  readonly #decoder = new TextDecoder('utf-8');
+  readonly #references: CharReferenceRewriter;
+  readonly #reader: ListingReader;
+  #failure: Error | undefined;
+  /** Every byte while the root is not known to be a listing: another document is given back whole. */
+  #head: Buffer[] | undefined;
+
+  constructor(reader: ListingReader) {
+    this.#reader = reader;
+    this.#references = new CharReferenceRewriter(this.#parser.ENTITIES);
+    const parser = this.#parser;
+    let text = '';
+    let replaying = true;
+    parser.on('opentag', (tag) => {
+      text = '';
+      if (!replaying) reader.open(elementCodeOf(tag.name), tag.name);
+    });
+    parser.on('text', (chunk) => {
+      text += chunk;
+    });
+    parser.on('error', (error) => {
+      this.#failure ??= error;
+    });
+    parser.on('closetag', (tag) => {
+      if (!replaying) reader.close(elementCodeOf(tag.name), tag.name, text, undefined);
+      text = '';
+    });
+    // Where the scanner stopped: inside the elements still open, or after the root (closed).
+    if (reader.openNames.length > 0) parser.write(reader.openNames.map((name) => `<${name}>`).join(''));
+    else if (reader.root !== undefined) parser.write(`<${reader.root}/>`);
+    else this.#head = [];
+    replaying = false;
+  }
+
+  write(bytes: Buffer): void {
+    this.#head?.push(bytes);
+    this.#parser.write(this.#references.push(this.#decoder.decode(bytes, { stream: true })));
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#reader.root === 'ListBucketResult') this.#head = undefined;
+  }
+
+  /** Ends the answer: throws when it is not whole; gives back another document than a listing. */
+  end(): Buffer | undefined {
+    this.#parser.write(this.#references.push(this.#decoder.decode()) + this.#references.end());
+    this.#parser.close();
+    if (this.#failure !== undefined) throw this.#failure;
+    return this.#reader.root === 'ListBucketResult' ? undefined : Buffer.concat(this.#head ?? []);
+  }
+}
+
+/**
+ * Parses a `ListBucketResult` (v1 or v2) from `body`, handing each object to `sink` as it is read.
+ * Anything but a ListBucketResult (an `<Error>` sent with status 200) is returned whole as
+ * `other`, for the SDK to classify as it always does; such documents are small. The answer is
+ * read by {@link ListingScanner}, which hands over to the full XML parser on anything it does
+ * not know; `fullParser` reads it all with the latter (tests compare the two).
+ *
+ * Keys are decoded when, and only when, the answer says they are URL-encoded (its
+ * `<EncodingType>url</EncodingType>`), so a server that ignores the request's `encoding-type`
+ * still lists right. That element may come after the objects (MinIO sends it last), so an object
+ * whose key would read differently decoded (it holds `%` or `+`) waits until the answer has said
+ * (or ended without saying), and so do the objects after it unless the sink is `unordered`:
+ * at most one page of a paged listing waits, and of an unsorted device answer only such keys.
+ */
+export async function parseListingBody(body: AsyncIterable<Buffer | string>, sink: ListingSink, options: { fullParser?: boolean } = {}): Promise<{ page: ListedPage } | { other: Buffer }> {
+  const reader = new ListingReader(sink);
+  const scanner = options.fullParser === true ? undefined : new ListingScanner(reader);
+  let full = scanner === undefined ? new FullParser(reader) : undefined;
   for await (const chunk of body) {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    if (root === undefined || root !== 'ListBucketResult') head.push(bytes);
-    parser.write(references.push(decoder.decode(bytes, { stream: true })));
-    if (failure !== undefined) throw failure;
-    if (root === 'ListBucketResult') head.length = 0;
+    if (full !== undefined) {
+      full.write(bytes);
+      continue;
+    }
+    const rest = (scanner as ListingScanner).push(bytes);
+    if (rest !== undefined) {
+      full = new FullParser(reader);
+      full.write(rest);
+    }
   }
-  parser.write(references.push(decoder.decode()) + references.end());
-  parser.close();
-  if (failure !== undefined) throw failure;
-  if (root !== 'ListBucketResult') return { other: Buffer.concat(head) };
-  // An answer that never said is not encoded: a server that ignored the request's encoding-type.
-  settle(false);
-  page.urlEncoded = encoded === true;
-  const decode = (value: string | undefined): string | undefined => (value === undefined || !page.urlEncoded ? value : decodeListedKey(value));
-  page.lastKey = decode(rawLastKey);
-  if (page.nextMarker !== undefined) {
-    const marker = decode(page.nextMarker);
-    if (marker === undefined) throw new Error(`the listing's NextMarker ${JSON.stringify(page.nextMarker)} is not a URL-encoded UTF-8 key`);
-    page.nextMarker = marker;
+  if (full === undefined) {
+    const rest = (scanner as ListingScanner).end();
+    if (rest !== undefined) {
+      full = new FullParser(reader);
+      full.write(rest);
+    }
   }
-  return { page };
+  const other = full?.end();
+  if (other !== undefined) return { other };
+  return { page: reader.finish() };
 }
 
 /** The stand-in the SDK parses instead of the real answer: the paging fields, no objects. */

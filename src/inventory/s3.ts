@@ -31,6 +31,9 @@ import { compareKeys } from '../plan/keys.ts';
 // The client is s3-client.ts's; re-exported so that callers of a hop's S3 find it in one place.
 export { classifyS3Error, createS3Client, headObject } from './s3-client.ts';
 
+/** ListObjectsV2 pages read ahead of the merge at most (about 200 KB each as entries). */
+export const READ_AHEAD_PAGES = 8;
+
 /** The most keys a Snowball's S3 adapter returns from ListObjectsV2, complete or not. */
 const SNOWBALL_V2_CUT = 1000;
 
@@ -45,6 +48,8 @@ export interface ListOptions {
    * temporary folder by default). The file in it is removed when the listing is closed or read to the end.
    */
   spoolDir?: string;
+  /** A `listApi: v1` answer of up to this many entries is sorted in memory, no file made (default: extsort's). */
+  sortInMemoryUpTo?: number;
 }
 
 /** An error of the listing as an operational error: dualsync's own as they are, a stop as E_ABORTED, the rest classified. */
@@ -250,8 +255,12 @@ export class HopListing {
       this.#outsidePrefix++;
       return undefined;
     }
-    const key = object.key.slice(this.hop.prefix.length);
-    return key === '' ? undefined : { key, size: object.size, etag: unquote(object.etag) };
+    if (object.key.length === this.hop.prefix.length) return undefined;
+    // The listed object becomes the entry, in place: one object per key through the merge.
+    const entry = object as ObjectEntry;
+    entry.key = object.key.slice(this.hop.prefix.length);
+    entry.etag = unquote(object.etag);
+    return entry;
   }
 
   /** Whether a v2 key comes after the one before it; a repeat is counted, the first key below it kept for the error. */
@@ -279,7 +288,7 @@ export class HopListing {
  *
  * - ListObjectsV2: resolves once the first page is read (a hop that is down fails here, and a
  *   Snowball's one page of exactly 1,000 keys is taken as incomplete here), then hands out page
- *   after page, reading the next while the current one is consumed: about two pages in memory.
+ *   after page, reading on meanwhile: at most {@link READ_AHEAD_PAGES} pages waiting in memory.
  *   The order and duplicate checks are {@link HopListing}'s.
  * - ListObjects v1 (`listApi: v1`): every page (a Snowball's one unsorted answer of every key)
  *   goes, as it streams in, into an {@link ExternalSort} on disk, in `spoolDir`; resolves once
@@ -312,17 +321,47 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
     );
   }
   let listed = 0;
+  // Pages are read ahead of the merge, one request after the other (each needs the token of the
+  // one before), up to READ_AHEAD_PAGES waiting: the chain keeps going while a v1 source is still
+  // sorted and while the merge works, instead of one round trip per page once the merge asks.
+  const ahead: ReadPage[] = [first];
+  let more = first.more;
+  let reading = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const pump = async (): Promise<void> => {
+    if (reading) return;
+    reading = true;
+    try {
+      while (more && ahead.length < READ_AHEAD_PAGES && failure === undefined && !stop.signal.aborted) {
+        const read = await readPage();
+        ahead.push(read);
+        more = read.more;
+        wake?.();
+      }
+    } catch (error) {
+      // Thrown when the merge reaches it (or dropped on close): never a shorter listing.
+      failure = { error };
+      wake?.();
+    } finally {
+      reading = false;
+    }
+  };
+  void pump();
   async function* listedPages(): AsyncGenerator<ObjectEntry[]> {
     try {
-      let current = first;
       for (;;) {
-        const ahead = current.more ? readPage() : undefined;
-        // Read while this page is consumed; its failure is thrown when it is reached (or dropped on close).
-        ahead?.catch(() => undefined);
+        const current = ahead.shift();
+        if (current === undefined) {
+          if (failure !== undefined) throw failure.error;
+          if (!more && !reading) break;
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+          continue;
+        }
+        void pump();
         listed += current.entries.length;
         if (current.entries.length > 0) yield current.entries;
-        if (ahead === undefined) break;
-        current = await ahead;
       }
       warnings.push(...listing.warnings());
     } finally {
@@ -346,7 +385,7 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
 /** ListObjects v1, every page into an external sort, handed out in key order once all is read. */
 async function openSortedV1(client: S3Client, hop: HopConfig, options: ListOptions): Promise<ListingStream> {
   const listing = new HopListing(client, hop, { signal: options.signal, maxKeys: options.maxKeys });
-  const sort = new ExternalSort(options.spoolDir);
+  const sort = new ExternalSort(options.spoolDir, { memoryEntries: options.sortInMemoryUpTo });
   try {
     for (;;) {
       const mark = sort.mark();

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { streamOrUnreachable } from '../../src/inventory/reach.ts';
-import { createS3Client, listHop, openListing } from '../../src/inventory/s3.ts';
+import { READ_AHEAD_PAGES, createS3Client, listHop, openListing } from '../../src/inventory/s3.ts';
 import type { HopConfig } from '../../src/model/config.ts';
 import type { ListingStream, ObjectEntry } from '../../src/model/objects.ts';
 import { compareKeys } from '../../src/plan/keys.ts';
@@ -82,20 +82,25 @@ async function cuttingServer(keys: readonly string[]): Promise<{ cutting: Server
 }
 
 describe('openListing, ListObjectsV2: page by page', () => {
-  it('opens after the first page, reads the next page only while the current one is consumed, and hands out every key in order', async () => {
+  it('opens after the first page, reads ahead without waiting for the consumer but no more than READ_AHEAD_PAGES, and hands out every key in order', async () => {
     const before = server.requests.listV2;
-    const listing = await openListing(createS3Client(hop('edge', 'v2')), hop('edge', 'v2'));
-    expect(server.requests.listV2 - before, 'requests when open resolves').toBe(1);
+    const pages = Math.ceil(COUNT / 100);
+    expect(pages).toBeGreaterThan(READ_AHEAD_PAGES + 2);
+    const listing = await openListing(createS3Client(hop('edge', 'v2')), hop('edge', 'v2'), { maxKeys: 100 });
     expect(listing.complete).toBe(true);
+    // Nobody reads yet: the chain goes on by itself until READ_AHEAD_PAGES pages wait.
+    const deadline = Date.now() + 30_000;
+    while (server.requests.listV2 - before < READ_AHEAD_PAGES && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(server.requests.listV2 - before, 'pages read before anything was consumed').toBe(READ_AHEAD_PAGES);
     const reader = flatten(listing.pages)[Symbol.asyncIterator]();
     const firstPage: ObjectEntry[] = [];
-    for (let i = 0; i < 1000; i++) firstPage.push((await reader.next()).value as ObjectEntry);
-    expect(server.requests.listV2 - before, 'requests once the first page is consumed').toBeLessThanOrEqual(2);
-    expect(listing.listed).toBe(1000);
+    for (let i = 0; i < 100; i++) firstPage.push((await reader.next()).value as ObjectEntry);
+    expect(server.requests.listV2 - before, 'one page consumed: at most one more read').toBeLessThanOrEqual(READ_AHEAD_PAGES + 1);
+    expect(listing.listed).toBe(100);
     const rest: ObjectEntry[] = [];
     for (let next = await reader.next(); next.done !== true; next = await reader.next()) rest.push(next.value);
     expect([...firstPage, ...rest]).toEqual(everyObject);
-    expect(server.requests.listV2 - before).toBe(Math.ceil(COUNT / 1000));
+    expect(server.requests.listV2 - before).toBe(pages);
     expect(listing.warnings).toEqual([]);
     await listing.close();
     await listing.close();
@@ -146,7 +151,7 @@ describe('openListing, ListObjects v1: one unsorted answer, sorted on disk', () 
   it('a shuffled answer comes out in key order, and the spool file is gone once it is read', async () => {
     const spoolDir = join(await tempDir('spool-'), 'listings');
     const before = server.requests.listV1;
-    const listing = await openListing(createS3Client(hop('edge', 'v1')), hop('edge', 'v1'), { spoolDir });
+    const listing = await openListing(createS3Client(hop('edge', 'v1')), hop('edge', 'v1'), { spoolDir, sortInMemoryUpTo: 0 });
     expect(server.requests.listV1 - before).toBe(1);
     expect(listing.complete).toBe(true);
     expect(readdirSync(spoolDir)).toHaveLength(1);
@@ -156,9 +161,17 @@ describe('openListing, ListObjects v1: one unsorted answer, sorted on disk', () 
     expect(readdirSync(spoolDir)).toEqual([]);
   });
 
+  it('a small answer is sorted in memory: the same entries, and no file at all', async () => {
+    const spoolDir = join(await tempDir('spool-'), 'listings');
+    const listing = await openListing(createS3Client(hop('edge', 'v1')), hop('edge', 'v1'), { spoolDir, sortInMemoryUpTo: COUNT });
+    expect(readdirSync(spoolDir)).toEqual([]);
+    expect(await readAll(listing)).toEqual(everyObject);
+    expect(listing.listed).toBe(COUNT);
+  });
+
   it('repeated keys: the first listed of each is kept, counted as a flaw of the listing at the end', async () => {
     const spoolDir = await tempDir('spool-');
-    const listing = await openListing(createS3Client(hop('repeats', 'v1')), hop('repeats', 'v1'), { spoolDir });
+    const listing = await openListing(createS3Client(hop('repeats', 'v1')), hop('repeats', 'v1'), { spoolDir, sortInMemoryUpTo: 0 });
     expect(listing.warnings).toEqual([]);
     expect(await readAll(listing)).toEqual(everyObject);
     // Flaws, which the plan shows as a note that keeps it from "in sync" (invariant 12), not warnings.
@@ -169,7 +182,7 @@ describe('openListing, ListObjects v1: one unsorted answer, sorted on disk', () 
 
   it('closed halfway: the spool file is gone', async () => {
     const spoolDir = await tempDir('spool-');
-    const listing = await openListing(createS3Client(hop('edge', 'v1')), hop('edge', 'v1'), { spoolDir });
+    const listing = await openListing(createS3Client(hop('edge', 'v1')), hop('edge', 'v1'), { spoolDir, sortInMemoryUpTo: 0 });
     const reader = flatten(listing.pages)[Symbol.asyncIterator]();
     expect((await reader.next()).value).toEqual(synthetic(0));
     await listing.close();
@@ -202,7 +215,7 @@ describe('openListing, ListObjects v1: one unsorted answer, sorted on disk', () 
 
   it('listHop collects the same stream: every key once, in order', async () => {
     const spoolDir = await tempDir('spool-');
-    const listing = await listHop(createS3Client(hop('repeats', 'v1')), hop('repeats', 'v1'), { spoolDir });
+    const listing = await listHop(createS3Client(hop('repeats', 'v1')), hop('repeats', 'v1'), { spoolDir, sortInMemoryUpTo: 0 });
     expect(listing.entries).toEqual(everyObject);
     expect(listing.flaws?.duplicates).toBe(3);
     expect(readdirSync(spoolDir)).toEqual([]);
