@@ -15,7 +15,7 @@
  * - reach.ts: whether a hop can be reached (the run's probe and doctor's reachable row).
  * - s3-client.ts: the hop's S3 client, and what its errors mean.
  *
- * Over 400 lines for a reason: this is the one owner of listing, and the loop is kept beside the
+ * Over 400 lines: this is the one owner of listing, and the loop is kept beside the
  * three stop conditions it serves, so that a change to paging or checks is seen by all of them.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
