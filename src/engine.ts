@@ -7,22 +7,18 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Config, HopConfig, ListingStream, LocalFile, LocalLink, Plan, PlanFile, Side, VolumeInfo } from './model/index.ts';
+import type { Config, HopConfig, ListingStream, LocalFile, LocalLink, Plan, Side, VolumeInfo } from './model/index.ts';
 import { planStreams } from './plan/planner.ts';
 import { InventoryFingerprint, type Hasher } from './plan/fingerprint.ts';
 import { removeDeadSpools, SpoolFolder } from './files/spool.ts';
-import { AtomicFile, writeFileAtomically } from './files/atomic.ts';
 import { backoffOf, withNextTries } from './plan/backoff.ts';
 import { TEMP_DIR } from './model/volume-layout.ts';
 import { actionsOfKinds, someAction } from './manifest/spool.ts';
 import type { SpoolFactory } from './model/spool.ts';
 import { memorySpools } from './plan/spools.ts';
-import { writePlanFile } from './manifest/planfile.ts';
-import { writeManifests } from './manifest/s5cmd.ts';
 import { createS3Client, openListing } from './inventory/s3.ts';
 import { explainUnlisted, readBackListed } from './inventory/readback.ts';
 import { scanVolumes } from './inventory/volumes.ts';
@@ -31,7 +27,9 @@ import { bothUnreachable, probeHop, probeThenOpen, streamOrUnreachable, type Hop
 import { expandVolumes } from './config/load.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
 import { acquireLock, holderRunning, lockHolder, processAlive, type Lock } from './apply/lock.ts';
-import { checkRoom, digestConfig, digestConfigFields, digestPlan, manifestPaths, readSavedPlan, stalePlan } from './apply/saved-plan.ts';
+import { checkRoom, readSavedPlan } from './planfile/check.ts';
+import { stalePlan } from './planfile/stale.ts';
+import { reserveWarningText, savedPlanRefusalError } from './view/saved-plan.ts';
 import { stateDiskFullOr } from './apply/state-disk.ts';
 import type { StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
@@ -199,21 +197,6 @@ async function planGathered(config: Config, gathered: Omit<Gathered, 'inputDiges
   return { plan, gathered: { ...gathered, inputDigest }, createdAt: deps.now().toISOString(), release: () => spool.remove() };
 }
 
-/** The plan as a file records it. Digesting the plan is the costly part, so only a saved plan pays it. */
-function planFileOf(run: PlannedRun, config: Config): PlanFile {
-  const plan = run.plan;
-  return {
-    formatVersion: 1,
-    createdAt: run.createdAt,
-    configDigest: digestConfig(config),
-    configFields: digestConfigFields(config),
-    inputDigest: run.gathered.inputDigest,
-    ledgerSerial: run.gathered.inventory.ledger.serial,
-    planDigest: digestPlan(plan),
-    plan,
-  };
-}
-
 /** How the ledger is opened: its warnings (a torn line of a migrated JSON journal) go where the run's do. */
 export function ledgerOptions(deps: Pick<EngineDeps, 'warn'> & Partial<Pick<EngineDeps, 'now'>>): LedgerStoreOptions {
   return { onWarning: deps.warn, now: deps.now };
@@ -266,25 +249,6 @@ function destroyClients(clients: Clients): void {
   clients.destination.destroy();
 }
 
-/** Writes the plan file and its two manifests, each complete or not at all, as the plan is read (never whole in memory). */
-export async function writePlanFiles(planPath: string, run: PlannedRun, config: Config): Promise<{ download: string; upload: string }> {
-  await mkdir(dirname(planPath), { recursive: true });
-  const paths = manifestPaths(planPath);
-  const download = new AtomicFile(paths.download);
-  const upload = new AtomicFile(paths.upload);
-  try {
-    writeManifests(run.plan, config, { download: download.emit, upload: upload.emit });
-  } catch (error) {
-    download.abort();
-    upload.abort();
-    throw error;
-  }
-  download.commit();
-  upload.commit();
-  writeFileAtomically(planPath, (emit) => writePlanFile(planFileOf(run, config), emit));
-  return paths;
-}
-
 export interface ApplyOptions extends PlanRunOptions {
   /** A saved plan to execute, or undefined to plan now. */
   planPath?: string;
@@ -328,7 +292,9 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
 
 async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOptions, savedSpools: SpoolFactory): Promise<ApplyReport> {
   const startedAt = deps.now().toISOString();
-  const saved = options.planPath ? await readSavedPlan(options.planPath, config, savedSpools) : undefined;
+  const read = options.planPath ? await readSavedPlan(options.planPath, config, savedSpools) : undefined;
+  if (read?.refusal !== undefined) throw savedPlanRefusalError(read.refusal);
+  const saved = read?.saved;
   const s5cmd = await findS5cmd(deps.env);
   requireOutpostsS5cmd(s5cmd, hopsOf(config));
   const command = options.command ?? 'dualsync apply';
@@ -350,8 +316,10 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       let run = await planGathered(config, gathered, ledger, deps, { ...options, fingerprint: saved !== undefined });
       release = run.release;
       if (saved) {
-        if (saved.inputDigest !== run.gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config, options.showDiff ?? false);
-        checkRoom(options.planPath!, saved.plan, gathered.inventory.volumes, deps);
+        if (saved.inputDigest !== run.gathered.inputDigest) throw savedPlanRefusalError(stalePlan(options.planPath!, saved, run, config, options.showDiff ?? false));
+        const room = checkRoom(options.planPath!, saved.plan, gathered.inventory.volumes);
+        if (room.refusal !== undefined) throw savedPlanRefusalError(room.refusal);
+        for (const warning of room.warnings) deps.warn(reserveWarningText(warning));
         run = { ...run, plan: saved.plan };
       } else if (options.confirm && !(await options.confirm(run))) {
         return { run, applied: false, startedAt, finishedAt: deps.now().toISOString() };
