@@ -1,25 +1,25 @@
 /**
- * The one seam where the pure core meets I/O: gather the inventory, plan, save a plan,
- * apply a plan. Commands call these and hand the results to views.
+ * The one seam where the pure core meets I/O: gather the inventory, plan, apply a plan (a
+ * fresh one, or a saved one that src/planfile/ reads and checks), and the status. It joins;
+ * the jobs live elsewhere: the saved plan in planfile/, the hops' clients in inventory/, the
+ * run's spool folders in files/. Commands call these and hand the results to views.
  *
- * Over 400 lines: it is the one place where every adapter is joined to the pure core; each
- * function here is a short sequence of calls, and splitting it would scatter that seam.
+ * Over 400 lines: runStatus and the run state it reads (other work reshapes status) are still
+ * here; each function is a short sequence of calls.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config, HopConfig, ListingStream, LocalFile, LocalLink, Plan, Side, VolumeInfo } from './model/index.ts';
 import { planStreams } from './plan/planner.ts';
 import { InventoryFingerprint, type Hasher } from './plan/fingerprint.ts';
-import { removeDeadSpools, SpoolFolder } from './files/spool.ts';
+import { removeDeadSpools, type SpoolFolder } from './files/spool.ts';
+import { spoolFolder, spoolParent } from './files/run-spools.ts';
+import { createClients, destroyClients, type Clients } from './inventory/clients.ts';
 import { backoffOf, withNextTries } from './plan/backoff.ts';
 import { TEMP_DIR } from './model/volume-layout.ts';
 import { actionsOfKinds, someAction } from './manifest/spool.ts';
 import type { SpoolFactory } from './model/spool.ts';
 import { memorySpools } from './plan/spools.ts';
-import { createS3Client, openListing } from './inventory/s3.ts';
+import { openListing } from './inventory/s3.ts';
 import { explainUnlisted, readBackListed } from './inventory/readback.ts';
 import { scanVolumes } from './inventory/volumes.ts';
 import { checkClaims, claimVolumes } from './inventory/claims.ts';
@@ -27,8 +27,7 @@ import { bothUnreachable, probeHop, probeThenOpen, streamOrUnreachable, type Hop
 import { expandVolumes } from './config/load.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
 import { acquireLock, holderRunning, lockHolder, processAlive, type Lock } from './apply/lock.ts';
-import { checkRoom, readSavedPlan } from './planfile/check.ts';
-import { stalePlan } from './planfile/stale.ts';
+import { readSavedPlan, savedPlanHoldsNow } from './planfile/check.ts';
 import { reserveWarningText, savedPlanRefusalError } from './view/saved-plan.ts';
 import { stateDiskFullOr } from './apply/state-disk.ts';
 import type { StatusReport } from './view/status.ts';
@@ -52,18 +51,8 @@ export interface EngineDeps {
   signal?: AbortSignal;
 }
 
-export interface Clients {
-  source: S3Client;
-  destination: S3Client;
-}
-
-/** S3 clients for both hops, each capped by its hop's connection budget. */
-export function createClients(config: Config): Clients {
-  return {
-    source: createS3Client(config.source, { maxSockets: config.source.maxConnections }),
-    destination: createS3Client(config.destination, { maxSockets: config.destination.maxConnections }),
-  };
-}
+// The hops' clients live with the inventory; named here too, as other commands take them from the engine.
+export { createClients, type Clients } from './inventory/clients.ts';
 
 /** What a plan is made from, before the merged pass reads it: the listings as streams. */
 export interface GatheredInventory {
@@ -127,17 +116,6 @@ export async function gatherInventory(config: Config, clients: Clients, deps: En
 function sha256(): Hasher {
   const hash = createHash('sha256');
   return { update: (text) => hash.update(text), hex: () => hash.digest('hex') };
-}
-
-/** Where a run's temporary files go (spooled actions, a listing's sort): beside the ledger, on the disk sized for it. */
-function spoolParent(config: Config): string {
-  // A plan made before the first apply must not create the state directory (plan writes
-  // nothing that outlives it): its temporary files go to the system's temporary folder then.
-  return existsSync(config.stateDir) ? join(config.stateDir, 'spool') : join(tmpdir(), 'dualsync-spool');
-}
-
-function spoolFolder(config: Config): SpoolFolder {
-  return SpoolFolder.at(spoolParent(config));
 }
 
 export interface PlannedRun {
@@ -243,12 +221,6 @@ function hopsOf(config: Config): { side: string; hop: HopConfig }[] {
   ];
 }
 
-/** Closes the clients' idle sockets: a watch cycle must not keep connections a device counts. */
-function destroyClients(clients: Clients): void {
-  clients.source.destroy();
-  clients.destination.destroy();
-}
-
 export interface ApplyOptions extends PlanRunOptions {
   /** A saved plan to execute, or undefined to plan now. */
   planPath?: string;
@@ -316,10 +288,9 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       let run = await planGathered(config, gathered, ledger, deps, { ...options, fingerprint: saved !== undefined });
       release = run.release;
       if (saved) {
-        if (saved.inputDigest !== run.gathered.inputDigest) throw savedPlanRefusalError(stalePlan(options.planPath!, saved, run, config, options.showDiff ?? false));
-        const room = checkRoom(options.planPath!, saved.plan, gathered.inventory.volumes);
-        if (room.refusal !== undefined) throw savedPlanRefusalError(room.refusal);
-        for (const warning of room.warnings) deps.warn(reserveWarningText(warning));
+        const now = savedPlanHoldsNow(options.planPath!, saved, run, config, gathered.inventory.volumes, options.showDiff ?? false);
+        if (now.refusal !== undefined) throw savedPlanRefusalError(now.refusal);
+        for (const warning of now.warnings) deps.warn(reserveWarningText(warning));
         run = { ...run, plan: saved.plan };
       } else if (options.confirm && !(await options.confirm(run))) {
         return { run, applied: false, startedAt, finishedAt: deps.now().toISOString() };

@@ -17,6 +17,7 @@ import type { NeverPlannedAction, ReserveWarning, RoomShortfall, SavedPlanRefusa
 import { digestConfig, digestConfigFields } from './digest.ts';
 import { readPlanFile } from './read.ts';
 import { manifestPaths } from './save.ts';
+import { stalePlan, type FreshRun } from './stale.ts';
 
 /** The fields whose digests differ between a saved plan and the config now, sorted. */
 function changedConfigFields(saved: Record<string, string>, now: Record<string, string>): string[] {
@@ -174,4 +175,14 @@ export function checkRoom(planPath: string, plan: Plan, volumes: VolumeInfo[]): 
     }
   }
   return { ...(full.length > 0 && { refusal: { code: 'volumes-full', planPath, full } }), warnings };
+}
+
+/**
+ * Whether a saved plan still holds against a fresh plan made now from the same config: the
+ * inputs it saw (listings, local files, ledger serial) unchanged, else the stale refusal with
+ * its diff; then whether it still fits the volumes' free space.
+ */
+export function savedPlanHoldsNow(planPath: string, saved: PlanFile, fresh: FreshRun & { gathered: { inputDigest: string } }, config: Config, volumes: VolumeInfo[], showDiff: boolean): { refusal?: SavedPlanRefusal; warnings: ReserveWarning[] } {
+  if (saved.inputDigest !== fresh.gathered.inputDigest) return { refusal: stalePlan(planPath, saved, fresh, config, showDiff), warnings: [] };
+  return checkRoom(planPath, saved.plan, volumes);
 }
