@@ -301,6 +301,20 @@ describe('readPlanFile: a plan file read as a stream of JSON, in any layout', ()
     expect(error.hint).toMatch(/dualsync plan --out FILE/);
   });
 
+  it('refuses a header past 16 MiB (a warning of 17 MiB), without holding more of it', async () => {
+    const huge = { ...planFile, plan: { ...plan, warnings: [{ code: 'volume-symlink', path: 'x'.repeat(17 << 20) }] } } as unknown as PlanFile;
+    const error = userErrorOf(() => readText(serializePlanFile(huge)));
+    expect(error).toMatchObject({ code: 'E_PLAN_FILE', message: 'plan.json is not a plan file: its fields besides the actions run past 16 MiB' });
+  });
+
+  it('a field named __proto__ is read as a field, as JSON.parse reads it, not as the prototype', async () => {
+    const text = serializePlanFile(planFile).replace('"formatVersion": 1,', '"__proto__": {"polluted": 1},\n  "formatVersion": 1,');
+    const read = readText(text);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(read.header)).toBe(Object.prototype);
+    expect(read.digest).toBe(digestPlan(plan));
+  });
+
   it('refuses bytes that are not UTF-8, naming where', async () => {
     const file = join(tempDirSync('planfile-test-'), 'plan.json');
     const text = Buffer.from(serializePlanFile(planFile));

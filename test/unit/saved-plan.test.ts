@@ -168,6 +168,7 @@ describe('a saved plan read back as a stream into spools', () => {
       writeFile(s.planPath, planFileOf({ ...(await scenePlan(s, 0, 0)), actions }, s.config));
       const refused = await refusal(() => read(s));
       expect(refused.code).toBe('E_PLAN_TAMPERED');
+      expect(refused.refusal).toBe('actions-out-of-order');
       expect(refused.message).toMatch(/has its actions out of plan order/);
       expect(refused.message).toMatch(message);
     });
@@ -176,7 +177,7 @@ describe('a saved plan read back as a stream into spools', () => {
       const s = scene();
       const planFile = planFileOf({ ...(await scenePlan(s, 0, 0)), actions: [act('skip', 'a'), act('skip', 'b')] }, s.config);
       writeFileSync(s.planPath, serializePlanFile(planFile).replace('"key":"a"', '"key":"c"'));
-      expect(await refusal(() => read(s))).toMatchObject({ code: 'E_PLAN_TAMPERED', message: `the plan file ${s.planPath} was changed after it was written` });
+      expect(await refusal(() => read(s))).toMatchObject({ code: 'E_PLAN_TAMPERED', refusal: 'plan-edited', message: `the plan file ${s.planPath} was changed after it was written` });
     });
 
     it('a file re-indented by hand reads as written; an edit made with it is refused by the digest', async () => {
