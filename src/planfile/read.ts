@@ -101,8 +101,8 @@ class PlanAssembler {
   /** Counts the header's text, not the actions': memory must not follow a hand-made header. */
   #count(length: number): void {
     const top = this.#stack.at(-1);
+    // Within an action every container is placed 'action': the top of the stack tells.
     if (top !== undefined && (top.place === 'action' || top.place === 'actions')) return;
-    if (this.#stack.some((open) => open.place === 'action')) return;
     this.#headerLength += length + 8;
     if (this.#headerLength > HEADER_LIMIT) {
       throw userError('E_PLAN_FILE', `${this.#file} is not a plan file: its fields besides the actions run past ${HEADER_LIMIT >> 20} MiB`, {
@@ -166,9 +166,14 @@ class PlanAssembler {
       this.root = value;
       return;
     }
-    if (Array.isArray(parent.value)) parent.value.push(value);
+    if (Array.isArray(parent.value)) {
+      parent.value.push(value);
+      return;
+    }
+    const key = parent.key as string;
     // A field named __proto__ is a field, as JSON.parse makes it, not the object's prototype.
-    else Object.defineProperty(parent.value, parent.key as string, { value, enumerable: true, writable: true, configurable: true });
+    if (key === '__proto__') Object.defineProperty(parent.value, key, { value, enumerable: true, writable: true, configurable: true });
+    else parent.value[key] = value;
   }
 }
 
