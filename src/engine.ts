@@ -28,7 +28,8 @@ import { expandVolumes } from './config/load.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
 import { acquireLock, holderRunning, lockHolder, processAlive, type Lock } from './apply/lock.ts';
 import { readSavedPlan, savedPlanHoldsNow } from './planfile/check.ts';
-import { reserveWarningText, savedPlanRefusalError } from './view/saved-plan.ts';
+import { SavedPlanRefused } from './planfile/refused.ts';
+import type { ReserveWarning } from './model/saved-plan.ts';
 import { stateDiskFullOr } from './apply/state-disk.ts';
 import type { StatusReport } from './view/status.ts';
 import { Recorder } from './apply/recorder.ts';
@@ -233,6 +234,8 @@ export interface ApplyOptions extends PlanRunOptions {
   showDiff?: boolean;
   /** Hops that were down last time (watch): probed briefly first, and not listed while still down. */
   probeFirst?: ReadonlySet<Side>;
+  /** A saved plan whose downloads now reach into a volume's reserve: applied, and told here. */
+  onReserveWarning?: (warning: ReserveWarning) => void;
 }
 
 export interface ApplyReport {
@@ -265,7 +268,7 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
 async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOptions, savedSpools: SpoolFactory): Promise<ApplyReport> {
   const startedAt = deps.now().toISOString();
   const read = options.planPath ? await readSavedPlan(options.planPath, config, savedSpools) : undefined;
-  if (read?.refusal !== undefined) throw savedPlanRefusalError(read.refusal);
+  if (read?.refusal !== undefined) throw new SavedPlanRefused(read.refusal);
   const saved = read?.saved;
   const s5cmd = await findS5cmd(deps.env);
   requireOutpostsS5cmd(s5cmd, hopsOf(config));
@@ -289,8 +292,8 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       release = run.release;
       if (saved) {
         const now = savedPlanHoldsNow(options.planPath!, saved, run, config, gathered.inventory.volumes, options.showDiff ?? false);
-        if (now.refusal !== undefined) throw savedPlanRefusalError(now.refusal);
-        for (const warning of now.warnings) deps.warn(reserveWarningText(warning));
+        if (now.refusal !== undefined) throw new SavedPlanRefused(now.refusal);
+        for (const warning of now.warnings) options.onReserveWarning?.(warning);
         run = { ...run, plan: saved.plan };
       } else if (options.confirm && !(await options.confirm(run))) {
         return { run, applied: false, startedAt, finishedAt: deps.now().toISOString() };

@@ -7,6 +7,7 @@ import { formatBytes } from '../config/units.ts';
 import { userError, type DualsyncError } from '../errors.ts';
 import { ACTION_ORDER } from '../model/plan.ts';
 import type { ActionOutOfOrder, NeverPlannedAction, ReserveWarning, RoomShortfall, SavedPlanRefusal, StaleFacts } from '../model/saved-plan.ts';
+import { SavedPlanRefused } from '../planfile/refused.ts';
 import { reasonText } from './reasons.ts';
 
 const NEW_PLAN = 'make a new plan with `dualsync plan --out FILE`';
@@ -96,4 +97,9 @@ export function savedPlanRefusalError(refusal: SavedPlanRefusal): DualsyncError 
 export function reserveWarningText(warning: ReserveWarning): string {
   const its = warning.roots.length === 1 ? 'its' : 'their';
   return `the plan downloads ${formatBytes(warning.plannedBytes)} to ${warning.roots.join(' and ')}, which eats ${formatBytes(warning.intoReserveBytes)} into ${its} reserve: the disk filled since the plan was made`;
+}
+
+/** Rethrows `error` worded when it is a saved plan's refusal, as it is otherwise. */
+export function wordedSavedPlanRefusal(error: unknown): never {
+  throw error instanceof SavedPlanRefused ? savedPlanRefusalError(error.refusal) : error;
 }
