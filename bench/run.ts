@@ -10,6 +10,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   listing: async (args) => (await import('./listing.ts')).benchListing(args),
   scale: async (args) => (await import('./scale.ts')).benchScale(args),
   soak: async (args) => (await import('./soak.ts')).benchSoak(args),
+  check: async (args) => (await import('./check.ts')).benchCheck(args[0]),
 };
 
 const [name, ...args] = process.argv.slice(2);

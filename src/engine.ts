@@ -31,7 +31,7 @@ import { readSavedPlan, savedPlanHoldsNow } from './planfile/check.ts';
 import { SavedPlanRefused } from './planfile/refused.ts';
 import type { ReserveWarning } from './model/saved-plan.ts';
 import { stateDiskFullOr } from './apply/state-disk.ts';
-import type { StatusReport } from './view/status.ts';
+import type { StatusReport } from './model/status.ts';
 import { Recorder } from './apply/recorder.ts';
 import { executePlan } from './apply/execute.ts';
 import type { ApplyOutcome, ProgressSink } from './model/apply.ts';
@@ -236,6 +236,8 @@ export interface ApplyOptions extends PlanRunOptions {
   probeFirst?: ReadonlySet<Side>;
   /** A saved plan whose downloads now reach into a volume's reserve: applied, and told here. */
   onReserveWarning?: (warning: ReserveWarning) => void;
+  /** The ledger, when the caller keeps it open across runs (watch): used, not closed, here. */
+  ledger?: LedgerStore;
 }
 
 export interface ApplyReport {
@@ -282,7 +284,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
     // A volume another state directory claims is refused before it is even scanned (invariant 10).
     const roots = await expandVolumes(config.staging.volumes);
     await checkClaims(roots, config);
-    const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
+    const ledger = options.ledger ?? (await LedgerStore.open(config.stateDir, ledgerOptions(deps)));
     const clients = createClients(config);
     let failed = false;
     let release = (): void => {};
@@ -340,9 +342,11 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       release();
       destroyClients(clients);
       // After a failed write the store may refuse to close; that must not hide why the run failed.
-      await ledger.close().catch((error: unknown) => {
-        if (!failed) throw error;
-      });
+      if (options.ledger === undefined) {
+        await ledger.close().catch((error: unknown) => {
+          if (!failed) throw error;
+        });
+      }
     }
   } catch (error) {
     // Recorded as failed, not left as started: a run that ended on an error was not cut short.

@@ -11,6 +11,7 @@ import { ACTION_ORDER, type Action, type ActionReason, type Plan } from '../src/
 import { MemorySpool, SpooledActions } from '../src/plan/spools.ts';
 import type { DeliveredVersion, Inventory, LedgerRecord, Listing, ListingFlaws, ListingStream, LocalFile, LocalLink, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
 import { compareKeys } from '../src/plan/keys.ts';
+import { legacyFailure } from '../src/ledger/merge.ts';
 import { planStreams, type PlanOptions } from '../src/plan/planner.ts';
 
 /** A deterministic 32-hex "MD5" for a key and size (FNV-1a, four rounds); not a real digest. */
@@ -42,6 +43,7 @@ export interface LedgerSpec {
   stage?: Stage;
   volume?: string;
   attempts?: number;
+  /** The last failure as an earlier dualsync wrote it (`upload: why`): recorded as a failure of code `legacy`. */
   lastError?: string;
   /** ISO 8601 time of the last failure. */
   lastFailedAt?: string;
@@ -102,7 +104,7 @@ export class InventoryBuilder {
     const record: LedgerRecord = { key: spec.key, size: spec.size, etag: spec.etag ?? fakeEtag(spec.key, spec.size), attempts: spec.attempts ?? 0 };
     if (spec.stage !== undefined) record.stage = spec.stage;
     if (spec.volume !== undefined) record.volume = spec.volume;
-    if (spec.lastError !== undefined) record.lastError = spec.lastError;
+    if (spec.lastError !== undefined) record.lastFailure = legacyFailure(spec.lastError);
     if (spec.lastFailedAt !== undefined) record.lastFailedAt = spec.lastFailedAt;
     if (spec.skipReason !== undefined) record.skipReason = spec.skipReason;
     if (spec.destinationEtag !== undefined) record.destinationEtag = spec.destinationEtag;

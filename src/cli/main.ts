@@ -35,9 +35,40 @@ export function buildCli(options: { colors?: boolean } = {}): Cli {
   return cli;
 }
 
+/** The status a shell shows for a writer that SIGPIPE stopped (128 + 13), as `cat` or `git log` end. */
+export const CLOSED_PIPE_STATUS = 141;
+
+/**
+ * A reader that closes the pipe (`dualsync report | head -1`) ends the command at the write that
+ * finds it gone, quietly, as SIGPIPE ends `cat`. Node ignores SIGPIPE, so that write fails with
+ * EPIPE instead, which would surface as an "Internal error" or an unhandled 'error' event with a
+ * stack, and only after the command had gone on working (and printing to stderr) for a while.
+ * The status is 141, what a shell shows for a writer SIGPIPE stopped, not 0: the output was cut
+ * short, and for `check` a 0 would say "safe to return the device" without the verdict ever being
+ * reached. The exit hooks still run (s5cmd children stopped, temporary files removed); a file a
+ * command writes is written whole or not at all, as after any exit.
+ */
+function endQuietlyWhenReaderLeaves(stream: NodeJS.WriteStream): void {
+  const readerLeft = (error: unknown) => (error as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+  // A write to a pipe is synchronous on Linux: its failure is known as soon as write returns,
+  // while the 'error' event comes a tick later. The event covers a write that completes later.
+  const write = stream.write;
+  stream.write = function writeOrEnd(this: NodeJS.WriteStream, ...args: Parameters<typeof write>): boolean {
+    const accepted = write.apply(this, args);
+    if (readerLeft(this.errored)) process.exit(CLOSED_PIPE_STATUS);
+    return accepted;
+  } as typeof write;
+  stream.on('error', (error) => {
+    if (readerLeft(error)) process.exit(CLOSED_PIPE_STATUS);
+    throw error;
+  });
+}
+
 /** Entry point of bin/dualsync: runs the command and sets the exit code. */
 export async function main(argv: string[]): Promise<void> {
   killHopsOnExit();
+  endQuietlyWhenReaderLeaves(process.stdout);
+  endQuietlyWhenReaderLeaves(process.stderr);
   // Colours only on a terminal, and never with NO_COLOR (no-color.org).
   const stdout = process.stdout as NodeJS.WriteStream;
   const colorDepth = stdout.isTTY && process.env.NO_COLOR === undefined ? (stdout.getColorDepth?.() ?? 1) : 1;

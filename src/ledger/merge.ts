@@ -66,7 +66,6 @@ function freshRecord(event: LedgerEvent, previous: LedgerRecord | undefined): Le
 function progressed(record: LedgerRecord, stage: Stage): LedgerRecord {
   const next: LedgerRecord = { ...record, stage, attempts: 0 };
   delete next.lastFailure;
-  delete next.lastError;
   delete next.lastFailedAt;
   return next;
 }
@@ -132,7 +131,6 @@ function foldEvent(record: LedgerRecord | undefined, event: LedgerEvent): Ledger
     }
     case 'failed': {
       const next: LedgerRecord = { ...record, lastFailure: { ...event.failure, hop: event.hop } };
-      delete next.lastError; // the words of the failure this one replaces
       if (event.failure.code === 'stopped') return next; // the operator's stop: no attempt, no backoff
       next.attempts = record.attempts + 1;
       if (event.destinationDiffers !== undefined) next.destinationDiffers = event.destinationDiffers;

@@ -4,16 +4,12 @@
  * adds its column (the type below refuses a field without a column, and
  * test/unit/ledger-store.test.ts checks that the migrated table has exactly these columns).
  *
- * `lastError` is the one field without a column: the words of `lastFailure`, filled as a record
- * is read (for the plan's backoff examples), never stored.
- *
  * Migrations run by `PRAGMA user_version`: a database at version v runs MIGRATIONS[v..] in one
  * transaction. A database whose version is past the last step was written by a newer dualsync
  * and is refused, never rewritten.
  */
 import type { RecordedFailure } from '../model/failure.ts';
 import type { LedgerRecord } from '../model/objects.ts';
-import { recordedFailureText } from '../view/failure.ts';
 import { legacyFailure } from './merge.ts';
 
 /**
@@ -28,8 +24,8 @@ interface Column {
   type: ColumnType;
 }
 
-/** A stored field of LedgerRecord: all but the words of the last failure. */
-type StoredField = Exclude<keyof LedgerRecord, 'lastError'>;
+/** A stored field of LedgerRecord: every field is stored (the ledger keeps data; views word it). */
+type StoredField = keyof LedgerRecord;
 
 /** One entry per stored LedgerRecord field: its column in `objects`. */
 export const COLUMNS: { readonly [F in StoredField]-?: Column } = {
@@ -93,13 +89,6 @@ function failureFromColumn(text: string): RecordedFailure {
   return legacyFailure(text);
 }
 
-/** The record with the words of its last failure (see `lastError`). */
-function worded(record: Record<string, unknown>): LedgerRecord {
-  const read = record as unknown as LedgerRecord;
-  if (read.lastFailure !== undefined) read.lastError = recordedFailureText(read.lastFailure);
-  return read;
-}
-
 /** A row selected with COLUMN_NAMES, as an array in that order, back into a record; NULL columns are left out. */
 export function arrayToRecord(row: readonly SqlValue[]): LedgerRecord {
   const record: Record<string, unknown> = {};
@@ -109,7 +98,7 @@ export function arrayToRecord(row: readonly SqlValue[]): LedgerRecord {
     const field = FIELDS[i]!;
     record[field] = fromColumn(COLUMNS[field].type, value);
   }
-  return worded(record);
+  return record as unknown as LedgerRecord;
 }
 
 /** A row selected with COLUMN_NAMES back into a record; NULL columns are left out. */
@@ -121,7 +110,7 @@ export function rowToRecord(row: Record<string, SqlValue>): LedgerRecord {
     if (value === null || value === undefined) continue;
     record[field] = fromColumn(column.type, value);
   }
-  return worded(record);
+  return record as unknown as LedgerRecord;
 }
 
 /**

@@ -3,6 +3,7 @@
  * and the metrics are two consumers of these, the human lines a third. Types only.
  */
 import type { Hop } from './apply.ts';
+import type { ObjectFailure } from './failure.ts';
 import type { PlanWarning } from './plan.ts';
 import type { Side } from './side.ts';
 
@@ -10,16 +11,6 @@ import type { Side } from './side.ts';
 export interface Amount {
   objects: number;
   bytes: number;
-}
-
-/** One object that did not get where the plan meant it to go, with a stable code for matching. */
-export interface FailureFact {
-  key: string;
-  hop: Hop | 'purge';
-  /** A short stable label (see model/failure-code.ts); what dashboards and alerts match. */
-  code: string;
-  /** The sentence the operator reads. */
-  message: string;
 }
 
 /** What one cycle (or one apply) planned, moved and met, for the log and the metrics. */
@@ -30,7 +21,8 @@ export interface CycleFacts {
   moved: Record<Hop, Amount>;
   purged: Amount;
   adopted: number;
-  failures: FailureFact[];
+  /** Each object that failed, with its code and facts (src/view/failure.ts words them). */
+  failures: ObjectFailure[];
   /** Objects left out because they back off after failures. */
   waiting: number;
   /** The plan's warnings (listings that were incomplete, links not followed, leftovers). */

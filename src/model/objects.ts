@@ -143,11 +143,6 @@ export interface LedgerRecord {
   /** The last failure since the version last moved forward: its code and facts (the ledger's last_error, as JSON). */
   lastFailure?: RecordedFailure;
   /**
-   * That failure worded, as the plan's backoff examples show it: filled when a record is read
-   * from the ledger, never stored. Read `lastFailure`; this stays until the plan carries the value.
-   */
-  lastError?: string;
-  /**
    * When the last of those `attempts` failed (ISO 8601, UTC, from the `failed` event's `at`):
    * the object backs off from it. Absent when no failure time is known (no failure since the
    * version last moved forward, or one recorded before failures carried a time).

@@ -4,6 +4,7 @@
  */
 import type { AdoptRule } from './objects.ts';
 import type { Side } from './side.ts';
+import type { RecordedFailure } from './failure.ts';
 
 export type ActionKind = 'download' | 'redownload' | 'upload' | 'purge' | 'adopt' | 'skip';
 
@@ -76,7 +77,8 @@ export interface WaitingObject {
   attempts: number;
   /** ISO 8601, UTC: the earliest time a plan tries it again. */
   nextTryAt: string;
-  lastError?: string;
+  /** Its last failure: code, hop and facts (the views word it). */
+  lastFailure?: RecordedFailure;
 }
 
 export interface WaitingSummary {
@@ -285,7 +287,7 @@ export interface ActionReason {
  * - `volume-listed-twice`: a staging volume (`volume`) named twice, counted once;
  * - `volume-scan-duplicates`: the volume scan listed files twice (`count`, `first`);
  * - `volume-symlink`: a symbolic link (`path`) below a volume root (`volume`), not followed;
- * - `interrupted-download-leftovers`: `count` temporary files of interrupted downloads apply removes.
+ * - `interrupted-download-leftovers`: `count` temporary files of interrupted downloads apply removes;
  */
 export type PlanWarningCode = (typeof PLAN_WARNING_CODES)[number];
 

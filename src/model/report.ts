@@ -1,4 +1,5 @@
 /** What `dualsync report` shows: the chain of custody, its totals, and the event log's verdict. Types only. */
+import type { RecordedFailure } from './failure.ts';
 
 /** One row of the chain of custody: one object version as the ledger holds it. */
 export interface CustodyRow {
@@ -17,7 +18,8 @@ export interface CustodyRow {
   deliveredAt?: string;
   purgedAt?: string;
   attempts: number;
-  lastError?: string;
+  /** The last failure since the version last moved forward: its code, hop and facts (the CSV words it). */
+  lastFailure?: RecordedFailure;
   skipReason?: string;
 }
 

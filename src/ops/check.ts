@@ -117,15 +117,35 @@ export async function runCheck(config: Config, deps: EngineDeps, options: CheckO
         yield page;
       }
     }
+    // A listing page decides up to a thousand objects at once: their reads wait here, so that at
+    // most `concurrency` objects (each on both sides) are read at a time, as --concurrency says.
+    const queuedReads: (() => void)[] = [];
+    let reading = 0;
+    const startReads = () => {
+      while (reading < concurrency && queuedReads.length > 0) {
+        reading++;
+        queuedReads.shift()!();
+      }
+    };
+    const queueRead = <T>(read: () => Promise<T>): Promise<T> =>
+      new Promise<T>((resolve, reject) => {
+        queuedReads.push(() => {
+          if (content.started === 0) content.started = performance.now();
+          read().then(resolve, reject).finally(() => {
+            reading--;
+            startReads();
+          });
+        });
+        startReads();
+      });
     const compareBytes = (entry: CheckEntry, listings: ListingWhy, source: ObjectEntry, destination: ObjectEntry) => {
       const slot = { entry, done: false };
       pending.push(slot);
       inFlight++;
-      if (content.started === 0) content.started = performance.now();
-      Promise.all([
+      queueRead(() => Promise.all([
         objectMd5(clients.source, config.source, source, deps.signal),
         objectMd5(clients.destination, config.destination, destination, deps.signal),
-      ]).then(
+      ])).then(
         ([sourceMd5, destinationMd5]) => {
           content.objects++;
           content.bytes += source.size + destination.size;

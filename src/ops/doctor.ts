@@ -33,7 +33,7 @@ import { LedgerStore } from '../ledger/store.ts';
 import type { Config, HopConfig, TransferConfig } from '../model/config.ts';
 import { hopSettings } from '../plan/hops.ts';
 import { TEMP_DIR } from '../model/volume-layout.ts';
-import { doctorReport, type DoctorCheck, type DoctorReport } from '../view/doctor.ts';
+import { doctorReport, type DoctorCheck, type DoctorReport } from '../model/doctor.ts';
 import type { CheckedConfig } from './config.ts';
 import { mountOfDirectory, readMounts, type MountEntry } from './mounts.ts';
 import { volumeEntries } from './volumes.ts';
@@ -549,7 +549,37 @@ async function allVolumeChecks(config: Config): Promise<DoctorCheck[]> {
       return (await Promise.all(roots.map((root) => volumeChecks(root, config, mounts)))).flat();
     }),
   );
-  return perEntry.flat();
+  const roots = [...new Set(entries.flatMap((entry) => entry.roots))];
+  return [...perEntry.flat(), ...(await sharedFilesystemChecks(roots, mounts))];
+}
+
+/**
+ * One warning row per filesystem that holds several staging volumes: they share its free space
+ * and its reserve, so the room each volume row shows is there once for all of them, not once
+ * each (plan books it so), and their downloads share one disk.
+ */
+async function sharedFilesystemChecks(roots: readonly string[], mounts: readonly MountEntry[]): Promise<DoctorCheck[]> {
+  const byDevice = new Map<number, string[]>();
+  for (const root of roots) {
+    const info = await stat(root).catch(() => undefined);
+    // A volume that cannot be read has its own failing row above.
+    if (info?.isDirectory() !== true) continue;
+    byDevice.set(info.dev, [...(byDevice.get(info.dev) ?? []), root]);
+  }
+  const checks: DoctorCheck[] = [];
+  for (const shared of byDevice.values()) {
+    if (shared.length < 2) continue;
+    const mount = await mountOfDirectory(shared[0]!, mounts);
+    const where = mount === undefined ? 'one filesystem' : `one filesystem (${mount.fsType} on ${mount.source}, mounted at ${mount.mountPoint})`;
+    checks.push({
+      scope: 'volumes',
+      check: 'shared-filesystem',
+      status: 'warn',
+      detail: `${shared.join(', ')} are on ${where}: they share its free space and reserve, so the room shown for each is there once for all of them, and their downloads share one disk`,
+      fix: 'give each staging volume a filesystem of its own (one disk per volume; `dualsync volumes provision` prepares them), or keep them and accept the shared space: plan books it once',
+    });
+  }
+  return checks;
 }
 
 /** The nearest directory that exists at or above `path`. */

@@ -8,7 +8,7 @@
  */
 import { userError } from '../errors.ts';
 import type { ProvisionedVolume, ProvisionPlan, Refusal } from '../model/provision.ts';
-import { commandLine, shellQuote } from '../view/shell.ts';
+import { commandLine, shellQuote } from '../model/shell.ts';
 
 export type { ProvisionCommand, ProvisionedVolume, ProvisionPlan, Refusal } from '../model/provision.ts';
 export { commandLine, shellQuote };

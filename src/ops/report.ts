@@ -30,7 +30,7 @@ export function rowTime(record: LedgerRecord): string | undefined {
 
 function stageOf(record: LedgerRecord): string {
   if (record.skipReason !== undefined && record.stage === undefined) return 'skipped';
-  if (record.lastError !== undefined && (record.stage === undefined || record.stage === 'staged')) return 'failing';
+  if (record.lastFailure !== undefined && (record.stage === undefined || record.stage === 'staged')) return 'failing';
   return record.stage ?? 'none';
 }
 
@@ -55,7 +55,7 @@ export function custodyRow(record: LedgerRecord): CustodyRow {
   if (record.stagedAt !== undefined) row.stagedAt = record.stagedAt;
   if (record.deliveredAt !== undefined) row.deliveredAt = record.deliveredAt;
   if (record.purgedAt !== undefined) row.purgedAt = record.purgedAt;
-  if (record.lastError !== undefined) row.lastError = record.lastError;
+  if (record.lastFailure !== undefined) row.lastFailure = record.lastFailure;
   if (record.skipReason !== undefined) row.skipReason = record.skipReason;
   return row;
 }

@@ -11,7 +11,7 @@
  * After a reset dualsync remembers nothing: the next plan lists everything again. Objects the
  * destination provably already holds (src/plan/adopt.ts) are adopted, not moved; the rest moves again.
  */
-import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { stopEarlierChildren } from '../apply/children.ts';
 import { acquireLock, lockHolder, type LockHolder } from '../apply/lock.ts';
@@ -24,6 +24,8 @@ import { LEDGER_FILE, LedgerStore, markStartedOver } from '../ledger/store.ts';
 import { logHead } from '../ledger/events.ts';
 import type { Config } from '../model/config.ts';
 import { TEMP_DIR } from '../model/volume-layout.ts';
+import { fsyncDirectory } from '../files/fsync.ts';
+import { freeBackupDir, readResetIntent, RESET_INTENT_FILE, writeResetIntent, type ResetIntent, type ResetStep } from './reset-intent.ts';
 
 /** Files of the state directory that make up dualsync's memory: the ledger (ledger.db with its -wal and -shm, and a migrated JSON ledger) and the last run. */
 function isStateFile(name: string): boolean {
@@ -55,6 +57,8 @@ export interface ResetPlan {
   keepStaged: boolean;
   ledger: { objects: number; delivered: number; stagedNotDelivered: number; stagedNotDeliveredBytes: number };
   lock?: LockHolder;
+  /** A reset a kill interrupted: this one finishes it (its backup folder's name, when it moved a ledger). */
+  unfinished?: { backup?: string };
 }
 
 export interface ResetOutcome {
@@ -90,7 +94,8 @@ async function realOrSelf(path: string): Promise<string> {
 
 /** What a reset would move and remove. Reads only. */
 export async function planReset(config: Config, options: { keepStaged: boolean }): Promise<ResetPlan> {
-  const stateFiles = (await stateFilesToMove(config.stateDir)).map((name) => join(config.stateDir, name));
+  const unfinished = await readResetIntent(config.stateDir);
+  const stateFiles = (await stateFilesLeft(config.stateDir, unfinished)).map((name) => join(config.stateDir, name));
   const roots = await expandVolumes(config.staging.volumes);
   const [realState, realConfig] = await Promise.all([realOrSelf(config.stateDir), realOrSelf(config.file)]);
   for (const root of roots) {
@@ -119,8 +124,19 @@ export async function planReset(config: Config, options: { keepStaged: boolean }
   } finally {
     await ledger.close();
   }
-  const volumes = options.keepStaged || roots.length === 0 ? [] : await planVolumes(config, claims, staged);
-  return { stateDir: config.stateDir, stateFiles, volumes, keepStaged: options.keepStaged, ledger: counts, lock: await lockHolder(config.stateDir) };
+  // An unfinished reset goes on as it began: its copies are those of the ledger in its backup.
+  const keepStaged = unfinished?.keepStaged ?? options.keepStaged;
+  const copiesToRemove = unfinished === undefined ? staged : (await replacedCopies(config, unfinished)).staged;
+  const volumes = keepStaged || roots.length === 0 ? [] : await planVolumes(config, claims, copiesToRemove);
+  return {
+    stateDir: config.stateDir,
+    stateFiles,
+    volumes,
+    keepStaged,
+    ledger: counts,
+    lock: await lockHolder(config.stateDir),
+    ...(unfinished !== undefined && { unfinished: { ...(unfinished.backup !== undefined && { backup: unfinished.backup }) } }),
+  };
 }
 
 /**
@@ -157,7 +173,7 @@ async function planVolumes(config: Config, claims: ClaimState[], staged: Map<str
 
 /** True when the plan has nothing to move or remove. */
 export function resetIsEmpty(plan: ResetPlan): boolean {
-  return plan.stateFiles.length === 0 && plan.volumes.every((v) => v.files === 0 && v.owner !== 'ours');
+  return plan.unfinished === undefined && plan.stateFiles.length === 0 && plan.volumes.every((v) => v.files === 0 && v.owner !== 'ours');
 }
 
 /** Whether the ledger holds nothing but the `reset` event a reset started it with: a fresh start, nothing to move. */
@@ -178,83 +194,165 @@ async function stateFilesToMove(stateDir: string): Promise<string[]> {
   }
 }
 
-/** `backup-YYYYMMDDTHHMMSSZ` (UTC), so backups sort by time. */
-export function backupName(now: Date): string {
-  return `backup-${now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}`;
+/** The state files still to move: the old ledger's first (ledger.db before its -wal), the record of the last run last, so that a run started after a kill half way sees a used state directory and refuses (invariant 12). */
+async function stateFilesLeft(stateDir: string, intent: ResetIntent | undefined): Promise<string[]> {
+  if (intent?.phase === 'moved') return [];
+  const names = intent === undefined ? await stateFilesToMove(stateDir) : (await namesIn(stateDir)).filter(isStateFile);
+  return [...names.filter((name) => name.startsWith('ledger.')), ...names.filter((name) => !name.startsWith('ledger.'))];
 }
 
-async function freeBackupDir(stateDir: string, now: Date): Promise<string> {
-  const base = join(stateDir, backupName(now));
-  for (let n = 1; ; n++) {
-    const candidate = n === 1 ? base : `${base}-${n}`;
-    if ((await stat(candidate).catch(() => undefined)) === undefined) return candidate;
+/** Starts a reset: the head of the chain it replaces, its backup folder, and its intent, written before anything moves. */
+async function beginReset(config: Config, keepStaged: boolean, now: () => Date): Promise<ResetIntent> {
+  // Fold the write-ahead log into ledger.db first, so that the database file alone holds the
+  // ledger and the backup does not depend on moving ledger.db-wal with it.
+  const ledger = await LedgerStore.open(config.stateDir, { allowLost: true });
+  let previousHead: string | undefined;
+  try {
+    ledger.checkpoint();
+    previousHead = ledger.read((db) => (startedAfterReset(db) ? undefined : logHead(db)), () => undefined);
+  } finally {
+    await ledger.close();
+  }
+  const intent: ResetIntent = { keepStaged, phase: 'moving', ...(previousHead !== undefined && { previousHead }) };
+  if ((await stateFilesToMove(config.stateDir)).length > 0) {
+    const backupDir = await freeBackupDir(config.stateDir, now());
+    await mkdir(backupDir);
+    intent.backup = basename(backupDir);
+  }
+  await writeResetIntent(config.stateDir, intent);
+  return intent;
+}
+
+/** Moves what is left of the old ledger into the backup, then notes that the moves are done. */
+async function moveStateFiles(config: Config, intent: ResetIntent, outcome: ResetOutcome, afterStep: (step: ResetStep) => void): Promise<void> {
+  if (intent.phase === 'moved') return;
+  if (intent.backup !== undefined) {
+    const backupDir = join(config.stateDir, intent.backup);
+    await mkdir(backupDir, { recursive: true });
+    const alreadyMoved = new Set(await namesIn(backupDir));
+    for (const name of await stateFilesLeft(config.stateDir, intent)) {
+      // A name the backup holds already was moved before a kill; the file by that name here is a
+      // later run's (one that found no evidence of a used state directory): never overwrite the backup.
+      if (alreadyMoved.has(name)) continue;
+      await rename(join(config.stateDir, name), join(backupDir, name));
+      outcome.movedFiles.push(join(backupDir, name));
+      if (name === LEDGER_FILE) afterStep('ledger-moved');
+    }
+    await fsyncDirectory(backupDir);
+  }
+  intent.phase = 'moved';
+  await writeResetIntent(config.stateDir, intent);
+  afterStep('state-moved');
+}
+
+/** Whether the state directory's ledger already holds the reset event of this reset. */
+function holdsResetEvent(db: DatabaseSync, intent: ResetIntent): boolean {
+  const rows = db.prepare(`SELECT body FROM events WHERE type = 'reset'`).all() as { body: string }[];
+  return rows.some((row) => (JSON.parse(row.body) as { backup?: string }).backup === intent.backup);
+}
+
+/** Starts the new ledger: its first event names the replaced chain's head, once (a rerun finds it there). */
+async function startNewChain(config: Config, intent: ResetIntent, now: () => Date, afterStep: (step: ResetStep) => void): Promise<void> {
+  const ledgerThere = (await namesIn(config.stateDir)).includes(LEDGER_FILE);
+  // The state directory keeps its id: the next run must take the missing ledger for a new one.
+  if (!ledgerThere) await markStartedOver(config.stateDir, now());
+  afterStep('started-over');
+  if (intent.previousHead === undefined) return;
+  const started = await LedgerStore.open(config.stateDir, { now });
+  try {
+    if (!started.read((db) => holdsResetEvent(db, intent), () => false)) {
+      await started.recordReset(intent.previousHead, intent.backup);
+    }
+  } finally {
+    await started.close();
+  }
+  afterStep('chain-started');
+}
+
+/**
+ * The copies the replaced ledger records on a volume (`volume\0key` -> size), read from its backup,
+ * less those the ledger now in the state directory records (a run after a kill half way may have
+ * staged them again): those belong to the new ledger and stay.
+ */
+async function replacedCopies(config: Config, intent: ResetIntent): Promise<{ staged: Map<string, number>; volumesInUse: Set<string> }> {
+  const staged = new Map<string, number>();
+  const volumesInUse = new Set<string>();
+  if (intent.backup !== undefined) {
+    const old = await LedgerStore.open(join(config.stateDir, intent.backup), { allowLost: true });
+    try {
+      for (const record of old.records()) {
+        if ((record.stage === 'staged' || record.stage === 'delivered') && record.volume !== undefined) staged.set(`${record.volume}\0${record.key}`, record.size);
+      }
+    } finally {
+      await old.close();
+    }
+  }
+  const current = await LedgerStore.open(config.stateDir, { allowLost: true });
+  try {
+    for (const record of current.records()) {
+      if (record.volume === undefined) continue;
+      staged.delete(`${record.volume}\0${record.key}`);
+      if (record.stage === 'staged' || record.stage === 'delivered') volumesInUse.add(record.volume);
+    }
+  } finally {
+    await current.close();
+  }
+  return { staged, volumesInUse };
+}
+
+/** Removes the replaced ledger's staged copies and the interrupted downloads, and releases the claims no new record needs. */
+async function clearVolumes(config: Config, intent: ResetIntent, outcome: ResetOutcome, afterStep: (step: ResetStep) => void): Promise<void> {
+  const roots = await expandVolumes(config.staging.volumes);
+  if (roots.length === 0) return;
+  const { staged, volumesInUse } = await replacedCopies(config, intent);
+  const volumes = await planVolumes(config, await claimStates(roots, config.stateDir), staged);
+  for (const volume of volumes) {
+    outcome.keptFiles += volume.keptFiles;
+    if (volume.owner === 'other') continue;
+    for (const key of volume.stagedKeys) {
+      const removed = await removeStagedFile(volume.root, key);
+      if (removed === undefined) {
+        outcome.keptFiles++;
+        continue;
+      }
+      outcome.removedFiles++;
+      outcome.removedBytes += removed;
+      afterStep('staged-file-removed');
+    }
+    if (volume.owner === 'ours' && !volumesInUse.has(volume.root)) {
+      outcome.removedFiles += await removeTempFolder(volume.root);
+      await removeClaim(volume.root);
+      outcome.releasedVolumes.push(volume.root);
+      afterStep('claim-released');
+    }
   }
 }
 
 /**
- * Carries out a reset under the state directory's lock. What to remove is worked out again under
- * the lock (an apply may have staged more since the plan was shown). First the ledger moves into
- * the backup folder (so that a crash half way leaves staged files without a ledger, which the
- * next plan handles, rather than a ledger that points at deleted files), then the staged files
- * go, then the claims are released.
+ * Carries out a reset under the state directory's lock, or finishes the one a kill interrupted
+ * (its intent is in the state directory). What to remove is worked out again under the lock (an
+ * apply may have staged more since the plan was shown). First the intent is written, then the
+ * ledger moves into the backup folder (so that a kill half way leaves staged files without a
+ * ledger, which a plan refuses and a rerun of reset finishes, rather than a ledger that points
+ * at deleted files), then the new chain starts with its reset event, then the staged files go
+ * and the claims are released, and last the intent is removed. Each step finds what an earlier,
+ * interrupted one did and does only the rest.
  */
-export async function executeReset(config: Config, shown: ResetPlan, now: () => Date): Promise<ResetOutcome> {
+export async function executeReset(config: Config, shown: ResetPlan, now: () => Date, afterStep: (step: ResetStep) => void = () => {}): Promise<ResetOutcome> {
   const lock = await acquireLock(config.stateDir, 'dualsync reset', now);
   try {
     // An s5cmd left by a killed run may still write into a volume this is about to change (invariant 13).
     await stopEarlierChildren(config.stateDir);
-    const plan = await planReset(config, { keepStaged: shown.keepStaged });
+    // Its checks again under the lock: a volume that holds the state directory, a copy of a state directory.
+    await planReset(config, { keepStaged: shown.keepStaged });
     const outcome: ResetOutcome = { movedFiles: [], removedFiles: 0, removedBytes: 0, keptFiles: 0, releasedVolumes: [] };
-    // Fold the write-ahead log into ledger.db first, so that the database file alone holds the
-    // ledger and the backup does not depend on moving ledger.db-wal with it. ledger.db sorts
-    // (and so moves) before its -wal; a new ledger set aside a -wal left without its database.
-    const ledger = await LedgerStore.open(config.stateDir, { allowLost: true });
-    // The head of the chain being replaced: the new ledger's first event names it.
-    let replacedHead: string | undefined;
-    try {
-      ledger.checkpoint();
-      replacedHead = ledger.read((db) => (startedAfterReset(db) ? undefined : logHead(db)), () => undefined);
-    } finally {
-      await ledger.close();
-    }
-    const stateFiles = await stateFilesToMove(config.stateDir);
-    if (stateFiles.length > 0) {
-      const backupDir = await freeBackupDir(config.stateDir, now());
-      await mkdir(backupDir);
-      for (const name of stateFiles) {
-        await rename(join(config.stateDir, name), join(backupDir, name));
-        outcome.movedFiles.push(join(backupDir, name));
-      }
-      outcome.backupDir = backupDir;
-    }
-    // The state directory keeps its id: the next run must take the missing ledger for a new one.
-    await markStartedOver(config.stateDir, now());
-    if (replacedHead !== undefined) {
-      const started = await LedgerStore.open(config.stateDir, { now });
-      try {
-        await started.recordReset(replacedHead, outcome.backupDir === undefined ? undefined : basename(outcome.backupDir));
-      } finally {
-        await started.close();
-      }
-    }
-    for (const volume of plan.volumes) {
-      outcome.keptFiles += volume.keptFiles;
-      if (volume.owner === 'other') continue;
-      for (const key of volume.stagedKeys) {
-        const removed = await removeStagedFile(volume.root, key);
-        if (removed === undefined) {
-          outcome.keptFiles++;
-          continue;
-        }
-        outcome.removedFiles++;
-        outcome.removedBytes += removed;
-      }
-      if (volume.owner === 'ours') {
-        outcome.removedFiles += await removeTempFolder(volume.root);
-        await removeClaim(volume.root);
-        outcome.releasedVolumes.push(volume.root);
-      }
-    }
+    const intent = (await readResetIntent(config.stateDir)) ?? (await beginReset(config, shown.keepStaged, now));
+    if (intent.backup !== undefined) outcome.backupDir = join(config.stateDir, intent.backup);
+    await moveStateFiles(config, intent, outcome, afterStep);
+    await startNewChain(config, intent, now, afterStep);
+    if (!intent.keepStaged) await clearVolumes(config, intent, outcome, afterStep);
+    await unlink(join(config.stateDir, RESET_INTENT_FILE));
+    await fsyncDirectory(config.stateDir);
     return outcome;
   } finally {
     await lock.release();

@@ -8,7 +8,7 @@ import { describeError } from '../errors.ts';
 import { claimStates, copyRefusal } from '../inventory/claims.ts';
 import { scanVolumes } from '../inventory/volumes.ts';
 import type { Config } from '../model/config.ts';
-import type { VolumeList, VolumeRow } from '../view/volumes.ts';
+import type { VolumeList, VolumeRow } from '../model/volume-list.ts';
 import { mountOfDirectory, readMounts, type MountEntry } from './mounts.ts';
 
 /** The directories each staging.volumes entry names today; an entry that names none is returned with an empty list. */

@@ -62,7 +62,7 @@ export class Waiting {
     this.earliest = Math.min(this.earliest, nextTry);
     if (this.examples.length < 3) {
       const example: WaitingSummary['examples'][number] = { key: record.key, attempts: record.attempts, nextTryAt: new Date(nextTry).toISOString() };
-      if (record.lastError !== undefined) example.lastError = record.lastError;
+      if (record.lastFailure !== undefined) example.lastFailure = record.lastFailure;
       this.examples.push(example);
     }
   }

@@ -3,35 +3,7 @@
  * apply or was not asked for), each failure with its fix, and one summary line. Pure.
  */
 import Table from 'cli-table3';
-
-export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip';
-
-export interface DoctorCheck {
-  /** What is checked: `source`, `destination`, `s5cmd`, `volume /tmp/volume-01`, `state`, `config`. */
-  scope: string;
-  /** The check's short name: `reachable`, `tls`, `list`, `clock`, `write`... */
-  check: string;
-  status: CheckStatus;
-  /** What was found, in a sentence. */
-  detail: string;
-  /** What to do about a warn or fail. */
-  fix?: string;
-}
-
-export interface DoctorReport {
-  config: string;
-  checks: DoctorCheck[];
-  counts: Record<CheckStatus, number>;
-  /** False when any check failed: the exit code is then 1. */
-  ok: boolean;
-}
-
-/** Folds checks into the report (counts and verdict) that both views show. */
-export function doctorReport(config: string, checks: DoctorCheck[]): DoctorReport {
-  const counts: Record<CheckStatus, number> = { pass: 0, warn: 0, fail: 0, skip: 0 };
-  for (const check of checks) counts[check.status]++;
-  return { config, checks, counts, ok: counts.fail === 0 };
-}
+import type { CheckStatus, DoctorReport } from '../model/doctor.ts';
 
 const COLOR: Record<CheckStatus, number> = { pass: 32, warn: 33, fail: 31, skip: 90 };
 

@@ -7,6 +7,7 @@ import { formatBytes } from '../config/units.ts';
 import { ACTION_ORDER, type Action, type ActionKind, type Plan, type PlanNote, type PlanNoteCode, type VolumePlan } from '../model/plan.ts';
 import type { AdoptRule } from '../model/objects.ts';
 import { reasonText, warningText } from './reasons.ts';
+import { recordedFailureText } from './failure.ts';
 
 export interface RenderPlanOptions {
   /** Most object lines shown per action kind; the rest are counted. Undefined: all. */
@@ -126,7 +127,7 @@ function waitingLines(plan: Plan, color: boolean): string[] {
   if (waiting === undefined || waiting.count === 0) return [];
   const out = [paint(color, 1, `Waiting to retry (failed before; backing off, see transfer.retryBackoff): ${waiting.count}, ${formatBytes(waiting.bytes)}, next try ${shortTime(waiting.nextTryAt)}`)];
   for (const example of waiting.examples) {
-    const error = example.lastError === undefined ? '' : `; last error: ${example.lastError.replace(/\p{Cc}/gu, '?')}`;
+    const error = example.lastFailure === undefined ? '' : `; last error: ${recordedFailureText(example.lastFailure).replace(/\p{Cc}/gu, '?')}`;
     out.push(`  ${paint(color, 90, '. waiting   ')}  ${displayKey(example.key)}  (${example.attempts} failed ${example.attempts === 1 ? 'attempt' : 'attempts'}, next try ${shortTime(example.nextTryAt)}${error})`);
   }
   if (waiting.examples.length < waiting.count) out.push(`  ... and ${waiting.count - waiting.examples.length} more (\`dualsync status\` lists them)`);

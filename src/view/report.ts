@@ -1,10 +1,19 @@
 /** How `dualsync report` is shown: CSV, JSON Lines, the human summary, and the verify verdict. Pure. */
 import type { CustodyRow, ReportTotals, VerifyResult } from '../model/report.ts';
+import { recordedFailureText } from './failure.ts';
+
+/** A CSV column: the row's field of that name, but `lastError`, the last failure in words (a spreadsheet is read by people). */
+type CsvColumn = Exclude<keyof CustodyRow, 'lastFailure'> | 'lastError';
 
 /** The CSV columns, in order. */
-export const CSV_COLUMNS: readonly (keyof CustodyRow)[] = [
+export const CSV_COLUMNS: readonly CsvColumn[] = [
   'key', 'size', 'sourceEtag', 'localMd5', 'destinationEtag', 'stage', 'verifiedBy', 'adoptedBy', 'volume', 'stagedAt', 'deliveredAt', 'purgedAt', 'attempts', 'lastError', 'skipReason',
 ];
+
+function csvValue(row: CustodyRow, column: CsvColumn): unknown {
+  if (column === 'lastError') return row.lastFailure === undefined ? undefined : recordedFailureText(row.lastFailure);
+  return row[column];
+}
 
 function csvField(value: unknown): string {
   if (value === undefined) return '';
@@ -17,7 +26,7 @@ export function csvHeader(): string {
 }
 
 export function csvRow(row: CustodyRow): string {
-  return `${CSV_COLUMNS.map((column) => csvField(row[column])).join(',')}\n`;
+  return `${CSV_COLUMNS.map((column) => csvField(csvValue(row, column))).join(',')}\n`;
 }
 
 export function jsonlRow(row: CustodyRow): string {

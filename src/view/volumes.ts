@@ -5,33 +5,8 @@
 import Table from 'cli-table3';
 import { formatBytes } from '../config/units.ts';
 import type { ProvisionPlan } from '../model/provision.ts';
-import { commandLine } from './shell.ts';
-
-export interface VolumeRow {
-  /** The staging.volumes entry (absolute; may be a glob) this row comes from. */
-  entry: string;
-  /** The directory, or undefined when the entry matches none. */
-  root?: string;
-  /** Why the volume cannot be used (missing, unreadable); the other fields are then absent. */
-  problem?: string;
-  mountPoint?: string;
-  fsType?: string;
-  /** Device or source of the filesystem. */
-  device?: string;
-  /** True when the volume lies on the filesystem mounted at /: a disk that did not mount, perhaps. */
-  onRootFilesystem?: boolean;
-  totalBytes?: number;
-  freeBytes?: number;
-  reserveBytes?: number;
-  stagedFiles?: number;
-  stagedBytes?: number;
-  /** Files of interrupted downloads in `.dualsync-tmp/`. */
-  leftovers?: number;
-}
-
-export interface VolumeList {
-  volumes: VolumeRow[];
-}
+import { commandLine } from '../model/shell.ts';
+import type { VolumeList, VolumeRow } from '../model/volume-list.ts';
 
 const plain = { head: [], border: [] };
 

@@ -1,6 +1,5 @@
 import type { ApplyReport } from '../engine.ts';
 import type { CycleFacts } from '../model/index.ts';
-import { failureText } from '../view/failure.ts';
 
 const NONE = { objects: 0, bytes: 0 };
 
@@ -22,7 +21,7 @@ export function cycleFacts(report: ApplyReport): CycleFacts {
     },
     purged: outcome ? { objects: outcome.purged.count, bytes: outcome.purged.bytes } : NONE,
     adopted: outcome?.adopted ?? 0,
-    failures: (outcome?.failures ?? []).map((failure) => ({ key: failure.key, hop: failure.hop, code: failure.code, message: failureText(failure) })),
+    failures: outcome?.failures ?? [],
     waiting: plan.summary.waiting?.count ?? 0,
     warnings: [...plan.warnings],
     listAndPlanSeconds: seconds(report.startedAt, createdAt),

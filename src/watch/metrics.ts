@@ -161,8 +161,8 @@ function isLoopback(host: string): boolean {
 
 /** Metrics being served for one watch: feed each cycle, close at the end. */
 export interface ServedMetrics {
-  /** The loop's hook: records the cycle, then reads the ledger's counts by stage. */
-  onCycle(cycle: { facts?: CycleFacts; error?: unknown }): void;
+  /** The loop's hook: records the cycle, then the ledger's counts by stage (on watch's connection when given, else opened here). */
+  onCycle(cycle: { facts?: CycleFacts; error?: unknown; ledgerStages?: () => LedgerSummary['stages'] }): void;
   /** Where a scrape finds them, with the port bound (`:0` picks a free one). */
   url: string;
   close(): Promise<void>;
@@ -191,12 +191,22 @@ export async function serveWatchMetrics(options: { address: MetricsAddress; stat
   return {
     url: `http://${host}:${served.port}/metrics`,
     onCycle(cycle) {
-      metrics.recordCycle({ ...cycle, endedAtSeconds: options.now().getTime() / 1000 });
-      ledgerRead = ledgerRead.then(readLedger).catch((error: unknown) => {
+      metrics.recordCycle({ facts: cycle.facts, error: cycle.error, endedAtSeconds: options.now().getTime() / 1000 });
+      const warnOnce = (error: unknown) => {
         // Said once: a ledger that cannot be read fails the cycles, which say it each time.
         if (!warned) options.warn(`metrics: cannot read the ledger's counts: ${describeError(error)}`);
         warned = true;
-      });
+      };
+      if (cycle.ledgerStages) {
+        // Read now, on watch's own connection, while it is open: no second open of the ledger a cycle.
+        try {
+          metrics.recordLedger(cycle.ledgerStages());
+        } catch (error) {
+          warnOnce(error);
+        }
+        return;
+      }
+      ledgerRead = ledgerRead.then(readLedger).catch(warnOnce);
     },
     async close() {
       await ledgerRead;

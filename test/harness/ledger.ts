@@ -3,10 +3,11 @@
  * writing the JSON ledger of earlier versions (the documented formatVersion 1) to migrate.
  */
 import { existsSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { JOURNAL_FILE, LEDGER_FILE, SNAPSHOT_FILE } from '../../src/ledger/store.ts';
+import { connect, upgradeSchema } from '../../src/ledger/db.ts';
 import type { LedgerRecord } from '../../src/model/objects.ts';
 
 export type StageStamp = 'staged_at' | 'delivered_at' | 'purged_at';
@@ -41,8 +42,8 @@ export function legacyRecord(i: number): LedgerRecord {
 /** The record a legacy ledger of `records` ends with after its journal: every 10th key failed once more. */
 export function legacyRecordAfterJournal(i: number): LedgerRecord {
   const record = legacyRecord(i);
-  // The journal's text reads as a failure of code 'legacy', worded as it was.
-  return i % 10 === 0 ? { ...record, attempts: 1, lastFailure: { code: 'legacy', hop: 'upload', cause: `journal event ${i / 10}` }, lastError: `upload: journal event ${i / 10}` } : record;
+  // The journal's text reads as a failure of code 'legacy'.
+  return i % 10 === 0 ? { ...record, attempts: 1, lastFailure: { code: 'legacy', hop: 'upload', cause: `journal event ${i / 10}` } } : record;
 }
 
 /**
@@ -74,4 +75,28 @@ export async function writeLegacyLedger(stateDir: string, records: number): Prom
   await journal.write(chunk);
   await journal.close();
   return serial;
+}
+
+/** Fills `stateDir`'s ledger with N rows by one INSERT ... SELECT over a counter, as bench/ledger.ts does. */
+export async function fillLedger(stateDir: string, rows: number): Promise<void> {
+  await mkdir(stateDir, { recursive: true });
+  const file = join(stateDir, LEDGER_FILE);
+  const db = connect(file);
+  try {
+    await upgradeSchema(db, file);
+    db.exec('BEGIN');
+    db.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+       INSERT INTO objects (key, size, etag, stage, volume, verified_by, attempts, staged_at, delivered_at, purged_at)
+       SELECT printf('site-7/cam-%02d/day-%03d/frame-%08d.jpg', i % 97, (i / 128) % 365, i), 65536 + i,
+              printf('%08x%08x%08x%08x', i, i * 7, i * 13, i * 31), 'purged', '/mnt/staging-0', 'size', 0,
+              '2026-11-29T10:00:00.000Z', '2026-11-29T10:01:00.000Z', '2026-11-29T10:02:00.000Z'
+       FROM n`,
+    ).run(rows);
+    db.prepare(`UPDATE meta SET value = ? WHERE name = 'serial'`).run(rows);
+    db.exec('COMMIT');
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
 }

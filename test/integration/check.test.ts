@@ -6,6 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { readFile } from 'node:fs/promises';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { cleanup, listAll, putObjects, useMinioPair, type MinioPair } from '../harness/index.ts';
 import { startStoppableMinio, type StoppableMinio } from '../harness/outage.ts';
@@ -170,5 +171,50 @@ describe('dualsync check', () => {
     expect(json.exitCode).toBe(1);
     expect(json.entries.map((e) => `${e.code} ${e.key}`)).toEqual(['staged-only a/one.txt', 'staged-only a/two.txt', 'staged-only b/three.bin']);
     expect(json.entries[0]!.volume).toBe(site.volumes[0]);
+  });
+});
+
+/** A TCP forwarder to `endpoint` that keeps the largest number of connections open at once. */
+async function countingForwarder(endpoint: string): Promise<{ endpoint: string; peak: () => number; close: () => void }> {
+  const upstream = new URL(endpoint);
+  let open = 0;
+  let peak = 0;
+  const server = createServer((client) => {
+    open++;
+    peak = Math.max(peak, open);
+    const server = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
+    client.pipe(server).pipe(client);
+    const done = () => {
+      client.destroy();
+      server.destroy();
+    };
+    client.on('error', done).on('close', done);
+    server.on('error', done).on('close', done);
+    client.once('close', () => open--);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, peak: () => peak, close: () => server.close() };
+}
+
+describe('dualsync check --content --concurrency', () => {
+  it('30 objects in one listing page, --concurrency 2: at most 2 reads (and the listing) at once on the source', async () => {
+    const forwarder = await countingForwarder(pair.edge.endpoint);
+    try {
+      const site = await makeSite(pair, { volumes: 1, sourceEndpoint: forwarder.endpoint });
+      const bodies = Array.from({ length: 30 }, (_, i) => ({ key: `frames/f-${String(i).padStart(2, '0')}`, body: Buffer.alloc(256 * 1024, i) }));
+      await putObjects(pair.edge, site.sourceBucket, bodies);
+      await putObjects(pair.cloud, site.destinationBucket, bodies);
+      const checked = await site.cli('check', '--content', '--concurrency', '2');
+      expect(checked.exitCode, checked.stdout + checked.stderr).toBe(0);
+      expect(checked.stdout).toMatch(/Content: 30 object\(s\) read on both sides/);
+      expect(forwarder.peak()).toBeLessThanOrEqual(3);
+      for (const wrong of ['0', 'many', '2.5']) {
+        const refused = await site.cli('check', '--content', '--concurrency', wrong);
+        expect(refused.exitCode).toBe(1);
+        expect(refused.stderr).toContain(`Error [E_USAGE]: --concurrency "${wrong}" is not a whole number of objects, 1 or more`);
+      }
+    } finally {
+      forwarder.close();
+    }
   });
 });

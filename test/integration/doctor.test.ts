@@ -5,10 +5,18 @@ import { connect, type Socket } from 'node:net';
 import { createServer, type Server } from 'node:tls';
 import { join } from 'node:path';
 import { listAll, putObjects, startMinio, tempDir, useMinioPair, type MinioPair } from '../harness/index.ts';
-import type { DoctorCheck, DoctorReport } from '../../src/view/doctor.ts';
+import type { DoctorCheck, DoctorReport } from '../../src/model/doctor.ts';
+import { canMountTmpfs, mountTmpfs, unmount } from '../harness/tmpfs.ts';
 import { makeSite, runCli, type Site, type SiteOptions } from './site.ts';
 
 const pair = useMinioPair();
+
+/** Whether this machine lets the tests mount a tmpfs; decides a test's name, so it runs at load. */
+const CAN_MOUNT = canMountTmpfs();
+const mounted: string[] = [];
+afterAll(() => {
+  for (const dir of mounted) unmount(dir);
+});
 
 /** A site whose config lists each volume by name (a glob cannot tell that one is missing). */
 async function siteWithNamedVolumes(options: SiteOptions = {}, sitePair: MinioPair = pair): Promise<Site> {
@@ -202,5 +210,35 @@ describe('doctor and a device with its own certificate (as a Snowball has)', () 
     expect(tls.fix).toMatch(/snowballEdge get-certificate .* save it as a PEM file over /);
     expect(tls.fix).toContain(`over ${otherPem}`);
     expect(tls.fix).not.toMatch(/set tls\.caBundle to that file/);
+  });
+});
+
+describe('doctor and volumes that share a filesystem', () => {
+  it('two staging volumes on one filesystem: a warning row names both and says what to do; the volume rows stay', async () => {
+    // The site's volumes are two folders of one temporary folder: one filesystem.
+    const site = await siteWithNamedVolumes();
+    const { exitCode, report } = await doctor(site);
+    expect(exitCode).toBe(0);
+    const shared = report.checks.filter((c) => c.check === 'shared-filesystem');
+    expect(shared).toHaveLength(1);
+    expect(shared[0]).toMatchObject({ scope: 'volumes', status: 'warn' });
+    for (const volume of site.volumes) expect(shared[0]!.detail).toContain(volume);
+    expect(shared[0]!.detail).toMatch(/share its free space and reserve/);
+    expect(shared[0]!.fix).toMatch(/a filesystem of its own.*accept the shared space/);
+    for (const volume of site.volumes) expect(row(report, `volume ${volume}`, 'space').status).toBe('pass');
+    const human = await runCli(['doctor', '-c', site.configPath], site.env);
+    expect(human.stdout).toMatch(/shared-filesystem/);
+  });
+
+  it.runIf(CAN_MOUNT)('two staging volumes on two filesystems (two tmpfs mounts): no sharing warning', async () => {
+    const site = await siteWithNamedVolumes();
+    for (const volume of site.volumes) {
+      expect(mountTmpfs(volume, '4m'), `mount -t tmpfs on ${volume}`).toBe(true);
+      mounted.push(volume);
+    }
+    const { exitCode, report } = await doctor(site);
+    expect(exitCode).toBe(0);
+    expect(report.checks.filter((c) => c.check === 'shared-filesystem')).toEqual([]);
+    for (const volume of site.volumes) expect(row(report, `volume ${volume}`, 'present').detail).toMatch(/^tmpfs on /);
   });
 });

@@ -7,7 +7,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DatabaseSync } from 'node:sqlite';
 import { PassThrough, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -17,7 +16,7 @@ import { runApply, type EngineDeps } from '../../src/engine.ts';
 import { makeSite, type Site } from './site.ts';
 import { verifyLedger } from '../../src/ops/report.ts';
 import { buildCli } from '../../src/cli/main.ts';
-import { connect, LEDGER_FILE, upgradeSchema } from '../../src/ledger/db.ts';
+import { fillLedger } from '../harness/ledger.ts';
 
 const pair = useMinioPair();
 afterAll(cleanup);
@@ -163,30 +162,6 @@ describe('dualsync report: a bad option', () => {
     }
   });
 });
-
-/** Fills `stateDir`'s ledger with N rows by one INSERT ... SELECT over a counter, as bench/ledger.ts does. */
-async function fillLedger(stateDir: string, rows: number): Promise<void> {
-  await mkdir(stateDir, { recursive: true });
-  const file = join(stateDir, LEDGER_FILE);
-  const db = connect(file);
-  try {
-    await upgradeSchema(db, file);
-    db.exec('BEGIN');
-    db.prepare(
-      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
-       INSERT INTO objects (key, size, etag, stage, volume, verified_by, attempts, staged_at, delivered_at, purged_at)
-       SELECT printf('site-7/cam-%02d/day-%03d/frame-%08d.jpg', i % 97, (i / 128) % 365, i), 65536 + i,
-              printf('%08x%08x%08x%08x', i, i * 7, i * 13, i * 31), 'purged', '/mnt/staging-0', 'size', 0,
-              '2026-11-29T10:00:00.000Z', '2026-11-29T10:01:00.000Z', '2026-11-29T10:02:00.000Z'
-       FROM n`,
-    ).run(rows);
-    db.prepare(`UPDATE meta SET value = ? WHERE name = 'serial'`).run(rows);
-    db.exec('COMMIT');
-    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-  } finally {
-    db.close();
-  }
-}
 
 describe('dualsync report to a slow reader', () => {
   it('100k rows as JSON Lines into a reader that takes 64 KiB per timer tick: the buffered output and the heap stay bounded', async () => {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findS5cmd } from '../../src/apply/s5cmd.ts';
 import { cleanup, md5OfBucket, putObjects, requireStockS5cmd, requireTools, startPair, type MinioPair } from '../harness/index.ts';
 import { startDeviceSim, type DeviceSim, type RequestKind } from '../harness/device-sim.ts';
-import type { DoctorReport } from '../../src/view/doctor.ts';
+import type { DoctorReport } from '../../src/model/doctor.ts';
 import { makeSite } from './site.ts';
 
 let pair: MinioPair;

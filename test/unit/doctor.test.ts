@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { clockCheck, connectionCheck, credentialSource, listApiCheck } from '../../src/ops/doctor.ts';
 import { endpointTarget } from '../../src/inventory/reach.ts';
-import { doctorReport, renderDoctor, type DoctorCheck } from '../../src/view/doctor.ts';
+import { doctorReport, type DoctorCheck } from '../../src/model/doctor.ts';
+import { renderDoctor } from '../../src/view/doctor.ts';
 import type { HopConfig, TransferConfig } from '../../src/model/config.ts';
 
 const hop = (overrides: Partial<HopConfig> = {}): HopConfig => ({

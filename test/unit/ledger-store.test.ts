@@ -8,6 +8,7 @@ import { Recorder } from '../../src/apply/recorder.ts';
 import { emptyLedger, legacyFailure } from '../../src/ledger/merge.ts';
 import { connect } from '../../src/ledger/db.ts';
 import { COLUMNS } from '../../src/ledger/schema.ts';
+import { recordedFailureText } from '../../src/view/failure.ts';
 import { JOURNAL_FILE, LEDGER_FILE, LedgerStore, SNAPSHOT_FILE } from '../../src/ledger/store.ts';
 import type { LedgerEvent } from '../../src/model/ledger.ts';
 import type { LedgerRecord, LedgerState } from '../../src/model/objects.ts';
@@ -252,14 +253,16 @@ describe('LedgerStore migrates the JSON ledger of earlier versions', () => {
     for (const name of [SNAPSHOT_FILE, JOURNAL_FILE]) await copyFile(join(FIXTURE, name), join(dir, name));
     return dir;
   }
-  /** The fixture's state as this version reads it: each last error (text) as a failure of code 'legacy', worded as it was. */
+  /** The fixture's state as this version reads it: each last error (text) as a failure of code 'legacy', and no words kept. */
   const expected = async () => {
-    const state = JSON.parse(await readFile(join(FIXTURE, 'expected-state.json'), 'utf8')) as LedgerState;
-    return { ...state, records: state.records.map((r) => (r.lastError === undefined ? r : { ...r, lastFailure: legacyFailure(r.lastError) })) };
+    const state = JSON.parse(await readFile(join(FIXTURE, 'expected-state.json'), 'utf8')) as { serial: number; records: (LedgerRecord & { lastError?: string })[] };
+    const records = state.records.map(({ lastError, ...r }): LedgerRecord => (lastError === undefined ? r : { ...r, lastFailure: legacyFailure(lastError) }));
+    return { ...state, records } satisfies LedgerState;
   };
   const asSnapshotRecord = (record: LedgerRecord) => {
-    const { lastFailure: _dropped, ...rest } = record;
-    return rest;
+    // The JSON ledger kept a failure as its text: `hop: why`.
+    const { lastFailure, ...rest } = record;
+    return lastFailure === undefined ? rest : { ...rest, lastError: recordedFailureText(lastFailure) };
   };
 
   it('every record and the serial survive, the old files are kept as *.migrated, and appends continue', async () => {

@@ -81,7 +81,7 @@ describe('the planner: a failing object backs off', () => {
         count: 1,
         bytes: 10,
         nextTryAt: at(FAILED_AT + retryDelayMs(attempts, { baseMs: BASE, maxMs: 6 * HOUR })),
-        examples: [{ key: 'a.bin', attempts, nextTryAt: at(FAILED_AT + retryDelayMs(attempts, { baseMs: BASE, maxMs: 6 * HOUR })), lastError: 'upload: KeyTooLongError' }],
+        examples: [{ key: 'a.bin', attempts, nextTryAt: at(FAILED_AT + retryDelayMs(attempts, { baseMs: BASE, maxMs: 6 * HOUR })), lastFailure: { code: 'legacy', hop: 'upload', cause: 'KeyTooLongError' } }],
       });
     }
   });

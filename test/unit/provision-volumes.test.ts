@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeTempDirs, tempDir } from '../harness/temp.ts';
 import { runCli } from '../cli/helpers.ts';
-import type { VolumeList } from '../../src/view/volumes.ts';
+import type { VolumeList } from '../../src/model/volume-list.ts';
 
 afterAll(removeTempDirs);
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { withNextTries } from '../../src/plan/backoff.ts';
-import { renderStatus, type FailingObject, type StatusReport } from '../../src/view/status.ts';
+import type { FailingObject, StatusReport } from '../../src/model/status.ts';
+import { renderStatus } from '../../src/view/status.ts';
 
 const FAILED_AT = '2026-11-29T10:00:00.000Z';
 const NOW = Date.parse(FAILED_AT) + 45_000;

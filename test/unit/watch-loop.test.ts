@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { backoffMs, watchLoop, type CycleResult } from '../../src/watch/loop.ts';
+import type { WatchEvent } from '../../src/watch/events.ts';
+import { watchLine } from '../../src/view/watch.ts';
 import { DualsyncError, opError, userError } from '../../src/errors.ts';
+
+/** Collects the lines a person reads, as the command prints them. */
+function linesInto(logs: string[]): (event: WatchEvent) => void {
+  return (event) => {
+    const line = watchLine(event);
+    if (line !== undefined) logs.push(line);
+  };
+}
 
 /** A loop whose cycles return or throw `results` in turn (the last one repeats); a string is thrown as is. */
 function harness(results: (CycleResult | Error | string)[], options: { stopAfter?: number } = {}) {
@@ -17,7 +27,7 @@ function harness(results: (CycleResult | Error | string)[], options: { stopAfter
         once,
         stop: stop.signal,
         random: () => 0.5,
-        log: (line) => logs.push(line),
+        emit: linesInto(logs),
         sleep: async (ms) => {
           sleeps.push(ms);
           if (options.stopAfter !== undefined && sleeps.length >= options.stopAfter) stop.abort('SIGTERM');
@@ -35,7 +45,7 @@ describe('watch loop', () => {
   it('in sync: waits the interval between cycles until stopped', async () => {
     const h = harness([{ changes: 0, failures: 0 }], { stopAfter: 3 });
     const summary = await h.run();
-    expect(summary).toEqual({ cycles: 3, failedCycles: 0, stoppedBy: 'SIGTERM' });
+    expect(summary).toEqual({ cycles: 3, failedCycles: 0, stoppedBy: { by: 'signal', signal: 'SIGTERM' } });
     expect(h.sleeps).toEqual([1000, 1000, 1000]);
   });
 
@@ -70,7 +80,7 @@ describe('watch loop', () => {
     const bug = new Error('spool line 7 out of order');
     const h = harness([bug, { changes: 1, failures: 0 }], { stopAfter: 3 });
     const summary = await h.run();
-    expect(summary).toEqual({ cycles: 1, failedCycles: 1, stoppedBy: 'internal error', fatal: bug });
+    expect(summary).toEqual({ cycles: 1, failedCycles: 1, stoppedBy: { by: 'internal-error' }, fatal: bug });
     expect(h.sleeps).toEqual([]);
     expect(h.logs).toEqual(['cycle 1: internal error: spool line 7 out of order; stopping (this is a bug in dualsync; please report it)']);
   });
@@ -84,7 +94,7 @@ describe('watch loop', () => {
 
   it('a thrown value that is not an Error is internal too', async () => {
     const h = harness(['a string', { changes: 1, failures: 0 }], { stopAfter: 3 });
-    expect(await h.run()).toEqual({ cycles: 1, failedCycles: 1, stoppedBy: 'internal error', fatal: 'a string' });
+    expect(await h.run()).toEqual({ cycles: 1, failedCycles: 1, stoppedBy: { by: 'internal-error' }, fatal: 'a string' });
     expect(h.logs).toEqual(['cycle 1: internal error: a string; stopping (this is a bug in dualsync; please report it)']);
   });
 
@@ -92,7 +102,7 @@ describe('watch loop', () => {
     const flaky = opError('E_HOP_UNREACHABLE', 'did not answer within 10 s', { retryable: true });
     const h = harness([flaky, { changes: 1, failures: 0 }], { stopAfter: 2 });
     const summary = await h.run();
-    expect(summary).toEqual({ cycles: 2, failedCycles: 1, stoppedBy: 'SIGTERM' });
+    expect(summary).toEqual({ cycles: 2, failedCycles: 1, stoppedBy: { by: 'signal', signal: 'SIGTERM' } });
     expect(h.logs).toEqual(['cycle 1: did not answer within 10 s', 'retrying in 2s', 'cycle 2: 1 change(s) applied']);
   });
 
@@ -100,18 +110,19 @@ describe('watch loop', () => {
     const locked = userError('E_LOCKED', 'locked');
     const summary = await harness([locked]).run();
     expect(summary.fatal).toBe(locked);
-    expect(summary.stoppedBy).toBe('E_LOCKED, which a retry cannot fix');
+    expect(summary.stoppedBy).toEqual({ by: 'not-retryable', code: 'E_LOCKED' });
   });
 
   it('--once runs exactly one cycle', async () => {
     const h = harness([{ changes: 2, failures: 0 }]);
-    expect(await h.run(true)).toEqual({ cycles: 1, failedCycles: 0, stoppedBy: '--once' });
+    expect(await h.run(true)).toEqual({ cycles: 1, failedCycles: 0, stoppedBy: { by: 'once' } });
     expect(h.sleeps).toEqual([]);
   });
 
   it('idle: says "in sync" once, stays quiet, and speaks again after a change', async () => {
     const idle = { changes: 0, failures: 0 };
-    const busy = { changes: 60, failures: 0, summary: '20 downloaded (20 KiB), 20 delivered (20 KiB), 20 purged.' };
+    const twenty = { count: 20, bytes: 20 * 1024 };
+    const busy = { changes: 60, failures: 0, outcome: { downloaded: twenty, uploaded: twenty, purged: twenty, adopted: 0, failures: [], verifiedBy: {} } };
     let calls = 0;
     const results = [idle, idle, idle, busy, idle, idle, idle];
     const logs: string[] = [];
@@ -120,7 +131,7 @@ describe('watch loop', () => {
       intervalMs: 1000,
       stop: stop.signal,
       random: () => 0.5,
-      log: (line) => logs.push(line),
+      emit: linesInto(logs),
       sleep: async () => {
         if (calls >= results.length) stop.abort();
       },
@@ -134,7 +145,7 @@ describe('watch loop', () => {
   });
 
   it('nothing changed but a listing was incomplete: never "in sync", the cycle says why', async () => {
-    const h = harness([{ changes: 0, failures: 0, inSync: false, summary: 'no changes in what could be listed; a listing is incomplete (see the warnings)' }], { stopAfter: 2 });
+    const h = harness([{ changes: 0, failures: 0, inSync: false }], { stopAfter: 2 });
     await h.run();
     expect(h.logs).toEqual([
       'cycle 1: no changes in what could be listed; a listing is incomplete (see the warnings)',

@@ -15,6 +15,7 @@ import { parseLogFormat, runLog } from '../log.ts';
 import { cycleFacts } from '../../watch/facts.ts';
 import { reserveWarningText, wordedSavedPlanRefusal } from '../../view/saved-plan.ts';
 import type { ReserveWarning } from '../../model/saved-plan.ts';
+import { failureEvent } from '../../view/watch.ts';
 
 export class ApplyCommand extends BaseCommand {
   static override paths = [['apply']];
@@ -120,7 +121,7 @@ export class ApplyCommand extends BaseCommand {
   logEvents(facts: ReturnType<typeof cycleFacts>): number {
     const log = runLog(this.context.stdout, 'json', () => new Date());
     for (const warning of facts.warnings) log.event({ event: 'listing_warning', code: warning.code, message: warningText(warning) });
-    for (const failure of facts.failures) log.event({ event: 'failure', ...failure });
+    for (const failure of facts.failures) log.event(failureEvent(failure));
     log.event({ event: 'apply_end', downloaded: facts.moved.download, uploaded: facts.moved.upload, purged: facts.purged, adopted: facts.adopted, failures: facts.failures.length, waiting: facts.waiting });
     return facts.failures.length === 0 ? 0 : 1;
   }

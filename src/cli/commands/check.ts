@@ -7,6 +7,7 @@ import { engineDeps, loadConfigFor } from '../context.ts';
 import { runCheck } from '../../ops/check.ts';
 import { checkJsonLine, combinedLine, renderCheckSummary } from '../../view/check.ts';
 import { onInterrupt } from '../signals.ts';
+import { userError } from '../../errors.ts';
 
 export class CheckCommand extends BaseCommand {
   static override paths = [['check']];
@@ -41,6 +42,10 @@ export class CheckCommand extends BaseCommand {
   concurrency = Option.String('--concurrency', '8', { description: 'Objects read at once with --content' });
 
   async run(): Promise<number> {
+    const concurrency = Number(this.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw userError('E_USAGE', `--concurrency ${JSON.stringify(this.concurrency)} is not a whole number of objects, 1 or more`, { hint: 'leave it out for 8 objects read at once' });
+    }
     const config = await loadConfigFor(this.context, this.configPath());
     const stdout = this.context.stdout;
     const file = this.combined === undefined ? undefined : createWriteStream(this.combined);
@@ -48,7 +53,7 @@ export class CheckCommand extends BaseCommand {
     const interrupt = onInterrupt(this.context.stderr, 'the check');
     let summary;
     try {
-      summary = await runCheck(config, engineDeps(this.context, { signal: interrupt.signal }), { content: this.content, concurrency: Number(this.concurrency) }, (entry) => {
+      summary = await runCheck(config, engineDeps(this.context, { signal: interrupt.signal }), { content: this.content, concurrency }, (entry) => {
         out.write(this.json ? checkJsonLine(entry) : combinedLine(entry));
       });
     } finally {

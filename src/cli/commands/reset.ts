@@ -5,6 +5,7 @@ import { confirmedOrYes, refuseWhileLocked } from '../confirm.ts';
 import { formatBytes } from '../../config/units.ts';
 import { CLAIM_FILE, TEMP_DIR } from '../../model/volume-layout.ts';
 import { executeReset, planReset, resetIsEmpty, type ResetPlan } from '../../ops/reset.ts';
+import type { ResetStep } from '../../ops/reset-intent.ts';
 
 const AFTER_RESET =
   'After a reset dualsync remembers nothing it moved: the next plan lists everything again. Objects the destination ' +
@@ -13,10 +14,14 @@ const AFTER_RESET =
 
 function describePlan(plan: ResetPlan): string {
   const lines: string[] = ['dualsync reset will:'];
+  if (plan.unfinished !== undefined) {
+    const backup = plan.unfinished.backup === undefined ? '' : ` (its backup: ${plan.stateDir}/${plan.unfinished.backup}/)`;
+    lines.push(`  finish the reset that was interrupted${backup}:`);
+  }
   if (plan.stateFiles.length > 0) {
     lines.push(`  move the ledger (${plan.ledger.objects} object(s)) into ${plan.stateDir}/backup-<time>/:`);
     for (const file of plan.stateFiles) lines.push(`    ${file}`);
-  } else {
+  } else if (plan.unfinished === undefined) {
     lines.push(`  find no ledger in ${plan.stateDir}`);
   }
   if (plan.keepStaged) {
@@ -83,6 +88,14 @@ export class ResetCommand extends BaseCommand {
   yes = Option.Boolean('--yes', false, { description: 'Do not ask for confirmation' });
   keepStaged = Option.Boolean('--keep-staged', false, { description: 'Leave the staged files on the volumes' });
 
+  /** The test hook: DUALSYNC_CRASH_AT=reset:STEP kills this process (kill -9) right after STEP. */
+  crashAt(): (step: ResetStep) => void {
+    const wanted = this.context.env.DUALSYNC_CRASH_AT;
+    return (step) => {
+      if (wanted === `reset:${step}`) process.kill(process.pid, 'SIGKILL');
+    };
+  }
+
   async run(): Promise<number> {
     const config = await loadConfigFor(this.context, this.configPath());
     const plan = await planReset(config, { keepStaged: this.keepStaged });
@@ -97,7 +110,7 @@ export class ResetCommand extends BaseCommand {
       out.write('Reset cancelled; nothing was changed.\n');
       return 0;
     }
-    const outcome = await executeReset(config, plan, () => new Date());
+    const outcome = await executeReset(config, plan, () => new Date(), this.crashAt());
     const moved = outcome.backupDir ? `ledger moved to ${outcome.backupDir}` : 'no ledger to move';
     const kept = outcome.keptFiles > 0 ? `, ${outcome.keptFiles} other file(s) left in place` : '';
     const released = outcome.releasedVolumes.length > 0 ? `; ${outcome.releasedVolumes.length} volume(s) released` : '';

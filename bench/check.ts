@@ -1,0 +1,130 @@
+/**
+ * `npm run bench -- check [small|large]`: `dualsync check --content` against its peer in the same
+ * run, on the same servers and objects: raw s5cmd reading both buckets' bytes at once (one
+ * `s5cmd run` of `cat` lines per bucket, output thrown away), which is the floor for reading
+ * everything twice over the network. Prints both times, their ratio, the throughput and check's
+ * peak RSS and CPU time (GNU time's maxrss, user + system): CPU time near the wall time says
+ * check is bound by its one JavaScript thread (MD5 and HTTP), not by the links.
+ *
+ * Scenarios (scale with BENCH_SCALE=0.1 for a quick look):
+ *   small   2,000 x 256 KiB   target ratio <= 1.5
+ *   large   200 x 8 MiB       target ratio <= 1.5
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { cleanup, putObjects, requireTools, startPair, type MinioPair, type MinioServer } from '../test/harness/index.ts';
+import { makeSite } from '../test/integration/site.ts';
+
+interface Scenario {
+  name: string;
+  count: number;
+  size: number;
+  target: number;
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const scale = Number(process.env.BENCH_SCALE ?? '1');
+const WORKERS = 64;
+/** check's --concurrency: objects read at once (each on both sides). */
+const CONCURRENCY = Number(process.env.BENCH_CHECK_CONCURRENCY ?? '16');
+
+function scenarios(only?: string): Scenario[] {
+  const all: Scenario[] = [
+    { name: 'small', count: Math.max(10, Math.round(2000 * scale)), size: 256 * KIB, target: 1.5 },
+    { name: 'large', count: Math.max(4, Math.round(200 * scale)), size: 8 * MIB, target: 1.5 },
+  ];
+  return only ? all.filter((s) => s.name === only) : all;
+}
+
+/** The same objects into `bucket` of `server`, in batches. */
+async function seed(server: MinioServer, bucket: string, scenario: Scenario): Promise<string[]> {
+  const body = Buffer.alloc(scenario.size);
+  for (let i = 0; i < body.length; i += 4096) body.writeUInt32LE(i, i);
+  const keys: string[] = [];
+  const batch = 16;
+  for (let start = 0; start < scenario.count; start += batch) {
+    const entries = [];
+    for (let i = start; i < Math.min(scenario.count, start + batch); i++) {
+      const copy = Buffer.from(body);
+      copy.writeUInt32LE(i, 0);
+      const key = `bench/${scenario.name}/obj-${String(i).padStart(5, '0')}`;
+      keys.push(key);
+      entries.push({ key, body: copy });
+    }
+    await putObjects(server, bucket, entries);
+  }
+  return keys;
+}
+
+/** Raw s5cmd reading every object of both buckets at once; seconds. */
+async function rawRead(pair: MinioPair, buckets: { source: string; destination: string }, keys: string[]): Promise<number> {
+  const { s5cmd } = requireTools();
+  const dir = await mkdtemp(join(tmpdir(), 'bench-check-'));
+  try {
+    const read = async (server: MinioServer, bucket: string, name: string) => {
+      const file = join(dir, `${name}.s5cmd`);
+      await writeFile(file, keys.map((key) => `cat "s3://${bucket}/${key}"\n`).join(''));
+      const env = { PATH: process.env.PATH ?? '', AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_REGION: 'us-east-1' };
+      await execa(s5cmd, ['--endpoint-url', server.endpoint, '--numworkers', String(WORKERS), 'run', file], { env, extendEnv: false, stdout: 'ignore' });
+    };
+    const started = performance.now();
+    await Promise.all([read(pair.edge, buckets.source, 'source'), read(pair.cloud, buckets.destination, 'destination')]);
+    return (performance.now() - started) / 1000;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** `dualsync check --content` under GNU time: wall seconds, peak RSS in bytes, exit code and output. */
+async function timedCheck(configPath: string, env: Record<string, string | undefined>): Promise<{ seconds: number; cpuSeconds: number; maxRss: number; exitCode: number | null; stdout: string }> {
+  const bin = fileURLToPath(new URL('../bin/dualsync', import.meta.url));
+  const started = performance.now();
+  const child = spawn('/usr/bin/time', ['-f', 'bench-time %e %M %U %S', process.execPath, bin, 'check', '--content', '--concurrency', String(CONCURRENCY), '--combined', '/dev/null', '-c', configPath], {
+    env: env as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exitCode = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const seconds = (performance.now() - started) / 1000;
+  const times = /bench-time [\d.]+ (\d+) ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
+  const cpuSeconds = times ? Number(times[2]) + Number(times[3]) : 0;
+  return { seconds, cpuSeconds, maxRss: times ? Number(times[1]) * KIB : 0, exitCode, stdout: stdout + stderr.replace(/bench-time .*\s*$/, '') };
+}
+
+async function runScenario(pair: MinioPair, scenario: Scenario): Promise<string> {
+  const site = await makeSite(pair, { volumes: 1 });
+  const keys = await seed(pair.edge, site.sourceBucket, scenario);
+  await seed(pair.cloud, site.destinationBucket, scenario);
+  const raw = await rawRead(pair, { source: site.sourceBucket, destination: site.destinationBucket }, keys);
+  const check = await timedCheck(site.configPath, site.env);
+  if (process.env.BENCH_CHECK_VERBOSE) console.log(check.stdout);
+  if (check.exitCode !== 0) throw new Error(`check --content exited ${check.exitCode}:\n${check.stdout}`);
+  const bytes = 2 * scenario.count * scenario.size;
+  const ratio = check.seconds / raw;
+  const verdict = ratio <= scenario.target ? 'met' : `missed by ${((ratio / scenario.target - 1) * 100).toFixed(0)}%`;
+  const rate = (seconds: number) => `${(bytes / MIB / seconds).toFixed(0)} MiB/s`;
+  return (
+    `${scenario.name.padEnd(6)} ${String(scenario.count).padStart(5)} x ${(scenario.size / KIB).toFixed(0).padStart(5)} KiB, both sides read: ` +
+    `raw s5cmd ${raw.toFixed(2)} s (${rate(raw)}), check --content ${check.seconds.toFixed(2)} s (${rate(check.seconds)}, cpu ${check.cpuSeconds.toFixed(1)} s), ` +
+    `ratio ${ratio.toFixed(2)} (target <= ${scenario.target}: ${verdict}), peak RSS ${(check.maxRss / MIB).toFixed(0)} MiB`
+  );
+}
+
+/** Runs the scenarios (or the one named) and prints one row each. */
+export async function benchCheck(only?: string): Promise<void> {
+  const pair = await startPair();
+  try {
+    for (const scenario of scenarios(only)) console.log(await runScenario(pair, scenario));
+  } finally {
+    await pair.stop();
+    await cleanup();
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * `reset` killed (kill -9) at each of its steps, stopped at a named point by DUALSYNC_CRASH_AT:
+ * a rerun of `reset` finishes the interrupted one. The volumes end empty, one backup folder holds
+ * the whole old ledger (which verifies to the head the new chain's reset event names), the new
+ * chain verifies, and the next apply adopts everything: nothing lost, nothing moved twice.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { cleanup, md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { verifyLedger } from '../../src/ops/report.ts';
+import { RESET_STEPS } from '../../src/ops/reset-intent.ts';
+import { makeSite, type Site } from './site.ts';
+
+const pair = useMinioPair();
+afterAll(cleanup);
+
+const objects = Array.from({ length: 8 }, (_, i) => ({ key: `day-${i % 2}/sensor ${i}.csv`, body: `reading ${i}\n`.repeat(10 + i) }));
+
+async function filesOnVolumes(site: Site): Promise<string[]> {
+  const found: string[] = [];
+  for (const volume of site.volumes) {
+    for (const entry of await readdir(volume, { recursive: true, withFileTypes: true })) found.push(join(entry.parentPath, entry.name));
+  }
+  return found;
+}
+
+/** The first event of the state directory's ledger. */
+function firstEvent(stateDir: string): { type: string; body: string } {
+  const db = new DatabaseSync(join(stateDir, 'ledger.db'), { readOnly: true });
+  try {
+    return db.prepare('SELECT type, body FROM events ORDER BY seq LIMIT 1').get() as { type: string; body: string };
+  } finally {
+    db.close();
+  }
+}
+
+describe('reset killed at each step', () => {
+  it.each(RESET_STEPS.map((step) => [step]))('killed after %s: a rerun finishes it, the chains verify, the next apply adopts everything', async (step) => {
+    const site = await makeSite(pair, { transfer: ['purgeAfterUpload: false'] });
+    await putObjects(pair.edge, site.sourceBucket, objects);
+    const applied = await site.cli('apply', '--auto-approve');
+    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+    const head = /head hash ([0-9a-f]{64})/.exec((await site.cli('report')).stdout)![1]!;
+
+    site.env.DUALSYNC_CRASH_AT = `reset:${step}`;
+    const killed = await site.spawn('reset', '--yes');
+    expect(killed.signal, `${String(killed.stdout)}${String(killed.stderr)}`).toBe('SIGKILL');
+    delete site.env.DUALSYNC_CRASH_AT;
+
+    const rerun = await site.cli('reset', '--yes');
+    expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0);
+    expect(await filesOnVolumes(site)).toEqual([]);
+    const state = await readdir(site.stateDir);
+    const backups = state.filter((name) => name.startsWith('backup-'));
+    expect(backups).toHaveLength(1);
+    expect((await readdir(join(site.stateDir, backups[0]!))).filter((name) => name === 'ledger.db' || name === 'last-run.json').sort()).toEqual(['last-run.json', 'ledger.db']);
+    expect(state.filter((name) => name.startsWith('reset'))).toEqual([]);
+
+    const { config } = await loadConfig(site.configPath, site.env);
+    const old = await verifyLedger({ ...config, stateDir: join(site.stateDir, backups[0]!) }, { now: () => new Date(), env: site.env, warn: () => {} });
+    expect(old).toMatchObject({ ok: true, headHash: head });
+    const first = firstEvent(site.stateDir);
+    expect(first.type).toBe('reset');
+    expect(JSON.parse(first.body)).toEqual({ previousHead: head, backup: backups[0] });
+    const verified = await site.cli('report', '--verify');
+    expect(verified.exitCode, verified.stdout).toBe(0);
+
+    const apply = await site.cli('apply', '--auto-approve');
+    expect(apply.exitCode, apply.stdout + apply.stderr).toBe(0);
+    expect(apply.stdout).toMatch(/0 downloaded .*0 delivered .*8 adopted/);
+    expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(await md5OfBucket(pair.edge, site.sourceBucket));
+    const again = await site.cli('plan', '--detailed-exitcode');
+    expect(again.exitCode, again.stdout).toBe(0);
+  });
+});
