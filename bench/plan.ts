@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeManifests } from '../src/manifest/s5cmd.ts';
-import { writeCanonicalPlan } from '../src/manifest/planfile.ts';
+import { writeCanonicalPlan } from '../src/planfile/write.ts';
 import type { LedgerRecord, ListingStream, LocalFile, ObjectEntry } from '../src/model/objects.ts';
 import { planStreams, type StreamedInventory } from '../src/plan/planner.ts';
 import { SpoolFolder } from '../src/files/spool.ts';

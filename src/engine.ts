@@ -1,29 +1,25 @@
 /**
- * The one seam where the pure core meets I/O: gather the inventory, plan, save a plan,
- * apply a plan. Commands call these and hand the results to views.
+ * The one seam where the pure core meets I/O: gather the inventory, plan, apply a plan (a
+ * fresh one, or a saved one that src/planfile/ reads and checks), and the status. It joins;
+ * the jobs live elsewhere: the saved plan in planfile/, the hops' clients in inventory/, the
+ * run's spool folders in files/. Commands call these and hand the results to views.
  *
- * Over 400 lines: it is the one place where every adapter is joined to the pure core; each
- * function here is a short sequence of calls, and splitting it would scatter that seam.
+ * Over 400 lines: runStatus and the run state it reads (other work reshapes status) are still
+ * here; each function is a short sequence of calls.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { Config, HopConfig, ListingStream, LocalFile, LocalLink, Plan, PlanFile, Side, VolumeInfo } from './model/index.ts';
+import type { Config, HopConfig, ListingStream, LocalFile, LocalLink, Plan, Side, VolumeInfo } from './model/index.ts';
 import { planStreams } from './plan/planner.ts';
 import { InventoryFingerprint, type Hasher } from './plan/fingerprint.ts';
-import { removeDeadSpools, SpoolFolder } from './files/spool.ts';
-import { AtomicFile, writeFileAtomically } from './files/atomic.ts';
+import { removeDeadSpools, type SpoolFolder } from './files/spool.ts';
+import { spoolFolder, spoolParent } from './files/run-spools.ts';
+import { createClients, destroyClients, type Clients } from './inventory/clients.ts';
 import { backoffOf, withNextTries } from './plan/backoff.ts';
 import { TEMP_DIR } from './model/volume-layout.ts';
 import { actionsOfKinds, someAction } from './manifest/spool.ts';
 import type { SpoolFactory } from './model/spool.ts';
 import { memorySpools } from './plan/spools.ts';
-import { writePlanFile } from './manifest/planfile.ts';
-import { writeManifests } from './manifest/s5cmd.ts';
-import { createS3Client, openListing } from './inventory/s3.ts';
+import { openListing } from './inventory/s3.ts';
 import { explainUnlisted, readBackListed } from './inventory/readback.ts';
 import { scanVolumes } from './inventory/volumes.ts';
 import { checkClaims, claimVolumes } from './inventory/claims.ts';
@@ -31,7 +27,9 @@ import { bothUnreachable, probeHop, probeThenOpen, streamOrUnreachable, type Hop
 import { expandVolumes } from './config/load.ts';
 import { LedgerStore, type LedgerStoreOptions } from './ledger/store.ts';
 import { acquireLock, holderRunning, lockHolder, processAlive, type Lock } from './apply/lock.ts';
-import { checkRoom, digestConfig, digestConfigFields, digestPlan, manifestPaths, readSavedPlan, stalePlan } from './apply/saved-plan.ts';
+import { readSavedPlan, savedPlanHoldsNow } from './planfile/check.ts';
+import { SavedPlanRefused } from './planfile/refused.ts';
+import type { ReserveWarning } from './model/saved-plan.ts';
 import { stateDiskFullOr } from './apply/state-disk.ts';
 import type { StatusReport } from './model/status.ts';
 import { Recorder } from './apply/recorder.ts';
@@ -54,18 +52,8 @@ export interface EngineDeps {
   signal?: AbortSignal;
 }
 
-export interface Clients {
-  source: S3Client;
-  destination: S3Client;
-}
-
-/** S3 clients for both hops, each capped by its hop's connection budget. */
-export function createClients(config: Config): Clients {
-  return {
-    source: createS3Client(config.source, { maxSockets: config.source.maxConnections }),
-    destination: createS3Client(config.destination, { maxSockets: config.destination.maxConnections }),
-  };
-}
+// The hops' clients live with the inventory; named here too, as other commands take them from the engine.
+export { createClients, type Clients } from './inventory/clients.ts';
 
 /** What a plan is made from, before the merged pass reads it: the listings as streams. */
 export interface GatheredInventory {
@@ -131,17 +119,6 @@ function sha256(): Hasher {
   return { update: (text) => hash.update(text), hex: () => hash.digest('hex') };
 }
 
-/** Where a run's temporary files go (spooled actions, a listing's sort): beside the ledger, on the disk sized for it. */
-function spoolParent(config: Config): string {
-  // A plan made before the first apply must not create the state directory (plan writes
-  // nothing that outlives it): its temporary files go to the system's temporary folder then.
-  return existsSync(config.stateDir) ? join(config.stateDir, 'spool') : join(tmpdir(), 'dualsync-spool');
-}
-
-function spoolFolder(config: Config): SpoolFolder {
-  return SpoolFolder.at(spoolParent(config));
-}
-
 export interface PlannedRun {
   plan: Plan;
   gathered: Gathered;
@@ -199,21 +176,6 @@ async function planGathered(config: Config, gathered: Omit<Gathered, 'inputDiges
   return { plan, gathered: { ...gathered, inputDigest }, createdAt: deps.now().toISOString(), release: () => spool.remove() };
 }
 
-/** The plan as a file records it. Digesting the plan is the costly part, so only a saved plan pays it. */
-function planFileOf(run: PlannedRun, config: Config): PlanFile {
-  const plan = run.plan;
-  return {
-    formatVersion: 1,
-    createdAt: run.createdAt,
-    configDigest: digestConfig(config),
-    configFields: digestConfigFields(config),
-    inputDigest: run.gathered.inputDigest,
-    ledgerSerial: run.gathered.inventory.ledger.serial,
-    planDigest: digestPlan(plan),
-    plan,
-  };
-}
-
 /** How the ledger is opened: its warnings (a torn line of a migrated JSON journal) go where the run's do. */
 export function ledgerOptions(deps: Pick<EngineDeps, 'warn'> & Partial<Pick<EngineDeps, 'now'>>): LedgerStoreOptions {
   return { onWarning: deps.warn, now: deps.now };
@@ -260,31 +222,6 @@ function hopsOf(config: Config): { side: string; hop: HopConfig }[] {
   ];
 }
 
-/** Closes the clients' idle sockets: a watch cycle must not keep connections a device counts. */
-function destroyClients(clients: Clients): void {
-  clients.source.destroy();
-  clients.destination.destroy();
-}
-
-/** Writes the plan file and its two manifests, each complete or not at all, as the plan is read (never whole in memory). */
-export async function writePlanFiles(planPath: string, run: PlannedRun, config: Config): Promise<{ download: string; upload: string }> {
-  await mkdir(dirname(planPath), { recursive: true });
-  const paths = manifestPaths(planPath);
-  const download = new AtomicFile(paths.download);
-  const upload = new AtomicFile(paths.upload);
-  try {
-    writeManifests(run.plan, config, { download: download.emit, upload: upload.emit });
-  } catch (error) {
-    download.abort();
-    upload.abort();
-    throw error;
-  }
-  download.commit();
-  upload.commit();
-  writeFileAtomically(planPath, (emit) => writePlanFile(planFileOf(run, config), emit));
-  return paths;
-}
-
 export interface ApplyOptions extends PlanRunOptions {
   /** A saved plan to execute, or undefined to plan now. */
   planPath?: string;
@@ -297,6 +234,8 @@ export interface ApplyOptions extends PlanRunOptions {
   showDiff?: boolean;
   /** Hops that were down last time (watch): probed briefly first, and not listed while still down. */
   probeFirst?: ReadonlySet<Side>;
+  /** A saved plan whose downloads now reach into a volume's reserve: applied, and told here. */
+  onReserveWarning?: (warning: ReserveWarning) => void;
   /** The ledger, when the caller keeps it open across runs (watch): used, not closed, here. */
   ledger?: LedgerStore;
 }
@@ -330,7 +269,9 @@ export async function runApply(config: Config, deps: EngineDeps, options: ApplyO
 
 async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOptions, savedSpools: SpoolFactory): Promise<ApplyReport> {
   const startedAt = deps.now().toISOString();
-  const saved = options.planPath ? await readSavedPlan(options.planPath, config, savedSpools) : undefined;
+  const read = options.planPath ? await readSavedPlan(options.planPath, config, savedSpools) : undefined;
+  if (read?.refusal !== undefined) throw new SavedPlanRefused(read.refusal);
+  const saved = read?.saved;
   const s5cmd = await findS5cmd(deps.env);
   requireOutpostsS5cmd(s5cmd, hopsOf(config));
   const command = options.command ?? 'dualsync apply';
@@ -352,8 +293,9 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
       let run = await planGathered(config, gathered, ledger, deps, { ...options, fingerprint: saved !== undefined });
       release = run.release;
       if (saved) {
-        if (saved.inputDigest !== run.gathered.inputDigest) throw stalePlan(options.planPath!, saved, run, config, options.showDiff ?? false);
-        checkRoom(options.planPath!, saved.plan, gathered.inventory.volumes, deps);
+        const now = savedPlanHoldsNow(options.planPath!, saved, run, config, gathered.inventory.volumes, options.showDiff ?? false);
+        if (now.refusal !== undefined) throw new SavedPlanRefused(now.refusal);
+        for (const warning of now.warnings) options.onReserveWarning?.(warning);
         run = { ...run, plan: saved.plan };
       } else if (options.confirm && !(await options.confirm(run))) {
         return { run, applied: false, startedAt, finishedAt: deps.now().toISOString() };

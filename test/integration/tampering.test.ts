@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listAll, md5, md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
-import { canonicalPlanJson, serializePlanFile } from '../../src/manifest/planfile.ts';
+import { canonicalPlanJson, serializePlanFile } from '../../src/planfile/write.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
 import type { Action, PlanFile } from '../../src/model/index.ts';
 import { makeSite, type Site } from './site.ts';

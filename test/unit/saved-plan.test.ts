@@ -2,8 +2,13 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
-import { digestConfig, digestConfigFields, digestPlan, manifestPaths, readSavedPlan, STALE_DIFF_LINES, STALE_DIFF_MAX_LINES, stalePlan, type FreshRun } from '../../src/apply/saved-plan.ts';
-import { serializePlanFile, writePlanFile } from '../../src/manifest/planfile.ts';
+import { readSavedPlan } from '../../src/planfile/check.ts';
+import { savedPlanRefusalError } from '../../src/view/saved-plan.ts';
+import type { SavedPlanRefusal } from '../../src/model/saved-plan.ts';
+import { digestConfig, digestConfigFields, digestPlan } from '../../src/planfile/digest.ts';
+import { manifestPaths } from '../../src/planfile/save.ts';
+import { STALE_DIFF_LINES, STALE_DIFF_MAX_LINES, stalePlan, type FreshRun } from '../../src/planfile/stale.ts';
+import { serializePlanFile, writePlanFile } from '../../src/planfile/write.ts';
 import { renderManifests } from '../../src/manifest/s5cmd.ts';
 import { SpooledActions } from '../../src/plan/spools.ts';
 import { FileSpool, SpoolFolder } from '../../src/files/spool.ts';
@@ -68,11 +73,18 @@ async function scenePlan(s: Scene, adopts: number, downloads: number): Promise<P
   return await planOf(s.config, builder.build());
 }
 
-async function refusal(run: () => Promise<unknown>): Promise<{ code: string; message: string; details?: string[] }> {
+/** The saved plan, or its refusal thrown as apply throws it: worded by the view, with the code of the data kept. */
+async function readOrRefuse(...args: Parameters<typeof readSavedPlan>) {
+  const read = await readSavedPlan(...args);
+  if (read.refusal !== undefined) throw Object.assign(savedPlanRefusalError(read.refusal), { refusal: read.refusal });
+  return read.saved;
+}
+
+async function refusal(run: () => Promise<unknown>): Promise<{ code: string; message: string; details?: string[]; refusal?: string }> {
   try {
     await run();
   } catch (error) {
-    if (isDualsyncError(error) && error.kind === 'user') return { code: error.code, message: error.message, details: error.details };
+    if (isDualsyncError(error) && error.kind === 'user') return { code: error.code, message: error.message, details: error.details, ...('refusal' in error && { refusal: (error as { refusal: SavedPlanRefusal }).refusal.code }) };
     throw error;
   }
   throw new Error('expected a refusal');
@@ -80,7 +92,7 @@ async function refusal(run: () => Promise<unknown>): Promise<{ code: string; mes
 
 const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 
-describe('a saved plan read back line by line into spools', () => {
+describe('a saved plan read back as a stream into spools', () => {
   it('a plan of 50,000 objects written through file spools reads back with the same actions and digest', async () => {
     const s = scene();
     const planned = await scenePlan(s, 40_000, 10_000);
@@ -91,7 +103,7 @@ describe('a saved plan read back line by line into spools', () => {
     writeFile(s.planPath, planFile);
 
     const readFolder = SpoolFolder.at(join(s.dir, 'read'), 500);
-    const saved = await readSavedPlan(s.planPath, s.config, readFolder.spools);
+    const saved = await readOrRefuse(s.planPath, s.config, readFolder.spools);
     // The actions went to spool files, not into memory.
     expect(saved.plan.actions).toBeInstanceOf(SpooledActions);
     expect(readdirSync(readFolder.path!).length).toBeGreaterThanOrEqual(4);
@@ -114,7 +126,7 @@ describe('a saved plan read back line by line into spools', () => {
     const planned = await planOf(s.config, builder.build());
     expect(planned.actions.filter((a) => a.kind === 'download').map((a) => a.key).sort()).toEqual(keys.filter((k) => !/[\f\t]/.test(k)).sort());
     writeFile(s.planPath, planFileOf(planned, s.config));
-    const saved = await readSavedPlan(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read'), memoryEntries).spools);
+    const saved = await readOrRefuse(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read'), memoryEntries).spools);
     expect([...saved.plan.actions]).toEqual(plain(planned.actions));
     expect(digestPlan(saved.plan)).toBe(digestPlan(planned));
   });
@@ -123,7 +135,7 @@ describe('a saved plan read back line by line into spools', () => {
     const s = scene();
     const planFile = planFileOf({ ...(await scenePlan(s, 0, 0)), actions: [] }, s.config);
     writeFile(s.planPath, planFile);
-    const saved = await readSavedPlan(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read')).spools);
+    const saved = await readOrRefuse(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read')).spools);
     expect(saved.plan.actions.length).toBe(0);
     expect(saved.plan.summary).toEqual(planFile.plan.summary);
   });
@@ -136,17 +148,17 @@ describe('a saved plan read back line by line into spools', () => {
     const rendered = renderManifests(planFile.plan, s.config);
     writeFileSync(paths.download, rendered.download);
     writeFileSync(paths.upload, rendered.upload);
-    await readSavedPlan(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read')).spools);
+    await readOrRefuse(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read')).spools);
     for (const edit of [`${rendered.upload}# one more line\n`, rendered.upload.slice(0, -1), rendered.upload.replace('d/000001', 'd/000009')]) {
       writeFileSync(paths.upload, edit);
-      const refused = await refusal(() => readSavedPlan(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read')).spools));
+      const refused = await refusal(() => readOrRefuse(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read')).spools));
       expect(refused).toMatchObject({ code: 'E_PLAN_TAMPERED', message: `the manifest ${paths.upload} differs from its plan file ${s.planPath}` });
     }
   });
 
   describe('refuses a file dualsync did not write that way', () => {
     const act = (kind: Action['kind'], key: string): Action => ({ kind, key, size: 1, etag: 'e', ...(kind === 'skip' ? { reason: { code: 'key-empty' as const } } : {}) });
-    const read = (s: Scene) => readSavedPlan(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read')).spools);
+    const read = (s: Scene) => readOrRefuse(s.planPath, s.config, SpoolFolder.at(join(s.dir, 'read')).spools);
 
     it.each<[string, Action[], RegExp]>([
       ['a kind out of apply order', [act('upload', 'a'), act('download', 'b')], /plan\.actions\[1\] is a download after the uploads/],
@@ -156,6 +168,7 @@ describe('a saved plan read back line by line into spools', () => {
       writeFile(s.planPath, planFileOf({ ...(await scenePlan(s, 0, 0)), actions }, s.config));
       const refused = await refusal(() => read(s));
       expect(refused.code).toBe('E_PLAN_TAMPERED');
+      expect(refused.refusal).toBe('actions-out-of-order');
       expect(refused.message).toMatch(/has its actions out of plan order/);
       expect(refused.message).toMatch(message);
     });
@@ -164,15 +177,19 @@ describe('a saved plan read back line by line into spools', () => {
       const s = scene();
       const planFile = planFileOf({ ...(await scenePlan(s, 0, 0)), actions: [act('skip', 'a'), act('skip', 'b')] }, s.config);
       writeFileSync(s.planPath, serializePlanFile(planFile).replace('"key":"a"', '"key":"c"'));
-      expect(await refusal(() => read(s))).toMatchObject({ code: 'E_PLAN_TAMPERED', message: `the plan file ${s.planPath} was changed after it was written` });
+      expect(await refusal(() => read(s))).toMatchObject({ code: 'E_PLAN_TAMPERED', refusal: 'plan-edited', message: `the plan file ${s.planPath} was changed after it was written` });
     });
 
-    it('a file re-indented by hand', async () => {
+    it('a file re-indented by hand reads as written; an edit made with it is refused by the digest', async () => {
       const s = scene();
-      writeFileSync(s.planPath, `${JSON.stringify(planFileOf(await scenePlan(s, 2, 2), s.config), null, 2)}\n`);
-      const refused = await refusal(() => read(s));
-      expect(refused.code).toBe('E_PLAN_FILE');
-      expect(refused.message).toMatch(new RegExp(`^${s.planPath} is not laid out as dualsync writes a plan file`));
+      const planFile = planFileOf(await scenePlan(s, 2, 2), s.config);
+      writeFileSync(s.planPath, `${JSON.stringify(planFile, null, 4)}\n`);
+      const saved = await read(s);
+      expect([...saved.plan.actions]).toEqual(plain([...planFile.plan.actions]));
+      const edited = plain(planFile) as PlanFile<Action[]>;
+      edited.plan.actions[0]!.size += 1;
+      writeFileSync(s.planPath, JSON.stringify(edited));
+      expect(await refusal(() => read(s))).toMatchObject({ code: 'E_PLAN_TAMPERED', message: `the plan file ${s.planPath} was changed after it was written` });
     });
 
     it('a field error names the action', async () => {
@@ -196,7 +213,7 @@ describe('a saved plan read back line by line into spools', () => {
       writeFile(s.planPath, planFileOf(await scenePlan(s, 2, 2), s.config));
       const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
       const failing = () => ({ length: 0, bytes: 0, push: () => { throw full; }, entries: () => [], end: () => {} });
-      await expect(readSavedPlan(s.planPath, s.config, failing)).rejects.toBe(full);
+      await expect(readOrRefuse(s.planPath, s.config, failing)).rejects.toBe(full);
     });
   });
 });
@@ -214,7 +231,7 @@ describe('the stale-plan refusal walks both manifests in step', async () => {
   it('counts the commands only in the saved plan and only in the fresh one, and shows a short diff', async () => {
     const saved = savedFile([download('a'), download('b'), download('c'), { ...download('r'), kind: 'redownload' }, upload('a'), upload('b')]);
     const now = fresh([download('b', '/v2'), download('c'), download('d'), upload('b'), upload('d')]);
-    const error = stalePlan('plan.json', saved, now, config, false);
+    const error = savedPlanRefusalError(stalePlan('plan.json', saved, now, config, false));
     expect(error.code).toBe('E_PLAN_STALE');
     expect(error.message).toContain('(ledger serial 4 -> 9)');
     expect(error.details).toEqual([
@@ -237,19 +254,19 @@ describe('the stale-plan refusal walks both manifests in step', async () => {
   it('summarises a long diff unless --diff asks for it, and says when the manifests are the same', async () => {
     const keys = Array.from({ length: STALE_DIFF_LINES }, (_, i) => `k${String(i).padStart(3, '0')}`);
     const saved = savedFile(keys.map((key) => download(key)));
-    const short = stalePlan('plan.json', saved, fresh([]), config, false);
+    const short = savedPlanRefusalError(stalePlan('plan.json', saved, fresh([]), config, false));
     expect(short.details).toEqual(['download.s5cmd: 40 commands no longer planned, 0 new', '(the diff has 42 lines: `dualsync apply --diff plan.json` shows it)']);
-    const long = stalePlan('plan.json', saved, fresh([]), config, true);
+    const long = savedPlanRefusalError(stalePlan('plan.json', saved, fresh([]), config, true));
     expect(long.details).toHaveLength(1 + 42);
     expect(long.details?.at(-1)).toBe('-cp --raw --concurrency 5 "s3://edge/sensors/k039" "/v1/.dualsync-tmp/k039"');
-    expect(stalePlan('plan.json', saved, fresh(keys.map((key) => download(key))), config, false).details).toEqual([
+    expect(savedPlanRefusalError(stalePlan('plan.json', saved, fresh(keys.map((key) => download(key))), config, false)).details).toEqual([
       '(the manifests are the same; the ledger or the listings moved in ways the plan does not show)',
     ]);
   });
 
   it('with --diff shows at most 100,000 lines, and says how many more there are', async () => {
     const keys = Array.from({ length: STALE_DIFF_MAX_LINES }, (_, i) => `k${String(i).padStart(6, '0')}`);
-    const error = stalePlan('plan.json', savedFile(keys.map((key) => download(key))), fresh([]), config, true);
+    const error = savedPlanRefusalError(stalePlan('plan.json', savedFile(keys.map((key) => download(key))), fresh([]), config, true));
     expect(error.details).toHaveLength(1 + STALE_DIFF_MAX_LINES + 1);
     expect(error.details?.[0]).toBe('download.s5cmd: 100000 commands no longer planned, 0 new');
     expect(error.details?.at(-1)).toBe('(2 more lines of the diff left out: the first 100000 are shown)');
@@ -260,6 +277,6 @@ describe('the stale-plan refusal walks both manifests in step', async () => {
     saved.plan.warnings.push({ code: 'destination-unreachable', cause: 'connect ECONNREFUSED' });
     const now = fresh([]);
     now.gathered.inventory.source.unreachable = 'timeout';
-    expect(stalePlan('plan.json', saved, now, config, false).details?.slice(0, 2)).toEqual(['the source is unreachable now: timeout', 'the destination was unreachable when the plan was made, and is reachable now']);
+    expect(savedPlanRefusalError(stalePlan('plan.json', saved, now, config, false)).details?.slice(0, 2)).toEqual(['the source is unreachable now: timeout', 'the destination was unreachable when the plan was made, and is reachable now']);
   });
 });

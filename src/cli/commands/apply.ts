@@ -13,6 +13,8 @@ import { answeredYes } from '../confirm.ts';
 import type { Config } from '../../model/index.ts';
 import { parseLogFormat, runLog } from '../log.ts';
 import { cycleFacts } from '../../watch/facts.ts';
+import { reserveWarningText, wordedSavedPlanRefusal } from '../../view/saved-plan.ts';
+import type { ReserveWarning } from '../../model/saved-plan.ts';
 import { failureEvent } from '../../view/watch.ts';
 
 export class ApplyCommand extends BaseCommand {
@@ -91,7 +93,8 @@ export class ApplyCommand extends BaseCommand {
       if (this.autoApprove) return true;
       return answeredYes(this.context, 'Do you want to perform these actions?');
     };
-    const report = await runApply(config, deps, { planPath: this.file, confirm, showDiff: this.diff, retryFailed: this.retryFailed, command: `dualsync apply${this.file ? ` ${this.file}` : ''}` });
+    const onReserveWarning = (warning: ReserveWarning) => deps.warn(reserveWarningText(warning));
+    const report = await runApply(config, deps, { planPath: this.file, confirm, showDiff: this.diff, retryFailed: this.retryFailed, onReserveWarning, command: `dualsync apply${this.file ? ` ${this.file}` : ''}` }).catch(wordedSavedPlanRefusal);
     deps.progressView?.finish();
     if (jsonLog) return this.logEvents(cycleFacts(report));
     if (!report.applied) {

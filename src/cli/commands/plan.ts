@@ -1,7 +1,8 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
 import { loadConfigFor, engineDeps } from '../context.ts';
-import { runPlan, writePlanFiles } from '../../engine.ts';
+import { runPlan } from '../../engine.ts';
+import { writePlanFiles } from '../../planfile/save.ts';
 import { planToJson, renderPlan } from '../../view/plan.ts';
 import { jsonDocument } from '../../view/json.ts';
 import { writePieces } from '../output.ts';
@@ -58,7 +59,8 @@ export class PlanCommand extends BaseCommand {
       this.context.stdout.write(renderPlan(run.plan, { limit: Number(this.limit), color: this.color && Boolean((this.context.stdout as { isTTY?: boolean }).isTTY) }));
     }
     if (this.out) {
-      const paths = await writePlanFiles(this.out, run, config);
+      const origin = { plan: run.plan, createdAt: run.createdAt, inputDigest: run.gathered.inputDigest, ledgerSerial: run.gathered.inventory.ledger.serial };
+      const paths = await writePlanFiles(this.out, origin, config);
       const note = `Saved the plan to ${this.out} (manifests: ${paths.download}, ${paths.upload}).\nApply exactly this plan with: dualsync apply ${this.out}\n`;
       (this.json ? this.context.stderr : this.context.stdout).write(note);
     }
