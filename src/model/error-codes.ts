@@ -59,7 +59,7 @@ export const ERROR_CODES = {
   E_PATH_NOT_FILE: { kind: 'operational', meaning: 'Something other than a regular file stands where dualsync stages an object; remove it, and the next run stages the object again.' },
   E_PATH_NOT_FOLDER: { kind: 'operational', meaning: 'Something other than a folder stands where dualsync needs a folder below a volume; remove it, and the next run goes on.' },
   E_PATH_SYMLINK: { kind: 'operational', meaning: 'A symbolic link stands below a volume root where dualsync writes; nothing was written through it: replace it with a real folder if staging should go there.' },
-  E_PLAN_FILE: { kind: 'user', meaning: 'The file given to `apply` is not a plan file as dualsync writes it (edited, re-indented or not JSON); make a new plan with `dualsync plan --out FILE`.' },
+  E_PLAN_FILE: { kind: 'user', meaning: 'The file given to `apply` is not a plan file as dualsync writes it (not JSON, cut short, or with a field the format does not allow); make a new plan with `dualsync plan --out FILE`.' },
   E_PLAN_FILE_NEWER: { kind: 'user', meaning: 'The plan file was written by a newer dualsync; apply it with that version, or make a new plan with this one.' },
   E_PLAN_MISSING: { kind: 'user', meaning: 'The plan file given to `apply` cannot be read; make one with `dualsync plan --out FILE`.' },
   E_PLAN_STALE: { kind: 'user', meaning: 'The world moved since the saved plan was made (config, listings, volumes or ledger); make a fresh plan and review it, or run `dualsync apply` without a plan file.' },
