@@ -216,5 +216,5 @@ describe('dualsync report to a slow reader', () => {
     // 100k rows are about 30 MiB of JSON: written all at once, they would all wait in the stream.
     expect(peakBuffered, `peak bytes waiting in the output: ${peakBuffered}`).toBeLessThan(2 * MIB);
     expect(peakMemory, `peak growth of the heap and buffers: ${(peakMemory / MIB).toFixed(1)} MiB`).toBeLessThan(16 * MIB);
-  }, 20_000);
+  });
 });
