@@ -47,6 +47,7 @@ export class Delivery {
     }
     // Up to 64 at once: enough for their ledger records to share fsyncs, few enough that an
     // etag check does not open a thousand files together.
+    for (const action of batch) run.timeline.mark('read-back', action.key);
     await forEachLimited(batch, 64, async (action) => {
       const remote = remotes.get(action.key);
       // Accepted (s5cmd succeeded) but not listed: a failed upload, never a delivery.
@@ -84,6 +85,7 @@ export class Delivery {
       destinationEtag: (remote as ObjectEntry).etag, again: known?.stage === 'delivered' || known?.stage === 'purged',
     };
     if (!(await run.record(delivered))) return;
+    run.timeline.mark('delivered-recorded', action.key);
     run.countVerified(check.verifiedBy);
     run.outcome.uploaded.count++;
     run.outcome.uploaded.bytes += action.size;

@@ -23,6 +23,15 @@ export type { ExecuteContext } from './run.ts';
  */
 export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<ApplyOutcome> {
   const run = new ApplyRun(ctx);
+  try {
+    return await executeSteps(run, plan);
+  } finally {
+    run.timeline.write();
+  }
+}
+
+async function executeSteps(run: ApplyRun, plan: Plan): Promise<ApplyOutcome> {
+  const { ctx } = run;
   const openHop = reportingSent(ctx.openHop ?? s5cmdHops(ctx.s5cmd, ctx.config, ctx.env), ctx.progress);
 
   // Adopts and skips move nothing: recorded first. They stream from the plan (tens of millions
