@@ -5,7 +5,8 @@
  * it); off, every mark is a call to an empty function and nothing is kept.
  *
  * The file is JSON Lines, one step each, written once when the apply ends:
- * {"ms": 12.3, "step": "download-reported", "key": "a/b"}, ms counted from the apply's start.
+ * {"ms": 12.3, "step": "download-reported", "key": "a/b"}, ms counted from the process's start
+ * (so the first run step, `execute-started`, shows what came before: start-up, listings, plan).
  * Keys are the relative keys of this run's objects; the file is a diagnosis tool, written only
  * where the operator (or the bench) points it.
  */
@@ -25,13 +26,21 @@ export const TIMELINE_STEPS = [
   'purged',
 ] as const;
 
-export type TimelineStep = (typeof TIMELINE_STEPS)[number];
+/**
+ * Steps of the run as a whole (noted with the key ''): where the hops end and what follows them,
+ * which is the tail every apply waits for.
+ */
+export const RUN_STEPS = ['execute-started', 'downloads-done', 'uploads-done', 'deliveries-done', 'execute-ended'] as const;
+
+export type TimelineStep = (typeof TIMELINE_STEPS)[number] | (typeof RUN_STEPS)[number];
 
 /** One mark: a step of one key, `ms` after the apply started. */
 export interface TimelineMark {
   ms: number;
   step: TimelineStep;
   key: string;
+  /** On run steps: the CPU time this process (not its children) had used by then, ms. */
+  cpuMs?: number;
 }
 
 export interface Timeline {
@@ -51,11 +60,16 @@ export const TIMELINE_VARIABLE = 'DUALSYNC_TIMELINE';
 export function timelineFromEnv(env: NodeJS.ProcessEnv | undefined): Timeline {
   const file = env?.[TIMELINE_VARIABLE];
   if (file === undefined || file === '') return NO_TIMELINE;
-  const started = performance.now();
   const marks: TimelineMark[] = [];
   return {
     mark: (step, key) => {
-      marks.push({ ms: Math.round((performance.now() - started) * 100) / 100, step, key });
+      const ms = Math.round(performance.now() * 100) / 100;
+      if (key !== '') {
+        marks.push({ ms, step, key });
+        return;
+      }
+      const cpu = process.cpuUsage();
+      marks.push({ ms, step, key, cpuMs: Math.round((cpu.user + cpu.system) / 1000) });
     },
     write: () => {
       writeFileSync(file, marks.map((m) => `${JSON.stringify(m)}\n`).join(''));
@@ -78,11 +92,13 @@ export interface StepFigures {
 export function summariseTimeline(marks: readonly TimelineMark[]): StepFigures[] {
   const byKey = new Map<string, Map<TimelineStep, number>>();
   for (const mark of marks) {
+    if (mark.key === '') continue; // a step of the run, not of an object
     let steps = byKey.get(mark.key);
     if (steps === undefined) byKey.set(mark.key, (steps = new Map()));
     if (!steps.has(mark.step)) steps.set(mark.step, mark.ms);
   }
   const gaps = new Map<TimelineStep, number[]>();
+  // Only the object steps are walked: run steps were left out above.
   for (const steps of byKey.values()) {
     let previous: number | undefined;
     for (const step of TIMELINE_STEPS) {
