@@ -16,7 +16,8 @@
  * and 90th percentile of each object's time since its previous step (DUALSYNC_TIMELINE, see
  * src/apply/timeline.ts). BENCH_COMPARE=DIR runs the dualsync of another checkout (DIR/bin/dualsync)
  * on its own fresh site right after this one's, alternating which goes first, so that a change is
- * measured in pairs on the same machine and servers.
+ * measured in pairs on the same machine and servers. BENCH_CPU_PROF=DIR writes a CPU profile of
+ * each dualsync apply into DIR (node --cpu-prof).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -47,6 +48,7 @@ const scale = Number(process.env.BENCH_SCALE ?? '1');
 const pairs = Math.max(1, Number(process.env.BENCH_PAIRS ?? '1'));
 const showTimeline = process.env.BENCH_TIMELINE === '1';
 const compareWith = process.env.BENCH_COMPARE;
+const cpuProfiles = process.env.BENCH_CPU_PROF;
 const WORKERS = 64;
 const here = resolve(import.meta.dirname, '..');
 
@@ -115,7 +117,11 @@ async function dualsyncRun(pair: MinioPair, scenario: Scenario, endpoints: Endpo
   const site: Site = await makeSite(pair, { sourceEndpoint: endpoints.source, destinationEndpoint: endpoints.destination, volumes: 2, transfer: [`workers: ${WORKERS}`] });
   await seed(pair, site.sourceBucket, scenario);
   const timelineFile = showTimeline ? join(site.dir, 'timeline.jsonl') : undefined;
-  const env = { ...site.env, ...(timelineFile === undefined ? {} : { DUALSYNC_TIMELINE: timelineFile }) } as Record<string, string>;
+  const env = {
+    ...site.env,
+    ...(timelineFile === undefined ? {} : { DUALSYNC_TIMELINE: timelineFile }),
+    ...(cpuProfiles === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${cpuProfiles}` }),
+  } as Record<string, string>;
   const applied = await timed(() => execa(process.execPath, [join(checkout, 'bin/dualsync'), 'apply', '--auto-approve', '-c', site.configPath], { env, extendEnv: false, reject: false }));
   if (applied.value.exitCode !== 0) throw new Error(`dualsync apply (${checkout}) failed: ${applied.value.stderr}`);
   const count = (await listAll(pair.cloud, site.destinationBucket)).length;
