@@ -19,6 +19,7 @@
  * measured in pairs on the same machine and servers. BENCH_CPU_PROF=DIR writes a CPU profile of
  * each dualsync apply into DIR (node --cpu-prof).
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -50,6 +51,7 @@ const showTimeline = process.env.BENCH_TIMELINE === '1';
 const compareWith = process.env.BENCH_COMPARE;
 const cpuProfiles = process.env.BENCH_CPU_PROF;
 const WORKERS = 64;
+const GNU_TIME = '/usr/bin/time';
 const here = resolve(import.meta.dirname, '..');
 
 function scenarios(only?: string): Scenario[] {
@@ -79,7 +81,15 @@ async function seed(pair: MinioPair, bucket: string, scenario: Scenario): Promis
       copy.writeUInt32LE(i, 0);
       entries.push({ key: `bench/${scenario.name}/obj-${String(i).padStart(5, '0')}`, body: copy });
     }
-    await putObjects(pair.edge, bucket, entries);
+    // A MinIO shared with other work on a busy box can time a request out: the seed tries again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await putObjects(pair.edge, bucket, entries);
+        break;
+      } catch (error) {
+        if (attempt === 3) throw error;
+      }
+    }
   }
 }
 
@@ -113,7 +123,7 @@ async function rawRun(pair: MinioPair, scenario: Scenario, endpoints: Endpoints,
 }
 
 /** `apply --auto-approve` of the dualsync in `checkout` on a fresh site: seconds, and the timeline's marks when asked. */
-async function dualsyncRun(pair: MinioPair, scenario: Scenario, endpoints: Endpoints, checkout: string): Promise<{ seconds: number; marks?: TimelineMark[] }> {
+async function dualsyncRun(pair: MinioPair, scenario: Scenario, endpoints: Endpoints, checkout: string): Promise<{ seconds: number; cpuSeconds?: number; marks?: TimelineMark[] }> {
   const site: Site = await makeSite(pair, { sourceEndpoint: endpoints.source, destinationEndpoint: endpoints.destination, volumes: 2, transfer: [`workers: ${WORKERS}`] });
   await seed(pair, site.sourceBucket, scenario);
   const timelineFile = showTimeline ? join(site.dir, 'timeline.jsonl') : undefined;
@@ -122,13 +132,18 @@ async function dualsyncRun(pair: MinioPair, scenario: Scenario, endpoints: Endpo
     ...(timelineFile === undefined ? {} : { DUALSYNC_TIMELINE: timelineFile }),
     ...(cpuProfiles === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${cpuProfiles}` }),
   } as Record<string, string>;
-  const applied = await timed(() => execa(process.execPath, [join(checkout, 'bin/dualsync'), 'apply', '--auto-approve', '-c', site.configPath], { env, extendEnv: false, reject: false }));
+  // GNU time, where there is one, tells the CPU of dualsync and the s5cmd it ran: steadier than wall time on a busy box.
+  const cpuFile = existsSync(GNU_TIME) ? join(site.dir, 'cpu.txt') : undefined;
+  const command = [process.execPath, join(checkout, 'bin/dualsync'), 'apply', '--auto-approve', '-c', site.configPath];
+  const [file, ...args] = cpuFile === undefined ? command : [GNU_TIME, '-f', '%U %S', '-o', cpuFile, ...command];
+  const applied = await timed(() => execa(file!, args, { env, extendEnv: false, reject: false }));
   if (applied.value.exitCode !== 0) throw new Error(`dualsync apply (${checkout}) failed: ${applied.value.stderr}`);
+  const cpuSeconds = cpuFile === undefined ? undefined : (await readFile(cpuFile, 'utf8')).trim().split(/\s+/).map(Number).reduce((a, b) => a + b, 0);
   const count = (await listAll(pair.cloud, site.destinationBucket)).length;
   if (count !== scenario.count) throw new Error(`dualsync apply (${checkout}): expected ${scenario.count} objects, got ${count}`);
-  if (timelineFile === undefined) return { seconds: applied.seconds };
+  if (timelineFile === undefined) return { seconds: applied.seconds, cpuSeconds };
   const text = await readFile(timelineFile, 'utf8').catch(() => ''); // an older checkout writes none
-  return { seconds: applied.seconds, marks: text.trim() === '' ? [] : text.trim().split('\n').map((line) => JSON.parse(line) as TimelineMark) };
+  return { seconds: applied.seconds, cpuSeconds, marks: text.trim() === '' ? [] : text.trim().split('\n').map((line) => JSON.parse(line) as TimelineMark) };
 }
 
 function describeScenario(scenario: Scenario): string {
@@ -166,7 +181,7 @@ async function runScenario(pair: MinioPair, scenario: Scenario, pass: number): P
     for (const peer of scenario.peers) peerSeconds.set(peer, await rawRun(pair, scenario, endpoints, peer.verb));
     // With a checkout to compare, the two dualsyncs alternate which runs first from pass to pass.
     const order = compareWith === undefined ? [here] : pass % 2 === 0 ? [here, resolve(compareWith)] : [resolve(compareWith), here];
-    const results = new Map<string, { seconds: number; marks?: TimelineMark[] }>();
+    const results = new Map<string, { seconds: number; cpuSeconds?: number; marks?: TimelineMark[] }>();
     for (const checkout of order) results.set(checkout, await dualsyncRun(pair, scenario, endpoints, checkout));
     const ours = results.get(here)!;
     const lines: string[] = [];
@@ -177,7 +192,10 @@ async function runScenario(pair: MinioPair, scenario: Scenario, pass: number): P
     }
     if (compareWith !== undefined) {
       const theirs = results.get(resolve(compareWith))!;
-      lines.push(`    paired: this checkout ${ours.seconds.toFixed(2)} s, ${compareWith} ${theirs.seconds.toFixed(2)} s (this/that ${(ours.seconds / theirs.seconds).toFixed(3)}; ${order[0] === here ? 'this' : 'that'} ran first)`);
+      const cpu = ours.cpuSeconds !== undefined && theirs.cpuSeconds !== undefined
+        ? `; CPU of dualsync and its s5cmd: this ${ours.cpuSeconds.toFixed(2)} s, that ${theirs.cpuSeconds.toFixed(2)} s (this/that ${(ours.cpuSeconds / theirs.cpuSeconds).toFixed(3)})`
+        : '';
+      lines.push(`    paired: this checkout ${ours.seconds.toFixed(2)} s, ${compareWith} ${theirs.seconds.toFixed(2)} s (this/that ${(ours.seconds / theirs.seconds).toFixed(3)}; ${order[0] === here ? 'this' : 'that'} ran first)${cpu}`);
     }
     if (ours.marks !== undefined) lines.push(...timelineLines(ours.marks));
     return lines;
