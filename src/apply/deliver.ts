@@ -61,13 +61,15 @@ export class Delivery {
     const { config } = run;
     const volume = action.volume!;
     const path = localPath(volume, action.key);
-    const expectedMd5 = run.md5ByKey.get(action.key) ?? run.ctx.ledgerRecord(action.key)?.md5;
+    // One read of the ledger's row per delivery (a query on the main thread): only this delivery
+    // records events of this key while it runs, so the row read here is the row after the verify.
+    const known = run.ctx.ledgerRecord(action.key);
+    const expectedMd5 = run.md5ByKey.get(action.key) ?? known?.md5;
     const check = await verifyUploaded(path, remote, { size: action.size, md5: expectedMd5 }, config.transfer.verify, config.transfer.partSizeBytes);
     if (!check.ok) {
       await run.fail(action, 'upload', check.failure ?? { code: 'verify-failed', cause: 'no reason given' });
       return;
     }
-    const known = run.ctx.ledgerRecord(action.key);
     const stagedThisVersion = known?.stage === 'staged' && known.size === action.size && known.etag === action.etag;
     if (!action.afterDownload && !stagedThisVersion) {
       // A local copy the ledger did not know (or knew as delivered before the destination lost
