@@ -43,8 +43,18 @@ function canonical(value: unknown): unknown {
  * bytes whatever order the object was built in, and no byte a million events would repeat for nothing.
  */
 export function canonicalEvent(event: LedgerEvent): string {
-  const { type: _type, key: _key, ...rest } = event as unknown as Record<string, unknown>;
-  return JSON.stringify(canonical(rest));
+  // Written field by field: the same bytes as JSON.stringify(canonical(rest)) without a copy of
+  // each event (a million adopts are a million events). Event fields are names, never
+  // integer-like keys, which JSON.stringify would have put first.
+  const fields = event as unknown as Record<string, unknown>;
+  let out = '';
+  for (const name of Object.keys(fields).sort()) {
+    if (name === 'type' || name === 'key') continue;
+    const value = fields[name];
+    if (value === undefined || value === null) continue;
+    out += `${out === '' ? '{' : ','}${JSON.stringify(name)}:${JSON.stringify(typeof value === 'object' ? canonical(value) : value)}`;
+  }
+  return out === '' ? '{}' : `${out}}`;
 }
 
 /** The digest of a record as its row holds it (the columns in schema order). */
