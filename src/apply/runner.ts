@@ -84,7 +84,6 @@ export class HopRunner {
   #finished = 0;
   #stalled: string | undefined;
   readonly #watch: StallWatch | undefined;
-  readonly #input: CoalescedLines;
 
   constructor(options: {
     s5cmd: string;
@@ -152,10 +151,6 @@ export class HopRunner {
     });
     // A broken pipe on stdin (s5cmd died) shows up in the exit result; do not crash on it.
     this.#process.stdin!.on('error', () => undefined);
-    const stdin = this.#process.stdin!;
-    this.#input = new CoalescedLines((chunk) => {
-      if (!stdin.destroyed) stdin.write(chunk);
-    });
     const stall = options.stall;
     if (stall !== undefined) {
       this.#watch = watchForStall({
@@ -202,14 +197,13 @@ export class HopRunner {
     if (this.#stalled !== undefined) return;
     if (this.#ended) throw new Error('assertion failed: line sent after the hop input was closed');
     this.#sent++;
-    this.#input.push(line);
+    this.#process.stdin!.write(`${line}\n`);
   }
 
   /** No more lines: s5cmd finishes what it has and exits. */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#input.flush();
     this.#process.stdin!.end();
   }
 
@@ -220,41 +214,6 @@ export class HopRunner {
   /** Resolves when s5cmd has exited and both its streams are read. */
   done(): Promise<HopRunResult> {
     return this.#done;
-  }
-}
-
-/**
- * Lines for s5cmd's standard input, written together: the lines sent in one turn of the event loop
- * (the uploads of a batch of downloads recorded by one commit, the downloads that refill a window
- * after a chunk of s5cmd's reports) go out in one write instead of one write each, which cost the
- * main thread about 0.1 ms a line. A line waits at most until the loop's check phase.
- */
-export class CoalescedLines {
-  readonly #write: (chunk: string) => void;
-  readonly #schedule: (flush: () => void) => void;
-  #pending: string[] = [];
-  #scheduled = false;
-
-  constructor(write: (chunk: string) => void, schedule: (flush: () => void) => void = (flush) => setImmediate(flush)) {
-    this.#write = write;
-    this.#schedule = schedule;
-  }
-
-  /** Queues one line (without its newline) for the next write. */
-  push(line: string): void {
-    this.#pending.push(line);
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    this.#schedule(() => this.flush());
-  }
-
-  /** Writes what is queued now. */
-  flush(): void {
-    this.#scheduled = false;
-    if (this.#pending.length === 0) return;
-    const chunk = `${this.#pending.join('\n')}\n`;
-    this.#pending = [];
-    this.#write(chunk);
   }
 }
 
