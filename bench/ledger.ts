@@ -13,9 +13,9 @@
  *
  * `npm run bench -- ledger events [N]`: the cost of the event log. N objects (default 100,000)
  * go through `applyEvents` as apply records them (staged, delivered, purged: 3 events each, in
- * batches of 1,000 per commit), once into a ledger with its event log and once into one whose
- * log discards what it is given; prints the log's bytes per event and per million objects, and
- * the time per 100,000 events of each.
+ * batches of 1,000 per commit) three times: into a ledger without any log (the records alone),
+ * through the log's hashing with its rows discarded, and with the whole log; prints the log's
+ * bytes per event and per million objects, and the wall and CPU time per 100,000 events of each.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, LEDGER_FILE, upgradeSchema } from '../src/ledger/db.ts';
 import { LedgerStore } from '../src/ledger/store.ts';
 import { LedgerQueries } from '../src/ledger/queries.ts';
+import { applyEvent } from '../src/ledger/merge.ts';
 import type { LedgerEvent } from '../src/model/ledger.ts';
 import { writeLegacyLedger } from '../test/harness/ledger.ts';
 
@@ -145,39 +146,59 @@ function objectEvents(i: number): LedgerEvent[] {
   ];
 }
 
-/** Applies the events of `objects` objects, 1,000 per commit, into a new ledger in `stateDir`. */
-async function applyObjectEvents(stateDir: string, objects: number, withLog: boolean): Promise<{ ms: number; events: number; logBytes: number; fileBytes: number }> {
+/** What a run writes besides the records: nothing, the log's hashes alone (rows discarded), or the whole log. */
+type LogMode = 'none' | 'hashes' | 'log';
+
+const MODE_LABEL: Record<LogMode, string> = { none: 'no event log', hashes: 'hashes, no rows', log: 'with event log' };
+
+/**
+ * Applies the events of `objects` objects, 1,000 per commit, into a new ledger in `stateDir`: the
+ * wall time, and the CPU time of this process (which a loaded machine moves far less).
+ */
+async function applyObjectEvents(stateDir: string, objects: number, mode: LogMode): Promise<{ ms: number; cpuMs: number; events: number; logBytes: number; fileBytes: number }> {
   const file = join(stateDir, LEDGER_FILE);
   const db = connect(file);
   await upgradeSchema(db, file);
-  if (!withLog) {
-    // The same inserts, discarded: what a ledger without its event log writes.
+  if (mode === 'hashes') {
+    // The same inserts, discarded: what a ledger without its event log's rows writes.
     db.exec(`DROP TABLE events;
       CREATE VIEW events (seq, at, type, key, body, record_hash, hash) AS SELECT 0, '', '', '', '', x'', x'' WHERE 0;
       CREATE TRIGGER events_discard INSTEAD OF INSERT ON events BEGIN SELECT 1; END;`);
   }
   const queries = new LedgerQueries(db, file);
+  // Without any log: the records and the serial, in one transaction per batch, as applyEvents writes them.
+  const apply = (events: LedgerEvent[], at: string) => {
+    if (mode !== 'none') return queries.applyEvents(events, at);
+    db.exec('BEGIN IMMEDIATE');
+    const first = queries.serial();
+    for (const event of events) queries.put(applyEvent(queries.get(event.key), event, at));
+    queries.setSerial(first + events.length);
+    db.exec('COMMIT');
+    return first + events.length;
+  };
   const batch: LedgerEvent[] = [];
   let events = 0;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const at = '2026-11-29T10:00:00.000Z';
   for (let i = 0; i < objects; i++) {
     batch.push(...objectEvents(i));
     if (batch.length >= 1000) {
       events += batch.length;
-      queries.applyEvents(batch, at);
+      apply(batch, at);
       batch.length = 0;
     }
   }
   if (batch.length > 0) {
     events += batch.length;
-    queries.applyEvents(batch, at);
+    apply(batch, at);
   }
   const ms = performance.now() - started;
-  const logBytes = withLog ? ((db.prepare(`SELECT sum(pgsize) AS bytes FROM dbstat WHERE name IN ('events', 'events_by_key')`).get() as { bytes: number }).bytes) : 0;
+  const cpu = process.cpuUsage(cpuBefore);
+  const logBytes = mode === 'log' ? ((db.prepare(`SELECT sum(pgsize) AS bytes FROM dbstat WHERE name IN ('events', 'events_by_key')`).get() as { bytes: number }).bytes) : 0;
   db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   db.close();
-  return { ms, events, logBytes, fileBytes: statSync(file).size };
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000, events, logBytes, fileBytes: statSync(file).size };
 }
 
 /** `ledger events [N]`: the event log's bytes and time, beside the same events without it. */
@@ -186,16 +207,16 @@ async function benchEvents(args: string[]): Promise<void> {
   const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'dualsync-bench-events-'));
   try {
     console.log(`\n${objects} objects, ${objects * 3} events (in ${dir}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`);
-    for (const withLog of [false, true]) {
-      const stateDir = join(dir, withLog ? 'with-log' : 'without-log');
+    for (const mode of ['none', 'hashes', 'log'] as const) {
+      const stateDir = join(dir, mode);
       mkdirSync(stateDir);
-      const m = await applyObjectEvents(stateDir, objects, withLog);
-      const per100k = `${sec((m.ms * 100_000) / m.events)} per 100k events`;
+      const m = await applyObjectEvents(stateDir, objects, mode);
+      const per100k = `${sec((m.ms * 100_000) / m.events)} wall, ${sec((m.cpuMs * 100_000) / m.events)} CPU per 100k events`;
       const size = `ledger.db ${mib(m.fileBytes)} (${((m.fileBytes / objects) * 1_000_000 / MIB).toFixed(0)} MiB per million objects)`;
-      const log = withLog
+      const log = mode === 'log'
         ? `; event log ${(m.logBytes / m.events).toFixed(0)} bytes per event, ${((m.logBytes / objects) * 1_000_000 / MIB).toFixed(0)} MiB per million objects`
         : '';
-      console.log(`  ${(withLog ? 'with event log' : 'without event log').padEnd(18)} ${per100k}   ${size}${log}`);
+      console.log(`  ${MODE_LABEL[mode].padEnd(16)} ${per100k}   ${size}${log}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -47,6 +47,7 @@ export class Delivery {
     }
     // Up to 64 at once: enough for their ledger records to share fsyncs, few enough that an
     // etag check does not open a thousand files together.
+    for (const action of batch) run.timeline.mark('read-back', action.key);
     await forEachLimited(batch, 64, async (action) => {
       const remote = remotes.get(action.key);
       // Accepted (s5cmd succeeded) but not listed: a failed upload, never a delivery.
@@ -60,13 +61,15 @@ export class Delivery {
     const { config } = run;
     const volume = action.volume!;
     const path = localPath(volume, action.key);
-    const expectedMd5 = run.md5ByKey.get(action.key) ?? run.ctx.ledgerRecord(action.key)?.md5;
+    // One read of the ledger's row per delivery (a query on the main thread): only this delivery
+    // records events of this key while it runs, so the row read here is the row after the verify.
+    const known = run.ctx.ledgerRecord(action.key);
+    const expectedMd5 = run.md5ByKey.get(action.key) ?? known?.md5;
     const check = await verifyUploaded(path, remote, { size: action.size, md5: expectedMd5 }, config.transfer.verify, config.transfer.partSizeBytes);
     if (!check.ok) {
       await run.fail(action, 'upload', check.failure ?? { code: 'verify-failed', cause: 'no reason given' });
       return;
     }
-    const known = run.ctx.ledgerRecord(action.key);
     const stagedThisVersion = known?.stage === 'staged' && known.size === action.size && known.etag === action.etag;
     if (!action.afterDownload && !stagedThisVersion) {
       // A local copy the ledger did not know (or knew as delivered before the destination lost
@@ -84,6 +87,7 @@ export class Delivery {
       destinationEtag: (remote as ObjectEntry).etag, again: known?.stage === 'delivered' || known?.stage === 'purged',
     };
     if (!(await run.record(delivered))) return;
+    run.timeline.mark('delivered-recorded', action.key);
     run.countVerified(check.verifiedBy);
     run.outcome.uploaded.count++;
     run.outcome.uploaded.bytes += action.size;

@@ -23,6 +23,17 @@ export type { ExecuteContext } from './run.ts';
  */
 export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<ApplyOutcome> {
   const run = new ApplyRun(ctx);
+  run.timeline.mark('execute-started', '');
+  try {
+    return await executeSteps(run, plan);
+  } finally {
+    run.timeline.mark('execute-ended', '');
+    run.timeline.write();
+  }
+}
+
+async function executeSteps(run: ApplyRun, plan: Plan): Promise<ApplyOutcome> {
+  const { ctx } = run;
   const openHop = reportingSent(ctx.openHop ?? s5cmdHops(ctx.s5cmd, ctx.config, ctx.env), ctx.progress);
 
   // Adopts and skips move nothing: recorded first. They stream from the plan (tens of millions
@@ -46,10 +57,13 @@ export async function executePlan(ctx: ExecuteContext, plan: Plan): Promise<Appl
   await uploadFeed.start(openHop, delivery);
   const downloadFeed = new DownloadFeed(run, downloads, plan.hops.download);
   await downloadFeed.run(openHop, (action) => stageDownload(run, action, { chainUpload: (download) => uploadFeed.chainUpload(download), purger }));
+  run.timeline.mark('downloads-done', '');
   await reconcileDownloads(run, downloadFeed);
 
   const uploadResult = await uploadFeed.finish();
+  run.timeline.mark('uploads-done', '');
   await delivery.drain();
+  run.timeline.mark('deliveries-done', '');
   await reconcileUploads(run, uploadFeed, downloadFeed.succeeded, uploadResult);
   await ctx.recorder.flush();
   await purger.tidy();

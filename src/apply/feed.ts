@@ -64,6 +64,7 @@ export class UploadFeed {
     const hop = openPacedHop(openHop, 'upload', {
       onSuccess: (action) => {
         if (!action) return;
+        run.timeline.mark('upload-reported', action.key);
         this.succeeded.add(action.key);
         delivery.add(action);
       },
@@ -106,6 +107,7 @@ export class UploadFeed {
   }
 
   #send(hop: TransferHop, action: Action): void {
+    this.#run.timeline.mark('upload-sent', action.key);
     hop.send(uploadLine(action, this.#run.config, this.#settings), action);
   }
 
@@ -180,6 +182,7 @@ export class DownloadFeed {
       onSuccess: (action) => {
         feedNext();
         if (!action) return;
+        run.timeline.mark('download-reported', action.key);
         this.succeeded.add(action.key);
         verifications.push(stage(action));
       },
@@ -194,6 +197,7 @@ export class DownloadFeed {
     const feedNext = () => {
       if (this.sent >= downloads.length || hop.stalled !== undefined) return;
       const action = downloads[this.sent]!;
+      run.timeline.mark('download-sent', action.key);
       hop.send(downloadLine(action, run.config, this.#settings), action);
       this.sent++;
       if (this.sent === downloads.length) hop.end();

@@ -54,6 +54,7 @@ export class Purger {
       return;
     }
     if (!(await run.record({ type: 'purged', key: action.key, size: action.size, etag: action.etag }))) return;
+    run.timeline.mark('purged', action.key);
     run.outcome.purged.count++;
     run.outcome.purged.bytes += action.size;
   }

@@ -8,6 +8,7 @@ import { describeError, isDualsyncError } from '../errors.ts';
 import type { OpenHop } from './hop.ts';
 import type { Recorder } from './recorder.ts';
 import { VolumeRoots } from './safe-path.ts';
+import { timelineFromEnv, type Timeline } from './timeline.ts';
 
 export interface ExecuteContext {
   config: Config;
@@ -45,6 +46,8 @@ export class ApplyRun {
   readonly volumeRoots = new VolumeRoots();
   /** MD5s learnt while verifying downloads or proving local copies, carried to the destination check. */
   readonly md5ByKey = new Map<string, string>();
+  /** When each object reached each step (DUALSYNC_TIMELINE); notes nothing unless asked. */
+  readonly timeline: Timeline;
   /** Aborted when the ledger fails, or when the caller's signal is: the hops stop. */
   readonly hopSignal: AbortSignal;
   // A ledger write that fails (a full state disk) stops the run: what is not recorded did not
@@ -56,6 +59,7 @@ export class ApplyRun {
   constructor(ctx: ExecuteContext) {
     this.ctx = ctx;
     this.config = ctx.config;
+    this.timeline = timelineFromEnv(ctx.env);
     this.hopSignal = ctx.signal ? AbortSignal.any([ctx.signal, this.#halt.signal]) : this.#halt.signal;
   }
 

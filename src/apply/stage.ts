@@ -37,6 +37,7 @@ export async function stageDownload(run: ApplyRun, action: Action, next: AfterSt
     await run.fail(action, 'download', check.failure ?? { code: 'verify-failed', cause: 'no reason given' });
     return;
   }
+  run.timeline.mark('verified', action.key);
   try {
     await moveIntoPlace(volume, action.key);
   } catch (error) {
@@ -44,6 +45,7 @@ export async function stageDownload(run: ApplyRun, action: Action, next: AfterSt
     await run.fail(action, 'download', { code: isLinkRefusal(error) ? 'link-refused' : 'move-failed', ...causeOf(error) });
     return;
   }
+  run.timeline.mark('renamed', action.key);
   if (check.md5) run.md5ByKey.set(action.key, check.md5);
   const known = run.ctx.ledgerRecord(action.key);
   const event: LedgerEvent = {
@@ -52,6 +54,7 @@ export async function stageDownload(run: ApplyRun, action: Action, next: AfterSt
     again: known?.size === action.size && known.etag === action.etag && known.stage !== undefined,
   };
   if (!(await run.record(event))) return; // not recorded: its upload must not start
+  run.timeline.mark('staged-recorded', action.key);
   run.countVerified(check.verifiedBy);
   run.outcome.downloaded.count++;
   run.outcome.downloaded.bytes += action.size;

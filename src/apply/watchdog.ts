@@ -10,6 +10,12 @@
  * megabytes of an upload drain from socket buffers at link speed while s5cmd writes nothing, and
  * a slow link that still moves must never be called stalled. Where the sample cannot be read (no
  * /proc), no hop is ever stopped: a guess must not kill a slow but live transfer.
+ *
+ * The link is read only when no line completed since the previous check: a line completing is
+ * progress already, and a reading walks s5cmd's fds and the whole tcp table of the host (a few
+ * ms each, twice a second with two hops, taken from the transfers on a small box). The sample
+ * after such a pause is a new baseline and counts as progress, as the first one does, so a hop is
+ * called stalled at most one check later than it would have been.
  */
 import { linkMoved, type LinkSample } from './link-progress.ts';
 
@@ -35,10 +41,16 @@ export function watchForStall(options: StallWatchOptions): StallWatch {
   const now = options.now ?? Date.now;
   let lastProgress = now();
   let lastSample: LinkSample | undefined;
+  let touchedSinceCheck = false;
   let checking = false;
   let stopped = false;
   const check = async () => {
     if (checking || stopped) return;
+    if (touchedSinceCheck) {
+      touchedSinceCheck = false;
+      lastSample = undefined;
+      return;
+    }
     checking = true;
     try {
       const sample = await options.sampleLink();
@@ -58,6 +70,7 @@ export function watchForStall(options: StallWatchOptions): StallWatch {
   return {
     touch: () => {
       lastProgress = now();
+      touchedSinceCheck = true;
     },
     stop: () => {
       stopped = true;

@@ -80,8 +80,11 @@ export class LedgerQueries {
     return row === undefined ? undefined : rowToRecord(row);
   }
 
-  put(record: LedgerRecord): void {
-    this.#put.run(...recordToRow(record));
+  /** Writes a record (inserted or replaced); returns the row it was written as. */
+  put(record: LedgerRecord): SqlValue[] {
+    const row = recordToRow(record);
+    this.#put.run(...row);
+    return row;
   }
 
   /** Adds a record whose key is new; false (and nothing changed) when the key is there already. */
@@ -151,9 +154,8 @@ export class LedgerQueries {
       this.#log ??= new EventLog(this.#db);
       let hash = events.length > 0 ? this.#log.head() : '';
       events.forEach((event, i) => {
-        const record = applyEvent(this.get(event.key), event, at);
-        this.put(record);
-        hash = this.#log!.append(hash, first + i + 1, at, event, record);
+        const row = this.put(applyEvent(this.get(event.key), event, at));
+        hash = this.#log!.append(hash, first + i + 1, at, event, row);
       });
       const serial = first + events.length;
       this.setSerial(serial);

@@ -52,6 +52,27 @@ describe('watchForStall', () => {
     expect(await watch(400, { link: () => undefined })).toBe(false);
   });
 
+  it('while lines complete, the link is not read (each reading of /proc costs CPU the transfers need)', async () => {
+    let samples = 0;
+    // The toucher's interval is far shorter than the check's: every check finds a line completed since the one before.
+    expect(await watch(400, { link: () => (samples++, sample(1000)), touchEveryMs: 1 })).toBe(false);
+    expect(samples).toBeLessThanOrEqual(1);
+  });
+
+  it('once lines stop completing, a link that stands still is stalled after all', async () => {
+    let samples = 0;
+    let fired = false;
+    const dog = watchForStall({ timeoutMs: 150, checkEveryMs: 10, sampleLink: async () => (samples++, sample(1000)), busy: () => true, onStall: () => (fired = true) });
+    const toucher = setInterval(() => dog.touch(), 1);
+    await sleep(200);
+    clearInterval(toucher);
+    const deadline = Date.now() + 5000;
+    while (!fired && Date.now() < deadline) await sleep(10);
+    dog.stop();
+    expect(fired).toBe(true);
+    expect(samples).toBeGreaterThanOrEqual(2);
+  });
+
   it('fires once', async () => {
     let fired = 0;
     const dog = watchForStall({ timeoutMs: 50, checkEveryMs: 5, sampleLink: async () => sample(1), busy: () => true, onStall: () => fired++ });
