@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { cleanup, listAll, md5, putObjects, useMinioPair, type MinioPair } from '../harness/index.ts';
@@ -251,6 +251,35 @@ async function cuttingForwarder(endpoint: string, bytes: number): Promise<{ endp
   return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, cuts: () => cuts, close: () => server.close() };
 }
 
+/**
+ * A TCP forwarder to `endpoint` that, when the first GET of `path` arrives, holds it until
+ * `beforeRead` has run (which rewrites the object), then lets it through.
+ */
+async function rewritingForwarder(endpoint: string, path: string, beforeRead: () => Promise<void>): Promise<{ endpoint: string; rewritten: () => boolean; close: () => void }> {
+  const upstream = new URL(endpoint);
+  let rewrite: Promise<void> | undefined;
+  const server = createServer((client) => {
+    const server = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
+    // Requests of one connection pass in order, each after the rewrite if it is the GET.
+    let queue = Promise.resolve();
+    client.on('data', (chunk: Buffer) => {
+      const line = chunk.toString('latin1', 0, Math.min(chunk.length, path.length + 5));
+      if (rewrite === undefined && (line === `GET ${path} ` || line === `GET ${path}?`)) rewrite = beforeRead();
+      const waitFor = rewrite ?? Promise.resolve();
+      queue = queue.then(() => waitFor).then(() => void server.write(chunk));
+    });
+    server.pipe(client);
+    const done = () => {
+      client.destroy();
+      server.destroy();
+    };
+    client.on('error', done).on('close', done);
+    server.on('error', done).on('close', done);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, rewritten: () => rewrite !== undefined, close: () => server.close() };
+}
+
 /** Bytes that differ from one offset to the next (a misaligned compare cannot pass). */
 function patterned(length: number, seed: number): Buffer {
   const bytes = Buffer.alloc(length);
@@ -312,6 +341,25 @@ describe('dualsync check --content reads both copies at once and compares them a
       expect(byKey.get('big/late.bin')).toMatchObject({ code: 'different', sourceMd5: md5(late), destinationMd5: md5(lateAtDestination) });
     } finally {
       await link.close();
+    }
+  });
+  it('an object rewritten at the destination after the listing, before its read: reported as changed, never compared', async () => {
+    const site = await makeSite(pair, { volumes: 1 });
+    const forwarder = await rewritingForwarder(pair.cloud.endpoint, `/${site.destinationBucket}/big/same.bin`, () =>
+      putObjects(pair.cloud, site.destinationBucket, [{ key: 'big/same.bin', body: late }]),
+    );
+    try {
+      await putObjects(pair.edge, site.sourceBucket, [{ key: 'big/same.bin', body: same }]);
+      await putObjects(pair.cloud, site.destinationBucket, [{ key: 'big/same.bin', body: same }]);
+      await writeFile(site.configPath, (await readFile(site.configPath, 'utf8')).replace(`endpoint: ${pair.cloud.endpoint}`, `endpoint: ${forwarder.endpoint}`));
+      const checked = await checkJson(site, '--content');
+      expect(forwarder.rewritten()).toBe(true);
+      expect(checked.exitCode).toBe(1);
+      const entry = checked.entries.find((e) => e.key === 'big/same.bin')!;
+      expect(entry).toMatchObject({ code: 'unverified', why: { code: 'content-not-read', errorCode: 'E_CONTENT_CHANGED' } });
+      expect(entry).not.toHaveProperty('destinationMd5');
+    } finally {
+      forwarder.close();
     }
   });
 });
