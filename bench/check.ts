@@ -6,6 +6,11 @@
  * peak RSS and CPU time (GNU time's maxrss, user + system): CPU time near the wall time says
  * check is bound by its one JavaScript thread (MD5 and HTTP), not by the links.
  *
+ * The machine may be shared, so a change is judged paired: BENCH_CHECK_BASELINE=DIR (another
+ * checkout of dualsync, e.g. `git archive main | tar -x -C DIR` with node_modules linked) times
+ * that checkout's check too, alternating with this one's, BENCH_CHECK_ROUNDS times (default 1),
+ * each round beside its own raw s5cmd read.
+ *
  * Scenarios (scale with BENCH_SCALE=0.1 for a quick look):
  *   small   2,000 x 256 KiB   target ratio <= 1.5
  *   large   200 x 8 MiB       target ratio <= 1.5
@@ -81,8 +86,7 @@ async function rawRead(pair: MinioPair, buckets: { source: string; destination: 
 }
 
 /** `dualsync check --content` under GNU time: wall seconds, peak RSS in bytes, exit code and output. */
-async function timedCheck(configPath: string, env: Record<string, string | undefined>): Promise<{ seconds: number; cpuSeconds: number; maxRss: number; exitCode: number | null; stdout: string }> {
-  const bin = fileURLToPath(new URL('../bin/dualsync', import.meta.url));
+async function timedCheck(bin: string, configPath: string, env: Record<string, string | undefined>): Promise<{ seconds: number; cpuSeconds: number; maxRss: number; exitCode: number | null; stdout: string }> {
   const started = performance.now();
   const child = spawn('/usr/bin/time', ['-f', 'bench-time %e %M %U %S', process.execPath, bin, 'check', '--content', '--concurrency', String(CONCURRENCY), '--combined', '/dev/null', '-c', configPath], {
     env: env as NodeJS.ProcessEnv,
@@ -99,30 +103,48 @@ async function timedCheck(configPath: string, env: Record<string, string | undef
   return { seconds, cpuSeconds, maxRss: times ? Number(times[1]) * KIB : 0, exitCode, stdout: stdout + stderr.replace(/bench-time .*\s*$/, '') };
 }
 
-async function runScenario(pair: MinioPair, scenario: Scenario): Promise<string> {
-  const site = await makeSite(pair, { volumes: 1 });
-  const keys = await seed(pair.edge, site.sourceBucket, scenario);
-  await seed(pair.cloud, site.destinationBucket, scenario);
-  const raw = await rawRead(pair, { source: site.sourceBucket, destination: site.destinationBucket }, keys);
-  const check = await timedCheck(site.configPath, site.env);
-  if (process.env.BENCH_CHECK_VERBOSE) console.log(check.stdout);
-  if (check.exitCode !== 0) throw new Error(`check --content exited ${check.exitCode}:\n${check.stdout}`);
+const THIS_BIN = fileURLToPath(new URL('../bin/dualsync', import.meta.url));
+const BASELINE = process.env.BENCH_CHECK_BASELINE;
+const ROUNDS = Math.max(1, Number(process.env.BENCH_CHECK_ROUNDS ?? '1'));
+
+/** One row: check's time against the raw read of the same round, its ratio and the target. */
+function row(label: string, scenario: Scenario, raw: number, check: Awaited<ReturnType<typeof timedCheck>>): string {
   const bytes = 2 * scenario.count * scenario.size;
   const ratio = check.seconds / raw;
   const verdict = ratio <= scenario.target ? 'met' : `missed by ${((ratio / scenario.target - 1) * 100).toFixed(0)}%`;
   const rate = (seconds: number) => `${(bytes / MIB / seconds).toFixed(0)} MiB/s`;
   return (
-    `${scenario.name.padEnd(6)} ${String(scenario.count).padStart(5)} x ${(scenario.size / KIB).toFixed(0).padStart(5)} KiB, both sides read: ` +
+    `${label.padEnd(6)} ${String(scenario.count).padStart(5)} x ${(scenario.size / KIB).toFixed(0).padStart(5)} KiB, both sides read: ` +
     `raw s5cmd ${raw.toFixed(2)} s (${rate(raw)}), check --content ${check.seconds.toFixed(2)} s (${rate(check.seconds)}, cpu ${check.cpuSeconds.toFixed(1)} s), ` +
     `ratio ${ratio.toFixed(2)} (target <= ${scenario.target}: ${verdict}), peak RSS ${(check.maxRss / MIB).toFixed(0)} MiB`
   );
+}
+
+async function runScenario(pair: MinioPair, scenario: Scenario): Promise<string[]> {
+  const site = await makeSite(pair, { volumes: 1 });
+  const keys = await seed(pair.edge, site.sourceBucket, scenario);
+  await seed(pair.cloud, site.destinationBucket, scenario);
+  const rows: string[] = [];
+  const bins = BASELINE === undefined ? [{ label: scenario.name, bin: THIS_BIN }] : [{ label: scenario.name, bin: THIS_BIN }, { label: 'base', bin: join(BASELINE, 'bin/dualsync') }];
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate which checkout goes first, so that neither always follows the raw read.
+    for (const { label, bin } of round % 2 === 0 ? bins : [...bins].reverse()) {
+      const raw = await rawRead(pair, { source: site.sourceBucket, destination: site.destinationBucket }, keys);
+      const check = await timedCheck(bin, site.configPath, site.env);
+      if (process.env.BENCH_CHECK_VERBOSE) console.log(check.stdout);
+      if (check.exitCode !== 0) throw new Error(`check --content (${bin}) exited ${check.exitCode}:\n${check.stdout}`);
+      rows.push(row(label, scenario, raw, check));
+      console.log(rows.at(-1));
+    }
+  }
+  return rows;
 }
 
 /** Runs the scenarios (or the one named) and prints one row each. */
 export async function benchCheck(only?: string): Promise<void> {
   const pair = await startPair();
   try {
-    for (const scenario of scenarios(only)) console.log(await runScenario(pair, scenario));
+    for (const scenario of scenarios(only)) await runScenario(pair, scenario);
   } finally {
     await pair.stop();
     await cleanup();

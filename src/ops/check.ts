@@ -17,7 +17,9 @@ import { mergeStreams } from '../plan/merge.ts';
 import { compareKeys, destinationKeySkip, keySkipReason, ownOutputSkip } from '../plan/keys.ts';
 import { etagShape } from '../plan/etag.ts';
 import { backoffOf, nextTryMs } from '../plan/backoff.ts';
-import { objectMd5 } from '../apply/content.ts';
+import { readObject } from '../apply/content.ts';
+import { PairedMd5 } from './paired-md5.ts';
+import type { Side } from '../model/side.ts';
 import { describeError, isDualsyncError, opError } from '../errors.ts';
 
 export interface CheckOptions {
@@ -31,6 +33,10 @@ export interface CheckOptions {
 const EXAMPLES = 5;
 /** Entries decided but not yet written (waiting behind a content read), before the listings pause. */
 const MAX_PENDING = 10_000;
+/** Bytes held, over all objects read at once, for sides that run ahead of their other copy. */
+const AHEAD_BUDGET = 64 * 1024 * 1024;
+/** The least one object's side may run ahead (a few socket reads) before it is hashed on its own. */
+const MIN_AHEAD = 512 * 1024;
 
 function emptySummary(): CheckSummary {
   const groups = {} as CheckSummary['groups'];
@@ -138,15 +144,29 @@ export async function runCheck(config: Config, deps: EngineDeps, options: CheckO
         });
         startReads();
       });
+    // Both copies of one object are read at once and compared as they arrive, so that the bytes
+    // they agree on are hashed once (src/ops/paired-md5.ts); a side may run ahead by its share of
+    // AHEAD_BUDGET before it is hashed on its own.
+    const aheadLimit = Math.max(MIN_AHEAD, Math.floor(AHEAD_BUDGET / concurrency));
+    const readBothSides = async (source: ObjectEntry, destination: ObjectEntry) => {
+      const pair = new PairedMd5(aheadLimit);
+      // A side that fails ends the other's read too: its bytes could not make the object "same".
+      const stop = new AbortController();
+      const signal = deps.signal === undefined ? stop.signal : AbortSignal.any([deps.signal, stop.signal]);
+      const read = (side: Side, object: ObjectEntry) =>
+        readObject(clients[side], config[side], object, (chunk) => pair.push(side, chunk), signal).catch((error: unknown) => {
+          stop.abort();
+          throw error;
+        });
+      await Promise.all([read('source', source), read('destination', destination)]);
+      return pair.digests();
+    };
     const compareBytes = (entry: CheckEntry, listings: ListingWhy, source: ObjectEntry, destination: ObjectEntry) => {
       const slot = { entry, done: false };
       pending.push(slot);
       inFlight++;
-      queueRead(() => Promise.all([
-        objectMd5(clients.source, config.source, source, deps.signal),
-        objectMd5(clients.destination, config.destination, destination, deps.signal),
-      ])).then(
-        ([sourceMd5, destinationMd5]) => {
+      queueRead(() => readBothSides(source, destination)).then(
+        ({ source: sourceMd5, destination: destinationMd5 }) => {
           content.objects++;
           content.bytes += source.size + destination.size;
           entry.sourceMd5 = sourceMd5;

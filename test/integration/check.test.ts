@@ -5,10 +5,11 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { cleanup, listAll, putObjects, useMinioPair, type MinioPair } from '../harness/index.ts';
+import { cleanup, listAll, md5, putObjects, useMinioPair, type MinioPair } from '../harness/index.ts';
+import { startLink } from '../harness/link.ts';
 import { startStoppableMinio, type StoppableMinio } from '../harness/outage.ts';
 import { makeSite, type Site } from './site.ts';
 
@@ -213,6 +214,150 @@ describe('dualsync check --content --concurrency', () => {
         expect(refused.exitCode).toBe(1);
         expect(refused.stderr).toContain(`Error [E_USAGE]: --concurrency "${wrong}" is not a whole number of objects, 1 or more`);
       }
+    } finally {
+      forwarder.close();
+    }
+  });
+});
+
+/** A TCP forwarder to `endpoint` that cuts every connection once `bytes` of answers have passed on it. */
+async function cuttingForwarder(endpoint: string, bytes: number): Promise<{ endpoint: string; cuts: () => number; close: () => void }> {
+  const upstream = new URL(endpoint);
+  let cuts = 0;
+  const server = createServer((client) => {
+    const server = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
+    let answered = 0;
+    client.pipe(server);
+    server.on('data', (chunk: Buffer) => {
+      if (answered + chunk.length <= bytes) {
+        answered += chunk.length;
+        client.write(chunk);
+        return;
+      }
+      cuts++;
+      client.write(chunk.subarray(0, bytes - answered));
+      answered = bytes;
+      client.destroy();
+      server.destroy();
+    });
+    const done = () => {
+      client.destroy();
+      server.destroy();
+    };
+    client.on('error', done).on('close', done);
+    server.on('error', done).on('close', done);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, cuts: () => cuts, close: () => server.close() };
+}
+
+/**
+ * A TCP forwarder to `endpoint` that, when the first GET of `path` arrives, holds it until
+ * `beforeRead` has run (which rewrites the object), then lets it through.
+ */
+async function rewritingForwarder(endpoint: string, path: string, beforeRead: () => Promise<void>): Promise<{ endpoint: string; rewritten: () => boolean; close: () => void }> {
+  const upstream = new URL(endpoint);
+  let rewrite: Promise<void> | undefined;
+  const server = createServer((client) => {
+    const server = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
+    // Requests of one connection pass in order, each after the rewrite if it is the GET.
+    let queue = Promise.resolve();
+    client.on('data', (chunk: Buffer) => {
+      const line = chunk.toString('latin1', 0, Math.min(chunk.length, path.length + 5));
+      if (rewrite === undefined && (line === `GET ${path} ` || line === `GET ${path}?`)) rewrite = beforeRead();
+      const waitFor = rewrite ?? Promise.resolve();
+      queue = queue.then(() => waitFor).then(() => void server.write(chunk));
+    });
+    server.pipe(client);
+    const done = () => {
+      client.destroy();
+      server.destroy();
+    };
+    client.on('error', done).on('close', done);
+    server.on('error', done).on('close', done);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, rewritten: () => rewrite !== undefined, close: () => server.close() };
+}
+
+/** Bytes that differ from one offset to the next (a misaligned compare cannot pass). */
+function patterned(length: number, seed: number): Buffer {
+  const bytes = Buffer.alloc(length);
+  for (let i = 0; i + 4 <= length; i += 4) bytes.writeUInt32LE((i * 2654435761 + seed) >>> 0, i);
+  return bytes;
+}
+
+describe('dualsync check --content reads both copies at once and compares them as they arrive', () => {
+  const MiB = 1024 * 1024;
+  const same = patterned(6 * MiB + 5, 1);
+  const late = patterned(6 * MiB + 5, 2);
+  const lateAtDestination = Buffer.from(late);
+  lateAtDestination[lateAtDestination.length - 1] = lateAtDestination[lateAtDestination.length - 1]! ^ 1;
+  const early = patterned(3 * MiB, 3);
+  const earlyAtDestination = Buffer.from(early);
+  earlyAtDestination[10] = earlyAtDestination[10]! ^ 1;
+
+  it('objects of several MiB: each side\'s true MD5, the same object same, a byte changed early or late different', async () => {
+    const site = await makeSite(pair, { volumes: 1 });
+    await putObjects(pair.edge, site.sourceBucket, [{ key: 'big/same.bin', body: same }, { key: 'big/late.bin', body: late }, { key: 'big/early.bin', body: early }]);
+    await putObjects(pair.cloud, site.destinationBucket, [{ key: 'big/same.bin', body: same }, { key: 'big/late.bin', body: lateAtDestination }, { key: 'big/early.bin', body: earlyAtDestination }]);
+    const checked = await checkJson(site, '--content', '--concurrency', '3');
+    expect(checked.exitCode).toBe(1);
+    const byKey = new Map(checked.entries.map((e) => [e.key, e]));
+    expect(byKey.get('big/same.bin')).toMatchObject({ code: 'delivered', sourceMd5: md5(same), destinationMd5: md5(same) });
+    expect(byKey.get('big/late.bin')).toMatchObject({ code: 'different', why: { code: 'content-differs' }, sourceMd5: md5(late), destinationMd5: md5(lateAtDestination) });
+    expect(byKey.get('big/early.bin')).toMatchObject({ code: 'different', why: { code: 'content-differs' }, sourceMd5: md5(early), destinationMd5: md5(earlyAtDestination) });
+  });
+
+  it('a destination link that cuts every read after 1 MiB: never "same", the cause named', async () => {
+    const forwarder = await cuttingForwarder(pair.cloud.endpoint, MiB);
+    try {
+      const site = await makeSite(pair, { volumes: 1, destinationEndpoint: forwarder.endpoint });
+      await putObjects(pair.edge, site.sourceBucket, [{ key: 'big/same.bin', body: same }]);
+      await putObjects(pair.cloud, site.destinationBucket, [{ key: 'big/same.bin', body: same }]);
+      const checked = await checkJson(site, '--content');
+      expect(forwarder.cuts()).toBeGreaterThan(0);
+      expect(checked.exitCode).toBe(1);
+      expect(checked.summary.safe).toBe(false);
+      const entry = checked.entries.find((e) => e.key === 'big/same.bin')!;
+      expect(entry.code).toBe('unverified');
+      expect(entry.why).toMatchObject({ code: 'content-not-read' });
+      expect(entry).not.toHaveProperty('sourceMd5');
+    } finally {
+      forwarder.close();
+    }
+  });
+
+  it('a destination far slower than the source (the source runs ahead of it): the verdict and MD5s hold', async () => {
+    const link = await startLink(pair.cloud.endpoint, { downBytesPerSecond: 8 * MiB });
+    try {
+      const site = await makeSite(pair, { volumes: 1, destinationEndpoint: link.endpoint });
+      await putObjects(pair.edge, site.sourceBucket, [{ key: 'big/same.bin', body: same }, { key: 'big/late.bin', body: late }]);
+      await putObjects(pair.cloud, site.destinationBucket, [{ key: 'big/same.bin', body: same }, { key: 'big/late.bin', body: lateAtDestination }]);
+      // --concurrency 64 leaves each object 1 MiB to run ahead: the source passes it and is hashed on its own.
+      const checked = await checkJson(site, '--content', '--concurrency', '64');
+      const byKey = new Map(checked.entries.map((e) => [e.key, e]));
+      expect(byKey.get('big/same.bin')).toMatchObject({ code: 'delivered', sourceMd5: md5(same), destinationMd5: md5(same) });
+      expect(byKey.get('big/late.bin')).toMatchObject({ code: 'different', sourceMd5: md5(late), destinationMd5: md5(lateAtDestination) });
+    } finally {
+      await link.close();
+    }
+  });
+  it('an object rewritten at the destination after the listing, before its read: reported as changed, never compared', async () => {
+    const site = await makeSite(pair, { volumes: 1 });
+    const forwarder = await rewritingForwarder(pair.cloud.endpoint, `/${site.destinationBucket}/big/same.bin`, () =>
+      putObjects(pair.cloud, site.destinationBucket, [{ key: 'big/same.bin', body: late }]),
+    );
+    try {
+      await putObjects(pair.edge, site.sourceBucket, [{ key: 'big/same.bin', body: same }]);
+      await putObjects(pair.cloud, site.destinationBucket, [{ key: 'big/same.bin', body: same }]);
+      await writeFile(site.configPath, (await readFile(site.configPath, 'utf8')).replace(`endpoint: ${pair.cloud.endpoint}`, `endpoint: ${forwarder.endpoint}`));
+      const checked = await checkJson(site, '--content');
+      expect(forwarder.rewritten()).toBe(true);
+      expect(checked.exitCode).toBe(1);
+      const entry = checked.entries.find((e) => e.key === 'big/same.bin')!;
+      expect(entry).toMatchObject({ code: 'unverified', why: { code: 'content-not-read', errorCode: 'E_CONTENT_CHANGED' } });
+      expect(entry).not.toHaveProperty('destinationMd5');
     } finally {
       forwarder.close();
     }
