@@ -29,6 +29,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { MEMORY_TRACE_VARIABLE, type MemorySample } from '../src/watch/memory-trace.ts';
 import { cleanup, putObjects, startPair, tempDir, type MinioPair } from '../test/harness/index.ts';
 import { makeSite } from '../test/integration/site.ts';
 
@@ -185,6 +186,55 @@ interface PhaseResult {
   /** RSS in bytes after each cycle, index = cycle number. */
   rss: Map<number, number>;
   snapshotLines: string[];
+  /** watch's own per-cycle memory record (DUALSYNC_MEMORY_TRACE), by cycle. */
+  memory: Map<number, MemorySample>;
+}
+
+/** Reads the per-cycle trace that watch wrote. */
+function readTrace(file: string): Map<number, MemorySample> {
+  const samples = new Map<number, MemorySample>();
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return samples;
+  }
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const sample = JSON.parse(line) as MemorySample;
+    samples.set(sample.cycle, sample);
+  }
+  return samples;
+}
+
+/** Where the memory went between two cycles: one row per figure, MiB at each and the growth. */
+function memoryTable(memory: Map<number, MemorySample>, from: number, to: number): string[] {
+  const first = memory.get(from);
+  const last = memory.get(to);
+  if (first === undefined || last === undefined) return [];
+  const figures: [string, (s: MemorySample) => number | undefined][] = [
+    ['rss', (s) => s.rss],
+    ['heapTotal (V8 committed)', (s) => s.heapTotal],
+    ['  new_space', (s) => s.spaces.new_space],
+    ['  old_space', (s) => s.spaces.old_space],
+    ['  code_space', (s) => s.spaces.code_space],
+    ['  large_object_space', (s) => s.spaces.large_object_space],
+    ['heapUsed', (s) => s.heapUsed],
+    ['external', (s) => s.external],
+    ['arrayBuffers', (s) => s.arrayBuffers],
+    ['rss - heapTotal (outside V8)', (s) => s.rss - s.heapTotal],
+    ['smaps Anonymous', (s) => s.anonymous],
+    ['smaps Private_Dirty', (s) => s.privateDirty],
+  ];
+  const mib = (n: number | undefined) => (n === undefined ? '-' : (n / MIB).toFixed(1));
+  const rows = [`${'figure (MiB)'.padEnd(30)} ${`cycle ${from}`.padStart(10)} ${`cycle ${to}`.padStart(10)} ${'growth'.padStart(8)}`];
+  for (const [name, of] of figures) {
+    const a = of(first);
+    const b = of(last);
+    const growth = a === undefined || b === undefined ? '-' : `${b >= a ? '+' : ''}${((b - a) / MIB).toFixed(1)}`;
+    rows.push(`${name.padEnd(30)} ${mib(a).padStart(10)} ${mib(b).padStart(10)} ${growth.padStart(8)}`);
+  }
+  return rows;
 }
 
 async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Promise<PhaseResult> {
@@ -198,6 +248,8 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   for (const [variable, value] of Object.entries(process.env)) if (variable.startsWith('MALLOC_')) site.env[variable] = value;
   const nodeOptions = [process.env.NODE_OPTIONS ?? '', options.snapshots ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` : ''].join(' ').trim();
   if (nodeOptions !== '') site.env.NODE_OPTIONS = nodeOptions;
+  const traceFile = join(snapshotDir, 'memory.jsonl');
+  site.env[MEMORY_TRACE_VARIABLE] = traceFile;
   const child = site.spawn('watch', '--interval', options.interval, '--metrics-addr', '127.0.0.1:0');
   let stdout = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -233,7 +285,7 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   const result = await child;
   if (result.exitCode !== 0) throw new Error(`soak: watch exited with ${result.exitCode}:\n${String(result.stderr).slice(-2000)}`);
   const snapshotLines = snapshots.length === 2 ? snapshotGrowth(snapshots[0]!, snapshots[1]!) : [];
-  return { name: name === 'arrivals' ? `arrivals (${options.arrivals} a cycle, ${SEED_OBJECTS} -> ${SEED_OBJECTS + arrived} objects)` : `quiet (${SEED_OBJECTS} objects in sync)`, cycles: rss.size, rss, snapshotLines };
+  return { name: name === 'arrivals' ? `arrivals (${options.arrivals} a cycle, ${SEED_OBJECTS} -> ${SEED_OBJECTS + arrived} objects)` : `quiet (${SEED_OBJECTS} objects in sync)`, cycles: rss.size, rss, snapshotLines, memory: readTrace(traceFile) };
 }
 
 function report(result: PhaseResult, options: SoakOptions): string[] {
@@ -251,6 +303,7 @@ function report(result: PhaseResult, options: SoakOptions): string[] {
     `  RSS at cycle ${options.warmup} ${(warm / MIB).toFixed(1)} MiB, at cycle ${last} ${(end / MIB).toFixed(1)} MiB: ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (${(((end - warm) / MIB / (last - options.warmup)) * 1024).toFixed(1)} KiB a cycle)`,
     `  ratio cycle ${last} / cycle ${options.warmup}: ${(end / warm).toFixed(2)}   target: <= ${(1 + FLAT_WITHIN).toFixed(2)}   ${growth <= FLAT_WITHIN ? 'met' : 'MISSED'}`,
     `  RSS (MiB) by cycle: ${trend.join(' ')}`,
+    ...memoryTable(result.memory, options.warmup, last).map((line) => `  ${line}`),
     ...result.snapshotLines.map((line) => `  ${line}`),
   ];
 }

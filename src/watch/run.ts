@@ -14,6 +14,7 @@ import type { Config, CycleFacts, Side } from '../model/index.ts';
 import { cycleFacts } from './facts.ts';
 import { backoffMs, stopOf, watchLoop, type WatchSummary } from './loop.ts';
 import type { CycleResult, HopDown, WatchEvent } from './events.ts';
+import { memoryTracer } from './memory-trace.ts';
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -82,6 +83,8 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
   try {
     const cycles = new WatchCycles(options.config, lock, ledger);
     let cycleNumber = 0;
+    // Made at the first cycle from its environment; undefined (no cost) unless DUALSYNC_MEMORY_TRACE is set.
+    let traceMemory: ((cycle: number) => void) | undefined | null = null;
     summary = await watchLoop({
       intervalMs,
       once: options.once,
@@ -93,8 +96,10 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
       cycle: async () => {
         const number = ++cycleNumber;
         let ended: { result: CycleResult } | { error: unknown } = { error: 'stopped' };
+        const cycleDeps = options.cycleDeps();
+        if (traceMemory === null) traceMemory = memoryTracer(cycleDeps.deps.env, options.warn);
         try {
-          const result = await cycles.run(options.cycleDeps(), options.retryFailed && number === 1);
+          const result = await cycles.run(cycleDeps, options.retryFailed && number === 1);
           ended = { result };
           return result;
         } catch (error) {
@@ -104,6 +109,7 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
           await lock.update({ lastCycle: { number, endedAt: now().toISOString(), result: options.lastCycleNote(ended) } }).catch((error: unknown) => {
             options.warn(`could not note the cycle in the lock: ${describeError(error)}`);
           });
+          traceMemory?.(number);
         }
       },
     });
