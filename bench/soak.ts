@@ -225,6 +225,7 @@ function memoryTable(memory: Map<number, MemorySample>, from: number, to: number
     ['rss - heapTotal (outside V8)', (s) => s.rss - s.heapTotal],
     ['smaps Anonymous', (s) => s.anonymous],
     ['smaps Private_Dirty', (s) => s.privateDirty],
+    ['malloc main heap ([heap])', (s) => s.mallocHeap],
   ];
   const mib = (n: number | undefined) => (n === undefined ? '-' : (n / MIB).toFixed(1));
   const rows = [`${'figure (MiB)'.padEnd(30)} ${`cycle ${from}`.padStart(10)} ${`cycle ${to}`.padStart(10)} ${'growth'.padStart(8)}`];

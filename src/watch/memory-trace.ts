@@ -23,6 +23,8 @@ export interface MemorySample {
   /** From /proc/self/smaps_rollup: anonymous memory and private dirty pages (absent off Linux). */
   anonymous?: number;
   privateDirty?: number;
+  /** Resident pages of the C allocator's main heap (the `[heap]` mapping of /proc/self/smaps): malloc's, not V8's. */
+  mallocHeap?: number;
 }
 
 /** The fields of smaps_rollup that say where resident memory is (kB in the file, bytes here). */
@@ -42,12 +44,26 @@ function smapsRollup(): Pick<MemorySample, 'anonymous' | 'privateDirty'> {
   return { ...(anonymous !== undefined && { anonymous }), ...(privateDirty !== undefined && { privateDirty }) };
 }
 
+/** Resident bytes of the `[heap]` mapping (glibc's main arena grows there with brk), or undefined off Linux. */
+function mallocHeapRss(): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const match = /\[heap\]\n(?:.*\n)*?Rss:\s+(\d+) kB/.exec(text);
+  return match ? Number(match[1]) * 1024 : undefined;
+}
+
 /** This process's memory now, as one sample. */
 export function sampleMemory(cycle: number): MemorySample {
   const usage = process.memoryUsage();
   const spaces: Record<string, number> = {};
   for (const space of getHeapSpaceStatistics()) spaces[space.space_name] = space.space_size;
-  return { cycle, rss: usage.rss, heapTotal: usage.heapTotal, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, spaces, ...smapsRollup() };
+  const sample: MemorySample = { cycle, rss: usage.rss, heapTotal: usage.heapTotal, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, spaces, ...smapsRollup() };
+  const mallocHeap = mallocHeapRss();
+  return mallocHeap === undefined ? sample : { ...sample, mallocHeap };
 }
 
 /**

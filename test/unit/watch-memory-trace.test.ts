@@ -30,7 +30,10 @@ describe('watch memory trace', () => {
       expect(sample.external).toBeGreaterThan(0);
       expect(sample.spaces.old_space).toBeGreaterThan(0);
       expect(sample.spaces.new_space).toBeGreaterThan(0);
-      if (process.platform === 'linux') expect(sample.anonymous).toBeGreaterThan(0);
+      if (process.platform === 'linux') {
+        expect(sample.anonymous).toBeGreaterThan(0);
+        expect(sample.mallocHeap).toBeGreaterThan(0);
+      }
     }
   });
 
