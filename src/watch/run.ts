@@ -6,6 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { ledgerOptions, runApply, type ApplyReport, type EngineDeps } from '../engine.ts';
+import { KeptClients } from './clients.ts';
 import { LedgerStore } from '../ledger/store.ts';
 import type { LedgerSummary } from '../ledger/queries.ts';
 import { acquireLock, type Lock } from '../apply/lock.ts';
@@ -137,6 +138,7 @@ class WatchCycles {
   readonly #config: Config;
   readonly #lock: Lock;
   readonly #ledger: KeptLedger;
+  readonly #clients = new KeptClients();
   /** Hops that were down last cycle: probed briefly first, not listed with the long timeouts while still down. */
   #wasDown = new Set<Side>();
 
@@ -151,9 +153,11 @@ class WatchCycles {
     let report: ApplyReport;
     try {
       const ledger = await this.#ledger.open(cycle.deps);
-      report = await runApply(this.#config, cycle.deps, { confirm: async () => true, command: 'dualsync watch', lock: this.#lock, retryFailed, probeFirst: this.#wasDown, ledger });
+      const clients = this.#clients.get(this.#config);
+      report = await runApply(this.#config, cycle.deps, { confirm: async () => true, command: 'dualsync watch', lock: this.#lock, retryFailed, probeFirst: this.#wasDown, ledger, clients });
       await this.#ledger.remember();
     } catch (error) {
+      this.#clients.renew();
       if (isDualsyncError(error) && error.code === 'E_HOPS_UNREACHABLE') this.#wasDown = new Set(['source', 'destination']);
       // A store that met an error (a full disk, a writer that stopped) is not trusted with the next cycle: it is opened afresh.
       await this.#ledger.close().catch(() => undefined);
@@ -161,6 +165,7 @@ class WatchCycles {
     }
     cycle.finish?.();
     const hopsDown = hopsDownIn(report.run.gathered.inventory);
+    if (hopsDown.length > 0) this.#clients.renew();
     this.#wasDown = new Set(hopsDown.map((down) => down.hop));
     const waiting = report.run.plan.summary.waiting?.count;
     const extra = { facts: cycleFacts(report), ...(hopsDown.length > 0 ? { hopsDown } : {}), ...(waiting ? { waiting } : {}) };
