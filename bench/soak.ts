@@ -222,6 +222,7 @@ function memoryTable(memory: Map<number, MemorySample>, from: number, to: number
     ['heapUsed', (s) => s.heapUsed],
     ['external', (s) => s.external],
     ['arrayBuffers', (s) => s.arrayBuffers],
+    ['V8 malloced (zones)', (s) => s.v8Malloced],
     ['rss - heapTotal (outside V8)', (s) => s.rss - s.heapTotal],
     ['smaps Anonymous', (s) => s.anonymous],
     ['smaps Private_Dirty', (s) => s.privateDirty],

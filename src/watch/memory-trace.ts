@@ -5,7 +5,7 @@
  * makes no tracer at all, so it costs nothing.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 
 /** The variable that names the trace file. */
 export const MEMORY_TRACE_VARIABLE = 'DUALSYNC_MEMORY_TRACE';
@@ -20,6 +20,8 @@ export interface MemorySample {
   arrayBuffers: number;
   /** Committed size of each V8 heap space (new_space, old_space, code_space, ...). */
   spaces: Record<string, number>;
+  /** What V8 itself holds through malloc (compiler zones and the like), outside its heap. */
+  v8Malloced: number;
   /** From /proc/self/smaps_rollup: anonymous memory and private dirty pages (absent off Linux). */
   anonymous?: number;
   privateDirty?: number;
@@ -61,7 +63,7 @@ export function sampleMemory(cycle: number): MemorySample {
   const usage = process.memoryUsage();
   const spaces: Record<string, number> = {};
   for (const space of getHeapSpaceStatistics()) spaces[space.space_name] = space.space_size;
-  const sample: MemorySample = { cycle, rss: usage.rss, heapTotal: usage.heapTotal, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, spaces, ...smapsRollup() };
+  const sample: MemorySample = { cycle, rss: usage.rss, heapTotal: usage.heapTotal, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, v8Malloced: getHeapStatistics().malloced_memory, spaces, ...smapsRollup() };
   const mallocHeap = mallocHeapRss();
   return mallocHeap === undefined ? sample : { ...sample, mallocHeap };
 }
