@@ -10,7 +10,7 @@
  * Each phase runs CYCLES cycles (default 600) at `--interval` (default 1s, as the issue measured;
  * shorter gives more cycles per minute). Cycles are counted from the metrics endpoint
  * (`dualsync_cycles_total`). Printed per phase: cycles run, RSS after warm-up (cycle N of
- * `--warmup`, default 50) and at the end, the growth in %, and whether that is flat within
+ * `--warmup`, default 20) and at the end, the growth in %, and whether that is flat within
  * 15% (the target), the ratio beside the target, with the RSS at each tenth of the run to show the trend.
  * `--snapshots`: the watch runs with `--heapsnapshot-signal=SIGUSR2`; a heap snapshot is taken
  * after warm-up and at the end, and the constructors whose object counts grew the most between
