@@ -17,15 +17,24 @@
  * the two are printed. Taking a snapshot raises the process's RSS by tens of MiB itself, so
  * read the RSS figures from a run without it.
  *
- * Measured 2026-12-07 on the shared 2-core box, `soak 300 --interval 100ms`, RSS at cycle 50 -> 300:
- *   quiet     196 -> 289 MiB (+47%; 249 MiB from cycle 150 to 210, then rising again)
- *   arrivals  194 -> 338 MiB (+75%; 500 -> 1,400 objects; a step from 212 to 297 MiB at cycle ~200)
- * Neither is flat within 10%. Heap snapshots at cycles 50 and 200 show no leak of JS objects:
- * live heap 27.0 -> 27.5 MiB (quiet), 28.2 -> 29.2 MiB (arrivals), the growth being compiled code
- * and a few hundred plain objects. What grows is V8's committed heap (process.memoryUsage():
- * heapTotal 68 -> 159 MiB while heapUsed stays 24-49 MiB between peaks of ~70 MiB while a cycle
- * lists and plans) and, once that stops, memory outside the heap (rss - heapTotal 108 -> 127 MiB).
- * --max-semi-space-size=8 lowers the growth (quiet +19%); MALLOC_ARENA_MAX=2 does not (+58%).
+ * Measured 2026-12-07 on the shared 2-core box (load 12-20), `soak 300 --warmup 20`, each pair
+ * run at once: before (main at 87955b8 with the trace) against after (S3 clients kept across cycles, watch
+ * re-executed with --max-semi-space-size=16 and MALLOC_MMAP_THRESHOLD_=131072), RSS MiB at
+ * cycle 20 -> 300:
+ *   --interval 100ms quiet     before 171 -> 267 (+56%)   after 170 -> 225 (+32%)
+ *   --interval 100ms arrivals  before 216 -> 363 (+68%)   after 189 -> 256 (+35%)
+ *   --interval 100ms quiet     before 191 -> 256 (+34%)   after 169 -> 238 (+41%)
+ *   --interval 1s    quiet     before 183 -> 259 (+42%)   after 176 -> 183 (+4%, met)
+ * Where it went (DUALSYNC_MEMORY_TRACE, cycle 20 -> 300): before, V8's new space doubled twice,
+ * 32 -> 128 MiB, and glibc's main heap grew 13 -> 61 MiB; old space stayed ~20 MiB and heap
+ * snapshots show no leak of JS objects. After, the new space stays 32 MiB; what is left at
+ * 100 ms is outside V8's heap: glibc's main heap +19-26 MiB and ~30 MiB more of anonymous
+ * memory, with external/arrayBuffers flat. It is bounded: 600 quiet cycles at 100 ms went
+ * 180 -> 227 MiB by cycle 180, then 227 -> 230 MiB to cycle 600. At 1 s between cycles (idle time
+ * in which V8 and glibc give memory back, it seems) the quiet target is met. Made per cycle or kept,
+ * the clients leak nothing (400 listings, heap after a full GC +0.8 MiB kept, +1.1 MiB made per
+ * listing; ~0.8 ms of CPU per client made). The young-generation cap costs a 1M-object plan
+ * ~12% CPU and lowers its peak RSS (bench plan 1M: 766 -> 619 MiB).
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
