@@ -24,7 +24,9 @@
  *   --interval 100ms quiet     before 171 -> 267 (+56%)   after 170 -> 225 (+32%)
  *   --interval 100ms arrivals  before 216 -> 363 (+68%)   after 189 -> 256 (+35%)
  *   --interval 100ms quiet     before 191 -> 256 (+34%)   after 169 -> 238 (+41%)
+ *   --interval 100ms arrivals  before 197 -> 354 (+80%)   after 175 -> 260 (+48%)
  *   --interval 1s    quiet     before 183 -> 259 (+42%)   after 176 -> 183 (+4%, met)
+ *   --interval 1s    arrivals  before 221 -> 357 (+61%)   after 181 -> 194 (+7%, met)
  * Where it went (DUALSYNC_MEMORY_TRACE, cycle 20 -> 300): before, V8's new space doubled twice,
  * 32 -> 128 MiB, and glibc's main heap grew 13 -> 61 MiB; old space stayed ~20 MiB and heap
  * snapshots show no leak of JS objects. After, the new space stays 32 MiB; what is left at
