@@ -33,7 +33,7 @@
  * 100 ms is outside V8's heap: glibc's main heap +19-26 MiB and ~30 MiB more of anonymous
  * memory, with external/arrayBuffers flat. It is bounded: 600 quiet cycles at 100 ms went
  * 180 -> 227 MiB by cycle 180, then 227 -> 230 MiB to cycle 600. At 1 s between cycles (idle time
- * in which V8 and glibc give memory back, it seems) the quiet target is met. Made per cycle or kept,
+ * in which V8 and glibc give memory back, it seems) the target is met (quiet, arrivals). Made per cycle or kept,
  * the clients leak nothing (400 listings, heap after a full GC +0.8 MiB kept, +1.1 MiB made per
  * listing; ~0.8 ms of CPU per client made). The young-generation cap costs a 1M-object plan
  * ~12% CPU and lowers its peak RSS (bench plan 1M: 766 -> 619 MiB).
