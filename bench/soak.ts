@@ -10,25 +10,37 @@
  * Each phase runs CYCLES cycles (default 600) at `--interval` (default 1s, as the issue measured;
  * shorter gives more cycles per minute). Cycles are counted from the metrics endpoint
  * (`dualsync_cycles_total`). Printed per phase: cycles run, RSS after warm-up (cycle N of
- * `--warmup`, default 50) and at the end, the growth in %, and whether that is flat within
+ * `--warmup`, default 20) and at the end, the growth in %, and whether that is flat within
  * 15% (the target), the ratio beside the target, with the RSS at each tenth of the run to show the trend.
  * `--snapshots`: the watch runs with `--heapsnapshot-signal=SIGUSR2`; a heap snapshot is taken
  * after warm-up and at the end, and the constructors whose object counts grew the most between
  * the two are printed. Taking a snapshot raises the process's RSS by tens of MiB itself, so
  * read the RSS figures from a run without it.
  *
- * Measured 2026-12-07 on the shared 2-core box, `soak 300 --interval 100ms`, RSS at cycle 50 -> 300:
- *   quiet     196 -> 289 MiB (+47%; 249 MiB from cycle 150 to 210, then rising again)
- *   arrivals  194 -> 338 MiB (+75%; 500 -> 1,400 objects; a step from 212 to 297 MiB at cycle ~200)
- * Neither is flat within 10%. Heap snapshots at cycles 50 and 200 show no leak of JS objects:
- * live heap 27.0 -> 27.5 MiB (quiet), 28.2 -> 29.2 MiB (arrivals), the growth being compiled code
- * and a few hundred plain objects. What grows is V8's committed heap (process.memoryUsage():
- * heapTotal 68 -> 159 MiB while heapUsed stays 24-49 MiB between peaks of ~70 MiB while a cycle
- * lists and plans) and, once that stops, memory outside the heap (rss - heapTotal 108 -> 127 MiB).
- * --max-semi-space-size=8 lowers the growth (quiet +19%); MALLOC_ARENA_MAX=2 does not (+58%).
+ * Measured 2026-12-07 on the shared 2-core box (load 12-20), `soak 300 --warmup 20`, each pair
+ * run at once: before (main at 87955b8 with the trace) against after (S3 clients kept across cycles, watch
+ * re-executed with --max-semi-space-size=16 and MALLOC_MMAP_THRESHOLD_=131072), RSS MiB at
+ * cycle 20 -> 300:
+ *   --interval 100ms quiet     before 171 -> 267 (+56%)   after 170 -> 225 (+32%)
+ *   --interval 100ms arrivals  before 216 -> 363 (+68%)   after 189 -> 256 (+35%)
+ *   --interval 100ms quiet     before 191 -> 256 (+34%)   after 169 -> 238 (+41%)
+ *   --interval 100ms arrivals  before 197 -> 354 (+80%)   after 175 -> 260 (+48%)
+ *   --interval 1s    quiet     before 183 -> 259 (+42%)   after 176 -> 183 (+4%, met)
+ *   --interval 1s    arrivals  before 221 -> 357 (+61%)   after 181 -> 194 (+7%, met)
+ * Where it went (DUALSYNC_MEMORY_TRACE, cycle 20 -> 300): before, V8's new space doubled twice,
+ * 32 -> 128 MiB, and glibc's main heap grew 13 -> 61 MiB; old space stayed ~20 MiB and heap
+ * snapshots show no leak of JS objects. After, the new space stays 32 MiB; what is left at
+ * 100 ms is outside V8's heap: glibc's main heap +19-26 MiB and ~30 MiB more of anonymous
+ * memory, with external/arrayBuffers flat. It is bounded: 600 quiet cycles at 100 ms went
+ * 180 -> 227 MiB by cycle 180, then 227 -> 230 MiB to cycle 600. At 1 s between cycles (idle time
+ * in which V8 and glibc give memory back, it seems) the target is met (quiet, arrivals). Made per cycle or kept,
+ * the clients leak nothing (400 listings, heap after a full GC +0.8 MiB kept, +1.1 MiB made per
+ * listing; ~0.8 ms of CPU per client made). The young-generation cap costs a 1M-object plan
+ * ~12% CPU and lowers its peak RSS (bench plan 1M: 766 -> 619 MiB).
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { MEMORY_TRACE_VARIABLE, type MemorySample } from '../src/watch/memory-trace.ts';
 import { cleanup, putObjects, startPair, tempDir, type MinioPair } from '../test/harness/index.ts';
 import { makeSite } from '../test/integration/site.ts';
 
@@ -185,6 +197,57 @@ interface PhaseResult {
   /** RSS in bytes after each cycle, index = cycle number. */
   rss: Map<number, number>;
   snapshotLines: string[];
+  /** watch's own per-cycle memory record (DUALSYNC_MEMORY_TRACE), by cycle. */
+  memory: Map<number, MemorySample>;
+}
+
+/** Reads the per-cycle trace that watch wrote. */
+function readTrace(file: string): Map<number, MemorySample> {
+  const samples = new Map<number, MemorySample>();
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return samples;
+  }
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const sample = JSON.parse(line) as MemorySample;
+    samples.set(sample.cycle, sample);
+  }
+  return samples;
+}
+
+/** Where the memory went between two cycles: one row per figure, MiB at each and the growth. */
+function memoryTable(memory: Map<number, MemorySample>, from: number, to: number): string[] {
+  const first = memory.get(from);
+  const last = memory.get(to);
+  if (first === undefined || last === undefined) return [];
+  const figures: [string, (s: MemorySample) => number | undefined][] = [
+    ['rss', (s) => s.rss],
+    ['heapTotal (V8 committed)', (s) => s.heapTotal],
+    ['  new_space', (s) => s.spaces.new_space],
+    ['  old_space', (s) => s.spaces.old_space],
+    ['  code_space', (s) => s.spaces.code_space],
+    ['  large_object_space', (s) => s.spaces.large_object_space],
+    ['heapUsed', (s) => s.heapUsed],
+    ['external', (s) => s.external],
+    ['arrayBuffers', (s) => s.arrayBuffers],
+    ['V8 malloced (zones)', (s) => s.v8Malloced],
+    ['rss - heapTotal (outside V8)', (s) => s.rss - s.heapTotal],
+    ['smaps Anonymous', (s) => s.anonymous],
+    ['smaps Private_Dirty', (s) => s.privateDirty],
+    ['malloc main heap ([heap])', (s) => s.mallocHeap],
+  ];
+  const mib = (n: number | undefined) => (n === undefined ? '-' : (n / MIB).toFixed(1));
+  const rows = [`${'figure (MiB)'.padEnd(30)} ${`cycle ${from}`.padStart(10)} ${`cycle ${to}`.padStart(10)} ${'growth'.padStart(8)}`];
+  for (const [name, of] of figures) {
+    const a = of(first);
+    const b = of(last);
+    const growth = a === undefined || b === undefined ? '-' : `${b >= a ? '+' : ''}${((b - a) / MIB).toFixed(1)}`;
+    rows.push(`${name.padEnd(30)} ${mib(a).padStart(10)} ${mib(b).padStart(10)} ${growth.padStart(8)}`);
+  }
+  return rows;
 }
 
 async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Promise<PhaseResult> {
@@ -198,6 +261,8 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   for (const [variable, value] of Object.entries(process.env)) if (variable.startsWith('MALLOC_')) site.env[variable] = value;
   const nodeOptions = [process.env.NODE_OPTIONS ?? '', options.snapshots ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` : ''].join(' ').trim();
   if (nodeOptions !== '') site.env.NODE_OPTIONS = nodeOptions;
+  const traceFile = join(snapshotDir, 'memory.jsonl');
+  site.env[MEMORY_TRACE_VARIABLE] = traceFile;
   const child = site.spawn('watch', '--interval', options.interval, '--metrics-addr', '127.0.0.1:0');
   let stdout = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -233,7 +298,7 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   const result = await child;
   if (result.exitCode !== 0) throw new Error(`soak: watch exited with ${result.exitCode}:\n${String(result.stderr).slice(-2000)}`);
   const snapshotLines = snapshots.length === 2 ? snapshotGrowth(snapshots[0]!, snapshots[1]!) : [];
-  return { name: name === 'arrivals' ? `arrivals (${options.arrivals} a cycle, ${SEED_OBJECTS} -> ${SEED_OBJECTS + arrived} objects)` : `quiet (${SEED_OBJECTS} objects in sync)`, cycles: rss.size, rss, snapshotLines };
+  return { name: name === 'arrivals' ? `arrivals (${options.arrivals} a cycle, ${SEED_OBJECTS} -> ${SEED_OBJECTS + arrived} objects)` : `quiet (${SEED_OBJECTS} objects in sync)`, cycles: rss.size, rss, snapshotLines, memory: readTrace(traceFile) };
 }
 
 function report(result: PhaseResult, options: SoakOptions): string[] {
@@ -251,6 +316,7 @@ function report(result: PhaseResult, options: SoakOptions): string[] {
     `  RSS at cycle ${options.warmup} ${(warm / MIB).toFixed(1)} MiB, at cycle ${last} ${(end / MIB).toFixed(1)} MiB: ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (${(((end - warm) / MIB / (last - options.warmup)) * 1024).toFixed(1)} KiB a cycle)`,
     `  ratio cycle ${last} / cycle ${options.warmup}: ${(end / warm).toFixed(2)}   target: <= ${(1 + FLAT_WITHIN).toFixed(2)}   ${growth <= FLAT_WITHIN ? 'met' : 'MISSED'}`,
     `  RSS (MiB) by cycle: ${trend.join(' ')}`,
+    ...memoryTable(result.memory, options.warmup, last).map((line) => `  ${line}`),
     ...result.snapshotLines.map((line) => `  ${line}`),
   ];
 }

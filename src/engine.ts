@@ -238,6 +238,8 @@ export interface ApplyOptions extends PlanRunOptions {
   onReserveWarning?: (warning: ReserveWarning) => void;
   /** The ledger, when the caller keeps it open across runs (watch): used, not closed, here. */
   ledger?: LedgerStore;
+  /** The S3 clients, when the caller keeps them across runs (watch): used here, their sockets closed at the end, the clients kept. */
+  clients?: Clients;
 }
 
 export interface ApplyReport {
@@ -285,7 +287,7 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
     const roots = await expandVolumes(config.staging.volumes);
     await checkClaims(roots, config);
     const ledger = options.ledger ?? (await LedgerStore.open(config.stateDir, ledgerOptions(deps)));
-    const clients = createClients(config);
+    const clients = options.clients ?? createClients(config);
     let failed = false;
     let release = (): void => {};
     try {

@@ -6,6 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { ledgerOptions, runApply, type ApplyReport, type EngineDeps } from '../engine.ts';
+import { KeptClients } from './clients.ts';
 import { LedgerStore } from '../ledger/store.ts';
 import type { LedgerSummary } from '../ledger/queries.ts';
 import { acquireLock, type Lock } from '../apply/lock.ts';
@@ -14,6 +15,7 @@ import type { Config, CycleFacts, Side } from '../model/index.ts';
 import { cycleFacts } from './facts.ts';
 import { backoffMs, stopOf, watchLoop, type WatchSummary } from './loop.ts';
 import type { CycleResult, HopDown, WatchEvent } from './events.ts';
+import { memoryTracer } from './memory-trace.ts';
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -82,6 +84,8 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
   try {
     const cycles = new WatchCycles(options.config, lock, ledger);
     let cycleNumber = 0;
+    // Made at the first cycle from its environment; undefined (no cost) unless DUALSYNC_MEMORY_TRACE is set.
+    let traceMemory: ((cycle: number) => void) | undefined | null = null;
     summary = await watchLoop({
       intervalMs,
       once: options.once,
@@ -93,8 +97,10 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
       cycle: async () => {
         const number = ++cycleNumber;
         let ended: { result: CycleResult } | { error: unknown } = { error: 'stopped' };
+        const cycleDeps = options.cycleDeps();
+        if (traceMemory === null) traceMemory = memoryTracer(cycleDeps.deps.env, options.warn);
         try {
-          const result = await cycles.run(options.cycleDeps(), options.retryFailed && number === 1);
+          const result = await cycles.run(cycleDeps, options.retryFailed && number === 1);
           ended = { result };
           return result;
         } catch (error) {
@@ -104,6 +110,7 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
           await lock.update({ lastCycle: { number, endedAt: now().toISOString(), result: options.lastCycleNote(ended) } }).catch((error: unknown) => {
             options.warn(`could not note the cycle in the lock: ${describeError(error)}`);
           });
+          traceMemory?.(number);
         }
       },
     });
@@ -131,6 +138,7 @@ class WatchCycles {
   readonly #config: Config;
   readonly #lock: Lock;
   readonly #ledger: KeptLedger;
+  readonly #clients = new KeptClients();
   /** Hops that were down last cycle: probed briefly first, not listed with the long timeouts while still down. */
   #wasDown = new Set<Side>();
 
@@ -145,9 +153,11 @@ class WatchCycles {
     let report: ApplyReport;
     try {
       const ledger = await this.#ledger.open(cycle.deps);
-      report = await runApply(this.#config, cycle.deps, { confirm: async () => true, command: 'dualsync watch', lock: this.#lock, retryFailed, probeFirst: this.#wasDown, ledger });
+      const clients = this.#clients.get(this.#config);
+      report = await runApply(this.#config, cycle.deps, { confirm: async () => true, command: 'dualsync watch', lock: this.#lock, retryFailed, probeFirst: this.#wasDown, ledger, clients });
       await this.#ledger.remember();
     } catch (error) {
+      this.#clients.renew();
       if (isDualsyncError(error) && error.code === 'E_HOPS_UNREACHABLE') this.#wasDown = new Set(['source', 'destination']);
       // A store that met an error (a full disk, a writer that stopped) is not trusted with the next cycle: it is opened afresh.
       await this.#ledger.close().catch(() => undefined);
@@ -155,6 +165,7 @@ class WatchCycles {
     }
     cycle.finish?.();
     const hopsDown = hopsDownIn(report.run.gathered.inventory);
+    if (hopsDown.length > 0) this.#clients.renew();
     this.#wasDown = new Set(hopsDown.map((down) => down.hop));
     const waiting = report.run.plan.summary.waiting?.count;
     const extra = { facts: cycleFacts(report), ...(hopsDown.length > 0 ? { hopsDown } : {}), ...(waiting ? { waiting } : {}) };
