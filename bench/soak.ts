@@ -43,6 +43,7 @@ import { join } from 'node:path';
 import { MEMORY_TRACE_VARIABLE, type MemorySample } from '../src/watch/memory-trace.ts';
 import { cleanup, putObjects, startPair, tempDir, type MinioPair } from '../test/harness/index.ts';
 import { makeSite } from '../test/integration/site.ts';
+import { waitFor } from '../test/harness/wait.ts';
 
 const MIB = 1024 * 1024;
 /** The target: RSS at the end within +15% of RSS after warm-up (cycle 20 by default). */
@@ -114,16 +115,6 @@ function watchPid(pid: number): number {
     }
   }
   return pid;
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await Promise.resolve(probe()).catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`soak: not reached in ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** The sum of `dualsync_cycles_total` over its results. */

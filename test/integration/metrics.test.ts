@@ -10,6 +10,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { listAll, putObjects, useMinioPair } from '../harness/index.ts';
 import { makeSite } from './site.ts';
 import { VERSION } from '../../src/version.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const pair = useMinioPair();
 
@@ -27,16 +28,6 @@ async function scrape(url: string): Promise<Families> {
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   return parsePrometheusTextFormat(await response.text());
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`not reached in ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 const BODIES = { 'a.txt': 'a'.repeat(1000), 'b/c.txt': 'c'.repeat(2345), 'd.bin': 'd'.repeat(70_000) };

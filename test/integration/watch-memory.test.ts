@@ -13,19 +13,10 @@ import { describe, expect, it } from 'vitest';
 import { putObjects, tempDir, useMinioPair } from '../harness/index.ts';
 import type { MemorySample } from '../../src/watch/memory-trace.ts';
 import { makeSite } from './site.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const pair = useMinioPair();
 const MIB = 1024 * 1024;
-
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await Promise.resolve(probe()).catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`not reached in ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 function samples(file: string): MemorySample[] {
   let text = '';

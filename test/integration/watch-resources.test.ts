@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { putObjects } from '../harness/index.ts';
 import { useProxiedPair } from '../harness/toxiproxy.ts';
 import { makeSite } from './site.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const { pair, edge, cloud } = useProxiedPair();
 
@@ -44,16 +45,6 @@ async function cyclesDone(url: string): Promise<number> {
   let total = 0;
   for (const match of text.matchAll(/^dualsync_cycles_total\{[^}]*\} (\S+)$/gm)) total += Number(match[1]);
   return total;
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await Promise.resolve(probe()).catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`not reached in ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('watch over many cycles', () => {
