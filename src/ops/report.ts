@@ -144,7 +144,8 @@ export async function verifyLedger(config: Config, deps: EngineDeps): Promise<Ve
   }
 }
 
-function verifyDatabase(db: DatabaseSync): VerifyResult {
+/** {@link verifyLedger} on an open database, inside a read transaction the caller holds (the bench calls it too). */
+export function verifyDatabase(db: DatabaseSync): VerifyResult {
   let previous = GENESIS;
   let previousSeq: number | undefined;
   let events = 0;
