@@ -279,7 +279,7 @@ async function benchEvents(args: string[]): Promise<void> {
         cpuPer100k[mode].push((m.cpuMs * 100_000) / m.events);
         const per100k = `${sec((m.ms * 100_000) / m.events)} wall, ${sec((m.cpuMs * 100_000) / m.events)} CPU per 100k events`;
         const size = `ledger.db ${mib(m.fileBytes)} (${((m.fileBytes / objects) * 1_000_000 / MIB).toFixed(0)} MiB per million objects)`;
-        const log = m.logBytes > 0
+        const log = mode !== 'none' && mode !== 'hashes'
           ? `; event log ${(m.logBytes / m.events).toFixed(0)} bytes per event, ${((m.logBytes / objects) * 1_000_000 / MIB).toFixed(0)} MiB per million objects`
           : '';
         console.log(`  ${MODE_LABEL[mode].padEnd(16)} ${per100k}   ${size}${log}`);
