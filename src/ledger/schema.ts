@@ -208,3 +208,10 @@ export const MIGRATIONS: readonly string[] = [
 
 /** The user_version a database has once every step ran. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * The oldest schema this dualsync reads as it is, where the steps cannot run (a read-only state
+ * directory: a backup, a snapshot): the steps after it change nothing a reader uses (step 4 only
+ * drops an index). Raise it with a step that changes what is read.
+ */
+export const READABLE_FROM = 3;

@@ -13,8 +13,11 @@ import type { LedgerEvent } from '../../src/model/ledger.ts';
 import type { VerifyResult } from '../../src/model/report.ts';
 import { verifyDatabase } from '../../src/ops/report.ts';
 import { removeTempDirs, tempDir } from '../harness/temp.ts';
+import { bindReadOnly, canBindReadOnly, unmount } from '../harness/tmpfs.ts';
 
 afterAll(removeTempDirs);
+
+const CAN_BIND_READ_ONLY = canBindReadOnly();
 
 // Keys whose UTF-16 order is not their UTF-8 (SQLite BINARY) order: U+FF5E sorts before an emoji
 // in UTF-8 and after it in UTF-16. A merge that compared with `<` would pair the wrong rows.
@@ -102,6 +105,19 @@ describe('event log: no index for apply to keep', () => {
     await store.append([{ key: 'a/1.jpg', size: 7, etag: 'e-7b', type: 'staged', volume: '/mnt/s-0', verifiedBy: 'size' }]);
     await store.close();
     expect(await verify(dir)).toMatchObject({ ok: true, events: KEYS.length * 3 + 1 });
+  });
+
+  it.skipIf(!CAN_BIND_READ_ONLY)('a step-3 ledger in a read-only state directory (a backup, a snapshot) still verifies: step 4 is not needed to read it', async () => {
+    const dir = await ledgerWithEvents(KEYS);
+    const before = await verify(dir);
+    edit(dir, 'CREATE INDEX IF NOT EXISTS events_by_key ON events (key, seq); PRAGMA user_version = 3; PRAGMA wal_checkpoint(TRUNCATE);');
+    expect(bindReadOnly(dir)).toBe(true);
+    try {
+      expect(await verify(dir)).toEqual(before);
+    } finally {
+      unmount(dir);
+    }
+    expect(indexes(dir)).toEqual(['events_by_key']);
   });
 
   it.each(KEYS)('an edited row of %j is named with its last event', async (key) => {
