@@ -14,7 +14,7 @@
  * - verify (N <= BENCH_VERIFY_MAX, default 1,000,000): `report --verify` over the N rows and one
  *   event per row (written in an order other than key order, as apply's batches interleave keys).
  *
- * `npm run bench -- ledger events [N] [ROUNDS]`: the cost of the event log. N objects (default
+ * `npm run bench -- ledger events [--key-order] [N] [ROUNDS]`: the cost of the event log. N objects (default
  * 100,000) go through `applyEvents` as apply records them (staged, delivered, purged: 3 events
  * each, in batches of 1,000 per commit) in five ways, one after the other, ROUNDS times (default
  * 3; alternating, so that a shared machine's load falls on each alike): into a ledger without any
@@ -22,6 +22,7 @@
  * (seq and hash only, the least a checkable chain keeps); with the whole row and no index; with
  * the whole row and an index on (key, seq). It prints the log's bytes per event and per million
  * objects, the wall and CPU time per 100,000 events of each run, and each way's median CPU.
+ * Object after object the keys jump between cameras; `--key-order` writes them in key order.
  *
  * `npm run bench -- ledger verify [N...]`: the verify row alone, at each N (default 1,000,000).
  */
@@ -177,9 +178,14 @@ function runStatus(dir: string, stateDir: string): Measured {
 const mib = (bytes: number): string => (bytes === 0 ? '?' : `${(bytes / MIB).toFixed(0)} MiB`);
 const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
-/** The events apply records for object `i`: staged, delivered, purged. */
-function objectEvents(i: number): LedgerEvent[] {
-  const key = `site-7/cam-${String(i % 97).padStart(2, '0')}/day-${String(Math.floor(i / 128) % 365).padStart(3, '0')}/frame-${String(i).padStart(8, '0')}.jpg`;
+/**
+ * The events apply records for object `i`: staged, delivered, purged. Object after object, the
+ * keys jump between 97 cameras (an index takes them at scattered places), or with `keyOrder` follow
+ * key order, as apply's keys mostly do (a plan is in key order), where an index only appends.
+ */
+function objectEvents(i: number, keyOrder: boolean): LedgerEvent[] {
+  const camera = keyOrder ? Math.floor(i / 10_000) % 100 : i % 97;
+  const key = `site-7/cam-${String(camera).padStart(2, '0')}/day-${String(Math.floor(i / 128) % 365).padStart(3, '0')}/frame-${String(i).padStart(8, '0')}.jpg`;
   const size = 65536 + ((i * 2654435761) % 4194304);
   const etag = [i, i * 7, i * 13, i * 31].map((n) => (n >>> 0).toString(16).padStart(8, '0')).join('');
   const volume = `/mnt/staging-${i % 2}`;
@@ -210,7 +216,7 @@ const MODE_LABEL: Record<LogMode, string> = {
  * Applies the events of `objects` objects, 1,000 per commit, into a new ledger in `stateDir`: the
  * wall time, and the CPU time of this process (which a loaded machine moves far less).
  */
-async function applyObjectEvents(stateDir: string, objects: number, mode: LogMode): Promise<{ ms: number; cpuMs: number; events: number; logBytes: number; fileBytes: number }> {
+async function applyObjectEvents(stateDir: string, objects: number, mode: LogMode, keyOrder: boolean): Promise<{ ms: number; cpuMs: number; events: number; logBytes: number; fileBytes: number }> {
   const file = join(stateDir, LEDGER_FILE);
   const db = connect(file);
   await upgradeSchema(db, file);
@@ -243,7 +249,7 @@ async function applyObjectEvents(stateDir: string, objects: number, mode: LogMod
   const cpuBefore = process.cpuUsage();
   const at = '2026-11-29T10:00:00.000Z';
   for (let i = 0; i < objects; i++) {
-    batch.push(...objectEvents(i));
+    batch.push(...objectEvents(i, keyOrder));
     if (batch.length >= 1000) {
       events += batch.length;
       apply(batch, at);
@@ -264,17 +270,19 @@ async function applyObjectEvents(stateDir: string, objects: number, mode: LogMod
 
 /** `ledger events [N] [ROUNDS]`: the event log's bytes and time, beside the same events without it, ROUNDS times alternating. */
 async function benchEvents(args: string[]): Promise<void> {
-  const objects = Number(args[0] ?? 100_000);
-  const rounds = Number(args[1] ?? 3);
+  const keyOrder = args.includes('--key-order');
+  const numbers = args.filter((arg) => !arg.startsWith('--'));
+  const objects = Number(numbers[0] ?? 100_000);
+  const rounds = Number(numbers[1] ?? 3);
   const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'dualsync-bench-events-'));
   const cpuPer100k: Record<LogMode, number[]> = { none: [], hashes: [], slim: [], log: [], indexed: [] };
   try {
     for (let round = 1; round <= rounds; round++) {
-      console.log(`\n${objects} objects, ${objects * 3} events, round ${round} of ${rounds} (in ${dir}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`);
+      console.log(`\n${objects} objects, ${objects * 3} events, round ${round} of ${rounds}, keys ${keyOrder ? 'in key order' : 'scattered'} (in ${dir}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`);
       for (const mode of MODES) {
         const stateDir = join(dir, `${mode}-${round}`);
         mkdirSync(stateDir);
-        const m = await applyObjectEvents(stateDir, objects, mode);
+        const m = await applyObjectEvents(stateDir, objects, mode, keyOrder);
         rmSync(stateDir, { recursive: true, force: true });
         cpuPer100k[mode].push((m.cpuMs * 100_000) / m.events);
         const per100k = `${sec((m.ms * 100_000) / m.events)} wall, ${sec((m.cpuMs * 100_000) / m.events)} CPU per 100k events`;
