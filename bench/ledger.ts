@@ -11,11 +11,20 @@
  *   default 2,000,000);
  * each in its own process, with its wall time and peak RSS.
  *
- * `npm run bench -- ledger events [N]`: the cost of the event log. N objects (default 100,000)
- * go through `applyEvents` as apply records them (staged, delivered, purged: 3 events each, in
- * batches of 1,000 per commit) three times: into a ledger without any log (the records alone),
- * through the log's hashing with its rows discarded, and with the whole log; prints the log's
- * bytes per event and per million objects, and the wall and CPU time per 100,000 events of each.
+ * - verify (N <= BENCH_VERIFY_MAX, default 1,000,000): `report --verify` over the N rows and one
+ *   event per row (written in an order other than key order, as apply's batches interleave keys).
+ *
+ * `npm run bench -- ledger events [--key-order] [N] [ROUNDS]`: the cost of the event log. N objects (default
+ * 100,000) go through `applyEvents` as apply records them (staged, delivered, purged: 3 events
+ * each, in batches of 1,000 per commit) in five ways, one after the other, ROUNDS times (default
+ * 3; alternating, so that a shared machine's load falls on each alike): into a ledger without any
+ * log (the records alone); through the log's hashing with its rows discarded; with a slim row
+ * (seq and hash only, the least a checkable chain keeps); with the whole row and no index; with
+ * the whole row and an index on (key, seq). It prints the log's bytes per event and per million
+ * objects, the wall and CPU time per 100,000 events of each run, and each way's median CPU.
+ * Object after object the keys jump between cameras; `--key-order` writes them in key order.
+ *
+ * `npm run bench -- ledger verify [N...]`: the verify row alone, at each N (default 1,000,000).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -27,6 +36,9 @@ import { LedgerStore } from '../src/ledger/store.ts';
 import { LedgerQueries } from '../src/ledger/queries.ts';
 import { applyEvent } from '../src/ledger/merge.ts';
 import type { LedgerEvent } from '../src/model/ledger.ts';
+import { EventLog } from '../src/ledger/events.ts';
+import { arrayToRecord, COLUMN_NAMES, recordToRow, type SqlValue } from '../src/ledger/schema.ts';
+import { verifyDatabase } from '../src/ops/report.ts';
 import { writeLegacyLedger } from '../test/harness/ledger.ts';
 
 const MIB = 1024 * 1024;
@@ -68,6 +80,31 @@ async function insertRows(stateDir: string, rows: number): Promise<void> {
   db.close();
 }
 
+/**
+ * One event per row of `stateDir`'s ledger, chained and matching the row, so that `report --verify`
+ * passes: written in frame order, which is not key order (the keys start with the camera), as
+ * apply's batches are not; the serial moves to the last event.
+ */
+function logRows(stateDir: string): number {
+  const db = connect(join(stateDir, LEDGER_FILE));
+  const log = new EventLog(db);
+  const rows = db.prepare(`SELECT ${COLUMN_NAMES.join(', ')} FROM objects ORDER BY substr(key, -12)`);
+  rows.setReturnArrays(true);
+  const first = (db.prepare(`SELECT value FROM meta WHERE name = 'serial'`).get() as { value: number }).value;
+  let seq = first;
+  let hash = log.head();
+  db.exec('BEGIN');
+  for (const values of rows.iterate()) {
+    const record = arrayToRecord(values as unknown as SqlValue[]);
+    hash = log.append(hash, ++seq, '2026-11-29T10:03:00.000Z', { type: 'staged', key: record.key, size: record.size, etag: record.etag, volume: '/mnt/staging-0', verifiedBy: 'size' }, recordToRow(record));
+  }
+  db.prepare(`UPDATE meta SET value = ? WHERE name = 'serial'`).run(seq);
+  db.exec('COMMIT');
+  db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  db.close();
+  return seq - first;
+}
+
 /** One step, run in this (child) process; prints what it measured as one JSON line. */
 async function child(step: string, stateDir: string, rows: number): Promise<void> {
   const started = performance.now();
@@ -88,6 +125,14 @@ async function child(step: string, stateDir: string, rows: number): Promise<void
     for (const record of store.records()) if (record.size >= 0) count++;
     await store.close();
     detail = `${count} records`;
+  } else if (step === 'log') {
+    detail = `${logRows(stateDir)} events`;
+  } else if (step === 'verify') {
+    const store = await LedgerStore.open(stateDir);
+    const result = store.read((db) => verifyDatabase(db), () => undefined);
+    await store.close();
+    if (result?.ok !== true) throw new Error(`verify failed: ${result?.problem ?? 'no ledger'}`);
+    detail = `${result.events} events verified`;
   } else if (step === 'state') {
     const store = await LedgerStore.open(stateDir);
     detail = `${store.state().records.length} records`;
@@ -133,9 +178,14 @@ function runStatus(dir: string, stateDir: string): Measured {
 const mib = (bytes: number): string => (bytes === 0 ? '?' : `${(bytes / MIB).toFixed(0)} MiB`);
 const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
-/** The events apply records for object `i`: staged, delivered, purged. */
-function objectEvents(i: number): LedgerEvent[] {
-  const key = `site-7/cam-${String(i % 97).padStart(2, '0')}/day-${String(Math.floor(i / 128) % 365).padStart(3, '0')}/frame-${String(i).padStart(8, '0')}.jpg`;
+/**
+ * The events apply records for object `i`: staged, delivered, purged. Object after object, the
+ * keys jump between 97 cameras (an index takes them at scattered places), or with `keyOrder` follow
+ * key order, as apply's keys mostly do (a plan is in key order), where an index only appends.
+ */
+function objectEvents(i: number, keyOrder: boolean): LedgerEvent[] {
+  const camera = keyOrder ? Math.floor(i / 10_000) % 100 : i % 97;
+  const key = `site-7/cam-${String(camera).padStart(2, '0')}/day-${String(Math.floor(i / 128) % 365).padStart(3, '0')}/frame-${String(i).padStart(8, '0')}.jpg`;
   const size = 65536 + ((i * 2654435761) % 4194304);
   const etag = [i, i * 7, i * 13, i * 31].map((n) => (n >>> 0).toString(16).padStart(8, '0')).join('');
   const volume = `/mnt/staging-${i % 2}`;
@@ -146,25 +196,42 @@ function objectEvents(i: number): LedgerEvent[] {
   ];
 }
 
-/** What a run writes besides the records: nothing, the log's hashes alone (rows discarded), or the whole log. */
-type LogMode = 'none' | 'hashes' | 'log';
+/**
+ * What a run writes besides the records: nothing; the log's hashes alone (rows discarded); a slim
+ * row (seq and hash); the whole row without an index; the whole row with the index on (key, seq).
+ */
+type LogMode = 'none' | 'hashes' | 'slim' | 'log' | 'indexed';
 
-const MODE_LABEL: Record<LogMode, string> = { none: 'no event log', hashes: 'hashes, no rows', log: 'with event log' };
+const MODES: readonly LogMode[] = ['none', 'hashes', 'slim', 'log', 'indexed'];
+
+const MODE_LABEL: Record<LogMode, string> = {
+  none: 'no event log',
+  hashes: 'hashes, no rows',
+  slim: 'row: seq, hash',
+  log: 'whole row',
+  indexed: 'row + key index',
+};
 
 /**
  * Applies the events of `objects` objects, 1,000 per commit, into a new ledger in `stateDir`: the
  * wall time, and the CPU time of this process (which a loaded machine moves far less).
  */
-async function applyObjectEvents(stateDir: string, objects: number, mode: LogMode): Promise<{ ms: number; cpuMs: number; events: number; logBytes: number; fileBytes: number }> {
+async function applyObjectEvents(stateDir: string, objects: number, mode: LogMode, keyOrder: boolean): Promise<{ ms: number; cpuMs: number; events: number; logBytes: number; fileBytes: number }> {
   const file = join(stateDir, LEDGER_FILE);
   const db = connect(file);
   await upgradeSchema(db, file);
-  if (mode === 'hashes') {
-    // The same inserts, discarded: what a ledger without its event log's rows writes.
+  if (mode === 'hashes' || mode === 'slim') {
+    // The same inserts, discarded (or cut to seq and hash): what a ledger without the log's rows
+    // writes. Both go through a trigger, so 'slim' against 'hashes' is the cost of the slim row.
+    const keep = mode === 'slim' ? 'INSERT INTO events_slim VALUES (new.seq, new.hash)' : 'SELECT 1';
     db.exec(`DROP TABLE events;
+      CREATE TABLE events_slim (seq INTEGER NOT NULL PRIMARY KEY, hash BLOB NOT NULL);
       CREATE VIEW events (seq, at, type, key, body, record_hash, hash) AS SELECT 0, '', '', '', '', x'', x'' WHERE 0;
-      CREATE TRIGGER events_discard INSTEAD OF INSERT ON events BEGIN SELECT 1; END;`);
+      CREATE TRIGGER events_discard INSTEAD OF INSERT ON events BEGIN ${keep}; END;`);
   }
+  // The index the log had until schema step 4 (report --verify's lookup of a key's last event).
+  if (mode === 'log') db.exec('DROP INDEX IF EXISTS events_by_key');
+  if (mode === 'indexed') db.exec('CREATE INDEX IF NOT EXISTS events_by_key ON events (key, seq)');
   const queries = new LedgerQueries(db, file);
   // Without any log: the records and the serial, in one transaction per batch, as applyEvents writes them.
   const apply = (events: LedgerEvent[], at: string) => {
@@ -182,7 +249,7 @@ async function applyObjectEvents(stateDir: string, objects: number, mode: LogMod
   const cpuBefore = process.cpuUsage();
   const at = '2026-11-29T10:00:00.000Z';
   for (let i = 0; i < objects; i++) {
-    batch.push(...objectEvents(i));
+    batch.push(...objectEvents(i, keyOrder));
     if (batch.length >= 1000) {
       events += batch.length;
       apply(batch, at);
@@ -195,39 +262,75 @@ async function applyObjectEvents(stateDir: string, objects: number, mode: LogMod
   }
   const ms = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
-  const logBytes = mode === 'log' ? ((db.prepare(`SELECT sum(pgsize) AS bytes FROM dbstat WHERE name IN ('events', 'events_by_key')`).get() as { bytes: number }).bytes) : 0;
+  const logBytes = (db.prepare(`SELECT coalesce(sum(pgsize), 0) AS bytes FROM dbstat WHERE name IN ('events', 'events_by_key', 'events_slim')`).get() as { bytes: number }).bytes;
   db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   db.close();
   return { ms, cpuMs: (cpu.user + cpu.system) / 1000, events, logBytes, fileBytes: statSync(file).size };
 }
 
-/** `ledger events [N]`: the event log's bytes and time, beside the same events without it. */
+/** `ledger events [N] [ROUNDS]`: the event log's bytes and time, beside the same events without it, ROUNDS times alternating. */
 async function benchEvents(args: string[]): Promise<void> {
-  const objects = Number(args[0] ?? 100_000);
+  const keyOrder = args.includes('--key-order');
+  const numbers = args.filter((arg) => !arg.startsWith('--'));
+  const objects = Number(numbers[0] ?? 100_000);
+  const rounds = Number(numbers[1] ?? 3);
   const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'dualsync-bench-events-'));
+  const cpuPer100k: Record<LogMode, number[]> = { none: [], hashes: [], slim: [], log: [], indexed: [] };
   try {
-    console.log(`\n${objects} objects, ${objects * 3} events (in ${dir}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`);
-    for (const mode of ['none', 'hashes', 'log'] as const) {
-      const stateDir = join(dir, mode);
-      mkdirSync(stateDir);
-      const m = await applyObjectEvents(stateDir, objects, mode);
-      const per100k = `${sec((m.ms * 100_000) / m.events)} wall, ${sec((m.cpuMs * 100_000) / m.events)} CPU per 100k events`;
-      const size = `ledger.db ${mib(m.fileBytes)} (${((m.fileBytes / objects) * 1_000_000 / MIB).toFixed(0)} MiB per million objects)`;
-      const log = mode === 'log'
-        ? `; event log ${(m.logBytes / m.events).toFixed(0)} bytes per event, ${((m.logBytes / objects) * 1_000_000 / MIB).toFixed(0)} MiB per million objects`
-        : '';
-      console.log(`  ${MODE_LABEL[mode].padEnd(16)} ${per100k}   ${size}${log}`);
+    for (let round = 1; round <= rounds; round++) {
+      console.log(`\n${objects} objects, ${objects * 3} events, round ${round} of ${rounds}, keys ${keyOrder ? 'in key order' : 'scattered'} (in ${dir}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`);
+      for (const mode of MODES) {
+        const stateDir = join(dir, `${mode}-${round}`);
+        mkdirSync(stateDir);
+        const m = await applyObjectEvents(stateDir, objects, mode, keyOrder);
+        rmSync(stateDir, { recursive: true, force: true });
+        cpuPer100k[mode].push((m.cpuMs * 100_000) / m.events);
+        const per100k = `${sec((m.ms * 100_000) / m.events)} wall, ${sec((m.cpuMs * 100_000) / m.events)} CPU per 100k events`;
+        const size = `ledger.db ${mib(m.fileBytes)} (${((m.fileBytes / objects) * 1_000_000 / MIB).toFixed(0)} MiB per million objects)`;
+        const log = mode !== 'none' && mode !== 'hashes'
+          ? `; event log ${(m.logBytes / m.events).toFixed(0)} bytes per event, ${((m.logBytes / objects) * 1_000_000 / MIB).toFixed(0)} MiB per million objects`
+          : '';
+        console.log(`  ${MODE_LABEL[mode].padEnd(16)} ${per100k}   ${size}${log}`);
+      }
     }
+    const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    console.log(`\nmedian CPU per 100k events over ${rounds} round(s): ${MODES.map((mode) => `${MODE_LABEL[mode]} ${sec(median(cpuPer100k[mode]))}`).join(', ')}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** `ledger verify [N...]`: N rows, one event each, and `report --verify` over them: its time and peak RSS. */
+function benchVerify(args: string[]): void {
+  for (const rows of args.length > 0 ? args.map(Number) : [1_000_000]) {
+    const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'dualsync-bench-verify-'));
+    try {
+      console.log(`\n${rows} rows (in ${dir}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`);
+      verifyRows(dir, rows);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** The verify row: a ledger of `rows` rows with one event each in `dir`/state-verify, then `report --verify` over it. */
+function verifyRows(dir: string, rows: number): void {
+  const stateDir = join(dir, 'state-verify');
+  mkdirSync(stateDir);
+  runChild('insert', stateDir, rows);
+  line('write 1 event per row', runChild('log', stateDir, rows));
+  line('report --verify', runChild('verify', stateDir, rows));
+}
+
+const line = (name: string, m: Measured) => console.log(`  ${name.padEnd(22)} ${sec(m.wallMs).padStart(9)} (cpu ${sec(m.cpuMs ?? 0)})   peak RSS ${mib(m.maxRss).padStart(8)}   ${m.detail ?? ''}`);
+
 export async function benchLedger(args: string[]): Promise<void> {
   if (args[0] === 'events') return benchEvents(args.slice(1));
+  if (args[0] === 'verify') return benchVerify(args.slice(1));
   const sizes = args.length > 0 ? args.map(Number) : [1_000_000, 10_000_000];
   const migrateMax = Number(process.env.BENCH_MIGRATE_MAX ?? 1_000_000);
   const stateMax = Number(process.env.BENCH_STATE_MAX ?? 2_000_000);
+  const verifyMax = Number(process.env.BENCH_VERIFY_MAX ?? 1_000_000);
   let missed = false;
   for (const rows of sizes) {
     const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'dualsync-bench-ledger-'));
@@ -235,7 +338,6 @@ export async function benchLedger(args: string[]): Promise<void> {
       const stateDir = join(dir, 'state');
       mkdirSync(stateDir);
       console.log(`\n${rows} rows (in ${dir}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`);
-      const line = (name: string, m: Measured) => console.log(`  ${name.padEnd(22)} ${sec(m.wallMs).padStart(9)} (cpu ${sec(m.cpuMs ?? 0)})   peak RSS ${mib(m.maxRss).padStart(8)}   ${m.detail ?? ''}`);
       line('insert (SQL)', runChild('insert', stateDir, rows));
       const status = runStatus(dir, stateDir);
       line('status (CLI, --json)', status);
@@ -243,6 +345,7 @@ export async function benchLedger(args: string[]): Promise<void> {
       line('read: records() cursor', runChild('cursor', stateDir, rows));
       // Every record in one array is what today's planner takes; past a few million it outgrows the heap.
       if (rows <= stateMax) line('read: state() array', runChild('state', stateDir, rows));
+      if (rows <= verifyMax) verifyRows(dir, rows);
       if (rows <= migrateMax) {
         const legacyDir = join(dir, 'legacy');
         mkdirSync(legacyDir);

@@ -12,7 +12,7 @@
 import { DatabaseSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
 import { describeError, isDualsyncError, opError, userError } from '../errors.ts';
-import { MIGRATIONS, SCHEMA_VERSION } from './schema.ts';
+import { MIGRATIONS, READABLE_FROM, SCHEMA_VERSION } from './schema.ts';
 
 export const LEDGER_FILE = 'ledger.db';
 /** How long a connection waits for another's write lock before it gives up. */
@@ -137,7 +137,7 @@ export function connectReadOnly(file: string, walBytes: number): DatabaseSync {
   try {
     const version = schemaVersion(db);
     if (version > SCHEMA_VERSION) refuseNewer(file, version);
-    if (version < SCHEMA_VERSION) {
+    if (version < READABLE_FROM) {
       throw opError('E_LEDGER_READ', `cannot read ${file}: its schema (${version}) needs an update that a read-only state directory cannot take`, {
         hint: 'Run dualsync once where the state directory is writable.',
       });

@@ -137,11 +137,13 @@ async function openDatabase(stateDir: string, warn: (message: string) => void, c
     }
   }
   let db: DatabaseSync;
+  let readOnly = false;
   try {
     db = connect(file);
   } catch (error) {
     if (!existed || create || !isCannotOpen(error)) throw error;
     db = connectReadOnly(file, await sizeOf(`${file}-wal`));
+    readOnly = true;
   }
   try {
     // The new file's name must survive a power cut as well as its contents.
@@ -162,7 +164,8 @@ async function openDatabase(stateDir: string, warn: (message: string) => void, c
           return db;
         }
       }
-      if (!schemaIsCurrent(db)) await upgradeSchema(db, file);
+      // Read-only, the schema is one connectReadOnly reads as it is (READABLE_FROM): no step can run, none is needed.
+      if (!schemaIsCurrent(db) && !readOnly) await upgradeSchema(db, file);
       return db;
     }
     await upgradeSchema(db, file, async (inside) => {

@@ -9,6 +9,7 @@ import type { CustodyRow, ReportTotals, VerifyResult } from '../model/report.ts'
 import { LedgerStore } from '../ledger/store.ts';
 import { EVENT_COLUMNS, eventHash, GENESIS, recordDigest, type LoggedType } from '../ledger/events.ts';
 import { arrayToRecord, COLUMN_NAMES, type SqlValue } from '../ledger/schema.ts';
+import { compareKeys } from '../plan/keys.ts';
 import { ledgerOptions, type EngineDeps } from '../engine.ts';
 import type { Config } from '../model/config.ts';
 
@@ -134,7 +135,10 @@ export async function runReport(config: Config, deps: EngineDeps, filters: Repor
   }
 }
 
-/** Walks the event log from its first event, then checks each record against the last event that wrote it. */
+/**
+ * Walks the event log from its first event, then checks each record against the last event that
+ * wrote it, and that every key an event wrote still has its record.
+ */
 export async function verifyLedger(config: Config, deps: EngineDeps): Promise<VerifyResult> {
   const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
   try {
@@ -144,7 +148,8 @@ export async function verifyLedger(config: Config, deps: EngineDeps): Promise<Ve
   }
 }
 
-function verifyDatabase(db: DatabaseSync): VerifyResult {
+/** {@link verifyLedger} on an open database, inside a read transaction the caller holds (the bench calls it too). */
+export function verifyDatabase(db: DatabaseSync): VerifyResult {
   let previous = GENESIS;
   let previousSeq: number | undefined;
   let events = 0;
@@ -161,19 +166,34 @@ function verifyDatabase(db: DatabaseSync): VerifyResult {
   }
   const serial = (db.prepare(`SELECT value FROM meta WHERE name = 'serial'`).get() as { value: number }).value;
   if (previousSeq !== undefined && serial !== previousSeq) return fail(`the ledger's serial is ${serial}, but its last event is ${previousSeq}: events were removed or the serial edited`);
-  let uncovered = 0;
-  const records = db.prepare(`SELECT ${COLUMN_NAMES.join(', ')}, (SELECT lower(hex(record_hash)) || ' ' || seq FROM events WHERE events.key = objects.key ORDER BY seq DESC LIMIT 1) FROM objects ORDER BY key`);
+  // Each key's last event, sorted by key here rather than kept in an index that every apply would
+  // pay for (schema step 4): SQLite's sorter spills to temporary files, so memory stays bounded at
+  // any size. The bare columns of a max() aggregate are those of the row that holds the max
+  // (sqlite.org/lang_select.html#bareagg). Both walks are in BINARY order, which compareKeys is.
+  const lastWrites = db.prepare(`SELECT key, max(seq), lower(hex(record_hash)) FROM events WHERE type <> 'reset' GROUP BY key ORDER BY key`);
+  lastWrites.setReturnArrays(true);
+  const records = db.prepare(`SELECT ${COLUMN_NAMES.join(', ')} FROM objects ORDER BY key`);
   records.setReturnArrays(true);
-  for (const value of records.iterate()) {
-    const values = value as unknown as SqlValue[];
-    const last = values[COLUMN_NAMES.length] as string | null;
-    const record = arrayToRecord(values.slice(0, COLUMN_NAMES.length));
-    if (last === null) {
-      uncovered++;
-      continue;
+  const writes = lastWrites.iterate() as Iterator<[string, number, string]>;
+  const deleted = (write: [string, number, string]) => fail(`the ledger has no row of ${JSON.stringify(write[0])}, which event ${write[1]} wrote last: the row was deleted`);
+  let uncovered = 0;
+  try {
+    let write = writes.next();
+    for (const value of records.iterate()) {
+      const record = arrayToRecord(value as unknown as SqlValue[]);
+      // A key that events wrote and that sorts before this row has no row: nothing deletes one.
+      if (write.done !== true && compareKeys(write.value[0], record.key) < 0) return deleted(write.value);
+      if (write.done === true || write.value[0] !== record.key) {
+        uncovered++;
+        continue;
+      }
+      const [, seq, hash] = write.value;
+      if (recordDigest(record) !== hash) return fail(`the ledger row of ${JSON.stringify(record.key)} does not match event ${seq}, the last that wrote it: the row was edited`);
+      write = writes.next();
     }
-    const [hash, seq] = last.split(' ');
-    if (recordDigest(record) !== hash) return fail(`the ledger row of ${JSON.stringify(record.key)} does not match event ${seq}, the last that wrote it: the row was edited`);
+    if (write.done !== true) return deleted(write.value);
+  } finally {
+    writes.return?.();
   }
   return { ok: true, events, headHash: previous, uncovered };
 }
