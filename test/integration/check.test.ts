@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type AddressInfo } from 'node:net';
+import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { cleanup, listAll, md5, putObjects, useMinioPair, type MinioPair } from '../harness/index.ts';
 import { startLink } from '../harness/link.ts';
@@ -185,12 +185,7 @@ async function countingForwarder(endpoint: string): Promise<{ endpoint: string; 
     peak = Math.max(peak, open);
     const server = createConnection({ host: upstream.hostname, port: Number(upstream.port) });
     client.pipe(server).pipe(client);
-    const done = () => {
-      client.destroy();
-      server.destroy();
-    };
-    client.on('error', done).on('close', done);
-    server.on('error', done).on('close', done);
+    closeTogether(client, server);
     client.once('close', () => open--);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -220,6 +215,16 @@ describe('dualsync check --content --concurrency', () => {
   });
 });
 
+/** Ends both sockets of a forwarded connection when either one ends or fails. */
+function closeTogether(client: Socket, server: Socket): void {
+  const done = () => {
+    client.destroy();
+    server.destroy();
+  };
+  client.on('error', done).on('close', done);
+  server.on('error', done).on('close', done);
+}
+
 /** A TCP forwarder to `endpoint` that cuts every connection once `bytes` of answers have passed on it. */
 async function cuttingForwarder(endpoint: string, bytes: number): Promise<{ endpoint: string; cuts: () => number; close: () => void }> {
   const upstream = new URL(endpoint);
@@ -240,12 +245,7 @@ async function cuttingForwarder(endpoint: string, bytes: number): Promise<{ endp
       client.destroy();
       server.destroy();
     });
-    const done = () => {
-      client.destroy();
-      server.destroy();
-    };
-    client.on('error', done).on('close', done);
-    server.on('error', done).on('close', done);
+    closeTogether(client, server);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, cuts: () => cuts, close: () => server.close() };
@@ -269,12 +269,7 @@ async function rewritingForwarder(endpoint: string, path: string, beforeRead: ()
       queue = queue.then(() => waitFor).then(() => void server.write(chunk));
     });
     server.pipe(client);
-    const done = () => {
-      client.destroy();
-      server.destroy();
-    };
-    client.on('error', done).on('close', done);
-    server.on('error', done).on('close', done);
+    closeTogether(client, server);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, rewritten: () => rewrite !== undefined, close: () => server.close() };
