@@ -27,7 +27,9 @@
  * fetches itself to make a v1 answer whole are signed by the simulator, with MinIO's keys, and
  * only after MinIO has accepted the client's own request for the first page.
  */
+import { afterAll } from 'vitest';
 import { seededRandom } from './random.ts';
+import type { MinioServer } from './minio.ts';
 import { createHash, createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
@@ -442,5 +444,21 @@ export async function startDeviceSim(options: DeviceSimOptions): Promise<DeviceS
       agent.destroy();
       await closed;
     },
+  };
+}
+
+/**
+ * For a test file: a function that starts a simulator in front of one MinIO server (its endpoint
+ * and keys), and closes every one it started when the file ends.
+ */
+export function useDeviceSims(): (server: MinioServer, options?: Partial<DeviceSimOptions>) => Promise<DeviceSim> {
+  const sims: DeviceSim[] = [];
+  afterAll(async () => {
+    await Promise.all(sims.map((sim) => sim.close()));
+  });
+  return async (server, options = {}) => {
+    const sim = await startDeviceSim({ upstream: server.endpoint, accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, ...options });
+    sims.push(sim);
+    return sim;
   };
 }

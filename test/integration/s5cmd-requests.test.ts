@@ -10,23 +10,15 @@
  * unpatched build of the same version shows that the patch is what makes the difference.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findS5cmd } from '../../src/apply/s5cmd.ts';
-import { cleanup, md5OfBucket, putObjects, requireStockS5cmd, requireTools, startPair, type MinioPair } from '../harness/index.ts';
-import { startDeviceSim, type DeviceSim, type RequestKind } from '../harness/device-sim.ts';
+import { md5OfBucket, putObjects, requireStockS5cmd, requireTools, useMinioPair } from '../harness/index.ts';
+import { useDeviceSims, type RequestKind } from '../harness/device-sim.ts';
 import type { DoctorReport } from '../../src/model/doctor.ts';
 import { makeSite } from './site.ts';
 
-let pair: MinioPair;
-const sims: DeviceSim[] = [];
-beforeAll(async () => {
-  pair = await startPair();
-});
-afterAll(async () => {
-  await Promise.all(sims.map((sim) => sim.close()));
-  await pair?.stop();
-  await cleanup();
-});
+const pair = useMinioPair();
+const deviceSim = useDeviceSims();
 
 /** Objects of a few sizes, all below one download part (one ranged GET each); one is empty. */
 const OBJECTS = Array.from({ length: 48 }, (_, i) => ({
@@ -44,10 +36,7 @@ interface Counted {
 
 /** Plans and applies OBJECTS with the s5cmd at `s5cmd`, and returns the requests of the apply. */
 async function applyCounting(s5cmd: string): Promise<Counted> {
-  const start = (upstream: typeof pair.edge) =>
-    startDeviceSim({ upstream: upstream.endpoint, accessKeyId: upstream.accessKeyId, secretAccessKey: upstream.secretAccessKey, region: 'us-east-1' });
-  const [source, destination] = await Promise.all([start(pair.edge), start(pair.cloud)]);
-  sims.push(source, destination);
+  const [source, destination] = await Promise.all([deviceSim(pair.edge, { region: 'us-east-1' }), deviceSim(pair.cloud, { region: 'us-east-1' })]);
   const site = await makeSite(pair, { sourceEndpoint: source.endpoint, destinationEndpoint: destination.endpoint });
   site.env.DUALSYNC_S5CMD = s5cmd;
   await putObjects(pair.edge, site.sourceBucket, OBJECTS);

@@ -9,11 +9,11 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, listHop } from '../../src/inventory/s3.ts';
 import { cleanup, createBucket, getObjectMd5, hopFor, md5, putObjects, startMinio, type MinioServer } from '../harness/index.ts';
-import { classifyRequest, opaqueEtag, signingRegion, startDeviceSim, type DeviceSim } from '../harness/device-sim.ts';
+import { classifyRequest, opaqueEtag, signingRegion, useDeviceSims, type DeviceSim, type DeviceSimOptions } from '../harness/device-sim.ts';
 
 let edge: MinioServer;
 let bucket: string;
-const sims: DeviceSim[] = [];
+const deviceSim = useDeviceSims();
 const objects = Array.from({ length: 1234 }, (_, i) => ({ key: `data/${String(i).padStart(4, '0')}.bin`, body: `object ${i}` }));
 const hostile = [
   { key: 'odd/space and "quotes" \'single\'.txt', body: 'quotes' },
@@ -27,15 +27,12 @@ beforeAll(async () => {
   await putObjects(edge, bucket, [...objects, ...hostile]);
 });
 afterAll(async () => {
-  await Promise.all(sims.map((sim) => sim.close()));
   await edge?.stop();
   await cleanup();
 });
 
-async function sim(options: Partial<Parameters<typeof startDeviceSim>[0]> = {}): Promise<DeviceSim> {
-  const started = await startDeviceSim({ upstream: edge.endpoint, accessKeyId: edge.accessKeyId, secretAccessKey: edge.secretAccessKey, ...options });
-  sims.push(started);
-  return started;
+function sim(options: Partial<DeviceSimOptions> = {}): Promise<DeviceSim> {
+  return deviceSim(edge, options);
 }
 
 /** A client that signs with MinIO's keys for the simulator's address, as dualsync would. */

@@ -9,23 +9,15 @@ import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { s5cmdEnv, s5cmdGlobalArgs } from '../../src/apply/s5cmd.ts';
 import { loadConfig } from '../../src/config/load.ts';
-import { cleanup, listAll, md5OfBucket, putObjects, requireTools, startPair, tempDir, type MinioPair } from '../harness/index.ts';
-import { startDeviceSim, type DeviceSim, type DeviceSimOptions } from '../harness/device-sim.ts';
+import { listAll, md5OfBucket, putObjects, requireTools, tempDir, useMinioPair } from '../harness/index.ts';
+import { useDeviceSims, type DeviceSim, type DeviceSimOptions } from '../harness/device-sim.ts';
 import { makeSite, type Site, type SiteOptions } from './site.ts';
 
-let pair: MinioPair;
-const sims: DeviceSim[] = [];
-beforeAll(async () => {
-  pair = await startPair();
-});
-afterAll(async () => {
-  await Promise.all(sims.map((sim) => sim.close()));
-  await pair?.stop();
-  await cleanup();
-});
+const pair = useMinioPair();
+const deviceSim = useDeviceSims();
 
 const MIB = 1024 * 1024;
 
@@ -50,10 +42,8 @@ function deviceObjects(): { key: string; body: Buffer | string }[] {
   return objects;
 }
 
-async function device(options: Partial<DeviceSimOptions> = {}): Promise<DeviceSim> {
-  const sim = await startDeviceSim({ upstream: pair.edge.endpoint, accessKeyId: pair.edge.accessKeyId, secretAccessKey: pair.edge.secretAccessKey, ...options });
-  sims.push(sim);
-  return sim;
+function device(options: Partial<DeviceSimOptions> = {}): Promise<DeviceSim> {
+  return deviceSim(pair.edge, options);
 }
 
 /**
