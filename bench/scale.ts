@@ -31,7 +31,7 @@
  * 6.3x in a quieter run; target 1.5x); status is within 2 s. At 10M nothing but status can run
  * today: apply already dies at 3M on Node's default heap limit (about 4.2 GiB).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,20 +131,41 @@ async function listingFloor(endpoint: string, count: number, sourceApi: 'v1' | '
 /** Issue 20's target for a plan against `s5cmd ls` of both sides, measured on the same server in the same run. */
 const TARGET_PLAN_OVER_S5CMD_LS = 1.2;
 
-/** Seconds for `s5cmd ls` of both buckets at once (the source with ListObjects v1 when the plan uses it): a plan's nearest peer. */
-async function s5cmdListSeconds(endpoint: string, sourceApi: 'v1' | 'v2'): Promise<number | undefined> {
+/**
+ * Seconds for `s5cmd ls` of both buckets at once (the source with ListObjects v1 when the plan uses it): a plan's nearest peer.
+ * Polled and stopped past the steps' own limits, and then reported as stopped rather than timed:
+ * s5cmd keeps a v1 answer whole, 22 GiB of RSS at 10M keys, which took the 24 GiB box down with it.
+ * A stopped s5cmd may still exit 0 (it ends quietly on a signal), so the stop decides, not its status.
+ */
+async function s5cmdListSeconds(endpoint: string, sourceApi: 'v1' | 'v2', limits: { rss: number; seconds: number }): Promise<{ seconds: number } | { stopped: string } | undefined> {
   const s5cmd = fileURLToPath(new URL('../.tools/s5cmd', import.meta.url));
   if (!existsSync(s5cmd)) return undefined;
   const env = { PATH: process.env.PATH, AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench-secret', AWS_REGION: 'us-east-1' };
+  const children: ChildProcess[] = [];
   const list = (args: string[]) =>
     new Promise<void>((resolve, reject) => {
       const child = spawn(s5cmd, ['--endpoint-url', endpoint, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+      children.push(child);
       child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`s5cmd ${args.join(' ')} exited with ${code}`))));
+      child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`s5cmd ${args.join(' ')} exited with ${code ?? signal}`))));
     });
   const started = performance.now();
-  await Promise.all([list(sourceApi === 'v1' ? ['--use-list-objects-v1', 'ls', 's3://edge/data/*'] : ['ls', 's3://edge/data/*']), list(['ls', 's3://archive/*'])]);
-  return (performance.now() - started) / 1000;
+  let stopped: string | undefined;
+  const poll = setInterval(() => {
+    const rss = children.reduce((sum, child) => sum + residentBytes(child.pid!), 0);
+    if (stopped !== undefined) return;
+    if (rss > limits.rss) stopped = `stopped at ${(rss / GIB).toFixed(2)} GiB RSS (limit ${Number((limits.rss / GIB).toFixed(2))} GiB)`;
+    else if ((performance.now() - started) / 1000 > limits.seconds) stopped = `stopped after ${limits.seconds} s (time limit)`;
+    if (stopped !== undefined) for (const child of children) child.kill('SIGKILL');
+  }, 250);
+  try {
+    await Promise.all([list(sourceApi === 'v1' ? ['--use-list-objects-v1', 'ls', 's3://edge/data/*'] : ['ls', 's3://edge/data/*']), list(['ls', 's3://archive/*'])]);
+  } catch (error) {
+    if (stopped === undefined) throw error;
+  } finally {
+    clearInterval(poll);
+  }
+  return stopped !== undefined ? { stopped } : { seconds: (performance.now() - started) / 1000 };
 }
 
 /** The steady plan beside its peers of the same run: the bytes floor and `s5cmd ls`, each with its ratio and target. */
@@ -239,8 +260,9 @@ async function benchSize(count: number, sourceApi: 'v1' | 'v2', limits: { rss: n
     console.log(`\n${count.toLocaleString('en')} objects, source ${sourceApi} (in ${dir}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores)`);
     const floor = await listingFloor(server.endpoint, count, sourceApi);
     console.log(`  listing floor (curl, both at once)  ${floor.seconds.toFixed(2)} s   (source ${sourceApi} ${floor.source.toFixed(2)} s, destination v2 ${floor.destination.toFixed(2)} s)`);
-    floor.s5cmdLs = await s5cmdListSeconds(server.endpoint, sourceApi);
-    if (floor.s5cmdLs !== undefined) console.log(`  s5cmd ls, both at once             ${floor.s5cmdLs.toFixed(2)} s`);
+    const s5cmdLs = await s5cmdListSeconds(server.endpoint, sourceApi, limits);
+    if (s5cmdLs !== undefined && 'seconds' in s5cmdLs) floor.s5cmdLs = s5cmdLs.seconds;
+    if (s5cmdLs !== undefined) console.log(`  s5cmd ls, both at once             ${'seconds' in s5cmdLs ? `${s5cmdLs.seconds.toFixed(2)} s` : s5cmdLs.stopped}`);
 
     const planFile = join(dir, 'plan', 'plan.json');
     const steps: { step: StepName; args: string[]; judge: (r: Omit<StepResult, 'step' | 'detail' | 'ok'>) => { detail: string; ok: boolean } }[] = [
