@@ -257,6 +257,13 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   const child = site.spawn('watch', '--interval', options.interval, '--metrics-addr', '127.0.0.1:0');
   let stdout = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  let stderr = '';
+  let ended: string | undefined;
+  child.then(
+    (result) => (ended = String(result.exitCode)),
+    (error: { exitCode?: number; signal?: string; message?: string }) => (ended = String(error.exitCode ?? error.signal ?? error.message)),
+  );
+  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4000)));
   const rss = new Map<number, number>();
   const snapshots: string[] = [];
   let arrived = 0;
@@ -266,12 +273,19 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
     let seen = 0;
     let arrivals: Promise<void> = Promise.resolve();
     while (seen < options.cycles) {
+      // A watch that ends is told at once, with its last words, rather than after the wait's
+      // ten minutes as "not reached" (a run under memory pressure ended that way, unexplained).
       const done = await waitFor(async () => {
+        if (ended !== undefined) return 'gone' as const;
         const now = await cyclesDone(url);
         return now > seen ? now : undefined;
-      }, 600_000, `cycle ${seen + 1}`);
-      const sample = rssOf(pid);
-      if (sample === undefined) throw new Error(`soak: watch (pid ${pid}) has gone after ${seen} cycles:\n${stdout.slice(-2000)}`);
+      }, 600_000, `cycle ${seen + 1}`).catch((error: unknown) => {
+        throw new Error(`soak: ${(error as Error).message}; the watch's last output:\n${stdout.slice(-2000)}${stderr.slice(-2000)}`);
+      });
+      const sample = done === 'gone' ? undefined : rssOf(pid);
+      if (done === 'gone' || sample === undefined) {
+        throw new Error(`soak: watch (pid ${pid}) has gone after ${seen} cycles (exit ${ended ?? 'unknown'}):\n${stdout.slice(-2000)}${stderr.slice(-2000)}`);
+      }
       for (let cycle = seen + 1; cycle <= done; cycle++) rss.set(cycle, sample);
       seen = done;
       if (name === 'arrivals') {
