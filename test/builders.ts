@@ -9,7 +9,7 @@
 import type { Config, HopConfig, TransferConfig } from '../src/model/config.ts';
 import { ACTION_ORDER, type Action, type ActionReason, type Plan } from '../src/model/plan.ts';
 import { MemorySpool, SpooledActions } from '../src/plan/spools.ts';
-import type { DeliveredVersion, Inventory, LedgerRecord, Listing, ListingFlaws, ListingStream, LocalFile, LocalLink, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
+import type { DeliveredVersion, Inventory, LedgerRecord, SkipReason, Listing, ListingFlaws, ListingStream, LocalFile, LocalLink, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
 import { compareKeys } from '../src/plan/keys.ts';
 import { legacyFailure } from '../src/ledger/merge.ts';
 import { planStreams, type PlanOptions } from '../src/plan/planner.ts';
@@ -47,7 +47,7 @@ export interface LedgerSpec {
   lastError?: string;
   /** ISO 8601 time of the last failure. */
   lastFailedAt?: string;
-  skipReason?: string;
+  skipReason?: SkipReason;
   destinationEtag?: string;
   lastDelivered?: DeliveredVersion;
   destinationDiffers?: string;

@@ -2,16 +2,16 @@
  * Adopts and skips: the actions that move nothing. They are recorded before anything moves, and
  * streamed from the plan: after a reset, a plan can hold tens of millions of adopts.
  */
-import type { Action, LedgerEvent, Plan, VerifiedBy } from '../model/index.ts';
+import type { Action, LedgerEvent, Plan, SkipReason, VerifiedBy } from '../model/index.ts';
 import { actionsOfKinds } from '../manifest/spool.ts';
 import { forEachLimited } from './batch.ts';
 import { compareContent } from './content.ts';
 import type { ApplyRun } from './run.ts';
-import { reasonText } from '../view/reasons.ts';
+import { sameSkipReason } from '../ledger/merge.ts';
 
-/** A skip's reason as the ledger keeps it: the plan's wording. */
-function skipText(action: Action): string {
-  return action.reason === undefined ? 'unsafe key' : reasonText(action.reason);
+/** A skip's reason as the ledger keeps it: the plan's code and facts (`unsafe-key` when the plan gave none). */
+function skipReason(action: Action): SkipReason {
+  return action.reason ?? { code: 'unsafe-key' };
 }
 
 /** Objects read through MD5 at once for adopts by content: a few streams keep both links busy. */
@@ -51,9 +51,10 @@ export async function recordAdoptsAndSkips(run: ApplyRun, plan: Plan): Promise<b
       else recorded.push(adopt(run, action, action.adoptBy === 'md5' || action.adoptBy === 'multipart-etag' ? action.adoptBy : 'size'));
     } else if (action.kind === 'skip') {
       const known = run.ctx.ledgerRecord(action.key);
-      const alreadyKnown = known !== undefined && known.skipReason === skipText(action) && known.size === action.size && known.etag === action.etag;
+      const reason = skipReason(action);
+      const alreadyKnown = known?.skipReason !== undefined && sameSkipReason(known.skipReason, reason) && known.size === action.size && known.etag === action.etag;
       if (!alreadyKnown) {
-        recorded.push(run.record({ type: 'skipped', key: action.key, size: action.size, etag: action.etag, reason: skipText(action) }));
+        recorded.push(run.record({ type: 'skipped', key: action.key, size: action.size, etag: action.etag, reason }));
       }
     }
   }

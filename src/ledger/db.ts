@@ -166,7 +166,11 @@ export async function upgradeSchema(db: DatabaseSync, file: string, alsoInside?:
     db.exec('BEGIN IMMEDIATE');
     const version = schemaVersion(db);
     if (version > SCHEMA_VERSION) refuseNewer(file, version);
-    for (let step = version; step < SCHEMA_VERSION; step++) db.exec(MIGRATIONS[step]!);
+    for (let step = version; step < SCHEMA_VERSION; step++) {
+      const migration = MIGRATIONS[step]!;
+      if (typeof migration === 'string') db.exec(migration);
+      else migration(db);
+    }
     if (version < SCHEMA_VERSION) db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     await alsoInside?.(db);
     db.exec('COMMIT');

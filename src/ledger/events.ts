@@ -8,22 +8,13 @@
  * The sequence number of an event is the ledger's serial after it: a ledger migrated from an
  * earlier schema keeps its serial, and its chain starts at the first event after the migration.
  */
-import { hash } from 'node:crypto';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { LedgerEvent } from '../model/ledger.ts';
 import type { LedgerRecord } from '../model/objects.ts';
+import { eventHash, GENESIS, rowDigest, type LoggedEvent, type LoggedType } from './digest.ts';
 import { recordToRow, type SqlValue } from './schema.ts';
 
-/** The hash before the first event. */
-export const GENESIS = '0'.repeat(64);
-
-/** The kinds the log names: an adoption is a delivery in which nothing moved; `reset` starts a ledger that replaced another. */
-export type LoggedType = 'staged' | 'delivered' | 'adopted' | 'purged' | 'failed' | 'skipped' | 'reset';
-
-// The one-shot digest: a Hash object per call cost more than the hashing of a short text.
-function sha256(text: string): string {
-  return hash('sha256', text, 'hex');
-}
+export { eventHash, GENESIS, rowDigest, type LoggedEvent, type LoggedType } from './digest.ts';
 
 /** A value with its object keys sorted and its null and undefined fields left out, at every depth. */
 function canonical(value: unknown): unknown {
@@ -62,26 +53,6 @@ export function recordDigest(record: LedgerRecord): string {
   return rowDigest(recordToRow(record));
 }
 
-/** {@link recordDigest} of the row a record was written as (recordToRow), without building it again. */
-export function rowDigest(row: readonly SqlValue[]): string {
-  return sha256(JSON.stringify(row));
-}
-
-/** One row of the log. */
-export interface LoggedEvent {
-  seq: number;
-  at: string;
-  type: LoggedType;
-  key: string;
-  body: string;
-  recordHash: string;
-  hash: string;
-}
-
-/** The hash of an event row: over the previous hash and its canonical bytes. */
-export function eventHash(previous: string, row: Omit<LoggedEvent, 'hash'>): string {
-  return sha256(`${previous}\n${JSON.stringify([row.seq, row.at, row.type, row.key, row.body, row.recordHash])}`);
-}
 
 /** The type the log names an event by. */
 export function loggedType(event: LedgerEvent): LoggedType {

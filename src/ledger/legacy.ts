@@ -20,6 +20,7 @@ import type { LedgerEvent } from '../model/ledger.ts';
 import type { LedgerRecord } from '../model/objects.ts';
 import { COLUMNS } from './schema.ts';
 import { legacyFailure } from './merge.ts';
+import { skipReasonFromText } from './skip-text.ts';
 
 export const SNAPSHOT_FILE = 'ledger.snapshot.json';
 export const JOURNAL_FILE = 'ledger.journal.jsonl';
@@ -143,23 +144,28 @@ function recordProblem(value: unknown): string | undefined {
   if (value.stage !== undefined && !STAGES.has(value.stage as string)) return `unknown stage ${JSON.stringify(value.stage)}`;
   // Every field the ledger stores must come back as it went in: the type of its column.
   for (const [field, column] of Object.entries(COLUMNS)) {
-    if (column.type === 'failure') continue; // the JSON ledger kept text: lastError, below
+    if (column.type === 'failure' || column.type === 'skip') continue; // the JSON ledger kept text: lastError and skipReason, below
     const problem = column.type === 'json' ? deliveredProblem(field, value[field]) : fieldProblem(field, value[field], column.type);
     if (problem !== undefined) return problem;
   }
-  return fieldProblem('lastError', value.lastError, 'text');
+  return fieldProblem('lastError', value.lastError, 'text') ?? fieldProblem('skipReason', value.skipReason, 'text');
 }
 
-/** A JSON ledger's record as the ledger keeps it now: its last error (text) as a failure of code `legacy`. */
+/**
+ * A JSON ledger's record as the ledger keeps it now: its last error (text) as a failure of code
+ * `legacy`, its skip reason (text) as the code and facts it was worded from.
+ */
 function currentRecord(value: Record<string, unknown>): LedgerRecord {
-  const { lastError, lastFailure: _ignored, ...rest } = value;
+  const { lastError, lastFailure: _ignored, skipReason, ...rest } = value;
   const record = rest as unknown as LedgerRecord;
   if (typeof lastError === 'string') record.lastFailure = legacyFailure(lastError);
+  if (typeof skipReason === 'string') record.skipReason = skipReasonFromText(skipReason);
   return record;
 }
 
-/** A JSON journal's event as the ledger folds it now: a failure's text as a failure of code `legacy`. */
+/** A JSON journal's event as the ledger folds it now: a failure's text as a failure of code `legacy`, a skip's reason as its code. */
 function currentEvent(value: Record<string, unknown>): LedgerEvent {
+  if (value.type === 'skipped') return { ...value, reason: skipReasonFromText(value.reason as string) } as unknown as LedgerEvent;
   if (value.type !== 'failed') return value as unknown as LedgerEvent;
   const { error, ...rest } = value;
   return { ...rest, failure: { code: 'legacy', cause: error as string } } as unknown as LedgerEvent;

@@ -29,7 +29,7 @@
 import { assert } from '../errors.ts';
 import type { RecordedFailure } from '../model/failure.ts';
 import type { LedgerEvent } from '../model/ledger.ts';
-import type { LedgerRecord, LedgerState, Stage } from '../model/objects.ts';
+import type { LedgerRecord, LedgerState, SkipReason, Stage } from '../model/objects.ts';
 
 const stageRank: Record<Stage, number> = { staged: 1, delivered: 2, purged: 3 };
 
@@ -152,4 +152,16 @@ export function legacyFailure(text: string): RecordedFailure {
     if (text.startsWith(`${hop}: `)) return { code: 'legacy', hop, cause: text.slice(hop.length + 2) };
   }
   return { code: 'legacy', cause: text };
+}
+
+/**
+ * Whether two skip reasons are the same: the same code and the same facts, whatever order their
+ * fields were built in (one read back from the ledger's JSON, one from the plan). Absent and
+ * undefined facts are alike.
+ */
+export function sameSkipReason(a: SkipReason, b: SkipReason): boolean {
+  const facts = (reason: SkipReason) => Object.entries(reason).filter(([, value]) => value !== undefined);
+  const left = facts(a);
+  const right = new Map(facts(b));
+  return left.length === right.size && left.every(([name, value]) => right.get(name) === value);
 }

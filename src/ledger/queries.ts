@@ -5,7 +5,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { RecordedFailure } from '../model/failure.ts';
 import type { LedgerEvent } from '../model/ledger.ts';
-import type { LedgerRecord, Stage } from '../model/objects.ts';
+import type { LedgerRecord, SkipReason, Stage } from '../model/objects.ts';
 import { userError } from '../errors.ts';
 import { applyEvent } from './merge.ts';
 import { EventLog } from './events.ts';
@@ -32,7 +32,7 @@ export interface LedgerSummary {
   stoppedCount: number;
   stopped: { key: string; lastFailure: RecordedFailure }[];
   skippedCount: number;
-  skipped: { key: string; reason: string }[];
+  skipped: { key: string; reason: SkipReason }[];
 }
 
 /** Whether `error` is node:sqlite refusing an integer past 2^53 - 1, which a JavaScript number cannot hold exactly. */
@@ -235,7 +235,10 @@ export class LedgerQueries {
       return { key: record.key, lastFailure: record.lastFailure! };
     });
     const skippedCount = (db.prepare('SELECT count(*) AS n FROM objects INDEXED BY objects_skipped WHERE skip_reason IS NOT NULL').get() as { n: number }).n;
-    const skipped = db.prepare('SELECT key, skip_reason AS reason FROM objects INDEXED BY objects_skipped WHERE skip_reason IS NOT NULL ORDER BY key LIMIT ?').all(limit) as LedgerSummary['skipped'];
-    return { serial: this.serial(), records, stages, verifiedBy, etagNotComparable, failingCount, failing, stoppedCount, stopped, skippedCount, skipped: skipped.map((s) => ({ ...s })) };
+    const skipped = (db.prepare(`SELECT ${COLUMN_LIST} FROM objects INDEXED BY objects_skipped WHERE skip_reason IS NOT NULL ORDER BY key LIMIT ?`).all(limit) as Record<string, SqlValue>[]).map((row) => {
+      const record = rowToRecord(row);
+      return { key: record.key, reason: record.skipReason! };
+    });
+    return { serial: this.serial(), records, stages, verifiedBy, etagNotComparable, failingCount, failing, stoppedCount, stopped, skippedCount, skipped };
   }
 }

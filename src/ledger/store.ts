@@ -36,6 +36,7 @@ import { HIGH_WATER_FILE, lostLedger, readHighWater, usedStateEvidence } from '.
 import { exists, legacyFiles, MIGRATED_SUFFIX, readLegacyLedger } from './legacy.ts';
 import { applyEvent } from './merge.ts';
 import { LedgerQueries, type LedgerSummary } from './queries.ts';
+import { appendBaselines, COLUMN_NAMES } from './schema.ts';
 import type { WriterReply, WriterRequest } from './writer.ts';
 import { embeddedScript } from '../sea.ts';
 
@@ -200,6 +201,8 @@ async function openDatabase(stateDir: string, warn: (message: string) => void, c
       );
       queries.setSerial(serial);
       inside.prepare(`INSERT INTO meta (name, value) VALUES ('legacy_serial', ?)`).run(serial);
+      // The JSON ledger had no event log: one baseline event per record, so that every row is covered (schema.ts, step 5).
+      appendBaselines(inside, inside.prepare(`SELECT ${COLUMN_NAMES.join(', ')} FROM objects ORDER BY key`), new Date().toISOString(), 'json-ledger');
     });
     await retireLegacy(stateDir, legacy);
     return db;

@@ -1,6 +1,6 @@
 /** Ledger events: the only way a record changes (folded in by ledger/merge.ts). Types only. */
 import type { FailureFacts } from './failure.ts';
-import type { AdoptRule, VerifiedBy } from './objects.ts';
+import type { AdoptRule, SkipReason, VerifiedBy } from './objects.ts';
 import type { Hop } from './apply.ts';
 
 interface VersionRef {
@@ -32,7 +32,7 @@ export type LedgerEvent =
    * journals written before it existed.
    */
   | (VersionRef & { type: 'failed'; hop: Hop; failure: FailureFacts; destinationDiffers?: string; localDiffers?: string; at?: string })
-  /** The key cannot be staged safely; kept so status can show it. */
-  | (VersionRef & { type: 'skipped'; reason: string });
+  /** The key cannot be staged safely; kept (its reason's code and facts) so status can show it. */
+  | (VersionRef & { type: 'skipped'; reason: SkipReason });
 
 export type LedgerEventType = LedgerEvent['type'];

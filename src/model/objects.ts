@@ -1,5 +1,6 @@
 /** What the listings, the volumes and the ledger say about objects. Types only. */
 import type { RecordedFailure } from './failure.ts';
+import type { ActionReason } from './plan.ts';
 
 /** One object in a bucket listing, keyed relative to the hop's prefix. */
 export interface ObjectEntry {
@@ -148,13 +149,21 @@ export interface LedgerRecord {
    * version last moved forward, or one recorded before failures carried a time).
    */
   lastFailedAt?: string;
-  skipReason?: string;
+  /** Why the key is skipped: a code and its facts (the views word it). */
+  skipReason?: SkipReason;
   /** When this version was recorded as staged, delivered, purged, and when it last failed (ISO 8601, UTC). */
   stagedAt?: string;
   deliveredAt?: string;
   purgedAt?: string;
   failedAt?: string;
 }
+
+/**
+ * Why a key is skipped, as the ledger keeps it: the plan's reason (a code and its facts);
+ * `unsafe-key` for a skip the plan gave no reason; `legacy` for a text an earlier dualsync stored
+ * that names no known reason (schema step 5 kept it as `text`).
+ */
+export type SkipReason = ActionReason | { code: 'unsafe-key' } | { code: 'legacy'; text: string };
 
 export interface LedgerState {
   /** Increases with every change; a plan remembers the serial it saw. */

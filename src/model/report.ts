@@ -1,5 +1,6 @@
 /** What `dualsync report` shows: the chain of custody, its totals, and the event log's verdict. Types only. */
 import type { RecordedFailure } from './failure.ts';
+import type { SkipReason } from './objects.ts';
 
 /** One row of the chain of custody: one object version as the ledger holds it. */
 export interface CustodyRow {
@@ -20,7 +21,8 @@ export interface CustodyRow {
   attempts: number;
   /** The last failure since the version last moved forward: its code, hop and facts (the CSV words it). */
   lastFailure?: RecordedFailure;
-  skipReason?: string;
+  /** Why the key is skipped: its code and facts (the CSV words it). */
+  skipReason?: SkipReason;
 }
 
 /** Totals for the human summary, gathered as the rows pass. */
@@ -40,7 +42,10 @@ export interface VerifyResult {
   ok: boolean;
   events: number;
   headHash: string;
-  /** Records written before the event log existed (a ledger migrated from schema 1): not covered. */
+  /**
+   * Records no event wrote, in a ledger whose schema predates step 5 and that cannot be upgraded
+   * (read-only): rows written before its event log started. From step 5 on, such a row fails verify.
+   */
   uncovered: number;
   /** The first thing that does not match, in words. */
   problem?: string;

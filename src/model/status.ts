@@ -1,6 +1,6 @@
 /** What `dualsync status` reports: stages, failures, volumes and runs, as data. Types only; view/status.ts words them. */
 import type { RecordedFailure } from './failure.ts';
-import type { VolumeInfo } from './objects.ts';
+import type { SkipReason, VolumeInfo } from './objects.ts';
 
 export interface StageCount {
   objects: number;
@@ -21,8 +21,8 @@ export interface StatusReport {
   /** Versions whose last try the operator's stop cut short: not failing, tried at once by the next run. */
   stopped: { key: string; lastFailure: RecordedFailure }[];
   stoppedCount: number;
-  /** Keys skipped with their reason: the first ones in key order, and how many in all. */
-  skipped: { key: string; reason: string }[];
+  /** Keys skipped with their reason (a code and its facts): the first ones in key order, and how many in all. */
+  skipped: { key: string; reason: SkipReason }[];
   skippedCount: number;
   verifiedBy: Record<string, number>;
   etagNotComparable: number;

@@ -7,8 +7,9 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { LedgerRecord } from '../model/objects.ts';
 import type { CustodyRow, ReportTotals, VerifyResult } from '../model/report.ts';
 import { LedgerStore } from '../ledger/store.ts';
-import { EVENT_COLUMNS, eventHash, GENESIS, recordDigest, type LoggedType } from '../ledger/events.ts';
-import { arrayToRecord, COLUMN_NAMES, type SqlValue } from '../ledger/schema.ts';
+import { schemaVersion } from '../ledger/db.ts';
+import { EVENT_COLUMNS, eventHash, GENESIS, rowDigest, type LoggedType } from '../ledger/events.ts';
+import { arrayToRecord, COLUMN_NAMES, EVERY_ROW_COVERED_FROM, type SqlValue } from '../ledger/schema.ts';
 import { compareKeys } from '../plan/keys.ts';
 import { ledgerOptions, type EngineDeps } from '../engine.ts';
 import type { Config } from '../model/config.ts';
@@ -137,7 +138,8 @@ export async function runReport(config: Config, deps: EngineDeps, filters: Repor
 
 /**
  * Walks the event log from its first event, then checks each record against the last event that
- * wrote it, and that every key an event wrote still has its record.
+ * wrote it, that every key an event wrote still has its record, and that every record was written
+ * by an event (from schema step 5, which vouched for the rows older than the log).
  */
 export async function verifyLedger(config: Config, deps: EngineDeps): Promise<VerifyResult> {
   const ledger = await LedgerStore.open(config.stateDir, ledgerOptions(deps));
@@ -176,19 +178,25 @@ export function verifyDatabase(db: DatabaseSync): VerifyResult {
   records.setReturnArrays(true);
   const writes = lastWrites.iterate() as Iterator<[string, number, string]>;
   const deleted = (write: [string, number, string]) => fail(`the ledger has no row of ${JSON.stringify(write[0])}, which event ${write[1]} wrote last: the row was deleted`);
+  // Before step 5 (a read-only ledger that could not take it), rows older than the log are not
+  // covered and are only counted; from step 5 on, the log covers every row.
+  const everyRowCovered = schemaVersion(db) >= EVERY_ROW_COVERED_FROM;
   let uncovered = 0;
   try {
     let write = writes.next();
     for (const value of records.iterate()) {
-      const record = arrayToRecord(value as unknown as SqlValue[]);
+      // The digest is over the row as stored, not as read back: an edit of any byte of it shows.
+      const row = value as unknown as SqlValue[];
+      const key = String(row[0]);
       // A key that events wrote and that sorts before this row has no row: nothing deletes one.
-      if (write.done !== true && compareKeys(write.value[0], record.key) < 0) return deleted(write.value);
-      if (write.done === true || write.value[0] !== record.key) {
+      if (write.done !== true && compareKeys(write.value[0], key) < 0) return deleted(write.value);
+      if (write.done === true || write.value[0] !== key) {
+        if (everyRowCovered) return fail(`the ledger row of ${JSON.stringify(key)} was written by no event: it was added by hand (every row of this ledger is covered by its event log)`);
         uncovered++;
         continue;
       }
       const [, seq, hash] = write.value;
-      if (recordDigest(record) !== hash) return fail(`the ledger row of ${JSON.stringify(record.key)} does not match event ${seq}, the last that wrote it: the row was edited`);
+      if (rowDigest(row) !== hash) return fail(`the ledger row of ${JSON.stringify(key)} does not match event ${seq}, the last that wrote it: the row was edited`);
       write = writes.next();
     }
     if (write.done !== true) return deleted(write.value);

@@ -4,6 +4,7 @@
  * here, beside the notes' (view/plan.ts), and are the plan's, the manifests' and the ledger's
  * wording alike. Pure.
  */
+import type { SkipReason } from '../model/objects.ts';
 import type { ActionReason, ActionReasonCode, PlanWarning, PlanWarningCode } from '../model/plan.ts';
 
 /** How a local copy the ledger does not know was found: not in the ledger, or staged (by the ledger) on another volume. */
@@ -58,6 +59,13 @@ const REASON_TEXT: Record<ActionReasonCode, (reason: ActionReason) => string> = 
 /** An action's reason as the plan, the manifests and the ledger word it. */
 export function reasonText(reason: ActionReason): string {
   return REASON_TEXT[reason.code](reason);
+}
+
+/** A skip reason the ledger keeps, as status and the report word it: the plan's sentence, or the text an earlier dualsync stored. */
+export function skipReasonText(reason: SkipReason): string {
+  if (reason.code === 'legacy') return reason.text;
+  if (reason.code === 'unsafe-key') return 'unsafe key';
+  return reasonText(reason);
 }
 
 /** The connection cap: which of workers and concurrency the hop's maxConnections lowered. */

@@ -1,8 +1,12 @@
 /** How `dualsync report` is shown: CSV, JSON Lines, the human summary, and the verify verdict. Pure. */
 import type { CustodyRow, ReportTotals, VerifyResult } from '../model/report.ts';
 import { recordedFailureText } from './failure.ts';
+import { skipReasonText } from './reasons.ts';
 
-/** A CSV column: the row's field of that name, but `lastError`, the last failure in words (a spreadsheet is read by people). */
+/**
+ * A CSV column: the row's field of that name, but `lastError`, the last failure in words, and
+ * `skipReason`, the skip reason in words (a spreadsheet is read by people; JSON Lines carry the codes).
+ */
 type CsvColumn = Exclude<keyof CustodyRow, 'lastFailure'> | 'lastError';
 
 /** The CSV columns, in order. */
@@ -12,6 +16,7 @@ export const CSV_COLUMNS: readonly CsvColumn[] = [
 
 function csvValue(row: CustodyRow, column: CsvColumn): unknown {
   if (column === 'lastError') return row.lastFailure === undefined ? undefined : recordedFailureText(row.lastFailure);
+  if (column === 'skipReason') return row.skipReason === undefined ? undefined : skipReasonText(row.skipReason);
   return row[column];
 }
 

@@ -2,6 +2,7 @@ import Table from 'cli-table3';
 import { formatBytes } from '../config/units.ts';
 import type { StatusReport } from '../model/status.ts';
 import { recordedFailureText } from './failure.ts';
+import { skipReasonText } from './reasons.ts';
 import { shortTime } from './plan.ts';
 
 /** Human status: stages, volumes, failures, last run. */
@@ -30,7 +31,7 @@ export function renderStatus(report: StatusReport, options: { limit?: number } =
   }
   for (const s of report.stopped.slice(0, limit)) out.push(`stopped: ${JSON.stringify(s.key)}: ${recordedFailureText(s.lastFailure)}; the next run tries it at once`);
   if (report.stoppedCount > Math.min(limit, report.stopped.length)) out.push(`... and ${report.stoppedCount - Math.min(limit, report.stopped.length)} more stopped`);
-  for (const s of report.skipped.slice(0, limit)) out.push(`skipped: ${JSON.stringify(s.key)}: ${s.reason}`);
+  for (const s of report.skipped.slice(0, limit)) out.push(`skipped: ${JSON.stringify(s.key)}: ${skipReasonText(s.reason)}`);
   if (report.skippedCount > Math.min(limit, report.skipped.length)) out.push(`... and ${report.skippedCount - Math.min(limit, report.skipped.length)} more skipped`);
   out.push(lastRunLine(report));
   if (report.lock) out.push(runningLine(report.lock));

@@ -101,6 +101,27 @@ describe('dualsync report', () => {
     expect(rowEdited.stdout).toMatch(/the ledger row of "b\/two.txt" does not match event \d+, the last that wrote it/);
   });
 
+  it('a row inserted by hand is named by --verify; a skipped key is worded in the CSV and a code in JSON Lines and status --json', async () => {
+    const site = await makeSite(pair, { volumes: 1 });
+    await putObjects(pair.edge, site.sourceBucket, [
+      { key: 'a/one.txt', body: 'one\n' },
+      { key: 'c/bell\u0007.txt', body: 'bell\n' },
+    ]);
+    await applyWithClock(site);
+    const jsonl = await site.cli('report', '--format', 'jsonl', '--stage', 'skipped');
+    expect(jsonl.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { skipReason: unknown }).skipReason)).toEqual([{ code: 'key-control-character', unit: 'U+0007' }]);
+    const csv = await site.cli('report', '--format', 'csv', '--stage', 'skipped');
+    expect(csv.stdout.trim().split('\n')[1]).toMatch(/,control character U\+0007 \(a run file line cannot carry it\)$/);
+    const status = JSON.parse((await site.cli('status', '--json')).stdout) as { skipped: { key: string; reason: unknown }[] };
+    expect(status.skipped).toEqual([{ key: 'c/bell\u0007.txt', reason: { code: 'key-control-character', unit: 'U+0007' } }]);
+    expect((await site.cli('report', '--verify')).exitCode).toBe(0);
+
+    edit(site, `INSERT INTO objects (key, size, etag, stage, attempts) VALUES ('a/planted.txt', 4, 'e', 'delivered', 0)`);
+    const planted = await site.cli('report', '--verify');
+    expect(planted.exitCode).toBe(1);
+    expect(planted.stdout).toContain('the ledger row of "a/planted.txt" was written by no event');
+  });
+
   it('an edited event is named by --verify', async () => {
     const site = await makeSite(pair, { volumes: 1 });
     await putObjects(pair.edge, site.sourceBucket, [{ key: 'x.txt', body: 'x' }, { key: 'y.txt', body: 'y' }]);

@@ -129,12 +129,12 @@ describe('applyEvent', () => {
     },
     {
       name: 'skipped: the reason is kept, no stage',
-      events: [{ ...v1, type: 'skipped', reason: 'segment over 255 bytes' }],
-      expected: { stage: undefined, skipReason: 'segment over 255 bytes' },
+      events: [{ ...v1, type: 'skipped', reason: { code: 'key-segment-too-long', bytes: 300, maxBytes: 255 } }],
+      expected: { stage: undefined, skipReason: { code: 'key-segment-too-long', bytes: 300, maxBytes: 255 } },
     },
     {
       name: 'skipped, then staged (the key became safe): skip reason cleared',
-      events: [{ ...v1, type: 'skipped', reason: 'collision' }, staged()],
+      events: [{ ...v1, type: 'skipped', reason: { code: 'key-empty-segment' } }, staged()],
       expected: { stage: 'staged', skipReason: undefined },
     },
     {
