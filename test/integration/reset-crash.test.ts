@@ -5,7 +5,7 @@
  * chain verifies, and the next apply adopts everything: nothing lost, nothing moved twice.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { cleanup, md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
@@ -25,6 +25,13 @@ async function filesOnVolumes(site: Site): Promise<string[]> {
     for (const entry of await readdir(volume, { recursive: true, withFileTypes: true })) found.push(join(entry.parentPath, entry.name));
   }
   return found;
+}
+
+/** Every file of the state directory and its backups, with its size. */
+async function stateListing(site: Site): Promise<string[]> {
+  const entries = await readdir(site.stateDir, { recursive: true, withFileTypes: true });
+  const files = entries.filter((entry) => entry.isFile() && entry.name !== 'lock' && !entry.name.startsWith('lock.'));
+  return Promise.all(files.map(async (entry) => `${join(entry.parentPath, entry.name)} ${(await stat(join(entry.parentPath, entry.name))).size}`)).then((list) => list.sort());
 }
 
 /** The first event of the state directory's ledger. */
@@ -49,6 +56,18 @@ describe('reset killed at each step', () => {
     const killed = await site.spawn('reset', '--yes');
     expect(killed.signal, `${String(killed.stdout)}${String(killed.stderr)}`).toBe('SIGKILL');
     delete site.env.DUALSYNC_CRASH_AT;
+
+    // A half-reset state directory is not used: plan and apply refuse, name the record and say to
+    // rerun reset, and change nothing (a run here would put its events before the reset event).
+    const stateBefore = await stateListing(site);
+    for (const command of [['plan'], ['apply', '--auto-approve']]) {
+      const refused = await site.cli(...command);
+      expect(refused.exitCode, `${command[0]}: ${refused.stdout}${refused.stderr}`).not.toBe(0);
+      expect(refused.stderr).toMatch(/E_RESET_UNFINISHED/);
+      expect(refused.stderr).toMatch(/reset-unfinished\.json/);
+      expect(refused.stderr).toMatch(/dualsync reset/);
+    }
+    expect(await stateListing(site)).toEqual(stateBefore);
 
     const rerun = await site.cli('reset', '--yes');
     expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0);
