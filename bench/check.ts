@@ -14,6 +14,15 @@
  * Scenarios (scale with BENCH_SCALE=0.1 for a quick look):
  *   small   2,000 x 256 KiB   target ratio <= 1.5
  *   large   200 x 8 MiB       target ratio <= 1.5
+ *   link    40 x 8 MiB over an emulated site link, one row per rate of the slower side
+ *           (20 and 40 MB/s; the other side twice that): check --content's MiB/s against the
+ *           slower link's, measured in the same run by raw s5cmd reading the same objects through
+ *           the same link; target >= 0.85 of the link.
+ *
+ * The link is test/harness/link.ts, a forwarder whose connections share one byte budget as a
+ * site's uplink does, not Toxiproxy's bandwidth toxic: that one limits each connection on its
+ * own, so the rate would grow with the number of connections (s5cmd's 64 workers against
+ * check's 8 objects) and the ratio would measure connection counts, not check.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { startLink } from '../test/harness/link.ts';
 import { cleanup, putObjects, requireTools, startPair, type MinioPair, type MinioServer } from '../test/harness/index.ts';
 import { makeSite } from '../test/integration/site.ts';
 
@@ -86,9 +96,9 @@ async function rawRead(pair: MinioPair, buckets: { source: string; destination: 
 }
 
 /** `dualsync check --content` under GNU time: wall seconds, peak RSS in bytes, exit code and output. */
-async function timedCheck(bin: string, configPath: string, env: Record<string, string | undefined>): Promise<{ seconds: number; cpuSeconds: number; maxRss: number; exitCode: number | null; stdout: string }> {
+async function timedCheck(bin: string, configPath: string, env: Record<string, string | undefined>, concurrency = CONCURRENCY): Promise<{ seconds: number; cpuSeconds: number; maxRss: number; exitCode: number | null; stdout: string }> {
   const started = performance.now();
-  const child = spawn('/usr/bin/time', ['-f', 'bench-time %e %M %U %S', process.execPath, bin, 'check', '--content', '--concurrency', String(CONCURRENCY), '--combined', '/dev/null', '-c', configPath], {
+  const child = spawn('/usr/bin/time', ['-f', 'bench-time %e %M %U %S', process.execPath, bin, 'check', '--content', '--concurrency', String(concurrency), '--combined', '/dev/null', '-c', configPath], {
     env: env as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -140,11 +150,87 @@ async function runScenario(pair: MinioPair, scenario: Scenario): Promise<string[
   return rows;
 }
 
-/** Runs the scenarios (or the one named) and prints one row each. */
+interface LinkScenario {
+  name: string;
+  count: number;
+  size: number;
+  /** Bytes per second the slower side (the destination, as over a site's WAN) carries towards the reader. */
+  slowerBytesPerSecond: number;
+  fasterBytesPerSecond: number;
+  /** check --content's throughput as a share of the slower link's, at least. */
+  target: number;
+}
+
+const MB = 1_000_000;
+/** check's own default (src/cli/commands/check.ts): what an operator at a site runs. */
+const LINK_CONCURRENCY = Number(process.env.BENCH_CHECK_LINK_CONCURRENCY ?? '8');
+
+function linkScenarios(): LinkScenario[] {
+  return [20, 40].map((rate) => ({
+    name: `link-${rate}`,
+    count: Math.max(4, Math.round(40 * scale)),
+    size: 8 * MIB,
+    slowerBytesPerSecond: rate * MB,
+    fasterBytesPerSecond: 2 * rate * MB,
+    target: 0.85,
+  }));
+}
+
+/** Raw s5cmd reading every object of `bucket` through `endpoint` (the link), output thrown away; seconds. */
+async function rawReadThrough(endpoint: string, server: MinioServer, bucket: string, keys: string[]): Promise<number> {
+  const { s5cmd } = requireTools();
+  const dir = await mkdtemp(join(tmpdir(), 'bench-check-'));
+  try {
+    const file = join(dir, 'read.s5cmd');
+    await writeFile(file, keys.map((key) => `cat "s3://${bucket}/${key}"\n`).join(''));
+    const env = { PATH: process.env.PATH ?? '', AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_REGION: 'us-east-1' };
+    const started = performance.now();
+    await execa(s5cmd, ['--endpoint-url', endpoint, '--numworkers', String(WORKERS), 'run', file], { env, extendEnv: false, stdout: 'ignore' });
+    return (performance.now() - started) / 1000;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * One link row: both servers behind their own link (the destination's the slower), the slower
+ * link's rate as raw s5cmd gets it, then check --content through both links; MiB/s of each
+ * side's objects, their ratio and the target.
+ */
+async function runLinkScenario(pair: MinioPair, scenario: LinkScenario): Promise<string> {
+  const edgeLink = await startLink(pair.edge.endpoint, { downBytesPerSecond: scenario.fasterBytesPerSecond });
+  const cloudLink = await startLink(pair.cloud.endpoint, { downBytesPerSecond: scenario.slowerBytesPerSecond });
+  try {
+    const site = await makeSite(pair, { volumes: 1, sourceEndpoint: edgeLink.endpoint, destinationEndpoint: cloudLink.endpoint });
+    const keys = await seed(pair.edge, site.sourceBucket, { name: scenario.name, count: scenario.count, size: scenario.size, target: 0 });
+    await seed(pair.cloud, site.destinationBucket, { name: scenario.name, count: scenario.count, size: scenario.size, target: 0 });
+    const mib = (scenario.count * scenario.size) / MIB;
+    const raw = await rawReadThrough(cloudLink.endpoint, pair.cloud, site.destinationBucket, keys);
+    const check = await timedCheck(THIS_BIN, site.configPath, site.env, LINK_CONCURRENCY);
+    if (process.env.BENCH_CHECK_VERBOSE) console.log(check.stdout);
+    if (check.exitCode !== 0) throw new Error(`check --content exited ${check.exitCode}:\n${check.stdout}`);
+    const linkRate = mib / raw;
+    const checkRate = mib / check.seconds;
+    const share = checkRate / linkRate;
+    const verdict = share >= scenario.target ? 'met' : `missed by ${((1 - share / scenario.target) * 100).toFixed(0)}%`;
+    return (
+      `${scenario.name.padEnd(7)} ${String(scenario.count).padStart(4)} x ${(scenario.size / MIB).toFixed(0)} MiB, links ${(scenario.slowerBytesPerSecond / MB).toFixed(0)}/${(scenario.fasterBytesPerSecond / MB).toFixed(0)} MB/s: ` +
+      `slower link (raw s5cmd) ${linkRate.toFixed(1)} MiB/s in ${raw.toFixed(1)} s, check --content ${checkRate.toFixed(1)} MiB/s in ${check.seconds.toFixed(1)} s (cpu ${check.cpuSeconds.toFixed(1)} s, concurrency ${LINK_CONCURRENCY}), ` +
+      `share of the link ${share.toFixed(2)} (target >= ${scenario.target}: ${verdict}), peak RSS ${(check.maxRss / MIB).toFixed(0)} MiB`
+    );
+  } finally {
+    await Promise.all([edgeLink.close(), cloudLink.close()]);
+  }
+}
+
+/** Runs the scenarios (or the one named: small, large, link) and prints one row each. */
 export async function benchCheck(only?: string): Promise<void> {
   const pair = await startPair();
   try {
     for (const scenario of scenarios(only)) await runScenario(pair, scenario);
+    if (only === undefined || only === 'link') {
+      for (const scenario of linkScenarios()) console.log(await runLinkScenario(pair, scenario));
+    }
   } finally {
     await pair.stop();
     await cleanup();

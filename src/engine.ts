@@ -42,6 +42,7 @@ import { clearTempFolders } from './apply/temp-folders.ts';
 import { stopEarlierChildren } from './apply/children.ts';
 import { markRunEnded, markRunStarted, readLastRun, writeLastRun, type RecordedRun } from './apply/last-run.ts';
 import { describeError } from './errors.ts';
+import { refuseUnfinishedReset } from './ops/reset-intent.ts';
 
 export interface EngineDeps {
   now: () => Date;
@@ -201,6 +202,7 @@ export async function runPlan(config: Config, deps: EngineDeps, options: PlanRun
 }
 
 async function planOnce(config: Config, deps: EngineDeps, options: PlanRunOptions): Promise<PlannedRun> {
+  await refuseUnfinishedReset(config.stateDir, 'dualsync plan');
   await checkVolumeClaims(config);
   // A plan for an S3 on Outposts hop that this s5cmd cannot sign for is refused before listing.
   if (isOutpostsBucket(config.source.bucket) || isOutpostsBucket(config.destination.bucket)) requireOutpostsS5cmd(await findS5cmd(deps.env), hopsOf(config));
@@ -281,6 +283,8 @@ async function applyUnderLock(config: Config, deps: EngineDeps, options: ApplyOp
   let started = false;
   let ended = false;
   try {
+    // Under the lock, so that a reset cannot begin between this look and the run.
+    await refuseUnfinishedReset(config.stateDir, command);
     // No s5cmd of an earlier run may act after this point (invariant 13), whichever hop it served.
     await stopEarlierChildren(config.stateDir, deps.warn);
     // A volume another state directory claims is refused before it is even scanned (invariant 10).

@@ -65,6 +65,19 @@ export async function readResetIntent(stateDir: string): Promise<ResetIntent | u
   }
 }
 
+/**
+ * Refuses a run in a state directory whose reset was interrupted: a plan or apply there would
+ * start the new ledger before the reset's own first event (or take a half-moved ledger for one).
+ */
+export async function refuseUnfinishedReset(stateDir: string, command: string): Promise<void> {
+  const path = join(stateDir, RESET_INTENT_FILE);
+  if ((await stat(path).catch(() => undefined)) === undefined) return;
+  throw userError('E_RESET_UNFINISHED', `a reset of ${stateDir} was interrupted (${path} records it): ${command} will not use a half-reset state directory`, {
+    hint: 'run `dualsync reset` again: it finishes the interrupted reset from that record, then plan and apply work again',
+  });
+}
+
+/** Writes the record of the reset under way, durably. */
 export async function writeResetIntent(stateDir: string, intent: ResetIntent): Promise<void> {
   writeFileAtomically(join(stateDir, RESET_INTENT_FILE), (emit) => emit(`${JSON.stringify(intent)}\n`));
   await fsyncDirectory(stateDir);

@@ -95,6 +95,7 @@ async function realOrSelf(path: string): Promise<string> {
 /** What a reset would move and remove. Reads only. */
 export async function planReset(config: Config, options: { keepStaged: boolean }): Promise<ResetPlan> {
   const unfinished = await readResetIntent(config.stateDir);
+  if (unfinished !== undefined) await refuseForeignLedger(config.stateDir, unfinished);
   const stateFiles = (await stateFilesLeft(config.stateDir, unfinished)).map((name) => join(config.stateDir, name));
   const roots = await expandVolumes(config.staging.volumes);
   const [realState, realConfig] = await Promise.all([realOrSelf(config.stateDir), realOrSelf(config.file)]);
@@ -201,6 +202,45 @@ async function stateFilesLeft(stateDir: string, intent: ResetIntent | undefined)
   return [...names.filter((name) => name.startsWith('ledger.')), ...names.filter((name) => !name.startsWith('ledger.'))];
 }
 
+/**
+ * Refuses to finish an interrupted reset while the state directory holds ledger files it did not
+ * make: plan and apply refuse a half-reset state directory, so such a file was put there by hand
+ * (the old ledger restored from its backup, say). Before the moves are done, it is a name the
+ * backup holds already: moving it would overwrite the backup, and leaving it would make a ledger
+ * the reset moved away the state directory's again. After them, it is a ledger that holds more
+ * than the new chain's first event: the reset event would be added to some other chain.
+ * Nothing is moved or changed; the operator moves the file out and runs reset again.
+ */
+async function refuseForeignLedger(stateDir: string, intent: ResetIntent): Promise<void> {
+  const here = (await namesIn(stateDir)).filter(isStateFile);
+  let foreign: string[] = [];
+  if (intent.phase === 'moving' && intent.backup !== undefined) {
+    const inBackup = new Set(await namesIn(join(stateDir, intent.backup)));
+    foreign = here.filter((name) => inBackup.has(name));
+  } else if (intent.phase === 'moved' && here.includes(LEDGER_FILE)) {
+    const ledger = await LedgerStore.open(stateDir, { allowLost: true });
+    try {
+      if (!ledger.read((db) => startedAfterReset(db), () => true)) foreign = here.filter((name) => name.startsWith('ledger.'));
+    } finally {
+      await ledger.close();
+    }
+  }
+  if (foreign.length === 0) return;
+  const backup = intent.backup === undefined ? undefined : join(stateDir, intent.backup);
+  const files = foreign.map((name) => join(stateDir, name)).join(', ');
+  throw userError(
+    'E_RESET_CONFLICT',
+    `the interrupted reset of ${stateDir} finds ${files} there, which it did not make` +
+      (intent.phase === 'moving' ? ` (it already moved the file${foreign.length === 1 ? '' : 's'} of that name into ${backup})` : ' (it holds more than the new chain\'s first event)') +
+      ': reset will not overwrite its backup nor take that ledger for the new one; nothing was moved',
+    {
+      hint:
+        `the ledger reset moved away is in ${backup ?? 'its backup folder'}; compare it with that file, then move ${foreign.length === 1 ? 'it' : 'them'} out of ${stateDir} ` +
+        '(into a folder of its own to keep it) and run `dualsync reset` again to finish the reset',
+    },
+  );
+}
+
 /** Starts a reset: the head of the chain it replaces, its backup folder, and its intent, written before anything moves. */
 async function beginReset(config: Config, keepStaged: boolean, now: () => Date): Promise<ResetIntent> {
   // Fold the write-ahead log into ledger.db first, so that the database file alone holds the
@@ -231,8 +271,7 @@ async function moveStateFiles(config: Config, intent: ResetIntent, outcome: Rese
     await mkdir(backupDir, { recursive: true });
     const alreadyMoved = new Set(await namesIn(backupDir));
     for (const name of await stateFilesLeft(config.stateDir, intent)) {
-      // A name the backup holds already was moved before a kill; the file by that name here is a
-      // later run's (one that found no evidence of a used state directory): never overwrite the backup.
+      // planReset refused such a name under this lock (refuseForeignLedger); never overwrite the backup all the same.
       if (alreadyMoved.has(name)) continue;
       await rename(join(config.stateDir, name), join(backupDir, name));
       outcome.movedFiles.push(join(backupDir, name));

@@ -5,10 +5,11 @@
  * chain verifies, and the next apply adopts everything: nothing lost, nothing moved twice.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { cleanup, md5OfBucket, putObjects, useMinioPair } from '../harness/index.ts';
+import { cleanup, md5OfBucket, putObjects, tempDir, useMinioPair } from '../harness/index.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { verifyLedger } from '../../src/ops/report.ts';
 import { RESET_STEPS } from '../../src/ops/reset-intent.ts';
@@ -25,6 +26,13 @@ async function filesOnVolumes(site: Site): Promise<string[]> {
     for (const entry of await readdir(volume, { recursive: true, withFileTypes: true })) found.push(join(entry.parentPath, entry.name));
   }
   return found;
+}
+
+/** Every file of the state directory and its backups, with its size. */
+async function stateListing(site: Site): Promise<string[]> {
+  const entries = await readdir(site.stateDir, { recursive: true, withFileTypes: true });
+  const files = entries.filter((entry) => entry.isFile() && entry.name !== 'lock' && !entry.name.startsWith('lock.'));
+  return Promise.all(files.map(async (entry) => `${join(entry.parentPath, entry.name)} ${(await stat(join(entry.parentPath, entry.name))).size}`)).then((list) => list.sort());
 }
 
 /** The first event of the state directory's ledger. */
@@ -50,6 +58,18 @@ describe('reset killed at each step', () => {
     expect(killed.signal, `${String(killed.stdout)}${String(killed.stderr)}`).toBe('SIGKILL');
     delete site.env.DUALSYNC_CRASH_AT;
 
+    // A half-reset state directory is not used: plan and apply refuse, name the record and say to
+    // rerun reset, and change nothing (a run here would put its events before the reset event).
+    const stateBefore = await stateListing(site);
+    for (const command of [['plan'], ['apply', '--auto-approve']]) {
+      const refused = await site.cli(...command);
+      expect(refused.exitCode, `${command[0]}: ${refused.stdout}${refused.stderr}`).not.toBe(0);
+      expect(refused.stderr).toMatch(/E_RESET_UNFINISHED/);
+      expect(refused.stderr).toMatch(/reset-unfinished\.json/);
+      expect(refused.stderr).toMatch(/dualsync reset/);
+    }
+    expect(await stateListing(site)).toEqual(stateBefore);
+
     const rerun = await site.cli('reset', '--yes');
     expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0);
     expect(await filesOnVolumes(site)).toEqual([]);
@@ -72,6 +92,72 @@ describe('reset killed at each step', () => {
     expect(apply.exitCode, apply.stdout + apply.stderr).toBe(0);
     expect(apply.stdout).toMatch(/0 downloaded .*0 delivered .*8 adopted/);
     expect(await md5OfBucket(pair.cloud, site.destinationBucket)).toEqual(await md5OfBucket(pair.edge, site.sourceBucket));
+    const again = await site.cli('plan', '--detailed-exitcode');
+    expect(again.exitCode, again.stdout).toBe(0);
+  });
+});
+
+/** sha256 of every file in `folder`, by name. */
+async function digests(folder: string): Promise<Record<string, string>> {
+  const found: Record<string, string> = {};
+  for (const entry of await readdir(folder, { withFileTypes: true })) {
+    if (entry.isFile()) found[entry.name] = createHash('sha256').update(await readFile(join(folder, entry.name))).digest('hex');
+  }
+  return found;
+}
+
+describe('a rerun of reset never moves a file over one its backup already holds', () => {
+  it.each([['ledger-moved'], ['state-moved'], ['started-over']])('killed after %s, the old ledger copied back: the rerun refuses, names both and what to do, and loses nothing', async (step) => {
+    const site = await makeSite(pair, { transfer: ['purgeAfterUpload: false'] });
+    await putObjects(pair.edge, site.sourceBucket, objects);
+    const applied = await site.cli('apply', '--auto-approve');
+    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+    const head = /head hash ([0-9a-f]{64})/.exec((await site.cli('report')).stdout)![1]!;
+    const stagedBefore = (await filesOnVolumes(site)).sort();
+
+    site.env.DUALSYNC_CRASH_AT = `reset:${step}`;
+    const killed = await site.spawn('reset', '--yes');
+    expect(killed.signal, `${String(killed.stdout)}${String(killed.stderr)}`).toBe('SIGKILL');
+    delete site.env.DUALSYNC_CRASH_AT;
+    const [backup] = (await readdir(site.stateDir)).filter((name) => name.startsWith('backup-'));
+    const backupDir = join(site.stateDir, backup!);
+
+    // The way out E_LEDGER_LOST names: the ledger put back from its backup, as a copy.
+    await copyFile(join(backupDir, 'ledger.db'), join(site.stateDir, 'ledger.db'));
+    const backupBefore = await digests(backupDir);
+    const copyBefore = (await digests(site.stateDir))['ledger.db'];
+
+    const refused = await site.cli('reset', '--yes');
+    expect(refused.exitCode, refused.stdout + refused.stderr).not.toBe(0);
+    expect(refused.stderr).toMatch(/E_RESET_CONFLICT/);
+    expect(refused.stderr).toContain(join(site.stateDir, 'ledger.db'));
+    expect(refused.stderr).toContain(backup!);
+    expect(refused.stderr).toMatch(/dualsync reset/);
+    expect(refused.stderr).not.toMatch(/Internal error/);
+    // Nothing moved, overwritten or removed: the backup, the copy and the staged files are as they were.
+    expect(await digests(backupDir)).toEqual(backupBefore);
+    expect((await digests(site.stateDir))['ledger.db']).toBe(copyBefore);
+    expect((await filesOnVolumes(site)).sort()).toEqual(stagedBefore);
+
+    // As the hint says: the copy moved out of the state directory, then two reruns at once.
+    const kept = await tempDir('kept-ledger-');
+    for (const name of await readdir(site.stateDir)) {
+      if (name === 'ledger.db' || name.startsWith('ledger.db-')) await rename(join(site.stateDir, name), join(kept, name));
+    }
+    // Two processes (the lock tells processes apart; two in-process runs would share one pid).
+    const runs = await Promise.all([site.spawn('reset', '--yes'), site.spawn('reset', '--yes')]);
+    const outcomes = runs.map((run) => (run.exitCode === 0 ? 'done' : /E_LOCKED/.test(String(run.stderr)) ? 'locked' : `${run.exitCode}: ${String(run.stdout)}${String(run.stderr)}`));
+    expect(outcomes).toContain('done');
+    expect(outcomes.every((outcome) => outcome === 'done' || outcome === 'locked'), outcomes.join('\n')).toBe(true);
+
+    expect(await filesOnVolumes(site)).toEqual([]);
+    expect((await readdir(site.stateDir)).filter((name) => name.startsWith('backup-'))).toEqual([backup]);
+    const { config } = await loadConfig(site.configPath, site.env);
+    expect(await verifyLedger({ ...config, stateDir: backupDir }, { now: () => new Date(), env: site.env, warn: () => {} })).toMatchObject({ ok: true, headHash: head });
+    expect(JSON.parse(firstEvent(site.stateDir).body)).toEqual({ previousHead: head, backup });
+    const apply = await site.cli('apply', '--auto-approve');
+    expect(apply.exitCode, apply.stdout + apply.stderr).toBe(0);
+    expect(apply.stdout).toMatch(/0 downloaded .*0 delivered .*8 adopted/);
     const again = await site.cli('plan', '--detailed-exitcode');
     expect(again.exitCode, again.stdout).toBe(0);
   });
