@@ -76,6 +76,23 @@ describe('a reader that closes the pipe', () => {
     expect(verified.exitCode, verified.stdout).toBe(0);
   });
 
+  it('watch whose stdout closes (journald gone): exit 141 with one line on stderr naming the cause; with --log-format json, a JSON line', async () => {
+    const site = await makeSite(pair, { volumes: 1 });
+    // In sync from the start: the first cycle moves nothing, so its line is the first output.
+    const human = await runIntoClosedPipe(site, ['watch', '--interval', '1s']);
+    expect({ exitCode: human.exitCode, signal: human.signal }).toEqual({ exitCode: CLOSED_PIPE, signal: undefined });
+    expect(human.stderr).toMatch(/^dualsync: watch stopped: its standard output was closed \(EPIPE\)[^\n]*\n$/);
+    const json = await runIntoClosedPipe(site, ['watch', '--interval', '1s', '--log-format', 'json']);
+    expect(json.exitCode).toBe(CLOSED_PIPE);
+    const lines = json.stderr.split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines).toHaveLength(1);
+    const event = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(event).toMatchObject({ level: 'error', event: 'watch_stopped', reason: 'stdout_closed', code: 'EPIPE' });
+    expect(Number.isNaN(Date.parse(String(event.ts)))).toBe(false);
+    expect(String(event.message)).toContain('standard output was closed');
+  });
+
   it('check --combined FILE into a closed pipe: the file holds every line, whole, before the summary fails to print', async () => {
     const site = await makeSite(pair, { volumes: 1 });
     await putObjects(pair.edge, site.sourceBucket, Array.from({ length: 20 }, (_, i) => ({ key: `k-${String(i).padStart(3, '0')}`, body: `${i}` })));
