@@ -29,6 +29,17 @@ const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const packageJson = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string; license: string };
 const NAME = `dualsync-${packageJson.version}-linux-x64`;
+/**
+ * The executable's main script. watch re-executes itself first, once, with its memory settings,
+ * as bin/dualsync does (src/cli/launch-flags.ts); in the executable there is no script to name.
+ */
+const RELEASE_ENTRY = [
+  "import { tuneForWatch } from './src/cli/launch-flags.ts';",
+  "import { main } from './src/cli/main.ts';",
+  'tuneForWatch(process.argv.slice(2), undefined);',
+  'void main(process.argv.slice(2));',
+  '',
+].join('\n');
 /** The name of the ledger writer's script inside the executable (src/sea.ts reads it). */
 const WRITER_ASSET = 'ledger-writer.js';
 /** Node's marker that postject flips to say "a blob is injected" (Node's SEA documentation). */
@@ -111,7 +122,7 @@ async function bundle(buildDir: string): Promise<esbuild.Metafile[]> {
   };
   const cli = await esbuild.build({
     ...common,
-    stdin: { contents: "import { main } from './src/cli/main.ts';\nvoid main(process.argv.slice(2));\n", resolveDir: repoRoot, sourcefile: 'release-entry.ts', loader: 'ts' },
+    stdin: { contents: RELEASE_ENTRY, resolveDir: repoRoot, sourcefile: 'release-entry.ts', loader: 'ts' },
     outfile: join(buildDir, 'dualsync.cjs'),
   });
   const writer = await esbuild.build({ ...common, entryPoints: ['src/ledger/writer.ts'], outfile: join(buildDir, WRITER_ASSET) });
@@ -129,6 +140,9 @@ async function buildExecutable(buildDir: string, node: string, target: string): 
     useCodeCache: true,
     useSnapshot: false,
     assets: { [WRITER_ASSET]: WRITER_ASSET },
+    // NODE_OPTIONS reaches the executable's Node (Node's default, said here because watch's
+    // re-execution passes its V8 flag that way: src/cli/launch-flags.ts).
+    execArgvExtension: 'env',
   };
   await writeFile(join(buildDir, 'sea-config.json'), JSON.stringify(config, null, 2));
   // V8's code cache holds hash tables laid out by a seed drawn at random in each process: a

@@ -2,6 +2,8 @@ import { Builtins, Cli, type BaseContext, type Command } from 'clipanion';
 import { commands } from './commands/index.ts';
 import { VERSION } from '../version.ts';
 import { killHopsOnExit } from './signals.ts';
+import { commandOf } from './launch-flags.ts';
+import { writeSync } from 'node:fs';
 
 /**
  * clipanion's Cli, except that a command line it cannot parse (an unknown option, a missing
@@ -48,26 +50,53 @@ export const CLOSED_PIPE_STATUS = 141;
  * reached. The exit hooks still run (s5cmd children stopped, temporary files removed); a file a
  * command writes is written whole or not at all, as after any exit.
  */
-function endQuietlyWhenReaderLeaves(stream: NodeJS.WriteStream): void {
+function endQuietlyWhenReaderLeaves(stream: NodeJS.WriteStream, beforeExit: () => void = () => {}): void {
   const readerLeft = (error: unknown) => (error as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+  let ending = false;
+  const end = (): never => {
+    if (!ending) {
+      ending = true;
+      beforeExit();
+    }
+    return process.exit(CLOSED_PIPE_STATUS);
+  };
   // A write to a pipe is synchronous on Linux: its failure is known as soon as write returns,
   // while the 'error' event comes a tick later. The event covers a write that completes later.
   const write = stream.write;
   stream.write = function writeOrEnd(this: NodeJS.WriteStream, ...args: Parameters<typeof write>): boolean {
     const accepted = write.apply(this, args);
-    if (readerLeft(this.errored)) process.exit(CLOSED_PIPE_STATUS);
+    if (readerLeft(this.errored)) end();
     return accepted;
   } as typeof write;
   stream.on('error', (error) => {
-    if (readerLeft(error)) process.exit(CLOSED_PIPE_STATUS);
+    if (readerLeft(error)) end();
     throw error;
   });
+}
+
+/**
+ * `watch`'s last word when its stdout (its log: journald's stream under systemd) is gone: unlike
+ * `report | head`, nobody chose to stop reading, and `Restart=on-failure` restarts a watch that
+ * otherwise left no trace of why. One line on stderr if that still works (journald takes both
+ * streams through one socket, so often it does not), as a JSON event with --log-format json.
+ */
+function sayWatchLostStdout(argv: readonly string[]): void {
+  const message = `watch stopped: its standard output was closed (EPIPE): the reader of its log (journald, a pipe) went away; exiting with ${CLOSED_PIPE_STATUS}`;
+  const formatAt = argv.indexOf('--log-format');
+  const json = argv.includes('--log-format=json') || (formatAt >= 0 && argv[formatAt + 1] === 'json');
+  const line = json ? `${JSON.stringify({ ts: new Date().toISOString(), level: 'error', event: 'watch_stopped', reason: 'stdout_closed', code: 'EPIPE', message })}\n` : `dualsync: ${message}\n`;
+  try {
+    // Synchronous, and past the stream: its own EPIPE handling would end the process again.
+    writeSync(2, line);
+  } catch {
+    // stderr is gone as well: the exit status is all that is left to say it.
+  }
 }
 
 /** Entry point of bin/dualsync: runs the command and sets the exit code. */
 export async function main(argv: string[]): Promise<void> {
   killHopsOnExit();
-  endQuietlyWhenReaderLeaves(process.stdout);
+  endQuietlyWhenReaderLeaves(process.stdout, commandOf(argv) === 'watch' ? () => sayWatchLostStdout(argv) : undefined);
   endQuietlyWhenReaderLeaves(process.stderr);
   // Colours only on a terminal, and never with NO_COLOR (no-color.org).
   const stdout = process.stdout as NodeJS.WriteStream;

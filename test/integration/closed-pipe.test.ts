@@ -26,7 +26,7 @@ const CLOSED_PIPE = 141;
  * Runs `bin/dualsync ARGS -c CONFIG` with its stdout on a FIFO whose only reader has already
  * gone: its first write to stdout fails with EPIPE, whatever the timing.
  */
-async function runIntoClosedPipe(site: Site, args: string[]): Promise<{ exitCode: number | undefined; signal: string | undefined; stderr: string }> {
+async function runIntoClosedPipe(site: Site, args: string[], stderrToo = false): Promise<{ exitCode: number | undefined; signal: string | undefined; stderr: string }> {
   const fifo = join(await tempDir('closed-pipe-'), 'out');
   await execa('mkfifo', [fifo]);
   // A FIFO opens for writing only while a reader holds it: open one, open the writer, drop the reader.
@@ -34,9 +34,9 @@ async function runIntoClosedPipe(site: Site, args: string[]): Promise<{ exitCode
   const writer = openSync(fifo, constants.O_WRONLY);
   closeSync(reader);
   try {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin/dualsync'), ...args, '-c', site.configPath], { env: site.env, stdio: ['ignore', writer, 'pipe'] });
+    const child = spawn(process.execPath, [join(repoRoot, 'bin/dualsync'), ...args, '-c', site.configPath], { env: site.env, stdio: ['ignore', writer, stderrToo ? writer : 'pipe'] });
     let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
     return { exitCode: code ?? undefined, signal: signal ?? undefined, stderr };
   } finally {
@@ -74,6 +74,26 @@ describe('a reader that closes the pipe', () => {
     expect(plan.stdout).toMatch(/cam\/late\.jpg/);
     const verified = await site.cli('report', '--verify');
     expect(verified.exitCode, verified.stdout).toBe(0);
+  });
+
+  it('watch whose stdout closes (journald gone): exit 141 with one line on stderr naming the cause; with --log-format json, a JSON line', async () => {
+    const site = await makeSite(pair, { volumes: 1 });
+    // In sync from the start: the first cycle moves nothing, so its line is the first output.
+    const human = await runIntoClosedPipe(site, ['watch', '--interval', '1s']);
+    expect({ exitCode: human.exitCode, signal: human.signal }).toEqual({ exitCode: CLOSED_PIPE, signal: undefined });
+    expect(human.stderr).toMatch(/^dualsync: watch stopped: its standard output was closed \(EPIPE\)[^\n]*\n$/);
+    const json = await runIntoClosedPipe(site, ['watch', '--interval', '1s', '--log-format', 'json']);
+    expect(json.exitCode).toBe(CLOSED_PIPE);
+    const lines = json.stderr.split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines).toHaveLength(1);
+    const event = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(event).toMatchObject({ level: 'error', event: 'watch_stopped', reason: 'stdout_closed', code: 'EPIPE' });
+    expect(Number.isNaN(Date.parse(String(event.ts)))).toBe(false);
+    expect(String(event.message)).toContain('standard output was closed');
+    // journald takes both streams through one socket: with stderr gone too, the status alone says it.
+    const both = await runIntoClosedPipe(site, ['watch', '--interval', '1s'], true);
+    expect({ exitCode: both.exitCode, signal: both.signal }).toEqual({ exitCode: CLOSED_PIPE, signal: undefined });
   });
 
   it('check --combined FILE into a closed pipe: the file holds every line, whole, before the summary fails to print', async () => {

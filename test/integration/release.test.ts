@@ -6,12 +6,13 @@
  * s5cmd it may use is the one in the archive: the one on the PATH is a decoy that fails.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createBucket, listAll, putObjects, requireTools, runProcess, tempDir, toolsDir, useMinioPair, type MinioServer } from '../harness/index.ts';
+import { waitFor } from '../harness/wait.ts';
 
 const pair = useMinioPair();
 const REPO = resolve(new URL('../..', import.meta.url).pathname);
@@ -225,6 +226,40 @@ describe('the release archive, unpacked where there is no Node', () => {
     // Nothing of the group outlives it: no dualsync, no s5cmd.
     expect(() => process.kill(-child.pid!, 0)).toThrow();
     for (const { key, body } of bodies) expect((await bodyOf(pair.cloud, destination, key)).toString()).toBe(body);
+  }, 300_000);
+
+  it("watch re-executes once as the same process with watch's memory settings; the operator's own win", async () => {
+    const site = await makeSite();
+    const [source, destination] = await Promise.all([createBucket(pair.edge), createBucket(pair.cloud)]);
+    await writeConfig(site, source, destination);
+    /** Starts `watch`, waits for its first traced cycle, and returns what /proc says of its environment and command line. */
+    const watchOnce = async (env: Record<string, string>) => {
+      const trace = join(await tempDir('dualsync-release-trace-'), 'memory.jsonl');
+      const child = spawn(site.dualsync, ['watch', '--interval', '200ms'], { cwd: site.dir, env: { ...env, DUALSYNC_MEMORY_TRACE: trace }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | string>((done) => child.on('exit', (code, signal) => done(code ?? signal ?? 'unknown')));
+      try {
+        await waitFor(() => (existsSync(trace) && readFileSync(trace, 'utf8').includes('\n') ? true : undefined), 120_000, 'a traced cycle');
+        const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+        const newSpace = Math.max(...readFileSync(trace, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { spaces: Record<string, number> }).spaces.new_space ?? 0));
+        return { environ, nodeOptions: environ.find((entry) => entry.startsWith('NODE_OPTIONS='))?.slice('NODE_OPTIONS='.length), newSpace };
+      } finally {
+        child.kill('SIGTERM');
+        expect(await exited, stderr).toBe(0);
+        expect(stderr).not.toMatch(/without its memory settings|Warning/);
+      }
+    };
+    // The pid that `spawn` saw is the one that runs the cycles: /proc/PID is the tuned process.
+    const tuned = await watchOnce(site.env);
+    expect(tuned.environ).toContain('MALLOC_MMAP_THRESHOLD_=131072');
+    expect(tuned.nodeOptions?.split(/\s+/)).toContain('--max-semi-space-size=16');
+    const operators = await watchOnce({ ...site.env, NODE_OPTIONS: '--max-semi-space-size=1', MALLOC_MMAP_THRESHOLD_: '65536' });
+    expect(operators.environ).toContain('MALLOC_MMAP_THRESHOLD_=65536');
+    expect(operators.nodeOptions).toBe('--max-semi-space-size=1');
+    // The executable's V8 takes a semi-space size from NODE_OPTIONS: 1 MiB semi-spaces make a new space of 2 MiB.
+    expect(operators.newSpace / 1024 / 1024).toBeLessThanOrEqual(3);
+    expect(tuned.newSpace / 1024 / 1024).toBeLessThanOrEqual(48);
   }, 300_000);
 
   it('is reproducible: a second build from the same commit gives the same archive, byte for byte', async () => {
