@@ -11,7 +11,7 @@ import type { Action, Plan, PlanFile } from '../../src/model/plan.ts';
 
 afterAll(removeTempDirs);
 
-/** Enough actions that the file spans several of the reader's 1 MiB chunks, so that lines are cut between them. */
+/** Enough actions that the file spans many of the reader's chunks, so that lines are cut between them. */
 const COUNT = 20_000;
 
 function action(index: number): Action {
