@@ -11,6 +11,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   scale: async (args) => (await import('./scale.ts')).benchScale(args),
   soak: async (args) => (await import('./soak.ts')).benchSoak(args),
   check: async (args) => (await import('./check.ts')).benchCheck(args[0]),
+  planfile: async (args) => (await import('./planfile.ts')).benchPlanfile(args),
 };
 
 const [name, ...args] = process.argv.slice(2);
