@@ -33,6 +33,7 @@ import { execa } from 'execa';
 import { startLink } from '../test/harness/link.ts';
 import { cleanup, putObjects, requireTools, startPair, type MinioPair, type MinioServer } from '../test/harness/index.ts';
 import { makeSite } from '../test/integration/site.ts';
+import { CONTENT_CONCURRENCY } from '../src/model/check.ts';
 
 interface Scenario {
   name: string;
@@ -162,8 +163,8 @@ interface LinkScenario {
 }
 
 const MB = 1_000_000;
-/** check's own default (src/cli/commands/check.ts): what an operator at a site runs. */
-const LINK_CONCURRENCY = Number(process.env.BENCH_CHECK_LINK_CONCURRENCY ?? '8');
+/** check's own default (CONTENT_CONCURRENCY): what an operator at a site runs. */
+const LINK_CONCURRENCY = Number(process.env.BENCH_CHECK_LINK_CONCURRENCY ?? String(CONTENT_CONCURRENCY));
 
 function linkScenarios(): LinkScenario[] {
   return [20, 40].map((rate) => ({

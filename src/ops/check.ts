@@ -10,7 +10,7 @@
  */
 import type { Config } from '../model/config.ts';
 import type { LedgerRecord, ObjectEntry } from '../model/objects.ts';
-import { CHECK_CODES, type CheckCode, type CheckEntry, type CheckSummary, type CheckWhy, type ListingWhy } from '../model/check.ts';
+import { CHECK_CODES, CONTENT_CONCURRENCY, type CheckCode, type CheckEntry, type CheckSummary, type CheckWhy, type ListingWhy } from '../model/check.ts';
 import { createClients, gatherInventory, ledgerOptions, type EngineDeps } from '../engine.ts';
 import { LedgerStore } from '../ledger/store.ts';
 import { mergeStreams } from '../plan/merge.ts';
@@ -88,7 +88,7 @@ export async function runCheck(config: Config, deps: EngineDeps, options: CheckO
     const skipOf = (key: string) => keySkipReason(key) ?? ownOutput(key) ?? keyTooLong(key);
     const backoff = backoffOf(config);
     const now = deps.now().getTime();
-    const concurrency = Math.max(1, options.concurrency ?? 8);
+    const concurrency = Math.max(1, options.concurrency ?? CONTENT_CONCURRENCY);
     const content = { objects: 0, bytes: 0, started: 0, finished: 0 };
 
     // Entries in key order; a content read holds its place until it settles.

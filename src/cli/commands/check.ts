@@ -5,6 +5,7 @@ import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
 import { engineDeps, loadConfigFor } from '../context.ts';
 import { runCheck } from '../../ops/check.ts';
+import { CONTENT_CONCURRENCY } from '../../model/check.ts';
 import { checkJsonLine, combinedLine, renderCheckSummary } from '../../view/check.ts';
 import { onInterrupt } from '../signals.ts';
 import { userError } from '../../errors.ts';
@@ -39,12 +40,12 @@ export class CheckCommand extends BaseCommand {
   combined = Option.String('--combined', { description: 'Write the combined lines to FILE instead of stdout' });
   json = Option.Boolean('--json', false, { description: 'One JSON object per line (code and facts), the summary last' });
   content = Option.Boolean('--content', false, { description: 'Compare the bytes of both sides (MD5, streamed)' });
-  concurrency = Option.String('--concurrency', '8', { description: 'Objects read at once with --content' });
+  concurrency = Option.String('--concurrency', String(CONTENT_CONCURRENCY), { description: `Objects read at once with --content (default ${CONTENT_CONCURRENCY})` });
 
   async run(): Promise<number> {
     const concurrency = Number(this.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw userError('E_USAGE', `--concurrency ${JSON.stringify(this.concurrency)} is not a whole number of objects, 1 or more`, { hint: 'leave it out for 8 objects read at once' });
+      throw userError('E_USAGE', `--concurrency ${JSON.stringify(this.concurrency)} is not a whole number of objects, 1 or more`, { hint: `leave it out for ${CONTENT_CONCURRENCY} objects read at once` });
     }
     const config = await loadConfigFor(this.context, this.configPath());
     const stdout = this.context.stdout;
