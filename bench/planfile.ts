@@ -21,7 +21,7 @@ import type { Action, ActionKind, ActionList, Plan } from '../src/model/plan.ts'
 import { writeFileAtomically } from '../src/files/atomic.ts';
 import { planFileOf } from '../src/planfile/save.ts';
 import { writePlanFile } from '../src/planfile/write.ts';
-import { testConfig } from '../test/builders.ts';
+import { planSummary, testConfig } from '../test/builders.ts';
 
 /** The last commit whose `apply FILE` read a plan file line by line (src/apply/saved-plan.ts, manifest/planfile.ts). */
 const OLD_READER_COMMIT = 'c7ab3f0^';
@@ -95,15 +95,7 @@ function writeBenchPlan(path: string, count: number): void {
   const plan: Plan = {
     formatVersion: 1,
     actions: syntheticActions(count),
-    summary: {
-      download: { count: 0, bytes: 0 },
-      upload: { count: 0, bytes: 0 },
-      purge: { count: 0, bytes: 0 },
-      adopt: { count: 0, bytes: 0 },
-      skip: { count: 0 },
-      deferred: { count: 0, bytes: 0 },
-      noChanges: false,
-    },
+    summary: planSummary(),
     volumes: VOLUMES.map((root) => ({ root, freeBytes: 1024 ** 4, reserveBytes: 0, plannedDownloadBytes: 0, plannedDownloads: 0 })),
     hops: { download: { workers: 64, concurrency: 5 }, upload: { workers: 64, concurrency: 5 } },
     warnings: [],

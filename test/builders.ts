@@ -7,7 +7,7 @@
  * both sides is the same version unless a test says otherwise.
  */
 import type { Config, HopConfig, TransferConfig } from '../src/model/config.ts';
-import { ACTION_ORDER, type Action, type ActionReason, type Plan } from '../src/model/plan.ts';
+import { ACTION_ORDER, type Action, type ActionReason, type Plan, type PlanSummary } from '../src/model/plan.ts';
 import { MemorySpool, SpooledActions } from '../src/plan/spools.ts';
 import type { DeliveredVersion, Inventory, LedgerRecord, SkipReason, Listing, ListingFlaws, ListingStream, LocalFile, LocalLink, ObjectEntry, Stage, VolumeInfo } from '../src/model/objects.ts';
 import { compareKeys } from '../src/plan/keys.ts';
@@ -293,4 +293,18 @@ export function reasonLine(reason: ActionReason): string {
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([name, value]) => `${name}=${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
   return [reason.code, ...facts].join(' ');
+}
+
+/** A plan summary with nothing in it but `parts`. */
+export function planSummary(parts: Partial<PlanSummary> = {}): PlanSummary {
+  return {
+    download: { count: 0, bytes: 0 },
+    upload: { count: 0, bytes: 0 },
+    purge: { count: 0, bytes: 0 },
+    adopt: { count: 0, bytes: 0 },
+    skip: { count: 0 },
+    deferred: { count: 0, bytes: 0 },
+    noChanges: false,
+    ...parts,
+  };
 }

@@ -6,7 +6,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { JOURNAL_FILE, LEDGER_FILE, SNAPSHOT_FILE } from '../../src/ledger/store.ts';
+import { JOURNAL_FILE, LEDGER_FILE, LedgerStore, SNAPSHOT_FILE } from '../../src/ledger/store.ts';
+import { verifyDatabase } from '../../src/ops/report.ts';
+import type { VerifyResult } from '../../src/model/report.ts';
 import { connect, upgradeSchema } from '../../src/ledger/db.ts';
 import type { LedgerRecord } from '../../src/model/objects.ts';
 
@@ -96,6 +98,26 @@ export async function fillLedger(stateDir: string, rows: number): Promise<void> 
     db.prepare(`UPDATE meta SET value = ? WHERE name = 'serial'`).run(rows);
     db.exec('COMMIT');
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+}
+
+/** `report --verify` on the ledger of `dir`, through the store as the command opens it. */
+export async function verifyLedgerDir(dir: string): Promise<VerifyResult> {
+  const store = await LedgerStore.open(dir);
+  try {
+    return store.read((db) => verifyDatabase(db), (): VerifyResult => ({ ok: true, events: 0, headHash: '', uncovered: 0 }));
+  } finally {
+    await store.close();
+  }
+}
+
+/** Runs SQL on the ledger of `dir` as a hand edit would: outside dualsync, no event written. */
+export function editLedger(dir: string, sql: string): void {
+  const db = new DatabaseSync(join(dir, LEDGER_FILE));
+  try {
+    db.exec(sql);
   } finally {
     db.close();
   }

@@ -14,29 +14,10 @@ import { LedgerQueries } from '../../src/ledger/queries.ts';
 import { COLUMN_NAMES, MIGRATIONS, recordToRow, SCHEMA_VERSION } from '../../src/ledger/schema.ts';
 import type { LedgerEvent } from '../../src/model/ledger.ts';
 import type { LedgerRecord } from '../../src/model/objects.ts';
-import type { VerifyResult } from '../../src/model/report.ts';
-import { verifyDatabase } from '../../src/ops/report.ts';
 import { removeTempDirs, tempDir } from '../harness/temp.ts';
+import { editLedger, verifyLedgerDir } from '../harness/ledger.ts';
 
 afterAll(removeTempDirs);
-
-async function verify(dir: string): Promise<VerifyResult> {
-  const store = await LedgerStore.open(dir);
-  try {
-    return store.read((db) => verifyDatabase(db), (): VerifyResult => ({ ok: true, events: 0, headHash: '', uncovered: 0 }));
-  } finally {
-    await store.close();
-  }
-}
-
-function sql(dir: string, text: string): void {
-  const db = new DatabaseSync(join(dir, LEDGER_FILE));
-  try {
-    db.exec(text);
-  } finally {
-    db.close();
-  }
-}
 
 const FORGE = `INSERT INTO objects (key, size, etag, stage, attempts, delivered_at) VALUES ('cam/forged.jpg', 10, 'e', 'delivered', 0, '2026-01-01T00:00:00.000Z')`;
 
@@ -60,9 +41,9 @@ describe('report --verify: a row no event wrote', () => {
     const store = await LedgerStore.open(dir);
     await store.append([...delivered('cam/a.jpg'), ...delivered('cam/z.jpg')]);
     await store.close();
-    expect(await verify(dir)).toMatchObject({ ok: true, uncovered: 0 });
-    sql(dir, FORGE);
-    const result = await verify(dir);
+    expect(await verifyLedgerDir(dir)).toMatchObject({ ok: true, uncovered: 0 });
+    editLedger(dir, FORGE);
+    const result = await verifyLedgerDir(dir);
     expect(result.ok).toBe(false);
     expect(result.problem).toContain('"cam/forged.jpg"');
     expect(result.problem).toContain('no event');
@@ -79,7 +60,7 @@ describe('report --verify: a row no event wrote', () => {
     db.exec('COMMIT');
     db.close();
 
-    const result = await verify(dir);
+    const result = await verifyLedgerDir(dir);
     expect(result).toMatchObject({ ok: true, uncovered: 0, events: keys.length });
     const store = await LedgerStore.open(dir);
     expect(store.serial).toBe(7500 + keys.length);
@@ -89,10 +70,10 @@ describe('report --verify: a row no event wrote', () => {
     // The chain goes on after the baselines.
     await store.append(delivered('new/1.jpg'));
     await store.close();
-    expect(await verify(dir)).toMatchObject({ ok: true, uncovered: 0, events: keys.length + 2 });
+    expect(await verifyLedgerDir(dir)).toMatchObject({ ok: true, uncovered: 0, events: keys.length + 2 });
 
-    sql(dir, FORGE);
-    const forged = await verify(dir);
+    editLedger(dir, FORGE);
+    const forged = await verifyLedgerDir(dir);
     expect(forged.ok).toBe(false);
     expect(forged.problem).toContain('"cam/forged.jpg"');
   });
@@ -113,7 +94,7 @@ describe('report --verify: a row no event wrote', () => {
     queries.setSerial(2);
     db.exec(FORGE);
     db.close();
-    const result = await verify(dir);
+    const result = await verifyLedgerDir(dir);
     expect(result.ok).toBe(false);
     expect(result.problem).toContain('"cam/forged.jpg"');
   });
@@ -154,7 +135,7 @@ describe('schema step 5: skip reasons as codes', () => {
     const before = db.prepare('SELECT * FROM events ORDER BY seq').all();
     db.close();
 
-    const result = await verify(dir);
+    const result = await verifyLedgerDir(dir);
     expect(result).toMatchObject({ ok: true, uncovered: 0 });
     const store = await LedgerStore.open(dir);
     try {
@@ -187,7 +168,7 @@ describe('schema step 5: skip reasons as codes', () => {
     new LedgerQueries(db).setSerial(1);
     db.exec(`UPDATE objects SET skip_reason = 'empty key', size = 2 WHERE key = 'a//b'`);
     db.close();
-    const result = await verify(dir);
+    const result = await verifyLedgerDir(dir);
     expect(result.ok).toBe(false);
     expect(result.problem).toContain('"a//b"');
   });

@@ -10,9 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LEDGER_FILE, LedgerStore } from '../../src/ledger/store.ts';
 import { SCHEMA_VERSION } from '../../src/ledger/schema.ts';
 import type { LedgerEvent } from '../../src/model/ledger.ts';
-import type { VerifyResult } from '../../src/model/report.ts';
-import { verifyDatabase } from '../../src/ops/report.ts';
 import { removeTempDirs, tempDir } from '../harness/temp.ts';
+import { editLedger, verifyLedgerDir } from '../harness/ledger.ts';
 import { bindReadOnly, canBindReadOnly, unmount } from '../harness/tmpfs.ts';
 
 afterAll(removeTempDirs);
@@ -39,24 +38,6 @@ async function ledgerWithEvents(keys: readonly string[]): Promise<string> {
   for (const batch of lifecycle(keys)) await store.append(batch);
   await store.close();
   return dir;
-}
-
-async function verify(dir: string): Promise<VerifyResult> {
-  const store = await LedgerStore.open(dir);
-  try {
-    return store.read((db) => verifyDatabase(db), (): VerifyResult => ({ ok: true, events: 0, headHash: '', uncovered: 0 }));
-  } finally {
-    await store.close();
-  }
-}
-
-function edit(dir: string, sql: string): void {
-  const db = new DatabaseSync(join(dir, LEDGER_FILE));
-  try {
-    db.exec(sql);
-  } finally {
-    db.close();
-  }
 }
 
 /** Every event row with its hashes as hex: what a migration must leave as it was. */
@@ -86,13 +67,13 @@ describe('event log: no index for apply to keep', () => {
 
   it('schema step 4 drops events_by_key from a step-3 ledger with events; the chain and its hashes are unchanged and verify', async () => {
     const dir = await ledgerWithEvents(KEYS);
-    const before = await verify(dir);
+    const before = await verifyLedgerDir(dir);
     expect(before).toMatchObject({ ok: true, events: KEYS.length * 3, uncovered: 0 });
     // As schema step 3 left a ledger: the index on (key, seq), user_version 3.
-    edit(dir, 'CREATE INDEX IF NOT EXISTS events_by_key ON events (key, seq); PRAGMA user_version = 3;');
+    editLedger(dir, 'CREATE INDEX IF NOT EXISTS events_by_key ON events (key, seq); PRAGMA user_version = 3;');
     const rows = eventRows(dir);
 
-    const after = await verify(dir);
+    const after = await verifyLedgerDir(dir);
     expect(indexes(dir)).toEqual([]);
     const db = new DatabaseSync(join(dir, LEDGER_FILE), { readOnly: true });
     expect((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(SCHEMA_VERSION);
@@ -104,16 +85,16 @@ describe('event log: no index for apply to keep', () => {
     const store = await LedgerStore.open(dir);
     await store.append([{ key: 'a/1.jpg', size: 7, etag: 'e-7b', type: 'staged', volume: '/mnt/s-0', verifiedBy: 'size' }]);
     await store.close();
-    expect(await verify(dir)).toMatchObject({ ok: true, events: KEYS.length * 3 + 1 });
+    expect(await verifyLedgerDir(dir)).toMatchObject({ ok: true, events: KEYS.length * 3 + 1 });
   });
 
   it.skipIf(!CAN_BIND_READ_ONLY)('a step-3 ledger in a read-only state directory (a backup, a snapshot) still verifies: step 4 is not needed to read it', async () => {
     const dir = await ledgerWithEvents(KEYS);
-    const before = await verify(dir);
-    edit(dir, 'CREATE INDEX IF NOT EXISTS events_by_key ON events (key, seq); PRAGMA user_version = 3; PRAGMA wal_checkpoint(TRUNCATE);');
+    const before = await verifyLedgerDir(dir);
+    editLedger(dir, 'CREATE INDEX IF NOT EXISTS events_by_key ON events (key, seq); PRAGMA user_version = 3; PRAGMA wal_checkpoint(TRUNCATE);');
     expect(bindReadOnly(dir)).toBe(true);
     try {
-      expect(await verify(dir)).toEqual(before);
+      expect(await verifyLedgerDir(dir)).toEqual(before);
     } finally {
       unmount(dir);
     }
@@ -126,34 +107,34 @@ describe('event log: no index for apply to keep', () => {
     const last = (db.prepare('SELECT max(seq) AS seq FROM events WHERE key = ?').get(key) as { seq: number }).seq;
     db.prepare(`UPDATE objects SET destination_etag = 'ffff' WHERE key = ?`).run(key);
     db.close();
-    const result = await verify(dir);
+    const result = await verifyLedgerDir(dir);
     expect(result.ok).toBe(false);
     expect(result.problem).toBe(`the ledger row of ${JSON.stringify(key)} does not match event ${last}, the last that wrote it: the row was edited`);
   });
 
   it('of two edited rows, the first in key order is named (UTF-8 order: U+FF5E before an emoji)', async () => {
     const dir = await ledgerWithEvents(KEYS);
-    edit(dir, `UPDATE objects SET attempts = 9 WHERE key IN ('m/\uFF5E.jpg', 'm/😀.jpg')`);
-    expect((await verify(dir)).problem).toMatch(/^the ledger row of "m\/\uFF5E.jpg"/);
+    editLedger(dir, `UPDATE objects SET attempts = 9 WHERE key IN ('m/\uFF5E.jpg', 'm/😀.jpg')`);
+    expect((await verifyLedgerDir(dir)).problem).toMatch(/^the ledger row of "m\/\uFF5E.jpg"/);
   });
 
   it('a deleted row that events wrote is named with its last event', async () => {
     const dir = await ledgerWithEvents(KEYS);
-    edit(dir, `DELETE FROM objects WHERE key = 'm/😀.jpg'`);
-    const result = await verify(dir);
+    editLedger(dir, `DELETE FROM objects WHERE key = 'm/😀.jpg'`);
+    const result = await verifyLedgerDir(dir);
     expect(result.ok).toBe(false);
     expect(result.problem).toBe(`the ledger has no row of "m/😀.jpg", which event ${KEYS.indexOf('m/😀.jpg') + 1 + 2 * KEYS.length} wrote last: the row was deleted`);
   });
 
   it('a row no event wrote is named: every row of a ledger is covered since schema step 5 (ledger-coverage.test.ts)', async () => {
     const dir = await ledgerWithEvents(KEYS);
-    edit(dir, `INSERT INTO objects (key, size, etag) VALUES ('b/older.jpg', 1, 'e')`);
-    expect(await verify(dir)).toMatchObject({ ok: false, problem: expect.stringContaining('"b/older.jpg" was written by no event') });
+    editLedger(dir, `INSERT INTO objects (key, size, etag) VALUES ('b/older.jpg', 1, 'e')`);
+    expect(await verifyLedgerDir(dir)).toMatchObject({ ok: false, problem: expect.stringContaining('"b/older.jpg" was written by no event') });
   });
 
   it('an edited event is named before any row', async () => {
     const dir = await ledgerWithEvents(KEYS);
-    edit(dir, `UPDATE events SET body = '{}' WHERE seq = 4; UPDATE objects SET attempts = 9 WHERE key = 'a/1.jpg'`);
-    expect((await verify(dir)).problem).toMatch(/^event 4 \(staged "a\/1.jpg" at .*\) does not match its hash/);
+    editLedger(dir, `UPDATE events SET body = '{}' WHERE seq = 4; UPDATE objects SET attempts = 9 WHERE key = 'a/1.jpg'`);
+    expect((await verifyLedgerDir(dir)).problem).toMatch(/^event 4 \(staged "a\/1.jpg" at .*\) does not match its hash/);
   });
 });

@@ -11,7 +11,7 @@ import { byHand, downloadLine, quoteWord, renderManifests, uploadLine, writeMani
 import type { Action, Plan } from '../../src/model/plan.ts';
 import { keySkipReason } from '../../src/plan/keys.ts';
 import { localPath, tempPath } from '../../src/plan/volume-paths.ts';
-import { inventory, testConfig, planOf } from '../builders.ts';
+import { inventory, testConfig, planOf, planSummary } from '../builders.ts';
 
 const run = promisify(execFile);
 const S5CMD = fileURLToPath(new URL('../../.tools/s5cmd', import.meta.url));
@@ -225,7 +225,7 @@ describe('s5cmd run reads the manifests byte-exactly (real .tools/s5cmd)', () =>
     const plan: Plan = {
       formatVersion: 1,
       actions,
-      summary: { download: { count: 0, bytes: 0 }, upload: { count: 0, bytes: 0 }, purge: { count: 0, bytes: 0 }, adopt: { count: 0, bytes: 0 }, skip: { count: 0 }, deferred: { count: 0, bytes: 0 }, noChanges: false },
+      summary: planSummary(),
       volumes: [],
       hops: { download: hop, upload: hop },
       warnings: [],

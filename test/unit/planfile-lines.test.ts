@@ -8,6 +8,7 @@ import { digestPlan } from '../../src/planfile/digest.ts';
 import { memorySpools } from '../../src/plan/spools.ts';
 import { removeTempDirs, tempDirSync } from '../harness/temp.ts';
 import type { Action, Plan, PlanFile } from '../../src/model/plan.ts';
+import { planSummary } from '../builders.ts';
 
 afterAll(removeTempDirs);
 
@@ -22,7 +23,7 @@ function action(index: number): Action {
 const plan: Plan<Action[]> = {
   formatVersion: 1,
   actions: Array.from({ length: COUNT }, (_, index) => action(index)),
-  summary: { download: { count: 0, bytes: 0 }, upload: { count: 0, bytes: 0 }, purge: { count: 0, bytes: 0 }, adopt: { count: 0, bytes: 0 }, skip: { count: 0 }, deferred: { count: 0, bytes: 0 }, noChanges: false },
+  summary: planSummary(),
   volumes: [{ root: '/v1', freeBytes: 100, reserveBytes: 0, plannedDownloadBytes: 0, plannedDownloads: 0 }],
   hops: { download: { workers: 1, concurrency: 1 }, upload: { workers: 1, concurrency: 1 } },
   warnings: [],

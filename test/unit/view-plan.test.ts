@@ -3,22 +3,11 @@ import { reasonText, warningText } from '../../src/view/reasons.ts';
 import { describe, expect, it } from 'vitest';
 import type { Plan, PlanSummary } from '../../src/model/plan.ts';
 import { displayKey, planToJson, renderPlan, summaryLine, warningLines } from '../../src/view/plan.ts';
-import { inventory, testConfig, planOf } from '../builders.ts';
+import { inventory, testConfig, planOf, planSummary } from '../builders.ts';
 
 const GiB = 1024 ** 3;
 
-function summary(parts: Partial<PlanSummary>): PlanSummary {
-  return {
-    download: { count: 0, bytes: 0 },
-    upload: { count: 0, bytes: 0 },
-    purge: { count: 0, bytes: 0 },
-    adopt: { count: 0, bytes: 0 },
-    skip: { count: 0 },
-    deferred: { count: 0, bytes: 0 },
-    noChanges: false,
-    ...parts,
-  };
-}
+const summary = planSummary;
 
 function planWith(parts: Partial<PlanSummary>, actions: Plan['actions'] = [{ kind: 'download', key: 'k', size: 1, etag: 'e', volume: '/v1' }]): Plan {
   return { formatVersion: 1, actions, summary: summary(parts), volumes: [], hops: { download: { workers: 1, concurrency: 1 }, upload: { workers: 1, concurrency: 1 } }, warnings: [] };
