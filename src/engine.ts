@@ -143,7 +143,7 @@ async function planGathered(config: Config, gathered: Omit<Gathered, 'inputDiges
   let plan: Plan;
   let inputDigest = '';
   try {
-    const snapshot = ledger.snapshot();
+    const snapshot = ledger.snapshot({ forPlan: true });
     const serial = snapshot.serial;
     // The clock is read here, at the edge: the planner gets the time as an input.
     const planned = await planStreams(config, { ...inventory, ledger: snapshot }, {

@@ -50,6 +50,8 @@ export interface ListOptions {
   spoolDir?: string;
   /** A `listApi: v1` answer of up to this many entries is sorted in memory, no file made (default: extsort's). */
   sortInMemoryUpTo?: number;
+  /** Entries per sorted run of a `listApi: v1` answer past that (default: extsort's; tests make it small to merge many runs). */
+  sortRunEntries?: number;
 }
 
 /** An error of the listing as an operational error: dualsync's own as they are, a stop as E_ABORTED, the rest classified. */
@@ -291,8 +293,8 @@ export class HopListing {
  *   after page, reading on meanwhile: at most {@link READ_AHEAD_PAGES} pages waiting in memory.
  *   The order and duplicate checks are {@link HopListing}'s.
  * - ListObjects v1 (`listApi: v1`): every page (a Snowball's one unsorted answer of every key)
- *   goes, as it streams in, into an {@link ExternalSort} on disk, in `spoolDir`; resolves once
- *   all is sorted, and hands the entries out in key order.
+ *   goes, as it streams in, into an {@link ExternalSort} (sorted runs on disk, in `spoolDir`);
+ *   resolves once all is read, and hands the entries out in key order as it merges the runs.
  */
 export async function openListing(client: S3Client, hop: HopConfig, options: ListOptions = {}): Promise<ListingStream> {
   return hop.listApi === 'v1' ? openSortedV1(client, hop, options) : openPagedV2(client, hop, options);
@@ -385,7 +387,7 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
 /** ListObjects v1, every page into an external sort, handed out in key order once all is read. */
 async function openSortedV1(client: S3Client, hop: HopConfig, options: ListOptions): Promise<ListingStream> {
   const listing = new HopListing(client, hop, { signal: options.signal, maxKeys: options.maxKeys });
-  const sort = new ExternalSort(options.spoolDir, { memoryEntries: options.sortInMemoryUpTo });
+  const sort = new ExternalSort(options.spoolDir, { memoryEntries: options.sortInMemoryUpTo, runEntries: options.sortRunEntries });
   try {
     for (;;) {
       const mark = sort.mark();

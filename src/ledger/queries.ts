@@ -9,9 +9,18 @@ import type { LedgerRecord, SkipReason, Stage } from '../model/objects.ts';
 import { userError } from '../errors.ts';
 import { applyEvent } from './merge.ts';
 import { EventLog } from './events.ts';
-import { arrayToRecord, COLUMN_NAMES, recordToRow, rowToRecord, type SqlValue } from './schema.ts';
+import { arrayToRecord, COLUMN_NAMES, COLUMNS, recordToRow, rowToRecord, type SqlValue } from './schema.ts';
 
 const COLUMN_LIST = COLUMN_NAMES.join(', ');
+
+/**
+ * Fields of a record the planner never reads (src/plan decides from the others): the plan's
+ * read selects NULL in their place, so SQLite hands out no string for them and the record built
+ * leaves them out. Measured at 200k delivered rows: about a fifth less CPU for the read.
+ */
+export const FIELDS_THE_PLAN_SKIPS = ['verifiedBy', 'etagComparable', 'stagedAt', 'deliveredAt', 'purgedAt', 'adoptedBy'] as const satisfies readonly (keyof LedgerRecord)[];
+const SKIPPED_COLUMNS = new Set<string>(FIELDS_THE_PLAN_SKIPS.map((field) => COLUMNS[field].name));
+const PLAN_COLUMN_LIST = COLUMN_NAMES.map((name) => (SKIPPED_COLUMNS.has(name) ? 'NULL' : name)).join(', ');
 const PLACEHOLDERS = COLUMN_NAMES.map(() => '?').join(', ');
 // An upsert, not INSERT OR REPLACE: REPLACE deletes without firing the delete trigger that keeps `counts`.
 const UPDATE_ALL = COLUMN_NAMES.filter((name) => name !== 'key')
@@ -51,6 +60,7 @@ export class LedgerQueries {
   readonly #serial: StatementSync;
   readonly #setSerial: StatementSync;
   readonly #all: StatementSync;
+  #forPlan: StatementSync | undefined;
   #log: EventLog | undefined;
 
   /** `file` names the ledger in errors. */
@@ -92,13 +102,31 @@ export class LedgerQueries {
     return Number(this.#insert.run(...recordToRow(record)).changes) === 1;
   }
 
-  /** Every record in key order (BINARY collation: UTF-8 bytes, S3's order), one row at a time. */
-  *records(): Generator<LedgerRecord> {
-    const rows = this.#all.iterate();
+  /**
+   * Every record in key order (BINARY collation: UTF-8 bytes, S3's order), one row at a time;
+   * for the plan (`forPlan`), without the fields of {@link FIELDS_THE_PLAN_SKIPS}.
+   */
+  *records(options: { forPlan?: boolean } = {}): Generator<LedgerRecord> {
+    let statement = this.#all;
+    if (options.forPlan === true) {
+      if (this.#forPlan === undefined) {
+        this.#forPlan = this.#db.prepare(`SELECT ${PLAN_COLUMN_LIST} FROM objects ORDER BY key`);
+        this.#forPlan.setReturnArrays(true);
+      }
+      statement = this.#forPlan;
+    }
+    const rows = statement.iterate();
     for (;;) {
-      const next = this.#readable(() => rows.next());
+      let next: IteratorResult<unknown>;
+      // No closure per row: the read is the plan's hottest loop after the listings.
+      try {
+        next = rows.next();
+      } catch (error) {
+        if (!isTooLarge(error)) throw error;
+        throw this.#tooLarge(error);
+      }
       if (next.done === true) return;
-      yield arrayToRecord(next.value as unknown as SqlValue[]);
+      yield arrayToRecord(next.value as SqlValue[]);
     }
   }
 

@@ -332,9 +332,10 @@ export class LedgerStore {
   /**
    * The serial and every record in key order, from one commit, one row at a time: what the
    * merged pass reads. The read transaction stays open until the records are read to the end or
-   * the iteration is returned; read them before appending.
+   * the iteration is returned; read them before appending. `forPlan`: without the fields the
+   * planner never reads (queries.ts FIELDS_THE_PLAN_SKIPS).
    */
-  snapshot(): { serial: number; records: Iterable<LedgerRecord> } {
+  snapshot(options: { forPlan?: boolean } = {}): { serial: number; records: Iterable<LedgerRecord> } {
     const reader = this.#reader();
     if (reader === undefined) return { serial: 0, records: [] };
     const queries: LedgerQueries = reader;
@@ -360,7 +361,7 @@ export class LedgerStore {
     };
     function* records(): Generator<LedgerRecord> {
       try {
-        yield* queries.records();
+        yield* queries.records(options);
       } finally {
         end();
       }

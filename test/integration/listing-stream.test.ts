@@ -68,13 +68,13 @@ const everyObject = Array.from({ length: COUNT }, (_, index) => synthetic(index)
  * A server whose one ListObjects answer (all `keys`, not truncated) is cut off halfway on the
  * first request and sent whole on the retry; `attempts()` counts the requests.
  */
-async function cuttingServer(keys: readonly string[]): Promise<{ cutting: Server; attempts: () => number }> {
+async function cuttingServer(keys: readonly string[], options: { always?: boolean } = {}): Promise<{ cutting: Server; attempts: () => number }> {
   const xml = `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>cut</Name><IsTruncated>false</IsTruncated>${keys.map((key) => `<Contents><Key>${key}</Key><ETag>&quot;e&quot;</ETag><Size>1</Size></Contents>`).join('')}</ListBucketResult>`;
   let attempts = 0;
   const cutting = createServer((request, response) => {
     attempts++;
     response.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
-    if (attempts > 1) return response.end(xml);
+    if (attempts > 1 && options.always !== true) return response.end(xml);
     response.write(xml.slice(0, xml.length / 2), () => setTimeout(() => response.destroy(), 50));
   });
   await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
@@ -211,6 +211,47 @@ describe('openListing, ListObjects v1: one unsorted answer, sorted on disk', () 
       cutting.closeAllConnections();
       await new Promise<void>((resolve) => cutting.close(() => resolve()));
     }
+  });
+
+  it('an answer cut off after several runs were written, and sent again: the runs of the cut attempt are dropped', async () => {
+    const keys = Array.from({ length: 4_000 }, (_, i) => `k/${String((i * 7919) % 4_000).padStart(5, '0')}`);
+    const { cutting, attempts } = await cuttingServer(keys);
+    try {
+      const spoolDir = await tempDir('spool-');
+      const config = { ...hop('cut', 'v1'), prefix: '', endpoint: `http://127.0.0.1:${(cutting.address() as AddressInfo).port}` };
+      const listing = await openListing(createS3Client(config), config, { spoolDir, sortInMemoryUpTo: 0, sortRunEntries: 100 });
+      expect(attempts()).toBe(2);
+      expect((await readAll(listing)).map((entry) => entry.key)).toEqual([...keys].sort(compareKeys));
+      expect(listing.flaws?.duplicates).toBe(0);
+      expect(readdirSync(spoolDir)).toEqual([]);
+    } finally {
+      cutting.closeAllConnections();
+      await new Promise<void>((resolve) => cutting.close(() => resolve()));
+    }
+  });
+
+  it('an answer cut off every time after runs were written: the listing fails, and no sort file is left', async () => {
+    const keys = Array.from({ length: 4_000 }, (_, i) => `k/${String((i * 7919) % 4_000).padStart(5, '0')}`);
+    const { cutting, attempts } = await cuttingServer(keys, { always: true });
+    try {
+      const spoolDir = await tempDir('spool-');
+      const config = { ...hop('cut', 'v1'), prefix: '', endpoint: `http://127.0.0.1:${(cutting.address() as AddressInfo).port}` };
+      const error = await dualsyncFailure(openListing(createS3Client(config), config, { spoolDir, sortInMemoryUpTo: 0, sortRunEntries: 100 }));
+      expect(error.code).not.toBe('E_LISTING_SPOOL');
+      expect(attempts()).toBeGreaterThan(1);
+      expect(readdirSync(spoolDir)).toEqual([]);
+    } finally {
+      cutting.closeAllConnections();
+      await new Promise<void>((resolve) => cutting.close(() => resolve()));
+    }
+  });
+
+  it('many runs of a few entries merged: every key once, in order, the repeats counted', async () => {
+    const spoolDir = await tempDir('spool-');
+    const listing = await openListing(createS3Client(hop('repeats', 'v1')), hop('repeats', 'v1'), { spoolDir, sortInMemoryUpTo: 0, sortRunEntries: 7 });
+    expect(await readAll(listing)).toEqual(everyObject);
+    expect(listing.flaws).toEqual({ duplicates: 3, firstDuplicate: 'obj/0000000000', undecodable: 0 });
+    expect(readdirSync(spoolDir)).toEqual([]);
   });
 
   it('listHop collects the same stream: every key once, in order', async () => {

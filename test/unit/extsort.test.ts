@@ -1,11 +1,12 @@
 import { execa } from 'execa';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isDualsyncError } from '../../src/errors.ts';
 import { ExternalSort } from '../../src/inventory/extsort.ts';
 import type { ObjectEntry } from '../../src/model/objects.ts';
 import { compareKeys } from '../../src/plan/keys.ts';
+import { readCorpus } from '../harness/key-corpus.ts';
 import { seededRandom } from '../harness/random.ts';
 import { removeTempDirs, tempDir } from '../harness/temp.ts';
 
@@ -39,6 +40,7 @@ function shuffled<T>(items: readonly T[], seed: number): T[] {
 const MODES = [
   ['the file from the first entry', { memoryEntries: 0 }],
   ['in memory up to 1,000 entries, then the file', { memoryEntries: 1000 }],
+  ['the file from the first entry, in runs of 97 entries merged', { memoryEntries: 0, runEntries: 97 }],
 ] as const;
 const IN_FILE = { memoryEntries: 0 };
 
@@ -216,5 +218,83 @@ describe('a process that exits with a sort still open', () => {
     expect(result.exitCode).toBe(130);
     expect(result.stdout).toBe('1');
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('ExternalSort in sorted runs merged at the end', () => {
+  const RUNS = { memoryEntries: 0, runEntries: 4 };
+
+  it('a run boundary exactly at a duplicate key: the last of one run and the first of the next, the first added kept', async () => {
+    const sort = new ExternalSort(await tempDir('extsort-'), RUNS);
+    // Run 0 sorts to a b c m; run 1 to m x y z; the tail (in memory) holds m again.
+    for (const item of [entry('c'), entry('m', 1, 'first'), entry('a'), entry('b')]) sort.add(item);
+    for (const item of [entry('z'), entry('y'), entry('m', 2, 'second'), entry('x')]) sort.add(item);
+    sort.add(entry('m', 3, 'third'));
+    expect(await drain(sort)).toEqual([entry('a'), entry('b'), entry('c'), entry('m', 1, 'first'), entry('x'), entry('y'), entry('z')]);
+    expect(sort.duplicates).toEqual({ count: 2, first: 'm' });
+  });
+
+  it('a duplicate whose first copy sorts last in a later run than a smaller one: the earlier run still wins', async () => {
+    const sort = new ExternalSort(await tempDir('extsort-'), RUNS);
+    for (const item of [entry('k', 1, 'first'), entry('l'), entry('n'), entry('o')]) sort.add(item);
+    for (const item of [entry('a'), entry('b'), entry('c'), entry('k', 2, 'second')]) sort.add(item);
+    expect((await drain(sort)).find((item) => item.key === 'k')).toEqual(entry('k', 1, 'first'));
+    expect(sort.duplicates).toEqual({ count: 1, first: 'k' });
+  });
+
+  it('a spill of many runs: one file of compact runs, every key once in compareKeys order, sizes past 2^32 exact', async () => {
+    const dir = await tempDir('extsort-');
+    const sort = new ExternalSort(dir, { memoryEntries: 0, runEntries: 1000 });
+    const keys = shuffled(Array.from({ length: 25_500 }, (_, i) => `data/${i % 3 === 0 ? '\u{1F600}' : i % 3 === 1 ? '\uE000' : 'z'}/${i}`), 5);
+    for (const key of keys) sort.add(entry(key, 2 ** 40 + key.length, `etag-${key}`));
+    sort.sort();
+    expect(readdirSync(dir)).toHaveLength(1);
+    const bytes = statSync(sort.file).size;
+    expect(bytes, '25 runs written, the last 500 still in memory').toBe(keys.slice(0, 25_000).reduce((sum, key) => sum + 21 + 2 * Buffer.byteLength(key) + 5, 0));
+    const out = await drain(sort);
+    expect(out.map((item) => item.key)).toEqual([...keys].sort(compareKeys));
+    expect(out.every((item) => item.size === 2 ** 40 + item.key.length && item.etag === `etag-${item.key}`)).toBe(true);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a key of 1024 bytes, and keys far longer than a read page, come back byte-identical', async () => {
+    const sort = new ExternalSort(await tempDir('extsort-'), { memoryEntries: 0, runEntries: 2 });
+    const long1024 = `k/${'é'.repeat(511)}`; // 2 + 1022 bytes
+    expect(Buffer.byteLength(long1024)).toBe(1024);
+    const huge = `k/${'\u{1F600}'.repeat(40_000)}`; // 160 KB, more than two read pages
+    const keys = [huge, 'k/a', long1024, 'k/b', `${long1024}x`, 'k/\u{10FFFF}'];
+    for (const key of keys) sort.add(entry(key, 1, `e-${key.length}`));
+    const out = await drain(sort);
+    expect(out.map((item) => item.key)).toEqual([...keys].sort(compareKeys));
+    expect(out.map((item) => Buffer.from(item.key).toString('hex'))).toEqual([...keys].sort(compareKeys).map((key) => Buffer.from(key).toString('hex')));
+    expect(out.find((item) => item.key === huge)?.etag).toBe(`e-${huge.length}`);
+  });
+
+  it.each(['hostile.json', 'hostile-extra.json'])('the hostile key corpus %s: the same order as compareKeys, every key byte-identical', async (name) => {
+    const keys = [...new Set(readCorpus(name).map((item) => item.key))];
+    for (const runEntries of [1, 3, 1000]) {
+      const sort = new ExternalSort(await tempDir('extsort-'), { memoryEntries: 0, runEntries });
+      for (const key of shuffled(keys, runEntries)) sort.add(entry(key));
+      const out = (await drain(sort)).map((item) => item.key);
+      expect(out.map((key) => Buffer.from(key).toString('hex'))).toEqual([...keys].sort(compareKeys).map((key) => Buffer.from(key).toString('hex')));
+    }
+  });
+
+  it('a rollback into a written run keeps that run entries added before the mark, in their order of adding', async () => {
+    const sort = new ExternalSort(await tempDir('extsort-'), RUNS);
+    for (const key of ['d', 'c', 'b', 'a', 'h', 'g']) sort.add(entry(key, 1, 'kept'));
+    const mark = sort.mark();
+    for (const key of ['g', 'f', 'e', 'z', 'y']) sort.add(entry(key, 2, 'dropped'));
+    sort.rollback(mark);
+    expect(sort.added).toBe(6);
+    sort.add(entry('g', 3, 'after'));
+    sort.add(entry('e', 3, 'after'));
+    expect(await drain(sort)).toEqual([
+      ...['a', 'b', 'c', 'd'].map((key) => entry(key, 1, 'kept')),
+      entry('e', 3, 'after'),
+      entry('g', 1, 'kept'),
+      entry('h', 1, 'kept'),
+    ]);
+    expect(sort.duplicates).toEqual({ count: 1, first: 'g' });
   });
 });
