@@ -10,6 +10,10 @@
  *
  * After a reset dualsync remembers nothing: the next plan lists everything again. Objects the
  * destination provably already holds (src/plan/adopt.ts) are adopted, not moved; the rest moves again.
+ *
+ * Over 400 lines: one reset in the order it runs (refusals, the ledger's move, the staged files'
+ * removal, the claims' release), each step written so that a rerun after a kill finishes it;
+ * the record that carries a reset across a kill lives in reset-intent.ts.
  */
 import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
