@@ -24,6 +24,9 @@
  *
  * Small answers never reach it: up to {@link DEFAULT_MEMORY_ENTRIES} entries are held and sorted
  * in memory, and the file is made only when one more arrives.
+ *
+ * Over 400 lines: the run format's writer and reader, the merge's heap and the rollback into a
+ * written run share the entry layout; apart, each would restate it.
  */
 import { randomUUID } from 'node:crypto';
 import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
