@@ -5,7 +5,7 @@
  * Two phases, one watch process each, run one after the other:
  *   quiet     500 objects already in sync, nothing arriving;
  *   arrivals  the same start, then ARRIVALS new objects (default 3) put after every cycle
- * (`--phase quiet|arrivals` runs one). MALLOC_* variables and NODE_OPTIONS set for the bench
+ * (`--phase quiet|arrivals` runs one). MALLOC_* variables, GLIBC_TUNABLES and NODE_OPTIONS set for the bench
  * are passed to the watch, to try allocator and V8 settings.
  * Each phase runs CYCLES cycles (default 600) at `--interval` (default 1s, as the issue measured;
  * shorter gives more cycles per minute). Cycles are counted from the metrics endpoint
@@ -37,6 +37,13 @@
  * the clients leak nothing (400 listings, heap after a full GC +0.8 MiB kept, +1.1 MiB made per
  * listing; ~0.8 ms of CPU per client made). The young-generation cap costs a 1M-object plan
  * ~12% CPU and lowers its peak RSS (bench plan 1M: 766 -> 619 MiB).
+ * The late creep of glibc's main heap (printed per 100 cycles) is memory malloc holds free, not
+ * held by dualsync: `gdb -p PID -batch -ex 'call (int)malloc_trim(0)'` on quiet watches at
+ * 100 ms (load 20+, cycles 250-510) took the [heap] RSS from 24-60 MiB to 10-24 MiB, in every
+ * variant tried (as is; MALLOC_ARENA_MAX=1, MALLOC_TRIM_THRESHOLD_=131072, MALLOC_TOP_PAD_=0,
+ * glibc.malloc.tcache_count=0; reader connection reopened, PRAGMA shrink_memory, or S3 clients
+ * made, each cycle); none of them stopped the creep (+0.2 to +3.7 MiB per 100 cycles, cycles
+ * 200-400, within the run-to-run spread). Only malloc_trim gives it back, and Node has no call for it.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -248,8 +255,10 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   const synced = await site.spawn('apply', '--auto-approve');
   if (synced.exitCode !== 0) throw new Error(`soak: the first apply failed: ${String(synced.stderr)}`);
   const snapshotDir = await tempDir('dualsync-soak-heap-');
-  // Allocator settings (MALLOC_ARENA_MAX, ...) and Node options given to the bench are tried on the watch.
-  for (const [variable, value] of Object.entries(process.env)) if (variable.startsWith('MALLOC_')) site.env[variable] = value;
+  // Allocator settings (MALLOC_ARENA_MAX, ..., GLIBC_TUNABLES) and Node options given to the bench are
+  // tried on the watch. With GLIBC_TUNABLES set the launcher leaves out its MALLOC_MMAP_THRESHOLD_:
+  // give that too to compare like with like.
+  for (const [variable, value] of Object.entries(process.env)) if (variable.startsWith('MALLOC_') || variable === 'GLIBC_TUNABLES') site.env[variable] = value;
   const nodeOptions = [process.env.NODE_OPTIONS ?? '', options.snapshots ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` : ''].join(' ').trim();
   if (nodeOptions !== '') site.env.NODE_OPTIONS = nodeOptions;
   const traceFile = join(snapshotDir, 'memory.jsonl');
@@ -306,6 +315,16 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   return { name: name === 'arrivals' ? `arrivals (${options.arrivals} a cycle, ${SEED_OBJECTS} -> ${SEED_OBJECTS + arrived} objects)` : `quiet (${SEED_OBJECTS} objects in sync)`, cycles: rss.size, rss, snapshotLines, memory: readTrace(traceFile) };
 }
 
+/** glibc's main heap every 100 cycles: its late growth is what the rss trend hides. */
+function mallocTrend(memory: Map<number, MemorySample>, last: number): string[] {
+  const points: string[] = [];
+  for (let cycle = 100; cycle <= last; cycle += 100) {
+    const heap = memory.get(cycle)?.mallocHeap;
+    if (heap !== undefined) points.push(`${cycle}:${(heap / MIB).toFixed(1)}`);
+  }
+  return points;
+}
+
 function report(result: PhaseResult, options: SoakOptions): string[] {
   const last = result.cycles;
   const warm = result.rss.get(options.warmup)!;
@@ -321,6 +340,7 @@ function report(result: PhaseResult, options: SoakOptions): string[] {
     `  RSS at cycle ${options.warmup} ${(warm / MIB).toFixed(1)} MiB, at cycle ${last} ${(end / MIB).toFixed(1)} MiB: ${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (${(((end - warm) / MIB / (last - options.warmup)) * 1024).toFixed(1)} KiB a cycle)`,
     `  ratio cycle ${last} / cycle ${options.warmup}: ${(end / warm).toFixed(2)}   target: <= ${(1 + FLAT_WITHIN).toFixed(2)}   ${growth <= FLAT_WITHIN ? 'met' : 'MISSED'}`,
     `  RSS (MiB) by cycle: ${trend.join(' ')}`,
+    `  mallocHeap (MiB) by cycle: ${mallocTrend(result.memory, last).join(' ')}`,
     ...memoryTable(result.memory, options.warmup, last).map((line) => `  ${line}`),
     ...result.snapshotLines.map((line) => `  ${line}`),
   ];
