@@ -5,7 +5,7 @@
  * Two phases, one watch process each, run one after the other:
  *   quiet     500 objects already in sync, nothing arriving;
  *   arrivals  the same start, then ARRIVALS new objects (default 3) put after every cycle
- * (`--phase quiet|arrivals` runs one). MALLOC_* variables and NODE_OPTIONS set for the bench
+ * (`--phase quiet|arrivals` runs one). MALLOC_* variables, GLIBC_TUNABLES and NODE_OPTIONS set for the bench
  * are passed to the watch, to try allocator and V8 settings.
  * Each phase runs CYCLES cycles (default 600) at `--interval` (default 1s, as the issue measured;
  * shorter gives more cycles per minute). Cycles are counted from the metrics endpoint
@@ -39,6 +39,13 @@
  * the clients leak nothing (400 listings, heap after a full GC +0.8 MiB kept, +1.1 MiB made per
  * listing; ~0.8 ms of CPU per client made). The young-generation cap costs a 1M-object plan
  * ~12% CPU and lowers its peak RSS (bench plan 1M: 766 -> 619 MiB).
+ * The late creep of glibc's main heap (printed per 100 cycles) is memory malloc holds free, not
+ * held by dualsync: `gdb -p PID -batch -ex 'call (int)malloc_trim(0)'` on quiet watches at
+ * 100 ms (load 20+, cycles 250-510) took the [heap] RSS from 24-60 MiB to 10-24 MiB, in every
+ * variant tried (as is; MALLOC_ARENA_MAX=1, MALLOC_TRIM_THRESHOLD_=131072, MALLOC_TOP_PAD_=0,
+ * glibc.malloc.tcache_count=0; reader connection reopened, PRAGMA shrink_memory, or S3 clients
+ * made, each cycle); none of them stopped the creep (+0.2 to +3.7 MiB per 100 cycles, cycles
+ * 200-400, within the run-to-run spread). Only malloc_trim gives it back, and Node has no call for it.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -250,8 +257,10 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   const synced = await site.spawn('apply', '--auto-approve');
   if (synced.exitCode !== 0) throw new Error(`soak: the first apply failed: ${String(synced.stderr)}`);
   const snapshotDir = await tempDir('dualsync-soak-heap-');
-  // Allocator settings (MALLOC_ARENA_MAX, ...) and Node options given to the bench are tried on the watch.
-  for (const [variable, value] of Object.entries(process.env)) if (variable.startsWith('MALLOC_')) site.env[variable] = value;
+  // Allocator settings (MALLOC_ARENA_MAX, ..., GLIBC_TUNABLES) and Node options given to the bench are
+  // tried on the watch. With GLIBC_TUNABLES set the launcher leaves out its MALLOC_MMAP_THRESHOLD_:
+  // give that too to compare like with like.
+  for (const [variable, value] of Object.entries(process.env)) if (variable.startsWith('MALLOC_') || variable === 'GLIBC_TUNABLES') site.env[variable] = value;
   const nodeOptions = [process.env.NODE_OPTIONS ?? '', options.snapshots ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` : ''].join(' ').trim();
   if (nodeOptions !== '') site.env.NODE_OPTIONS = nodeOptions;
   const traceFile = join(snapshotDir, 'memory.jsonl');
@@ -316,6 +325,16 @@ function medianOf(rss: Map<number, number>, from: number, to: number): number {
   return samples[Math.floor(samples.length / 2)]!;
 }
 
+/** glibc's main heap every 100 cycles: its late growth is what the rss trend hides. */
+function mallocTrend(memory: Map<number, MemorySample>, last: number): string[] {
+  const points: string[] = [];
+  for (let cycle = 100; cycle <= last; cycle += 100) {
+    const heap = memory.get(cycle)?.mallocHeap;
+    if (heap !== undefined) points.push(`${cycle}:${(heap / MIB).toFixed(1)}`);
+  }
+  return points;
+}
+
 function report(result: PhaseResult, options: SoakOptions): string[] {
   const last = result.cycles;
   const warm = result.rss.get(options.warmup)!;
@@ -342,6 +361,7 @@ function report(result: PhaseResult, options: SoakOptions): string[] {
     `  median RSS of cycles ${options.warmup}-${options.warmup + window - 1} ${(warmMedian / MIB).toFixed(1)} MiB, of cycles ${last - window + 1}-${last} ${(endMedian / MIB).toFixed(1)} MiB: ${signed(medianGrowth)}`,
     `  ratio of those medians: ${(endMedian / warmMedian).toFixed(2)}   target: <= ${(1 + FLAT_WITHIN).toFixed(2)}   ${medianGrowth <= FLAT_WITHIN ? 'met' : 'MISSED'}`,
     `  RSS (MiB) by cycle: ${trend.join(' ')}`,
+    `  mallocHeap (MiB) by cycle: ${mallocTrend(result.memory, last).join(' ')}`,
     ...memoryTable(result.memory, options.warmup, last).map((line) => `  ${line}`),
     ...result.snapshotLines.map((line) => `  ${line}`),
   ];
