@@ -4,6 +4,7 @@ import { VERSION } from '../version.ts';
 import { killHopsOnExit } from './signals.ts';
 import { commandOf } from './launch-flags.ts';
 import { writeSync } from 'node:fs';
+import { lostStdoutLine } from '../view/watch.ts';
 
 /**
  * clipanion's Cli, except that a command line it cannot parse (an unknown option, a missing
@@ -81,10 +82,9 @@ function endQuietlyWhenReaderLeaves(stream: NodeJS.WriteStream, beforeExit: () =
  * streams through one socket, so often it does not), as a JSON event with --log-format json.
  */
 function sayWatchLostStdout(argv: readonly string[]): void {
-  const message = `watch stopped: its standard output was closed (EPIPE): the reader of its log (journald, a pipe) went away; exiting with ${CLOSED_PIPE_STATUS}`;
   const formatAt = argv.indexOf('--log-format');
   const json = argv.includes('--log-format=json') || (formatAt >= 0 && argv[formatAt + 1] === 'json');
-  const line = json ? `${JSON.stringify({ ts: new Date().toISOString(), level: 'error', event: 'watch_stopped', reason: 'stdout_closed', code: 'EPIPE', message })}\n` : `dualsync: ${message}\n`;
+  const line = lostStdoutLine(json, CLOSED_PIPE_STATUS, new Date());
   try {
     // Synchronous, and past the stream: its own EPIPE handling would end the process again.
     writeSync(2, line);

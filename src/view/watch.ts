@@ -150,3 +150,12 @@ export function lastCycleNote(ended: { result: CycleResult } | { error: unknown 
   if (result.changes > 0) return cycleSummaryText(result);
   return result.waiting ? `${result.waiting} object(s) waiting to retry` : 'in sync';
 }
+
+/**
+ * `watch`'s last line when its stdout (its log) is gone: on stderr, as a JSON event with
+ * `--log-format json`, else as a sentence. `status` is the exit status it ends with.
+ */
+export function lostStdoutLine(json: boolean, status: number, at: Date): string {
+  const message = `watch stopped: its standard output was closed (EPIPE): the reader of its log (journald, a pipe) went away; exiting with ${status}`;
+  return json ? `${JSON.stringify({ ts: at.toISOString(), level: 'error', event: 'watch_stopped', reason: 'stdout_closed', code: 'EPIPE', message })}\n` : `dualsync: ${message}\n`;
+}
