@@ -27,6 +27,12 @@ import { STATE_ID_FILE } from './identity.ts';
 export const HIGH_WATER_FILE = 'ledger.db-high-water';
 /** Left by `dualsync reset`; not `ledger.*`, so that the state directory shows no ledger after a reset. */
 export const STARTED_OVER_FILE = 'started-over';
+/**
+ * A reset under way, in the state directory: written (durably) before the first move and removed
+ * after the last claim is released, so that a reset killed half way is finished by the next one
+ * (src/ops/reset-intent.ts). Not `ledger.*`: it never moves into the backup.
+ */
+export const RESET_INTENT_FILE = 'reset-unfinished.json';
 /** Written by apply (src/apply/last-run.ts). */
 const LAST_RUN_FILE = 'last-run.json';
 
@@ -184,6 +190,16 @@ const WAY_OUT =
   'ledger.db-wal and ledger.db-high-water) from a backup, or run `dualsync reset` to start over: it moves what is left of the ' +
   'ledger into a backup folder, and the next plan compares the source with the destination again (objects it can prove ' +
   'delivered are adopted, the rest moves again).';
+
+/**
+ * The error for a state directory whose reset was interrupted (its record at `path`): `command`
+ * will not use it, and the way out is the reset itself.
+ */
+export function unfinishedReset(stateDir: string, path: string, command: string): Error {
+  return userError('E_RESET_UNFINISHED', `a reset of ${stateDir} was interrupted (${path} records it): ${command} will not use a half-reset state directory`, {
+    hint: 'run `dualsync reset` again: it finishes the interrupted reset from that record, then plan and apply work again',
+  });
+}
 
 /**
  * The error for a ledger that is missing, empty or behind what it had committed: what was found,

@@ -32,7 +32,7 @@ import { fsyncDirectory } from '../files/fsync.ts';
 import type { LedgerEvent } from '../model/ledger.ts';
 import type { LedgerRecord, LedgerState } from '../model/objects.ts';
 import { connect, connectReadOnly, isCannotOpen, LEDGER_FILE, ledgerError, schemaIsCurrent, schemaVersion, upgradeSchema } from './db.ts';
-import { HIGH_WATER_FILE, lostLedger, readHighWater, usedStateEvidence } from './integrity.ts';
+import { HIGH_WATER_FILE, lostLedger, readHighWater, RESET_INTENT_FILE, unfinishedReset, usedStateEvidence } from './integrity.ts';
 import { exists, legacyFiles, MIGRATED_SUFFIX, readLegacyLedger } from './legacy.ts';
 import { applyEvent } from './merge.ts';
 import { LedgerQueries, type LedgerSummary } from './queries.ts';
@@ -94,6 +94,16 @@ async function sizeOf(path: string): Promise<number> {
  * it had committed; without one, a used state directory must not have an empty ledger.
  */
 async function lostLedgerProblem(stateDir: string, file: string, mark: number | undefined, found: string, serial: number, empty: boolean): Promise<Error | undefined> {
+  const problem = await ledgerDoubt(stateDir, file, mark, found, serial, empty);
+  if (problem === undefined) return undefined;
+  // A reset killed after it moved the ledger leaves exactly this: it is no loss, and the way out is
+  // to finish the reset, whichever command (status, report, check, watch) met it first.
+  const intent = join(stateDir, RESET_INTENT_FILE);
+  return (await stat(intent).catch(() => undefined)) !== undefined ? unfinishedReset(stateDir, intent, 'dualsync') : problem;
+}
+
+/** {@link lostLedgerProblem} before it looks for an interrupted reset. */
+async function ledgerDoubt(stateDir: string, file: string, mark: number | undefined, found: string, serial: number, empty: boolean): Promise<Error | undefined> {
   if (mark !== undefined) {
     if (serial >= mark) return undefined;
     const how = serial > 0 ? `its write-ahead log ${file}-wal was lost, or an older copy replaced it` : `it was emptied or deleted, or its write-ahead log ${file}-wal was lost`;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { userError } from '../errors.ts';
 import { writeFileAtomically } from '../files/atomic.ts';
 import { fsyncDirectory } from '../files/fsync.ts';
+import { RESET_INTENT_FILE, unfinishedReset } from '../ledger/integrity.ts';
 
 /**
  * The points between a reset's steps, in order. `executeReset` calls its `afterStep` hook at each;
@@ -28,13 +29,6 @@ export async function freeBackupDir(stateDir: string, now: Date): Promise<string
     if ((await stat(candidate).catch(() => undefined)) === undefined) return candidate;
   }
 }
-
-/**
- * A reset under way, in the state directory: written (durably) before the first move and removed
- * after the last claim is released, so that a reset killed half way is finished by the next one.
- * Not `ledger.*`: it never moves into the backup.
- */
-export const RESET_INTENT_FILE = 'reset-unfinished.json';
 
 export interface ResetIntent {
   /** The backup folder's name in the state directory; none when there was no ledger to move. */
@@ -72,9 +66,7 @@ export async function readResetIntent(stateDir: string): Promise<ResetIntent | u
 export async function refuseUnfinishedReset(stateDir: string, command: string): Promise<void> {
   const path = join(stateDir, RESET_INTENT_FILE);
   if ((await stat(path).catch(() => undefined)) === undefined) return;
-  throw userError('E_RESET_UNFINISHED', `a reset of ${stateDir} was interrupted (${path} records it): ${command} will not use a half-reset state directory`, {
-    hint: 'run `dualsync reset` again: it finishes the interrupted reset from that record, then plan and apply work again',
-  });
+  throw unfinishedReset(stateDir, path, command);
 }
 
 /** Writes the record of the reset under way, durably. */

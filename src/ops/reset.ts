@@ -25,11 +25,12 @@ import { claimStates, copyRefusal, describeForeignClaims, removeClaim, type Clai
 import { scanVolumes } from '../inventory/volumes.ts';
 import type { DatabaseSync } from 'node:sqlite';
 import { LEDGER_FILE, LedgerStore, markStartedOver } from '../ledger/store.ts';
+import { RESET_INTENT_FILE } from '../ledger/integrity.ts';
 import { logHead } from '../ledger/events.ts';
 import type { Config } from '../model/config.ts';
 import { TEMP_DIR } from '../model/volume-layout.ts';
 import { fsyncDirectory } from '../files/fsync.ts';
-import { freeBackupDir, readResetIntent, RESET_INTENT_FILE, writeResetIntent, type ResetIntent, type ResetStep } from './reset-intent.ts';
+import { freeBackupDir, readResetIntent, writeResetIntent, type ResetIntent, type ResetStep } from './reset-intent.ts';
 
 /** Files of the state directory that make up dualsync's memory: the ledger (ledger.db with its -wal and -shm, and a migrated JSON ledger) and the last run. */
 function isStateFile(name: string): boolean {

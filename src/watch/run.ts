@@ -16,7 +16,6 @@ import { cycleFacts } from './facts.ts';
 import { backoffMs, stopOf, watchLoop, type WatchSummary } from './loop.ts';
 import type { CycleResult, HopDown, WatchEvent } from './events.ts';
 import { memoryTracer } from './memory-trace.ts';
-import { refuseUnfinishedReset } from '../ops/reset-intent.ts';
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -153,9 +152,6 @@ class WatchCycles {
   async run(cycle: CycleDeps, retryFailed: boolean): Promise<CycleResult> {
     let report: ApplyReport;
     try {
-      // Before the ledger opens: a half-reset state directory has no ledger yet, and the open
-      // would call it lost (E_LEDGER_LOST) instead of naming the reset to finish, as apply does.
-      await refuseUnfinishedReset(this.#config.stateDir, 'dualsync watch');
       const ledger = await this.#ledger.open(cycle.deps);
       const clients = this.#clients.get(this.#config);
       report = await runApply(this.#config, cycle.deps, { confirm: async () => true, command: 'dualsync watch', lock: this.#lock, retryFailed, probeFirst: this.#wasDown, ledger, clients });

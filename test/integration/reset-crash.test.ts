@@ -68,6 +68,14 @@ describe('reset killed at each step', () => {
       expect(refused.stderr).toMatch(/reset-unfinished\.json/);
       expect(refused.stderr).toMatch(/dualsync reset/);
     }
+    // The commands that only read name the interrupted reset too once the ledger has moved, never
+    // a lost ledger: E_LEDGER_LOST's way out would be to restore the ledger, which the rerun refuses.
+    for (const command of [['status'], ['report'], ['check']]) {
+      const read = await site.cli(...command);
+      const said = `${command[0]}: ${read.stdout}${read.stderr}`;
+      expect(read.stderr, said).not.toMatch(/E_LEDGER_LOST/);
+      if (step === 'ledger-moved' || step === 'state-moved') expect(read.stderr, said).toMatch(/E_RESET_UNFINISHED/);
+    }
     expect(await stateListing(site)).toEqual(stateBefore);
 
     const rerun = await site.cli('reset', '--yes');
