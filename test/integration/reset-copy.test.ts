@@ -11,9 +11,9 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cleanup, putObjects, useMinioPair } from '../harness/index.ts';
+import { cleanup, useMinioPair } from '../harness/index.ts';
 import { RESET_STEPS } from '../../src/ops/reset-intent.ts';
-import { makeSite, runCli, type CliResult, type Site } from './site.ts';
+import { runCli, siteWithResetKilledAt, type CliResult, type Site } from './site.ts';
 
 const pair = useMinioPair();
 afterAll(cleanup);
@@ -44,15 +44,7 @@ async function configWith(a: Site, stateDir: string): Promise<(...args: string[]
 
 describe('a state directory copied while a reset was half done', () => {
   it.each(RESET_STEPS.map((step) => [step]))('copied after %s: the copy refuses plan/apply/watch, and its reset touches nothing of the original', async (step) => {
-    const site = await makeSite(pair, { transfer: ['purgeAfterUpload: false'] });
-    await putObjects(pair.edge, site.sourceBucket, objects);
-    const applied = await site.cli('apply', '--auto-approve');
-    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
-
-    site.env.DUALSYNC_CRASH_AT = `reset:${step}`;
-    const killed = await site.spawn('reset', '--yes');
-    expect(killed.signal, `${String(killed.stdout)}${String(killed.stderr)}`).toBe('SIGKILL');
-    delete site.env.DUALSYNC_CRASH_AT;
+    const site = await siteWithResetKilledAt(pair, objects, step);
 
     // watch, too, names the unfinished reset rather than a lost ledger.
     const watched = await site.cli('watch', '--once');

@@ -13,7 +13,7 @@ import { cleanup, md5OfBucket, putObjects, tempDir, useMinioPair } from '../harn
 import { loadConfig } from '../../src/config/load.ts';
 import { verifyLedger } from '../../src/ops/report.ts';
 import { RESET_STEPS } from '../../src/ops/reset-intent.ts';
-import { makeSite, type Site } from './site.ts';
+import { makeSite, siteWithResetKilledAt, type Site } from './site.ts';
 
 const pair = useMinioPair();
 afterAll(cleanup);
@@ -47,16 +47,10 @@ function firstEvent(stateDir: string): { type: string; body: string } {
 
 describe('reset killed at each step', () => {
   it.each(RESET_STEPS.map((step) => [step]))('killed after %s: a rerun finishes it, the chains verify, the next apply adopts everything', async (step) => {
-    const site = await makeSite(pair, { transfer: ['purgeAfterUpload: false'] });
-    await putObjects(pair.edge, site.sourceBucket, objects);
-    const applied = await site.cli('apply', '--auto-approve');
-    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
-    const head = /head hash ([0-9a-f]{64})/.exec((await site.cli('report')).stdout)![1]!;
-
-    site.env.DUALSYNC_CRASH_AT = `reset:${step}`;
-    const killed = await site.spawn('reset', '--yes');
-    expect(killed.signal, `${String(killed.stdout)}${String(killed.stderr)}`).toBe('SIGKILL');
-    delete site.env.DUALSYNC_CRASH_AT;
+    let head = '';
+    const site = await siteWithResetKilledAt(pair, objects, step, async (applied) => {
+      head = /head hash ([0-9a-f]{64})/.exec((await applied.cli('report')).stdout)![1]!;
+    });
 
     // A half-reset state directory is not used: plan and apply refuse, name the record and say to
     // rerun reset, and change nothing (a run here would put its events before the reset event).

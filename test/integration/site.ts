@@ -8,7 +8,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { buildCli } from '../../src/cli/main.ts';
-import { createBucket, tempDir, type MinioPair } from '../harness/index.ts';
+import { createBucket, putObjects, tempDir, type MinioPair } from '../harness/index.ts';
 
 export interface CliResult {
   exitCode: number;
@@ -138,4 +138,27 @@ export async function makeSite(pair: MinioPair, options: SiteOptions = {}): Prom
     spawn: (...args) => spawnCli(args, configPath, env, false),
     spawnGroupLeader: (...args) => spawnCli(args, configPath, env, true),
   };
+}
+
+/**
+ * A site whose first apply moved `objects` (staged copies kept, so a reset has files to remove),
+ * and whose `reset` was then killed (kill -9) after `step`, stopped there by DUALSYNC_CRASH_AT.
+ * `afterApply` runs between the two (to read the ledger as the apply left it).
+ */
+export async function siteWithResetKilledAt(
+  pair: MinioPair,
+  objects: { key: string; body: string }[],
+  step: string,
+  afterApply: (site: Site) => Promise<void> = async () => {},
+): Promise<Site> {
+  const site = await makeSite(pair, { transfer: ['purgeAfterUpload: false'] });
+  await putObjects(pair.edge, site.sourceBucket, objects);
+  const applied = await site.cli('apply', '--auto-approve');
+  if (applied.exitCode !== 0) throw new Error(`the first apply failed: ${applied.stdout}${applied.stderr}`);
+  await afterApply(site);
+  site.env.DUALSYNC_CRASH_AT = `reset:${step}`;
+  const killed = await site.spawn('reset', '--yes');
+  delete site.env.DUALSYNC_CRASH_AT;
+  if (killed.signal !== 'SIGKILL') throw new Error(`reset was not killed at ${step}: ${String(killed.signal)} ${String(killed.stdout)}${String(killed.stderr)}`);
+  return site;
 }
