@@ -27,6 +27,8 @@ export interface MemorySample {
   privateDirty?: number;
   /** Resident pages of the C allocator's main heap (the `[heap]` mapping of /proc/self/smaps): malloc's, not V8's. */
   mallocHeap?: number;
+  /** What malloc_trim(0) said after the cycle, just before this sample: true when it gave pages back; absent when watch does not trim (malloc-trim.ts). */
+  trimmed?: boolean;
 }
 
 /** The fields of smaps_rollup that say where resident memory is (kB in the file, bytes here). */
@@ -47,7 +49,7 @@ function smapsRollup(): Pick<MemorySample, 'anonymous' | 'privateDirty'> {
 }
 
 /** Resident bytes of the `[heap]` mapping (glibc's main arena grows there with brk), or undefined off Linux. */
-function mallocHeapRss(): number | undefined {
+export function mallocHeapRss(): number | undefined {
   let text: string;
   try {
     text = readFileSync('/proc/self/smaps', 'utf8');
@@ -72,14 +74,15 @@ export function sampleMemory(cycle: number): MemorySample {
  * A function that appends one cycle's sample to the file that `env` names, or undefined when it
  * names none. A trace that cannot be written is given up with one warning: it must never stop watch.
  */
-export function memoryTracer(env: NodeJS.ProcessEnv, warn: (message: string) => void): ((cycle: number) => void) | undefined {
+export function memoryTracer(env: NodeJS.ProcessEnv, warn: (message: string) => void): ((cycle: number, trimmed?: boolean) => void) | undefined {
   const file = env[MEMORY_TRACE_VARIABLE];
   if (file === undefined || file === '') return undefined;
   let broken = false;
-  return (cycle) => {
+  return (cycle, trimmed) => {
     if (broken) return;
     try {
-      appendFileSync(file, `${JSON.stringify(sampleMemory(cycle))}\n`);
+      const sample = sampleMemory(cycle);
+      appendFileSync(file, `${JSON.stringify(trimmed === undefined ? sample : { ...sample, trimmed })}\n`);
     } catch (error) {
       broken = true;
       warn(`${MEMORY_TRACE_VARIABLE}: cannot append to ${file} (${(error as Error).message}); memory is no longer traced`);

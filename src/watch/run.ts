@@ -16,6 +16,7 @@ import { cycleFacts } from './facts.ts';
 import { backoffMs, stopOf, watchLoop, type WatchSummary } from './loop.ts';
 import type { CycleResult, HopDown, WatchEvent } from './events.ts';
 import { memoryTracer } from './memory-trace.ts';
+import { loadMallocTrim, MALLOC_TRIM_VARIABLE, trimUnavailableWarning, type MallocTrim } from './malloc-trim.ts';
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -85,7 +86,9 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
     const cycles = new WatchCycles(options.config, lock, ledger);
     let cycleNumber = 0;
     // Made at the first cycle from its environment; undefined (no cost) unless DUALSYNC_MEMORY_TRACE is set.
-    let traceMemory: ((cycle: number) => void) | undefined | null = null;
+    let traceMemory: ((cycle: number, trimmed?: boolean) => void) | undefined | null = null;
+    // After each cycle, glibc's free pages go back to the system (malloc-trim.ts says why).
+    let trimmer: MallocTrim | undefined | null = null;
     summary = await watchLoop({
       intervalMs,
       once: options.once,
@@ -99,6 +102,10 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
         let ended: { result: CycleResult } | { error: unknown } = { error: 'stopped' };
         const cycleDeps = options.cycleDeps();
         if (traceMemory === null) traceMemory = memoryTracer(cycleDeps.deps.env, options.warn);
+        if (trimmer === null) {
+          trimmer = cycleDeps.deps.env[MALLOC_TRIM_VARIABLE] === 'off' ? undefined : loadMallocTrim();
+          if (trimmer !== undefined && 'unavailable' in trimmer) options.warn(trimUnavailableWarning(trimmer.unavailable));
+        }
         try {
           const result = await cycles.run(cycleDeps, options.retryFailed && number === 1);
           ended = { result };
@@ -110,7 +117,8 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
           await lock.update({ lastCycle: { number, endedAt: now().toISOString(), result: options.lastCycleNote(ended) } }).catch((error: unknown) => {
             options.warn(`could not note the cycle in the lock: ${describeError(error)}`);
           });
-          traceMemory?.(number);
+          const trimmed = trimmer !== undefined && trimmer !== null && 'trim' in trimmer ? trimmer.trim() : undefined;
+          traceMemory?.(number, trimmed);
         }
       },
     });
