@@ -18,12 +18,14 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createGzip, constants as zlib } from 'node:zlib';
 import * as esbuild from 'esbuild';
+import { buildNative, OUTPUT as MALLOC_TRIM_ADDON } from './build-native.ts';
+import { ADDON_PATH } from '../src/watch/malloc-trim.ts';
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -315,6 +317,12 @@ async function main(): Promise<void> {
     say(`building the single executable on Node ${node.version}`);
     await buildExecutable(buildDir, node.binary, join(root, 'dualsync'));
     await copyFile(s5cmd.path, join(root, 's5cmd'));
+    // watch's malloc_trim addon (src/watch/malloc-trim.ts), where the executable looks for it.
+    say('building the malloc_trim addon');
+    const problem = await buildNative();
+    if (problem !== undefined) fail(`the malloc_trim addon could not be built: ${problem}`);
+    await mkdir(join(root, dirname(ADDON_PATH)), { recursive: true });
+    await copyFile(MALLOC_TRIM_ADDON, join(root, ADDON_PATH));
     await copyFile(join(repoRoot, 'sync.example.yaml'), join(root, 'sync.example.yaml'));
     await copyFile(join(repoRoot, 'README.md'), join(root, 'README.md'));
     await cp(join(repoRoot, 'schemas'), join(root, 'schemas'), { recursive: true });
