@@ -6,7 +6,8 @@
  *   quiet     500 objects already in sync, nothing arriving;
  *   arrivals  the same start, then ARRIVALS new objects (default 3) put after every cycle
  * (`--phase quiet|arrivals` runs one). MALLOC_* variables, GLIBC_TUNABLES and NODE_OPTIONS set for the bench
- * are passed to the watch, to try allocator and V8 settings.
+ * are passed to the watch, to try allocator and V8 settings; so is DUALSYNC_MALLOC_TRIM=off, which
+ * leaves out watch's malloc_trim after each cycle (src/watch/malloc-trim.ts).
  * Each phase runs CYCLES cycles (default 600) at `--interval` (default 1s, as the issue measured;
  * shorter gives more cycles per minute). Cycles are counted from the metrics endpoint
  * (`dualsync_cycles_total`). Printed per phase: cycles run, RSS after warm-up (cycle N of
@@ -45,11 +46,13 @@
  * variant tried (as is; MALLOC_ARENA_MAX=1, MALLOC_TRIM_THRESHOLD_=131072, MALLOC_TOP_PAD_=0,
  * glibc.malloc.tcache_count=0; reader connection reopened, PRAGMA shrink_memory, or S3 clients
  * made, each cycle); none of them stopped the creep (+0.2 to +3.7 MiB per 100 cycles, cycles
- * 200-400, within the run-to-run spread). Only malloc_trim gives it back, and Node has no call for it.
+ * 200-400, within the run-to-run spread). Only malloc_trim gives it back, and Node has no call for it:
+ * watch now calls it after each cycle through a small addon (src/watch/malloc-trim.ts).
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MEMORY_TRACE_VARIABLE, type MemorySample } from '../src/watch/memory-trace.ts';
+import { MALLOC_TRIM_VARIABLE } from '../src/watch/malloc-trim.ts';
 import { cleanup, putObjects, startPair, tempDir, type MinioPair } from '../test/harness/index.ts';
 import { makeSite } from '../test/integration/site.ts';
 import { waitFor } from '../test/harness/wait.ts';
@@ -260,7 +263,8 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   // Allocator settings (MALLOC_ARENA_MAX, ..., GLIBC_TUNABLES) and Node options given to the bench are
   // tried on the watch. With GLIBC_TUNABLES set the launcher leaves out its MALLOC_MMAP_THRESHOLD_:
   // give that too to compare like with like.
-  for (const [variable, value] of Object.entries(process.env)) if (variable.startsWith('MALLOC_') || variable === 'GLIBC_TUNABLES') site.env[variable] = value;
+  // DUALSYNC_MALLOC_TRIM=off runs the watch without its malloc_trim after each cycle, to see what it does.
+  for (const [variable, value] of Object.entries(process.env)) if (variable.startsWith('MALLOC_') || variable === 'GLIBC_TUNABLES' || variable === MALLOC_TRIM_VARIABLE) site.env[variable] = value;
   const nodeOptions = [process.env.NODE_OPTIONS ?? '', options.snapshots ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` : ''].join(' ').trim();
   if (nodeOptions !== '') site.env.NODE_OPTIONS = nodeOptions;
   const traceFile = join(snapshotDir, 'memory.jsonl');
@@ -356,7 +360,7 @@ function report(result: PhaseResult, options: SoakOptions): string[] {
   }
   const signed = (fraction: number) => `${fraction >= 0 ? '+' : ''}${(fraction * 100).toFixed(1)}%`;
   return [
-    `${result.name}: ${last} cycles at --interval ${options.interval}`,
+    `${result.name}: ${last} cycles at --interval ${options.interval}, malloc_trim after each cycle ${process.env[MALLOC_TRIM_VARIABLE] === 'off' ? 'off (DUALSYNC_MALLOC_TRIM=off)' : 'on'}`,
     `  RSS at cycle ${options.warmup} ${(warm / MIB).toFixed(1)} MiB, at cycle ${last} ${(end / MIB).toFixed(1)} MiB: ${signed(growth)} (${(((end - warm) / MIB / (last - options.warmup)) * 1024).toFixed(1)} KiB a cycle); highest after warm-up ${(peak / MIB).toFixed(1)} MiB`,
     `  median RSS of cycles ${options.warmup}-${options.warmup + window - 1} ${(warmMedian / MIB).toFixed(1)} MiB, of cycles ${last - window + 1}-${last} ${(endMedian / MIB).toFixed(1)} MiB: ${signed(medianGrowth)}`,
     `  ratio of those medians: ${(endMedian / warmMedian).toFixed(2)}   target: <= ${(1 + FLAT_WITHIN).toFixed(2)}   ${medianGrowth <= FLAT_WITHIN ? 'met' : 'MISSED'}`,

@@ -58,7 +58,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.stderr.write(`build-native: built ${OUTPUT}\n`);
   } else {
     process.stderr.write(`build-native: ${problem}\n`);
-    process.stderr.write('build-native: without it, `dualsync watch` runs as before but cannot give freed memory back to the system, so its RSS creeps up over months (docs/operations.md, "watch's memory over months").\n');
+    process.stderr.write('build-native: without it, `dualsync watch` runs as before but cannot give freed memory back to the system, so its RSS creeps up over months (docs/operations.md, "watch\'s memory over months").\n');
     process.exitCode = required ? 1 : 0;
   }
 }
