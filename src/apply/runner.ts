@@ -3,9 +3,12 @@ import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { commOf, recordChild, type RecordedChild } from './children.ts';
+import { running } from './running-hops.ts';
 import { formatStallTimeout, watchForStall, type StallWatch } from './watchdog.ts';
 import { sampleLink } from './link-progress.ts';
 import type { Hop } from '../model/apply.ts';
+
+export { killRunningHops } from './running-hops.ts';
 
 /** A success line of `s5cmd --json`: the exact source and destination of one finished copy. */
 export interface S5Success {
@@ -35,31 +38,6 @@ export interface HopRunResult {
 export interface StallOptions {
   timeoutMs: number;
   hop: Hop;
-}
-
-/**
- * The s5cmd processes running now, each with its record in the state directory (if any). They run
- * in process groups of their own (see HopRunner), so a signal to dualsync's group does not reach
- * them, and nothing kills them when dualsync dies: `killRunningHops` does, from the CLI's exit
- * hook; after a kill -9 of dualsync the next run does, from their records (children.ts).
- */
-const running = new Map<number, RecordedChild | undefined>();
-
-/**
- * Kills every s5cmd still running, at once and synchronously (it may be called from an 'exit'
- * handler). What was in flight is redone by the next run.
- */
-export function killRunningHops(signal: NodeJS.Signals = 'SIGKILL'): void {
-  for (const [pid, record] of running) {
-    try {
-      process.kill(-pid, signal); // its whole group: s5cmd leads one of its own
-    } catch {
-      // already gone
-    }
-    // Only a SIGKILL is sure to end it before the record goes; after a gentler signal the record stays for the next run.
-    if (signal === 'SIGKILL') record?.remove();
-  }
-  running.clear();
 }
 
 /**
