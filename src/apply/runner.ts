@@ -60,6 +60,9 @@ export class HopRunner {
   #ended = false;
   #sent = 0;
   #finished = 0;
+  /** Lines sent in this turn of the event loop, written together at its end. */
+  #unwritten = '';
+  #writeSoon: NodeJS.Immediate | undefined;
   #stalled: string | undefined;
   readonly #watch: StallWatch | undefined;
 
@@ -170,18 +173,34 @@ export class HopRunner {
     return this.#stalled;
   }
 
-  /** Queues one run-file line (without its newline). */
+  /**
+   * Queues one run-file line (without its newline). Lines sent in one turn of the event loop (the
+   * downloads that one chunk of s5cmd's output reported, the uploads that one ledger commit
+   * released) go to s5cmd's stdin in one write, at the end of that turn, instead of one write
+   * (and one system call) each.
+   */
   send(line: string): void {
     if (this.#stalled !== undefined) return;
     if (this.#ended) throw new Error('assertion failed: line sent after the hop input was closed');
     this.#sent++;
-    this.#process.stdin!.write(`${line}\n`);
+    this.#unwritten += `${line}\n`;
+    this.#writeSoon ??= setImmediate(() => this.#writeQueued());
+  }
+
+  #writeQueued(): void {
+    if (this.#writeSoon !== undefined) clearImmediate(this.#writeSoon);
+    this.#writeSoon = undefined;
+    const lines = this.#unwritten;
+    this.#unwritten = '';
+    // After a stall the input is destroyed: what was queued is dropped with it, as lines sent then are.
+    if (lines !== '' && this.#stalled === undefined) this.#process.stdin!.write(lines);
   }
 
   /** No more lines: s5cmd finishes what it has and exits. */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#writeQueued();
     this.#process.stdin!.end();
   }
 
