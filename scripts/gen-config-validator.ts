@@ -8,7 +8,6 @@
  * Run: npm run config:validator (node scripts/gen-config-validator.ts)
  */
 import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
 import standalone from 'ajv/dist/standalone/index.js';
 import schemaJson from '../schemas/sync.schema.json' with { type: 'json' };
@@ -25,21 +24,25 @@ const HEADER = [
 
 /**
  * The module's text. Ajv's ESM output still `require`s its runtime helpers (ucs2length for
- * minLength/maxLength): each is a small self-contained function, written into the module here so
- * that it imports nothing.
+ * minLength/maxLength): each becomes an import of the same file. It is a CommonJS module whose
+ * `exports.default` is the helper; an ES import sees it as `default` (vitest, which honours
+ * `__esModule`) or as `default.default` (Node and the release's bundle), so the helper is picked
+ * from either. ajv's own code still runs, and the release's LICENSES still names its package.
  */
 export function generateValidatorSource(): string {
   const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true, esm: true, lines: true } });
   const validate = ajv.compile(schemaJson);
   const code = standalone.default(ajv, validate);
-  const require = createRequire(import.meta.url);
-  const inlined = code.replace(/require\("(ajv\/dist\/runtime\/[a-z0-9]+)"\)\.default/gi, (_match, path: string) => {
-    const helper: unknown = require(path).default;
-    if (typeof helper !== 'function') throw new Error(`${path}: expected a function as its default export`);
-    return `(${helper.toString()})`;
+  const imports = new Map<string, string>();
+  const rewritten = code.replace(/require\("(ajv\/dist\/runtime\/([a-z0-9]+))"\)\.default/gi, (_match, path: string, helper: string) => {
+    const name = `${helper}Module`;
+    imports.set(name, `${path}.js`);
+    return `helperOf(${name})`;
   });
-  if (/\brequire\(/.test(inlined)) throw new Error('the generated validator still calls require(): inline that helper as well');
-  return `${HEADER}${inlined}\n`;
+  if (/\brequire\(/.test(rewritten)) throw new Error('the generated validator still calls require(): import that helper as well');
+  const importLines = [...imports].map(([name, path]) => `import * as ${name} from ${JSON.stringify(path)};\n`).join('');
+  const helperOf = imports.size === 0 ? '' : 'const helperOf = (module) => (typeof module.default === "function" ? module.default : module.default.default);\n';
+  return `${HEADER}${importLines}${helperOf}${rewritten}\n`;
 }
 
 /** Where the generated module lives. */

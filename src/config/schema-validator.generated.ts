@@ -1,6 +1,8 @@
 /* eslint-disable */
 // Generated from schemas/sync.schema.json by `npm run config:validator` (scripts/gen-config-validator.ts): do not edit.
 // @ts-nocheck
+import * as ucs2lengthModule from "ajv/dist/runtime/ucs2length.js";
+const helperOf = (module) => (typeof module.default === "function" ? module.default : module.default.default);
 "use strict";
 export const validate = validate10;
 export default validate10;
@@ -13,23 +15,7 @@ const schema13 = {"description":"An S3 bucket name (3 to 63 characters of lower-
 const schema14 = {"description":"An `http://` or `https://` URL: scheme, host and optional port, such as `https://192.0.2.10:8443`.","type":"string","pattern":"^[hH][tT][tT][pP][sS]?://[^\\s/?#]+(/[^\\s]*)?$"};
 const schema16 = {"description":"Either static keys (`accessKeyId` + `secretAccessKey`, optionally `sessionToken`) or a `profile` of the shared AWS files. Write secrets as `${ENV_VAR}` references; inline secrets work but are warned about.","type":"object","additionalProperties":false,"properties":{"accessKeyId":{"description":"Access key id, usually `${SOME_ENV_VAR}`.","type":"string","minLength":1},"secretAccessKey":{"description":"Secret access key, usually `${SOME_ENV_VAR}`.","type":"string","minLength":1},"sessionToken":{"description":"Session token of temporary credentials, usually `${SOME_ENV_VAR}`.","type":"string","minLength":1},"profile":{"description":"Profile name in the shared AWS config and credentials files. Excludes the static keys.","type":"string","minLength":1}},"if":{"required":["profile"]},"then":{"properties":{"accessKeyId":false,"secretAccessKey":false,"sessionToken":false}},"else":{"required":["accessKeyId","secretAccessKey"]}};
 const func2 = Object.prototype.hasOwnProperty;
-const func3 = (function ucs2length(str) {
-    const len = str.length;
-    let length = 0;
-    let pos = 0;
-    let value;
-    while (pos < len) {
-        length++;
-        value = str.charCodeAt(pos++);
-        if (value >= 0xd800 && value <= 0xdbff && pos < len) {
-            // high surrogate, and there is a next character
-            value = str.charCodeAt(pos);
-            if ((value & 0xfc00) === 0xdc00)
-                pos++; // low surrogate
-        }
-    }
-    return length;
-});
+const func3 = helperOf(ucs2lengthModule);
 const pattern0 = new RegExp("^[a-z0-9][a-z0-9.-]*[a-z0-9]$", "u");
 const pattern1 = new RegExp("^arn:", "u");
 const pattern2 = new RegExp("^[hH][tT][tT][pP][sS]?://[^\\s/?#]+(/[^\\s]*)?$", "u");
