@@ -3,9 +3,12 @@ import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { commOf, recordChild, type RecordedChild } from './children.ts';
+import { running } from './running-hops.ts';
 import { formatStallTimeout, watchForStall, type StallWatch } from './watchdog.ts';
 import { sampleLink } from './link-progress.ts';
 import type { Hop } from '../model/apply.ts';
+
+export { killRunningHops } from './running-hops.ts';
 
 /** A success line of `s5cmd --json`: the exact source and destination of one finished copy. */
 export interface S5Success {
@@ -38,31 +41,6 @@ export interface StallOptions {
 }
 
 /**
- * The s5cmd processes running now, each with its record in the state directory (if any). They run
- * in process groups of their own (see HopRunner), so a signal to dualsync's group does not reach
- * them, and nothing kills them when dualsync dies: `killRunningHops` does, from the CLI's exit
- * hook; after a kill -9 of dualsync the next run does, from their records (children.ts).
- */
-const running = new Map<number, RecordedChild | undefined>();
-
-/**
- * Kills every s5cmd still running, at once and synchronously (it may be called from an 'exit'
- * handler). What was in flight is redone by the next run.
- */
-export function killRunningHops(signal: NodeJS.Signals = 'SIGKILL'): void {
-  for (const [pid, record] of running) {
-    try {
-      process.kill(-pid, signal); // its whole group: s5cmd leads one of its own
-    } catch {
-      // already gone
-    }
-    // Only a SIGKILL is sure to end it before the record goes; after a gentler signal the record stays for the next run.
-    if (signal === 'SIGKILL') record?.remove();
-  }
-  running.clear();
-}
-
-/**
  * One long-lived `s5cmd --json run` for one hop. Lines written with `send` run as they arrive
  * (s5cmd reads its standard input line by line), so apply can feed each upload as soon as its
  * download is verified. Credentials travel in `env` only, never in the argument list.
@@ -82,6 +60,9 @@ export class HopRunner {
   #ended = false;
   #sent = 0;
   #finished = 0;
+  /** Lines sent in this turn of the event loop, written together at its end. */
+  #unwritten = '';
+  #writeSoon: NodeJS.Immediate | undefined;
   #stalled: string | undefined;
   readonly #watch: StallWatch | undefined;
 
@@ -192,18 +173,34 @@ export class HopRunner {
     return this.#stalled;
   }
 
-  /** Queues one run-file line (without its newline). */
+  /**
+   * Queues one run-file line (without its newline). Lines sent in one turn of the event loop (the
+   * downloads that one chunk of s5cmd's output reported, the uploads that one ledger commit
+   * released) go to s5cmd's stdin in one write, at the end of that turn, instead of one write
+   * (and one system call) each.
+   */
   send(line: string): void {
     if (this.#stalled !== undefined) return;
     if (this.#ended) throw new Error('assertion failed: line sent after the hop input was closed');
     this.#sent++;
-    this.#process.stdin!.write(`${line}\n`);
+    this.#unwritten += `${line}\n`;
+    this.#writeSoon ??= setImmediate(() => this.#writeQueued());
+  }
+
+  #writeQueued(): void {
+    if (this.#writeSoon !== undefined) clearImmediate(this.#writeSoon);
+    this.#writeSoon = undefined;
+    const lines = this.#unwritten;
+    this.#unwritten = '';
+    // After a stall the input is destroyed: what was queued is dropped with it, as lines sent then are.
+    if (lines !== '' && this.#stalled === undefined) this.#process.stdin!.write(lines);
   }
 
   /** No more lines: s5cmd finishes what it has and exits. */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#writeQueued();
     this.#process.stdin!.end();
   }
 

@@ -4,7 +4,6 @@ import { VERSION } from '../version.ts';
 import { killHopsOnExit } from './signals.ts';
 import { commandOf } from './launch-flags.ts';
 import { writeSync } from 'node:fs';
-import { lostStdoutLine } from '../view/watch.ts';
 
 /**
  * clipanion's Cli, except that a command line it cannot parse (an unknown option, a missing
@@ -81,7 +80,7 @@ function endQuietlyWhenReaderLeaves(stream: NodeJS.WriteStream, beforeExit: () =
  * otherwise left no trace of why. One line on stderr if that still works (journald takes both
  * streams through one socket, so often it does not), as a JSON event with --log-format json.
  */
-function sayWatchLostStdout(argv: readonly string[]): void {
+function sayWatchLostStdout(argv: readonly string[], lostStdoutLine: (json: boolean, status: number, at: Date) => string): void {
   const formatAt = argv.indexOf('--log-format');
   const json = argv.includes('--log-format=json') || (formatAt >= 0 && argv[formatAt + 1] === 'json');
   const line = lostStdoutLine(json, CLOSED_PIPE_STATUS, new Date());
@@ -96,7 +95,10 @@ function sayWatchLostStdout(argv: readonly string[]): void {
 /** Entry point of bin/dualsync: runs the command and sets the exit code. */
 export async function main(argv: string[]): Promise<void> {
   killHopsOnExit();
-  endQuietlyWhenReaderLeaves(process.stdout, commandOf(argv) === 'watch' ? () => sayWatchLostStdout(argv) : undefined);
+  // Loaded for watch alone: its last word is said synchronously, on the way out, when there is no
+  // time left to load a module; every other command ends without it.
+  const watchView = commandOf(argv) === 'watch' ? await import('../view/watch.ts') : undefined;
+  endQuietlyWhenReaderLeaves(process.stdout, watchView ? () => sayWatchLostStdout(argv, watchView.lostStdoutLine) : undefined);
   endQuietlyWhenReaderLeaves(process.stderr);
   // Colours only on a terminal, and never with NO_COLOR (no-color.org).
   const stdout = process.stdout as NodeJS.WriteStream;

@@ -1,4 +1,4 @@
-import { killRunningHops } from '../apply/runner.ts';
+import { killRunningHops } from '../apply/running-hops.ts';
 
 export interface StopSignals {
   /** Aborts on the first SIGINT, SIGTERM or SIGHUP: finish what was started, start nothing new. */

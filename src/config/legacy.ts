@@ -8,46 +8,9 @@ import { userError } from '../errors.ts';
 import { resolvePosix } from './meaning.ts';
 import { parseConfig } from './parse.ts';
 import { parseSize } from './units.ts';
+import { LEGACY_KEYS, type LegacyField } from './legacy-keys.ts';
 
-type LegacyField =
-  | 'sourceBucket'
-  | 'sourcePrefix'
-  | 'sourceRegion'
-  | 'sourceAccessKey'
-  | 'sourceSecretKey'
-  | 'sourceEndpoint'
-  | 'intermediaryDirectory'
-  | 'destinationBucket'
-  | 'destinationPrefix'
-  | 'destinationRegion'
-  | 'destinationAccessKey'
-  | 'destinationSecretKey'
-  | 'destinationEndpoint'
-  | 'maxSourceToLocalBytes'
-  | 'maxLocalToDestinationGb';
-
-/**
- * Accepted spellings, after normalisation: lower case, every run of other characters becomes `_`,
- * and the words src/dest/dst become source/destination. So `src_bucket_name`, `Source Bucket Name`
- * and `source-bucket-name` are one key.
- */
-export const LEGACY_KEYS: Record<LegacyField, readonly string[]> = {
-  sourceBucket: ['source_bucket_name', 'source_bucket'],
-  sourcePrefix: ['source_bucket_prefix', 'source_prefix'],
-  sourceRegion: ['source_region', 'source_bucket_region'],
-  sourceAccessKey: ['source_access_key', 'source_access_key_id'],
-  sourceSecretKey: ['source_secret_access_key', 'source_secret_key'],
-  sourceEndpoint: ['source_endpoint_url', 'source_endpoint'],
-  intermediaryDirectory: ['intermediary_directory', 'intermediary_dir', 'intermediate_directory', 'local_directory'],
-  destinationBucket: ['destination_bucket_name', 'destination_bucket'],
-  destinationPrefix: ['destination_bucket_prefix', 'destination_prefix'],
-  destinationRegion: ['destination_region', 'destination_bucket_region'],
-  destinationAccessKey: ['destination_access_key', 'destination_access_key_id'],
-  destinationSecretKey: ['destination_secret_access_key', 'destination_secret_key'],
-  destinationEndpoint: ['destination_endpoint_url', 'destination_endpoint'],
-  maxSourceToLocalBytes: ['max_transfer_size_source_to_local', 'max_transfer_size_source_local', 'max_transfer_size_source_to_local_bytes'],
-  maxLocalToDestinationGb: ['max_transfer_size_local_to_destination', 'max_transfer_size_local_destination', 'max_transfer_size_local_to_destination_gb'],
-};
+export { LEGACY_KEYS } from './legacy-keys.ts';
 
 /** Environment variables that replace the legacy secrets, per hop. */
 export const LEGACY_SECRET_VARIABLES = {

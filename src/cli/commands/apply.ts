@@ -1,21 +1,12 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
-import { engineDeps, isTty, loadConfigFor } from '../context.ts';
-import { runApply, type PlannedRun } from '../../engine.ts';
-import { renderPlan, planToJson } from '../../view/plan.ts';
-import { jsonDocument } from '../../view/json.ts';
-import { writePieces } from '../output.ts';
-import { applyToJson, renderApplyOutcome } from '../../view/apply.ts';
-import { warningText } from '../../view/reasons.ts';
 import { userError } from '../../errors.ts';
-import { onStopSignals, type StopSignals } from '../signals.ts';
-import { answeredYes } from '../confirm.ts';
 import type { Config } from '../../model/index.ts';
+import type { PlannedRun } from '../../engine.ts';
+import type { StopSignals } from '../signals.ts';
+import type { cycleFacts } from '../../watch/facts.ts';
 import { parseLogFormat, runLog } from '../log.ts';
-import { cycleFacts } from '../../watch/facts.ts';
-import { reserveWarningText, wordedSavedPlanRefusal } from '../../view/saved-plan.ts';
 import type { ReserveWarning } from '../../model/saved-plan.ts';
-import { failureEvent } from '../../view/watch.ts';
 
 export class ApplyCommand extends BaseCommand {
   static override paths = [['apply']];
@@ -67,6 +58,7 @@ export class ApplyCommand extends BaseCommand {
         hint: this.json ? 'use --json for one document at the end, or --log-format json for one line per event' : 'pass --auto-approve, or apply a reviewed plan file',
       });
     }
+    const [{ isTty, loadConfigFor }, { onStopSignals }] = await Promise.all([import('../context.ts'), import('../signals.ts')]);
     const config = await loadConfigFor(this.context, this.configPath());
     const interactive = isTty(this.context.stdin) && isTty(this.context.stdout);
     if (!this.file && !this.autoApprove && !interactive) {
@@ -83,6 +75,17 @@ export class ApplyCommand extends BaseCommand {
   }
 
   async apply(config: Config, interactive: boolean, signals: StopSignals): Promise<number> {
+    const [{ engineDeps }, { runApply }, { renderPlan, planToJson }, { jsonDocument }, { writePieces }, { applyToJson, renderApplyOutcome }, { answeredYes }, { cycleFacts }, { reserveWarningText, wordedSavedPlanRefusal }] = await Promise.all([
+      import('../context.ts'),
+      import('../../engine.ts'),
+      import('../../view/plan.ts'),
+      import('../../view/json.ts'),
+      import('../output.ts'),
+      import('../../view/apply.ts'),
+      import('../confirm.ts'),
+      import('../../watch/facts.ts'),
+      import('../../view/saved-plan.ts'),
+    ]);
     const jsonLog = this.logFormat === 'json';
     const deps = engineDeps(this.context, { progress: !this.json && !jsonLog, signal: signals.abort });
     const confirm = async (run: PlannedRun): Promise<boolean> => {
@@ -96,7 +99,7 @@ export class ApplyCommand extends BaseCommand {
     const onReserveWarning = (warning: ReserveWarning) => deps.warn(reserveWarningText(warning));
     const report = await runApply(config, deps, { planPath: this.file, confirm, showDiff: this.diff, retryFailed: this.retryFailed, onReserveWarning, command: `dualsync apply${this.file ? ` ${this.file}` : ''}` }).catch(wordedSavedPlanRefusal);
     deps.progressView?.finish();
-    if (jsonLog) return this.logEvents(cycleFacts(report));
+    if (jsonLog) return await this.logEvents(cycleFacts(report));
     if (!report.applied) {
       const waiting = report.run.plan.summary.waiting?.count ?? 0;
       const nothing = waiting > 0 ? `Nothing to apply now; ${waiting} object(s) wait to retry after failures.` : 'Nothing to apply.';
@@ -118,7 +121,8 @@ export class ApplyCommand extends BaseCommand {
   }
 
   /** `--log-format json`: the run's warnings, each failure, and its end with the counts, one JSON line each. */
-  logEvents(facts: ReturnType<typeof cycleFacts>): number {
+  async logEvents(facts: ReturnType<typeof cycleFacts>): Promise<number> {
+    const [{ warningText }, { failureEvent }] = await Promise.all([import('../../view/reasons.ts'), import('../../view/watch.ts')]);
     const log = runLog(this.context.stdout, 'json', () => new Date());
     for (const warning of facts.warnings) log.event({ event: 'listing_warning', code: warning.code, message: warningText(warning) });
     for (const failure of facts.failures) log.event(failureEvent(failure));

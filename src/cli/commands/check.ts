@@ -3,11 +3,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
-import { engineDeps, loadConfigFor } from '../context.ts';
-import { runCheck } from '../../ops/check.ts';
 import { CONTENT_CONCURRENCY } from '../../model/check.ts';
-import { checkJsonLine, combinedLine, renderCheckSummary } from '../../view/check.ts';
-import { onInterrupt } from '../signals.ts';
 import { userError } from '../../errors.ts';
 
 export class CheckCommand extends BaseCommand {
@@ -47,6 +43,12 @@ export class CheckCommand extends BaseCommand {
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw userError('E_USAGE', `--concurrency ${JSON.stringify(this.concurrency)} is not a whole number of objects, 1 or more`, { hint: `leave it out for ${CONTENT_CONCURRENCY} objects read at once` });
     }
+    const [{ engineDeps, loadConfigFor }, { runCheck }, { checkJsonLine, combinedLine, renderCheckSummary }, { onInterrupt }] = await Promise.all([
+      import('../context.ts'),
+      import('../../ops/check.ts'),
+      import('../../view/check.ts'),
+      import('../signals.ts'),
+    ]);
     const config = await loadConfigFor(this.context, this.configPath());
     const stdout = this.context.stdout;
     const file = this.combined === undefined ? undefined : createWriteStream(this.combined);

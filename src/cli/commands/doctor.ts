@@ -1,10 +1,5 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
-import { isTty } from '../context.ts';
-import { formatDiagnostic } from '../../config/load.ts';
-import { loadConfigForChecks } from '../../ops/config.ts';
-import { runDoctor } from '../../ops/doctor.ts';
-import { renderDoctor } from '../../view/doctor.ts';
 
 export class DoctorCommand extends BaseCommand {
   static override paths = [['doctor']];
@@ -36,6 +31,7 @@ export class DoctorCommand extends BaseCommand {
   json = Option.Boolean('--json', false, { description: 'Print the checks as JSON' });
 
   async run(): Promise<number> {
+    const [{ isTty }, { formatDiagnostic }, { loadConfigForChecks }, { runDoctor }, { renderDoctor }] = await Promise.all([import('../context.ts'), import('../../config/load.ts'), import('../../ops/config.ts'), import('../../ops/doctor.ts'), import('../../view/doctor.ts')]);
     const checked = await loadConfigForChecks(this.configPath(), this.context.env);
     for (const warning of checked.warnings) this.context.stderr.write(`${formatDiagnostic(warning)}\n`);
     const report = await runDoctor(checked, { writeProbe: this.writeProbe, env: this.context.env, now: () => new Date() });

@@ -1,10 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
-import { convertLegacyConfig, LEGACY_KEYS } from '../../config/legacy.ts';
-import { schemaReferenceFrom } from '../../config/load.ts';
 import { userError } from '../../errors.ts';
 import { BaseCommand } from '../base.ts';
+import { LEGACY_KEYS } from '../../config/legacy-keys.ts';
 
 const ACCEPTED_KEYS = Object.values(LEGACY_KEYS)
   .map((spellings) => `      - ${spellings.join(', ')}`)
@@ -38,6 +37,7 @@ ${ACCEPTED_KEYS}
   force = Option.Boolean('--force', false, { description: 'Overwrite an existing output file' });
 
   async run(): Promise<number> {
+    const [{ convertLegacyConfig }, { schemaReferenceFrom }] = await Promise.all([import('../../config/legacy.ts'), import('../../config/load.ts')]);
     const text = await readFile(this.legacy, 'utf8').catch((error: NodeJS.ErrnoException) => {
       throw userError('E_LEGACY', `cannot read ${this.legacy}: ${error.code === 'ENOENT' ? 'no such file' : (error.code ?? String(error))}`, {
         hint: "pass the path of transfer_v5's config.yaml",

@@ -3,13 +3,11 @@ import { stat, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'clipanion';
-import { schemaReferenceFrom } from '../../config/load.ts';
 import { STARTER_VARIABLES, starterConfig } from '../../config/template.ts';
 import { userError } from '../../errors.ts';
 import { DEFAULT_ENVIRONMENT_FILE, DEFAULT_STOP_TIMEOUT, environmentFileProblem, systemdUnit, writableFolder, type ServiceExecutable } from '../../ops/systemd.ts';
 import { inSingleExecutable } from '../../sea.ts';
 import { BaseCommand } from '../base.ts';
-import { loadConfigFor } from '../context.ts';
 
 /**
  * The dualsync that runs now, as a service should start it: the release executable itself, or
@@ -62,6 +60,7 @@ export class InitCommand extends BaseCommand {
   async run(): Promise<number> {
     if (this.systemd) return this.writeUnit();
     const target = this.out ?? this.legacyPath ?? this.configPath();
+    const { schemaReferenceFrom } = await import('../../config/load.ts');
     const text = starterConfig(schemaReferenceFrom(dirname(resolve(target))));
     await this.writeNew(target, text);
     const validate = target === 'sync.yaml' ? 'dualsync validate' : `dualsync validate -c ${target}`;
@@ -79,6 +78,7 @@ export class InitCommand extends BaseCommand {
 
   /** `init --systemd`: the unit for the config at -c, to --out or stdout, with its warnings on stderr. */
   async writeUnit(): Promise<number> {
+    const { loadConfigFor } = await import('../context.ts');
     const config = await loadConfigFor(this.context, this.configPath());
     const executable = runningExecutable();
     if (!/^[1-9]\d*(us|ms|s|sec|min|m|h|hr|d)?$/.test(this.stopTimeout)) {

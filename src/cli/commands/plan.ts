@@ -1,12 +1,5 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
-import { loadConfigFor, engineDeps } from '../context.ts';
-import { runPlan } from '../../engine.ts';
-import { writePlanFiles } from '../../planfile/save.ts';
-import { planToJson, renderPlan } from '../../view/plan.ts';
-import { jsonDocument } from '../../view/json.ts';
-import { writePieces } from '../output.ts';
-import { onInterrupt } from '../signals.ts';
 
 export class PlanCommand extends BaseCommand {
   static override paths = [['plan']];
@@ -45,6 +38,15 @@ export class PlanCommand extends BaseCommand {
   retryFailed = Option.Boolean('--retry-failed', false, { description: 'Plan objects that back off after failures now' });
 
   async run(): Promise<number> {
+    const [{ loadConfigFor, engineDeps }, { runPlan }, { writePlanFiles }, { planToJson, renderPlan }, { jsonDocument }, { writePieces }, { onInterrupt }] = await Promise.all([
+      import('../context.ts'),
+      import('../../engine.ts'),
+      import('../../planfile/save.ts'),
+      import('../../view/plan.ts'),
+      import('../../view/json.ts'),
+      import('../output.ts'),
+      import('../signals.ts'),
+    ]);
     const config = await loadConfigFor(this.context, this.configPath());
     const interrupt = onInterrupt(this.context.stderr, 'the plan');
     let run;

@@ -1,11 +1,9 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
-import { loadConfigFor } from '../context.ts';
-import { confirmedOrYes, refuseWhileLocked } from '../confirm.ts';
 import { formatBytes } from '../../config/units.ts';
 import { CLAIM_FILE, TEMP_DIR } from '../../model/volume-layout.ts';
-import { executeReset, planReset, resetIsEmpty, type ResetPlan } from '../../ops/reset.ts';
 import type { ResetStep } from '../../ops/reset-intent.ts';
+import type { ResetPlan } from '../../ops/reset.ts';
 
 const AFTER_RESET =
   'After a reset dualsync remembers nothing it moved: the next plan lists everything again. Objects the destination ' +
@@ -97,6 +95,7 @@ export class ResetCommand extends BaseCommand {
   }
 
   async run(): Promise<number> {
+    const [{ loadConfigFor }, { confirmedOrYes, refuseWhileLocked }, { executeReset, planReset, resetIsEmpty }] = await Promise.all([import('../context.ts'), import('../confirm.ts'), import('../../ops/reset.ts')]);
     const config = await loadConfigFor(this.context, this.configPath());
     const plan = await planReset(config, { keepStaged: this.keepStaged });
     refuseWhileLocked(config.stateDir, plan.lock, 'reset');

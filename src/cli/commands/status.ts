@@ -1,8 +1,5 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
-import { engineDeps, loadConfigFor } from '../context.ts';
-import { runStatus } from '../../engine.ts';
-import { renderStatus } from '../../view/status.ts';
 
 export class StatusCommand extends BaseCommand {
   static override paths = [['status']];
@@ -20,6 +17,7 @@ export class StatusCommand extends BaseCommand {
   json = Option.Boolean('--json', false, { description: 'Print the status as JSON' });
 
   async run(): Promise<number> {
+    const [{ engineDeps, loadConfigFor }, { runStatus }, { renderStatus }] = await Promise.all([import('../context.ts'), import('../../engine.ts'), import('../../view/status.ts')]);
     const config = await loadConfigFor(this.context, this.configPath());
     const report = await runStatus(config, engineDeps(this.context));
     this.context.stdout.write(this.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));

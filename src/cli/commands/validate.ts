@@ -1,8 +1,6 @@
 import { Command } from 'clipanion';
-import { expandVolumes, formatDiagnostic, loadConfig } from '../../config/load.ts';
 import type { HopConfig } from '../../model/config.ts';
 import { BaseCommand } from '../base.ts';
-import { checkVolumeClaims } from '../../engine.ts';
 
 export class ValidateCommand extends BaseCommand {
   static override paths = [['validate']];
@@ -28,6 +26,7 @@ export class ValidateCommand extends BaseCommand {
   });
 
   async run(): Promise<number> {
+    const [{ expandVolumes, formatDiagnostic, loadConfig }, { checkVolumeClaims }] = await Promise.all([import('../../config/load.ts'), import('../../engine.ts')]);
     const path = this.configPath();
     // validate answers "will plan and apply run here?", so it asks for every credential variable too.
     const { config, warnings } = await loadConfig(path, this.context.env, { deferCredentials: false });

@@ -1,5 +1,4 @@
 import { Command, Option } from 'clipanion';
-import { findS5cmd } from '../../apply/s5cmd.ts';
 import { inSingleExecutable } from '../../sea.ts';
 import { VERSION } from '../../version.ts';
 import { BaseCommand } from '../base.ts';
@@ -29,6 +28,7 @@ export class VersionCommand extends BaseCommand {
     const how = `${inSingleExecutable ? 'single executable' : 'from source'}, Node.js ${runtime.node}`;
     // dualsync's own line comes first, so that it is printed even when s5cmd is missing.
     if (!this.json) this.context.stdout.write(`dualsync ${VERSION} (${how})\n`);
+    const { findS5cmd } = await import('../../apply/s5cmd.ts');
     const s5cmd = await findS5cmd(this.context.env);
     if (this.json) this.context.stdout.write(`${JSON.stringify({ dualsync: VERSION, ...runtime, s5cmd }, null, 2)}\n`);
     else this.context.stdout.write(`s5cmd ${s5cmd.version} at ${s5cmd.path} (${s5cmd.origin})\n`);

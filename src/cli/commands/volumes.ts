@@ -1,17 +1,10 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
-import { loadConfigFor } from '../context.ts';
-import { confirmedOrYes, refuseWhileLocked } from '../confirm.ts';
 import { formatBytes } from '../../config/units.ts';
-import { executeRelease, planRelease, type ReleasePlan } from '../../ops/release.ts';
 import { CLAIM_FILE } from '../../model/volume-layout.ts';
 import { userError } from '../../errors.ts';
-import { loadConfigForChecks } from '../../ops/config.ts';
-import { listVolumes } from '../../ops/volumes.ts';
-import { planProvision, commandLine, type Filesystem } from '../../ops/provision.ts';
-import { defaultOwner, readLsblk, runProvisionCommands } from '../../ops/provision-run.ts';
-import { renderProvisionPlan, renderVolumeList } from '../../view/volumes.ts';
-import { formatDiagnostic } from '../../config/load.ts';
+import type { ReleasePlan } from '../../ops/release.ts';
+import type { Filesystem } from '../../ops/provision.ts';
 
 export class VolumesListCommand extends BaseCommand {
   static override paths = [['volumes', 'list'], ['volumes']];
@@ -33,6 +26,12 @@ export class VolumesListCommand extends BaseCommand {
   json = Option.Boolean('--json', false, { description: 'Print the volumes as JSON' });
 
   async run(): Promise<number> {
+    const [{ loadConfigForChecks }, { listVolumes }, { renderVolumeList }, { formatDiagnostic }] = await Promise.all([
+      import('../../ops/config.ts'),
+      import('../../ops/volumes.ts'),
+      import('../../view/volumes.ts'),
+      import('../../config/load.ts'),
+    ]);
     const { config, warnings } = await loadConfigForChecks(this.configPath(), this.context.env);
     for (const warning of warnings) this.context.stderr.write(`${formatDiagnostic(warning)}\n`);
     const list = await listVolumes(config);
@@ -87,6 +86,11 @@ export class VolumesProvisionCommand extends BaseCommand {
         hint: 'a saved lsblk answer may be stale; --apply reads the devices as they are now',
       });
     }
+    const [{ planProvision, commandLine }, { defaultOwner, readLsblk, runProvisionCommands }, { renderProvisionPlan }] = await Promise.all([
+      import('../../ops/provision.ts'),
+      import('../../ops/provision-run.ts'),
+      import('../../view/volumes.ts'),
+    ]);
     const lsblk = await readLsblk(this.lsblkJson);
     const plan = planProvision(lsblk, this.devices, {
       base: this.base,
@@ -165,6 +169,7 @@ export class VolumesReleaseCommand extends BaseCommand {
   force = Option.Boolean('--force', false, { description: 'Also release a claim of another state directory that no longer exists' });
 
   async run(): Promise<number> {
+    const [{ loadConfigFor }, { confirmedOrYes, refuseWhileLocked }, { executeRelease, planRelease }] = await Promise.all([import('../context.ts'), import('../confirm.ts'), import('../../ops/release.ts')]);
     const config = await loadConfigFor(this.context, this.configPath());
     const plan = await planRelease(config, { force: this.force, only: this.volumes });
     refuseWhileLocked(config.stateDir, plan.lock, 'release');

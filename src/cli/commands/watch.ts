@@ -1,15 +1,10 @@
 import { Command, Option } from 'clipanion';
 import { BaseCommand } from '../base.ts';
-import { engineDeps, loadConfigFor } from '../context.ts';
 import { parseDuration } from '../../config/units.ts';
-import { runWatch } from '../../watch/run.ts';
 import type { WatchEvent } from '../../watch/events.ts';
 import type { Config } from '../../model/index.ts';
-import { renderApplyOutcome } from '../../view/apply.ts';
-import { lastCycleNote, watchLine, watchLogEvents } from '../../view/watch.ts';
+import type { ServedMetrics } from '../../watch/metrics.ts';
 import { userError } from '../../errors.ts';
-import { onStopSignals } from '../signals.ts';
-import { parseMetricsAddress, serveWatchMetrics, type ServedMetrics } from '../../watch/metrics.ts';
 import { parseLogFormat, runLog } from '../log.ts';
 
 export class WatchCommand extends BaseCommand {
@@ -53,6 +48,14 @@ export class WatchCommand extends BaseCommand {
   logFormat = Option.String('--log-format', 'human', { description: 'human (default), or json: one JSON object per event and line, for journald and Loki' });
 
   async run(): Promise<number> {
+    const [{ engineDeps, loadConfigFor }, { runWatch }, { renderApplyOutcome }, { lastCycleNote, watchLine, watchLogEvents }, { onStopSignals }, { parseMetricsAddress, serveWatchMetrics }] = await Promise.all([
+      import('../context.ts'),
+      import('../../watch/run.ts'),
+      import('../../view/apply.ts'),
+      import('../../view/watch.ts'),
+      import('../signals.ts'),
+      import('../../watch/metrics.ts'),
+    ]);
     const config = await loadConfigFor(this.context, this.configPath());
     let intervalMs = config.watch.intervalMs;
     if (this.interval !== undefined) {
