@@ -1,6 +1,9 @@
 /* eslint-disable */
 // Generated from schemas/sync.schema.json by `npm run config:validator` (scripts/gen-config-validator.ts): do not edit.
 // @ts-nocheck
+/*
+ * Over 400 lines: Ajv writes the validator of the whole schema as one module; edit the schema, not this file.
+ */
 import * as ucs2lengthModule from "ajv/dist/runtime/ucs2length.js";
 const helperOf = (module) => (typeof module.default === "function" ? module.default : module.default.default);
 "use strict";
