@@ -7,7 +7,7 @@
  *   arrivals  the same start, then ARRIVALS new objects (default 3) put after every cycle
  * (`--phase quiet|arrivals` runs one). MALLOC_* variables, GLIBC_TUNABLES and NODE_OPTIONS set for the bench
  * are passed to the watch, to try allocator and V8 settings; so is DUALSYNC_MALLOC_TRIM=off, which
- * leaves out watch's malloc_trim after each cycle (src/watch/malloc-trim.ts).
+ * leaves out watch's full collection and malloc_trim after each cycle (src/watch/malloc-trim.ts).
  * Each phase runs CYCLES cycles (default 600) at `--interval` (default 1s, as the issue measured;
  * shorter gives more cycles per minute). Cycles are counted from the metrics endpoint
  * (`dualsync_cycles_total`). Printed per phase: cycles run, RSS after warm-up (cycle N of
@@ -263,7 +263,7 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   // Allocator settings (MALLOC_ARENA_MAX, ..., GLIBC_TUNABLES) and Node options given to the bench are
   // tried on the watch. With GLIBC_TUNABLES set the launcher leaves out its MALLOC_MMAP_THRESHOLD_:
   // give that too to compare like with like.
-  // DUALSYNC_MALLOC_TRIM=off runs the watch without its malloc_trim after each cycle, to see what it does.
+  // DUALSYNC_MALLOC_TRIM=off runs the watch without its collection and malloc_trim after each cycle, to see what they do.
   for (const [variable, value] of Object.entries(process.env)) if (variable.startsWith('MALLOC_') || variable === 'GLIBC_TUNABLES' || variable === MALLOC_TRIM_VARIABLE) site.env[variable] = value;
   const nodeOptions = [process.env.NODE_OPTIONS ?? '', options.snapshots ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` : ''].join(' ').trim();
   if (nodeOptions !== '') site.env.NODE_OPTIONS = nodeOptions;
@@ -360,7 +360,7 @@ function report(result: PhaseResult, options: SoakOptions): string[] {
   }
   const signed = (fraction: number) => `${fraction >= 0 ? '+' : ''}${(fraction * 100).toFixed(1)}%`;
   return [
-    `${result.name}: ${last} cycles at --interval ${options.interval}, malloc_trim after each cycle ${process.env[MALLOC_TRIM_VARIABLE] === 'off' ? 'off (DUALSYNC_MALLOC_TRIM=off)' : 'on'}`,
+    `${result.name}: ${last} cycles at --interval ${options.interval}, collection and malloc_trim after each cycle ${process.env[MALLOC_TRIM_VARIABLE] === 'off' ? 'off (DUALSYNC_MALLOC_TRIM=off)' : 'on'}`,
     `  RSS at cycle ${options.warmup} ${(warm / MIB).toFixed(1)} MiB, at cycle ${last} ${(end / MIB).toFixed(1)} MiB: ${signed(growth)} (${(((end - warm) / MIB / (last - options.warmup)) * 1024).toFixed(1)} KiB a cycle); highest after warm-up ${(peak / MIB).toFixed(1)} MiB`,
     `  median RSS of cycles ${options.warmup}-${options.warmup + window - 1} ${(warmMedian / MIB).toFixed(1)} MiB, of cycles ${last - window + 1}-${last} ${(endMedian / MIB).toFixed(1)} MiB: ${signed(medianGrowth)}`,
     `  ratio of those medians: ${(endMedian / warmMedian).toFixed(2)}   target: <= ${(1 + FLAT_WITHIN).toFixed(2)}   ${medianGrowth <= FLAT_WITHIN ? 'met' : 'MISSED'}`,

@@ -29,6 +29,8 @@ export interface MemorySample {
   mallocHeap?: number;
   /** What malloc_trim(0) said after the cycle, just before this sample: true when it gave pages back; absent when watch does not trim (malloc-trim.ts). */
   trimmed?: boolean;
+  /** Milliseconds the full collection and the trim took after the cycle; absent when turned off. */
+  returnMs?: number;
 }
 
 /** The fields of smaps_rollup that say where resident memory is (kB in the file, bytes here). */
@@ -74,15 +76,15 @@ export function sampleMemory(cycle: number): MemorySample {
  * A function that appends one cycle's sample to the file that `env` names, or undefined when it
  * names none. A trace that cannot be written is given up with one warning: it must never stop watch.
  */
-export function memoryTracer(env: NodeJS.ProcessEnv, warn: (message: string) => void): ((cycle: number, trimmed?: boolean) => void) | undefined {
+export function memoryTracer(env: NodeJS.ProcessEnv, warn: (message: string) => void): ((cycle: number, returned?: { trimmed?: boolean; returnMs: number }) => void) | undefined {
   const file = env[MEMORY_TRACE_VARIABLE];
   if (file === undefined || file === '') return undefined;
   let broken = false;
-  return (cycle, trimmed) => {
+  return (cycle, returned) => {
     if (broken) return;
     try {
       const sample = sampleMemory(cycle);
-      appendFileSync(file, `${JSON.stringify(trimmed === undefined ? sample : { ...sample, trimmed })}\n`);
+      appendFileSync(file, `${JSON.stringify({ ...sample, ...returned })}\n`);
     } catch (error) {
       broken = true;
       warn(`${MEMORY_TRACE_VARIABLE}: cannot append to ${file} (${(error as Error).message}); memory is no longer traced`);

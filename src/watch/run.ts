@@ -16,7 +16,7 @@ import { cycleFacts } from './facts.ts';
 import { backoffMs, stopOf, watchLoop, type WatchSummary } from './loop.ts';
 import type { CycleResult, HopDown, WatchEvent } from './events.ts';
 import { memoryTracer } from './memory-trace.ts';
-import { loadMallocTrim, MALLOC_TRIM_VARIABLE, trimUnavailableWarning, type MallocTrim } from './malloc-trim.ts';
+import { memoryReturn } from './malloc-trim.ts';
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -86,9 +86,9 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
     const cycles = new WatchCycles(options.config, lock, ledger);
     let cycleNumber = 0;
     // Made at the first cycle from its environment; undefined (no cost) unless DUALSYNC_MEMORY_TRACE is set.
-    let traceMemory: ((cycle: number, trimmed?: boolean) => void) | undefined | null = null;
-    // After each cycle, glibc's free pages go back to the system (malloc-trim.ts says why).
-    let trimmer: MallocTrim | undefined | null = null;
+    let traceMemory: ((cycle: number, returned?: { trimmed?: boolean; returnMs: number }) => void) | undefined | null = null;
+    // After each cycle, memory goes back to the system: a full collection and malloc_trim (malloc-trim.ts says why).
+    let returnMemory: (() => boolean | undefined) | undefined | null = null;
     summary = await watchLoop({
       intervalMs,
       once: options.once,
@@ -102,10 +102,7 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
         let ended: { result: CycleResult } | { error: unknown } = { error: 'stopped' };
         const cycleDeps = options.cycleDeps();
         if (traceMemory === null) traceMemory = memoryTracer(cycleDeps.deps.env, options.warn);
-        if (trimmer === null) {
-          trimmer = cycleDeps.deps.env[MALLOC_TRIM_VARIABLE] === 'off' ? undefined : loadMallocTrim();
-          if (trimmer !== undefined && 'unavailable' in trimmer) options.warn(trimUnavailableWarning(trimmer.unavailable));
-        }
+        if (returnMemory === null) returnMemory = memoryReturn(cycleDeps.deps.env, options.warn);
         try {
           const result = await cycles.run(cycleDeps, options.retryFailed && number === 1);
           ended = { result };
@@ -117,8 +114,13 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
           await lock.update({ lastCycle: { number, endedAt: now().toISOString(), result: options.lastCycleNote(ended) } }).catch((error: unknown) => {
             options.warn(`could not note the cycle in the lock: ${describeError(error)}`);
           });
-          const trimmed = trimmer !== undefined && trimmer !== null && 'trim' in trimmer ? trimmer.trim() : undefined;
-          traceMemory?.(number, trimmed);
+          let returned: { trimmed?: boolean; returnMs: number } | undefined;
+          if (returnMemory) {
+            const started = performance.now();
+            const trimmed = returnMemory();
+            returned = { ...(trimmed === undefined ? {} : { trimmed }), returnMs: Math.round((performance.now() - started) * 10) / 10 };
+          }
+          traceMemory?.(number, returned);
         }
       },
     });
