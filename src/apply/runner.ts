@@ -8,8 +8,6 @@ import { formatStallTimeout, watchForStall, type StallWatch } from './watchdog.t
 import { sampleLink } from './link-progress.ts';
 import type { Hop } from '../model/apply.ts';
 
-export { killRunningHops } from './running-hops.ts';
-
 /** A success line of `s5cmd --json`: the exact source and destination of one finished copy. */
 export interface S5Success {
   source: string;

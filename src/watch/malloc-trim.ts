@@ -60,22 +60,32 @@ export function fullCollection(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
+/** What handing memory back after one cycle did, as the memory trace records it. */
+export interface MemoryReturned {
+  /** What malloc_trim(0) said: true when it gave pages back; absent without the addon. */
+  trimmed?: boolean;
+  /** Milliseconds the collection and the trim took together. */
+  returnMs: number;
+}
+
 /**
  * What `watch` does after each cycle to hand memory back, or undefined when `env` turns it off:
  * a full collection, then malloc_trim. The collection is there because at a short interval V8
  * never sees the idle time its memory reducer waits for: measured in the arrivals soak (1 s, a
  * few thousand objects), the old space swung between 21 and 70 MiB from cycle ~350 on, each
- * cycle's garbage promoted and collected late, and RSS rose by 60 MiB with it. It costs a few
- * milliseconds per cycle on a small site (`returnMs` in the memory trace). The function returns
- * what malloc_trim said, or undefined without the addon (`warn` is told once).
+ * cycle's garbage promoted and collected late, and RSS rose by 60 MiB with it. Without the addon
+ * only the collection is made (`warn` is told once).
  */
-export function memoryReturn(env: NodeJS.ProcessEnv, warn: (message: string) => void): (() => boolean | undefined) | undefined {
+export function memoryReturn(env: NodeJS.ProcessEnv, warn: (message: string) => void): (() => MemoryReturned) | undefined {
   if (env[MALLOC_TRIM_VARIABLE] === 'off') return undefined;
   const collect = fullCollection();
   const trimmer = loadMallocTrim();
   if ('unavailable' in trimmer) warn(trimUnavailableWarning(trimmer.unavailable));
   return () => {
+    const started = performance.now();
     collect();
-    return 'trim' in trimmer ? trimmer.trim() : undefined;
+    const trimmed = 'trim' in trimmer ? trimmer.trim() : undefined;
+    const returnMs = Math.round((performance.now() - started) * 10) / 10;
+    return trimmed === undefined ? { returnMs } : { trimmed, returnMs };
   };
 }

@@ -6,6 +6,7 @@
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
+import type { MemoryReturned } from './malloc-trim.ts';
 
 /** The variable that names the trace file. */
 export const MEMORY_TRACE_VARIABLE = 'DUALSYNC_MEMORY_TRACE';
@@ -27,10 +28,9 @@ export interface MemorySample {
   privateDirty?: number;
   /** Resident pages of the C allocator's main heap (the `[heap]` mapping of /proc/self/smaps): malloc's, not V8's. */
   mallocHeap?: number;
-  /** What malloc_trim(0) said after the cycle, just before this sample: true when it gave pages back; absent when watch does not trim (malloc-trim.ts). */
-  trimmed?: boolean;
-  /** Milliseconds the full collection and the trim took after the cycle; absent when turned off. */
-  returnMs?: number;
+  /** What handing memory back after the cycle did, just before this sample (malloc-trim.ts); absent when turned off. */
+  trimmed?: MemoryReturned['trimmed'];
+  returnMs?: MemoryReturned['returnMs'];
 }
 
 /** The fields of smaps_rollup that say where resident memory is (kB in the file, bytes here). */
@@ -76,15 +76,14 @@ export function sampleMemory(cycle: number): MemorySample {
  * A function that appends one cycle's sample to the file that `env` names, or undefined when it
  * names none. A trace that cannot be written is given up with one warning: it must never stop watch.
  */
-export function memoryTracer(env: NodeJS.ProcessEnv, warn: (message: string) => void): ((cycle: number, returned?: { trimmed?: boolean; returnMs: number }) => void) | undefined {
+export function memoryTracer(env: NodeJS.ProcessEnv, warn: (message: string) => void): ((cycle: number, returned?: MemoryReturned) => void) | undefined {
   const file = env[MEMORY_TRACE_VARIABLE];
   if (file === undefined || file === '') return undefined;
   let broken = false;
   return (cycle, returned) => {
     if (broken) return;
     try {
-      const sample = sampleMemory(cycle);
-      appendFileSync(file, `${JSON.stringify({ ...sample, ...returned })}\n`);
+      appendFileSync(file, `${JSON.stringify({ ...sampleMemory(cycle), ...returned })}\n`);
     } catch (error) {
       broken = true;
       warn(`${MEMORY_TRACE_VARIABLE}: cannot append to ${file} (${(error as Error).message}); memory is no longer traced`);

@@ -16,7 +16,7 @@ import { cycleFacts } from './facts.ts';
 import { backoffMs, stopOf, watchLoop, type WatchSummary } from './loop.ts';
 import type { CycleResult, HopDown, WatchEvent } from './events.ts';
 import { memoryTracer } from './memory-trace.ts';
-import { memoryReturn } from './malloc-trim.ts';
+import { memoryReturn, type MemoryReturned } from './malloc-trim.ts';
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -86,9 +86,9 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
     const cycles = new WatchCycles(options.config, lock, ledger);
     let cycleNumber = 0;
     // Made at the first cycle from its environment; undefined (no cost) unless DUALSYNC_MEMORY_TRACE is set.
-    let traceMemory: ((cycle: number, returned?: { trimmed?: boolean; returnMs: number }) => void) | undefined | null = null;
+    let traceMemory: ((cycle: number, returned?: MemoryReturned) => void) | undefined | null = null;
     // After each cycle, memory goes back to the system: a full collection and malloc_trim (malloc-trim.ts says why).
-    let returnMemory: (() => boolean | undefined) | undefined | null = null;
+    let returnMemory: (() => MemoryReturned) | undefined | null = null;
     summary = await watchLoop({
       intervalMs,
       once: options.once,
@@ -114,12 +114,8 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
           await lock.update({ lastCycle: { number, endedAt: now().toISOString(), result: options.lastCycleNote(ended) } }).catch((error: unknown) => {
             options.warn(`could not note the cycle in the lock: ${describeError(error)}`);
           });
-          let returned: { trimmed?: boolean; returnMs: number } | undefined;
-          if (returnMemory) {
-            const started = performance.now();
-            const trimmed = returnMemory();
-            returned = { ...(trimmed === undefined ? {} : { trimmed }), returnMs: Math.round((performance.now() - started) * 10) / 10 };
-          }
+          // Called whether or not memory is traced: `traceMemory?.(…)` would skip evaluating its arguments.
+          const returned = returnMemory?.();
           traceMemory?.(number, returned);
         }
       },
