@@ -1,6 +1,7 @@
 import { link, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { opError, userError } from '../errors.ts';
 import { fsyncDirectory } from '../files/fsync.ts';
 import { asIdentity, bootId, ownIdentity, stillRunning } from './proc.ts';
@@ -225,8 +226,79 @@ function heldLock(stateDir: string, path: string, temporary: string, me: LockHol
   };
 }
 
-/** Removes the lock at `path` when nothing holds it any more, or throws naming who does. */
-async function clearStaleLock(stateDir: string, path: string, host: string, warn: (message: string) => void): Promise<void> {
+/** The file whose guard takers of a dead run's lock hold one at a time (see `underTakeoverGuard`). */
+export const TAKEOVER_GUARD_FILE = 'lock.takeover';
+
+/** How long a taker waits for another one's takeover to end before it gives up. */
+const TAKEOVER_WAIT_MS = 10_000;
+
+const SQLITE_BUSY = 5;
+
+/**
+ * Runs `action` while no other process (and no other taker in this one) may take over the lock.
+ * Judging a lock dead and removing it are two steps: without a guard, two takers can both judge
+ * the same dead lock, one remove it and link its own, and the other then remove that live lock,
+ * and both run (invariant 7). The guard is an exclusive SQLite transaction on `lock.takeover`: a
+ * POSIX record lock that the kernel drops when its process ends, kill -9 included, so it can never
+ * be left behind by a crash, and no pid has to be trusted to judge it. SQLite also keeps two
+ * connections of one process apart, which a bare record lock would not.
+ */
+async function underTakeoverGuard<T>(stateDir: string, action: () => Promise<T>): Promise<T> {
+  const path = join(stateDir, TAKEOVER_GUARD_FILE);
+  const cannot = (error: unknown) =>
+    opError('E_LOCK_WRITE', `cannot take the guard ${path} to recover a dead run's lock: ${(error as Error).message}`, {
+      hint: 'check the permissions of the state directory and that its disk has room',
+      cause: error,
+    });
+  let guard: DatabaseSync;
+  try {
+    guard = new DatabaseSync(path, { timeout: 0 });
+  } catch (error) {
+    throw cannot(error);
+  }
+  try {
+    const deadline = Date.now() + TAKEOVER_WAIT_MS;
+    for (;;) {
+      try {
+        guard.exec('BEGIN EXCLUSIVE');
+        break;
+      } catch (error) {
+        if ((((error as { errcode?: number }).errcode ?? -1) & 0xff) !== SQLITE_BUSY) throw cannot(error);
+        if (Date.now() >= deadline) {
+          throw userError('E_LOCKED', `another dualsync has been recovering the lock on ${stateDir} for ${TAKEOVER_WAIT_MS / 1000} s (it holds ${path})`, {
+            hint: 'retry; if it persists, a process that holds that file open is stuck (stopped?): find it with `fuser` and end it',
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+      }
+    }
+    try {
+      return await action();
+    } finally {
+      guard.exec('ROLLBACK');
+    }
+  } finally {
+    guard.close();
+  }
+}
+
+/** Removes the file at `path` only if it is still the one `seen` described. */
+async function unlinkIfSame(path: string, seen: { ino: number; dev: number }): Promise<void> {
+  const there = await stat(path).catch(() => undefined);
+  if (there && there.ino === seen.ino && there.dev === seen.dev) await unlink(path).catch(() => undefined);
+}
+
+/**
+ * Removes the lock at `path` when nothing holds it any more, or throws naming who does. Judged
+ * and removed under the takeover guard, so the lock removed is the very one judged dead.
+ */
+function clearStaleLock(stateDir: string, path: string, host: string, warn: (message: string) => void): Promise<void> {
+  return underTakeoverGuard(stateDir, () => clearIfStale(stateDir, path, host, warn));
+}
+
+async function clearIfStale(stateDir: string, path: string, host: string, warn: (message: string) => void): Promise<void> {
+  const seen = await stat(path).catch(() => undefined);
+  if (seen === undefined) return; // gone meanwhile
   let holder = await readHolder(path);
   if (!holder) {
     // An older dualsync may be writing it this instant: give it a moment.
@@ -236,7 +308,7 @@ async function clearStaleLock(stateDir: string, path: string, host: string, warn
   if (holder) {
     if (holder.host === host && !holderRunning(holder)) {
       // Left by a process that died (kill -9, power cut, a container restarted): nothing holds it any more, whoever has its pid now.
-      await unlink(path).catch(() => undefined);
+      await unlinkIfSame(path, seen);
       return;
     }
     const watching = holder.command.startsWith('dualsync watch');
@@ -261,7 +333,7 @@ async function clearStaleLock(stateDir: string, path: string, host: string, warn
     });
   }
   warn(`took over the ${contents} lock file ${path}: no process holds it (left by a crash or a full disk)`);
-  await unlink(path).catch(() => undefined);
+  await unlinkIfSame(path, seen);
 }
 
 /** The holder of a lock as a refusal names it: command, pid, host and since when. */

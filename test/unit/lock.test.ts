@@ -3,8 +3,9 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { acquireLock, lockHolder, processesHolding } from '../../src/apply/lock.ts';
+import { acquireLock, lockHolder, processesHolding, TAKEOVER_GUARD_FILE } from '../../src/apply/lock.ts';
 import { bootId, identityOf } from '../../src/apply/proc.ts';
 
 /** A process of this host that lives until killed, standing for whoever got a dead holder's pid. */
@@ -115,7 +116,8 @@ describe('state directory lock', () => {
     expect(await processesHolding(join(dir, 'lock'))).toContain(process.pid);
     await expect(acquireLock(dir, 'dualsync reset')).rejects.toThrow(new RegExp(`dualsync watch, pid ${process.pid}`));
     await lock.release();
-    expect(await readdir(dir)).toEqual([]);
+    // The refused taker left the takeover guard, which stays for good (removing it could split its lock in two).
+    expect((await readdir(dir)).sort()).toEqual([TAKEOVER_GUARD_FILE]);
   });
 
   it('names its holder by pid, start time and boot id', async () => {
@@ -201,5 +203,75 @@ describe('state directory lock', () => {
     expect(taken).toHaveLength(1);
     expect(results.find((r) => r.status === 'rejected')?.reason).toMatchObject({ code: 'E_LOCKED' });
     await (taken[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLock>>>).value.release();
+  });
+  it('takers racing for a dead run\'s lock: exactly one gets it, round after round (none removes the lock another just took)', async () => {
+    for (let round = 0; round < 40; round++) {
+      const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+      await writeFile(join(dir, 'lock'), JSON.stringify({ pid: 2 ** 30, host: hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'dualsync reset' }));
+      const results = await Promise.allSettled(Array.from({ length: 6 }, () => acquireLock(dir, 'dualsync reset')));
+      const taken = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const refusals = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as { code?: string }] : []));
+      expect(taken, `round ${round}`).toHaveLength(1);
+      expect(refusals.every((reason) => reason.code === 'E_LOCKED'), `round ${round}`).toBe(true);
+      await taken[0]!.release();
+    }
+  });
+  it('takers in separate processes racing for a dead run\'s lock never hold it at the same time', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    const log = join(dir, 'held.log');
+    // Each taker notes when it held the lock; all start together on a lock a killed run left.
+    const taker = `
+      const { appendFileSync } = await import('node:fs');
+      const { acquireLock } = await import(${JSON.stringify(new URL('../../src/apply/lock.ts', import.meta.url).href)});
+      for (let round = 0; round < 30; round++) {
+        let lock;
+        try { lock = await acquireLock(${JSON.stringify(dir)}, 'dualsync apply'); } catch (error) { if (error.code !== 'E_LOCKED') throw error; await new Promise((r) => setTimeout(r, 5)); continue; }
+        appendFileSync(${JSON.stringify(log)}, 'in ' + process.pid + '\\n');
+        await new Promise((r) => setTimeout(r, 5));
+        appendFileSync(${JSON.stringify(log)}, 'out ' + process.pid + '\\n');
+        await lock.release();
+        // Die holding nothing, or leave the lock behind as a killed run would.
+        if (round % 2 === 0) await (await import('node:fs/promises')).writeFile(${JSON.stringify(join(dir, 'lock'))}, JSON.stringify({ pid: 2 ** 30, host: (await import('node:os')).hostname(), startedAt: 'then', command: 'dualsync apply' }), { flag: 'wx' }).catch(() => {});
+      }
+    `;
+    await writeFile(join(dir, 'lock'), JSON.stringify({ pid: 2 ** 30, host: hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'dualsync apply' }));
+    const runs = await Promise.all(Array.from({ length: 4 }, () => execa(process.execPath, ['--input-type=module', '-e', taker], { reject: false })));
+    for (const run of runs) expect(run.exitCode, run.stderr).toBe(0);
+    const lines = (await readFile(log, 'utf8')).trim().split('\n');
+    expect(lines.length).toBeGreaterThan(8);
+    let holder: string | undefined;
+    for (const line of lines) {
+      const [what, pid] = line.split(' ');
+      if (what === 'in') {
+        expect(holder, `${pid} took the lock while ${holder} held it:\n${lines.join('\n')}`).toBeUndefined();
+        holder = pid;
+      } else {
+        expect(pid).toBe(holder);
+        holder = undefined;
+      }
+    }
+  });
+
+  it('a taker killed (-9) while it recovers a dead run\'s lock does not block the next one: the kernel drops its guard', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'));
+    await writeFile(join(dir, 'lock'), JSON.stringify({ pid: 2 ** 30, host: hostname(), startedAt: '2026-01-01T00:00:00Z', command: 'dualsync apply' }));
+    // Holds the guard as a taker does while it judges the dead lock, and is killed there.
+    const holder = execa(process.execPath, ['--input-type=module', '-e', `
+      const { DatabaseSync } = await import('node:sqlite');
+      const guard = new DatabaseSync(${JSON.stringify(join(dir, TAKEOVER_GUARD_FILE))});
+      guard.exec('BEGIN EXCLUSIVE');
+      process.stdout.write('holding\\n');
+      setInterval(() => {}, 1000);
+    `], { reject: false, buffer: false });
+    await new Promise<void>((resolve) => holder.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('holding') && resolve()));
+    // While it holds the guard, a taker waits; once it is killed, the taker goes on.
+    const taking = acquireLock(dir, 'dualsync apply');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(JSON.parse(await readFile(join(dir, 'lock'), 'utf8')).pid).toBe(2 ** 30);
+    holder.kill('SIGKILL');
+    await holder;
+    const lock = await taking;
+    expect(JSON.parse(await readFile(join(dir, 'lock'), 'utf8')).pid).toBe(process.pid);
+    await lock.release();
   });
 });
