@@ -182,6 +182,21 @@ export async function acquireLock(stateDir: string, command: string, now: () => 
   throw userError('E_LOCKED', `could not take the lock ${path}`, { hint: 'retry; if it persists, check the state directory' });
 }
 
+/**
+ * Runs `action` holding the state directory's lock, released however it ends. A command that
+ * reads the state directory to show what it will do (reset, volumes release) takes the lock
+ * before that first read: read outside it, a state another run is changing can look like a
+ * conflict, or a plan can be shown that is no longer true when it is carried out.
+ */
+export async function withLock<T>(stateDir: string, command: string, now: () => Date, action: (lock: Lock) => Promise<T>): Promise<T> {
+  const lock = await acquireLock(stateDir, command, now);
+  try {
+    return await action(lock);
+  } finally {
+    await lock.release();
+  }
+}
+
 /** Temporary lock files of runs killed before they could link theirs (kill -9 between write and link). */
 async function removeDeadTemporaries(stateDir: string, ownPid: number): Promise<void> {
   const names = await readdir(stateDir).catch(() => [] as string[]);

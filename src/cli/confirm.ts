@@ -1,18 +1,8 @@
-/** What the commands that change state ask first: no other dualsync at work, and the operator's "yes". */
+/** What the commands that change state ask first: the operator's "yes" (they hold the state directory's lock meanwhile: `withLock`). */
 import { createInterface } from 'node:readline/promises';
 import type { BaseContext } from 'clipanion';
-import type { LockHolder } from '../apply/lock.ts';
-import { describeHolder } from '../apply/lock.ts';
 import { userError } from '../errors.ts';
 import { isTty } from './context.ts';
-
-/** Refuses while another dualsync holds the state directory's lock; `then` is the command to run once it is stopped. */
-export function refuseWhileLocked(stateDir: string, lock: LockHolder | undefined, then: string): void {
-  if (lock === undefined) return;
-  throw userError('E_LOCKED', `another dualsync holds the lock on ${stateDir}: ${describeHolder(lock)}`, {
-    hint: `stop it first (Ctrl-C, or kill -TERM the pid), then ${then}`,
-  });
-}
 
 /** Asks `question` on the command's terminal; true only for "yes". */
 export async function answeredYes(context: BaseContext, question: string): Promise<boolean> {

@@ -11,7 +11,6 @@
  */
 import { resolve } from 'node:path';
 import { stopEarlierChildren } from '../apply/children.ts';
-import { acquireLock, lockHolder, type LockHolder } from '../apply/lock.ts';
 import { expandVolumes } from '../config/load.ts';
 import { isDualsyncError, userError } from '../errors.ts';
 import { claimStateOf, copyRefusal, describeForeignClaims, ownerStillThere, readClaim, removeClaim, stateDirSelf, type ClaimState, type VolumeClaim } from '../inventory/claims.ts';
@@ -44,7 +43,6 @@ export interface ReleasePlan {
   release: ReleaseVolume[];
   /** Configured volumes nobody claims: nothing to release. */
   unclaimed: string[];
-  lock?: LockHolder;
 }
 
 /**
@@ -110,7 +108,7 @@ export async function planRelease(config: Config, options: { force: boolean; onl
         : 'release a volume with the config that claimed it (`dualsync volumes release -c THAT_CONFIG`); `--force` releases it from here only when that state directory is gone',
     });
   }
-  return { stateDir: config.stateDir, release, unclaimed, lock: await lockHolder(config.stateDir) };
+  return { stateDir: config.stateDir, release, unclaimed };
 }
 
 /** Per volume root, the copies the ledger says are on it. */
@@ -133,26 +131,22 @@ async function copiesByVolume(stateDir: string): Promise<Map<string, LeftCopies>
 }
 
 /**
- * Releases the planned volumes under the state directory's lock (an apply of this state
- * directory must not be writing to them meanwhile). A claim that changed since the plan was
- * shown is left alone. Returns the roots released.
+ * Releases the planned volumes. The caller holds the state directory's lock, taken before it
+ * planned (`withLock`): no apply of this state directory writes to them meanwhile, and the plan
+ * shown is the one carried out. A claim that changed since (another config's release) is left
+ * alone. Returns the roots released.
  */
-export async function executeRelease(config: Config, plan: ReleasePlan, now: () => Date): Promise<string[]> {
-  const lock = await acquireLock(config.stateDir, 'dualsync volumes release', now);
-  try {
-    // An s5cmd left by a killed run may still write into a volume this is about to change (invariant 13).
-    await stopEarlierChildren(config.stateDir);
-    const released: string[] = [];
-    for (const volume of plan.release) {
-      if (volume.claim !== undefined) {
-        const current = await readClaim(volume.root);
-        if (current?.stateDirId !== volume.claim.stateDirId) continue;
-      }
-      await removeClaim(volume.root);
-      released.push(volume.root);
+export async function executeRelease(config: Config, plan: ReleasePlan): Promise<string[]> {
+  // An s5cmd left by a killed run may still write into a volume this is about to change (invariant 13).
+  await stopEarlierChildren(config.stateDir);
+  const released: string[] = [];
+  for (const volume of plan.release) {
+    if (volume.claim !== undefined) {
+      const current = await readClaim(volume.root);
+      if (current?.stateDirId !== volume.claim.stateDirId) continue;
     }
-    return released;
-  } finally {
-    await lock.release();
+    await removeClaim(volume.root);
+    released.push(volume.root);
   }
+  return released;
 }

@@ -18,7 +18,6 @@
 import { lstat, mkdir, readdir, realpath, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { stopEarlierChildren } from '../apply/children.ts';
-import { acquireLock, lockHolder, type LockHolder } from '../apply/lock.ts';
 import { expandVolumes } from '../config/load.ts';
 import { userError } from '../errors.ts';
 import { claimStates, copyRefusal, describeForeignClaims, removeClaim, type ClaimState } from '../inventory/claims.ts';
@@ -61,7 +60,6 @@ export interface ResetPlan {
   volumes: ResetVolume[];
   keepStaged: boolean;
   ledger: { objects: number; delivered: number; stagedNotDelivered: number; stagedNotDeliveredBytes: number };
-  lock?: LockHolder;
   /** A reset a kill interrupted: this one finishes it (its backup folder's name, when it moved a ledger). */
   unfinished?: { backup?: string };
 }
@@ -140,7 +138,6 @@ export async function planReset(config: Config, options: { keepStaged: boolean }
     volumes,
     keepStaged,
     ledger: counts,
-    lock: await lockHolder(config.stateDir),
     ...(unfinished !== undefined && { unfinished: { ...(unfinished.backup !== undefined && { backup: unfinished.backup }) } }),
   };
 }
@@ -373,34 +370,29 @@ async function clearVolumes(config: Config, intent: ResetIntent, outcome: ResetO
 }
 
 /**
- * Carries out a reset under the state directory's lock, or finishes the one a kill interrupted
- * (its intent is in the state directory). What to remove is worked out again under the lock (an
- * apply may have staged more since the plan was shown). First the intent is written, then the
- * ledger moves into the backup folder (so that a kill half way leaves staged files without a
- * ledger, which a plan refuses and a rerun of reset finishes, rather than a ledger that points
- * at deleted files), then the new chain starts with its reset event, then the staged files go
- * and the claims are released, and last the intent is removed. Each step finds what an earlier,
- * interrupted one did and does only the rest.
+ * Carries out a reset, or finishes the one a kill interrupted (its intent is in the state
+ * directory). The caller holds the state directory's lock, taken before it planned (`withLock`).
+ * What to remove is worked out again here (an s5cmd of a killed run may have written meanwhile).
+ * First the intent is written, then the ledger moves into the backup folder (so that a kill half
+ * way leaves staged files without a ledger, which a plan refuses and a rerun of reset finishes,
+ * rather than a ledger that points at deleted files), then the new chain starts with its reset
+ * event, then the staged files go and the claims are released, and last the intent is removed.
+ * Each step finds what an earlier, interrupted one did and does only the rest.
  */
 export async function executeReset(config: Config, shown: ResetPlan, now: () => Date, afterStep: (step: ResetStep) => void = () => {}): Promise<ResetOutcome> {
-  const lock = await acquireLock(config.stateDir, 'dualsync reset', now);
-  try {
-    // An s5cmd left by a killed run may still write into a volume this is about to change (invariant 13).
-    await stopEarlierChildren(config.stateDir);
-    // Its checks again under the lock: a volume that holds the state directory, a copy of a state directory.
-    await planReset(config, { keepStaged: shown.keepStaged });
-    const outcome: ResetOutcome = { movedFiles: [], removedFiles: 0, removedBytes: 0, keptFiles: 0, releasedVolumes: [] };
-    const intent = (await readResetIntent(config.stateDir)) ?? (await beginReset(config, shown.keepStaged, now));
-    if (intent.backup !== undefined) outcome.backupDir = join(config.stateDir, intent.backup);
-    await moveStateFiles(config, intent, outcome, afterStep);
-    await startNewChain(config, intent, now, afterStep);
-    if (!intent.keepStaged) await clearVolumes(config, intent, outcome, afterStep);
-    await unlink(join(config.stateDir, RESET_INTENT_FILE));
-    await fsyncDirectory(config.stateDir);
-    return outcome;
-  } finally {
-    await lock.release();
-  }
+  // An s5cmd left by a killed run may still write into a volume this is about to change (invariant 13).
+  await stopEarlierChildren(config.stateDir);
+  // Its checks again: a volume that holds the state directory, a copy of a state directory.
+  await planReset(config, { keepStaged: shown.keepStaged });
+  const outcome: ResetOutcome = { movedFiles: [], removedFiles: 0, removedBytes: 0, keptFiles: 0, releasedVolumes: [] };
+  const intent = (await readResetIntent(config.stateDir)) ?? (await beginReset(config, shown.keepStaged, now));
+  if (intent.backup !== undefined) outcome.backupDir = join(config.stateDir, intent.backup);
+  await moveStateFiles(config, intent, outcome, afterStep);
+  await startNewChain(config, intent, now, afterStep);
+  if (!intent.keepStaged) await clearVolumes(config, intent, outcome, afterStep);
+  await unlink(join(config.stateDir, RESET_INTENT_FILE));
+  await fsyncDirectory(config.stateDir);
+  return outcome;
 }
 
 /**

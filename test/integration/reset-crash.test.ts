@@ -10,8 +10,10 @@ import { copyFile, readdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { cleanup, md5OfBucket, putObjects, tempDir, useMinioPair } from '../harness/index.ts';
+import { waitFor } from '../harness/wait.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { verifyLedger } from '../../src/ops/report.ts';
+import { processStat } from '../../src/apply/proc.ts';
 import { RESET_STEPS } from '../../src/ops/reset-intent.ts';
 import { makeSite, siteWithResetKilledAt, type Site } from './site.ts';
 
@@ -162,5 +164,57 @@ describe('a rerun of reset never moves a file over one its backup already holds'
     expect(apply.stdout).toMatch(/0 downloaded .*0 delivered .*8 adopted/);
     const again = await site.cli('plan', '--detailed-exitcode');
     expect(again.exitCode, again.stdout).toBe(0);
+  });
+});
+
+describe('a reset started while another one runs is refused as locked, whatever step the running one is at', () => {
+  it.each(RESET_STEPS.map((step) => [step]))('the first stopped right after %s: the second says E_LOCKED naming it, changes nothing, and the first then finishes', async (step) => {
+    const site = await makeSite(pair, { transfer: ['purgeAfterUpload: false'] });
+    await putObjects(pair.edge, site.sourceBucket, objects);
+    const applied = await site.cli('apply', '--auto-approve');
+    expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+
+    // The first reset stops itself (SIGSTOP) right after the step: it holds the lock, its work half done.
+    site.env.DUALSYNC_PAUSE_AT = `reset:${step}`;
+    const first = site.spawn('reset', '--yes');
+    delete site.env.DUALSYNC_PAUSE_AT;
+    try {
+      await waitFor(() => (processStat(first.pid!)?.state === 'T' ? true : undefined), 60_000, `the first reset to stop after ${step}`);
+      const stateBefore = await stateListing(site);
+      const stagedBefore = (await filesOnVolumes(site)).sort();
+
+      const second = await site.cli('reset', '--yes');
+      expect(second.exitCode, second.stdout + second.stderr).not.toBe(0);
+      expect(second.stderr).toMatch(/E_LOCKED/);
+      expect(second.stderr).toContain(`pid ${first.pid}`);
+      expect(await stateListing(site)).toEqual(stateBefore);
+      expect((await filesOnVolumes(site)).sort()).toEqual(stagedBefore);
+    } finally {
+      process.kill(first.pid!, 'SIGCONT');
+    }
+    const finished = await first;
+    expect(finished.exitCode, `${String(finished.stdout)}${String(finished.stderr)}`).toBe(0);
+    expect(await filesOnVolumes(site)).toEqual([]);
+    const apply = await site.cli('apply', '--auto-approve');
+    expect(apply.exitCode, apply.stdout + apply.stderr).toBe(0);
+    expect(apply.stdout).toMatch(/0 downloaded .*0 delivered .*8 adopted/);
+  });
+});
+
+describe('two resets started at once, round after round', () => {
+  it('each time one resets and the other is refused as locked or finds nothing left: none judges the state while the other changes it', async () => {
+    const site = await makeSite(pair, { transfer: ['purgeAfterUpload: false'] });
+    await putObjects(pair.edge, site.sourceBucket, objects);
+    for (let round = 0; round < 10; round++) {
+      const applied = await site.cli('apply', '--auto-approve');
+      expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
+      const runs = await Promise.all([site.spawn('reset', '--yes'), site.spawn('reset', '--yes')]);
+      const outcomes = runs.map((run) =>
+        run.exitCode === 0 ? (/Nothing to reset/.test(String(run.stdout)) ? 'nothing' : 'done') : /E_LOCKED/.test(String(run.stderr)) ? 'locked' : `${run.exitCode}: ${String(run.stdout)}${String(run.stderr)}`,
+      );
+      expect(outcomes.filter((outcome) => outcome === 'done'), `round ${round}: ${outcomes.join('\n')}`).toHaveLength(1);
+      expect(outcomes.every((outcome) => ['done', 'locked', 'nothing'].includes(outcome)), `round ${round}: ${outcomes.join('\n')}`).toBe(true);
+      expect(await filesOnVolumes(site)).toEqual([]);
+    }
   });
 });

@@ -68,7 +68,8 @@ export class ResetCommand extends BaseCommand {
 
       It shows what it will do first and asks for "yes" (on a terminal), unless \`--yes\` is given.
       It refuses while another dualsync holds the lock (a running \`watch\` holds it between its
-      cycles too): stop that first.
+      cycles too): stop that first. It holds the lock itself from its first look at the state
+      directory to its end, question included, so no run changes what it showed meanwhile.
 
       After a reset dualsync remembers nothing it moved: the next plan lists everything again.
       Objects the destination provably already holds (equal ETags, or equal content as apply
@@ -86,35 +87,48 @@ export class ResetCommand extends BaseCommand {
   yes = Option.Boolean('--yes', false, { description: 'Do not ask for confirmation' });
   keepStaged = Option.Boolean('--keep-staged', false, { description: 'Leave the staged files on the volumes' });
 
-  /** The test hook: DUALSYNC_CRASH_AT=reset:STEP kills this process (kill -9) right after STEP. */
+  /** The test hooks: DUALSYNC_CRASH_AT=reset:STEP kills this process (kill -9) right after STEP; DUALSYNC_PAUSE_AT=reset:STEP stops it there (SIGSTOP), its lock held. */
   crashAt(): (step: ResetStep) => void {
     const wanted = this.context.env.DUALSYNC_CRASH_AT;
+    const paused = this.context.env.DUALSYNC_PAUSE_AT;
+    let stopped = false;
     return (step) => {
       if (wanted === `reset:${step}`) process.kill(process.pid, 'SIGKILL');
+      if (paused === `reset:${step}` && !stopped) {
+        stopped = true; // once: a step that repeats (a file removed, a volume released) stops only the first time
+        process.kill(process.pid, 'SIGSTOP');
+      }
     };
   }
 
   async run(): Promise<number> {
-    const [{ loadConfigFor }, { confirmedOrYes, refuseWhileLocked }, { executeReset, planReset, resetIsEmpty }] = await Promise.all([import('../context.ts'), import('../confirm.ts'), import('../../ops/reset.ts')]);
+    const [{ loadConfigFor }, { confirmedOrYes }, { executeReset, planReset, resetIsEmpty }, { withLock }] = await Promise.all([
+      import('../context.ts'),
+      import('../confirm.ts'),
+      import('../../ops/reset.ts'),
+      import('../../apply/lock.ts'),
+    ]);
     const config = await loadConfigFor(this.context, this.configPath());
-    const plan = await planReset(config, { keepStaged: this.keepStaged });
-    refuseWhileLocked(config.stateDir, plan.lock, 'reset');
-    const out = this.context.stdout;
-    if (resetIsEmpty(plan)) {
-      out.write(`Nothing to reset: no ledger in ${config.stateDir}${plan.keepStaged ? '' : ' and nothing staged'}.\n`);
+    // Held from the first read to the last change: read outside it, another reset's work in progress looks like a conflict.
+    return withLock(config.stateDir, 'dualsync reset', () => new Date(), async () => {
+      const plan = await planReset(config, { keepStaged: this.keepStaged });
+      const out = this.context.stdout;
+      if (resetIsEmpty(plan)) {
+        out.write(`Nothing to reset: no ledger in ${config.stateDir}${plan.keepStaged ? '' : ' and nothing staged'}.\n`);
+        return 0;
+      }
+      out.write(describePlan(plan));
+      if (!(await confirmedOrYes(this.context, this.yes, 'reset', 'Reset?'))) {
+        out.write('Reset cancelled; nothing was changed.\n');
+        return 0;
+      }
+      const outcome = await executeReset(config, plan, () => new Date(), this.crashAt());
+      const moved = outcome.backupDir ? `ledger moved to ${outcome.backupDir}` : 'no ledger to move';
+      const kept = outcome.keptFiles > 0 ? `, ${outcome.keptFiles} other file(s) left in place` : '';
+      const released = outcome.releasedVolumes.length > 0 ? `; ${outcome.releasedVolumes.length} volume(s) released` : '';
+      const removed = plan.keepStaged ? 'staged files kept' : `${outcome.removedFiles} staged file(s) (${formatBytes(outcome.removedBytes)}) removed${kept}${released}`;
+      out.write(`\nReset complete: ${moved}; ${removed}.\nThe next \`dualsync plan\` starts from nothing and adopts what the destination already holds.\n`);
       return 0;
-    }
-    out.write(describePlan(plan));
-    if (!(await confirmedOrYes(this.context, this.yes, 'reset', 'Reset?'))) {
-      out.write('Reset cancelled; nothing was changed.\n');
-      return 0;
-    }
-    const outcome = await executeReset(config, plan, () => new Date(), this.crashAt());
-    const moved = outcome.backupDir ? `ledger moved to ${outcome.backupDir}` : 'no ledger to move';
-    const kept = outcome.keptFiles > 0 ? `, ${outcome.keptFiles} other file(s) left in place` : '';
-    const released = outcome.releasedVolumes.length > 0 ? `; ${outcome.releasedVolumes.length} volume(s) released` : '';
-    const removed = plan.keepStaged ? 'staged files kept' : `${outcome.removedFiles} staged file(s) (${formatBytes(outcome.removedBytes)}) removed${kept}${released}`;
-    out.write(`\nReset complete: ${moved}; ${removed}.\nThe next \`dualsync plan\` starts from nothing and adopts what the destination already holds.\n`);
-    return 0;
+    });
   }
 }

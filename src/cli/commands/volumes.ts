@@ -169,22 +169,29 @@ export class VolumesReleaseCommand extends BaseCommand {
   force = Option.Boolean('--force', false, { description: 'Also release a claim of another state directory that no longer exists' });
 
   async run(): Promise<number> {
-    const [{ loadConfigFor }, { confirmedOrYes, refuseWhileLocked }, { executeRelease, planRelease }] = await Promise.all([import('../context.ts'), import('../confirm.ts'), import('../../ops/release.ts')]);
+    const [{ loadConfigFor }, { confirmedOrYes }, { executeRelease, planRelease }, { withLock }] = await Promise.all([
+      import('../context.ts'),
+      import('../confirm.ts'),
+      import('../../ops/release.ts'),
+      import('../../apply/lock.ts'),
+    ]);
     const config = await loadConfigFor(this.context, this.configPath());
-    const plan = await planRelease(config, { force: this.force, only: this.volumes });
-    refuseWhileLocked(config.stateDir, plan.lock, 'release');
-    const out = this.context.stdout;
-    if (plan.release.length === 0) {
-      out.write(`Nothing to release: no configured volume is claimed by the state directory ${config.stateDir}.\n`);
+    // Held from the first read to the last change: what is shown is what is done, and no apply stages meanwhile.
+    return withLock(config.stateDir, 'dualsync volumes release', () => new Date(), async () => {
+      const plan = await planRelease(config, { force: this.force, only: this.volumes });
+      const out = this.context.stdout;
+      if (plan.release.length === 0) {
+        out.write(`Nothing to release: no configured volume is claimed by the state directory ${config.stateDir}.\n`);
+        return 0;
+      }
+      out.write(describeRelease(plan));
+      if (!(await confirmedOrYes(this.context, this.yes, 'volumes release', 'Release?'))) {
+        out.write('Release cancelled; nothing was changed.\n');
+        return 0;
+      }
+      const released = await executeRelease(config, plan);
+      out.write(`\nReleased ${released.length} volume(s)${released.length > 0 ? `: ${released.join(', ')}` : ''}.\n`);
       return 0;
-    }
-    out.write(describeRelease(plan));
-    if (!(await confirmedOrYes(this.context, this.yes, 'volumes release', 'Release?'))) {
-      out.write('Release cancelled; nothing was changed.\n');
-      return 0;
-    }
-    const released = await executeRelease(config, plan, () => new Date());
-    out.write(`\nReleased ${released.length} volume(s)${released.length > 0 ? `: ${released.join(', ')}` : ''}.\n`);
-    return 0;
+    });
   }
 }
