@@ -16,7 +16,8 @@
 import { seededRandom as prng } from '../harness/random.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, type FSWatcher, watch } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, type FSWatcher, watch } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { cp, mkdir, readdir, readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -224,7 +225,14 @@ function afterMigrationKill(stateDir: string, legacy: { snapshot: string; journa
   const journal = sha256(join(stateDir, JOURNAL_FILE));
   let migrated: { serial: number; records: number } | undefined;
   if (existsSync(join(stateDir, LEDGER_FILE))) {
-    const db = new DatabaseSync(join(stateDir, LEDGER_FILE), { readOnly: true });
+    // Read from a copy opened for writing, as the next open would read it: a kill before the
+    // first commit can leave a hot journal, which SQLite rolls back on open and which a
+    // read-only open refuses ("attempt to write a readonly database"). The original stays as the kill left it.
+    const copy = mkdtempSync(join(tmpdir(), 'killed-ledger-'));
+    for (const suffix of ['', '-journal', '-wal']) {
+      if (existsSync(join(stateDir, LEDGER_FILE + suffix))) copyFileSync(join(stateDir, LEDGER_FILE + suffix), join(copy, LEDGER_FILE + suffix));
+    }
+    const db = new DatabaseSync(join(copy, LEDGER_FILE));
     try {
       const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
       if (version > 0) {
@@ -234,6 +242,7 @@ function afterMigrationKill(stateDir: string, legacy: { snapshot: string; journa
       }
     } finally {
       db.close();
+      rmSync(copy, { recursive: true, force: true });
     }
   }
   if (migrated === undefined) {
