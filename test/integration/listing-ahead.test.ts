@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createS3Client, openListing } from '../../src/inventory/s3.ts';
 import type { HopConfig } from '../../src/model/config.ts';
 import type { ListingStream } from '../../src/model/objects.ts';
+import { dualsyncFailure } from '../harness/index.ts';
 
 const servers: Server[] = [];
 afterAll(async () => {
@@ -52,9 +53,9 @@ async function pagingServer(answer?: (page: number, attempt: number, response: S
     const page = token === null ? 0 : Number(/^[a-z]+-(\d+)$/.exec(token)?.[1]);
     const attempt = (attempts.get(page) ?? 0) + 1;
     attempts.set(page, attempt);
-    response.writeHead(200, { 'content-type': 'application/xml' });
     void (async () => {
       if (answer !== undefined && (await answer(page, attempt, response, tokenOf))) return;
+      response.writeHead(200, { 'content-type': 'application/xml' });
       response.end(`${head(page < PAGES.length - 1 ? tokenOf(page + 1) : undefined)}${contents(PAGES[page]!)}</ListBucketResult>`);
     })();
   });
@@ -93,6 +94,7 @@ describe('ListObjectsV2: the next page is asked for while the page before it str
       if (page !== 0) return false;
       // Page 1 sends its token and two objects, then holds the rest until page 2 is asked for
       // (or 10 s: a client that waits for the end of each page never asks while it holds).
+      response.writeHead(200, { 'content-type': 'application/xml' });
       response.write(`${head(tokenOf(1))}${contents(PAGES[0]!.slice(0, 2))}`);
       askedWhileOpen = await Promise.race([asked.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000))]);
       response.end(`${contents(PAGES[0]!.slice(2))}</ListBucketResult>`);
@@ -109,6 +111,7 @@ describe('ListObjectsV2: the next page is asked for while the page before it str
   it('a page cut off after its token and sent again by the retry: the page asked ahead is used, nothing counts twice', async () => {
     const server = await pagingServer((page, attempt, response, tokenOf) => {
       if (page !== 0 || attempt > 1) return false;
+      response.writeHead(200, { 'content-type': 'application/xml' });
       response.write(`${head(tokenOf(1))}${contents(PAGES[0]!.slice(0, 3))}`, () => setTimeout(() => response.destroy(), 50));
       return true;
     });
@@ -127,6 +130,7 @@ describe('ListObjectsV2: the next page is asked for while the page before it str
       (page, attempt, response) => {
         if (page !== 0 || attempt > 1) return false;
         cut = true;
+        response.writeHead(200, { 'content-type': 'application/xml' });
         response.write(`${head('old-1')}${contents(PAGES[0]!.slice(0, 3))}`, () => setTimeout(() => response.destroy(), 50));
         return true;
       },
@@ -139,5 +143,45 @@ describe('ListObjectsV2: the next page is asked for while the page before it str
     // The page asked ahead with the cut attempt's token went out, and was not used.
     expect(server.asked).toContain('old-1');
     expect(server.asked.filter((token) => token !== 'old-1')).toEqual(['-', '-', 'new-1', 'new-2']);
+  });
+
+  it('a listing closed while pages are held open by the server: every such request is cut, none left open', async () => {
+    let held = 0;
+    let closed = 0;
+    let heldTwo: () => void = () => {};
+    const twoHeld = new Promise<void>((resolve) => (heldTwo = resolve));
+    const server = await pagingServer((page, _attempt, response, tokenOf) => {
+      if (page === 0) return false;
+      // Every later page sends its token and one object, then never ends: only the client can close it.
+      response.writeHead(200, { 'content-type': 'application/xml' });
+      response.write(`${head(tokenOf(page + 1))}${contents(PAGES[page]!.slice(0, 1))}`);
+      response.once('close', () => closed++);
+      if (++held === 2) heldTwo();
+      return true;
+    });
+    const hop = hopAt(server.endpoint);
+    const listing = await openListing(createS3Client(hop), hop);
+    const pages = listing.pages[Symbol.asyncIterator]();
+    expect((await pages.next()).value).toHaveLength(5);
+    // The page being read (2) and the one asked ahead from its token (3) are both open at the server.
+    await twoHeld;
+    await listing.close();
+    const deadline = Date.now() + 10_000;
+    while (closed < held && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect({ held, closed }).toEqual({ held: 2, closed: 2 });
+  });
+
+  it('a page asked ahead that the server refuses: the listing fails with that page\'s error, classified as before', async () => {
+    const server = await pagingServer((page, _attempt, response) => {
+      if (page !== 1) return false;
+      response.writeHead(403, { 'content-type': 'application/xml' });
+      response.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+      return true;
+    });
+    const hop = hopAt(server.endpoint);
+    const listing = await openListing(createS3Client(hop), hop);
+    const error = await dualsyncFailure(keysOf(listing));
+    expect(error.code).toBe('E_S3_ACCESS');
+    expect(server.asked).toEqual(['-', 't-1']);
   });
 });
