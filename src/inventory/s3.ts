@@ -407,8 +407,10 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
   // the merge asks. Each needs the token of the one before, and is asked for as soon as that token
   // is read (servers send it before the objects), so the server prepares a page while the one
   // before it streams in (bench: scale, BENCH_COMPARE); never one more than READ_AHEAD_PAGES.
+  // Not on a hop with a connection budget: there the listing keeps to one connection at a time.
   const ahead: ReadPage[] = [];
-  const listing = new HopListing(client, hop, { signal, maxKeys: options.maxKeys, sendAhead: () => ahead.length + 1 < READ_AHEAD_PAGES });
+  const sendAhead = hop.maxConnections === undefined ? () => ahead.length + 1 < READ_AHEAD_PAGES : undefined;
+  const listing = new HopListing(client, hop, { signal, maxKeys: options.maxKeys, sendAhead });
   let kept = 0;
   const readPage = async (): Promise<ReadPage> => {
     const read = await listing.page();

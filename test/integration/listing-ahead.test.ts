@@ -108,6 +108,27 @@ describe('ListObjectsV2: the next page is asked for while the page before it str
     expect(listing.flaws).toEqual({ duplicates: 0, undecodable: 0 });
   });
 
+  it('a hop with a connection budget (maxConnections): one request at a time, as before', async () => {
+    let askedWhileOpen = false;
+    let pageOneEnded = false;
+    const server = await pagingServer(async (page, _attempt, response, tokenOf) => {
+      if (page === 1) askedWhileOpen = !pageOneEnded;
+      if (page !== 0) return false;
+      response.writeHead(200, { 'content-type': 'application/xml' });
+      response.write(`${head(tokenOf(1))}${contents(PAGES[0]!.slice(0, 2))}`);
+      // Held long enough for a page asked ahead to arrive (it comes within milliseconds when it does).
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      pageOneEnded = true;
+      response.end(`${contents(PAGES[0]!.slice(2))}</ListBucketResult>`);
+      return true;
+    });
+    const hop = { ...hopAt(server.endpoint), maxConnections: 8 };
+    const listing = await openListing(createS3Client(hop), hop);
+    expect(await keysOf(listing)).toEqual(EVERY_KEY);
+    expect(askedWhileOpen, 'the second page was asked for only once the first had ended').toBe(false);
+    expect(server.asked).toEqual(['-', 't-1', 't-2']);
+  });
+
   it('a page cut off after its token and sent again by the retry: the page asked ahead is used, nothing counts twice', async () => {
     const server = await pagingServer((page, attempt, response, tokenOf) => {
       if (page !== 0 || attempt > 1) return false;
