@@ -64,8 +64,6 @@ export interface ListedPage {
 export interface ListingSink {
   restart(): void;
   object(entry: ListedObject): void;
-  /** The answer's NextContinuationToken (v2), as soon as it is read: servers send it before the objects. */
-  continuation?(token: string): void;
   readonly unordered?: boolean;
 }
 
@@ -199,10 +197,7 @@ class ListingReader implements ListingElements {
         this.#inContents = false;
       } else if (code === ELEMENT.IsTruncated) this.page.isTruncated = text.trim() === 'true';
       else if (code === ELEMENT.NextMarker) this.page.nextMarker = text;
-      else if (code === ELEMENT.NextContinuationToken) {
-        this.page.nextContinuationToken = text;
-        this.#sink.continuation?.(text);
-      }
+      else if (code === ELEMENT.NextContinuationToken) this.page.nextContinuationToken = text;
       else if (code === ELEMENT.EncodingType) this.#settle(text.trim().toLowerCase() === 'url');
     }
   }

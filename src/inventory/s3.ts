@@ -76,49 +76,6 @@ export interface HopListingOptions {
   maxKeys?: number;
   /** Where to begin: just after this key (relative to the prefix); from the first key when unset. */
   startAfter?: string;
-  /**
-   * ListObjectsV2: whether the next page may be requested now, before the page being read has
-   * ended (asked when its continuation token arrives); never when unset.
-   */
-  sendAhead?: () => boolean;
-}
-
-/**
- * A ListObjectsV2 page requested as soon as the page before it said its continuation token: the
- * server prepares it while that page still streams in and is read. Its objects wait here until it
- * is the page being read, so that the order and duplicate checks see the pages in turn.
- */
-class PageSentAhead {
-  readonly token: string;
-  readonly objects: ListedObject[] = [];
-  readonly answer: Promise<ListedPage>;
-  readonly #cancel = new AbortController();
-  /** The token of the page after it, once its own answer has said. */
-  next: string | undefined;
-  /** Called with that token when it arrives while this page is the one being read. */
-  onNext: ((token: string) => void) | undefined;
-
-  constructor(token: string, send: (sink: ListingSink, signal: AbortSignal) => Promise<ListedPage>, signal: AbortSignal) {
-    this.token = token;
-    const sink: ListingSink = {
-      restart: () => {
-        this.objects.length = 0;
-        this.next = undefined;
-      },
-      object: (object) => void this.objects.push(object),
-      continuation: (next) => {
-        this.next = next;
-        this.onNext?.(next);
-      },
-    };
-    this.answer = send(sink, AbortSignal.any([signal, this.#cancel.signal]));
-    // Its failure is the listing's once it is the page being read; a page dropped unread fails unseen.
-    this.answer.catch(() => {});
-  }
-
-  cancel(): void {
-    this.#cancel.abort();
-  }
 }
 
 /** Where one page's entries go while its answer streams in. */
@@ -181,8 +138,6 @@ export class HopListing {
   #next: string | undefined;
   readonly #used = new Set<string>();
   #ended = false;
-  readonly #sendAhead: (() => boolean) | undefined;
-  #ahead: PageSentAhead | undefined;
 
   constructor(client: S3Client, hop: HopConfig, options: HopListingOptions = {}) {
     this.#client = client;
@@ -196,7 +151,6 @@ export class HopListing {
     if (options.signal !== undefined) signals.push(options.signal);
     if (options.timeoutMs !== undefined) signals.push(AbortSignal.timeout(options.timeoutMs));
     this.#requestSignal = AbortSignal.any(signals);
-    this.#sendAhead = this.#v2 ? options.sendAhead : undefined;
   }
 
   /**
@@ -204,16 +158,6 @@ export class HopListing {
    * Throws (an operational error) rather than return less than the page held.
    */
   async page(sink?: EntrySink): Promise<ReadPage> {
-    try {
-      return await this.#readPage(sink);
-    } catch (error) {
-      // A listing that failed asks for nothing more.
-      this.#dropAhead();
-      throw error;
-    }
-  }
-
-  async #readPage(sink: EntrySink | undefined): Promise<ReadPage> {
     assert(!this.#ended, 'a listing was read past its end');
     const hop = this.hop;
     const collected: ObjectEntry[] = [];
@@ -238,22 +182,12 @@ export class HopListing {
           this.#enough.abort();
         }
       },
-      continuation: (token) => this.#requestAhead(token),
       // A v1 answer may come unsorted anyway: no key need wait behind another for the answer's encoding.
       unordered: !this.#v2,
     };
     let page: ListedPage;
-    const ahead = this.#takeAhead();
     try {
-      if (ahead === undefined) {
-        page = await listPage(this.#client, this.#request(), listed, this.#requestSignal);
-      } else {
-        // This page is the one being read now: the one after it may be asked for in turn.
-        ahead.onNext = (token) => this.#requestAhead(token);
-        if (ahead.next !== undefined) this.#requestAhead(ahead.next);
-        page = await ahead.answer;
-        for (const object of ahead.objects) listed.object(object);
-      }
+      page = await listPage(this.#client, this.#request(), listed, this.#requestSignal);
     } catch (error) {
       if (this.#stopped) return this.#end({ entries: collected, answered: 0, more: false });
       throw listingFailure(error, hop, this.#stop);
@@ -283,33 +217,7 @@ export class HopListing {
 
   #end(read: ReadPage): ReadPage {
     this.#ended = true;
-    this.#dropAhead();
     return read;
-  }
-
-  /**
-   * Requests the page after the one being read, from its token, when the caller allows it and no
-   * page is already ahead. The token is checked again when that page ends (#continuation), and
-   * the page sent ahead is used only if it was asked with the token the check let through.
-   */
-  #requestAhead(token: string): void {
-    if (this.#ahead !== undefined || this.#sendAhead === undefined || this.#stopped || token === '' || this.#used.has(token) || !this.#sendAhead()) return;
-    this.#ahead = new PageSentAhead(token, (sink, signal) => listPage(this.#client, this.#requestAfter(token), sink, signal), this.#requestSignal);
-  }
-
-  /** The page sent ahead if it is the next page (asked with the token the last page ended with); any other is dropped. */
-  #takeAhead(): PageSentAhead | undefined {
-    const ahead = this.#ahead;
-    if (ahead === undefined) return undefined;
-    this.#ahead = undefined;
-    if (this.pages > 0 && ahead.token === this.#next) return ahead;
-    ahead.cancel();
-    return undefined;
-  }
-
-  #dropAhead(): void {
-    this.#ahead?.cancel();
-    this.#ahead = undefined;
   }
 
   /** The next page's request: v2 from its continuation token (the first from `startAfter`), v1 from its marker. */
@@ -317,12 +225,7 @@ export class HopListing {
     const base = { Bucket: this.hop.bucket, Prefix: this.#prefix, MaxKeys: this.#maxKeys };
     if (!this.#v2) return { v2: false, input: { ...base, Marker: this.pages === 0 ? this.#startAfter : this.#next } };
     if (this.pages === 0) return { v2: true, input: this.#startAfter === undefined ? base : { ...base, StartAfter: this.#startAfter } };
-    return this.#requestAfter(this.#next!);
-  }
-
-  /** The ListObjectsV2 request of the page that `token` leads to. */
-  #requestAfter(token: string): Parameters<typeof listPage>[1] {
-    return { v2: true, input: { Bucket: this.hop.bucket, Prefix: this.#prefix, MaxKeys: this.#maxKeys, ContinuationToken: token } };
+    return { v2: true, input: { ...base, ContinuationToken: this.#next } };
   }
 
   /** Where a truncated page says the next one starts; a page without one, or one seen before, fails. */
@@ -387,8 +290,7 @@ export class HopListing {
  *
  * - ListObjectsV2: resolves once the first page is read (a hop that is down fails here, and a
  *   Snowball's one page of exactly 1,000 keys is taken as incomplete here), then hands out page
- *   after page, reading on meanwhile: at most {@link READ_AHEAD_PAGES} pages waiting in memory,
- *   each requested as soon as the page before it has said its token (HopListing's `sendAhead`).
+ *   after page, reading on meanwhile: at most {@link READ_AHEAD_PAGES} pages waiting in memory.
  *   The order and duplicate checks are {@link HopListing}'s.
  * - ListObjects v1 (`listApi: v1`): every page (a Snowball's one unsorted answer of every key)
  *   goes, as it streams in, into an {@link ExternalSort} (sorted runs on disk, in `spoolDir`);
@@ -402,15 +304,7 @@ export async function openListing(client: S3Client, hop: HopConfig, options: Lis
 async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOptions): Promise<ListingStream> {
   const stop = new AbortController();
   const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
-  // Pages are read ahead of the merge, up to READ_AHEAD_PAGES waiting: the chain keeps going while
-  // a v1 source is still sorted and while the merge works, instead of one round trip per page once
-  // the merge asks. Each needs the token of the one before, and is asked for as soon as that token
-  // is read (servers send it before the objects), so the server prepares a page while the one
-  // before it streams in (bench: scale, BENCH_COMPARE); never one more than READ_AHEAD_PAGES.
-  // Not on a hop with a connection budget: there the listing keeps to one connection at a time.
-  const ahead: ReadPage[] = [];
-  const sendAhead = hop.maxConnections === undefined ? () => ahead.length + 1 < READ_AHEAD_PAGES : undefined;
-  const listing = new HopListing(client, hop, { signal, maxKeys: options.maxKeys, sendAhead });
+  const listing = new HopListing(client, hop, { signal, maxKeys: options.maxKeys });
   let kept = 0;
   const readPage = async (): Promise<ReadPage> => {
     const read = await listing.page();
@@ -429,7 +323,10 @@ async function openPagedV2(client: S3Client, hop: HopConfig, options: ListOption
     );
   }
   let listed = 0;
-  ahead.push(first);
+  // Pages are read ahead of the merge, one request after the other (each needs the token of the
+  // one before), up to READ_AHEAD_PAGES waiting: the chain keeps going while a v1 source is still
+  // sorted and while the merge works, instead of one round trip per page once the merge asks.
+  const ahead: ReadPage[] = [first];
   let more = first.more;
   let reading = false;
   let failure: { error: unknown } | undefined;

@@ -89,19 +89,6 @@ describe('parseListingBody: a v1 answer read as a stream', () => {
     expect(objects).toHaveLength(1);
   });
 
-  for (const fullParser of [false, true]) {
-    it(`tells a v2 page's continuation token as soon as it is read, before the first object (${fullParser ? 'full XML parser' : 'scanner'})`, async () => {
-      const events: string[] = [];
-      const sink = { restart: () => events.push('restart'), object: (entry: ListedObject) => events.push(`object ${entry.key}`), continuation: (token: string) => events.push(`token ${token}`) };
-      const xml = answer(contents('x', 1, '"e"') + contents('y', 1, '"e"'), '<IsTruncated>true</IsTruncated><NextContinuationToken>1a&amp;b/+=</NextContinuationToken>');
-      for (const size of [1, 7, 4096]) {
-        events.length = 0;
-        await parseListingBody(inChunks(xml, size), sink, { fullParser });
-        expect(events, `chunks of ${size}`).toEqual(['token 1a&b/+=', 'object x', 'object y']);
-      }
-    });
-  }
-
   it('a document cut short is an error, never a shorter listing', async () => {
     const { sink } = collect();
     const xml = answer(contents('a', 1, '"e"') + contents('b', 1, '"e"'));
