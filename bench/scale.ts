@@ -15,6 +15,7 @@
  * step runs, its resident set is polled from /proc; a step that passes BENCH_SCALE_MAX_RSS_GIB
  * (default 8) or BENCH_SCALE_TIMEOUT_S (default 600) is killed and reported as stopped, and
  * the steps after it at that N are not run.
+ * With BENCH_COMPARE=DIR, the steady plan is then run by turns with the tree at DIR (see comparePlans).
  * Beside them, the listing floor from the same server in the same run: the time for two curls,
  * run at once as `plan` lists both buckets at once, to receive every byte of both listings
  * (v2 pages followed). Then the issue's targets (issue 12) against the figures, met or missed.
@@ -201,8 +202,7 @@ function childrenOf(pid: number): number[] {
  * Runs `bin/dualsync ARGS` under GNU time in its own process group, polling its resident set;
  * kills it past `limits`. Output is kept as text: every step here prints little.
  */
-async function runCli(args: string[], env: NodeJS.ProcessEnv, limits: { rss: number; seconds: number }): Promise<Omit<StepResult, 'step' | 'detail' | 'ok'>> {
-  const bin = fileURLToPath(new URL('../bin/dualsync', import.meta.url));
+async function runCli(args: string[], env: NodeJS.ProcessEnv, limits: { rss: number; seconds: number }, bin = fileURLToPath(new URL('../bin/dualsync', import.meta.url))): Promise<Omit<StepResult, 'step' | 'detail' | 'ok'>> {
   const started = performance.now();
   const child = spawn(TIME, ['-f', 'bench-time %e %M %U %S', process.execPath, bin, ...args], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -321,6 +321,7 @@ async function benchSize(count: number, sourceApi: 'v1' | 'v2', limits: { rss: n
     }
     const steady = results.find((r) => r.step === 'steady plan' && r.ok);
     if (steady) printPlanPeers(steady, floor);
+    if (steady && process.env.BENCH_COMPARE !== undefined) await comparePlans(process.env.BENCH_COMPARE, ['plan', '-c', config, '--detailed-exitcode'], env, limits, floor);
     const check = results.find((r) => r.step === 'check' && r.ok);
     if (steady && check) console.log(`  check / steady plan: ${(check.seconds / steady.seconds).toFixed(2)}x`);
     console.log(`  server answered ${server.requests.listV1} v1 listings, ${server.requests.listV2} v2 pages, ${server.requests.other} other requests`);
@@ -328,6 +329,33 @@ async function benchSize(count: number, sourceApi: 'v1' | 'v2', limits: { rss: n
   } finally {
     await server.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `BENCH_COMPARE=DIR`: the steady plan of this tree and of the tree at DIR (another checkout, such
+ * as main), run by turns on the same server and state directory, BENCH_COMPARE_PAIRS pairs
+ * (default 3), the first of each pair alternating; a steady plan changes nothing, so the runs do
+ * not disturb each other. Prints each run and the medians: a change is judged against the other
+ * tree measured in the same minutes, on a shared machine whose load moves.
+ */
+async function comparePlans(otherTree: string, args: string[], env: NodeJS.ProcessEnv, limits: { rss: number; seconds: number }, floor: Floor): Promise<void> {
+  const trees = { this: fileURLToPath(new URL('../bin/dualsync', import.meta.url)), other: join(otherTree, 'bin', 'dualsync') };
+  const pairs = Number(process.env.BENCH_COMPARE_PAIRS ?? 3);
+  const runs: Record<'this' | 'other', { seconds: number; cpu: number }[]> = { this: [], other: [] };
+  console.log(`  steady plan, this tree vs ${otherTree}, ${pairs} pairs (load average ${loadavg()[0]!.toFixed(1)}):`);
+  for (let pair = 0; pair < pairs; pair++) {
+    for (const tree of pair % 2 === 0 ? (['this', 'other'] as const) : (['other', 'this'] as const)) {
+      const run = await runCli(args, env, limits, trees[tree]);
+      if (run.exitCode !== 0) throw new Error(`the steady plan of ${trees[tree]} exited with ${run.exitCode ?? run.stopped}: ${failureReason(run.stderr)}`);
+      runs[tree].push({ seconds: run.seconds, cpu: run.cpuSeconds ?? Number.NaN });
+      console.log(`    ${tree.padEnd(5)} ${run.seconds.toFixed(2).padStart(6)} s (cpu ${(run.cpuSeconds ?? Number.NaN).toFixed(2)} s)  ${(run.seconds / floor.seconds).toFixed(2)}x the floor`);
+    }
+  }
+  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  for (const tree of ['this', 'other'] as const) {
+    const seconds = median(runs[tree].map((r) => r.seconds));
+    console.log(`    median ${tree.padEnd(5)} ${seconds.toFixed(2)} s (cpu ${median(runs[tree].map((r) => r.cpu)).toFixed(2)} s)  ${(seconds / floor.seconds).toFixed(2)}x the floor`);
   }
 }
 

@@ -386,6 +386,14 @@ const PARSE_PLACE = { relation: 'after', toMiddleware: 'throw200ExceptionsMiddle
  * `encoding-type=url` and streams its objects into `sink`, keys decoded where the answer was
  * encoded. The parse sits right next to the HTTP handler, inside the SDK's retry
  * loop: each attempt restarts the sink, so a retried page never hands on an object twice.
+ *
+ * The SDK's whole stack is kept on purpose. Measured (1,000 one-key pages from the synthetic
+ * listing server): it costs about 0.5 ms of CPU per request beyond a bare `http.get`, spread over
+ * endpoint, serde, retry and signing; removing the logger, user-agent, expect-continue and
+ * recursion-detection middleware, or resolving the stack once per listing, saved nothing that
+ * stood out of the noise. A CPU profile's time in `writeLatin1String` is not ours either: the
+ * request's one write is 25-50 us (strace), and the profile counts the time the process waits
+ * while the woken server runs.
  */
 export async function listPage(
   client: S3Client,
