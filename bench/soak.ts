@@ -57,7 +57,7 @@
  *   arrivals, full collection + trim  146.2 -> 164.2 MiB (+12.3%) at cycle 1,678 (5,500 objects); V8's
  *                                     heap and the main heap flat, anonymous memory +20 MiB elsewhere
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MEMORY_TRACE_VARIABLE, type MemorySample } from '../src/watch/memory-trace.ts';
 import { MALLOC_TRIM_VARIABLE } from '../src/watch/malloc-trim.ts';
@@ -79,7 +79,8 @@ interface SoakOptions {
   phases: Phase[];
 }
 
-type Phase = 'quiet' | 'arrivals';
+type Phase = 'quiet' | 'arrivals' | 'updates';
+const PHASES: Phase[] = ['quiet', 'arrivals', 'updates'];
 
 function parseArgs(args: string[]): SoakOptions {
   const options: SoakOptions = { cycles: 600, interval: '1s', warmup: 20, arrivals: 3, snapshots: false, phases: ['quiet', 'arrivals'] };
@@ -96,11 +97,11 @@ function parseArgs(args: string[]): SoakOptions {
     else if (arg === '--snapshots') options.snapshots = true;
     else if (arg === '--phase') {
       const phase = value();
-      if (phase !== 'quiet' && phase !== 'arrivals') throw new Error(`soak: --phase ${phase}: expected quiet or arrivals`);
-      options.phases = [phase];
+      if (!PHASES.includes(phase as Phase)) throw new Error(`soak: --phase ${phase}: expected ${PHASES.join(', ')}`);
+      options.phases = [phase as Phase];
     }
     else if (/^\d+$/.test(arg)) options.cycles = Number(arg);
-    else throw new Error(`soak: unknown argument ${arg}; usage: soak [CYCLES] [--interval D] [--warmup N] [--arrivals N] [--phase quiet|arrivals] [--snapshots]`);
+    else throw new Error(`soak: unknown argument ${arg}; usage: soak [CYCLES] [--interval D] [--warmup N] [--arrivals N] [--phase quiet|arrivals|updates] [--snapshots]`);
   }
   if (!(options.warmup >= 1 && options.warmup < options.cycles)) throw new Error(`soak: --warmup ${options.warmup} must be at least 1 and below CYCLES ${options.cycles}`);
   return options;
@@ -143,6 +144,12 @@ async function cyclesDone(url: string): Promise<number> {
   let total = 0;
   for (const match of text.matchAll(/^dualsync_cycles_total\{[^}]*\} (\S+)$/gm)) total += Number(match[1]);
   return total;
+}
+
+/** Objects moved per hop, from the metrics: proof that a phase with work did move it. */
+async function movedObjects(url: string): Promise<string> {
+  const text = await (await fetch(url)).text();
+  return [...text.matchAll(/^dualsync_transferred_objects_total\{hop="(\w+)"\} (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).join(', ');
 }
 
 /** Object counts per constructor in a .heapsnapshot file (objects, closures and the like). */
@@ -210,6 +217,17 @@ interface PhaseResult {
   snapshotLines: string[];
   /** watch's own per-cycle memory record (DUALSYNC_MEMORY_TRACE), by cycle. */
   memory: Map<number, MemorySample>;
+  /** Bytes of ledger.db and its WAL, and the objects in the source, every 100 cycles. */
+  ledger: Map<number, { db: number; wal: number; objects: number }>;
+}
+
+/** Size of a file in bytes, 0 when it is not there. */
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
 
 /** Reads the per-cycle trace that watch wrote. */
@@ -249,6 +267,12 @@ function memoryTable(memory: Map<number, MemorySample>, from: number, to: number
     ['smaps Anonymous', (s) => s.anonymous],
     ['smaps Private_Dirty', (s) => s.privateDirty],
     ['malloc main heap ([heap])', (s) => s.mallocHeap],
+    ['smaps: glibc thread arenas', (s) => s.mappings?.arenas.rss],
+    ['smaps: thread stacks', (s) => s.mappings?.threadStacks.rss],
+    ['smaps: other anonymous', (s) => s.mappings?.other.rss],
+    ['writer V8 heap total', (s) => s.writer?.totalHeapSize],
+    ['writer V8 heap used', (s) => s.writer?.usedHeapSize],
+    ['writer V8 malloced', (s) => s.writer?.mallocedMemory],
   ];
   const mib = (n: number | undefined) => (n === undefined ? '-' : (n / MIB).toFixed(1));
   const rows = [`${'figure (MiB)'.padEnd(30)} ${`cycle ${from}`.padStart(10)} ${`cycle ${to}`.padStart(10)} ${'growth'.padStart(8)}`];
@@ -258,6 +282,9 @@ function memoryTable(memory: Map<number, MemorySample>, from: number, to: number
     const growth = a === undefined || b === undefined ? '-' : `${b >= a ? '+' : ''}${((b - a) / MIB).toFixed(1)}`;
     rows.push(`${name.padEnd(30)} ${mib(a).padStart(10)} ${mib(b).padStart(10)} ${growth.padStart(8)}`);
   }
+  const count = (s: MemorySample, kind: 'arenas' | 'threadStacks' | 'other') => s.mappings?.[kind].count ?? '-';
+  const threads = (s: MemorySample) => (s.threads === undefined ? '-' : Object.values(s.threads).reduce((sum, n) => sum + n, 0));
+  rows.push(`${'threads / arena heaps / other maps'.padEnd(30)} ${`${threads(first)}/${count(first, 'arenas')}/${count(first, 'other')}`.padStart(10)} ${`${threads(last)}/${count(last, 'arenas')}/${count(last, 'other')}`.padStart(10)}`);
   return rows;
 }
 
@@ -290,6 +317,10 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   const rss = new Map<number, number>();
   const snapshots: string[] = [];
   let arrived = 0;
+  let updated = 0;
+  let nextLedgerAt = 0;
+  let moved = '';
+  const ledger = new Map<number, { db: number; wal: number; objects: number }>();
   try {
     const url = await waitFor(() => /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stdout)?.[1], 60_000, 'the metrics URL in the log');
     const pid = watchPid(child.pid!);
@@ -314,11 +345,23 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
       if (name === 'arrivals') {
         const batch = Array.from({ length: options.arrivals }, () => ({ key: `new/obj-${String(arrived++).padStart(6, '0')}`, body: `arrived ${arrived} `.repeat(16) }));
         arrivals = arrivals.then(() => putObjects(pair.edge, site.sourceBucket, batch));
+      } else if (name === 'updates') {
+        // New content over existing keys, round the seed: each cycle moves objects both hops, the key count stays.
+        const batch = Array.from({ length: options.arrivals }, () => {
+          const index = updated++ % SEED_OBJECTS;
+          return { key: `seed/obj-${String(index).padStart(5, '0')}`, body: `updated ${updated} `.repeat(16) };
+        });
+        arrivals = arrivals.then(() => putObjects(pair.edge, site.sourceBucket, batch));
+      }
+      if (seen >= nextLedgerAt) {
+        nextLedgerAt = (Math.floor(seen / 100) + 1) * 100;
+        ledger.set(seen, { db: sizeOf(join(site.stateDir, 'ledger.db')), wal: sizeOf(join(site.stateDir, 'ledger.db-wal')), objects: SEED_OBJECTS + arrived });
       }
       if (options.snapshots && snapshots.length === 0 && seen >= options.warmup) snapshots.push(await heapSnapshot(pid, snapshotDir));
       if (seen % 50 === 0) process.stdout.write(`  ${name}: cycle ${seen}, RSS ${(sample / MIB).toFixed(1)} MiB\n`);
     }
     await arrivals;
+    moved = await movedObjects(url);
     if (options.snapshots) snapshots.push(await heapSnapshot(pid, snapshotDir));
   } finally {
     child.kill('SIGTERM');
@@ -326,7 +369,12 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   const result = await child;
   if (result.exitCode !== 0) throw new Error(`soak: watch exited with ${result.exitCode}:\n${String(result.stderr).slice(-2000)}`);
   const snapshotLines = snapshots.length === 2 ? snapshotGrowth(snapshots[0]!, snapshots[1]!) : [];
-  return { name: name === 'arrivals' ? `arrivals (${options.arrivals} a cycle, ${SEED_OBJECTS} -> ${SEED_OBJECTS + arrived} objects)` : `quiet (${SEED_OBJECTS} objects in sync)`, cycles: rss.size, rss, snapshotLines, memory: readTrace(traceFile) };
+  const title =
+    name === 'arrivals' ? `arrivals (${options.arrivals} a cycle, ${SEED_OBJECTS} -> ${SEED_OBJECTS + arrived} objects)`
+    : name === 'updates' ? `updates (${options.arrivals} of ${SEED_OBJECTS} objects overwritten a cycle, ${updated} new versions)`
+    : `quiet (${SEED_OBJECTS} objects in sync)`;
+  process.stdout.write(`  ${name}: trace in ${traceFile}\n`);
+  return { name: `${title}; moved: ${moved || 'nothing'}`, cycles: rss.size, rss, snapshotLines, memory: readTrace(traceFile), ledger };
 }
 
 /** The median of the samples of cycles `from` to `to`, both included. */
@@ -343,6 +391,17 @@ function mallocTrend(memory: Map<number, MemorySample>, last: number): string[] 
   for (let cycle = 100; cycle <= last; cycle += 100) {
     const heap = memory.get(cycle)?.mallocHeap;
     if (heap !== undefined) points.push(`${cycle}:${(heap / MIB).toFixed(1)}`);
+  }
+  return points;
+}
+
+/** Thread arenas, other anonymous memory and the writer's V8 heap every 100 cycles: what the RSS trend is made of. */
+function breakdownTrend(memory: Map<number, MemorySample>, last: number): string[] {
+  const points: string[] = [];
+  const mib = (n: number | undefined) => (n === undefined ? '-' : (n / MIB).toFixed(1));
+  for (let cycle = 100; cycle <= last; cycle += 100) {
+    const sample = memory.get(cycle);
+    if (sample !== undefined) points.push(`${cycle}:${mib(sample.mappings?.arenas.rss)}/${mib(sample.mappings?.other.rss)}/${mib(sample.writer?.totalHeapSize)}`);
   }
   return points;
 }
@@ -374,6 +433,8 @@ function report(result: PhaseResult, options: SoakOptions): string[] {
     `  ratio of those medians: ${(endMedian / warmMedian).toFixed(2)}   target: <= ${(1 + FLAT_WITHIN).toFixed(2)}   ${medianGrowth <= FLAT_WITHIN ? 'met' : 'MISSED'}`,
     `  RSS (MiB) by cycle: ${trend.join(' ')}`,
     `  mallocHeap (MiB) by cycle: ${mallocTrend(result.memory, last).join(' ')}`,
+    `  arenas/other anonymous/writer heap (MiB) by cycle: ${breakdownTrend(result.memory, last).join(' ')}`,
+    `  ledger.db+wal (MiB)/objects by cycle: ${[...result.ledger].map(([cycle, l]) => `${cycle}:${((l.db + l.wal) / MIB).toFixed(1)}/${l.objects}`).join(' ')}`,
     ...memoryTable(result.memory, options.warmup, last).map((line) => `  ${line}`),
     ...result.snapshotLines.map((line) => `  ${line}`),
   ];
