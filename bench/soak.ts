@@ -323,7 +323,7 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   const ledger = new Map<number, { db: number; wal: number; objects: number }>();
   try {
     const url = await waitFor(() => /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stdout)?.[1], 60_000, 'the metrics URL in the log');
-    const pid = watchPid(child.pid!);
+    let pid = watchPid(child.pid!);
     let seen = 0;
     let arrivals: Promise<void> = Promise.resolve();
     while (seen < options.cycles) {
@@ -336,7 +336,12 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
       }, 600_000, `cycle ${seen + 1}`).catch((error: unknown) => {
         throw new Error(`soak: ${(error as Error).message}; the watch's last output:\n${stdout.slice(-2000)}${stderr.slice(-2000)}`);
       });
-      const sample = done === 'gone' ? undefined : rssOf(pid);
+      let sample = done === 'gone' ? undefined : rssOf(pid);
+      if (sample === undefined && ended === undefined) {
+        // The pid followed at the start was a passing Node child (seen once, at cycle 1): follow again.
+        pid = watchPid(child.pid!);
+        sample = rssOf(pid);
+      }
       if (done === 'gone' || sample === undefined) {
         throw new Error(`soak: watch (pid ${pid}) has gone after ${seen} cycles (exit ${ended ?? 'unknown'}):\n${stdout.slice(-2000)}${stderr.slice(-2000)}`);
       }
