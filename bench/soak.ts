@@ -270,6 +270,8 @@ function memoryTable(memory: Map<number, MemorySample>, from: number, to: number
     ['smaps: glibc thread arenas', (s) => s.mappings?.arenas.rss],
     ['smaps: thread stacks', (s) => s.mappings?.threadStacks.rss],
     ['smaps: other anonymous', (s) => s.mappings?.other.rss],
+    ['  of which V8 resident (both)', (s) => (s.v8Physical === undefined ? undefined : s.v8Physical + (s.writer?.totalPhysicalSize ?? 0))],
+    ['  the rest (malloc mmaps, ...)', (s) => (s.mappings === undefined || s.v8Physical === undefined ? undefined : s.mappings.other.rss - s.v8Physical - (s.writer?.totalPhysicalSize ?? 0))],
     ['writer V8 heap total', (s) => s.writer?.totalHeapSize],
     ['writer V8 heap used', (s) => s.writer?.usedHeapSize],
     ['writer V8 malloced', (s) => s.writer?.mallocedMemory],
@@ -284,6 +286,8 @@ function memoryTable(memory: Map<number, MemorySample>, from: number, to: number
   }
   const count = (s: MemorySample, kind: 'arenas' | 'threadStacks' | 'other') => s.mappings?.[kind].count ?? '-';
   const threads = (s: MemorySample) => (s.threads === undefined ? '-' : Object.values(s.threads).reduce((sum, n) => sum + n, 0));
+  const largest = (s: MemorySample) => (s.mappings?.largestOther ?? []).map((m) => `${m.start}:${(m.rss / MIB).toFixed(1)}/${(m.size / MIB).toFixed(1)}`).join(' ');
+  rows.push(`largest other mappings (start:rss/size MiB) at cycle ${from}: ${largest(first)}`, `  at cycle ${to}: ${largest(last)}`);
   rows.push(`${'threads / arena heaps / other maps'.padEnd(30)} ${`${threads(first)}/${count(first, 'arenas')}/${count(first, 'other')}`.padStart(10)} ${`${threads(last)}/${count(last, 'arenas')}/${count(last, 'other')}`.padStart(10)}`);
   return rows;
 }

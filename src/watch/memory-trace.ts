@@ -24,6 +24,8 @@ export interface MemorySample {
   spaces: Record<string, number>;
   /** What V8 itself holds through malloc (compiler zones and the like), outside its heap. */
   v8Malloced: number;
+  /** Resident part of V8's heap (total_physical_size): with the writer's, what of `mappings.other` is V8's. */
+  v8Physical: number;
   /** From /proc/self/smaps_rollup: anonymous memory and private dirty pages (absent off Linux). */
   anonymous?: number;
   privateDirty?: number;
@@ -43,6 +45,8 @@ export interface MemorySample {
 /** The ledger writer's V8 heap, in bytes (Worker#getHeapStatistics). */
 export interface WriterHeap {
   totalHeapSize: number;
+  /** Resident part of its heap: what the writer's isolate adds to `mappings.other`. */
+  totalPhysicalSize: number;
   usedHeapSize: number;
   mallocedMemory: number;
   externalMemory: number;
@@ -168,7 +172,7 @@ function threadNames(): Record<string, number> | undefined {
 
 /** The figures of the writer's heap that the trace keeps. */
 export function writerHeap(info: HeapInfo): WriterHeap {
-  return { totalHeapSize: info.total_heap_size, usedHeapSize: info.used_heap_size, mallocedMemory: info.malloced_memory, externalMemory: info.external_memory };
+  return { totalHeapSize: info.total_heap_size, totalPhysicalSize: info.total_physical_size, usedHeapSize: info.used_heap_size, mallocedMemory: info.malloced_memory, externalMemory: info.external_memory };
 }
 
 /** The fields of smaps_rollup that say where resident memory is (kB in the file, bytes here). */
@@ -208,7 +212,8 @@ export function sampleMemory(cycle: number, writer?: HeapInfo): MemorySample {
   const usage = process.memoryUsage();
   const spaces: Record<string, number> = {};
   for (const space of getHeapSpaceStatistics()) spaces[space.space_name] = space.space_size;
-  const sample: MemorySample = { cycle, rss: usage.rss, heapTotal: usage.heapTotal, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, v8Malloced: getHeapStatistics().malloced_memory, spaces, ...smapsRollup() };
+  const heap = getHeapStatistics();
+  const sample: MemorySample = { cycle, rss: usage.rss, heapTotal: usage.heapTotal, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, v8Malloced: heap.malloced_memory, v8Physical: heap.total_physical_size, spaces, ...smapsRollup() };
   const smaps = readSmaps();
   const mallocHeap = mallocHeapRss(smaps);
   if (mallocHeap !== undefined) sample.mallocHeap = mallocHeap;
