@@ -480,7 +480,18 @@ export class LedgerStore {
 
   /** The writer thread's V8 heap, or undefined while no writer runs (watch's memory trace). */
   async writerHeapStatistics(): Promise<HeapInfo | undefined> {
-    return this.#writer?.getHeapStatistics().catch(() => undefined);
+    const writer = this.#writer;
+    if (writer === undefined) return undefined;
+    // The writer is unref'd between requests, and so is its answer: without the ref, a watch
+    // with nothing else pending (no metrics server) would end silently, exit 0, while it waits.
+    writer.ref();
+    try {
+      return await writer.getHeapStatistics();
+    } catch {
+      return undefined;
+    } finally {
+      if (this.#requests.size === 0) writer.unref();
+    }
   }
 
   /** Waits for pending writes, stops the writer and closes the database. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getHeapStatistics } from 'node:v8';
+import { execa } from 'execa';
 import { anonymousMappings, MEMORY_TRACE_VARIABLE, memoryTracer, type MemorySample } from '../../src/watch/memory-trace.ts';
 import { LedgerStore } from '../../src/ledger/store.ts';
 import { removeTempDirs, tempDir } from '../harness/temp.ts';
@@ -127,6 +128,23 @@ describe('watch memory trace', () => {
       await store.close();
     }
     expect(await store.writerHeapStatistics()).toBeUndefined();
+  });
+
+  it("asking for the writer's heap keeps the process alive until the answer comes (the writer is unref'd)", async () => {
+    const dir = await tempDir('dualsync-trace-ledger-');
+    const store = new URL('../../src/ledger/store.ts', import.meta.url).href;
+    const script = [
+      `const { LedgerStore } = await import(${JSON.stringify(store)});`,
+      `const store = await LedgerStore.open(${JSON.stringify(dir)});`,
+      "await store.append([{ type: 'staged', key: 'a', size: 3, etag: 'e-a', volume: '/vol/1', verifiedBy: 'size' }]);",
+      'const heap = await store.writerHeapStatistics();',
+      "console.log('used', heap.used_heap_size > 0);",
+      'await store.close();',
+      "console.log('closed');",
+    ].join('\n');
+    const result = await execa(process.execPath, ['--input-type=module', '--eval', script], { reject: false });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('used true\nclosed');
   });
 
   it('a file that cannot be written: one warning, then silence, and watch goes on', () => {
