@@ -22,6 +22,8 @@ export interface MemorySample {
   arrayBuffers: number;
   /** Committed size of each V8 heap space (new_space, old_space, code_space, ...). */
   spaces: Record<string, number>;
+  /** Resident size of each V8 heap space: a space fills its committed size as its pages are first touched. */
+  spacesPhysical?: Record<string, number>;
   /** What V8 itself holds through malloc (compiler zones and the like), outside its heap. */
   v8Malloced: number;
   /** Resident part of V8's heap (total_physical_size): with the writer's, what of `mappings.other` is V8's. */
@@ -211,9 +213,13 @@ export function mallocHeapRss(text = readSmaps()): number | undefined {
 export function sampleMemory(cycle: number, writer?: HeapInfo): MemorySample {
   const usage = process.memoryUsage();
   const spaces: Record<string, number> = {};
-  for (const space of getHeapSpaceStatistics()) spaces[space.space_name] = space.space_size;
+  const spacesPhysical: Record<string, number> = {};
+  for (const space of getHeapSpaceStatistics()) {
+    spaces[space.space_name] = space.space_size;
+    spacesPhysical[space.space_name] = space.physical_space_size;
+  }
   const heap = getHeapStatistics();
-  const sample: MemorySample = { cycle, rss: usage.rss, heapTotal: usage.heapTotal, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, v8Malloced: heap.malloced_memory, v8Physical: heap.total_physical_size, spaces, ...smapsRollup() };
+  const sample: MemorySample = { cycle, rss: usage.rss, heapTotal: usage.heapTotal, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers, v8Malloced: heap.malloced_memory, v8Physical: heap.total_physical_size, spaces, spacesPhysical, ...smapsRollup() };
   const smaps = readSmaps();
   const mallocHeap = mallocHeapRss(smaps);
   if (mallocHeap !== undefined) sample.mallocHeap = mallocHeap;

@@ -51,6 +51,7 @@ describe('watch memory trace', () => {
       expect(sample.external).toBeGreaterThan(0);
       expect(sample.spaces.old_space).toBeGreaterThan(0);
       expect(sample.spaces.new_space).toBeGreaterThan(0);
+      expect(sample.spacesPhysical!.old_space).toBeGreaterThan(0);
       expect(sample.v8Malloced).toBeGreaterThan(0);
       if (process.platform === 'linux') {
         expect(sample.anonymous).toBeGreaterThan(0);
