@@ -2,10 +2,18 @@
  * `npm run bench -- soak [CYCLES] [--interval D] [--warmup N] [--arrivals N] [--phase P] [--snapshots]`:
  * a real `dualsync watch` left running against two local MinIO servers, its resident set read
  * from /proc/PID/status (VmRSS) after every cycle, to tell a leak from a heap that settles.
- * Two phases, one watch process each, run one after the other:
+ * Three phases, one watch process each, run one after the other:
  *   quiet     500 objects already in sync, nothing arriving;
- *   arrivals  the same start, then ARRIVALS new objects (default 3) put after every cycle
- * (`--phase quiet|arrivals` runs one). MALLOC_* variables, GLIBC_TUNABLES and NODE_OPTIONS set for the bench
+ *   arrivals  the same start, then ARRIVALS new objects (default 3) put after every cycle;
+ *   updates   the same start, then ARRIVALS of the 500 objects overwritten with new content after
+ *             every cycle, in turn: as much work per cycle as arrivals, but the key count stays
+ *             (the ledger still grows by the versions' events), to tell growth with the site's
+ *             size from growth with cycles
+ * (`--phase quiet|arrivals|updates` runs one). Printed per phase besides RSS: watch's memory trace
+ * (DUALSYNC_MEMORY_TRACE) at warm-up and at the end, by kind (V8's committed and resident spaces,
+ * the main isolate's and the ledger writer's; glibc's main heap and thread arenas; thread stacks;
+ * the rest of the anonymous memory with its largest mappings; threads), and the ledger's size
+ * every 100 cycles. MALLOC_* variables, GLIBC_TUNABLES and NODE_OPTIONS set for the bench
  * are passed to the watch, to try allocator and V8 settings; so is DUALSYNC_MALLOC_TRIM=off, which
  * leaves out watch's full collection and malloc_trim after each cycle (src/watch/malloc-trim.ts).
  * Each phase runs CYCLES cycles (default 600) at `--interval` (default 1s, as the issue measured;
@@ -56,6 +64,30 @@
  *                                     and RSS rose ~60 MiB: the full collection before the trim ended it
  *   arrivals, full collection + trim  146.2 -> 164.2 MiB (+12.3%) at cycle 1,678 (5,500 objects); V8's
  *                                     heap and the main heap flat, anonymous memory +20 MiB elsewhere
+ * Broken down (trace by kind of mapping, 2026-12-07, load 8-16 with five soaks at once on the
+ * 2-core box, --interval 1s, warm-up 20, medians first tenth -> last tenth):
+ *   arrivals  1,000 cycles, 500 -> 3,500 objects   149.9 -> 167.7 MiB (+11.9%, missed)
+ *   arrivals    800 cycles, 500 -> 2,900 objects   149.7 -> 168.2 MiB (+12.3%, missed)
+ *   updates   1,000 cycles, 500 objects, 3,000 new versions  150.3 -> 162.4 MiB (+8.1%), still rising
+ * Each moved as many objects per hop (2,997 in 1,000 cycles); updates grew nearly as much as
+ * arrivals with a fixed key count, so what grows follows cycles, not the site's size. Where
+ * (arrivals, cycle 20 -> 800, MiB): V8 resident +12.0, of it the new space's resident part
+ * 18.2 -> 26.2 (committed 32 MiB throughout: the earlier "V8's heap flat" read committed sizes)
+ * and code + trusted space +3.3; anonymous memory outside both isolates' heaps +7.4 (V8's pooled
+ * pages and the like: gone with the fix below); glibc thread arenas +3.0; main heap +0.4; the
+ * ledger writer's isolate flat at 12-13 MiB; 12 threads throughout. The thread arenas are the
+ * ledger writer's SQLite page cache filling to its cap: the writer alone (LedgerStore, 3 objects
+ * staged and delivered a cycle, malloc_trim every 300) grew its arena 13.7 -> 15.7 MiB by
+ * 4,500 objects and stayed there to 9,000 (cache_size -2000: about 2 MiB per connection).
+ * Fixed: the collection after each cycle is now V8's last-resort flavour (malloc-trim.ts), which
+ * shrinks the new space to 1 MiB and hands back its pages and the pooled ones. After, `soak 600`
+ * (load 8-14):
+ *   arrivals  600 cycles, 500 -> 2,300 objects     122.9 -> 126.8 MiB (+3.2%, met)
+ *   updates   600 cycles, 1,800 new versions      122.4 -> 126.3 MiB (+3.2%, met)
+ * about 45 MiB below the runs before at the same cycle. CPU per cycle unchanged within the noise
+ * (24-28 ticks against 26, /proc/PID/stat); the collection's wall time median 68 -> 165 ms on
+ * the loaded box. What still creeps, in every run: code + trusted space (+2.1 MiB over 580 cycles,
+ * JIT code and bytecode; not shown to settle), thread arenas (+2.0, the cache above, capped).
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';

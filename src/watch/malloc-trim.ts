@@ -76,7 +76,8 @@ export interface MemoryReturned {
 
 /**
  * What `watch` does after each cycle to hand memory back, or undefined when `env` turns it off:
- * a full collection, then malloc_trim. The collection is there because at a short interval V8
+ * a full collection (the last-resort flavour, which also gives back the new space: see
+ * fullCollection), then malloc_trim. The collection is there because at a short interval V8
  * never sees the idle time its memory reducer waits for: measured in the arrivals soak (1 s, a
  * few thousand objects), the old space swung between 21 and 70 MiB from cycle ~350 on, each
  * cycle's garbage promoted and collected late, and RSS rose by 60 MiB with it. Without the addon
