@@ -86,8 +86,9 @@
  *   updates   600 cycles, 1,800 new versions      122.4 -> 126.3 MiB (+3.2%, met)
  * about 45 MiB below the runs before at the same cycle. CPU per cycle unchanged within the noise
  * (24-28 ticks against 26, /proc/PID/stat); the collection's wall time median 68 -> 165 ms on
- * the loaded box. What still creeps, in every run: code + trusted space (+2.1 MiB over 580 cycles,
- * JIT code and bytecode; not shown to settle), thread arenas (+2.0, the cache above, capped).
+ * the loaded box. What still creeps, in every run: code + trusted space (JIT code and bytecode,
+ * +2.1 MiB over 580 cycles, slowing: resident +1.3 MiB to cycle 300, +0.4 from 300 to 550; in the
+ * 800-cycle run before the fix flat from cycle 600), and thread arenas (+2.0, the cache above, capped).
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
