@@ -84,11 +84,15 @@
  * (load 8-14):
  *   arrivals  600 cycles, 500 -> 2,300 objects     122.9 -> 126.8 MiB (+3.2%, met)
  *   updates   600 cycles, 1,800 new versions      122.4 -> 126.3 MiB (+3.2%, met)
+ *   arrivals  800 cycles, 500 -> 2,900 objects     121.6 -> 127.2 MiB (+4.6%, met; load 4-17)
  * about 45 MiB below the runs before at the same cycle. CPU per cycle unchanged within the noise
  * (24-28 ticks against 26, /proc/PID/stat); the collection's wall time median 68 -> 165 ms on
  * the loaded box. What still creeps, in every run: code + trusted space (JIT code and bytecode,
  * +2.1 MiB over 580 cycles, slowing: resident +1.3 MiB to cycle 300, +0.4 from 300 to 550; in the
- * 800-cycle run before the fix flat from cycle 600), and thread arenas (+2.0, the cache above, capped).
+ * 800-cycle run before the fix flat from cycle 600), and thread arenas (+2.8 MiB over 780 cycles
+ * in the 800-cycle arrivals, ~0.35 MiB per 100 cycles and not yet flat at 2,900 objects: about
+ * 2 MiB of it fits the writer's page cache above, which stops at its cap; the rest is not
+ * attributed, since smaps does not say which thread an arena serves).
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
