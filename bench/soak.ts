@@ -2,10 +2,18 @@
  * `npm run bench -- soak [CYCLES] [--interval D] [--warmup N] [--arrivals N] [--phase P] [--snapshots]`:
  * a real `dualsync watch` left running against two local MinIO servers, its resident set read
  * from /proc/PID/status (VmRSS) after every cycle, to tell a leak from a heap that settles.
- * Two phases, one watch process each, run one after the other:
+ * Three phases, one watch process each, run one after the other:
  *   quiet     500 objects already in sync, nothing arriving;
- *   arrivals  the same start, then ARRIVALS new objects (default 3) put after every cycle
- * (`--phase quiet|arrivals` runs one). MALLOC_* variables, GLIBC_TUNABLES and NODE_OPTIONS set for the bench
+ *   arrivals  the same start, then ARRIVALS new objects (default 3) put after every cycle;
+ *   updates   the same start, then ARRIVALS of the 500 objects overwritten with new content after
+ *             every cycle, in turn: as much work per cycle as arrivals, but the key count stays
+ *             (the ledger still grows by the versions' events), to tell growth with the site's
+ *             size from growth with cycles
+ * (`--phase quiet|arrivals|updates` runs one). Printed per phase besides RSS: watch's memory trace
+ * (DUALSYNC_MEMORY_TRACE) at warm-up and at the end, by kind (V8's committed and resident spaces,
+ * the main isolate's and the ledger writer's; glibc's main heap and thread arenas; thread stacks;
+ * the rest of the anonymous memory with its largest mappings; threads), and the ledger's size
+ * every 100 cycles. MALLOC_* variables, GLIBC_TUNABLES and NODE_OPTIONS set for the bench
  * are passed to the watch, to try allocator and V8 settings; so is DUALSYNC_MALLOC_TRIM=off, which
  * leaves out watch's full collection and malloc_trim after each cycle (src/watch/malloc-trim.ts).
  * Each phase runs CYCLES cycles (default 600) at `--interval` (default 1s, as the issue measured;
@@ -56,8 +64,37 @@
  *                                     and RSS rose ~60 MiB: the full collection before the trim ended it
  *   arrivals, full collection + trim  146.2 -> 164.2 MiB (+12.3%) at cycle 1,678 (5,500 objects); V8's
  *                                     heap and the main heap flat, anonymous memory +20 MiB elsewhere
+ * Broken down (trace by kind of mapping, 2026-12-07, load 8-16 with five soaks at once on the
+ * 2-core box, --interval 1s, warm-up 20, medians first tenth -> last tenth):
+ *   arrivals  1,000 cycles, 500 -> 3,500 objects   149.9 -> 167.7 MiB (+11.9%, missed)
+ *   arrivals    800 cycles, 500 -> 2,900 objects   149.7 -> 168.2 MiB (+12.3%, missed)
+ *   updates   1,000 cycles, 500 objects, 3,000 new versions  150.3 -> 162.4 MiB (+8.1%), still rising
+ * Each moved as many objects per hop (2,997 in 1,000 cycles); updates grew nearly as much as
+ * arrivals with a fixed key count, so what grows follows cycles, not the site's size. Where
+ * (arrivals, cycle 20 -> 800, MiB): V8 resident +12.0, of it the new space's resident part
+ * 18.2 -> 26.2 (committed 32 MiB throughout: the earlier "V8's heap flat" read committed sizes)
+ * and code + trusted space +3.3; anonymous memory outside both isolates' heaps +7.4 (V8's pooled
+ * pages and the like: gone with the fix below); glibc thread arenas +3.0; main heap +0.4; the
+ * ledger writer's isolate flat at 12-13 MiB; 12 threads throughout. The thread arenas are the
+ * ledger writer's SQLite page cache filling to its cap: the writer alone (LedgerStore, 3 objects
+ * staged and delivered a cycle, malloc_trim every 300) grew its arena 13.7 -> 15.7 MiB by
+ * 4,500 objects and stayed there to 9,000 (cache_size -2000: about 2 MiB per connection).
+ * Fixed: the collection after each cycle is now V8's last-resort flavour (malloc-trim.ts), which
+ * shrinks the new space to 1 MiB and hands back its pages and the pooled ones. After, `soak 600`
+ * (load 8-14):
+ *   arrivals  600 cycles, 500 -> 2,300 objects     122.9 -> 126.8 MiB (+3.2%, met)
+ *   updates   600 cycles, 1,800 new versions      122.4 -> 126.3 MiB (+3.2%, met)
+ *   arrivals  800 cycles, 500 -> 2,900 objects     121.6 -> 127.2 MiB (+4.6%, met; load 4-17)
+ * about 45 MiB below the runs before at the same cycle. CPU per cycle unchanged within the noise
+ * (24-28 ticks against 26, /proc/PID/stat); the collection's wall time median 68 -> 165 ms on
+ * the loaded box. What still creeps, in every run: code + trusted space (JIT code and bytecode,
+ * +2.1 MiB over 580 cycles, slowing: resident +1.3 MiB to cycle 300, +0.4 from 300 to 550; in the
+ * 800-cycle run before the fix flat from cycle 600), and thread arenas (+2.8 MiB over 780 cycles
+ * in the 800-cycle arrivals, ~0.35 MiB per 100 cycles and not yet flat at 2,900 objects: about
+ * 2 MiB of it fits the writer's page cache above, which stops at its cap; the rest is not
+ * attributed, since smaps does not say which thread an arena serves).
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MEMORY_TRACE_VARIABLE, type MemorySample } from '../src/watch/memory-trace.ts';
 import { MALLOC_TRIM_VARIABLE } from '../src/watch/malloc-trim.ts';
@@ -79,7 +116,8 @@ interface SoakOptions {
   phases: Phase[];
 }
 
-type Phase = 'quiet' | 'arrivals';
+type Phase = 'quiet' | 'arrivals' | 'updates';
+const PHASES: Phase[] = ['quiet', 'arrivals', 'updates'];
 
 function parseArgs(args: string[]): SoakOptions {
   const options: SoakOptions = { cycles: 600, interval: '1s', warmup: 20, arrivals: 3, snapshots: false, phases: ['quiet', 'arrivals'] };
@@ -96,11 +134,11 @@ function parseArgs(args: string[]): SoakOptions {
     else if (arg === '--snapshots') options.snapshots = true;
     else if (arg === '--phase') {
       const phase = value();
-      if (phase !== 'quiet' && phase !== 'arrivals') throw new Error(`soak: --phase ${phase}: expected quiet or arrivals`);
-      options.phases = [phase];
+      if (!PHASES.includes(phase as Phase)) throw new Error(`soak: --phase ${phase}: expected ${PHASES.join(', ')}`);
+      options.phases = [phase as Phase];
     }
     else if (/^\d+$/.test(arg)) options.cycles = Number(arg);
-    else throw new Error(`soak: unknown argument ${arg}; usage: soak [CYCLES] [--interval D] [--warmup N] [--arrivals N] [--phase quiet|arrivals] [--snapshots]`);
+    else throw new Error(`soak: unknown argument ${arg}; usage: soak [CYCLES] [--interval D] [--warmup N] [--arrivals N] [--phase quiet|arrivals|updates] [--snapshots]`);
   }
   if (!(options.warmup >= 1 && options.warmup < options.cycles)) throw new Error(`soak: --warmup ${options.warmup} must be at least 1 and below CYCLES ${options.cycles}`);
   return options;
@@ -143,6 +181,12 @@ async function cyclesDone(url: string): Promise<number> {
   let total = 0;
   for (const match of text.matchAll(/^dualsync_cycles_total\{[^}]*\} (\S+)$/gm)) total += Number(match[1]);
   return total;
+}
+
+/** Objects moved per hop, from the metrics: proof that a phase with work did move it. */
+async function movedObjects(url: string): Promise<string> {
+  const text = await (await fetch(url)).text();
+  return [...text.matchAll(/^dualsync_transferred_objects_total\{hop="(\w+)"\} (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`).join(', ');
 }
 
 /** Object counts per constructor in a .heapsnapshot file (objects, closures and the like). */
@@ -210,6 +254,17 @@ interface PhaseResult {
   snapshotLines: string[];
   /** watch's own per-cycle memory record (DUALSYNC_MEMORY_TRACE), by cycle. */
   memory: Map<number, MemorySample>;
+  /** Bytes of ledger.db and its WAL, and the objects in the source, every 100 cycles. */
+  ledger: Map<number, { db: number; wal: number; objects: number }>;
+}
+
+/** Size of a file in bytes, 0 when it is not there. */
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
 
 /** Reads the per-cycle trace that watch wrote. */
@@ -241,6 +296,11 @@ function memoryTable(memory: Map<number, MemorySample>, from: number, to: number
     ['  old_space', (s) => s.spaces.old_space],
     ['  code_space', (s) => s.spaces.code_space],
     ['  large_object_space', (s) => s.spaces.large_object_space],
+    ['  trusted_space', (s) => s.spaces.trusted_space],
+    ['V8 resident (physical)', (s) => s.v8Physical],
+    ['  new_space resident', (s) => s.spacesPhysical?.new_space],
+    ['  old_space resident', (s) => s.spacesPhysical?.old_space],
+    ['  code+trusted resident', (s) => (s.spacesPhysical === undefined ? undefined : (s.spacesPhysical.code_space ?? 0) + (s.spacesPhysical.trusted_space ?? 0))],
     ['heapUsed', (s) => s.heapUsed],
     ['external', (s) => s.external],
     ['arrayBuffers', (s) => s.arrayBuffers],
@@ -249,6 +309,14 @@ function memoryTable(memory: Map<number, MemorySample>, from: number, to: number
     ['smaps Anonymous', (s) => s.anonymous],
     ['smaps Private_Dirty', (s) => s.privateDirty],
     ['malloc main heap ([heap])', (s) => s.mallocHeap],
+    ['smaps: glibc thread arenas', (s) => s.mappings?.arenas.rss],
+    ['smaps: thread stacks', (s) => s.mappings?.threadStacks.rss],
+    ['smaps: other anonymous', (s) => s.mappings?.other.rss],
+    ['  of which V8 resident (both)', (s) => (s.v8Physical === undefined ? undefined : s.v8Physical + (s.writer?.totalPhysicalSize ?? 0))],
+    ['  the rest (malloc mmaps, ...)', (s) => (s.mappings === undefined || s.v8Physical === undefined ? undefined : s.mappings.other.rss - s.v8Physical - (s.writer?.totalPhysicalSize ?? 0))],
+    ['writer V8 heap total', (s) => s.writer?.totalHeapSize],
+    ['writer V8 heap used', (s) => s.writer?.usedHeapSize],
+    ['writer V8 malloced', (s) => s.writer?.mallocedMemory],
   ];
   const mib = (n: number | undefined) => (n === undefined ? '-' : (n / MIB).toFixed(1));
   const rows = [`${'figure (MiB)'.padEnd(30)} ${`cycle ${from}`.padStart(10)} ${`cycle ${to}`.padStart(10)} ${'growth'.padStart(8)}`];
@@ -258,6 +326,11 @@ function memoryTable(memory: Map<number, MemorySample>, from: number, to: number
     const growth = a === undefined || b === undefined ? '-' : `${b >= a ? '+' : ''}${((b - a) / MIB).toFixed(1)}`;
     rows.push(`${name.padEnd(30)} ${mib(a).padStart(10)} ${mib(b).padStart(10)} ${growth.padStart(8)}`);
   }
+  const count = (s: MemorySample, kind: 'arenas' | 'threadStacks' | 'other') => s.mappings?.[kind].count ?? '-';
+  const threads = (s: MemorySample) => (s.threads === undefined ? '-' : Object.values(s.threads).reduce((sum, n) => sum + n, 0));
+  const largest = (s: MemorySample) => (s.mappings?.largestOther ?? []).map((m) => `${m.start}:${(m.rss / MIB).toFixed(1)}/${(m.size / MIB).toFixed(1)}`).join(' ');
+  rows.push(`largest other mappings (start:rss/size MiB) at cycle ${from}: ${largest(first)}`, `  at cycle ${to}: ${largest(last)}`);
+  rows.push(`${'threads / arena heaps / other maps'.padEnd(30)} ${`${threads(first)}/${count(first, 'arenas')}/${count(first, 'other')}`.padStart(10)} ${`${threads(last)}/${count(last, 'arenas')}/${count(last, 'other')}`.padStart(10)}`);
   return rows;
 }
 
@@ -290,9 +363,13 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   const rss = new Map<number, number>();
   const snapshots: string[] = [];
   let arrived = 0;
+  let updated = 0;
+  let nextLedgerAt = 0;
+  let moved = '';
+  const ledger = new Map<number, { db: number; wal: number; objects: number }>();
   try {
     const url = await waitFor(() => /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stdout)?.[1], 60_000, 'the metrics URL in the log');
-    const pid = watchPid(child.pid!);
+    let pid = watchPid(child.pid!);
     let seen = 0;
     let arrivals: Promise<void> = Promise.resolve();
     while (seen < options.cycles) {
@@ -305,7 +382,12 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
       }, 600_000, `cycle ${seen + 1}`).catch((error: unknown) => {
         throw new Error(`soak: ${(error as Error).message}; the watch's last output:\n${stdout.slice(-2000)}${stderr.slice(-2000)}`);
       });
-      const sample = done === 'gone' ? undefined : rssOf(pid);
+      let sample = done === 'gone' ? undefined : rssOf(pid);
+      if (sample === undefined && ended === undefined) {
+        // The pid followed at the start was a passing Node child (seen once, at cycle 1): follow again.
+        pid = watchPid(child.pid!);
+        sample = rssOf(pid);
+      }
       if (done === 'gone' || sample === undefined) {
         throw new Error(`soak: watch (pid ${pid}) has gone after ${seen} cycles (exit ${ended ?? 'unknown'}):\n${stdout.slice(-2000)}${stderr.slice(-2000)}`);
       }
@@ -314,11 +396,23 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
       if (name === 'arrivals') {
         const batch = Array.from({ length: options.arrivals }, () => ({ key: `new/obj-${String(arrived++).padStart(6, '0')}`, body: `arrived ${arrived} `.repeat(16) }));
         arrivals = arrivals.then(() => putObjects(pair.edge, site.sourceBucket, batch));
+      } else if (name === 'updates') {
+        // New content over existing keys, round the seed: each cycle moves objects both hops, the key count stays.
+        const batch = Array.from({ length: options.arrivals }, () => {
+          const index = updated++ % SEED_OBJECTS;
+          return { key: `seed/obj-${String(index).padStart(5, '0')}`, body: `updated ${updated} `.repeat(16) };
+        });
+        arrivals = arrivals.then(() => putObjects(pair.edge, site.sourceBucket, batch));
+      }
+      if (seen >= nextLedgerAt) {
+        nextLedgerAt = (Math.floor(seen / 100) + 1) * 100;
+        ledger.set(seen, { db: sizeOf(join(site.stateDir, 'ledger.db')), wal: sizeOf(join(site.stateDir, 'ledger.db-wal')), objects: SEED_OBJECTS + arrived });
       }
       if (options.snapshots && snapshots.length === 0 && seen >= options.warmup) snapshots.push(await heapSnapshot(pid, snapshotDir));
       if (seen % 50 === 0) process.stdout.write(`  ${name}: cycle ${seen}, RSS ${(sample / MIB).toFixed(1)} MiB\n`);
     }
     await arrivals;
+    moved = await movedObjects(url);
     if (options.snapshots) snapshots.push(await heapSnapshot(pid, snapshotDir));
   } finally {
     child.kill('SIGTERM');
@@ -326,7 +420,12 @@ async function runPhase(pair: MinioPair, name: Phase, options: SoakOptions): Pro
   const result = await child;
   if (result.exitCode !== 0) throw new Error(`soak: watch exited with ${result.exitCode}:\n${String(result.stderr).slice(-2000)}`);
   const snapshotLines = snapshots.length === 2 ? snapshotGrowth(snapshots[0]!, snapshots[1]!) : [];
-  return { name: name === 'arrivals' ? `arrivals (${options.arrivals} a cycle, ${SEED_OBJECTS} -> ${SEED_OBJECTS + arrived} objects)` : `quiet (${SEED_OBJECTS} objects in sync)`, cycles: rss.size, rss, snapshotLines, memory: readTrace(traceFile) };
+  const title =
+    name === 'arrivals' ? `arrivals (${options.arrivals} a cycle, ${SEED_OBJECTS} -> ${SEED_OBJECTS + arrived} objects)`
+    : name === 'updates' ? `updates (${options.arrivals} of ${SEED_OBJECTS} objects overwritten a cycle, ${updated} new versions)`
+    : `quiet (${SEED_OBJECTS} objects in sync)`;
+  process.stdout.write(`  ${name}: trace in ${traceFile}\n`);
+  return { name: `${title}; moved: ${moved || 'nothing'}`, cycles: rss.size, rss, snapshotLines, memory: readTrace(traceFile), ledger };
 }
 
 /** The median of the samples of cycles `from` to `to`, both included. */
@@ -343,6 +442,17 @@ function mallocTrend(memory: Map<number, MemorySample>, last: number): string[] 
   for (let cycle = 100; cycle <= last; cycle += 100) {
     const heap = memory.get(cycle)?.mallocHeap;
     if (heap !== undefined) points.push(`${cycle}:${(heap / MIB).toFixed(1)}`);
+  }
+  return points;
+}
+
+/** Thread arenas, other anonymous memory and the writer's V8 heap every 100 cycles: what the RSS trend is made of. */
+function breakdownTrend(memory: Map<number, MemorySample>, last: number): string[] {
+  const points: string[] = [];
+  const mib = (n: number | undefined) => (n === undefined ? '-' : (n / MIB).toFixed(1));
+  for (let cycle = 100; cycle <= last; cycle += 100) {
+    const sample = memory.get(cycle);
+    if (sample !== undefined) points.push(`${cycle}:${mib(sample.mappings?.arenas.rss)}/${mib(sample.mappings?.other.rss)}/${mib(sample.writer?.totalHeapSize)}`);
   }
   return points;
 }
@@ -374,6 +484,8 @@ function report(result: PhaseResult, options: SoakOptions): string[] {
     `  ratio of those medians: ${(endMedian / warmMedian).toFixed(2)}   target: <= ${(1 + FLAT_WITHIN).toFixed(2)}   ${medianGrowth <= FLAT_WITHIN ? 'met' : 'MISSED'}`,
     `  RSS (MiB) by cycle: ${trend.join(' ')}`,
     `  mallocHeap (MiB) by cycle: ${mallocTrend(result.memory, last).join(' ')}`,
+    `  arenas/other anonymous/writer heap (MiB) by cycle: ${breakdownTrend(result.memory, last).join(' ')}`,
+    `  ledger.db+wal (MiB)/objects by cycle: ${[...result.ledger].map(([cycle, l]) => `${cycle}:${((l.db + l.wal) / MIB).toFixed(1)}/${l.objects}`).join(' ')}`,
     ...memoryTable(result.memory, options.warmup, last).map((line) => `  ${line}`),
     ...result.snapshotLines.map((line) => `  ${line}`),
   ];

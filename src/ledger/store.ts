@@ -26,6 +26,7 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import type { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
+import type { HeapInfo } from 'node:v8';
 import { join } from 'node:path';
 import { describeError, isDualsyncError, opError, userError } from '../errors.ts';
 import { fsyncDirectory } from '../files/fsync.ts';
@@ -475,6 +476,22 @@ export class LedgerStore {
     if (queries === undefined) return true;
     const row = this.#db!.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number };
     return row.busy === 0;
+  }
+
+  /** The writer thread's V8 heap, or undefined while no writer runs (watch's memory trace). */
+  async writerHeapStatistics(): Promise<HeapInfo | undefined> {
+    const writer = this.#writer;
+    if (writer === undefined) return undefined;
+    // The writer is unref'd between requests, and so is its answer: without the ref, a watch
+    // with nothing else pending (no metrics server) would end silently, exit 0, while it waits.
+    writer.ref();
+    try {
+      return await writer.getHeapStatistics();
+    } catch {
+      return undefined;
+    } finally {
+      if (this.#requests.size === 0) writer.unref();
+    }
   }
 
   /** Waits for pending writes, stops the writer and closes the database. */

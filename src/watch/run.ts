@@ -5,6 +5,7 @@
  * (src/watch/events.ts); the command words and prints them.
  */
 import { stat } from 'node:fs/promises';
+import type { HeapInfo } from 'node:v8';
 import { ledgerOptions, runApply, type ApplyReport, type EngineDeps } from '../engine.ts';
 import { KeptClients } from './clients.ts';
 import { LedgerStore } from '../ledger/store.ts';
@@ -15,7 +16,7 @@ import type { Config, CycleFacts, Side } from '../model/index.ts';
 import { cycleFacts } from './facts.ts';
 import { backoffMs, stopOf, watchLoop, type WatchSummary } from './loop.ts';
 import type { CycleResult, HopDown, WatchEvent } from './events.ts';
-import { memoryTracer } from './memory-trace.ts';
+import { memoryTracer, type MemoryTracer } from './memory-trace.ts';
 import { memoryReturn, type MemoryReturned } from './malloc-trim.ts';
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
@@ -86,7 +87,7 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
     const cycles = new WatchCycles(options.config, lock, ledger);
     let cycleNumber = 0;
     // Made at the first cycle from its environment; undefined (no cost) unless DUALSYNC_MEMORY_TRACE is set.
-    let traceMemory: ((cycle: number, returned?: MemoryReturned) => void) | undefined | null = null;
+    let traceMemory: MemoryTracer | undefined | null = null;
     // After each cycle, memory goes back to the system: a full collection and malloc_trim (malloc-trim.ts says why).
     let returnMemory: (() => MemoryReturned) | undefined | null = null;
     summary = await watchLoop({
@@ -116,7 +117,7 @@ export async function runWatch(options: RunWatchOptions): Promise<WatchSummary> 
           });
           // Called whether or not memory is traced: `traceMemory?.(…)` would skip evaluating its arguments.
           const returned = returnMemory?.();
-          traceMemory?.(number, returned);
+          if (traceMemory) traceMemory(number, returned, await ledger.writerHeapStatistics());
         }
       },
     });
@@ -247,6 +248,11 @@ class KeptLedger {
   /** Notes which file the store holds, once a cycle ended (the first apply creates it). */
   async remember(): Promise<void> {
     if (this.#store !== undefined) this.#identity = await fileIdentity(this.#store.file);
+  }
+
+  /** The ledger writer's V8 heap while it runs (the memory trace). */
+  async writerHeapStatistics(): Promise<HeapInfo | undefined> {
+    return this.#store?.writerHeapStatistics();
   }
 
   /** A read of the counts by stage on this store, while it is open. */

@@ -100,6 +100,28 @@ describe('the full collection between cycles', () => {
   }, 60_000);
 });
 
+describe('the young generation between cycles', () => {
+  it("hands back the new space's pages, which otherwise stay resident up to its cap and creep up over a soak", async () => {
+    const script = `
+      import { fullCollection } from ${JSON.stringify(fileURLToPath(new URL('../../src/watch/malloc-trim.ts', import.meta.url)))};
+      import { getHeapSpaceStatistics } from 'node:v8';
+      const young = () => getHeapSpaceStatistics().find((space) => space.space_name === 'new_space').physical_space_size;
+      const collect = fullCollection();
+      // A cycle's short-lived garbage: it fills the semi-spaces many times over.
+      let last;
+      for (let round = 0; round < 20; round++) for (let i = 0; i < 200000; i++) last = { i, text: 'object ' + i, list: [i, i + 1] };
+      const before = young();
+      collect();
+      console.log(JSON.stringify({ before, after: young(), last: last.i }));
+    `;
+    // As watch runs (bin/dualsync re-executes it with this cap).
+    const { stdout } = await run(process.execPath, ['--max-semi-space-size=16', '--input-type=module', '-e', script]);
+    const { before, after } = JSON.parse(stdout) as { before: number; after: number };
+    expect(before / MIB, stdout).toBeGreaterThan(8);
+    expect(after / MIB, stdout).toBeLessThan(2);
+  }, 60_000);
+});
+
 describe('watch trims after each cycle', () => {
   it('records what the trim returned in its memory trace, says nothing about it when the addon is there, and can be turned off', async () => {
     const site = await makeSite(pair);

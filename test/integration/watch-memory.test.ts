@@ -47,6 +47,19 @@ describe("watch's memory settings", () => {
       expect(environment).toContain('MALLOC_MMAP_THRESHOLD_=131072');
       const largestNewSpace = Math.max(...traced.map((sample) => sample.spaces.new_space ?? 0));
       expect(largestNewSpace / MIB).toBeLessThanOrEqual(48);
+      // Something arrives: the ledger writer starts, and from then on the trace has its worker's
+      // heap beside the anonymous memory by kind (what the soak's breakdown reads).
+      await putObjects(pair.edge, site.sourceBucket, [{ key: 'later/one', body: 'arrived later' }]);
+      const withWriter = await waitFor(() => samples(trace).find((sample) => sample.writer !== undefined), 120_000, 'a traced cycle with the ledger writer running');
+      expect(withWriter.writer!.usedHeapSize).toBeGreaterThan(0);
+      expect(withWriter.writer!.totalPhysicalSize).toBeLessThan(64 * MIB);
+      const kinds = withWriter.mappings!;
+      expect(kinds.mainHeap.rss).toBe(withWriter.mallocHeap);
+      // The writer's SQLite mallocs in a thread of its own: glibc gives such threads arenas of their own.
+      expect(kinds.arenas.count).toBeGreaterThanOrEqual(1);
+      expect(kinds.other.rss).toBeGreaterThan(withWriter.v8Physical);
+      // Node names its threads: the writer is its one WorkerThread.
+      expect(withWriter.threads).toMatchObject({ MainThread: 1, WorkerThread: 1 });
     } finally {
       child.kill('SIGTERM');
     }
