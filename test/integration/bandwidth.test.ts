@@ -6,7 +6,10 @@
  * delivered bytes over every 30 s window must be within 15% of the limit. The figures go to the
  * summary (the report that closes the run).
  *
- * A second test switches at a real clock time: a timetable limited until the next minute
+ * Objects larger than a window's worth (256 MiB) are measured as they are: each crosses at link
+ * speed, and the hop then holds the next back until the limit has paid for it.
+ *
+ * Another test switches at a real clock time: a timetable limited until the next minute
  * boundary and off from it, written for the moment the test runs; the limit holds before the
  * boundary and the rest goes at link speed after it, in one `apply` that was not restarted.
  */
@@ -119,6 +122,31 @@ describe('bandwidth per hop (destination.bandwidth), on a 40 MB/s link', () => {
     const again = await site.cli('apply', '--auto-approve');
     expect(again.exitCode).toBe(0);
     expect(again.stdout).toMatch(/No changes/);
+  });
+
+  it('objects larger than a window\'s worth (2 x 256 MiB under 4MiB/s): each crosses at link speed, and the next waits until the average is paid', async () => {
+    const site = await makeSite(pair, {
+      sourceEndpoint: edgeLink.endpoint,
+      destinationEndpoint: cloudLink.endpoint,
+      destination: ['bandwidth: 4MiB/s'],
+    });
+    const objects = [0, 1].map((i) => ({ key: `big-${i}.bin`, body: randomBytes(256 * MiB) }));
+    await putObjects(pair.edge, site.sourceBucket, objects);
+    const started = performance.now();
+    const { samples, exitCode, stderr } = await applyWatchingDestination(site);
+    expect(exitCode, stderr).toBe(0);
+    const firstAt = samples.find((s) => s.bytes >= 256 * MiB)!.atMs;
+    const secondAt = samples.find((s) => s.bytes >= 512 * MiB)!.atMs;
+    const paidMs = ((256 * MiB) / LIMIT) * 1000;
+    figures.push(
+      `4MiB/s limit, 2 objects of 256 MiB: the first delivered ${((firstAt - started) / 1000).toFixed(1)} s after apply started, the second ${((secondAt - firstAt) / 1000).toFixed(1)} s after it ` +
+        `(a 256 MiB object is ${paidMs / 1000} s of the limit; the link alone takes ~${((256 * MiB) / LINK_BYTES_PER_SECOND).toFixed(1)} s); ` +
+        `${mibPerSecond((512 * MiB) / ((secondAt - started) / 1000))} MiB/s over the whole apply`,
+    );
+    // The burst is one object; the hop then holds back: the second is not admitted before the first is paid.
+    expect(secondAt - firstAt).toBeGreaterThanOrEqual(paidMs * (1 - TOLERANCE));
+    const delivered = await md5OfBucket(pair.cloud, site.destinationBucket);
+    for (const object of objects) expect(delivered.get(object.key)).toBe(md5(object.body));
   });
 
   it('the link itself is faster than the limit: without one, the same hop delivers at more than twice the rate', async () => {
