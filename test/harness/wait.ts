@@ -1,4 +1,6 @@
 /** Waiting for a condition the way a loaded 2-core machine needs: poll until a deadline, never a fixed sleep. */
+import type { Dirent } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 
 /**
  * Polls `probe` every `everyMs` until it gives a value (a probe that throws counts as not yet),
@@ -13,5 +15,16 @@ export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undef
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`not reached in ${timeoutMs} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/** A recursive listing of a folder that a running apply or watch changes meanwhile: a folder that vanishes mid-walk (ENOENT) means walk again. */
+export async function walkWhileChanging(folder: string): Promise<Dirent[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await readdir(folder, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 50) throw error;
+    }
   }
 }

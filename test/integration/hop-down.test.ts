@@ -7,11 +7,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import type { Dirent } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { listAll, md5OfBucket, putObjects, useMinioPair, type MinioPair } from '../harness/index.ts';
 import { startStoppableMinio, type StoppableMinio } from '../harness/outage.ts';
+import { walkWhileChanging } from '../harness/wait.ts';
 import { makeSite, type Site } from './site.ts';
 
 const pair = useMinioPair();
@@ -27,17 +26,6 @@ async function waitFor(what: string, condition: () => Promise<boolean>, timeoutM
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`not reached in ${timeoutMs} ms: ${what}`);
-}
-
-/** A recursive listing of a volume that watch may be purging meanwhile: a folder that vanishes mid-walk means walk again. */
-async function walkWhileChanging(volume: string): Promise<Dirent[]> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await readdir(volume, { recursive: true, withFileTypes: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 20) throw error;
-    }
-  }
 }
 
 /** Relative keys of the files on the staging volumes (outside dualsync's own folders and files). */

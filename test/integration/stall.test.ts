@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { md5, md5OfBucket, putObjects } from '../harness/index.ts';
 import { useProxiedPair } from '../harness/toxiproxy.ts';
+import { walkWhileChanging } from '../harness/wait.ts';
 import { TEMP_DIR } from '../../src/model/volume-layout.ts';
 import { linkMoved, sampleLink, type LinkSample } from '../../src/apply/link-progress.ts';
 import { makeSite, type Site } from './site.ts';
@@ -28,7 +29,7 @@ const { pair, edge, cloud } = useProxiedPair(() => ['stalled hops:', ...report])
 async function filesNamed(site: Site, name: string, where: 'temp' | 'staged'): Promise<string[]> {
   const found: string[] = [];
   for (const volume of site.volumes) {
-    for (const entry of await readdir(volume, { recursive: true, withFileTypes: true })) {
+    for (const entry of await walkWhileChanging(volume)) {
       const path = join(entry.parentPath, entry.name);
       const inTemp = path.startsWith(join(volume, TEMP_DIR));
       if (entry.isFile() && entry.name.startsWith(name) && inTemp === (where === 'temp')) found.push(path);
