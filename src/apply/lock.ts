@@ -188,10 +188,10 @@ export async function acquireLock(stateDir: string, command: string, now: () => 
  * before that first read: read outside it, a state another run is changing can look like a
  * conflict, or a plan can be shown that is no longer true when it is carried out.
  */
-export async function withLock<T>(stateDir: string, command: string, now: () => Date, action: (lock: Lock) => Promise<T>): Promise<T> {
+export async function withLock<T>(stateDir: string, command: string, now: () => Date, action: () => Promise<T>): Promise<T> {
   const lock = await acquireLock(stateDir, command, now);
   try {
-    return await action(lock);
+    return await action();
   } finally {
     await lock.release();
   }

@@ -371,8 +371,10 @@ async function clearVolumes(config: Config, intent: ResetIntent, outcome: ResetO
 
 /**
  * Carries out a reset, or finishes the one a kill interrupted (its intent is in the state
- * directory). The caller holds the state directory's lock, taken before it planned (`withLock`).
- * What to remove is worked out again here (an s5cmd of a killed run may have written meanwhile).
+ * directory). The caller holds the state directory's lock, taken before it planned (`withLock`),
+ * so the checks `shown` passed (no volume holds the state directory, no copy of it) still hold;
+ * which files to remove is worked out again per volume (an s5cmd of a killed run may have
+ * written meanwhile, until it is stopped here).
  * First the intent is written, then the ledger moves into the backup folder (so that a kill half
  * way leaves staged files without a ledger, which a plan refuses and a rerun of reset finishes,
  * rather than a ledger that points at deleted files), then the new chain starts with its reset
@@ -382,8 +384,6 @@ async function clearVolumes(config: Config, intent: ResetIntent, outcome: ResetO
 export async function executeReset(config: Config, shown: ResetPlan, now: () => Date, afterStep: (step: ResetStep) => void = () => {}): Promise<ResetOutcome> {
   // An s5cmd left by a killed run may still write into a volume this is about to change (invariant 13).
   await stopEarlierChildren(config.stateDir);
-  // Its checks again: a volume that holds the state directory, a copy of a state directory.
-  await planReset(config, { keepStaged: shown.keepStaged });
   const outcome: ResetOutcome = { movedFiles: [], removedFiles: 0, removedBytes: 0, keptFiles: 0, releasedVolumes: [] };
   const intent = (await readResetIntent(config.stateDir)) ?? (await beginReset(config, shown.keepStaged, now));
   if (intent.backup !== undefined) outcome.backupDir = join(config.stateDir, intent.backup);
